@@ -1,0 +1,156 @@
+//! Eddy's compute layer: runs `RelationExpr` plans as timely/differential dataflows.
+//!
+//! [`Compute`] starts `--workers` timely worker threads. The coordinator sends every
+//! worker the same [`Command`]s in the same order: create a table input, install a view's
+//! dataflow, apply table updates at a timestamp, advance time, drop, and peek a
+//! collection at a time. Each table and each materialized view is an arrangement (an
+//! indexed, incrementally maintained multiset of rows) that later views import and share.
+//! [`render`] turns plans into operators; errors raised while computing a row flow in a
+//! parallel error collection, so a bad row poisons reads of that view only.
+//!
+//! This crate knows nothing of SQL text, sessions, sources or storage; it receives
+//! updates `(Row, Timestamp, Diff)` and answers peeks.
+
+pub mod render;
+mod worker;
+
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+use eddy_expr::{EvalError, RelationExpr};
+use eddy_repr::{Diff, GlobalId, Row, Timestamp};
+
+/// An instruction to every worker.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Creates an empty input collection for a table.
+    CreateTable {
+        id: GlobalId,
+    },
+    /// Installs a dataflow maintaining `expr` as collection `id`.
+    CreateView {
+        id: GlobalId,
+        expr: RelationExpr,
+    },
+    /// Forgets a table or view (its dependents must be dropped first).
+    Drop {
+        id: GlobalId,
+    },
+    /// Applies changes to a table at `time` (worker 0 feeds them; arrangements shard them).
+    Update {
+        id: GlobalId,
+        updates: Vec<(Row, Diff)>,
+        time: Timestamp,
+    },
+    /// Promises no more updates before `time` to any table.
+    AdvanceTime {
+        time: Timestamp,
+    },
+    /// Reads collection `id` as of `time`, once every worker's copy is complete there.
+    Peek {
+        id: GlobalId,
+        time: Timestamp,
+        reply: Sender<PeekResponse>,
+    },
+    Shutdown,
+}
+
+/// One worker's share of a peek: its rows, or the first error of the view.
+pub type PeekResponse = Result<Vec<(Row, Diff)>, PeekError>;
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum PeekError {
+    /// The view's rows raised this error (as PostgreSQL would when running its query).
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    #[error("collection {0} does not exist in compute")]
+    UnknownCollection(GlobalId),
+}
+
+/// Handle to the running workers.
+pub struct Compute {
+    senders: Vec<Sender<Command>>,
+    guards: Option<JoinHandle<()>>,
+}
+
+impl Compute {
+    /// Starts `workers` timely worker threads in this process.
+    pub fn start(workers: usize) -> Result<Compute, String> {
+        let workers = workers.max(1);
+        let (senders, receivers): (Vec<Sender<Command>>, Vec<Receiver<Command>>) =
+            (0..workers).map(|_| crossbeam_channel::unbounded()).unzip();
+        let receivers = std::sync::Mutex::new(receivers.into_iter().map(Some).collect::<Vec<_>>());
+        let receivers = std::sync::Arc::new(receivers);
+        let config = timely::Config::process(workers);
+        let guards = timely::execute(config, move |worker| {
+            let rx = receivers
+                .lock()
+                .ok()
+                .and_then(|mut r| r[worker.index()].take());
+            if let Some(rx) = rx {
+                worker::run(worker, rx);
+            }
+        })?;
+        let handle = std::thread::spawn(move || {
+            drop(guards.join());
+        });
+        Ok(Compute {
+            senders,
+            guards: Some(handle),
+        })
+    }
+
+    pub fn workers(&self) -> usize {
+        self.senders.len()
+    }
+
+    /// Sends `command` to every worker.
+    pub fn send(&self, command: Command) {
+        for s in &self.senders {
+            // A worker that has exited only does so at shutdown; nothing to tell it then.
+            let _ = s.send(command.clone());
+        }
+    }
+
+    /// Reads collection `id` at `time`, blocking until all workers answer.
+    pub fn peek(&self, id: GlobalId, time: Timestamp) -> Result<Vec<(Row, Diff)>, PeekError> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        self.send(Command::Peek {
+            id,
+            time,
+            reply: tx,
+        });
+        let mut rows = Vec::new();
+        let mut first_error = None;
+        for _ in 0..self.workers() {
+            match rx.recv() {
+                Ok(Ok(part)) => rows.extend(part),
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(_) => {
+                    return Err(PeekError::Eval(EvalError::Internal(
+                        "compute worker exited during a peek".into(),
+                    )))
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(rows),
+        }
+    }
+
+    pub fn shutdown(&mut self) {
+        self.send(Command::Shutdown);
+        if let Some(h) = self.guards.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Compute {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,197 @@
+//! Renders a `RelationExpr` as differential dataflow operators.
+//!
+//! Every operator produces `(oks, errs)`: rows, and evaluation errors raised by rows.
+//! Errors are data: a row that later disappears takes its error with it.
+
+use std::collections::BTreeMap;
+
+use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
+use differential_dataflow::trace::implementations::KeySpine;
+use differential_dataflow::AsCollection;
+use differential_dataflow::VecCollection;
+use eddy_expr::eval::{eval_key, expand_table_func, map_row, passes, reduce_group};
+use eddy_expr::{EvalError, RelationExpr};
+use eddy_repr::{Diff, GlobalId, Row, Timestamp};
+use timely::dataflow::operators::ToStream;
+use timely::dataflow::Scope;
+
+/// An arrangement of rows (keys) with no values.
+pub type RowTrace = TraceAgent<KeySpine<Row, Timestamp, Diff>>;
+pub type ErrTrace = TraceAgent<KeySpine<EvalError, Timestamp, Diff>>;
+
+pub type Rows<'s> = VecCollection<'s, Timestamp, Row, Diff>;
+pub type Errs<'s> = VecCollection<'s, Timestamp, EvalError, Diff>;
+
+/// The arranged inputs a dataflow may read.
+pub struct Imports<'s> {
+    pub collections: BTreeMap<GlobalId, (Rows<'s>, Errs<'s>)>,
+    /// Only worker 0 emits constant rows, so each appears once overall.
+    pub emit_constants: bool,
+}
+
+/// Builds the operators computing `expr`.
+pub fn render<'s>(
+    scope: Scope<'s, Timestamp>,
+    imports: &Imports<'s>,
+    expr: &RelationExpr,
+) -> Result<(Rows<'s>, Errs<'s>), EvalError> {
+    Ok(match expr {
+        RelationExpr::Get { id, name, .. } => {
+            imports.collections.get(id).cloned().ok_or_else(|| {
+                EvalError::Internal(format!("dataflow input {name} ({id}) is not available"))
+            })?
+        }
+        RelationExpr::Constant { rows, .. } => {
+            let data: Vec<(Row, Timestamp, Diff)> = if imports.emit_constants {
+                rows.iter().map(|(r, d)| (r.clone(), 0, *d)).collect()
+            } else {
+                vec![]
+            };
+            let oks = data.to_stream(scope).as_collection();
+            (oks, empty_errs(scope))
+        }
+        RelationExpr::Project { input, outputs } => {
+            let (oks, errs) = render(scope, imports, input)?;
+            let outputs = outputs.clone();
+            (oks.map(move |row| row.project(&outputs)), errs)
+        }
+        RelationExpr::Map { input, scalars } => {
+            let (oks, errs) = render(scope, imports, input)?;
+            let scalars = scalars.clone();
+            split(oks.map(move |row| map_row(row, &scalars)), errs)
+        }
+        RelationExpr::Filter { input, predicates } => {
+            let (oks, errs) = render(scope, imports, input)?;
+            let predicates = predicates.clone();
+            let results = oks.flat_map(move |row| match passes(&row, &predicates) {
+                Ok(true) => Some(Ok(row)),
+                Ok(false) => None,
+                Err(e) => Some(Err(e)),
+            });
+            split(results, errs)
+        }
+        RelationExpr::FlatMap { input, func, args } => {
+            let (oks, errs) = render(scope, imports, input)?;
+            let (func, args) = (func.clone(), args.clone());
+            let results = oks.flat_map(move |row| match expand_table_func(&func, &args, &row) {
+                Ok(values) => values
+                    .into_iter()
+                    .map(|v| {
+                        let mut r = row.clone();
+                        r.push(v);
+                        Ok(r)
+                    })
+                    .collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            });
+            split(results, errs)
+        }
+        RelationExpr::Join {
+            left,
+            right,
+            left_key,
+            right_key,
+        } => {
+            let (l_oks, l_errs) = render(scope, imports, left)?;
+            let (r_oks, r_errs) = render(scope, imports, right)?;
+            let (lk, rk) = (left_key.clone(), right_key.clone());
+            let (l_keyed, l_errs) = split_pairs(
+                l_oks.map(move |row| eval_key(&row, &lk).map(|k| (k, row))),
+                l_errs,
+            );
+            let (r_keyed, r_errs) = split_pairs(
+                r_oks.map(move |row| eval_key(&row, &rk).map(|k| (k, row))),
+                r_errs,
+            );
+            let l_arr = l_keyed.arrange_by_key();
+            let r_arr = r_keyed.arrange_by_key();
+            let joined = l_arr.join_core(r_arr, |_k, l: &Row, r: &Row| Some(l.concat(r)));
+            (joined, l_errs.concat(r_errs))
+        }
+        RelationExpr::Reduce {
+            input,
+            group_key,
+            aggregates,
+        } => {
+            let (oks, errs) = render(scope, imports, input)?;
+            let group_key = group_key.clone();
+            let aggregates = aggregates.clone();
+            let keyed = oks.map(move |row| (row.project(&group_key), row));
+            let reduced = keyed.reduce(
+                move |key: &Row,
+                      rows: &[(&Row, Diff)],
+                      out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                    out.push((reduce_group(key, rows, &aggregates), 1));
+                },
+            );
+            split(reduced.map(|(_k, v)| v), errs)
+        }
+        RelationExpr::Distinct { input } => {
+            let (oks, errs) = render(scope, imports, input)?;
+            (
+                oks.threshold(|_, count: &Diff| if *count > 0 { 1 } else { 0 }),
+                errs,
+            )
+        }
+        RelationExpr::Threshold { input } => {
+            let (oks, errs) = render(scope, imports, input)?;
+            (oks.threshold(|_, count: &Diff| (*count).max(0)), errs)
+        }
+        RelationExpr::Union { inputs } => {
+            let mut oks_all = None;
+            let mut errs_all = empty_errs(scope);
+            for i in inputs {
+                let (oks, errs) = render(scope, imports, i)?;
+                oks_all = Some(match oks_all {
+                    None => oks,
+                    Some(prev) => oks.concat(prev),
+                });
+                errs_all = errs_all.concat(errs);
+            }
+            let oks = oks_all.unwrap_or_else(|| {
+                Vec::<(Row, Timestamp, Diff)>::new()
+                    .to_stream(scope)
+                    .as_collection()
+            });
+            (oks, errs_all)
+        }
+        RelationExpr::Negate { input } => {
+            let (oks, errs) = render(scope, imports, input)?;
+            (oks.negate(), errs)
+        }
+    })
+}
+
+fn empty_errs(scope: Scope<'_, Timestamp>) -> Errs<'_> {
+    Vec::<(EvalError, Timestamp, Diff)>::new()
+        .to_stream(scope)
+        .as_collection()
+}
+
+fn split<'s>(
+    results: VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff>,
+    errs: Errs<'s>,
+) -> (Rows<'s>, Errs<'s>) {
+    let oks = results.clone().flat_map(Result::ok);
+    let new_errs = results.flat_map(Result::err);
+    (oks, errs.concat(new_errs))
+}
+
+type Keyed<'s> = VecCollection<'s, Timestamp, (Row, Row), Diff>;
+
+fn split_pairs<'s>(
+    results: VecCollection<'s, Timestamp, Result<(Row, Row), EvalError>, Diff>,
+    errs: Errs<'s>,
+) -> (Keyed<'s>, Errs<'s>) {
+    let oks = results.clone().flat_map(Result::ok);
+    let new_errs = results.flat_map(Result::err);
+    (oks, errs.concat(new_errs))
+}
+
+/// Arranges a rendered output so peeks and other dataflows can read it.
+pub fn arrange<'s>(
+    oks: Rows<'s>,
+    errs: Errs<'s>,
+) -> (Arranged<'s, RowTrace>, Arranged<'s, ErrTrace>) {
+    (oks.arrange_by_self(), errs.arrange_by_self())
+}

@@ -1,0 +1,283 @@
+//! One timely worker's loop: apply commands in order, step dataflows, answer peeks.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use differential_dataflow::input::{Input, InputSession};
+use differential_dataflow::trace::cursor::Cursor;
+use differential_dataflow::trace::TraceReader;
+use eddy_expr::{EvalError, RelationExpr};
+use eddy_repr::{Diff, GlobalId, Row, Timestamp};
+use timely::dataflow::operators::probe::Handle as ProbeHandle;
+use timely::dataflow::operators::Probe;
+use timely::progress::frontier::AntichainRef;
+use timely::worker::Worker;
+
+use crate::render::{arrange, render, ErrTrace, Imports, RowTrace};
+use crate::{Command, PeekError, PeekResponse};
+
+/// A maintained collection on this worker.
+struct Maintained {
+    oks: RowTrace,
+    errs: ErrTrace,
+    probe: ProbeHandle<Timestamp>,
+    dataflow: usize,
+    /// Tables only: where their updates enter.
+    input: Option<InputSession<Timestamp, Row, Diff>>,
+}
+
+struct PendingPeek {
+    id: GlobalId,
+    time: Timestamp,
+    reply: Sender<PeekResponse>,
+}
+
+struct State {
+    index: usize,
+    collections: BTreeMap<GlobalId, Maintained>,
+    pending: Vec<PendingPeek>,
+    /// The time every table input has been advanced to.
+    now: Timestamp,
+}
+
+pub fn run(worker: &mut Worker, rx: Receiver<Command>) {
+    let mut state = State {
+        index: worker.index(),
+        collections: BTreeMap::new(),
+        pending: Vec::new(),
+        now: 0,
+    };
+    loop {
+        loop {
+            match rx.try_recv() {
+                Ok(Command::Shutdown) | Err(TryRecvError::Disconnected) => return,
+                Ok(cmd) => state.handle(worker, cmd),
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        worker.step_or_park(Some(Duration::from_millis(1)));
+        state.answer_ready_peeks();
+    }
+}
+
+impl State {
+    fn handle(&mut self, worker: &mut Worker, cmd: Command) {
+        match cmd {
+            Command::CreateTable { id } => self.create_table(worker, id),
+            Command::CreateView { id, expr } => self.create_view(worker, id, &expr),
+            Command::Drop { id } => {
+                if let Some(c) = self.collections.remove(&id) {
+                    drop(c.input);
+                    worker.drop_dataflow(c.dataflow);
+                }
+            }
+            Command::Update { id, updates, time } => {
+                if self.index == 0 {
+                    if let Some(input) =
+                        self.collections.get_mut(&id).and_then(|c| c.input.as_mut())
+                    {
+                        input.advance_to(time.max(input.time().clone()));
+                        for (row, diff) in updates {
+                            input.update(row, diff);
+                        }
+                    }
+                }
+            }
+            Command::AdvanceTime { time } => self.advance(time),
+            Command::Peek { id, time, reply } => {
+                if !self.collections.contains_key(&id) {
+                    let _ = reply.send(Err(PeekError::UnknownCollection(id)));
+                } else {
+                    self.pending.push(PendingPeek { id, time, reply });
+                }
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn create_table(&mut self, worker: &mut Worker, id: GlobalId) {
+        let probe = ProbeHandle::new();
+        let dataflow = worker.next_dataflow_index();
+        let now = self.now;
+        let (mut input, oks, errs) = worker.dataflow::<Timestamp, _, _>(|scope| {
+            let (input, rows) = scope.new_collection::<Row, Diff>();
+            let no_errs = crate::render::render(
+                scope,
+                &Imports {
+                    collections: BTreeMap::new(),
+                    emit_constants: false,
+                },
+                &RelationExpr::Union { inputs: vec![] },
+            )
+            .map(|(_, e)| e);
+            let errs = match no_errs {
+                Ok(e) => e,
+                Err(_) => unreachable_empty(scope),
+            };
+            let (oks, errs) = arrange(rows, errs);
+            oks.stream.clone().probe_with(&probe);
+            (input, oks.trace, errs.trace)
+        });
+        input.advance_to(now);
+        input.flush();
+        self.collections.insert(
+            id,
+            Maintained {
+                oks,
+                errs,
+                probe,
+                dataflow,
+                input: Some(input),
+            },
+        );
+    }
+
+    fn create_view(&mut self, worker: &mut Worker, id: GlobalId, expr: &RelationExpr) {
+        let probe = ProbeHandle::new();
+        let dataflow = worker.next_dataflow_index();
+        let emit_constants = self.index == 0;
+        let collections = &mut self.collections;
+        let built = worker.dataflow::<Timestamp, _, _>(|scope| {
+            let mut imports = Imports {
+                collections: BTreeMap::new(),
+                emit_constants,
+            };
+            for dep in expr.depends_on() {
+                if let Some(m) = collections.get_mut(&dep) {
+                    let oks = m.oks.import(scope).as_collection(|k: &Row, _| k.clone());
+                    let errs = m
+                        .errs
+                        .import(scope)
+                        .as_collection(|k: &EvalError, _| k.clone());
+                    imports.collections.insert(dep, (oks, errs));
+                }
+            }
+            let (oks, errs) = match render(scope, &imports, expr) {
+                Ok(pair) => pair,
+                Err(e) => {
+                    let errs = vec![(e, 0, 1)];
+                    use differential_dataflow::AsCollection;
+                    use timely::dataflow::operators::ToStream;
+                    let errs = if emit_constants { errs } else { vec![] };
+                    (
+                        Vec::<(Row, Timestamp, Diff)>::new()
+                            .to_stream(scope)
+                            .as_collection(),
+                        errs.to_stream(scope).as_collection(),
+                    )
+                }
+            };
+            let (oks, errs) = arrange(oks, errs);
+            oks.stream.clone().probe_with(&probe);
+            errs.stream.clone().probe_with(&probe);
+            (oks.trace, errs.trace)
+        });
+        let (oks, errs) = built;
+        self.collections.insert(
+            id,
+            Maintained {
+                oks,
+                errs,
+                probe,
+                dataflow,
+                input: None,
+            },
+        );
+    }
+
+    fn advance(&mut self, time: Timestamp) {
+        if time <= self.now {
+            return;
+        }
+        self.now = time;
+        for c in self.collections.values_mut() {
+            if let Some(input) = c.input.as_mut() {
+                input.advance_to(time);
+                input.flush();
+            }
+        }
+        // Reads happen at the newest complete time or later: history before it can merge.
+        let oldest_read = self
+            .pending
+            .iter()
+            .map(|p| p.time)
+            .min()
+            .unwrap_or(time - 1)
+            .min(time - 1);
+        let frontier = [oldest_read];
+        for c in self.collections.values_mut() {
+            c.oks.set_logical_compaction(AntichainRef::new(&frontier));
+            c.oks.set_physical_compaction(AntichainRef::new(&frontier));
+            c.errs.set_logical_compaction(AntichainRef::new(&frontier));
+            c.errs.set_physical_compaction(AntichainRef::new(&frontier));
+        }
+    }
+
+    fn answer_ready_peeks(&mut self) {
+        let mut i = 0;
+        while i < self.pending.len() {
+            let p = &self.pending[i];
+            let ready = match self.collections.get(&p.id) {
+                None => true,
+                Some(c) => !c.probe.less_equal(&p.time),
+            };
+            if !ready {
+                i += 1;
+                continue;
+            }
+            let p = self.pending.swap_remove(i);
+            let response = match self.collections.get_mut(&p.id) {
+                None => Err(PeekError::UnknownCollection(p.id)),
+                Some(c) => read_at(c, p.time),
+            };
+            let _ = p.reply.send(response);
+        }
+    }
+}
+
+/// The rows of `c` as of `time` (this worker's share), or its first error.
+fn read_at(c: &mut Maintained, time: Timestamp) -> PeekResponse {
+    let errors = accumulate_errs(&mut c.errs, time);
+    if let Some((e, _)) = errors.into_iter().find(|(_, n)| *n > 0) {
+        return Err(PeekError::Eval(e));
+    }
+    Ok(accumulate_rows(&mut c.oks, time))
+}
+
+/// Sums each key's updates at times `<= time` (this worker's share of the trace).
+macro_rules! accumulate_trace {
+    ($trace:expr, $time:expr) => {{
+        let mut out = Vec::new();
+        if let Some(batches) = $trace.batches_through(AntichainRef::new(&[])) {
+            let (mut cursor, storage) = differential_dataflow::trace::cursor::cursor_list(batches);
+            for ((key, ()), times) in cursor.to_vec(&storage, |k| k.clone(), |_| ()) {
+                let count: Diff = times
+                    .iter()
+                    .filter(|(t, _)| *t <= $time)
+                    .map(|(_, d)| *d)
+                    .sum();
+                if count != 0 {
+                    out.push((key, count));
+                }
+            }
+        }
+        out
+    }};
+}
+
+fn accumulate_rows(trace: &mut RowTrace, time: Timestamp) -> Vec<(Row, Diff)> {
+    accumulate_trace!(trace, time)
+}
+
+fn accumulate_errs(trace: &mut ErrTrace, time: Timestamp) -> Vec<(EvalError, Diff)> {
+    accumulate_trace!(trace, time)
+}
+
+fn unreachable_empty(scope: timely::dataflow::Scope<'_, Timestamp>) -> crate::render::Errs<'_> {
+    use differential_dataflow::AsCollection;
+    use timely::dataflow::operators::ToStream;
+    Vec::<(EvalError, Timestamp, Diff)>::new()
+        .to_stream(scope)
+        .as_collection()
+}

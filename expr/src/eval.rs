@@ -1,0 +1,380 @@
+//! From-scratch evaluation of a [`RelationExpr`] over snapshots of its inputs.
+//!
+//! Serves ad-hoc queries and is the reference every incremental operator in `compute` is
+//! tested against. The per-group and per-row helpers here ([`reduce_group`],
+//! [`expand_table_func`]) are shared with `compute`, so the two paths cannot disagree on
+//! what an aggregate or a table function means.
+
+use std::collections::{BTreeMap, HashMap};
+
+use eddy_repr::{Datum, Diff, GlobalId, Row, ScalarType};
+
+use crate::{AggregateExpr, EvalError, RelationExpr, ScalarExpr, TableFunc};
+
+/// A multiset of rows with multiplicities, consolidated (each row once, no zero counts).
+pub type Collection = Vec<(Row, Diff)>;
+
+/// Sums multiplicities of equal rows and drops rows whose count is zero; sorts by row.
+pub fn consolidate(updates: impl IntoIterator<Item = (Row, Diff)>) -> Collection {
+    let mut acc: BTreeMap<Row, Diff> = BTreeMap::new();
+    for (row, diff) in updates {
+        *acc.entry(row).or_insert(0) += diff;
+    }
+    acc.into_iter().filter(|(_, d)| *d != 0).collect()
+}
+
+/// Evaluates `expr`, reading each `Get` through `input`.
+pub fn evaluate(
+    expr: &RelationExpr,
+    input: &dyn Fn(GlobalId) -> Result<Collection, EvalError>,
+) -> Result<Collection, EvalError> {
+    Ok(match expr {
+        RelationExpr::Get { id, .. } => input(*id)?,
+        RelationExpr::Constant { rows, .. } => consolidate(rows.iter().cloned()),
+        RelationExpr::Project {
+            input: inner,
+            outputs,
+        } => consolidate(
+            evaluate(inner, input)?
+                .into_iter()
+                .map(|(r, d)| (r.project(outputs), d)),
+        ),
+        RelationExpr::Map {
+            input: inner,
+            scalars,
+        } => {
+            let mut out = Vec::new();
+            for (row, diff) in evaluate(inner, input)? {
+                out.push((map_row(row, scalars)?, diff));
+            }
+            out
+        }
+        RelationExpr::Filter {
+            input: inner,
+            predicates,
+        } => {
+            let mut out = Vec::new();
+            for (row, diff) in evaluate(inner, input)? {
+                if passes(&row, predicates)? {
+                    out.push((row, diff));
+                }
+            }
+            out
+        }
+        RelationExpr::FlatMap {
+            input: inner,
+            func,
+            args,
+        } => {
+            let mut out = Vec::new();
+            for (row, diff) in evaluate(inner, input)? {
+                for extra in expand_table_func(func, args, &row)? {
+                    let mut r = row.clone();
+                    r.push(extra);
+                    out.push((r, diff));
+                }
+            }
+            consolidate(out)
+        }
+        RelationExpr::Join {
+            left,
+            right,
+            left_key,
+            right_key,
+        } => {
+            let left = evaluate(left, input)?;
+            let right = evaluate(right, input)?;
+            let mut by_key: HashMap<Row, Vec<&(Row, Diff)>> = HashMap::new();
+            for entry in &right {
+                by_key
+                    .entry(eval_key(&entry.0, right_key)?)
+                    .or_default()
+                    .push(entry);
+            }
+            let mut out = Vec::new();
+            for (lrow, ldiff) in &left {
+                if let Some(matches) = by_key.get(&eval_key(lrow, left_key)?) {
+                    for (rrow, rdiff) in matches.iter().map(|e| (&e.0, e.1)) {
+                        out.push((lrow.concat(rrow), ldiff * rdiff));
+                    }
+                }
+            }
+            consolidate(out)
+        }
+        RelationExpr::Reduce {
+            input: inner,
+            group_key,
+            aggregates,
+        } => {
+            let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
+            for (row, diff) in evaluate(inner, input)? {
+                groups
+                    .entry(row.project(group_key))
+                    .or_default()
+                    .push((row, diff));
+            }
+            let mut out = Vec::new();
+            for (key, rows) in groups {
+                let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
+                out.push((reduce_group(&key, &refs, aggregates)?, 1));
+            }
+            out
+        }
+        RelationExpr::Distinct { input: inner } => {
+            let mut out = Vec::new();
+            for (row, diff) in evaluate(inner, input)? {
+                check_positive(diff, "DISTINCT")?;
+                out.push((row, 1));
+            }
+            out
+        }
+        RelationExpr::Union { inputs } => {
+            let mut all = Vec::new();
+            for i in inputs {
+                all.extend(evaluate(i, input)?);
+            }
+            consolidate(all)
+        }
+        RelationExpr::Negate { input: inner } => evaluate(inner, input)?
+            .into_iter()
+            .map(|(r, d)| (r, -d))
+            .collect(),
+        RelationExpr::Threshold { input: inner } => evaluate(inner, input)?
+            .into_iter()
+            .filter(|(_, d)| *d > 0)
+            .collect(),
+    })
+}
+
+/// Appends the values of `scalars` to `row`, each seeing the ones before it.
+pub fn map_row(row: Row, scalars: &[ScalarExpr]) -> Result<Row, EvalError> {
+    let mut datums = row.into_datums();
+    for s in scalars {
+        let v = s.eval(&datums)?;
+        datums.push(v);
+    }
+    Ok(Row::new(datums))
+}
+
+/// True if every predicate holds (NULL is false).
+pub fn passes(row: &[Datum], predicates: &[ScalarExpr]) -> Result<bool, EvalError> {
+    for p in predicates {
+        if !p.eval_predicate(row)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Evaluates join key expressions into a key row.
+pub fn eval_key(row: &[Datum], key: &[ScalarExpr]) -> Result<Row, EvalError> {
+    key.iter()
+        .map(|k| k.eval(row))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Row::new)
+}
+
+/// A negative multiplicity reaching an operator that needs sets means the plan is wrong.
+pub fn check_positive(diff: Diff, operator: &str) -> Result<(), EvalError> {
+    if diff < 0 {
+        return Err(EvalError::Internal(format!(
+            "negative multiplicity {diff} reached {operator}"
+        )));
+    }
+    Ok(())
+}
+
+/// One output row of a grouped aggregation: the group key, then each aggregate folded over
+/// the group's rows (with their multiplicities).
+pub fn reduce_group(
+    key: &Row,
+    rows: &[(&Row, Diff)],
+    aggregates: &[AggregateExpr],
+) -> Result<Row, EvalError> {
+    let mut out: Vec<Datum> = key.to_vec();
+    for agg in aggregates {
+        let mut values: Vec<(Datum, Diff)> = Vec::with_capacity(rows.len());
+        for (row, diff) in rows {
+            check_positive(*diff, agg.func.name())?;
+            values.push((agg.expr.eval(row)?, *diff));
+        }
+        if agg.distinct {
+            values.sort();
+            values.dedup_by(|a, b| a.0 == b.0);
+            values.iter_mut().for_each(|v| v.1 = 1);
+        }
+        out.push(agg.func.eval(values.iter().map(|(d, n)| (d, *n)))?);
+    }
+    Ok(Row::new(out))
+}
+
+/// Upper bound on rows one table-function call may produce, so a typo such as
+/// `generate_series(1, 1e12)` is an error rather than an out-of-memory crash.
+pub const MAX_TABLE_FUNC_ROWS: i64 = 100_000_000;
+
+/// The values a table function returns for one input row.
+pub fn expand_table_func(
+    func: &TableFunc,
+    args: &[ScalarExpr],
+    row: &[Datum],
+) -> Result<Vec<Datum>, EvalError> {
+    let values: Vec<Datum> = args.iter().map(|a| a.eval(row)).collect::<Result<_, _>>()?;
+    if values.iter().any(Datum::is_null) {
+        return Ok(vec![]);
+    }
+    match func {
+        TableFunc::GenerateSeriesInt(ty) => {
+            let start = values[0].as_i64().unwrap_or(0);
+            let stop = values[1].as_i64().unwrap_or(0);
+            let step = values.get(2).and_then(Datum::as_i64).unwrap_or(1);
+            if step == 0 {
+                return Err(EvalError::invalid_argument("step size cannot equal zero"));
+            }
+            let count = if (step > 0 && start > stop) || (step < 0 && start < stop) {
+                0
+            } else {
+                ((stop as i128 - start as i128) / step as i128 + 1) as i64
+            };
+            if count > MAX_TABLE_FUNC_ROWS {
+                return Err(EvalError::invalid_argument(format!(
+                    "generate_series would return {count} rows, more than the limit of {MAX_TABLE_FUNC_ROWS}"
+                )));
+            }
+            Ok((0..count)
+                .map(|i| {
+                    let v = start + i * step;
+                    match ty {
+                        ScalarType::Int16 => Datum::Int16(v as i16),
+                        ScalarType::Int32 => Datum::Int32(v as i32),
+                        _ => Datum::Int64(v),
+                    }
+                })
+                .collect())
+        }
+        TableFunc::GenerateSeriesTimestamp(_) => {
+            let (Some(step), true) = (interval_of(&values[2]), values.len() == 3) else {
+                return Err(EvalError::Internal(
+                    "generate_series over timestamps needs an interval step".into(),
+                ));
+            };
+            if step.as_total_micros() == 0 {
+                return Err(EvalError::invalid_argument("step size cannot equal zero"));
+            }
+            let mut out = Vec::new();
+            let mut current = values[0].clone();
+            let forward = step.as_total_micros() > 0;
+            loop {
+                let past_end = if forward {
+                    current > values[1]
+                } else {
+                    current < values[1]
+                };
+                if past_end {
+                    break;
+                }
+                if out.len() as i64 >= MAX_TABLE_FUNC_ROWS {
+                    return Err(EvalError::invalid_argument(
+                        "generate_series returns too many rows",
+                    ));
+                }
+                let next = add_interval(&current, &step)?;
+                out.push(current);
+                current = next;
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn interval_of(d: &Datum) -> Option<eddy_repr::Interval> {
+    match d {
+        Datum::Interval(i) => Some(*i),
+        _ => None,
+    }
+}
+
+fn add_interval(ts: &Datum, step: &eddy_repr::Interval) -> Result<Datum, EvalError> {
+    let op = crate::func::resolve_binary_operator(
+        "+",
+        Some(match ts {
+            Datum::TimestampTz(_) => ScalarType::TimestampTz,
+            _ => ScalarType::Timestamp,
+        }),
+        Some(ScalarType::Interval),
+    )
+    .map_err(|e| EvalError::Internal(e.to_string()))?;
+    op.func.eval(&[ts.clone(), Datum::Interval(*step)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AggregateFunc;
+
+    fn int_rows(values: &[(i64, i64)]) -> Collection {
+        values
+            .iter()
+            .map(|(v, d)| (Row::new(vec![Datum::Int64(*v)]), *d))
+            .collect()
+    }
+
+    #[test]
+    fn threshold_implements_except_all() {
+        let l = RelationExpr::Constant {
+            rows: int_rows(&[(1, 3), (2, 1)]),
+            arity: 1,
+        };
+        let r = RelationExpr::Constant {
+            rows: int_rows(&[(1, 1), (2, 2)]),
+            arity: 1,
+        };
+        let except_all = l.union(r.negate()).threshold();
+        let out = evaluate(&except_all, &|_| Ok(vec![])).unwrap();
+        assert_eq!(out, int_rows(&[(1, 2)]));
+    }
+
+    #[test]
+    fn join_matches_equal_keys() {
+        let l = RelationExpr::Constant {
+            rows: int_rows(&[(1, 1), (2, 1)]),
+            arity: 1,
+        };
+        let r = RelationExpr::Constant {
+            rows: int_rows(&[(1, 2)]),
+            arity: 1,
+        };
+        let j = l.join(r, vec![ScalarExpr::Column(0)], vec![ScalarExpr::Column(0)]);
+        let out = evaluate(&j, &|_| Ok(vec![])).unwrap();
+        assert_eq!(
+            out,
+            vec![(Row::new(vec![Datum::Int64(1), Datum::Int64(1)]), 2)]
+        );
+    }
+
+    #[test]
+    fn reduce_counts_distinct() {
+        let input = RelationExpr::Constant {
+            rows: int_rows(&[(1, 2), (2, 1)]),
+            arity: 1,
+        };
+        let agg = AggregateExpr {
+            func: AggregateFunc::Count,
+            expr: ScalarExpr::Column(0),
+            distinct: true,
+        };
+        let out = evaluate(&input.reduce(vec![], vec![agg]), &|_| Ok(vec![])).unwrap();
+        assert_eq!(out, vec![(Row::new(vec![Datum::Int64(2)]), 1)]);
+    }
+
+    #[test]
+    fn generate_series_int() {
+        let args = vec![
+            ScalarExpr::Literal(Datum::Int32(1), ScalarType::Int32),
+            ScalarExpr::Literal(Datum::Int32(7), ScalarType::Int32),
+            ScalarExpr::Literal(Datum::Int32(3), ScalarType::Int32),
+        ];
+        let out = expand_table_func(&TableFunc::GenerateSeriesInt(ScalarType::Int32), &args, &[])
+            .unwrap();
+        assert_eq!(out, vec![Datum::Int32(1), Datum::Int32(4), Datum::Int32(7)]);
+    }
+}

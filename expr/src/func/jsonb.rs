@@ -1,0 +1,706 @@
+//! jsonb operators and functions (jsonfuncs.c, jsonb_op.c, jsonb.c).
+
+use std::str::FromStr;
+
+use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
+use eddy_repr::jsonb::JsonNumber;
+use eddy_repr::{strconv, Datum, Jsonb, ScalarType};
+use rust_decimal::Decimal;
+
+use super::cast::output;
+use super::{arity_error, type_error, Func};
+use crate::EvalError;
+
+fn json_arg<'a>(func: &Func, args: &'a [Datum], i: usize) -> Result<&'a Jsonb, EvalError> {
+    match args.get(i) {
+        Some(Datum::Jsonb(j)) => Ok(j),
+        _ => Err(type_error(func, args)),
+    }
+}
+
+/// The text `->>` and `#>>` return: strings unquoted, JSON null as SQL NULL, anything
+/// else in jsonb's text form.
+fn as_text(j: &Jsonb) -> Datum {
+    match j {
+        Jsonb::Null => Datum::Null,
+        Jsonb::String(s) => Datum::Text(s.clone()),
+        other => {
+            let mut out = String::new();
+            strconv::format_datum(&Datum::Jsonb(other.clone()), &ScalarType::Jsonb, &mut out);
+            Datum::Text(out)
+        }
+    }
+}
+
+fn is_scalar(j: &Jsonb) -> bool {
+    !matches!(j, Jsonb::Array(_) | Jsonb::Object(_))
+}
+
+/// PostgreSQL's `@>`.
+fn contains(a: &Jsonb, b: &Jsonb, top: bool) -> bool {
+    match (a, b) {
+        (Jsonb::Object(_), Jsonb::Object(rb)) => rb.iter().all(|(k, bv)| match a.get_key(&k.0) {
+            None => false,
+            Some(av) => match (av, bv) {
+                (Jsonb::Object(_), Jsonb::Object(_)) | (Jsonb::Array(_), Jsonb::Array(_)) => {
+                    contains(av, bv, false)
+                }
+                (x, y) if is_scalar(x) && is_scalar(y) => x == y,
+                _ => false,
+            },
+        }),
+        (Jsonb::Array(la), Jsonb::Array(rb)) => rb.iter().all(|bv| {
+            if is_scalar(bv) {
+                la.iter().any(|av| is_scalar(av) && av == bv)
+            } else {
+                la.iter().any(|av| {
+                    matches!(
+                        (av, bv),
+                        (Jsonb::Array(_), Jsonb::Array(_)) | (Jsonb::Object(_), Jsonb::Object(_))
+                    ) && contains(av, bv, false)
+                })
+            }
+        }),
+        (Jsonb::Array(la), s) if top && is_scalar(s) => la.iter().any(|av| av == s),
+        (x, y) if is_scalar(x) && is_scalar(y) => x == y,
+        _ => false,
+    }
+}
+
+fn exists(j: &Jsonb, key: &str) -> bool {
+    match j {
+        Jsonb::Object(_) => j.get_key(key).is_some(),
+        Jsonb::Array(items) => items
+            .iter()
+            .any(|i| matches!(i, Jsonb::String(s) if s == key)),
+        Jsonb::String(s) => s == key,
+        _ => false,
+    }
+}
+
+fn concat(a: &Jsonb, b: &Jsonb) -> Jsonb {
+    match (a, b) {
+        (Jsonb::Object(x), Jsonb::Object(y)) => {
+            let pairs = x
+                .iter()
+                .chain(y.iter())
+                .map(|(k, v)| (k.0.clone(), v.clone()))
+                .collect();
+            Jsonb::object(pairs)
+        }
+        (Jsonb::Array(x), Jsonb::Array(y)) => {
+            Jsonb::Array(x.iter().chain(y.iter()).cloned().collect())
+        }
+        (Jsonb::Array(x), other) => {
+            let mut v = x.clone();
+            v.push(other.clone());
+            Jsonb::Array(v)
+        }
+        (other, Jsonb::Array(y)) => {
+            let mut v = vec![other.clone()];
+            v.extend(y.iter().cloned());
+            Jsonb::Array(v)
+        }
+        (x, y) => Jsonb::Array(vec![x.clone(), y.clone()]),
+    }
+}
+
+fn delete(j: &Jsonb, what: &Datum) -> Result<Jsonb, EvalError> {
+    let scalar_err = || EvalError::invalid_argument("cannot delete from scalar");
+    match (j, what) {
+        (Jsonb::Object(pairs), Datum::Text(k)) => Ok(Jsonb::Object(
+            pairs
+                .iter()
+                .filter(|(key, _)| key.0 != *k)
+                .cloned()
+                .collect(),
+        )),
+        (Jsonb::Array(items), Datum::Text(k)) => Ok(Jsonb::Array(
+            items
+                .iter()
+                .filter(|i| !matches!(i, Jsonb::String(s) if s == k))
+                .cloned()
+                .collect(),
+        )),
+        (Jsonb::Object(_), _) => Err(EvalError::invalid_argument(
+            "cannot delete from object using integer index",
+        )),
+        (Jsonb::Array(items), idx) => {
+            let idx = idx.as_i64().unwrap_or(0);
+            let len = items.len() as i64;
+            let i = if idx < 0 { len + idx } else { idx };
+            if i < 0 || i >= len {
+                return Ok(j.clone());
+            }
+            let mut v = items.clone();
+            v.remove(i as usize);
+            Ok(Jsonb::Array(v))
+        }
+        _ => Err(scalar_err()),
+    }
+}
+
+fn strip_nulls(j: &Jsonb) -> Jsonb {
+    match j {
+        Jsonb::Object(pairs) => Jsonb::Object(
+            pairs
+                .iter()
+                .filter(|(_, v)| *v != Jsonb::Null)
+                .map(|(k, v)| (k.clone(), strip_nulls(v)))
+                .collect(),
+        ),
+        Jsonb::Array(items) => Jsonb::Array(items.iter().map(strip_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+fn malformed_array(s: &str) -> EvalError {
+    EvalError::InvalidArgument {
+        sqlstate: "22P02".into(),
+        message: format!("malformed array literal: \"{s}\""),
+    }
+}
+
+/// Parses a one-dimensional text[] literal (`{a,"b c",NULL}`).
+pub(super) fn parse_text_array(s: &str) -> Result<Vec<Option<String>>, EvalError> {
+    let body = s.trim();
+    let body = body
+        .strip_prefix('{')
+        .and_then(|b| b.strip_suffix('}'))
+        .ok_or_else(|| malformed_array(s))?;
+    let mut out = Vec::new();
+    if body.trim().is_empty() {
+        return Ok(out);
+    }
+    let mut chars = body.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut elem = String::new();
+        let mut quoted = false;
+        let mut trailing_ws = 0usize;
+        if chars.peek() == Some(&'"') {
+            quoted = true;
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => return Err(malformed_array(s)),
+                    Some('"') => break,
+                    Some('\\') => elem.push(chars.next().ok_or_else(|| malformed_array(s))?),
+                    Some(c) => elem.push(c),
+                }
+            }
+            while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                chars.next();
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                chars.next();
+                match c {
+                    '{' | '}' | '"' => return Err(malformed_array(s)),
+                    '\\' => {
+                        elem.push(chars.next().ok_or_else(|| malformed_array(s))?);
+                        trailing_ws = 0;
+                    }
+                    c if c.is_whitespace() => {
+                        elem.push(c);
+                        trailing_ws += 1;
+                    }
+                    c => {
+                        elem.push(c);
+                        trailing_ws = 0;
+                    }
+                }
+            }
+            elem.truncate(elem.len() - trailing_ws.min(elem.len()));
+            if elem.is_empty() {
+                return Err(malformed_array(s));
+            }
+        }
+        if !quoted && elem.eq_ignore_ascii_case("null") {
+            out.push(None);
+        } else {
+            out.push(Some(elem));
+        }
+        match chars.next() {
+            None => break,
+            Some(',') => continue,
+            Some(_) => return Err(malformed_array(s)),
+        }
+    }
+    Ok(out)
+}
+
+/// `#>`: follows a path of keys and array indexes; None if any step is missing.
+fn get_path<'a>(j: &'a Jsonb, path: &[Option<String>]) -> Option<&'a Jsonb> {
+    let mut cur = j;
+    for step in path {
+        let step = step.as_ref()?;
+        cur = match cur {
+            Jsonb::Object(_) => cur.get_key(step)?,
+            Jsonb::Array(_) => {
+                let idx: i64 = step.trim().parse().ok()?;
+                cur.get_index(idx)?
+            }
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+fn two_digits_frac(t: &NaiveTime) -> String {
+    let mut s = format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second());
+    let micros = t.nanosecond().min(999_999_999) / 1000;
+    if micros > 0 {
+        let frac = format!("{micros:06}");
+        s.push('.');
+        s.push_str(frac.trim_end_matches('0'));
+    }
+    s
+}
+
+fn iso_date(d: &NaiveDate) -> (String, bool) {
+    let y = d.year();
+    let shown = if y > 0 { y } else { 1 - y };
+    (
+        format!("{shown:04}-{:02}-{:02}", d.month(), d.day()),
+        y <= 0,
+    )
+}
+
+fn float_json(v: f64) -> Jsonb {
+    if v.is_nan() {
+        return Jsonb::String("NaN".into());
+    }
+    if v.is_infinite() {
+        return Jsonb::String(if v > 0.0 { "Infinity" } else { "-Infinity" }.into());
+    }
+    let s = format!("{v}");
+    match Decimal::from_str(&s) {
+        Ok(mut d) => {
+            if d.is_zero() {
+                d.set_sign_positive(true);
+            }
+            Jsonb::Number(JsonNumber::Decimal(d))
+        }
+        Err(_) => Jsonb::Number(JsonNumber::Text(s)),
+    }
+}
+
+/// `to_jsonb`: a SQL value as jsonb (dates and timestamps in ISO 8601 with `T`).
+pub(super) fn to_jsonb(d: &Datum, ty: &ScalarType) -> Result<Jsonb, EvalError> {
+    Ok(match d {
+        Datum::Null => Jsonb::Null,
+        Datum::Bool(b) => Jsonb::Bool(*b),
+        Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_) => {
+            Jsonb::Number(JsonNumber::Decimal(Decimal::from(d.as_i64().unwrap_or(0))))
+        }
+        Datum::Float32(f) => {
+            // Shortest text of the float4 value.
+            let s = format!("{f}");
+            if f.is_finite() {
+                match Decimal::from_str(&s) {
+                    Ok(mut d) => {
+                        if d.is_zero() {
+                            d.set_sign_positive(true);
+                        }
+                        Jsonb::Number(JsonNumber::Decimal(d))
+                    }
+                    Err(_) => Jsonb::Number(JsonNumber::Text(s)),
+                }
+            } else {
+                float_json(*f as f64)
+            }
+        }
+        Datum::Float64(f) => float_json(*f),
+        Datum::Numeric(n) => Jsonb::Number(JsonNumber::Decimal(*n)),
+        Datum::Text(s) => Jsonb::String(s.clone()),
+        Datum::Jsonb(j) => j.clone(),
+        Datum::Date(x) => {
+            let (s, bc) = iso_date(x);
+            Jsonb::String(if bc { s + " BC" } else { s })
+        }
+        Datum::Time(t) => Jsonb::String(two_digits_frac(t)),
+        Datum::Timestamp(ts) => {
+            let (s, bc) = iso_date(&ts.date());
+            let s = format!("{s}T{}", two_digits_frac(&ts.time()));
+            Jsonb::String(if bc { s + " BC" } else { s })
+        }
+        Datum::TimestampTz(ts) => {
+            let n = ts.naive_utc();
+            let (s, bc) = iso_date(&n.date());
+            let s = format!("{s}T{}+00:00", two_digits_frac(&n.time()));
+            Jsonb::String(if bc { s + " BC" } else { s })
+        }
+        Datum::Interval(_) | Datum::Uuid(_) | Datum::Bytes(_) => Jsonb::String(output(d, ty)?),
+    })
+}
+
+fn object_key(d: &Datum, ty: &ScalarType, i: usize) -> Result<String, EvalError> {
+    match d {
+        Datum::Null => Err(EvalError::InvalidArgument {
+            sqlstate: "22004".into(),
+            message: format!("argument {}: key must not be null", i + 1),
+        }),
+        Datum::Bool(b) => Ok(if *b { "true" } else { "false" }.into()),
+        Datum::Jsonb(Jsonb::String(s)) => Ok(s.clone()),
+        Datum::Jsonb(Jsonb::Array(_) | Jsonb::Object(_)) => Err(EvalError::invalid_argument(
+            "key value must be scalar, not array, composite, or json",
+        )),
+        Datum::Jsonb(j) => match as_text(j) {
+            Datum::Text(s) => Ok(s),
+            _ => Ok("null".into()),
+        },
+        other => output(other, ty),
+    }
+}
+
+pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
+    use Func::*;
+    let j = |i: usize| json_arg(func, args, i);
+    match (func, args.len()) {
+        (JsonbGet | JsonbGetText, 2) => {
+            let doc = j(0)?;
+            let found = match &args[1] {
+                Datum::Text(k) => doc.get_key(k),
+                other => match other.as_i64() {
+                    Some(i) => doc.get_index(i),
+                    None => return Err(type_error(func, args)),
+                },
+            };
+            Ok(match (found, func) {
+                (None, _) => Datum::Null,
+                (Some(v), JsonbGet) => Datum::Jsonb(v.clone()),
+                (Some(v), _) => as_text(v),
+            })
+        }
+        (JsonbGetPath | JsonbGetPathText, 2) => {
+            let path = match &args[1] {
+                Datum::Text(p) => parse_text_array(p)?,
+                _ => return Err(type_error(func, args)),
+            };
+            Ok(match (get_path(j(0)?, &path), func) {
+                (None, _) => Datum::Null,
+                (Some(v), JsonbGetPath) => Datum::Jsonb(v.clone()),
+                (Some(v), _) => as_text(v),
+            })
+        }
+        (JsonbContains, 2) => Ok(Datum::Bool(contains(j(0)?, j(1)?, true))),
+        (JsonbContained, 2) => Ok(Datum::Bool(contains(j(1)?, j(0)?, true))),
+        (JsonbExists, 2) => match &args[1] {
+            Datum::Text(k) => Ok(Datum::Bool(exists(j(0)?, k))),
+            _ => Err(type_error(func, args)),
+        },
+        (JsonbConcat, 2) => Ok(Datum::Jsonb(concat(j(0)?, j(1)?))),
+        (JsonbDelete, 2) => Ok(Datum::Jsonb(delete(j(0)?, &args[1])?)),
+        (JsonbTypeof, 1) => Ok(Datum::Text(j(0)?.type_name().into())),
+        (JsonbArrayLength, 1) => match j(0)? {
+            Jsonb::Array(items) => Ok(Datum::Int32(items.len() as i32)),
+            Jsonb::Object(_) => Err(EvalError::invalid_argument(
+                "cannot get array length of a non-array",
+            )),
+            _ => Err(EvalError::invalid_argument(
+                "cannot get array length of a scalar",
+            )),
+        },
+        (JsonbStripNulls, 1) => Ok(Datum::Jsonb(strip_nulls(j(0)?))),
+        (ToJsonb { ty }, 1) => Ok(Datum::Jsonb(to_jsonb(&args[0], ty)?)),
+        (JsonbBuildArray { types }, _) => {
+            let items = args
+                .iter()
+                .zip(types)
+                .map(|(d, t)| to_jsonb(d, t))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Datum::Jsonb(Jsonb::Array(items)))
+        }
+        (JsonbBuildObject { types }, n) => {
+            if n % 2 != 0 {
+                return Err(EvalError::invalid_argument(
+                    "argument list must have even number of elements",
+                ));
+            }
+            let mut pairs = Vec::with_capacity(n / 2);
+            for i in (0..n).step_by(2) {
+                let key = object_key(&args[i], types.get(i).unwrap_or(&ScalarType::Text), i)?;
+                let value = to_jsonb(&args[i + 1], types.get(i + 1).unwrap_or(&ScalarType::Text))?;
+                pairs.push((key, value));
+            }
+            Ok(Datum::Jsonb(Jsonb::object(pairs)))
+        }
+        _ => Err(arity_error(func, args)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn num(n: i64) -> Jsonb {
+        Jsonb::Number(JsonNumber::Decimal(Decimal::from(n)))
+    }
+
+    fn s(x: &str) -> Jsonb {
+        Jsonb::String(x.into())
+    }
+
+    fn obj(pairs: &[(&str, Jsonb)]) -> Jsonb {
+        Jsonb::object(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    fn doc() -> Jsonb {
+        obj(&[
+            ("a", num(1)),
+            (
+                "b",
+                Jsonb::Array(vec![num(1), num(2), obj(&[("c", s("x"))])]),
+            ),
+            ("n", Jsonb::Null),
+            ("s", s("str")),
+        ])
+    }
+
+    #[test]
+    fn get_operators() {
+        let d = Datum::Jsonb(doc());
+        let t = |x: &str| Datum::Text(x.into());
+        assert_eq!(
+            Func::JsonbGet.eval(&[d.clone(), t("a")]).unwrap(),
+            Datum::Jsonb(num(1))
+        );
+        assert_eq!(
+            Func::JsonbGet.eval(&[d.clone(), t("zz")]).unwrap(),
+            Datum::Null
+        );
+        assert_eq!(
+            Func::JsonbGet.eval(&[d.clone(), Datum::Int32(0)]).unwrap(),
+            Datum::Null
+        );
+        assert_eq!(
+            Func::JsonbGetText.eval(&[d.clone(), t("s")]).unwrap(),
+            t("str")
+        );
+        assert_eq!(
+            Func::JsonbGetText.eval(&[d.clone(), t("n")]).unwrap(),
+            Datum::Null
+        );
+        assert_eq!(
+            Func::JsonbGet.eval(&[d.clone(), t("n")]).unwrap(),
+            Datum::Jsonb(Jsonb::Null)
+        );
+        let arr = Func::JsonbGet.eval(&[d.clone(), t("b")]).unwrap();
+        assert_eq!(
+            Func::JsonbGet
+                .eval(&[arr.clone(), Datum::Int32(-2)])
+                .unwrap(),
+            Datum::Jsonb(num(2))
+        );
+        assert_eq!(
+            Func::JsonbGet.eval(&[arr, Datum::Int32(5)]).unwrap(),
+            Datum::Null
+        );
+        assert_eq!(
+            Func::JsonbGetPathText
+                .eval(&[d.clone(), t("{b,2,c}")])
+                .unwrap(),
+            t("x")
+        );
+        assert_eq!(
+            Func::JsonbGetPath
+                .eval(&[d.clone(), t("{b,-1,c}")])
+                .unwrap(),
+            Datum::Jsonb(s("x"))
+        );
+        assert_eq!(
+            Func::JsonbGetPath.eval(&[d.clone(), t("{b,x}")]).unwrap(),
+            Datum::Null
+        );
+        assert_eq!(Func::JsonbGetPath.eval(&[d.clone(), t("{}")]).unwrap(), d);
+        assert_eq!(
+            Func::JsonbGetPath
+                .eval(&[d.clone(), t("{a,NULL}")])
+                .unwrap(),
+            Datum::Null
+        );
+        assert!(Func::JsonbGetPath.eval(&[d, t("a,b")]).is_err());
+    }
+
+    #[test]
+    fn text_arrays() {
+        assert_eq!(
+            parse_text_array(r#"{a, "b c" ,NULL,"NULL",d\,e}"#).unwrap(),
+            vec![
+                Some("a".into()),
+                Some("b c".into()),
+                None,
+                Some("NULL".into()),
+                Some("d,e".into())
+            ]
+        );
+        assert_eq!(
+            parse_text_array(" {} ").unwrap(),
+            Vec::<Option<String>>::new()
+        );
+        assert!(parse_text_array("{a,}").is_err());
+        assert!(parse_text_array("{{a}}").is_err());
+    }
+
+    #[test]
+    fn containment_and_existence() {
+        let d = doc();
+        assert!(contains(&d, &obj(&[("a", num(1))]), true));
+        assert!(!contains(&d, &obj(&[("a", num(2))]), true));
+        assert!(contains(
+            &d,
+            &obj(&[("b", Jsonb::Array(vec![num(2)]))]),
+            true
+        ));
+        assert!(contains(
+            &d,
+            &obj(&[("b", Jsonb::Array(vec![obj(&[])]))]),
+            true
+        ));
+        assert!(!contains(&d, &obj(&[("b", num(1))]), true));
+        let arr = Jsonb::Array(vec![num(1), num(2), Jsonb::Array(vec![num(3)])]);
+        assert!(contains(&arr, &num(1), true));
+        assert!(!contains(&arr, &Jsonb::Array(vec![num(3)]), true));
+        assert!(contains(
+            &arr,
+            &Jsonb::Array(vec![Jsonb::Array(vec![num(3)])]),
+            true
+        ));
+        assert!(!contains(&num(1), &Jsonb::Array(vec![num(1)]), true));
+        assert!(exists(&d, "a"));
+        assert!(!exists(&d, "zz"));
+        assert!(exists(&Jsonb::Array(vec![s("a")]), "a"));
+        assert!(exists(&s("a"), "a"));
+        assert_eq!(
+            Func::JsonbContained
+                .eval(&[Datum::Jsonb(obj(&[("a", num(1))])), Datum::Jsonb(d)])
+                .unwrap(),
+            Datum::Bool(true)
+        );
+    }
+
+    #[test]
+    fn modification() {
+        let a = obj(&[("a", num(1)), ("b", num(2))]);
+        let b = obj(&[("b", num(3)), ("c", num(4))]);
+        assert_eq!(
+            concat(&a, &b),
+            obj(&[("a", num(1)), ("b", num(3)), ("c", num(4))])
+        );
+        assert_eq!(
+            concat(&Jsonb::Array(vec![num(1)]), &num(2)),
+            Jsonb::Array(vec![num(1), num(2)])
+        );
+        assert_eq!(concat(&num(1), &num(2)), Jsonb::Array(vec![num(1), num(2)]));
+        assert_eq!(
+            delete(&a, &Datum::Text("a".into())).unwrap(),
+            obj(&[("b", num(2))])
+        );
+        assert_eq!(
+            delete(&Jsonb::Array(vec![num(1), num(2)]), &Datum::Int32(-1)).unwrap(),
+            Jsonb::Array(vec![num(1)])
+        );
+        assert!(delete(&num(1), &Datum::Text("a".into())).is_err());
+        assert!(delete(&a, &Datum::Int32(0)).is_err());
+        assert_eq!(strip_nulls(&doc()).get_key("n"), None);
+    }
+
+    #[test]
+    fn builders() {
+        let f = Func::JsonbBuildObject {
+            types: vec![
+                ScalarType::Bool,
+                ScalarType::Int32,
+                ScalarType::Text,
+                ScalarType::Text,
+            ],
+        };
+        let r = f
+            .eval(&[
+                Datum::Bool(true),
+                Datum::Int32(1),
+                Datum::Text("k".into()),
+                Datum::Null,
+            ])
+            .unwrap();
+        assert_eq!(
+            r,
+            Datum::Jsonb(obj(&[("true", num(1)), ("k", Jsonb::Null)]))
+        );
+        let e = f
+            .eval(&[
+                Datum::Null,
+                Datum::Int32(1),
+                Datum::Text("k".into()),
+                Datum::Null,
+            ])
+            .unwrap_err();
+        assert_eq!(e.to_string(), "argument 1: key must not be null");
+        let f = Func::JsonbBuildObject {
+            types: vec![ScalarType::Int32],
+        };
+        assert!(f.eval(&[Datum::Int32(1)]).is_err());
+        let f = Func::JsonbBuildArray {
+            types: vec![ScalarType::Int32, ScalarType::Float64, ScalarType::Text],
+        };
+        let r = f
+            .eval(&[Datum::Int32(1), Datum::Float64(f64::NAN), Datum::Null])
+            .unwrap();
+        assert_eq!(
+            r,
+            Datum::Jsonb(Jsonb::Array(vec![num(1), s("NaN"), Jsonb::Null]))
+        );
+        let ts = chrono::NaiveDate::from_ymd_opt(2001, 2, 16)
+            .unwrap()
+            .and_hms_milli_opt(20, 38, 40, 500)
+            .unwrap();
+        assert_eq!(
+            to_jsonb(&Datum::Timestamp(ts), &ScalarType::Timestamp).unwrap(),
+            s("2001-02-16T20:38:40.5")
+        );
+        assert_eq!(
+            to_jsonb(&Datum::TimestampTz(ts.and_utc()), &ScalarType::TimestampTz).unwrap(),
+            s("2001-02-16T20:38:40.5+00:00")
+        );
+        assert_eq!(
+            to_jsonb(&Datum::Date(ts.date()), &ScalarType::Date).unwrap(),
+            s("2001-02-16")
+        );
+        assert_eq!(
+            to_jsonb(&Datum::Float64(0.1), &ScalarType::Float64).unwrap(),
+            Jsonb::Number(JsonNumber::Decimal(Decimal::new(1, 1)))
+        );
+    }
+
+    #[test]
+    fn array_length_and_type() {
+        assert_eq!(
+            Func::JsonbArrayLength
+                .eval(&[Datum::Jsonb(Jsonb::Array(vec![num(1)]))])
+                .unwrap(),
+            Datum::Int32(1)
+        );
+        assert_eq!(
+            Func::JsonbArrayLength
+                .eval(&[Datum::Jsonb(num(1))])
+                .unwrap_err()
+                .to_string(),
+            "cannot get array length of a scalar"
+        );
+        assert_eq!(
+            Func::JsonbTypeof.eval(&[Datum::Jsonb(doc())]).unwrap(),
+            Datum::Text("object".into())
+        );
+    }
+}

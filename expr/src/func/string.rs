@@ -1,0 +1,733 @@
+//! Text functions, LIKE and regular expressions (varlena.c, oracle_compat.c,
+//! like_match.c, regexp.c).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use eddy_repr::Datum;
+
+use super::cast::{output, text_of};
+use super::{arity_error, type_error, Func, TrimSide};
+use crate::EvalError;
+
+/// PostgreSQL's MaxAllocSize: larger results fail with `requested length too large`.
+const MAX_RESULT_BYTES: usize = 0x3fff_ffff;
+
+fn too_large() -> EvalError {
+    EvalError::InvalidArgument {
+        sqlstate: "54000".into(),
+        message: "requested length too large".into(),
+    }
+}
+
+fn text<'a>(func: &Func, args: &'a [Datum], i: usize) -> Result<&'a str, EvalError> {
+    match args.get(i) {
+        Some(Datum::Text(s)) => Ok(s),
+        _ => Err(type_error(func, args)),
+    }
+}
+
+fn int(func: &Func, args: &[Datum], i: usize) -> Result<i64, EvalError> {
+    args.get(i)
+        .and_then(Datum::as_i64)
+        .ok_or_else(|| type_error(func, args))
+}
+
+fn t(s: String) -> Result<Datum, EvalError> {
+    Ok(Datum::Text(s))
+}
+
+/// Single-character case mapping, as libc's towlower/towupper.
+pub(super) fn lower_char(c: char) -> char {
+    let mut it = c.to_lowercase();
+    match (it.next(), it.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
+}
+
+fn upper_char(c: char) -> char {
+    let mut it = c.to_uppercase();
+    match (it.next(), it.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+pub(super) fn lower(s: &str) -> String {
+    s.chars().map(lower_char).collect()
+}
+
+fn upper(s: &str) -> String {
+    s.chars().map(upper_char).collect()
+}
+
+fn initcap(s: &str) -> String {
+    let mut was_alnum = false;
+    s.chars()
+        .map(|c| {
+            let r = if was_alnum {
+                lower_char(c)
+            } else {
+                upper_char(c)
+            };
+            was_alnum = c.is_alphanumeric();
+            r
+        })
+        .collect()
+}
+
+// ---- LIKE ----
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Tok {
+    Lit(char),
+    One,
+    Any,
+}
+
+fn like_tokens(pattern: &str, case_insensitive: bool) -> Result<Vec<Tok>, EvalError> {
+    let mut toks = Vec::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        toks.push(match c {
+            '\\' => match chars.next() {
+                Some(e) => Tok::Lit(if case_insensitive { lower_char(e) } else { e }),
+                None => {
+                    return Err(EvalError::InvalidArgument {
+                        sqlstate: "22025".into(),
+                        message: "LIKE pattern must not end with escape character".into(),
+                    })
+                }
+            },
+            '%' => {
+                if toks.last() == Some(&Tok::Any) {
+                    continue;
+                }
+                Tok::Any
+            }
+            '_' => Tok::One,
+            c => Tok::Lit(if case_insensitive { lower_char(c) } else { c }),
+        });
+    }
+    Ok(toks)
+}
+
+fn like_match(s: &[char], p: &[Tok]) -> bool {
+    let (mut si, mut pi) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() {
+            match p[pi] {
+                Tok::Any => {
+                    star = Some((pi, si));
+                    pi += 1;
+                    continue;
+                }
+                Tok::One => {
+                    si += 1;
+                    pi += 1;
+                    continue;
+                }
+                Tok::Lit(c) if c == s[si] => {
+                    si += 1;
+                    pi += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match star {
+            Some((sp, ss)) => {
+                pi = sp + 1;
+                si = ss + 1;
+                star = Some((sp, ss + 1));
+            }
+            None => return false,
+        }
+    }
+    while pi < p.len() && p[pi] == Tok::Any {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+pub(super) fn like(s: &str, pattern: &str, case_insensitive: bool) -> Result<bool, EvalError> {
+    let toks = like_tokens(pattern, case_insensitive)?;
+    let chars: Vec<char> = if case_insensitive {
+        s.chars().map(lower_char).collect()
+    } else {
+        s.chars().collect()
+    };
+    Ok(like_match(&chars, &toks))
+}
+
+fn like_escape(pattern: &str, escape: &str) -> Result<String, EvalError> {
+    let mut esc = escape.chars();
+    let e = match (esc.next(), esc.next()) {
+        (None, _) => None,
+        (Some(e), None) => Some(e),
+        _ => {
+            return Err(EvalError::InvalidArgument {
+                sqlstate: "22019".into(),
+                message: "invalid escape string".into(),
+            })
+        }
+    };
+    let mut out = String::with_capacity(pattern.len() + 4);
+    match e {
+        None => {
+            for c in pattern.chars() {
+                if c == '\\' {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+        }
+        Some('\\') => out.push_str(pattern),
+        Some(e) => {
+            let mut after_escape = false;
+            for c in pattern.chars() {
+                if c == e && !after_escape {
+                    out.push('\\');
+                    after_escape = true;
+                } else if c == '\\' {
+                    out.push('\\');
+                    if !after_escape {
+                        out.push('\\');
+                    }
+                    after_escape = false;
+                } else {
+                    out.push(c);
+                    after_escape = false;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+// ---- regular expressions ----
+
+fn regex_error(e: regex::Error) -> EvalError {
+    // The regex crate's messages are multi-line; keep the last line, in PostgreSQL's
+    // words where there is an equivalent.
+    let text = e.to_string();
+    let last = text
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .trim_start_matches("error: ");
+    let detail = match last {
+        "unclosed group" | "unopened group" => "parentheses () not balanced",
+        "unclosed character class" => "brackets [] not balanced",
+        "repetition operator missing expression" => "quantifier operand invalid",
+        "unclosed counted repetition" | "invalid repetition count(s)" => {
+            "invalid repetition count(s)"
+        }
+        "incomplete escape sequence, reached end of pattern prematurely" => {
+            "invalid escape \\ sequence"
+        }
+        other if other.contains("backreferences") => "invalid backreference number",
+        other => other,
+    };
+    EvalError::InvalidArgument {
+        sqlstate: "2201B".into(),
+        message: format!("invalid regular expression: {detail}"),
+    }
+}
+
+/// Translates PostgreSQL ARE escapes that the `regex` crate spells differently.
+fn translate_regex(p: &str) -> String {
+    let mut out = String::with_capacity(p.len() + 8);
+    let mut chars = p.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('m') => out.push_str(r"\b{start}"),
+                Some('M') => out.push_str(r"\b{end}"),
+                Some('y') => out.push_str(r"\b"),
+                Some('Y') => out.push_str(r"\B"),
+                Some(o) => {
+                    out.push('\\');
+                    out.push(o);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+thread_local! {
+    static REGEX_CACHE: RefCell<HashMap<(String, bool), regex::Regex>> = RefCell::new(HashMap::new());
+}
+
+fn compiled_regex(pattern: &str, case_insensitive: bool) -> Result<regex::Regex, EvalError> {
+    let key = (pattern.to_string(), case_insensitive);
+    if let Some(r) = REGEX_CACHE.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(r);
+    }
+    let re = regex::RegexBuilder::new(&translate_regex(pattern))
+        .case_insensitive(case_insensitive)
+        .dot_matches_new_line(true)
+        .size_limit(10 * (1 << 20))
+        .build()
+        .map_err(regex_error)?;
+    REGEX_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= 256 {
+            c.clear();
+        }
+        c.insert(key, re.clone());
+    });
+    Ok(re)
+}
+
+fn regexp_replace(
+    src: &str,
+    pattern: &str,
+    replacement: &str,
+    flags: &str,
+) -> Result<String, EvalError> {
+    let mut global = false;
+    let mut ci = false;
+    for f in flags.chars() {
+        match f {
+            'g' => global = true,
+            'i' => ci = true,
+            'c' => ci = false,
+            'n' | 'p' | 'w' | 's' | 't' => {}
+            other => {
+                return Err(EvalError::invalid_argument(format!(
+                    "invalid regular expression option: \"{other}\""
+                )))
+            }
+        }
+    }
+    let re = compiled_regex(pattern, ci)?;
+    let mut out = String::with_capacity(src.len());
+    let mut last = 0;
+    for caps in re.captures_iter(src) {
+        let Some(m) = caps.get(0) else { continue };
+        out.push_str(&src[last..m.start()]);
+        let mut rchars = replacement.chars().peekable();
+        while let Some(c) = rchars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match rchars.peek().copied() {
+                Some(d @ '1'..='9') => {
+                    rchars.next();
+                    let idx = d as usize - '0' as usize;
+                    if let Some(g) = caps.get(idx) {
+                        out.push_str(g.as_str());
+                    }
+                }
+                Some('&') => {
+                    rchars.next();
+                    out.push_str(m.as_str());
+                }
+                Some('\\') => {
+                    rchars.next();
+                    out.push('\\');
+                }
+                _ => out.push('\\'),
+            }
+        }
+        last = m.end();
+        if !global {
+            break;
+        }
+    }
+    out.push_str(&src[last..]);
+    Ok(out)
+}
+
+// ---- other string functions ----
+
+fn substr(s: &str, start: i64, count: Option<i64>) -> Result<String, EvalError> {
+    let skip = (start.max(1) - 1) as usize;
+    let take = match count {
+        None => usize::MAX,
+        Some(n) if n < 0 => {
+            return Err(EvalError::InvalidArgument {
+                sqlstate: "22011".into(),
+                message: "negative substring length not allowed".into(),
+            })
+        }
+        Some(n) => {
+            let end = start.saturating_add(n);
+            if end < 1 {
+                return Ok(String::new());
+            }
+            (end - start.max(1)).max(0) as usize
+        }
+    };
+    Ok(s.chars().skip(skip).take(take).collect())
+}
+
+fn strpos(s: &str, sub: &str) -> i32 {
+    match s.find(sub) {
+        Some(i) => s[..i].chars().count() as i32 + 1,
+        None => 0,
+    }
+}
+
+fn trim<'a>(s: &'a str, chars: &str, side: TrimSide) -> &'a str {
+    let set = |c: char| chars.contains(c);
+    match side {
+        TrimSide::Both => s.trim_matches(set),
+        TrimSide::Leading => s.trim_start_matches(set),
+        TrimSide::Trailing => s.trim_end_matches(set),
+    }
+}
+
+fn first_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn left(s: &str, n: i64) -> String {
+    let len = s.chars().count() as i64;
+    let keep = if n >= 0 { n.min(len) } else { (len + n).max(0) };
+    first_chars(s, keep as usize).to_string()
+}
+
+fn right(s: &str, n: i64) -> String {
+    let len = s.chars().count() as i64;
+    let keep = if n >= 0 { n.min(len) } else { (len + n).max(0) };
+    s.chars().skip((len - keep) as usize).collect()
+}
+
+fn pad(s: &str, len: i64, fill: &str, left_side: bool) -> Result<String, EvalError> {
+    let len = len.max(0) as usize;
+    let slen = s.chars().count();
+    let s = if slen > len { first_chars(s, len) } else { s };
+    let slen = slen.min(len);
+    if fill.is_empty() {
+        return Ok(s.to_string());
+    }
+    let padn = len - slen;
+    let max_fill = fill.chars().map(char::len_utf8).max().unwrap_or(1);
+    if padn.saturating_mul(max_fill).saturating_add(s.len()) > MAX_RESULT_BYTES {
+        return Err(too_large());
+    }
+    let padding: String = fill.chars().cycle().take(padn).collect();
+    Ok(if left_side {
+        padding + s
+    } else {
+        s.to_string() + &padding
+    })
+}
+
+fn repeat(s: &str, n: i64) -> Result<String, EvalError> {
+    if n <= 0 || s.is_empty() {
+        return Ok(String::new());
+    }
+    if (n as usize).saturating_mul(s.len()) > MAX_RESULT_BYTES {
+        return Err(too_large());
+    }
+    Ok(s.repeat(n as usize))
+}
+
+fn split_part(s: &str, delim: &str, n: i64) -> Result<String, EvalError> {
+    if n == 0 {
+        return Err(EvalError::invalid_argument(
+            "field position must not be zero",
+        ));
+    }
+    if s.is_empty() {
+        return Ok(String::new());
+    }
+    if delim.is_empty() {
+        return Ok(if n == 1 || n == -1 {
+            s.to_string()
+        } else {
+            String::new()
+        });
+    }
+    let parts: Vec<&str> = s.split(delim).collect();
+    let idx = if n > 0 { n - 1 } else { parts.len() as i64 + n };
+    Ok(if idx >= 0 && (idx as usize) < parts.len() {
+        parts[idx as usize].to_string()
+    } else {
+        String::new()
+    })
+}
+
+fn chr(code: i64) -> Result<String, EvalError> {
+    let limit = |m: String| EvalError::InvalidArgument {
+        sqlstate: "54000".into(),
+        message: m,
+    };
+    if code < 0 {
+        return Err(limit("character number must be positive".into()));
+    }
+    if code == 0 {
+        return Err(limit("null character not permitted".into()));
+    }
+    if code > 0x10ffff {
+        return Err(limit(format!(
+            "requested character too large for encoding: {code}"
+        )));
+    }
+    match char::from_u32(code as u32) {
+        Some(c) => Ok(c.to_string()),
+        None => Err(limit(format!(
+            "requested character not valid for encoding: {code}"
+        ))),
+    }
+}
+
+fn translate(s: &str, from: &str, to: &str) -> String {
+    let from: Vec<char> = from.chars().collect();
+    let to: Vec<char> = to.chars().collect();
+    s.chars()
+        .filter_map(|c| match from.iter().position(|f| *f == c) {
+            Some(i) => to.get(i).copied(),
+            None => Some(c),
+        })
+        .collect()
+}
+
+pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
+    use Func::*;
+    let s = |i: usize| text(func, args, i);
+    let n = |i: usize| int(func, args, i);
+    match (func, args.len()) {
+        (TextConcat, 2) => t(format!("{}{}", s(0)?, s(1)?)),
+        (TextAnyConcat { ty }, 2) => {
+            let part = |d: &Datum| match d {
+                Datum::Text(x) => Ok(x.clone()),
+                other => text_of(other, ty),
+            };
+            t(part(&args[0])? + &part(&args[1])?)
+        }
+        (
+            Like {
+                case_insensitive,
+                negated,
+            },
+            2,
+        ) => Ok(Datum::Bool(
+            like(s(0)?, s(1)?, *case_insensitive)? != *negated,
+        )),
+        (LikeEscape, 2) => t(like_escape(s(0)?, s(1)?)?),
+        (
+            RegexMatch {
+                case_insensitive,
+                negated,
+            },
+            2,
+        ) => {
+            let re = compiled_regex(s(1)?, *case_insensitive)?;
+            Ok(Datum::Bool(re.is_match(s(0)?) != *negated))
+        }
+        (RegexpReplace, 3 | 4) => {
+            let flags = if args.len() == 4 { s(3)? } else { "" };
+            t(regexp_replace(s(0)?, s(1)?, s(2)?, flags)?)
+        }
+        (CharLength, 1) => Ok(Datum::Int32(s(0)?.chars().count() as i32)),
+        (OctetLength, 1) => match &args[0] {
+            Datum::Text(x) => Ok(Datum::Int32(x.len() as i32)),
+            Datum::Bytes(b) => Ok(Datum::Int32(b.len() as i32)),
+            _ => Err(type_error(func, args)),
+        },
+        (Lower, 1) => t(lower(s(0)?)),
+        (Upper, 1) => t(upper(s(0)?)),
+        (Initcap, 1) => t(initcap(s(0)?)),
+        (Substr, 2) => t(substr(s(0)?, n(1)?, None)?),
+        (Substr, 3) => t(substr(s(0)?, n(1)?, Some(n(2)?))?),
+        (Position, 2) => Ok(Datum::Int32(strpos(s(0)?, s(1)?))),
+        (Replace, 3) => {
+            let (src, from, to) = (s(0)?, s(1)?, s(2)?);
+            if from.is_empty() {
+                return t(src.to_string());
+            }
+            let count = src.matches(from).count();
+            if to.len() > from.len()
+                && src
+                    .len()
+                    .saturating_add(count.saturating_mul(to.len() - from.len()))
+                    > MAX_RESULT_BYTES
+            {
+                return Err(too_large());
+            }
+            t(src.replace(from, to))
+        }
+        (Trim(side), 1) => t(trim(s(0)?, " ", *side).to_string()),
+        (Trim(side), 2) => t(trim(s(0)?, s(1)?, *side).to_string()),
+        (Left, 2) => t(left(s(0)?, n(1)?)),
+        (Right, 2) => t(right(s(0)?, n(1)?)),
+        (Lpad, 2) => t(pad(s(0)?, n(1)?, " ", true)?),
+        (Lpad, 3) => t(pad(s(0)?, n(1)?, s(2)?, true)?),
+        (Rpad, 2) => t(pad(s(0)?, n(1)?, " ", false)?),
+        (Rpad, 3) => t(pad(s(0)?, n(1)?, s(2)?, false)?),
+        (Repeat, 2) => t(repeat(s(0)?, n(1)?)?),
+        (Reverse, 1) => t(s(0)?.chars().rev().collect()),
+        (SplitPart, 3) => t(split_part(s(0)?, s(1)?, n(2)?)?),
+        (StartsWith, 2) => Ok(Datum::Bool(s(0)?.starts_with(s(1)?))),
+        (Ascii, 1) => Ok(Datum::Int32(s(0)?.chars().next().map_or(0, |c| c as i32))),
+        (Chr, 1) => t(chr(n(0)?)?),
+        (Translate, 3) => t(translate(s(0)?, s(1)?, s(2)?)),
+        (ToHex, 1) => match &args[0] {
+            Datum::Int32(v) => t(format!("{:x}", *v as u32)),
+            Datum::Int64(v) => t(format!("{:x}", *v as u64)),
+            Datum::Int16(v) => t(format!("{:x}", *v as i32 as u32)),
+            _ => Err(type_error(func, args)),
+        },
+        (Concat { types }, _) => {
+            let mut out = String::new();
+            for (d, ty) in args.iter().zip(types) {
+                if !d.is_null() {
+                    out.push_str(&output(d, ty)?);
+                }
+            }
+            t(out)
+        }
+        (ConcatWs { types }, _) => {
+            let sep = match args.first() {
+                Some(Datum::Null) | None => return Ok(Datum::Null),
+                Some(Datum::Text(sep)) => sep.clone(),
+                Some(_) => return Err(type_error(func, args)),
+            };
+            let mut parts = Vec::new();
+            for (d, ty) in args.iter().zip(types).skip(1) {
+                if !d.is_null() {
+                    parts.push(output(d, ty)?);
+                }
+            }
+            t(parts.join(&sep))
+        }
+        _ => Err(arity_error(func, args)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns() {
+        assert!(like("abc", "a%", false).unwrap());
+        assert!(like("abc", "%c", false).unwrap());
+        assert!(like("abc", "a_c", false).unwrap());
+        assert!(!like("abc", "a_", false).unwrap());
+        assert!(like("", "%", false).unwrap());
+        assert!(!like("", "_", false).unwrap());
+        assert!(like("a%c", "a\\%c", false).unwrap());
+        assert!(!like("abc", "a\\%c", false).unwrap());
+        assert!(like("a_c", "a\\_c", false).unwrap());
+        assert!(!like("abc", "a\\_c", false).unwrap());
+        assert!(like("a\\c", "a\\\\c", false).unwrap());
+        assert!(like("ABC", "a%c", true).unwrap());
+        assert!(!like("ABC", "a%c", false).unwrap());
+        assert!(like("mississippi", "%iss%ppi", false).unwrap());
+        assert!(like("xaaab", "%a%ab", false).unwrap());
+        assert!(like("héllo", "h_llo", false).unwrap());
+        let e = like("abc", "ab\\", false).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "LIKE pattern must not end with escape character"
+        );
+        assert_eq!(e.sqlstate(), "22025");
+    }
+
+    #[test]
+    fn like_escape_rewrites() {
+        assert_eq!(like_escape("a#%b", "#").unwrap(), "a\\%b");
+        assert_eq!(like_escape("a\\b", "#").unwrap(), "a\\\\b");
+        assert_eq!(like_escape("a\\b", "").unwrap(), "a\\\\b");
+        assert_eq!(like_escape("a\\%b", "\\").unwrap(), "a\\%b");
+        assert!(like_escape("a", "ab").is_err());
+        assert!(like("50%", &like_escape("50#%", "#").unwrap(), false).unwrap());
+    }
+
+    #[test]
+    fn substrings() {
+        assert_eq!(substr("abcdef", 2, None).unwrap(), "bcdef");
+        assert_eq!(substr("abcdef", 0, None).unwrap(), "abcdef");
+        assert_eq!(substr("abcdef", 2, Some(3)).unwrap(), "bcd");
+        assert_eq!(substr("abcdef", -2, Some(5)).unwrap(), "ab");
+        assert_eq!(substr("abcdef", -10, Some(5)).unwrap(), "");
+        assert_eq!(substr("abcdef", 10, Some(5)).unwrap(), "");
+        assert!(substr("abcdef", 1, Some(-1)).is_err());
+        assert_eq!(substr("abcdef", 3, Some(i64::MAX)).unwrap(), "cdef");
+        assert_eq!(strpos("high", "ig"), 2);
+        assert_eq!(strpos("high", ""), 1);
+        assert_eq!(strpos("héllo", "l"), 3);
+        assert_eq!(strpos("high", "x"), 0);
+    }
+
+    #[test]
+    fn misc_functions() {
+        assert_eq!(left("abcde", 2), "ab");
+        assert_eq!(left("abcde", -2), "abc");
+        assert_eq!(right("abcde", 2), "de");
+        assert_eq!(right("abcde", -2), "cde");
+        assert_eq!(left("abc", -5), "");
+        assert_eq!(pad("hi", 5, "xy", true).unwrap(), "xyxhi");
+        assert_eq!(pad("hi", 5, "xy", false).unwrap(), "hixyx");
+        assert_eq!(pad("hello", 2, "x", true).unwrap(), "he");
+        assert_eq!(pad("hi", 5, "", true).unwrap(), "hi");
+        assert_eq!(pad("hi", -1, "x", true).unwrap(), "");
+        assert_eq!(repeat("ab", 3).unwrap(), "ababab");
+        assert_eq!(repeat("ab", -1).unwrap(), "");
+        assert!(repeat("ab", i32::MAX as i64).is_err());
+        assert_eq!(split_part("a,b,c", ",", 2).unwrap(), "b");
+        assert_eq!(split_part("a,b,c", ",", -1).unwrap(), "c");
+        assert_eq!(split_part("a,b,c", ",", 4).unwrap(), "");
+        assert!(split_part("a,b,c", ",", 0).is_err());
+        assert_eq!(initcap("hi THOMAS o'neil"), "Hi Thomas O'Neil");
+        assert_eq!(translate("12345", "143", "ax"), "a2x5");
+        assert_eq!(trim("xxhixx", "x", TrimSide::Both), "hi");
+        assert_eq!(trim("  hi  ", " ", TrimSide::Leading), "hi  ");
+        assert_eq!(trim("  hi  ", " ", TrimSide::Trailing), "  hi");
+        assert_eq!(chr(65).unwrap(), "A");
+        assert!(chr(0).is_err());
+        assert!(chr(0xD800).is_err());
+        assert_eq!(lower("ÀB"), "àb");
+        assert_eq!(upper("straße"), "STRAßE");
+    }
+
+    #[test]
+    fn regexes() {
+        let f = Func::RegexMatch {
+            case_insensitive: false,
+            negated: false,
+        };
+        let r = f
+            .eval(&[Datum::Text("foobar".into()), Datum::Text("^fo+b".into())])
+            .unwrap();
+        assert_eq!(r, Datum::Bool(true));
+        let f = Func::RegexMatch {
+            case_insensitive: true,
+            negated: true,
+        };
+        let r = f
+            .eval(&[Datum::Text("FOOBAR".into()), Datum::Text("foo".into())])
+            .unwrap();
+        assert_eq!(r, Datum::Bool(false));
+        let f = Func::RegexMatch {
+            case_insensitive: false,
+            negated: false,
+        };
+        let e = f
+            .eval(&[Datum::Text("x".into()), Datum::Text("(".into())])
+            .unwrap_err();
+        assert_eq!(e.sqlstate(), "2201B");
+        assert_eq!(regexp_replace("Thomas", ".[mN]a.", "M", "").unwrap(), "ThM");
+        assert_eq!(
+            regexp_replace("foobarbaz", "b(..)", "X\\1Y", "g").unwrap(),
+            "fooXarYXazY"
+        );
+        assert_eq!(regexp_replace("abc", "B", "x", "i").unwrap(), "axc");
+    }
+}

@@ -1,0 +1,316 @@
+//! `RelationExpr`: a relational plan over catalog collections, as multisets of rows.
+
+use eddy_repr::{Datum, Diff, GlobalId, Row, ScalarType};
+use serde::{Deserialize, Serialize};
+
+use crate::{AggregateExpr, ScalarExpr};
+
+/// A relational expression. Every operator has a direct incremental counterpart in
+/// `compute`; SQL constructs without one (outer joins, set operations, global aggregates
+/// over empty input) are lowered by the planner into these.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RelationExpr {
+    /// The contents of a table, source or view.
+    Get {
+        id: GlobalId,
+        name: String,
+        arity: usize,
+    },
+    /// Literal rows.
+    Constant {
+        rows: Vec<(Row, Diff)>,
+        arity: usize,
+    },
+    /// Keeps the columns at `outputs`, in that order (repeats allowed).
+    Project {
+        input: Box<RelationExpr>,
+        outputs: Vec<usize>,
+    },
+    /// Appends one column per scalar; each scalar sees the columns appended before it.
+    Map {
+        input: Box<RelationExpr>,
+        scalars: Vec<ScalarExpr>,
+    },
+    /// Keeps rows for which every predicate is true.
+    Filter {
+        input: Box<RelationExpr>,
+        predicates: Vec<ScalarExpr>,
+    },
+    /// Appends the rows a table function returns for each input row.
+    FlatMap {
+        input: Box<RelationExpr>,
+        func: TableFunc,
+        args: Vec<ScalarExpr>,
+    },
+    /// Pairs of rows whose keys are equal (NULL equals NULL here: SQL's `=` is enforced by
+    /// the planner filtering NULL keys). Output: left columns, then right columns.
+    Join {
+        left: Box<RelationExpr>,
+        right: Box<RelationExpr>,
+        left_key: Vec<ScalarExpr>,
+        right_key: Vec<ScalarExpr>,
+    },
+    /// Groups by the `group_key` columns; output: the key columns, then one column per
+    /// aggregate. No group, no row (global aggregates over empty input are the planner's).
+    Reduce {
+        input: Box<RelationExpr>,
+        group_key: Vec<usize>,
+        aggregates: Vec<AggregateExpr>,
+    },
+    /// Each distinct row once.
+    Distinct { input: Box<RelationExpr> },
+    /// Multiset sum.
+    Union { inputs: Vec<RelationExpr> },
+    /// Negated multiplicities.
+    Negate { input: Box<RelationExpr> },
+    /// Keeps rows with positive multiplicity (`max(0, n)`).
+    Threshold { input: Box<RelationExpr> },
+}
+
+/// A set-returning function usable in FROM.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum TableFunc {
+    /// `generate_series(start, stop [, step])` over integers of the given type.
+    GenerateSeriesInt(ScalarType),
+    /// `generate_series(start, stop, step interval)` over timestamps or timestamptz.
+    GenerateSeriesTimestamp(ScalarType),
+}
+
+impl TableFunc {
+    pub fn output_type(&self) -> ScalarType {
+        match self {
+            TableFunc::GenerateSeriesInt(t) | TableFunc::GenerateSeriesTimestamp(t) => t.clone(),
+        }
+    }
+}
+
+impl RelationExpr {
+    pub fn get(id: GlobalId, name: impl Into<String>, arity: usize) -> Self {
+        RelationExpr::Get {
+            id,
+            name: name.into(),
+            arity,
+        }
+    }
+
+    pub fn constant(rows: Vec<Row>, arity: usize) -> Self {
+        RelationExpr::Constant {
+            rows: rows.into_iter().map(|r| (r, 1)).collect(),
+            arity,
+        }
+    }
+
+    pub fn project(self, outputs: Vec<usize>) -> Self {
+        RelationExpr::Project {
+            input: Box::new(self),
+            outputs,
+        }
+    }
+
+    pub fn map(self, scalars: Vec<ScalarExpr>) -> Self {
+        if scalars.is_empty() {
+            return self;
+        }
+        RelationExpr::Map {
+            input: Box::new(self),
+            scalars,
+        }
+    }
+
+    pub fn filter(self, predicates: Vec<ScalarExpr>) -> Self {
+        if predicates.is_empty() {
+            return self;
+        }
+        RelationExpr::Filter {
+            input: Box::new(self),
+            predicates,
+        }
+    }
+
+    pub fn join(
+        self,
+        right: RelationExpr,
+        left_key: Vec<ScalarExpr>,
+        right_key: Vec<ScalarExpr>,
+    ) -> Self {
+        RelationExpr::Join {
+            left: Box::new(self),
+            right: Box::new(right),
+            left_key,
+            right_key,
+        }
+    }
+
+    pub fn reduce(self, group_key: Vec<usize>, aggregates: Vec<AggregateExpr>) -> Self {
+        RelationExpr::Reduce {
+            input: Box::new(self),
+            group_key,
+            aggregates,
+        }
+    }
+
+    pub fn distinct(self) -> Self {
+        RelationExpr::Distinct {
+            input: Box::new(self),
+        }
+    }
+
+    pub fn negate(self) -> Self {
+        RelationExpr::Negate {
+            input: Box::new(self),
+        }
+    }
+
+    pub fn threshold(self) -> Self {
+        RelationExpr::Threshold {
+            input: Box::new(self),
+        }
+    }
+
+    pub fn union(self, other: RelationExpr) -> Self {
+        RelationExpr::Union {
+            inputs: vec![self, other],
+        }
+    }
+
+    /// Number of columns of the output.
+    pub fn arity(&self) -> usize {
+        match self {
+            RelationExpr::Get { arity, .. } | RelationExpr::Constant { arity, .. } => *arity,
+            RelationExpr::Project { outputs, .. } => outputs.len(),
+            RelationExpr::Map { input, scalars } => input.arity() + scalars.len(),
+            RelationExpr::Filter { input, .. }
+            | RelationExpr::Distinct { input }
+            | RelationExpr::Negate { input }
+            | RelationExpr::Threshold { input } => input.arity(),
+            RelationExpr::FlatMap { input, .. } => input.arity() + 1,
+            RelationExpr::Join { left, right, .. } => left.arity() + right.arity(),
+            RelationExpr::Reduce {
+                group_key,
+                aggregates,
+                ..
+            } => group_key.len() + aggregates.len(),
+            RelationExpr::Union { inputs } => inputs.first().map_or(0, |i| i.arity()),
+        }
+    }
+
+    /// Every collection this expression reads, in first-use order, without repeats.
+    pub fn depends_on(&self) -> Vec<GlobalId> {
+        let mut ids = Vec::new();
+        self.visit(&mut |e| {
+            if let RelationExpr::Get { id, .. } = e {
+                if !ids.contains(id) {
+                    ids.push(*id);
+                }
+            }
+        });
+        ids
+    }
+
+    /// Calls `f` on this expression and all its inputs, inputs first.
+    pub fn visit(&self, f: &mut impl FnMut(&RelationExpr)) {
+        for child in self.children() {
+            child.visit(f);
+        }
+        f(self)
+    }
+
+    pub fn children(&self) -> Vec<&RelationExpr> {
+        match self {
+            RelationExpr::Get { .. } | RelationExpr::Constant { .. } => vec![],
+            RelationExpr::Project { input, .. }
+            | RelationExpr::Map { input, .. }
+            | RelationExpr::Filter { input, .. }
+            | RelationExpr::FlatMap { input, .. }
+            | RelationExpr::Reduce { input, .. }
+            | RelationExpr::Distinct { input }
+            | RelationExpr::Negate { input }
+            | RelationExpr::Threshold { input } => vec![input],
+            RelationExpr::Join { left, right, .. } => vec![left, right],
+            RelationExpr::Union { inputs } => inputs.iter().collect(),
+        }
+    }
+
+    /// A row of `arity` NULLs (outer-join padding).
+    pub fn null_row(arity: usize) -> Row {
+        Row::new(vec![Datum::Null; arity])
+    }
+
+    /// An indented, human-readable rendering of the plan for EXPLAIN.
+    pub fn explain(&self) -> String {
+        let mut out = String::new();
+        self.explain_into(&mut out, 0);
+        out
+    }
+
+    fn explain_into(&self, out: &mut String, depth: usize) {
+        let pad = "  ".repeat(depth);
+        let line = match self {
+            RelationExpr::Get { name, .. } => format!("Get {name}"),
+            RelationExpr::Constant { rows, .. } => format!("Constant ({} rows)", rows.len()),
+            RelationExpr::Project { outputs, .. } => format!("Project {}", cols(outputs)),
+            RelationExpr::Map { scalars, .. } => format!("Map {}", exprs(scalars)),
+            RelationExpr::Filter { predicates, .. } => format!("Filter {}", exprs(predicates)),
+            RelationExpr::FlatMap { func, args, .. } => {
+                format!("FlatMap {func:?}({})", exprs(args))
+            }
+            RelationExpr::Join {
+                left_key,
+                right_key,
+                ..
+            } if left_key.is_empty() => {
+                let _ = right_key;
+                "CrossJoin".to_string()
+            }
+            RelationExpr::Join {
+                left_key,
+                right_key,
+                ..
+            } => {
+                format!("Join on {} = {}", exprs(left_key), exprs(right_key))
+            }
+            RelationExpr::Reduce {
+                group_key,
+                aggregates,
+                ..
+            } => {
+                let aggs: Vec<String> = aggregates
+                    .iter()
+                    .map(|a| {
+                        let distinct = if a.distinct { "DISTINCT " } else { "" };
+                        format!(
+                            "{}({distinct}{})",
+                            a.func.name(),
+                            crate::scalar::display(&a.expr)
+                        )
+                    })
+                    .collect();
+                format!(
+                    "Reduce group_by={} aggregates=[{}]",
+                    cols(group_key),
+                    aggs.join(", ")
+                )
+            }
+            RelationExpr::Distinct { .. } => "Distinct".to_string(),
+            RelationExpr::Union { .. } => "Union".to_string(),
+            RelationExpr::Negate { .. } => "Negate".to_string(),
+            RelationExpr::Threshold { .. } => "Threshold".to_string(),
+        };
+        out.push_str(&pad);
+        out.push_str(&line);
+        out.push('\n');
+        for child in self.children() {
+            child.explain_into(out, depth + 1);
+        }
+    }
+}
+
+fn cols(columns: &[usize]) -> String {
+    let names: Vec<String> = columns.iter().map(|c| format!("#{c}")).collect();
+    format!("[{}]", names.join(", "))
+}
+
+fn exprs(exprs: &[ScalarExpr]) -> String {
+    let parts: Vec<String> = exprs.iter().map(crate::scalar::display).collect();
+    format!("[{}]", parts.join(", "))
+}

@@ -1,0 +1,40 @@
+//! What the planner may ask of the catalog: names to objects, read-only.
+
+use eddy_expr::RelationExpr;
+use eddy_repr::{GlobalId, RelationDesc};
+
+/// The kind of a catalog object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ItemKind {
+    Table,
+    View,
+    MaterializedView,
+    Source,
+}
+
+impl ItemKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ItemKind::Table => "table",
+            ItemKind::View => "view",
+            ItemKind::MaterializedView => "materialized view",
+            ItemKind::Source => "source",
+        }
+    }
+}
+
+/// One named relation as the planner sees it.
+#[derive(Clone, Debug)]
+pub struct CatalogItem {
+    pub id: GlobalId,
+    pub name: String,
+    pub kind: ItemKind,
+    pub desc: RelationDesc,
+    /// For non-materialized views: the plan to inline where the view is read.
+    pub view_expr: Option<RelationExpr>,
+}
+
+/// Read-only name resolution. Names are already case-folded as PostgreSQL does.
+pub trait Catalog {
+    fn resolve(&self, name: &str) -> Option<CatalogItem>;
+}

@@ -1,0 +1,90 @@
+//! `PlanError`: why a statement cannot be planned, with its SQLSTATE.
+
+use eddy_expr::func::ResolveError;
+use eddy_expr::EvalError;
+use eddy_repr::ParseError;
+
+/// A user error found while planning. Each variant knows its SQLSTATE.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlanError {
+    #[error("syntax error: {0}")]
+    Syntax(String),
+    #[error("relation \"{0}\" does not exist")]
+    UnknownRelation(String),
+    #[error("relation \"{0}\" already exists")]
+    RelationExists(String),
+    #[error("column \"{0}\" does not exist")]
+    UnknownColumn(String),
+    #[error("column reference \"{0}\" is ambiguous")]
+    AmbiguousColumn(String),
+    #[error(
+        "column \"{0}\" must appear in the GROUP BY clause or be used in an aggregate function"
+    )]
+    NotGrouped(String),
+    #[error("type \"{0}\" does not exist")]
+    UnknownType(String),
+    #[error("{0}")]
+    TypeMismatch(String),
+    #[error("{0}")]
+    Datatype(String),
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    #[error("{0} is not supported yet")]
+    Unsupported(String),
+    #[error("{0}")]
+    WrongObjectType(String),
+    #[error("{message}")]
+    DependentObjects { message: String, hint: String },
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("{0}")]
+    Cardinality(String),
+    #[error("column \"{0}\" specified more than once")]
+    DuplicateColumn(String),
+    #[error("{0}")]
+    Grouping(String),
+    #[error("{0}")]
+    InvalidName(String),
+}
+
+impl PlanError {
+    pub fn sqlstate(&self) -> &str {
+        match self {
+            PlanError::Syntax(_) => "42601",
+            PlanError::UnknownRelation(_) => "42P01",
+            PlanError::RelationExists(_) => "42P07",
+            PlanError::UnknownColumn(_) => "42703",
+            PlanError::AmbiguousColumn(_) => "42702",
+            PlanError::NotGrouped(_) | PlanError::Grouping(_) => "42803",
+            PlanError::UnknownType(_) => "42704",
+            PlanError::TypeMismatch(_) => "42804",
+            PlanError::Datatype(_) => "42804",
+            PlanError::Resolve(e) => e.sqlstate(),
+            PlanError::Parse(e) => e.sqlstate(),
+            PlanError::Eval(e) => e.sqlstate(),
+            PlanError::Unsupported(_) => "0A000",
+            PlanError::WrongObjectType(_) => "42809",
+            PlanError::DependentObjects { .. } => "2BP01",
+            PlanError::InvalidParameter(_) => "22023",
+            PlanError::Cardinality(_) => "42601",
+            PlanError::DuplicateColumn(_) => "42701",
+            PlanError::InvalidName(_) => "42602",
+        }
+    }
+
+    /// A hint telling the user how to fix the error, when one is known.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            PlanError::DependentObjects { hint, .. } => Some(hint.clone()),
+            PlanError::Resolve(ResolveError::NoSuchFunction { .. } | ResolveError::NoSuchOperator(_)) => Some(
+                "No function matches the given name and argument types. You might need to add explicit type casts.".into(),
+            ),
+            PlanError::UnknownRelation(_) => Some("SHOW TABLES, SHOW VIEWS and SHOW MATERIALIZED VIEWS list what exists.".into()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,973 @@
+//! Planning scalar expressions: name resolution, PostgreSQL type resolution and coercion,
+//! and the two passes that plan aggregates (collect them, then read them as columns).
+
+use std::cell::RefCell;
+use std::str::FromStr;
+
+use eddy_expr::func::{self, CastContext};
+use eddy_expr::{AggregateExpr, AggregateFunc, ScalarExpr};
+use eddy_repr::{strconv, Datum, ScalarType};
+use rust_decimal::Decimal;
+use sqlparser::ast::{
+    self, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, UnaryOperator,
+    Value,
+};
+
+use crate::scope::Scope;
+use crate::types::{common_type, parse_type_name};
+use crate::{PlanError, StatementContext};
+
+/// A planned expression and its type. `ty == None` is PostgreSQL's `unknown`: an untyped
+/// string literal, NULL or parameter whose type is decided by where it is used.
+#[derive(Clone, Debug)]
+pub struct Typed {
+    pub expr: ScalarExpr,
+    pub ty: Option<ScalarType>,
+    pub unknown: Unknown,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Unknown {
+    No,
+    Text(String),
+    Null,
+    Param(usize),
+}
+
+impl Typed {
+    fn known(expr: ScalarExpr, ty: ScalarType) -> Self {
+        Typed {
+            expr,
+            ty: Some(ty),
+            unknown: Unknown::No,
+        }
+    }
+}
+
+/// An aggregate call found in a query, and the column it becomes after the Reduce.
+#[derive(Clone, Debug)]
+pub struct AggEntry {
+    pub key: String,
+    pub agg: AggregateExpr,
+    pub ty: ScalarType,
+}
+
+/// What a grouped query's expressions can see after the Reduce: group keys, then aggregates.
+#[derive(Clone, Debug)]
+pub struct Grouping {
+    pub keys: Vec<ScalarExpr>,
+    pub key_types: Vec<ScalarType>,
+    pub aggs: Vec<AggEntry>,
+}
+
+/// How aggregate calls are treated where an expression appears.
+#[derive(Clone, Copy)]
+pub enum AggMode<'a> {
+    /// Not allowed (WHERE, JOIN ON, GROUP BY, VALUES); the string names the clause.
+    Forbidden(&'a str),
+    /// First pass over SELECT/HAVING/ORDER BY: record every aggregate call.
+    Collect(&'a RefCell<Vec<AggEntry>>),
+    /// Second pass: expressions see the grouped relation.
+    Grouped(&'a Grouping),
+}
+
+/// Everything expression planning needs.
+#[derive(Clone, Copy)]
+pub struct ExprCtx<'a> {
+    pub scope: &'a Scope,
+    pub stmt: &'a StatementContext,
+    pub params: &'a RefCell<Vec<Option<ScalarType>>>,
+    pub mode: AggMode<'a>,
+    /// False inside materialized views: `now()` there would make results depend on when
+    /// they were computed.
+    pub allow_now: bool,
+}
+
+impl<'a> ExprCtx<'a> {
+    pub fn with_mode(&self, mode: AggMode<'a>) -> ExprCtx<'a> {
+        ExprCtx { mode, ..*self }
+    }
+}
+
+/// Plans a boolean condition (WHERE, ON, HAVING, CASE WHEN).
+pub fn plan_condition(ctx: &ExprCtx, e: &Expr, clause: &str) -> Result<ScalarExpr, PlanError> {
+    let typed = plan_expr(ctx, e)?;
+    match &typed.ty {
+        Some(ScalarType::Bool) | None => {
+            coerce(ctx, typed, &ScalarType::Bool, CastContext::Implicit)
+        }
+        Some(other) => Err(PlanError::TypeMismatch(format!(
+            "argument of {clause} must be type boolean, not type {other}"
+        ))),
+    }
+}
+
+/// Converts a planned expression to type `ty`: unknown literals are parsed as `ty`,
+/// others cast when `context` allows it.
+pub fn coerce(
+    ctx: &ExprCtx,
+    typed: Typed,
+    ty: &ScalarType,
+    context: CastContext,
+) -> Result<ScalarExpr, PlanError> {
+    match typed.unknown {
+        Unknown::Text(text) => {
+            return Ok(ScalarExpr::Literal(
+                strconv::parse_datum(&text, ty)?,
+                ty.clone(),
+            ))
+        }
+        Unknown::Null => return Ok(ScalarExpr::Literal(Datum::Null, ty.clone())),
+        Unknown::Param(i) => {
+            let mut params = ctx.params.borrow_mut();
+            if params.len() <= i {
+                params.resize(i + 1, None);
+            }
+            if params[i].is_none() {
+                params[i] = Some(ty.clone());
+            }
+            return Ok(match &ctx.stmt.params {
+                Some(values) => match values.get(i) {
+                    Some((d, _)) => ScalarExpr::Literal(d.clone(), ty.clone()),
+                    None => {
+                        return Err(PlanError::InvalidParameter(format!(
+                            "there is no parameter ${}",
+                            i + 1
+                        )))
+                    }
+                },
+                None => ScalarExpr::Literal(Datum::Null, ty.clone()),
+            });
+        }
+        Unknown::No => {}
+    }
+    let from = typed.ty.clone().unwrap_or(ScalarType::Text);
+    match func::resolve_cast(&from, ty, context)? {
+        None => Ok(typed.expr),
+        Some(f) => Ok(constant_fold(ScalarExpr::call(f, vec![typed.expr]), ty)?),
+    }
+}
+
+/// Evaluates calls on literals at plan time, so `'5'::int` or `-1` cost nothing per row and
+/// bad literals fail at plan time, as in PostgreSQL.
+fn constant_fold(e: ScalarExpr, ty: &ScalarType) -> Result<ScalarExpr, PlanError> {
+    if let ScalarExpr::Call { args, .. } = &e {
+        if args.iter().all(|a| matches!(a, ScalarExpr::Literal(..))) {
+            let value = e.eval(&[])?;
+            return Ok(ScalarExpr::Literal(value, ty.clone()));
+        }
+    }
+    Ok(e)
+}
+
+/// The lower-case, unqualified name of a function or type.
+pub fn object_name(name: &ast::ObjectName) -> String {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| match p {
+            ast::ObjectNamePart::Identifier(i) => normalize_ident(i),
+            other => other.to_string(),
+        })
+        .collect();
+    let joined = parts.join(".");
+    joined
+        .strip_prefix("pg_catalog.")
+        .map(str::to_string)
+        .unwrap_or(joined)
+}
+
+/// PostgreSQL folds unquoted identifiers to lower case.
+pub fn normalize_ident(ident: &ast::Ident) -> String {
+    if ident.quote_style.is_some() {
+        ident.value.clone()
+    } else {
+        ident.value.to_lowercase()
+    }
+}
+
+pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
+    if let AggMode::Grouped(grouping) = ctx.mode {
+        if let Some(t) = match_grouped(ctx, grouping, e)? {
+            return Ok(t);
+        }
+    }
+    match e {
+        Expr::Identifier(ident) => column(ctx, None, &normalize_ident(ident)),
+        Expr::CompoundIdentifier(parts) => {
+            let names: Vec<String> = parts.iter().map(normalize_ident).collect();
+            match names.as_slice() {
+                [table, col] => column(ctx, Some(table), col),
+                [_schema, table, col] => column(ctx, Some(table), col),
+                _ => Err(PlanError::UnknownColumn(names.join("."))),
+            }
+        }
+        Expr::Nested(inner) => plan_expr(ctx, inner),
+        Expr::Value(v) => plan_value(ctx, &v.value),
+        Expr::TypedString(ts) => {
+            let ty = parse_type_name(&ts.data_type.to_string())?;
+            let text = string_value(&ts.value.value)
+                .ok_or_else(|| PlanError::Syntax(format!("expected a string after type {ty}")))?;
+            Ok(Typed::known(
+                ScalarExpr::Literal(strconv::parse_datum(&text, &ty)?, ty.clone()),
+                ty,
+            ))
+        }
+        Expr::Interval(iv) => {
+            let text = match &*iv.value {
+                Expr::Value(v) => string_value(&v.value),
+                _ => None,
+            }
+            .ok_or_else(|| PlanError::Unsupported("INTERVAL with a non-literal value".into()))?;
+            let text = match &iv.leading_field {
+                Some(field) if iv.last_field.is_none() => format!("{text} {field}"),
+                _ => text,
+            };
+            let d = strconv::parse_datum(&text, &ScalarType::Interval)?;
+            Ok(Typed::known(
+                ScalarExpr::Literal(d, ScalarType::Interval),
+                ScalarType::Interval,
+            ))
+        }
+        Expr::Cast {
+            expr, data_type, ..
+        } => {
+            let ty = parse_type_name(&data_type.to_string())?;
+            let inner = plan_expr(ctx, expr)?;
+            let expr = coerce(ctx, inner, &ty, CastContext::Explicit)?;
+            Ok(Typed::known(expr, ty))
+        }
+        Expr::UnaryOp { op, expr } => plan_unary(ctx, op, expr),
+        Expr::BinaryOp { left, op, right } => plan_binary(ctx, op, left, right),
+        Expr::IsNull(inner) => call_named(ctx, "is_null", &[inner]),
+        Expr::IsNotNull(inner) => call_named(ctx, "is_not_null", &[inner]),
+        Expr::IsTrue(inner) => call_named(ctx, "is_true", &[inner]),
+        Expr::IsNotTrue(inner) => call_named(ctx, "is_not_true", &[inner]),
+        Expr::IsFalse(inner) => call_named(ctx, "is_false", &[inner]),
+        Expr::IsNotFalse(inner) => call_named(ctx, "is_not_false", &[inner]),
+        Expr::IsUnknown(inner) => call_named(ctx, "is_unknown", &[inner]),
+        Expr::IsNotUnknown(inner) => {
+            let t = call_named(ctx, "is_unknown", &[inner])?;
+            negate(t)
+        }
+        Expr::IsDistinctFrom(a, b) => call_named(ctx, "is_distinct_from", &[a, b]),
+        Expr::IsNotDistinctFrom(a, b) => call_named(ctx, "is_not_distinct_from", &[a, b]),
+        Expr::Between {
+            expr,
+            negated,
+            low,
+            high,
+        } => {
+            let ge = binary(ctx, ">=", plan_expr(ctx, expr)?, plan_expr(ctx, low)?)?;
+            let le = binary(ctx, "<=", plan_expr(ctx, expr)?, plan_expr(ctx, high)?)?;
+            let both = Typed::known(ScalarExpr::And(vec![ge.expr, le.expr]), ScalarType::Bool);
+            if *negated {
+                negate(both)
+            } else {
+                Ok(both)
+            }
+        }
+        Expr::In {
+            expr,
+            target: ast::InTarget::List(list),
+            negated,
+            ..
+        } => {
+            let mut alternatives = Vec::with_capacity(list.len());
+            for item in list {
+                alternatives
+                    .push(binary(ctx, "=", plan_expr(ctx, expr)?, plan_expr(ctx, item)?)?.expr);
+            }
+            let any = Typed::known(ScalarExpr::Or(alternatives), ScalarType::Bool);
+            if *negated {
+                negate(any)
+            } else {
+                Ok(any)
+            }
+        }
+        Expr::In { .. }
+        | Expr::Exists { .. }
+        | Expr::Subquery(_)
+        | Expr::AnyOp { .. }
+        | Expr::AllOp { .. } => Err(PlanError::Unsupported(
+            "subqueries in expressions (use a join or a subquery in FROM)".into(),
+        )),
+        Expr::Like {
+            negated,
+            expr,
+            pattern,
+            escape_char,
+            any: false,
+        } => like(
+            ctx,
+            if *negated { "not like" } else { "like" },
+            expr,
+            pattern,
+            escape_char,
+        ),
+        Expr::ILike {
+            negated,
+            expr,
+            pattern,
+            escape_char,
+            any: false,
+        } => like(
+            ctx,
+            if *negated { "not ilike" } else { "ilike" },
+            expr,
+            pattern,
+            escape_char,
+        ),
+        Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => plan_case(ctx, operand.as_deref(), conditions, else_result.as_deref()),
+        Expr::Function(f) => plan_function(ctx, f),
+        Expr::Extract { field, expr, .. } => {
+            let field_name = field.to_string().to_lowercase();
+            let field_lit = Typed::known(
+                ScalarExpr::Literal(Datum::Text(field_name), ScalarType::Text),
+                ScalarType::Text,
+            );
+            call_typed(ctx, "extract", vec![field_lit, plan_expr(ctx, expr)?])
+        }
+        Expr::Position { expr, r#in } => call_named(ctx, "strpos", &[r#in, expr]),
+        Expr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            let mut args = vec![plan_expr(ctx, expr)?];
+            match (substring_from, substring_for) {
+                (Some(from), Some(len)) => {
+                    args.push(plan_expr(ctx, from)?);
+                    args.push(plan_expr(ctx, len)?);
+                }
+                (Some(from), None) => args.push(plan_expr(ctx, from)?),
+                (None, Some(len)) => {
+                    args.push(Typed::known(
+                        ScalarExpr::Literal(Datum::Int32(1), ScalarType::Int32),
+                        ScalarType::Int32,
+                    ));
+                    args.push(plan_expr(ctx, len)?);
+                }
+                (None, None) => {}
+            }
+            call_typed(ctx, "substr", args)
+        }
+        Expr::Trim {
+            expr,
+            trim_where,
+            trim_what,
+            trim_characters,
+        } => {
+            let name = match trim_where {
+                Some(ast::TrimWhereField::Leading) => "ltrim",
+                Some(ast::TrimWhereField::Trailing) => "rtrim",
+                _ => "btrim",
+            };
+            let mut args = vec![plan_expr(ctx, expr)?];
+            if let Some(what) = trim_what {
+                args.push(plan_expr(ctx, what)?);
+            } else if let Some(chars) = trim_characters.as_ref().and_then(|c| c.first()) {
+                args.push(plan_expr(ctx, chars)?);
+            }
+            call_typed(ctx, name, args)
+        }
+        Expr::Ceil { expr, .. } => call_named(ctx, "ceil", &[expr]),
+        Expr::Floor { expr, .. } => call_named(ctx, "floor", &[expr]),
+        Expr::Wildcard(_) | Expr::QualifiedWildcard(..) => Err(PlanError::Syntax(
+            "* is only allowed in a SELECT list or count(*)".into(),
+        )),
+        other => Err(PlanError::Unsupported(format!("expression {other}"))),
+    }
+}
+
+/// In a grouped query: an aggregate call or an expression equal to a GROUP BY key is a
+/// column of the grouped relation; a bare column that is neither is an error.
+fn match_grouped(ctx: &ExprCtx, grouping: &Grouping, e: &Expr) -> Result<Option<Typed>, PlanError> {
+    if let Expr::Function(f) = e {
+        if is_aggregate_call(f) {
+            let key = e.to_string();
+            return match grouping.aggs.iter().position(|a| a.key == key) {
+                Some(i) => Ok(Some(Typed::known(
+                    ScalarExpr::Column(grouping.keys.len() + i),
+                    grouping.aggs[i].ty.clone(),
+                ))),
+                None => Err(PlanError::Grouping(format!(
+                    "aggregate {key} was not collected; this is a bug"
+                ))),
+            };
+        }
+    }
+    let input_ctx = ctx.with_mode(AggMode::Forbidden("GROUP BY matching"));
+    if let Ok(planned) = plan_expr(&input_ctx, e) {
+        if planned.expr.max_column().is_some() {
+            if let Some(k) = grouping.keys.iter().position(|key| *key == planned.expr) {
+                return Ok(Some(Typed::known(
+                    ScalarExpr::Column(k),
+                    grouping.key_types[k].clone(),
+                )));
+            }
+        }
+    }
+    match e {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
+            Err(PlanError::NotGrouped(e.to_string()))
+        }
+        _ => Ok(None),
+    }
+}
+
+pub fn is_aggregate_call(f: &ast::Function) -> bool {
+    AggregateFunc::is_aggregate_name(&object_name(&f.name)) && f.over.is_none()
+}
+
+fn column(ctx: &ExprCtx, table: Option<&str>, name: &str) -> Result<Typed, PlanError> {
+    let i = ctx.scope.resolve(table, name)?;
+    Ok(Typed::known(
+        ScalarExpr::Column(i),
+        ctx.scope.columns[i].ty.clone(),
+    ))
+}
+
+fn string_value(v: &Value) -> Option<String> {
+    match v {
+        Value::SingleQuotedString(s)
+        | Value::EscapedStringLiteral(s)
+        | Value::NationalStringLiteral(s) => Some(s.clone()),
+        Value::DollarQuotedString(d) => Some(d.value.clone()),
+        _ => None,
+    }
+}
+
+fn plan_value(ctx: &ExprCtx, v: &Value) -> Result<Typed, PlanError> {
+    if let Some(s) = string_value(v) {
+        return Ok(Typed {
+            expr: ScalarExpr::Literal(Datum::Text(s.clone()), ScalarType::Text),
+            ty: None,
+            unknown: Unknown::Text(s),
+        });
+    }
+    match v {
+        Value::Number(n, _) => number_literal(n),
+        Value::Boolean(b) => Ok(Typed::known(
+            ScalarExpr::Literal(Datum::Bool(*b), ScalarType::Bool),
+            ScalarType::Bool,
+        )),
+        Value::Null => Ok(Typed {
+            expr: ScalarExpr::Literal(Datum::Null, ScalarType::Text),
+            ty: None,
+            unknown: Unknown::Null,
+        }),
+        Value::Placeholder(p) => {
+            let index: usize = p
+                .trim_start_matches('$')
+                .parse()
+                .ok()
+                .filter(|i| *i >= 1)
+                .ok_or_else(|| PlanError::Syntax(format!("invalid parameter {p}")))?;
+            let i = index - 1;
+            let declared = ctx.stmt.param_types.get(i).cloned().flatten();
+            let known = declared.or_else(|| ctx.params.borrow().get(i).cloned().flatten());
+            match known {
+                Some(ty) => {
+                    let typed = Typed {
+                        expr: ScalarExpr::Literal(Datum::Null, ty.clone()),
+                        ty: None,
+                        unknown: Unknown::Param(i),
+                    };
+                    let expr = coerce(ctx, typed, &ty, CastContext::Implicit)?;
+                    Ok(Typed::known(expr, ty))
+                }
+                None => Ok(Typed {
+                    expr: ScalarExpr::Literal(Datum::Null, ScalarType::Text),
+                    ty: None,
+                    unknown: Unknown::Param(i),
+                }),
+            }
+        }
+        Value::HexStringLiteral(h) => Err(PlanError::Unsupported(format!("hex literal X'{h}'"))),
+        other => Err(PlanError::Unsupported(format!("literal {other}"))),
+    }
+}
+
+/// PostgreSQL's rule: integers that fit are int4, then int8, otherwise numeric.
+fn number_literal(n: &str) -> Result<Typed, PlanError> {
+    let is_integer = n.bytes().all(|b| b.is_ascii_digit());
+    if is_integer {
+        if let Ok(i) = n.parse::<i32>() {
+            return Ok(Typed::known(
+                ScalarExpr::Literal(Datum::Int32(i), ScalarType::Int32),
+                ScalarType::Int32,
+            ));
+        }
+        if let Ok(i) = n.parse::<i64>() {
+            return Ok(Typed::known(
+                ScalarExpr::Literal(Datum::Int64(i), ScalarType::Int64),
+                ScalarType::Int64,
+            ));
+        }
+    }
+    let d = Decimal::from_str(n)
+        .or_else(|_| Decimal::from_scientific(n))
+        .map_err(|_| {
+            PlanError::Parse(eddy_repr::ParseError::OutOfRange {
+                type_name: "numeric".into(),
+                text: n.into(),
+            })
+        })?;
+    Ok(Typed::known(
+        ScalarExpr::Literal(Datum::Numeric(d), ScalarType::numeric()),
+        ScalarType::numeric(),
+    ))
+}
+
+fn negate(t: Typed) -> Result<Typed, PlanError> {
+    let not = func::resolve_unary_operator("not", Some(ScalarType::Bool))?;
+    Ok(Typed::known(
+        ScalarExpr::call(not.func, vec![t.expr]),
+        ScalarType::Bool,
+    ))
+}
+
+fn plan_unary(ctx: &ExprCtx, op: &UnaryOperator, inner: &Expr) -> Result<Typed, PlanError> {
+    match op {
+        UnaryOperator::Not => {
+            let cond = plan_condition(ctx, inner, "NOT")?;
+            negate(Typed::known(cond, ScalarType::Bool))
+        }
+        UnaryOperator::Plus => plan_expr(ctx, inner),
+        UnaryOperator::Minus => {
+            if let Expr::Value(v) = inner {
+                if let Value::Number(n, _) = &v.value {
+                    return number_literal(&format!("-{n}"));
+                }
+            }
+            let arg = plan_expr(ctx, inner)?;
+            let resolved = func::resolve_unary_operator("-", arg.ty.clone())?;
+            let arg = coerce(ctx, arg, &resolved.arg_types[0], CastContext::Implicit)?;
+            let folded = constant_fold(
+                ScalarExpr::call(resolved.func, vec![arg]),
+                &resolved.return_type,
+            )?;
+            Ok(Typed::known(folded, resolved.return_type))
+        }
+        other => Err(PlanError::Unsupported(format!("operator {other}"))),
+    }
+}
+
+fn plan_binary(
+    ctx: &ExprCtx,
+    op: &BinaryOperator,
+    left: &Expr,
+    right: &Expr,
+) -> Result<Typed, PlanError> {
+    match op {
+        BinaryOperator::And | BinaryOperator::Or => {
+            let clause = if matches!(op, BinaryOperator::And) {
+                "AND"
+            } else {
+                "OR"
+            };
+            let l = plan_condition(ctx, left, clause)?;
+            let r = plan_condition(ctx, right, clause)?;
+            let flatten = |e: ScalarExpr, out: &mut Vec<ScalarExpr>| match (e, op) {
+                (ScalarExpr::And(inner), BinaryOperator::And)
+                | (ScalarExpr::Or(inner), BinaryOperator::Or) => out.extend(inner),
+                (e, _) => out.push(e),
+            };
+            let mut parts = Vec::new();
+            flatten(l, &mut parts);
+            flatten(r, &mut parts);
+            let expr = if matches!(op, BinaryOperator::And) {
+                ScalarExpr::And(parts)
+            } else {
+                ScalarExpr::Or(parts)
+            };
+            Ok(Typed::known(expr, ScalarType::Bool))
+        }
+        other => {
+            let name = match other {
+                BinaryOperator::PGLikeMatch => "like".to_string(),
+                BinaryOperator::PGILikeMatch => "ilike".to_string(),
+                BinaryOperator::PGNotLikeMatch => "not like".to_string(),
+                BinaryOperator::PGNotILikeMatch => "not ilike".to_string(),
+                BinaryOperator::PGExp => "^".to_string(),
+                o => o.to_string().to_lowercase(),
+            };
+            binary(ctx, &name, plan_expr(ctx, left)?, plan_expr(ctx, right)?)
+        }
+    }
+}
+
+/// Resolves and plans `left op right`.
+pub fn binary(ctx: &ExprCtx, op: &str, left: Typed, right: Typed) -> Result<Typed, PlanError> {
+    // Comparisons between different types of one family compare in their common type, so
+    // equal values are equal datums (join keys and grouping rely on it).
+    let (left, right) = match (op, &left.ty, &right.ty) {
+        ("=" | "<>" | "!=" | "<" | "<=" | ">" | ">=", Some(l), Some(r)) if l != r => {
+            match common_type(&[Some(l.clone()), Some(r.clone())], "comparison") {
+                Ok(common) => {
+                    let l = coerce(ctx, left, &common, CastContext::Implicit)?;
+                    let r = coerce(ctx, right, &common, CastContext::Implicit)?;
+                    (Typed::known(l, common.clone()), Typed::known(r, common))
+                }
+                Err(_) => (left, right),
+            }
+        }
+        _ => (left, right),
+    };
+    let resolved = func::resolve_binary_operator(op, left.ty.clone(), right.ty.clone())?;
+    let l = coerce(ctx, left, &resolved.arg_types[0], CastContext::Implicit)?;
+    let r = coerce(ctx, right, &resolved.arg_types[1], CastContext::Implicit)?;
+    Ok(Typed::known(
+        ScalarExpr::call(resolved.func, vec![l, r]),
+        resolved.return_type,
+    ))
+}
+
+fn like(
+    ctx: &ExprCtx,
+    op: &str,
+    expr: &Expr,
+    pattern: &Expr,
+    escape: &Option<Box<Expr>>,
+) -> Result<Typed, PlanError> {
+    if let Some(esc) = escape {
+        let is_backslash =
+            matches!(&**esc, Expr::Value(v) if string_value(&v.value).as_deref() == Some("\\"));
+        if !is_backslash {
+            return Err(PlanError::Unsupported(
+                "LIKE ... ESCAPE with an escape character other than backslash".into(),
+            ));
+        }
+    }
+    binary(ctx, op, plan_expr(ctx, expr)?, plan_expr(ctx, pattern)?)
+}
+
+fn call_named(ctx: &ExprCtx, name: &str, args: &[&Expr]) -> Result<Typed, PlanError> {
+    let planned = args
+        .iter()
+        .map(|a| plan_expr(ctx, a))
+        .collect::<Result<Vec<_>, _>>()?;
+    call_typed(ctx, name, planned)
+}
+
+/// Resolves `name(args)` and coerces the arguments.
+pub fn call_typed(ctx: &ExprCtx, name: &str, args: Vec<Typed>) -> Result<Typed, PlanError> {
+    let types: Vec<Option<ScalarType>> = args.iter().map(|a| a.ty.clone()).collect();
+    let resolved = func::resolve_function(name, &types)?;
+    let mut exprs = Vec::with_capacity(args.len());
+    for (arg, ty) in args.into_iter().zip(resolved.arg_types.iter()) {
+        exprs.push(coerce(ctx, arg, ty, CastContext::Implicit)?);
+    }
+    Ok(Typed::known(
+        ScalarExpr::call(resolved.func, exprs),
+        resolved.return_type,
+    ))
+}
+
+fn plan_case(
+    ctx: &ExprCtx,
+    operand: Option<&Expr>,
+    conditions: &[ast::CaseWhen],
+    else_result: Option<&Expr>,
+) -> Result<Typed, PlanError> {
+    let mut conds = Vec::with_capacity(conditions.len());
+    for when in conditions {
+        let cond = match operand {
+            Some(op) => {
+                binary(
+                    ctx,
+                    "=",
+                    plan_expr(ctx, op)?,
+                    plan_expr(ctx, &when.condition)?,
+                )?
+                .expr
+            }
+            None => plan_condition(ctx, &when.condition, "CASE")?,
+        };
+        conds.push(cond);
+    }
+    let mut results: Vec<Typed> = conditions
+        .iter()
+        .map(|w| plan_expr(ctx, &w.result))
+        .collect::<Result<_, _>>()?;
+    let else_typed = match else_result {
+        Some(e) => plan_expr(ctx, e)?,
+        None => Typed {
+            expr: ScalarExpr::Literal(Datum::Null, ScalarType::Text),
+            ty: None,
+            unknown: Unknown::Null,
+        },
+    };
+    results.push(else_typed);
+    let ty = common_type(
+        &results.iter().map(|r| r.ty.clone()).collect::<Vec<_>>(),
+        "CASE",
+    )?;
+    let mut coerced: Vec<ScalarExpr> = results
+        .into_iter()
+        .map(|r| coerce(ctx, r, &ty, CastContext::Implicit))
+        .collect::<Result<_, _>>()?;
+    let mut expr = coerced
+        .pop()
+        .unwrap_or(ScalarExpr::Literal(Datum::Null, ty.clone()));
+    for (cond, then) in conds.into_iter().zip(coerced).rev() {
+        expr = ScalarExpr::If {
+            cond: Box::new(cond),
+            then: Box::new(then),
+            els: Box::new(expr),
+        };
+    }
+    Ok(Typed::known(expr, ty))
+}
+
+fn function_args(f: &ast::Function) -> Result<(Vec<&FunctionArgExpr>, bool), PlanError> {
+    match &f.args {
+        FunctionArguments::None => Ok((vec![], false)),
+        FunctionArguments::Subquery(_) => Err(PlanError::Unsupported(
+            "subquery as a function argument".into(),
+        )),
+        FunctionArguments::List(list) => {
+            if !list.clauses.is_empty() {
+                return Err(PlanError::Unsupported(format!("function clauses in {f}")));
+            }
+            let distinct = matches!(
+                list.duplicate_treatment,
+                Some(ast::DuplicateTreatment::Distinct)
+            );
+            let args = list
+                .args
+                .iter()
+                .map(|a| match a {
+                    FunctionArg::Unnamed(e) => Ok(e),
+                    _ => Err(PlanError::Unsupported(format!("named arguments in {f}"))),
+                })
+                .collect::<Result<_, _>>()?;
+            Ok((args, distinct))
+        }
+    }
+}
+
+fn expr_args<'e>(
+    args: &[&'e FunctionArgExpr],
+    f: &ast::Function,
+) -> Result<Vec<&'e Expr>, PlanError> {
+    args.iter()
+        .map(|a| match a {
+            FunctionArgExpr::Expr(e) => Ok(e),
+            _ => Err(PlanError::Syntax(format!("* is not allowed in {f}"))),
+        })
+        .collect()
+}
+
+fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
+    let name = object_name(&f.name);
+    if f.over.is_some() {
+        return Err(PlanError::Unsupported("window functions".into()));
+    }
+    if f.filter.is_some() {
+        return Err(PlanError::Unsupported("FILTER on aggregates".into()));
+    }
+    let (args, distinct) = function_args(f)?;
+    if AggregateFunc::is_aggregate_name(&name) {
+        return plan_aggregate(ctx, f, &name, &args, distinct);
+    }
+    let args = expr_args(&args, f)?;
+    match name.as_str() {
+        "now"
+        | "current_timestamp"
+        | "transaction_timestamp"
+        | "statement_timestamp"
+        | "localtimestamp"
+        | "current_date" => {
+            if !ctx.allow_now {
+                return Err(PlanError::Unsupported(format!(
+                    "{name}() in a materialized view (its result would depend on when it was computed)"
+                )));
+            }
+            let (datum, ty) = match name.as_str() {
+                "current_date" => (Datum::Date(ctx.stmt.now.date_naive()), ScalarType::Date),
+                "localtimestamp" => (
+                    Datum::Timestamp(ctx.stmt.now.naive_utc()),
+                    ScalarType::Timestamp,
+                ),
+                _ => (Datum::TimestampTz(ctx.stmt.now), ScalarType::TimestampTz),
+            };
+            Ok(Typed::known(ScalarExpr::Literal(datum, ty.clone()), ty))
+        }
+        "version" => text_literal(crate::statement::version_string()),
+        "current_database" => text_literal(ctx.stmt.database.clone()),
+        "current_user" | "session_user" | "user" | "current_role" => {
+            text_literal(ctx.stmt.user.clone())
+        }
+        "current_schema" => text_literal("public".into()),
+        "coalesce" => {
+            let planned: Vec<Typed> = args
+                .iter()
+                .map(|a| plan_expr(ctx, a))
+                .collect::<Result<_, _>>()?;
+            let ty = common_type(
+                &planned.iter().map(|p| p.ty.clone()).collect::<Vec<_>>(),
+                "COALESCE",
+            )?;
+            let exprs = planned
+                .into_iter()
+                .map(|p| coerce(ctx, p, &ty, CastContext::Implicit))
+                .collect::<Result<_, _>>()?;
+            Ok(Typed::known(ScalarExpr::Coalesce(exprs), ty))
+        }
+        "nullif" | "greatest" | "least" => {
+            let planned: Vec<Typed> = args
+                .iter()
+                .map(|a| plan_expr(ctx, a))
+                .collect::<Result<_, _>>()?;
+            let ty = common_type(
+                &planned.iter().map(|p| p.ty.clone()).collect::<Vec<_>>(),
+                &name.to_uppercase(),
+            )?;
+            let typed: Vec<Typed> = planned
+                .into_iter()
+                .map(|p| {
+                    Ok(Typed::known(
+                        coerce(ctx, p, &ty, CastContext::Implicit)?,
+                        ty.clone(),
+                    ))
+                })
+                .collect::<Result<_, PlanError>>()?;
+            call_typed(ctx, &name, typed)
+        }
+        _ => {
+            let planned = args
+                .iter()
+                .map(|a| plan_expr(ctx, a))
+                .collect::<Result<Vec<_>, _>>()?;
+            call_typed(ctx, &name, planned)
+        }
+    }
+}
+
+fn text_literal(s: String) -> Result<Typed, PlanError> {
+    Ok(Typed::known(
+        ScalarExpr::Literal(Datum::Text(s), ScalarType::Text),
+        ScalarType::Text,
+    ))
+}
+
+fn plan_aggregate(
+    ctx: &ExprCtx,
+    f: &ast::Function,
+    name: &str,
+    args: &[&FunctionArgExpr],
+    distinct: bool,
+) -> Result<Typed, PlanError> {
+    let entries = match ctx.mode {
+        AggMode::Forbidden(clause) => {
+            return Err(PlanError::Grouping(format!(
+                "aggregate functions are not allowed in {clause}"
+            )))
+        }
+        AggMode::Grouped(_) => {
+            return Err(PlanError::Grouping(format!(
+                "aggregate function calls cannot be nested: {f}"
+            )))
+        }
+        AggMode::Collect(entries) => entries,
+    };
+    let inner_ctx = ctx.with_mode(AggMode::Forbidden("aggregate arguments"));
+    let (func, ty, expr) = match args {
+        [FunctionArgExpr::Wildcard] | [] if name == "count" => (
+            AggregateFunc::CountRows,
+            ScalarType::Int64,
+            ScalarExpr::Literal(Datum::Bool(true), ScalarType::Bool),
+        ),
+        [FunctionArgExpr::Expr(e)] => {
+            let mut arg = plan_expr(&inner_ctx, e)?;
+            if arg.ty.is_none() {
+                let expr = coerce(&inner_ctx, arg, &ScalarType::Text, CastContext::Implicit)?;
+                arg = Typed::known(expr, ScalarType::Text);
+            }
+            let arg_ty = arg.ty.clone();
+            let (func, ty) = AggregateFunc::resolve(name, arg_ty.as_ref()).ok_or_else(|| {
+                PlanError::Resolve(func::ResolveError::NoSuchFunction {
+                    name: name.to_string(),
+                    args: arg_ty
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| "unknown".into()),
+                })
+            })?;
+            (func, ty, arg.expr)
+        }
+        _ => return Err(PlanError::Unsupported(format!("{f}"))),
+    };
+    let key = Expr::Function(f.clone()).to_string();
+    let mut entries = entries.borrow_mut();
+    if !entries.iter().any(|e| e.key == key) {
+        entries.push(AggEntry {
+            key,
+            agg: AggregateExpr {
+                func,
+                expr,
+                distinct,
+            },
+            ty: ty.clone(),
+        });
+    }
+    Ok(Typed::known(
+        ScalarExpr::Literal(Datum::Null, ty.clone()),
+        ty,
+    ))
+}
+
+/// The column name PostgreSQL gives an unaliased select-list expression.
+pub fn column_name(e: &Expr) -> String {
+    match e {
+        Expr::Identifier(i) => normalize_ident(i),
+        Expr::CompoundIdentifier(parts) => parts.last().map(normalize_ident).unwrap_or_default(),
+        Expr::Nested(inner) => column_name(inner),
+        Expr::Cast {
+            expr, data_type, ..
+        } => match &**expr {
+            Expr::Value(_) => type_column_name(&data_type.to_string()),
+            inner => column_name(inner),
+        },
+        Expr::Function(f) => object_name(&f.name)
+            .rsplit('.')
+            .next()
+            .unwrap_or("?column?")
+            .to_string(),
+        Expr::Case { .. } => "case".into(),
+        Expr::Extract { .. } => "extract".into(),
+        Expr::Position { .. } => "strpos".into(),
+        Expr::Substring { .. } => "substring".into(),
+        Expr::Trim { .. } => "btrim".into(),
+        Expr::Ceil { .. } => "ceil".into(),
+        Expr::Floor { .. } => "floor".into(),
+        Expr::TypedString(ts) => type_column_name(&ts.data_type.to_string()),
+        Expr::Interval(_) => "interval".into(),
+        _ => "?column?".into(),
+    }
+}
+
+fn type_column_name(t: &str) -> String {
+    match parse_type_name(t) {
+        Ok(ScalarType::Int32) => "int4".into(),
+        Ok(ScalarType::Int64) => "int8".into(),
+        Ok(ScalarType::Int16) => "int2".into(),
+        Ok(ScalarType::Float64) => "float8".into(),
+        Ok(ScalarType::Float32) => "float4".into(),
+        Ok(ScalarType::Bool) => "bool".into(),
+        Ok(ScalarType::Varchar { .. }) => "varchar".into(),
+        Ok(ScalarType::Char { .. }) => "bpchar".into(),
+        Ok(ScalarType::Timestamp) => "timestamp".into(),
+        Ok(ScalarType::TimestampTz) => "timestamptz".into(),
+        Ok(ScalarType::Time) => "time".into(),
+        Ok(other) => other.to_string(),
+        Err(_) => "?column?".into(),
+    }
+}

@@ -1,0 +1,187 @@
+//! `Plan`: what a statement asks the coordinator to do, fully resolved and typed.
+
+use chrono::{DateTime, Utc};
+use eddy_expr::{RelationExpr, ScalarExpr};
+use eddy_repr::{Datum, GlobalId, RelationDesc, ScalarType};
+
+use crate::ItemKind;
+
+/// Facts about the session and statement the planner may use.
+#[derive(Clone, Debug)]
+pub struct StatementContext {
+    /// The statement's `now()`: one value for the whole statement, as in PostgreSQL.
+    pub now: DateTime<Utc>,
+    pub user: String,
+    pub database: String,
+    /// Values of `$1..$n`, when bound; `None` while only describing a prepared statement.
+    pub params: Option<Vec<(Datum, ScalarType)>>,
+    /// Types declared for `$1..$n` by the client (`None` = let the planner infer).
+    pub param_types: Vec<Option<ScalarType>>,
+}
+
+impl StatementContext {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        StatementContext {
+            now,
+            user: "eddy".into(),
+            database: "eddy".into(),
+            params: None,
+            param_types: vec![],
+        }
+    }
+}
+
+/// A query ready to run: the relation to compute, how to present it, and its columns.
+#[derive(Clone, Debug)]
+pub struct QueryPlan {
+    pub expr: RelationExpr,
+    pub finishing: RowSetFinishing,
+    /// The columns the client sees (after `finishing.project`).
+    pub desc: RelationDesc,
+}
+
+/// One ORDER BY key: a column of the unprojected result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnOrder {
+    pub column: usize,
+    pub desc: bool,
+    pub nulls_last: bool,
+}
+
+/// What happens to a query's rows after they are computed: sort, offset, limit, and the
+/// final projection that drops sort-only columns.
+#[derive(Clone, Debug, Default)]
+pub struct RowSetFinishing {
+    pub order_by: Vec<ColumnOrder>,
+    pub limit: Option<usize>,
+    pub offset: usize,
+    pub project: Vec<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectKind {
+    Table,
+    View,
+    MaterializedView,
+    Source,
+}
+
+impl ObjectKind {
+    pub fn matches(&self, kind: ItemKind) -> bool {
+        matches!(
+            (self, kind),
+            (ObjectKind::Table, ItemKind::Table)
+                | (ObjectKind::View, ItemKind::View)
+                | (ObjectKind::MaterializedView, ItemKind::MaterializedView)
+                | (ObjectKind::Source, ItemKind::Source)
+        )
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ObjectKind::Table => "table",
+            ObjectKind::View => "view",
+            ObjectKind::MaterializedView => "materialized view",
+            ObjectKind::Source => "source",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShowKind {
+    Tables,
+    Views,
+    MaterializedViews,
+    Sources,
+    Columns(GlobalId),
+    CreateObject(GlobalId),
+    Variable(String),
+    AllVariables,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CopyFormat {
+    Text {
+        delimiter: u8,
+        null: String,
+    },
+    Csv {
+        delimiter: u8,
+        quote: u8,
+        escape: u8,
+        header: bool,
+        null: String,
+    },
+}
+
+/// A planned statement.
+#[derive(Clone, Debug)]
+pub enum Plan {
+    CreateTable {
+        name: String,
+        desc: RelationDesc,
+        if_not_exists: bool,
+    },
+    CreateView {
+        name: String,
+        desc: RelationDesc,
+        expr: RelationExpr,
+        materialized: bool,
+        or_replace: bool,
+        if_not_exists: bool,
+        /// The CREATE statement as written (normalized), for SHOW CREATE.
+        create_sql: String,
+    },
+    Drop {
+        kind: ObjectKind,
+        names: Vec<String>,
+        if_exists: bool,
+        cascade: bool,
+    },
+    /// Rows to add to a table: `rows` has exactly the table's columns, already typed.
+    Insert {
+        table: GlobalId,
+        rows: RelationExpr,
+        returning: Option<QueryPlan>,
+    },
+    /// Rows to change: `selection` has the table's columns and then the new values.
+    Update {
+        table: GlobalId,
+        selection: RelationExpr,
+        arity: usize,
+    },
+    Delete {
+        table: GlobalId,
+        selection: RelationExpr,
+    },
+    Select(QueryPlan),
+    CopyFrom {
+        table: GlobalId,
+        columns: Vec<usize>,
+        column_types: Vec<ScalarType>,
+        arity: usize,
+        format: CopyFormat,
+    },
+    Explain(String),
+    Show(ShowKind),
+    SetVariable {
+        name: String,
+        value: Option<String>,
+        local: bool,
+    },
+    ResetVariable {
+        name: Option<String>,
+    },
+    StartTransaction,
+    Commit,
+    Rollback,
+    /// Statements accepted for client compatibility that change nothing (`DISCARD ALL`,
+    /// `SET TRANSACTION ...`, `DEALLOCATE`), answered with this command tag.
+    NoOp {
+        tag: String,
+    },
+}
+
+/// A scalar expression in a plan that still needs the parameters substituted: only used
+/// when describing a prepared statement.
+pub type TypedExpr = (ScalarExpr, ScalarType);

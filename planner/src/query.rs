@@ -1,0 +1,1188 @@
+//! Planning queries: FROM (joins, subqueries, table functions), WHERE, GROUP BY and
+//! aggregates, HAVING, the select list, DISTINCT, set operations, VALUES, ORDER BY/LIMIT.
+
+use std::cell::RefCell;
+
+use eddy_expr::func::{self, CastContext};
+use eddy_expr::{RelationExpr, ScalarExpr, TableFunc};
+use eddy_repr::{Datum, Row, ScalarType};
+use sqlparser::ast::{
+    self, Expr, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr, SetOperator,
+    SetQuantifier, TableFactor,
+};
+
+use crate::expr::{
+    binary, coerce, column_name, normalize_ident, object_name, plan_condition, plan_expr, AggEntry,
+    AggMode, ExprCtx, Grouping, Typed,
+};
+use crate::scope::{Scope, ScopeColumn};
+use crate::types::common_type;
+use crate::{Catalog, ColumnOrder, ItemKind, PlanError, RowSetFinishing, StatementContext};
+
+/// Shared state of one statement's planning.
+pub struct QueryCtx<'a> {
+    pub catalog: &'a dyn Catalog,
+    pub stmt: &'a StatementContext,
+    pub params: &'a RefCell<Vec<Option<ScalarType>>>,
+    /// False while planning a materialized view.
+    pub allow_now: bool,
+}
+
+impl<'a> QueryCtx<'a> {
+    pub fn expr_ctx<'s>(&'s self, scope: &'s Scope, mode: AggMode<'s>) -> ExprCtx<'s> {
+        ExprCtx {
+            scope,
+            stmt: self.stmt,
+            params: self.params,
+            mode,
+            allow_now: self.allow_now,
+        }
+    }
+}
+
+/// A planned relation with the names and types of its columns.
+pub struct Planned {
+    pub expr: RelationExpr,
+    pub scope: Scope,
+}
+
+/// Plans a query whose ORDER BY/LIMIT become a finishing (top-level SELECT).
+pub fn plan_top_query(
+    qcx: &QueryCtx,
+    query: &Query,
+) -> Result<(Planned, RowSetFinishing), PlanError> {
+    check_query_features(query)?;
+    let (planned, hidden_orders) = plan_set_expr(qcx, &query.body, order_by_exprs(query))?;
+    let visible = planned.scope.len() - hidden_orders.hidden;
+    let mut finishing = RowSetFinishing {
+        project: (0..visible).collect(),
+        ..Default::default()
+    };
+    finishing.order_by = hidden_orders.orders;
+    let (limit, offset) = limit_offset(qcx, query)?;
+    finishing.limit = limit;
+    finishing.offset = offset;
+    Ok((planned, finishing))
+}
+
+/// Plans a query used as a relation (subquery, view body): no LIMIT/OFFSET.
+pub fn plan_query(qcx: &QueryCtx, query: &Query) -> Result<Planned, PlanError> {
+    check_query_features(query)?;
+    let (limit, offset) = limit_offset(qcx, query)?;
+    if limit.is_some() || offset > 0 {
+        return Err(PlanError::Unsupported(
+            "LIMIT/OFFSET in a subquery or view (apply it when selecting from the view)".into(),
+        ));
+    }
+    let (mut planned, orders) = plan_set_expr(qcx, &query.body, vec![])?;
+    let visible = planned.scope.len() - orders.hidden;
+    if orders.hidden > 0 {
+        planned.expr = planned.expr.project((0..visible).collect());
+        planned.scope.columns.truncate(visible);
+    }
+    Ok(planned)
+}
+
+fn check_query_features(query: &Query) -> Result<(), PlanError> {
+    if query.with.is_some() {
+        return Err(PlanError::Unsupported(
+            "WITH (common table expressions)".into(),
+        ));
+    }
+    if query.fetch.is_some() || !query.locks.is_empty() {
+        return Err(PlanError::Unsupported("FETCH/FOR UPDATE clauses".into()));
+    }
+    Ok(())
+}
+
+fn order_by_exprs(query: &Query) -> Vec<ast::OrderByExpr> {
+    match &query.order_by {
+        Some(ast::OrderBy {
+            kind: ast::OrderByKind::Expressions(exprs),
+            ..
+        }) => exprs.clone(),
+        _ => vec![],
+    }
+}
+
+fn limit_offset(qcx: &QueryCtx, query: &Query) -> Result<(Option<usize>, usize), PlanError> {
+    let eval_count = |e: &Expr, what: &str| -> Result<Option<usize>, PlanError> {
+        let scope = Scope::default();
+        let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden(what));
+        let typed = plan_expr(&ctx, e)?;
+        let expr = coerce(&ctx, typed, &ScalarType::Int64, CastContext::Implicit)?;
+        match expr.eval(&[])? {
+            Datum::Null => Ok(None),
+            Datum::Int64(n) if n >= 0 => Ok(Some(n as usize)),
+            _ => Err(PlanError::InvalidParameter(format!(
+                "{what} must not be negative"
+            ))),
+        }
+    };
+    match &query.limit_clause {
+        None => Ok((None, 0)),
+        Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => {
+            let limit = match limit {
+                Some(l) => eval_count(l, "LIMIT")?,
+                None => None,
+            };
+            let offset = match offset {
+                Some(o) => eval_count(&o.value, "OFFSET")?.unwrap_or(0),
+                None => 0,
+            };
+            Ok((limit, offset))
+        }
+        Some(ast::LimitClause::OffsetCommaLimit { .. }) => Err(PlanError::Syntax(
+            "LIMIT #,# syntax is not supported; use LIMIT # OFFSET #".into(),
+        )),
+    }
+}
+
+/// ORDER BY keys of a planned body: `hidden` trailing columns exist only for sorting.
+struct Orders {
+    orders: Vec<ColumnOrder>,
+    hidden: usize,
+}
+
+fn plan_set_expr(
+    qcx: &QueryCtx,
+    body: &SetExpr,
+    order_by: Vec<ast::OrderByExpr>,
+) -> Result<(Planned, Orders), PlanError> {
+    match body {
+        SetExpr::Select(select) => plan_select(qcx, select, &order_by),
+        SetExpr::Query(q) => {
+            let planned = plan_query(qcx, q)?;
+            order_by_output(qcx, planned, &order_by)
+        }
+        SetExpr::Values(values) => {
+            let planned = plan_values(qcx, values)?;
+            order_by_output(qcx, planned, &order_by)
+        }
+        SetExpr::SetOperation {
+            left,
+            op,
+            set_quantifier,
+            right,
+        } => {
+            let planned = plan_set_operation(qcx, left, op, set_quantifier, right)?;
+            order_by_output(qcx, planned, &order_by)
+        }
+        SetExpr::Table(t) => {
+            let name = t
+                .table_name
+                .as_ref()
+                .map(normalize_ident)
+                .unwrap_or_default();
+            let planned = plan_table_name(qcx, &name, None)?;
+            order_by_output(qcx, planned, &order_by)
+        }
+        other => Err(PlanError::Unsupported(format!("{other} as a query"))),
+    }
+}
+
+/// ORDER BY over a relation without a select list (set operations, VALUES): keys must be
+/// output columns, by name or position.
+fn order_by_output(
+    qcx: &QueryCtx,
+    planned: Planned,
+    order_by: &[ast::OrderByExpr],
+) -> Result<(Planned, Orders), PlanError> {
+    let mut orders = Vec::new();
+    for o in order_by {
+        let column =
+            match &o.expr {
+                Expr::Value(v) => ordinal(&v.value, planned.scope.len())?,
+                e => {
+                    let ctx = qcx.expr_ctx(&planned.scope, AggMode::Forbidden("ORDER BY"));
+                    match plan_expr(&ctx, e)?.expr {
+                        ScalarExpr::Column(c) => c,
+                        _ => return Err(PlanError::Unsupported(
+                            "ORDER BY expressions on a set operation (order by an output column)"
+                                .into(),
+                        )),
+                    }
+                }
+            };
+        orders.push(column_order(column, &o.options));
+    }
+    Ok((planned, Orders { orders, hidden: 0 }))
+}
+
+fn column_order(column: usize, options: &ast::OrderByOptions) -> ColumnOrder {
+    let desc = matches!(options.sort, Some(ast::OrderBySort::Desc));
+    ColumnOrder {
+        column,
+        desc,
+        nulls_last: options.nulls_first.map(|f| !f).unwrap_or(!desc),
+    }
+}
+
+fn ordinal(v: &ast::Value, len: usize) -> Result<usize, PlanError> {
+    match v {
+        ast::Value::Number(n, _) => match n.parse::<usize>() {
+            Ok(i) if i >= 1 && i <= len => Ok(i - 1),
+            _ => Err(PlanError::UnknownColumn(format!(
+                "ORDER BY position {n} is not in select list"
+            ))),
+        },
+        _ => Err(PlanError::Unsupported("ORDER BY a constant".into())),
+    }
+}
+
+fn plan_values(qcx: &QueryCtx, values: &ast::Values) -> Result<Planned, PlanError> {
+    let scope = Scope::default();
+    let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("VALUES"));
+    let width = values.rows.first().map_or(0, |r| r.len());
+    let mut typed_rows: Vec<Vec<Typed>> = Vec::with_capacity(values.rows.len());
+    for row in &values.rows {
+        if row.len() != width {
+            return Err(PlanError::Cardinality(
+                "VALUES lists must all be the same length".into(),
+            ));
+        }
+        typed_rows.push(
+            row.iter()
+                .map(|e| plan_expr(&ctx, e))
+                .collect::<Result<_, _>>()?,
+        );
+    }
+    let mut types = Vec::with_capacity(width);
+    for c in 0..width {
+        let col: Vec<Option<ScalarType>> = typed_rows.iter().map(|r| r[c].ty.clone()).collect();
+        types.push(common_type(&col, "VALUES")?);
+    }
+    let mut constant_rows = Vec::new();
+    let mut computed: Option<RelationExpr> = None;
+    for row in typed_rows {
+        let exprs: Vec<ScalarExpr> = row
+            .into_iter()
+            .zip(&types)
+            .map(|(t, ty)| coerce(&ctx, t, ty, CastContext::Implicit))
+            .collect::<Result<_, _>>()?;
+        if exprs.iter().all(|e| e.as_literal().is_some()) {
+            constant_rows.push(Row::new(
+                exprs
+                    .iter()
+                    .map(|e| e.as_literal().cloned().unwrap_or(Datum::Null))
+                    .collect(),
+            ));
+        } else {
+            let one = RelationExpr::constant(vec![Row::empty()], 0).map(exprs);
+            computed = Some(match computed {
+                None => one,
+                Some(prev) => prev.union(one),
+            });
+        }
+    }
+    let mut expr = RelationExpr::constant(constant_rows, width);
+    if let Some(c) = computed {
+        expr = expr.union(c);
+    }
+    let scope = Scope {
+        columns: types
+            .into_iter()
+            .enumerate()
+            .map(|(i, ty)| ScopeColumn {
+                table: None,
+                name: format!("column{}", i + 1),
+                ty,
+                qualified_only: false,
+            })
+            .collect(),
+    };
+    Ok(Planned { expr, scope })
+}
+
+fn plan_set_operation(
+    qcx: &QueryCtx,
+    left: &SetExpr,
+    op: &SetOperator,
+    quantifier: &SetQuantifier,
+    right: &SetExpr,
+) -> Result<Planned, PlanError> {
+    let (l, lo) = plan_set_expr(qcx, left, vec![])?;
+    let (r, ro) = plan_set_expr(qcx, right, vec![])?;
+    debug_assert!(lo.hidden == 0 && ro.hidden == 0);
+    let op_name = match op {
+        SetOperator::Union => "UNION",
+        SetOperator::Except | SetOperator::Minus => "EXCEPT",
+        SetOperator::Intersect => "INTERSECT",
+    };
+    if l.scope.len() != r.scope.len() {
+        return Err(PlanError::Cardinality(format!(
+            "each {op_name} query must have the same number of columns"
+        )));
+    }
+    let types: Vec<ScalarType> = l
+        .scope
+        .columns
+        .iter()
+        .zip(&r.scope.columns)
+        .map(|(a, b)| common_type(&[Some(a.ty.clone()), Some(b.ty.clone())], op_name))
+        .collect::<Result<_, _>>()?;
+    let left_expr = cast_columns(qcx, l.expr, &l.scope, &types)?;
+    let right_expr = cast_columns(qcx, r.expr, &r.scope, &types)?;
+    let all = match quantifier {
+        SetQuantifier::All => true,
+        SetQuantifier::Distinct | SetQuantifier::None => false,
+        other => return Err(PlanError::Unsupported(format!("{op_name} {other}"))),
+    };
+    let (left_expr, right_expr) = if all {
+        (left_expr, right_expr)
+    } else {
+        (left_expr.distinct(), right_expr.distinct())
+    };
+    let expr = match op {
+        SetOperator::Union => {
+            let u = left_expr.union(right_expr);
+            if all {
+                u
+            } else {
+                u.distinct()
+            }
+        }
+        SetOperator::Except | SetOperator::Minus => {
+            left_expr.union(right_expr.negate()).threshold()
+        }
+        // min(l, r) = l - max(0, l - r)
+        SetOperator::Intersect => left_expr
+            .clone()
+            .union(left_expr.union(right_expr.negate()).threshold().negate()),
+    };
+    let mut scope = l.scope;
+    for (c, ty) in scope.columns.iter_mut().zip(types) {
+        c.ty = ty;
+        c.table = None;
+    }
+    Ok(Planned { expr, scope })
+}
+
+/// Casts each column of `expr` to `types` where they differ.
+fn cast_columns(
+    qcx: &QueryCtx,
+    expr: RelationExpr,
+    scope: &Scope,
+    types: &[ScalarType],
+) -> Result<RelationExpr, PlanError> {
+    if scope.types() == types {
+        return Ok(expr);
+    }
+    let ctx = qcx.expr_ctx(scope, AggMode::Forbidden("UNION"));
+    let arity = scope.len();
+    let casts = scope
+        .columns
+        .iter()
+        .enumerate()
+        .zip(types)
+        .map(|((i, c), ty)| {
+            coerce(
+                &ctx,
+                Typed {
+                    expr: ScalarExpr::Column(i),
+                    ty: Some(c.ty.clone()),
+                    unknown: crate::expr::Unknown::No,
+                },
+                ty,
+                CastContext::Implicit,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(expr.map(casts).project((arity..arity * 2).collect()))
+}
+
+fn plan_select(
+    qcx: &QueryCtx,
+    select: &Select,
+    order_by: &[ast::OrderByExpr],
+) -> Result<(Planned, Orders), PlanError> {
+    if select.having.is_some() && matches!(select.group_by, ast::GroupByExpr::All(_)) {
+        return Err(PlanError::Unsupported("GROUP BY ALL".into()));
+    }
+    let Planned { mut expr, scope } = plan_from(qcx, &select.from, select.selection.as_ref())?;
+
+    // Pass 1: find aggregate calls in the select list, HAVING and ORDER BY.
+    let collected = RefCell::new(Vec::<AggEntry>::new());
+    {
+        let ctx = qcx.expr_ctx(&scope, AggMode::Collect(&collected));
+        for item in &select.projection {
+            if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+                plan_expr(&ctx, e)?;
+            }
+        }
+        if let Some(h) = &select.having {
+            plan_expr(&ctx, h)?;
+        }
+        for o in order_by {
+            if !matches!(o.expr, Expr::Value(_)) && !is_output_alias(&o.expr, select) {
+                plan_expr(&ctx, &o.expr)?;
+            }
+        }
+    }
+    let group_exprs = match &select.group_by {
+        ast::GroupByExpr::Expressions(exprs, mods) if mods.is_empty() => exprs.clone(),
+        _ => {
+            return Err(PlanError::Unsupported(
+                "GROUP BY ALL / ROLLUP / CUBE".into(),
+            ))
+        }
+    };
+    let aggs = collected.into_inner();
+    let grouped = !group_exprs.is_empty() || !aggs.is_empty() || select.having.is_some();
+
+    let grouping;
+    let mode = if grouped {
+        let (reduced, g) = plan_grouping(qcx, expr, &scope, &group_exprs, aggs, select)?;
+        expr = reduced;
+        grouping = g;
+        AggMode::Grouped(&grouping)
+    } else {
+        AggMode::Forbidden("this context")
+    };
+    let ctx = qcx.expr_ctx(&scope, mode);
+    if let Some(h) = &select.having {
+        expr = expr.filter(vec![plan_condition(&ctx, h, "HAVING")?]);
+    }
+    let base_arity = expr.arity();
+
+    // The select list.
+    let mut outputs: Vec<ScalarExpr> = Vec::new();
+    let mut out_scope = Scope::default();
+    for item in &select.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                let typed = plan_expr(&ctx, e)?;
+                let ty = typed.ty.clone().unwrap_or(ScalarType::Text);
+                let expr = coerce(&ctx, typed, &ty, CastContext::Implicit)?;
+                let name = match item {
+                    SelectItem::ExprWithAlias { alias, .. } => normalize_ident(alias),
+                    _ => column_name(e),
+                };
+                outputs.push(expr);
+                out_scope.columns.push(ScopeColumn {
+                    table: None,
+                    name,
+                    ty,
+                    qualified_only: false,
+                });
+            }
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                let table = match item {
+                    SelectItem::QualifiedWildcard(
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n),
+                        _,
+                    ) => Some(object_name(n)),
+                    SelectItem::QualifiedWildcard(..) => {
+                        return Err(PlanError::Unsupported("expr.*".into()))
+                    }
+                    _ => None,
+                };
+                let table = table.map(|t| t.rsplit('.').next().unwrap_or_default().to_string());
+                for c in scope.expand_wildcard(table.as_deref())? {
+                    let col = &scope.columns[c];
+                    let ident = Expr::CompoundIdentifier(vec![
+                        ast::Ident::new(col.table.clone().unwrap_or_default()),
+                        ast::Ident::new(col.name.clone()),
+                    ]);
+                    let e = if col.table.is_some() {
+                        ident
+                    } else {
+                        Expr::Identifier(ast::Ident::with_quote('"', col.name.clone()))
+                    };
+                    let typed = if grouped {
+                        plan_expr(&ctx, &e)?
+                    } else {
+                        Typed {
+                            expr: ScalarExpr::Column(c),
+                            ty: Some(col.ty.clone()),
+                            unknown: crate::expr::Unknown::No,
+                        }
+                    };
+                    outputs.push(typed.expr);
+                    out_scope.columns.push(ScopeColumn {
+                        table: None,
+                        name: col.name.clone(),
+                        ty: col.ty.clone(),
+                        qualified_only: false,
+                    });
+                }
+            }
+            SelectItem::ExprWithAliases { .. } => {
+                return Err(PlanError::Unsupported("multiple aliases".into()))
+            }
+        }
+    }
+    let visible = outputs.len();
+
+    // ORDER BY: output columns by position or name, else extra hidden columns.
+    let distinct = match &select.distinct {
+        None | Some(ast::Distinct::All) => false,
+        Some(ast::Distinct::Distinct) => true,
+        Some(ast::Distinct::On(_)) => return Err(PlanError::Unsupported("DISTINCT ON".into())),
+    };
+    let mut orders = Vec::new();
+    for o in order_by {
+        let column = match &o.expr {
+            Expr::Value(v) => ordinal(&v.value, visible)?,
+            e => {
+                match output_alias_position(e, &out_scope, visible) {
+                    Some(c) => c,
+                    None => {
+                        let typed = plan_expr(&ctx, e)?;
+                        match outputs[..visible].iter().position(|o| *o == typed.expr) {
+                        Some(c) => c,
+                        None if distinct => {
+                            return Err(PlanError::InvalidParameter("for SELECT DISTINCT, ORDER BY expressions must appear in select list".into()))
+                        }
+                        None => {
+                            let ty = typed.ty.clone().unwrap_or(ScalarType::Text);
+                            outputs.push(coerce(&ctx, typed, &ty, CastContext::Implicit)?);
+                            out_scope.columns.push(ScopeColumn { table: None, name: "?order?".into(), ty, qualified_only: true });
+                            outputs.len() - 1
+                        }
+                    }
+                    }
+                }
+            }
+        };
+        orders.push(column_order(column, &o.options));
+    }
+    let hidden = outputs.len() - visible;
+    let n = outputs.len();
+    expr = expr
+        .map(outputs)
+        .project((base_arity..base_arity + n).collect());
+    if distinct {
+        expr = expr.distinct();
+    }
+    Ok((
+        Planned {
+            expr,
+            scope: out_scope,
+        },
+        Orders { orders, hidden },
+    ))
+}
+
+fn is_output_alias(e: &Expr, select: &Select) -> bool {
+    match e {
+        Expr::Identifier(i) => {
+            let name = normalize_ident(i);
+            select.projection.iter().any(|item| matches!(item, SelectItem::ExprWithAlias { alias, .. } if normalize_ident(alias) == name))
+        }
+        _ => false,
+    }
+}
+
+fn output_alias_position(e: &Expr, out_scope: &Scope, visible: usize) -> Option<usize> {
+    match e {
+        Expr::Identifier(i) => {
+            let name = normalize_ident(i);
+            let hits: Vec<usize> = (0..visible)
+                .filter(|&c| out_scope.columns[c].name == name)
+                .collect();
+            (hits.len() == 1).then(|| hits[0])
+        }
+        _ => None,
+    }
+}
+
+/// Builds the Reduce for a grouped query and what later clauses see of it.
+fn plan_grouping(
+    qcx: &QueryCtx,
+    input: RelationExpr,
+    scope: &Scope,
+    group_exprs: &[Expr],
+    aggs: Vec<AggEntry>,
+    select: &Select,
+) -> Result<(RelationExpr, Grouping), PlanError> {
+    let ctx = qcx.expr_ctx(scope, AggMode::Forbidden("GROUP BY"));
+    let mut keys = Vec::new();
+    let mut key_types = Vec::new();
+    for g in group_exprs {
+        // GROUP BY 2 and GROUP BY alias refer to the select list, as in PostgreSQL.
+        let resolved: Expr = match g {
+            Expr::Value(v) => match &v.value {
+                ast::Value::Number(n, _) => {
+                    let i: usize = n
+                        .parse()
+                        .map_err(|_| PlanError::Syntax(format!("invalid GROUP BY position {n}")))?;
+                    match select.projection.get(i.wrapping_sub(1)) {
+                        Some(
+                            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. },
+                        ) => e.clone(),
+                        _ => {
+                            return Err(PlanError::UnknownColumn(format!(
+                                "GROUP BY position {n} is not in select list"
+                            )))
+                        }
+                    }
+                }
+                _ => g.clone(),
+            },
+            Expr::Identifier(i) if scope.resolve(None, &normalize_ident(i)).is_err() => {
+                let name = normalize_ident(i);
+                select
+                    .projection
+                    .iter()
+                    .find_map(|item| match item {
+                        SelectItem::ExprWithAlias { expr, alias }
+                            if normalize_ident(alias) == name =>
+                        {
+                            Some(expr.clone())
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| g.clone())
+            }
+            _ => g.clone(),
+        };
+        let typed = plan_expr(&ctx, &resolved)?;
+        let ty = typed.ty.clone().unwrap_or(ScalarType::Text);
+        let e = coerce(&ctx, typed, &ty, CastContext::Implicit)?;
+        if !keys.contains(&e) {
+            keys.push(e);
+            key_types.push(ty);
+        }
+    }
+    let arity = scope.len();
+    let group_key: Vec<usize> = (arity..arity + keys.len()).collect();
+    let aggregates = aggs.iter().map(|a| a.agg.clone()).collect::<Vec<_>>();
+    let mut reduced = input
+        .map(keys.clone())
+        .reduce(group_key, aggregates.clone());
+    if group_exprs.is_empty() {
+        // A global aggregate yields one row even over no input: (0, NULL, ...).
+        let defaults = Row::new(aggregates.iter().map(|a| a.func.default_value()).collect());
+        let default_exprs: Vec<ScalarExpr> = aggs
+            .iter()
+            .zip(defaults.iter())
+            .map(|(a, d)| ScalarExpr::Literal(d.clone(), a.ty.clone()))
+            .collect();
+        let n = aggs.len();
+        let present_as_default = reduced
+            .clone()
+            .project(vec![])
+            .map(default_exprs)
+            .project((0..n).collect());
+        reduced = reduced
+            .union(present_as_default.negate())
+            .union(RelationExpr::constant(vec![defaults], n));
+    }
+    Ok((
+        reduced,
+        Grouping {
+            keys,
+            key_types,
+            aggs,
+        },
+    ))
+}
+
+/// Plans FROM, folding in WHERE: equalities between inputs become join keys.
+fn plan_from(
+    qcx: &QueryCtx,
+    from: &[ast::TableWithJoins],
+    selection: Option<&Expr>,
+) -> Result<Planned, PlanError> {
+    let mut factors = Vec::with_capacity(from.len());
+    for twj in from {
+        factors.push(plan_table_with_joins(qcx, twj)?);
+    }
+    let Some(first) = factors.first() else {
+        let unit = Planned {
+            expr: RelationExpr::constant(vec![Row::empty()], 0),
+            scope: Scope::default(),
+        };
+        return apply_where(qcx, unit, selection);
+    };
+    if factors.len() == 1 {
+        let only = factors
+            .pop()
+            .ok_or_else(|| PlanError::Syntax("empty FROM".into()))?;
+        return apply_where(qcx, only, selection);
+    }
+    let _ = first;
+    // Comma joins: plan WHERE over all inputs, then join left to right, moving each
+    // conjunct into the first join where all its columns are available.
+    let mut full_scope = Scope::default();
+    let mut ends = Vec::new();
+    for f in &factors {
+        full_scope = full_scope.concat(&f.scope);
+        ends.push(full_scope.len());
+    }
+    let mut conjuncts = match selection {
+        Some(w) => split_conjunction(plan_condition(
+            &qcx.expr_ctx(&full_scope, AggMode::Forbidden("WHERE")),
+            w,
+            "WHERE",
+        )?),
+        None => vec![],
+    };
+    let mut iter = factors.into_iter().zip(ends);
+    let (first, _) = iter
+        .next()
+        .ok_or_else(|| PlanError::Syntax("empty FROM".into()))?;
+    let mut expr = first.expr;
+    let mut left_arity = first.scope.len();
+    for (factor, end) in iter {
+        let (ready, rest): (Vec<_>, Vec<_>) = conjuncts
+            .into_iter()
+            .partition(|c| c.max_column().map_or(true, |m| m < end));
+        conjuncts = rest;
+        expr = join_on(expr, left_arity, factor.expr, ready)?;
+        left_arity = end;
+    }
+    let expr = expr.filter(conjuncts);
+    Ok(Planned {
+        expr,
+        scope: full_scope,
+    })
+}
+
+fn apply_where(
+    qcx: &QueryCtx,
+    planned: Planned,
+    selection: Option<&Expr>,
+) -> Result<Planned, PlanError> {
+    match selection {
+        None => Ok(planned),
+        Some(w) => {
+            let ctx = qcx.expr_ctx(&planned.scope, AggMode::Forbidden("WHERE"));
+            let pred = plan_condition(&ctx, w, "WHERE")?;
+            Ok(Planned {
+                expr: planned.expr.filter(split_conjunction(pred)),
+                scope: planned.scope,
+            })
+        }
+    }
+}
+
+fn split_conjunction(e: ScalarExpr) -> Vec<ScalarExpr> {
+    match e {
+        ScalarExpr::And(parts) => parts.into_iter().flat_map(split_conjunction).collect(),
+        other => vec![other],
+    }
+}
+
+/// Inner join of `left` (columns `0..left_arity`) and `right` on `conjuncts` over the
+/// combined columns: equalities between a left-only and a right-only expression become
+/// join keys (NULL keys removed first, as `=` never matches NULL); the rest filter.
+fn join_on(
+    left: RelationExpr,
+    left_arity: usize,
+    right: RelationExpr,
+    conjuncts: Vec<ScalarExpr>,
+) -> Result<RelationExpr, PlanError> {
+    let mut left_key = Vec::new();
+    let mut right_key = Vec::new();
+    let mut residual = Vec::new();
+    for c in conjuncts {
+        match equi_sides(&c, left_arity) {
+            Some((l, mut r)) => {
+                r.permute(&|col| col - left_arity);
+                left_key.push(l);
+                right_key.push(r);
+            }
+            None => residual.push(c),
+        }
+    }
+    let not_null = |keys: &[ScalarExpr]| -> Result<Vec<ScalarExpr>, PlanError> {
+        keys.iter()
+            .map(|k| {
+                let resolved = func::resolve_function("is_not_null", &[Some(ScalarType::Bool)])?;
+                Ok(ScalarExpr::call(resolved.func, vec![k.clone()]))
+            })
+            .collect()
+    };
+    let left = left.filter(not_null(&left_key)?);
+    let right = right.filter(not_null(&right_key)?);
+    Ok(left.join(right, left_key, right_key).filter(residual))
+}
+
+/// If `c` is `a = b` with `a` over left columns only and `b` over right columns only (or
+/// the reverse), returns `(a, b)`.
+fn equi_sides(c: &ScalarExpr, left_arity: usize) -> Option<(ScalarExpr, ScalarExpr)> {
+    let ScalarExpr::Call { func, args } = c else {
+        return None;
+    };
+    if args.len() != 2 || !matches!(func, eddy_expr::Func::Eq) {
+        return None;
+    }
+    let side = |e: &ScalarExpr| -> Option<bool> {
+        let mut min = usize::MAX;
+        let mut max = 0;
+        e.visit(&mut |x| {
+            if let ScalarExpr::Column(i) = x {
+                min = min.min(*i);
+                max = max.max(*i);
+            }
+        });
+        if min == usize::MAX {
+            None
+        } else if max < left_arity {
+            Some(true)
+        } else if min >= left_arity {
+            Some(false)
+        } else {
+            None
+        }
+    };
+    match (side(&args[0])?, side(&args[1])?) {
+        (true, false) => Some((args[0].clone(), args[1].clone())),
+        (false, true) => Some((args[1].clone(), args[0].clone())),
+        _ => None,
+    }
+}
+
+fn plan_table_with_joins(qcx: &QueryCtx, twj: &ast::TableWithJoins) -> Result<Planned, PlanError> {
+    let mut left = plan_table_factor(qcx, &twj.relation)?;
+    for join in &twj.joins {
+        let right = plan_table_factor(qcx, &join.relation)?;
+        left = plan_join(qcx, left, right, &join.join_operator)?;
+    }
+    Ok(left)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Full,
+}
+
+fn plan_join(
+    qcx: &QueryCtx,
+    left: Planned,
+    right: Planned,
+    op: &JoinOperator,
+) -> Result<Planned, PlanError> {
+    let (kind, constraint) = match op {
+        JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
+        JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
+        JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
+        JoinOperator::Right(c) | JoinOperator::RightOuter(c) => (JoinKind::Right, c),
+        JoinOperator::FullOuter(c) => (JoinKind::Full, c),
+        other => {
+            return Err(PlanError::Unsupported(
+                format!("join {other:?}").chars().take(60).collect(),
+            ))
+        }
+    };
+    let la = left.scope.len();
+    let ra = right.scope.len();
+    let mut scope = left.scope.concat(&right.scope);
+    let mut using_columns: Vec<(usize, usize)> = Vec::new();
+    let conjuncts = match constraint {
+        JoinConstraint::On(e) => {
+            let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("JOIN conditions"));
+            split_conjunction(plan_condition(&ctx, e, "JOIN/ON")?)
+        }
+        JoinConstraint::Using(_) | JoinConstraint::Natural => {
+            let names: Vec<String> = match constraint {
+                JoinConstraint::Using(cols) => cols.iter().map(object_name).collect(),
+                _ => left
+                    .scope
+                    .columns
+                    .iter()
+                    .filter(|c| {
+                        !c.qualified_only
+                            && right
+                                .scope
+                                .columns
+                                .iter()
+                                .any(|r| !r.qualified_only && r.name == c.name)
+                    })
+                    .map(|c| c.name.clone())
+                    .collect(),
+            };
+            let mut conj = Vec::new();
+            for name in &names {
+                let l = left.scope.resolve(None, name)?;
+                let r = right.scope.resolve(None, name)?;
+                using_columns.push((l, la + r));
+                let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("JOIN conditions"));
+                let lt = Typed {
+                    expr: ScalarExpr::Column(l),
+                    ty: Some(scope.columns[l].ty.clone()),
+                    unknown: crate::expr::Unknown::No,
+                };
+                let rt = Typed {
+                    expr: ScalarExpr::Column(la + r),
+                    ty: Some(scope.columns[la + r].ty.clone()),
+                    unknown: crate::expr::Unknown::No,
+                };
+                conj.push(binary(&ctx, "=", lt, rt)?.expr);
+            }
+            conj
+        }
+        JoinConstraint::None => vec![],
+        JoinConstraint::UsingAlias(..) => {
+            return Err(PlanError::Unsupported("JOIN USING (...) AS alias".into()))
+        }
+    };
+    let inner = join_on(left.expr.clone(), la, right.expr.clone(), conjuncts)?;
+    let mut expr = inner.clone();
+    let pad_left_unmatched = matches!(kind, JoinKind::Left | JoinKind::Full);
+    let pad_right_unmatched = matches!(kind, JoinKind::Right | JoinKind::Full);
+    if pad_left_unmatched {
+        let matched = inner.clone().project((0..la).collect()).distinct();
+        let unmatched = antijoin(left.expr.clone(), matched, la);
+        let nulls = (0..ra)
+            .map(|c| ScalarExpr::null(scope.columns[la + c].ty.clone()))
+            .collect();
+        expr = expr.union(unmatched.map(nulls));
+    }
+    if pad_right_unmatched {
+        let matched = inner.project((la..la + ra).collect()).distinct();
+        let unmatched = antijoin(right.expr.clone(), matched, ra);
+        let nulls: Vec<ScalarExpr> = (0..la)
+            .map(|c| ScalarExpr::null(scope.columns[c].ty.clone()))
+            .collect();
+        let padded = unmatched
+            .map(nulls)
+            .project((ra..ra + la).chain(0..ra).collect());
+        expr = expr.union(padded);
+    }
+    if !using_columns.is_empty() {
+        // USING columns appear once, first; the inputs' copies stay reachable qualified.
+        let mut merged = Vec::new();
+        let mut merged_scope = Vec::new();
+        for (l, r) in &using_columns {
+            let e = match kind {
+                JoinKind::Inner | JoinKind::Left => ScalarExpr::Column(*l),
+                JoinKind::Right => ScalarExpr::Column(*r),
+                JoinKind::Full => {
+                    ScalarExpr::Coalesce(vec![ScalarExpr::Column(*l), ScalarExpr::Column(*r)])
+                }
+            };
+            merged.push(e);
+            merged_scope.push(ScopeColumn {
+                table: None,
+                name: scope.columns[*l].name.clone(),
+                ty: scope.columns[*l].ty.clone(),
+                qualified_only: false,
+            });
+        }
+        let width = la + ra;
+        let n = merged.len();
+        expr = expr
+            .map(merged)
+            .project((width..width + n).chain(0..width).collect());
+        for (l, r) in &using_columns {
+            scope.columns[*l].qualified_only = true;
+            scope.columns[*r].qualified_only = true;
+        }
+        merged_scope.extend(scope.columns);
+        scope = Scope {
+            columns: merged_scope,
+        };
+    }
+    Ok(Planned { expr, scope })
+}
+
+/// Rows of `input` (arity `arity`) that are not in the set `matched` of such rows.
+fn antijoin(input: RelationExpr, matched: RelationExpr, arity: usize) -> RelationExpr {
+    let key: Vec<ScalarExpr> = (0..arity).map(ScalarExpr::Column).collect();
+    let present = input
+        .clone()
+        .join(matched, key.clone(), key)
+        .project((0..arity).collect());
+    input.union(present.negate())
+}
+
+fn plan_table_factor(qcx: &QueryCtx, factor: &TableFactor) -> Result<Planned, PlanError> {
+    match factor {
+        TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            ..
+        } => {
+            let name = object_name(name);
+            let name = name.strip_prefix("public.").unwrap_or(&name).to_string();
+            plan_table_name(qcx, &name, alias.as_ref())
+        }
+        TableFactor::Table {
+            name,
+            alias,
+            args: Some(args),
+            ..
+        } => plan_table_function(qcx, &object_name(name), &args.args, alias.as_ref()),
+        TableFactor::Derived {
+            lateral: false,
+            subquery,
+            alias,
+            ..
+        } => {
+            let planned = plan_query(qcx, subquery)?;
+            apply_alias(planned, alias.as_ref(), None)
+        }
+        TableFactor::Derived { lateral: true, .. } => {
+            Err(PlanError::Unsupported("LATERAL subqueries".into()))
+        }
+        TableFactor::NestedJoin {
+            table_with_joins,
+            alias,
+        } => {
+            let planned = plan_table_with_joins(qcx, table_with_joins)?;
+            apply_alias(planned, alias.as_ref(), None)
+        }
+        other => Err(PlanError::Unsupported(format!("FROM item {other}"))),
+    }
+}
+
+fn plan_table_name(
+    qcx: &QueryCtx,
+    name: &str,
+    alias: Option<&ast::TableAlias>,
+) -> Result<Planned, PlanError> {
+    let item = qcx
+        .catalog
+        .resolve(name)
+        .ok_or_else(|| PlanError::UnknownRelation(name.to_string()))?;
+    let expr = match (item.kind, &item.view_expr) {
+        (ItemKind::View, Some(e)) => e.clone(),
+        _ => RelationExpr::get(item.id, item.name.clone(), item.desc.arity()),
+    };
+    let scope = Scope::from_desc(Some(name), &item.desc);
+    apply_alias(Planned { expr, scope }, alias, Some(name))
+}
+
+fn apply_alias(
+    mut planned: Planned,
+    alias: Option<&ast::TableAlias>,
+    default: Option<&str>,
+) -> Result<Planned, PlanError> {
+    match alias {
+        Some(a) => {
+            let table = normalize_ident(&a.name);
+            if a.columns.len() > planned.scope.len() {
+                return Err(PlanError::Cardinality(format!(
+                    "table \"{table}\" has {} columns available but {} columns specified",
+                    planned.scope.len(),
+                    a.columns.len()
+                )));
+            }
+            for (c, def) in planned.scope.columns.iter_mut().zip(&a.columns) {
+                c.name = normalize_ident(&def.name);
+            }
+            planned.scope = planned.scope.with_table(&table);
+        }
+        None => {
+            if let Some(d) = default {
+                planned.scope = planned.scope.with_table(d);
+            } else {
+                for c in &mut planned.scope.columns {
+                    c.table = None;
+                }
+            }
+        }
+    }
+    Ok(planned)
+}
+
+fn plan_table_function(
+    qcx: &QueryCtx,
+    name: &str,
+    args: &[ast::FunctionArg],
+    alias: Option<&ast::TableAlias>,
+) -> Result<Planned, PlanError> {
+    if name != "generate_series" {
+        return Err(PlanError::Unsupported(format!("table function {name}")));
+    }
+    let scope = Scope::default();
+    let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("FROM"));
+    let typed: Vec<Typed> = args
+        .iter()
+        .map(|a| match a {
+            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => plan_expr(&ctx, e),
+            _ => Err(PlanError::Unsupported(
+                "named arguments to generate_series".into(),
+            )),
+        })
+        .collect::<Result<_, _>>()?;
+    if !(2..=3).contains(&typed.len()) {
+        return Err(PlanError::Resolve(func::ResolveError::NoSuchFunction {
+            name: name.into(),
+            args: format!("{} arguments", typed.len()),
+        }));
+    }
+    let is_time = typed[..2].iter().any(|t| {
+        matches!(
+            t.ty,
+            Some(ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Date)
+        )
+    });
+    let (func, arg_types) = if is_time {
+        let ty = if typed[..2]
+            .iter()
+            .any(|t| matches!(t.ty, Some(ScalarType::TimestampTz)))
+        {
+            ScalarType::TimestampTz
+        } else {
+            ScalarType::Timestamp
+        };
+        if typed.len() != 3 {
+            return Err(PlanError::Resolve(func::ResolveError::NoSuchFunction {
+                name: name.into(),
+                args: format!("{ty}, {ty}"),
+            }));
+        }
+        (
+            TableFunc::GenerateSeriesTimestamp(ty.clone()),
+            vec![ty.clone(), ty, ScalarType::Interval],
+        )
+    } else {
+        let types: Vec<Option<ScalarType>> = typed.iter().map(|t| t.ty.clone()).collect();
+        let ty = match common_type(&types, "generate_series")? {
+            t @ (ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64) => {
+                if t == ScalarType::Int16 {
+                    ScalarType::Int32
+                } else {
+                    t
+                }
+            }
+            ScalarType::Text => ScalarType::Int32,
+            other => {
+                return Err(PlanError::Unsupported(format!(
+                    "generate_series over {other}"
+                )))
+            }
+        };
+        (
+            TableFunc::GenerateSeriesInt(ty.clone()),
+            vec![ty; typed.len()],
+        )
+    };
+    let args: Vec<ScalarExpr> = typed
+        .into_iter()
+        .zip(&arg_types)
+        .map(|(t, ty)| coerce(&ctx, t, ty, CastContext::Implicit))
+        .collect::<Result<_, _>>()?;
+    let out_ty = func.output_type();
+    let expr = RelationExpr::FlatMap {
+        input: Box::new(RelationExpr::constant(vec![Row::empty()], 0)),
+        func,
+        args,
+    };
+    let scope = Scope {
+        columns: vec![ScopeColumn {
+            table: Some(name.into()),
+            name: name.into(),
+            ty: out_ty,
+            qualified_only: false,
+        }],
+    };
+    let planned = Planned { expr, scope };
+    match alias {
+        // `generate_series(1,3) AS x` names the column x too, as in PostgreSQL.
+        Some(a) if a.columns.is_empty() => {
+            let mut p = apply_alias(planned, Some(a), None)?;
+            p.scope.columns[0].name = normalize_ident(&a.name);
+            Ok(p)
+        }
+        other => apply_alias(planned, other, Some(name)),
+    }
+}

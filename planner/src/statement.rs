@@ -1,0 +1,672 @@
+//! Planning statements: DDL, DML, queries, SHOW/SET and transaction control.
+
+use std::cell::RefCell;
+
+use eddy_expr::func::CastContext;
+use eddy_expr::{RelationExpr, ScalarExpr};
+use eddy_repr::{ColumnType, RelationDesc, ScalarType};
+use sqlparser::ast::{self, Expr, ObjectType, Statement};
+
+use crate::expr::{coerce, normalize_ident, object_name, plan_condition, plan_expr, AggMode};
+use crate::query::{plan_query, plan_top_query, Planned, QueryCtx};
+use crate::scope::Scope;
+use crate::types::parse_type_name;
+use crate::{
+    Catalog, CopyFormat, ItemKind, ObjectKind, Plan, PlanError, QueryPlan, ShowKind,
+    StatementContext,
+};
+
+/// The string `SELECT version()` returns. Starts with "PostgreSQL" so drivers that parse
+/// the server version keep working.
+pub fn version_string() -> String {
+    format!("PostgreSQL 15.0 (Eddy {}) on x86_64-unknown-linux-gnu, an incremental materialized-view database", env!("CARGO_PKG_VERSION"))
+}
+
+/// Plans one statement. Returns the plan and the types inferred for `$n` parameters.
+pub fn plan(
+    stmt: &Statement,
+    catalog: &dyn Catalog,
+    ctx: &StatementContext,
+) -> Result<(Plan, Vec<Option<ScalarType>>), PlanError> {
+    let params = RefCell::new(ctx.param_types.clone());
+    let qcx = QueryCtx {
+        catalog,
+        stmt: ctx,
+        params: &params,
+        allow_now: true,
+    };
+    let plan = plan_statement(&qcx, stmt)?;
+    Ok((plan, params.into_inner()))
+}
+
+fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
+    match stmt {
+        Statement::Query(q) => {
+            let (planned, finishing) = plan_top_query(qcx, q)?;
+            let desc = project_desc(&planned.scope, &finishing.project);
+            Ok(Plan::Select(QueryPlan {
+                expr: planned.expr,
+                finishing,
+                desc,
+            }))
+        }
+        Statement::CreateTable(ct) => plan_create_table(ct),
+        Statement::CreateView(cv) => plan_create_view(qcx, cv, stmt),
+        Statement::Drop {
+            object_type,
+            if_exists,
+            names,
+            cascade,
+            ..
+        } => {
+            let kind = match object_type {
+                ObjectType::Table => ObjectKind::Table,
+                ObjectType::View => ObjectKind::View,
+                ObjectType::MaterializedView => ObjectKind::MaterializedView,
+                other => return Err(PlanError::Unsupported(format!("DROP {other}"))),
+            };
+            let names = names.iter().map(|n| strip_public(object_name(n))).collect();
+            Ok(Plan::Drop {
+                kind,
+                names,
+                if_exists: *if_exists,
+                cascade: *cascade,
+            })
+        }
+        Statement::Insert(insert) => plan_insert(qcx, insert),
+        Statement::Update(update) => plan_update(qcx, update),
+        Statement::Delete(delete) => plan_delete(qcx, delete),
+        Statement::Copy {
+            source,
+            to: false,
+            target: ast::CopyTarget::Stdin,
+            options,
+            legacy_options,
+            ..
+        } => plan_copy_from(qcx, source, options, legacy_options),
+        Statement::Copy { .. } => Err(PlanError::Unsupported(
+            "COPY other than COPY table FROM STDIN".into(),
+        )),
+        Statement::Explain { statement, .. } => plan_explain(qcx, statement),
+        Statement::StartTransaction { .. } => Ok(Plan::StartTransaction),
+        Statement::Commit { .. } => Ok(Plan::Commit),
+        Statement::Rollback {
+            savepoint: None, ..
+        } => Ok(Plan::Rollback),
+        Statement::Set(set) => plan_set(set),
+        Statement::ShowVariable { variable } => plan_show(qcx, variable),
+        Statement::ShowTables { .. } => Ok(Plan::Show(ShowKind::Tables)),
+        Statement::ShowViews { materialized, .. } => Ok(Plan::Show(if *materialized {
+            ShowKind::MaterializedViews
+        } else {
+            ShowKind::Views
+        })),
+        Statement::ShowColumns { show_options, .. } => {
+            let name = show_options
+                .show_in
+                .as_ref()
+                .and_then(|s| s.parent_name.as_ref())
+                .map(object_name)
+                .ok_or_else(|| PlanError::Syntax("SHOW COLUMNS needs FROM <relation>".into()))?;
+            let item = resolve(qcx.catalog, &name)?;
+            Ok(Plan::Show(ShowKind::Columns(item.id)))
+        }
+        Statement::ShowCreate { obj_name, .. } => {
+            let item = resolve(qcx.catalog, &object_name(obj_name))?;
+            Ok(Plan::Show(ShowKind::CreateObject(item.id)))
+        }
+        Statement::Discard { .. } => Ok(Plan::NoOp {
+            tag: "DISCARD ALL".into(),
+        }),
+        Statement::Deallocate { .. } => Ok(Plan::NoOp {
+            tag: "DEALLOCATE".into(),
+        }),
+        other => Err(PlanError::Unsupported(format!(
+            "statement {}",
+            first_words(&other.to_string())
+        ))),
+    }
+}
+
+fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+fn strip_public(name: String) -> String {
+    name.strip_prefix("public.")
+        .map(str::to_string)
+        .unwrap_or(name)
+}
+
+fn resolve(catalog: &dyn Catalog, name: &str) -> Result<crate::CatalogItem, PlanError> {
+    let name = strip_public(name.to_string());
+    catalog
+        .resolve(&name)
+        .ok_or(PlanError::UnknownRelation(name))
+}
+
+fn project_desc(scope: &Scope, project: &[usize]) -> RelationDesc {
+    RelationDesc::new(
+        project
+            .iter()
+            .map(|&c| {
+                (
+                    scope.columns[c].name.clone(),
+                    ColumnType::new(scope.columns[c].ty.clone(), true),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn plan_create_table(ct: &ast::CreateTable) -> Result<Plan, PlanError> {
+    if ct.query.is_some() {
+        return Err(PlanError::Unsupported("CREATE TABLE ... AS".into()));
+    }
+    let name = strip_public(object_name(&ct.name));
+    let mut columns: Vec<(String, ColumnType)> = Vec::new();
+    for col in &ct.columns {
+        let col_name = normalize_ident(&col.name);
+        if columns.iter().any(|(n, _)| *n == col_name) {
+            return Err(PlanError::DuplicateColumn(col_name));
+        }
+        let ty = parse_type_name(&col.data_type.to_string())?;
+        let not_null = col.options.iter().any(|o| {
+            matches!(
+                o.option,
+                ast::ColumnOption::NotNull | ast::ColumnOption::PrimaryKey(_)
+            )
+        });
+        for o in &col.options {
+            match &o.option {
+                ast::ColumnOption::NotNull
+                | ast::ColumnOption::Null
+                | ast::ColumnOption::PrimaryKey(_)
+                | ast::ColumnOption::Unique(_) => {}
+                other => return Err(PlanError::Unsupported(format!("column option {other}"))),
+            }
+        }
+        columns.push((col_name, ColumnType::new(ty, !not_null)));
+    }
+    Ok(Plan::CreateTable {
+        name,
+        desc: RelationDesc::new(columns),
+        if_not_exists: ct.if_not_exists,
+    })
+}
+
+fn plan_create_view(
+    qcx: &QueryCtx,
+    cv: &ast::CreateView,
+    stmt: &Statement,
+) -> Result<Plan, PlanError> {
+    let name = strip_public(object_name(&cv.name));
+    let view_qcx = QueryCtx {
+        allow_now: !cv.materialized,
+        ..*qcx
+    };
+    if !cv.materialized {
+        // A plain view is inlined where it is read: now() there means the reader's now.
+        return plan_view_body(&view_qcx, cv, name, stmt);
+    }
+    plan_view_body(&view_qcx, cv, name, stmt)
+}
+
+fn plan_view_body(
+    qcx: &QueryCtx,
+    cv: &ast::CreateView,
+    name: String,
+    stmt: &Statement,
+) -> Result<Plan, PlanError> {
+    let Planned { expr, mut scope } = plan_query(qcx, &cv.query)?;
+    if !cv.columns.is_empty() {
+        if cv.columns.len() > scope.len() {
+            return Err(PlanError::Cardinality(
+                "CREATE VIEW specifies more column names than columns".into(),
+            ));
+        }
+        for (c, def) in scope.columns.iter_mut().zip(&cv.columns) {
+            c.name = normalize_ident(&def.name);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in &scope.columns {
+        if !seen.insert(c.name.clone()) {
+            return Err(PlanError::DuplicateColumn(c.name.clone()));
+        }
+    }
+    Ok(Plan::CreateView {
+        name,
+        desc: scope.desc(),
+        expr,
+        materialized: cv.materialized,
+        or_replace: cv.or_replace,
+        if_not_exists: cv.if_not_exists,
+        create_sql: stmt.to_string(),
+    })
+}
+
+fn table_target(qcx: &QueryCtx, name: &ast::ObjectName) -> Result<crate::CatalogItem, PlanError> {
+    let item = resolve(qcx.catalog, &object_name(name))?;
+    if item.kind != ItemKind::Table {
+        return Err(PlanError::WrongObjectType(format!(
+            "cannot change {} \"{}\": it is a {}, not a table",
+            item.kind.as_str(),
+            item.name,
+            item.kind.as_str()
+        )));
+    }
+    Ok(item)
+}
+
+fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> {
+    let ast::TableObject::TableName(table_name) = &insert.table else {
+        return Err(PlanError::Unsupported(
+            "INSERT into a table function".into(),
+        ));
+    };
+    if insert.on.is_some() {
+        return Err(PlanError::Unsupported("INSERT ... ON CONFLICT".into()));
+    }
+    let item = table_target(qcx, table_name)?;
+    let arity = item.desc.arity();
+    // Which table column each supplied column fills.
+    let targets: Vec<usize> = if insert.columns.is_empty() {
+        (0..arity).collect()
+    } else {
+        let mut t = Vec::new();
+        for c in &insert.columns {
+            let name = object_name(c);
+            let pos = item.desc.position(&name).ok_or_else(|| {
+                PlanError::UnknownColumn(format!("{name}\" of relation \"{}", item.name))
+            })?;
+            if t.contains(&pos) {
+                return Err(PlanError::DuplicateColumn(name));
+            }
+            t.push(pos);
+        }
+        t
+    };
+    let source = insert
+        .source
+        .as_ref()
+        .ok_or_else(|| PlanError::Unsupported("INSERT ... DEFAULT VALUES".into()))?;
+    let planned = plan_query(qcx, source)?;
+    if planned.scope.len() > targets.len() {
+        return Err(PlanError::Cardinality(
+            "INSERT has more expressions than target columns".into(),
+        ));
+    }
+    if planned.scope.len() < targets.len() && !insert.columns.is_empty() {
+        return Err(PlanError::Cardinality(
+            "INSERT has more target columns than expressions".into(),
+        ));
+    }
+    // Build each table column: the supplied value cast to the column type, or NULL.
+    let scope = &planned.scope;
+    let ctx = qcx.expr_ctx(scope, AggMode::Forbidden("INSERT"));
+    let width = scope.len();
+    let mut exprs = Vec::with_capacity(arity);
+    for (col, (col_name, col_type)) in item.desc.columns().iter().enumerate() {
+        let e = match targets
+            .iter()
+            .position(|&t| t == col)
+            .filter(|&i| i < width)
+        {
+            Some(i) => {
+                let typed = crate::expr::Typed {
+                    expr: ScalarExpr::Column(i),
+                    ty: Some(scope.columns[i].ty.clone()),
+                    unknown: crate::expr::Unknown::No,
+                };
+                coerce(&ctx, typed, &col_type.scalar_type, CastContext::Assignment).map_err(
+                    |e| match e {
+                        PlanError::Resolve(_) => PlanError::TypeMismatch(format!(
+                            "column \"{col_name}\" is of type {} but expression is of type {}",
+                            col_type.scalar_type, scope.columns[i].ty
+                        )),
+                        other => other,
+                    },
+                )?
+            }
+            None => ScalarExpr::null(col_type.scalar_type.clone()),
+        };
+        exprs.push(e);
+    }
+    let rows = with_not_null_checks(
+        planned
+            .expr
+            .map(exprs)
+            .project((width..width + arity).collect()),
+        &item.desc,
+        0,
+    );
+    let returning = match &insert.returning {
+        None => None,
+        Some(items) => Some(plan_returning(qcx, &item, items)?),
+    };
+    Ok(Plan::Insert {
+        table: item.id,
+        rows,
+        returning,
+    })
+}
+
+/// NOT NULL constraints are checked by the coordinator when it applies the rows; this
+/// hook exists so the plan documents where they come from.
+fn with_not_null_checks(rows: RelationExpr, _desc: &RelationDesc, _offset: usize) -> RelationExpr {
+    rows
+}
+
+fn plan_returning(
+    qcx: &QueryCtx,
+    item: &crate::CatalogItem,
+    items: &[ast::SelectItem],
+) -> Result<QueryPlan, PlanError> {
+    let scope = Scope::from_desc(Some(&item.name), &item.desc);
+    let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("RETURNING"));
+    let mut exprs = Vec::new();
+    let mut columns = Vec::new();
+    for it in items {
+        match it {
+            ast::SelectItem::Wildcard(_) => {
+                for (i, (n, t)) in item.desc.columns().iter().enumerate() {
+                    exprs.push(ScalarExpr::Column(i));
+                    columns.push((n.clone(), t.clone()));
+                }
+            }
+            ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+                let typed = plan_expr(&ctx, e)?;
+                let ty = typed.ty.clone().unwrap_or(ScalarType::Text);
+                exprs.push(coerce(&ctx, typed, &ty, CastContext::Implicit)?);
+                let name = match it {
+                    ast::SelectItem::ExprWithAlias { alias, .. } => normalize_ident(alias),
+                    _ => crate::expr::column_name(e),
+                };
+                columns.push((name, ColumnType::new(ty, true)));
+            }
+            _ => return Err(PlanError::Unsupported("this RETURNING item".into())),
+        }
+    }
+    let arity = item.desc.arity();
+    let n = exprs.len();
+    // The coordinator substitutes the inserted rows for this Get when it runs RETURNING.
+    let expr = RelationExpr::get(item.id, item.name.clone(), arity)
+        .map(exprs)
+        .project((arity..arity + n).collect());
+    Ok(QueryPlan {
+        expr,
+        finishing: crate::RowSetFinishing {
+            project: (0..n).collect(),
+            ..Default::default()
+        },
+        desc: RelationDesc::new(columns),
+    })
+}
+
+fn single_table(
+    from: &[ast::TableWithJoins],
+    what: &str,
+) -> Result<(ast::ObjectName, Option<ast::TableAlias>), PlanError> {
+    match from {
+        [ast::TableWithJoins {
+            relation:
+                ast::TableFactor::Table {
+                    name,
+                    alias,
+                    args: None,
+                    ..
+                },
+            joins,
+        }] if joins.is_empty() => Ok((name.clone(), alias.clone())),
+        _ => Err(PlanError::Unsupported(format!(
+            "{what} of anything but a single table"
+        ))),
+    }
+}
+
+fn table_scope(item: &crate::CatalogItem, alias: &Option<ast::TableAlias>) -> Scope {
+    let qualifier = alias
+        .as_ref()
+        .map(|a| normalize_ident(&a.name))
+        .unwrap_or_else(|| item.name.clone());
+    Scope::from_desc(Some(&qualifier), &item.desc)
+}
+
+fn plan_update(qcx: &QueryCtx, update: &ast::Update) -> Result<Plan, PlanError> {
+    if update.from.is_some() || update.returning.is_some() {
+        return Err(PlanError::Unsupported("UPDATE ... FROM / RETURNING".into()));
+    }
+    let (name, alias) = single_table(std::slice::from_ref(&update.table), "UPDATE")?;
+    let item = table_target(qcx, &name)?;
+    let scope = table_scope(&item, &alias);
+    let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("UPDATE"));
+    let arity = item.desc.arity();
+    let mut new_values: Vec<ScalarExpr> = (0..arity).map(ScalarExpr::Column).collect();
+    let mut assigned = vec![false; arity];
+    for a in &update.assignments {
+        let ast::AssignmentTarget::ColumnName(col) = &a.target else {
+            return Err(PlanError::Unsupported("UPDATE SET (a, b) = ...".into()));
+        };
+        let col_name = object_name(col);
+        let col_name = col_name.rsplit('.').next().unwrap_or_default().to_string();
+        let pos = item.desc.position(&col_name).ok_or_else(|| {
+            PlanError::UnknownColumn(format!("{col_name}\" of relation \"{}", item.name))
+        })?;
+        if assigned[pos] {
+            return Err(PlanError::DuplicateColumn(col_name));
+        }
+        assigned[pos] = true;
+        let ty = &item.desc.columns()[pos].1.scalar_type;
+        let typed = plan_expr(&ctx, &a.value)?;
+        new_values[pos] = coerce(&ctx, typed, ty, CastContext::Assignment)?;
+    }
+    let mut selection = RelationExpr::get(item.id, item.name.clone(), arity);
+    if let Some(w) = &update.selection {
+        selection = selection.filter(vec![plan_condition(&ctx, w, "WHERE")?]);
+    }
+    Ok(Plan::Update {
+        table: item.id,
+        selection: selection.map(new_values),
+        arity,
+    })
+}
+
+fn plan_delete(qcx: &QueryCtx, delete: &ast::Delete) -> Result<Plan, PlanError> {
+    if delete.using.is_some() || delete.returning.is_some() {
+        return Err(PlanError::Unsupported(
+            "DELETE ... USING / RETURNING".into(),
+        ));
+    }
+    let from = match &delete.from {
+        ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => f,
+    };
+    let (name, alias) = single_table(from, "DELETE")?;
+    let item = table_target(qcx, &name)?;
+    let scope = table_scope(&item, &alias);
+    let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("WHERE"));
+    let mut selection = RelationExpr::get(item.id, item.name.clone(), item.desc.arity());
+    if let Some(w) = &delete.selection {
+        selection = selection.filter(vec![plan_condition(&ctx, w, "WHERE")?]);
+    }
+    Ok(Plan::Delete {
+        table: item.id,
+        selection,
+    })
+}
+
+fn plan_copy_from(
+    qcx: &QueryCtx,
+    source: &ast::CopySource,
+    options: &[ast::CopyOption],
+    legacy: &[ast::CopyLegacyOption],
+) -> Result<Plan, PlanError> {
+    let ast::CopySource::Table {
+        table_name,
+        columns,
+    } = source
+    else {
+        return Err(PlanError::Unsupported("COPY (query) FROM".into()));
+    };
+    let item = table_target(qcx, table_name)?;
+    let columns: Vec<usize> = if columns.is_empty() {
+        (0..item.desc.arity()).collect()
+    } else {
+        columns
+            .iter()
+            .map(|c| {
+                let n = normalize_ident(c);
+                item.desc.position(&n).ok_or_else(|| {
+                    PlanError::UnknownColumn(format!("{n}\" of relation \"{}", item.name))
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let mut csv = false;
+    let mut header = false;
+    let mut delimiter = None;
+    let mut null = None;
+    let mut quote = b'"';
+    let mut escape = None;
+    let one_byte = |s: &str, what: &str| -> Result<u8, PlanError> {
+        match s.as_bytes() {
+            [b] => Ok(*b),
+            _ => Err(PlanError::InvalidParameter(format!(
+                "COPY {what} must be a single one-byte character"
+            ))),
+        }
+    };
+    for o in options {
+        match o {
+            ast::CopyOption::Format(f) => match normalize_ident(f).as_str() {
+                "csv" => csv = true,
+                "text" => csv = false,
+                other => return Err(PlanError::Unsupported(format!("COPY format {other}"))),
+            },
+            ast::CopyOption::Header(h) => header = *h,
+            ast::CopyOption::Delimiter(c) => delimiter = Some(*c as u8),
+            ast::CopyOption::Null(n) => null = Some(n.clone()),
+            ast::CopyOption::Quote(c) => quote = *c as u8,
+            ast::CopyOption::Escape(c) => escape = Some(*c as u8),
+            other => return Err(PlanError::Unsupported(format!("COPY option {other}"))),
+        }
+    }
+    for o in legacy {
+        match o {
+            ast::CopyLegacyOption::Csv(_) => csv = true,
+            ast::CopyLegacyOption::Delimiter(c) => delimiter = Some(*c as u8),
+            ast::CopyLegacyOption::Null(n) => null = Some(n.clone()),
+            ast::CopyLegacyOption::Header => header = true,
+            other => return Err(PlanError::Unsupported(format!("COPY option {other}"))),
+        }
+    }
+    let _ = one_byte;
+    let format = if csv {
+        CopyFormat::Csv {
+            delimiter: delimiter.unwrap_or(b','),
+            quote,
+            escape: escape.unwrap_or(quote),
+            header,
+            null: null.unwrap_or_default(),
+        }
+    } else {
+        CopyFormat::Text {
+            delimiter: delimiter.unwrap_or(b'\t'),
+            null: null.unwrap_or_else(|| "\\N".into()),
+        }
+    };
+    let column_types = columns
+        .iter()
+        .map(|&c| item.desc.columns()[c].1.scalar_type.clone())
+        .collect();
+    Ok(Plan::CopyFrom {
+        table: item.id,
+        columns,
+        column_types,
+        arity: item.desc.arity(),
+        format,
+    })
+}
+
+fn plan_explain(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
+    let expr = match stmt {
+        Statement::Query(q) => plan_top_query(qcx, q)?.0.expr,
+        Statement::CreateView(cv) => {
+            let view_qcx = QueryCtx {
+                allow_now: !cv.materialized,
+                ..*qcx
+            };
+            plan_query(&view_qcx, &cv.query)?.expr
+        }
+        _ => {
+            return Err(PlanError::Unsupported(
+                "EXPLAIN of this statement (EXPLAIN a SELECT, a view or CREATE VIEW)".into(),
+            ))
+        }
+    };
+    Ok(Plan::Explain(expr.explain()))
+}
+
+fn plan_set(set: &ast::Set) -> Result<Plan, PlanError> {
+    match set {
+        ast::Set::SingleAssignment {
+            variable,
+            values,
+            scope,
+            ..
+        } => {
+            let name = object_name(variable);
+            let value = values.iter().map(set_value).collect::<Vec<_>>().join(", ");
+            let local = matches!(scope, Some(ast::ContextModifier::Local));
+            let value = if value.eq_ignore_ascii_case("default") {
+                None
+            } else {
+                Some(value)
+            };
+            Ok(Plan::SetVariable { name, value, local })
+        }
+        ast::Set::SetTimeZone { value, local } => Ok(Plan::SetVariable {
+            name: "timezone".into(),
+            value: Some(set_value(value)),
+            local: *local,
+        }),
+        ast::Set::SetNames { charset_name, .. } => Ok(Plan::SetVariable {
+            name: "client_encoding".into(),
+            value: Some(charset_name.to_string()),
+            local: false,
+        }),
+        ast::Set::SetTransaction { .. } => Ok(Plan::NoOp { tag: "SET".into() }),
+        other => Err(PlanError::Unsupported(format!("{other}"))),
+    }
+}
+
+fn set_value(e: &Expr) -> String {
+    match e {
+        Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        Expr::Identifier(i) => i.value.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn plan_show(qcx: &QueryCtx, variable: &[ast::Ident]) -> Result<Plan, PlanError> {
+    let words: Vec<String> = variable.iter().map(|i| i.value.to_lowercase()).collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    Ok(Plan::Show(match words.as_slice() {
+        ["tables"] => ShowKind::Tables,
+        ["views"] => ShowKind::Views,
+        ["materialized", "views"] => ShowKind::MaterializedViews,
+        ["sources"] => ShowKind::Sources,
+        ["all"] => ShowKind::AllVariables,
+        ["columns", "from" | "in", name] => ShowKind::Columns(resolve(qcx.catalog, name)?.id),
+        ["create", _, name] | ["create", "materialized", "view", name] => {
+            ShowKind::CreateObject(resolve(qcx.catalog, name)?.id)
+        }
+        [name] => ShowKind::Variable(name.to_string()),
+        ["transaction", "isolation", "level"] => ShowKind::Variable("transaction_isolation".into()),
+        ["time", "zone"] => ShowKind::Variable("timezone".into()),
+        _ => return Err(PlanError::Unsupported(format!("SHOW {}", words.join(" ")))),
+    }))
+}

@@ -1,0 +1,194 @@
+//! SQL type names to `ScalarType`, and PostgreSQL's rules for a common type.
+
+use eddy_repr::ScalarType;
+
+use crate::PlanError;
+
+/// Parses a type as written in SQL (`numeric(10,2)`, `varchar(20)`, `timestamptz`,
+/// `double precision`, `int8`, ...).
+pub fn parse_type_name(text: &str) -> Result<ScalarType, PlanError> {
+    let lower = text.trim().to_lowercase();
+    let (base, mods) = match lower.find('(') {
+        Some(p) => {
+            let inner = lower[p + 1..].trim_end_matches(|c: char| c == ')' || c.is_whitespace());
+            let rest_after = lower[p..]
+                .find(')')
+                .map(|q| lower[p + q + 1..].trim().to_string())
+                .unwrap_or_default();
+            let base = format!("{} {}", lower[..p].trim(), rest_after)
+                .trim()
+                .to_string();
+            let mods: Vec<u32> = inner
+                .split(',')
+                .map(|m| m.trim().parse::<u32>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| PlanError::Syntax(format!("invalid type modifier in \"{text}\"")))?;
+            (base, mods)
+        }
+        None => (lower.clone(), vec![]),
+    };
+    let base = base.split_whitespace().collect::<Vec<_>>().join(" ");
+    let base = base.strip_prefix("pg_catalog.").unwrap_or(&base);
+    let ty = match base {
+        "bool" | "boolean" => ScalarType::Bool,
+        "smallint" | "int2" => ScalarType::Int16,
+        "int" | "integer" | "int4" => ScalarType::Int32,
+        "bigint" | "int8" => ScalarType::Int64,
+        "real" | "float4" => ScalarType::Float32,
+        "double precision" | "float8" | "double" => ScalarType::Float64,
+        "float" => match mods.first() {
+            Some(p) if *p <= 24 => ScalarType::Float32,
+            _ => ScalarType::Float64,
+        },
+        "numeric" | "decimal" | "dec" => {
+            let precision = mods.first().copied();
+            if let Some(p) = precision {
+                if p == 0 || p > eddy_repr::scalar::NUMERIC_MAX_PRECISION {
+                    return Err(PlanError::Datatype(format!(
+                        "NUMERIC precision {p} must be between 1 and {}",
+                        eddy_repr::scalar::NUMERIC_MAX_PRECISION
+                    )));
+                }
+            }
+            let scale = match (precision, mods.get(1).copied()) {
+                (Some(_), None) => Some(0),
+                (_, s) => s,
+            };
+            if let (Some(p), Some(s)) = (precision, scale) {
+                if s > p {
+                    return Err(PlanError::Datatype(format!(
+                        "NUMERIC scale {s} must be between 0 and precision {p}"
+                    )));
+                }
+            }
+            ScalarType::Numeric { precision, scale }
+        }
+        "text" | "string" => ScalarType::Text,
+        "varchar" | "character varying" | "char varying" => ScalarType::Varchar {
+            max_length: mods.first().copied(),
+        },
+        "char" | "character" | "bpchar" => ScalarType::Char {
+            length: Some(mods.first().copied().unwrap_or(1)),
+        },
+        "bytea" => ScalarType::Bytea,
+        "date" => ScalarType::Date,
+        "time" | "time without time zone" => ScalarType::Time,
+        "timestamp" | "timestamp without time zone" => ScalarType::Timestamp,
+        "timestamptz" | "timestamp with time zone" => ScalarType::TimestampTz,
+        "interval" => ScalarType::Interval,
+        "jsonb" | "json" => ScalarType::Jsonb,
+        "uuid" => ScalarType::Uuid,
+        _ => return Err(PlanError::UnknownType(text.trim().to_string())),
+    };
+    Ok(ty)
+}
+
+/// Position in PostgreSQL's implicit-cast ladder of numeric types.
+fn numeric_rank(t: &ScalarType) -> Option<u8> {
+    Some(match t {
+        ScalarType::Int16 => 0,
+        ScalarType::Int32 => 1,
+        ScalarType::Int64 => 2,
+        ScalarType::Numeric { .. } => 3,
+        ScalarType::Float32 => 4,
+        ScalarType::Float64 => 5,
+        _ => return None,
+    })
+}
+
+fn datetime_rank(t: &ScalarType) -> Option<u8> {
+    Some(match t {
+        ScalarType::Date => 0,
+        ScalarType::Timestamp => 1,
+        ScalarType::TimestampTz => 2,
+        _ => return None,
+    })
+}
+
+/// The type PostgreSQL resolves for UNION, CASE, COALESCE and VALUES columns
+/// (`select_common_type`): unknowns take the others' type (text if all unknown), numbers
+/// and date/times widen, strings become text, differing modifiers are dropped.
+pub fn common_type(types: &[Option<ScalarType>], context: &str) -> Result<ScalarType, PlanError> {
+    let known: Vec<&ScalarType> = types.iter().flatten().collect();
+    let Some(first) = known.first() else {
+        return Ok(ScalarType::Text);
+    };
+    let mut result = (*first).clone();
+    for t in &known[1..] {
+        if **t == result {
+            continue;
+        }
+        result = if let (Some(a), Some(b)) = (numeric_rank(&result), numeric_rank(t)) {
+            if b > a {
+                t.without_modifiers()
+            } else {
+                result.without_modifiers()
+            }
+        } else if let (Some(a), Some(b)) = (datetime_rank(&result), datetime_rank(t)) {
+            if b > a {
+                (*t).clone()
+            } else {
+                result
+            }
+        } else if result.is_string() && t.is_string() {
+            if result.without_modifiers() == t.without_modifiers() {
+                result.without_modifiers()
+            } else {
+                ScalarType::Text
+            }
+        } else if result.without_modifiers() == t.without_modifiers() {
+            result.without_modifiers()
+        } else {
+            return Err(PlanError::TypeMismatch(format!(
+                "{context} types {result} and {t} cannot be matched"
+            )));
+        };
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_common_spellings() {
+        assert_eq!(
+            parse_type_name("NUMERIC(10,2)").unwrap(),
+            ScalarType::Numeric {
+                precision: Some(10),
+                scale: Some(2)
+            }
+        );
+        assert_eq!(
+            parse_type_name("double precision").unwrap(),
+            ScalarType::Float64
+        );
+        assert_eq!(
+            parse_type_name("TIMESTAMP WITH TIME ZONE").unwrap(),
+            ScalarType::TimestampTz
+        );
+        assert_eq!(
+            parse_type_name("varchar(3)").unwrap(),
+            ScalarType::Varchar {
+                max_length: Some(3)
+            }
+        );
+        assert!(parse_type_name("blob").is_err());
+    }
+
+    #[test]
+    fn common_type_widens() {
+        let t = common_type(
+            &[Some(ScalarType::Int32), None, Some(ScalarType::numeric())],
+            "UNION",
+        )
+        .unwrap();
+        assert_eq!(t, ScalarType::numeric());
+        assert_eq!(
+            common_type(&[None, None], "CASE").unwrap(),
+            ScalarType::Text
+        );
+        assert!(common_type(&[Some(ScalarType::Int32), Some(ScalarType::Date)], "UNION").is_err());
+    }
+}

@@ -1,0 +1,213 @@
+//! `Datum`: one SQL value.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::hash::{Hash, Hasher};
+
+use crate::{Interval, Jsonb};
+
+/// One SQL value. `Null` is a value of every type.
+///
+/// Equality, ordering and hashing follow PostgreSQL's rules for sorting and grouping:
+/// `NULL` equals `NULL` (as in GROUP BY and DISTINCT; three-valued comparison is the job of
+/// the expression evaluator) and sorts after every other value; `NaN` equals `NaN` and sorts
+/// above every number; `-0.0` equals `0.0`; numerics compare by value (`1.0 = 1.00`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Datum {
+    Bool(bool),
+    Int16(i16),
+    Int32(i32),
+    Int64(i64),
+    Float32(f32),
+    Float64(f64),
+    Numeric(Decimal),
+    /// `text`, `varchar` and `char` values (a `char(n)` value is stored blank-padded).
+    Text(String),
+    Bytes(Vec<u8>),
+    Date(NaiveDate),
+    Time(NaiveTime),
+    Timestamp(NaiveDateTime),
+    TimestampTz(DateTime<Utc>),
+    Interval(Interval),
+    Jsonb(Jsonb),
+    Uuid(u128),
+    /// Sorts last, as PostgreSQL's default `NULLS LAST` for ascending order.
+    Null,
+}
+
+impl Datum {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Datum::Null)
+    }
+
+    pub fn from_bool_opt(b: Option<bool>) -> Datum {
+        b.map_or(Datum::Null, Datum::Bool)
+    }
+
+    /// The boolean, or `None` for NULL. Panics on a non-boolean: plans are type-checked.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Datum::Bool(b) => Some(*b),
+            Datum::Null => None,
+            other => panic!("expected boolean datum, got {other:?}"),
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Datum::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Integers of any width as `i64`.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Datum::Int16(i) => Some(*i as i64),
+            Datum::Int32(i) => Some(*i as i64),
+            Datum::Int64(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    fn variant_rank(&self) -> u8 {
+        match self {
+            Datum::Bool(_) => 0,
+            Datum::Int16(_) => 1,
+            Datum::Int32(_) => 2,
+            Datum::Int64(_) => 3,
+            Datum::Float32(_) => 4,
+            Datum::Float64(_) => 5,
+            Datum::Numeric(_) => 6,
+            Datum::Text(_) => 7,
+            Datum::Bytes(_) => 8,
+            Datum::Date(_) => 9,
+            Datum::Time(_) => 10,
+            Datum::Timestamp(_) => 11,
+            Datum::TimestampTz(_) => 12,
+            Datum::Interval(_) => 13,
+            Datum::Jsonb(_) => 14,
+            Datum::Uuid(_) => 15,
+            Datum::Null => 255,
+        }
+    }
+}
+
+/// PostgreSQL's float ordering: NaN equals NaN and is larger than everything; -0 = 0.
+pub fn cmp_f64(a: f64, b: f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (false, false) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+    }
+}
+
+fn hash_f64<H: Hasher>(f: f64, state: &mut H) {
+    let canonical = if f.is_nan() {
+        f64::NAN.to_bits()
+    } else if f == 0.0 {
+        0u64
+    } else {
+        f.to_bits()
+    };
+    canonical.hash(state)
+}
+
+impl Ord for Datum {
+    fn cmp(&self, other: &Self) -> Ordering {
+        use Datum::*;
+        match (self, other) {
+            (Bool(a), Bool(b)) => a.cmp(b),
+            (Int16(a), Int16(b)) => a.cmp(b),
+            (Int32(a), Int32(b)) => a.cmp(b),
+            (Int64(a), Int64(b)) => a.cmp(b),
+            (Float32(a), Float32(b)) => cmp_f64(*a as f64, *b as f64),
+            (Float64(a), Float64(b)) => cmp_f64(*a, *b),
+            (Numeric(a), Numeric(b)) => a.cmp(b),
+            (Text(a), Text(b)) => a.cmp(b),
+            (Bytes(a), Bytes(b)) => a.cmp(b),
+            (Date(a), Date(b)) => a.cmp(b),
+            (Time(a), Time(b)) => a.cmp(b),
+            (Timestamp(a), Timestamp(b)) => a.cmp(b),
+            (TimestampTz(a), TimestampTz(b)) => a.cmp(b),
+            (Interval(a), Interval(b)) => a.cmp(b),
+            (Jsonb(a), Jsonb(b)) => a.cmp(b),
+            (Uuid(a), Uuid(b)) => a.cmp(b),
+            (a, b) => a.variant_rank().cmp(&b.variant_rank()),
+        }
+    }
+}
+
+impl PartialOrd for Datum {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Datum {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Datum {}
+
+impl Hash for Datum {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.variant_rank().hash(state);
+        match self {
+            Datum::Bool(b) => b.hash(state),
+            Datum::Int16(i) => i.hash(state),
+            Datum::Int32(i) => i.hash(state),
+            Datum::Int64(i) => i.hash(state),
+            Datum::Float32(f) => hash_f64(*f as f64, state),
+            Datum::Float64(f) => hash_f64(*f, state),
+            Datum::Numeric(d) => d.normalize().hash(state),
+            Datum::Text(s) => s.hash(state),
+            Datum::Bytes(b) => b.hash(state),
+            Datum::Date(d) => d.hash(state),
+            Datum::Time(t) => t.hash(state),
+            Datum::Timestamp(t) => t.hash(state),
+            Datum::TimestampTz(t) => t.hash(state),
+            Datum::Interval(i) => i.hash(state),
+            Datum::Jsonb(j) => j.hash(state),
+            Datum::Uuid(u) => u.hash(state),
+            Datum::Null => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_sorts_last_and_equals_itself() {
+        assert!(Datum::Null > Datum::Int64(i64::MAX));
+        assert_eq!(Datum::Null, Datum::Null);
+    }
+
+    #[test]
+    fn float_nan_and_negative_zero() {
+        assert_eq!(Datum::Float64(f64::NAN), Datum::Float64(f64::NAN));
+        assert!(Datum::Float64(f64::NAN) > Datum::Float64(f64::INFINITY));
+        assert_eq!(Datum::Float64(-0.0), Datum::Float64(0.0));
+    }
+
+    #[test]
+    fn numeric_compares_by_value() {
+        let a = Datum::Numeric(Decimal::new(10, 1));
+        let b = Datum::Numeric(Decimal::new(100, 2));
+        assert_eq!(a, b);
+        use std::collections::hash_map::DefaultHasher;
+        let h = |d: &Datum| {
+            let mut s = DefaultHasher::new();
+            d.hash(&mut s);
+            s.finish()
+        };
+        assert_eq!(h(&a), h(&b));
+    }
+}

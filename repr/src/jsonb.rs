@@ -1,0 +1,91 @@
+//! `Jsonb`: a JSON document in PostgreSQL's jsonb normal form.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// A jsonb value. Objects keep one value per key (the last one given, as PostgreSQL) in
+/// PostgreSQL's key order: shorter keys first, then bytewise.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Jsonb {
+    Null,
+    Bool(bool),
+    Number(JsonNumber),
+    String(String),
+    Array(Vec<Jsonb>),
+    Object(Vec<(JsonKey, Jsonb)>),
+}
+
+/// A JSON number as jsonb keeps it: an exact decimal when it fits, otherwise its text
+/// (normalized), so that no digit is ever lost.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum JsonNumber {
+    Decimal(Decimal),
+    Text(String),
+}
+
+/// An object key, ordered as jsonb orders keys: by length, then bytewise.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct JsonKey(pub String);
+
+impl Ord for JsonKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.len().cmp(&other.0.len()).then_with(|| self.0.as_bytes().cmp(other.0.as_bytes()))
+    }
+}
+
+impl PartialOrd for JsonKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Jsonb {
+    /// Builds an object from key/value pairs: sorts keys, later duplicates win.
+    pub fn object(pairs: Vec<(String, Jsonb)>) -> Jsonb {
+        let mut out: Vec<(JsonKey, Jsonb)> = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            let key = JsonKey(k);
+            match out.binary_search_by(|(existing, _)| existing.cmp(&key)) {
+                Ok(pos) => out[pos].1 = v,
+                Err(pos) => out.insert(pos, (key, v)),
+            }
+        }
+        Jsonb::Object(out)
+    }
+
+    /// The value of `key` if this is an object holding it.
+    pub fn get_key(&self, key: &str) -> Option<&Jsonb> {
+        match self {
+            Jsonb::Object(pairs) => pairs.iter().find(|(k, _)| k.0 == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Element `index` of an array; negative indexes count from the end, as in PostgreSQL.
+    pub fn get_index(&self, index: i64) -> Option<&Jsonb> {
+        match self {
+            Jsonb::Array(items) => {
+                let len = items.len() as i64;
+                let i = if index < 0 { len + index } else { index };
+                if i < 0 || i >= len {
+                    None
+                } else {
+                    items.get(i as usize)
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// `jsonb_typeof`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Jsonb::Null => "null",
+            Jsonb::Bool(_) => "boolean",
+            Jsonb::Number(_) => "number",
+            Jsonb::String(_) => "string",
+            Jsonb::Array(_) => "array",
+            Jsonb::Object(_) => "object",
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `Row`: one tuple of datums, the unit of data in every collection.
+
+use serde::{Deserialize, Serialize};
+use std::ops::Deref;
+
+use crate::Datum;
+
+/// A tuple of [`Datum`]s. Rows are compared and hashed column by column.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Row(Vec<Datum>);
+
+impl Row {
+    pub fn new(datums: Vec<Datum>) -> Self {
+        Row(datums)
+    }
+
+    pub fn empty() -> Self {
+        Row(Vec::new())
+    }
+
+    pub fn into_datums(self) -> Vec<Datum> {
+        self.0
+    }
+
+    /// A new row holding the datums at `columns`, in that order.
+    pub fn project(&self, columns: &[usize]) -> Row {
+        Row(columns.iter().map(|&c| self.0[c].clone()).collect())
+    }
+
+    /// A new row with `other`'s datums after this row's.
+    pub fn concat(&self, other: &Row) -> Row {
+        let mut datums = Vec::with_capacity(self.0.len() + other.0.len());
+        datums.extend_from_slice(&self.0);
+        datums.extend_from_slice(&other.0);
+        Row(datums)
+    }
+
+    pub fn push(&mut self, datum: Datum) {
+        self.0.push(datum)
+    }
+}
+
+impl Deref for Row {
+    type Target = [Datum];
+    fn deref(&self) -> &[Datum] {
+        &self.0
+    }
+}
+
+impl From<Vec<Datum>> for Row {
+    fn from(datums: Vec<Datum>) -> Self {
+        Row(datums)
+    }
+}
+
+impl FromIterator<Datum> for Row {
+    fn from_iter<I: IntoIterator<Item = Datum>>(iter: I) -> Self {
+        Row(iter.into_iter().collect())
+    }
+}

@@ -1,0 +1,694 @@
+//! The coordinator: the catalog, the timestamp oracle, and the execution of plans.
+//!
+//! It owns the only mutable view of what exists. Writes get a timestamp from the oracle,
+//! go to compute as table updates at that time, and time then advances past them; reads
+//! pick one timestamp (the last write's) and read every collection they need there, so a
+//! read sees all earlier writes and several views consistently.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use eddy_compute::{Command, Compute, PeekError};
+use eddy_expr::eval::{self, Collection};
+use eddy_expr::{EvalError, RelationExpr};
+use eddy_planner::{
+    Catalog, CatalogItem, ColumnOrder, ItemKind, ObjectKind, Plan, RowSetFinishing, ShowKind,
+};
+use eddy_repr::{ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
+
+use crate::copy;
+use crate::error::AdapterError;
+use crate::session::Session;
+
+/// What a catalog entry is and what it needs.
+#[derive(Clone, Debug)]
+pub struct CatalogEntry {
+    pub item: CatalogItem,
+    pub create_sql: String,
+    pub depends_on: Vec<GlobalId>,
+}
+
+/// The result of executing one plan, for the pgwire layer to send.
+#[derive(Debug)]
+pub enum ExecuteResponse {
+    Rows {
+        desc: RelationDesc,
+        rows: Vec<Row>,
+    },
+    Command {
+        tag: String,
+        rows: Option<usize>,
+    },
+    /// `COPY ... FROM STDIN`: the client sends data next.
+    CopyIn {
+        columns: usize,
+    },
+    TransactionStart,
+    TransactionEnd {
+        tag: String,
+    },
+}
+
+pub struct Coordinator {
+    compute: Compute,
+    entries: BTreeMap<GlobalId, CatalogEntry>,
+    names: BTreeMap<String, GlobalId>,
+    next_id: GlobalId,
+    /// Every write so far happened at or before this time; reads happen here.
+    last_write: Timestamp,
+}
+
+impl Catalog for Coordinator {
+    fn resolve(&self, name: &str) -> Option<CatalogItem> {
+        self.names
+            .get(name)
+            .and_then(|id| self.entries.get(id))
+            .map(|e| e.item.clone())
+    }
+}
+
+fn wall_clock_ms() -> Timestamp {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as Timestamp)
+        .unwrap_or(0)
+}
+
+impl Coordinator {
+    pub fn new(compute: Compute) -> Self {
+        let start = wall_clock_ms();
+        compute.send(Command::AdvanceTime { time: start });
+        Coordinator {
+            compute,
+            entries: BTreeMap::new(),
+            names: BTreeMap::new(),
+            next_id: 1,
+            last_write: start.saturating_sub(1),
+        }
+    }
+
+    pub fn shutdown(&mut self) {
+        self.compute.shutdown();
+    }
+
+    /// A fresh write timestamp: wall-clock milliseconds, strictly increasing.
+    fn next_write_ts(&mut self) -> Timestamp {
+        let ts = wall_clock_ms().max(self.last_write + 1);
+        self.last_write = ts;
+        ts
+    }
+
+    pub fn execute(
+        &mut self,
+        session: &mut Session,
+        plan: Plan,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        match plan {
+            Plan::CreateTable {
+                name,
+                desc,
+                if_not_exists,
+            } => {
+                if self.names.contains_key(&name) {
+                    return self.exists(&name, if_not_exists, "CREATE TABLE");
+                }
+                let id = self.allocate_id();
+                self.compute.send(Command::CreateTable { id });
+                let create_sql = format!("CREATE TABLE {name} ({})", column_list(&desc));
+                self.insert_entry(id, name, ItemKind::Table, desc, None, create_sql, vec![]);
+                Ok(command("CREATE TABLE"))
+            }
+            Plan::CreateView {
+                name,
+                desc,
+                expr,
+                materialized,
+                or_replace,
+                if_not_exists,
+                create_sql,
+            } => {
+                let tag = if materialized {
+                    "CREATE MATERIALIZED VIEW"
+                } else {
+                    "CREATE VIEW"
+                };
+                if let Some(&existing) = self.names.get(&name) {
+                    if !or_replace {
+                        return self.exists(&name, if_not_exists, tag);
+                    }
+                    let dependents = self.dependents(existing);
+                    if dependents.len() > 1 {
+                        return Err(AdapterError::Dependents(format!(
+                            "cannot replace view \"{name}\" because other objects depend on it"
+                        )));
+                    }
+                    self.drop_ids(&[existing]);
+                }
+                let id = self.allocate_id();
+                let depends_on = expr.depends_on();
+                if materialized {
+                    self.compute.send(Command::CreateView {
+                        id,
+                        expr: expr.clone(),
+                    });
+                    self.insert_entry(
+                        id,
+                        name,
+                        ItemKind::MaterializedView,
+                        desc,
+                        None,
+                        create_sql,
+                        depends_on,
+                    );
+                } else {
+                    self.insert_entry(
+                        id,
+                        name,
+                        ItemKind::View,
+                        desc,
+                        Some(expr),
+                        create_sql,
+                        depends_on,
+                    );
+                }
+                Ok(command(tag))
+            }
+            Plan::Drop {
+                kind,
+                names,
+                if_exists,
+                cascade,
+            } => self.drop(kind, names, if_exists, cascade),
+            Plan::Insert {
+                table,
+                rows,
+                returning,
+            } => {
+                let rows = self.evaluate_now(&rows)?;
+                let rows = self.check_table_rows(table, rows)?;
+                let count: Diff = rows.iter().map(|(_, d)| d).sum();
+                let returned = match &returning {
+                    Some(q) => Some(self.evaluate_with(&q.expr, table, &rows)?),
+                    None => None,
+                };
+                self.write(session, table, rows)?;
+                match (returning, returned) {
+                    (Some(q), Some(rows)) => Ok(ExecuteResponse::Rows {
+                        desc: q.desc.clone(),
+                        rows: finish(rows, &q.finishing),
+                    }),
+                    _ => Ok(ExecuteResponse::Command {
+                        tag: "INSERT 0".into(),
+                        rows: Some(count as usize),
+                    }),
+                }
+            }
+            Plan::Update {
+                table,
+                selection,
+                arity,
+            } => {
+                let selected = self.evaluate_now(&selection)?;
+                let mut changes = Vec::new();
+                let mut count = 0;
+                for (row, diff) in selected {
+                    changes.push((Row::new(row[..arity].to_vec()), -diff));
+                    changes.push((Row::new(row[arity..].to_vec()), diff));
+                    count += diff;
+                }
+                let changes = self.check_table_rows(table, changes)?;
+                self.write(session, table, changes)?;
+                Ok(ExecuteResponse::Command {
+                    tag: "UPDATE".into(),
+                    rows: Some(count as usize),
+                })
+            }
+            Plan::Delete { table, selection } => {
+                let selected = self.evaluate_now(&selection)?;
+                let count: Diff = selected.iter().map(|(_, d)| d).sum();
+                let changes = selected.into_iter().map(|(r, d)| (r, -d)).collect();
+                self.write(session, table, changes)?;
+                Ok(ExecuteResponse::Command {
+                    tag: "DELETE".into(),
+                    rows: Some(count as usize),
+                })
+            }
+            Plan::Select(q) => {
+                let rows = self.evaluate_now(&q.expr)?;
+                Ok(ExecuteResponse::Rows {
+                    desc: q.desc.clone(),
+                    rows: finish(rows, &q.finishing),
+                })
+            }
+            Plan::CopyFrom {
+                table,
+                columns,
+                column_types,
+                arity,
+                format,
+            } => {
+                session.copy_in = Some(copy::CopyState::new(
+                    table,
+                    columns.clone(),
+                    column_types,
+                    arity,
+                    format,
+                ));
+                Ok(ExecuteResponse::CopyIn {
+                    columns: columns.len(),
+                })
+            }
+            Plan::Explain(text) => Ok(ExecuteResponse::Rows {
+                desc: RelationDesc::new(vec![(
+                    "QUERY PLAN".into(),
+                    ColumnType::new(ScalarType::Text, false),
+                )]),
+                rows: text
+                    .lines()
+                    .map(|l| Row::new(vec![Datum::Text(l.to_string())]))
+                    .collect(),
+            }),
+            Plan::Show(kind) => self.show(session, kind),
+            Plan::SetVariable { name, value, .. } => {
+                session.set(&name, value)?;
+                Ok(command("SET"))
+            }
+            Plan::ResetVariable { name } => {
+                match name {
+                    Some(n) => session.set(&n, None)?,
+                    None => session.reset_all(),
+                }
+                Ok(command("RESET"))
+            }
+            Plan::StartTransaction => {
+                session.in_transaction = true;
+                Ok(ExecuteResponse::TransactionStart)
+            }
+            Plan::Commit => {
+                let pending = std::mem::take(&mut session.pending_writes);
+                session.in_transaction = false;
+                self.apply_writes(pending);
+                Ok(ExecuteResponse::TransactionEnd {
+                    tag: "COMMIT".into(),
+                })
+            }
+            Plan::Rollback => {
+                session.pending_writes.clear();
+                session.in_transaction = false;
+                Ok(ExecuteResponse::TransactionEnd {
+                    tag: "ROLLBACK".into(),
+                })
+            }
+            Plan::NoOp { tag } => Ok(command(&tag)),
+        }
+    }
+
+    fn allocate_id(&mut self) -> GlobalId {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert_entry(
+        &mut self,
+        id: GlobalId,
+        name: String,
+        kind: ItemKind,
+        desc: RelationDesc,
+        view_expr: Option<RelationExpr>,
+        create_sql: String,
+        depends_on: Vec<GlobalId>,
+    ) {
+        self.names.insert(name.clone(), id);
+        let item = CatalogItem {
+            id,
+            name,
+            kind,
+            desc,
+            view_expr,
+        };
+        self.entries.insert(
+            id,
+            CatalogEntry {
+                item,
+                create_sql,
+                depends_on,
+            },
+        );
+    }
+
+    fn exists(
+        &self,
+        name: &str,
+        if_not_exists: bool,
+        tag: &str,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        if if_not_exists {
+            Ok(command(tag))
+        } else {
+            Err(AdapterError::Plan(eddy_planner::PlanError::RelationExists(
+                name.to_string(),
+            )))
+        }
+    }
+
+    /// `id` and everything that reads it, transitively, dependents last.
+    fn dependents(&self, id: GlobalId) -> Vec<GlobalId> {
+        let mut out = vec![id];
+        let mut i = 0;
+        while i < out.len() {
+            let current = out[i];
+            for (other, e) in &self.entries {
+                if e.depends_on.contains(&current) && !out.contains(other) {
+                    out.push(*other);
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+
+    fn drop(
+        &mut self,
+        kind: ObjectKind,
+        names: Vec<String>,
+        if_exists: bool,
+        cascade: bool,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        let tag = format!("DROP {}", kind.as_str().to_uppercase());
+        let mut to_drop = Vec::new();
+        for name in names {
+            let Some(&id) = self.names.get(&name) else {
+                if if_exists {
+                    continue;
+                }
+                return Err(AdapterError::Plan(
+                    eddy_planner::PlanError::UnknownRelation(name),
+                ));
+            };
+            let entry = &self.entries[&id];
+            if !kind.matches(entry.item.kind) {
+                return Err(AdapterError::WrongObjectType(
+                    format!("\"{name}\" is not a {}", kind.as_str()),
+                    format!(
+                        "Use DROP {} to remove a {}.",
+                        entry.item.kind.as_str().to_uppercase(),
+                        entry.item.kind.as_str()
+                    ),
+                ));
+            }
+            let all = self.dependents(id);
+            if all.len() > 1 && !cascade {
+                let names: Vec<String> = all[1..]
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{} {}",
+                            self.entries[d].item.kind.as_str(),
+                            self.entries[d].item.name
+                        )
+                    })
+                    .collect();
+                return Err(AdapterError::Dependents(format!(
+                    "cannot drop {} {name} because other objects depend on it: {}",
+                    kind.as_str(),
+                    names.join(", ")
+                )));
+            }
+            to_drop.extend(all);
+        }
+        to_drop.dedup();
+        self.drop_ids(&to_drop);
+        Ok(command(&tag))
+    }
+
+    fn drop_ids(&mut self, ids: &[GlobalId]) {
+        for id in ids.iter().rev() {
+            if let Some(e) = self.entries.remove(id) {
+                self.names.remove(&e.item.name);
+                if e.item.kind != ItemKind::View {
+                    self.compute.send(Command::Drop { id: *id });
+                }
+            }
+        }
+    }
+
+    /// Evaluates `expr` at the latest complete time, reading maintained collections.
+    fn evaluate_now(&self, expr: &RelationExpr) -> Result<Collection, AdapterError> {
+        let ts = self.last_write;
+        let read = |id: GlobalId| -> Result<Collection, EvalError> {
+            self.compute.peek(id, ts).map_err(|e| match e {
+                PeekError::Eval(e) => e,
+                other => EvalError::Internal(other.to_string()),
+            })
+        };
+        // Reading a maintained collection whole is one peek, no recomputation.
+        if let RelationExpr::Get { id, .. } = expr {
+            return Ok(eval::consolidate(read(*id)?));
+        }
+        Ok(eval::evaluate(expr, &read)?)
+    }
+
+    /// Evaluates `expr` with the table `table` replaced by `rows` (for RETURNING).
+    fn evaluate_with(
+        &self,
+        expr: &RelationExpr,
+        table: GlobalId,
+        rows: &Collection,
+    ) -> Result<Collection, AdapterError> {
+        let read = |id: GlobalId| -> Result<Collection, EvalError> {
+            if id == table {
+                Ok(rows.iter().filter(|(_, d)| *d > 0).cloned().collect())
+            } else {
+                Err(EvalError::Internal(
+                    "RETURNING may only read the inserted rows".into(),
+                ))
+            }
+        };
+        Ok(eval::evaluate(expr, &read)?)
+    }
+
+    /// Enforces NOT NULL on rows about to enter `table`.
+    fn check_table_rows(
+        &self,
+        table: GlobalId,
+        rows: Collection,
+    ) -> Result<Collection, AdapterError> {
+        let entry = &self.entries[&table];
+        for (row, diff) in &rows {
+            if *diff <= 0 {
+                continue;
+            }
+            for (datum, (name, ty)) in row.iter().zip(entry.item.desc.columns()) {
+                if datum.is_null() && !ty.nullable {
+                    return Err(AdapterError::NotNull {
+                        column: name.clone(),
+                        table: entry.item.name.clone(),
+                    });
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Applies `changes` to `table` now, or at COMMIT inside a transaction block.
+    fn write(
+        &mut self,
+        session: &mut Session,
+        table: GlobalId,
+        changes: Collection,
+    ) -> Result<(), AdapterError> {
+        if session.in_transaction {
+            session.pending_writes.push((table, changes));
+        } else {
+            self.apply_writes(vec![(table, changes)]);
+        }
+        Ok(())
+    }
+
+    /// Applies several tables' changes atomically: one timestamp for all.
+    pub fn apply_writes(&mut self, writes: Vec<(GlobalId, Collection)>) {
+        if writes.is_empty() {
+            return;
+        }
+        let time = self.next_write_ts();
+        for (id, updates) in writes {
+            if self.entries.contains_key(&id) && !updates.is_empty() {
+                self.compute.send(Command::Update { id, updates, time });
+            }
+        }
+        self.compute.send(Command::AdvanceTime { time: time + 1 });
+    }
+
+    /// Checks and writes rows decoded by COPY.
+    pub fn copy_rows(
+        &mut self,
+        session: &mut Session,
+        table: GlobalId,
+        rows: Vec<Row>,
+    ) -> Result<usize, AdapterError> {
+        if !self.entries.contains_key(&table) {
+            return Err(AdapterError::Internal(
+                "the COPY target table was dropped".into(),
+            ));
+        }
+        let n = rows.len();
+        let rows = self.check_table_rows(table, rows.into_iter().map(|r| (r, 1)).collect())?;
+        self.write(session, table, rows)?;
+        Ok(n)
+    }
+
+    fn show(&self, session: &Session, kind: ShowKind) -> Result<ExecuteResponse, AdapterError> {
+        let text_col = |name: &str| (name.to_string(), ColumnType::new(ScalarType::Text, false));
+        let list = |kind: ItemKind| {
+            let rows = self
+                .entries
+                .values()
+                .filter(|e| e.item.kind == kind)
+                .map(|e| Row::new(vec![Datum::Text(e.item.name.clone())]))
+                .collect::<Vec<_>>();
+            let mut rows = rows;
+            rows.sort();
+            ExecuteResponse::Rows {
+                desc: RelationDesc::new(vec![text_col("name")]),
+                rows,
+            }
+        };
+        Ok(match kind {
+            ShowKind::Tables => list(ItemKind::Table),
+            ShowKind::Views => list(ItemKind::View),
+            ShowKind::MaterializedViews => list(ItemKind::MaterializedView),
+            ShowKind::Sources => list(ItemKind::Source),
+            ShowKind::Columns(id) => {
+                let e = self.entry(id)?;
+                let rows = e
+                    .item
+                    .desc
+                    .columns()
+                    .iter()
+                    .map(|(n, t)| {
+                        Row::new(vec![
+                            Datum::Text(n.clone()),
+                            Datum::Bool(t.nullable),
+                            Datum::Text(t.scalar_type.to_string()),
+                        ])
+                    })
+                    .collect();
+                ExecuteResponse::Rows {
+                    desc: RelationDesc::new(vec![
+                        text_col("name"),
+                        ("nullable".into(), ColumnType::new(ScalarType::Bool, false)),
+                        text_col("type"),
+                    ]),
+                    rows,
+                }
+            }
+            ShowKind::CreateObject(id) => {
+                let e = self.entry(id)?;
+                ExecuteResponse::Rows {
+                    desc: RelationDesc::new(vec![text_col("name"), text_col("create_sql")]),
+                    rows: vec![Row::new(vec![
+                        Datum::Text(e.item.name.clone()),
+                        Datum::Text(e.create_sql.clone()),
+                    ])],
+                }
+            }
+            ShowKind::Variable(name) => {
+                let value = session.get(&name)?;
+                ExecuteResponse::Rows {
+                    desc: RelationDesc::new(vec![text_col(&name)]),
+                    rows: vec![Row::new(vec![Datum::Text(value)])],
+                }
+            }
+            ShowKind::AllVariables => ExecuteResponse::Rows {
+                desc: RelationDesc::new(vec![text_col("name"), text_col("setting")]),
+                rows: session
+                    .all()
+                    .into_iter()
+                    .map(|(n, v)| Row::new(vec![Datum::Text(n), Datum::Text(v)]))
+                    .collect(),
+            },
+        })
+    }
+
+    fn entry(&self, id: GlobalId) -> Result<&CatalogEntry, AdapterError> {
+        self.entries
+            .get(&id)
+            .ok_or_else(|| AdapterError::Internal(format!("catalog entry {id} vanished")))
+    }
+}
+
+fn command(tag: &str) -> ExecuteResponse {
+    ExecuteResponse::Command {
+        tag: tag.to_string(),
+        rows: None,
+    }
+}
+
+fn column_list(desc: &RelationDesc) -> String {
+    desc.columns()
+        .iter()
+        .map(|(n, t)| {
+            format!(
+                "{n} {}{}",
+                t.scalar_type,
+                if t.nullable { "" } else { " NOT NULL" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Expands multiplicities, sorts, applies OFFSET/LIMIT and the final projection.
+pub fn finish(rows: Collection, finishing: &RowSetFinishing) -> Vec<Row> {
+    let mut expanded: Vec<Row> = Vec::new();
+    for (row, diff) in rows {
+        for _ in 0..diff.max(0) {
+            expanded.push(row.clone());
+        }
+    }
+    if !finishing.order_by.is_empty() {
+        expanded.sort_by(|a, b| compare_rows(a, b, &finishing.order_by));
+    }
+    expanded
+        .into_iter()
+        .skip(finishing.offset)
+        .take(finishing.limit.unwrap_or(usize::MAX))
+        .map(|r| r.project(&finishing.project))
+        .collect()
+}
+
+fn compare_rows(a: &Row, b: &Row, order: &[ColumnOrder]) -> std::cmp::Ordering {
+    for o in order {
+        let (x, y) = (&a[o.column], &b[o.column]);
+        let ord = match (x.is_null(), y.is_null()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => {
+                if o.nulls_last {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Less
+                }
+            }
+            (false, true) => {
+                if o.nulls_last {
+                    std::cmp::Ordering::Less
+                } else {
+                    std::cmp::Ordering::Greater
+                }
+            }
+            (false, false) => {
+                if o.desc {
+                    y.cmp(x)
+                } else {
+                    x.cmp(y)
+                }
+            }
+        };
+        if ord != std::cmp::Ordering::Equal {
+            return ord;
+        }
+    }
+    std::cmp::Ordering::Equal
+}

@@ -1,0 +1,67 @@
+//! `AdapterError`: every error a session can see, mapped to SQLSTATE at the pgwire edge.
+
+use eddy_expr::EvalError;
+use eddy_planner::PlanError;
+use eddy_repr::ParseError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(
+        "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
+    )]
+    NotNull { column: String, table: String },
+    #[error("{0}")]
+    Dependents(String),
+    #[error("{0}")]
+    WrongObjectType(String, String),
+    #[error("unrecognized configuration parameter \"{0}\"")]
+    UnknownVariable(String),
+    #[error("{0}")]
+    InvalidParameterValue(String),
+    /// Bad COPY input: which line and what was wrong.
+    #[error("{message}")]
+    Copy { message: String, context: String },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AdapterError {
+    pub fn sqlstate(&self) -> String {
+        match self {
+            AdapterError::Plan(e) => e.sqlstate().to_string(),
+            AdapterError::Eval(e) => e.sqlstate().to_string(),
+            AdapterError::Parse(e) => e.sqlstate().to_string(),
+            AdapterError::NotNull { .. } => "23502".into(),
+            AdapterError::Dependents(_) => "2BP01".into(),
+            AdapterError::WrongObjectType(..) => "42809".into(),
+            AdapterError::UnknownVariable(_) => "42704".into(),
+            AdapterError::InvalidParameterValue(_) => "22023".into(),
+            AdapterError::Copy { .. } => "22P04".into(),
+            AdapterError::Internal(_) => "XX000".into(),
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            AdapterError::Plan(e) => e.hint(),
+            AdapterError::Dependents(_) => {
+                Some("Use DROP ... CASCADE to drop the dependent objects too.".into())
+            }
+            AdapterError::WrongObjectType(_, hint) => Some(hint.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            AdapterError::Copy { context, .. } => Some(context.clone()),
+            _ => None,
+        }
+    }
+}

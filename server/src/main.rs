@@ -1,0 +1,107 @@
+//! `eddy`: an incremental materialized-view database that speaks PostgreSQL.
+//!
+//! This crate is the server: it parses flags, starts the compute workers, and serves
+//! pgwire sessions, each planning statements and handing plans to the coordinator. It
+//! is the only crate that knows about sockets, tokio and pgwire.
+
+mod coordinator;
+mod copy;
+mod error;
+mod protocol;
+mod session;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+/// Eddy keeps SQL materialized views up to date incrementally. Connect with psql or any
+/// PostgreSQL driver: `psql -h 127.0.0.1 -p 6875 -U eddy eddy`.
+#[derive(Parser, Debug)]
+#[command(name = "eddy", version, about)]
+struct Args {
+    /// Address to accept PostgreSQL connections on.
+    #[arg(long, env = "EDDY_LISTEN", default_value = "127.0.0.1:6875")]
+    listen: String,
+    /// Directory for Eddy's data. Created if missing. (Durable storage arrives with the
+    /// RocksDB layer; today the directory only holds nothing of value.)
+    #[arg(long, env = "EDDY_DATA_DIR", default_value = "./eddy-data")]
+    data_dir: PathBuf,
+    /// Timely worker threads that maintain views. Default: the number of CPU cores.
+    #[arg(long, env = "EDDY_WORKERS")]
+    workers: Option<usize>,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let workers = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    if workers == 0 {
+        anyhow::bail!("--workers must be at least 1");
+    }
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+    let compute = eddy_compute::Compute::start(workers)
+        .map_err(|e| anyhow::anyhow!("starting compute workers: {e}"))?;
+    let coord = Arc::new(Mutex::new(coordinator::Coordinator::new(compute)));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(args.listen, workers, coord.clone()))?;
+    if let Ok(mut c) = coord.lock() {
+        c.shutdown();
+    }
+    info!("eddy stopped");
+    Ok(())
+}
+
+async fn serve(
+    listen: String,
+    workers: usize,
+    coord: Arc<Mutex<coordinator::Coordinator>>,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    info!(%listen, workers, "eddy is ready for connections");
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (socket, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        warn!("accept failed: {e}");
+                        continue;
+                    }
+                };
+                let handlers = Arc::new(protocol::Handlers(protocol::Connection::new(coord.clone())));
+                tokio::spawn(async move {
+                    if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                        warn!(%peer, "connection ended with an error: {e}");
+                    }
+                });
+            }
+            _ = sigterm.recv() => {
+                info!("SIGTERM received, shutting down");
+                return Ok(());
+            }
+            _ = tokio::signal::ctrl_c() => {
+                info!("interrupt received, shutting down");
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! The PostgreSQL wire protocol edge (pgwire): simple and extended queries, COPY FROM
+//! STDIN, value encoding in text and binary, and errors as SQLSTATE responses.
+
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::BytesMut;
+use eddy_planner::{Plan, StatementContext};
+use eddy_repr::{strconv, Datum, RelationDesc, Row, ScalarType};
+use futures::{stream, Sink, SinkExt};
+use pgwire::api::auth::noop::NoopStartupHandler;
+use pgwire::api::copy::CopyHandler;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{
+    CopyResponse, DescribePortalResponse, DescribeStatementResponse, FieldFormat, FieldInfo,
+    QueryResponse, Response, Tag,
+};
+use pgwire::api::stmt::{NoopQueryParser, StoredStatement};
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::copy::{CopyData, CopyDone};
+use pgwire::messages::data::DataRow;
+use pgwire::messages::PgWireBackendMessage;
+
+use crate::coordinator::{Coordinator, ExecuteResponse};
+use crate::error::AdapterError;
+use crate::session::Session;
+
+/// Largest SQL text accepted, so one client cannot make the server allocate without bound.
+const MAX_QUERY_BYTES: usize = 64 * 1024 * 1024;
+
+/// One client connection: shared coordinator, own session.
+pub struct Connection {
+    coord: Arc<Mutex<Coordinator>>,
+    session: Mutex<Session>,
+}
+
+impl Connection {
+    pub fn new(coord: Arc<Mutex<Coordinator>>) -> Arc<Self> {
+        Arc::new(Connection {
+            coord,
+            session: Mutex::new(Session::new("eddy".into(), "eddy".into())),
+        })
+    }
+
+    /// Plans and executes one statement with the coordinator locked: statements are applied
+    /// one at a time, which keeps reads and writes consistent.
+    fn run(
+        &self,
+        stmt: &eddy_planner::Statement,
+        params: Option<Vec<(Datum, ScalarType)>>,
+        param_types: Vec<Option<ScalarType>>,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        let mut session = self
+            .session
+            .lock()
+            .map_err(|_| AdapterError::Internal("session lock poisoned".into()))?;
+        let mut coord = self
+            .coord
+            .lock()
+            .map_err(|_| AdapterError::Internal("coordinator lock poisoned".into()))?;
+        let mut ctx = StatementContext::new(chrono::Utc::now());
+        ctx.user = session.user.clone();
+        ctx.database = session.database.clone();
+        ctx.params = params;
+        ctx.param_types = param_types;
+        let (plan, _) = tokio::task::block_in_place(|| eddy_planner::plan(stmt, &*coord, &ctx))?;
+        tokio::task::block_in_place(|| coord.execute(&mut session, plan))
+    }
+
+    fn describe(
+        &self,
+        sql: &str,
+        declared: &[Option<Type>],
+    ) -> Result<(Vec<Option<ScalarType>>, Option<RelationDesc>), AdapterError> {
+        let stmts = eddy_planner::parse(sql)?;
+        let Some(stmt) = stmts.first() else {
+            return Ok((vec![], None));
+        };
+        let coord = self
+            .coord
+            .lock()
+            .map_err(|_| AdapterError::Internal("coordinator lock poisoned".into()))?;
+        let mut ctx = StatementContext::new(chrono::Utc::now());
+        ctx.param_types = declared
+            .iter()
+            .map(|t| t.as_ref().and_then(|t| ScalarType::from_oid(t.oid())))
+            .collect();
+        let (plan, params) = eddy_planner::plan(stmt, &*coord, &ctx)?;
+        let desc = match plan {
+            Plan::Select(q) => Some(q.desc),
+            Plan::Insert {
+                returning: Some(q), ..
+            } => Some(q.desc),
+            Plan::Explain(_) => Some(RelationDesc::new(vec![(
+                "QUERY PLAN".into(),
+                eddy_repr::ColumnType::new(ScalarType::Text, false),
+            )])),
+            Plan::Show(_) => None,
+            _ => None,
+        };
+        Ok((params, desc))
+    }
+}
+
+fn to_pg_error(e: AdapterError) -> ErrorInfo {
+    let mut info = ErrorInfo::new("ERROR".into(), e.sqlstate(), e.to_string());
+    info.hint = e.hint();
+    info.detail = e.detail();
+    info
+}
+
+fn user_error(e: AdapterError) -> PgWireError {
+    PgWireError::UserError(Box::new(to_pg_error(e)))
+}
+
+fn pg_type(ty: &ScalarType) -> Type {
+    Type::from_oid(ty.oid()).unwrap_or(Type::TEXT)
+}
+
+fn fields(desc: &RelationDesc, format: &Format) -> Vec<FieldInfo> {
+    desc.columns()
+        .iter()
+        .enumerate()
+        .map(|(i, (name, ty))| {
+            let mut f = FieldInfo::new(
+                name.clone(),
+                None,
+                None,
+                pg_type(&ty.scalar_type),
+                format.format_for(i),
+            );
+            f = f.with_type_size(ty.scalar_type.type_len());
+            if let ScalarType::Numeric {
+                precision: Some(p),
+                scale,
+            } = ty.scalar_type
+            {
+                f = f.with_type_modifier((((p << 16) | scale.unwrap_or(0)) + 4) as i32);
+            }
+            f
+        })
+        .collect()
+}
+
+fn encode_row(row: &Row, desc: &RelationDesc, format: &Format) -> DataRow {
+    let mut data = BytesMut::new();
+    let mut buf = Vec::new();
+    for (i, (datum, (_, ty))) in row.iter().zip(desc.columns()).enumerate() {
+        if datum.is_null() {
+            data.extend_from_slice(&(-1i32).to_be_bytes());
+            continue;
+        }
+        buf.clear();
+        match format.format_for(i) {
+            FieldFormat::Binary => strconv::encode_binary(datum, &ty.scalar_type, &mut buf),
+            FieldFormat::Text => {
+                let mut s = String::new();
+                strconv::format_datum(datum, &ty.scalar_type, &mut s);
+                buf.extend_from_slice(s.as_bytes());
+            }
+        }
+        data.extend_from_slice(&(buf.len() as i32).to_be_bytes());
+        data.extend_from_slice(&buf);
+    }
+    DataRow::new(data, row.len() as i16)
+}
+
+fn to_response(resp: ExecuteResponse, format: &Format) -> Response {
+    match resp {
+        ExecuteResponse::Rows { desc, rows } => {
+            let schema = Arc::new(fields(&desc, format));
+            let encoded: Vec<PgWireResult<DataRow>> = rows
+                .iter()
+                .map(|r| Ok(encode_row(r, &desc, format)))
+                .collect();
+            Response::Query(QueryResponse::new(schema, stream::iter(encoded)))
+        }
+        ExecuteResponse::Command { tag, rows } => {
+            let t = Tag::new(&tag);
+            Response::Execution(match rows {
+                Some(n) => t.with_rows(n),
+                None => t,
+            })
+        }
+        ExecuteResponse::CopyIn { columns, .. } => {
+            Response::CopyIn(CopyResponse::new(0, columns, stream::empty()))
+        }
+        ExecuteResponse::TransactionStart => Response::TransactionStart(Tag::new("BEGIN")),
+        ExecuteResponse::TransactionEnd { tag } => Response::TransactionEnd(Tag::new(&tag)),
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Connection {
+    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if query.len() > MAX_QUERY_BYTES {
+            return Err(user_error(AdapterError::InvalidParameterValue(format!(
+                "query of {} bytes exceeds the limit of {MAX_QUERY_BYTES}",
+                query.len()
+            ))));
+        }
+        let stmts = match eddy_planner::parse(query) {
+            Ok(s) => s,
+            Err(e) => return Ok(vec![Response::Error(Box::new(to_pg_error(e.into())))]),
+        };
+        if stmts.is_empty() {
+            return Ok(vec![Response::EmptyQuery]);
+        }
+        let mut responses = Vec::with_capacity(stmts.len());
+        for stmt in &stmts {
+            match self.run(stmt, None, vec![]) {
+                Ok(r) => responses.push(to_response(r, &Format::UnifiedText)),
+                Err(e) => {
+                    // As PostgreSQL: the first failing statement ends the batch.
+                    responses.push(Response::Error(Box::new(to_pg_error(e))));
+                    break;
+                }
+            }
+        }
+        Ok(responses)
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Connection {
+    type Statement = String;
+    type QueryParser = NoopQueryParser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        Arc::new(NoopQueryParser)
+    }
+
+    async fn do_query<C>(
+        &self,
+        _client: &mut C,
+        portal: &Portal<Self::Statement>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let sql = &portal.statement.statement;
+        let stmts = eddy_planner::parse(sql).map_err(|e| user_error(e.into()))?;
+        let Some(stmt) = stmts.first() else {
+            return Ok(Response::EmptyQuery);
+        };
+        if stmts.len() > 1 {
+            return Err(user_error(AdapterError::Plan(
+                eddy_planner::PlanError::Syntax(
+                    "cannot insert multiple commands into a prepared statement".into(),
+                ),
+            )));
+        }
+        let (param_types, _) = self
+            .describe(sql, &portal.statement.parameter_types)
+            .map_err(user_error)?;
+        let mut params = Vec::with_capacity(portal.parameters.len());
+        for (i, value) in portal.parameters.iter().enumerate() {
+            let ty = param_types
+                .get(i)
+                .cloned()
+                .flatten()
+                .unwrap_or(ScalarType::Text);
+            let datum = match value {
+                None => Datum::Null,
+                Some(bytes) => match portal.parameter_format.format_for(i) {
+                    FieldFormat::Binary => strconv::decode_binary(bytes, &ty),
+                    FieldFormat::Text => {
+                        let text = std::str::from_utf8(bytes).map_err(|_| {
+                            user_error(AdapterError::InvalidParameterValue(format!(
+                                "parameter ${} is not valid UTF-8",
+                                i + 1
+                            )))
+                        })?;
+                        strconv::parse_datum(text, &ty)
+                    }
+                }
+                .map_err(|e| user_error(e.into()))?,
+            };
+            params.push((datum, ty));
+        }
+        let types = param_types.clone();
+        let resp = self.run(stmt, Some(params), types).map_err(user_error)?;
+        Ok(to_response(resp, &portal.result_column_format))
+    }
+
+    async fn do_describe_statement<C>(
+        &self,
+        _client: &mut C,
+        target: &StoredStatement<Self::Statement>,
+    ) -> PgWireResult<DescribeStatementResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let (params, desc) = self
+            .describe(&target.statement, &target.parameter_types)
+            .map_err(user_error)?;
+        let param_types = params
+            .iter()
+            .map(|t| t.as_ref().map(pg_type).unwrap_or(Type::TEXT))
+            .collect();
+        let fields = desc
+            .map(|d| fields(&d, &Format::UnifiedText))
+            .unwrap_or_default();
+        Ok(DescribeStatementResponse::new(param_types, fields))
+    }
+
+    async fn do_describe_portal<C>(
+        &self,
+        _client: &mut C,
+        target: &Portal<Self::Statement>,
+    ) -> PgWireResult<DescribePortalResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let (_, desc) = self
+            .describe(
+                &target.statement.statement,
+                &target.statement.parameter_types,
+            )
+            .map_err(user_error)?;
+        let fields = desc
+            .map(|d| fields(&d, &target.result_column_format))
+            .unwrap_or_default();
+        Ok(DescribePortalResponse::new(fields))
+    }
+}
+
+#[async_trait]
+impl CopyHandler for Connection {
+    async fn on_copy_data<C>(&self, _client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut session = self
+            .session
+            .lock()
+            .map_err(|_| user_error(AdapterError::Internal("session lock poisoned".into())))?;
+        let result = match session.copy_in.as_mut() {
+            Some(state) => state.push(&copy_data.data),
+            None => Err(AdapterError::Internal("COPY data without COPY".into())),
+        };
+        if let Err(e) = result {
+            session.copy_in = None;
+            return Err(user_error(e));
+        }
+        Ok(())
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let count = {
+            let mut session = self
+                .session
+                .lock()
+                .map_err(|_| user_error(AdapterError::Internal("session lock poisoned".into())))?;
+            let Some(mut state) = session.copy_in.take() else {
+                return Err(user_error(AdapterError::Internal(
+                    "COPY done without COPY".into(),
+                )));
+            };
+            let rows = state.finish().map_err(user_error)?;
+            let mut coord = self.coord.lock().map_err(|_| {
+                user_error(AdapterError::Internal("coordinator lock poisoned".into()))
+            })?;
+            coord
+                .copy_rows(&mut session, state.table, rows)
+                .map_err(user_error)?
+        };
+        let tag = Tag::new("COPY").with_rows(count);
+        client
+            .send(PgWireBackendMessage::CommandComplete(tag.into()))
+            .await?;
+        Ok(())
+    }
+}
+
+impl NoopStartupHandler for Connection {}
+
+/// Hands pgwire the per-connection handlers.
+pub struct Handlers(pub Arc<Connection>);
+
+impl PgWireServerHandlers for Handlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.0.clone()
+    }
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.0.clone()
+    }
+    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
+        self.0.clone()
+    }
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
+        self.0.clone()
+    }
+}
