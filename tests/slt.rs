@@ -12,9 +12,34 @@ struct Eddy {
     client: tokio_postgres::Client,
 }
 
+/// A database error with its full message (tokio-postgres prints only "db error").
+#[derive(Debug)]
+struct DbError {
+    message: String,
+    code: Option<String>,
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DbError {}
+
+impl From<tokio_postgres::Error> for DbError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        let message = match e.as_db_error() {
+            Some(db) => db.message().to_string(),
+            None => e.to_string(),
+        };
+        DbError { message, code: e.code().map(|c| c.code().to_string()) }
+    }
+}
+
 #[async_trait]
 impl AsyncDB for Eddy {
-    type Error = tokio_postgres::Error;
+    type Error = DbError;
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<Self::ColumnType>, Self::Error> {
@@ -57,7 +82,7 @@ impl AsyncDB for Eddy {
     }
 
     fn error_sql_state(err: &Self::Error) -> Option<String> {
-        err.code().map(|c| c.code().to_string())
+        err.code.clone()
     }
 }
 

@@ -231,6 +231,12 @@ fn ordinal(v: &ast::Value, len: usize) -> Result<usize, PlanError> {
 }
 
 fn plan_values(qcx: &QueryCtx, values: &ast::Values) -> Result<Planned, PlanError> {
+    plan_values_typed(qcx, values, None)
+}
+
+/// Plans `VALUES`; with `targets` (INSERT ... VALUES) each column is coerced straight to
+/// its target column's type, as PostgreSQL does, so `'2024-01-01'` fills a date column.
+pub fn plan_values_typed(qcx: &QueryCtx, values: &ast::Values, targets: Option<&[ScalarType]>) -> Result<Planned, PlanError> {
     let scope = Scope::default();
     let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("VALUES"));
     let width = values.rows.first().map_or(0, |r| r.len());
@@ -249,16 +255,22 @@ fn plan_values(qcx: &QueryCtx, values: &ast::Values) -> Result<Planned, PlanErro
     }
     let mut types = Vec::with_capacity(width);
     for c in 0..width {
-        let col: Vec<Option<ScalarType>> = typed_rows.iter().map(|r| r[c].ty.clone()).collect();
-        types.push(common_type(&col, "VALUES")?);
+        match targets.and_then(|t| t.get(c)) {
+            Some(target) => types.push(target.clone()),
+            None => {
+                let col: Vec<Option<ScalarType>> = typed_rows.iter().map(|r| r[c].ty.clone()).collect();
+                types.push(common_type(&col, "VALUES")?);
+            }
+        }
     }
+    let context = if targets.is_some() { CastContext::Assignment } else { CastContext::Implicit };
     let mut constant_rows = Vec::new();
     let mut computed: Option<RelationExpr> = None;
     for row in typed_rows {
         let exprs: Vec<ScalarExpr> = row
             .into_iter()
             .zip(&types)
-            .map(|(t, ty)| coerce(&ctx, t, ty, CastContext::Implicit))
+            .map(|(t, ty)| coerce(&ctx, t, ty, context))
             .collect::<Result<_, _>>()?;
         if exprs.iter().all(|e| e.as_literal().is_some()) {
             constant_rows.push(Row::new(

@@ -291,7 +291,13 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
         .source
         .as_ref()
         .ok_or_else(|| PlanError::Unsupported("INSERT ... DEFAULT VALUES".into()))?;
-    let planned = plan_query(qcx, source)?;
+    let planned = match (&*source.body, source.order_by.is_none() && source.limit_clause.is_none()) {
+        (ast::SetExpr::Values(values), true) => {
+            let target_types: Vec<ScalarType> = targets.iter().map(|&t| item.desc.columns()[t].1.scalar_type.clone()).collect();
+            crate::query::plan_values_typed(qcx, values, Some(&target_types))?
+        }
+        _ => plan_query(qcx, source)?,
+    };
     if planned.scope.len() > targets.len() {
         return Err(PlanError::Cardinality(
             "INSERT has more expressions than target columns".into(),
