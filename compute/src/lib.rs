@@ -11,6 +11,7 @@
 //! This crate knows nothing of SQL text, sessions, sources or storage; it receives
 //! updates `(Row, Timestamp, Diff)` and answers peeks.
 
+mod accumulate;
 pub mod render;
 mod worker;
 
@@ -83,10 +84,7 @@ impl Compute {
         let receivers = std::sync::Arc::new(receivers);
         let config = timely::Config::process(workers);
         let guards = timely::execute(config, move |worker| {
-            let rx = receivers
-                .lock()
-                .ok()
-                .and_then(|mut r| r[worker.index()].take());
+            let rx = receivers.lock().ok().and_then(|mut r| r[worker.index()].take());
             if let Some(rx) = rx {
                 worker::run(worker, rx);
             }
@@ -94,10 +92,7 @@ impl Compute {
         let handle = std::thread::spawn(move || {
             drop(guards.join());
         });
-        Ok(Compute {
-            senders,
-            guards: Some(handle),
-        })
+        Ok(Compute { senders, guards: Some(handle) })
     }
 
     pub fn workers(&self) -> usize {
@@ -115,11 +110,7 @@ impl Compute {
     /// Reads collection `id` at `time`, blocking until all workers answer.
     pub fn peek(&self, id: GlobalId, time: Timestamp) -> Result<Vec<(Row, Diff)>, PeekError> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        self.send(Command::Peek {
-            id,
-            time,
-            reply: tx,
-        });
+        self.send(Command::Peek { id, time, reply: tx });
         let mut rows = Vec::new();
         let mut first_error = None;
         for _ in 0..self.workers() {
@@ -129,9 +120,7 @@ impl Compute {
                     first_error.get_or_insert(e);
                 }
                 Err(_) => {
-                    return Err(PeekError::Eval(EvalError::Internal(
-                        "compute worker exited during a peek".into(),
-                    )))
+                    return Err(PeekError::Eval(EvalError::Internal("compute worker exited during a peek".into())))
                 }
             }
         }

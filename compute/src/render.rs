@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
+use differential_dataflow::operators::CountTotal;
 use differential_dataflow::trace::implementations::KeySpine;
 use differential_dataflow::AsCollection;
 use differential_dataflow::VecCollection;
@@ -14,6 +15,8 @@ use eddy_expr::{EvalError, RelationExpr};
 use eddy_repr::{Diff, GlobalId, Row, Timestamp};
 use timely::dataflow::operators::ToStream;
 use timely::dataflow::Scope;
+
+use crate::accumulate::{all_accumulable, Accum};
 
 /// An arrangement of rows (keys) with no values.
 pub type RowTrace = TraceAgent<KeySpine<Row, Timestamp, Diff>>;
@@ -36,17 +39,14 @@ pub fn render<'s>(
     expr: &RelationExpr,
 ) -> Result<(Rows<'s>, Errs<'s>), EvalError> {
     Ok(match expr {
-        RelationExpr::Get { id, name, .. } => {
-            imports.collections.get(id).cloned().ok_or_else(|| {
-                EvalError::Internal(format!("dataflow input {name} ({id}) is not available"))
-            })?
-        }
+        RelationExpr::Get { id, name, .. } => imports
+            .collections
+            .get(id)
+            .cloned()
+            .ok_or_else(|| EvalError::Internal(format!("dataflow input {name} ({id}) is not available")))?,
         RelationExpr::Constant { rows, .. } => {
-            let data: Vec<(Row, Timestamp, Diff)> = if imports.emit_constants {
-                rows.iter().map(|(r, d)| (r.clone(), 0, *d)).collect()
-            } else {
-                vec![]
-            };
+            let data: Vec<(Row, Timestamp, Diff)> =
+                if imports.emit_constants { rows.iter().map(|(r, d)| (r.clone(), 0, *d)).collect() } else { vec![] };
             let oks = data.to_stream(scope).as_collection();
             (oks, empty_errs(scope))
         }
@@ -86,52 +86,45 @@ pub fn render<'s>(
             });
             split(results, errs)
         }
-        RelationExpr::Join {
-            left,
-            right,
-            left_key,
-            right_key,
-        } => {
+        RelationExpr::Join { left, right, left_key, right_key } => {
             let (l_oks, l_errs) = render(scope, imports, left)?;
             let (r_oks, r_errs) = render(scope, imports, right)?;
             let (lk, rk) = (left_key.clone(), right_key.clone());
-            let (l_keyed, l_errs) = split_pairs(
-                l_oks.map(move |row| eval_key(&row, &lk).map(|k| (k, row))),
-                l_errs,
-            );
-            let (r_keyed, r_errs) = split_pairs(
-                r_oks.map(move |row| eval_key(&row, &rk).map(|k| (k, row))),
-                r_errs,
-            );
+            let (l_keyed, l_errs) = split_pairs(l_oks.map(move |row| eval_key(&row, &lk).map(|k| (k, row))), l_errs);
+            let (r_keyed, r_errs) = split_pairs(r_oks.map(move |row| eval_key(&row, &rk).map(|k| (k, row))), r_errs);
             let l_arr = l_keyed.arrange_by_key();
             let r_arr = r_keyed.arrange_by_key();
             let joined = l_arr.join_core(r_arr, |_k, l: &Row, r: &Row| Some(l.concat(r)));
             (joined, l_errs.concat(r_errs))
         }
-        RelationExpr::Reduce {
-            input,
-            group_key,
-            aggregates,
-        } => {
+        RelationExpr::Reduce { input, group_key, aggregates } if all_accumulable(aggregates) => {
+            let (oks, errs) = render(scope, imports, input)?;
+            let (group_key, aggs) = (group_key.clone(), aggregates.clone());
+            let results = oks.map(move |row| {
+                let values = aggs.iter().map(|a| a.expr.eval(&row)).collect::<Result<Vec<_>, _>>()?;
+                Ok((row.project(&group_key), Accum::from_values(&values, &aggs)?))
+            });
+            let errs = errs.concat(results.clone().flat_map(|r: Result<(Row, Accum), EvalError>| r.err()));
+            let contributions = results.flat_map(Result::ok);
+            let totals =
+                contributions.explode(|(key, accum): (Row, Accum)| Some((key, accum))).count_total_core::<Diff>();
+            let aggs = aggregates.clone();
+            split(totals.map(move |(key, accum)| accum.finish(key, &aggs)), errs)
+        }
+        RelationExpr::Reduce { input, group_key, aggregates } => {
             let (oks, errs) = render(scope, imports, input)?;
             let group_key = group_key.clone();
             let aggregates = aggregates.clone();
             let keyed = oks.map(move |row| (row.project(&group_key), row));
-            let reduced = keyed.reduce(
-                move |key: &Row,
-                      rows: &[(&Row, Diff)],
-                      out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+            let reduced =
+                keyed.reduce(move |key: &Row, rows: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
                     out.push((reduce_group(key, rows, &aggregates), 1));
-                },
-            );
+                });
             split(reduced.map(|(_k, v)| v), errs)
         }
         RelationExpr::Distinct { input } => {
             let (oks, errs) = render(scope, imports, input)?;
-            (
-                oks.threshold(|_, count: &Diff| if *count > 0 { 1 } else { 0 }),
-                errs,
-            )
+            (oks.threshold(|_, count: &Diff| if *count > 0 { 1 } else { 0 }), errs)
         }
         RelationExpr::Threshold { input } => {
             let (oks, errs) = render(scope, imports, input)?;
@@ -148,11 +141,7 @@ pub fn render<'s>(
                 });
                 errs_all = errs_all.concat(errs);
             }
-            let oks = oks_all.unwrap_or_else(|| {
-                Vec::<(Row, Timestamp, Diff)>::new()
-                    .to_stream(scope)
-                    .as_collection()
-            });
+            let oks = oks_all.unwrap_or_else(|| Vec::<(Row, Timestamp, Diff)>::new().to_stream(scope).as_collection());
             (oks, errs_all)
         }
         RelationExpr::Negate { input } => {
@@ -163,9 +152,7 @@ pub fn render<'s>(
 }
 
 fn empty_errs(scope: Scope<'_, Timestamp>) -> Errs<'_> {
-    Vec::<(EvalError, Timestamp, Diff)>::new()
-        .to_stream(scope)
-        .as_collection()
+    Vec::<(EvalError, Timestamp, Diff)>::new().to_stream(scope).as_collection()
 }
 
 fn split<'s>(
@@ -189,9 +176,6 @@ fn split_pairs<'s>(
 }
 
 /// Arranges a rendered output so peeks and other dataflows can read it.
-pub fn arrange<'s>(
-    oks: Rows<'s>,
-    errs: Errs<'s>,
-) -> (Arranged<'s, RowTrace>, Arranged<'s, ErrTrace>) {
+pub fn arrange<'s>(oks: Rows<'s>, errs: Errs<'s>) -> (Arranged<'s, RowTrace>, Arranged<'s, ErrTrace>) {
     (oks.arrange_by_self(), errs.arrange_by_self())
 }

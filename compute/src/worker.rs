@@ -42,12 +42,7 @@ struct State {
 }
 
 pub fn run(worker: &mut Worker, rx: Receiver<Command>) {
-    let mut state = State {
-        index: worker.index(),
-        collections: BTreeMap::new(),
-        pending: Vec::new(),
-        now: 0,
-    };
+    let mut state = State { index: worker.index(), collections: BTreeMap::new(), pending: Vec::new(), now: 0 };
     loop {
         loop {
             match rx.try_recv() {
@@ -74,9 +69,7 @@ impl State {
             }
             Command::Update { id, updates, time } => {
                 if self.index == 0 {
-                    if let Some(input) =
-                        self.collections.get_mut(&id).and_then(|c| c.input.as_mut())
-                    {
+                    if let Some(input) = self.collections.get_mut(&id).and_then(|c| c.input.as_mut()) {
                         input.advance_to(time.max(input.time().clone()));
                         for (row, diff) in updates {
                             input.update(row, diff);
@@ -104,10 +97,7 @@ impl State {
             let (input, rows) = scope.new_collection::<Row, Diff>();
             let no_errs = crate::render::render(
                 scope,
-                &Imports {
-                    collections: BTreeMap::new(),
-                    emit_constants: false,
-                },
+                &Imports { collections: BTreeMap::new(), emit_constants: false },
                 &RelationExpr::Union { inputs: vec![] },
             )
             .map(|(_, e)| e);
@@ -121,16 +111,7 @@ impl State {
         });
         input.advance_to(now);
         input.flush();
-        self.collections.insert(
-            id,
-            Maintained {
-                oks,
-                errs,
-                probe,
-                dataflow,
-                input: Some(input),
-            },
-        );
+        self.collections.insert(id, Maintained { oks, errs, probe, dataflow, input: Some(input) });
     }
 
     fn create_view(&mut self, worker: &mut Worker, id: GlobalId, expr: &RelationExpr) {
@@ -139,17 +120,11 @@ impl State {
         let emit_constants = self.index == 0;
         let collections = &mut self.collections;
         let built = worker.dataflow::<Timestamp, _, _>(|scope| {
-            let mut imports = Imports {
-                collections: BTreeMap::new(),
-                emit_constants,
-            };
+            let mut imports = Imports { collections: BTreeMap::new(), emit_constants };
             for dep in expr.depends_on() {
                 if let Some(m) = collections.get_mut(&dep) {
                     let oks = m.oks.import(scope).as_collection(|k: &Row, _| k.clone());
-                    let errs = m
-                        .errs
-                        .import(scope)
-                        .as_collection(|k: &EvalError, _| k.clone());
+                    let errs = m.errs.import(scope).as_collection(|k: &EvalError, _| k.clone());
                     imports.collections.insert(dep, (oks, errs));
                 }
             }
@@ -161,9 +136,7 @@ impl State {
                     use timely::dataflow::operators::ToStream;
                     let errs = if emit_constants { errs } else { vec![] };
                     (
-                        Vec::<(Row, Timestamp, Diff)>::new()
-                            .to_stream(scope)
-                            .as_collection(),
+                        Vec::<(Row, Timestamp, Diff)>::new().to_stream(scope).as_collection(),
                         errs.to_stream(scope).as_collection(),
                     )
                 }
@@ -174,16 +147,7 @@ impl State {
             (oks.trace, errs.trace)
         });
         let (oks, errs) = built;
-        self.collections.insert(
-            id,
-            Maintained {
-                oks,
-                errs,
-                probe,
-                dataflow,
-                input: None,
-            },
-        );
+        self.collections.insert(id, Maintained { oks, errs, probe, dataflow, input: None });
     }
 
     fn advance(&mut self, time: Timestamp) {
@@ -198,13 +162,7 @@ impl State {
             }
         }
         // Reads happen at the newest complete time or later: history before it can merge.
-        let oldest_read = self
-            .pending
-            .iter()
-            .map(|p| p.time)
-            .min()
-            .unwrap_or(time - 1)
-            .min(time - 1);
+        let oldest_read = self.pending.iter().map(|p| p.time).min().unwrap_or(time - 1).min(time - 1);
         let frontier = [oldest_read];
         for c in self.collections.values_mut() {
             c.oks.set_logical_compaction(AntichainRef::new(&frontier));
@@ -252,11 +210,7 @@ macro_rules! accumulate_trace {
         if let Some(batches) = $trace.batches_through(AntichainRef::new(&[])) {
             let (mut cursor, storage) = differential_dataflow::trace::cursor::cursor_list(batches);
             for ((key, ()), times) in cursor.to_vec(&storage, |k| k.clone(), |_| ()) {
-                let count: Diff = times
-                    .iter()
-                    .filter(|(t, _)| *t <= $time)
-                    .map(|(_, d)| *d)
-                    .sum();
+                let count: Diff = times.iter().filter(|(t, _)| *t <= $time).map(|(_, d)| *d).sum();
                 if count != 0 {
                     out.push((key, count));
                 }
@@ -277,7 +231,5 @@ fn accumulate_errs(trace: &mut ErrTrace, time: Timestamp) -> Vec<(EvalError, Dif
 fn unreachable_empty(scope: timely::dataflow::Scope<'_, Timestamp>) -> crate::render::Errs<'_> {
     use differential_dataflow::AsCollection;
     use timely::dataflow::operators::ToStream;
-    Vec::<(EvalError, Timestamp, Diff)>::new()
-        .to_stream(scope)
-        .as_collection()
+    Vec::<(EvalError, Timestamp, Diff)>::new().to_stream(scope).as_collection()
 }

@@ -22,11 +22,7 @@ fn right() -> RelationExpr {
 }
 
 fn agg(func: AggregateFunc, col: usize, distinct: bool) -> AggregateExpr {
-    AggregateExpr {
-        func,
-        expr: ScalarExpr::Column(col),
-        distinct,
-    }
+    AggregateExpr { func, expr: ScalarExpr::Column(col), distinct }
 }
 
 /// One plan per operator (and a few compositions).
@@ -34,13 +30,7 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
     let lit = |i: i64| ScalarExpr::Literal(Datum::Int64(i), ScalarType::Int64);
     vec![
         ("project", left().project(vec![1, 0])),
-        (
-            "map",
-            left().map(vec![ScalarExpr::Coalesce(vec![
-                ScalarExpr::Column(1),
-                lit(-1),
-            ])]),
-        ),
+        ("map", left().map(vec![ScalarExpr::Coalesce(vec![ScalarExpr::Column(1), lit(-1)])])),
         ("filter", left().filter(vec![ScalarExpr::Column(2)])),
         (
             "flat_map",
@@ -50,20 +40,8 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
                 args: vec![lit(1), lit(2)],
             },
         ),
-        (
-            "join",
-            left().join(
-                right(),
-                vec![ScalarExpr::Column(0)],
-                vec![ScalarExpr::Column(0)],
-            ),
-        ),
-        (
-            "cross_join",
-            left()
-                .project(vec![0])
-                .join(right().project(vec![3]), vec![], vec![]),
-        ),
+        ("join", left().join(right(), vec![ScalarExpr::Column(0)], vec![ScalarExpr::Column(0)])),
+        ("cross_join", left().project(vec![0]).join(right().project(vec![3]), vec![], vec![])),
         (
             "reduce",
             left().reduce(
@@ -85,10 +63,7 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
             "global_reduce",
             left().reduce(
                 vec![],
-                vec![
-                    agg(AggregateFunc::SumNumeric, 1, false),
-                    agg(AggregateFunc::CountRows, 0, false),
-                ],
+                vec![agg(AggregateFunc::SumNumeric, 1, false), agg(AggregateFunc::CountRows, 0, false)],
             ),
         ),
         ("distinct", left().project(vec![0, 2]).distinct()),
@@ -97,35 +72,19 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
         (
             "join_then_reduce",
             left()
-                .join(
-                    right(),
-                    vec![ScalarExpr::Column(0)],
-                    vec![ScalarExpr::Column(0)],
-                )
+                .join(right(), vec![ScalarExpr::Column(0)], vec![ScalarExpr::Column(0)])
                 .reduce(vec![3], vec![agg(AggregateFunc::CountRows, 0, false)]),
         ),
     ]
 }
 
 fn row(a: i64, b: Option<i64>, c: bool, d: &str) -> Row {
-    Row::new(vec![
-        Datum::Int64(a),
-        b.map_or(Datum::Null, Datum::Int64),
-        Datum::Bool(c),
-        Datum::Text(d.into()),
-    ])
+    Row::new(vec![Datum::Int64(a), b.map_or(Datum::Null, Datum::Int64), Datum::Bool(c), Datum::Text(d.into())])
 }
 
 /// A random change: which table, the row, insert or delete.
 fn change() -> impl Strategy<Value = (bool, i64, Option<i64>, bool, u8, bool)> {
-    (
-        any::<bool>(),
-        0..4i64,
-        proptest::option::of(-3..4i64),
-        any::<bool>(),
-        0..3u8,
-        any::<bool>(),
-    )
+    (any::<bool>(), 0..4i64, proptest::option::of(-3..4i64), any::<bool>(), 0..3u8, any::<bool>())
 }
 
 fn run(workers: usize, batches: Vec<Vec<(bool, i64, Option<i64>, bool, u8, bool)>>) {
@@ -136,10 +95,7 @@ fn run(workers: usize, batches: Vec<Vec<(bool, i64, Option<i64>, bool, u8, bool)
     compute.send(Command::CreateTable { id: RIGHT });
     let plans = plans();
     for (i, (_, plan)) in plans.iter().enumerate() {
-        compute.send(Command::CreateView {
-            id: 100 + i as GlobalId,
-            expr: plan.clone(),
-        });
+        compute.send(Command::CreateView { id: 100 + i as GlobalId, expr: plan.clone() });
     }
     let mut contents: BTreeMap<GlobalId, Collection> = BTreeMap::new();
     for batch in batches {
@@ -156,24 +112,14 @@ fn run(workers: usize, batches: Vec<Vec<(bool, i64, Option<i64>, bool, u8, bool)
             updates.entry(id).or_default().push((r, diff));
         }
         for (id, ups) in updates {
-            compute.send(Command::Update {
-                id,
-                updates: ups,
-                time,
-            });
+            compute.send(Command::Update { id, updates: ups, time });
         }
         compute.send(Command::AdvanceTime { time: time + 1 });
         for (i, (name, plan)) in plans.iter().enumerate() {
-            let expected = evaluate(plan, &|id| {
-                Ok(contents.get(&id).cloned().unwrap_or_default())
-            });
+            let expected = evaluate(plan, &|id| Ok(contents.get(&id).cloned().unwrap_or_default()));
             let actual = compute.peek(100 + i as GlobalId, time).map(consolidate);
             match (expected, actual) {
-                (Ok(e), Ok(a)) => assert_eq!(
-                    consolidate(e),
-                    a,
-                    "operator {name} on {workers} workers at time {time}"
-                ),
+                (Ok(e), Ok(a)) => assert_eq!(consolidate(e), a, "operator {name} on {workers} workers at time {time}"),
                 (Err(e), Err(a)) => {
                     assert_eq!(eddy_compute::PeekError::Eval(e), a, "operator {name}")
                 }

@@ -51,9 +51,7 @@ impl AggregateFunc {
             ("sum", T::Int64 | T::Numeric { .. }) => (AggregateFunc::SumNumeric, T::numeric()),
             ("sum", T::Float32 | T::Float64) => (AggregateFunc::SumFloat, arg.clone()),
             ("sum", T::Interval) => (AggregateFunc::SumInterval, T::Interval),
-            ("avg", T::Int16 | T::Int32 | T::Int64 | T::Numeric { .. }) => {
-                (AggregateFunc::AvgNumeric, T::numeric())
-            }
+            ("avg", T::Int16 | T::Int32 | T::Int64 | T::Numeric { .. }) => (AggregateFunc::AvgNumeric, T::numeric()),
             ("avg", T::Float32 | T::Float64) => (AggregateFunc::AvgFloat, T::Float64),
             ("min", _) => (AggregateFunc::Min, arg.clone()),
             ("max", _) => (AggregateFunc::Max, arg.clone()),
@@ -64,10 +62,7 @@ impl AggregateFunc {
     }
 
     pub fn is_aggregate_name(name: &str) -> bool {
-        matches!(
-            name,
-            "count" | "sum" | "avg" | "min" | "max" | "bool_and" | "bool_or" | "every"
-        )
+        matches!(name, "count" | "sum" | "avg" | "min" | "max" | "bool_and" | "bool_or" | "every")
     }
 
     pub fn name(&self) -> &'static str {
@@ -87,16 +82,11 @@ impl AggregateFunc {
 
     /// Folds a group's values with their multiplicities (all positive). NULL inputs are
     /// ignored except by `count(*)`; an empty fold is 0 for counts and NULL otherwise.
-    pub fn eval<'a>(
-        &self,
-        values: impl IntoIterator<Item = (&'a Datum, Diff)>,
-    ) -> Result<Datum, EvalError> {
+    pub fn eval<'a>(&self, values: impl IntoIterator<Item = (&'a Datum, Diff)>) -> Result<Datum, EvalError> {
         let values = values.into_iter();
         match self {
             AggregateFunc::CountRows => Ok(Datum::Int64(values.map(|(_, n)| n).sum())),
-            AggregateFunc::Count => Ok(Datum::Int64(
-                values.filter(|(d, _)| !d.is_null()).map(|(_, n)| n).sum(),
-            )),
+            AggregateFunc::Count => Ok(Datum::Int64(values.filter(|(d, _)| !d.is_null()).map(|(_, n)| n).sum())),
             AggregateFunc::SumInt => {
                 let mut sum: Option<i128> = None;
                 for (d, n) in values.filter(|(d, _)| !d.is_null()) {
@@ -115,14 +105,12 @@ impl AggregateFunc {
                 let mut count: i64 = 0;
                 for (d, n) in values.filter(|(d, _)| !d.is_null()) {
                     let v = decimal_of(d)?;
-                    let term = v
-                        .checked_mul(Decimal::from(n))
-                        .ok_or_else(numeric_overflow)?;
-                    sum = Some(
-                        sum.unwrap_or(Decimal::ZERO)
-                            .checked_add(term)
-                            .ok_or_else(numeric_overflow)?,
-                    );
+                    let term = v.checked_mul(Decimal::from(n)).ok_or_else(numeric_overflow)?;
+                    let acc = sum.unwrap_or(Decimal::ZERO);
+                    let total = acc.checked_add(term).ok_or_else(numeric_overflow)?;
+                    // rust_decimal drops the scale of a zero operand (0.00 * 1 is 0,
+                    // 5 + 0.00 is 5); PostgreSQL keeps the larger scale.
+                    sum = Some(keep_scale(total, acc.scale().max(v.scale())));
                     count += n;
                 }
                 match (self, sum) {
@@ -161,11 +149,7 @@ impl AggregateFunc {
                         return Err(type_bug("sum", d));
                     };
                     let (m, dd, us) = sum.unwrap_or((0, 0, 0));
-                    sum = Some((
-                        m + i.months as i64 * n,
-                        dd + i.days as i64 * n,
-                        us + i.micros as i128 * n as i128,
-                    ));
+                    sum = Some((m + i.months as i64 * n, dd + i.days as i64 * n, us + i.micros as i128 * n as i128));
                 }
                 match sum {
                     None => Ok(Datum::Null),
@@ -179,18 +163,12 @@ impl AggregateFunc {
                     }
                 }
             }
-            AggregateFunc::Min => Ok(values
-                .filter(|(d, _)| !d.is_null())
-                .map(|(d, _)| d)
-                .min()
-                .cloned()
-                .unwrap_or(Datum::Null)),
-            AggregateFunc::Max => Ok(values
-                .filter(|(d, _)| !d.is_null())
-                .map(|(d, _)| d)
-                .max()
-                .cloned()
-                .unwrap_or(Datum::Null)),
+            AggregateFunc::Min => {
+                Ok(values.filter(|(d, _)| !d.is_null()).map(|(d, _)| d).min().cloned().unwrap_or(Datum::Null))
+            }
+            AggregateFunc::Max => {
+                Ok(values.filter(|(d, _)| !d.is_null()).map(|(d, _)| d).max().cloned().unwrap_or(Datum::Null))
+            }
             AggregateFunc::BoolAnd => {
                 let mut acc = None;
                 for (d, _) in values.filter(|(d, _)| !d.is_null()) {
@@ -215,6 +193,17 @@ impl AggregateFunc {
             _ => Datum::Null,
         }
     }
+}
+
+/// `d` at scale `scale` if it has fewer fractional digits, and never negative zero.
+fn keep_scale(mut d: Decimal, scale: u32) -> Decimal {
+    if d.scale() < scale {
+        d.rescale(scale);
+    }
+    if d.is_zero() {
+        d.set_sign_positive(true);
+    }
+    d
 }
 
 fn decimal_of(d: &Datum) -> Result<Decimal, EvalError> {
@@ -242,14 +231,8 @@ mod tests {
     #[test]
     fn empty_folds() {
         let none: Vec<(&Datum, Diff)> = vec![];
-        assert_eq!(
-            AggregateFunc::CountRows.eval(none.clone()).unwrap(),
-            Datum::Int64(0)
-        );
-        assert_eq!(
-            AggregateFunc::SumInt.eval(none.clone()).unwrap(),
-            Datum::Null
-        );
+        assert_eq!(AggregateFunc::CountRows.eval(none.clone()).unwrap(), Datum::Int64(0));
+        assert_eq!(AggregateFunc::SumInt.eval(none.clone()).unwrap(), Datum::Null);
         assert_eq!(AggregateFunc::Max.eval(none).unwrap(), Datum::Null);
     }
 
@@ -258,31 +241,31 @@ mod tests {
         let a = Datum::Int32(5);
         let n = Datum::Null;
         let vals = vec![(&a, 3), (&n, 2)];
-        assert_eq!(
-            AggregateFunc::SumInt.eval(vals.clone()).unwrap(),
-            Datum::Int64(15)
-        );
-        assert_eq!(
-            AggregateFunc::Count.eval(vals.clone()).unwrap(),
-            Datum::Int64(3)
-        );
-        assert_eq!(
-            AggregateFunc::CountRows.eval(vals).unwrap(),
-            Datum::Int64(5)
-        );
+        assert_eq!(AggregateFunc::SumInt.eval(vals.clone()).unwrap(), Datum::Int64(15));
+        assert_eq!(AggregateFunc::Count.eval(vals.clone()).unwrap(), Datum::Int64(3));
+        assert_eq!(AggregateFunc::CountRows.eval(vals).unwrap(), Datum::Int64(5));
     }
 
     #[test]
     fn bool_aggregates() {
         let t = Datum::Bool(true);
         let f = Datum::Bool(false);
-        assert_eq!(
-            AggregateFunc::BoolAnd.eval(vec![(&t, 1), (&f, 1)]).unwrap(),
-            Datum::Bool(false)
-        );
-        assert_eq!(
-            AggregateFunc::BoolOr.eval(vec![(&t, 1), (&f, 1)]).unwrap(),
-            Datum::Bool(true)
-        );
+        assert_eq!(AggregateFunc::BoolAnd.eval(vec![(&t, 1), (&f, 1)]).unwrap(), Datum::Bool(false));
+        assert_eq!(AggregateFunc::BoolOr.eval(vec![(&t, 1), (&f, 1)]).unwrap(), Datum::Bool(true));
+    }
+
+    #[test]
+    fn numeric_sum_keeps_the_scale_of_zero() {
+        let sum = |vals: Vec<(&Datum, Diff)>| match AggregateFunc::SumNumeric.eval(vals) {
+            Ok(Datum::Numeric(n)) => n.to_string(),
+            other => format!("{other:?}"),
+        };
+        let zero = Datum::Numeric(Decimal::new(0, 2));
+        let five = Datum::Numeric(Decimal::new(5, 0));
+        let plus = Datum::Numeric(Decimal::new(150, 2));
+        let minus = Datum::Numeric(Decimal::new(-150, 2));
+        assert_eq!(sum(vec![(&zero, 1)]), "0.00");
+        assert_eq!(sum(vec![(&five, 1), (&zero, 2)]), "5.00");
+        assert_eq!(sum(vec![(&minus, 1), (&plus, 1)]), "0.00");
     }
 }

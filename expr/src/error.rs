@@ -6,9 +6,7 @@ use serde::{Deserialize, Serialize};
 /// An error computing a value from data: PostgreSQL would raise it while executing the
 /// query. Errors are data in dataflows (a view whose rows hit one reports it on read), so
 /// they are cloneable, ordered and serializable.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, thiserror::Error,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, thiserror::Error)]
 pub enum EvalError {
     #[error("division by zero")]
     DivisionByZero,
@@ -31,10 +29,7 @@ pub enum EvalError {
 
 impl EvalError {
     pub fn invalid_argument(message: impl Into<String>) -> Self {
-        EvalError::InvalidArgument {
-            sqlstate: "22023".into(),
-            message: message.into(),
-        }
+        EvalError::InvalidArgument { sqlstate: "22023".into(), message: message.into() }
     }
 
     /// The SQLSTATE PostgreSQL reports for this error.

@@ -31,28 +31,17 @@ pub fn evaluate(
     Ok(match expr {
         RelationExpr::Get { id, .. } => input(*id)?,
         RelationExpr::Constant { rows, .. } => consolidate(rows.iter().cloned()),
-        RelationExpr::Project {
-            input: inner,
-            outputs,
-        } => consolidate(
-            evaluate(inner, input)?
-                .into_iter()
-                .map(|(r, d)| (r.project(outputs), d)),
-        ),
-        RelationExpr::Map {
-            input: inner,
-            scalars,
-        } => {
+        RelationExpr::Project { input: inner, outputs } => {
+            consolidate(evaluate(inner, input)?.into_iter().map(|(r, d)| (r.project(outputs), d)))
+        }
+        RelationExpr::Map { input: inner, scalars } => {
             let mut out = Vec::new();
             for (row, diff) in evaluate(inner, input)? {
                 out.push((map_row(row, scalars)?, diff));
             }
             out
         }
-        RelationExpr::Filter {
-            input: inner,
-            predicates,
-        } => {
+        RelationExpr::Filter { input: inner, predicates } => {
             let mut out = Vec::new();
             for (row, diff) in evaluate(inner, input)? {
                 if passes(&row, predicates)? {
@@ -61,11 +50,7 @@ pub fn evaluate(
             }
             out
         }
-        RelationExpr::FlatMap {
-            input: inner,
-            func,
-            args,
-        } => {
+        RelationExpr::FlatMap { input: inner, func, args } => {
             let mut out = Vec::new();
             for (row, diff) in evaluate(inner, input)? {
                 for extra in expand_table_func(func, args, &row)? {
@@ -76,20 +61,12 @@ pub fn evaluate(
             }
             consolidate(out)
         }
-        RelationExpr::Join {
-            left,
-            right,
-            left_key,
-            right_key,
-        } => {
+        RelationExpr::Join { left, right, left_key, right_key } => {
             let left = evaluate(left, input)?;
             let right = evaluate(right, input)?;
             let mut by_key: HashMap<Row, Vec<&(Row, Diff)>> = HashMap::new();
             for entry in &right {
-                by_key
-                    .entry(eval_key(&entry.0, right_key)?)
-                    .or_default()
-                    .push(entry);
+                by_key.entry(eval_key(&entry.0, right_key)?).or_default().push(entry);
             }
             let mut out = Vec::new();
             for (lrow, ldiff) in &left {
@@ -101,17 +78,10 @@ pub fn evaluate(
             }
             consolidate(out)
         }
-        RelationExpr::Reduce {
-            input: inner,
-            group_key,
-            aggregates,
-        } => {
+        RelationExpr::Reduce { input: inner, group_key, aggregates } => {
             let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
             for (row, diff) in evaluate(inner, input)? {
-                groups
-                    .entry(row.project(group_key))
-                    .or_default()
-                    .push((row, diff));
+                groups.entry(row.project(group_key)).or_default().push((row, diff));
             }
             let mut out = Vec::new();
             for (key, rows) in groups {
@@ -135,14 +105,10 @@ pub fn evaluate(
             }
             consolidate(all)
         }
-        RelationExpr::Negate { input: inner } => evaluate(inner, input)?
-            .into_iter()
-            .map(|(r, d)| (r, -d))
-            .collect(),
-        RelationExpr::Threshold { input: inner } => evaluate(inner, input)?
-            .into_iter()
-            .filter(|(_, d)| *d > 0)
-            .collect(),
+        RelationExpr::Negate { input: inner } => evaluate(inner, input)?.into_iter().map(|(r, d)| (r, -d)).collect(),
+        RelationExpr::Threshold { input: inner } => {
+            evaluate(inner, input)?.into_iter().filter(|(_, d)| *d > 0).collect()
+        }
     })
 }
 
@@ -168,29 +134,20 @@ pub fn passes(row: &[Datum], predicates: &[ScalarExpr]) -> Result<bool, EvalErro
 
 /// Evaluates join key expressions into a key row.
 pub fn eval_key(row: &[Datum], key: &[ScalarExpr]) -> Result<Row, EvalError> {
-    key.iter()
-        .map(|k| k.eval(row))
-        .collect::<Result<Vec<_>, _>>()
-        .map(Row::new)
+    key.iter().map(|k| k.eval(row)).collect::<Result<Vec<_>, _>>().map(Row::new)
 }
 
 /// A negative multiplicity reaching an operator that needs sets means the plan is wrong.
 pub fn check_positive(diff: Diff, operator: &str) -> Result<(), EvalError> {
     if diff < 0 {
-        return Err(EvalError::Internal(format!(
-            "negative multiplicity {diff} reached {operator}"
-        )));
+        return Err(EvalError::Internal(format!("negative multiplicity {diff} reached {operator}")));
     }
     Ok(())
 }
 
 /// One output row of a grouped aggregation: the group key, then each aggregate folded over
 /// the group's rows (with their multiplicities).
-pub fn reduce_group(
-    key: &Row,
-    rows: &[(&Row, Diff)],
-    aggregates: &[AggregateExpr],
-) -> Result<Row, EvalError> {
+pub fn reduce_group(key: &Row, rows: &[(&Row, Diff)], aggregates: &[AggregateExpr]) -> Result<Row, EvalError> {
     let mut out: Vec<Datum> = key.to_vec();
     for agg in aggregates {
         let mut values: Vec<(Datum, Diff)> = Vec::with_capacity(rows.len());
@@ -213,11 +170,7 @@ pub fn reduce_group(
 pub const MAX_TABLE_FUNC_ROWS: i64 = 100_000_000;
 
 /// The values a table function returns for one input row.
-pub fn expand_table_func(
-    func: &TableFunc,
-    args: &[ScalarExpr],
-    row: &[Datum],
-) -> Result<Vec<Datum>, EvalError> {
+pub fn expand_table_func(func: &TableFunc, args: &[ScalarExpr], row: &[Datum]) -> Result<Vec<Datum>, EvalError> {
     let values: Vec<Datum> = args.iter().map(|a| a.eval(row)).collect::<Result<_, _>>()?;
     if values.iter().any(Datum::is_null) {
         return Ok(vec![]);
@@ -253,9 +206,7 @@ pub fn expand_table_func(
         }
         TableFunc::GenerateSeriesTimestamp(_) => {
             let (Some(step), true) = (interval_of(&values[2]), values.len() == 3) else {
-                return Err(EvalError::Internal(
-                    "generate_series over timestamps needs an interval step".into(),
-                ));
+                return Err(EvalError::Internal("generate_series over timestamps needs an interval step".into()));
             };
             if step.as_total_micros() == 0 {
                 return Err(EvalError::invalid_argument("step size cannot equal zero"));
@@ -264,18 +215,12 @@ pub fn expand_table_func(
             let mut current = values[0].clone();
             let forward = step.as_total_micros() > 0;
             loop {
-                let past_end = if forward {
-                    current > values[1]
-                } else {
-                    current < values[1]
-                };
+                let past_end = if forward { current > values[1] } else { current < values[1] };
                 if past_end {
                     break;
                 }
                 if out.len() as i64 >= MAX_TABLE_FUNC_ROWS {
-                    return Err(EvalError::invalid_argument(
-                        "generate_series returns too many rows",
-                    ));
+                    return Err(EvalError::invalid_argument("generate_series returns too many rows"));
                 }
                 let next = add_interval(&current, &step)?;
                 out.push(current);
@@ -312,22 +257,13 @@ mod tests {
     use crate::AggregateFunc;
 
     fn int_rows(values: &[(i64, i64)]) -> Collection {
-        values
-            .iter()
-            .map(|(v, d)| (Row::new(vec![Datum::Int64(*v)]), *d))
-            .collect()
+        values.iter().map(|(v, d)| (Row::new(vec![Datum::Int64(*v)]), *d)).collect()
     }
 
     #[test]
     fn threshold_implements_except_all() {
-        let l = RelationExpr::Constant {
-            rows: int_rows(&[(1, 3), (2, 1)]),
-            arity: 1,
-        };
-        let r = RelationExpr::Constant {
-            rows: int_rows(&[(1, 1), (2, 2)]),
-            arity: 1,
-        };
+        let l = RelationExpr::Constant { rows: int_rows(&[(1, 3), (2, 1)]), arity: 1 };
+        let r = RelationExpr::Constant { rows: int_rows(&[(1, 1), (2, 2)]), arity: 1 };
         let except_all = l.union(r.negate()).threshold();
         let out = evaluate(&except_all, &|_| Ok(vec![])).unwrap();
         assert_eq!(out, int_rows(&[(1, 2)]));
@@ -335,33 +271,17 @@ mod tests {
 
     #[test]
     fn join_matches_equal_keys() {
-        let l = RelationExpr::Constant {
-            rows: int_rows(&[(1, 1), (2, 1)]),
-            arity: 1,
-        };
-        let r = RelationExpr::Constant {
-            rows: int_rows(&[(1, 2)]),
-            arity: 1,
-        };
+        let l = RelationExpr::Constant { rows: int_rows(&[(1, 1), (2, 1)]), arity: 1 };
+        let r = RelationExpr::Constant { rows: int_rows(&[(1, 2)]), arity: 1 };
         let j = l.join(r, vec![ScalarExpr::Column(0)], vec![ScalarExpr::Column(0)]);
         let out = evaluate(&j, &|_| Ok(vec![])).unwrap();
-        assert_eq!(
-            out,
-            vec![(Row::new(vec![Datum::Int64(1), Datum::Int64(1)]), 2)]
-        );
+        assert_eq!(out, vec![(Row::new(vec![Datum::Int64(1), Datum::Int64(1)]), 2)]);
     }
 
     #[test]
     fn reduce_counts_distinct() {
-        let input = RelationExpr::Constant {
-            rows: int_rows(&[(1, 2), (2, 1)]),
-            arity: 1,
-        };
-        let agg = AggregateExpr {
-            func: AggregateFunc::Count,
-            expr: ScalarExpr::Column(0),
-            distinct: true,
-        };
+        let input = RelationExpr::Constant { rows: int_rows(&[(1, 2), (2, 1)]), arity: 1 };
+        let agg = AggregateExpr { func: AggregateFunc::Count, expr: ScalarExpr::Column(0), distinct: true };
         let out = evaluate(&input.reduce(vec![], vec![agg]), &|_| Ok(vec![])).unwrap();
         assert_eq!(out, vec![(Row::new(vec![Datum::Int64(2)]), 1)]);
     }
@@ -373,8 +293,7 @@ mod tests {
             ScalarExpr::Literal(Datum::Int32(7), ScalarType::Int32),
             ScalarExpr::Literal(Datum::Int32(3), ScalarType::Int32),
         ];
-        let out = expand_table_func(&TableFunc::GenerateSeriesInt(ScalarType::Int32), &args, &[])
-            .unwrap();
+        let out = expand_table_func(&TableFunc::GenerateSeriesInt(ScalarType::Int32), &args, &[]).unwrap();
         assert_eq!(out, vec![Datum::Int32(1), Datum::Int32(4), Datum::Int32(7)]);
     }
 }

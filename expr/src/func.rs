@@ -534,39 +534,15 @@ impl Func {
             Func::Gcd(_) => "gcd",
             Func::Lcm(_) => "lcm",
             Func::TextConcat | Func::TextAnyConcat { .. } | Func::JsonbConcat => "||",
-            Func::Like {
-                case_insensitive: false,
-                negated: false,
-            } => "~~",
-            Func::Like {
-                case_insensitive: false,
-                negated: true,
-            } => "!~~",
-            Func::Like {
-                case_insensitive: true,
-                negated: false,
-            } => "~~*",
-            Func::Like {
-                case_insensitive: true,
-                negated: true,
-            } => "!~~*",
+            Func::Like { case_insensitive: false, negated: false } => "~~",
+            Func::Like { case_insensitive: false, negated: true } => "!~~",
+            Func::Like { case_insensitive: true, negated: false } => "~~*",
+            Func::Like { case_insensitive: true, negated: true } => "!~~*",
             Func::LikeEscape => "like_escape",
-            Func::RegexMatch {
-                case_insensitive: false,
-                negated: false,
-            } => "~",
-            Func::RegexMatch {
-                case_insensitive: false,
-                negated: true,
-            } => "!~",
-            Func::RegexMatch {
-                case_insensitive: true,
-                negated: false,
-            } => "~*",
-            Func::RegexMatch {
-                case_insensitive: true,
-                negated: true,
-            } => "!~*",
+            Func::RegexMatch { case_insensitive: false, negated: false } => "~",
+            Func::RegexMatch { case_insensitive: false, negated: true } => "!~",
+            Func::RegexMatch { case_insensitive: true, negated: false } => "~*",
+            Func::RegexMatch { case_insensitive: true, negated: true } => "!~*",
             Func::CharLength => "length",
             Func::OctetLength => "octet_length",
             Func::Lower => "lower",
@@ -731,11 +707,7 @@ pub fn resolve_unary_operator(op: &str, arg: Option<ScalarType>) -> Result<Resol
 
 /// The function converting `from` to `to` in `context`, or `None` if no cast is needed
 /// (same type, no modifiers to apply). Errors if the cast is not allowed in that context.
-pub fn resolve_cast(
-    from: &ScalarType,
-    to: &ScalarType,
-    context: CastContext,
-) -> Result<Option<Func>, ResolveError> {
+pub fn resolve_cast(from: &ScalarType, to: &ScalarType, context: CastContext) -> Result<Option<Func>, ResolveError> {
     cast::resolve_cast(from, to, context)
 }
 
@@ -749,18 +721,11 @@ pub fn numeric_div(a: Decimal, b: Decimal) -> Result<Decimal, EvalError> {
 // Shared helpers for the submodules.
 
 pub(crate) fn arity_error(func: &Func, args: &[Datum]) -> EvalError {
-    EvalError::Internal(format!(
-        "{} called with {} arguments",
-        func.name(),
-        args.len()
-    ))
+    EvalError::Internal(format!("{} called with {} arguments", func.name(), args.len()))
 }
 
 pub(crate) fn type_error(func: &Func, args: &[Datum]) -> EvalError {
-    EvalError::Internal(format!(
-        "{} called with unexpected arguments {args:?}",
-        func.name()
-    ))
+    EvalError::Internal(format!("{} called with unexpected arguments {args:?}", func.name()))
 }
 
 /// Compares two non-NULL values as PostgreSQL's comparison operators do. Values normally
@@ -778,12 +743,9 @@ pub(crate) fn cmp_datums(a: &Datum, b: &Datum) -> Result<std::cmp::Ordering, Eva
         (Date(_) | Timestamp(_) | TimestampTz(_), Date(_) | Timestamp(_) | TimestampTz(_)) => {
             datetime::as_timestamp(a)?.cmp(&datetime::as_timestamp(b)?)
         }
-        (Numeric(x), Int16(_) | Int32(_) | Int64(_)) => {
-            x.cmp(&Decimal::from(b.as_i64().unwrap_or(0)))
-        }
-        (Int16(_) | Int32(_) | Int64(_), Numeric(y)) => {
-            Decimal::from(a.as_i64().unwrap_or(0)).cmp(y)
-        }
+        (Jsonb(x), Jsonb(y)) => jsonb::jsonb_cmp(x, y),
+        (Numeric(x), Int16(_) | Int32(_) | Int64(_)) => x.cmp(&Decimal::from(b.as_i64().unwrap_or(0))),
+        (Int16(_) | Int32(_) | Int64(_), Numeric(y)) => Decimal::from(a.as_i64().unwrap_or(0)).cmp(y),
         _ => a.cmp(b),
     })
 }
@@ -823,11 +785,7 @@ fn eval_predicate(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
                 (false, false) => cmp_datums(a, b)? == Ordering::Equal,
                 _ => false,
             };
-            Ok(Datum::Bool(if matches!(func, Func::IsDistinctFrom) {
-                !same
-            } else {
-                same
-            }))
+            Ok(Datum::Bool(if matches!(func, Func::IsDistinctFrom) { !same } else { same }))
         }
         (Func::NullIf, [a, b]) => {
             if !a.is_null() && !b.is_null() && cmp_datums(a, b)? == Ordering::Equal {
@@ -864,5 +822,3 @@ fn eval_predicate(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod zz_harness;

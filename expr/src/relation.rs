@@ -11,52 +11,23 @@ use crate::{AggregateExpr, ScalarExpr};
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RelationExpr {
     /// The contents of a table, source or view.
-    Get {
-        id: GlobalId,
-        name: String,
-        arity: usize,
-    },
+    Get { id: GlobalId, name: String, arity: usize },
     /// Literal rows.
-    Constant {
-        rows: Vec<(Row, Diff)>,
-        arity: usize,
-    },
+    Constant { rows: Vec<(Row, Diff)>, arity: usize },
     /// Keeps the columns at `outputs`, in that order (repeats allowed).
-    Project {
-        input: Box<RelationExpr>,
-        outputs: Vec<usize>,
-    },
+    Project { input: Box<RelationExpr>, outputs: Vec<usize> },
     /// Appends one column per scalar; each scalar sees the columns appended before it.
-    Map {
-        input: Box<RelationExpr>,
-        scalars: Vec<ScalarExpr>,
-    },
+    Map { input: Box<RelationExpr>, scalars: Vec<ScalarExpr> },
     /// Keeps rows for which every predicate is true.
-    Filter {
-        input: Box<RelationExpr>,
-        predicates: Vec<ScalarExpr>,
-    },
+    Filter { input: Box<RelationExpr>, predicates: Vec<ScalarExpr> },
     /// Appends the rows a table function returns for each input row.
-    FlatMap {
-        input: Box<RelationExpr>,
-        func: TableFunc,
-        args: Vec<ScalarExpr>,
-    },
+    FlatMap { input: Box<RelationExpr>, func: TableFunc, args: Vec<ScalarExpr> },
     /// Pairs of rows whose keys are equal (NULL equals NULL here: SQL's `=` is enforced by
     /// the planner filtering NULL keys). Output: left columns, then right columns.
-    Join {
-        left: Box<RelationExpr>,
-        right: Box<RelationExpr>,
-        left_key: Vec<ScalarExpr>,
-        right_key: Vec<ScalarExpr>,
-    },
+    Join { left: Box<RelationExpr>, right: Box<RelationExpr>, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr> },
     /// Groups by the `group_key` columns; output: the key columns, then one column per
     /// aggregate. No group, no row (global aggregates over empty input are the planner's).
-    Reduce {
-        input: Box<RelationExpr>,
-        group_key: Vec<usize>,
-        aggregates: Vec<AggregateExpr>,
-    },
+    Reduce { input: Box<RelationExpr>, group_key: Vec<usize>, aggregates: Vec<AggregateExpr> },
     /// Each distinct row once.
     Distinct { input: Box<RelationExpr> },
     /// Multiset sum.
@@ -86,91 +57,53 @@ impl TableFunc {
 
 impl RelationExpr {
     pub fn get(id: GlobalId, name: impl Into<String>, arity: usize) -> Self {
-        RelationExpr::Get {
-            id,
-            name: name.into(),
-            arity,
-        }
+        RelationExpr::Get { id, name: name.into(), arity }
     }
 
     pub fn constant(rows: Vec<Row>, arity: usize) -> Self {
-        RelationExpr::Constant {
-            rows: rows.into_iter().map(|r| (r, 1)).collect(),
-            arity,
-        }
+        RelationExpr::Constant { rows: rows.into_iter().map(|r| (r, 1)).collect(), arity }
     }
 
     pub fn project(self, outputs: Vec<usize>) -> Self {
-        RelationExpr::Project {
-            input: Box::new(self),
-            outputs,
-        }
+        RelationExpr::Project { input: Box::new(self), outputs }
     }
 
     pub fn map(self, scalars: Vec<ScalarExpr>) -> Self {
         if scalars.is_empty() {
             return self;
         }
-        RelationExpr::Map {
-            input: Box::new(self),
-            scalars,
-        }
+        RelationExpr::Map { input: Box::new(self), scalars }
     }
 
     pub fn filter(self, predicates: Vec<ScalarExpr>) -> Self {
         if predicates.is_empty() {
             return self;
         }
-        RelationExpr::Filter {
-            input: Box::new(self),
-            predicates,
-        }
+        RelationExpr::Filter { input: Box::new(self), predicates }
     }
 
-    pub fn join(
-        self,
-        right: RelationExpr,
-        left_key: Vec<ScalarExpr>,
-        right_key: Vec<ScalarExpr>,
-    ) -> Self {
-        RelationExpr::Join {
-            left: Box::new(self),
-            right: Box::new(right),
-            left_key,
-            right_key,
-        }
+    pub fn join(self, right: RelationExpr, left_key: Vec<ScalarExpr>, right_key: Vec<ScalarExpr>) -> Self {
+        RelationExpr::Join { left: Box::new(self), right: Box::new(right), left_key, right_key }
     }
 
     pub fn reduce(self, group_key: Vec<usize>, aggregates: Vec<AggregateExpr>) -> Self {
-        RelationExpr::Reduce {
-            input: Box::new(self),
-            group_key,
-            aggregates,
-        }
+        RelationExpr::Reduce { input: Box::new(self), group_key, aggregates }
     }
 
     pub fn distinct(self) -> Self {
-        RelationExpr::Distinct {
-            input: Box::new(self),
-        }
+        RelationExpr::Distinct { input: Box::new(self) }
     }
 
     pub fn negate(self) -> Self {
-        RelationExpr::Negate {
-            input: Box::new(self),
-        }
+        RelationExpr::Negate { input: Box::new(self) }
     }
 
     pub fn threshold(self) -> Self {
-        RelationExpr::Threshold {
-            input: Box::new(self),
-        }
+        RelationExpr::Threshold { input: Box::new(self) }
     }
 
     pub fn union(self, other: RelationExpr) -> Self {
-        RelationExpr::Union {
-            inputs: vec![self, other],
-        }
+        RelationExpr::Union { inputs: vec![self, other] }
     }
 
     /// Number of columns of the output.
@@ -185,11 +118,7 @@ impl RelationExpr {
             | RelationExpr::Threshold { input } => input.arity(),
             RelationExpr::FlatMap { input, .. } => input.arity() + 1,
             RelationExpr::Join { left, right, .. } => left.arity() + right.arity(),
-            RelationExpr::Reduce {
-                group_key,
-                aggregates,
-                ..
-            } => group_key.len() + aggregates.len(),
+            RelationExpr::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
             RelationExpr::Union { inputs } => inputs.first().map_or(0, |i| i.arity()),
         }
     }
@@ -254,42 +183,22 @@ impl RelationExpr {
             RelationExpr::FlatMap { func, args, .. } => {
                 format!("FlatMap {func:?}({})", exprs(args))
             }
-            RelationExpr::Join {
-                left_key,
-                right_key,
-                ..
-            } if left_key.is_empty() => {
+            RelationExpr::Join { left_key, right_key, .. } if left_key.is_empty() => {
                 let _ = right_key;
                 "CrossJoin".to_string()
             }
-            RelationExpr::Join {
-                left_key,
-                right_key,
-                ..
-            } => {
+            RelationExpr::Join { left_key, right_key, .. } => {
                 format!("Join on {} = {}", exprs(left_key), exprs(right_key))
             }
-            RelationExpr::Reduce {
-                group_key,
-                aggregates,
-                ..
-            } => {
+            RelationExpr::Reduce { group_key, aggregates, .. } => {
                 let aggs: Vec<String> = aggregates
                     .iter()
                     .map(|a| {
                         let distinct = if a.distinct { "DISTINCT " } else { "" };
-                        format!(
-                            "{}({distinct}{})",
-                            a.func.name(),
-                            crate::scalar::display(&a.expr)
-                        )
+                        format!("{}({distinct}{})", a.func.name(), crate::scalar::display(&a.expr))
                     })
                     .collect();
-                format!(
-                    "Reduce group_by={} aggregates=[{}]",
-                    cols(group_key),
-                    aggs.join(", ")
-                )
+                format!("Reduce group_by={} aggregates=[{}]", cols(group_key), aggs.join(", "))
             }
             RelationExpr::Distinct { .. } => "Distinct".to_string(),
             RelationExpr::Union { .. } => "Union".to_string(),

@@ -66,11 +66,7 @@ impl ScalarExpr {
                         Some(true) => {}
                     }
                 }
-                Ok(if saw_null {
-                    Datum::Null
-                } else {
-                    Datum::Bool(true)
-                })
+                Ok(if saw_null { Datum::Null } else { Datum::Bool(true) })
             }
             ScalarExpr::Or(exprs) => {
                 let mut saw_null = false;
@@ -81,11 +77,7 @@ impl ScalarExpr {
                         Some(false) => {}
                     }
                 }
-                Ok(if saw_null {
-                    Datum::Null
-                } else {
-                    Datum::Bool(false)
-                })
+                Ok(if saw_null { Datum::Null } else { Datum::Bool(false) })
             }
             ScalarExpr::If { cond, then, els } => match cond.eval(row)?.as_bool() {
                 Some(true) => then.eval(row),
@@ -220,12 +212,7 @@ pub fn display(expr: &ScalarExpr) -> String {
         ScalarExpr::And(es) => format!("({})", list(es, " AND ")),
         ScalarExpr::Or(es) => format!("({})", list(es, " OR ")),
         ScalarExpr::If { cond, then, els } => {
-            format!(
-                "CASE WHEN {} THEN {} ELSE {} END",
-                display(cond),
-                display(then),
-                display(els)
-            )
+            format!("CASE WHEN {} THEN {} ELSE {} END", display(cond), display(then), display(els))
         }
         ScalarExpr::Coalesce(es) => format!("coalesce({})", list(es, ", ")),
     }

@@ -17,9 +17,7 @@ pub enum PlanError {
     UnknownColumn(String),
     #[error("column reference \"{0}\" is ambiguous")]
     AmbiguousColumn(String),
-    #[error(
-        "column \"{0}\" must appear in the GROUP BY clause or be used in an aggregate function"
-    )]
+    #[error("column \"{0}\" must appear in the GROUP BY clause or be used in an aggregate function")]
     NotGrouped(String),
     #[error("type \"{0}\" does not exist")]
     UnknownType(String),
@@ -81,9 +79,12 @@ impl PlanError {
         match self {
             PlanError::DependentObjects { hint, .. } => Some(hint.clone()),
             PlanError::Resolve(ResolveError::NoSuchFunction { .. } | ResolveError::NoSuchOperator(_)) => Some(
-                "No function matches the given name and argument types. You might need to add explicit type casts.".into(),
+                "No function matches the given name and argument types. You might need to add explicit type casts."
+                    .into(),
             ),
-            PlanError::UnknownRelation(_) => Some("SHOW TABLES, SHOW VIEWS and SHOW MATERIALIZED VIEWS list what exists.".into()),
+            PlanError::UnknownRelation(_) => {
+                Some("SHOW TABLES, SHOW VIEWS and SHOW MATERIALIZED VIEWS list what exists.".into())
+            }
             _ => None,
         }
     }

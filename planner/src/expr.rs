@@ -9,8 +9,7 @@ use eddy_expr::{AggregateExpr, AggregateFunc, ScalarExpr};
 use eddy_repr::{strconv, Datum, ScalarType};
 use rust_decimal::Decimal;
 use sqlparser::ast::{
-    self, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, UnaryOperator,
-    Value,
+    self, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, UnaryOperator, Value,
 };
 
 use crate::scope::Scope;
@@ -36,11 +35,7 @@ pub enum Unknown {
 
 impl Typed {
     fn known(expr: ScalarExpr, ty: ScalarType) -> Self {
-        Typed {
-            expr,
-            ty: Some(ty),
-            unknown: Unknown::No,
-        }
+        Typed { expr, ty: Some(ty), unknown: Unknown::No }
     }
 }
 
@@ -93,30 +88,18 @@ impl<'a> ExprCtx<'a> {
 pub fn plan_condition(ctx: &ExprCtx, e: &Expr, clause: &str) -> Result<ScalarExpr, PlanError> {
     let typed = plan_expr(ctx, e)?;
     match &typed.ty {
-        Some(ScalarType::Bool) | None => {
-            coerce(ctx, typed, &ScalarType::Bool, CastContext::Implicit)
+        Some(ScalarType::Bool) | None => coerce(ctx, typed, &ScalarType::Bool, CastContext::Implicit),
+        Some(other) => {
+            Err(PlanError::TypeMismatch(format!("argument of {clause} must be type boolean, not type {other}")))
         }
-        Some(other) => Err(PlanError::TypeMismatch(format!(
-            "argument of {clause} must be type boolean, not type {other}"
-        ))),
     }
 }
 
 /// Converts a planned expression to type `ty`: unknown literals are parsed as `ty`,
 /// others cast when `context` allows it.
-pub fn coerce(
-    ctx: &ExprCtx,
-    typed: Typed,
-    ty: &ScalarType,
-    context: CastContext,
-) -> Result<ScalarExpr, PlanError> {
+pub fn coerce(ctx: &ExprCtx, typed: Typed, ty: &ScalarType, context: CastContext) -> Result<ScalarExpr, PlanError> {
     match typed.unknown {
-        Unknown::Text(text) => {
-            return Ok(ScalarExpr::Literal(
-                strconv::parse_datum(&text, ty)?,
-                ty.clone(),
-            ))
-        }
+        Unknown::Text(text) => return Ok(ScalarExpr::Literal(strconv::parse_datum(&text, ty)?, ty.clone())),
         Unknown::Null => return Ok(ScalarExpr::Literal(Datum::Null, ty.clone())),
         Unknown::Param(i) => {
             let mut params = ctx.params.borrow_mut();
@@ -129,12 +112,7 @@ pub fn coerce(
             return Ok(match &ctx.stmt.params {
                 Some(values) => match values.get(i) {
                     Some((d, _)) => ScalarExpr::Literal(d.clone(), ty.clone()),
-                    None => {
-                        return Err(PlanError::InvalidParameter(format!(
-                            "there is no parameter ${}",
-                            i + 1
-                        )))
-                    }
+                    None => return Err(PlanError::InvalidParameter(format!("there is no parameter ${}", i + 1))),
                 },
                 None => ScalarExpr::Literal(Datum::Null, ty.clone()),
             });
@@ -171,10 +149,7 @@ pub fn object_name(name: &ast::ObjectName) -> String {
         })
         .collect();
     let joined = parts.join(".");
-    joined
-        .strip_prefix("pg_catalog.")
-        .map(str::to_string)
-        .unwrap_or(joined)
+    joined.strip_prefix("pg_catalog.").map(str::to_string).unwrap_or(joined)
 }
 
 /// PostgreSQL folds unquoted identifiers to lower case.
@@ -208,10 +183,7 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
             let ty = parse_type_name(&ts.data_type.to_string())?;
             let text = string_value(&ts.value.value)
                 .ok_or_else(|| PlanError::Syntax(format!("expected a string after type {ty}")))?;
-            Ok(Typed::known(
-                ScalarExpr::Literal(strconv::parse_datum(&text, &ty)?, ty.clone()),
-                ty,
-            ))
+            Ok(Typed::known(ScalarExpr::Literal(strconv::parse_datum(&text, &ty)?, ty.clone()), ty))
         }
         Expr::Interval(iv) => {
             let text = match &*iv.value {
@@ -224,14 +196,9 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
                 _ => text,
             };
             let d = strconv::parse_datum(&text, &ScalarType::Interval)?;
-            Ok(Typed::known(
-                ScalarExpr::Literal(d, ScalarType::Interval),
-                ScalarType::Interval,
-            ))
+            Ok(Typed::known(ScalarExpr::Literal(d, ScalarType::Interval), ScalarType::Interval))
         }
-        Expr::Cast {
-            expr, data_type, ..
-        } => {
+        Expr::Cast { expr, data_type, .. } => {
             let ty = parse_type_name(&data_type.to_string())?;
             let inner = plan_expr(ctx, expr)?;
             let expr = coerce(ctx, inner, &ty, CastContext::Explicit)?;
@@ -252,12 +219,7 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
         }
         Expr::IsDistinctFrom(a, b) => call_named(ctx, "is_distinct_from", &[a, b]),
         Expr::IsNotDistinctFrom(a, b) => call_named(ctx, "is_not_distinct_from", &[a, b]),
-        Expr::Between {
-            expr,
-            negated,
-            low,
-            high,
-        } => {
+        Expr::Between { expr, negated, low, high } => {
             let ge = binary(ctx, ">=", plan_expr(ctx, expr)?, plan_expr(ctx, low)?)?;
             let le = binary(ctx, "<=", plan_expr(ctx, expr)?, plan_expr(ctx, high)?)?;
             let both = Typed::known(ScalarExpr::And(vec![ge.expr, le.expr]), ScalarType::Bool);
@@ -267,16 +229,10 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
                 Ok(both)
             }
         }
-        Expr::In {
-            expr,
-            target: ast::InTarget::List(list),
-            negated,
-            ..
-        } => {
+        Expr::In { expr, target: ast::InTarget::List(list), negated, .. } => {
             let mut alternatives = Vec::with_capacity(list.len());
             for item in list {
-                alternatives
-                    .push(binary(ctx, "=", plan_expr(ctx, expr)?, plan_expr(ctx, item)?)?.expr);
+                alternatives.push(binary(ctx, "=", plan_expr(ctx, expr)?, plan_expr(ctx, item)?)?.expr);
             }
             let any = Typed::known(ScalarExpr::Or(alternatives), ScalarType::Bool);
             if *negated {
@@ -285,61 +241,27 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
                 Ok(any)
             }
         }
-        Expr::In { .. }
-        | Expr::Exists { .. }
-        | Expr::Subquery(_)
-        | Expr::AnyOp { .. }
-        | Expr::AllOp { .. } => Err(PlanError::Unsupported(
-            "subqueries in expressions (use a join or a subquery in FROM)".into(),
-        )),
-        Expr::Like {
-            negated,
-            expr,
-            pattern,
-            escape_char,
-            any: false,
-        } => like(
-            ctx,
-            if *negated { "not like" } else { "like" },
-            expr,
-            pattern,
-            escape_char,
-        ),
-        Expr::ILike {
-            negated,
-            expr,
-            pattern,
-            escape_char,
-            any: false,
-        } => like(
-            ctx,
-            if *negated { "not ilike" } else { "ilike" },
-            expr,
-            pattern,
-            escape_char,
-        ),
-        Expr::Case {
-            operand,
-            conditions,
-            else_result,
-            ..
-        } => plan_case(ctx, operand.as_deref(), conditions, else_result.as_deref()),
+        Expr::In { .. } | Expr::Exists { .. } | Expr::Subquery(_) | Expr::AnyOp { .. } | Expr::AllOp { .. } => {
+            Err(PlanError::Unsupported("subqueries in expressions (use a join or a subquery in FROM)".into()))
+        }
+        Expr::Like { negated, expr, pattern, escape_char, any: false } => {
+            like(ctx, if *negated { "not like" } else { "like" }, expr, pattern, escape_char)
+        }
+        Expr::ILike { negated, expr, pattern, escape_char, any: false } => {
+            like(ctx, if *negated { "not ilike" } else { "ilike" }, expr, pattern, escape_char)
+        }
+        Expr::Case { operand, conditions, else_result, .. } => {
+            plan_case(ctx, operand.as_deref(), conditions, else_result.as_deref())
+        }
         Expr::Function(f) => plan_function(ctx, f),
         Expr::Extract { field, expr, .. } => {
             let field_name = field.to_string().to_lowercase();
-            let field_lit = Typed::known(
-                ScalarExpr::Literal(Datum::Text(field_name), ScalarType::Text),
-                ScalarType::Text,
-            );
+            let field_lit =
+                Typed::known(ScalarExpr::Literal(Datum::Text(field_name), ScalarType::Text), ScalarType::Text);
             call_typed(ctx, "extract", vec![field_lit, plan_expr(ctx, expr)?])
         }
         Expr::Position { expr, r#in } => call_named(ctx, "strpos", &[r#in, expr]),
-        Expr::Substring {
-            expr,
-            substring_from,
-            substring_for,
-            ..
-        } => {
+        Expr::Substring { expr, substring_from, substring_for, .. } => {
             let mut args = vec![plan_expr(ctx, expr)?];
             match (substring_from, substring_for) {
                 (Some(from), Some(len)) => {
@@ -348,22 +270,14 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
                 }
                 (Some(from), None) => args.push(plan_expr(ctx, from)?),
                 (None, Some(len)) => {
-                    args.push(Typed::known(
-                        ScalarExpr::Literal(Datum::Int32(1), ScalarType::Int32),
-                        ScalarType::Int32,
-                    ));
+                    args.push(Typed::known(ScalarExpr::Literal(Datum::Int32(1), ScalarType::Int32), ScalarType::Int32));
                     args.push(plan_expr(ctx, len)?);
                 }
                 (None, None) => {}
             }
             call_typed(ctx, "substr", args)
         }
-        Expr::Trim {
-            expr,
-            trim_where,
-            trim_what,
-            trim_characters,
-        } => {
+        Expr::Trim { expr, trim_where, trim_what, trim_characters } => {
             let name = match trim_where {
                 Some(ast::TrimWhereField::Leading) => "ltrim",
                 Some(ast::TrimWhereField::Trailing) => "rtrim",
@@ -379,9 +293,9 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
         }
         Expr::Ceil { expr, .. } => call_named(ctx, "ceil", &[expr]),
         Expr::Floor { expr, .. } => call_named(ctx, "floor", &[expr]),
-        Expr::Wildcard(_) | Expr::QualifiedWildcard(..) => Err(PlanError::Syntax(
-            "* is only allowed in a SELECT list or count(*)".into(),
-        )),
+        Expr::Wildcard(_) | Expr::QualifiedWildcard(..) => {
+            Err(PlanError::Syntax("* is only allowed in a SELECT list or count(*)".into()))
+        }
         other => Err(PlanError::Unsupported(format!("expression {other}"))),
     }
 }
@@ -393,13 +307,10 @@ fn match_grouped(ctx: &ExprCtx, grouping: &Grouping, e: &Expr) -> Result<Option<
         if is_aggregate_call(f) {
             let key = e.to_string();
             return match grouping.aggs.iter().position(|a| a.key == key) {
-                Some(i) => Ok(Some(Typed::known(
-                    ScalarExpr::Column(grouping.keys.len() + i),
-                    grouping.aggs[i].ty.clone(),
-                ))),
-                None => Err(PlanError::Grouping(format!(
-                    "aggregate {key} was not collected; this is a bug"
-                ))),
+                Some(i) => {
+                    Ok(Some(Typed::known(ScalarExpr::Column(grouping.keys.len() + i), grouping.aggs[i].ty.clone())))
+                }
+                None => Err(PlanError::Grouping(format!("aggregate {key} was not collected; this is a bug"))),
             };
         }
     }
@@ -407,17 +318,12 @@ fn match_grouped(ctx: &ExprCtx, grouping: &Grouping, e: &Expr) -> Result<Option<
     if let Ok(planned) = plan_expr(&input_ctx, e) {
         if planned.expr.max_column().is_some() {
             if let Some(k) = grouping.keys.iter().position(|key| *key == planned.expr) {
-                return Ok(Some(Typed::known(
-                    ScalarExpr::Column(k),
-                    grouping.key_types[k].clone(),
-                )));
+                return Ok(Some(Typed::known(ScalarExpr::Column(k), grouping.key_types[k].clone())));
             }
         }
     }
     match e {
-        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
-            Err(PlanError::NotGrouped(e.to_string()))
-        }
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => Err(PlanError::NotGrouped(e.to_string())),
         _ => Ok(None),
     }
 }
@@ -428,17 +334,14 @@ pub fn is_aggregate_call(f: &ast::Function) -> bool {
 
 fn column(ctx: &ExprCtx, table: Option<&str>, name: &str) -> Result<Typed, PlanError> {
     let i = ctx.scope.resolve(table, name)?;
-    Ok(Typed::known(
-        ScalarExpr::Column(i),
-        ctx.scope.columns[i].ty.clone(),
-    ))
+    Ok(Typed::known(ScalarExpr::Column(i), ctx.scope.columns[i].ty.clone()))
 }
 
 fn string_value(v: &Value) -> Option<String> {
     match v {
-        Value::SingleQuotedString(s)
-        | Value::EscapedStringLiteral(s)
-        | Value::NationalStringLiteral(s) => Some(s.clone()),
+        Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) | Value::NationalStringLiteral(s) => {
+            Some(s.clone())
+        }
         Value::DollarQuotedString(d) => Some(d.value.clone()),
         _ => None,
     }
@@ -454,15 +357,10 @@ fn plan_value(ctx: &ExprCtx, v: &Value) -> Result<Typed, PlanError> {
     }
     match v {
         Value::Number(n, _) => number_literal(n),
-        Value::Boolean(b) => Ok(Typed::known(
-            ScalarExpr::Literal(Datum::Bool(*b), ScalarType::Bool),
-            ScalarType::Bool,
-        )),
-        Value::Null => Ok(Typed {
-            expr: ScalarExpr::Literal(Datum::Null, ScalarType::Text),
-            ty: None,
-            unknown: Unknown::Null,
-        }),
+        Value::Boolean(b) => Ok(Typed::known(ScalarExpr::Literal(Datum::Bool(*b), ScalarType::Bool), ScalarType::Bool)),
+        Value::Null => {
+            Ok(Typed { expr: ScalarExpr::Literal(Datum::Null, ScalarType::Text), ty: None, unknown: Unknown::Null })
+        }
         Value::Placeholder(p) => {
             let index: usize = p
                 .trim_start_matches('$')
@@ -497,41 +395,26 @@ fn plan_value(ctx: &ExprCtx, v: &Value) -> Result<Typed, PlanError> {
 
 /// PostgreSQL's rule: integers that fit are int4, then int8, otherwise numeric.
 fn number_literal(n: &str) -> Result<Typed, PlanError> {
-    let is_integer = n.bytes().all(|b| b.is_ascii_digit());
+    // `-3` arrives here as one literal (see plan_unary) and is an integer like `3`.
+    let digits = n.strip_prefix('-').unwrap_or(n);
+    let is_integer = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
     if is_integer {
         if let Ok(i) = n.parse::<i32>() {
-            return Ok(Typed::known(
-                ScalarExpr::Literal(Datum::Int32(i), ScalarType::Int32),
-                ScalarType::Int32,
-            ));
+            return Ok(Typed::known(ScalarExpr::Literal(Datum::Int32(i), ScalarType::Int32), ScalarType::Int32));
         }
         if let Ok(i) = n.parse::<i64>() {
-            return Ok(Typed::known(
-                ScalarExpr::Literal(Datum::Int64(i), ScalarType::Int64),
-                ScalarType::Int64,
-            ));
+            return Ok(Typed::known(ScalarExpr::Literal(Datum::Int64(i), ScalarType::Int64), ScalarType::Int64));
         }
     }
-    let d = Decimal::from_str(n)
-        .or_else(|_| Decimal::from_scientific(n))
-        .map_err(|_| {
-            PlanError::Parse(eddy_repr::ParseError::OutOfRange {
-                type_name: "numeric".into(),
-                text: n.into(),
-            })
-        })?;
-    Ok(Typed::known(
-        ScalarExpr::Literal(Datum::Numeric(d), ScalarType::numeric()),
-        ScalarType::numeric(),
-    ))
+    let d = Decimal::from_str(n).or_else(|_| Decimal::from_scientific(n)).map_err(|_| {
+        PlanError::Parse(eddy_repr::ParseError::OutOfRange { type_name: "numeric".into(), text: n.into() })
+    })?;
+    Ok(Typed::known(ScalarExpr::Literal(Datum::Numeric(d), ScalarType::numeric()), ScalarType::numeric()))
 }
 
 fn negate(t: Typed) -> Result<Typed, PlanError> {
     let not = func::resolve_unary_operator("not", Some(ScalarType::Bool))?;
-    Ok(Typed::known(
-        ScalarExpr::call(not.func, vec![t.expr]),
-        ScalarType::Bool,
-    ))
+    Ok(Typed::known(ScalarExpr::call(not.func, vec![t.expr]), ScalarType::Bool))
 }
 
 fn plan_unary(ctx: &ExprCtx, op: &UnaryOperator, inner: &Expr) -> Result<Typed, PlanError> {
@@ -550,44 +433,29 @@ fn plan_unary(ctx: &ExprCtx, op: &UnaryOperator, inner: &Expr) -> Result<Typed, 
             let arg = plan_expr(ctx, inner)?;
             let resolved = func::resolve_unary_operator("-", arg.ty.clone())?;
             let arg = coerce(ctx, arg, &resolved.arg_types[0], CastContext::Implicit)?;
-            let folded = constant_fold(
-                ScalarExpr::call(resolved.func, vec![arg]),
-                &resolved.return_type,
-            )?;
+            let folded = constant_fold(ScalarExpr::call(resolved.func, vec![arg]), &resolved.return_type)?;
             Ok(Typed::known(folded, resolved.return_type))
         }
         other => Err(PlanError::Unsupported(format!("operator {other}"))),
     }
 }
 
-fn plan_binary(
-    ctx: &ExprCtx,
-    op: &BinaryOperator,
-    left: &Expr,
-    right: &Expr,
-) -> Result<Typed, PlanError> {
+fn plan_binary(ctx: &ExprCtx, op: &BinaryOperator, left: &Expr, right: &Expr) -> Result<Typed, PlanError> {
     match op {
         BinaryOperator::And | BinaryOperator::Or => {
-            let clause = if matches!(op, BinaryOperator::And) {
-                "AND"
-            } else {
-                "OR"
-            };
+            let clause = if matches!(op, BinaryOperator::And) { "AND" } else { "OR" };
             let l = plan_condition(ctx, left, clause)?;
             let r = plan_condition(ctx, right, clause)?;
             let flatten = |e: ScalarExpr, out: &mut Vec<ScalarExpr>| match (e, op) {
-                (ScalarExpr::And(inner), BinaryOperator::And)
-                | (ScalarExpr::Or(inner), BinaryOperator::Or) => out.extend(inner),
+                (ScalarExpr::And(inner), BinaryOperator::And) | (ScalarExpr::Or(inner), BinaryOperator::Or) => {
+                    out.extend(inner)
+                }
                 (e, _) => out.push(e),
             };
             let mut parts = Vec::new();
             flatten(l, &mut parts);
             flatten(r, &mut parts);
-            let expr = if matches!(op, BinaryOperator::And) {
-                ScalarExpr::And(parts)
-            } else {
-                ScalarExpr::Or(parts)
-            };
+            let expr = if matches!(op, BinaryOperator::And) { ScalarExpr::And(parts) } else { ScalarExpr::Or(parts) };
             Ok(Typed::known(expr, ScalarType::Bool))
         }
         other => {
@@ -624,36 +492,21 @@ pub fn binary(ctx: &ExprCtx, op: &str, left: Typed, right: Typed) -> Result<Type
     let resolved = func::resolve_binary_operator(op, left.ty.clone(), right.ty.clone())?;
     let l = coerce(ctx, left, &resolved.arg_types[0], CastContext::Implicit)?;
     let r = coerce(ctx, right, &resolved.arg_types[1], CastContext::Implicit)?;
-    Ok(Typed::known(
-        ScalarExpr::call(resolved.func, vec![l, r]),
-        resolved.return_type,
-    ))
+    Ok(Typed::known(ScalarExpr::call(resolved.func, vec![l, r]), resolved.return_type))
 }
 
-fn like(
-    ctx: &ExprCtx,
-    op: &str,
-    expr: &Expr,
-    pattern: &Expr,
-    escape: &Option<Box<Expr>>,
-) -> Result<Typed, PlanError> {
+fn like(ctx: &ExprCtx, op: &str, expr: &Expr, pattern: &Expr, escape: &Option<Box<Expr>>) -> Result<Typed, PlanError> {
     if let Some(esc) = escape {
-        let is_backslash =
-            matches!(&**esc, Expr::Value(v) if string_value(&v.value).as_deref() == Some("\\"));
+        let is_backslash = matches!(&**esc, Expr::Value(v) if string_value(&v.value).as_deref() == Some("\\"));
         if !is_backslash {
-            return Err(PlanError::Unsupported(
-                "LIKE ... ESCAPE with an escape character other than backslash".into(),
-            ));
+            return Err(PlanError::Unsupported("LIKE ... ESCAPE with an escape character other than backslash".into()));
         }
     }
     binary(ctx, op, plan_expr(ctx, expr)?, plan_expr(ctx, pattern)?)
 }
 
 fn call_named(ctx: &ExprCtx, name: &str, args: &[&Expr]) -> Result<Typed, PlanError> {
-    let planned = args
-        .iter()
-        .map(|a| plan_expr(ctx, a))
-        .collect::<Result<Vec<_>, _>>()?;
+    let planned = args.iter().map(|a| plan_expr(ctx, a)).collect::<Result<Vec<_>, _>>()?;
     call_typed(ctx, name, planned)
 }
 
@@ -665,10 +518,7 @@ pub fn call_typed(ctx: &ExprCtx, name: &str, args: Vec<Typed>) -> Result<Typed, 
     for (arg, ty) in args.into_iter().zip(resolved.arg_types.iter()) {
         exprs.push(coerce(ctx, arg, ty, CastContext::Implicit)?);
     }
-    Ok(Typed::known(
-        ScalarExpr::call(resolved.func, exprs),
-        resolved.return_type,
-    ))
+    Ok(Typed::known(ScalarExpr::call(resolved.func, exprs), resolved.return_type))
 }
 
 fn plan_case(
@@ -680,49 +530,23 @@ fn plan_case(
     let mut conds = Vec::with_capacity(conditions.len());
     for when in conditions {
         let cond = match operand {
-            Some(op) => {
-                binary(
-                    ctx,
-                    "=",
-                    plan_expr(ctx, op)?,
-                    plan_expr(ctx, &when.condition)?,
-                )?
-                .expr
-            }
+            Some(op) => binary(ctx, "=", plan_expr(ctx, op)?, plan_expr(ctx, &when.condition)?)?.expr,
             None => plan_condition(ctx, &when.condition, "CASE")?,
         };
         conds.push(cond);
     }
-    let mut results: Vec<Typed> = conditions
-        .iter()
-        .map(|w| plan_expr(ctx, &w.result))
-        .collect::<Result<_, _>>()?;
+    let mut results: Vec<Typed> = conditions.iter().map(|w| plan_expr(ctx, &w.result)).collect::<Result<_, _>>()?;
     let else_typed = match else_result {
         Some(e) => plan_expr(ctx, e)?,
-        None => Typed {
-            expr: ScalarExpr::Literal(Datum::Null, ScalarType::Text),
-            ty: None,
-            unknown: Unknown::Null,
-        },
+        None => Typed { expr: ScalarExpr::Literal(Datum::Null, ScalarType::Text), ty: None, unknown: Unknown::Null },
     };
     results.push(else_typed);
-    let ty = common_type(
-        &results.iter().map(|r| r.ty.clone()).collect::<Vec<_>>(),
-        "CASE",
-    )?;
-    let mut coerced: Vec<ScalarExpr> = results
-        .into_iter()
-        .map(|r| coerce(ctx, r, &ty, CastContext::Implicit))
-        .collect::<Result<_, _>>()?;
-    let mut expr = coerced
-        .pop()
-        .unwrap_or(ScalarExpr::Literal(Datum::Null, ty.clone()));
+    let ty = common_type(&results.iter().map(|r| r.ty.clone()).collect::<Vec<_>>(), "CASE")?;
+    let mut coerced: Vec<ScalarExpr> =
+        results.into_iter().map(|r| coerce(ctx, r, &ty, CastContext::Implicit)).collect::<Result<_, _>>()?;
+    let mut expr = coerced.pop().unwrap_or(ScalarExpr::Literal(Datum::Null, ty.clone()));
     for (cond, then) in conds.into_iter().zip(coerced).rev() {
-        expr = ScalarExpr::If {
-            cond: Box::new(cond),
-            then: Box::new(then),
-            els: Box::new(expr),
-        };
+        expr = ScalarExpr::If { cond: Box::new(cond), then: Box::new(then), els: Box::new(expr) };
     }
     Ok(Typed::known(expr, ty))
 }
@@ -730,17 +554,12 @@ fn plan_case(
 fn function_args(f: &ast::Function) -> Result<(Vec<&FunctionArgExpr>, bool), PlanError> {
     match &f.args {
         FunctionArguments::None => Ok((vec![], false)),
-        FunctionArguments::Subquery(_) => Err(PlanError::Unsupported(
-            "subquery as a function argument".into(),
-        )),
+        FunctionArguments::Subquery(_) => Err(PlanError::Unsupported("subquery as a function argument".into())),
         FunctionArguments::List(list) => {
             if !list.clauses.is_empty() {
                 return Err(PlanError::Unsupported(format!("function clauses in {f}")));
             }
-            let distinct = matches!(
-                list.duplicate_treatment,
-                Some(ast::DuplicateTreatment::Distinct)
-            );
+            let distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
             let args = list
                 .args
                 .iter()
@@ -754,10 +573,7 @@ fn function_args(f: &ast::Function) -> Result<(Vec<&FunctionArgExpr>, bool), Pla
     }
 }
 
-fn expr_args<'e>(
-    args: &[&'e FunctionArgExpr],
-    f: &ast::Function,
-) -> Result<Vec<&'e Expr>, PlanError> {
+fn expr_args<'e>(args: &[&'e FunctionArgExpr], f: &ast::Function) -> Result<Vec<&'e Expr>, PlanError> {
     args.iter()
         .map(|a| match a {
             FunctionArgExpr::Expr(e) => Ok(e),
@@ -793,70 +609,40 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
             }
             let (datum, ty) = match name.as_str() {
                 "current_date" => (Datum::Date(ctx.stmt.now.date_naive()), ScalarType::Date),
-                "localtimestamp" => (
-                    Datum::Timestamp(ctx.stmt.now.naive_utc()),
-                    ScalarType::Timestamp,
-                ),
+                "localtimestamp" => (Datum::Timestamp(ctx.stmt.now.naive_utc()), ScalarType::Timestamp),
                 _ => (Datum::TimestampTz(ctx.stmt.now), ScalarType::TimestampTz),
             };
             Ok(Typed::known(ScalarExpr::Literal(datum, ty.clone()), ty))
         }
         "version" => text_literal(crate::statement::version_string()),
         "current_database" => text_literal(ctx.stmt.database.clone()),
-        "current_user" | "session_user" | "user" | "current_role" => {
-            text_literal(ctx.stmt.user.clone())
-        }
+        "current_user" | "session_user" | "user" | "current_role" => text_literal(ctx.stmt.user.clone()),
         "current_schema" => text_literal("public".into()),
         "coalesce" => {
-            let planned: Vec<Typed> = args
-                .iter()
-                .map(|a| plan_expr(ctx, a))
-                .collect::<Result<_, _>>()?;
-            let ty = common_type(
-                &planned.iter().map(|p| p.ty.clone()).collect::<Vec<_>>(),
-                "COALESCE",
-            )?;
-            let exprs = planned
-                .into_iter()
-                .map(|p| coerce(ctx, p, &ty, CastContext::Implicit))
-                .collect::<Result<_, _>>()?;
+            let planned: Vec<Typed> = args.iter().map(|a| plan_expr(ctx, a)).collect::<Result<_, _>>()?;
+            let ty = common_type(&planned.iter().map(|p| p.ty.clone()).collect::<Vec<_>>(), "COALESCE")?;
+            let exprs =
+                planned.into_iter().map(|p| coerce(ctx, p, &ty, CastContext::Implicit)).collect::<Result<_, _>>()?;
             Ok(Typed::known(ScalarExpr::Coalesce(exprs), ty))
         }
         "nullif" | "greatest" | "least" => {
-            let planned: Vec<Typed> = args
-                .iter()
-                .map(|a| plan_expr(ctx, a))
-                .collect::<Result<_, _>>()?;
-            let ty = common_type(
-                &planned.iter().map(|p| p.ty.clone()).collect::<Vec<_>>(),
-                &name.to_uppercase(),
-            )?;
+            let planned: Vec<Typed> = args.iter().map(|a| plan_expr(ctx, a)).collect::<Result<_, _>>()?;
+            let ty = common_type(&planned.iter().map(|p| p.ty.clone()).collect::<Vec<_>>(), &name.to_uppercase())?;
             let typed: Vec<Typed> = planned
                 .into_iter()
-                .map(|p| {
-                    Ok(Typed::known(
-                        coerce(ctx, p, &ty, CastContext::Implicit)?,
-                        ty.clone(),
-                    ))
-                })
+                .map(|p| Ok(Typed::known(coerce(ctx, p, &ty, CastContext::Implicit)?, ty.clone())))
                 .collect::<Result<_, PlanError>>()?;
             call_typed(ctx, &name, typed)
         }
         _ => {
-            let planned = args
-                .iter()
-                .map(|a| plan_expr(ctx, a))
-                .collect::<Result<Vec<_>, _>>()?;
+            let planned = args.iter().map(|a| plan_expr(ctx, a)).collect::<Result<Vec<_>, _>>()?;
             call_typed(ctx, &name, planned)
         }
     }
 }
 
 fn text_literal(s: String) -> Result<Typed, PlanError> {
-    Ok(Typed::known(
-        ScalarExpr::Literal(Datum::Text(s), ScalarType::Text),
-        ScalarType::Text,
-    ))
+    Ok(Typed::known(ScalarExpr::Literal(Datum::Text(s), ScalarType::Text), ScalarType::Text))
 }
 
 fn plan_aggregate(
@@ -868,24 +654,18 @@ fn plan_aggregate(
 ) -> Result<Typed, PlanError> {
     let entries = match ctx.mode {
         AggMode::Forbidden(clause) => {
-            return Err(PlanError::Grouping(format!(
-                "aggregate functions are not allowed in {clause}"
-            )))
+            return Err(PlanError::Grouping(format!("aggregate functions are not allowed in {clause}")))
         }
         AggMode::Grouped(_) => {
-            return Err(PlanError::Grouping(format!(
-                "aggregate function calls cannot be nested: {f}"
-            )))
+            return Err(PlanError::Grouping(format!("aggregate function calls cannot be nested: {f}")))
         }
         AggMode::Collect(entries) => entries,
     };
     let inner_ctx = ctx.with_mode(AggMode::Forbidden("aggregate arguments"));
     let (func, ty, expr) = match args {
-        [FunctionArgExpr::Wildcard] | [] if name == "count" => (
-            AggregateFunc::CountRows,
-            ScalarType::Int64,
-            ScalarExpr::Literal(Datum::Bool(true), ScalarType::Bool),
-        ),
+        [FunctionArgExpr::Wildcard] | [] if name == "count" => {
+            (AggregateFunc::CountRows, ScalarType::Int64, ScalarExpr::Literal(Datum::Bool(true), ScalarType::Bool))
+        }
         [FunctionArgExpr::Expr(e)] => {
             let mut arg = plan_expr(&inner_ctx, e)?;
             if arg.ty.is_none() {
@@ -896,9 +676,7 @@ fn plan_aggregate(
             let (func, ty) = AggregateFunc::resolve(name, arg_ty.as_ref()).ok_or_else(|| {
                 PlanError::Resolve(func::ResolveError::NoSuchFunction {
                     name: name.to_string(),
-                    args: arg_ty
-                        .map(|t| t.to_string())
-                        .unwrap_or_else(|| "unknown".into()),
+                    args: arg_ty.map(|t| t.to_string()).unwrap_or_else(|| "unknown".into()),
                 })
             })?;
             (func, ty, arg.expr)
@@ -908,20 +686,9 @@ fn plan_aggregate(
     let key = Expr::Function(f.clone()).to_string();
     let mut entries = entries.borrow_mut();
     if !entries.iter().any(|e| e.key == key) {
-        entries.push(AggEntry {
-            key,
-            agg: AggregateExpr {
-                func,
-                expr,
-                distinct,
-            },
-            ty: ty.clone(),
-        });
+        entries.push(AggEntry { key, agg: AggregateExpr { func, expr, distinct }, ty: ty.clone() });
     }
-    Ok(Typed::known(
-        ScalarExpr::Literal(Datum::Null, ty.clone()),
-        ty,
-    ))
+    Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ty.clone()), ty))
 }
 
 /// The column name PostgreSQL gives an unaliased select-list expression.
@@ -930,17 +697,11 @@ pub fn column_name(e: &Expr) -> String {
         Expr::Identifier(i) => normalize_ident(i),
         Expr::CompoundIdentifier(parts) => parts.last().map(normalize_ident).unwrap_or_default(),
         Expr::Nested(inner) => column_name(inner),
-        Expr::Cast {
-            expr, data_type, ..
-        } => match &**expr {
+        Expr::Cast { expr, data_type, .. } => match &**expr {
             Expr::Value(_) => type_column_name(&data_type.to_string()),
             inner => column_name(inner),
         },
-        Expr::Function(f) => object_name(&f.name)
-            .rsplit('.')
-            .next()
-            .unwrap_or("?column?")
-            .to_string(),
+        Expr::Function(f) => object_name(&f.name).rsplit('.').next().unwrap_or("?column?").to_string(),
         Expr::Case { .. } => "case".into(),
         Expr::Extract { .. } => "extract".into(),
         Expr::Position { .. } => "strpos".into(),

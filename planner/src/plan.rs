@@ -21,13 +21,7 @@ pub struct StatementContext {
 
 impl StatementContext {
     pub fn new(now: DateTime<Utc>) -> Self {
-        StatementContext {
-            now,
-            user: "eddy".into(),
-            database: "eddy".into(),
-            params: None,
-            param_types: vec![],
-        }
+        StatementContext { now, user: "eddy".into(), database: "eddy".into(), params: None, param_types: vec![] }
     }
 }
 
@@ -101,17 +95,8 @@ pub enum ShowKind {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CopyFormat {
-    Text {
-        delimiter: u8,
-        null: String,
-    },
-    Csv {
-        delimiter: u8,
-        quote: u8,
-        escape: u8,
-        header: bool,
-        null: String,
-    },
+    Text { delimiter: u8, null: String },
+    Csv { delimiter: u8, quote: u8, escape: u8, header: bool, null: String },
 }
 
 /// A planned statement.

@@ -7,13 +7,13 @@ use eddy_expr::func::{self, CastContext};
 use eddy_expr::{RelationExpr, ScalarExpr, TableFunc};
 use eddy_repr::{Datum, Row, ScalarType};
 use sqlparser::ast::{
-    self, Expr, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr, SetOperator,
-    SetQuantifier, TableFactor,
+    self, Expr, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr, SetOperator, SetQuantifier,
+    TableFactor,
 };
 
 use crate::expr::{
-    binary, coerce, column_name, normalize_ident, object_name, plan_condition, plan_expr, AggEntry,
-    AggMode, ExprCtx, Grouping, Typed,
+    binary, coerce, column_name, normalize_ident, object_name, plan_condition, plan_expr, AggEntry, AggMode, ExprCtx,
+    Grouping, Typed,
 };
 use crate::scope::{Scope, ScopeColumn};
 use crate::types::common_type;
@@ -30,13 +30,7 @@ pub struct QueryCtx<'a> {
 
 impl<'a> QueryCtx<'a> {
     pub fn expr_ctx<'s>(&'s self, scope: &'s Scope, mode: AggMode<'s>) -> ExprCtx<'s> {
-        ExprCtx {
-            scope,
-            stmt: self.stmt,
-            params: self.params,
-            mode,
-            allow_now: self.allow_now,
-        }
+        ExprCtx { scope, stmt: self.stmt, params: self.params, mode, allow_now: self.allow_now }
     }
 }
 
@@ -47,17 +41,11 @@ pub struct Planned {
 }
 
 /// Plans a query whose ORDER BY/LIMIT become a finishing (top-level SELECT).
-pub fn plan_top_query(
-    qcx: &QueryCtx,
-    query: &Query,
-) -> Result<(Planned, RowSetFinishing), PlanError> {
+pub fn plan_top_query(qcx: &QueryCtx, query: &Query) -> Result<(Planned, RowSetFinishing), PlanError> {
     check_query_features(query)?;
     let (planned, hidden_orders) = plan_set_expr(qcx, &query.body, order_by_exprs(query))?;
     let visible = planned.scope.len() - hidden_orders.hidden;
-    let mut finishing = RowSetFinishing {
-        project: (0..visible).collect(),
-        ..Default::default()
-    };
+    let mut finishing = RowSetFinishing { project: (0..visible).collect(), ..Default::default() };
     finishing.order_by = hidden_orders.orders;
     let (limit, offset) = limit_offset(qcx, query)?;
     finishing.limit = limit;
@@ -85,9 +73,7 @@ pub fn plan_query(qcx: &QueryCtx, query: &Query) -> Result<Planned, PlanError> {
 
 fn check_query_features(query: &Query) -> Result<(), PlanError> {
     if query.with.is_some() {
-        return Err(PlanError::Unsupported(
-            "WITH (common table expressions)".into(),
-        ));
+        return Err(PlanError::Unsupported("WITH (common table expressions)".into()));
     }
     if query.fetch.is_some() || !query.locks.is_empty() {
         return Err(PlanError::Unsupported("FETCH/FOR UPDATE clauses".into()));
@@ -97,10 +83,7 @@ fn check_query_features(query: &Query) -> Result<(), PlanError> {
 
 fn order_by_exprs(query: &Query) -> Vec<ast::OrderByExpr> {
     match &query.order_by {
-        Some(ast::OrderBy {
-            kind: ast::OrderByKind::Expressions(exprs),
-            ..
-        }) => exprs.clone(),
+        Some(ast::OrderBy { kind: ast::OrderByKind::Expressions(exprs), .. }) => exprs.clone(),
         _ => vec![],
     }
 }
@@ -114,9 +97,7 @@ fn limit_offset(qcx: &QueryCtx, query: &Query) -> Result<(Option<usize>, usize),
         match expr.eval(&[])? {
             Datum::Null => Ok(None),
             Datum::Int64(n) if n >= 0 => Ok(Some(n as usize)),
-            _ => Err(PlanError::InvalidParameter(format!(
-                "{what} must not be negative"
-            ))),
+            _ => Err(PlanError::InvalidParameter(format!("{what} must not be negative"))),
         }
     };
     match &query.limit_clause {
@@ -132,9 +113,9 @@ fn limit_offset(qcx: &QueryCtx, query: &Query) -> Result<(Option<usize>, usize),
             };
             Ok((limit, offset))
         }
-        Some(ast::LimitClause::OffsetCommaLimit { .. }) => Err(PlanError::Syntax(
-            "LIMIT #,# syntax is not supported; use LIMIT # OFFSET #".into(),
-        )),
+        Some(ast::LimitClause::OffsetCommaLimit { .. }) => {
+            Err(PlanError::Syntax("LIMIT #,# syntax is not supported; use LIMIT # OFFSET #".into()))
+        }
     }
 }
 
@@ -159,21 +140,12 @@ fn plan_set_expr(
             let planned = plan_values(qcx, values)?;
             order_by_output(qcx, planned, &order_by)
         }
-        SetExpr::SetOperation {
-            left,
-            op,
-            set_quantifier,
-            right,
-        } => {
+        SetExpr::SetOperation { left, op, set_quantifier, right } => {
             let planned = plan_set_operation(qcx, left, op, set_quantifier, right)?;
             order_by_output(qcx, planned, &order_by)
         }
         SetExpr::Table(t) => {
-            let name = t
-                .table_name
-                .as_ref()
-                .map(normalize_ident)
-                .unwrap_or_default();
+            let name = t.table_name.as_ref().map(normalize_ident).unwrap_or_default();
             let planned = plan_table_name(qcx, &name, None)?;
             order_by_output(qcx, planned, &order_by)
         }
@@ -190,20 +162,20 @@ fn order_by_output(
 ) -> Result<(Planned, Orders), PlanError> {
     let mut orders = Vec::new();
     for o in order_by {
-        let column =
-            match &o.expr {
-                Expr::Value(v) => ordinal(&v.value, planned.scope.len())?,
-                e => {
-                    let ctx = qcx.expr_ctx(&planned.scope, AggMode::Forbidden("ORDER BY"));
-                    match plan_expr(&ctx, e)?.expr {
-                        ScalarExpr::Column(c) => c,
-                        _ => return Err(PlanError::Unsupported(
-                            "ORDER BY expressions on a set operation (order by an output column)"
-                                .into(),
-                        )),
+        let column = match &o.expr {
+            Expr::Value(v) => ordinal(&v.value, planned.scope.len())?,
+            e => {
+                let ctx = qcx.expr_ctx(&planned.scope, AggMode::Forbidden("ORDER BY"));
+                match plan_expr(&ctx, e)?.expr {
+                    ScalarExpr::Column(c) => c,
+                    _ => {
+                        return Err(PlanError::Unsupported(
+                            "ORDER BY expressions on a set operation (order by an output column)".into(),
+                        ))
                     }
                 }
-            };
+            }
+        };
         orders.push(column_order(column, &o.options));
     }
     Ok((planned, Orders { orders, hidden: 0 }))
@@ -211,20 +183,14 @@ fn order_by_output(
 
 fn column_order(column: usize, options: &ast::OrderByOptions) -> ColumnOrder {
     let desc = matches!(options.sort, Some(ast::OrderBySort::Desc));
-    ColumnOrder {
-        column,
-        desc,
-        nulls_last: options.nulls_first.map(|f| !f).unwrap_or(!desc),
-    }
+    ColumnOrder { column, desc, nulls_last: options.nulls_first.map(|f| !f).unwrap_or(!desc) }
 }
 
 fn ordinal(v: &ast::Value, len: usize) -> Result<usize, PlanError> {
     match v {
         ast::Value::Number(n, _) => match n.parse::<usize>() {
             Ok(i) if i >= 1 && i <= len => Ok(i - 1),
-            _ => Err(PlanError::UnknownColumn(format!(
-                "ORDER BY position {n} is not in select list"
-            ))),
+            _ => Err(PlanError::UnknownColumn(format!("ORDER BY position {n} is not in select list"))),
         },
         _ => Err(PlanError::Unsupported("ORDER BY a constant".into())),
     }
@@ -236,22 +202,20 @@ fn plan_values(qcx: &QueryCtx, values: &ast::Values) -> Result<Planned, PlanErro
 
 /// Plans `VALUES`; with `targets` (INSERT ... VALUES) each column is coerced straight to
 /// its target column's type, as PostgreSQL does, so `'2024-01-01'` fills a date column.
-pub fn plan_values_typed(qcx: &QueryCtx, values: &ast::Values, targets: Option<&[ScalarType]>) -> Result<Planned, PlanError> {
+pub fn plan_values_typed(
+    qcx: &QueryCtx,
+    values: &ast::Values,
+    targets: Option<&[ScalarType]>,
+) -> Result<Planned, PlanError> {
     let scope = Scope::default();
     let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("VALUES"));
     let width = values.rows.first().map_or(0, |r| r.len());
     let mut typed_rows: Vec<Vec<Typed>> = Vec::with_capacity(values.rows.len());
     for row in &values.rows {
         if row.len() != width {
-            return Err(PlanError::Cardinality(
-                "VALUES lists must all be the same length".into(),
-            ));
+            return Err(PlanError::Cardinality("VALUES lists must all be the same length".into()));
         }
-        typed_rows.push(
-            row.iter()
-                .map(|e| plan_expr(&ctx, e))
-                .collect::<Result<_, _>>()?,
-        );
+        typed_rows.push(row.iter().map(|e| plan_expr(&ctx, e)).collect::<Result<_, _>>()?);
     }
     let mut types = Vec::with_capacity(width);
     for c in 0..width {
@@ -267,18 +231,11 @@ pub fn plan_values_typed(qcx: &QueryCtx, values: &ast::Values, targets: Option<&
     let mut constant_rows = Vec::new();
     let mut computed: Option<RelationExpr> = None;
     for row in typed_rows {
-        let exprs: Vec<ScalarExpr> = row
-            .into_iter()
-            .zip(&types)
-            .map(|(t, ty)| coerce(&ctx, t, ty, context))
-            .collect::<Result<_, _>>()?;
+        let exprs: Vec<ScalarExpr> =
+            row.into_iter().zip(&types).map(|(t, ty)| coerce(&ctx, t, ty, context)).collect::<Result<_, _>>()?;
         if exprs.iter().all(|e| e.as_literal().is_some()) {
-            constant_rows.push(Row::new(
-                exprs
-                    .iter()
-                    .map(|e| e.as_literal().cloned().unwrap_or(Datum::Null))
-                    .collect(),
-            ));
+            constant_rows
+                .push(Row::new(exprs.iter().map(|e| e.as_literal().cloned().unwrap_or(Datum::Null)).collect()));
         } else {
             let one = RelationExpr::constant(vec![Row::empty()], 0).map(exprs);
             computed = Some(match computed {
@@ -295,12 +252,7 @@ pub fn plan_values_typed(qcx: &QueryCtx, values: &ast::Values, targets: Option<&
         columns: types
             .into_iter()
             .enumerate()
-            .map(|(i, ty)| ScopeColumn {
-                table: None,
-                name: format!("column{}", i + 1),
-                ty,
-                qualified_only: false,
-            })
+            .map(|(i, ty)| ScopeColumn { table: None, name: format!("column{}", i + 1), ty, qualified_only: false })
             .collect(),
     };
     Ok(Planned { expr, scope })
@@ -322,9 +274,7 @@ fn plan_set_operation(
         SetOperator::Intersect => "INTERSECT",
     };
     if l.scope.len() != r.scope.len() {
-        return Err(PlanError::Cardinality(format!(
-            "each {op_name} query must have the same number of columns"
-        )));
+        return Err(PlanError::Cardinality(format!("each {op_name} query must have the same number of columns")));
     }
     let types: Vec<ScalarType> = l
         .scope
@@ -340,11 +290,8 @@ fn plan_set_operation(
         SetQuantifier::Distinct | SetQuantifier::None => false,
         other => return Err(PlanError::Unsupported(format!("{op_name} {other}"))),
     };
-    let (left_expr, right_expr) = if all {
-        (left_expr, right_expr)
-    } else {
-        (left_expr.distinct(), right_expr.distinct())
-    };
+    let (left_expr, right_expr) =
+        if all { (left_expr, right_expr) } else { (left_expr.distinct(), right_expr.distinct()) };
     let expr = match op {
         SetOperator::Union => {
             let u = left_expr.union(right_expr);
@@ -354,13 +301,9 @@ fn plan_set_operation(
                 u.distinct()
             }
         }
-        SetOperator::Except | SetOperator::Minus => {
-            left_expr.union(right_expr.negate()).threshold()
-        }
+        SetOperator::Except | SetOperator::Minus => left_expr.union(right_expr.negate()).threshold(),
         // min(l, r) = l - max(0, l - r)
-        SetOperator::Intersect => left_expr
-            .clone()
-            .union(left_expr.union(right_expr.negate()).threshold().negate()),
+        SetOperator::Intersect => left_expr.clone().union(left_expr.union(right_expr.negate()).threshold().negate()),
     };
     let mut scope = l.scope;
     for (c, ty) in scope.columns.iter_mut().zip(types) {
@@ -390,11 +333,7 @@ fn cast_columns(
         .map(|((i, c), ty)| {
             coerce(
                 &ctx,
-                Typed {
-                    expr: ScalarExpr::Column(i),
-                    ty: Some(c.ty.clone()),
-                    unknown: crate::expr::Unknown::No,
-                },
+                Typed { expr: ScalarExpr::Column(i), ty: Some(c.ty.clone()), unknown: crate::expr::Unknown::No },
                 ty,
                 CastContext::Implicit,
             )
@@ -403,11 +342,7 @@ fn cast_columns(
     Ok(expr.map(casts).project((arity..arity * 2).collect()))
 }
 
-fn plan_select(
-    qcx: &QueryCtx,
-    select: &Select,
-    order_by: &[ast::OrderByExpr],
-) -> Result<(Planned, Orders), PlanError> {
+fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -> Result<(Planned, Orders), PlanError> {
     if select.having.is_some() && matches!(select.group_by, ast::GroupByExpr::All(_)) {
         return Err(PlanError::Unsupported("GROUP BY ALL".into()));
     }
@@ -433,11 +368,7 @@ fn plan_select(
     }
     let group_exprs = match &select.group_by {
         ast::GroupByExpr::Expressions(exprs, mods) if mods.is_empty() => exprs.clone(),
-        _ => {
-            return Err(PlanError::Unsupported(
-                "GROUP BY ALL / ROLLUP / CUBE".into(),
-            ))
-        }
+        _ => return Err(PlanError::Unsupported("GROUP BY ALL / ROLLUP / CUBE".into())),
     };
     let aggs = collected.into_inner();
     let grouped = !group_exprs.is_empty() || !aggs.is_empty() || select.having.is_some();
@@ -471,22 +402,14 @@ fn plan_select(
                     _ => column_name(e),
                 };
                 outputs.push(expr);
-                out_scope.columns.push(ScopeColumn {
-                    table: None,
-                    name,
-                    ty,
-                    qualified_only: false,
-                });
+                out_scope.columns.push(ScopeColumn { table: None, name, ty, qualified_only: false });
             }
             SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
                 let table = match item {
-                    SelectItem::QualifiedWildcard(
-                        ast::SelectItemQualifiedWildcardKind::ObjectName(n),
-                        _,
-                    ) => Some(object_name(n)),
-                    SelectItem::QualifiedWildcard(..) => {
-                        return Err(PlanError::Unsupported("expr.*".into()))
+                    SelectItem::QualifiedWildcard(ast::SelectItemQualifiedWildcardKind::ObjectName(n), _) => {
+                        Some(object_name(n))
                     }
+                    SelectItem::QualifiedWildcard(..) => return Err(PlanError::Unsupported("expr.*".into())),
                     _ => None,
                 };
                 let table = table.map(|t| t.rsplit('.').next().unwrap_or_default().to_string());
@@ -519,9 +442,7 @@ fn plan_select(
                     });
                 }
             }
-            SelectItem::ExprWithAliases { .. } => {
-                return Err(PlanError::Unsupported("multiple aliases".into()))
-            }
+            SelectItem::ExprWithAliases { .. } => return Err(PlanError::Unsupported("multiple aliases".into())),
         }
     }
     let visible = outputs.len();
@@ -536,51 +457,51 @@ fn plan_select(
     for o in order_by {
         let column = match &o.expr {
             Expr::Value(v) => ordinal(&v.value, visible)?,
-            e => {
-                match output_alias_position(e, &out_scope, visible) {
-                    Some(c) => c,
-                    None => {
-                        let typed = plan_expr(&ctx, e)?;
-                        match outputs[..visible].iter().position(|o| *o == typed.expr) {
+            e => match output_alias_position(e, &out_scope, visible) {
+                Some(c) => c,
+                None => {
+                    let typed = plan_expr(&ctx, e)?;
+                    match outputs[..visible].iter().position(|o| *o == typed.expr) {
                         Some(c) => c,
                         None if distinct => {
-                            return Err(PlanError::InvalidParameter("for SELECT DISTINCT, ORDER BY expressions must appear in select list".into()))
+                            return Err(PlanError::InvalidParameter(
+                                "for SELECT DISTINCT, ORDER BY expressions must appear in select list".into(),
+                            ))
                         }
                         None => {
                             let ty = typed.ty.clone().unwrap_or(ScalarType::Text);
                             outputs.push(coerce(&ctx, typed, &ty, CastContext::Implicit)?);
-                            out_scope.columns.push(ScopeColumn { table: None, name: "?order?".into(), ty, qualified_only: true });
+                            out_scope.columns.push(ScopeColumn {
+                                table: None,
+                                name: "?order?".into(),
+                                ty,
+                                qualified_only: true,
+                            });
                             outputs.len() - 1
                         }
                     }
-                    }
                 }
-            }
+            },
         };
         orders.push(column_order(column, &o.options));
     }
     let hidden = outputs.len() - visible;
     let n = outputs.len();
-    expr = expr
-        .map(outputs)
-        .project((base_arity..base_arity + n).collect());
+    expr = expr.map(outputs).project((base_arity..base_arity + n).collect());
     if distinct {
         expr = expr.distinct();
     }
-    Ok((
-        Planned {
-            expr,
-            scope: out_scope,
-        },
-        Orders { orders, hidden },
-    ))
+    Ok((Planned { expr, scope: out_scope }, Orders { orders, hidden }))
 }
 
 fn is_output_alias(e: &Expr, select: &Select) -> bool {
     match e {
         Expr::Identifier(i) => {
             let name = normalize_ident(i);
-            select.projection.iter().any(|item| matches!(item, SelectItem::ExprWithAlias { alias, .. } if normalize_ident(alias) == name))
+            select
+                .projection
+                .iter()
+                .any(|item| matches!(item, SelectItem::ExprWithAlias { alias, .. } if normalize_ident(alias) == name))
         }
         _ => false,
     }
@@ -590,9 +511,7 @@ fn output_alias_position(e: &Expr, out_scope: &Scope, visible: usize) -> Option<
     match e {
         Expr::Identifier(i) => {
             let name = normalize_ident(i);
-            let hits: Vec<usize> = (0..visible)
-                .filter(|&c| out_scope.columns[c].name == name)
-                .collect();
+            let hits: Vec<usize> = (0..visible).filter(|&c| out_scope.columns[c].name == name).collect();
             (hits.len() == 1).then(|| hits[0])
         }
         _ => None,
@@ -616,13 +535,10 @@ fn plan_grouping(
         let resolved: Expr = match g {
             Expr::Value(v) => match &v.value {
                 ast::Value::Number(n, _) => {
-                    let i: usize = n
-                        .parse()
-                        .map_err(|_| PlanError::Syntax(format!("invalid GROUP BY position {n}")))?;
+                    let i: usize =
+                        n.parse().map_err(|_| PlanError::Syntax(format!("invalid GROUP BY position {n}")))?;
                     match select.projection.get(i.wrapping_sub(1)) {
-                        Some(
-                            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. },
-                        ) => e.clone(),
+                        Some(SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) => e.clone(),
                         _ => {
                             return Err(PlanError::UnknownColumn(format!(
                                 "GROUP BY position {n} is not in select list"
@@ -638,9 +554,7 @@ fn plan_grouping(
                     .projection
                     .iter()
                     .find_map(|item| match item {
-                        SelectItem::ExprWithAlias { expr, alias }
-                            if normalize_ident(alias) == name =>
-                        {
+                        SelectItem::ExprWithAlias { expr, alias } if normalize_ident(alias) == name => {
                             Some(expr.clone())
                         }
                         _ => None,
@@ -660,58 +574,31 @@ fn plan_grouping(
     let arity = scope.len();
     let group_key: Vec<usize> = (arity..arity + keys.len()).collect();
     let aggregates = aggs.iter().map(|a| a.agg.clone()).collect::<Vec<_>>();
-    let mut reduced = input
-        .map(keys.clone())
-        .reduce(group_key, aggregates.clone());
+    let mut reduced = input.map(keys.clone()).reduce(group_key, aggregates.clone());
     if group_exprs.is_empty() {
         // A global aggregate yields one row even over no input: (0, NULL, ...).
         let defaults = Row::new(aggregates.iter().map(|a| a.func.default_value()).collect());
-        let default_exprs: Vec<ScalarExpr> = aggs
-            .iter()
-            .zip(defaults.iter())
-            .map(|(a, d)| ScalarExpr::Literal(d.clone(), a.ty.clone()))
-            .collect();
+        let default_exprs: Vec<ScalarExpr> =
+            aggs.iter().zip(defaults.iter()).map(|(a, d)| ScalarExpr::Literal(d.clone(), a.ty.clone())).collect();
         let n = aggs.len();
-        let present_as_default = reduced
-            .clone()
-            .project(vec![])
-            .map(default_exprs)
-            .project((0..n).collect());
-        reduced = reduced
-            .union(present_as_default.negate())
-            .union(RelationExpr::constant(vec![defaults], n));
+        let present_as_default = reduced.clone().project(vec![]).map(default_exprs).project((0..n).collect());
+        reduced = reduced.union(present_as_default.negate()).union(RelationExpr::constant(vec![defaults], n));
     }
-    Ok((
-        reduced,
-        Grouping {
-            keys,
-            key_types,
-            aggs,
-        },
-    ))
+    Ok((reduced, Grouping { keys, key_types, aggs }))
 }
 
 /// Plans FROM, folding in WHERE: equalities between inputs become join keys.
-fn plan_from(
-    qcx: &QueryCtx,
-    from: &[ast::TableWithJoins],
-    selection: Option<&Expr>,
-) -> Result<Planned, PlanError> {
+fn plan_from(qcx: &QueryCtx, from: &[ast::TableWithJoins], selection: Option<&Expr>) -> Result<Planned, PlanError> {
     let mut factors = Vec::with_capacity(from.len());
     for twj in from {
         factors.push(plan_table_with_joins(qcx, twj)?);
     }
     let Some(first) = factors.first() else {
-        let unit = Planned {
-            expr: RelationExpr::constant(vec![Row::empty()], 0),
-            scope: Scope::default(),
-        };
+        let unit = Planned { expr: RelationExpr::constant(vec![Row::empty()], 0), scope: Scope::default() };
         return apply_where(qcx, unit, selection);
     };
     if factors.len() == 1 {
-        let only = factors
-            .pop()
-            .ok_or_else(|| PlanError::Syntax("empty FROM".into()))?;
+        let only = factors.pop().ok_or_else(|| PlanError::Syntax("empty FROM".into()))?;
         return apply_where(qcx, only, selection);
     }
     let _ = first;
@@ -724,48 +611,33 @@ fn plan_from(
         ends.push(full_scope.len());
     }
     let mut conjuncts = match selection {
-        Some(w) => split_conjunction(plan_condition(
-            &qcx.expr_ctx(&full_scope, AggMode::Forbidden("WHERE")),
-            w,
-            "WHERE",
-        )?),
+        Some(w) => {
+            split_conjunction(plan_condition(&qcx.expr_ctx(&full_scope, AggMode::Forbidden("WHERE")), w, "WHERE")?)
+        }
         None => vec![],
     };
     let mut iter = factors.into_iter().zip(ends);
-    let (first, _) = iter
-        .next()
-        .ok_or_else(|| PlanError::Syntax("empty FROM".into()))?;
+    let (first, _) = iter.next().ok_or_else(|| PlanError::Syntax("empty FROM".into()))?;
     let mut expr = first.expr;
     let mut left_arity = first.scope.len();
     for (factor, end) in iter {
-        let (ready, rest): (Vec<_>, Vec<_>) = conjuncts
-            .into_iter()
-            .partition(|c| c.max_column().map_or(true, |m| m < end));
+        let (ready, rest): (Vec<_>, Vec<_>) =
+            conjuncts.into_iter().partition(|c| c.max_column().map_or(true, |m| m < end));
         conjuncts = rest;
         expr = join_on(expr, left_arity, factor.expr, ready)?;
         left_arity = end;
     }
     let expr = expr.filter(conjuncts);
-    Ok(Planned {
-        expr,
-        scope: full_scope,
-    })
+    Ok(Planned { expr, scope: full_scope })
 }
 
-fn apply_where(
-    qcx: &QueryCtx,
-    planned: Planned,
-    selection: Option<&Expr>,
-) -> Result<Planned, PlanError> {
+fn apply_where(qcx: &QueryCtx, planned: Planned, selection: Option<&Expr>) -> Result<Planned, PlanError> {
     match selection {
         None => Ok(planned),
         Some(w) => {
             let ctx = qcx.expr_ctx(&planned.scope, AggMode::Forbidden("WHERE"));
             let pred = plan_condition(&ctx, w, "WHERE")?;
-            Ok(Planned {
-                expr: planned.expr.filter(split_conjunction(pred)),
-                scope: planned.scope,
-            })
+            Ok(Planned { expr: planned.expr.filter(split_conjunction(pred)), scope: planned.scope })
         }
     }
 }
@@ -864,23 +736,14 @@ enum JoinKind {
     Full,
 }
 
-fn plan_join(
-    qcx: &QueryCtx,
-    left: Planned,
-    right: Planned,
-    op: &JoinOperator,
-) -> Result<Planned, PlanError> {
+fn plan_join(qcx: &QueryCtx, left: Planned, right: Planned, op: &JoinOperator) -> Result<Planned, PlanError> {
     let (kind, constraint) = match op {
         JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
         JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
         JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
         JoinOperator::Right(c) | JoinOperator::RightOuter(c) => (JoinKind::Right, c),
         JoinOperator::FullOuter(c) => (JoinKind::Full, c),
-        other => {
-            return Err(PlanError::Unsupported(
-                format!("join {other:?}").chars().take(60).collect(),
-            ))
-        }
+        other => return Err(PlanError::Unsupported(format!("join {other:?}").chars().take(60).collect())),
     };
     let la = left.scope.len();
     let ra = right.scope.len();
@@ -899,12 +762,7 @@ fn plan_join(
                     .columns
                     .iter()
                     .filter(|c| {
-                        !c.qualified_only
-                            && right
-                                .scope
-                                .columns
-                                .iter()
-                                .any(|r| !r.qualified_only && r.name == c.name)
+                        !c.qualified_only && right.scope.columns.iter().any(|r| !r.qualified_only && r.name == c.name)
                     })
                     .map(|c| c.name.clone())
                     .collect(),
@@ -930,9 +788,7 @@ fn plan_join(
             conj
         }
         JoinConstraint::None => vec![],
-        JoinConstraint::UsingAlias(..) => {
-            return Err(PlanError::Unsupported("JOIN USING (...) AS alias".into()))
-        }
+        JoinConstraint::UsingAlias(..) => return Err(PlanError::Unsupported("JOIN USING (...) AS alias".into())),
     };
     let inner = join_on(left.expr.clone(), la, right.expr.clone(), conjuncts)?;
     let mut expr = inner.clone();
@@ -941,20 +797,14 @@ fn plan_join(
     if pad_left_unmatched {
         let matched = inner.clone().project((0..la).collect()).distinct();
         let unmatched = antijoin(left.expr.clone(), matched, la);
-        let nulls = (0..ra)
-            .map(|c| ScalarExpr::null(scope.columns[la + c].ty.clone()))
-            .collect();
+        let nulls = (0..ra).map(|c| ScalarExpr::null(scope.columns[la + c].ty.clone())).collect();
         expr = expr.union(unmatched.map(nulls));
     }
     if pad_right_unmatched {
         let matched = inner.project((la..la + ra).collect()).distinct();
         let unmatched = antijoin(right.expr.clone(), matched, ra);
-        let nulls: Vec<ScalarExpr> = (0..la)
-            .map(|c| ScalarExpr::null(scope.columns[c].ty.clone()))
-            .collect();
-        let padded = unmatched
-            .map(nulls)
-            .project((ra..ra + la).chain(0..ra).collect());
+        let nulls: Vec<ScalarExpr> = (0..la).map(|c| ScalarExpr::null(scope.columns[c].ty.clone())).collect();
+        let padded = unmatched.map(nulls).project((ra..ra + la).chain(0..ra).collect());
         expr = expr.union(padded);
     }
     if !using_columns.is_empty() {
@@ -965,9 +815,7 @@ fn plan_join(
             let e = match kind {
                 JoinKind::Inner | JoinKind::Left => ScalarExpr::Column(*l),
                 JoinKind::Right => ScalarExpr::Column(*r),
-                JoinKind::Full => {
-                    ScalarExpr::Coalesce(vec![ScalarExpr::Column(*l), ScalarExpr::Column(*r)])
-                }
+                JoinKind::Full => ScalarExpr::Coalesce(vec![ScalarExpr::Column(*l), ScalarExpr::Column(*r)]),
             };
             merged.push(e);
             merged_scope.push(ScopeColumn {
@@ -979,17 +827,13 @@ fn plan_join(
         }
         let width = la + ra;
         let n = merged.len();
-        expr = expr
-            .map(merged)
-            .project((width..width + n).chain(0..width).collect());
+        expr = expr.map(merged).project((width..width + n).chain(0..width).collect());
         for (l, r) in &using_columns {
             scope.columns[*l].qualified_only = true;
             scope.columns[*r].qualified_only = true;
         }
         merged_scope.extend(scope.columns);
-        scope = Scope {
-            columns: merged_scope,
-        };
+        scope = Scope { columns: merged_scope };
     }
     Ok(Planned { expr, scope })
 }
@@ -997,47 +841,26 @@ fn plan_join(
 /// Rows of `input` (arity `arity`) that are not in the set `matched` of such rows.
 fn antijoin(input: RelationExpr, matched: RelationExpr, arity: usize) -> RelationExpr {
     let key: Vec<ScalarExpr> = (0..arity).map(ScalarExpr::Column).collect();
-    let present = input
-        .clone()
-        .join(matched, key.clone(), key)
-        .project((0..arity).collect());
+    let present = input.clone().join(matched, key.clone(), key).project((0..arity).collect());
     input.union(present.negate())
 }
 
 fn plan_table_factor(qcx: &QueryCtx, factor: &TableFactor) -> Result<Planned, PlanError> {
     match factor {
-        TableFactor::Table {
-            name,
-            alias,
-            args: None,
-            ..
-        } => {
+        TableFactor::Table { name, alias, args: None, .. } => {
             let name = object_name(name);
             let name = name.strip_prefix("public.").unwrap_or(&name).to_string();
             plan_table_name(qcx, &name, alias.as_ref())
         }
-        TableFactor::Table {
-            name,
-            alias,
-            args: Some(args),
-            ..
-        } => plan_table_function(qcx, &object_name(name), &args.args, alias.as_ref()),
-        TableFactor::Derived {
-            lateral: false,
-            subquery,
-            alias,
-            ..
-        } => {
+        TableFactor::Table { name, alias, args: Some(args), .. } => {
+            plan_table_function(qcx, &object_name(name), &args.args, alias.as_ref())
+        }
+        TableFactor::Derived { lateral: false, subquery, alias, .. } => {
             let planned = plan_query(qcx, subquery)?;
             apply_alias(planned, alias.as_ref(), None)
         }
-        TableFactor::Derived { lateral: true, .. } => {
-            Err(PlanError::Unsupported("LATERAL subqueries".into()))
-        }
-        TableFactor::NestedJoin {
-            table_with_joins,
-            alias,
-        } => {
+        TableFactor::Derived { lateral: true, .. } => Err(PlanError::Unsupported("LATERAL subqueries".into())),
+        TableFactor::NestedJoin { table_with_joins, alias } => {
             let planned = plan_table_with_joins(qcx, table_with_joins)?;
             apply_alias(planned, alias.as_ref(), None)
         }
@@ -1045,15 +868,8 @@ fn plan_table_factor(qcx: &QueryCtx, factor: &TableFactor) -> Result<Planned, Pl
     }
 }
 
-fn plan_table_name(
-    qcx: &QueryCtx,
-    name: &str,
-    alias: Option<&ast::TableAlias>,
-) -> Result<Planned, PlanError> {
-    let item = qcx
-        .catalog
-        .resolve(name)
-        .ok_or_else(|| PlanError::UnknownRelation(name.to_string()))?;
+fn plan_table_name(qcx: &QueryCtx, name: &str, alias: Option<&ast::TableAlias>) -> Result<Planned, PlanError> {
+    let item = qcx.catalog.resolve(name).ok_or_else(|| PlanError::UnknownRelation(name.to_string()))?;
     let expr = match (item.kind, &item.view_expr) {
         (ItemKind::View, Some(e)) => e.clone(),
         _ => RelationExpr::get(item.id, item.name.clone(), item.desc.arity()),
@@ -1110,9 +926,7 @@ fn plan_table_function(
         .iter()
         .map(|a| match a {
             ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => plan_expr(&ctx, e),
-            _ => Err(PlanError::Unsupported(
-                "named arguments to generate_series".into(),
-            )),
+            _ => Err(PlanError::Unsupported("named arguments to generate_series".into())),
         })
         .collect::<Result<_, _>>()?;
     if !(2..=3).contains(&typed.len()) {
@@ -1121,17 +935,11 @@ fn plan_table_function(
             args: format!("{} arguments", typed.len()),
         }));
     }
-    let is_time = typed[..2].iter().any(|t| {
-        matches!(
-            t.ty,
-            Some(ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Date)
-        )
-    });
+    let is_time = typed[..2]
+        .iter()
+        .any(|t| matches!(t.ty, Some(ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Date)));
     let (func, arg_types) = if is_time {
-        let ty = if typed[..2]
-            .iter()
-            .any(|t| matches!(t.ty, Some(ScalarType::TimestampTz)))
-        {
+        let ty = if typed[..2].iter().any(|t| matches!(t.ty, Some(ScalarType::TimestampTz))) {
             ScalarType::TimestampTz
         } else {
             ScalarType::Timestamp
@@ -1142,10 +950,7 @@ fn plan_table_function(
                 args: format!("{ty}, {ty}"),
             }));
         }
-        (
-            TableFunc::GenerateSeriesTimestamp(ty.clone()),
-            vec![ty.clone(), ty, ScalarType::Interval],
-        )
+        (TableFunc::GenerateSeriesTimestamp(ty.clone()), vec![ty.clone(), ty, ScalarType::Interval])
     } else {
         let types: Vec<Option<ScalarType>> = typed.iter().map(|t| t.ty.clone()).collect();
         let ty = match common_type(&types, "generate_series")? {
@@ -1157,16 +962,9 @@ fn plan_table_function(
                 }
             }
             ScalarType::Text => ScalarType::Int32,
-            other => {
-                return Err(PlanError::Unsupported(format!(
-                    "generate_series over {other}"
-                )))
-            }
+            other => return Err(PlanError::Unsupported(format!("generate_series over {other}"))),
         };
-        (
-            TableFunc::GenerateSeriesInt(ty.clone()),
-            vec![ty; typed.len()],
-        )
+        (TableFunc::GenerateSeriesInt(ty.clone()), vec![ty; typed.len()])
     };
     let args: Vec<ScalarExpr> = typed
         .into_iter()
@@ -1174,18 +972,9 @@ fn plan_table_function(
         .map(|(t, ty)| coerce(&ctx, t, ty, CastContext::Implicit))
         .collect::<Result<_, _>>()?;
     let out_ty = func.output_type();
-    let expr = RelationExpr::FlatMap {
-        input: Box::new(RelationExpr::constant(vec![Row::empty()], 0)),
-        func,
-        args,
-    };
+    let expr = RelationExpr::FlatMap { input: Box::new(RelationExpr::constant(vec![Row::empty()], 0)), func, args };
     let scope = Scope {
-        columns: vec![ScopeColumn {
-            table: Some(name.into()),
-            name: name.into(),
-            ty: out_ty,
-            qualified_only: false,
-        }],
+        columns: vec![ScopeColumn { table: Some(name.into()), name: name.into(), ty: out_ty, qualified_only: false }],
     };
     let planned = Planned { expr, scope };
     match alias {

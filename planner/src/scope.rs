@@ -73,9 +73,7 @@ impl Scope {
         }
         found.ok_or_else(|| match table {
             Some(t) if !self.columns.iter().any(|c| c.table.as_deref() == Some(t)) => {
-                PlanError::UnknownRelation(format!(
-                    "{t}\" in FROM clause; missing FROM-clause entry for table \"{t}"
-                ))
+                PlanError::UnknownRelation(format!("{t}\" in FROM clause; missing FROM-clause entry for table \"{t}"))
             }
             Some(t) => PlanError::UnknownColumn(format!("{t}.{name}")),
             None => PlanError::UnknownColumn(name.to_string()),
@@ -85,12 +83,8 @@ impl Scope {
     /// Positions `*` expands to (or `table.*`).
     pub fn expand_wildcard(&self, table: Option<&str>) -> Result<Vec<usize>, PlanError> {
         let cols: Vec<usize> = match table {
-            None => (0..self.len())
-                .filter(|&i| !self.columns[i].qualified_only)
-                .collect(),
-            Some(t) => (0..self.len())
-                .filter(|&i| self.columns[i].table.as_deref() == Some(t))
-                .collect(),
+            None => (0..self.len()).filter(|&i| !self.columns[i].qualified_only).collect(),
+            Some(t) => (0..self.len()).filter(|&i| self.columns[i].table.as_deref() == Some(t)).collect(),
         };
         if let (Some(t), true) = (table, cols.is_empty()) {
             return Err(PlanError::UnknownRelation(t.to_string()));
@@ -99,12 +93,7 @@ impl Scope {
     }
 
     pub fn desc(&self) -> RelationDesc {
-        RelationDesc::new(
-            self.columns
-                .iter()
-                .map(|c| (c.name.clone(), ColumnType::new(c.ty.clone(), true)))
-                .collect(),
-        )
+        RelationDesc::new(self.columns.iter().map(|c| (c.name.clone(), ColumnType::new(c.ty.clone(), true))).collect())
     }
 
     pub fn types(&self) -> Vec<ScalarType> {

@@ -11,15 +11,15 @@ use crate::expr::{coerce, normalize_ident, object_name, plan_condition, plan_exp
 use crate::query::{plan_query, plan_top_query, Planned, QueryCtx};
 use crate::scope::Scope;
 use crate::types::parse_type_name;
-use crate::{
-    Catalog, CopyFormat, ItemKind, ObjectKind, Plan, PlanError, QueryPlan, ShowKind,
-    StatementContext,
-};
+use crate::{Catalog, CopyFormat, ItemKind, ObjectKind, Plan, PlanError, QueryPlan, ShowKind, StatementContext};
 
 /// The string `SELECT version()` returns. Starts with "PostgreSQL" so drivers that parse
 /// the server version keep working.
 pub fn version_string() -> String {
-    format!("PostgreSQL 15.0 (Eddy {}) on x86_64-unknown-linux-gnu, an incremental materialized-view database", env!("CARGO_PKG_VERSION"))
+    format!(
+        "PostgreSQL 15.0 (Eddy {}) on x86_64-unknown-linux-gnu, an incremental materialized-view database",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Plans one statement. Returns the plan and the types inferred for `$n` parameters.
@@ -29,12 +29,7 @@ pub fn plan(
     ctx: &StatementContext,
 ) -> Result<(Plan, Vec<Option<ScalarType>>), PlanError> {
     let params = RefCell::new(ctx.param_types.clone());
-    let qcx = QueryCtx {
-        catalog,
-        stmt: ctx,
-        params: &params,
-        allow_now: true,
-    };
+    let qcx = QueryCtx { catalog, stmt: ctx, params: &params, allow_now: true };
     let plan = plan_statement(&qcx, stmt)?;
     Ok((plan, params.into_inner()))
 }
@@ -44,21 +39,11 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
         Statement::Query(q) => {
             let (planned, finishing) = plan_top_query(qcx, q)?;
             let desc = project_desc(&planned.scope, &finishing.project);
-            Ok(Plan::Select(QueryPlan {
-                expr: planned.expr,
-                finishing,
-                desc,
-            }))
+            Ok(Plan::Select(QueryPlan { expr: planned.expr, finishing, desc }))
         }
         Statement::CreateTable(ct) => plan_create_table(ct),
         Statement::CreateView(cv) => plan_create_view(qcx, cv, stmt),
-        Statement::Drop {
-            object_type,
-            if_exists,
-            names,
-            cascade,
-            ..
-        } => {
+        Statement::Drop { object_type, if_exists, names, cascade, .. } => {
             let kind = match object_type {
                 ObjectType::Table => ObjectKind::Table,
                 ObjectType::View => ObjectKind::View,
@@ -66,41 +51,25 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
                 other => return Err(PlanError::Unsupported(format!("DROP {other}"))),
             };
             let names = names.iter().map(|n| strip_public(object_name(n))).collect();
-            Ok(Plan::Drop {
-                kind,
-                names,
-                if_exists: *if_exists,
-                cascade: *cascade,
-            })
+            Ok(Plan::Drop { kind, names, if_exists: *if_exists, cascade: *cascade })
         }
         Statement::Insert(insert) => plan_insert(qcx, insert),
         Statement::Update(update) => plan_update(qcx, update),
         Statement::Delete(delete) => plan_delete(qcx, delete),
-        Statement::Copy {
-            source,
-            to: false,
-            target: ast::CopyTarget::Stdin,
-            options,
-            legacy_options,
-            ..
-        } => plan_copy_from(qcx, source, options, legacy_options),
-        Statement::Copy { .. } => Err(PlanError::Unsupported(
-            "COPY other than COPY table FROM STDIN".into(),
-        )),
+        Statement::Copy { source, to: false, target: ast::CopyTarget::Stdin, options, legacy_options, .. } => {
+            plan_copy_from(qcx, source, options, legacy_options)
+        }
+        Statement::Copy { .. } => Err(PlanError::Unsupported("COPY other than COPY table FROM STDIN".into())),
         Statement::Explain { statement, .. } => plan_explain(qcx, statement),
         Statement::StartTransaction { .. } => Ok(Plan::StartTransaction),
         Statement::Commit { .. } => Ok(Plan::Commit),
-        Statement::Rollback {
-            savepoint: None, ..
-        } => Ok(Plan::Rollback),
+        Statement::Rollback { savepoint: None, .. } => Ok(Plan::Rollback),
         Statement::Set(set) => plan_set(set),
         Statement::ShowVariable { variable } => plan_show(qcx, variable),
         Statement::ShowTables { .. } => Ok(Plan::Show(ShowKind::Tables)),
-        Statement::ShowViews { materialized, .. } => Ok(Plan::Show(if *materialized {
-            ShowKind::MaterializedViews
-        } else {
-            ShowKind::Views
-        })),
+        Statement::ShowViews { materialized, .. } => {
+            Ok(Plan::Show(if *materialized { ShowKind::MaterializedViews } else { ShowKind::Views }))
+        }
         Statement::ShowColumns { show_options, .. } => {
             let name = show_options
                 .show_in
@@ -115,16 +84,9 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
             let item = resolve(qcx.catalog, &object_name(obj_name))?;
             Ok(Plan::Show(ShowKind::CreateObject(item.id)))
         }
-        Statement::Discard { .. } => Ok(Plan::NoOp {
-            tag: "DISCARD ALL".into(),
-        }),
-        Statement::Deallocate { .. } => Ok(Plan::NoOp {
-            tag: "DEALLOCATE".into(),
-        }),
-        other => Err(PlanError::Unsupported(format!(
-            "statement {}",
-            first_words(&other.to_string())
-        ))),
+        Statement::Discard { .. } => Ok(Plan::NoOp { tag: "DISCARD ALL".into() }),
+        Statement::Deallocate { .. } => Ok(Plan::NoOp { tag: "DEALLOCATE".into() }),
+        other => Err(PlanError::Unsupported(format!("statement {}", first_words(&other.to_string())))),
     }
 }
 
@@ -133,28 +95,19 @@ fn first_words(sql: &str) -> String {
 }
 
 fn strip_public(name: String) -> String {
-    name.strip_prefix("public.")
-        .map(str::to_string)
-        .unwrap_or(name)
+    name.strip_prefix("public.").map(str::to_string).unwrap_or(name)
 }
 
 fn resolve(catalog: &dyn Catalog, name: &str) -> Result<crate::CatalogItem, PlanError> {
     let name = strip_public(name.to_string());
-    catalog
-        .resolve(&name)
-        .ok_or(PlanError::UnknownRelation(name))
+    catalog.resolve(&name).ok_or(PlanError::UnknownRelation(name))
 }
 
 fn project_desc(scope: &Scope, project: &[usize]) -> RelationDesc {
     RelationDesc::new(
         project
             .iter()
-            .map(|&c| {
-                (
-                    scope.columns[c].name.clone(),
-                    ColumnType::new(scope.columns[c].ty.clone(), true),
-                )
-            })
+            .map(|&c| (scope.columns[c].name.clone(), ColumnType::new(scope.columns[c].ty.clone(), true)))
             .collect(),
     )
 }
@@ -171,12 +124,10 @@ fn plan_create_table(ct: &ast::CreateTable) -> Result<Plan, PlanError> {
             return Err(PlanError::DuplicateColumn(col_name));
         }
         let ty = parse_type_name(&col.data_type.to_string())?;
-        let not_null = col.options.iter().any(|o| {
-            matches!(
-                o.option,
-                ast::ColumnOption::NotNull | ast::ColumnOption::PrimaryKey(_)
-            )
-        });
+        let not_null = col
+            .options
+            .iter()
+            .any(|o| matches!(o.option, ast::ColumnOption::NotNull | ast::ColumnOption::PrimaryKey(_)));
         for o in &col.options {
             match &o.option {
                 ast::ColumnOption::NotNull
@@ -188,23 +139,12 @@ fn plan_create_table(ct: &ast::CreateTable) -> Result<Plan, PlanError> {
         }
         columns.push((col_name, ColumnType::new(ty, !not_null)));
     }
-    Ok(Plan::CreateTable {
-        name,
-        desc: RelationDesc::new(columns),
-        if_not_exists: ct.if_not_exists,
-    })
+    Ok(Plan::CreateTable { name, desc: RelationDesc::new(columns), if_not_exists: ct.if_not_exists })
 }
 
-fn plan_create_view(
-    qcx: &QueryCtx,
-    cv: &ast::CreateView,
-    stmt: &Statement,
-) -> Result<Plan, PlanError> {
+fn plan_create_view(qcx: &QueryCtx, cv: &ast::CreateView, stmt: &Statement) -> Result<Plan, PlanError> {
     let name = strip_public(object_name(&cv.name));
-    let view_qcx = QueryCtx {
-        allow_now: !cv.materialized,
-        ..*qcx
-    };
+    let view_qcx = QueryCtx { allow_now: !cv.materialized, ..*qcx };
     if !cv.materialized {
         // A plain view is inlined where it is read: now() there means the reader's now.
         return plan_view_body(&view_qcx, cv, name, stmt);
@@ -212,18 +152,11 @@ fn plan_create_view(
     plan_view_body(&view_qcx, cv, name, stmt)
 }
 
-fn plan_view_body(
-    qcx: &QueryCtx,
-    cv: &ast::CreateView,
-    name: String,
-    stmt: &Statement,
-) -> Result<Plan, PlanError> {
+fn plan_view_body(qcx: &QueryCtx, cv: &ast::CreateView, name: String, stmt: &Statement) -> Result<Plan, PlanError> {
     let Planned { expr, mut scope } = plan_query(qcx, &cv.query)?;
     if !cv.columns.is_empty() {
         if cv.columns.len() > scope.len() {
-            return Err(PlanError::Cardinality(
-                "CREATE VIEW specifies more column names than columns".into(),
-            ));
+            return Err(PlanError::Cardinality("CREATE VIEW specifies more column names than columns".into()));
         }
         for (c, def) in scope.columns.iter_mut().zip(&cv.columns) {
             c.name = normalize_ident(&def.name);
@@ -261,9 +194,7 @@ fn table_target(qcx: &QueryCtx, name: &ast::ObjectName) -> Result<crate::Catalog
 
 fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> {
     let ast::TableObject::TableName(table_name) = &insert.table else {
-        return Err(PlanError::Unsupported(
-            "INSERT into a table function".into(),
-        ));
+        return Err(PlanError::Unsupported("INSERT into a table function".into()));
     };
     if insert.on.is_some() {
         return Err(PlanError::Unsupported("INSERT ... ON CONFLICT".into()));
@@ -277,9 +208,10 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
         let mut t = Vec::new();
         for c in &insert.columns {
             let name = object_name(c);
-            let pos = item.desc.position(&name).ok_or_else(|| {
-                PlanError::UnknownColumn(format!("{name}\" of relation \"{}", item.name))
-            })?;
+            let pos = item
+                .desc
+                .position(&name)
+                .ok_or_else(|| PlanError::UnknownColumn(format!("{name}\" of relation \"{}", item.name)))?;
             if t.contains(&pos) {
                 return Err(PlanError::DuplicateColumn(name));
             }
@@ -287,26 +219,20 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
         }
         t
     };
-    let source = insert
-        .source
-        .as_ref()
-        .ok_or_else(|| PlanError::Unsupported("INSERT ... DEFAULT VALUES".into()))?;
+    let source = insert.source.as_ref().ok_or_else(|| PlanError::Unsupported("INSERT ... DEFAULT VALUES".into()))?;
     let planned = match (&*source.body, source.order_by.is_none() && source.limit_clause.is_none()) {
         (ast::SetExpr::Values(values), true) => {
-            let target_types: Vec<ScalarType> = targets.iter().map(|&t| item.desc.columns()[t].1.scalar_type.clone()).collect();
+            let target_types: Vec<ScalarType> =
+                targets.iter().map(|&t| item.desc.columns()[t].1.scalar_type.clone()).collect();
             crate::query::plan_values_typed(qcx, values, Some(&target_types))?
         }
         _ => plan_query(qcx, source)?,
     };
     if planned.scope.len() > targets.len() {
-        return Err(PlanError::Cardinality(
-            "INSERT has more expressions than target columns".into(),
-        ));
+        return Err(PlanError::Cardinality("INSERT has more expressions than target columns".into()));
     }
     if planned.scope.len() < targets.len() && !insert.columns.is_empty() {
-        return Err(PlanError::Cardinality(
-            "INSERT has more target columns than expressions".into(),
-        ));
+        return Err(PlanError::Cardinality("INSERT has more target columns than expressions".into()));
     }
     // Build each table column: the supplied value cast to the column type, or NULL.
     let scope = &planned.scope;
@@ -314,48 +240,31 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
     let width = scope.len();
     let mut exprs = Vec::with_capacity(arity);
     for (col, (col_name, col_type)) in item.desc.columns().iter().enumerate() {
-        let e = match targets
-            .iter()
-            .position(|&t| t == col)
-            .filter(|&i| i < width)
-        {
+        let e = match targets.iter().position(|&t| t == col).filter(|&i| i < width) {
             Some(i) => {
                 let typed = crate::expr::Typed {
                     expr: ScalarExpr::Column(i),
                     ty: Some(scope.columns[i].ty.clone()),
                     unknown: crate::expr::Unknown::No,
                 };
-                coerce(&ctx, typed, &col_type.scalar_type, CastContext::Assignment).map_err(
-                    |e| match e {
-                        PlanError::Resolve(_) => PlanError::TypeMismatch(format!(
-                            "column \"{col_name}\" is of type {} but expression is of type {}",
-                            col_type.scalar_type, scope.columns[i].ty
-                        )),
-                        other => other,
-                    },
-                )?
+                coerce(&ctx, typed, &col_type.scalar_type, CastContext::Assignment).map_err(|e| match e {
+                    PlanError::Resolve(_) => PlanError::TypeMismatch(format!(
+                        "column \"{col_name}\" is of type {} but expression is of type {}",
+                        col_type.scalar_type, scope.columns[i].ty
+                    )),
+                    other => other,
+                })?
             }
             None => ScalarExpr::null(col_type.scalar_type.clone()),
         };
         exprs.push(e);
     }
-    let rows = with_not_null_checks(
-        planned
-            .expr
-            .map(exprs)
-            .project((width..width + arity).collect()),
-        &item.desc,
-        0,
-    );
+    let rows = with_not_null_checks(planned.expr.map(exprs).project((width..width + arity).collect()), &item.desc, 0);
     let returning = match &insert.returning {
         None => None,
         Some(items) => Some(plan_returning(qcx, &item, items)?),
     };
-    Ok(Plan::Insert {
-        table: item.id,
-        rows,
-        returning,
-    })
+    Ok(Plan::Insert { table: item.id, rows, returning })
 }
 
 /// NOT NULL constraints are checked by the coordinator when it applies the rows; this
@@ -397,15 +306,10 @@ fn plan_returning(
     let arity = item.desc.arity();
     let n = exprs.len();
     // The coordinator substitutes the inserted rows for this Get when it runs RETURNING.
-    let expr = RelationExpr::get(item.id, item.name.clone(), arity)
-        .map(exprs)
-        .project((arity..arity + n).collect());
+    let expr = RelationExpr::get(item.id, item.name.clone(), arity).map(exprs).project((arity..arity + n).collect());
     Ok(QueryPlan {
         expr,
-        finishing: crate::RowSetFinishing {
-            project: (0..n).collect(),
-            ..Default::default()
-        },
+        finishing: crate::RowSetFinishing { project: (0..n).collect(), ..Default::default() },
         desc: RelationDesc::new(columns),
     })
 }
@@ -415,27 +319,17 @@ fn single_table(
     what: &str,
 ) -> Result<(ast::ObjectName, Option<ast::TableAlias>), PlanError> {
     match from {
-        [ast::TableWithJoins {
-            relation:
-                ast::TableFactor::Table {
-                    name,
-                    alias,
-                    args: None,
-                    ..
-                },
-            joins,
-        }] if joins.is_empty() => Ok((name.clone(), alias.clone())),
-        _ => Err(PlanError::Unsupported(format!(
-            "{what} of anything but a single table"
-        ))),
+        [ast::TableWithJoins { relation: ast::TableFactor::Table { name, alias, args: None, .. }, joins }]
+            if joins.is_empty() =>
+        {
+            Ok((name.clone(), alias.clone()))
+        }
+        _ => Err(PlanError::Unsupported(format!("{what} of anything but a single table"))),
     }
 }
 
 fn table_scope(item: &crate::CatalogItem, alias: &Option<ast::TableAlias>) -> Scope {
-    let qualifier = alias
-        .as_ref()
-        .map(|a| normalize_ident(&a.name))
-        .unwrap_or_else(|| item.name.clone());
+    let qualifier = alias.as_ref().map(|a| normalize_ident(&a.name)).unwrap_or_else(|| item.name.clone());
     Scope::from_desc(Some(&qualifier), &item.desc)
 }
 
@@ -456,9 +350,10 @@ fn plan_update(qcx: &QueryCtx, update: &ast::Update) -> Result<Plan, PlanError> 
         };
         let col_name = object_name(col);
         let col_name = col_name.rsplit('.').next().unwrap_or_default().to_string();
-        let pos = item.desc.position(&col_name).ok_or_else(|| {
-            PlanError::UnknownColumn(format!("{col_name}\" of relation \"{}", item.name))
-        })?;
+        let pos = item
+            .desc
+            .position(&col_name)
+            .ok_or_else(|| PlanError::UnknownColumn(format!("{col_name}\" of relation \"{}", item.name)))?;
         if assigned[pos] {
             return Err(PlanError::DuplicateColumn(col_name));
         }
@@ -471,18 +366,12 @@ fn plan_update(qcx: &QueryCtx, update: &ast::Update) -> Result<Plan, PlanError> 
     if let Some(w) = &update.selection {
         selection = selection.filter(vec![plan_condition(&ctx, w, "WHERE")?]);
     }
-    Ok(Plan::Update {
-        table: item.id,
-        selection: selection.map(new_values),
-        arity,
-    })
+    Ok(Plan::Update { table: item.id, selection: selection.map(new_values), arity })
 }
 
 fn plan_delete(qcx: &QueryCtx, delete: &ast::Delete) -> Result<Plan, PlanError> {
     if delete.using.is_some() || delete.returning.is_some() {
-        return Err(PlanError::Unsupported(
-            "DELETE ... USING / RETURNING".into(),
-        ));
+        return Err(PlanError::Unsupported("DELETE ... USING / RETURNING".into()));
     }
     let from = match &delete.from {
         ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => f,
@@ -495,10 +384,7 @@ fn plan_delete(qcx: &QueryCtx, delete: &ast::Delete) -> Result<Plan, PlanError> 
     if let Some(w) = &delete.selection {
         selection = selection.filter(vec![plan_condition(&ctx, w, "WHERE")?]);
     }
-    Ok(Plan::Delete {
-        table: item.id,
-        selection,
-    })
+    Ok(Plan::Delete { table: item.id, selection })
 }
 
 fn plan_copy_from(
@@ -507,11 +393,7 @@ fn plan_copy_from(
     options: &[ast::CopyOption],
     legacy: &[ast::CopyLegacyOption],
 ) -> Result<Plan, PlanError> {
-    let ast::CopySource::Table {
-        table_name,
-        columns,
-    } = source
-    else {
+    let ast::CopySource::Table { table_name, columns } = source else {
         return Err(PlanError::Unsupported("COPY (query) FROM".into()));
     };
     let item = table_target(qcx, table_name)?;
@@ -522,9 +404,9 @@ fn plan_copy_from(
             .iter()
             .map(|c| {
                 let n = normalize_ident(c);
-                item.desc.position(&n).ok_or_else(|| {
-                    PlanError::UnknownColumn(format!("{n}\" of relation \"{}", item.name))
-                })
+                item.desc
+                    .position(&n)
+                    .ok_or_else(|| PlanError::UnknownColumn(format!("{n}\" of relation \"{}", item.name)))
             })
             .collect::<Result<_, _>>()?
     };
@@ -537,9 +419,7 @@ fn plan_copy_from(
     let one_byte = |s: &str, what: &str| -> Result<u8, PlanError> {
         match s.as_bytes() {
             [b] => Ok(*b),
-            _ => Err(PlanError::InvalidParameter(format!(
-                "COPY {what} must be a single one-byte character"
-            ))),
+            _ => Err(PlanError::InvalidParameter(format!("COPY {what} must be a single one-byte character"))),
         }
     };
     for o in options {
@@ -576,32 +456,17 @@ fn plan_copy_from(
             null: null.unwrap_or_default(),
         }
     } else {
-        CopyFormat::Text {
-            delimiter: delimiter.unwrap_or(b'\t'),
-            null: null.unwrap_or_else(|| "\\N".into()),
-        }
+        CopyFormat::Text { delimiter: delimiter.unwrap_or(b'\t'), null: null.unwrap_or_else(|| "\\N".into()) }
     };
-    let column_types = columns
-        .iter()
-        .map(|&c| item.desc.columns()[c].1.scalar_type.clone())
-        .collect();
-    Ok(Plan::CopyFrom {
-        table: item.id,
-        columns,
-        column_types,
-        arity: item.desc.arity(),
-        format,
-    })
+    let column_types = columns.iter().map(|&c| item.desc.columns()[c].1.scalar_type.clone()).collect();
+    Ok(Plan::CopyFrom { table: item.id, columns, column_types, arity: item.desc.arity(), format })
 }
 
 fn plan_explain(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
     let expr = match stmt {
         Statement::Query(q) => plan_top_query(qcx, q)?.0.expr,
         Statement::CreateView(cv) => {
-            let view_qcx = QueryCtx {
-                allow_now: !cv.materialized,
-                ..*qcx
-            };
+            let view_qcx = QueryCtx { allow_now: !cv.materialized, ..*qcx };
             plan_query(&view_qcx, &cv.query)?.expr
         }
         _ => {
@@ -615,27 +480,16 @@ fn plan_explain(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
 
 fn plan_set(set: &ast::Set) -> Result<Plan, PlanError> {
     match set {
-        ast::Set::SingleAssignment {
-            variable,
-            values,
-            scope,
-            ..
-        } => {
+        ast::Set::SingleAssignment { variable, values, scope, .. } => {
             let name = object_name(variable);
             let value = values.iter().map(set_value).collect::<Vec<_>>().join(", ");
             let local = matches!(scope, Some(ast::ContextModifier::Local));
-            let value = if value.eq_ignore_ascii_case("default") {
-                None
-            } else {
-                Some(value)
-            };
+            let value = if value.eq_ignore_ascii_case("default") { None } else { Some(value) };
             Ok(Plan::SetVariable { name, value, local })
         }
-        ast::Set::SetTimeZone { value, local } => Ok(Plan::SetVariable {
-            name: "timezone".into(),
-            value: Some(set_value(value)),
-            local: *local,
-        }),
+        ast::Set::SetTimeZone { value, local } => {
+            Ok(Plan::SetVariable { name: "timezone".into(), value: Some(set_value(value)), local: *local })
+        }
         ast::Set::SetNames { charset_name, .. } => Ok(Plan::SetVariable {
             name: "client_encoding".into(),
             value: Some(charset_name.to_string()),

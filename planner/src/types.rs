@@ -11,13 +11,8 @@ pub fn parse_type_name(text: &str) -> Result<ScalarType, PlanError> {
     let (base, mods) = match lower.find('(') {
         Some(p) => {
             let inner = lower[p + 1..].trim_end_matches(|c: char| c == ')' || c.is_whitespace());
-            let rest_after = lower[p..]
-                .find(')')
-                .map(|q| lower[p + q + 1..].trim().to_string())
-                .unwrap_or_default();
-            let base = format!("{} {}", lower[..p].trim(), rest_after)
-                .trim()
-                .to_string();
+            let rest_after = lower[p..].find(')').map(|q| lower[p + q + 1..].trim().to_string()).unwrap_or_default();
+            let base = format!("{} {}", lower[..p].trim(), rest_after).trim().to_string();
             let mods: Vec<u32> = inner
                 .split(',')
                 .map(|m| m.trim().parse::<u32>())
@@ -56,20 +51,14 @@ pub fn parse_type_name(text: &str) -> Result<ScalarType, PlanError> {
             };
             if let (Some(p), Some(s)) = (precision, scale) {
                 if s > p {
-                    return Err(PlanError::Datatype(format!(
-                        "NUMERIC scale {s} must be between 0 and precision {p}"
-                    )));
+                    return Err(PlanError::Datatype(format!("NUMERIC scale {s} must be between 0 and precision {p}")));
                 }
             }
             ScalarType::Numeric { precision, scale }
         }
         "text" | "string" => ScalarType::Text,
-        "varchar" | "character varying" | "char varying" => ScalarType::Varchar {
-            max_length: mods.first().copied(),
-        },
-        "char" | "character" | "bpchar" => ScalarType::Char {
-            length: Some(mods.first().copied().unwrap_or(1)),
-        },
+        "varchar" | "character varying" | "char varying" => ScalarType::Varchar { max_length: mods.first().copied() },
+        "char" | "character" | "bpchar" => ScalarType::Char { length: Some(mods.first().copied().unwrap_or(1)) },
         "bytea" => ScalarType::Bytea,
         "date" => ScalarType::Date,
         "time" | "time without time zone" => ScalarType::Time,
@@ -139,9 +128,7 @@ pub fn common_type(types: &[Option<ScalarType>], context: &str) -> Result<Scalar
         } else if result.without_modifiers() == t.without_modifiers() {
             result.without_modifiers()
         } else {
-            return Err(PlanError::TypeMismatch(format!(
-                "{context} types {result} and {t} cannot be matched"
-            )));
+            return Err(PlanError::TypeMismatch(format!("{context} types {result} and {t} cannot be matched")));
         };
     }
     Ok(result)
@@ -155,40 +142,19 @@ mod tests {
     fn parses_common_spellings() {
         assert_eq!(
             parse_type_name("NUMERIC(10,2)").unwrap(),
-            ScalarType::Numeric {
-                precision: Some(10),
-                scale: Some(2)
-            }
+            ScalarType::Numeric { precision: Some(10), scale: Some(2) }
         );
-        assert_eq!(
-            parse_type_name("double precision").unwrap(),
-            ScalarType::Float64
-        );
-        assert_eq!(
-            parse_type_name("TIMESTAMP WITH TIME ZONE").unwrap(),
-            ScalarType::TimestampTz
-        );
-        assert_eq!(
-            parse_type_name("varchar(3)").unwrap(),
-            ScalarType::Varchar {
-                max_length: Some(3)
-            }
-        );
+        assert_eq!(parse_type_name("double precision").unwrap(), ScalarType::Float64);
+        assert_eq!(parse_type_name("TIMESTAMP WITH TIME ZONE").unwrap(), ScalarType::TimestampTz);
+        assert_eq!(parse_type_name("varchar(3)").unwrap(), ScalarType::Varchar { max_length: Some(3) });
         assert!(parse_type_name("blob").is_err());
     }
 
     #[test]
     fn common_type_widens() {
-        let t = common_type(
-            &[Some(ScalarType::Int32), None, Some(ScalarType::numeric())],
-            "UNION",
-        )
-        .unwrap();
+        let t = common_type(&[Some(ScalarType::Int32), None, Some(ScalarType::numeric())], "UNION").unwrap();
         assert_eq!(t, ScalarType::numeric());
-        assert_eq!(
-            common_type(&[None, None], "CASE").unwrap(),
-            ScalarType::Text
-        );
+        assert_eq!(common_type(&[None, None], "CASE").unwrap(), ScalarType::Text);
         assert!(common_type(&[Some(ScalarType::Int32), Some(ScalarType::Date)], "UNION").is_err());
     }
 }

@@ -129,8 +129,7 @@ impl ScalarType {
     }
 
     pub fn is_numeric_family(&self) -> bool {
-        self.is_integer()
-            || matches!(self, ScalarType::Float32 | ScalarType::Float64 | ScalarType::Numeric { .. })
+        self.is_integer() || matches!(self, ScalarType::Float32 | ScalarType::Float64 | ScalarType::Numeric { .. })
     }
 }
 

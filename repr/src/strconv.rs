@@ -37,30 +37,20 @@ mod simple;
 
 pub use binary::{decode_numeric_binary, encode_numeric_binary};
 pub use datetime::{
-    format_date, format_time, format_timestamp, format_timestamptz, parse_date, parse_time,
-    parse_timestamp, parse_timestamptz,
+    format_date, format_time, format_timestamp, format_timestamptz, parse_date, parse_time, parse_timestamp,
+    parse_timestamptz,
 };
 pub use float::{format_float32, format_float64, parse_float32, parse_float64};
 pub use interval::{format_interval, parse_interval};
 pub use jsonb::{format_jsonb, jsonb_to_string, parse_jsonb};
 pub use numeric::{format_numeric, parse_numeric, parse_numeric_with_scale, round_numeric};
 pub use simple::{
-    format_bytea, format_uuid, parse_bool, parse_bytea, parse_int16, parse_int32, parse_int64,
-    parse_uuid,
+    format_bytea, format_uuid, parse_bool, parse_bytea, parse_int16, parse_int32, parse_int64, parse_uuid,
 };
 
 /// A value that does not parse as, or does not fit, its type. Messages follow PostgreSQL's.
 #[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    thiserror::Error,
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, thiserror::Error,
 )]
 pub enum ParseError {
     /// `invalid input syntax for type integer: "abc"` (SQLSTATE 22P02).
@@ -93,18 +83,12 @@ impl ParseError {
 
     /// `invalid input syntax for type <type_name>: "<text>"`.
     pub fn syntax(type_name: &str, text: &str) -> ParseError {
-        ParseError::InvalidSyntax {
-            type_name: type_name.to_string(),
-            text: text.to_string(),
-        }
+        ParseError::InvalidSyntax { type_name: type_name.to_string(), text: text.to_string() }
     }
 
     /// `value "<text>" is out of range for type <type_name>`.
     pub fn out_of_range(type_name: &str, text: &str) -> ParseError {
-        ParseError::OutOfRange {
-            type_name: type_name.to_string(),
-            text: text.to_string(),
-        }
+        ParseError::OutOfRange { type_name: type_name.to_string(), text: text.to_string() }
     }
 }
 
@@ -194,9 +178,7 @@ pub fn parse_datum(text: &str, ty: &ScalarType) -> Result<Datum, ParseError> {
             };
             Datum::Numeric(parse_numeric_with_scale(text, target)?)
         }
-        ScalarType::Text | ScalarType::Varchar { .. } | ScalarType::Char { .. } => {
-            Datum::Text(text.to_string())
-        }
+        ScalarType::Text | ScalarType::Varchar { .. } | ScalarType::Char { .. } => Datum::Text(text.to_string()),
         ScalarType::Bytea => Datum::Bytes(parse_bytea(text)?),
         ScalarType::Date => Datum::Date(parse_date(text)?),
         ScalarType::Time => Datum::Time(parse_time(text)?),
@@ -227,12 +209,9 @@ pub fn apply_modifiers(datum: Datum, ty: &ScalarType) -> Result<Datum, ParseErro
             };
             Ok(Datum::Numeric(round_numeric(d, *precision, scale)?))
         }
-        (
-            Datum::Text(s),
-            ScalarType::Varchar {
-                max_length: Some(n),
-            },
-        ) => Ok(Datum::Text(fit_string(s, *n as usize, false, ty)?)),
+        (Datum::Text(s), ScalarType::Varchar { max_length: Some(n) }) => {
+            Ok(Datum::Text(fit_string(s, *n as usize, false, ty)?))
+        }
         (Datum::Text(s), ScalarType::Char { length: Some(n) }) => {
             Ok(Datum::Text(fit_string(s, *n as usize, true, ty)?))
         }
@@ -295,27 +274,16 @@ mod tests {
         assert_eq!(text(&d, &ty), expected, "input {input:?} as {ty}");
         // Output re-parses to the same value and prints identically.
         let again = parse_datum(expected, &ty).unwrap_or_else(|e| panic!("{expected:?}: {e}"));
-        assert_eq!(
-            text(&again, &ty),
-            expected,
-            "reparse of {expected:?} as {ty}"
-        );
+        assert_eq!(text(&again, &ty), expected, "reparse of {expected:?} as {ty}");
         // And the binary form round-trips.
         let mut buf = Vec::new();
         encode_binary(&d, &ty, &mut buf);
         let back = decode_binary(&buf, &ty).unwrap_or_else(|e| panic!("binary {input:?}: {e}"));
-        assert_eq!(
-            text(&back, &ty),
-            expected,
-            "binary round trip of {input:?} as {ty}"
-        );
+        assert_eq!(text(&back, &ty), expected, "binary round trip of {input:?} as {ty}");
     }
 
     fn numeric(p: Option<u32>, s: Option<u32>) -> ScalarType {
-        ScalarType::Numeric {
-            precision: p,
-            scale: s,
-        }
+        ScalarType::Numeric { precision: p, scale: s }
     }
 
     #[test]
@@ -333,62 +301,31 @@ mod tests {
         roundtrip("9.9", numeric(Some(10), Some(2)), "9.90");
         roundtrip("hello", Text, "hello");
         roundtrip("ab", Char { length: Some(4) }, "ab  ");
-        roundtrip(
-            "abc   ",
-            Varchar {
-                max_length: Some(3),
-            },
-            "abc",
-        );
+        roundtrip("abc   ", Varchar { max_length: Some(3) }, "abc");
         roundtrip("\\x0102FF", Bytea, "\\x0102ff");
         roundtrip("2024-01-31", Date, "2024-01-31");
         roundtrip("0044-03-15 BC", Date, "0044-03-15 BC");
         roundtrip("13:04:05.123", Time, "13:04:05.123");
         roundtrip("2024-01-31 13:04:05.5", Timestamp, "2024-01-31 13:04:05.5");
-        roundtrip(
-            "2024-01-31T13:04:05+02",
-            TimestampTz,
-            "2024-01-31 11:04:05+00",
-        );
-        roundtrip(
-            "1 year 2 months 3 days 4 hours 5 minutes 6.5 seconds",
-            Interval,
-            "1 year 2 mons 3 days 04:05:06.5",
-        );
+        roundtrip("2024-01-31T13:04:05+02", TimestampTz, "2024-01-31 11:04:05+00");
+        roundtrip("1 year 2 months 3 days 4 hours 5 minutes 6.5 seconds", Interval, "1 year 2 mons 3 days 04:05:06.5");
         roundtrip("-1 day 2 hours", Interval, "-1 days +02:00:00");
-        roundtrip(
-            r#"{"b": [1, 2], "a": 1}"#,
-            Jsonb,
-            r#"{"a": 1, "b": [1, 2]}"#,
-        );
-        roundtrip(
-            "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
-            Uuid,
-            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
-        );
+        roundtrip(r#"{"b": [1, 2], "a": 1}"#, Jsonb, r#"{"a": 1, "b": [1, 2]}"#);
+        roundtrip("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", Uuid, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
     }
 
     #[test]
     fn errors_name_the_type_and_text() {
         let e = parse_datum("abc", &ScalarType::Int32).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            r#"invalid input syntax for type integer: "abc""#
-        );
+        assert_eq!(e.to_string(), r#"invalid input syntax for type integer: "abc""#);
         assert_eq!(e.sqlstate(), "22P02");
         let e = parse_datum("99999999999", &ScalarType::Int32).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            r#"value "99999999999" is out of range for type integer"#
-        );
+        assert_eq!(e.to_string(), r#"value "99999999999" is out of range for type integer"#);
         assert_eq!(e.sqlstate(), "22003");
         let e = parse_datum("2024-13-01", &ScalarType::TimestampTz).unwrap_err();
         assert!(e.to_string().contains("timestamp with time zone"), "{e}");
         let e = parse_datum("nope", &ScalarType::Time).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            r#"invalid input syntax for type time without time zone: "nope""#
-        );
+        assert_eq!(e.to_string(), r#"invalid input syntax for type time without time zone: "nope""#);
     }
 
     #[test]
@@ -402,10 +339,7 @@ mod tests {
         assert_eq!(text(&d, &ty), "-2.35");
         let ty = numeric(Some(5), Some(2));
         let e = parse_datum("12345.678", &ty).unwrap_err();
-        assert_eq!(
-            e,
-            ParseError::FieldOverflow("numeric field overflow".into())
-        );
+        assert_eq!(e, ParseError::FieldOverflow("numeric field overflow".into()));
         assert_eq!(text(&parse_datum("999.994", &ty).unwrap(), &ty), "999.99");
         assert!(parse_datum("999.995", &ty).is_err());
         // numeric(p) means scale 0.
@@ -420,14 +354,9 @@ mod tests {
         let d = parse_datum("3.14159265358979323846264338327950288", &ty).unwrap();
         assert_eq!(text(&d, &ty), "3.14");
 
-        let ty = ScalarType::Varchar {
-            max_length: Some(3),
-        };
+        let ty = ScalarType::Varchar { max_length: Some(3) };
         let e = parse_datum("abcd", &ty).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "value too long for type character varying(3)"
-        );
+        assert_eq!(e.to_string(), "value too long for type character varying(3)");
         assert_eq!(e.sqlstate(), "22001");
         assert_eq!(text(&parse_datum("ab", &ty).unwrap(), &ty), "ab");
         assert_eq!(text(&parse_datum("abc  ", &ty).unwrap(), &ty), "abc");
@@ -440,29 +369,14 @@ mod tests {
         let ty = ScalarType::Char { length: None };
         assert_eq!(text(&parse_datum("a ", &ty).unwrap(), &ty), "a ");
         // Other types pass through.
-        assert_eq!(
-            apply_modifiers(Datum::Int32(5), &ScalarType::Int32).unwrap(),
-            Datum::Int32(5)
-        );
+        assert_eq!(apply_modifiers(Datum::Int32(5), &ScalarType::Int32).unwrap(), Datum::Int32(5));
     }
 
     #[test]
     fn format_uses_type_for_float_width_and_char_padding() {
-        assert_eq!(
-            text(&Datum::Float64(0.1f32 as f64), &ScalarType::Float32),
-            "0.1"
-        );
-        assert_eq!(
-            text(&Datum::Float32(0.1), &ScalarType::Float64),
-            "0.10000000149011612"
-        );
-        assert_eq!(
-            text(
-                &Datum::Text("ab".into()),
-                &ScalarType::Char { length: Some(3) }
-            ),
-            "ab "
-        );
+        assert_eq!(text(&Datum::Float64(0.1f32 as f64), &ScalarType::Float32), "0.1");
+        assert_eq!(text(&Datum::Float32(0.1), &ScalarType::Float64), "0.10000000149011612");
+        assert_eq!(text(&Datum::Text("ab".into()), &ScalarType::Char { length: Some(3) }), "ab ");
         assert_eq!(datum_to_text(&Datum::Null, &ScalarType::Int32), None);
     }
 }
@@ -486,14 +400,9 @@ mod proptests {
             Float32,
             Float64,
             ScalarType::numeric(),
-            Numeric {
-                precision: Some(6),
-                scale: Some(2),
-            },
+            Numeric { precision: Some(6), scale: Some(2) },
             Text,
-            Varchar {
-                max_length: Some(3),
-            },
+            Varchar { max_length: Some(3) },
             Char { length: Some(3) },
             Bytea,
             Date,
@@ -518,9 +427,7 @@ mod proptests {
             Just(Jsonb::Null),
             any::<bool>().prop_map(Jsonb::Bool),
             decimal().prop_map(|d| Jsonb::Number(JsonNumber::Decimal(d))),
-            any::<String>()
-                .prop_filter("no NUL", |s| !s.contains('\0'))
-                .prop_map(Jsonb::String),
+            any::<String>().prop_filter("no NUL", |s| !s.contains('\0')).prop_map(Jsonb::String),
         ];
         leaf.prop_recursive(4, 32, 5, |inner| {
             prop_oneof![

@@ -11,9 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use eddy_compute::{Command, Compute, PeekError};
 use eddy_expr::eval::{self, Collection};
 use eddy_expr::{EvalError, RelationExpr};
-use eddy_planner::{
-    Catalog, CatalogItem, ColumnOrder, ItemKind, ObjectKind, Plan, RowSetFinishing, ShowKind,
-};
+use eddy_planner::{Catalog, CatalogItem, ColumnOrder, ItemKind, ObjectKind, Plan, RowSetFinishing, ShowKind};
 use eddy_repr::{ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
 
 use crate::copy;
@@ -60,18 +58,12 @@ pub struct Coordinator {
 
 impl Catalog for Coordinator {
     fn resolve(&self, name: &str) -> Option<CatalogItem> {
-        self.names
-            .get(name)
-            .and_then(|id| self.entries.get(id))
-            .map(|e| e.item.clone())
+        self.names.get(name).and_then(|id| self.entries.get(id)).map(|e| e.item.clone())
     }
 }
 
 fn wall_clock_ms() -> Timestamp {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as Timestamp)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as Timestamp).unwrap_or(0)
 }
 
 impl Coordinator {
@@ -98,17 +90,9 @@ impl Coordinator {
         ts
     }
 
-    pub fn execute(
-        &mut self,
-        session: &mut Session,
-        plan: Plan,
-    ) -> Result<ExecuteResponse, AdapterError> {
+    pub fn execute(&mut self, session: &mut Session, plan: Plan) -> Result<ExecuteResponse, AdapterError> {
         match plan {
-            Plan::CreateTable {
-                name,
-                desc,
-                if_not_exists,
-            } => {
+            Plan::CreateTable { name, desc, if_not_exists } => {
                 if self.names.contains_key(&name) {
                     return self.exists(&name, if_not_exists, "CREATE TABLE");
                 }
@@ -118,20 +102,8 @@ impl Coordinator {
                 self.insert_entry(id, name, ItemKind::Table, desc, None, create_sql, vec![]);
                 Ok(command("CREATE TABLE"))
             }
-            Plan::CreateView {
-                name,
-                desc,
-                expr,
-                materialized,
-                or_replace,
-                if_not_exists,
-                create_sql,
-            } => {
-                let tag = if materialized {
-                    "CREATE MATERIALIZED VIEW"
-                } else {
-                    "CREATE VIEW"
-                };
+            Plan::CreateView { name, desc, expr, materialized, or_replace, if_not_exists, create_sql } => {
+                let tag = if materialized { "CREATE MATERIALIZED VIEW" } else { "CREATE VIEW" };
                 if let Some(&existing) = self.names.get(&name) {
                     if !or_replace {
                         return self.exists(&name, if_not_exists, tag);
@@ -147,43 +119,15 @@ impl Coordinator {
                 let id = self.allocate_id();
                 let depends_on = expr.depends_on();
                 if materialized {
-                    self.compute.send(Command::CreateView {
-                        id,
-                        expr: expr.clone(),
-                    });
-                    self.insert_entry(
-                        id,
-                        name,
-                        ItemKind::MaterializedView,
-                        desc,
-                        None,
-                        create_sql,
-                        depends_on,
-                    );
+                    self.compute.send(Command::CreateView { id, expr: expr.clone() });
+                    self.insert_entry(id, name, ItemKind::MaterializedView, desc, None, create_sql, depends_on);
                 } else {
-                    self.insert_entry(
-                        id,
-                        name,
-                        ItemKind::View,
-                        desc,
-                        Some(expr),
-                        create_sql,
-                        depends_on,
-                    );
+                    self.insert_entry(id, name, ItemKind::View, desc, Some(expr), create_sql, depends_on);
                 }
                 Ok(command(tag))
             }
-            Plan::Drop {
-                kind,
-                names,
-                if_exists,
-                cascade,
-            } => self.drop(kind, names, if_exists, cascade),
-            Plan::Insert {
-                table,
-                rows,
-                returning,
-            } => {
+            Plan::Drop { kind, names, if_exists, cascade } => self.drop(kind, names, if_exists, cascade),
+            Plan::Insert { table, rows, returning } => {
                 let rows = self.evaluate_now(&rows)?;
                 let rows = self.check_table_rows(table, rows)?;
                 let count: Diff = rows.iter().map(|(_, d)| d).sum();
@@ -193,21 +137,13 @@ impl Coordinator {
                 };
                 self.write(session, table, rows)?;
                 match (returning, returned) {
-                    (Some(q), Some(rows)) => Ok(ExecuteResponse::Rows {
-                        desc: q.desc.clone(),
-                        rows: finish(rows, &q.finishing),
-                    }),
-                    _ => Ok(ExecuteResponse::Command {
-                        tag: "INSERT 0".into(),
-                        rows: Some(count as usize),
-                    }),
+                    (Some(q), Some(rows)) => {
+                        Ok(ExecuteResponse::Rows { desc: q.desc.clone(), rows: finish(rows, &q.finishing) })
+                    }
+                    _ => Ok(ExecuteResponse::Command { tag: "INSERT 0".into(), rows: Some(count as usize) }),
                 }
             }
-            Plan::Update {
-                table,
-                selection,
-                arity,
-            } => {
+            Plan::Update { table, selection, arity } => {
                 let selected = self.evaluate_now(&selection)?;
                 let mut changes = Vec::new();
                 let mut count = 0;
@@ -218,55 +154,26 @@ impl Coordinator {
                 }
                 let changes = self.check_table_rows(table, changes)?;
                 self.write(session, table, changes)?;
-                Ok(ExecuteResponse::Command {
-                    tag: "UPDATE".into(),
-                    rows: Some(count as usize),
-                })
+                Ok(ExecuteResponse::Command { tag: "UPDATE".into(), rows: Some(count as usize) })
             }
             Plan::Delete { table, selection } => {
                 let selected = self.evaluate_now(&selection)?;
                 let count: Diff = selected.iter().map(|(_, d)| d).sum();
                 let changes = selected.into_iter().map(|(r, d)| (r, -d)).collect();
                 self.write(session, table, changes)?;
-                Ok(ExecuteResponse::Command {
-                    tag: "DELETE".into(),
-                    rows: Some(count as usize),
-                })
+                Ok(ExecuteResponse::Command { tag: "DELETE".into(), rows: Some(count as usize) })
             }
             Plan::Select(q) => {
                 let rows = self.evaluate_now(&q.expr)?;
-                Ok(ExecuteResponse::Rows {
-                    desc: q.desc.clone(),
-                    rows: finish(rows, &q.finishing),
-                })
+                Ok(ExecuteResponse::Rows { desc: q.desc.clone(), rows: finish(rows, &q.finishing) })
             }
-            Plan::CopyFrom {
-                table,
-                columns,
-                column_types,
-                arity,
-                format,
-            } => {
-                session.copy_in = Some(copy::CopyState::new(
-                    table,
-                    columns.clone(),
-                    column_types,
-                    arity,
-                    format,
-                ));
-                Ok(ExecuteResponse::CopyIn {
-                    columns: columns.len(),
-                })
+            Plan::CopyFrom { table, columns, column_types, arity, format } => {
+                session.copy_in = Some(copy::CopyState::new(table, columns.clone(), column_types, arity, format));
+                Ok(ExecuteResponse::CopyIn { columns: columns.len() })
             }
             Plan::Explain(text) => Ok(ExecuteResponse::Rows {
-                desc: RelationDesc::new(vec![(
-                    "QUERY PLAN".into(),
-                    ColumnType::new(ScalarType::Text, false),
-                )]),
-                rows: text
-                    .lines()
-                    .map(|l| Row::new(vec![Datum::Text(l.to_string())]))
-                    .collect(),
+                desc: RelationDesc::new(vec![("QUERY PLAN".into(), ColumnType::new(ScalarType::Text, false))]),
+                rows: text.lines().map(|l| Row::new(vec![Datum::Text(l.to_string())])).collect(),
             }),
             Plan::Show(kind) => self.show(session, kind),
             Plan::SetVariable { name, value, .. } => {
@@ -288,16 +195,12 @@ impl Coordinator {
                 let pending = std::mem::take(&mut session.pending_writes);
                 session.in_transaction = false;
                 self.apply_writes(pending);
-                Ok(ExecuteResponse::TransactionEnd {
-                    tag: "COMMIT".into(),
-                })
+                Ok(ExecuteResponse::TransactionEnd { tag: "COMMIT".into() })
             }
             Plan::Rollback => {
                 session.pending_writes.clear();
                 session.in_transaction = false;
-                Ok(ExecuteResponse::TransactionEnd {
-                    tag: "ROLLBACK".into(),
-                })
+                Ok(ExecuteResponse::TransactionEnd { tag: "ROLLBACK".into() })
             }
             Plan::NoOp { tag } => Ok(command(&tag)),
         }
@@ -321,35 +224,15 @@ impl Coordinator {
         depends_on: Vec<GlobalId>,
     ) {
         self.names.insert(name.clone(), id);
-        let item = CatalogItem {
-            id,
-            name,
-            kind,
-            desc,
-            view_expr,
-        };
-        self.entries.insert(
-            id,
-            CatalogEntry {
-                item,
-                create_sql,
-                depends_on,
-            },
-        );
+        let item = CatalogItem { id, name, kind, desc, view_expr };
+        self.entries.insert(id, CatalogEntry { item, create_sql, depends_on });
     }
 
-    fn exists(
-        &self,
-        name: &str,
-        if_not_exists: bool,
-        tag: &str,
-    ) -> Result<ExecuteResponse, AdapterError> {
+    fn exists(&self, name: &str, if_not_exists: bool, tag: &str) -> Result<ExecuteResponse, AdapterError> {
         if if_not_exists {
             Ok(command(tag))
         } else {
-            Err(AdapterError::Plan(eddy_planner::PlanError::RelationExists(
-                name.to_string(),
-            )))
+            Err(AdapterError::Plan(eddy_planner::PlanError::RelationExists(name.to_string())))
         }
     }
 
@@ -383,9 +266,7 @@ impl Coordinator {
                 if if_exists {
                     continue;
                 }
-                return Err(AdapterError::Plan(
-                    eddy_planner::PlanError::UnknownRelation(name),
-                ));
+                return Err(AdapterError::Plan(eddy_planner::PlanError::UnknownRelation(name)));
             };
             let entry = &self.entries[&id];
             if !kind.matches(entry.item.kind) {
@@ -402,13 +283,7 @@ impl Coordinator {
             if all.len() > 1 && !cascade {
                 let names: Vec<String> = all[1..]
                     .iter()
-                    .map(|d| {
-                        format!(
-                            "{} {}",
-                            self.entries[d].item.kind.as_str(),
-                            self.entries[d].item.name
-                        )
-                    })
+                    .map(|d| format!("{} {}", self.entries[d].item.kind.as_str(), self.entries[d].item.name))
                     .collect();
                 return Err(AdapterError::Dependents(format!(
                     "cannot drop {} {name} because other objects depend on it: {}",
@@ -461,20 +336,14 @@ impl Coordinator {
             if id == table {
                 Ok(rows.iter().filter(|(_, d)| *d > 0).cloned().collect())
             } else {
-                Err(EvalError::Internal(
-                    "RETURNING may only read the inserted rows".into(),
-                ))
+                Err(EvalError::Internal("RETURNING may only read the inserted rows".into()))
             }
         };
         Ok(eval::evaluate(expr, &read)?)
     }
 
     /// Enforces NOT NULL on rows about to enter `table`.
-    fn check_table_rows(
-        &self,
-        table: GlobalId,
-        rows: Collection,
-    ) -> Result<Collection, AdapterError> {
+    fn check_table_rows(&self, table: GlobalId, rows: Collection) -> Result<Collection, AdapterError> {
         let entry = &self.entries[&table];
         for (row, diff) in &rows {
             if *diff <= 0 {
@@ -482,10 +351,7 @@ impl Coordinator {
             }
             for (datum, (name, ty)) in row.iter().zip(entry.item.desc.columns()) {
                 if datum.is_null() && !ty.nullable {
-                    return Err(AdapterError::NotNull {
-                        column: name.clone(),
-                        table: entry.item.name.clone(),
-                    });
+                    return Err(AdapterError::NotNull { column: name.clone(), table: entry.item.name.clone() });
                 }
             }
         }
@@ -493,12 +359,7 @@ impl Coordinator {
     }
 
     /// Applies `changes` to `table` now, or at COMMIT inside a transaction block.
-    fn write(
-        &mut self,
-        session: &mut Session,
-        table: GlobalId,
-        changes: Collection,
-    ) -> Result<(), AdapterError> {
+    fn write(&mut self, session: &mut Session, table: GlobalId, changes: Collection) -> Result<(), AdapterError> {
         if session.in_transaction {
             session.pending_writes.push((table, changes));
         } else {
@@ -522,16 +383,9 @@ impl Coordinator {
     }
 
     /// Checks and writes rows decoded by COPY.
-    pub fn copy_rows(
-        &mut self,
-        session: &mut Session,
-        table: GlobalId,
-        rows: Vec<Row>,
-    ) -> Result<usize, AdapterError> {
+    pub fn copy_rows(&mut self, session: &mut Session, table: GlobalId, rows: Vec<Row>) -> Result<usize, AdapterError> {
         if !self.entries.contains_key(&table) {
-            return Err(AdapterError::Internal(
-                "the COPY target table was dropped".into(),
-            ));
+            return Err(AdapterError::Internal("the COPY target table was dropped".into()));
         }
         let n = rows.len();
         let rows = self.check_table_rows(table, rows.into_iter().map(|r| (r, 1)).collect())?;
@@ -550,10 +404,7 @@ impl Coordinator {
                 .collect::<Vec<_>>();
             let mut rows = rows;
             rows.sort();
-            ExecuteResponse::Rows {
-                desc: RelationDesc::new(vec![text_col("name")]),
-                rows,
-            }
+            ExecuteResponse::Rows { desc: RelationDesc::new(vec![text_col("name")]), rows }
         };
         Ok(match kind {
             ShowKind::Tables => list(ItemKind::Table),
@@ -588,10 +439,7 @@ impl Coordinator {
                 let e = self.entry(id)?;
                 ExecuteResponse::Rows {
                     desc: RelationDesc::new(vec![text_col("name"), text_col("create_sql")]),
-                    rows: vec![Row::new(vec![
-                        Datum::Text(e.item.name.clone()),
-                        Datum::Text(e.create_sql.clone()),
-                    ])],
+                    rows: vec![Row::new(vec![Datum::Text(e.item.name.clone()), Datum::Text(e.create_sql.clone())])],
                 }
             }
             ShowKind::Variable(name) => {
@@ -603,39 +451,24 @@ impl Coordinator {
             }
             ShowKind::AllVariables => ExecuteResponse::Rows {
                 desc: RelationDesc::new(vec![text_col("name"), text_col("setting")]),
-                rows: session
-                    .all()
-                    .into_iter()
-                    .map(|(n, v)| Row::new(vec![Datum::Text(n), Datum::Text(v)]))
-                    .collect(),
+                rows: session.all().into_iter().map(|(n, v)| Row::new(vec![Datum::Text(n), Datum::Text(v)])).collect(),
             },
         })
     }
 
     fn entry(&self, id: GlobalId) -> Result<&CatalogEntry, AdapterError> {
-        self.entries
-            .get(&id)
-            .ok_or_else(|| AdapterError::Internal(format!("catalog entry {id} vanished")))
+        self.entries.get(&id).ok_or_else(|| AdapterError::Internal(format!("catalog entry {id} vanished")))
     }
 }
 
 fn command(tag: &str) -> ExecuteResponse {
-    ExecuteResponse::Command {
-        tag: tag.to_string(),
-        rows: None,
-    }
+    ExecuteResponse::Command { tag: tag.to_string(), rows: None }
 }
 
 fn column_list(desc: &RelationDesc) -> String {
     desc.columns()
         .iter()
-        .map(|(n, t)| {
-            format!(
-                "{n} {}{}",
-                t.scalar_type,
-                if t.nullable { "" } else { " NOT NULL" }
-            )
-        })
+        .map(|(n, t)| format!("{n} {}{}", t.scalar_type, if t.nullable { "" } else { " NOT NULL" }))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -85,23 +85,12 @@ impl CopyState {
         if raw == b"\\." {
             return Ok(());
         }
-        let text = std::str::from_utf8(raw)
-            .map_err(|_| self.error("invalid UTF-8 in COPY data".into()))?;
+        let text = std::str::from_utf8(raw).map_err(|_| self.error("invalid UTF-8 in COPY data".into()))?;
         let fields = match &self.format {
             CopyFormat::Text { delimiter, null } => split_text(text, *delimiter as char, null),
-            CopyFormat::Csv {
-                delimiter,
-                quote,
-                escape,
-                null,
-                ..
-            } => split_csv(
-                text,
-                *delimiter as char,
-                *quote as char,
-                *escape as char,
-                null,
-            ),
+            CopyFormat::Csv { delimiter, quote, escape, null, .. } => {
+                split_csv(text, *delimiter as char, *quote as char, *escape as char, null)
+            }
         };
         if fields.len() != self.columns.len() {
             let what = if fields.len() < self.columns.len() {
@@ -109,21 +98,12 @@ impl CopyState {
             } else {
                 "extra data after last expected column"
             };
-            return Err(self.error(format!(
-                "{what}: expected {} columns, got {}",
-                self.columns.len(),
-                fields.len()
-            )));
+            return Err(self.error(format!("{what}: expected {} columns, got {}", self.columns.len(), fields.len())));
         }
         let mut datums = vec![Datum::Null; self.arity];
-        for ((field, &col), ty) in fields
-            .into_iter()
-            .zip(&self.columns)
-            .zip(&self.column_types)
-        {
+        for ((field, &col), ty) in fields.into_iter().zip(&self.columns).zip(&self.column_types) {
             if let Some(text) = field {
-                datums[col] =
-                    strconv::parse_datum(&text, ty).map_err(|e| self.error(e.to_string()))?;
+                datums[col] = strconv::parse_datum(&text, ty).map_err(|e| self.error(e.to_string()))?;
             }
         }
         self.rows.push(Row::new(datums));
@@ -131,10 +111,7 @@ impl CopyState {
     }
 
     fn error(&self, message: String) -> AdapterError {
-        AdapterError::Copy {
-            message,
-            context: format!("COPY, line {}", self.line_number),
-        }
+        AdapterError::Copy { message, context: format!("COPY, line {}", self.line_number) }
     }
 }
 
@@ -169,13 +146,7 @@ fn split_text(line: &str, delimiter: char, null: &str) -> Vec<Option<String>> {
 }
 
 /// Splits a CSV line: unquoted empty (or the NULL string) is NULL; quoted values are text.
-fn split_csv(
-    line: &str,
-    delimiter: char,
-    quote: char,
-    escape: char,
-    null: &str,
-) -> Vec<Option<String>> {
+fn split_csv(line: &str, delimiter: char, quote: char, escape: char, null: &str) -> Vec<Option<String>> {
     let mut fields = Vec::new();
     let mut current = String::new();
     let mut quoted = false;
@@ -201,11 +172,7 @@ fn split_csv(
             quoted = true;
             was_quoted = true;
         } else if c == delimiter {
-            fields.push(finish_csv_field(
-                std::mem::take(&mut current),
-                was_quoted,
-                null,
-            ));
+            fields.push(finish_csv_field(std::mem::take(&mut current), was_quoted, null));
             was_quoted = false;
         } else {
             current.push(c);
@@ -229,22 +196,14 @@ mod tests {
 
     #[test]
     fn text_format_nulls_and_escapes() {
-        assert_eq!(
-            split_text("a\\tb\t\\N\tc", '\t', "\\N"),
-            vec![Some("a\tb".into()), None, Some("c".into())]
-        );
+        assert_eq!(split_text("a\\tb\t\\N\tc", '\t', "\\N"), vec![Some("a\tb".into()), None, Some("c".into())]);
     }
 
     #[test]
     fn csv_quotes_and_nulls() {
         assert_eq!(
             split_csv("1,\"x,\"\"y\"\"\",,\"\"", ',', '"', '"', ""),
-            vec![
-                Some("1".into()),
-                Some("x,\"y\"".into()),
-                None,
-                Some("".into())
-            ]
+            vec![Some("1".into()), Some("x,\"y\"".into()), None, Some("".into())]
         );
     }
 }

@@ -12,9 +12,7 @@ pub enum AdapterError {
     Eval(#[from] EvalError),
     #[error(transparent)]
     Parse(#[from] ParseError),
-    #[error(
-        "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
-    )]
+    #[error("null value in column \"{column}\" of relation \"{table}\" violates not-null constraint")]
     NotNull { column: String, table: String },
     #[error("{0}")]
     Dependents(String),
@@ -50,9 +48,7 @@ impl AdapterError {
     pub fn hint(&self) -> Option<String> {
         match self {
             AdapterError::Plan(e) => e.hint(),
-            AdapterError::Dependents(_) => {
-                Some("Use DROP ... CASCADE to drop the dependent objects too.".into())
-            }
+            AdapterError::Dependents(_) => Some("Use DROP ... CASCADE to drop the dependent objects too.".into()),
             AdapterError::WrongObjectType(_, hint) => Some(hint.clone()),
             _ => None,
         }

@@ -37,28 +37,20 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let workers = args.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     if workers == 0 {
         anyhow::bail!("--workers must be at least 1");
     }
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
-    let compute = eddy_compute::Compute::start(workers)
-        .map_err(|e| anyhow::anyhow!("starting compute workers: {e}"))?;
+    let compute =
+        eddy_compute::Compute::start(workers).map_err(|e| anyhow::anyhow!("starting compute workers: {e}"))?;
     let coord = Arc::new(Mutex::new(coordinator::Coordinator::new(compute)));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(serve(args.listen, workers, coord.clone()))?;
     if let Ok(mut c) = coord.lock() {
         c.shutdown();
@@ -67,14 +59,8 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(
-    listen: String,
-    workers: usize,
-    coord: Arc<Mutex<coordinator::Coordinator>>,
-) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+async fn serve(listen: String, workers: usize, coord: Arc<Mutex<coordinator::Coordinator>>) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     info!(%listen, workers, "eddy is ready for connections");
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {

@@ -14,8 +14,8 @@ use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{
-    CopyResponse, DescribePortalResponse, DescribeStatementResponse, FieldFormat, FieldInfo,
-    QueryResponse, Response, Tag,
+    CopyResponse, DescribePortalResponse, DescribeStatementResponse, FieldFormat, FieldInfo, QueryResponse, Response,
+    Tag,
 };
 use pgwire::api::stmt::{NoopQueryParser, StoredStatement};
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
@@ -39,10 +39,7 @@ pub struct Connection {
 
 impl Connection {
     pub fn new(coord: Arc<Mutex<Coordinator>>) -> Arc<Self> {
-        Arc::new(Connection {
-            coord,
-            session: Mutex::new(Session::new("eddy".into(), "eddy".into())),
-        })
+        Arc::new(Connection { coord, session: Mutex::new(Session::new("eddy".into(), "eddy".into())) })
     }
 
     /// Plans and executes one statement with the coordinator locked: statements are applied
@@ -53,14 +50,8 @@ impl Connection {
         params: Option<Vec<(Datum, ScalarType)>>,
         param_types: Vec<Option<ScalarType>>,
     ) -> Result<ExecuteResponse, AdapterError> {
-        let mut session = self
-            .session
-            .lock()
-            .map_err(|_| AdapterError::Internal("session lock poisoned".into()))?;
-        let mut coord = self
-            .coord
-            .lock()
-            .map_err(|_| AdapterError::Internal("coordinator lock poisoned".into()))?;
+        let mut session = self.session.lock().map_err(|_| AdapterError::Internal("session lock poisoned".into()))?;
+        let mut coord = self.coord.lock().map_err(|_| AdapterError::Internal("coordinator lock poisoned".into()))?;
         let mut ctx = StatementContext::new(chrono::Utc::now());
         ctx.user = session.user.clone();
         ctx.database = session.database.clone();
@@ -79,21 +70,13 @@ impl Connection {
         let Some(stmt) = stmts.first() else {
             return Ok((vec![], None));
         };
-        let coord = self
-            .coord
-            .lock()
-            .map_err(|_| AdapterError::Internal("coordinator lock poisoned".into()))?;
+        let coord = self.coord.lock().map_err(|_| AdapterError::Internal("coordinator lock poisoned".into()))?;
         let mut ctx = StatementContext::new(chrono::Utc::now());
-        ctx.param_types = declared
-            .iter()
-            .map(|t| t.as_ref().and_then(|t| ScalarType::from_oid(t.oid())))
-            .collect();
+        ctx.param_types = declared.iter().map(|t| t.as_ref().and_then(|t| ScalarType::from_oid(t.oid()))).collect();
         let (plan, params) = eddy_planner::plan(stmt, &*coord, &ctx)?;
         let desc = match plan {
             Plan::Select(q) => Some(q.desc),
-            Plan::Insert {
-                returning: Some(q), ..
-            } => Some(q.desc),
+            Plan::Insert { returning: Some(q), .. } => Some(q.desc),
             Plan::Explain(_) => Some(RelationDesc::new(vec![(
                 "QUERY PLAN".into(),
                 eddy_repr::ColumnType::new(ScalarType::Text, false),
@@ -125,19 +108,9 @@ fn fields(desc: &RelationDesc, format: &Format) -> Vec<FieldInfo> {
         .iter()
         .enumerate()
         .map(|(i, (name, ty))| {
-            let mut f = FieldInfo::new(
-                name.clone(),
-                None,
-                None,
-                pg_type(&ty.scalar_type),
-                format.format_for(i),
-            );
+            let mut f = FieldInfo::new(name.clone(), None, None, pg_type(&ty.scalar_type), format.format_for(i));
             f = f.with_type_size(ty.scalar_type.type_len());
-            if let ScalarType::Numeric {
-                precision: Some(p),
-                scale,
-            } = ty.scalar_type
-            {
+            if let ScalarType::Numeric { precision: Some(p), scale } = ty.scalar_type {
                 f = f.with_type_modifier((((p << 16) | scale.unwrap_or(0)) + 4) as i32);
             }
             f
@@ -172,10 +145,7 @@ fn to_response(resp: ExecuteResponse, format: &Format) -> Response {
     match resp {
         ExecuteResponse::Rows { desc, rows } => {
             let schema = Arc::new(fields(&desc, format));
-            let encoded: Vec<PgWireResult<DataRow>> = rows
-                .iter()
-                .map(|r| Ok(encode_row(r, &desc, format)))
-                .collect();
+            let encoded: Vec<PgWireResult<DataRow>> = rows.iter().map(|r| Ok(encode_row(r, &desc, format))).collect();
             Response::Query(QueryResponse::new(schema, stream::iter(encoded)))
         }
         ExecuteResponse::Command { tag, rows } => {
@@ -185,9 +155,7 @@ fn to_response(resp: ExecuteResponse, format: &Format) -> Response {
                 None => t,
             })
         }
-        ExecuteResponse::CopyIn { columns, .. } => {
-            Response::CopyIn(CopyResponse::new(0, columns, stream::empty()))
-        }
+        ExecuteResponse::CopyIn { columns, .. } => Response::CopyIn(CopyResponse::new(0, columns, stream::empty())),
         ExecuteResponse::TransactionStart => Response::TransactionStart(Tag::new("BEGIN")),
         ExecuteResponse::TransactionEnd { tag } => Response::TransactionEnd(Tag::new(&tag)),
     }
@@ -257,22 +225,14 @@ impl ExtendedQueryHandler for Connection {
             return Ok(Response::EmptyQuery);
         };
         if stmts.len() > 1 {
-            return Err(user_error(AdapterError::Plan(
-                eddy_planner::PlanError::Syntax(
-                    "cannot insert multiple commands into a prepared statement".into(),
-                ),
-            )));
+            return Err(user_error(AdapterError::Plan(eddy_planner::PlanError::Syntax(
+                "cannot insert multiple commands into a prepared statement".into(),
+            ))));
         }
-        let (param_types, _) = self
-            .describe(sql, &portal.statement.parameter_types)
-            .map_err(user_error)?;
+        let (param_types, _) = self.describe(sql, &portal.statement.parameter_types).map_err(user_error)?;
         let mut params = Vec::with_capacity(portal.parameters.len());
         for (i, value) in portal.parameters.iter().enumerate() {
-            let ty = param_types
-                .get(i)
-                .cloned()
-                .flatten()
-                .unwrap_or(ScalarType::Text);
+            let ty = param_types.get(i).cloned().flatten().unwrap_or(ScalarType::Text);
             let datum = match value {
                 None => Datum::Null,
                 Some(bytes) => match portal.parameter_format.format_for(i) {
@@ -307,16 +267,9 @@ impl ExtendedQueryHandler for Connection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let (params, desc) = self
-            .describe(&target.statement, &target.parameter_types)
-            .map_err(user_error)?;
-        let param_types = params
-            .iter()
-            .map(|t| t.as_ref().map(pg_type).unwrap_or(Type::TEXT))
-            .collect();
-        let fields = desc
-            .map(|d| fields(&d, &Format::UnifiedText))
-            .unwrap_or_default();
+        let (params, desc) = self.describe(&target.statement, &target.parameter_types).map_err(user_error)?;
+        let param_types = params.iter().map(|t| t.as_ref().map(pg_type).unwrap_or(Type::TEXT)).collect();
+        let fields = desc.map(|d| fields(&d, &Format::UnifiedText)).unwrap_or_default();
         Ok(DescribeStatementResponse::new(param_types, fields))
     }
 
@@ -331,15 +284,9 @@ impl ExtendedQueryHandler for Connection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let (_, desc) = self
-            .describe(
-                &target.statement.statement,
-                &target.statement.parameter_types,
-            )
-            .map_err(user_error)?;
-        let fields = desc
-            .map(|d| fields(&d, &target.result_column_format))
-            .unwrap_or_default();
+        let (_, desc) =
+            self.describe(&target.statement.statement, &target.statement.parameter_types).map_err(user_error)?;
+        let fields = desc.map(|d| fields(&d, &target.result_column_format)).unwrap_or_default();
         Ok(DescribePortalResponse::new(fields))
     }
 }
@@ -352,10 +299,8 @@ impl CopyHandler for Connection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let mut session = self
-            .session
-            .lock()
-            .map_err(|_| user_error(AdapterError::Internal("session lock poisoned".into())))?;
+        let mut session =
+            self.session.lock().map_err(|_| user_error(AdapterError::Internal("session lock poisoned".into())))?;
         let result = match session.copy_in.as_mut() {
             Some(state) => state.push(&copy_data.data),
             None => Err(AdapterError::Internal("COPY data without COPY".into())),
@@ -374,27 +319,20 @@ impl CopyHandler for Connection {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let count = {
-            let mut session = self
-                .session
-                .lock()
-                .map_err(|_| user_error(AdapterError::Internal("session lock poisoned".into())))?;
+            let mut session =
+                self.session.lock().map_err(|_| user_error(AdapterError::Internal("session lock poisoned".into())))?;
             let Some(mut state) = session.copy_in.take() else {
-                return Err(user_error(AdapterError::Internal(
-                    "COPY done without COPY".into(),
-                )));
+                return Err(user_error(AdapterError::Internal("COPY done without COPY".into())));
             };
             let rows = state.finish().map_err(user_error)?;
-            let mut coord = self.coord.lock().map_err(|_| {
-                user_error(AdapterError::Internal("coordinator lock poisoned".into()))
-            })?;
-            coord
-                .copy_rows(&mut session, state.table, rows)
-                .map_err(user_error)?
+            let mut coord = self
+                .coord
+                .lock()
+                .map_err(|_| user_error(AdapterError::Internal("coordinator lock poisoned".into())))?;
+            coord.copy_rows(&mut session, state.table, rows).map_err(user_error)?
         };
         let tag = Tag::new("COPY").with_rows(count);
-        client
-            .send(PgWireBackendMessage::CommandComplete(tag.into()))
-            .await?;
+        client.send(PgWireBackendMessage::CommandComplete(tag.into())).await?;
         Ok(())
     }
 }

@@ -48,20 +48,13 @@ pub struct Session {
 
 impl Session {
     pub fn new(user: String, database: String) -> Self {
-        let mut s = Session {
-            user,
-            database,
-            ..Default::default()
-        };
+        let mut s = Session { user, database, ..Default::default() };
         s.reset_all();
         s
     }
 
     pub fn reset_all(&mut self) {
-        self.variables = DEFAULTS
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        self.variables = DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     }
 
     pub fn get(&self, name: &str) -> Result<String, AdapterError> {
@@ -71,18 +64,12 @@ impl Session {
             "session_authorization" => return Ok(self.user.clone()),
             _ => {}
         }
-        self.variables
-            .get(&name)
-            .cloned()
-            .ok_or(AdapterError::UnknownVariable(name))
+        self.variables.get(&name).cloned().ok_or(AdapterError::UnknownVariable(name))
     }
 
     pub fn set(&mut self, name: &str, value: Option<String>) -> Result<(), AdapterError> {
         let name = name.to_lowercase();
-        let default = DEFAULTS
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string());
+        let default = DEFAULTS.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
         let value = match value {
             None => default.clone().unwrap_or_default(),
             Some(v) => v,
@@ -90,10 +77,9 @@ impl Session {
         if FIXED.contains(&name.as_str()) {
             let normalized = |s: &str| s.to_lowercase().replace(' ', "");
             let ok = match name.as_str() {
-                "timezone" => matches!(
-                    normalized(&value).as_str(),
-                    "utc" | "etc/utc" | "gmt" | "z" | "+00" | "00:00" | "0"
-                ),
+                "timezone" => {
+                    matches!(normalized(&value).as_str(), "utc" | "etc/utc" | "gmt" | "z" | "+00" | "00:00" | "0")
+                }
                 "client_encoding" => {
                     matches!(normalized(&value).as_str(), "utf8" | "utf-8" | "unicode")
                 }
@@ -117,9 +103,6 @@ impl Session {
     }
 
     pub fn all(&self) -> Vec<(String, String)> {
-        self.variables
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        self.variables.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 }

@@ -8,9 +8,7 @@ use eddy_repr::{strconv, Datum, Interval, Jsonb, ScalarType};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-use super::numeric::{
-    as_dec, as_f64, float_to_numeric, int_datum, int_out_of_range, numeric_to_f64,
-};
+use super::numeric::{as_dec, as_f64, float_to_numeric, int_datum, int_out_of_range, numeric_to_f64};
 use super::{CastContext, Func, NumType, ResolveError};
 use crate::EvalError;
 
@@ -45,12 +43,8 @@ fn cast_context(from: &ScalarType, to: &ScalarType) -> Option<CastContext> {
         (Float32 | Float64 | Numeric { .. }, Int16 | Int32 | Int64) => Some(Assignment),
         (Float32, Numeric { .. }) | (Float64, Numeric { .. } | Float32) => Some(Assignment),
         (Int32, Bool) | (Bool, Int32) => Some(Explicit),
-        (Timestamp | TimestampTz, Date | Time) | (TimestampTz, Timestamp) | (Interval, Time) => {
-            Some(Assignment)
-        }
-        (Jsonb, Bool | Numeric { .. } | Int16 | Int32 | Int64 | Float32 | Float64) => {
-            Some(Explicit)
-        }
+        (Timestamp | TimestampTz, Date | Time) | (TimestampTz, Timestamp) | (Interval, Time) => Some(Assignment),
+        (Jsonb, Bool | Numeric { .. } | Int16 | Int32 | Int64 | Float32 | Float64) => Some(Explicit),
         _ => None,
     }
 }
@@ -59,18 +53,8 @@ fn cast_context(from: &ScalarType, to: &ScalarType) -> Option<CastContext> {
 fn needs_modifiers(from: &ScalarType, to: &ScalarType) -> bool {
     use ScalarType::*;
     match (from, to) {
-        (
-            Numeric { .. },
-            Numeric {
-                precision: Some(_), ..
-            },
-        ) => from != to,
-        (
-            Varchar { max_length: f },
-            Varchar {
-                max_length: Some(n),
-            },
-        ) => f.is_none_or(|f| f > *n),
+        (Numeric { .. }, Numeric { precision: Some(_), .. }) => from != to,
+        (Varchar { max_length: f }, Varchar { max_length: Some(n) }) => f.is_none_or(|f| f > *n),
         (Char { length: f }, Char { length: Some(n) }) => *f != Some(*n),
         _ => false,
     }
@@ -84,29 +68,14 @@ pub(super) fn resolve_cast(
     let explicit = context == CastContext::Explicit;
     let fb = from.without_modifiers();
     let tb = to.without_modifiers();
-    let cast = || {
-        Some(Func::Cast {
-            from: from.clone(),
-            to: to.clone(),
-            explicit,
-        })
-    };
+    let cast = || Some(Func::Cast { from: from.clone(), to: to.clone(), explicit });
     if fb == tb {
-        return Ok(if needs_modifiers(from, to) {
-            cast()
-        } else {
-            None
-        });
+        return Ok(if needs_modifiers(from, to) { cast() } else { None });
     }
-    let required = cast_context(&fb, &tb).ok_or_else(|| ResolveError::NoSuchCast {
-        from: from.to_string(),
-        to: to.to_string(),
-    })?;
+    let required = cast_context(&fb, &tb)
+        .ok_or_else(|| ResolveError::NoSuchCast { from: from.to_string(), to: to.to_string() })?;
     if rank(context) < rank(required) {
-        return Err(ResolveError::NoSuchCast {
-            from: from.to_string(),
-            to: to.to_string(),
-        });
+        return Err(ResolveError::NoSuchCast { from: from.to_string(), to: to.to_string() });
     }
     // Binary-coercible conversions with nothing to check.
     let noop = matches!(
@@ -144,9 +113,7 @@ pub(super) fn output(d: &Datum, ty: &ScalarType) -> Result<String, EvalError> {
 /// Applies string length modifiers; explicit casts truncate silently, as PostgreSQL.
 fn string_modifiers(s: String, to: &ScalarType, explicit: bool) -> Result<Datum, EvalError> {
     let limit = match to {
-        ScalarType::Varchar {
-            max_length: Some(n),
-        } => Some(*n),
+        ScalarType::Varchar { max_length: Some(n) } => Some(*n),
         ScalarType::Char { length: Some(n) } => Some(*n),
         _ => None,
     };
@@ -166,9 +133,7 @@ fn string_modifiers(s: String, to: &ScalarType, explicit: bool) -> Result<Datum,
 
 fn numeric_modifiers(d: Decimal, to: &ScalarType) -> Result<Datum, EvalError> {
     match to {
-        ScalarType::Numeric {
-            precision: Some(_), ..
-        } => Ok(strconv::apply_modifiers(Datum::Numeric(d), to)?),
+        ScalarType::Numeric { precision: Some(_), .. } => Ok(strconv::apply_modifiers(Datum::Numeric(d), to)?),
         _ => Ok(Datum::Numeric(d)),
     }
 }
@@ -214,24 +179,15 @@ fn float_checked_f32(v: f64) -> Result<f32, EvalError> {
         return Err(EvalError::OutOfRange("value out of range: overflow".into()));
     }
     if r == 0.0 && v != 0.0 {
-        return Err(EvalError::OutOfRange(
-            "value out of range: underflow".into(),
-        ));
+        return Err(EvalError::OutOfRange("value out of range: underflow".into()));
     }
     Ok(r)
 }
 
-fn numeric_cast(
-    d: &Datum,
-    from: NumType,
-    to: NumType,
-    to_ty: &ScalarType,
-) -> Result<Datum, EvalError> {
+fn numeric_cast(d: &Datum, from: NumType, to: NumType, to_ty: &ScalarType) -> Result<Datum, EvalError> {
     use NumType::*;
     match (from, to) {
-        (Int16 | Int32 | Int64, Int16 | Int32 | Int64) => {
-            int_datum(d.as_i64().unwrap_or(0) as i128, to)
-        }
+        (Int16 | Int32 | Int64, Int16 | Int32 | Int64) => int_datum(d.as_i64().unwrap_or(0) as i128, to),
         (Int16 | Int32 | Int64, Float32) => Ok(Datum::Float32(d.as_i64().unwrap_or(0) as f32)),
         (Int16 | Int32 | Int64, Float64) => Ok(Datum::Float64(d.as_i64().unwrap_or(0) as f64)),
         (Int16 | Int32 | Int64, Numeric) => numeric_modifiers(as_dec(d)?, to_ty),
@@ -248,9 +204,7 @@ fn numeric_cast(
         }
         (Numeric, Numeric) => numeric_modifiers(as_dec(d)?, to_ty),
         (a, b) if a == b => Ok(d.clone()),
-        _ => Err(EvalError::Internal(format!(
-            "no numeric cast {from:?} -> {to:?}"
-        ))),
+        _ => Err(EvalError::Internal(format!("no numeric cast {from:?} -> {to:?}"))),
     }
 }
 
@@ -265,11 +219,7 @@ fn jsonb_cast(j: &Jsonb, to: &ScalarType) -> Result<Datum, EvalError> {
     };
     let err = || EvalError::InvalidArgument {
         sqlstate: "22023".into(),
-        message: format!(
-            "cannot cast jsonb {} to type {}",
-            type_desc(j),
-            to.without_modifiers()
-        ),
+        message: format!("cannot cast jsonb {} to type {}", type_desc(j), to.without_modifiers()),
     };
     match (j, to) {
         (Jsonb::Bool(b), ScalarType::Bool) => Ok(Datum::Bool(*b)),
@@ -303,12 +253,7 @@ fn as_time_of_day(micros: i64) -> Result<NaiveTime, EvalError> {
         .ok_or_else(|| EvalError::Internal("bad time of day".into()))
 }
 
-pub(super) fn eval_cast(
-    from: &ScalarType,
-    to: &ScalarType,
-    explicit: bool,
-    d: &Datum,
-) -> Result<Datum, EvalError> {
+pub(super) fn eval_cast(from: &ScalarType, to: &ScalarType, explicit: bool, d: &Datum) -> Result<Datum, EvalError> {
     use ScalarType as T;
     if d.is_null() {
         return Ok(Datum::Null);
@@ -333,28 +278,21 @@ pub(super) fn eval_cast(
         (T::Int32, T::Bool, _) => Ok(Datum::Bool(d.as_i64().unwrap_or(0) != 0)),
         (T::Bool, T::Int32, Datum::Bool(b)) => Ok(Datum::Int32(*b as i32)),
         (T::Date, T::Timestamp, Datum::Date(x)) => Ok(Datum::Timestamp(x.and_time(NaiveTime::MIN))),
-        (T::Date, T::TimestampTz, Datum::Date(x)) => {
-            Ok(Datum::TimestampTz(x.and_time(NaiveTime::MIN).and_utc()))
-        }
+        (T::Date, T::TimestampTz, Datum::Date(x)) => Ok(Datum::TimestampTz(x.and_time(NaiveTime::MIN).and_utc())),
         (T::Timestamp, T::TimestampTz, Datum::Timestamp(x)) => Ok(Datum::TimestampTz(x.and_utc())),
-        (T::TimestampTz, T::Timestamp, Datum::TimestampTz(x)) => {
-            Ok(Datum::Timestamp(x.naive_utc()))
-        }
+        (T::TimestampTz, T::Timestamp, Datum::TimestampTz(x)) => Ok(Datum::Timestamp(x.naive_utc())),
         (T::Timestamp, T::Date, Datum::Timestamp(x)) => Ok(Datum::Date(x.date())),
         (T::TimestampTz, T::Date, Datum::TimestampTz(x)) => Ok(Datum::Date(x.naive_utc().date())),
         (T::Timestamp, T::Time, Datum::Timestamp(x)) => Ok(Datum::Time(x.time())),
         (T::TimestampTz, T::Time, Datum::TimestampTz(x)) => Ok(Datum::Time(x.naive_utc().time())),
         (T::Time, T::Interval, Datum::Time(t)) => {
-            let micros =
-                t.num_seconds_from_midnight() as i64 * 1_000_000 + (t.nanosecond() / 1000) as i64;
+            let micros = t.num_seconds_from_midnight() as i64 * 1_000_000 + (t.nanosecond() / 1000) as i64;
             Ok(Datum::Interval(Interval::new(0, 0, micros)))
         }
         (T::Interval, T::Time, Datum::Interval(iv)) => Ok(Datum::Time(as_time_of_day(iv.micros)?)),
         (T::Jsonb, _, Datum::Jsonb(j)) => jsonb_cast(j, to),
         (f, t, _) if f.without_modifiers() == t.without_modifiers() => Ok(d.clone()),
-        _ => Err(EvalError::Internal(format!(
-            "no cast from {from} to {to} for {d:?}"
-        ))),
+        _ => Err(EvalError::Internal(format!("no cast from {from} to {to} for {d:?}"))),
     }
 }
 
@@ -372,13 +310,9 @@ mod tests {
 
     #[test]
     fn contexts() {
-        assert!(resolve_cast(&I4, &I8, CastContext::Implicit)
-            .unwrap()
-            .is_some());
+        assert!(resolve_cast(&I4, &I8, CastContext::Implicit).unwrap().is_some());
         assert!(resolve_cast(&I8, &I4, CastContext::Implicit).is_err());
-        assert!(resolve_cast(&I8, &I4, CastContext::Assignment)
-            .unwrap()
-            .is_some());
+        assert!(resolve_cast(&I8, &I4, CastContext::Assignment).unwrap().is_some());
         assert!(resolve_cast(&I4, &TEXT, CastContext::Implicit).is_err());
         assert!(resolve_cast(&I4, &TEXT, CastContext::Assignment).is_ok());
         assert!(resolve_cast(&TEXT, &I4, CastContext::Assignment).is_err());
@@ -386,83 +320,31 @@ mod tests {
         assert!(resolve_cast(&ScalarType::Bool, &I4, CastContext::Assignment).is_err());
         assert!(resolve_cast(&ScalarType::Bool, &I4, CastContext::Explicit).is_ok());
         assert!(resolve_cast(&ScalarType::Bool, &I8, CastContext::Explicit).is_err());
-        assert!(resolve_cast(
-            &ScalarType::Date,
-            &ScalarType::Timestamp,
-            CastContext::Implicit
-        )
-        .is_ok());
-        assert!(resolve_cast(
-            &ScalarType::Timestamp,
-            &ScalarType::Date,
-            CastContext::Implicit
-        )
-        .is_err());
+        assert!(resolve_cast(&ScalarType::Date, &ScalarType::Timestamp, CastContext::Implicit).is_ok());
+        assert!(resolve_cast(&ScalarType::Timestamp, &ScalarType::Date, CastContext::Implicit).is_err());
         assert!(resolve_cast(&ScalarType::Uuid, &I4, CastContext::Explicit).is_err());
         assert_eq!(resolve_cast(&I4, &I4, CastContext::Implicit).unwrap(), None);
         assert_eq!(
-            resolve_cast(
-                &ScalarType::Varchar {
-                    max_length: Some(3)
-                },
-                &TEXT,
-                CastContext::Implicit
-            )
-            .unwrap(),
+            resolve_cast(&ScalarType::Varchar { max_length: Some(3) }, &TEXT, CastContext::Implicit).unwrap(),
             None
         );
-        let n52 = ScalarType::Numeric {
-            precision: Some(5),
-            scale: Some(2),
-        };
-        assert!(resolve_cast(&NUM, &n52, CastContext::Assignment)
-            .unwrap()
-            .is_some());
-        assert_eq!(
-            resolve_cast(&n52, &NUM, CastContext::Implicit).unwrap(),
-            None
-        );
-        assert_eq!(
-            resolve_cast(&n52, &n52, CastContext::Implicit).unwrap(),
-            None
-        );
-        let v3 = ScalarType::Varchar {
-            max_length: Some(3),
-        };
-        let v5 = ScalarType::Varchar {
-            max_length: Some(5),
-        };
-        assert_eq!(
-            resolve_cast(&v3, &v5, CastContext::Assignment).unwrap(),
-            None
-        );
-        assert!(resolve_cast(&v5, &v3, CastContext::Assignment)
-            .unwrap()
-            .is_some());
+        let n52 = ScalarType::Numeric { precision: Some(5), scale: Some(2) };
+        assert!(resolve_cast(&NUM, &n52, CastContext::Assignment).unwrap().is_some());
+        assert_eq!(resolve_cast(&n52, &NUM, CastContext::Implicit).unwrap(), None);
+        assert_eq!(resolve_cast(&n52, &n52, CastContext::Implicit).unwrap(), None);
+        let v3 = ScalarType::Varchar { max_length: Some(3) };
+        let v5 = ScalarType::Varchar { max_length: Some(5) };
+        assert_eq!(resolve_cast(&v3, &v5, CastContext::Assignment).unwrap(), None);
+        assert!(resolve_cast(&v5, &v3, CastContext::Assignment).unwrap().is_some());
     }
 
     #[test]
     fn numeric_conversions() {
-        assert_eq!(
-            cast(&F8, &I4, Datum::Float64(2.5)).unwrap(),
-            Datum::Int32(2)
-        );
-        assert_eq!(
-            cast(&F8, &I4, Datum::Float64(3.5)).unwrap(),
-            Datum::Int32(4)
-        );
-        assert_eq!(
-            cast(&F8, &I4, Datum::Float64(-2.5)).unwrap(),
-            Datum::Int32(-2)
-        );
-        assert_eq!(
-            cast(&NUM, &I4, Datum::Numeric(Decimal::new(25, 1))).unwrap(),
-            Datum::Int32(3)
-        );
-        assert_eq!(
-            cast(&NUM, &I4, Datum::Numeric(Decimal::new(-25, 1))).unwrap(),
-            Datum::Int32(-3)
-        );
+        assert_eq!(cast(&F8, &I4, Datum::Float64(2.5)).unwrap(), Datum::Int32(2));
+        assert_eq!(cast(&F8, &I4, Datum::Float64(3.5)).unwrap(), Datum::Int32(4));
+        assert_eq!(cast(&F8, &I4, Datum::Float64(-2.5)).unwrap(), Datum::Int32(-2));
+        assert_eq!(cast(&NUM, &I4, Datum::Numeric(Decimal::new(25, 1))).unwrap(), Datum::Int32(3));
+        assert_eq!(cast(&NUM, &I4, Datum::Numeric(Decimal::new(-25, 1))).unwrap(), Datum::Int32(-3));
         assert_eq!(
             cast(&I8, &I4, Datum::Int64(1 << 40)).unwrap_err(),
             EvalError::OutOfRange("integer out of range".into())
@@ -475,43 +357,20 @@ mod tests {
             cast(&F8, &I8, Datum::Float64(f64::NAN)).unwrap_err(),
             EvalError::OutOfRange("bigint out of range".into())
         );
-        assert_eq!(
-            cast(&F4, &F8, Datum::Float32(1.1)).unwrap(),
-            Datum::Float64(1.1f32 as f64)
-        );
-        assert_eq!(
-            cast(&F8, &NUM, Datum::Float64(0.1)).unwrap(),
-            Datum::Numeric(Decimal::new(1, 1))
-        );
+        assert_eq!(cast(&F4, &F8, Datum::Float32(1.1)).unwrap(), Datum::Float64(1.1f32 as f64));
+        assert_eq!(cast(&F8, &NUM, Datum::Float64(0.1)).unwrap(), Datum::Numeric(Decimal::new(1, 1)));
         assert!(cast(&F8, &F4, Datum::Float64(1e300)).is_err());
-        assert_eq!(
-            cast(&I4, &ScalarType::Bool, Datum::Int32(5)).unwrap(),
-            Datum::Bool(true)
-        );
-        assert_eq!(
-            cast(&ScalarType::Bool, &I4, Datum::Bool(true)).unwrap(),
-            Datum::Int32(1)
-        );
+        assert_eq!(cast(&I4, &ScalarType::Bool, Datum::Int32(5)).unwrap(), Datum::Bool(true));
+        assert_eq!(cast(&ScalarType::Bool, &I4, Datum::Bool(true)).unwrap(), Datum::Int32(1));
     }
 
     #[test]
     fn string_conversions_without_strconv() {
-        assert_eq!(
-            cast(&ScalarType::Bool, &TEXT, Datum::Bool(true)).unwrap(),
-            Datum::Text("true".into())
-        );
+        assert_eq!(cast(&ScalarType::Bool, &TEXT, Datum::Bool(true)).unwrap(), Datum::Text("true".into()));
         let c3 = ScalarType::Char { length: Some(3) };
+        assert_eq!(cast(&c3, &TEXT, Datum::Text("a  ".into())).unwrap(), Datum::Text("a".into()));
         assert_eq!(
-            cast(&c3, &TEXT, Datum::Text("a  ".into())).unwrap(),
-            Datum::Text("a".into())
-        );
-        assert_eq!(
-            cast(
-                &c3,
-                &ScalarType::Varchar { max_length: None },
-                Datum::Text("ab ".into())
-            )
-            .unwrap(),
+            cast(&c3, &ScalarType::Varchar { max_length: None }, Datum::Text("ab ".into())).unwrap(),
             Datum::Text("ab".into())
         );
     }
@@ -520,40 +379,22 @@ mod tests {
     fn jsonb_casts() {
         let j = |v: Jsonb| Datum::Jsonb(v);
         let num = Jsonb::Number(JsonNumber::Decimal(Decimal::new(15, 1)));
+        assert_eq!(cast(&ScalarType::Jsonb, &I4, j(num.clone())).unwrap(), Datum::Int32(2));
+        assert_eq!(cast(&ScalarType::Jsonb, &F8, j(num.clone())).unwrap(), Datum::Float64(1.5));
+        assert_eq!(cast(&ScalarType::Jsonb, &NUM, j(num)).unwrap(), Datum::Numeric(Decimal::new(15, 1)));
         assert_eq!(
-            cast(&ScalarType::Jsonb, &I4, j(num.clone())).unwrap(),
-            Datum::Int32(2)
-        );
-        assert_eq!(
-            cast(&ScalarType::Jsonb, &F8, j(num.clone())).unwrap(),
-            Datum::Float64(1.5)
-        );
-        assert_eq!(
-            cast(&ScalarType::Jsonb, &NUM, j(num)).unwrap(),
-            Datum::Numeric(Decimal::new(15, 1))
-        );
-        assert_eq!(
-            cast(&ScalarType::Jsonb, &NUM, j(Jsonb::String("1".into())))
-                .unwrap_err()
-                .to_string(),
+            cast(&ScalarType::Jsonb, &NUM, j(Jsonb::String("1".into()))).unwrap_err().to_string(),
             "cannot cast jsonb string to type numeric"
         );
         assert_eq!(
-            cast(&ScalarType::Jsonb, &I4, j(Jsonb::Null))
-                .unwrap_err()
-                .to_string(),
+            cast(&ScalarType::Jsonb, &I4, j(Jsonb::Null)).unwrap_err().to_string(),
             "cannot cast jsonb null to type integer"
         );
         assert_eq!(
-            cast(&ScalarType::Jsonb, &I4, j(Jsonb::Bool(true)))
-                .unwrap_err()
-                .to_string(),
+            cast(&ScalarType::Jsonb, &I4, j(Jsonb::Bool(true))).unwrap_err().to_string(),
             "cannot cast jsonb boolean to type integer"
         );
-        assert_eq!(
-            cast(&ScalarType::Jsonb, &ScalarType::Bool, j(Jsonb::Bool(true))).unwrap(),
-            Datum::Bool(true)
-        );
+        assert_eq!(cast(&ScalarType::Jsonb, &ScalarType::Bool, j(Jsonb::Bool(true))).unwrap(), Datum::Bool(true));
     }
 
     #[test]
@@ -564,31 +405,14 @@ mod tests {
             cast(&ScalarType::Date, &ScalarType::Timestamp, Datum::Date(d)).unwrap(),
             Datum::Timestamp(d.and_hms_opt(0, 0, 0).unwrap())
         );
+        assert_eq!(cast(&ScalarType::Timestamp, &ScalarType::Date, Datum::Timestamp(ts)).unwrap(), Datum::Date(d));
         assert_eq!(
-            cast(
-                &ScalarType::Timestamp,
-                &ScalarType::Date,
-                Datum::Timestamp(ts)
-            )
-            .unwrap(),
-            Datum::Date(d)
-        );
-        assert_eq!(
-            cast(
-                &ScalarType::Timestamp,
-                &ScalarType::Time,
-                Datum::Timestamp(ts)
-            )
-            .unwrap(),
+            cast(&ScalarType::Timestamp, &ScalarType::Time, Datum::Timestamp(ts)).unwrap(),
             Datum::Time(ts.time())
         );
         assert_eq!(
-            cast(
-                &ScalarType::Interval,
-                &ScalarType::Time,
-                Datum::Interval(Interval::new(1, 2, -3_600_000_000))
-            )
-            .unwrap(),
+            cast(&ScalarType::Interval, &ScalarType::Time, Datum::Interval(Interval::new(1, 2, -3_600_000_000)))
+                .unwrap(),
             Datum::Time(chrono::NaiveTime::from_hms_opt(23, 0, 0).unwrap())
         );
     }

@@ -1,5 +1,6 @@
 //! jsonb operators and functions (jsonfuncs.c, jsonb_op.c, jsonb.c).
 
+use std::cmp::Ordering;
 use std::str::FromStr;
 
 use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
@@ -42,9 +43,7 @@ fn contains(a: &Jsonb, b: &Jsonb, top: bool) -> bool {
         (Jsonb::Object(_), Jsonb::Object(rb)) => rb.iter().all(|(k, bv)| match a.get_key(&k.0) {
             None => false,
             Some(av) => match (av, bv) {
-                (Jsonb::Object(_), Jsonb::Object(_)) | (Jsonb::Array(_), Jsonb::Array(_)) => {
-                    contains(av, bv, false)
-                }
+                (Jsonb::Object(_), Jsonb::Object(_)) | (Jsonb::Array(_), Jsonb::Array(_)) => contains(av, bv, false),
                 (x, y) if is_scalar(x) && is_scalar(y) => x == y,
                 _ => false,
             },
@@ -54,10 +53,8 @@ fn contains(a: &Jsonb, b: &Jsonb, top: bool) -> bool {
                 la.iter().any(|av| is_scalar(av) && av == bv)
             } else {
                 la.iter().any(|av| {
-                    matches!(
-                        (av, bv),
-                        (Jsonb::Array(_), Jsonb::Array(_)) | (Jsonb::Object(_), Jsonb::Object(_))
-                    ) && contains(av, bv, false)
+                    matches!((av, bv), (Jsonb::Array(_), Jsonb::Array(_)) | (Jsonb::Object(_), Jsonb::Object(_)))
+                        && contains(av, bv, false)
                 })
             }
         }),
@@ -67,12 +64,78 @@ fn contains(a: &Jsonb, b: &Jsonb, top: bool) -> bool {
     }
 }
 
+/// jsonb's btree order: Object > Array > Boolean > Number > String > Null; containers
+/// by size first, then element by element (object pairs in storage order); a top-level
+/// scalar counts as a one-element array that sorts before a real one.
+pub(crate) fn jsonb_cmp(a: &Jsonb, b: &Jsonb) -> Ordering {
+    match (a, b) {
+        (x, y) if is_scalar(x) && is_scalar(y) => value_cmp(x, y),
+        (s, Jsonb::Array(items)) if is_scalar(s) => {
+            if items.len() != 1 {
+                1.cmp(&items.len())
+            } else {
+                Ordering::Less
+            }
+        }
+        (Jsonb::Array(_), s) if is_scalar(s) => jsonb_cmp(b, a).reverse(),
+        (s, Jsonb::Object(_)) if is_scalar(s) => Ordering::Less,
+        (Jsonb::Object(_), s) if is_scalar(s) => Ordering::Greater,
+        _ => value_cmp(a, b),
+    }
+}
+
+fn type_rank(j: &Jsonb) -> u8 {
+    match j {
+        Jsonb::Null => 0,
+        Jsonb::String(_) => 1,
+        Jsonb::Number(_) => 2,
+        Jsonb::Bool(_) => 3,
+        Jsonb::Array(_) => 4,
+        Jsonb::Object(_) => 5,
+    }
+}
+
+fn number_cmp(a: &JsonNumber, b: &JsonNumber) -> Ordering {
+    match (a, b) {
+        (JsonNumber::Decimal(x), JsonNumber::Decimal(y)) => x.cmp(y),
+        _ => {
+            let f = |n: &JsonNumber| match n {
+                JsonNumber::Decimal(d) => d.to_string().parse::<f64>().unwrap_or(0.0),
+                JsonNumber::Text(t) => t.parse::<f64>().unwrap_or(0.0),
+            };
+            eddy_repr::datum::cmp_f64(f(a), f(b))
+        }
+    }
+}
+
+fn value_cmp(a: &Jsonb, b: &Jsonb) -> Ordering {
+    let (ra, rb) = (type_rank(a), type_rank(b));
+    if ra != rb {
+        return ra.cmp(&rb);
+    }
+    match (a, b) {
+        (Jsonb::String(x), Jsonb::String(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Jsonb::Number(x), Jsonb::Number(y)) => number_cmp(x, y),
+        (Jsonb::Bool(x), Jsonb::Bool(y)) => x.cmp(y),
+        (Jsonb::Array(x), Jsonb::Array(y)) => x
+            .len()
+            .cmp(&y.len())
+            .then_with(|| x.iter().zip(y).map(|(p, q)| value_cmp(p, q)).find(|o| o.is_ne()).unwrap_or(Ordering::Equal)),
+        (Jsonb::Object(x), Jsonb::Object(y)) => x.len().cmp(&y.len()).then_with(|| {
+            x.iter()
+                .zip(y)
+                .map(|((k1, v1), (k2, v2))| k1.0.as_bytes().cmp(k2.0.as_bytes()).then_with(|| value_cmp(v1, v2)))
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal)
+        }),
+        _ => Ordering::Equal,
+    }
+}
+
 fn exists(j: &Jsonb, key: &str) -> bool {
     match j {
         Jsonb::Object(_) => j.get_key(key).is_some(),
-        Jsonb::Array(items) => items
-            .iter()
-            .any(|i| matches!(i, Jsonb::String(s) if s == key)),
+        Jsonb::Array(items) => items.iter().any(|i| matches!(i, Jsonb::String(s) if s == key)),
         Jsonb::String(s) => s == key,
         _ => false,
     }
@@ -81,16 +144,10 @@ fn exists(j: &Jsonb, key: &str) -> bool {
 fn concat(a: &Jsonb, b: &Jsonb) -> Jsonb {
     match (a, b) {
         (Jsonb::Object(x), Jsonb::Object(y)) => {
-            let pairs = x
-                .iter()
-                .chain(y.iter())
-                .map(|(k, v)| (k.0.clone(), v.clone()))
-                .collect();
+            let pairs = x.iter().chain(y.iter()).map(|(k, v)| (k.0.clone(), v.clone())).collect();
             Jsonb::object(pairs)
         }
-        (Jsonb::Array(x), Jsonb::Array(y)) => {
-            Jsonb::Array(x.iter().chain(y.iter()).cloned().collect())
-        }
+        (Jsonb::Array(x), Jsonb::Array(y)) => Jsonb::Array(x.iter().chain(y.iter()).cloned().collect()),
         (Jsonb::Array(x), other) => {
             let mut v = x.clone();
             v.push(other.clone());
@@ -108,23 +165,13 @@ fn concat(a: &Jsonb, b: &Jsonb) -> Jsonb {
 fn delete(j: &Jsonb, what: &Datum) -> Result<Jsonb, EvalError> {
     let scalar_err = || EvalError::invalid_argument("cannot delete from scalar");
     match (j, what) {
-        (Jsonb::Object(pairs), Datum::Text(k)) => Ok(Jsonb::Object(
-            pairs
-                .iter()
-                .filter(|(key, _)| key.0 != *k)
-                .cloned()
-                .collect(),
-        )),
-        (Jsonb::Array(items), Datum::Text(k)) => Ok(Jsonb::Array(
-            items
-                .iter()
-                .filter(|i| !matches!(i, Jsonb::String(s) if s == k))
-                .cloned()
-                .collect(),
-        )),
-        (Jsonb::Object(_), _) => Err(EvalError::invalid_argument(
-            "cannot delete from object using integer index",
-        )),
+        (Jsonb::Object(pairs), Datum::Text(k)) => {
+            Ok(Jsonb::Object(pairs.iter().filter(|(key, _)| key.0 != *k).cloned().collect()))
+        }
+        (Jsonb::Array(items), Datum::Text(k)) => {
+            Ok(Jsonb::Array(items.iter().filter(|i| !matches!(i, Jsonb::String(s) if s == k)).cloned().collect()))
+        }
+        (Jsonb::Object(_), _) => Err(EvalError::invalid_argument("cannot delete from object using integer index")),
         (Jsonb::Array(items), idx) => {
             let idx = idx.as_i64().unwrap_or(0);
             let len = items.len() as i64;
@@ -143,11 +190,7 @@ fn delete(j: &Jsonb, what: &Datum) -> Result<Jsonb, EvalError> {
 fn strip_nulls(j: &Jsonb) -> Jsonb {
     match j {
         Jsonb::Object(pairs) => Jsonb::Object(
-            pairs
-                .iter()
-                .filter(|(_, v)| *v != Jsonb::Null)
-                .map(|(k, v)| (k.clone(), strip_nulls(v)))
-                .collect(),
+            pairs.iter().filter(|(_, v)| *v != Jsonb::Null).map(|(k, v)| (k.clone(), strip_nulls(v))).collect(),
         ),
         Jsonb::Array(items) => Jsonb::Array(items.iter().map(strip_nulls).collect()),
         other => other.clone(),
@@ -155,19 +198,13 @@ fn strip_nulls(j: &Jsonb) -> Jsonb {
 }
 
 fn malformed_array(s: &str) -> EvalError {
-    EvalError::InvalidArgument {
-        sqlstate: "22P02".into(),
-        message: format!("malformed array literal: \"{s}\""),
-    }
+    EvalError::InvalidArgument { sqlstate: "22P02".into(), message: format!("malformed array literal: \"{s}\"") }
 }
 
 /// Parses a one-dimensional text[] literal (`{a,"b c",NULL}`).
 pub(super) fn parse_text_array(s: &str) -> Result<Vec<Option<String>>, EvalError> {
     let body = s.trim();
-    let body = body
-        .strip_prefix('{')
-        .and_then(|b| b.strip_suffix('}'))
-        .ok_or_else(|| malformed_array(s))?;
+    let body = body.strip_prefix('{').and_then(|b| b.strip_suffix('}')).ok_or_else(|| malformed_array(s))?;
     let mut out = Vec::new();
     if body.trim().is_empty() {
         return Ok(out);
@@ -266,10 +303,7 @@ fn two_digits_frac(t: &NaiveTime) -> String {
 fn iso_date(d: &NaiveDate) -> (String, bool) {
     let y = d.year();
     let shown = if y > 0 { y } else { 1 - y };
-    (
-        format!("{shown:04}-{:02}-{:02}", d.month(), d.day()),
-        y <= 0,
-    )
+    (format!("{shown:04}-{:02}-{:02}", d.month(), d.day()), y <= 0)
 }
 
 fn float_json(v: f64) -> Jsonb {
@@ -348,9 +382,9 @@ fn object_key(d: &Datum, ty: &ScalarType, i: usize) -> Result<String, EvalError>
         }),
         Datum::Bool(b) => Ok(if *b { "true" } else { "false" }.into()),
         Datum::Jsonb(Jsonb::String(s)) => Ok(s.clone()),
-        Datum::Jsonb(Jsonb::Array(_) | Jsonb::Object(_)) => Err(EvalError::invalid_argument(
-            "key value must be scalar, not array, composite, or json",
-        )),
+        Datum::Jsonb(Jsonb::Array(_) | Jsonb::Object(_)) => {
+            Err(EvalError::invalid_argument("key value must be scalar, not array, composite, or json"))
+        }
         Datum::Jsonb(j) => match as_text(j) {
             Datum::Text(s) => Ok(s),
             _ => Ok("null".into()),
@@ -368,6 +402,8 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
             let found = match &args[1] {
                 Datum::Text(k) => doc.get_key(k),
                 other => match other.as_i64() {
+                    // A top-level scalar is a one-element array to `->`.
+                    Some(0 | -1) if is_scalar(doc) => Some(doc),
                     Some(i) => doc.get_index(i),
                     None => return Err(type_error(func, args)),
                 },
@@ -400,28 +436,18 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
         (JsonbTypeof, 1) => Ok(Datum::Text(j(0)?.type_name().into())),
         (JsonbArrayLength, 1) => match j(0)? {
             Jsonb::Array(items) => Ok(Datum::Int32(items.len() as i32)),
-            Jsonb::Object(_) => Err(EvalError::invalid_argument(
-                "cannot get array length of a non-array",
-            )),
-            _ => Err(EvalError::invalid_argument(
-                "cannot get array length of a scalar",
-            )),
+            Jsonb::Object(_) => Err(EvalError::invalid_argument("cannot get array length of a non-array")),
+            _ => Err(EvalError::invalid_argument("cannot get array length of a scalar")),
         },
         (JsonbStripNulls, 1) => Ok(Datum::Jsonb(strip_nulls(j(0)?))),
         (ToJsonb { ty }, 1) => Ok(Datum::Jsonb(to_jsonb(&args[0], ty)?)),
         (JsonbBuildArray { types }, _) => {
-            let items = args
-                .iter()
-                .zip(types)
-                .map(|(d, t)| to_jsonb(d, t))
-                .collect::<Result<Vec<_>, _>>()?;
+            let items = args.iter().zip(types).map(|(d, t)| to_jsonb(d, t)).collect::<Result<Vec<_>, _>>()?;
             Ok(Datum::Jsonb(Jsonb::Array(items)))
         }
         (JsonbBuildObject { types }, n) => {
             if n % 2 != 0 {
-                return Err(EvalError::invalid_argument(
-                    "argument list must have even number of elements",
-                ));
+                return Err(EvalError::invalid_argument("argument list must have even number of elements"));
             }
             let mut pairs = Vec::with_capacity(n / 2);
             for i in (0..n).step_by(2) {
@@ -448,21 +474,13 @@ mod tests {
     }
 
     fn obj(pairs: &[(&str, Jsonb)]) -> Jsonb {
-        Jsonb::object(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-        )
+        Jsonb::object(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
     }
 
     fn doc() -> Jsonb {
         obj(&[
             ("a", num(1)),
-            (
-                "b",
-                Jsonb::Array(vec![num(1), num(2), obj(&[("c", s("x"))])]),
-            ),
+            ("b", Jsonb::Array(vec![num(1), num(2), obj(&[("c", s("x"))])])),
             ("n", Jsonb::Null),
             ("s", s("str")),
         ])
@@ -472,64 +490,20 @@ mod tests {
     fn get_operators() {
         let d = Datum::Jsonb(doc());
         let t = |x: &str| Datum::Text(x.into());
-        assert_eq!(
-            Func::JsonbGet.eval(&[d.clone(), t("a")]).unwrap(),
-            Datum::Jsonb(num(1))
-        );
-        assert_eq!(
-            Func::JsonbGet.eval(&[d.clone(), t("zz")]).unwrap(),
-            Datum::Null
-        );
-        assert_eq!(
-            Func::JsonbGet.eval(&[d.clone(), Datum::Int32(0)]).unwrap(),
-            Datum::Null
-        );
-        assert_eq!(
-            Func::JsonbGetText.eval(&[d.clone(), t("s")]).unwrap(),
-            t("str")
-        );
-        assert_eq!(
-            Func::JsonbGetText.eval(&[d.clone(), t("n")]).unwrap(),
-            Datum::Null
-        );
-        assert_eq!(
-            Func::JsonbGet.eval(&[d.clone(), t("n")]).unwrap(),
-            Datum::Jsonb(Jsonb::Null)
-        );
+        assert_eq!(Func::JsonbGet.eval(&[d.clone(), t("a")]).unwrap(), Datum::Jsonb(num(1)));
+        assert_eq!(Func::JsonbGet.eval(&[d.clone(), t("zz")]).unwrap(), Datum::Null);
+        assert_eq!(Func::JsonbGet.eval(&[d.clone(), Datum::Int32(0)]).unwrap(), Datum::Null);
+        assert_eq!(Func::JsonbGetText.eval(&[d.clone(), t("s")]).unwrap(), t("str"));
+        assert_eq!(Func::JsonbGetText.eval(&[d.clone(), t("n")]).unwrap(), Datum::Null);
+        assert_eq!(Func::JsonbGet.eval(&[d.clone(), t("n")]).unwrap(), Datum::Jsonb(Jsonb::Null));
         let arr = Func::JsonbGet.eval(&[d.clone(), t("b")]).unwrap();
-        assert_eq!(
-            Func::JsonbGet
-                .eval(&[arr.clone(), Datum::Int32(-2)])
-                .unwrap(),
-            Datum::Jsonb(num(2))
-        );
-        assert_eq!(
-            Func::JsonbGet.eval(&[arr, Datum::Int32(5)]).unwrap(),
-            Datum::Null
-        );
-        assert_eq!(
-            Func::JsonbGetPathText
-                .eval(&[d.clone(), t("{b,2,c}")])
-                .unwrap(),
-            t("x")
-        );
-        assert_eq!(
-            Func::JsonbGetPath
-                .eval(&[d.clone(), t("{b,-1,c}")])
-                .unwrap(),
-            Datum::Jsonb(s("x"))
-        );
-        assert_eq!(
-            Func::JsonbGetPath.eval(&[d.clone(), t("{b,x}")]).unwrap(),
-            Datum::Null
-        );
+        assert_eq!(Func::JsonbGet.eval(&[arr.clone(), Datum::Int32(-2)]).unwrap(), Datum::Jsonb(num(2)));
+        assert_eq!(Func::JsonbGet.eval(&[arr, Datum::Int32(5)]).unwrap(), Datum::Null);
+        assert_eq!(Func::JsonbGetPathText.eval(&[d.clone(), t("{b,2,c}")]).unwrap(), t("x"));
+        assert_eq!(Func::JsonbGetPath.eval(&[d.clone(), t("{b,-1,c}")]).unwrap(), Datum::Jsonb(s("x")));
+        assert_eq!(Func::JsonbGetPath.eval(&[d.clone(), t("{b,x}")]).unwrap(), Datum::Null);
         assert_eq!(Func::JsonbGetPath.eval(&[d.clone(), t("{}")]).unwrap(), d);
-        assert_eq!(
-            Func::JsonbGetPath
-                .eval(&[d.clone(), t("{a,NULL}")])
-                .unwrap(),
-            Datum::Null
-        );
+        assert_eq!(Func::JsonbGetPath.eval(&[d.clone(), t("{a,NULL}")]).unwrap(), Datum::Null);
         assert!(Func::JsonbGetPath.eval(&[d, t("a,b")]).is_err());
     }
 
@@ -537,18 +511,9 @@ mod tests {
     fn text_arrays() {
         assert_eq!(
             parse_text_array(r#"{a, "b c" ,NULL,"NULL",d\,e}"#).unwrap(),
-            vec![
-                Some("a".into()),
-                Some("b c".into()),
-                None,
-                Some("NULL".into()),
-                Some("d,e".into())
-            ]
+            vec![Some("a".into()), Some("b c".into()), None, Some("NULL".into()), Some("d,e".into())]
         );
-        assert_eq!(
-            parse_text_array(" {} ").unwrap(),
-            Vec::<Option<String>>::new()
-        );
+        assert_eq!(parse_text_array(" {} ").unwrap(), Vec::<Option<String>>::new());
         assert!(parse_text_array("{a,}").is_err());
         assert!(parse_text_array("{{a}}").is_err());
     }
@@ -558,34 +523,20 @@ mod tests {
         let d = doc();
         assert!(contains(&d, &obj(&[("a", num(1))]), true));
         assert!(!contains(&d, &obj(&[("a", num(2))]), true));
-        assert!(contains(
-            &d,
-            &obj(&[("b", Jsonb::Array(vec![num(2)]))]),
-            true
-        ));
-        assert!(contains(
-            &d,
-            &obj(&[("b", Jsonb::Array(vec![obj(&[])]))]),
-            true
-        ));
+        assert!(contains(&d, &obj(&[("b", Jsonb::Array(vec![num(2)]))]), true));
+        assert!(contains(&d, &obj(&[("b", Jsonb::Array(vec![obj(&[])]))]), true));
         assert!(!contains(&d, &obj(&[("b", num(1))]), true));
         let arr = Jsonb::Array(vec![num(1), num(2), Jsonb::Array(vec![num(3)])]);
         assert!(contains(&arr, &num(1), true));
         assert!(!contains(&arr, &Jsonb::Array(vec![num(3)]), true));
-        assert!(contains(
-            &arr,
-            &Jsonb::Array(vec![Jsonb::Array(vec![num(3)])]),
-            true
-        ));
+        assert!(contains(&arr, &Jsonb::Array(vec![Jsonb::Array(vec![num(3)])]), true));
         assert!(!contains(&num(1), &Jsonb::Array(vec![num(1)]), true));
         assert!(exists(&d, "a"));
         assert!(!exists(&d, "zz"));
         assert!(exists(&Jsonb::Array(vec![s("a")]), "a"));
         assert!(exists(&s("a"), "a"));
         assert_eq!(
-            Func::JsonbContained
-                .eval(&[Datum::Jsonb(obj(&[("a", num(1))])), Datum::Jsonb(d)])
-                .unwrap(),
+            Func::JsonbContained.eval(&[Datum::Jsonb(obj(&[("a", num(1))])), Datum::Jsonb(d)]).unwrap(),
             Datum::Bool(true)
         );
     }
@@ -594,23 +545,11 @@ mod tests {
     fn modification() {
         let a = obj(&[("a", num(1)), ("b", num(2))]);
         let b = obj(&[("b", num(3)), ("c", num(4))]);
-        assert_eq!(
-            concat(&a, &b),
-            obj(&[("a", num(1)), ("b", num(3)), ("c", num(4))])
-        );
-        assert_eq!(
-            concat(&Jsonb::Array(vec![num(1)]), &num(2)),
-            Jsonb::Array(vec![num(1), num(2)])
-        );
+        assert_eq!(concat(&a, &b), obj(&[("a", num(1)), ("b", num(3)), ("c", num(4))]));
+        assert_eq!(concat(&Jsonb::Array(vec![num(1)]), &num(2)), Jsonb::Array(vec![num(1), num(2)]));
         assert_eq!(concat(&num(1), &num(2)), Jsonb::Array(vec![num(1), num(2)]));
-        assert_eq!(
-            delete(&a, &Datum::Text("a".into())).unwrap(),
-            obj(&[("b", num(2))])
-        );
-        assert_eq!(
-            delete(&Jsonb::Array(vec![num(1), num(2)]), &Datum::Int32(-1)).unwrap(),
-            Jsonb::Array(vec![num(1)])
-        );
+        assert_eq!(delete(&a, &Datum::Text("a".into())).unwrap(), obj(&[("b", num(2))]));
+        assert_eq!(delete(&Jsonb::Array(vec![num(1), num(2)]), &Datum::Int32(-1)).unwrap(), Jsonb::Array(vec![num(1)]));
         assert!(delete(&num(1), &Datum::Text("a".into())).is_err());
         assert!(delete(&a, &Datum::Int32(0)).is_err());
         assert_eq!(strip_nulls(&doc()).get_key("n"), None);
@@ -619,64 +558,24 @@ mod tests {
     #[test]
     fn builders() {
         let f = Func::JsonbBuildObject {
-            types: vec![
-                ScalarType::Bool,
-                ScalarType::Int32,
-                ScalarType::Text,
-                ScalarType::Text,
-            ],
+            types: vec![ScalarType::Bool, ScalarType::Int32, ScalarType::Text, ScalarType::Text],
         };
-        let r = f
-            .eval(&[
-                Datum::Bool(true),
-                Datum::Int32(1),
-                Datum::Text("k".into()),
-                Datum::Null,
-            ])
-            .unwrap();
-        assert_eq!(
-            r,
-            Datum::Jsonb(obj(&[("true", num(1)), ("k", Jsonb::Null)]))
-        );
-        let e = f
-            .eval(&[
-                Datum::Null,
-                Datum::Int32(1),
-                Datum::Text("k".into()),
-                Datum::Null,
-            ])
-            .unwrap_err();
+        let r = f.eval(&[Datum::Bool(true), Datum::Int32(1), Datum::Text("k".into()), Datum::Null]).unwrap();
+        assert_eq!(r, Datum::Jsonb(obj(&[("true", num(1)), ("k", Jsonb::Null)])));
+        let e = f.eval(&[Datum::Null, Datum::Int32(1), Datum::Text("k".into()), Datum::Null]).unwrap_err();
         assert_eq!(e.to_string(), "argument 1: key must not be null");
-        let f = Func::JsonbBuildObject {
-            types: vec![ScalarType::Int32],
-        };
+        let f = Func::JsonbBuildObject { types: vec![ScalarType::Int32] };
         assert!(f.eval(&[Datum::Int32(1)]).is_err());
-        let f = Func::JsonbBuildArray {
-            types: vec![ScalarType::Int32, ScalarType::Float64, ScalarType::Text],
-        };
-        let r = f
-            .eval(&[Datum::Int32(1), Datum::Float64(f64::NAN), Datum::Null])
-            .unwrap();
-        assert_eq!(
-            r,
-            Datum::Jsonb(Jsonb::Array(vec![num(1), s("NaN"), Jsonb::Null]))
-        );
-        let ts = chrono::NaiveDate::from_ymd_opt(2001, 2, 16)
-            .unwrap()
-            .and_hms_milli_opt(20, 38, 40, 500)
-            .unwrap();
-        assert_eq!(
-            to_jsonb(&Datum::Timestamp(ts), &ScalarType::Timestamp).unwrap(),
-            s("2001-02-16T20:38:40.5")
-        );
+        let f = Func::JsonbBuildArray { types: vec![ScalarType::Int32, ScalarType::Float64, ScalarType::Text] };
+        let r = f.eval(&[Datum::Int32(1), Datum::Float64(f64::NAN), Datum::Null]).unwrap();
+        assert_eq!(r, Datum::Jsonb(Jsonb::Array(vec![num(1), s("NaN"), Jsonb::Null])));
+        let ts = chrono::NaiveDate::from_ymd_opt(2001, 2, 16).unwrap().and_hms_milli_opt(20, 38, 40, 500).unwrap();
+        assert_eq!(to_jsonb(&Datum::Timestamp(ts), &ScalarType::Timestamp).unwrap(), s("2001-02-16T20:38:40.5"));
         assert_eq!(
             to_jsonb(&Datum::TimestampTz(ts.and_utc()), &ScalarType::TimestampTz).unwrap(),
             s("2001-02-16T20:38:40.5+00:00")
         );
-        assert_eq!(
-            to_jsonb(&Datum::Date(ts.date()), &ScalarType::Date).unwrap(),
-            s("2001-02-16")
-        );
+        assert_eq!(to_jsonb(&Datum::Date(ts.date()), &ScalarType::Date).unwrap(), s("2001-02-16"));
         assert_eq!(
             to_jsonb(&Datum::Float64(0.1), &ScalarType::Float64).unwrap(),
             Jsonb::Number(JsonNumber::Decimal(Decimal::new(1, 1)))
@@ -684,23 +583,28 @@ mod tests {
     }
 
     #[test]
+    fn ordering() {
+        use std::cmp::Ordering::*;
+        let arr = |v: Vec<Jsonb>| Jsonb::Array(v);
+        assert_eq!(jsonb_cmp(&arr(vec![]), &Jsonb::Null), Less);
+        assert_eq!(jsonb_cmp(&num(1), &arr(vec![num(1)])), Less);
+        assert_eq!(jsonb_cmp(&arr(vec![num(1), num(2)]), &arr(vec![num(3)])), Greater);
+        assert_eq!(jsonb_cmp(&obj(&[("b", num(1))]), &obj(&[("aa", num(1))])), Greater);
+        assert_eq!(jsonb_cmp(&s("a"), &s("B")), Greater);
+        assert_eq!(jsonb_cmp(&Jsonb::Bool(true), &num(1)), Greater);
+        assert_eq!(jsonb_cmp(&num(1), &s("a")), Greater);
+        assert_eq!(Func::Lt.eval(&[Datum::Jsonb(num(1)), Datum::Jsonb(s("a"))]).unwrap(), Datum::Bool(false));
+        assert_eq!(Func::JsonbGet.eval(&[Datum::Jsonb(s("abc")), Datum::Int32(0)]).unwrap(), Datum::Jsonb(s("abc")));
+        assert_eq!(Func::JsonbGet.eval(&[Datum::Jsonb(s("abc")), Datum::Int32(1)]).unwrap(), Datum::Null);
+    }
+
+    #[test]
     fn array_length_and_type() {
+        assert_eq!(Func::JsonbArrayLength.eval(&[Datum::Jsonb(Jsonb::Array(vec![num(1)]))]).unwrap(), Datum::Int32(1));
         assert_eq!(
-            Func::JsonbArrayLength
-                .eval(&[Datum::Jsonb(Jsonb::Array(vec![num(1)]))])
-                .unwrap(),
-            Datum::Int32(1)
-        );
-        assert_eq!(
-            Func::JsonbArrayLength
-                .eval(&[Datum::Jsonb(num(1))])
-                .unwrap_err()
-                .to_string(),
+            Func::JsonbArrayLength.eval(&[Datum::Jsonb(num(1))]).unwrap_err().to_string(),
             "cannot get array length of a scalar"
         );
-        assert_eq!(
-            Func::JsonbTypeof.eval(&[Datum::Jsonb(doc())]).unwrap(),
-            Datum::Text("object".into())
-        );
+        assert_eq!(Func::JsonbTypeof.eval(&[Datum::Jsonb(doc())]).unwrap(), Datum::Text("object".into()));
     }
 }

@@ -14,10 +14,7 @@ pub(super) const I8: ScalarType = ScalarType::Int64;
 #[cfg_attr(not(test), allow(dead_code))]
 pub(super) const F4: ScalarType = ScalarType::Float32;
 pub(super) const F8: ScalarType = ScalarType::Float64;
-pub(super) const NUM: ScalarType = ScalarType::Numeric {
-    precision: None,
-    scale: None,
-};
+pub(super) const NUM: ScalarType = ScalarType::Numeric { precision: None, scale: None };
 pub(super) const TEXT: ScalarType = ScalarType::Text;
 pub(super) const BPCHAR: ScalarType = ScalarType::Char { length: None };
 pub(super) const BYTEA: ScalarType = ScalarType::Bytea;
@@ -50,9 +47,7 @@ pub(super) fn category(t: &ScalarType) -> Category {
         | ScalarType::Float64
         | ScalarType::Numeric { .. } => Category::Numeric,
         ScalarType::Text | ScalarType::Varchar { .. } | ScalarType::Char { .. } => Category::String,
-        ScalarType::Date | ScalarType::Time | ScalarType::Timestamp | ScalarType::TimestampTz => {
-            Category::DateTime
-        }
+        ScalarType::Date | ScalarType::Time | ScalarType::Timestamp | ScalarType::TimestampTz => Category::DateTime,
         ScalarType::Interval => Category::Timespan,
         ScalarType::Bytea | ScalarType::Jsonb | ScalarType::Uuid => Category::User,
     }
@@ -62,11 +57,7 @@ pub(super) fn category(t: &ScalarType) -> Category {
 pub(super) fn is_preferred(t: &ScalarType) -> bool {
     matches!(
         t,
-        ScalarType::Bool
-            | ScalarType::Float64
-            | ScalarType::Text
-            | ScalarType::TimestampTz
-            | ScalarType::Interval
+        ScalarType::Bool | ScalarType::Float64 | ScalarType::Text | ScalarType::TimestampTz | ScalarType::Interval
     )
 }
 
@@ -102,26 +93,18 @@ pub(super) struct Cand {
 }
 
 fn c(func: Func, args: &[ScalarType], ret: ScalarType) -> Cand {
-    Cand {
-        args: args.to_vec(),
-        ret,
-        func,
-    }
+    Cand { args: args.to_vec(), ret, func }
 }
 
 pub(super) fn type_list(args: &[Option<ScalarType>]) -> String {
     args.iter()
-        .map(|a| {
-            a.as_ref()
-                .map_or("unknown".to_string(), |t| t.without_modifiers().to_string())
-        })
+        .map(|a| a.as_ref().map_or("unknown".to_string(), |t| t.without_modifiers().to_string()))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 fn type_name(t: &Option<ScalarType>) -> String {
-    t.as_ref()
-        .map_or("unknown".to_string(), |t| t.without_modifiers().to_string())
+    t.as_ref().map_or("unknown".to_string(), |t| t.without_modifiers().to_string())
 }
 
 enum Pick {
@@ -132,23 +115,13 @@ enum Pick {
 
 /// Chooses among `cands` for the argument types `inputs` (None = unknown).
 fn select(inputs: &[Option<ScalarType>], cands: Vec<Cand>, binary_op: bool) -> Pick {
-    let inputs: Vec<Option<ScalarType>> = inputs
-        .iter()
-        .map(|t| t.as_ref().map(ScalarType::without_modifiers))
-        .collect();
+    let inputs: Vec<Option<ScalarType>> =
+        inputs.iter().map(|t| t.as_ref().map(ScalarType::without_modifiers)).collect();
     let nargs = inputs.len();
-    let cands: Vec<Cand> = cands
-        .into_iter()
-        .filter(|c| c.args.len() == nargs)
-        .collect();
+    let cands: Vec<Cand> = cands.into_iter().filter(|c| c.args.len() == nargs).collect();
 
     // Exact match.
-    if let Some(c) = cands.iter().find(|c| {
-        inputs
-            .iter()
-            .zip(&c.args)
-            .all(|(i, a)| i.as_ref() == Some(a))
-    }) {
+    if let Some(c) = cands.iter().find(|c| inputs.iter().zip(&c.args).all(|(i, a)| i.as_ref() == Some(a))) {
         return Pick::One(c.clone());
     }
     // binary_oper_exact: an unknown operand is assumed to have the other operand's type.
@@ -167,12 +140,7 @@ fn select(inputs: &[Option<ScalarType>], cands: Vec<Cand>, binary_op: bool) -> P
     // func_match_argtypes: candidates reachable by implicit coercion.
     let mut cands: Vec<Cand> = cands
         .into_iter()
-        .filter(|c| {
-            inputs
-                .iter()
-                .zip(&c.args)
-                .all(|(i, a)| i.as_ref().is_none_or(|t| can_coerce_implicit(t, a)))
-        })
+        .filter(|c| inputs.iter().zip(&c.args).all(|(i, a)| i.as_ref().is_none_or(|t| can_coerce_implicit(t, a))))
         .collect();
     match cands.len() {
         0 => return Pick::NoMatch,
@@ -186,13 +154,7 @@ fn select(inputs: &[Option<ScalarType>], cands: Vec<Cand>, binary_op: bool) -> P
         let best = cands.iter().map(score).max().unwrap_or(0);
         cands.into_iter().filter(|c| score(c) == best).collect()
     };
-    cands = keep_best(cands, &|c: &Cand| {
-        inputs
-            .iter()
-            .zip(&c.args)
-            .filter(|(i, a)| i.as_ref() == Some(a))
-            .count()
-    });
+    cands = keep_best(cands, &|c: &Cand| inputs.iter().zip(&c.args).filter(|(i, a)| i.as_ref() == Some(a)).count());
     if cands.len() == 1 {
         return Pick::One(cands.remove(0));
     }
@@ -282,10 +244,8 @@ fn select(inputs: &[Option<ScalarType>], cands: Vec<Cand>, binary_op: bool) -> P
             }
         }
         if let (true, Some(k)) = (same, known) {
-            let matching: Vec<&Cand> = cands
-                .iter()
-                .filter(|c| c.args.iter().all(|a| can_coerce_implicit(k, a)))
-                .collect();
+            let matching: Vec<&Cand> =
+                cands.iter().filter(|c| c.args.iter().all(|a| can_coerce_implicit(k, a))).collect();
             if matching.len() == 1 {
                 return Pick::One(matching[0].clone());
             }
@@ -295,20 +255,13 @@ fn select(inputs: &[Option<ScalarType>], cands: Vec<Cand>, binary_op: bool) -> P
 }
 
 fn resolved(c: Cand) -> Resolved {
-    Resolved {
-        func: c.func,
-        arg_types: c.args,
-        return_type: c.ret,
-    }
+    Resolved { func: c.func, arg_types: c.args, return_type: c.ret }
 }
 
 /// PostgreSQL's `select_common_type`: the type that CASE, COALESCE, GREATEST, UNION, ...
 /// convert their inputs to. `context` names the construct in errors (`CASE`, `COALESCE`).
 /// All-unknown inputs resolve to text.
-pub fn common_type(
-    types: &[Option<ScalarType>],
-    context: &str,
-) -> Result<ScalarType, ResolveError> {
+pub fn common_type(types: &[Option<ScalarType>], context: &str) -> Result<ScalarType, ResolveError> {
     // All inputs of exactly one type (modifiers included): keep it.
     if let Some(Some(first)) = types.first() {
         if types.iter().all(|t| t.as_ref() == Some(first)) {
@@ -346,24 +299,14 @@ pub fn common_type(
 }
 
 fn no_function(name: &str, args: &[Option<ScalarType>]) -> ResolveError {
-    ResolveError::NoSuchFunction {
-        name: name.to_string(),
-        args: type_list(args),
-    }
+    ResolveError::NoSuchFunction { name: name.to_string(), args: type_list(args) }
 }
 
-fn pick_function(
-    name: &str,
-    args: &[Option<ScalarType>],
-    cands: Vec<Cand>,
-) -> Result<Resolved, ResolveError> {
+fn pick_function(name: &str, args: &[Option<ScalarType>], cands: Vec<Cand>) -> Result<Resolved, ResolveError> {
     match select(args, cands, false) {
         Pick::One(c) => Ok(resolved(c)),
         Pick::NoMatch => Err(no_function(name, args)),
-        Pick::Ambiguous => Err(ResolveError::Ambiguous(format!(
-            "function {name}({}) is not unique",
-            type_list(args)
-        ))),
+        Pick::Ambiguous => Err(ResolveError::Ambiguous(format!("function {name}({}) is not unique", type_list(args)))),
     }
 }
 
@@ -372,10 +315,7 @@ fn any_types(args: &[Option<ScalarType>]) -> Vec<ScalarType> {
     args.iter().map(|a| a.clone().unwrap_or(TEXT)).collect()
 }
 
-pub(super) fn resolve_function(
-    name: &str,
-    args: &[Option<ScalarType>],
-) -> Result<Resolved, ResolveError> {
+pub(super) fn resolve_function(name: &str, args: &[Option<ScalarType>]) -> Result<Resolved, ResolveError> {
     let name = name.to_ascii_lowercase();
     let name = name.as_str();
     // Polymorphic, variadic and non-strict special forms.
@@ -384,25 +324,14 @@ pub(super) fn resolve_function(
             if args.len() != 1 {
                 return Err(no_function(name, args));
             }
-            let func = if name == "is_null" {
-                Func::IsNull
-            } else {
-                Func::IsNotNull
-            };
-            return Ok(Resolved {
-                func,
-                arg_types: any_types(args),
-                return_type: BOOL,
-            });
+            let func = if name == "is_null" { Func::IsNull } else { Func::IsNotNull };
+            return Ok(Resolved { func, arg_types: any_types(args), return_type: BOOL });
         }
         "is_true" | "is_not_true" | "is_false" | "is_not_false" | "is_unknown" => {
             match args {
                 [None] | [Some(ScalarType::Bool)] => {}
                 [Some(t)] => {
-                    let what = name
-                        .trim_start_matches("is_")
-                        .replace('_', " ")
-                        .to_uppercase();
+                    let what = name.trim_start_matches("is_").replace('_', " ").to_uppercase();
                     return Err(ResolveError::DatatypeMismatch(format!(
                         "argument of IS {what} must be type boolean, not type {t}"
                     )));
@@ -416,11 +345,7 @@ pub(super) fn resolve_function(
                 "is_not_false" => Func::IsNotFalse,
                 _ => Func::IsUnknown,
             };
-            return Ok(Resolved {
-                func,
-                arg_types: vec![BOOL],
-                return_type: BOOL,
-            });
+            return Ok(Resolved { func, arg_types: vec![BOOL], return_type: BOOL });
         }
         "is_distinct_from" | "is_not_distinct_from" | "nullif" => {
             let [l, r] = args else {
@@ -435,37 +360,19 @@ pub(super) fn resolve_function(
                 "is_not_distinct_from" => (Func::IsNotDistinctFrom, BOOL),
                 _ => (Func::NullIf, eq.arg_types[0].clone()),
             };
-            return Ok(Resolved {
-                func,
-                arg_types: eq.arg_types,
-                return_type,
-            });
+            return Ok(Resolved { func, arg_types: eq.arg_types, return_type });
         }
         "greatest" | "least" => {
             if args.is_empty() {
                 return Err(no_function(name, args));
             }
             let ty = common_type(args, &name.to_uppercase())?;
-            let func = if name == "greatest" {
-                Func::Greatest
-            } else {
-                Func::Least
-            };
-            return Ok(Resolved {
-                func,
-                arg_types: vec![ty.clone(); args.len()],
-                return_type: ty,
-            });
+            let func = if name == "greatest" { Func::Greatest } else { Func::Least };
+            return Ok(Resolved { func, arg_types: vec![ty.clone(); args.len()], return_type: ty });
         }
         "concat" => {
             let types = any_types(args);
-            return Ok(Resolved {
-                func: Func::Concat {
-                    types: types.clone(),
-                },
-                arg_types: types,
-                return_type: TEXT,
-            });
+            return Ok(Resolved { func: Func::Concat { types: types.clone() }, arg_types: types, return_type: TEXT });
         }
         "concat_ws" => {
             let Some(sep) = args.first() else {
@@ -478,30 +385,16 @@ pub(super) fn resolve_function(
             }
             let mut types = any_types(args);
             types[0] = TEXT;
-            return Ok(Resolved {
-                func: Func::ConcatWs {
-                    types: types.clone(),
-                },
-                arg_types: types,
-                return_type: TEXT,
-            });
+            return Ok(Resolved { func: Func::ConcatWs { types: types.clone() }, arg_types: types, return_type: TEXT });
         }
         "jsonb_build_object" | "jsonb_build_array" => {
             let types = any_types(args);
             let func = if name == "jsonb_build_object" {
-                Func::JsonbBuildObject {
-                    types: types.clone(),
-                }
+                Func::JsonbBuildObject { types: types.clone() }
             } else {
-                Func::JsonbBuildArray {
-                    types: types.clone(),
-                }
+                Func::JsonbBuildArray { types: types.clone() }
             };
-            return Ok(Resolved {
-                func,
-                arg_types: types,
-                return_type: JSONB,
-            });
+            return Ok(Resolved { func, arg_types: types, return_type: JSONB });
         }
         "to_jsonb" => {
             return match args {
@@ -526,20 +419,11 @@ pub(super) fn resolve_function(
 }
 
 fn unary_math(func: fn(NumType) -> Func, types: &[NumType]) -> Vec<Cand> {
-    types
-        .iter()
-        .map(|&t| c(func(t), &[t.scalar_type()], t.scalar_type()))
-        .collect()
+    types.iter().map(|&t| c(func(t), &[t.scalar_type()], t.scalar_type())).collect()
 }
 
-const ALL_NUM: [NumType; 6] = [
-    NumType::Int16,
-    NumType::Int32,
-    NumType::Int64,
-    NumType::Float32,
-    NumType::Float64,
-    NumType::Numeric,
-];
+const ALL_NUM: [NumType; 6] =
+    [NumType::Int16, NumType::Int32, NumType::Int64, NumType::Float32, NumType::Float64, NumType::Numeric];
 const F8_NUM: [NumType; 2] = [NumType::Float64, NumType::Numeric];
 const INTS: [NumType; 3] = [NumType::Int16, NumType::Int32, NumType::Int64];
 
@@ -573,18 +457,9 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         }
         "mod" => [Int16, Int32, Int64, Numeric]
             .iter()
-            .map(|&t| {
-                c(
-                    Func::Mod(t),
-                    &[t.scalar_type(), t.scalar_type()],
-                    t.scalar_type(),
-                )
-            })
+            .map(|&t| c(Func::Mod(t), &[t.scalar_type(), t.scalar_type()], t.scalar_type()))
             .collect(),
-        "power" | "pow" => vec![
-            c(Func::Pow(Float64), &[F8, F8], F8),
-            c(Func::Pow(Numeric), &[NUM, NUM], NUM),
-        ],
+        "power" | "pow" => vec![c(Func::Pow(Float64), &[F8, F8], F8), c(Func::Pow(Numeric), &[NUM, NUM], NUM)],
         "div" => vec![c(Func::NumericIntDiv, &[NUM, NUM], NUM)],
         "pi" => vec![c(Func::Pi, &[], F8)],
         "cbrt" => f8(FloatFunc::Cbrt),
@@ -602,20 +477,11 @@ fn function_candidates(name: &str) -> Vec<Cand> {
             c(Func::WidthBucket(Float64), &[F8, F8, F8, I4], I4),
             c(Func::WidthBucket(Numeric), &[NUM, NUM, NUM, I4], I4),
         ],
-        "gcd" => vec![
-            c(Func::Gcd(Int32), &[I4, I4], I4),
-            c(Func::Gcd(Int64), &[I8, I8], I8),
-        ],
-        "lcm" => vec![
-            c(Func::Lcm(Int32), &[I4, I4], I4),
-            c(Func::Lcm(Int64), &[I8, I8], I8),
-        ],
+        "gcd" => vec![c(Func::Gcd(Int32), &[I4, I4], I4), c(Func::Gcd(Int64), &[I8, I8], I8)],
+        "lcm" => vec![c(Func::Lcm(Int32), &[I4, I4], I4), c(Func::Lcm(Int64), &[I8, I8], I8)],
 
         // ---- strings ----
-        "length" => vec![
-            c(Func::CharLength, &[TEXT], I4),
-            c(Func::OctetLength, &[BYTEA], I4),
-        ],
+        "length" => vec![c(Func::CharLength, &[TEXT], I4), c(Func::OctetLength, &[BYTEA], I4)],
         "char_length" | "character_length" => vec![c(Func::CharLength, &[TEXT], I4)],
         "octet_length" => vec![
             c(Func::OctetLength, &[TEXT], I4),
@@ -626,10 +492,7 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         "upper" => vec![c(Func::Upper, &[TEXT], TEXT)],
         "initcap" => vec![c(Func::Initcap, &[TEXT], TEXT)],
         "substr" | "substring" => {
-            vec![
-                c(Func::Substr, &[TEXT, I4], TEXT),
-                c(Func::Substr, &[TEXT, I4, I4], TEXT),
-            ]
+            vec![c(Func::Substr, &[TEXT, I4], TEXT), c(Func::Substr, &[TEXT, I4, I4], TEXT)]
         }
         "position" | "strpos" => vec![c(Func::Position, &[TEXT, TEXT], I4)],
         "replace" => vec![c(Func::Replace, &[TEXT, TEXT, TEXT], TEXT)],
@@ -639,21 +502,12 @@ fn function_candidates(name: &str) -> Vec<Cand> {
                 "rtrim" => TrimSide::Trailing,
                 _ => TrimSide::Both,
             };
-            vec![
-                c(Func::Trim(side), &[TEXT], TEXT),
-                c(Func::Trim(side), &[TEXT, TEXT], TEXT),
-            ]
+            vec![c(Func::Trim(side), &[TEXT], TEXT), c(Func::Trim(side), &[TEXT, TEXT], TEXT)]
         }
         "left" => vec![c(Func::Left, &[TEXT, I4], TEXT)],
         "right" => vec![c(Func::Right, &[TEXT, I4], TEXT)],
-        "lpad" => vec![
-            c(Func::Lpad, &[TEXT, I4], TEXT),
-            c(Func::Lpad, &[TEXT, I4, TEXT], TEXT),
-        ],
-        "rpad" => vec![
-            c(Func::Rpad, &[TEXT, I4], TEXT),
-            c(Func::Rpad, &[TEXT, I4, TEXT], TEXT),
-        ],
+        "lpad" => vec![c(Func::Lpad, &[TEXT, I4], TEXT), c(Func::Lpad, &[TEXT, I4, TEXT], TEXT)],
+        "rpad" => vec![c(Func::Rpad, &[TEXT, I4], TEXT), c(Func::Rpad, &[TEXT, I4, TEXT], TEXT)],
         "repeat" => vec![c(Func::Repeat, &[TEXT, I4], TEXT)],
         "reverse" => vec![c(Func::Reverse, &[TEXT], TEXT)],
         "split_part" => vec![c(Func::SplitPart, &[TEXT, TEXT, I4], TEXT)],
@@ -667,14 +521,7 @@ fn function_candidates(name: &str) -> Vec<Cand> {
             c(Func::RegexpReplace, &[TEXT, TEXT, TEXT], TEXT),
             c(Func::RegexpReplace, &[TEXT, TEXT, TEXT, TEXT], TEXT),
         ],
-        "textlike" | "like" => vec![c(
-            Func::Like {
-                case_insensitive: false,
-                negated: false,
-            },
-            &[TEXT, TEXT],
-            BOOL,
-        )],
+        "textlike" | "like" => vec![c(Func::Like { case_insensitive: false, negated: false }, &[TEXT, TEXT], BOOL)],
 
         // ---- date/time ----
         "date_trunc" => vec![
@@ -696,17 +543,12 @@ fn function_candidates(name: &str) -> Vec<Cand> {
             c(Func::Extract(TimeType::TimestampTz), &[TEXT, TSTZ], NUM),
             c(Func::Extract(TimeType::Interval), &[TEXT, IV], NUM),
         ],
-        "age" => vec![
-            c(Func::Age { tz: false }, &[TS, TS], IV),
-            c(Func::Age { tz: true }, &[TSTZ, TSTZ], IV),
-        ],
+        "age" => vec![c(Func::Age { tz: false }, &[TS, TS], IV), c(Func::Age { tz: true }, &[TSTZ, TSTZ], IV)],
         "make_date" => vec![c(Func::MakeDate, &[I4, I4, I4], DATE)],
         "make_timestamp" => vec![c(Func::MakeTimestamp, &[I4, I4, I4, I4, I4, F8], TS)],
         "make_interval" => {
             let full = [I4, I4, I4, I4, I4, I4, F8];
-            (0..=7)
-                .map(|n| c(Func::MakeInterval, &full[..n], IV))
-                .collect()
+            (0..=7).map(|n| c(Func::MakeInterval, &full[..n], IV)).collect()
         }
         "to_timestamp" => vec![c(Func::ToTimestamp, &[F8], TSTZ)],
         "date_bin" => vec![
@@ -729,18 +571,10 @@ fn function_candidates(name: &str) -> Vec<Cand> {
 
 /// Same-type candidates for each numeric type, plus PostgreSQL's cross-type integer and
 /// float operators (`int24pl`, `float48pl`, ...), which win resolution in mixed cases.
-fn numeric_family(
-    func: impl Fn(NumType) -> Func,
-    types: &[NumType],
-    ret_bool: bool,
-    cross: bool,
-) -> Vec<Cand> {
+fn numeric_family(func: impl Fn(NumType) -> Func, types: &[NumType], ret_bool: bool, cross: bool) -> Vec<Cand> {
     use NumType::*;
     let ret = |t: NumType| if ret_bool { BOOL } else { t.scalar_type() };
-    let mut v: Vec<Cand> = types
-        .iter()
-        .map(|&t| c(func(t), &[t.scalar_type(), t.scalar_type()], ret(t)))
-        .collect();
+    let mut v: Vec<Cand> = types.iter().map(|&t| c(func(t), &[t.scalar_type(), t.scalar_type()], ret(t))).collect();
     if cross {
         let pairs = [
             (Int16, Int32, Int32),
@@ -764,14 +598,7 @@ fn comparison_candidates(func: Func) -> Vec<Cand> {
     for t in [BOOL, TEXT, BYTEA, DATE, TIME, TS, TSTZ, IV, JSONB, UUID] {
         v.push(c(func.clone(), &[t.clone(), t], BOOL));
     }
-    for (a, b) in [
-        (DATE, TS),
-        (TS, DATE),
-        (DATE, TSTZ),
-        (TSTZ, DATE),
-        (TS, TSTZ),
-        (TSTZ, TS),
-    ] {
+    for (a, b) in [(DATE, TS), (TS, DATE), (DATE, TSTZ), (TSTZ, DATE), (TS, TSTZ), (TSTZ, TS)] {
         v.push(c(func.clone(), &[a, b], BOOL));
     }
     v
@@ -825,10 +652,7 @@ fn binary_candidates(op: &str) -> Vec<Cand> {
         }
         "*" => {
             let mut v = numeric_family(Func::Mul, &ALL_NUM, false, true);
-            v.extend([
-                c(Func::IntervalMul, &[IV, F8], IV),
-                c(Func::IntervalMul, &[F8, IV], IV),
-            ]);
+            v.extend([c(Func::IntervalMul, &[IV, F8], IV), c(Func::IntervalMul, &[F8, IV], IV)]);
             v
         }
         "/" => {
@@ -844,42 +668,20 @@ fn binary_candidates(op: &str) -> Vec<Cand> {
         "<<" | ">>" => INTS
             .iter()
             .map(|&t| {
-                let f = if op == "<<" {
-                    Func::ShiftLeft(t)
-                } else {
-                    Func::ShiftRight(t)
-                };
+                let f = if op == "<<" { Func::ShiftLeft(t) } else { Func::ShiftRight(t) };
                 c(f, &[t.scalar_type(), I4], t.scalar_type())
             })
             .collect(),
         "~~" | "!~~" | "~~*" | "!~~*" => {
-            let func = Func::Like {
-                case_insensitive: op.contains('*'),
-                negated: op.starts_with('!'),
-            };
-            vec![
-                c(func.clone(), &[TEXT, TEXT], BOOL),
-                c(func, &[BPCHAR, TEXT], BOOL),
-            ]
+            let func = Func::Like { case_insensitive: op.contains('*'), negated: op.starts_with('!') };
+            vec![c(func.clone(), &[TEXT, TEXT], BOOL), c(func, &[BPCHAR, TEXT], BOOL)]
         }
         "~" | "!~" | "~*" | "!~*" => {
-            let func = Func::RegexMatch {
-                case_insensitive: op.contains('*'),
-                negated: op.starts_with('!'),
-            };
-            vec![
-                c(func.clone(), &[TEXT, TEXT], BOOL),
-                c(func, &[BPCHAR, TEXT], BOOL),
-            ]
+            let func = Func::RegexMatch { case_insensitive: op.contains('*'), negated: op.starts_with('!') };
+            vec![c(func.clone(), &[TEXT, TEXT], BOOL), c(func, &[BPCHAR, TEXT], BOOL)]
         }
-        "->" => vec![
-            c(Func::JsonbGet, &[JSONB, TEXT], JSONB),
-            c(Func::JsonbGet, &[JSONB, I4], JSONB),
-        ],
-        "->>" => vec![
-            c(Func::JsonbGetText, &[JSONB, TEXT], TEXT),
-            c(Func::JsonbGetText, &[JSONB, I4], TEXT),
-        ],
+        "->" => vec![c(Func::JsonbGet, &[JSONB, TEXT], JSONB), c(Func::JsonbGet, &[JSONB, I4], JSONB)],
+        "->>" => vec![c(Func::JsonbGetText, &[JSONB, TEXT], TEXT), c(Func::JsonbGetText, &[JSONB, I4], TEXT)],
         "#>" => vec![c(Func::JsonbGetPath, &[JSONB, TEXT], JSONB)],
         "#>>" => vec![c(Func::JsonbGetPathText, &[JSONB, TEXT], TEXT)],
         "@>" => vec![c(Func::JsonbContains, &[JSONB, JSONB], BOOL)],
@@ -914,42 +716,28 @@ pub(super) fn resolve_binary_operator(
     let inputs = [left.clone(), right.clone()];
     match select(&inputs, cands, true) {
         Pick::One(c) => Ok(resolved(c)),
-        Pick::NoMatch => Err(ResolveError::NoSuchOperator(operator_display(
-            op, &left, &right,
-        ))),
-        Pick::Ambiguous => Err(ResolveError::Ambiguous(format!(
-            "operator is not unique: {}",
-            operator_display(op, &left, &right)
-        ))),
+        Pick::NoMatch => Err(ResolveError::NoSuchOperator(operator_display(op, &left, &right))),
+        Pick::Ambiguous => {
+            Err(ResolveError::Ambiguous(format!("operator is not unique: {}", operator_display(op, &left, &right))))
+        }
     }
 }
 
 /// `||`: text concatenation (with PostgreSQL's `anynonarray || text` forms) or jsonb
 /// concatenation.
-fn resolve_concat(
-    left: Option<ScalarType>,
-    right: Option<ScalarType>,
-) -> Result<Resolved, ResolveError> {
+fn resolve_concat(left: Option<ScalarType>, right: Option<ScalarType>) -> Result<Resolved, ResolveError> {
     let text_like = |t: &Option<ScalarType>| t.as_ref().is_none_or(ScalarType::is_string);
     let base = |t: &Option<ScalarType>| t.as_ref().map(ScalarType::without_modifiers);
     match (base(&left), base(&right)) {
         (Some(ScalarType::Jsonb), Some(ScalarType::Jsonb))
         | (Some(ScalarType::Jsonb), None)
         | (None, Some(ScalarType::Jsonb)) => {
-            return Ok(Resolved {
-                func: Func::JsonbConcat,
-                arg_types: vec![JSONB, JSONB],
-                return_type: JSONB,
-            })
+            return Ok(Resolved { func: Func::JsonbConcat, arg_types: vec![JSONB, JSONB], return_type: JSONB })
         }
         _ => {}
     }
     if text_like(&left) && text_like(&right) {
-        return Ok(Resolved {
-            func: Func::TextConcat,
-            arg_types: vec![TEXT, TEXT],
-            return_type: TEXT,
-        });
+        return Ok(Resolved { func: Func::TextConcat, arg_types: vec![TEXT, TEXT], return_type: TEXT });
     }
     // One side is text (or unknown, taken as text), the other a non-text value.
     if let (true, Some(t)) = (text_like(&left), &right) {
@@ -966,15 +754,10 @@ fn resolve_concat(
             return_type: TEXT,
         });
     }
-    Err(ResolveError::NoSuchOperator(operator_display(
-        "||", &left, &right,
-    )))
+    Err(ResolveError::NoSuchOperator(operator_display("||", &left, &right)))
 }
 
-pub(super) fn resolve_unary_operator(
-    op: &str,
-    arg: Option<ScalarType>,
-) -> Result<Resolved, ResolveError> {
+pub(super) fn resolve_unary_operator(op: &str, arg: Option<ScalarType>) -> Result<Resolved, ResolveError> {
     let lower = op.to_ascii_lowercase();
     let op = lower.trim();
     let cands: Vec<Cand> = match op {
@@ -1001,9 +784,6 @@ pub(super) fn resolve_unary_operator(
     match select(std::slice::from_ref(&arg), cands, false) {
         Pick::One(c) => Ok(resolved(c)),
         Pick::NoMatch => Err(ResolveError::NoSuchOperator(display())),
-        Pick::Ambiguous => Err(ResolveError::Ambiguous(format!(
-            "operator is not unique: {}",
-            display()
-        ))),
+        Pick::Ambiguous => Err(ResolveError::Ambiguous(format!("operator is not unique: {}", display()))),
     }
 }

@@ -14,10 +14,7 @@ use crate::EvalError;
 const MAX_RESULT_BYTES: usize = 0x3fff_ffff;
 
 fn too_large() -> EvalError {
-    EvalError::InvalidArgument {
-        sqlstate: "54000".into(),
-        message: "requested length too large".into(),
-    }
+    EvalError::InvalidArgument { sqlstate: "54000".into(), message: "requested length too large".into() }
 }
 
 fn text<'a>(func: &Func, args: &'a [Datum], i: usize) -> Result<&'a str, EvalError> {
@@ -28,9 +25,7 @@ fn text<'a>(func: &Func, args: &'a [Datum], i: usize) -> Result<&'a str, EvalErr
 }
 
 fn int(func: &Func, args: &[Datum], i: usize) -> Result<i64, EvalError> {
-    args.get(i)
-        .and_then(Datum::as_i64)
-        .ok_or_else(|| type_error(func, args))
+    args.get(i).and_then(Datum::as_i64).ok_or_else(|| type_error(func, args))
 }
 
 fn t(s: String) -> Result<Datum, EvalError> {
@@ -66,11 +61,7 @@ fn initcap(s: &str) -> String {
     let mut was_alnum = false;
     s.chars()
         .map(|c| {
-            let r = if was_alnum {
-                lower_char(c)
-            } else {
-                upper_char(c)
-            };
+            let r = if was_alnum { lower_char(c) } else { upper_char(c) };
             was_alnum = c.is_alphanumeric();
             r
         })
@@ -154,11 +145,7 @@ fn like_match(s: &[char], p: &[Tok]) -> bool {
 
 pub(super) fn like(s: &str, pattern: &str, case_insensitive: bool) -> Result<bool, EvalError> {
     let toks = like_tokens(pattern, case_insensitive)?;
-    let chars: Vec<char> = if case_insensitive {
-        s.chars().map(lower_char).collect()
-    } else {
-        s.chars().collect()
-    };
+    let chars: Vec<char> = if case_insensitive { s.chars().map(lower_char).collect() } else { s.chars().collect() };
     Ok(like_match(&chars, &toks))
 }
 
@@ -213,29 +200,17 @@ fn regex_error(e: regex::Error) -> EvalError {
     // The regex crate's messages are multi-line; keep the last line, in PostgreSQL's
     // words where there is an equivalent.
     let text = e.to_string();
-    let last = text
-        .lines()
-        .last()
-        .unwrap_or("")
-        .trim()
-        .trim_start_matches("error: ");
+    let last = text.lines().last().unwrap_or("").trim().trim_start_matches("error: ");
     let detail = match last {
         "unclosed group" | "unopened group" => "parentheses () not balanced",
         "unclosed character class" => "brackets [] not balanced",
         "repetition operator missing expression" => "quantifier operand invalid",
-        "unclosed counted repetition" | "invalid repetition count(s)" => {
-            "invalid repetition count(s)"
-        }
-        "incomplete escape sequence, reached end of pattern prematurely" => {
-            "invalid escape \\ sequence"
-        }
+        "unclosed counted repetition" | "invalid repetition count(s)" => "invalid repetition count(s)",
+        "incomplete escape sequence, reached end of pattern prematurely" => "invalid escape \\ sequence",
         other if other.contains("backreferences") => "invalid backreference number",
         other => other,
     };
-    EvalError::InvalidArgument {
-        sqlstate: "2201B".into(),
-        message: format!("invalid regular expression: {detail}"),
-    }
+    EvalError::InvalidArgument { sqlstate: "2201B".into(), message: format!("invalid regular expression: {detail}") }
 }
 
 /// Translates PostgreSQL ARE escapes that the `regex` crate spells differently.
@@ -287,12 +262,7 @@ fn compiled_regex(pattern: &str, case_insensitive: bool) -> Result<regex::Regex,
     Ok(re)
 }
 
-fn regexp_replace(
-    src: &str,
-    pattern: &str,
-    replacement: &str,
-    flags: &str,
-) -> Result<String, EvalError> {
+fn regexp_replace(src: &str, pattern: &str, replacement: &str, flags: &str) -> Result<String, EvalError> {
     let mut global = false;
     let mut ci = false;
     for f in flags.chars() {
@@ -302,9 +272,7 @@ fn regexp_replace(
             'c' => ci = false,
             'n' | 'p' | 'w' | 's' | 't' => {}
             other => {
-                return Err(EvalError::invalid_argument(format!(
-                    "invalid regular expression option: \"{other}\""
-                )))
+                return Err(EvalError::invalid_argument(format!("invalid regular expression option: \"{other}\"")))
             }
         }
     }
@@ -420,11 +388,7 @@ fn pad(s: &str, len: i64, fill: &str, left_side: bool) -> Result<String, EvalErr
         return Err(too_large());
     }
     let padding: String = fill.chars().cycle().take(padn).collect();
-    Ok(if left_side {
-        padding + s
-    } else {
-        s.to_string() + &padding
-    })
+    Ok(if left_side { padding + s } else { s.to_string() + &padding })
 }
 
 fn repeat(s: &str, n: i64) -> Result<String, EvalError> {
@@ -439,34 +403,21 @@ fn repeat(s: &str, n: i64) -> Result<String, EvalError> {
 
 fn split_part(s: &str, delim: &str, n: i64) -> Result<String, EvalError> {
     if n == 0 {
-        return Err(EvalError::invalid_argument(
-            "field position must not be zero",
-        ));
+        return Err(EvalError::invalid_argument("field position must not be zero"));
     }
     if s.is_empty() {
         return Ok(String::new());
     }
     if delim.is_empty() {
-        return Ok(if n == 1 || n == -1 {
-            s.to_string()
-        } else {
-            String::new()
-        });
+        return Ok(if n == 1 || n == -1 { s.to_string() } else { String::new() });
     }
     let parts: Vec<&str> = s.split(delim).collect();
     let idx = if n > 0 { n - 1 } else { parts.len() as i64 + n };
-    Ok(if idx >= 0 && (idx as usize) < parts.len() {
-        parts[idx as usize].to_string()
-    } else {
-        String::new()
-    })
+    Ok(if idx >= 0 && (idx as usize) < parts.len() { parts[idx as usize].to_string() } else { String::new() })
 }
 
 fn chr(code: i64) -> Result<String, EvalError> {
-    let limit = |m: String| EvalError::InvalidArgument {
-        sqlstate: "54000".into(),
-        message: m,
-    };
+    let limit = |m: String| EvalError::InvalidArgument { sqlstate: "54000".into(), message: m };
     if code < 0 {
         return Err(limit("character number must be positive".into()));
     }
@@ -474,15 +425,11 @@ fn chr(code: i64) -> Result<String, EvalError> {
         return Err(limit("null character not permitted".into()));
     }
     if code > 0x10ffff {
-        return Err(limit(format!(
-            "requested character too large for encoding: {code}"
-        )));
+        return Err(limit(format!("requested character too large for encoding: {code}")));
     }
     match char::from_u32(code as u32) {
         Some(c) => Ok(c.to_string()),
-        None => Err(limit(format!(
-            "requested character not valid for encoding: {code}"
-        ))),
+        None => Err(limit(format!("requested character not valid for encoding: {code}"))),
     }
 }
 
@@ -510,23 +457,9 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
             };
             t(part(&args[0])? + &part(&args[1])?)
         }
-        (
-            Like {
-                case_insensitive,
-                negated,
-            },
-            2,
-        ) => Ok(Datum::Bool(
-            like(s(0)?, s(1)?, *case_insensitive)? != *negated,
-        )),
+        (Like { case_insensitive, negated }, 2) => Ok(Datum::Bool(like(s(0)?, s(1)?, *case_insensitive)? != *negated)),
         (LikeEscape, 2) => t(like_escape(s(0)?, s(1)?)?),
-        (
-            RegexMatch {
-                case_insensitive,
-                negated,
-            },
-            2,
-        ) => {
+        (RegexMatch { case_insensitive, negated }, 2) => {
             let re = compiled_regex(s(1)?, *case_insensitive)?;
             Ok(Datum::Bool(re.is_match(s(0)?) != *negated))
         }
@@ -553,10 +486,7 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
             }
             let count = src.matches(from).count();
             if to.len() > from.len()
-                && src
-                    .len()
-                    .saturating_add(count.saturating_mul(to.len() - from.len()))
-                    > MAX_RESULT_BYTES
+                && src.len().saturating_add(count.saturating_mul(to.len() - from.len())) > MAX_RESULT_BYTES
             {
                 return Err(too_large());
             }
@@ -633,10 +563,7 @@ mod tests {
         assert!(like("xaaab", "%a%ab", false).unwrap());
         assert!(like("héllo", "h_llo", false).unwrap());
         let e = like("abc", "ab\\", false).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "LIKE pattern must not end with escape character"
-        );
+        assert_eq!(e.to_string(), "LIKE pattern must not end with escape character");
         assert_eq!(e.sqlstate(), "22025");
     }
 
@@ -699,35 +626,17 @@ mod tests {
 
     #[test]
     fn regexes() {
-        let f = Func::RegexMatch {
-            case_insensitive: false,
-            negated: false,
-        };
-        let r = f
-            .eval(&[Datum::Text("foobar".into()), Datum::Text("^fo+b".into())])
-            .unwrap();
+        let f = Func::RegexMatch { case_insensitive: false, negated: false };
+        let r = f.eval(&[Datum::Text("foobar".into()), Datum::Text("^fo+b".into())]).unwrap();
         assert_eq!(r, Datum::Bool(true));
-        let f = Func::RegexMatch {
-            case_insensitive: true,
-            negated: true,
-        };
-        let r = f
-            .eval(&[Datum::Text("FOOBAR".into()), Datum::Text("foo".into())])
-            .unwrap();
+        let f = Func::RegexMatch { case_insensitive: true, negated: true };
+        let r = f.eval(&[Datum::Text("FOOBAR".into()), Datum::Text("foo".into())]).unwrap();
         assert_eq!(r, Datum::Bool(false));
-        let f = Func::RegexMatch {
-            case_insensitive: false,
-            negated: false,
-        };
-        let e = f
-            .eval(&[Datum::Text("x".into()), Datum::Text("(".into())])
-            .unwrap_err();
+        let f = Func::RegexMatch { case_insensitive: false, negated: false };
+        let e = f.eval(&[Datum::Text("x".into()), Datum::Text("(".into())]).unwrap_err();
         assert_eq!(e.sqlstate(), "2201B");
         assert_eq!(regexp_replace("Thomas", ".[mN]a.", "M", "").unwrap(), "ThM");
-        assert_eq!(
-            regexp_replace("foobarbaz", "b(..)", "X\\1Y", "g").unwrap(),
-            "fooXarYXazY"
-        );
+        assert_eq!(regexp_replace("foobarbaz", "b(..)", "X\\1Y", "g").unwrap(), "fooXarYXazY");
         assert_eq!(regexp_replace("abc", "B", "x", "i").unwrap(), "axc");
     }
 }

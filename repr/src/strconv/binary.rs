@@ -38,18 +38,13 @@ fn pg_epoch() -> NaiveDateTime {
 }
 
 fn time_micros(t: &NaiveTime) -> i64 {
-    i64::from(t.num_seconds_from_midnight()) * 1_000_000
-        + i64::from(t.nanosecond().min(999_999_999) / 1000)
+    i64::from(t.num_seconds_from_midnight()) * 1_000_000 + i64::from(t.nanosecond().min(999_999_999) / 1000)
 }
 
 fn timestamp_micros(ts: &NaiveDateTime) -> i64 {
     let d = ts.signed_duration_since(pg_epoch());
     // chrono's range (±262143 years) fits i64 microseconds.
-    d.num_microseconds().unwrap_or(if d < TimeDelta::zero() {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
+    d.num_microseconds().unwrap_or(if d < TimeDelta::zero() { i64::MIN } else { i64::MAX })
 }
 
 /// PostgreSQL's `numeric_send` for a decimal: base-10000 digits aligned on the point,
@@ -120,9 +115,7 @@ pub fn decode_numeric_binary(bytes: &[u8]) -> Result<Decimal, ParseError> {
     match sign {
         NUMERIC_POS | NUMERIC_NEG => {}
         NUMERIC_NAN | NUMERIC_PINF | NUMERIC_NINF => {
-            return Err(ParseError::FieldOverflow(
-                "numeric NaN and infinity are not supported".to_string(),
-            ))
+            return Err(ParseError::FieldOverflow("numeric NaN and infinity are not supported".to_string()))
         }
         _ => return Err(bad()),
     }
@@ -150,10 +143,7 @@ pub fn decode_numeric_binary(bytes: &[u8]) -> Result<Decimal, ParseError> {
         }
         let exp = 4 * (weight - i as i64) + dscale;
         let term = if exp >= 0 {
-            let pow = u32::try_from(exp)
-                .ok()
-                .and_then(|e| 10i128.checked_pow(e))
-                .ok_or_else(overflow)?;
+            let pow = u32::try_from(exp).ok().and_then(|e| 10i128.checked_pow(e)).ok_or_else(overflow)?;
             i128::from(digit).checked_mul(pow).ok_or_else(overflow)?
         } else if exp > -4 {
             i128::from(digit) / 10i128.pow((-exp) as u32)
@@ -173,15 +163,9 @@ pub(super) fn encode(datum: &Datum, ty: &ScalarType, out: &mut Vec<u8>) {
     use ScalarType as T;
     match (ty, datum) {
         (_, Datum::Null) => {}
-        (T::Int16, d) if d.as_i64().is_some() => {
-            out.extend_from_slice(&(d.as_i64().unwrap_or(0) as i16).to_be_bytes())
-        }
-        (T::Int32, d) if d.as_i64().is_some() => {
-            out.extend_from_slice(&(d.as_i64().unwrap_or(0) as i32).to_be_bytes())
-        }
-        (T::Int64, d) if d.as_i64().is_some() => {
-            out.extend_from_slice(&d.as_i64().unwrap_or(0).to_be_bytes())
-        }
+        (T::Int16, d) if d.as_i64().is_some() => out.extend_from_slice(&(d.as_i64().unwrap_or(0) as i16).to_be_bytes()),
+        (T::Int32, d) if d.as_i64().is_some() => out.extend_from_slice(&(d.as_i64().unwrap_or(0) as i32).to_be_bytes()),
+        (T::Int64, d) if d.as_i64().is_some() => out.extend_from_slice(&d.as_i64().unwrap_or(0).to_be_bytes()),
         (T::Float32, Datum::Float64(f)) => out.extend_from_slice(&(*f as f32).to_be_bytes()),
         (T::Float64, Datum::Float32(f)) => out.extend_from_slice(&f64::from(*f).to_be_bytes()),
         (T::Jsonb, Datum::Text(s)) => {
@@ -197,18 +181,13 @@ pub(super) fn encode(datum: &Datum, ty: &ScalarType, out: &mut Vec<u8>) {
             let len = s.chars().count();
             out.extend(std::iter::repeat_n(b' ', (*n as usize).saturating_sub(len)));
         }
-        (
-            T::Text | T::Varchar { .. } | T::Char { .. },
-            d @ (Datum::Jsonb(_) | Datum::Interval(_)),
-        ) => {
+        (T::Text | T::Varchar { .. } | T::Char { .. }, d @ (Datum::Jsonb(_) | Datum::Interval(_))) => {
             // A value shown as text: send its text form.
             let mut s = String::new();
             super::format_datum(d, ty, &mut s);
             out.extend_from_slice(s.as_bytes());
         }
-        (T::TimestampTz, Datum::Timestamp(ts)) => {
-            out.extend_from_slice(&timestamp_micros(ts).to_be_bytes())
-        }
+        (T::TimestampTz, Datum::Timestamp(ts)) => out.extend_from_slice(&timestamp_micros(ts).to_be_bytes()),
         (T::Timestamp, Datum::TimestampTz(ts)) => {
             out.extend_from_slice(&timestamp_micros(&ts.naive_utc()).to_be_bytes())
         }
@@ -234,9 +213,7 @@ fn encode_own(datum: &Datum, out: &mut Vec<u8>) {
         }
         Datum::Time(t) => out.extend_from_slice(&time_micros(t).to_be_bytes()),
         Datum::Timestamp(ts) => out.extend_from_slice(&timestamp_micros(ts).to_be_bytes()),
-        Datum::TimestampTz(ts) => {
-            out.extend_from_slice(&timestamp_micros(&ts.naive_utc()).to_be_bytes())
-        }
+        Datum::TimestampTz(ts) => out.extend_from_slice(&timestamp_micros(&ts.naive_utc()).to_be_bytes()),
         Datum::Interval(iv) => {
             out.extend_from_slice(&iv.micros.to_be_bytes());
             out.extend_from_slice(&iv.days.to_be_bytes());
@@ -252,9 +229,7 @@ fn encode_own(datum: &Datum, out: &mut Vec<u8>) {
 }
 
 fn fixed<const N: usize>(bytes: &[u8], ty: &ScalarType) -> Result<[u8; N], ParseError> {
-    bytes
-        .try_into()
-        .map_err(|_| ParseError::BadBinary(ty.to_string()))
+    bytes.try_into().map_err(|_| ParseError::BadBinary(ty.to_string()))
 }
 
 fn utf8(bytes: &[u8], ty: &ScalarType) -> Result<String, ParseError> {
@@ -354,14 +329,8 @@ mod tests {
             ("0.0001", "0001ffff000000040001"),
             ("10000", "00010001000000000001"),
             ("0.0000000001", "0001fffd0000000a0064"),
-            (
-                "123456789.123456789",
-                "0006000200000009000109291a8504d2162e2328",
-            ),
-            (
-                "79228162514264337593543950335",
-                "00080007000000000007240c0659059210f1172f112b014f",
-            ),
+            ("123456789.123456789", "0006000200000009000109291a8504d2162e2328"),
+            ("79228162514264337593543950335", "00080007000000000007240c0659059210f1172f112b014f"),
         ];
         for (value, want) in cases {
             assert_eq!(numeric_hex(value), want, "{value}");
@@ -383,43 +352,16 @@ mod tests {
     fn numeric_recv_validates() {
         let bad = |b: &[u8]| decode_numeric_binary(b).unwrap_err();
         assert!(matches!(bad(&[]), ParseError::BadBinary(_)));
-        assert!(matches!(
-            bad(&[0, 1, 0, 0, 0, 0, 0, 0]),
-            ParseError::BadBinary(_)
-        ));
-        assert!(matches!(
-            bad(&[0, 0, 0, 0, 0, 0, 0, 0, 0]),
-            ParseError::BadBinary(_)
-        ));
-        assert!(matches!(
-            bad(&[0, 1, 0, 0, 0, 0, 0, 0, 0x27, 0x10]),
-            ParseError::BadBinary(_)
-        ));
-        assert!(matches!(
-            bad(&[0, 0, 0, 0, 0x12, 0x34, 0, 0]),
-            ParseError::BadBinary(_)
-        ));
-        assert!(matches!(
-            bad(&[0xff, 0xff, 0, 0, 0, 0, 0, 0]),
-            ParseError::BadBinary(_)
-        ));
-        assert!(matches!(
-            bad(&[0, 0, 0, 0, 0, 0, 0x40, 0]),
-            ParseError::BadBinary(_)
-        ));
-        assert!(matches!(
-            bad(&[0, 0, 0, 0, 0xC0, 0, 0, 0]),
-            ParseError::FieldOverflow(_)
-        ));
+        assert!(matches!(bad(&[0, 1, 0, 0, 0, 0, 0, 0]), ParseError::BadBinary(_)));
+        assert!(matches!(bad(&[0, 0, 0, 0, 0, 0, 0, 0, 0]), ParseError::BadBinary(_)));
+        assert!(matches!(bad(&[0, 1, 0, 0, 0, 0, 0, 0, 0x27, 0x10]), ParseError::BadBinary(_)));
+        assert!(matches!(bad(&[0, 0, 0, 0, 0x12, 0x34, 0, 0]), ParseError::BadBinary(_)));
+        assert!(matches!(bad(&[0xff, 0xff, 0, 0, 0, 0, 0, 0]), ParseError::BadBinary(_)));
+        assert!(matches!(bad(&[0, 0, 0, 0, 0, 0, 0x40, 0]), ParseError::BadBinary(_)));
+        assert!(matches!(bad(&[0, 0, 0, 0, 0xC0, 0, 0, 0]), ParseError::FieldOverflow(_)));
         // Weight far beyond 96 bits.
-        assert!(matches!(
-            bad(&[0, 1, 0x7f, 0xff, 0, 0, 0, 0, 0, 1]),
-            ParseError::FieldOverflow(_)
-        ));
-        assert!(matches!(
-            bad(&[0, 1, 0, 0, 0, 0, 0, 29, 0, 1]),
-            ParseError::FieldOverflow(_)
-        ));
+        assert!(matches!(bad(&[0, 1, 0x7f, 0xff, 0, 0, 0, 0, 0, 1]), ParseError::FieldOverflow(_)));
+        assert!(matches!(bad(&[0, 1, 0, 0, 0, 0, 0, 29, 0, 1]), ParseError::FieldOverflow(_)));
         // Digits hidden by dscale are truncated: 1.2345 with dscale 2 is 1.23.
         let d = decode_numeric_binary(&[0, 2, 0, 0, 0, 0, 0, 2, 0, 1, 0x09, 0x29]).unwrap();
         assert_eq!(d.to_string(), "1.23");
@@ -455,17 +397,9 @@ mod tests {
         round_trip("2000-01-01 00:00:00.000001", Timestamp, "0000000000000001");
         round_trip("1999-12-31 23:59:59", Timestamp, "fffffffffff0bdc0");
         round_trip("2000-01-01 01:00:00+01", TimestampTz, "0000000000000000");
-        round_trip(
-            "1 mon 2 days 00:00:01",
-            Interval,
-            "00000000000f42400000000200000001",
-        );
+        round_trip("1 mon 2 days 00:00:01", Interval, "00000000000f42400000000200000001");
         round_trip("-1 years", Interval, "000000000000000000000000fffffff4");
-        round_trip(
-            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
-            Uuid,
-            "a0eebc999c0b4ef8bb6d6bb9bd380a11",
-        );
+        round_trip("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", Uuid, "a0eebc999c0b4ef8bb6d6bb9bd380a11");
         round_trip("\\x00ff", Bytea, "00ff");
         round_trip("hé", Text, "68c3a9");
         round_trip("ab", Char { length: Some(3) }, "616220");
@@ -523,26 +457,11 @@ mod tests {
                 assert!(r.is_err() || matches!(ty, Jsonb), "{ty} len {len}");
             }
         }
-        assert!(matches!(
-            decode_binary(&[0xff, 0xfe], &Text),
-            Err(ParseError::BadBinary(_))
-        ));
-        assert!(matches!(
-            decode_binary(b"a\0b", &Text),
-            Err(ParseError::BadBinary(_))
-        ));
-        assert!(matches!(
-            decode_binary(b"{}", &Jsonb),
-            Err(ParseError::BadBinary(_))
-        ));
-        assert!(matches!(
-            decode_binary(b"\x02{}", &Jsonb),
-            Err(ParseError::BadBinary(_))
-        ));
-        assert!(matches!(
-            decode_binary(b"\x01{", &Jsonb),
-            Err(ParseError::InvalidSyntax { .. })
-        ));
+        assert!(matches!(decode_binary(&[0xff, 0xfe], &Text), Err(ParseError::BadBinary(_))));
+        assert!(matches!(decode_binary(b"a\0b", &Text), Err(ParseError::BadBinary(_))));
+        assert!(matches!(decode_binary(b"{}", &Jsonb), Err(ParseError::BadBinary(_))));
+        assert!(matches!(decode_binary(b"\x02{}", &Jsonb), Err(ParseError::BadBinary(_))));
+        assert!(matches!(decode_binary(b"\x01{", &Jsonb), Err(ParseError::InvalidSyntax { .. })));
         assert!(decode_binary(&i64::MAX.to_be_bytes(), &Timestamp).is_err());
         assert!(decode_binary(&i64::MIN.to_be_bytes(), &TimestampTz).is_err());
         assert!(decode_binary(&i32::MAX.to_be_bytes(), &Date).is_err());
@@ -550,23 +469,12 @@ mod tests {
         assert!(decode_binary(&(-1i64).to_be_bytes(), &Time).is_err());
         assert_eq!(decode_binary(&[7], &Bool), Ok(Datum::Bool(true)));
         // Modifiers apply to decoded values.
-        let ty = Varchar {
-            max_length: Some(2),
-        };
-        assert!(matches!(
-            decode_binary(b"abc", &ty),
-            Err(ParseError::StringTooLong(_))
-        ));
-        let ty = ScalarType::Numeric {
-            precision: Some(5),
-            scale: Some(1),
-        };
+        let ty = Varchar { max_length: Some(2) };
+        assert!(matches!(decode_binary(b"abc", &ty), Err(ParseError::StringTooLong(_))));
+        let ty = ScalarType::Numeric { precision: Some(5), scale: Some(1) };
         let mut out = Vec::new();
         encode_numeric_binary(&Decimal::from_str("1.25").unwrap(), &mut out);
-        assert_eq!(
-            datum_to_text(&decode_binary(&out, &ty).unwrap(), &ty).unwrap(),
-            "1.3"
-        );
+        assert_eq!(datum_to_text(&decode_binary(&out, &ty).unwrap(), &ty).unwrap(), "1.3");
     }
 
     #[test]
@@ -597,9 +505,7 @@ mod tests {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             let len = (seed % 24) as usize;
-            let bytes: Vec<u8> = (0..len)
-                .map(|i| (seed >> (i % 8 * 8)) as u8 ^ i as u8)
-                .collect();
+            let bytes: Vec<u8> = (0..len).map(|i| (seed >> (i % 8 * 8)) as u8 ^ i as u8).collect();
             for ty in &types {
                 let _ = decode_binary(&bytes, ty);
             }

@@ -9,9 +9,7 @@
 //! the specials `epoch`, `now`, `today`, `tomorrow`, `yesterday`, `allballs`. Named zones
 //! (`Europe/Paris`) and `infinity` (not representable) are rejected.
 
-use chrono::{
-    DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike, Utc,
-};
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike, Utc};
 
 use super::ParseError;
 
@@ -128,10 +126,8 @@ enum Token {
 
 /// Words that keep their meaning when directly followed by a digit (`t13:00`).
 fn is_keyword(word: &str) -> bool {
-    matches!(
-        word,
-        "t" | "z" | "utc" | "gmt" | "ut" | "zulu" | "am" | "pm" | "ad" | "bc"
-    ) || month_number(word).is_some()
+    matches!(word, "t" | "z" | "utc" | "gmt" | "ut" | "zulu" | "am" | "pm" | "ad" | "bc")
+        || month_number(word).is_some()
         || zone_abbreviation(word).is_some()
 }
 
@@ -169,11 +165,7 @@ fn tokenize(s: &str) -> Option<Vec<Token>> {
                         }
                     }
                     let field = s[start..i].to_string();
-                    toks.push(if is_date {
-                        Token::Date(field)
-                    } else {
-                        Token::Number(field)
-                    });
+                    toks.push(if is_date { Token::Date(field) } else { Token::Number(field) });
                 } else {
                     while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == delim) {
                         i += 1;
@@ -205,8 +197,7 @@ fn tokenize(s: &str) -> Option<Vec<Token>> {
             if is_date {
                 i += 1;
                 while i < b.len()
-                    && (b[i].is_ascii_alphanumeric()
-                        || matches!(b[i], b'+' | b'-' | b'/' | b'_' | b'.' | b':'))
+                    && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'+' | b'-' | b'/' | b'_' | b'.' | b':'))
                 {
                     i += 1;
                 }
@@ -479,10 +470,7 @@ fn decode_time(text: &str) -> Result<(i64, i64), DtErr> {
     if hour > 24 || (hour == 24 && (min > 0 || sec > 0 || usec > 0)) {
         return Err(DtErr::Range);
     }
-    Ok((
-        hour * USECS_PER_HOUR + min * USECS_PER_MINUTE + sec * USECS_PER_SEC + usec,
-        hour,
-    ))
+    Ok((hour * USECS_PER_HOUR + min * USECS_PER_MINUTE + sec * USECS_PER_SEC + usec, hour))
 }
 
 /// A run-together time after a date: `hhmm`, `hhmmss`, `hhmmss.ffffff`.
@@ -531,10 +519,7 @@ fn decode_date_field(f: &mut Fields, text: &str) -> Result<(), DtErr> {
     if parts.len() != 3 {
         return Err(DtErr::Syntax);
     }
-    if parts
-        .iter()
-        .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
-    {
+    if parts.iter().all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit())) {
         if parts[0].len() > 2 {
             // Year first: ISO order.
             f.set_year(parts[0])?;
@@ -712,9 +697,7 @@ fn today() -> NaiveDate {
 /// Date and microseconds-past-midnight as a timestamp; the time may spill into the next day
 /// (`24:00:00`, a 60th second).
 fn combine(date: NaiveDate, micros: i64) -> Result<NaiveDateTime, DtErr> {
-    date.and_time(NaiveTime::MIN)
-        .checked_add_signed(TimeDelta::microseconds(micros))
-        .ok_or(DtErr::Range)
+    date.and_time(NaiveTime::MIN).checked_add_signed(TimeDelta::microseconds(micros)).ok_or(DtErr::Range)
 }
 
 /// The local timestamp named by the fields, with the zone offset they give.
@@ -766,12 +749,8 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, ParseError> {
         (None, Some(d)) => Ok(d),
         (Some(Special::Epoch), None) => Ok(DateTime::UNIX_EPOCH.date_naive()),
         (Some(Special::Now | Special::Today), None) => Ok(today()),
-        (Some(Special::Tomorrow), None) => today()
-            .succ_opt()
-            .ok_or_else(|| ParseError::out_of_range(TY, text)),
-        (Some(Special::Yesterday), None) => today()
-            .pred_opt()
-            .ok_or_else(|| ParseError::out_of_range(TY, text)),
+        (Some(Special::Tomorrow), None) => today().succ_opt().ok_or_else(|| ParseError::out_of_range(TY, text)),
+        (Some(Special::Yesterday), None) => today().pred_opt().ok_or_else(|| ParseError::out_of_range(TY, text)),
         (Some(Special::Infinity), None) => Err(ParseError::out_of_range(TY, text)),
         _ => Err(ParseError::syntax(TY, text)),
     }
@@ -807,13 +786,7 @@ pub fn parse_time(text: &str) -> Result<NaiveTime, ParseError> {
 pub fn parse_timestamp(text: &str) -> Result<NaiveDateTime, ParseError> {
     const TY: &str = "timestamp without time zone";
     decode_timestamp_fields(text)
-        .and_then(|(ts, _)| {
-            if ts.date() < min_date() {
-                Err(DtErr::Range)
-            } else {
-                Ok(ts)
-            }
-        })
+        .and_then(|(ts, _)| if ts.date() < min_date() { Err(DtErr::Range) } else { Ok(ts) })
         .map_err(|e| to_error(e, TY, text))
 }
 
@@ -836,37 +809,25 @@ mod tests {
 
     fn ts(text: &str) -> String {
         let mut s = String::new();
-        format_timestamp(
-            &parse_timestamp(text).unwrap_or_else(|e| panic!("{text}: {e}")),
-            &mut s,
-        );
+        format_timestamp(&parse_timestamp(text).unwrap_or_else(|e| panic!("{text}: {e}")), &mut s);
         s
     }
 
     fn tstz(text: &str) -> String {
         let mut s = String::new();
-        format_timestamptz(
-            &parse_timestamptz(text).unwrap_or_else(|e| panic!("{text}: {e}")),
-            &mut s,
-        );
+        format_timestamptz(&parse_timestamptz(text).unwrap_or_else(|e| panic!("{text}: {e}")), &mut s);
         s
     }
 
     fn date(text: &str) -> String {
         let mut s = String::new();
-        format_date(
-            &parse_date(text).unwrap_or_else(|e| panic!("{text}: {e}")),
-            &mut s,
-        );
+        format_date(&parse_date(text).unwrap_or_else(|e| panic!("{text}: {e}")), &mut s);
         s
     }
 
     fn time(text: &str) -> String {
         let mut s = String::new();
-        format_time(
-            &parse_time(text).unwrap_or_else(|e| panic!("{text}: {e}")),
-            &mut s,
-        );
+        format_time(&parse_time(text).unwrap_or_else(|e| panic!("{text}: {e}")), &mut s);
         s
     }
 
@@ -891,53 +852,21 @@ mod tests {
         assert_eq!(date("0044-03-15 BC"), "0044-03-15 BC");
         assert_eq!(date("0001-01-01 BC"), "0001-01-01 BC");
         assert_eq!(date("4714-11-24 BC"), "4714-11-24 BC");
-        assert!(matches!(
-            parse_date("4714-11-23 BC"),
-            Err(ParseError::OutOfRange { .. })
-        ));
-        assert!(matches!(
-            parse_timestamp("4714-11-23 23:59 BC"),
-            Err(ParseError::OutOfRange { .. })
-        ));
-        assert!(matches!(
-            parse_timestamptz("4714-11-24 00:30+01 BC"),
-            Err(ParseError::OutOfRange { .. })
-        ));
+        assert!(matches!(parse_date("4714-11-23 BC"), Err(ParseError::OutOfRange { .. })));
+        assert!(matches!(parse_timestamp("4714-11-23 23:59 BC"), Err(ParseError::OutOfRange { .. })));
+        assert!(matches!(parse_timestamptz("4714-11-24 00:30+01 BC"), Err(ParseError::OutOfRange { .. })));
         assert_eq!(date("0001-01-01"), "0001-01-01");
         assert_eq!(date("12345-01-01"), "12345-01-01");
         assert_eq!(date("epoch"), "1970-01-01");
         assert_eq!(date("2024-02-29 AD"), "2024-02-29");
         assert!(parse_date("today").is_ok());
-        for bad in [
-            "",
-            "x",
-            "2024-01",
-            "2024-01-31-05",
-            "2024-01-31 foo",
-            "13:00",
-            "2024 01 31 1",
-            "Europe/Paris",
-        ] {
-            assert_eq!(
-                parse_date(bad).unwrap_err(),
-                ParseError::syntax("date", bad),
-                "{bad:?}"
-            );
+        for bad in ["", "x", "2024-01", "2024-01-31-05", "2024-01-31 foo", "13:00", "2024 01 31 1", "Europe/Paris"] {
+            assert_eq!(parse_date(bad).unwrap_err(), ParseError::syntax("date", bad), "{bad:?}");
         }
-        for range in [
-            "2024-13-01",
-            "2024-02-30",
-            "2023-02-29",
-            "0000-01-01",
-            "2024-00-10",
-            "infinity",
-            "99999999-01-01",
-        ] {
-            assert_eq!(
-                parse_date(range).unwrap_err(),
-                ParseError::out_of_range("date", range),
-                "{range:?}"
-            );
+        for range in
+            ["2024-13-01", "2024-02-30", "2023-02-29", "0000-01-01", "2024-00-10", "infinity", "99999999-01-01"]
+        {
+            assert_eq!(parse_date(range).unwrap_err(), ParseError::out_of_range("date", range), "{range:?}");
         }
     }
 
@@ -962,26 +891,16 @@ mod tests {
         assert_eq!(time("130405.5"), "13:04:05.5");
         assert_eq!(time("23:59:59.999999"), "23:59:59.999999");
         for bad in ["", "13", "abc", "13:04:05:06", "13:04 xm", "13:0a", "13045"] {
-            assert_eq!(
-                parse_time(bad).unwrap_err(),
-                ParseError::syntax("time without time zone", bad),
-                "{bad:?}"
-            );
+            assert_eq!(parse_time(bad).unwrap_err(), ParseError::syntax("time without time zone", bad), "{bad:?}");
         }
         for range in ["25:00", "13:60", "24:00:00", "13:00:61", "13:00 pm"] {
-            assert!(
-                matches!(parse_time(range), Err(ParseError::OutOfRange { .. })),
-                "{range}"
-            );
+            assert!(matches!(parse_time(range), Err(ParseError::OutOfRange { .. })), "{range}");
         }
     }
 
     #[test]
     fn timestamp_input_and_output() {
-        assert_eq!(
-            ts("2024-01-31 13:04:05.123456"),
-            "2024-01-31 13:04:05.123456"
-        );
+        assert_eq!(ts("2024-01-31 13:04:05.123456"), "2024-01-31 13:04:05.123456");
         assert_eq!(ts("2024-01-31 13:04:05.5"), "2024-01-31 13:04:05.5");
         assert_eq!(ts("2024-01-31T13:04:05"), "2024-01-31 13:04:05");
         assert_eq!(ts("2024-01-31t13:04"), "2024-01-31 13:04:00");
@@ -991,14 +910,8 @@ mod tests {
         assert_eq!(ts("2024-01-31 23:59:60"), "2024-02-01 00:00:00");
         assert_eq!(ts("2024-01-31 23:59:59.9999996"), "2024-02-01 00:00:00");
         // PostgreSQL rounds rint(double(.1234565) * 1e6), which is just below .5.
-        assert_eq!(
-            ts("2024-01-31 13:04:05.1234565"),
-            "2024-01-31 13:04:05.123456"
-        );
-        assert_eq!(
-            ts("2024-01-31 13:04:05.1234575"),
-            "2024-01-31 13:04:05.123458"
-        );
+        assert_eq!(ts("2024-01-31 13:04:05.1234565"), "2024-01-31 13:04:05.123456");
+        assert_eq!(ts("2024-01-31 13:04:05.1234575"), "2024-01-31 13:04:05.123458");
         assert_eq!(ts("20240131T130405"), "2024-01-31 13:04:05");
         assert_eq!(ts("20240131 130405.25"), "2024-01-31 13:04:05.25");
         assert_eq!(ts("January 31, 2024 1:04:05 PM"), "2024-01-31 13:04:05");
@@ -1006,27 +919,15 @@ mod tests {
         assert_eq!(ts("epoch"), "1970-01-01 00:00:00");
         assert!(parse_timestamp("now").is_ok());
         assert!(parse_timestamp("tomorrow 13:00").is_ok());
-        for bad in [
-            "",
-            "13:04:05",
-            "2024-01-31 13:04:05 nowhere",
-            "2024-01-31 13:04:05 13:04:05",
-            "epoch 2024-01-01",
-        ] {
+        for bad in ["", "13:04:05", "2024-01-31 13:04:05 nowhere", "2024-01-31 13:04:05 13:04:05", "epoch 2024-01-01"] {
             assert_eq!(
                 parse_timestamp(bad).unwrap_err(),
                 ParseError::syntax("timestamp without time zone", bad),
                 "{bad:?}"
             );
         }
-        assert!(matches!(
-            parse_timestamp("2024-01-31 24:00:01"),
-            Err(ParseError::OutOfRange { .. })
-        ));
-        assert!(matches!(
-            parse_timestamp("infinity"),
-            Err(ParseError::OutOfRange { .. })
-        ));
+        assert!(matches!(parse_timestamp("2024-01-31 24:00:01"), Err(ParseError::OutOfRange { .. })));
+        assert!(matches!(parse_timestamp("infinity"), Err(ParseError::OutOfRange { .. })));
     }
 
     #[test]
@@ -1037,10 +938,7 @@ mod tests {
         assert_eq!(tstz("2024-01-31 13:04:05-08"), "2024-01-31 21:04:05+00");
         assert_eq!(tstz("2024-01-31 13:04:05 +05:30"), "2024-01-31 07:34:05+00");
         assert_eq!(tstz("2024-01-31 13:04:05+0530"), "2024-01-31 07:34:05+00");
-        assert_eq!(
-            tstz("2024-01-31 13:04:05+05:30:15"),
-            "2024-01-31 07:33:50+00"
-        );
+        assert_eq!(tstz("2024-01-31 13:04:05+05:30:15"), "2024-01-31 07:33:50+00");
         assert_eq!(tstz("2024-01-31 00:30:00+01"), "2024-01-30 23:30:00+00");
         assert_eq!(tstz("2024-01-31 13:04:05 UTC"), "2024-01-31 13:04:05+00");
         assert_eq!(tstz("2024-01-31 13:04:05 PST"), "2024-01-31 21:04:05+00");
@@ -1048,18 +946,9 @@ mod tests {
         assert_eq!(tstz("2024-01-31"), "2024-01-31 00:00:00+00");
         assert_eq!(tstz("0044-03-15 12:00 BC"), "0044-03-15 12:00:00+00 BC");
         assert_eq!(tstz("epoch"), "1970-01-01 00:00:00+00");
-        assert!(matches!(
-            parse_timestamptz("2024-01-31 13:00+16"),
-            Err(ParseError::OutOfRange { .. })
-        ));
-        assert!(matches!(
-            parse_timestamptz("2024-01-31 13:00 Mars/Olympus"),
-            Err(ParseError::InvalidSyntax { .. })
-        ));
-        assert!(matches!(
-            parse_timestamptz("2024-01-31 13:00+01 +02"),
-            Err(ParseError::InvalidSyntax { .. })
-        ));
+        assert!(matches!(parse_timestamptz("2024-01-31 13:00+16"), Err(ParseError::OutOfRange { .. })));
+        assert!(matches!(parse_timestamptz("2024-01-31 13:00 Mars/Olympus"), Err(ParseError::InvalidSyntax { .. })));
+        assert!(matches!(parse_timestamptz("2024-01-31 13:00+01 +02"), Err(ParseError::InvalidSyntax { .. })));
     }
 
     #[test]

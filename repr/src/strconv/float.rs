@@ -14,20 +14,15 @@ pub fn format_float64(f: f64, out: &mut String) {
     let biased = ((bits >> 52) & 0x7ff) as i32;
     let field = bits & ((1 << 52) - 1);
     let float = Binary {
-        m: if biased == 0 {
-            field
-        } else {
-            field | (1 << 52)
-        },
+        m: if biased == 0 { field } else { field | (1 << 52) },
         e: if biased == 0 { -1074 } else { biased - 1075 },
         mm_shift: field != 0 || biased <= 1,
     };
     let round_trips = |s: &str| s.parse::<f64>().is_ok_and(|g| g.to_bits() == bits);
     // Rust's `{:e}` prints a shortest round-trip form; PostgreSQL's Ryū differs only on
     // exact ties and on interval bounds, which `pg_shortest` fixes up.
-    let (digits, exp) = pg_shortest(&format!("{:e}", f.abs()), &float, 17, round_trips, || {
-        format!("{:.1100e}", f.abs())
-    });
+    let (digits, exp) =
+        pg_shortest(&format!("{:e}", f.abs()), &float, 17, round_trips, || format!("{:.1100e}", f.abs()));
     layout(&digits, exp, f.is_sign_negative(), 15, out)
 }
 
@@ -41,18 +36,13 @@ pub fn format_float32(f: f32, out: &mut String) {
     let biased = ((bits >> 23) & 0xff) as i32;
     let field = u64::from(bits & ((1 << 23) - 1));
     let float = Binary {
-        m: if biased == 0 {
-            field
-        } else {
-            field | (1 << 23)
-        },
+        m: if biased == 0 { field } else { field | (1 << 23) },
         e: if biased == 0 { -149 } else { biased - 150 },
         mm_shift: field != 0 || biased <= 1,
     };
     let round_trips = |s: &str| s.parse::<f32>().is_ok_and(|g| g.to_bits() == bits);
-    let (digits, exp) = pg_shortest(&format!("{:e}", f.abs()), &float, 9, round_trips, || {
-        format!("{:.200e}", f64::from(f.abs()))
-    });
+    let (digits, exp) =
+        pg_shortest(&format!("{:e}", f.abs()), &float, 9, round_trips, || format!("{:.200e}", f64::from(f.abs())));
     layout(&digits, exp, f.is_sign_negative(), 6, out)
 }
 
@@ -97,12 +87,10 @@ fn float_equals_decimal(m: u128, e: i32, d: u128, k: i32) -> bool {
     };
     if k >= 0 {
         // m·2^e == d·5^k·2^k
-        d.checked_mul(p)
-            .is_some_and(|rhs| eq_scaled_pow2(m, e.into(), rhs, k.into()))
+        d.checked_mul(p).is_some_and(|rhs| eq_scaled_pow2(m, e.into(), rhs, k.into()))
     } else {
         // m·5^|k|·2^(e+|k|) == d
-        m.checked_mul(p)
-            .is_some_and(|lhs| eq_scaled_pow2(lhs, i64::from(e) - i64::from(k), d, 0))
+        m.checked_mul(p).is_some_and(|lhs| eq_scaled_pow2(lhs, i64::from(e) - i64::from(k), d, 0))
     }
 }
 
@@ -123,9 +111,7 @@ fn pg_shortest(
     };
     let n = digits.len() as i32;
     let k = exp - n + 1; // r * 10^k is the candidate
-    let halfway = |d: Option<u128>| {
-        d.is_some_and(|d| float_equals_decimal(float.m.into(), float.e, d, k - 1))
-    };
+    let halfway = |d: Option<u128>| d.is_some_and(|d| float_equals_decimal(float.m.into(), float.e, d, k - 1));
     let tie = halfway(r.checked_mul(10).and_then(|v| v.checked_sub(5)))
         || halfway(r.checked_mul(10).and_then(|v| v.checked_add(5)));
     if !tie && float.strictly_inside(r, k, &round_trips) {
@@ -149,11 +135,7 @@ fn pg_shortest(
             Some(c) => *c >= b'5',
             None => false,
         };
-        let (nearest, other) = if round_up {
-            (down + 1, down)
-        } else {
-            (down, down + 1)
-        };
+        let (nearest, other) = if round_up { (down + 1, down) } else { (down, down + 1) };
         for c in [nearest, other] {
             if float.strictly_inside(c, k, &round_trips) {
                 return trimmed(c, k);
@@ -179,11 +161,7 @@ fn split_sci(sci: &str) -> (String, i32) {
     let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
     let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
     let digits = digits.trim_end_matches('0');
-    let digits = if digits.is_empty() {
-        "0".to_string()
-    } else {
-        digits.to_string()
-    };
+    let digits = if digits.is_empty() { "0".to_string() } else { digits.to_string() };
     (digits, exp.parse().unwrap_or(0))
 }
 
@@ -311,11 +289,7 @@ pub fn parse_float64(text: &str) -> Result<f64, ParseError> {
     match classify(trim_pg_space(text)) {
         None => Err(ParseError::syntax(TY, text)),
         Some(FloatText::Nan) => Ok(f64::NAN),
-        Some(FloatText::Infinity(neg)) => Ok(if neg {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        }),
+        Some(FloatText::Infinity(neg)) => Ok(if neg { f64::NEG_INFINITY } else { f64::INFINITY }),
         Some(FloatText::Number(s, nonzero)) => {
             let v: f64 = s.parse().map_err(|_| ParseError::syntax(TY, text))?;
             if v.is_infinite() || (v == 0.0 && nonzero) {
@@ -333,11 +307,7 @@ pub fn parse_float32(text: &str) -> Result<f32, ParseError> {
     match classify(trim_pg_space(text)) {
         None => Err(ParseError::syntax(TY, text)),
         Some(FloatText::Nan) => Ok(f32::NAN),
-        Some(FloatText::Infinity(neg)) => Ok(if neg {
-            f32::NEG_INFINITY
-        } else {
-            f32::INFINITY
-        }),
+        Some(FloatText::Infinity(neg)) => Ok(if neg { f32::NEG_INFINITY } else { f32::INFINITY }),
         Some(FloatText::Number(s, nonzero)) => {
             let v: f32 = s.parse().map_err(|_| ParseError::syntax(TY, text))?;
             if v.is_infinite() || (v == 0.0 && nonzero) {
@@ -450,13 +420,8 @@ mod tests {
             parse_float64("1e400").unwrap_err().to_string(),
             r#"value "1e400" is out of range for type double precision"#
         );
-        assert!(matches!(
-            parse_float64("1e-400"),
-            Err(ParseError::OutOfRange { .. })
-        ));
-        for bad in [
-            "", " ", "abc", "1e", "1e+", "1.2.3", "--1", "in", "nan1", "1 2", "e5", ".",
-        ] {
+        assert!(matches!(parse_float64("1e-400"), Err(ParseError::OutOfRange { .. })));
+        for bad in ["", " ", "abc", "1e", "1e+", "1.2.3", "--1", "in", "nan1", "1 2", "e5", "."] {
             assert_eq!(
                 parse_float64(bad).unwrap_err().to_string(),
                 format!("invalid input syntax for type double precision: \"{bad}\""),
@@ -464,42 +429,18 @@ mod tests {
         }
         assert_eq!(parse_float32("0.1"), Ok(0.1f32));
         assert_eq!(parse_float32("3.4e38"), Ok(3.4e38f32));
-        assert!(matches!(
-            parse_float32("1e39"),
-            Err(ParseError::OutOfRange { .. })
-        ));
-        assert!(matches!(
-            parse_float32("1e-50"),
-            Err(ParseError::OutOfRange { .. })
-        ));
-        assert!(matches!(
-            parse_float32("x"),
-            Err(ParseError::InvalidSyntax { .. })
-        ));
+        assert!(matches!(parse_float32("1e39"), Err(ParseError::OutOfRange { .. })));
+        assert!(matches!(parse_float32("1e-50"), Err(ParseError::OutOfRange { .. })));
+        assert!(matches!(parse_float32("x"), Err(ParseError::InvalidSyntax { .. })));
     }
 
     #[test]
     fn shortest_round_trip() {
-        for f in [
-            0.1,
-            1.0 / 3.0,
-            2.0f64.powi(60),
-            1e-7,
-            123456.789e10,
-            f64::MIN_POSITIVE,
-            f64::MAX,
-        ] {
+        for f in [0.1, 1.0 / 3.0, 2.0f64.powi(60), 1e-7, 123456.789e10, f64::MIN_POSITIVE, f64::MAX] {
             assert_eq!(parse_float64(&f8(f)), Ok(f));
             assert_eq!(parse_float64(&f8(-f)), Ok(-f));
         }
-        for f in [
-            0.1f32,
-            1.0 / 3.0,
-            16777216.0,
-            1e-7,
-            f32::MIN_POSITIVE,
-            f32::MAX,
-        ] {
+        for f in [0.1f32, 1.0 / 3.0, 16777216.0, 1e-7, f32::MIN_POSITIVE, f32::MAX] {
             assert_eq!(parse_float32(&f4(f)), Ok(f));
         }
     }

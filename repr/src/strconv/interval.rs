@@ -17,13 +17,7 @@ const MONTHS_PER_YEAR: i32 = 12;
 
 /// `AddPostgresIntPart`: ` -1 days`, ` +2 mons`; each non-zero field decides whether the
 /// next one gets an explicit `+`.
-fn add_int_part(
-    out: &mut String,
-    value: i64,
-    unit: &str,
-    is_zero: &mut bool,
-    is_before: &mut bool,
-) {
+fn add_int_part(out: &mut String, value: i64, unit: &str, is_zero: &mut bool, is_before: &mut bool) {
     if value == 0 {
         return;
     }
@@ -161,10 +155,7 @@ impl ItmIn {
 
     /// `AdjustDays`.
     fn adjust_days(&mut self, val: i64, scale: i64) -> Result<(), Err> {
-        let days = val
-            .checked_mul(scale)
-            .and_then(|d| i32::try_from(d).ok())
-            .ok_or(Err::Overflow)?;
+        let days = val.checked_mul(scale).and_then(|d| i32::try_from(d).ok()).ok_or(Err::Overflow)?;
         self.mday = self.mday.checked_add(days).ok_or(Err::Overflow)?;
         Ok(())
     }
@@ -178,10 +169,7 @@ impl ItmIn {
 
     /// `AdjustYears`.
     fn adjust_years(&mut self, val: i64, scale: i64) -> Result<(), Err> {
-        let years = val
-            .checked_mul(scale)
-            .and_then(|y| i32::try_from(y).ok())
-            .ok_or(Err::Overflow)?;
+        let years = val.checked_mul(scale).and_then(|y| i32::try_from(y).ok()).ok_or(Err::Overflow)?;
         self.year = self.year.checked_add(years).ok_or(Err::Overflow)?;
         Ok(())
     }
@@ -365,13 +353,7 @@ fn strtoi64(s: &str) -> Result<(i64, &str), Err> {
         let d = i64::from(b[i] - b'0');
         v = v
             .checked_mul(10)
-            .and_then(|v| {
-                if neg {
-                    v.checked_sub(d)
-                } else {
-                    v.checked_add(d)
-                }
-            })
+            .and_then(|v| if neg { v.checked_sub(d) } else { v.checked_add(d) })
             .ok_or(Err::Overflow)?;
         i += 1;
     }
@@ -395,33 +377,18 @@ fn decode_time(s: &str) -> Result<i64, Err> {
         (0, hour, min, parse_fraction(rest)?)
     } else if let Some(rest) = rest.strip_prefix(':') {
         let (sec, rest) = strtoi64(rest)?;
-        let fsec = if rest.is_empty() {
-            0.0
-        } else {
-            parse_fraction(rest)?
-        };
+        let fsec = if rest.is_empty() { 0.0 } else { parse_fraction(rest)? };
         (hour, min, sec, fsec)
     } else {
         return Err(Err::BadFormat);
     };
     let fsec = (fsec * 1e6).round_ties_even() as i64;
-    if hour < 0
-        || !(0..=59).contains(&min)
-        || !(0..=60).contains(&sec)
-        || !(0..=USECS_PER_SEC).contains(&fsec)
-    {
+    if hour < 0 || !(0..=59).contains(&min) || !(0..=60).contains(&sec) || !(0..=USECS_PER_SEC).contains(&fsec) {
         return Err(Err::Overflow);
     }
     let mut usec = fsec;
-    for (v, scale) in [
-        (hour, USECS_PER_HOUR),
-        (min, USECS_PER_MINUTE),
-        (sec, USECS_PER_SEC),
-    ] {
-        usec = v
-            .checked_mul(scale)
-            .and_then(|p| p.checked_add(usec))
-            .ok_or(Err::Overflow)?;
+    for (v, scale) in [(hour, USECS_PER_HOUR), (min, USECS_PER_MINUTE), (sec, USECS_PER_SEC)] {
+        usec = v.checked_mul(scale).and_then(|p| p.checked_add(usec)).ok_or(Err::Overflow)?;
     }
     Ok(usec)
 }
@@ -462,10 +429,8 @@ fn decode_interval(fields: &[Field]) -> Result<Interval, Err> {
                     }
                     ty = Unit::Month;
                     let m = if s.starts_with('-') { -m } else { m };
-                    val = val
-                        .checked_mul(MONTHS_PER_YEAR.into())
-                        .and_then(|v| v.checked_add(m))
-                        .ok_or(Err::Overflow)?;
+                    val =
+                        val.checked_mul(MONTHS_PER_YEAR.into()).and_then(|v| v.checked_add(m)).ok_or(Err::Overflow)?;
                     fval = 0.0;
                 } else if rest.starts_with('.') {
                     let f = parse_fraction(rest)?;
@@ -640,13 +605,7 @@ fn iso_alternative_date<'a>(
 }
 
 /// The time part of the ISO 8601 alternative format after its first number: `H[:M[:S]]`.
-fn iso_alternative_time(
-    itm: &mut ItmIn,
-    val: i64,
-    fval: f64,
-    unit: Option<u8>,
-    rest: &str,
-) -> Result<(), Err> {
+fn iso_alternative_time(itm: &mut ItmIn, val: i64, fval: f64, unit: Option<u8>, rest: &str) -> Result<(), Err> {
     itm.adjust_microseconds(val, fval, USECS_PER_HOUR)?;
     if unit.is_none() {
         return Ok(());
@@ -816,10 +775,7 @@ mod tests {
         assert_eq!(fmt(0, 0, 100_000), "00:00:00.1");
         assert_eq!(fmt(0, 0, 123_456), "00:00:00.123456");
         assert_eq!(fmt(0, 0, 100 * USECS_PER_HOUR), "100:00:00");
-        assert_eq!(
-            fmt(-13, -1, -1),
-            "-1 years -1 mons -1 days -00:00:00.000001"
-        );
+        assert_eq!(fmt(-13, -1, -1), "-1 years -1 mons -1 days -00:00:00.000001");
         assert_eq!(fmt(0, -1, -USECS_PER_HOUR), "-1 days -01:00:00");
         assert_eq!(fmt(1, 0, USECS_PER_SEC), "1 mon 00:00:01");
         assert_eq!(fmt(-1, 0, USECS_PER_SEC), "-1 mons +00:00:01");
@@ -827,28 +783,19 @@ mod tests {
             fmt(i32::MIN, i32::MIN, i64::MIN),
             "-178956970 years -8 mons -2147483648 days -2562047788:00:54.775808"
         );
-        assert_eq!(
-            fmt(i32::MAX, i32::MAX, i64::MAX),
-            "178956970 years 7 mons 2147483647 days 2562047788:00:54.775807"
-        );
+        assert_eq!(fmt(i32::MAX, i32::MAX, i64::MAX), "178956970 years 7 mons 2147483647 days 2562047788:00:54.775807");
     }
 
     #[test]
     fn verbose_input() {
-        assert_eq!(
-            parsed("1 year 2 months 3 days 4 hours 5 minutes 6.5 seconds"),
-            "1 year 2 mons 3 days 04:05:06.5"
-        );
+        assert_eq!(parsed("1 year 2 months 3 days 4 hours 5 minutes 6.5 seconds"), "1 year 2 mons 3 days 04:05:06.5");
         assert_eq!(parsed("-1 day 2 hours"), "-1 days +02:00:00");
         assert_eq!(parsed("0"), "00:00:00");
         assert_eq!(parsed("-1 second"), "-00:00:01");
         assert_eq!(parsed("1 day"), "1 day");
         assert_eq!(parsed("-1 day"), "-1 days");
         assert_eq!(parsed("-1 year -2 mons"), "-1 years -2 mons");
-        assert_eq!(
-            parsed("1 year -2 mons 3 days -04:00:00"),
-            "10 mons 3 days -04:00:00"
-        );
+        assert_eq!(parsed("1 year -2 mons 3 days -04:00:00"), "10 mons 3 days -04:00:00");
         assert_eq!(parsed("@ 1 hour ago"), "-01:00:00");
         assert_eq!(parsed("@ 1 year 2 mons ago"), "-1 years -2 mons");
         assert_eq!(parsed("1.5 years"), "1 year 6 mons");
@@ -914,35 +861,16 @@ mod tests {
         assert_eq!(parsed("P1-2"), "1 year 2 mons");
         assert_eq!(parsed("P1-2-3"), "1 year 2 mons 3 days");
         assert_eq!(parsed("P1-2-3T4:5:6"), "1 year 2 mons 3 days 04:05:06");
-        assert_eq!(
-            parsed("P0001-02-03T04:05:06.5"),
-            "1 year 2 mons 3 days 04:05:06.5"
-        );
+        assert_eq!(parsed("P0001-02-03T04:05:06.5"), "1 year 2 mons 3 days 04:05:06.5");
         assert_eq!(parsed("P00010203"), "1 year 2 mons 3 days");
         assert_eq!(parsed("P00010203T040506"), "1 year 2 mons 3 days 04:05:06");
         assert_eq!(parsed("PT040506"), "04:05:06");
         assert_eq!(parsed("PT04:05"), "04:05:00");
         assert_eq!(parsed("P1T2"), "1 year 02:00:00");
         assert_eq!(parsed("P1Y2MT"), "1 year 2 mons");
-        for bad in [
-            "P",
-            "P1H",
-            "PT1D",
-            "P1Y2",
-            "PX",
-            " P1Y",
-            "P1Y ",
-            "p1y",
-            "PT1H2",
-            "P1Y-2",
-            "P1-2-3-4",
-            "PT1:2:3:4",
-        ] {
-            assert_eq!(
-                parse_interval(bad),
-                Err(ParseError::syntax("interval", bad)),
-                "{bad:?}"
-            );
+        for bad in ["P", "P1H", "PT1D", "P1Y2", "PX", " P1Y", "P1Y ", "p1y", "PT1H2", "P1Y-2", "P1-2-3-4", "PT1:2:3:4"]
+        {
+            assert_eq!(parse_interval(bad), Err(ParseError::syntax("interval", bad)), "{bad:?}");
         }
     }
 
@@ -968,11 +896,7 @@ mod tests {
             "1 sec 1.5 sec",
             "01:00:00 5 ms",
         ] {
-            assert_eq!(
-                parse_interval(bad),
-                Err(ParseError::syntax("interval", bad)),
-                "{bad:?}"
-            );
+            assert_eq!(parse_interval(bad), Err(ParseError::syntax("interval", bad)), "{bad:?}");
         }
         for range in [
             "2147483648 days",
@@ -984,11 +908,7 @@ mod tests {
             "01:60:00",
             "P1e20Y",
         ] {
-            assert_eq!(
-                parse_interval(range),
-                Err(ParseError::out_of_range("interval", range)),
-                "{range:?}"
-            );
+            assert_eq!(parse_interval(range), Err(ParseError::out_of_range("interval", range)), "{range:?}");
         }
         assert_eq!(parsed("2147483647 days"), "2147483647 days");
         assert_eq!(parsed("-2147483648 days"), "-2147483648 days");

@@ -109,10 +109,7 @@ impl Parser<'_> {
         if self.bytes[self.pos..].starts_with(word.as_bytes()) {
             self.pos += word.len();
             // `truex` is one invalid token, not `true` followed by junk.
-            if self
-                .peek()
-                .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
-            {
+            if self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
                 return Err(self.err());
             }
             Ok(())
@@ -230,9 +227,7 @@ impl Parser<'_> {
             }
         }
         // `01`, `1x`, `1.5.2` are single invalid tokens.
-        if b.get(i)
-            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.')
-        {
+        if b.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.') {
             return Err(self.err());
         }
         self.pos = i;
@@ -247,10 +242,7 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, ParseError> {
-        let digits = self
-            .bytes
-            .get(self.pos..self.pos + 4)
-            .ok_or_else(|| self.err())?;
+        let digits = self.bytes.get(self.pos..self.pos + 4).ok_or_else(|| self.err())?;
         let mut v = 0u32;
         for d in digits {
             let h = (*d as char).to_digit(16).ok_or_else(|| self.err())?;
@@ -325,11 +317,7 @@ impl Parser<'_> {
 /// exactly (`1e2` is `100`, `1.50` keeps its scale) and otherwise their plain `numeric`
 /// text. Errors read `invalid input syntax for type json`, as PostgreSQL's.
 pub fn parse_jsonb(text: &str) -> Result<Jsonb, ParseError> {
-    let mut p = Parser {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-    };
+    let mut p = Parser { text, bytes: text.as_bytes(), pos: 0 };
     let value = p.value(0)?;
     p.skip_ws();
     if p.pos != p.bytes.len() {
@@ -350,10 +338,7 @@ mod tests {
     #[test]
     fn output_format_and_key_order() {
         assert_eq!(rt(r#"{"b": [1, 2], "a": 1}"#), r#"{"a": 1, "b": [1, 2]}"#);
-        assert_eq!(
-            rt(r#"{"bb":1,"a":2,"c":3,"aaa":4}"#),
-            r#"{"a": 2, "c": 3, "bb": 1, "aaa": 4}"#
-        );
+        assert_eq!(rt(r#"{"bb":1,"a":2,"c":3,"aaa":4}"#), r#"{"a": 2, "c": 3, "bb": 1, "aaa": 4}"#);
         assert_eq!(rt(r#"{"a":1,"a":2}"#), r#"{"a": 2}"#);
         assert_eq!(rt(r#"{"a":{"x":1},"a":null}"#), r#"{"a": null}"#);
         assert_eq!(rt("[]"), "[]");
@@ -373,15 +358,10 @@ mod tests {
             "[1, 2.50, 100, 0, 0.0015, 1000000000000000000000000000000, \
              0.0000000000000000000000000000000000000001, -1.0, 0.1, 100]"
         );
-        assert_eq!(
-            parse_jsonb("1.50"),
-            Ok(Jsonb::Number(JsonNumber::Decimal(Decimal::new(150, 2))))
-        );
+        assert_eq!(parse_jsonb("1.50"), Ok(Jsonb::Number(JsonNumber::Decimal(Decimal::new(150, 2)))));
         assert_eq!(
             parse_jsonb("123456789012345678901234567890"),
-            Ok(Jsonb::Number(JsonNumber::Text(
-                "123456789012345678901234567890".into()
-            )))
+            Ok(Jsonb::Number(JsonNumber::Text("123456789012345678901234567890".into())))
         );
         assert_eq!(rt("1e1001").len(), 1002);
         assert!(parse_jsonb("1e200000").is_err());
@@ -390,10 +370,7 @@ mod tests {
     #[test]
     fn string_escapes() {
         let input = r#""q\" b\\ s\/ \b\f\n\r\t \u0001\u001F é \u00e9 \ud83d\ude00 😀 \u007f""#;
-        assert_eq!(
-            rt(input),
-            "\"q\\\" b\\\\ s/ \\b\\f\\n\\r\\t \\u0001\\u001f é é 😀 😀 \u{7f}\""
-        );
+        assert_eq!(rt(input), "\"q\\\" b\\\\ s/ \\b\\f\\n\\r\\t \\u0001\\u001f é é 😀 😀 \u{7f}\"");
         assert_eq!(parse_jsonb(r#""\u00e9""#), Ok(Jsonb::String("é".into())));
         let mut s = String::new();
         escape_json("\u{1}\u{1f}\u{7f}/", &mut s);
@@ -441,15 +418,9 @@ mod tests {
             "\"\\u\"",
         ] {
             let e = parse_jsonb(bad).unwrap_err();
-            assert!(
-                matches!(e, ParseError::InvalidSyntax { .. }),
-                "{bad:?}: {e:?}"
-            );
+            assert!(matches!(e, ParseError::InvalidSyntax { .. }), "{bad:?}: {e:?}");
         }
-        assert_eq!(
-            parse_jsonb("{").unwrap_err().to_string(),
-            r#"invalid input syntax for type json: "{""#
-        );
+        assert_eq!(parse_jsonb("{").unwrap_err().to_string(), r#"invalid input syntax for type json: "{""#);
     }
 
     #[test]

@@ -70,9 +70,7 @@ impl BigDecimal {
             }
             let start = i;
             while i < b.len() && b[i].is_ascii_digit() {
-                exp = exp
-                    .saturating_mul(10)
-                    .saturating_add(i64::from(b[i] - b'0'));
+                exp = exp.saturating_mul(10).saturating_add(i64::from(b[i] - b'0'));
                 i += 1;
             }
             if i == start || exp > MAX_INPUT_EXPONENT {
@@ -85,12 +83,8 @@ impl BigDecimal {
         if i != b.len() {
             return None;
         }
-        let mut value = BigDecimal {
-            negative,
-            digits,
-            exponent: exp - frac_digits,
-            dscale: (frac_digits - exp).max(0),
-        };
+        let mut value =
+            BigDecimal { negative, digits, exponent: exp - frac_digits, dscale: (frac_digits - exp).max(0) };
         value.normalize();
         Some(value)
     }
@@ -237,17 +231,14 @@ pub fn parse_numeric(text: &str) -> Result<Decimal, ParseError> {
 /// [`parse_numeric`], first rounding the exact input half away from zero to `scale` digits
 /// after the point (and padding to that scale), as input to `numeric(p, scale)` does.
 pub fn parse_numeric_with_scale(text: &str, scale: Option<u32>) -> Result<Decimal, ParseError> {
-    let mut value = BigDecimal::parse(trim_pg_space(text))
-        .ok_or_else(|| ParseError::syntax("numeric", text))?;
+    let mut value = BigDecimal::parse(trim_pg_space(text)).ok_or_else(|| ParseError::syntax("numeric", text))?;
     if let Some(scale) = scale {
         value.round_to_scale(i64::from(scale.min(NUMERIC_MAX_PRECISION)));
     } else if value.dscale > i64::from(NUMERIC_MAX_PRECISION) && value.dscale > -value.exponent {
         // Trailing zeros beyond what the decimal can hold carry no value: drop them.
         value.dscale = (-value.exponent).max(i64::from(NUMERIC_MAX_PRECISION));
     }
-    value
-        .to_decimal()
-        .ok_or_else(|| ParseError::out_of_range("numeric", text))
+    value.to_decimal().ok_or_else(|| ParseError::out_of_range("numeric", text))
 }
 
 fn overflow() -> ParseError {
@@ -257,11 +248,7 @@ fn overflow() -> ParseError {
 /// Applies `numeric(precision, scale)`: rounds half away from zero to `scale` (capped at
 /// 28), sets the scale to exactly that, and checks that at most `precision - scale` digits
 /// precede the point (`numeric field overflow` otherwise). `precision` `None` skips the check.
-pub fn round_numeric(
-    d: Decimal,
-    precision: Option<u32>,
-    scale: u32,
-) -> Result<Decimal, ParseError> {
+pub fn round_numeric(d: Decimal, precision: Option<u32>, scale: u32) -> Result<Decimal, ParseError> {
     let target = scale.min(NUMERIC_MAX_PRECISION);
     let mut mantissa = d.mantissa();
     let mut current = d.scale();
@@ -333,33 +320,13 @@ mod tests {
         assert_eq!(parsed("1E+3"), "1000");
         assert_eq!(parsed("-0.00"), "0.00");
         assert_eq!(parsed("0e-5"), "0.00000");
-        assert_eq!(
-            parsed("79228162514264337593543950335"),
-            "79228162514264337593543950335"
-        );
-        assert_eq!(
-            parsed("1.0000000000000000000000000000000000"),
-            "1.0000000000000000000000000000"
-        );
-        for bad in [
-            "", " ", "abc", "1.2.3", "1e", "e1", "--1", "1 2", ".", "+", "1e131073", "NaN",
-            "Infinity",
-        ] {
-            assert_eq!(
-                parse_numeric(bad).unwrap_err(),
-                ParseError::syntax("numeric", bad),
-                "{bad:?}"
-            );
+        assert_eq!(parsed("79228162514264337593543950335"), "79228162514264337593543950335");
+        assert_eq!(parsed("1.0000000000000000000000000000000000"), "1.0000000000000000000000000000");
+        for bad in ["", " ", "abc", "1.2.3", "1e", "e1", "--1", "1 2", ".", "+", "1e131073", "NaN", "Infinity"] {
+            assert_eq!(parse_numeric(bad).unwrap_err(), ParseError::syntax("numeric", bad), "{bad:?}");
         }
-        for big in [
-            "79228162514264337593543950336",
-            "1e30",
-            "0.00000000000000000000000000001",
-        ] {
-            assert!(
-                matches!(parse_numeric(big), Err(ParseError::OutOfRange { .. })),
-                "{big}"
-            );
+        for big in ["79228162514264337593543950336", "1e30", "0.00000000000000000000000000001"] {
+            assert!(matches!(parse_numeric(big), Err(ParseError::OutOfRange { .. })), "{big}");
         }
     }
 
@@ -385,26 +352,15 @@ mod tests {
         let d = |s: &str| Decimal::from_str(s).unwrap();
         assert_eq!(fmt(round_numeric(d("9.9"), Some(10), 2).unwrap()), "9.90");
         assert_eq!(fmt(round_numeric(d("1.005"), Some(10), 2).unwrap()), "1.01");
-        assert_eq!(
-            fmt(round_numeric(d("-1.005"), Some(10), 2).unwrap()),
-            "-1.01"
-        );
-        assert_eq!(
-            fmt(round_numeric(d("99.5"), Some(2), 0).unwrap_or_default()),
-            "0"
-        );
+        assert_eq!(fmt(round_numeric(d("-1.005"), Some(10), 2).unwrap()), "-1.01");
+        assert_eq!(fmt(round_numeric(d("99.5"), Some(2), 0).unwrap_or_default()), "0");
         assert!(round_numeric(d("99.5"), Some(2), 0).is_err());
         assert_eq!(fmt(round_numeric(d("99.4"), Some(2), 0).unwrap()), "99");
         assert_eq!(fmt(round_numeric(d("0"), Some(1), 1).unwrap()), "0.0");
         assert!(round_numeric(d("1"), Some(1), 1).is_err());
         assert_eq!(fmt(round_numeric(d("12345"), None, 2).unwrap()), "12345.00");
         assert!(round_numeric(Decimal::MAX, Some(40), 2).is_err());
-        assert_eq!(
-            round_numeric(d("1000"), Some(3), 0)
-                .unwrap_err()
-                .to_string(),
-            "numeric field overflow"
-        );
+        assert_eq!(round_numeric(d("1000"), Some(3), 0).unwrap_err().to_string(), "numeric field overflow");
     }
 
     #[test]
@@ -415,9 +371,6 @@ mod tests {
         assert_eq!(p("-123.4500e1"), "-1234.500");
         assert_eq!(p("-0"), "0");
         assert_eq!(p("-0.0"), "0.0");
-        assert_eq!(
-            p("12345678901234567890123456789012345"),
-            "12345678901234567890123456789012345"
-        );
+        assert_eq!(p("12345678901234567890123456789012345"), "12345678901234567890123456789012345");
     }
 }

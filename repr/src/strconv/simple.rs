@@ -188,24 +188,15 @@ mod tests {
 
     #[test]
     fn booleans() {
-        for t in [
-            "t", "true", "TRUE", "tr", "y", "yes", "ye", "on", "ON", "1", " t ", "\ttrue\n",
-        ] {
+        for t in ["t", "true", "TRUE", "tr", "y", "yes", "ye", "on", "ON", "1", " t ", "\ttrue\n"] {
             assert_eq!(parse_bool(t), Ok(true), "{t:?}");
         }
-        for f in [
-            "f", "false", "fa", "n", "no", "off", "of", "OFF", "0", " 0 ",
-        ] {
+        for f in ["f", "false", "fa", "n", "no", "off", "of", "OFF", "0", " 0 "] {
             assert_eq!(parse_bool(f), Ok(false), "{f:?}");
         }
-        for bad in [
-            "", "o", "tru e", "truex", "2", "10", "yess", "offf", "nope", " ",
-        ] {
+        for bad in ["", "o", "tru e", "truex", "2", "10", "yess", "offf", "nope", " "] {
             let e = parse_bool(bad).unwrap_err();
-            assert_eq!(
-                e.to_string(),
-                format!("invalid input syntax for type boolean: \"{bad}\"")
-            );
+            assert_eq!(e.to_string(), format!("invalid input syntax for type boolean: \"{bad}\""));
         }
     }
 
@@ -219,18 +210,12 @@ mod tests {
         assert_eq!(parse_int16("-32768"), Ok(-32768));
         assert_eq!(parse_int64("9223372036854775807"), Ok(i64::MAX));
         assert_eq!(parse_int64("-9223372036854775808"), Ok(i64::MIN));
-        assert_eq!(
-            parse_int16("32768").unwrap_err().to_string(),
-            r#"value "32768" is out of range for type smallint"#
-        );
+        assert_eq!(parse_int16("32768").unwrap_err().to_string(), r#"value "32768" is out of range for type smallint"#);
         assert_eq!(
             parse_int64("9223372036854775808").unwrap_err().to_string(),
             r#"value "9223372036854775808" is out of range for type bigint"#
         );
-        assert!(matches!(
-            parse_int32("-2147483649"),
-            Err(ParseError::OutOfRange { .. })
-        ));
+        assert!(matches!(parse_int32("-2147483649"), Err(ParseError::OutOfRange { .. })));
         for bad in ["", " ", "-", "+", "1.5", "1e3", "0x10", "1 2", "abc", "١"] {
             assert_eq!(
                 parse_int32(bad).unwrap_err().to_string(),
