@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-[ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
+{ [ -x /usr/lib/postgresql/15/bin/initdb ] && id postgres >/dev/null 2>&1; } || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
@@ -19,7 +19,5 @@ fi
 
 echo "== build"
 cargo build --workspace --all-targets --locked
-echo "== unit and property tests"
-cargo test --workspace --locked --lib --bins
-echo "== sqllogictest files against a real eddy"
-cargo test -p eddy-tests --locked --test slt
+echo "== tests: unit, property, clients, .slt files and the PostgreSQL oracle"
+cargo test --workspace --locked

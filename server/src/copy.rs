@@ -103,15 +103,21 @@ impl CopyState {
         let mut datums = vec![Datum::Null; self.arity];
         for ((field, &col), ty) in fields.into_iter().zip(&self.columns).zip(&self.column_types) {
             if let Some(text) = field {
-                datums[col] = strconv::parse_datum(&text, ty).map_err(|e| self.error(e.to_string()))?;
+                datums[col] =
+                    strconv::parse_datum(&text, ty).map_err(|e| self.error_with(e.sqlstate(), e.to_string()))?;
             }
         }
         self.rows.push(Row::new(datums));
         Ok(())
     }
 
+    /// A malformed line (SQLSTATE 22P04, bad_copy_file_format).
     fn error(&self, message: String) -> AdapterError {
-        AdapterError::Copy { message, context: format!("COPY, line {}", self.line_number) }
+        self.error_with("22P04", message)
+    }
+
+    fn error_with(&self, sqlstate: &str, message: String) -> AdapterError {
+        AdapterError::Copy { sqlstate: sqlstate.into(), message, context: format!("COPY, line {}", self.line_number) }
     }
 }
 

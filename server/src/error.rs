@@ -24,7 +24,7 @@ pub enum AdapterError {
     InvalidParameterValue(String),
     /// Bad COPY input: which line and what was wrong.
     #[error("{message}")]
-    Copy { message: String, context: String },
+    Copy { sqlstate: String, message: String, context: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -40,7 +40,7 @@ impl AdapterError {
             AdapterError::WrongObjectType(..) => "42809".into(),
             AdapterError::UnknownVariable(_) => "42704".into(),
             AdapterError::InvalidParameterValue(_) => "22023".into(),
-            AdapterError::Copy { .. } => "22P04".into(),
+            AdapterError::Copy { sqlstate, .. } => sqlstate.clone(),
             AdapterError::Internal(_) => "XX000".into(),
         }
     }
@@ -54,7 +54,8 @@ impl AdapterError {
         }
     }
 
-    pub fn detail(&self) -> Option<String> {
+    /// Where the error happened (PostgreSQL's CONTEXT line), e.g. `COPY m, line 2`.
+    pub fn context(&self) -> Option<String> {
         match self {
             AdapterError::Copy { context, .. } => Some(context.clone()),
             _ => None,

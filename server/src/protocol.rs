@@ -91,7 +91,7 @@ impl Connection {
 fn to_pg_error(e: AdapterError) -> ErrorInfo {
     let mut info = ErrorInfo::new("ERROR".into(), e.sqlstate(), e.to_string());
     info.hint = e.hint();
-    info.detail = e.detail();
+    info.where_context = e.context();
     info
 }
 

@@ -1,0 +1,124 @@
+//! Real clients against a real `eddy`: tokio-postgres's extended protocol (typed
+//! parameters, binary results), COPY FROM STDIN, transactions, SQLSTATEs, and a client
+//! that disconnects without saying goodbye.
+
+use eddy_tests::EddyProcess;
+use futures::SinkExt;
+use tokio_postgres::types::Type;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn extended_protocol_with_typed_parameters_and_binary_results() -> anyhow::Result<()> {
+    let server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+    client
+        .batch_execute(
+            "CREATE TABLE t (i int, b bigint, n numeric(10,2), s text, f float8, ok boolean, d date, ts timestamp, tz timestamptz, iv interval, j jsonb, u uuid);
+             CREATE MATERIALIZED VIEW by_s AS SELECT s, count(*) AS c, sum(n) AS total FROM t GROUP BY s;",
+        )
+        .await?;
+    let insert = client
+        .prepare_typed(
+            "INSERT INTO t (i, b, s, f, ok) VALUES ($1, $2, $3, $4, $5)",
+            &[Type::INT4, Type::INT8, Type::TEXT, Type::FLOAT8, Type::BOOL],
+        )
+        .await?;
+    client.execute(&insert, &[&1i32, &10i64, &"x", &1.5f64, &true]).await?;
+    client.execute(&insert, &[&2i32, &20i64, &"x", &-0.25f64, &false]).await?;
+    // Untyped parameters get their types from where they are used.
+    client.execute("UPDATE t SET n = $1::numeric WHERE i = $2", &[&"3.50", &1i32]).await.ok();
+    client.execute("UPDATE t SET s = $1 WHERE i = $2", &[&"y", &2i32]).await?;
+
+    let rows = client.query("SELECT i, b, s, f, ok FROM t WHERE b > $1 ORDER BY i", &[&5i64]).await?;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].get::<_, i32>(0), 1);
+    assert_eq!(rows[0].get::<_, i64>(1), 10);
+    assert_eq!(rows[1].get::<_, String>(2), "y");
+    assert_eq!(rows[1].get::<_, f64>(3), -0.25);
+    assert!(!rows[1].get::<_, bool>(4));
+
+    let counts = client.query("SELECT s, c FROM by_s ORDER BY s", &[]).await?;
+    let counts: Vec<(String, i64)> = counts.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(counts, vec![("x".to_string(), 1), ("y".to_string(), 1)]);
+
+    // Text results of the same row, as psql would show them.
+    let text = client.simple_query("SELECT f, ok FROM t WHERE i = 1").await?;
+    let row = text.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => Some((r.get(0).map(str::to_string), r.get(1).map(str::to_string))),
+        _ => None,
+    });
+    assert_eq!(row, Some((Some("1.5".into()), Some("t".into()))));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_from_stdin_feeds_a_view() -> anyhow::Result<()> {
+    let server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+    client
+        .batch_execute("CREATE TABLE m (k int, v numeric); CREATE MATERIALIZED VIEW s AS SELECT k, sum(v) AS v FROM m GROUP BY k")
+        .await?;
+    let sink = client.copy_in("COPY m FROM STDIN WITH (FORMAT csv)").await?;
+    futures::pin_mut!(sink);
+    let mut data = String::new();
+    for i in 0..1000 {
+        data.push_str(&format!("{},{}.5\n", i % 10, i));
+    }
+    data.push_str("3,\n");
+    sink.send(bytes::Bytes::from(data)).await?;
+    let copied = sink.finish().await?;
+    assert_eq!(copied, 1001);
+    let row = client.query_one("SELECT v::text FROM s WHERE k = 3", &[]).await?;
+    let expected: f64 = (0..1000).filter(|i| i % 10 == 3).map(|i| i as f64 + 0.5).sum();
+    assert_eq!(row.get::<_, String>(0), format!("{expected:.1}"));
+
+    // A bad line is an error naming the line, and nothing of that COPY is applied.
+    let sink = client.copy_in("COPY m FROM STDIN WITH (FORMAT csv)").await?;
+    futures::pin_mut!(sink);
+    sink.send(bytes::Bytes::from("1,2\nnot-a-number,3\n")).await?;
+    let err = sink.finish().await.expect_err("bad COPY data must fail");
+    let db = err.as_db_error().expect("a database error");
+    assert_eq!(db.code().code(), "22P02");
+    assert!(db.where_().unwrap_or_default().contains("line 2"), "context names the line: {db:?}");
+    let count = client.query_one("SELECT count(*) FROM m", &[]).await?;
+    assert_eq!(count.get::<_, i64>(0), 1001);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transactions_apply_atomically_at_commit() -> anyhow::Result<()> {
+    let server = EddyProcess::start(1)?;
+    let client = server.connect().await?;
+    client.batch_execute("CREATE TABLE a (x int)").await?;
+    client.batch_execute("BEGIN; INSERT INTO a VALUES (1); INSERT INTO a VALUES (2); COMMIT").await?;
+    client.batch_execute("BEGIN; INSERT INTO a VALUES (3); ROLLBACK").await?;
+    let n = client.query_one("SELECT count(*) FROM a", &[]).await?;
+    assert_eq!(n.get::<_, i64>(0), 2);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_carry_sqlstates_and_do_not_disturb_other_sessions() -> anyhow::Result<()> {
+    let server = EddyProcess::start(2)?;
+    let a = server.connect().await?;
+    let b = server.connect().await?;
+    a.batch_execute("CREATE TABLE z (x int NOT NULL)").await?;
+    let code = |e: tokio_postgres::Error| e.code().map(|c| c.code().to_string()).unwrap_or_default();
+    assert_eq!(code(a.batch_execute("SELEC 1").await.unwrap_err()), "42601");
+    assert_eq!(code(a.batch_execute("SELECT * FROM nope").await.unwrap_err()), "42P01");
+    assert_eq!(code(a.batch_execute("SELECT 1/0").await.unwrap_err()), "22012");
+    assert_eq!(code(a.batch_execute("INSERT INTO z VALUES (NULL)").await.unwrap_err()), "23502");
+    assert_eq!(code(a.batch_execute("SELECT 'abc'::int").await.unwrap_err()), "22P02");
+
+    // A client that vanishes mid-session does not take the server with it.
+    let c = server.connect().await?;
+    drop(c);
+    let mut raw = std::net::TcpStream::connect(("127.0.0.1", server.port))?;
+    use std::io::Write;
+    raw.write_all(&[0, 0, 0, 8, 4, 210, 22])?; // a truncated startup packet
+    drop(raw);
+
+    b.batch_execute("INSERT INTO z VALUES (7)").await?;
+    let v = a.query_one("SELECT x FROM z", &[]).await?;
+    assert_eq!(v.get::<_, i32>(0), 7);
+    Ok(())
+}
