@@ -21,13 +21,13 @@ use tracing::{info, warn};
 /// Eddy keeps SQL materialized views up to date incrementally. Connect with psql or any
 /// PostgreSQL driver: `psql -h 127.0.0.1 -p 6875 -U eddy eddy`.
 #[derive(Parser, Debug)]
-#[command(name = "eddy", version, about)]
+#[command(name = "eddy", version)]
 struct Args {
     /// Address to accept PostgreSQL connections on.
     #[arg(long, env = "EDDY_LISTEN", default_value = "127.0.0.1:6875")]
     listen: String,
-    /// Directory for Eddy's data. Created if missing. (Durable storage arrives with the
-    /// RocksDB layer; today the directory only holds nothing of value.)
+    /// Directory for Eddy's data, created if missing. Durable storage is not built yet:
+    /// today tables and views live in memory only.
     #[arg(long, env = "EDDY_DATA_DIR", default_value = "./eddy-data")]
     data_dir: PathBuf,
     /// Timely worker threads that maintain views. Default: the number of CPU cores.
@@ -35,10 +35,19 @@ struct Args {
     workers: Option<usize>,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        // `{:#}` prints the whole cause chain on one line, without a backtrace.
+        eprintln!("eddy: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
