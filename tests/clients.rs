@@ -43,7 +43,9 @@ async fn extended_protocol_with_typed_parameters_and_binary_results() -> anyhow:
     // Text results of the same row, as psql would show them.
     let text = client.simple_query("SELECT f, ok FROM t WHERE i = 1").await?;
     let row = text.iter().find_map(|m| match m {
-        tokio_postgres::SimpleQueryMessage::Row(r) => Some((r.get(0).map(str::to_string), r.get(1).map(str::to_string))),
+        tokio_postgres::SimpleQueryMessage::Row(r) => {
+            Some((r.get(0).map(str::to_string), r.get(1).map(str::to_string)))
+        }
         _ => None,
     });
     assert_eq!(row, Some((Some("1.5".into()), Some("t".into()))));
@@ -55,7 +57,9 @@ async fn copy_from_stdin_feeds_a_view() -> anyhow::Result<()> {
     let server = EddyProcess::start(2)?;
     let client = server.connect().await?;
     client
-        .batch_execute("CREATE TABLE m (k int, v numeric); CREATE MATERIALIZED VIEW s AS SELECT k, sum(v) AS v FROM m GROUP BY k")
+        .batch_execute(
+            "CREATE TABLE m (k int, v numeric); CREATE MATERIALIZED VIEW s AS SELECT k, sum(v) AS v FROM m GROUP BY k",
+        )
         .await?;
     let sink = client.copy_in("COPY m FROM STDIN WITH (FORMAT csv)").await?;
     futures::pin_mut!(sink);

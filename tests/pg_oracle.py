@@ -3,16 +3,27 @@
 
 Usage:  /usr/bin/python3 tests/pg_oracle.py [--check] FILE.slt...
 
-Needs python3-psycopg2 and a scratch PostgreSQL (15) on $PGORACLE_DSN (default
-host=127.0.0.1 port=5497 user=postgres) started with TimeZone=UTC, DateStyle=ISO,
-extra_float_digits=1. Each file runs in a freshly created database `slt_oracle`.
+Needs python3-psycopg2 (apt-get install python3-psycopg2; run it with /usr/bin/python3)
+and a scratch PostgreSQL 15 on $PGORACLE_DSN (default host=127.0.0.1 port=5497
+user=postgres), initialized with the C collation and started with TimeZone=UTC,
+DateStyle=ISO, extra_float_digits=1, for example (as root):
+
+  mkdir -p /tmp/pg15 && chown postgres /tmp/pg15
+  runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D /tmp/pg15/data -E UTF8 --locale=C.UTF-8
+  runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D /tmp/pg15/data -l /tmp/pg15/log \
+    -o "-p 5497 -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp/pg15 \
+        -c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=1" start
+
+Each file runs in a freshly created database `slt_oracle`. The files under
+tests/slt/known_failing/ are self-contained and can be filled the same way.
 
 For every record:
   statement ok           PostgreSQL must succeed.
   statement count N      N is replaced by PostgreSQL's row count.
   statement error [re]   PostgreSQL must fail; an empty regex is filled with PostgreSQL's
-                         message (escaped); a given regex must match PostgreSQL's
-                         "ERROR: message" text, or `(SQLSTATE)` PostgreSQL's code.
+                         message (escaped, anchored with ^ and $); a given regex must match
+                         PostgreSQL's primary message (what tests/slt.rs matches against),
+                         or `(SQLSTATE)` PostgreSQL's code.
   query <types> [sort]   types and results are replaced by PostgreSQL's (I for integer
                          types, R for float/numeric, T otherwise; NULL as `NULL`, the
                          empty string as `(empty)`, rows sorted for rowsort).
@@ -225,12 +236,8 @@ class Oracle:
 
 
 def err_text(err):
-    text = f"ERROR: {err.diag.message_primary}"
-    if err.diag.message_detail:
-        text += f"\nDETAIL: {err.diag.message_detail}"
-    if err.diag.message_hint:
-        text += f"\nHINT: {err.diag.message_hint}"
-    return text
+    """What tests/slt.rs matches `error <regex>` against: the primary message only."""
+    return err.diag.message_primary
 
 
 def escape_regex(msg):
@@ -266,7 +273,7 @@ def process(path, check):
             else:
                 err = res[1]
                 if regex == "":
-                    header = f"{words[0]} error {escape_regex(err.diag.message_primary)}"
+                    header = f"{words[0]} error ^{escape_regex(err.diag.message_primary)}$"
                 else:
                     m = re.match(r"^\(([0-9A-Z]{5})\)$", regex)
                     ok = (err.pgcode == m.group(1)) if m else re.search(regex, err_text(err)) is not None
@@ -274,13 +281,13 @@ def process(path, check):
                         problems.append(f"{where}: error regex {regex!r} does not match PostgreSQL's {err_text(err)!r} ({err.pgcode})")
         elif rec.kind == "statement":
             if res[0] == "error":
-                problems.append(f"{where}: PostgreSQL failed: {err_text(res[1])}")
+                problems.append(f"{where}: PostgreSQL failed: {err_text(res[1])} ({res[1].pgcode})")
             elif len(words) >= 3 and words[1] == "count":
                 got = res[1] if res[0] == "count" else len(res[2])
                 header = f"statement count {got}"
         else:  # query
             if res[0] == "error":
-                problems.append(f"{where}: PostgreSQL failed: {err_text(res[1])}")
+                problems.append(f"{where}: PostgreSQL failed: {err_text(res[1])} ({res[1].pgcode})")
             elif res[0] == "count":
                 problems.append(f"{where}: PostgreSQL returned no rows description for a query")
             else:

@@ -67,10 +67,7 @@ impl AsyncDB for Eddy {
             }
         }
         Ok(match columns {
-            Some(n) => DBOutput::Rows {
-                types: vec![DefaultColumnType::Any; n],
-                rows,
-            },
+            Some(n) => DBOutput::Rows { types: vec![DefaultColumnType::Any; n], rows },
             None => DBOutput::StatementComplete(affected),
         })
     }
@@ -94,11 +91,7 @@ async fn main() {
         .expect("tests/slt exists")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "slt"))
-        .filter(|p| {
-            filter
-                .as_ref()
-                .is_none_or(|f| p.to_string_lossy().contains(f.as_str()))
-        })
+        .filter(|p| filter.as_ref().is_none_or(|f| p.to_string_lossy().contains(f.as_str())))
         .collect();
     files.sort();
     let mut failures = Vec::new();
@@ -109,18 +102,14 @@ async fn main() {
             let mut runner = Runner::new(move || {
                 let conn = conn.clone();
                 async move {
-                    let (client, connection) =
-                        tokio_postgres::connect(&conn, tokio_postgres::NoTls).await?;
+                    let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls).await?;
                     tokio::spawn(async move {
                         let _ = connection.await;
                     });
                     Ok(Eddy { client })
                 }
             });
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
+            let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
             match runner.run_file_async(file).await {
                 Ok(()) => println!("ok   {name} (workers={workers})"),
                 Err(e) => {
@@ -131,11 +120,7 @@ async fn main() {
         }
     }
     if !failures.is_empty() {
-        eprintln!(
-            "{} slt file(s) failed: {}",
-            failures.len(),
-            failures.join(", ")
-        );
+        eprintln!("{} slt file(s) failed: {}", failures.len(), failures.join(", "));
         std::process::exit(1);
     }
 }

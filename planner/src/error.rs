@@ -15,6 +15,12 @@ pub enum PlanError {
     RelationExists(String),
     #[error("column \"{0}\" does not exist")]
     UnknownColumn(String),
+    /// A qualified name: PostgreSQL prints `column t.x does not exist` without quotes.
+    #[error("column {0} does not exist")]
+    UnknownQualifiedColumn(String),
+    /// `ORDER BY 5` / `GROUP BY 5` past the end of the select list.
+    #[error("{0}")]
+    InvalidColumnReference(String),
     #[error("column reference \"{0}\" is ambiguous")]
     AmbiguousColumn(String),
     #[error("column \"{0}\" must appear in the GROUP BY clause or be used in an aggregate function")]
@@ -55,7 +61,8 @@ impl PlanError {
             PlanError::Syntax(_) => "42601",
             PlanError::UnknownRelation(_) => "42P01",
             PlanError::RelationExists(_) => "42P07",
-            PlanError::UnknownColumn(_) => "42703",
+            PlanError::UnknownColumn(_) | PlanError::UnknownQualifiedColumn(_) => "42703",
+            PlanError::InvalidColumnReference(_) => "42P10",
             PlanError::AmbiguousColumn(_) => "42702",
             PlanError::NotGrouped(_) | PlanError::Grouping(_) => "42803",
             PlanError::UnknownType(_) => "42704",

@@ -55,6 +55,9 @@ pub struct Grouping {
     pub aggs: Vec<AggEntry>,
 }
 
+/// The clause name that marks an aggregate's own arguments.
+const NESTED_AGGREGATE: &str = "aggregate arguments";
+
 /// How aggregate calls are treated where an expression appears.
 #[derive(Clone, Copy)]
 pub enum AggMode<'a> {
@@ -541,7 +544,10 @@ fn plan_case(
         None => Typed { expr: ScalarExpr::Literal(Datum::Null, ScalarType::Text), ty: None, unknown: Unknown::Null },
     };
     results.push(else_typed);
-    let ty = common_type(&results.iter().map(|r| r.ty.clone()).collect::<Vec<_>>(), "CASE")?;
+    // PostgreSQL considers the ELSE branch first when it picks the result type.
+    let mut branch_types: Vec<Option<ScalarType>> = results.iter().map(|r| r.ty.clone()).collect();
+    branch_types.rotate_right(1);
+    let ty = common_type(&branch_types, "CASE")?;
     let mut coerced: Vec<ScalarExpr> =
         results.into_iter().map(|r| coerce(ctx, r, &ty, CastContext::Implicit)).collect::<Result<_, _>>()?;
     let mut expr = coerced.pop().unwrap_or(ScalarExpr::Literal(Datum::Null, ty.clone()));
@@ -653,6 +659,9 @@ fn plan_aggregate(
     distinct: bool,
 ) -> Result<Typed, PlanError> {
     let entries = match ctx.mode {
+        AggMode::Forbidden(NESTED_AGGREGATE) => {
+            return Err(PlanError::Grouping("aggregate function calls cannot be nested".into()))
+        }
         AggMode::Forbidden(clause) => {
             return Err(PlanError::Grouping(format!("aggregate functions are not allowed in {clause}")))
         }
@@ -661,7 +670,7 @@ fn plan_aggregate(
         }
         AggMode::Collect(entries) => entries,
     };
-    let inner_ctx = ctx.with_mode(AggMode::Forbidden("aggregate arguments"));
+    let inner_ctx = ctx.with_mode(AggMode::Forbidden(NESTED_AGGREGATE));
     let (func, ty, expr) = match args {
         [FunctionArgExpr::Wildcard] | [] if name == "count" => {
             (AggregateFunc::CountRows, ScalarType::Int64, ScalarExpr::Literal(Datum::Bool(true), ScalarType::Bool))

@@ -116,6 +116,8 @@ pub enum Plan {
         if_not_exists: bool,
         /// The CREATE statement as written (normalized), for SHOW CREATE.
         create_sql: String,
+        /// Every object the view reads, plain views included.
+        depends_on: Vec<GlobalId>,
     },
     Drop {
         kind: ObjectKind,

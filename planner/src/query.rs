@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use eddy_expr::func::{self, CastContext};
 use eddy_expr::{RelationExpr, ScalarExpr, TableFunc};
-use eddy_repr::{Datum, Row, ScalarType};
+use eddy_repr::{Datum, GlobalId, Row, ScalarType};
 use sqlparser::ast::{
     self, Expr, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr, SetOperator, SetQuantifier,
     TableFactor,
@@ -26,6 +26,9 @@ pub struct QueryCtx<'a> {
     pub params: &'a RefCell<Vec<Option<ScalarType>>>,
     /// False while planning a materialized view.
     pub allow_now: bool,
+    /// Every catalog object the statement names, plain views included (they are inlined,
+    /// so the plan alone does not show them): what a new view depends on.
+    pub referenced: &'a RefCell<Vec<GlobalId>>,
 }
 
 impl<'a> QueryCtx<'a> {
@@ -190,7 +193,7 @@ fn ordinal(v: &ast::Value, len: usize) -> Result<usize, PlanError> {
     match v {
         ast::Value::Number(n, _) => match n.parse::<usize>() {
             Ok(i) if i >= 1 && i <= len => Ok(i - 1),
-            _ => Err(PlanError::UnknownColumn(format!("ORDER BY position {n} is not in select list"))),
+            _ => Err(PlanError::InvalidColumnReference(format!("ORDER BY position {n} is not in select list"))),
         },
         _ => Err(PlanError::Unsupported("ORDER BY a constant".into())),
     }
@@ -540,7 +543,7 @@ fn plan_grouping(
                     match select.projection.get(i.wrapping_sub(1)) {
                         Some(SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) => e.clone(),
                         _ => {
-                            return Err(PlanError::UnknownColumn(format!(
+                            return Err(PlanError::InvalidColumnReference(format!(
                                 "GROUP BY position {n} is not in select list"
                             )))
                         }
@@ -870,6 +873,7 @@ fn plan_table_factor(qcx: &QueryCtx, factor: &TableFactor) -> Result<Planned, Pl
 
 fn plan_table_name(qcx: &QueryCtx, name: &str, alias: Option<&ast::TableAlias>) -> Result<Planned, PlanError> {
     let item = qcx.catalog.resolve(name).ok_or_else(|| PlanError::UnknownRelation(name.to_string()))?;
+    qcx.referenced.borrow_mut().push(item.id);
     let expr = match (item.kind, &item.view_expr) {
         (ItemKind::View, Some(e)) => e.clone(),
         _ => RelationExpr::get(item.id, item.name.clone(), item.desc.arity()),

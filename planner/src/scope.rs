@@ -75,7 +75,7 @@ impl Scope {
             Some(t) if !self.columns.iter().any(|c| c.table.as_deref() == Some(t)) => {
                 PlanError::UnknownRelation(format!("{t}\" in FROM clause; missing FROM-clause entry for table \"{t}"))
             }
-            Some(t) => PlanError::UnknownColumn(format!("{t}.{name}")),
+            Some(t) => PlanError::UnknownQualifiedColumn(format!("{t}.{name}")),
             None => PlanError::UnknownColumn(name.to_string()),
         })
     }

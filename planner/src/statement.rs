@@ -29,7 +29,8 @@ pub fn plan(
     ctx: &StatementContext,
 ) -> Result<(Plan, Vec<Option<ScalarType>>), PlanError> {
     let params = RefCell::new(ctx.param_types.clone());
-    let qcx = QueryCtx { catalog, stmt: ctx, params: &params, allow_now: true };
+    let referenced = RefCell::new(Vec::new());
+    let qcx = QueryCtx { catalog, stmt: ctx, params: &params, allow_now: true, referenced: &referenced };
     let plan = plan_statement(&qcx, stmt)?;
     Ok((plan, params.into_inner()))
 }
@@ -156,7 +157,12 @@ fn plan_view_body(qcx: &QueryCtx, cv: &ast::CreateView, name: String, stmt: &Sta
     let Planned { expr, mut scope } = plan_query(qcx, &cv.query)?;
     if !cv.columns.is_empty() {
         if cv.columns.len() > scope.len() {
-            return Err(PlanError::Cardinality("CREATE VIEW specifies more column names than columns".into()));
+            let message = if cv.materialized {
+                "too many column names were specified"
+            } else {
+                "CREATE VIEW specifies more column names than columns"
+            };
+            return Err(PlanError::Cardinality(message.into()));
         }
         for (c, def) in scope.columns.iter_mut().zip(&cv.columns) {
             c.name = normalize_ident(&def.name);
@@ -176,7 +182,14 @@ fn plan_view_body(qcx: &QueryCtx, cv: &ast::CreateView, name: String, stmt: &Sta
         or_replace: cv.or_replace,
         if_not_exists: cv.if_not_exists,
         create_sql: stmt.to_string(),
+        depends_on: dedup(qcx.referenced.borrow().clone()),
     })
+}
+
+fn dedup(mut ids: Vec<eddy_repr::GlobalId>) -> Vec<eddy_repr::GlobalId> {
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(*id));
+    ids
 }
 
 fn table_target(qcx: &QueryCtx, name: &ast::ObjectName) -> Result<crate::CatalogItem, PlanError> {

@@ -72,66 +72,11 @@ pub fn parse_type_name(text: &str) -> Result<ScalarType, PlanError> {
     Ok(ty)
 }
 
-/// Position in PostgreSQL's implicit-cast ladder of numeric types.
-fn numeric_rank(t: &ScalarType) -> Option<u8> {
-    Some(match t {
-        ScalarType::Int16 => 0,
-        ScalarType::Int32 => 1,
-        ScalarType::Int64 => 2,
-        ScalarType::Numeric { .. } => 3,
-        ScalarType::Float32 => 4,
-        ScalarType::Float64 => 5,
-        _ => return None,
-    })
-}
-
-fn datetime_rank(t: &ScalarType) -> Option<u8> {
-    Some(match t {
-        ScalarType::Date => 0,
-        ScalarType::Timestamp => 1,
-        ScalarType::TimestampTz => 2,
-        _ => return None,
-    })
-}
-
 /// The type PostgreSQL resolves for UNION, CASE, COALESCE and VALUES columns
-/// (`select_common_type`): unknowns take the others' type (text if all unknown), numbers
-/// and date/times widen, strings become text, differing modifiers are dropped.
+/// (`select_common_type`, in expr's resolver): unknowns take the others' type, text if
+/// all are unknown.
 pub fn common_type(types: &[Option<ScalarType>], context: &str) -> Result<ScalarType, PlanError> {
-    let known: Vec<&ScalarType> = types.iter().flatten().collect();
-    let Some(first) = known.first() else {
-        return Ok(ScalarType::Text);
-    };
-    let mut result = (*first).clone();
-    for t in &known[1..] {
-        if **t == result {
-            continue;
-        }
-        result = if let (Some(a), Some(b)) = (numeric_rank(&result), numeric_rank(t)) {
-            if b > a {
-                t.without_modifiers()
-            } else {
-                result.without_modifiers()
-            }
-        } else if let (Some(a), Some(b)) = (datetime_rank(&result), datetime_rank(t)) {
-            if b > a {
-                (*t).clone()
-            } else {
-                result
-            }
-        } else if result.is_string() && t.is_string() {
-            if result.without_modifiers() == t.without_modifiers() {
-                result.without_modifiers()
-            } else {
-                ScalarType::Text
-            }
-        } else if result.without_modifiers() == t.without_modifiers() {
-            result.without_modifiers()
-        } else {
-            return Err(PlanError::TypeMismatch(format!("{context} types {result} and {t} cannot be matched")));
-        };
-    }
-    Ok(result)
+    eddy_expr::func::common_type(types, context).map_err(PlanError::from)
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ impl Coordinator {
                 self.insert_entry(id, name, ItemKind::Table, desc, None, create_sql, vec![]);
                 Ok(command("CREATE TABLE"))
             }
-            Plan::CreateView { name, desc, expr, materialized, or_replace, if_not_exists, create_sql } => {
+            Plan::CreateView { name, desc, expr, materialized, or_replace, if_not_exists, create_sql, depends_on } => {
                 let tag = if materialized { "CREATE MATERIALIZED VIEW" } else { "CREATE VIEW" };
                 if let Some(&existing) = self.names.get(&name) {
                     if !or_replace {
@@ -110,14 +110,17 @@ impl Coordinator {
                     }
                     let dependents = self.dependents(existing);
                     if dependents.len() > 1 {
-                        return Err(AdapterError::Dependents(format!(
-                            "cannot replace view \"{name}\" because other objects depend on it"
-                        )));
+                        return Err(AdapterError::Dependents {
+                            message: format!(
+                                "cannot replace view {name} because other objects depend on it (Eddy inlines \
+                                 views into their readers; drop and recreate them)"
+                            ),
+                            detail: self.describe_dependencies(&dependents),
+                        });
                     }
                     self.drop_ids(&[existing]);
                 }
                 let id = self.allocate_id();
-                let depends_on = expr.depends_on();
                 if materialized {
                     self.compute.send(Command::CreateView { id, expr: expr.clone() });
                     self.insert_entry(id, name, ItemKind::MaterializedView, desc, None, create_sql, depends_on);
@@ -266,7 +269,7 @@ impl Coordinator {
                 if if_exists {
                     continue;
                 }
-                return Err(AdapterError::Plan(eddy_planner::PlanError::UnknownRelation(name)));
+                return Err(AdapterError::UnknownObject(format!("{} \"{name}\" does not exist", kind.as_str())));
             };
             let entry = &self.entries[&id];
             if !kind.matches(entry.item.kind) {
@@ -281,21 +284,31 @@ impl Coordinator {
             }
             let all = self.dependents(id);
             if all.len() > 1 && !cascade {
-                let names: Vec<String> = all[1..]
-                    .iter()
-                    .map(|d| format!("{} {}", self.entries[d].item.kind.as_str(), self.entries[d].item.name))
-                    .collect();
-                return Err(AdapterError::Dependents(format!(
-                    "cannot drop {} {name} because other objects depend on it: {}",
-                    kind.as_str(),
-                    names.join(", ")
-                )));
+                return Err(AdapterError::Dependents {
+                    message: format!("cannot drop {} {name} because other objects depend on it", kind.as_str()),
+                    detail: self.describe_dependencies(&all),
+                });
             }
             to_drop.extend(all);
         }
         to_drop.dedup();
         self.drop_ids(&to_drop);
         Ok(command(&tag))
+    }
+
+    /// PostgreSQL's DETAIL for dependents: `materialized view m depends on table t`, a line each.
+    fn describe_dependencies(&self, ids: &[GlobalId]) -> String {
+        let label = |id: &GlobalId| {
+            let e = &self.entries[id];
+            format!("{} {}", e.item.kind.as_str(), e.item.name)
+        };
+        let mut lines = Vec::new();
+        for dependent in &ids[1..] {
+            for used in self.entries[dependent].depends_on.iter().filter(|u| ids.contains(u)) {
+                lines.push(format!("{} depends on {}", label(dependent), label(used)));
+            }
+        }
+        lines.join("\n")
     }
 
     fn drop_ids(&mut self, ids: &[GlobalId]) {

@@ -14,8 +14,11 @@ pub enum AdapterError {
     Parse(#[from] ParseError),
     #[error("null value in column \"{column}\" of relation \"{table}\" violates not-null constraint")]
     NotNull { column: String, table: String },
+    #[error("{message}")]
+    Dependents { message: String, detail: String },
+    /// `table "x" does not exist` from DROP (SQLSTATE 42P01, or 42704 for other kinds).
     #[error("{0}")]
-    Dependents(String),
+    UnknownObject(String),
     #[error("{0}")]
     WrongObjectType(String, String),
     #[error("unrecognized configuration parameter \"{0}\"")]
@@ -36,7 +39,8 @@ impl AdapterError {
             AdapterError::Eval(e) => e.sqlstate().to_string(),
             AdapterError::Parse(e) => e.sqlstate().to_string(),
             AdapterError::NotNull { .. } => "23502".into(),
-            AdapterError::Dependents(_) => "2BP01".into(),
+            AdapterError::Dependents { .. } => "2BP01".into(),
+            AdapterError::UnknownObject(_) => "42P01".into(),
             AdapterError::WrongObjectType(..) => "42809".into(),
             AdapterError::UnknownVariable(_) => "42704".into(),
             AdapterError::InvalidParameterValue(_) => "22023".into(),
@@ -48,13 +52,20 @@ impl AdapterError {
     pub fn hint(&self) -> Option<String> {
         match self {
             AdapterError::Plan(e) => e.hint(),
-            AdapterError::Dependents(_) => Some("Use DROP ... CASCADE to drop the dependent objects too.".into()),
+            AdapterError::Dependents { .. } => Some("Use DROP ... CASCADE to drop the dependent objects too.".into()),
             AdapterError::WrongObjectType(_, hint) => Some(hint.clone()),
             _ => None,
         }
     }
 
     /// Where the error happened (PostgreSQL's CONTEXT line), e.g. `COPY m, line 2`.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            AdapterError::Dependents { detail, .. } => Some(detail.clone()),
+            _ => None,
+        }
+    }
+
     pub fn context(&self) -> Option<String> {
         match self {
             AdapterError::Copy { context, .. } => Some(context.clone()),

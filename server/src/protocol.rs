@@ -92,6 +92,7 @@ fn to_pg_error(e: AdapterError) -> ErrorInfo {
     let mut info = ErrorInfo::new("ERROR".into(), e.sqlstate(), e.to_string());
     info.hint = e.hint();
     info.where_context = e.context();
+    info.detail = e.detail();
     info
 }
 

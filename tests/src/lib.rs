@@ -27,7 +27,12 @@ impl EddyProcess {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
-            .map_err(|e| anyhow::anyhow!("cannot start {}: {e} (build it first: cargo build --bin eddy)", eddy_binary().display()))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot start {}: {e} (build it first: cargo build --bin eddy)",
+                    eddy_binary().display()
+                )
+            })?;
         let mut process = EddyProcess { child, port, _data_dir: data_dir };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -20,7 +20,8 @@ pub fn postgres_bin_dir() -> PathBuf {
 
 /// Session settings every oracle database gets, so PostgreSQL prints values the way Eddy
 /// does: UTC, ISO dates, shortest exact floats.
-pub const ORACLE_SETTINGS: [(&str, &str); 3] = [("TimeZone", "UTC"), ("DateStyle", "ISO, MDY"), ("extra_float_digits", "1")];
+pub const ORACLE_SETTINGS: [(&str, &str); 3] =
+    [("TimeZone", "UTC"), ("DateStyle", "ISO, MDY"), ("extra_float_digits", "1")];
 
 /// A running PostgreSQL server, stopped and deleted when dropped.
 pub struct PostgresProcess {
@@ -94,7 +95,11 @@ impl PostgresProcess {
     pub async fn create_oracle_database(&self, name: &str) -> anyhow::Result<tokio_postgres::Client> {
         let admin = self.connect("postgres").await?;
         admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).await?;
-        admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")).await?;
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+            ))
+            .await?;
         for (setting, value) in ORACLE_SETTINGS {
             admin.batch_execute(&format!("ALTER DATABASE {name} SET {setting} = '{value}'")).await?;
         }
@@ -127,7 +132,12 @@ impl PostgresProcess {
 impl Drop for PostgresProcess {
     fn drop(&mut self) {
         if self.data_dir().join("postmaster.pid").exists() {
-            let _ = self.pg_command("pg_ctl").arg("-D").arg(self.data_dir()).args(["-m", "immediate", "-w", "stop"]).output();
+            let _ = self
+                .pg_command("pg_ctl")
+                .arg("-D")
+                .arg(self.data_dir())
+                .args(["-m", "immediate", "-w", "stop"])
+                .output();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
