@@ -70,7 +70,7 @@ impl State {
             Command::Update { id, updates, time } => {
                 if self.index == 0 {
                     if let Some(input) = self.collections.get_mut(&id).and_then(|c| c.input.as_mut()) {
-                        input.advance_to(time.max(input.time().clone()));
+                        input.advance_to(time.max(*input.time()));
                         for (row, diff) in updates {
                             input.update(row, diff);
                         }

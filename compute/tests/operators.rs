@@ -83,11 +83,14 @@ fn row(a: i64, b: Option<i64>, c: bool, d: &str) -> Row {
 }
 
 /// A random change: which table, the row, insert or delete.
-fn change() -> impl Strategy<Value = (bool, i64, Option<i64>, bool, u8, bool)> {
+/// (left table?, a, b, c, index of d, insert?)
+type Change = (bool, i64, Option<i64>, bool, u8, bool);
+
+fn change() -> impl Strategy<Value = Change> {
     (any::<bool>(), 0..4i64, proptest::option::of(-3..4i64), any::<bool>(), 0..3u8, any::<bool>())
 }
 
-fn run(workers: usize, batches: Vec<Vec<(bool, i64, Option<i64>, bool, u8, bool)>>) {
+fn run(workers: usize, batches: Vec<Vec<Change>>) {
     let compute = Compute::start(workers).expect("compute starts");
     let mut time: Timestamp = 1;
     compute.send(Command::AdvanceTime { time });

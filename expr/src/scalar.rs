@@ -168,6 +168,25 @@ impl ScalarExpr {
     }
 }
 
+/// A compact rendering of a scalar expression for EXPLAIN (`#2`, literals, calls).
+pub fn display(expr: &ScalarExpr) -> String {
+    let list = |es: &[ScalarExpr], sep: &str| es.iter().map(display).collect::<Vec<_>>().join(sep);
+    match expr {
+        ScalarExpr::Column(c) => format!("#{c}"),
+        ScalarExpr::Literal(d, ty) => match eddy_repr::strconv::datum_to_text(d, ty) {
+            None => "NULL".to_string(),
+            Some(s) => format!("{s:?}"),
+        },
+        ScalarExpr::Call { func, args } => format!("{func:?}({})", list(args, ", ")),
+        ScalarExpr::And(es) => format!("({})", list(es, " AND ")),
+        ScalarExpr::Or(es) => format!("({})", list(es, " OR ")),
+        ScalarExpr::If { cond, then, els } => {
+            format!("CASE WHEN {} THEN {} ELSE {} END", display(cond), display(then), display(els))
+        }
+        ScalarExpr::Coalesce(es) => format!("coalesce({})", list(es, ", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,24 +215,5 @@ mod tests {
             els: Box::new(ScalarExpr::Literal(Datum::Int32(2), ScalarType::Int32)),
         };
         assert_eq!(e.eval(&[]).unwrap(), Datum::Int32(2));
-    }
-}
-
-/// A compact rendering of a scalar expression for EXPLAIN (`#2`, literals, calls).
-pub fn display(expr: &ScalarExpr) -> String {
-    let list = |es: &[ScalarExpr], sep: &str| es.iter().map(display).collect::<Vec<_>>().join(sep);
-    match expr {
-        ScalarExpr::Column(c) => format!("#{c}"),
-        ScalarExpr::Literal(d, ty) => match eddy_repr::strconv::datum_to_text(d, ty) {
-            None => "NULL".to_string(),
-            Some(s) => format!("{s:?}"),
-        },
-        ScalarExpr::Call { func, args } => format!("{func:?}({})", list(args, ", ")),
-        ScalarExpr::And(es) => format!("({})", list(es, " AND ")),
-        ScalarExpr::Or(es) => format!("({})", list(es, " OR ")),
-        ScalarExpr::If { cond, then, els } => {
-            format!("CASE WHEN {} THEN {} ELSE {} END", display(cond), display(then), display(els))
-        }
-        ScalarExpr::Coalesce(es) => format!("coalesce({})", list(es, ", ")),
     }
 }

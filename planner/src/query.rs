@@ -625,7 +625,7 @@ fn plan_from(qcx: &QueryCtx, from: &[ast::TableWithJoins], selection: Option<&Ex
     let mut left_arity = first.scope.len();
     for (factor, end) in iter {
         let (ready, rest): (Vec<_>, Vec<_>) =
-            conjuncts.into_iter().partition(|c| c.max_column().map_or(true, |m| m < end));
+            conjuncts.into_iter().partition(|c| c.max_column().is_none_or(|m| m < end));
         conjuncts = rest;
         expr = join_on(expr, left_arity, factor.expr, ready)?;
         left_arity = end;

@@ -160,15 +160,10 @@ fn split_csv(line: &str, delimiter: char, quote: char, escape: char, null: &str)
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {
         if quoted {
-            if c == escape && chars.peek() == Some(&quote) && (escape != quote || true) {
-                if escape == quote {
-                    // A doubled quote inside quotes is a literal quote.
-                    chars.next();
-                    current.push(quote);
-                } else {
-                    chars.next();
-                    current.push(quote);
-                }
+            if c == escape && chars.peek() == Some(&quote) {
+                // An escaped quote (a doubled quote by default) is a literal quote.
+                chars.next();
+                current.push(quote);
             } else if c == quote {
                 quoted = false;
             } else {
