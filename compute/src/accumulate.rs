@@ -11,17 +11,14 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// True if every aggregate can be maintained by summing contributions.
+///
+/// Numeric sums are not (yet): PostgreSQL's result scale is the largest scale among the
+/// rows present, which a retractable sum of decimals does not track, so they take the
+/// per-group path until the accumulator counts rows per scale.
 pub fn all_accumulable(aggregates: &[AggregateExpr]) -> bool {
     aggregates.iter().all(|a| {
         !a.distinct
-            && matches!(
-                a.func,
-                AggregateFunc::CountRows
-                    | AggregateFunc::Count
-                    | AggregateFunc::SumInt
-                    | AggregateFunc::SumNumeric
-                    | AggregateFunc::AvgNumeric
-            )
+            && matches!(a.func, AggregateFunc::CountRows | AggregateFunc::Count | AggregateFunc::SumInt)
     })
 }
 
