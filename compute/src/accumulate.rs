@@ -17,8 +17,7 @@ use serde::{Deserialize, Serialize};
 /// per-group path until the accumulator counts rows per scale.
 pub fn all_accumulable(aggregates: &[AggregateExpr]) -> bool {
     aggregates.iter().all(|a| {
-        !a.distinct
-            && matches!(a.func, AggregateFunc::CountRows | AggregateFunc::Count | AggregateFunc::SumInt)
+        !a.distinct && matches!(a.func, AggregateFunc::CountRows | AggregateFunc::Count | AggregateFunc::SumInt)
     })
 }
 

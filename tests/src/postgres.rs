@@ -7,7 +7,7 @@
 //! that user.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -35,7 +35,13 @@ impl PostgresProcess {
     /// Runs `initdb` into a fresh temporary directory and starts the server on a free
     /// loopback port, waiting until it accepts connections.
     pub fn start() -> anyhow::Result<Self> {
-        let bin = postgres_bin_dir();
+        Self::start_with(&postgres_bin_dir(), &[])
+    }
+
+    /// Like [`start`](Self::start), with the server binaries in `bin` and extra server
+    /// `settings` (`-c name=value`), e.g. memory sizes for a benchmark.
+    pub fn start_with(bin: &Path, settings: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let bin = bin.to_path_buf();
         if !bin.join("postgres").exists() {
             anyhow::bail!("PostgreSQL 15 is not installed at {} (apt-get install postgresql-15)", bin.display());
         }
@@ -58,7 +64,7 @@ impl PostgresProcess {
             .output()?;
         check(initdb, "initdb")?;
         let mut options = format!("-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off", pg.dir.display());
-        for (name, value) in ORACLE_SETTINGS {
+        for (name, value) in ORACLE_SETTINGS.iter().chain(settings) {
             options.push_str(&format!(" -c {name}='{value}'"));
         }
         let start = pg
