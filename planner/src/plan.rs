@@ -1,7 +1,7 @@
 //! `Plan`: what a statement asks the coordinator to do, fully resolved and typed.
 
 use chrono::{DateTime, Utc};
-use eddy_expr::{RelationExpr, ScalarExpr};
+use eddy_expr::RelationExpr;
 use eddy_repr::{Datum, GlobalId, RelationDesc, ScalarType};
 
 use crate::ItemKind;
@@ -168,7 +168,3 @@ pub enum Plan {
         tag: String,
     },
 }
-
-/// A scalar expression in a plan that still needs the parameters substituted: only used
-/// when describing a prepared statement.
-pub type TypedExpr = (ScalarExpr, ScalarType);

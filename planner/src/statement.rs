@@ -272,18 +272,13 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
         };
         exprs.push(e);
     }
-    let rows = with_not_null_checks(planned.expr.map(exprs).project((width..width + arity).collect()), &item.desc, 0);
+    // NOT NULL is checked by the coordinator when it applies the rows.
+    let rows = planned.expr.map(exprs).project((width..width + arity).collect());
     let returning = match &insert.returning {
         None => None,
         Some(items) => Some(plan_returning(qcx, &item, items)?),
     };
     Ok(Plan::Insert { table: item.id, rows, returning })
-}
-
-/// NOT NULL constraints are checked by the coordinator when it applies the rows; this
-/// hook exists so the plan documents where they come from.
-fn with_not_null_checks(rows: RelationExpr, _desc: &RelationDesc, _offset: usize) -> RelationExpr {
-    rows
 }
 
 fn plan_returning(

@@ -4,6 +4,3 @@
 //! Not built yet: today tables live only in compute's in-memory arrangements and nothing
 //! survives a restart (issues 4 and 5). The crate exists so the workspace shows the
 //! architecture in DESIGN.md; it must never import `compute` (they meet in `server`).
-
-/// The on-disk format version this build writes, checked at startup once data is stored.
-pub const DATA_FORMAT_VERSION: u32 = 0;
