@@ -85,7 +85,7 @@ impl AsyncDB for Eddy {
 
 #[tokio::main]
 async fn main() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("slt");
+    let dir = eddy_tests::manifest_dir().join("slt");
     let filter = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("tests/slt exists")

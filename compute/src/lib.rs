@@ -18,7 +18,7 @@ mod worker;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
-use eddy_expr::{EvalError, RelationExpr};
+use eddy_expr::{EvalError, KeyRange, Pipeline, RelationExpr};
 use eddy_repr::{Diff, GlobalId, Row, Timestamp};
 
 /// An instruction to every worker.
@@ -37,7 +37,8 @@ pub enum Command {
     Drop {
         id: GlobalId,
     },
-    /// Applies changes to a table at `time` (worker 0 feeds them; arrangements shard them).
+    /// Applies changes to a table at `time`. Each worker is sent its own share to feed in;
+    /// arrangements then route every row to the worker that owns it.
     Update {
         id: GlobalId,
         updates: Vec<(Row, Diff)>,
@@ -47,10 +48,13 @@ pub enum Command {
     AdvanceTime {
         time: Timestamp,
     },
-    /// Reads collection `id` as of `time`, once every worker's copy is complete there.
+    /// Reads collection `id` as of `time`, once every worker's copy is complete there:
+    /// the rows in `range` that come out of `pipeline`.
     Peek {
         id: GlobalId,
         time: Timestamp,
+        pipeline: Pipeline,
+        range: KeyRange,
         reply: Sender<PeekResponse>,
     },
     Shutdown,
@@ -107,10 +111,30 @@ impl Compute {
         }
     }
 
-    /// Reads collection `id` at `time`, blocking until all workers answer.
-    pub fn peek(&self, id: GlobalId, time: Timestamp) -> Result<Vec<(Row, Diff)>, PeekError> {
+    /// Applies `updates` to table `id` at `time`, spreading them over the workers so that
+    /// every worker shares the work of feeding them in (none is cloned).
+    pub fn update(&self, id: GlobalId, mut updates: Vec<(Row, Diff)>, time: Timestamp) {
+        let share = updates.len().div_ceil(self.workers());
+        for sender in self.senders.iter().rev() {
+            let mine = updates.split_off(updates.len().saturating_sub(share));
+            if !mine.is_empty() {
+                let _ = sender.send(Command::Update { id, updates: mine, time });
+            }
+        }
+    }
+
+    /// Reads the rows of collection `id` at `time` that lie in `range` and come out of
+    /// `pipeline`, blocking until all workers answer. Rows are not consolidated across
+    /// workers when the pipeline projects.
+    pub fn peek(
+        &self,
+        id: GlobalId,
+        time: Timestamp,
+        pipeline: Pipeline,
+        range: KeyRange,
+    ) -> Result<Vec<(Row, Diff)>, PeekError> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        self.send(Command::Peek { id, time, reply: tx });
+        self.send(Command::Peek { id, time, pipeline, range, reply: tx });
         let mut rows = Vec::new();
         let mut first_error = None;
         for _ in 0..self.workers() {

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use differential_dataflow::input::{Input, InputSession};
-use differential_dataflow::trace::cursor::Cursor;
+use differential_dataflow::trace::cursor::{cursor_list, Cursor};
 use differential_dataflow::trace::TraceReader;
-use eddy_expr::{EvalError, RelationExpr};
+use eddy_expr::{EvalError, KeyRange, Pipeline, RelationExpr};
 use eddy_repr::{Diff, GlobalId, Row, Timestamp};
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::Probe;
@@ -30,6 +30,8 @@ struct Maintained {
 struct PendingPeek {
     id: GlobalId,
     time: Timestamp,
+    pipeline: Pipeline,
+    range: KeyRange,
     reply: Sender<PeekResponse>,
 }
 
@@ -68,21 +70,19 @@ impl State {
                 }
             }
             Command::Update { id, updates, time } => {
-                if self.index == 0 {
-                    if let Some(input) = self.collections.get_mut(&id).and_then(|c| c.input.as_mut()) {
-                        input.advance_to(time.max(*input.time()));
-                        for (row, diff) in updates {
-                            input.update(row, diff);
-                        }
+                if let Some(input) = self.collections.get_mut(&id).and_then(|c| c.input.as_mut()) {
+                    input.advance_to(time.max(*input.time()));
+                    for (row, diff) in updates {
+                        input.update(row, diff);
                     }
                 }
             }
             Command::AdvanceTime { time } => self.advance(time),
-            Command::Peek { id, time, reply } => {
+            Command::Peek { id, time, pipeline, range, reply } => {
                 if !self.collections.contains_key(&id) {
                     let _ = reply.send(Err(PeekError::UnknownCollection(id)));
                 } else {
-                    self.pending.push(PendingPeek { id, time, reply });
+                    self.pending.push(PendingPeek { id, time, pipeline, range, reply });
                 }
             }
             Command::Shutdown => {}
@@ -187,45 +187,65 @@ impl State {
             let p = self.pending.swap_remove(i);
             let response = match self.collections.get_mut(&p.id) {
                 None => Err(PeekError::UnknownCollection(p.id)),
-                Some(c) => read_at(c, p.time),
+                Some(c) => read_at(c, p.time, &p.pipeline, &p.range),
             };
             let _ = p.reply.send(response);
         }
     }
 }
 
-/// The rows of `c` as of `time` (this worker's share), or its first error.
-fn read_at(c: &mut Maintained, time: Timestamp) -> PeekResponse {
-    let errors = accumulate_errs(&mut c.errs, time);
-    if let Some((e, _)) = errors.into_iter().find(|(_, n)| *n > 0) {
+/// This worker's rows of `c` as of `time` in `range`, passed through `pipeline`; or the
+/// view's first error.
+fn read_at(c: &mut Maintained, time: Timestamp, pipeline: &Pipeline, range: &KeyRange) -> PeekResponse {
+    if let Some(e) = first_error(&mut c.errs, time) {
         return Err(PeekError::Eval(e));
     }
-    Ok(accumulate_rows(&mut c.oks, time))
-}
-
-/// Sums each key's updates at times `<= time` (this worker's share of the trace).
-macro_rules! accumulate_trace {
-    ($trace:expr, $time:expr) => {{
-        let mut out = Vec::new();
-        if let Some(batches) = $trace.batches_through(AntichainRef::new(&[])) {
-            let (mut cursor, storage) = differential_dataflow::trace::cursor::cursor_list(batches);
-            for ((key, ()), times) in cursor.to_vec(&storage, |k| k.clone(), |_| ()) {
-                let count: Diff = times.iter().filter(|(t, _)| *t <= $time).map(|(_, d)| *d).sum();
-                if count != 0 {
-                    out.push((key, count));
-                }
+    let mut out = Vec::new();
+    let Some(batches) = c.oks.batches_through(AntichainRef::new(&[])) else { return Ok(out) };
+    let (mut cursor, storage) = cursor_list(batches);
+    if !range.is_everything() {
+        cursor.seek_key(&storage, &range.start());
+    }
+    while let Some(row) = cursor.get_key(&storage) {
+        if range.is_past(row) {
+            break;
+        }
+        let count = count_at(&mut cursor, &storage, time);
+        if count != 0 {
+            if let Some(result) = pipeline.apply(row)? {
+                out.push((result, count));
             }
         }
-        out
-    }};
+        cursor.step_key(&storage);
+    }
+    Ok(out)
 }
 
-fn accumulate_rows(trace: &mut RowTrace, time: Timestamp) -> Vec<(Row, Diff)> {
-    accumulate_trace!(trace, time)
+/// The first error with a positive count at `time` in this worker's share of `errs`.
+fn first_error(errs: &mut ErrTrace, time: Timestamp) -> Option<EvalError> {
+    let batches = errs.batches_through(AntichainRef::new(&[]))?;
+    let (mut cursor, storage) = cursor_list(batches);
+    while let Some(error) = cursor.get_key(&storage) {
+        if count_at(&mut cursor, &storage, time) > 0 {
+            return Some(error.clone());
+        }
+        cursor.step_key(&storage);
+    }
+    None
 }
 
-fn accumulate_errs(trace: &mut ErrTrace, time: Timestamp) -> Vec<(EvalError, Diff)> {
-    accumulate_trace!(trace, time)
+/// The multiplicity at `time` of the cursor's current key (its updates at times `<= time`).
+fn count_at<C>(cursor: &mut C, storage: &C::Storage, time: Timestamp) -> Diff
+where
+    C: for<'a> Cursor<TimeGat<'a> = &'a Timestamp, DiffGat<'a> = &'a Diff>,
+{
+    let mut count = 0;
+    cursor.map_times(storage, |t, d| {
+        if *t <= time {
+            count += *d;
+        }
+    });
+    count
 }
 
 fn unreachable_empty(scope: timely::dataflow::Scope<'_, Timestamp>) -> crate::render::Errs<'_> {

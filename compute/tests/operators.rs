@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use eddy_compute::{Command, Compute};
 use eddy_expr::eval::{consolidate, evaluate, Collection};
-use eddy_expr::{AggregateExpr, AggregateFunc, RelationExpr, ScalarExpr, TableFunc};
+use eddy_expr::{AggregateExpr, AggregateFunc, Func, KeyRange, Pipeline, RelationExpr, ScalarExpr, TableFunc};
 use eddy_repr::{Datum, GlobalId, Row, ScalarType, Timestamp};
 use proptest::prelude::*;
 
@@ -115,12 +115,13 @@ fn run(workers: usize, batches: Vec<Vec<Change>>) {
             updates.entry(id).or_default().push((r, diff));
         }
         for (id, ups) in updates {
-            compute.send(Command::Update { id, updates: ups, time });
+            compute.update(id, ups, time);
         }
         compute.send(Command::AdvanceTime { time: time + 1 });
         for (i, (name, plan)) in plans.iter().enumerate() {
             let expected = evaluate(plan, &|id| Ok(contents.get(&id).cloned().unwrap_or_default()));
-            let actual = compute.peek(100 + i as GlobalId, time).map(consolidate);
+            let actual =
+                compute.peek(100 + i as GlobalId, time, Pipeline::default(), KeyRange::default()).map(consolidate);
             match (expected, actual) {
                 (Ok(e), Ok(a)) => assert_eq!(consolidate(e), a, "operator {name} on {workers} workers at time {time}"),
                 (Err(e), Err(a)) => {
@@ -129,7 +130,31 @@ fn run(workers: usize, batches: Vec<Vec<Change>>) {
                 (e, a) => panic!("operator {name}: reference {e:?} but dataflow {a:?}"),
             }
         }
+        check_keyed_reads(&compute, &contents, time);
         time += 1;
+    }
+}
+
+/// Reads of a table through pipelines whose filters give a key range (an equality prefix,
+/// a range on the next column, both, and a filter after a map that gives none) equal
+/// filtering everything.
+fn check_keyed_reads(compute: &Compute, contents: &BTreeMap<GlobalId, Collection>, time: Timestamp) {
+    let lit = |i: i64| ScalarExpr::Literal(Datum::Int64(i), ScalarType::Int64);
+    let cmp = |func: Func, col: usize, v: i64| ScalarExpr::call(func, vec![ScalarExpr::Column(col), lit(v)]);
+    let types = [ScalarType::Int64, ScalarType::Int64, ScalarType::Bool, ScalarType::Text];
+    let reads = [
+        left().filter(vec![cmp(Func::Eq, 0, 2)]),
+        left().filter(vec![cmp(Func::Eq, 0, 1), cmp(Func::Gte, 1, 0)]).project(vec![3, 1]),
+        left().filter(vec![ScalarExpr::And(vec![cmp(Func::Gt, 0, 0), cmp(Func::Lte, 0, 2)])]),
+        left().filter(vec![cmp(Func::Eq, 0, 3), cmp(Func::Lt, 1, 2), cmp(Func::Gt, 1, -2)]),
+        left().map(vec![lit(5)]).filter(vec![cmp(Func::Eq, 4, 5), cmp(Func::Eq, 0, 0)]).project(vec![1]),
+    ];
+    for read in reads {
+        let (id, pipeline) = Pipeline::split(&read).expect("a pipeline over a table");
+        let range = pipeline.key_range(&types);
+        let expected = evaluate(&read, &|id| Ok(contents.get(&id).cloned().unwrap_or_default())).expect("no errors");
+        let actual = compute.peek(id, time, pipeline, range.clone()).map(consolidate).expect("peek");
+        assert_eq!(expected, actual, "read {read:?} with {range:?} at time {time}");
     }
 }
 

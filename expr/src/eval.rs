@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use eddy_repr::{Datum, Diff, GlobalId, Row, ScalarType};
 
+use crate::pipeline::Pipeline;
 use crate::{AggregateExpr, EvalError, RelationExpr, ScalarExpr, TableFunc};
 
 /// A multiset of rows with multiplicities, consolidated (each row once, no zero counts).
@@ -28,22 +29,40 @@ pub fn evaluate(
     expr: &RelationExpr,
     input: &dyn Fn(GlobalId) -> Result<Collection, EvalError>,
 ) -> Result<Collection, EvalError> {
+    evaluate_pushdown(expr, &|id, pipeline| {
+        let mut out = Vec::new();
+        for (row, diff) in input(id)? {
+            out.extend(pipeline.apply(&row)?.map(|r| (r, diff)));
+        }
+        Ok(out)
+    })
+}
+
+/// Evaluates `expr`, handing each `Get` and the per-row steps above it to `input`, which
+/// returns the rows that come out of the pipeline (in any order, possibly repeated).
+pub fn evaluate_pushdown(
+    expr: &RelationExpr,
+    input: &dyn Fn(GlobalId, &Pipeline) -> Result<Collection, EvalError>,
+) -> Result<Collection, EvalError> {
+    if let Some((id, pipeline)) = Pipeline::split(expr) {
+        return Ok(consolidate(input(id, &pipeline)?));
+    }
     Ok(match expr {
-        RelationExpr::Get { id, .. } => input(*id)?,
+        RelationExpr::Get { id, .. } => consolidate(input(*id, &Pipeline::default())?),
         RelationExpr::Constant { rows, .. } => consolidate(rows.iter().cloned()),
         RelationExpr::Project { input: inner, outputs } => {
-            consolidate(evaluate(inner, input)?.into_iter().map(|(r, d)| (r.project(outputs), d)))
+            consolidate(evaluate_pushdown(inner, input)?.into_iter().map(|(r, d)| (r.project(outputs), d)))
         }
         RelationExpr::Map { input: inner, scalars } => {
             let mut out = Vec::new();
-            for (row, diff) in evaluate(inner, input)? {
+            for (row, diff) in evaluate_pushdown(inner, input)? {
                 out.push((map_row(row, scalars)?, diff));
             }
             out
         }
         RelationExpr::Filter { input: inner, predicates } => {
             let mut out = Vec::new();
-            for (row, diff) in evaluate(inner, input)? {
+            for (row, diff) in evaluate_pushdown(inner, input)? {
                 if passes(&row, predicates)? {
                     out.push((row, diff));
                 }
@@ -52,7 +71,7 @@ pub fn evaluate(
         }
         RelationExpr::FlatMap { input: inner, func, args } => {
             let mut out = Vec::new();
-            for (row, diff) in evaluate(inner, input)? {
+            for (row, diff) in evaluate_pushdown(inner, input)? {
                 for extra in expand_table_func(func, args, &row)? {
                     let mut r = row.clone();
                     r.push(extra);
@@ -62,8 +81,8 @@ pub fn evaluate(
             consolidate(out)
         }
         RelationExpr::Join { left, right, left_key, right_key } => {
-            let left = evaluate(left, input)?;
-            let right = evaluate(right, input)?;
+            let left = evaluate_pushdown(left, input)?;
+            let right = evaluate_pushdown(right, input)?;
             let mut by_key: HashMap<Row, Vec<&(Row, Diff)>> = HashMap::new();
             for entry in &right {
                 by_key.entry(eval_key(&entry.0, right_key)?).or_default().push(entry);
@@ -80,7 +99,7 @@ pub fn evaluate(
         }
         RelationExpr::Reduce { input: inner, group_key, aggregates } => {
             let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
-            for (row, diff) in evaluate(inner, input)? {
+            for (row, diff) in evaluate_pushdown(inner, input)? {
                 groups.entry(row.project(group_key)).or_default().push((row, diff));
             }
             let mut out = Vec::new();
@@ -92,7 +111,7 @@ pub fn evaluate(
         }
         RelationExpr::Distinct { input: inner } => {
             let mut out = Vec::new();
-            for (row, diff) in evaluate(inner, input)? {
+            for (row, diff) in evaluate_pushdown(inner, input)? {
                 check_positive(diff, "DISTINCT")?;
                 out.push((row, 1));
             }
@@ -101,13 +120,15 @@ pub fn evaluate(
         RelationExpr::Union { inputs } => {
             let mut all = Vec::new();
             for i in inputs {
-                all.extend(evaluate(i, input)?);
+                all.extend(evaluate_pushdown(i, input)?);
             }
             consolidate(all)
         }
-        RelationExpr::Negate { input: inner } => evaluate(inner, input)?.into_iter().map(|(r, d)| (r, -d)).collect(),
+        RelationExpr::Negate { input: inner } => {
+            evaluate_pushdown(inner, input)?.into_iter().map(|(r, d)| (r, -d)).collect()
+        }
         RelationExpr::Threshold { input: inner } => {
-            evaluate(inner, input)?.into_iter().filter(|(_, d)| *d > 0).collect()
+            evaluate_pushdown(inner, input)?.into_iter().filter(|(_, d)| *d > 0).collect()
         }
     })
 }

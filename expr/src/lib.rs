@@ -12,11 +12,13 @@ pub mod agg;
 pub mod error;
 pub mod eval;
 pub mod func;
+pub mod pipeline;
 pub mod relation;
 pub mod scalar;
 
 pub use agg::{AggregateExpr, AggregateFunc};
 pub use error::EvalError;
 pub use func::Func;
+pub use pipeline::{KeyRange, Pipeline, RowOp};
 pub use relation::{RelationExpr, TableFunc};
 pub use scalar::ScalarExpr;

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use eddy_compute::{Command, Compute, PeekError};
 use eddy_expr::eval::{self, Collection};
-use eddy_expr::{EvalError, RelationExpr};
+use eddy_expr::{EvalError, Pipeline, RelationExpr};
 use eddy_planner::{Catalog, CatalogItem, ColumnOrder, ItemKind, ObjectKind, Plan, RowSetFinishing, ShowKind};
 use eddy_repr::{ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
 
@@ -322,20 +322,23 @@ impl Coordinator {
         }
     }
 
-    /// Evaluates `expr` at the latest complete time, reading maintained collections.
+    /// Evaluates `expr` at the latest complete time, reading maintained collections. The
+    /// filters, maps and projections directly above each read run in the workers, which
+    /// seek to the rows equality and range predicates on leading columns select.
     fn evaluate_now(&self, expr: &RelationExpr) -> Result<Collection, AdapterError> {
         let ts = self.last_write;
-        let read = |id: GlobalId| -> Result<Collection, EvalError> {
-            self.compute.peek(id, ts).map_err(|e| match e {
+        let read = |id: GlobalId, pipeline: &Pipeline| -> Result<Collection, EvalError> {
+            let types: Vec<ScalarType> = match self.entries.get(&id) {
+                Some(entry) => entry.item.desc.types().map(|t| t.scalar_type.clone()).collect(),
+                None => vec![],
+            };
+            let range = pipeline.key_range(&types);
+            self.compute.peek(id, ts, pipeline.clone(), range).map_err(|e| match e {
                 PeekError::Eval(e) => e,
                 other => EvalError::Internal(other.to_string()),
             })
         };
-        // Reading a maintained collection whole is one peek, no recomputation.
-        if let RelationExpr::Get { id, .. } = expr {
-            return Ok(eval::consolidate(read(*id)?));
-        }
-        Ok(eval::evaluate(expr, &read)?)
+        Ok(eval::evaluate_pushdown(expr, &read)?)
     }
 
     /// Evaluates `expr` with the table `table` replaced by `rows` (for RETURNING).
@@ -389,7 +392,7 @@ impl Coordinator {
         let time = self.next_write_ts();
         for (id, updates) in writes {
             if self.entries.contains_key(&id) && !updates.is_empty() {
-                self.compute.send(Command::Update { id, updates, time });
+                self.compute.update(id, updates, time);
             }
         }
         self.compute.send(Command::AdvanceTime { time: time + 1 });

@@ -74,10 +74,15 @@ pub fn eddy_binary() -> PathBuf {
     if let Ok(p) = std::env::var("EDDY_BIN") {
         return PathBuf::from(p);
     }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| manifest_dir().join("../target"));
     target.join("debug/eddy")
+}
+
+/// This crate's directory. Read at run time first (cargo sets it for tests): a test binary
+/// reused from a shared target dir may have been compiled in another checkout.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 pub fn free_port() -> anyhow::Result<u16> {

@@ -1,0 +1,270 @@
+//! Per-row pipelines: the chain of `Filter`, `Map` and `Project` directly above a `Get`.
+//!
+//! A reader runs the pipeline where the rows are stored (in each compute worker) instead of
+//! copying a whole collection out and filtering it afterwards, and uses [`KeyRange`] to
+//! seek straight to the rows an equality or range predicate on leading columns selects.
+
+use eddy_repr::{Datum, GlobalId, Row, ScalarType};
+use serde::{Deserialize, Serialize};
+
+use crate::eval::{map_row, passes};
+use crate::{EvalError, Func, RelationExpr, ScalarExpr};
+
+/// One per-row step.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RowOp {
+    Filter(Vec<ScalarExpr>),
+    Map(Vec<ScalarExpr>),
+    Project(Vec<usize>),
+}
+
+/// Steps applied to each row of a collection, innermost first. Empty: the rows as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Pipeline {
+    pub ops: Vec<RowOp>,
+}
+
+impl Pipeline {
+    /// Splits `expr` into the collection it reads and the per-row steps above it, if it is
+    /// nothing but such steps over one `Get`.
+    pub fn split(expr: &RelationExpr) -> Option<(GlobalId, Pipeline)> {
+        let mut ops = Vec::new();
+        let mut node = expr;
+        loop {
+            match node {
+                RelationExpr::Get { id, .. } => {
+                    ops.reverse();
+                    return Some((*id, Pipeline { ops }));
+                }
+                RelationExpr::Filter { input, predicates } => {
+                    ops.push(RowOp::Filter(predicates.clone()));
+                    node = input;
+                }
+                RelationExpr::Map { input, scalars } => {
+                    ops.push(RowOp::Map(scalars.clone()));
+                    node = input;
+                }
+                RelationExpr::Project { input, outputs } => {
+                    ops.push(RowOp::Project(outputs.clone()));
+                    node = input;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The row `row` becomes, or `None` if a filter drops it.
+    pub fn apply(&self, row: &Row) -> Result<Option<Row>, EvalError> {
+        let mut owned: Option<Row> = None;
+        for op in &self.ops {
+            let current = owned.as_ref().unwrap_or(row);
+            match op {
+                RowOp::Filter(predicates) => {
+                    if !passes(current, predicates)? {
+                        return Ok(None);
+                    }
+                }
+                RowOp::Map(scalars) => owned = Some(map_row(current.clone(), scalars)?),
+                RowOp::Project(outputs) => owned = Some(current.project(outputs)),
+            }
+        }
+        Ok(Some(owned.unwrap_or_else(|| row.clone())))
+    }
+
+    /// The rows of a collection with column types `types`, ordered as `Datum` orders rows,
+    /// that can pass this pipeline's leading filters.
+    pub fn key_range(&self, types: &[ScalarType]) -> KeyRange {
+        let mut conjuncts = Vec::new();
+        for op in &self.ops {
+            match op {
+                RowOp::Filter(predicates) => predicates.iter().for_each(|p| flatten_and(p, &mut conjuncts)),
+                // Later filters see computed or reordered columns, not the stored row.
+                _ => break,
+            }
+        }
+        let mut range = KeyRange::default();
+        for (column, ty) in types.iter().enumerate() {
+            let bounds: Vec<(Func, &Datum)> = conjuncts
+                .iter()
+                .filter_map(|c| column_comparison(c, column, ty))
+                .filter(|(_, d)| !d.is_null())
+                .collect();
+            if let Some((_, value)) = bounds.iter().find(|(f, _)| *f == Func::Eq) {
+                range.prefix.push((*value).clone());
+                continue;
+            }
+            if order_matches_sql(ty) {
+                for (func, value) in bounds {
+                    match func {
+                        Func::Gt | Func::Gte if range.lower.as_ref().is_none_or(|l| value > l) => {
+                            range.lower = Some(value.clone())
+                        }
+                        Func::Lt | Func::Lte if range.upper.as_ref().is_none_or(|u| value < u) => {
+                            range.upper = Some(value.clone())
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            break;
+        }
+        range
+    }
+}
+
+/// Where in a collection's row order the rows a reader wants lie: rows starting with
+/// `prefix`, whose next column is at least `lower` and at most `upper`. The pipeline's
+/// filters still run on every row in the range, so a range may be wider than needed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct KeyRange {
+    pub prefix: Vec<Datum>,
+    pub lower: Option<Datum>,
+    pub upper: Option<Datum>,
+}
+
+impl KeyRange {
+    /// The smallest row that can be in the range.
+    pub fn start(&self) -> Row {
+        let mut start = self.prefix.clone();
+        start.extend(self.lower.clone());
+        Row::new(start)
+    }
+
+    /// True once rows sorting at or after `row` are all past the range.
+    pub fn is_past(&self, row: &[Datum]) -> bool {
+        let n = self.prefix.len();
+        if row.len() < n || row[..n] != self.prefix[..] {
+            return true;
+        }
+        matches!((&self.upper, row.get(n)), (Some(upper), Some(value)) if value > upper)
+    }
+
+    pub fn is_everything(&self) -> bool {
+        self.prefix.is_empty() && self.lower.is_none() && self.upper.is_none()
+    }
+}
+
+fn flatten_and<'a>(e: &'a ScalarExpr, out: &mut Vec<&'a ScalarExpr>) {
+    match e {
+        ScalarExpr::And(parts) => parts.iter().for_each(|p| flatten_and(p, out)),
+        other => out.push(other),
+    }
+}
+
+/// `column <op> literal` (or mirrored) where the literal is stored as the column's values
+/// are, so that comparing `Datum`s agrees with the SQL operator.
+fn column_comparison<'a>(e: &'a ScalarExpr, column: usize, ty: &ScalarType) -> Option<(Func, &'a Datum)> {
+    let ScalarExpr::Call { func, args } = e else { return None };
+    let mirrored = match func {
+        Func::Eq => Func::Eq,
+        Func::Lt => Func::Gt,
+        Func::Lte => Func::Gte,
+        Func::Gt => Func::Lt,
+        Func::Gte => Func::Lte,
+        _ => return None,
+    };
+    match args.as_slice() {
+        [ScalarExpr::Column(c), ScalarExpr::Literal(d, lit_ty)] if *c == column && same_storage(lit_ty, ty) => {
+            Some((func.clone(), d))
+        }
+        [ScalarExpr::Literal(d, lit_ty), ScalarExpr::Column(c)] if *c == column && same_storage(lit_ty, ty) => {
+            Some((mirrored, d))
+        }
+        _ => None,
+    }
+}
+
+/// True if values of the two types are the same kind of `Datum`, so `Datum` equality is
+/// SQL's `=` between them. jsonb is left out: its `Datum` order is not PostgreSQL's.
+fn same_storage(a: &ScalarType, b: &ScalarType) -> bool {
+    use ScalarType::*;
+    match (a, b) {
+        (Numeric { .. }, Numeric { .. }) => true,
+        (Jsonb, _) | (_, Jsonb) => false,
+        (a, b) if a.is_string() && b.is_string() => true,
+        (a, b) => a == b,
+    }
+}
+
+/// Types whose `Datum` order is exactly the order of SQL's `<` (strings are left out:
+/// their SQL order is the collation's).
+fn order_matches_sql(ty: &ScalarType) -> bool {
+    use ScalarType::*;
+    matches!(
+        ty,
+        Int16 | Int32 | Int64 | Numeric { .. } | Date | Time | Timestamp | TimestampTz | Float32 | Float64 | Uuid
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(v: i64) -> ScalarExpr {
+        ScalarExpr::literal(Datum::Int64(v), ScalarType::Int64)
+    }
+
+    fn cmp(func: Func, a: ScalarExpr, b: ScalarExpr) -> ScalarExpr {
+        ScalarExpr::call(func, vec![a, b])
+    }
+
+    fn get() -> RelationExpr {
+        RelationExpr::get(1, "t", 3)
+    }
+
+    #[test]
+    fn equality_on_leading_columns_becomes_a_prefix_then_a_range() {
+        let expr = get()
+            .filter(vec![ScalarExpr::And(vec![
+                cmp(Func::Eq, ScalarExpr::Column(0), lit(7)),
+                cmp(Func::Gte, ScalarExpr::Column(1), lit(10)),
+            ])])
+            .filter(vec![cmp(Func::Gt, lit(20), ScalarExpr::Column(1))])
+            .project(vec![2]);
+        let (id, pipeline) = Pipeline::split(&expr).unwrap();
+        assert_eq!(id, 1);
+        let range = pipeline.key_range(&[ScalarType::Int64, ScalarType::Int64, ScalarType::Text]);
+        assert_eq!(range.prefix, vec![Datum::Int64(7)]);
+        assert_eq!(range.lower, Some(Datum::Int64(10)));
+        assert_eq!(range.upper, Some(Datum::Int64(20)));
+        assert_eq!(range.start(), Row::new(vec![Datum::Int64(7), Datum::Int64(10)]));
+        assert!(!range.is_past(&[Datum::Int64(7), Datum::Int64(20), Datum::Null]));
+        assert!(range.is_past(&[Datum::Int64(7), Datum::Int64(21), Datum::Null]));
+        assert!(range.is_past(&[Datum::Int64(8), Datum::Int64(0), Datum::Null]));
+    }
+
+    #[test]
+    fn mismatched_types_and_filters_after_a_map_give_no_range() {
+        let int4 = ScalarExpr::literal(Datum::Int32(7), ScalarType::Int32);
+        let (_, p) = Pipeline::split(&get().filter(vec![cmp(Func::Eq, ScalarExpr::Column(0), int4)])).unwrap();
+        assert!(p.key_range(&[ScalarType::Int64]).is_everything());
+
+        let mapped = get().map(vec![lit(1)]).filter(vec![cmp(Func::Eq, ScalarExpr::Column(0), lit(7))]);
+        let (_, p) = Pipeline::split(&mapped).unwrap();
+        assert!(p.key_range(&[ScalarType::Int64]).is_everything());
+    }
+
+    #[test]
+    fn text_equality_is_a_prefix_but_text_ranges_are_not() {
+        let text = |s: &str| ScalarExpr::literal(Datum::Text(s.into()), ScalarType::Text);
+        let (_, p) = Pipeline::split(&get().filter(vec![
+            cmp(Func::Eq, ScalarExpr::Column(0), text("a")),
+            cmp(Func::Lt, ScalarExpr::Column(1), text("m")),
+        ]))
+        .unwrap();
+        let range = p.key_range(&[ScalarType::Text, ScalarType::Text]);
+        assert_eq!(range.prefix, vec![Datum::Text("a".into())]);
+        assert_eq!(range.upper, None);
+    }
+
+    #[test]
+    fn apply_filters_maps_and_projects_in_order() {
+        let (_, p) = Pipeline::split(
+            &get().filter(vec![cmp(Func::Gt, ScalarExpr::Column(0), lit(1))]).map(vec![lit(9)]).project(vec![3, 0]),
+        )
+        .unwrap();
+        let row = |a| Row::new(vec![Datum::Int64(a), Datum::Null, Datum::Null]);
+        assert_eq!(p.apply(&row(1)).unwrap(), None);
+        assert_eq!(p.apply(&row(2)).unwrap(), Some(Row::new(vec![Datum::Int64(9), Datum::Int64(2)])));
+    }
+}
