@@ -26,18 +26,6 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 /// Shapes that fail because of an Eddy bug (see `tests/ORACLE_FINDINGS.md`). They still
 /// run and print their mismatches, but do not fail the test. Empty it as bugs get fixed.
 const KNOWN_FAILING: &[&str] = &[
-    // Finding 2: accumulated numeric sums lose the scale of zero and keep the largest
-    // scale ever added (compute/src/accumulate.rs).
-    "v_grouped_agg",
-    "v_join_agg_global",
-    "v_left_join_agg",
-    "v_having",
-    "v_subquery_from",
-    "v_generate_series",
-    "v_sum_mixed_scale",
-    "v_base",
-    "v_over_view_join",
-    "v_over_view_agg",
     // Finding 3: rows equal as SQL values but printed differently (1 and 1.00, '30 days'
     // and '1 mon') are one row to differential (repr/src/datum.rs).
     "v_case_coalesce",

@@ -11,13 +11,17 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// True if every aggregate can be maintained by summing contributions.
-///
-/// Numeric sums are not (yet): PostgreSQL's result scale is the largest scale among the
-/// rows present, which a retractable sum of decimals does not track, so they take the
-/// per-group path until the accumulator counts rows per scale.
 pub fn all_accumulable(aggregates: &[AggregateExpr]) -> bool {
     aggregates.iter().all(|a| {
-        !a.distinct && matches!(a.func, AggregateFunc::CountRows | AggregateFunc::Count | AggregateFunc::SumInt)
+        !a.distinct
+            && matches!(
+                a.func,
+                AggregateFunc::CountRows
+                    | AggregateFunc::Count
+                    | AggregateFunc::SumInt
+                    | AggregateFunc::SumNumeric
+                    | AggregateFunc::AvgNumeric
+            )
     })
 }
 
@@ -34,8 +38,21 @@ enum AccValue {
     Count(Diff),
     /// Sum of integers and how many were non-NULL (NULL result when none).
     Int { sum: i128, count: Diff },
-    /// Sum of numerics; `overflow` marks a sum beyond numeric's range (reported on read).
-    Numeric { sum: Decimal, count: Diff, overflow: bool },
+    /// Sum of numerics (and of integers summed as numeric), one exact integer sum per input
+    /// scale, sorted by scale: PostgreSQL's result takes the largest scale among the rows
+    /// present, which a single decimal sum could not recover after retractions.
+    Numeric(Vec<ScaleSum>),
+}
+
+/// The non-NULL inputs of one scale: how many, and the sum of their unscaled mantissas.
+/// Mantissas add with wrapping arithmetic, so any sequence of insertions and retractions
+/// leaves the exact sum whenever the true sum fits in an `i128` (more than 2^31 maximal
+/// 28-digit values would be needed to exceed it).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+struct ScaleSum {
+    scale: u32,
+    count: Diff,
+    mantissa: i128,
 }
 
 impl Accum {
@@ -47,16 +64,14 @@ impl Accum {
             out.push(match agg.func {
                 AggregateFunc::CountRows | AggregateFunc::Count => AccValue::Count(present),
                 AggregateFunc::SumInt => AccValue::Int { sum: v.as_i64().unwrap_or(0) as i128, count: present },
-                _ => {
-                    let sum = match v {
-                        Datum::Null => Decimal::ZERO,
-                        Datum::Numeric(d) => *d,
-                        other => Decimal::from(
-                            other.as_i64().ok_or_else(|| EvalError::Internal(format!("sum of {other:?}")))?,
-                        ),
-                    };
-                    AccValue::Numeric { sum, count: present, overflow: false }
-                }
+                _ => AccValue::Numeric(match v {
+                    Datum::Null => vec![],
+                    Datum::Numeric(d) => vec![ScaleSum { scale: d.scale(), count: 1, mantissa: d.mantissa() }],
+                    other => {
+                        let i = other.as_i64().ok_or_else(|| EvalError::Internal(format!("sum of {other:?}")))?;
+                        vec![ScaleSum { scale: 0, count: 1, mantissa: i128::from(i) }]
+                    }
+                }),
             });
         }
         Ok(Accum { rows: 1, values: out })
@@ -69,20 +84,52 @@ impl Accum {
             datums.push(match (v, &agg.func) {
                 (_, AggregateFunc::CountRows) => Datum::Int64(self.rows),
                 (AccValue::Count(n), _) => Datum::Int64(*n),
-                (AccValue::Int { count: 0, .. } | AccValue::Numeric { count: 0, .. }, _) => Datum::Null,
+                (AccValue::Int { count: 0, .. }, _) => Datum::Null,
                 (AccValue::Int { sum, .. }, _) => {
                     Datum::Int64(i64::try_from(*sum).map_err(|_| EvalError::OutOfRange("bigint out of range".into()))?)
                 }
-                (AccValue::Numeric { overflow: true, .. }, _) => {
-                    return Err(EvalError::OutOfRange("numeric field overflow".into()))
-                }
-                (AccValue::Numeric { sum, count, .. }, AggregateFunc::AvgNumeric) => {
-                    Datum::Numeric(numeric_div(*sum, Decimal::from(*count))?)
-                }
-                (AccValue::Numeric { sum, .. }, _) => Datum::Numeric(*sum),
+                (AccValue::Numeric(sums), func) => match numeric_total(sums)? {
+                    None => Datum::Null,
+                    Some((sum, count)) if *func == AggregateFunc::AvgNumeric => {
+                        Datum::Numeric(numeric_div(sum, Decimal::from(count))?)
+                    }
+                    Some((sum, _)) => Datum::Numeric(sum),
+                },
             });
         }
         Ok(Row::new(datums))
+    }
+}
+
+/// The sum at the largest scale present and the number of non-NULL inputs, or `None`
+/// when there are none.
+fn numeric_total(sums: &[ScaleSum]) -> Result<Option<(Decimal, Diff)>, EvalError> {
+    let present: Vec<&ScaleSum> = sums.iter().filter(|s| s.count != 0).collect();
+    let Some(scale) = present.iter().map(|s| s.scale).max() else { return Ok(None) };
+    let overflow = || EvalError::OutOfRange("numeric field overflow".into());
+    let mut total: i128 = 0;
+    for s in &present {
+        let factor = 10i128.checked_pow(scale - s.scale).ok_or_else(overflow)?;
+        total = s.mantissa.checked_mul(factor).and_then(|m| total.checked_add(m)).ok_or_else(overflow)?;
+    }
+    let sum = Decimal::try_from_i128_with_scale(total, scale).map_err(|_| overflow())?;
+    Ok(Some((sum, present.iter().map(|s| s.count).sum())))
+}
+
+/// Adds `rhs` into `lhs`, both sorted by scale, dropping scales whose inputs cancelled out.
+fn add_scale_sums(lhs: &mut Vec<ScaleSum>, rhs: &[ScaleSum]) {
+    for r in rhs {
+        match lhs.binary_search_by_key(&r.scale, |s| s.scale) {
+            Ok(i) => {
+                let l = &mut lhs[i];
+                l.count += r.count;
+                l.mantissa = l.mantissa.wrapping_add(r.mantissa);
+                if l.count == 0 && l.mantissa == 0 {
+                    lhs.remove(i);
+                }
+            }
+            Err(i) => lhs.insert(i, r.clone()),
+        }
     }
 }
 
@@ -92,7 +139,7 @@ impl IsZero for Accum {
             && self.values.iter().all(|v| match v {
                 AccValue::Count(n) => *n == 0,
                 AccValue::Int { sum, count } => *sum == 0 && *count == 0,
-                AccValue::Numeric { sum, count, overflow } => sum.is_zero() && *count == 0 && !overflow,
+                AccValue::Numeric(sums) => sums.is_empty(),
             })
     }
 }
@@ -111,17 +158,7 @@ impl Semigroup for Accum {
                     *sum += s2;
                     *count += c2;
                 }
-                (
-                    AccValue::Numeric { sum, count, overflow },
-                    AccValue::Numeric { sum: s2, count: c2, overflow: o2 },
-                ) => {
-                    match sum.checked_add(*s2) {
-                        Some(s) => *sum = s,
-                        None => *overflow = true,
-                    }
-                    *count += c2;
-                    *overflow |= *o2;
-                }
+                (AccValue::Numeric(sums), AccValue::Numeric(more)) => add_scale_sums(sums, more),
                 // Accumulators of one dataflow always have the same shape.
                 _ => {}
             }
@@ -147,15 +184,74 @@ impl Multiply<Diff> for Accum {
                     *sum *= n as i128;
                     *count *= n;
                 }
-                AccValue::Numeric { sum, count, overflow } => {
-                    match sum.checked_mul(Decimal::from(n)) {
-                        Some(s) => *sum = s,
-                        None => *overflow = true,
+                AccValue::Numeric(sums) => {
+                    for s in sums.iter_mut() {
+                        s.count *= n;
+                        s.mantissa = s.mantissa.wrapping_mul(i128::from(n));
                     }
-                    *count *= n;
+                    sums.retain(|s| s.count != 0 || s.mantissa != 0);
                 }
             }
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eddy_expr::ScalarExpr;
+    use std::str::FromStr;
+
+    fn aggs() -> Vec<AggregateExpr> {
+        [AggregateFunc::SumNumeric, AggregateFunc::AvgNumeric]
+            .into_iter()
+            .map(|func| AggregateExpr { func, expr: ScalarExpr::Column(0), distinct: false })
+            .collect()
+    }
+
+    fn contribution(value: &str, diff: Diff) -> Accum {
+        let datum = if value == "NULL" { Datum::Null } else { Datum::Numeric(Decimal::from_str(value).unwrap()) };
+        Accum::from_values(&[datum.clone(), datum], &aggs()).unwrap().multiply(&diff)
+    }
+
+    fn totals(changes: &[(&str, Diff)]) -> Vec<String> {
+        let mut acc = Accum::zero();
+        for (value, diff) in changes {
+            acc.plus_equals(&contribution(value, *diff));
+        }
+        acc.finish(Row::empty(), &aggs()).unwrap().iter().map(|d| format!("{d:?}")).collect()
+    }
+
+    fn numeric(s: &str) -> String {
+        format!("{:?}", Datum::Numeric(Decimal::from_str(s).unwrap()))
+    }
+
+    #[test]
+    fn sum_takes_the_largest_scale_present_and_forgets_retracted_scales() {
+        assert_eq!(totals(&[("1.5", 1), ("2.25", 1)]), [numeric("3.75"), numeric("1.8750000000000000")]);
+        assert_eq!(
+            totals(&[("1.5", 1), ("2.25", 1), ("2.25", -1)]),
+            [numeric("1.5"), numeric("1.50000000000000000000")]
+        );
+        assert_eq!(totals(&[("0.00", 1), ("7", 1)]), [numeric("7.00"), numeric("3.5000000000000000")]);
+    }
+
+    #[test]
+    fn only_nulls_or_nothing_give_null_and_cancelled_groups_are_zero() {
+        assert_eq!(totals(&[("NULL", 2)]), ["Null", "Null"]);
+        let mut acc = contribution("1.25", 3);
+        acc.plus_equals(&contribution("1.25", -3));
+        assert!(acc.is_zero());
+    }
+
+    #[test]
+    fn a_sum_beyond_numeric_range_is_an_error_not_a_wrong_value() {
+        let big = "79228162514264337593543950335";
+        let mut acc = contribution(big, 1);
+        acc.plus_equals(&contribution(big, 1));
+        assert!(matches!(acc.finish(Row::empty(), &aggs()), Err(EvalError::OutOfRange(_))));
+        acc.plus_equals(&contribution(big, -1));
+        assert_eq!(acc.finish(Row::empty(), &aggs()).unwrap()[0], Datum::Numeric(Decimal::from_str(big).unwrap()));
     }
 }
