@@ -1,6 +1,6 @@
 //! Real clients against a real `eddy`: tokio-postgres's extended protocol (typed
 //! parameters, binary results), COPY FROM STDIN, transactions, SQLSTATEs, and a client
-//! that disconnects without saying goodbye.
+//! that disconnects without saying goodbye; and Python's psycopg and psycopg2.
 
 use eddy_tests::EddyProcess;
 use futures::SinkExt;
@@ -124,5 +124,22 @@ async fn errors_carry_sqlstates_and_do_not_disturb_other_sessions() -> anyhow::R
     b.batch_execute("INSERT INTO z VALUES (7)").await?;
     let v = a.query_one("SELECT x FROM z", &[]).await?;
     assert_eq!(v.get::<_, i32>(0), 7);
+    Ok(())
+}
+
+/// Python's drivers (psycopg 3: extended protocol, binary parameters, pipelined
+/// executemany, COPY, implicit transactions; psycopg2: client-side interpolation over the
+/// simple protocol) run `tests/drivers/psycopg_client.py` against a real `eddy`.
+#[test]
+fn psycopg_and_psycopg2_work() -> anyhow::Result<()> {
+    let server = EddyProcess::start(2)?;
+    let script = eddy_tests::manifest_dir().join("drivers/psycopg_client.py");
+    // Debian's interpreter, where python3-psycopg and python3-psycopg2 are installed.
+    let output =
+        std::process::Command::new("/usr/bin/python3").arg(&script).arg(server.connection_string()).output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{} failed:\n{stdout}\n{stderr}", script.display());
+    assert!(stdout.contains("all checks passed"), "unexpected output: {stdout}");
     Ok(())
 }
