@@ -9,6 +9,7 @@ use eddy_expr::{AggregateExpr, AggregateFunc, EvalError};
 use eddy_repr::{Datum, Diff, Row};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use smallvec::{smallvec, SmallVec};
 
 /// True if every aggregate can be maintained by summing contributions.
 pub fn all_accumulable(aggregates: &[AggregateExpr]) -> bool {
@@ -29,7 +30,9 @@ pub fn all_accumulable(aggregates: &[AggregateExpr]) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Accum {
     rows: Diff,
-    values: Vec<AccValue>,
+    /// Inline for up to four aggregates: an `Accum` is made for every input row and
+    /// merged constantly, so heap allocations here are most of the operator's cost.
+    values: SmallVec<[AccValue; 4]>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -41,7 +44,7 @@ enum AccValue {
     /// Sum of numerics (and of integers summed as numeric), one exact integer sum per input
     /// scale, sorted by scale: PostgreSQL's result takes the largest scale among the rows
     /// present, which a single decimal sum could not recover after retractions.
-    Numeric(Vec<ScaleSum>),
+    Numeric(SmallVec<[ScaleSum; 1]>),
 }
 
 /// The non-NULL inputs of one scale: how many, and the sum of their unscaled mantissas.
@@ -58,18 +61,18 @@ struct ScaleSum {
 impl Accum {
     /// One row's contribution, from the aggregates' evaluated inputs.
     pub fn from_values(values: &[Datum], aggregates: &[AggregateExpr]) -> Result<Accum, EvalError> {
-        let mut out = Vec::with_capacity(aggregates.len());
+        let mut out = SmallVec::with_capacity(aggregates.len());
         for (v, agg) in values.iter().zip(aggregates) {
             let present = Diff::from(!v.is_null());
             out.push(match agg.func {
                 AggregateFunc::CountRows | AggregateFunc::Count => AccValue::Count(present),
                 AggregateFunc::SumInt => AccValue::Int { sum: v.as_i64().unwrap_or(0) as i128, count: present },
                 _ => AccValue::Numeric(match v {
-                    Datum::Null => vec![],
-                    Datum::Numeric(d) => vec![ScaleSum { scale: d.scale(), count: 1, mantissa: d.mantissa() }],
+                    Datum::Null => SmallVec::new(),
+                    Datum::Numeric(d) => smallvec![ScaleSum { scale: d.scale(), count: 1, mantissa: d.mantissa() }],
                     other => {
                         let i = other.as_i64().ok_or_else(|| EvalError::Internal(format!("sum of {other:?}")))?;
-                        vec![ScaleSum { scale: 0, count: 1, mantissa: i128::from(i) }]
+                        smallvec![ScaleSum { scale: 0, count: 1, mantissa: i128::from(i) }]
                     }
                 }),
             });
@@ -117,7 +120,7 @@ fn numeric_total(sums: &[ScaleSum]) -> Result<Option<(Decimal, Diff)>, EvalError
 }
 
 /// Adds `rhs` into `lhs`, both sorted by scale, dropping scales whose inputs cancelled out.
-fn add_scale_sums(lhs: &mut Vec<ScaleSum>, rhs: &[ScaleSum]) {
+fn add_scale_sums(lhs: &mut SmallVec<[ScaleSum; 1]>, rhs: &[ScaleSum]) {
     for r in rhs {
         match lhs.binary_search_by_key(&r.scale, |s| s.scale) {
             Ok(i) => {
@@ -168,7 +171,7 @@ impl Semigroup for Accum {
 
 impl Monoid for Accum {
     fn zero() -> Self {
-        Accum { rows: 0, values: Vec::new() }
+        Accum { rows: 0, values: SmallVec::new() }
     }
 }
 

@@ -13,6 +13,7 @@ use differential_dataflow::VecCollection;
 use eddy_expr::eval::{eval_key, expand_table_func, map_row, passes, reduce_group};
 use eddy_expr::{EvalError, RelationExpr};
 use eddy_repr::{Diff, GlobalId, Row, Timestamp};
+use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::ToStream;
 use timely::dataflow::Scope;
 
@@ -104,8 +105,8 @@ pub fn render<'s>(
                 let values = aggs.iter().map(|a| a.expr.eval(&row)).collect::<Result<Vec<_>, _>>()?;
                 Ok((row.project(&group_key), Accum::from_values(&values, &aggs)?))
             });
-            let errs = errs.concat(results.clone().flat_map(|r: Result<(Row, Accum), EvalError>| r.err()));
-            let contributions = results.flat_map(Result::ok);
+            let (contributions, new_errs) = split_results(results);
+            let errs = errs.concat(new_errs);
             let totals =
                 contributions.explode(|(key, accum): (Row, Accum)| Some((key, accum))).count_total_core::<Diff>();
             let aggs = aggregates.clone();
@@ -155,24 +156,33 @@ fn empty_errs(scope: Scope<'_, Timestamp>) -> Errs<'_> {
     Vec::<(EvalError, Timestamp, Diff)>::new().to_stream(scope).as_collection()
 }
 
+/// Rows go on, errors join `errs`.
 fn split<'s>(
     results: VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff>,
     errs: Errs<'s>,
 ) -> (Rows<'s>, Errs<'s>) {
-    let oks = results.clone().flat_map(Result::ok);
-    let new_errs = results.flat_map(Result::err);
+    let (oks, new_errs) = split_results(results);
     (oks, errs.concat(new_errs))
 }
-
-type Keyed<'s> = VecCollection<'s, Timestamp, (Row, Row), Diff>;
 
 fn split_pairs<'s>(
     results: VecCollection<'s, Timestamp, Result<(Row, Row), EvalError>, Diff>,
     errs: Errs<'s>,
-) -> (Keyed<'s>, Errs<'s>) {
-    let oks = results.clone().flat_map(Result::ok);
-    let new_errs = results.flat_map(Result::err);
+) -> (VecCollection<'s, Timestamp, (Row, Row), Diff>, Errs<'s>) {
+    let (oks, new_errs) = split_results(results);
     (oks, errs.concat(new_errs))
+}
+
+/// Separates successes from errors in one pass that moves each record to its side
+/// (reading one stream twice would copy every record for the second reader).
+fn split_results<'s, D: Clone + 'static>(
+    results: VecCollection<'s, Timestamp, Result<D, EvalError>, Diff>,
+) -> (VecCollection<'s, Timestamp, D, Diff>, Errs<'s>) {
+    let (oks, errs) = results.inner.ok_err::<Vec<_>, _, Vec<_>, _, _>(|(result, time, diff)| match result {
+        Ok(data) => Ok((data, time, diff)),
+        Err(e) => Err((e, time, diff)),
+    });
+    (oks.as_collection(), errs.as_collection())
 }
 
 /// Arranges a rendered output so peeks and other dataflows can read it.

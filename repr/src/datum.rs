@@ -96,6 +96,7 @@ impl Datum {
 }
 
 /// PostgreSQL's float ordering: NaN equals NaN and is larger than everything; -0 = 0.
+#[inline]
 pub fn cmp_f64(a: f64, b: f64) -> Ordering {
     match (a.is_nan(), b.is_nan()) {
         (true, true) => Ordering::Equal,
@@ -117,6 +118,7 @@ fn hash_f64<H: Hasher>(f: f64, state: &mut H) {
 }
 
 impl Ord for Datum {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
         use Datum::*;
         match (self, other) {
@@ -142,12 +144,14 @@ impl Ord for Datum {
 }
 
 impl PartialOrd for Datum {
+    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
 impl PartialEq for Datum {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
