@@ -85,6 +85,22 @@ async fn copy_from_stdin_feeds_a_view() -> anyhow::Result<()> {
     assert!(db.where_().unwrap_or_default().contains("line 2"), "context names the line: {db:?}");
     let count = client.query_one("SELECT count(*) FROM m", &[]).await?;
     assert_eq!(count.get::<_, i64>(0), 1001);
+
+    // COPY respects primary keys, against existing rows and within its own data.
+    client
+        .batch_execute("CREATE TABLE keyed (id int PRIMARY KEY, v text); INSERT INTO keyed VALUES (7, 'old')")
+        .await?;
+    for data in ["1\ta\n2\tb\n7\tdup\n", "1\ta\n2\tb\n2\tagain\n"] {
+        let sink = client.copy_in("COPY keyed FROM STDIN").await?;
+        futures::pin_mut!(sink);
+        sink.send(bytes::Bytes::from(data)).await?;
+        let err = sink.finish().await.expect_err("a duplicate key must fail the COPY");
+        let db = err.as_db_error().expect("a database error");
+        assert_eq!(db.code().code(), "23505", "{db:?}");
+        assert_eq!(db.message(), "duplicate key value violates unique constraint \"keyed_pkey\"");
+    }
+    let count = client.query_one("SELECT count(*) FROM keyed", &[]).await?;
+    assert_eq!(count.get::<_, i64>(0), 1, "nothing of a failed COPY is applied");
     Ok(())
 }
 

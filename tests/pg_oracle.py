@@ -172,6 +172,8 @@ class Oracle:
     def refresh(self):
         """Refreshes every materialized view; returns {relation: error} for every
         relation that failed or is built on one that failed."""
+        if self.conn.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_INERROR:
+            return {}  # an aborted transaction block refuses every command until it ends
         cur = self.conn.cursor()
         cur.execute(
             "SELECT relname FROM pg_class WHERE relkind = 'm' AND relnamespace = 'public'::regnamespace ORDER BY oid"

@@ -49,12 +49,12 @@ pub enum Command {
         time: Timestamp,
     },
     /// Reads collection `id` as of `time`, once every worker's copy is complete there:
-    /// the rows in `range` that come out of `pipeline`.
+    /// the rows in `ranges` (sorted by start, disjoint) that come out of `pipeline`.
     Peek {
         id: GlobalId,
         time: Timestamp,
         pipeline: Pipeline,
-        range: KeyRange,
+        ranges: Vec<KeyRange>,
         reply: Sender<PeekResponse>,
     },
     Shutdown,
@@ -123,18 +123,18 @@ impl Compute {
         }
     }
 
-    /// Reads the rows of collection `id` at `time` that lie in `range` and come out of
-    /// `pipeline`, blocking until all workers answer. Rows are not consolidated across
-    /// workers when the pipeline projects.
+    /// Reads the rows of collection `id` at `time` that lie in `ranges` (sorted by start,
+    /// disjoint) and come out of `pipeline`, blocking until all workers answer. Rows are
+    /// not consolidated across workers when the pipeline projects.
     pub fn peek(
         &self,
         id: GlobalId,
         time: Timestamp,
         pipeline: Pipeline,
-        range: KeyRange,
+        ranges: Vec<KeyRange>,
     ) -> Result<Vec<(Row, Diff)>, PeekError> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        self.send(Command::Peek { id, time, pipeline, range, reply: tx });
+        self.send(Command::Peek { id, time, pipeline, ranges, reply: tx });
         let mut rows = Vec::new();
         let mut first_error = None;
         for _ in 0..self.workers() {

@@ -31,7 +31,7 @@ struct PendingPeek {
     id: GlobalId,
     time: Timestamp,
     pipeline: Pipeline,
-    range: KeyRange,
+    ranges: Vec<KeyRange>,
     reply: Sender<PeekResponse>,
 }
 
@@ -78,11 +78,11 @@ impl State {
                 }
             }
             Command::AdvanceTime { time } => self.advance(time),
-            Command::Peek { id, time, pipeline, range, reply } => {
+            Command::Peek { id, time, pipeline, ranges, reply } => {
                 if !self.collections.contains_key(&id) {
                     let _ = reply.send(Err(PeekError::UnknownCollection(id)));
                 } else {
-                    self.pending.push(PendingPeek { id, time, pipeline, range, reply });
+                    self.pending.push(PendingPeek { id, time, pipeline, ranges, reply });
                 }
             }
             Command::Shutdown => {}
@@ -187,36 +187,38 @@ impl State {
             let p = self.pending.swap_remove(i);
             let response = match self.collections.get_mut(&p.id) {
                 None => Err(PeekError::UnknownCollection(p.id)),
-                Some(c) => read_at(c, p.time, &p.pipeline, &p.range),
+                Some(c) => read_at(c, p.time, &p.pipeline, &p.ranges),
             };
             let _ = p.reply.send(response);
         }
     }
 }
 
-/// This worker's rows of `c` as of `time` in `range`, passed through `pipeline`; or the
-/// view's first error.
-fn read_at(c: &mut Maintained, time: Timestamp, pipeline: &Pipeline, range: &KeyRange) -> PeekResponse {
+/// This worker's rows of `c` as of `time` in `ranges` (sorted, disjoint), passed through
+/// `pipeline`; or the view's first error.
+fn read_at(c: &mut Maintained, time: Timestamp, pipeline: &Pipeline, ranges: &[KeyRange]) -> PeekResponse {
     if let Some(e) = first_error(&mut c.errs, time) {
         return Err(PeekError::Eval(e));
     }
     let mut out = Vec::new();
     let Some(batches) = c.oks.batches_through(AntichainRef::new(&[])) else { return Ok(out) };
     let (mut cursor, storage) = cursor_list(batches);
-    if !range.is_everything() {
-        cursor.seek_key(&storage, &range.start());
-    }
-    while let Some(row) = cursor.get_key(&storage) {
-        if range.is_past(row) {
-            break;
+    for range in ranges {
+        if !range.is_everything() {
+            cursor.seek_key(&storage, &range.start());
         }
-        let count = count_at(&mut cursor, &storage, time);
-        if count != 0 {
-            if let Some(result) = pipeline.apply(row)? {
-                out.push((result, count));
+        while let Some(row) = cursor.get_key(&storage) {
+            if range.is_past(row) {
+                break;
             }
+            let count = count_at(&mut cursor, &storage, time);
+            if count != 0 {
+                if let Some(result) = pipeline.apply(row)? {
+                    out.push((result, count));
+                }
+            }
+            cursor.step_key(&storage);
         }
-        cursor.step_key(&storage);
     }
     Ok(out)
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use eddy_compute::{Command, Compute};
 use eddy_expr::eval::{consolidate, evaluate, Collection};
-use eddy_expr::{AggregateExpr, AggregateFunc, Func, KeyRange, Pipeline, RelationExpr, ScalarExpr, TableFunc};
+use eddy_expr::{AggregateExpr, AggregateFunc, Func, KeyRange, Pipeline, RelationExpr, RowOp, ScalarExpr, TableFunc};
 use eddy_repr::{Datum, GlobalId, Row, ScalarType, Timestamp};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -143,8 +143,9 @@ fn run(workers: usize, batches: Vec<Vec<Change>>) {
         compute.send(Command::AdvanceTime { time: time + 1 });
         for (i, (name, plan)) in plans.iter().enumerate() {
             let expected = evaluate(plan, &|id| Ok(contents.get(&id).cloned().unwrap_or_default()));
-            let actual =
-                compute.peek(100 + i as GlobalId, time, Pipeline::default(), KeyRange::default()).map(consolidate);
+            let actual = compute
+                .peek(100 + i as GlobalId, time, Pipeline::default(), vec![KeyRange::default()])
+                .map(consolidate);
             match (expected, actual) {
                 (Ok(e), Ok(a)) => {
                     assert_eq!(exact(consolidate(e)), exact(a), "operator {name} on {workers} workers at time {time}")
@@ -186,9 +187,19 @@ fn check_keyed_reads(compute: &Compute, contents: &BTreeMap<GlobalId, Collection
         let (id, pipeline) = Pipeline::split(&read).expect("a pipeline over a table");
         let range = pipeline.key_range(&types);
         let expected = evaluate(&read, &|id| Ok(contents.get(&id).cloned().unwrap_or_default())).expect("no errors");
-        let actual = compute.peek(id, time, pipeline, range.clone()).map(consolidate).expect("peek");
+        let actual = compute.peek(id, time, pipeline, vec![range.clone()]).map(consolidate).expect("peek");
         assert_eq!(expected, actual, "read {read:?} with {range:?} at time {time}");
     }
+    // Several point ranges in one read (how unique-key checks look rows up).
+    let point = |v: i64| KeyRange { prefix: vec![Datum::Int64(v)], lower: None, upper: None };
+    let ranges = vec![point(0), point(2), point(3)];
+    let pipeline = Pipeline { ops: vec![RowOp::Project(vec![0, 3])] };
+    let actual = compute.peek(LEFT, time, pipeline, ranges).map(consolidate).expect("peek");
+    let wanted = left()
+        .filter(vec![ScalarExpr::Or(vec![cmp(Func::Eq, 0, 0), cmp(Func::Eq, 0, 2), cmp(Func::Eq, 0, 3)])])
+        .project(vec![0, 3]);
+    let expected = evaluate(&wanted, &|id| Ok(contents.get(&id).cloned().unwrap_or_default())).expect("no errors");
+    assert_eq!(expected, actual, "point ranges at time {time}");
 }
 
 proptest! {

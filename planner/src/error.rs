@@ -53,6 +53,8 @@ pub enum PlanError {
     Grouping(String),
     #[error("{0}")]
     InvalidName(String),
+    #[error("multiple primary keys for table \"{0}\" are not allowed")]
+    MultiplePrimaryKeys(String),
 }
 
 impl PlanError {
@@ -78,6 +80,7 @@ impl PlanError {
             PlanError::Cardinality(_) => "42601",
             PlanError::DuplicateColumn(_) => "42701",
             PlanError::InvalidName(_) => "42602",
+            PlanError::MultiplePrimaryKeys(_) => "42P16",
         }
     }
 

@@ -18,7 +18,9 @@ pub mod types;
 
 pub use catalog::{Catalog, CatalogItem, ItemKind};
 pub use error::PlanError;
-pub use plan::{ColumnOrder, CopyFormat, ObjectKind, Plan, QueryPlan, RowSetFinishing, ShowKind, StatementContext};
+pub use plan::{
+    ColumnOrder, CopyFormat, ObjectKind, Plan, QueryPlan, RowSetFinishing, ShowKind, StatementContext, UniqueKey,
+};
 pub use sqlparser::ast::Statement;
 pub use statement::plan;
 

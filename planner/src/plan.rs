@@ -99,12 +99,23 @@ pub enum CopyFormat {
     Csv { delimiter: u8, quote: u8, escape: u8, header: bool, null: String },
 }
 
+/// A `PRIMARY KEY` or `UNIQUE` constraint of a table: no two rows may have equal values
+/// in `columns` (rows with a NULL among them never conflict, as in PostgreSQL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UniqueKey {
+    /// The constraint's name, as PostgreSQL names it by default (`t_pkey`, `t_a_b_key`).
+    pub name: String,
+    pub columns: Vec<usize>,
+    pub primary: bool,
+}
+
 /// A planned statement.
 #[derive(Clone, Debug)]
 pub enum Plan {
     CreateTable {
         name: String,
         desc: RelationDesc,
+        keys: Vec<UniqueKey>,
         if_not_exists: bool,
     },
     CreateView {

@@ -11,7 +11,9 @@ use crate::expr::{coerce, normalize_ident, object_name, plan_condition, plan_exp
 use crate::query::{plan_query, plan_top_query, Planned, QueryCtx};
 use crate::scope::Scope;
 use crate::types::parse_type_name;
-use crate::{Catalog, CopyFormat, ItemKind, ObjectKind, Plan, PlanError, QueryPlan, ShowKind, StatementContext};
+use crate::{
+    Catalog, CopyFormat, ItemKind, ObjectKind, Plan, PlanError, QueryPlan, ShowKind, StatementContext, UniqueKey,
+};
 
 /// The string `SELECT version()` returns. Starts with "PostgreSQL" so drivers that parse
 /// the server version keep working.
@@ -119,28 +121,66 @@ fn plan_create_table(ct: &ast::CreateTable) -> Result<Plan, PlanError> {
     }
     let name = strip_public(object_name(&ct.name));
     let mut columns: Vec<(String, ColumnType)> = Vec::new();
+    // (constraint name if given, columns, primary?)
+    let mut key_specs: Vec<(Option<String>, Vec<String>, bool)> = Vec::new();
     for col in &ct.columns {
         let col_name = normalize_ident(&col.name);
         if columns.iter().any(|(n, _)| *n == col_name) {
             return Err(PlanError::DuplicateColumn(col_name));
         }
         let ty = parse_type_name(&col.data_type.to_string())?;
-        let not_null = col
-            .options
-            .iter()
-            .any(|o| matches!(o.option, ast::ColumnOption::NotNull | ast::ColumnOption::PrimaryKey(_)));
+        let mut not_null = false;
         for o in &col.options {
+            let given = o.name.as_ref().map(normalize_ident);
             match &o.option {
-                ast::ColumnOption::NotNull
-                | ast::ColumnOption::Null
-                | ast::ColumnOption::PrimaryKey(_)
-                | ast::ColumnOption::Unique(_) => {}
+                ast::ColumnOption::NotNull => not_null = true,
+                ast::ColumnOption::Null => {}
+                ast::ColumnOption::PrimaryKey(_) => key_specs.push((given, vec![col_name.clone()], true)),
+                ast::ColumnOption::Unique(_) => key_specs.push((given, vec![col_name.clone()], false)),
                 other => return Err(PlanError::Unsupported(format!("column option {other}"))),
             }
         }
         columns.push((col_name, ColumnType::new(ty, !not_null)));
     }
-    Ok(Plan::CreateTable { name, desc: RelationDesc::new(columns), if_not_exists: ct.if_not_exists })
+    for constraint in &ct.constraints {
+        let (given, index_columns, primary) = match constraint {
+            ast::TableConstraint::PrimaryKey(c) => (&c.name, &c.columns, true),
+            ast::TableConstraint::Unique(c) => (&c.name, &c.columns, false),
+            other => return Err(PlanError::Unsupported(format!("table constraint {other}"))),
+        };
+        let names = index_columns
+            .iter()
+            .map(|c| match &c.column.expr {
+                ast::Expr::Identifier(ident) => Ok(normalize_ident(ident)),
+                other => Err(PlanError::Unsupported(format!("a constraint on the expression {other}"))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        key_specs.push((given.as_ref().map(normalize_ident), names, primary));
+    }
+    let mut keys: Vec<UniqueKey> = Vec::new();
+    for (given, names, primary) in key_specs {
+        if primary && keys.iter().any(|k| k.primary) {
+            return Err(PlanError::MultiplePrimaryKeys(name));
+        }
+        let mut indexes = Vec::new();
+        for n in &names {
+            let i = columns
+                .iter()
+                .position(|(c, _)| c == n)
+                .ok_or_else(|| PlanError::UnknownQualifiedColumn(format!("\"{n}\" named in key")))?;
+            if primary {
+                columns[i].1.nullable = false;
+            }
+            indexes.push(i);
+        }
+        let default_name = if primary { format!("{name}_pkey") } else { format!("{name}_{}_key", names.join("_")) };
+        let key = UniqueKey { name: given.unwrap_or(default_name), columns: indexes, primary };
+        // PostgreSQL keeps one index for a repeated UNIQUE list; so does the check.
+        if !keys.iter().any(|k| k.columns == key.columns) {
+            keys.push(key);
+        }
+    }
+    Ok(Plan::CreateTable { name, desc: RelationDesc::new(columns), keys, if_not_exists: ct.if_not_exists })
 }
 
 fn plan_create_view(qcx: &QueryCtx, cv: &ast::CreateView, stmt: &Statement) -> Result<Plan, PlanError> {

@@ -5,14 +5,16 @@
 //! pick one timestamp (the last write's) and read every collection they need there, so a
 //! read sees all earlier writes and several views consistently.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use eddy_compute::{Command, Compute, PeekError};
 use eddy_expr::eval::{self, Collection};
-use eddy_expr::{EvalError, Pipeline, RelationExpr};
-use eddy_planner::{Catalog, CatalogItem, ColumnOrder, ItemKind, ObjectKind, Plan, RowSetFinishing, ShowKind};
-use eddy_repr::{ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
+use eddy_expr::{EvalError, KeyRange, Pipeline, RelationExpr, RowOp};
+use eddy_planner::{
+    Catalog, CatalogItem, ColumnOrder, ItemKind, ObjectKind, Plan, RowSetFinishing, ShowKind, UniqueKey,
+};
+use eddy_repr::{strconv, ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
 
 use crate::copy;
 use crate::error::AdapterError;
@@ -24,6 +26,8 @@ pub struct CatalogEntry {
     pub item: CatalogItem,
     pub create_sql: String,
     pub depends_on: Vec<GlobalId>,
+    /// Tables only: PRIMARY KEY and UNIQUE constraints, checked on every write.
+    pub keys: Vec<UniqueKey>,
 }
 
 /// The result of executing one plan, for the pgwire layer to send.
@@ -92,14 +96,17 @@ impl Coordinator {
 
     pub fn execute(&mut self, session: &mut Session, plan: Plan) -> Result<ExecuteResponse, AdapterError> {
         match plan {
-            Plan::CreateTable { name, desc, if_not_exists } => {
+            Plan::CreateTable { name, desc, keys, if_not_exists } => {
                 if self.names.contains_key(&name) {
                     return self.exists(&name, if_not_exists, "CREATE TABLE");
                 }
                 let id = self.allocate_id();
                 self.compute.send(Command::CreateTable { id });
-                let create_sql = format!("CREATE TABLE {name} ({})", column_list(&desc));
+                let create_sql = format!("CREATE TABLE {name} ({}{})", column_list(&desc), key_list(&desc, &keys));
                 self.insert_entry(id, name, ItemKind::Table, desc, None, create_sql, vec![]);
+                if let Some(entry) = self.entries.get_mut(&id) {
+                    entry.keys = keys;
+                }
                 Ok(command("CREATE TABLE"))
             }
             Plan::CreateView { name, desc, expr, materialized, or_replace, if_not_exists, create_sql, depends_on } => {
@@ -197,6 +204,15 @@ impl Coordinator {
             Plan::Commit => {
                 let pending = std::mem::take(&mut session.pending_writes);
                 session.in_transaction = false;
+                // Other sessions may have committed conflicting keys since each statement;
+                // failing here rolls the whole block back, as PostgreSQL does.
+                let mut by_table: BTreeMap<GlobalId, Collection> = BTreeMap::new();
+                for (table, changes) in &pending {
+                    by_table.entry(*table).or_default().extend(changes.iter().cloned());
+                }
+                for (table, changes) in &by_table {
+                    self.check_unique(*table, changes, &[])?;
+                }
                 self.apply_writes(pending);
                 Ok(ExecuteResponse::TransactionEnd { tag: "COMMIT".into() })
             }
@@ -228,7 +244,7 @@ impl Coordinator {
     ) {
         self.names.insert(name.clone(), id);
         let item = CatalogItem { id, name, kind, desc, view_expr };
-        self.entries.insert(id, CatalogEntry { item, create_sql, depends_on });
+        self.entries.insert(id, CatalogEntry { item, create_sql, depends_on, keys: vec![] });
     }
 
     fn exists(&self, name: &str, if_not_exists: bool, tag: &str) -> Result<ExecuteResponse, AdapterError> {
@@ -333,12 +349,60 @@ impl Coordinator {
                 None => vec![],
             };
             let range = pipeline.key_range(&types);
-            self.compute.peek(id, ts, pipeline.clone(), range).map_err(|e| match e {
-                PeekError::Eval(e) => e,
-                other => EvalError::Internal(other.to_string()),
-            })
+            self.compute.peek(id, ts, pipeline.clone(), vec![range]).map_err(peek_error)
         };
         Ok(eval::evaluate_pushdown(expr, &read)?)
+    }
+
+    /// Rejects `changes` to `table` if, on top of what the table holds now and of the
+    /// session's uncommitted `pending` changes, two rows would have equal non-NULL values
+    /// in a PRIMARY KEY or UNIQUE key. Existing rows are looked up by key: a seek per key
+    /// when the key is the table's leading columns, otherwise one scan of the key columns.
+    fn check_unique(
+        &self,
+        table: GlobalId,
+        changes: &Collection,
+        pending: &[(GlobalId, Collection)],
+    ) -> Result<(), AdapterError> {
+        let Some(entry) = self.entries.get(&table) else { return Ok(()) };
+        let earlier = pending.iter().filter(|(id, _)| *id == table).flat_map(|(_, c)| c);
+        for key in &entry.keys {
+            let mut net: HashMap<Row, Diff> = HashMap::new();
+            let mut inserted: BTreeSet<Row> = BTreeSet::new();
+            for (row, diff) in earlier.clone().chain(changes) {
+                let k = row.project(&key.columns);
+                if k.iter().any(Datum::is_null) {
+                    continue;
+                }
+                *net.entry(k.clone()).or_default() += diff;
+                if *diff > 0 {
+                    inserted.insert(k);
+                }
+            }
+            if inserted.is_empty() {
+                continue;
+            }
+            let leading = key.columns.iter().enumerate().all(|(i, c)| i == *c);
+            let ranges = if leading {
+                inserted.iter().map(|k| KeyRange { prefix: k.to_vec(), lower: None, upper: None }).collect()
+            } else {
+                vec![KeyRange::default()]
+            };
+            let pipeline = Pipeline { ops: vec![RowOp::Project(key.columns.clone())] };
+            let mut counts: HashMap<Row, Diff> = HashMap::new();
+            for (k, diff) in self.compute.peek(table, self.last_write, pipeline, ranges).map_err(peek_error)? {
+                if inserted.contains(&k) {
+                    *counts.entry(k).or_default() += diff;
+                }
+            }
+            if let Some(k) = inserted.iter().find(|k| counts.get(*k).unwrap_or(&0) + net[*k] > 1) {
+                return Err(AdapterError::UniqueViolation {
+                    constraint: key.name.clone(),
+                    detail: describe_key(&entry.item.desc, &key.columns, k),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Evaluates `expr` with the table `table` replaced by `rows` (for RETURNING).
@@ -376,6 +440,7 @@ impl Coordinator {
 
     /// Applies `changes` to `table` now, or at COMMIT inside a transaction block.
     fn write(&mut self, session: &mut Session, table: GlobalId, changes: Collection) -> Result<(), AdapterError> {
+        self.check_unique(table, &changes, &session.pending_writes)?;
         if session.in_transaction {
             session.pending_writes.push((table, changes));
         } else {
@@ -479,6 +544,39 @@ impl Coordinator {
 
 fn command(tag: &str) -> ExecuteResponse {
     ExecuteResponse::Command { tag: tag.to_string(), rows: None }
+}
+
+/// ` , PRIMARY KEY (a), UNIQUE (b, c)` for SHOW CREATE TABLE.
+fn key_list(desc: &RelationDesc, keys: &[UniqueKey]) -> String {
+    keys.iter()
+        .map(|k| {
+            let cols: Vec<&str> = k.columns.iter().map(|&c| desc.columns()[c].0.as_str()).collect();
+            format!(
+                ", CONSTRAINT {} {} ({})",
+                k.name,
+                if k.primary { "PRIMARY KEY" } else { "UNIQUE" },
+                cols.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// PostgreSQL's DETAIL for a unique violation: `Key (a, b)=(1, x) already exists.`
+fn describe_key(desc: &RelationDesc, columns: &[usize], key: &Row) -> String {
+    let names: Vec<&str> = columns.iter().map(|&c| desc.columns()[c].0.as_str()).collect();
+    let values: Vec<String> = columns
+        .iter()
+        .zip(key.iter())
+        .map(|(&c, d)| strconv::datum_to_text(d, &desc.columns()[c].1.scalar_type).unwrap_or_else(|| "null".into()))
+        .collect();
+    format!("Key ({})=({}) already exists.", names.join(", "), values.join(", "))
+}
+
+fn peek_error(e: PeekError) -> EvalError {
+    match e {
+        PeekError::Eval(e) => e,
+        other => EvalError::Internal(other.to_string()),
+    }
 }
 
 fn column_list(desc: &RelationDesc) -> String {

@@ -16,6 +16,9 @@ pub enum AdapterError {
     NotNull { column: String, table: String },
     #[error("{message}")]
     Dependents { message: String, detail: String },
+    /// A write would give two rows equal values in a PRIMARY KEY or UNIQUE key.
+    #[error("duplicate key value violates unique constraint \"{constraint}\"")]
+    UniqueViolation { constraint: String, detail: String },
     /// `table "x" does not exist` from DROP (SQLSTATE 42P01, or 42704 for other kinds).
     #[error("{0}")]
     UnknownObject(String),
@@ -40,6 +43,7 @@ impl AdapterError {
             AdapterError::Parse(e) => e.sqlstate().to_string(),
             AdapterError::NotNull { .. } => "23502".into(),
             AdapterError::Dependents { .. } => "2BP01".into(),
+            AdapterError::UniqueViolation { .. } => "23505".into(),
             AdapterError::UnknownObject(_) => "42P01".into(),
             AdapterError::WrongObjectType(..) => "42809".into(),
             AdapterError::UnknownVariable(_) => "42704".into(),
@@ -61,7 +65,9 @@ impl AdapterError {
     /// Where the error happened (PostgreSQL's CONTEXT line), e.g. `COPY m, line 2`.
     pub fn detail(&self) -> Option<String> {
         match self {
-            AdapterError::Dependents { detail, .. } => Some(detail.clone()),
+            AdapterError::Dependents { detail, .. } | AdapterError::UniqueViolation { detail, .. } => {
+                Some(detail.clone())
+            }
             _ => None,
         }
     }
