@@ -39,13 +39,17 @@ pub fn evaluate(
 }
 
 /// Evaluates `expr`, handing each `Get` and the per-row steps above it to `input`, which
-/// returns the rows that come out of the pipeline (in any order, possibly repeated).
+/// returns the rows that come out of the pipeline, in any order (a row may come back
+/// several times only if the pipeline projects).
 pub fn evaluate_pushdown(
     expr: &RelationExpr,
     input: &dyn Fn(GlobalId, &Pipeline) -> Result<Collection, EvalError>,
 ) -> Result<Collection, EvalError> {
     if let Some((id, pipeline)) = Pipeline::split(expr) {
-        return Ok(consolidate(input(id, &pipeline)?));
+        let rows = input(id, &pipeline)?;
+        // A collection's rows are distinct, and filters and maps keep them so: only a
+        // projection can make two rows equal (sorting a large read costs more than the read).
+        return Ok(if pipeline.projects() { consolidate(rows) } else { rows });
     }
     Ok(match expr {
         RelationExpr::Get { id, .. } => consolidate(input(*id, &Pipeline::default())?),

@@ -53,6 +53,11 @@ impl Pipeline {
         }
     }
 
+    /// True if a step drops columns, so that distinct rows may become equal.
+    pub fn projects(&self) -> bool {
+        self.ops.iter().any(|op| matches!(op, RowOp::Project(_)))
+    }
+
     /// The row `row` becomes, or `None` if a filter drops it.
     pub fn apply(&self, row: &Row) -> Result<Option<Row>, EvalError> {
         let mut owned: Option<Row> = None;
