@@ -53,6 +53,28 @@ impl Pipeline {
         }
     }
 
+    /// The same pipeline over rows stored with their columns reordered, where stored
+    /// column `i` holds original column `permutation[i]` (an index's arrangement). Leading
+    /// filters are rewritten to the stored order, so [`Pipeline::key_range`] can use
+    /// the index's leading columns; then the original order is restored.
+    pub fn over_permuted(&self, permutation: &[usize]) -> Pipeline {
+        let mut stored_position = vec![0; permutation.len()];
+        for (i, &c) in permutation.iter().enumerate() {
+            stored_position[c] = i;
+        }
+        let mut ops = Vec::new();
+        let mut rest = self.ops.iter().peekable();
+        while let Some(RowOp::Filter(predicates)) = rest.peek() {
+            let mut predicates = predicates.clone();
+            predicates.iter_mut().for_each(|p| p.permute(&|c| stored_position[c]));
+            ops.push(RowOp::Filter(predicates));
+            rest.next();
+        }
+        ops.push(RowOp::Project(stored_position));
+        ops.extend(rest.cloned());
+        Pipeline { ops }
+    }
+
     /// True if a step drops columns, so that distinct rows may become equal.
     pub fn projects(&self) -> bool {
         self.ops.iter().any(|op| matches!(op, RowOp::Project(_)))
@@ -260,6 +282,21 @@ mod tests {
         let range = p.key_range(&[ScalarType::Text, ScalarType::Text]);
         assert_eq!(range.prefix, vec![Datum::Text("a".into())]);
         assert_eq!(range.upper, None);
+    }
+
+    #[test]
+    fn a_permuted_pipeline_seeks_on_the_index_columns_and_restores_the_row() {
+        let (_, p) = Pipeline::split(&get().filter(vec![cmp(Func::Eq, ScalarExpr::Column(2), lit(5))])).unwrap();
+        let types = [ScalarType::Int64, ScalarType::Int64, ScalarType::Int64];
+        assert!(p.key_range(&types).is_everything());
+        // Stored as (c, a, b).
+        let permuted = p.over_permuted(&[2, 0, 1]);
+        assert_eq!(permuted.key_range(&types).prefix, vec![Datum::Int64(5)]);
+        let stored = Row::new(vec![Datum::Int64(5), Datum::Int64(1), Datum::Int64(2)]);
+        let original = Row::new(vec![Datum::Int64(1), Datum::Int64(2), Datum::Int64(5)]);
+        assert_eq!(permuted.apply(&stored).unwrap(), Some(original));
+        let other = Row::new(vec![Datum::Int64(6), Datum::Int64(1), Datum::Int64(2)]);
+        assert_eq!(permuted.apply(&other).unwrap(), None);
     }
 
     #[test]

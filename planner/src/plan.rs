@@ -84,6 +84,7 @@ impl ObjectKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ShowKind {
     Tables,
+    Indexes,
     Views,
     MaterializedViews,
     Sources,
@@ -135,6 +136,20 @@ pub enum Plan {
         names: Vec<String>,
         if_exists: bool,
         cascade: bool,
+    },
+    /// `CREATE INDEX`: another arrangement of a table or materialized view, ordered by
+    /// `columns` first, so reads filtering on them seek instead of scanning.
+    CreateIndex {
+        /// The name given, if any (the coordinator picks PostgreSQL's default otherwise).
+        name: Option<String>,
+        on: GlobalId,
+        on_name: String,
+        columns: Vec<usize>,
+        if_not_exists: bool,
+    },
+    DropIndex {
+        names: Vec<String>,
+        if_exists: bool,
     },
     /// Rows to add to a table: `rows` has exactly the table's columns, already typed.
     Insert {

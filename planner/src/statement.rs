@@ -46,6 +46,11 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
         }
         Statement::CreateTable(ct) => plan_create_table(ct),
         Statement::CreateView(cv) => plan_create_view(qcx, cv, stmt),
+        Statement::CreateIndex(ci) => plan_create_index(qcx, ci),
+        Statement::Drop { object_type: ObjectType::Index, if_exists, names, .. } => Ok(Plan::DropIndex {
+            names: names.iter().map(|n| strip_public(object_name(n))).collect(),
+            if_exists: *if_exists,
+        }),
         Statement::Drop { object_type, if_exists, names, cascade, .. } => {
             let kind = match object_type {
                 ObjectType::Table => ObjectKind::Table,
@@ -181,6 +186,43 @@ fn plan_create_table(ct: &ast::CreateTable) -> Result<Plan, PlanError> {
         }
     }
     Ok(Plan::CreateTable { name, desc: RelationDesc::new(columns), keys, if_not_exists: ct.if_not_exists })
+}
+
+fn plan_create_index(qcx: &QueryCtx, ci: &ast::CreateIndex) -> Result<Plan, PlanError> {
+    if ci.unique {
+        return Err(PlanError::Unsupported("CREATE UNIQUE INDEX (declare UNIQUE on the table instead)".into()));
+    }
+    if ci.predicate.is_some() {
+        return Err(PlanError::Unsupported("partial indexes (CREATE INDEX ... WHERE)".into()));
+    }
+    let item = resolve(qcx.catalog, &object_name(&ci.table_name))?;
+    if !matches!(item.kind, ItemKind::Table | ItemKind::MaterializedView) {
+        return Err(PlanError::WrongObjectType(format!("cannot create index on relation \"{}\"", item.name)));
+    }
+    let mut columns = Vec::new();
+    for c in &ci.columns {
+        let ast::Expr::Identifier(ident) = &c.column.expr else {
+            return Err(PlanError::Unsupported(format!("an index on the expression {}", c.column.expr)));
+        };
+        let n = normalize_ident(ident);
+        let i = item
+            .desc
+            .columns()
+            .iter()
+            .position(|(name, _)| *name == n)
+            .ok_or_else(|| PlanError::UnknownColumn(n.clone()))?;
+        columns.push(i);
+    }
+    if columns.is_empty() {
+        return Err(PlanError::Syntax("an index needs at least one column".into()));
+    }
+    Ok(Plan::CreateIndex {
+        name: ci.name.as_ref().map(|n| strip_public(object_name(n))),
+        on: item.id,
+        on_name: item.name,
+        columns,
+        if_not_exists: ci.if_not_exists,
+    })
 }
 
 fn plan_create_view(qcx: &QueryCtx, cv: &ast::CreateView, stmt: &Statement) -> Result<Plan, PlanError> {
@@ -564,6 +606,7 @@ fn plan_show(qcx: &QueryCtx, variable: &[ast::Ident]) -> Result<Plan, PlanError>
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     Ok(Plan::Show(match words.as_slice() {
         ["tables"] => ShowKind::Tables,
+        ["indexes"] => ShowKind::Indexes,
         ["views"] => ShowKind::Views,
         ["materialized", "views"] => ShowKind::MaterializedViews,
         ["sources"] => ShowKind::Sources,

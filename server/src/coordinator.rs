@@ -58,6 +58,19 @@ pub struct Coordinator {
     next_id: GlobalId,
     /// Every write so far happened at or before this time; reads happen here.
     last_write: Timestamp,
+    /// Indexes by name. Each is a maintained collection of its object's rows with the
+    /// indexed columns first; reads use it when its columns give a tighter key range.
+    indexes: BTreeMap<String, Index>,
+}
+
+/// An index: collection `id` holds the rows of `on`, stored column `i` being `on`'s
+/// column `permutation[i]`; the indexed columns come first.
+#[derive(Clone, Debug)]
+struct Index {
+    id: GlobalId,
+    on: GlobalId,
+    columns: Vec<usize>,
+    permutation: Vec<usize>,
 }
 
 impl Catalog for Coordinator {
@@ -80,6 +93,7 @@ impl Coordinator {
             names: BTreeMap::new(),
             next_id: 1,
             last_write: start.saturating_sub(1),
+            indexes: BTreeMap::new(),
         }
     }
 
@@ -137,6 +151,22 @@ impl Coordinator {
                 Ok(command(tag))
             }
             Plan::Drop { kind, names, if_exists, cascade } => self.drop(kind, names, if_exists, cascade),
+            Plan::CreateIndex { name, on, on_name, columns, if_not_exists } => {
+                self.create_index(name, on, &on_name, columns, if_not_exists)
+            }
+            Plan::DropIndex { names, if_exists } => {
+                for name in &names {
+                    if !self.indexes.contains_key(name) && !if_exists {
+                        return Err(AdapterError::UnknownObject(format!("index \"{name}\" does not exist")));
+                    }
+                }
+                for name in names {
+                    if let Some(index) = self.indexes.remove(&name) {
+                        self.compute.send(Command::Drop { id: index.id });
+                    }
+                }
+                Ok(command("DROP INDEX"))
+            }
             Plan::Insert { table, rows, returning } => {
                 let rows = self.evaluate_now(&rows)?;
                 let rows = self.check_table_rows(table, rows)?;
@@ -329,6 +359,14 @@ impl Coordinator {
 
     fn drop_ids(&mut self, ids: &[GlobalId]) {
         for id in ids.iter().rev() {
+            // An object's indexes go with it, as in PostgreSQL (no CASCADE needed).
+            let indexes: Vec<String> =
+                self.indexes.iter().filter(|(_, i)| i.on == *id).map(|(n, _)| n.clone()).collect();
+            for name in indexes {
+                if let Some(index) = self.indexes.remove(&name) {
+                    self.compute.send(Command::Drop { id: index.id });
+                }
+            }
             if let Some(e) = self.entries.remove(id) {
                 self.names.remove(&e.item.name);
                 if e.item.kind != ItemKind::View {
@@ -344,14 +382,67 @@ impl Coordinator {
     fn evaluate_now(&self, expr: &RelationExpr) -> Result<Collection, AdapterError> {
         let ts = self.last_write;
         let read = |id: GlobalId, pipeline: &Pipeline| -> Result<Collection, EvalError> {
-            let types: Vec<ScalarType> = match self.entries.get(&id) {
-                Some(entry) => entry.item.desc.types().map(|t| t.scalar_type.clone()).collect(),
-                None => vec![],
-            };
-            let range = pipeline.key_range(&types);
-            self.compute.peek(id, ts, pipeline.clone(), vec![range]).map_err(peek_error)
+            let (collection, pipeline, range) = self.access_path(id, pipeline);
+            self.compute.peek(collection, ts, pipeline, vec![range]).map_err(peek_error)
         };
         Ok(eval::evaluate_pushdown(expr, &read)?)
+    }
+
+    /// Where to read `pipeline` over collection `id` from: the collection itself, or the
+    /// index on it whose leading columns the pipeline's filters pin down furthest.
+    fn access_path(&self, id: GlobalId, pipeline: &Pipeline) -> (GlobalId, Pipeline, KeyRange) {
+        let Some(entry) = self.entries.get(&id) else { return (id, pipeline.clone(), KeyRange::default()) };
+        let types: Vec<ScalarType> = entry.item.desc.types().map(|t| t.scalar_type.clone()).collect();
+        let tightness = |r: &KeyRange| (r.prefix.len(), r.lower.is_some() || r.upper.is_some());
+        let mut best = (id, pipeline.clone(), pipeline.key_range(&types));
+        for index in self.indexes.values().filter(|i| i.on == id) {
+            let permuted = pipeline.over_permuted(&index.permutation);
+            let stored_types: Vec<ScalarType> = index.permutation.iter().map(|&c| types[c].clone()).collect();
+            let range = permuted.key_range(&stored_types);
+            if tightness(&range) > tightness(&best.2) {
+                best = (index.id, permuted, range);
+            }
+        }
+        best
+    }
+
+    fn create_index(
+        &mut self,
+        name: Option<String>,
+        on: GlobalId,
+        on_name: &str,
+        columns: Vec<usize>,
+        if_not_exists: bool,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        let desc = &self.entry(on)?.item.desc;
+        let name = match name {
+            Some(n) if self.indexes.contains_key(&n) || self.names.contains_key(&n) => {
+                return if if_not_exists {
+                    Ok(command("CREATE INDEX"))
+                } else {
+                    Err(AdapterError::Plan(eddy_planner::PlanError::RelationExists(n)))
+                };
+            }
+            Some(n) => n,
+            None => {
+                // PostgreSQL's default: table_col1_col2_idx, then idx1, idx2, ... if taken.
+                let cols: Vec<&str> = columns.iter().map(|&c| desc.columns()[c].0.as_str()).collect();
+                let base = format!("{on_name}_{}_idx", cols.join("_"));
+                let taken = |n: &String| self.indexes.contains_key(n) || self.names.contains_key(n);
+                std::iter::once(base.clone())
+                    .chain((1..).map(|i| format!("{base}{i}")))
+                    .find(|n| !taken(n))
+                    .unwrap_or(base)
+            }
+        };
+        let arity = desc.arity();
+        let mut permutation = columns.clone();
+        permutation.extend((0..arity).filter(|c| !columns.contains(c)));
+        let id = self.allocate_id();
+        let expr = RelationExpr::get(on, on_name, arity).project(permutation.clone());
+        self.compute.send(Command::CreateView { id, expr });
+        self.indexes.insert(name, Index { id, on, columns, permutation });
+        Ok(command("CREATE INDEX"))
     }
 
     /// Rejects `changes` to `table` if, on top of what the table holds now and of the
@@ -489,6 +580,24 @@ impl Coordinator {
         };
         Ok(match kind {
             ShowKind::Tables => list(ItemKind::Table),
+            ShowKind::Indexes => {
+                let rows = self
+                    .indexes
+                    .iter()
+                    .filter_map(|(name, index)| {
+                        let on = self.entries.get(&index.on)?;
+                        let cols: Vec<&str> =
+                            index.columns.iter().map(|&c| on.item.desc.columns()[c].0.as_str()).collect();
+                        Some(Row::new(vec![
+                            Datum::Text(name.clone()),
+                            Datum::Text(on.item.name.clone()),
+                            Datum::Text(cols.join(", ")),
+                        ]))
+                    })
+                    .collect();
+                let desc = RelationDesc::new(vec![text_col("name"), text_col("on"), text_col("key")]);
+                ExecuteResponse::Rows { desc, rows }
+            }
             ShowKind::Views => list(ItemKind::View),
             ShowKind::MaterializedViews => list(ItemKind::MaterializedView),
             ShowKind::Sources => list(ItemKind::Source),
