@@ -158,14 +158,19 @@ pub enum Plan {
         returning: Option<QueryPlan>,
     },
     /// Rows to change: `selection` has the table's columns and then the new values.
+    /// `selection` yields each updated row's old columns, then its new ones.
     Update {
         table: GlobalId,
         selection: RelationExpr,
         arity: usize,
+        /// Over the new rows.
+        returning: Option<QueryPlan>,
     },
     Delete {
         table: GlobalId,
         selection: RelationExpr,
+        /// Over the deleted rows.
+        returning: Option<QueryPlan>,
     },
     Select(QueryPlan),
     CopyFrom {

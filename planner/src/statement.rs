@@ -358,17 +358,20 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
     let rows = planned.expr.map(exprs).project((width..width + arity).collect());
     let returning = match &insert.returning {
         None => None,
-        Some(items) => Some(plan_returning(qcx, &item, items)?),
+        Some(items) => Some(plan_returning(qcx, &item, &Scope::from_desc(Some(&item.name), &item.desc), items)?),
     };
     Ok(Plan::Insert { table: item.id, rows, returning })
 }
 
+/// RETURNING items over the rows a statement wrote (inserted, updated to, or deleted),
+/// named through `scope` (the table, or its alias).
 fn plan_returning(
     qcx: &QueryCtx,
     item: &crate::CatalogItem,
+    scope: &Scope,
     items: &[ast::SelectItem],
 ) -> Result<QueryPlan, PlanError> {
-    let scope = Scope::from_desc(Some(&item.name), &item.desc);
+    let scope = scope.clone();
     let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("RETURNING"));
     let mut exprs = Vec::new();
     let mut columns = Vec::new();
@@ -424,8 +427,8 @@ fn table_scope(item: &crate::CatalogItem, alias: &Option<ast::TableAlias>) -> Sc
 }
 
 fn plan_update(qcx: &QueryCtx, update: &ast::Update) -> Result<Plan, PlanError> {
-    if update.from.is_some() || update.returning.is_some() {
-        return Err(PlanError::Unsupported("UPDATE ... FROM / RETURNING".into()));
+    if update.from.is_some() {
+        return Err(PlanError::Unsupported("UPDATE ... FROM".into()));
     }
     let (name, alias) = single_table(std::slice::from_ref(&update.table), "UPDATE")?;
     let item = table_target(qcx, &name)?;
@@ -456,12 +459,16 @@ fn plan_update(qcx: &QueryCtx, update: &ast::Update) -> Result<Plan, PlanError> 
     if let Some(w) = &update.selection {
         selection = selection.filter(vec![plan_condition(&ctx, w, "WHERE")?]);
     }
-    Ok(Plan::Update { table: item.id, selection: selection.map(new_values), arity })
+    let returning = match &update.returning {
+        None => None,
+        Some(items) => Some(plan_returning(qcx, &item, &scope, items)?),
+    };
+    Ok(Plan::Update { table: item.id, selection: selection.map(new_values), arity, returning })
 }
 
 fn plan_delete(qcx: &QueryCtx, delete: &ast::Delete) -> Result<Plan, PlanError> {
-    if delete.using.is_some() || delete.returning.is_some() {
-        return Err(PlanError::Unsupported("DELETE ... USING / RETURNING".into()));
+    if delete.using.is_some() {
+        return Err(PlanError::Unsupported("DELETE ... USING".into()));
     }
     let from = match &delete.from {
         ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => f,
@@ -474,7 +481,11 @@ fn plan_delete(qcx: &QueryCtx, delete: &ast::Delete) -> Result<Plan, PlanError> 
     if let Some(w) = &delete.selection {
         selection = selection.filter(vec![plan_condition(&ctx, w, "WHERE")?]);
     }
-    Ok(Plan::Delete { table: item.id, selection })
+    let returning = match &delete.returning {
+        None => None,
+        Some(items) => Some(plan_returning(qcx, &item, &scope, items)?),
+    };
+    Ok(Plan::Delete { table: item.id, selection, returning })
 }
 
 fn plan_copy_from(

@@ -12,7 +12,7 @@ use eddy_compute::{Command, Compute, PeekError};
 use eddy_expr::eval::{self, Collection};
 use eddy_expr::{EvalError, KeyRange, Pipeline, RelationExpr, RowOp};
 use eddy_planner::{
-    Catalog, CatalogItem, ColumnOrder, ItemKind, ObjectKind, Plan, RowSetFinishing, ShowKind, UniqueKey,
+    Catalog, CatalogItem, ColumnOrder, ItemKind, ObjectKind, Plan, QueryPlan, RowSetFinishing, ShowKind, UniqueKey,
 };
 use eddy_repr::{strconv, ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
 
@@ -171,19 +171,11 @@ impl Coordinator {
                 let rows = self.evaluate_now(&rows)?;
                 let rows = self.check_table_rows(table, rows)?;
                 let count: Diff = rows.iter().map(|(_, d)| d).sum();
-                let returned = match &returning {
-                    Some(q) => Some(self.evaluate_with(&q.expr, table, &rows)?),
-                    None => None,
-                };
+                let returned = self.returning(returning, table, &rows)?;
                 self.write(session, table, rows)?;
-                match (returning, returned) {
-                    (Some(q), Some(rows)) => {
-                        Ok(ExecuteResponse::Rows { desc: q.desc.clone(), rows: finish(rows, &q.finishing) })
-                    }
-                    _ => Ok(ExecuteResponse::Command { tag: "INSERT 0".into(), rows: Some(count as usize) }),
-                }
+                Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "INSERT 0".into(), rows: Some(count as usize) }))
             }
-            Plan::Update { table, selection, arity } => {
+            Plan::Update { table, selection, arity, returning } => {
                 let selected = self.evaluate_now(&selection)?;
                 let mut changes = Vec::new();
                 let mut count = 0;
@@ -193,15 +185,18 @@ impl Coordinator {
                     count += diff;
                 }
                 let changes = self.check_table_rows(table, changes)?;
+                let new_rows: Collection = changes.iter().filter(|(_, d)| *d > 0).cloned().collect();
+                let returned = self.returning(returning, table, &new_rows)?;
                 self.write(session, table, changes)?;
-                Ok(ExecuteResponse::Command { tag: "UPDATE".into(), rows: Some(count as usize) })
+                Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "UPDATE".into(), rows: Some(count as usize) }))
             }
-            Plan::Delete { table, selection } => {
+            Plan::Delete { table, selection, returning } => {
                 let selected = self.evaluate_now(&selection)?;
                 let count: Diff = selected.iter().map(|(_, d)| d).sum();
+                let returned = self.returning(returning, table, &selected)?;
                 let changes = selected.into_iter().map(|(r, d)| (r, -d)).collect();
                 self.write(session, table, changes)?;
-                Ok(ExecuteResponse::Command { tag: "DELETE".into(), rows: Some(count as usize) })
+                Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "DELETE".into(), rows: Some(count as usize) }))
             }
             Plan::Select(q) => {
                 let rows = self.evaluate_now(&q.expr)?;
@@ -494,6 +489,19 @@ impl Coordinator {
             }
         }
         Ok(())
+    }
+
+    /// The RETURNING rows of a statement that wrote `rows` (positive multiplicities) to
+    /// `table`, if it has a RETURNING clause.
+    fn returning(
+        &self,
+        returning: Option<QueryPlan>,
+        table: GlobalId,
+        rows: &Collection,
+    ) -> Result<Option<ExecuteResponse>, AdapterError> {
+        let Some(q) = returning else { return Ok(None) };
+        let returned = self.evaluate_with(&q.expr, table, rows)?;
+        Ok(Some(ExecuteResponse::Rows { desc: q.desc.clone(), rows: finish(returned, &q.finishing) }))
     }
 
     /// Evaluates `expr` with the table `table` replaced by `rows` (for RETURNING).
