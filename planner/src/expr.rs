@@ -34,7 +34,7 @@ pub enum Unknown {
 }
 
 impl Typed {
-    fn known(expr: ScalarExpr, ty: ScalarType) -> Self {
+    pub(crate) fn known(expr: ScalarExpr, ty: ScalarType) -> Self {
         Typed { expr, ty: Some(ty), unknown: Unknown::No }
     }
 }
@@ -245,7 +245,11 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
             }
         }
         Expr::In { .. } | Expr::Exists { .. } | Expr::Subquery(_) | Expr::AnyOp { .. } | Expr::AllOp { .. } => {
-            Err(PlanError::Unsupported("subqueries in expressions (use a join or a subquery in FROM)".into()))
+            Err(PlanError::Unsupported(
+                "subqueries here (supported: [NOT] EXISTS and IN (SELECT ...) as WHERE conditions joined by AND, \
+                 uncorrelated; otherwise use a join or a subquery in FROM)"
+                    .into(),
+            ))
         }
         Expr::Like { negated, expr, pattern, escape_char, any: false } => {
             like(ctx, if *negated { "not like" } else { "like" }, expr, pattern, escape_char)

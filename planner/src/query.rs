@@ -591,7 +591,106 @@ fn plan_grouping(
 }
 
 /// Plans FROM, folding in WHERE: equalities between inputs become join keys.
+/// Plans FROM and WHERE. WHERE conditions that are subquery tests (`x IN (SELECT ...)`,
+/// `[NOT] EXISTS (SELECT ...)`, joined to the rest by AND) become semi- and anti-joins.
 fn plan_from(qcx: &QueryCtx, from: &[ast::TableWithJoins], selection: Option<&Expr>) -> Result<Planned, PlanError> {
+    let mut conjuncts = Vec::new();
+    if let Some(w) = selection {
+        ast_conjuncts(w, &mut conjuncts);
+    }
+    let (subquery_tests, rest): (Vec<&Expr>, Vec<&Expr>) = conjuncts.into_iter().partition(|c| is_subquery_test(c));
+    if subquery_tests.is_empty() {
+        return plan_from_where(qcx, from, selection);
+    }
+    let rest = rest.into_iter().cloned().reduce(|a, b| Expr::BinaryOp {
+        left: Box::new(a),
+        op: ast::BinaryOperator::And,
+        right: Box::new(b),
+    });
+    let mut planned = plan_from_where(qcx, from, rest.as_ref())?;
+    for test in subquery_tests {
+        planned = apply_subquery_test(qcx, planned, test)?;
+    }
+    Ok(planned)
+}
+
+/// The AND-ed parts of a condition (parentheses around a part are looked through).
+fn ast_conjuncts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+    match e {
+        Expr::BinaryOp { left, op: ast::BinaryOperator::And, right } => {
+            ast_conjuncts(left, out);
+            ast_conjuncts(right, out);
+        }
+        Expr::Nested(inner) if matches!(**inner, Expr::BinaryOp { op: ast::BinaryOperator::And, .. }) => {
+            ast_conjuncts(inner, out)
+        }
+        other => out.push(other),
+    }
+}
+
+fn unnest(e: &Expr) -> &Expr {
+    match e {
+        Expr::Nested(inner) => unnest(inner),
+        other => other,
+    }
+}
+
+fn is_subquery_test(e: &Expr) -> bool {
+    matches!(unnest(e), Expr::Exists { .. } | Expr::In { target: ast::InTarget::Subquery(_), negated: false, .. })
+}
+
+/// Plans a subquery that must not read the outer query's columns.
+fn plan_uncorrelated(qcx: &QueryCtx, query: &ast::Query) -> Result<Planned, PlanError> {
+    let correlated = |what: String| {
+        PlanError::Unsupported(format!(
+            "a subquery reading columns of the query around it (correlated subquery: {what}); rewrite it as a join"
+        ))
+    };
+    plan_query(qcx, query).map_err(|e| match e {
+        PlanError::UnknownColumn(c) | PlanError::UnknownQualifiedColumn(c) => correlated(format!("column {c}")),
+        PlanError::UnknownRelation(r) if r.contains("missing FROM-clause entry") => correlated(format!("table {r}")),
+        other => other,
+    })
+}
+
+/// Keeps the rows of `planned` that pass `test`: `x IN (SELECT y ...)` is a join with the
+/// distinct non-NULL `y`s; `EXISTS` a cross join with one empty row if the subquery has
+/// any row; `NOT EXISTS` the rows minus those.
+fn apply_subquery_test(qcx: &QueryCtx, planned: Planned, test: &Expr) -> Result<Planned, PlanError> {
+    let arity = planned.scope.len();
+    let outer_columns: Vec<usize> = (0..arity).collect();
+    match unnest(test) {
+        Expr::Exists { subquery, negated } => {
+            let sub = plan_uncorrelated(qcx, subquery)?;
+            let any_row = sub.expr.project(vec![]).distinct();
+            let matching = planned.expr.clone().join(any_row, vec![], vec![]);
+            let expr = if *negated { planned.expr.union(matching.negate()) } else { matching };
+            Ok(Planned { expr, scope: planned.scope })
+        }
+        Expr::In { expr: left, target: ast::InTarget::Subquery(subquery), negated: false, .. } => {
+            let sub = plan_uncorrelated(qcx, subquery)?;
+            if sub.scope.len() != 1 {
+                return Err(PlanError::Cardinality(format!(
+                    "subquery has too {} columns",
+                    if sub.scope.len() > 1 { "many" } else { "few" }
+                )));
+            }
+            let ctx = qcx.expr_ctx(&planned.scope, AggMode::Forbidden("WHERE"));
+            let left = plan_expr(&ctx, left)?;
+            let right = Typed::known(ScalarExpr::Column(arity), sub.scope.columns[0].ty.clone());
+            let equal = binary(&ctx, "=", left, right)?.expr;
+            let joined = join_on(planned.expr, arity, sub.expr.distinct(), vec![equal])?;
+            Ok(Planned { expr: joined.project(outer_columns), scope: planned.scope })
+        }
+        other => Err(PlanError::Unsupported(format!("the condition {other}"))),
+    }
+}
+
+fn plan_from_where(
+    qcx: &QueryCtx,
+    from: &[ast::TableWithJoins],
+    selection: Option<&Expr>,
+) -> Result<Planned, PlanError> {
     let mut factors = Vec::with_capacity(from.len());
     for twj in from {
         factors.push(plan_table_with_joins(qcx, twj)?);
