@@ -636,7 +636,17 @@ fn unnest(e: &Expr) -> &Expr {
 }
 
 fn is_subquery_test(e: &Expr) -> bool {
-    matches!(unnest(e), Expr::Exists { .. } | Expr::In { target: ast::InTarget::Subquery(_), negated: false, .. })
+    matches!(unnest(e), Expr::Exists { .. } | Expr::In { target: ast::InTarget::Subquery(_), .. })
+}
+
+fn is_not_null(e: ScalarExpr) -> Result<ScalarExpr, PlanError> {
+    let resolved = func::resolve_function("is_not_null", &[Some(ScalarType::Bool)])?;
+    Ok(ScalarExpr::call(resolved.func, vec![e]))
+}
+
+fn is_null(e: ScalarExpr) -> Result<ScalarExpr, PlanError> {
+    let resolved = func::resolve_function("is_null", &[Some(ScalarType::Bool)])?;
+    Ok(ScalarExpr::call(resolved.func, vec![e]))
 }
 
 /// Plans a subquery that must not read the outer query's columns.
@@ -654,8 +664,9 @@ fn plan_uncorrelated(qcx: &QueryCtx, query: &ast::Query) -> Result<Planned, Plan
 }
 
 /// Keeps the rows of `planned` that pass `test`: `x IN (SELECT y ...)` is a join with the
-/// distinct non-NULL `y`s; `EXISTS` a cross join with one empty row if the subquery has
-/// any row; `NOT EXISTS` the rows minus those.
+/// distinct non-NULL `y`s; `NOT IN` follows SQL's NULL rules with joins against "is the
+/// subquery empty / does it hold a NULL"; `EXISTS` is a cross join with one empty row if
+/// the subquery has any row; `NOT EXISTS` the rows minus those.
 fn apply_subquery_test(qcx: &QueryCtx, planned: Planned, test: &Expr) -> Result<Planned, PlanError> {
     let arity = planned.scope.len();
     let outer_columns: Vec<usize> = (0..arity).collect();
@@ -667,7 +678,7 @@ fn apply_subquery_test(qcx: &QueryCtx, planned: Planned, test: &Expr) -> Result<
             let expr = if *negated { planned.expr.union(matching.negate()) } else { matching };
             Ok(Planned { expr, scope: planned.scope })
         }
-        Expr::In { expr: left, target: ast::InTarget::Subquery(subquery), negated: false, .. } => {
+        Expr::In { expr: left, target: ast::InTarget::Subquery(subquery), negated, .. } => {
             let sub = plan_uncorrelated(qcx, subquery)?;
             if sub.scope.len() != 1 {
                 return Err(PlanError::Cardinality(format!(
@@ -677,10 +688,26 @@ fn apply_subquery_test(qcx: &QueryCtx, planned: Planned, test: &Expr) -> Result<
             }
             let ctx = qcx.expr_ctx(&planned.scope, AggMode::Forbidden("WHERE"));
             let left = plan_expr(&ctx, left)?;
+            let left_not_null = is_not_null(left.expr.clone())?;
             let right = Typed::known(ScalarExpr::Column(arity), sub.scope.columns[0].ty.clone());
             let equal = binary(&ctx, "=", left, right)?.expr;
-            let joined = join_on(planned.expr, arity, sub.expr.distinct(), vec![equal])?;
-            Ok(Planned { expr: joined.project(outer_columns), scope: planned.scope })
+            let non_null = planned.expr.clone().filter(vec![left_not_null]);
+            let members =
+                join_on(non_null.clone(), arity, sub.expr.clone().distinct(), vec![equal])?.project(outer_columns);
+            if !*negated {
+                return Ok(Planned { expr: members, scope: planned.scope });
+            }
+            // x NOT IN (S) is true when S is empty (even for a NULL x), and otherwise only
+            // when x is not NULL, S holds no NULL, and x is not in S.
+            let any_row = |s: RelationExpr| s.project(vec![]).distinct();
+            let s_is_empty_rows = planned
+                .expr
+                .clone()
+                .union(planned.expr.clone().join(any_row(sub.expr.clone()), vec![], vec![]).negate());
+            let s_null = sub.expr.clone().filter(vec![is_null(ScalarExpr::Column(0))?]);
+            let s_nonempty_without_null = any_row(sub.expr).union(any_row(s_null).negate());
+            let not_members = non_null.union(members.negate()).join(s_nonempty_without_null, vec![], vec![]);
+            Ok(Planned { expr: s_is_empty_rows.union(not_members), scope: planned.scope })
         }
         other => Err(PlanError::Unsupported(format!("the condition {other}"))),
     }
@@ -773,14 +800,8 @@ fn join_on(
             None => residual.push(c),
         }
     }
-    let not_null = |keys: &[ScalarExpr]| -> Result<Vec<ScalarExpr>, PlanError> {
-        keys.iter()
-            .map(|k| {
-                let resolved = func::resolve_function("is_not_null", &[Some(ScalarType::Bool)])?;
-                Ok(ScalarExpr::call(resolved.func, vec![k.clone()]))
-            })
-            .collect()
-    };
+    let not_null =
+        |keys: &[ScalarExpr]| -> Result<Vec<ScalarExpr>, PlanError> { keys.iter().cloned().map(is_not_null).collect() };
     let left = left.filter(not_null(&left_key)?);
     let right = right.filter(not_null(&right_key)?);
     Ok(left.join(right, left_key, right_key).filter(residual))
