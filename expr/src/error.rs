@@ -22,6 +22,9 @@ pub enum EvalError {
     /// A value that cannot be represented, e.g. a date outside the supported range.
     #[error("{0}")]
     DatetimeOverflow(String),
+    /// `more than one row returned by a subquery used as an expression` (SQLSTATE 21000).
+    #[error("{0}")]
+    Cardinality(String),
     /// A bug in Eddy, never the user's fault.
     #[error("internal error: {0}")]
     Internal(String),
@@ -40,6 +43,7 @@ impl EvalError {
             EvalError::Parse(e) => e.sqlstate(),
             EvalError::InvalidArgument { sqlstate, .. } => sqlstate,
             EvalError::DatetimeOverflow(_) => "22008",
+            EvalError::Cardinality(_) => "21000",
             EvalError::Internal(_) => "XX000",
         }
     }

@@ -277,6 +277,9 @@ pub enum Func {
     // ---- casts ----
     /// Conversion of a value of `from` to `to` (including applying `to`'s modifiers).
     /// `explicit` casts truncate over-long strings instead of failing, as PostgreSQL.
+    /// Raises `more than one row returned by a subquery used as an expression` when its
+    /// argument (a scalar subquery's row count) exceeds one; NULL otherwise.
+    SingleRowCheck,
     Cast {
         from: ScalarType,
         to: ScalarType,
@@ -449,6 +452,13 @@ impl Func {
                 [d] => cast::eval_cast(from, to, *explicit, d),
                 _ => Err(arity_error(self, args)),
             },
+            Func::SingleRowCheck => match args {
+                [Datum::Int64(n)] if *n > 1 => {
+                    Err(EvalError::Cardinality("more than one row returned by a subquery used as an expression".into()))
+                }
+                [_] => Ok(Datum::Null),
+                _ => Err(arity_error(self, args)),
+            },
         }
     }
 
@@ -456,6 +466,7 @@ impl Func {
     /// symbol for operators (see [`Func::is_operator`]) and `::type` for casts.
     pub fn name(&self) -> String {
         let s: &str = match self {
+            Func::SingleRowCheck => "single_row_check",
             Func::Eq => "=",
             Func::NotEq => "<>",
             Func::Lt => "<",

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 
 use eddy_expr::func::{self, CastContext};
-use eddy_expr::{RelationExpr, ScalarExpr, TableFunc};
+use eddy_expr::{AggregateExpr, AggregateFunc, RelationExpr, ScalarExpr, TableFunc};
 use eddy_repr::{Datum, GlobalId, Row, ScalarType};
 use sqlparser::ast::{
     self, Expr, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr, SetOperator, SetQuantifier,
@@ -349,7 +349,9 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
     if select.having.is_some() && matches!(select.group_by, ast::GroupByExpr::All(_)) {
         return Err(PlanError::Unsupported("GROUP BY ALL".into()));
     }
-    let Planned { mut expr, scope } = plan_from(qcx, &select.from, select.selection.as_ref())?;
+    let (select, scalars) = extract_scalar_subqueries(qcx, select)?;
+    let select = &select;
+    let Planned { mut expr, scope } = plan_from(qcx, &select.from, select.selection.as_ref(), scalars)?;
 
     // Pass 1: find aggregate calls in the select list, HAVING and ORDER BY.
     let collected = RefCell::new(Vec::<AggEntry>::new());
@@ -593,25 +595,183 @@ fn plan_grouping(
 /// Plans FROM, folding in WHERE: equalities between inputs become join keys.
 /// Plans FROM and WHERE. WHERE conditions that are subquery tests (`x IN (SELECT ...)`,
 /// `[NOT] EXISTS (SELECT ...)`, joined to the rest by AND) become semi- and anti-joins.
-fn plan_from(qcx: &QueryCtx, from: &[ast::TableWithJoins], selection: Option<&Expr>) -> Result<Planned, PlanError> {
+/// `scalars` are the select's scalar subqueries (see [`extract_scalar_subqueries`]): each
+/// is cross-joined before the WHERE conditions that read it.
+fn plan_from(
+    qcx: &QueryCtx,
+    from: &[ast::TableWithJoins],
+    selection: Option<&Expr>,
+    scalars: Vec<Planned>,
+) -> Result<Planned, PlanError> {
     let mut conjuncts = Vec::new();
     if let Some(w) = selection {
         ast_conjuncts(w, &mut conjuncts);
     }
-    let (subquery_tests, rest): (Vec<&Expr>, Vec<&Expr>) = conjuncts.into_iter().partition(|c| is_subquery_test(c));
-    if subquery_tests.is_empty() {
+    if scalars.is_empty() && !conjuncts.iter().any(|c| is_subquery_test(c)) {
         return plan_from_where(qcx, from, selection);
     }
-    let rest = rest.into_iter().cloned().reduce(|a, b| Expr::BinaryOp {
-        left: Box::new(a),
-        op: ast::BinaryOperator::And,
-        right: Box::new(b),
-    });
-    let mut planned = plan_from_where(qcx, from, rest.as_ref())?;
+    let (subquery_tests, rest): (Vec<&Expr>, Vec<&Expr>) = conjuncts.into_iter().partition(|c| is_subquery_test(c));
+    let (reading_scalars, rest): (Vec<&Expr>, Vec<&Expr>) =
+        rest.into_iter().partition(|c| c.to_string().contains(SCALAR_SUBQUERY_TABLE));
+    let mut planned = plan_from_where(qcx, from, and_all(rest).as_ref())?;
+    for scalar in scalars {
+        planned = Planned {
+            expr: planned.expr.join(scalar.expr, vec![], vec![]),
+            scope: planned.scope.concat(&scalar.scope),
+        };
+    }
+    planned = apply_where(qcx, planned, and_all(reading_scalars).as_ref())?;
     for test in subquery_tests {
         planned = apply_subquery_test(qcx, planned, test)?;
     }
     Ok(planned)
+}
+
+fn and_all(conjuncts: Vec<&Expr>) -> Option<Expr> {
+    conjuncts.into_iter().cloned().reduce(|a, b| Expr::BinaryOp {
+        left: Box::new(a),
+        op: ast::BinaryOperator::And,
+        right: Box::new(b),
+    })
+}
+
+/// The qualifier of the hidden columns holding scalar subqueries' values.
+const SCALAR_SUBQUERY_TABLE: &str = "?subquery?";
+
+/// Replaces each uncorrelated scalar subquery `(SELECT ...)` in WHERE (and in the select
+/// list when there is no GROUP BY) by a hidden column, and plans the subqueries: each is a
+/// one-row relation holding its value (NULL if it has no row; an error if it has several,
+/// as PostgreSQL's `more than one row returned by a subquery used as an expression`).
+fn extract_scalar_subqueries<'a>(
+    qcx: &QueryCtx,
+    select: &'a Select,
+) -> Result<(std::borrow::Cow<'a, Select>, Vec<Planned>), PlanError> {
+    let grouped =
+        !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty()) || select.having.is_some();
+    let mentions = |e: &Expr| e.to_string().contains("(SELECT");
+    let in_items = !grouped
+        && select.projection.iter().any(|i| match i {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => mentions(e),
+            _ => false,
+        });
+    if !in_items && !select.selection.as_ref().is_some_and(mentions) {
+        return Ok((std::borrow::Cow::Borrowed(select), vec![]));
+    }
+    let mut select = select.clone();
+    let mut scalars = Vec::new();
+    if let Some(w) = select.selection.as_mut() {
+        replace_scalar_subqueries(qcx, w, &mut scalars)?;
+    }
+    if in_items {
+        for item in select.projection.iter_mut() {
+            match item {
+                // A bare subquery is named after its column, as in PostgreSQL.
+                SelectItem::UnnamedExpr(e @ Expr::Subquery(_)) => {
+                    replace_scalar_subqueries(qcx, e, &mut scalars)?;
+                    let name = scalars.last().map(|(_, name)| name.clone()).unwrap_or_default();
+                    *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: ast::Ident::with_quote('"', name) };
+                }
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                    replace_scalar_subqueries(qcx, e, &mut scalars)?
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok((std::borrow::Cow::Owned(select), scalars.into_iter().map(|(planned, _)| planned).collect()))
+}
+
+/// Walks the common expression forms, replacing scalar subqueries (subqueries inside
+/// other forms stay, and are refused when planned).
+/// `scalars` collects each subquery's plan and output column name.
+fn replace_scalar_subqueries(
+    qcx: &QueryCtx,
+    e: &mut Expr,
+    scalars: &mut Vec<(Planned, String)>,
+) -> Result<(), PlanError> {
+    let mut walk = |e: &mut Expr| replace_scalar_subqueries(qcx, e, scalars);
+    match e {
+        Expr::Subquery(query) => {
+            let (planned, name) = scalar_subquery(qcx, query, scalars.len())?;
+            let column = planned.scope.columns[0].name.clone();
+            scalars.push((planned, name));
+            *e = Expr::CompoundIdentifier(vec![ast::Ident::new(SCALAR_SUBQUERY_TABLE), ast::Ident::new(column)]);
+        }
+        Expr::BinaryOp { left, right, .. } => {
+            walk(left)?;
+            walk(right)?;
+        }
+        Expr::UnaryOp { expr, .. }
+        | Expr::Nested(expr)
+        | Expr::Cast { expr, .. }
+        | Expr::IsNull(expr)
+        | Expr::IsNotNull(expr)
+        | Expr::IsTrue(expr)
+        | Expr::IsFalse(expr)
+        | Expr::IsNotTrue(expr)
+        | Expr::IsNotFalse(expr) => walk(expr)?,
+        Expr::Between { expr, low, high, .. } => {
+            walk(expr)?;
+            walk(low)?;
+            walk(high)?;
+        }
+        Expr::In { expr, target: ast::InTarget::List(list), .. } => {
+            walk(expr)?;
+            for item in list {
+                walk(item)?;
+            }
+        }
+        Expr::Case { operand, conditions, else_result, .. } => {
+            if let Some(o) = operand {
+                walk(o)?;
+            }
+            for c in conditions {
+                walk(&mut c.condition)?;
+                walk(&mut c.result)?;
+            }
+            if let Some(e) = else_result {
+                walk(e)?;
+            }
+        }
+        Expr::Function(f) => {
+            if let ast::FunctionArguments::List(list) = &mut f.args {
+                for arg in &mut list.args {
+                    if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = arg {
+                        walk(e)?;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Plans scalar subquery number `n`: one hidden column `?subquery?.?n`, one row; and the
+/// name of the subquery's own column.
+fn scalar_subquery(qcx: &QueryCtx, query: &ast::Query, n: usize) -> Result<(Planned, String), PlanError> {
+    let sub = plan_uncorrelated(qcx, query)?;
+    if sub.scope.len() != 1 {
+        return Err(PlanError::Cardinality("subquery must return only one column".into()));
+    }
+    let ty = sub.scope.columns[0].ty.clone();
+    let name = sub.scope.columns[0].name.clone();
+    let any_row = sub.expr.clone().project(vec![]).distinct();
+    let is_empty = RelationExpr::constant(vec![Row::empty()], 0).union(any_row.negate());
+    let null_if_empty = RelationExpr::constant(vec![Row::new(vec![Datum::Null])], 1).join(is_empty, vec![], vec![]);
+    // No rows, but an error row when the subquery has more than one.
+    let count = AggregateExpr { func: AggregateFunc::CountRows, expr: ScalarExpr::Column(0), distinct: false };
+    let check = sub
+        .expr
+        .clone()
+        .reduce(vec![], vec![count])
+        .map(vec![ScalarExpr::call(eddy_expr::Func::SingleRowCheck, vec![ScalarExpr::Column(0)])])
+        .filter(vec![is_not_null(ScalarExpr::Column(1))?])
+        .project(vec![1]);
+    let expr = sub.expr.union(null_if_empty).union(check);
+    let column =
+        ScopeColumn { table: Some(SCALAR_SUBQUERY_TABLE.into()), name: format!("?{n}"), ty, qualified_only: true };
+    Ok((Planned { expr, scope: Scope { columns: vec![column] } }, name))
 }
 
 /// The AND-ed parts of a condition (parentheses around a part are looked through).
