@@ -159,3 +159,32 @@ fn psycopg_and_psycopg2_work() -> anyhow::Result<()> {
     assert!(stdout.contains("all checks passed"), "unexpected output: {stdout}");
     Ok(())
 }
+
+/// psql itself, with the meta-commands that list relations (`\dt`, `\dv`, `\dm`, `\d`):
+/// they query pg_catalog.
+#[test]
+fn psql_lists_relations() -> anyhow::Result<()> {
+    let server = EddyProcess::start(1)?;
+    let mut psql = std::process::Command::new("psql");
+    psql.args(["-X", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", &server.port.to_string(), "-U", "eddy", "eddy"]);
+    psql.args([
+        "-c",
+        "CREATE TABLE orders (id int, amt int); CREATE VIEW big AS SELECT * FROM orders WHERE amt > 10; \
+         CREATE MATERIALIZED VIEW total AS SELECT sum(amt) FROM orders",
+    ]);
+    for meta in ["\\dt", "\\dv", "\\dm", "\\d"] {
+        psql.args(["-c", meta]);
+    }
+    let output = psql.output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "psql failed: {}", String::from_utf8_lossy(&output.stderr));
+    for expected in [
+        " public | orders | table | eddy",
+        " public | big  | view | eddy",
+        " public | total | materialized view | eddy",
+        " public | big    | view              | eddy",
+    ] {
+        assert!(stdout.contains(expected), "psql output lacks {expected:?}:\n{stdout}");
+    }
+    Ok(())
+}

@@ -34,6 +34,9 @@ pub struct CatalogItem {
     pub view_expr: Option<RelationExpr>,
 }
 
+/// The owner shown for every object (there are no roles yet).
+pub const OWNER: &str = "eddy";
+
 /// Read-only name resolution. Names are already case-folded as PostgreSQL does.
 pub trait Catalog {
     fn resolve(&self, name: &str) -> Option<CatalogItem>;

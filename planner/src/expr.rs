@@ -606,6 +606,15 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
     }
     let args = expr_args(&args, f)?;
     match name.as_str() {
+        // What psql's \d commands ask of the catalog: every relation is visible on the
+        // search path, and every object belongs to the one user there is.
+        "pg_table_is_visible" if args.len() == 1 => {
+            Ok(Typed::known(ScalarExpr::Literal(Datum::Bool(true), ScalarType::Bool), ScalarType::Bool))
+        }
+        "pg_get_userbyid" if args.len() == 1 => Ok(Typed::known(
+            ScalarExpr::Literal(Datum::Text(crate::catalog::OWNER.into()), ScalarType::Text),
+            ScalarType::Text,
+        )),
         "now"
         | "current_timestamp"
         | "transaction_timestamp"

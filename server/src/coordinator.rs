@@ -19,6 +19,7 @@ use eddy_repr::{strconv, ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, S
 use crate::copy;
 use crate::error::AdapterError;
 use crate::session::Session;
+use crate::system_tables;
 
 /// What a catalog entry is and what it needs.
 #[derive(Clone, Debug)]
@@ -75,7 +76,16 @@ struct Index {
 
 impl Catalog for Coordinator {
     fn resolve(&self, name: &str) -> Option<CatalogItem> {
-        self.names.get(name).and_then(|id| self.entries.get(id)).map(|e| e.item.clone())
+        if let Some(entry) = self.names.get(name).and_then(|id| self.entries.get(id)) {
+            return Some(entry.item.clone());
+        }
+        let relations = self.entries.values().map(|e| system_tables::Listed {
+            name: &e.item.name,
+            relkind: system_tables::relkind(e),
+            id: e.item.id,
+        });
+        let indexes = self.indexes.iter().map(|(name, i)| system_tables::Listed { name, relkind: "i", id: i.id });
+        system_tables::resolve(name, relations.chain(indexes))
     }
 }
 

@@ -9,6 +9,7 @@ mod copy;
 mod error;
 mod protocol;
 mod session;
+mod system_tables;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
