@@ -29,6 +29,9 @@ pub struct CatalogEntry {
     pub depends_on: Vec<GlobalId>,
     /// Tables only: PRIMARY KEY and UNIQUE constraints, checked on every write.
     pub keys: Vec<UniqueKey>,
+    /// Materialized views only: what the dataflow computes, for reads that must see a
+    /// transaction's uncommitted writes (the dataflow has not seen them).
+    pub definition: Option<RelationExpr>,
 }
 
 /// The result of executing one plan, for the pgwire layer to send.
@@ -155,6 +158,9 @@ impl Coordinator {
                 if materialized {
                     self.compute.send(Command::CreateView { id, expr: expr.clone() });
                     self.insert_entry(id, name, ItemKind::MaterializedView, desc, None, create_sql, depends_on);
+                    if let Some(entry) = self.entries.get_mut(&id) {
+                        entry.definition = Some(expr);
+                    }
                 } else {
                     self.insert_entry(id, name, ItemKind::View, desc, Some(expr), create_sql, depends_on);
                 }
@@ -178,7 +184,7 @@ impl Coordinator {
                 Ok(command("DROP INDEX"))
             }
             Plan::Insert { table, rows, returning } => {
-                let rows = self.evaluate_now(&rows)?;
+                let rows = self.evaluate_now(session, &rows)?;
                 let rows = self.check_table_rows(table, rows)?;
                 let count: Diff = rows.iter().map(|(_, d)| d).sum();
                 let returned = self.returning(returning, table, &rows)?;
@@ -186,7 +192,7 @@ impl Coordinator {
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "INSERT 0".into(), rows: Some(count as usize) }))
             }
             Plan::Update { table, selection, arity, returning } => {
-                let selected = self.evaluate_now(&selection)?;
+                let selected = self.evaluate_now(session, &selection)?;
                 let mut changes = Vec::new();
                 let mut count = 0;
                 for (row, diff) in selected {
@@ -201,7 +207,7 @@ impl Coordinator {
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "UPDATE".into(), rows: Some(count as usize) }))
             }
             Plan::Delete { table, selection, returning } => {
-                let selected = self.evaluate_now(&selection)?;
+                let selected = self.evaluate_now(session, &selection)?;
                 let count: Diff = selected.iter().map(|(_, d)| d).sum();
                 let returned = self.returning(returning, table, &selected)?;
                 let changes = selected.into_iter().map(|(r, d)| (r, -d)).collect();
@@ -209,7 +215,7 @@ impl Coordinator {
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "DELETE".into(), rows: Some(count as usize) }))
             }
             Plan::Select(q) => {
-                let rows = self.evaluate_now(&q.expr)?;
+                let rows = self.evaluate_now(session, &q.expr)?;
                 Ok(ExecuteResponse::Rows { desc: q.desc.clone(), rows: finish(rows, &q.finishing) })
             }
             Plan::CopyFrom { table, columns, column_types, arity, format } => {
@@ -279,7 +285,7 @@ impl Coordinator {
     ) {
         self.names.insert(name.clone(), id);
         let item = CatalogItem { id, name, kind, desc, view_expr };
-        self.entries.insert(id, CatalogEntry { item, create_sql, depends_on, keys: vec![] });
+        self.entries.insert(id, CatalogEntry { item, create_sql, depends_on, keys: vec![], definition: None });
     }
 
     fn exists(&self, name: &str, if_not_exists: bool, tag: &str) -> Result<ExecuteResponse, AdapterError> {
@@ -381,16 +387,56 @@ impl Coordinator {
         }
     }
 
-    /// Evaluates `expr` at the latest complete time, reading maintained collections. The
-    /// filters, maps and projections directly above each read run in the workers, which
-    /// seek to the rows equality and range predicates on leading columns select.
-    fn evaluate_now(&self, expr: &RelationExpr) -> Result<Collection, AdapterError> {
+    /// Evaluates `expr` at the latest complete time, reading maintained collections, as
+    /// `session` sees them: with its transaction's uncommitted writes. The filters, maps and
+    /// projections directly above each read run in the workers, which seek to the rows
+    /// equality and range predicates on leading columns (or an index's) select.
+    fn evaluate_now(&self, session: &Session, expr: &RelationExpr) -> Result<Collection, AdapterError> {
+        Ok(self.evaluate_seeing(expr, &session.pending_writes)?)
+    }
+
+    /// Evaluates `expr` with `pending` changes applied on top of the committed state: a
+    /// table they touch is read whole and patched, a materialized view over such a table
+    /// is recomputed from its definition; everything else is read from compute.
+    fn evaluate_seeing(
+        &self,
+        expr: &RelationExpr,
+        pending: &[(GlobalId, Collection)],
+    ) -> Result<Collection, EvalError> {
         let ts = self.last_write;
         let read = |id: GlobalId, pipeline: &Pipeline| -> Result<Collection, EvalError> {
+            if self.sees_pending(id, pending) {
+                let contents = match self.entries.get(&id).and_then(|e| e.definition.as_ref()) {
+                    Some(definition) => self.evaluate_seeing(definition, pending)?,
+                    None => {
+                        let mut rows = self
+                            .compute
+                            .peek(id, ts, Pipeline::default(), vec![KeyRange::default()])
+                            .map_err(peek_error)?;
+                        rows.extend(pending.iter().filter(|(t, _)| *t == id).flat_map(|(_, c)| c.iter().cloned()));
+                        eval::consolidate(rows)
+                    }
+                };
+                let mut out = Vec::new();
+                for (row, diff) in contents {
+                    out.extend(pipeline.apply(&row)?.map(|r| (r, diff)));
+                }
+                return Ok(out);
+            }
             let (collection, pipeline, range) = self.access_path(id, pipeline);
             self.compute.peek(collection, ts, pipeline, vec![range]).map_err(peek_error)
         };
-        Ok(eval::evaluate_pushdown(expr, &read)?)
+        eval::evaluate_pushdown(expr, &read)
+    }
+
+    /// True if collection `id` would differ with `pending` applied.
+    fn sees_pending(&self, id: GlobalId, pending: &[(GlobalId, Collection)]) -> bool {
+        pending.iter().any(|(t, c)| *t == id && !c.is_empty())
+            || self
+                .entries
+                .get(&id)
+                .and_then(|e| e.definition.as_ref())
+                .is_some_and(|d| d.depends_on().into_iter().any(|dep| self.sees_pending(dep, pending)))
     }
 
     /// Where to read `pipeline` over collection `id` from: the collection itself, or the
