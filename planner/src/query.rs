@@ -832,6 +832,9 @@ fn apply_subquery_test(qcx: &QueryCtx, planned: Planned, test: &Expr) -> Result<
     let outer_columns: Vec<usize> = (0..arity).collect();
     match unnest(test) {
         Expr::Exists { subquery, negated } => {
+            if let Some(d) = decorrelate(qcx, subquery, &planned.scope, None)? {
+                return semijoin(qcx, planned, d, None, *negated);
+            }
             let sub = plan_uncorrelated(qcx, subquery)?;
             let any_row = sub.expr.project(vec![]).distinct();
             let matching = planned.expr.clone().join(any_row, vec![], vec![]);
@@ -839,6 +842,12 @@ fn apply_subquery_test(qcx: &QueryCtx, planned: Planned, test: &Expr) -> Result<
             Ok(Planned { expr, scope: planned.scope })
         }
         Expr::In { expr: left, target: ast::InTarget::Subquery(subquery), negated, .. } => {
+            if let Some(d) = decorrelate(qcx, subquery, &planned.scope, Some(left))? {
+                if *negated {
+                    return Err(PlanError::Unsupported("NOT IN with a correlated subquery".into()));
+                }
+                return semijoin(qcx, planned, d, Some(left), false);
+            }
             let sub = plan_uncorrelated(qcx, subquery)?;
             if sub.scope.len() != 1 {
                 return Err(PlanError::Cardinality(format!(
@@ -871,6 +880,137 @@ fn apply_subquery_test(qcx: &QueryCtx, planned: Planned, test: &Expr) -> Result<
         }
         other => Err(PlanError::Unsupported(format!("the condition {other}"))),
     }
+}
+
+/// A correlated subquery made uncorrelated: the equalities `inner = outer` it was
+/// correlated by are removed from its WHERE, and the inner sides become its output
+/// columns (after the tested value, for IN), to be joined with `outer_keys`.
+struct Decorrelated {
+    query: ast::Query,
+    outer_keys: Vec<Expr>,
+}
+
+/// Decorrelates `query` if it reads columns of `outer` only through equalities with its
+/// own columns among its WHERE's AND-ed conditions (`EXISTS (SELECT ... WHERE t2.k = t1.k
+/// AND ...)`). `tested` is the value of `x IN (...)`, whose subquery keeps its one column.
+fn decorrelate(
+    qcx: &QueryCtx,
+    query: &ast::Query,
+    outer: &Scope,
+    tested: Option<&Expr>,
+) -> Result<Option<Decorrelated>, PlanError> {
+    let SetExpr::Select(select) = query.body.as_ref() else { return Ok(None) };
+    let Some(selection) = &select.selection else { return Ok(None) };
+    let inner = match plan_from_where(qcx, &select.from, None) {
+        Ok(planned) => planned.scope,
+        Err(_) => return Ok(None),
+    };
+    let mut conjuncts = Vec::new();
+    ast_conjuncts(selection, &mut conjuncts);
+    let (mut inner_keys, mut outer_keys, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+    for c in conjuncts {
+        if let Expr::BinaryOp { left, op: ast::BinaryOperator::Eq, right } = unnest(c) {
+            match (side(left, &inner, outer), side(right, &inner, outer)) {
+                (Side::Inner, Side::Outer) => {
+                    inner_keys.push((**left).clone());
+                    outer_keys.push((**right).clone());
+                    continue;
+                }
+                (Side::Outer, Side::Inner) => {
+                    inner_keys.push((**right).clone());
+                    outer_keys.push((**left).clone());
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        rest.push(c);
+    }
+    if inner_keys.is_empty() {
+        return Ok(None);
+    }
+    let mut select = select.clone();
+    select.selection = and_all(rest);
+    let keys = inner_keys.into_iter().map(SelectItem::UnnamedExpr);
+    select.projection = match tested {
+        // EXISTS ignores what the subquery selects.
+        None => keys.collect(),
+        Some(_) if select.projection.len() != 1 => {
+            return Err(PlanError::Cardinality("subquery has too many columns".into()))
+        }
+        Some(_) => select.projection.iter().cloned().chain(keys).collect(),
+    };
+    let mut query = query.clone();
+    query.body = Box::new(SetExpr::Select(select));
+    Ok(Some(Decorrelated { query, outer_keys }))
+}
+
+enum Side {
+    Inner,
+    Outer,
+    Neither,
+}
+
+/// Whether `e` reads only the subquery's columns, only the outer query's, or neither/both.
+fn side(e: &Expr, inner: &Scope, outer: &Scope) -> Side {
+    let Some(refs) = column_refs(e) else { return Side::Neither };
+    let resolves =
+        |scope: &Scope, (table, name): &(Option<String>, String)| scope.resolve(table.as_deref(), name).is_ok();
+    if refs.is_empty() {
+        Side::Neither
+    } else if refs.iter().all(|r| resolves(inner, r)) {
+        Side::Inner
+    } else if refs.iter().all(|r| !resolves(inner, r) && resolves(outer, r)) {
+        Side::Outer
+    } else {
+        Side::Neither
+    }
+}
+
+/// The column references of a simple expression, or `None` if it has other parts.
+fn column_refs(e: &Expr) -> Option<Vec<(Option<String>, String)>> {
+    match e {
+        Expr::Identifier(i) => Some(vec![(None, normalize_ident(i))]),
+        Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+            Some(vec![(Some(normalize_ident(&parts[0])), normalize_ident(&parts[1]))])
+        }
+        Expr::Value(_) => Some(vec![]),
+        Expr::Nested(e) | Expr::UnaryOp { expr: e, .. } | Expr::Cast { expr: e, .. } => column_refs(e),
+        Expr::BinaryOp { left, right, .. } => {
+            let mut refs = column_refs(left)?;
+            refs.extend(column_refs(right)?);
+            Some(refs)
+        }
+        _ => None,
+    }
+}
+
+/// The rows of `planned` with a match in the decorrelated subquery (`x IN`: on the tested
+/// value too), or without one when `negated` (NOT EXISTS).
+fn semijoin(
+    qcx: &QueryCtx,
+    planned: Planned,
+    d: Decorrelated,
+    tested: Option<&Expr>,
+    negated: bool,
+) -> Result<Planned, PlanError> {
+    let sub = plan_uncorrelated(qcx, &d.query)?;
+    let arity = planned.scope.len();
+    let ctx = qcx.expr_ctx(&planned.scope, AggMode::Forbidden("WHERE"));
+    let mut outer_values = Vec::new();
+    if let Some(x) = tested {
+        outer_values.push(x);
+    }
+    outer_values.extend(d.outer_keys.iter());
+    let mut equalities = Vec::new();
+    for (i, value) in outer_values.into_iter().enumerate() {
+        let left = plan_expr(&ctx, value)?;
+        let right = Typed::known(ScalarExpr::Column(arity + i), sub.scope.columns[i].ty.clone());
+        equalities.push(binary(&ctx, "=", left, right)?.expr);
+    }
+    let matching = join_on(planned.expr.clone(), arity, sub.expr.distinct(), equalities)?.project((0..arity).collect());
+    let expr = if negated { planned.expr.union(matching.negate()) } else { matching };
+    Ok(Planned { expr, scope: planned.scope })
 }
 
 fn plan_from_where(
