@@ -349,7 +349,7 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
     if select.having.is_some() && matches!(select.group_by, ast::GroupByExpr::All(_)) {
         return Err(PlanError::Unsupported("GROUP BY ALL".into()));
     }
-    let (select, scalars) = extract_scalar_subqueries(qcx, select)?;
+    let (select, scalars) = extract_scalar_subqueries(select)?;
     let select = &select;
     let Planned { mut expr, scope } = plan_from(qcx, &select.from, select.selection.as_ref(), scalars)?;
 
@@ -601,7 +601,7 @@ fn plan_from(
     qcx: &QueryCtx,
     from: &[ast::TableWithJoins],
     selection: Option<&Expr>,
-    scalars: Vec<Planned>,
+    scalars: Vec<ast::Query>,
 ) -> Result<Planned, PlanError> {
     let mut conjuncts = Vec::new();
     if let Some(w) = selection {
@@ -614,11 +614,8 @@ fn plan_from(
     let (reading_scalars, rest): (Vec<&Expr>, Vec<&Expr>) =
         rest.into_iter().partition(|c| c.to_string().contains(SCALAR_SUBQUERY_TABLE));
     let mut planned = plan_from_where(qcx, from, and_all(rest).as_ref())?;
-    for scalar in scalars {
-        planned = Planned {
-            expr: planned.expr.join(scalar.expr, vec![], vec![]),
-            scope: planned.scope.concat(&scalar.scope),
-        };
+    for (n, query) in scalars.iter().enumerate() {
+        planned = attach_scalar_subquery(qcx, planned, query, n)?;
     }
     planned = apply_where(qcx, planned, and_all(reading_scalars).as_ref())?;
     for test in subquery_tests {
@@ -638,14 +635,10 @@ fn and_all(conjuncts: Vec<&Expr>) -> Option<Expr> {
 /// The qualifier of the hidden columns holding scalar subqueries' values.
 const SCALAR_SUBQUERY_TABLE: &str = "?subquery?";
 
-/// Replaces each uncorrelated scalar subquery `(SELECT ...)` in WHERE (and in the select
-/// list when there is no GROUP BY) by a hidden column, and plans the subqueries: each is a
-/// one-row relation holding its value (NULL if it has no row; an error if it has several,
-/// as PostgreSQL's `more than one row returned by a subquery used as an expression`).
-fn extract_scalar_subqueries<'a>(
-    qcx: &QueryCtx,
-    select: &'a Select,
-) -> Result<(std::borrow::Cow<'a, Select>, Vec<Planned>), PlanError> {
+/// Replaces each scalar subquery `(SELECT ...)` in WHERE (and in the select list when
+/// there is no GROUP BY) by a hidden column `?subquery?.?n`, which [`plan_from`] fills
+/// (see [`attach_scalar_subquery`]); returns the subqueries in order.
+fn extract_scalar_subqueries(select: &Select) -> Result<(std::borrow::Cow<'_, Select>, Vec<ast::Query>), PlanError> {
     let grouped =
         !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty()) || select.having.is_some();
     let mentions = |e: &Expr| e.to_string().contains("(SELECT");
@@ -660,46 +653,58 @@ fn extract_scalar_subqueries<'a>(
     let mut select = select.clone();
     let mut scalars = Vec::new();
     if let Some(w) = select.selection.as_mut() {
-        replace_scalar_subqueries(qcx, w, &mut scalars)?;
+        replace_scalar_subqueries(w, &mut scalars);
     }
     if in_items {
         for item in select.projection.iter_mut() {
             match item {
                 // A bare subquery is named after its column, as in PostgreSQL.
                 SelectItem::UnnamedExpr(e @ Expr::Subquery(_)) => {
-                    replace_scalar_subqueries(qcx, e, &mut scalars)?;
-                    let name = scalars.last().map(|(_, name)| name.clone()).unwrap_or_default();
+                    let name = match e {
+                        Expr::Subquery(q) => subquery_column_name(q),
+                        _ => "?column?".into(),
+                    };
+                    replace_scalar_subqueries(e, &mut scalars);
                     *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: ast::Ident::with_quote('"', name) };
                 }
                 SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                    replace_scalar_subqueries(qcx, e, &mut scalars)?
+                    replace_scalar_subqueries(e, &mut scalars)
                 }
                 _ => {}
             }
         }
     }
-    Ok((std::borrow::Cow::Owned(select), scalars.into_iter().map(|(planned, _)| planned).collect()))
+    Ok((std::borrow::Cow::Owned(select), scalars))
+}
+
+/// The name PostgreSQL gives a scalar subquery's column in a select list.
+fn subquery_column_name(q: &ast::Query) -> String {
+    match q.body.as_ref() {
+        SetExpr::Select(s) => match s.projection.as_slice() {
+            [SelectItem::ExprWithAlias { alias, .. }] => normalize_ident(alias),
+            [SelectItem::UnnamedExpr(e)] => column_name(e),
+            _ => "?column?".into(),
+        },
+        _ => "?column?".into(),
+    }
 }
 
 /// Walks the common expression forms, replacing scalar subqueries (subqueries inside
 /// other forms stay, and are refused when planned).
-/// `scalars` collects each subquery's plan and output column name.
-fn replace_scalar_subqueries(
-    qcx: &QueryCtx,
-    e: &mut Expr,
-    scalars: &mut Vec<(Planned, String)>,
-) -> Result<(), PlanError> {
-    let mut walk = |e: &mut Expr| replace_scalar_subqueries(qcx, e, scalars);
+fn replace_scalar_subqueries(e: &mut Expr, scalars: &mut Vec<ast::Query>) {
+    let mut walk = |e: &mut Expr| replace_scalar_subqueries(e, scalars);
     match e {
         Expr::Subquery(query) => {
-            let (planned, name) = scalar_subquery(qcx, query, scalars.len())?;
-            let column = planned.scope.columns[0].name.clone();
-            scalars.push((planned, name));
-            *e = Expr::CompoundIdentifier(vec![ast::Ident::new(SCALAR_SUBQUERY_TABLE), ast::Ident::new(column)]);
+            let n = scalars.len();
+            scalars.push((**query).clone());
+            *e = Expr::CompoundIdentifier(vec![
+                ast::Ident::new(SCALAR_SUBQUERY_TABLE),
+                ast::Ident::new(format!("?{n}")),
+            ]);
         }
         Expr::BinaryOp { left, right, .. } => {
-            walk(left)?;
-            walk(right)?;
+            walk(left);
+            walk(right);
         }
         Expr::UnaryOp { expr, .. }
         | Expr::Nested(expr)
@@ -709,53 +714,51 @@ fn replace_scalar_subqueries(
         | Expr::IsTrue(expr)
         | Expr::IsFalse(expr)
         | Expr::IsNotTrue(expr)
-        | Expr::IsNotFalse(expr) => walk(expr)?,
+        | Expr::IsNotFalse(expr) => walk(expr),
         Expr::Between { expr, low, high, .. } => {
-            walk(expr)?;
-            walk(low)?;
-            walk(high)?;
+            walk(expr);
+            walk(low);
+            walk(high);
         }
         Expr::In { expr, target: ast::InTarget::List(list), .. } => {
-            walk(expr)?;
+            walk(expr);
             for item in list {
-                walk(item)?;
+                walk(item);
             }
         }
         Expr::Case { operand, conditions, else_result, .. } => {
             if let Some(o) = operand {
-                walk(o)?;
+                walk(o);
             }
             for c in conditions {
-                walk(&mut c.condition)?;
-                walk(&mut c.result)?;
+                walk(&mut c.condition);
+                walk(&mut c.result);
             }
             if let Some(e) = else_result {
-                walk(e)?;
+                walk(e);
             }
         }
         Expr::Function(f) => {
             if let ast::FunctionArguments::List(list) = &mut f.args {
                 for arg in &mut list.args {
                     if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = arg {
-                        walk(e)?;
+                        walk(e);
                     }
                 }
             }
         }
         _ => {}
     }
-    Ok(())
 }
 
-/// Plans scalar subquery number `n`: one hidden column `?subquery?.?n`, one row; and the
-/// name of the subquery's own column.
-fn scalar_subquery(qcx: &QueryCtx, query: &ast::Query, n: usize) -> Result<(Planned, String), PlanError> {
+/// Plans uncorrelated scalar subquery number `n`: one hidden column `?subquery?.?n`, one
+/// row: the subquery's value, NULL if it has no row, an error if it has several.
+fn scalar_subquery(qcx: &QueryCtx, query: &ast::Query, n: usize) -> Result<Planned, PlanError> {
     let sub = plan_uncorrelated(qcx, query)?;
     if sub.scope.len() != 1 {
         return Err(PlanError::Cardinality("subquery must return only one column".into()));
     }
     let ty = sub.scope.columns[0].ty.clone();
-    let name = sub.scope.columns[0].name.clone();
     let any_row = sub.expr.clone().project(vec![]).distinct();
     let is_empty = RelationExpr::constant(vec![Row::empty()], 0).union(any_row.negate());
     let null_if_empty = RelationExpr::constant(vec![Row::new(vec![Datum::Null])], 1).join(is_empty, vec![], vec![]);
@@ -771,7 +774,104 @@ fn scalar_subquery(qcx: &QueryCtx, query: &ast::Query, n: usize) -> Result<(Plan
     let expr = sub.expr.union(null_if_empty).union(check);
     let column =
         ScopeColumn { table: Some(SCALAR_SUBQUERY_TABLE.into()), name: format!("?{n}"), ty, qualified_only: true };
-    Ok((Planned { expr, scope: Scope { columns: vec![column] } }, name))
+    Ok(Planned { expr, scope: Scope { columns: vec![column] } })
+}
+
+fn hidden_column(n: usize, ty: ScalarType) -> Scope {
+    Scope {
+        columns: vec![ScopeColumn {
+            table: Some(SCALAR_SUBQUERY_TABLE.into()),
+            name: format!("?{n}"),
+            ty,
+            qualified_only: true,
+        }],
+    }
+}
+
+/// Adds scalar subquery number `n` to `planned` as a hidden column. Uncorrelated: a cross
+/// join with its one-row value. Correlated by equalities (`(SELECT avg(x) FROM t2 WHERE
+/// t2.k = t1.k)`): its aggregate grouped by the inner keys, left-joined on the outer keys;
+/// outer rows without a group get NULL, or 0 for a `count`.
+fn attach_scalar_subquery(
+    qcx: &QueryCtx,
+    planned: Planned,
+    query: &ast::Query,
+    n: usize,
+) -> Result<Planned, PlanError> {
+    let Some(d) = decorrelate(qcx, query, &planned.scope, true, true)? else {
+        let value = scalar_subquery(qcx, query, n)?;
+        return Ok(Planned {
+            expr: planned.expr.join(value.expr, vec![], vec![]),
+            scope: planned.scope.concat(&value.scope),
+        });
+    };
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return Err(PlanError::Unsupported("a correlated scalar subquery that is not a SELECT".into()));
+    };
+    let value = match select.projection.as_slice() {
+        [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] => e,
+        _ => return Err(PlanError::Cardinality("subquery must return only one column".into())),
+    };
+    let default = match aggregate_shape(value) {
+        AggregateShape::Count => Datum::Int64(0),
+        AggregateShape::Other => Datum::Null,
+        AggregateShape::CountInside | AggregateShape::None => return Err(PlanError::Unsupported(
+            "a correlated scalar subquery other than an aggregate such as (SELECT avg(x) FROM t WHERE t.k = outer.k)"
+                .into(),
+        )),
+    };
+    let sub = plan_uncorrelated(qcx, &d.query)?;
+    let arity = planned.scope.len();
+    let ty = sub.scope.columns[0].ty.clone();
+    let ctx = qcx.expr_ctx(&planned.scope, AggMode::Forbidden("WHERE"));
+    let mut equalities = Vec::new();
+    for (i, key) in d.outer_keys.iter().enumerate() {
+        let left = plan_expr(&ctx, key)?;
+        let right = Typed::known(ScalarExpr::Column(arity + 1 + i), sub.scope.columns[1 + i].ty.clone());
+        equalities.push(binary(&ctx, "=", left, right)?.expr);
+    }
+    let matched = join_on(planned.expr.clone(), arity, sub.expr, equalities)?.project((0..=arity).collect());
+    let unmatched = antijoin(planned.expr, matched.clone().project((0..arity).collect()).distinct(), arity)
+        .map(vec![ScalarExpr::Literal(default, ty.clone())]);
+    Ok(Planned { expr: matched.union(unmatched), scope: planned.scope.concat(&hidden_column(n, ty)) })
+}
+
+enum AggregateShape {
+    /// `count(...)`: 0 over no rows.
+    Count,
+    /// Another aggregate, possibly inside arithmetic: NULL over no rows.
+    Other,
+    /// `count` inside a larger expression: its value over no rows is not simply NULL or 0.
+    CountInside,
+    None,
+}
+
+fn aggregate_shape(e: &Expr) -> AggregateShape {
+    fn contains_aggregate(e: &Expr, count: &mut bool) -> bool {
+        match e {
+            Expr::Function(f) => {
+                let name = object_name(&f.name);
+                *count |= name == "count";
+                AggregateFunc::is_aggregate_name(&name)
+            }
+            Expr::Nested(e) | Expr::Cast { expr: e, .. } | Expr::UnaryOp { expr: e, .. } => {
+                contains_aggregate(e, count)
+            }
+            Expr::BinaryOp { left, right, .. } => contains_aggregate(left, count) | contains_aggregate(right, count),
+            _ => false,
+        }
+    }
+    match e {
+        Expr::Function(f) if object_name(&f.name) == "count" => AggregateShape::Count,
+        other => {
+            let mut count = false;
+            match (contains_aggregate(other, &mut count), count) {
+                (true, true) => AggregateShape::CountInside,
+                (true, false) => AggregateShape::Other,
+                (false, _) => AggregateShape::None,
+            }
+        }
+    }
 }
 
 /// The AND-ed parts of a condition (parentheses around a part are looked through).
@@ -832,7 +932,7 @@ fn apply_subquery_test(qcx: &QueryCtx, planned: Planned, test: &Expr) -> Result<
     let outer_columns: Vec<usize> = (0..arity).collect();
     match unnest(test) {
         Expr::Exists { subquery, negated } => {
-            if let Some(d) = decorrelate(qcx, subquery, &planned.scope, None)? {
+            if let Some(d) = decorrelate(qcx, subquery, &planned.scope, false, false)? {
                 return semijoin(qcx, planned, d, None, *negated);
             }
             let sub = plan_uncorrelated(qcx, subquery)?;
@@ -842,7 +942,7 @@ fn apply_subquery_test(qcx: &QueryCtx, planned: Planned, test: &Expr) -> Result<
             Ok(Planned { expr, scope: planned.scope })
         }
         Expr::In { expr: left, target: ast::InTarget::Subquery(subquery), negated, .. } => {
-            if let Some(d) = decorrelate(qcx, subquery, &planned.scope, Some(left))? {
+            if let Some(d) = decorrelate(qcx, subquery, &planned.scope, true, false)? {
                 if *negated {
                     return Err(PlanError::Unsupported("NOT IN with a correlated subquery".into()));
                 }
@@ -892,12 +992,14 @@ struct Decorrelated {
 
 /// Decorrelates `query` if it reads columns of `outer` only through equalities with its
 /// own columns among its WHERE's AND-ed conditions (`EXISTS (SELECT ... WHERE t2.k = t1.k
-/// AND ...)`). `tested` is the value of `x IN (...)`, whose subquery keeps its one column.
+/// AND ...)`). With `keep_value` the subquery keeps its one column first (`x IN (...)`, a
+/// scalar subquery); with `group_by_keys` it is grouped by the inner keys (an aggregate).
 fn decorrelate(
     qcx: &QueryCtx,
     query: &ast::Query,
     outer: &Scope,
-    tested: Option<&Expr>,
+    keep_value: bool,
+    group_by_keys: bool,
 ) -> Result<Option<Decorrelated>, PlanError> {
     let SetExpr::Select(select) = query.body.as_ref() else { return Ok(None) };
     let Some(selection) = &select.selection else { return Ok(None) };
@@ -931,14 +1033,20 @@ fn decorrelate(
     }
     let mut select = select.clone();
     select.selection = and_all(rest);
+    if group_by_keys {
+        if !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty()) {
+            return Err(PlanError::Unsupported("GROUP BY in a correlated scalar subquery".into()));
+        }
+        select.group_by = ast::GroupByExpr::Expressions(inner_keys.clone(), vec![]);
+    }
     let keys = inner_keys.into_iter().map(SelectItem::UnnamedExpr);
-    select.projection = match tested {
+    select.projection = match keep_value {
         // EXISTS ignores what the subquery selects.
-        None => keys.collect(),
-        Some(_) if select.projection.len() != 1 => {
+        false => keys.collect(),
+        true if select.projection.len() != 1 => {
             return Err(PlanError::Cardinality("subquery has too many columns".into()))
         }
-        Some(_) => select.projection.iter().cloned().chain(keys).collect(),
+        true => select.projection.iter().cloned().chain(keys).collect(),
     };
     let mut query = query.clone();
     query.body = Box::new(SetExpr::Select(select));
