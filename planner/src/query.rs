@@ -624,6 +624,20 @@ fn plan_from(
     Ok(planned)
 }
 
+/// Keeps the rows of `planned` (one table, for UPDATE and DELETE) that pass `selection`,
+/// whose AND-ed parts may be subquery tests (`IN (SELECT ...)`, `EXISTS`). The result has
+/// the same columns as `planned`.
+pub fn filter_rows(qcx: &QueryCtx, planned: Planned, selection: &Expr) -> Result<RelationExpr, PlanError> {
+    let mut conjuncts = Vec::new();
+    ast_conjuncts(selection, &mut conjuncts);
+    let (tests, rest): (Vec<&Expr>, Vec<&Expr>) = conjuncts.into_iter().partition(|c| is_subquery_test(c));
+    let mut planned = apply_where(qcx, planned, and_all(rest).as_ref())?;
+    for test in tests {
+        planned = apply_subquery_test(qcx, planned, test)?;
+    }
+    Ok(planned.expr)
+}
+
 fn and_all(conjuncts: Vec<&Expr>) -> Option<Expr> {
     conjuncts.into_iter().cloned().reduce(|a, b| Expr::BinaryOp {
         left: Box::new(a),

@@ -7,8 +7,8 @@ use eddy_expr::{RelationExpr, ScalarExpr};
 use eddy_repr::{ColumnType, RelationDesc, ScalarType};
 use sqlparser::ast::{self, Expr, ObjectType, Statement};
 
-use crate::expr::{coerce, normalize_ident, object_name, plan_condition, plan_expr, AggMode};
-use crate::query::{plan_query, plan_top_query, Planned, QueryCtx};
+use crate::expr::{coerce, normalize_ident, object_name, plan_expr, AggMode};
+use crate::query::{filter_rows, plan_query, plan_top_query, Planned, QueryCtx};
 use crate::scope::Scope;
 use crate::types::parse_type_name;
 use crate::{
@@ -457,7 +457,7 @@ fn plan_update(qcx: &QueryCtx, update: &ast::Update) -> Result<Plan, PlanError> 
     }
     let mut selection = RelationExpr::get(item.id, item.name.clone(), arity);
     if let Some(w) = &update.selection {
-        selection = selection.filter(vec![plan_condition(&ctx, w, "WHERE")?]);
+        selection = filter_rows(qcx, Planned { expr: selection, scope: scope.clone() }, w)?;
     }
     let returning = match &update.returning {
         None => None,
@@ -476,10 +476,9 @@ fn plan_delete(qcx: &QueryCtx, delete: &ast::Delete) -> Result<Plan, PlanError> 
     let (name, alias) = single_table(from, "DELETE")?;
     let item = table_target(qcx, &name)?;
     let scope = table_scope(&item, &alias);
-    let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("WHERE"));
     let mut selection = RelationExpr::get(item.id, item.name.clone(), item.desc.arity());
     if let Some(w) = &delete.selection {
-        selection = selection.filter(vec![plan_condition(&ctx, w, "WHERE")?]);
+        selection = filter_rows(qcx, Planned { expr: selection, scope: scope.clone() }, w)?;
     }
     let returning = match &delete.returning {
         None => None,
