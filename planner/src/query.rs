@@ -29,6 +29,9 @@ pub struct QueryCtx<'a> {
     /// Every catalog object the statement names, plain views included (they are inlined,
     /// so the plan alone does not show them): what a new view depends on.
     pub referenced: &'a RefCell<Vec<GlobalId>>,
+    /// The WITH queries in scope, innermost last: names that FROM resolves before the
+    /// catalog's.
+    pub ctes: &'a RefCell<Vec<(String, Planned)>>,
 }
 
 impl<'a> QueryCtx<'a> {
@@ -38,6 +41,7 @@ impl<'a> QueryCtx<'a> {
 }
 
 /// A planned relation with the names and types of its columns.
+#[derive(Clone)]
 pub struct Planned {
     pub expr: RelationExpr,
     pub scope: Scope,
@@ -46,7 +50,10 @@ pub struct Planned {
 /// Plans a query whose ORDER BY/LIMIT become a finishing (top-level SELECT).
 pub fn plan_top_query(qcx: &QueryCtx, query: &Query) -> Result<(Planned, RowSetFinishing), PlanError> {
     check_query_features(query)?;
-    let (planned, hidden_orders) = plan_set_expr(qcx, &query.body, order_by_exprs(query))?;
+    let outer_ctes = push_ctes(qcx, query)?;
+    let planned = plan_set_expr(qcx, &query.body, order_by_exprs(query));
+    qcx.ctes.borrow_mut().truncate(outer_ctes);
+    let (planned, hidden_orders) = planned?;
     let visible = planned.scope.len() - hidden_orders.hidden;
     let mut finishing = RowSetFinishing { project: (0..visible).collect(), ..Default::default() };
     finishing.order_by = hidden_orders.orders;
@@ -65,7 +72,10 @@ pub fn plan_query(qcx: &QueryCtx, query: &Query) -> Result<Planned, PlanError> {
             "LIMIT/OFFSET in a subquery or view (apply it when selecting from the view)".into(),
         ));
     }
-    let (mut planned, orders) = plan_set_expr(qcx, &query.body, vec![])?;
+    let outer_ctes = push_ctes(qcx, query)?;
+    let planned = plan_set_expr(qcx, &query.body, vec![]);
+    qcx.ctes.borrow_mut().truncate(outer_ctes);
+    let (mut planned, orders) = planned?;
     let visible = planned.scope.len() - orders.hidden;
     if orders.hidden > 0 {
         planned.expr = planned.expr.project((0..visible).collect());
@@ -74,10 +84,28 @@ pub fn plan_query(qcx: &QueryCtx, query: &Query) -> Result<Planned, PlanError> {
     Ok(planned)
 }
 
-fn check_query_features(query: &Query) -> Result<(), PlanError> {
-    if query.with.is_some() {
-        return Err(PlanError::Unsupported("WITH (common table expressions)".into()));
+/// Plans the query's WITH queries, each seeing the ones before it, and puts them in scope;
+/// returns how many were in scope before, for the caller to restore.
+fn push_ctes(qcx: &QueryCtx, query: &Query) -> Result<usize, PlanError> {
+    let before = qcx.ctes.borrow().len();
+    let Some(with) = &query.with else { return Ok(before) };
+    if with.recursive {
+        return Err(PlanError::Unsupported("WITH RECURSIVE".into()));
     }
+    for cte in &with.cte_tables {
+        let planned = plan_query(qcx, &cte.query).and_then(|p| apply_alias(p, Some(&cte.alias), None));
+        match planned {
+            Ok(p) => qcx.ctes.borrow_mut().push((normalize_ident(&cte.alias.name), p)),
+            Err(e) => {
+                qcx.ctes.borrow_mut().truncate(before);
+                return Err(e);
+            }
+        }
+    }
+    Ok(before)
+}
+
+fn check_query_features(query: &Query) -> Result<(), PlanError> {
     if query.fetch.is_some() || !query.locks.is_empty() {
         return Err(PlanError::Unsupported("FETCH/FOR UPDATE clauses".into()));
     }
@@ -1414,6 +1442,10 @@ fn plan_table_factor(qcx: &QueryCtx, factor: &TableFactor) -> Result<Planned, Pl
 }
 
 fn plan_table_name(qcx: &QueryCtx, name: &str, alias: Option<&ast::TableAlias>) -> Result<Planned, PlanError> {
+    let cte = qcx.ctes.borrow().iter().rev().find(|(n, _)| n == name).map(|(_, p)| p.clone());
+    if let Some(planned) = cte {
+        return apply_alias(planned, alias, Some(name));
+    }
     let item = qcx.catalog.resolve(name).ok_or_else(|| PlanError::UnknownRelation(name.to_string()))?;
     qcx.referenced.borrow_mut().push(item.id);
     let expr = match (item.kind, &item.view_expr) {

@@ -32,7 +32,8 @@ pub fn plan(
 ) -> Result<(Plan, Vec<Option<ScalarType>>), PlanError> {
     let params = RefCell::new(ctx.param_types.clone());
     let referenced = RefCell::new(Vec::new());
-    let qcx = QueryCtx { catalog, stmt: ctx, params: &params, allow_now: true, referenced: &referenced };
+    let ctes = RefCell::new(Vec::new());
+    let qcx = QueryCtx { catalog, stmt: ctx, params: &params, allow_now: true, referenced: &referenced, ctes: &ctes };
     let plan = plan_statement(&qcx, stmt)?;
     Ok((plan, params.into_inner()))
 }
