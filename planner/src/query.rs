@@ -379,7 +379,8 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
     }
     let (select, scalars) = extract_scalar_subqueries(select)?;
     let select = &select;
-    let Planned { mut expr, scope } = plan_from(qcx, &select.from, select.selection.as_ref(), scalars)?;
+    let grouped = !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+    let Planned { mut expr, scope } = plan_from(qcx, &select.from, select.selection.as_ref(), scalars, grouped)?;
 
     // Pass 1: find aggregate calls in the select list, HAVING and ORDER BY.
     let collected = RefCell::new(Vec::<AggEntry>::new());
@@ -630,6 +631,7 @@ fn plan_from(
     from: &[ast::TableWithJoins],
     selection: Option<&Expr>,
     scalars: Vec<ast::Query>,
+    grouped: bool,
 ) -> Result<Planned, PlanError> {
     let mut conjuncts = Vec::new();
     if let Some(w) = selection {
@@ -643,7 +645,7 @@ fn plan_from(
         rest.into_iter().partition(|c| c.to_string().contains(SCALAR_SUBQUERY_TABLE));
     let mut planned = plan_from_where(qcx, from, and_all(rest).as_ref())?;
     for (n, query) in scalars.iter().enumerate() {
-        planned = attach_scalar_subquery(qcx, planned, query, n)?;
+        planned = attach_scalar_subquery(qcx, planned, query, n, grouped)?;
     }
     planned = apply_where(qcx, planned, and_all(reading_scalars).as_ref())?;
     for test in subquery_tests {
@@ -681,15 +683,17 @@ const SCALAR_SUBQUERY_TABLE: &str = "?subquery?";
 /// there is no GROUP BY) by a hidden column `?subquery?.?n`, which [`plan_from`] fills
 /// (see [`attach_scalar_subquery`]); returns the subqueries in order.
 fn extract_scalar_subqueries(select: &Select) -> Result<(std::borrow::Cow<'_, Select>, Vec<ast::Query>), PlanError> {
-    let grouped =
-        !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty()) || select.having.is_some();
+    let explicit_groups = !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+    // Aggregates without GROUP BY: a hidden column could not join the (absent) group key.
+    let global_aggregate = !explicit_groups && select.having.is_some();
     let mentions = |e: &Expr| e.to_string().contains("(SELECT");
-    let in_items = !grouped
+    let in_items = !global_aggregate
         && select.projection.iter().any(|i| match i {
             SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => mentions(e),
             _ => false,
         });
-    if !in_items && !select.selection.as_ref().is_some_and(mentions) {
+    let in_having = explicit_groups && select.having.as_ref().is_some_and(mentions);
+    if !in_items && !in_having && !select.selection.as_ref().is_some_and(mentions) {
         return Ok((std::borrow::Cow::Borrowed(select), vec![]));
     }
     let mut select = select.clone();
@@ -716,7 +720,23 @@ fn extract_scalar_subqueries(select: &Select) -> Result<(std::borrow::Cow<'_, Se
             }
         }
     }
+    if in_having {
+        if let Some(h) = select.having.as_mut() {
+            replace_scalar_subqueries(h, &mut scalars);
+        }
+    }
+    if explicit_groups {
+        // An uncorrelated subquery has one value for all rows: grouping by it too changes no
+        // group and makes it readable after grouping (correlated ones are refused there).
+        if let ast::GroupByExpr::Expressions(keys, _) = &mut select.group_by {
+            keys.extend((0..scalars.len()).map(hidden_column_ref));
+        }
+    }
     Ok((std::borrow::Cow::Owned(select), scalars))
+}
+
+fn hidden_column_ref(n: usize) -> Expr {
+    Expr::CompoundIdentifier(vec![ast::Ident::new(SCALAR_SUBQUERY_TABLE), ast::Ident::new(format!("?{n}"))])
 }
 
 /// The name PostgreSQL gives a scalar subquery's column in a select list.
@@ -839,6 +859,7 @@ fn attach_scalar_subquery(
     planned: Planned,
     query: &ast::Query,
     n: usize,
+    grouped: bool,
 ) -> Result<Planned, PlanError> {
     let Some(d) = decorrelate(qcx, query, &planned.scope, true, true)? else {
         let value = scalar_subquery(qcx, query, n)?;
@@ -847,6 +868,9 @@ fn attach_scalar_subquery(
             scope: planned.scope.concat(&value.scope),
         });
     };
+    if grouped {
+        return Err(PlanError::Unsupported("a correlated scalar subquery in a query with GROUP BY".into()));
+    }
     let SetExpr::Select(select) = query.body.as_ref() else {
         return Err(PlanError::Unsupported("a correlated scalar subquery that is not a SELECT".into()));
     };
