@@ -124,7 +124,7 @@ impl Coordinator {
     pub fn execute(&mut self, session: &mut Session, plan: Plan) -> Result<ExecuteResponse, AdapterError> {
         match plan {
             Plan::CreateTable { name, desc, keys, if_not_exists } => {
-                if self.names.contains_key(&name) {
+                if self.names.contains_key(&name) || self.indexes.contains_key(&name) {
                     return self.exists(&name, if_not_exists, "CREATE TABLE");
                 }
                 let id = self.allocate_id();
@@ -138,6 +138,10 @@ impl Coordinator {
             }
             Plan::CreateView { name, desc, expr, materialized, or_replace, if_not_exists, create_sql, depends_on } => {
                 let tag = if materialized { "CREATE MATERIALIZED VIEW" } else { "CREATE VIEW" };
+                // Indexes share relations' namespace, as in PostgreSQL.
+                if self.indexes.contains_key(&name) {
+                    return self.exists(&name, if_not_exists, tag);
+                }
                 if let Some(&existing) = self.names.get(&name) {
                     if !or_replace {
                         return self.exists(&name, if_not_exists, tag);
