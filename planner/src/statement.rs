@@ -322,7 +322,7 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
                 targets.iter().map(|&t| item.desc.columns()[t].1.scalar_type.clone()).collect();
             crate::query::plan_values_typed(qcx, values, Some(&target_types))?
         }
-        _ => plan_query(qcx, source)?,
+        _ => plan_query(qcx, &type_bare_nulls(source, &item, &targets))?,
     };
     if planned.scope.len() > targets.len() {
         return Err(PlanError::Cardinality("INSERT has more expressions than target columns".into()));
@@ -366,6 +366,30 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
 
 /// RETURNING items over the rows a statement wrote (inserted, updated to, or deleted),
 /// named through `scope` (the table, or its alias).
+/// The source query of `INSERT ... SELECT` with each bare `NULL` in its select list cast
+/// to the type of the column it fills, as PostgreSQL types it (it would otherwise be text).
+fn type_bare_nulls(source: &ast::Query, item: &crate::CatalogItem, targets: &[usize]) -> ast::Query {
+    let mut source = source.clone();
+    if let ast::SetExpr::Select(select) = source.body.as_mut() {
+        for (item_expr, &target) in select.projection.iter_mut().zip(targets) {
+            let (ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. }) = item_expr else {
+                continue;
+            };
+            if !matches!(e, ast::Expr::Value(v) if v.value == ast::Value::Null) {
+                continue;
+            }
+            let type_name = item.desc.columns()[target].1.scalar_type.to_string();
+            let parsed = sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+                .try_with_sql(&type_name)
+                .and_then(|mut p| p.parse_data_type());
+            if let Ok(data_type) = parsed {
+                *e = ast::Expr::Cast { kind: ast::CastKind::Cast, expr: Box::new(e.clone()), data_type, format: None };
+            }
+        }
+    }
+    source
+}
+
 fn plan_returning(
     qcx: &QueryCtx,
     item: &crate::CatalogItem,
