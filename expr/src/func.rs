@@ -150,6 +150,8 @@ pub enum Func {
     // ---- strings ----
     /// `text || text`.
     TextConcat,
+    /// `bytea || bytea`.
+    ByteaConcat,
     /// `text || anynonarray` or `anynonarray || text`; `ty` is the non-text operand's type,
     /// converted with its cast to text.
     TextAnyConcat {
@@ -373,6 +375,7 @@ impl Func {
             | Func::Lcm(_) => numeric::eval(self, args),
 
             Func::TextConcat
+            | Func::ByteaConcat
             | Func::TextAnyConcat { .. }
             | Func::Like { .. }
             | Func::LikeEscape
@@ -544,7 +547,7 @@ impl Func {
             Func::ShiftRight(_) => ">>",
             Func::Gcd(_) => "gcd",
             Func::Lcm(_) => "lcm",
-            Func::TextConcat | Func::TextAnyConcat { .. } | Func::JsonbConcat => "||",
+            Func::TextConcat | Func::ByteaConcat | Func::TextAnyConcat { .. } | Func::JsonbConcat => "||",
             Func::Like { case_insensitive: false, negated: false } => "~~",
             Func::Like { case_insensitive: false, negated: true } => "!~~",
             Func::Like { case_insensitive: true, negated: false } => "~~*",

@@ -734,6 +734,11 @@ fn resolve_concat(left: Option<ScalarType>, right: Option<ScalarType>) -> Result
         | (None, Some(ScalarType::Jsonb)) => {
             return Ok(Resolved { func: Func::JsonbConcat, arg_types: vec![JSONB, JSONB], return_type: JSONB })
         }
+        (Some(ScalarType::Bytea), Some(ScalarType::Bytea))
+        | (Some(ScalarType::Bytea), None)
+        | (None, Some(ScalarType::Bytea)) => {
+            return Ok(Resolved { func: Func::ByteaConcat, arg_types: vec![BYTEA, BYTEA], return_type: BYTEA })
+        }
         _ => {}
     }
     if text_like(&left) && text_like(&right) {

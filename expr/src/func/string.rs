@@ -450,6 +450,10 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
     let n = |i: usize| int(func, args, i);
     match (func, args.len()) {
         (TextConcat, 2) => t(format!("{}{}", s(0)?, s(1)?)),
+        (ByteaConcat, 2) => match (&args[0], &args[1]) {
+            (Datum::Bytes(a), Datum::Bytes(b)) => Ok(Datum::Bytes([a.as_slice(), b.as_slice()].concat())),
+            _ => Err(EvalError::Internal(format!("{func} on {args:?}"))),
+        },
         (TextAnyConcat { ty }, 2) => {
             let part = |d: &Datum| match d {
                 Datum::Text(x) => Ok(x.clone()),
