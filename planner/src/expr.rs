@@ -503,13 +503,15 @@ pub fn binary(ctx: &ExprCtx, op: &str, left: Typed, right: Typed) -> Result<Type
 }
 
 fn like(ctx: &ExprCtx, op: &str, expr: &Expr, pattern: &Expr, escape: &Option<Box<Expr>>) -> Result<Typed, PlanError> {
-    if let Some(esc) = escape {
-        let is_backslash = matches!(&**esc, Expr::Value(v) if string_value(&v.value).as_deref() == Some("\\"));
-        if !is_backslash {
-            return Err(PlanError::Unsupported("LIKE ... ESCAPE with an escape character other than backslash".into()));
+    let pattern = match escape {
+        // Another escape character: rewrite the pattern to backslash escapes, as PostgreSQL's
+        // like_escape does.
+        Some(esc) if !matches!(&**esc, Expr::Value(v) if string_value(&v.value).as_deref() == Some("\\")) => {
+            call_named(ctx, "like_escape", &[pattern, esc])?
         }
-    }
-    binary(ctx, op, plan_expr(ctx, expr)?, plan_expr(ctx, pattern)?)
+        _ => plan_expr(ctx, pattern)?,
+    };
+    binary(ctx, op, plan_expr(ctx, expr)?, pattern)
 }
 
 fn call_named(ctx: &ExprCtx, name: &str, args: &[&Expr]) -> Result<Typed, PlanError> {
