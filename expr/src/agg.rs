@@ -22,6 +22,8 @@ pub enum AggregateFunc {
     /// `avg` of integers or numeric (numeric result, PostgreSQL's division scale).
     AvgNumeric,
     AvgFloat,
+    /// `avg` of intervals: their sum divided by their count, as interval / float8.
+    AvgInterval,
     Min,
     Max,
     BoolAnd,
@@ -51,6 +53,7 @@ impl AggregateFunc {
             ("sum", T::Int64 | T::Numeric { .. }) => (AggregateFunc::SumNumeric, T::numeric()),
             ("sum", T::Float32 | T::Float64) => (AggregateFunc::SumFloat, arg.clone()),
             ("sum", T::Interval) => (AggregateFunc::SumInterval, T::Interval),
+            ("avg", T::Interval) => (AggregateFunc::AvgInterval, T::Interval),
             ("avg", T::Int16 | T::Int32 | T::Int64 | T::Numeric { .. }) => (AggregateFunc::AvgNumeric, T::numeric()),
             ("avg", T::Float32 | T::Float64) => (AggregateFunc::AvgFloat, T::Float64),
             ("min", _) => (AggregateFunc::Min, arg.clone()),
@@ -72,7 +75,7 @@ impl AggregateFunc {
             | AggregateFunc::SumNumeric
             | AggregateFunc::SumFloat
             | AggregateFunc::SumInterval => "sum",
-            AggregateFunc::AvgNumeric | AggregateFunc::AvgFloat => "avg",
+            AggregateFunc::AvgNumeric | AggregateFunc::AvgFloat | AggregateFunc::AvgInterval => "avg",
             AggregateFunc::Min => "min",
             AggregateFunc::Max => "max",
             AggregateFunc::BoolAnd => "bool_and",
@@ -161,6 +164,14 @@ impl AggregateFunc {
                             i64::try_from(us).map_err(|_| overflow())?,
                         )))
                     }
+                }
+            }
+            AggregateFunc::AvgInterval => {
+                let values: Vec<(&Datum, Diff)> = values.filter(|(d, _)| !d.is_null()).collect();
+                let count: Diff = values.iter().map(|(_, n)| n).sum();
+                match AggregateFunc::SumInterval.eval(values)? {
+                    Datum::Null => Ok(Datum::Null),
+                    sum => crate::Func::IntervalDiv.eval(&[sum, Datum::Float64(count as f64)]),
                 }
             }
             AggregateFunc::Min => {
