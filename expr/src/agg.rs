@@ -56,6 +56,8 @@ impl AggregateFunc {
             ("avg", T::Interval) => (AggregateFunc::AvgInterval, T::Interval),
             ("avg", T::Int16 | T::Int32 | T::Int64 | T::Numeric { .. }) => (AggregateFunc::AvgNumeric, T::numeric()),
             ("avg", T::Float32 | T::Float64) => (AggregateFunc::AvgFloat, T::Float64),
+            // PostgreSQL 15 has no min/max for boolean (bool_and/bool_or), jsonb, uuid or bytea.
+            ("min" | "max", T::Bool | T::Jsonb | T::Uuid | T::Bytea) => return None,
             ("min", _) => (AggregateFunc::Min, arg.clone()),
             ("max", _) => (AggregateFunc::Max, arg.clone()),
             ("bool_and" | "every", T::Bool) => (AggregateFunc::BoolAnd, T::Bool),
