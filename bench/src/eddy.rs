@@ -1,106 +1,21 @@
 //! Eddy under test: a fresh `eddy` release process per view, driven over pgwire.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use bytes::Bytes;
+use eddy_tests::EddyProcess;
 use tokio_postgres::Client;
 
 use crate::client::{connect, copy_in, execute, poll_until, ticking};
 use crate::data::{Data, Model, Step, Workload};
-use crate::machine::{cpu_time, free_port, rss};
+use crate::machine::{cpu_time, rss};
 use crate::{progress, Config, View};
 
 /// How long a check may take before the run is declared broken.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3600);
-
-/// A running `eddy` server, stopped (SIGTERM, then SIGKILL) and its directory removed on drop.
-pub struct EddyProcess {
-    child: Child,
-    pub port: u16,
-    dir: PathBuf,
-}
-
-impl EddyProcess {
-    pub fn start(bin: &Path, workers: usize) -> anyhow::Result<EddyProcess> {
-        if !bin.exists() {
-            bail!(
-                "no eddy binary at {} (build it: cargo build --release --bin eddy, or pass --eddy-bin)",
-                bin.display()
-            );
-        }
-        let port = free_port()?;
-        let dir = std::env::temp_dir().join(format!("eddy-bench-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let log = std::fs::File::create(dir.join("eddy.log"))?;
-        let child = Command::new(bin)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--workers")
-            .arg(workers.to_string())
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let mut process = EddyProcess { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = process.child.try_wait()? {
-                let log = std::fs::read_to_string(process.dir.join("eddy.log")).unwrap_or_default();
-                bail!("eddy exited at startup ({status}):\n{log}");
-            }
-            if Instant::now() > deadline {
-                bail!("eddy did not start listening on 127.0.0.1:{port} within 30 s");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(process)
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub fn connection_string(&self) -> String {
-        format!("host=127.0.0.1 port={} user=eddy dbname=eddy", self.port)
-    }
-
-    /// Stops the server: SIGTERM, and SIGKILL if it has not exited after 10 seconds.
-    pub fn stop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while let Ok(None) = self.child.try_wait() {
-                if Instant::now() > deadline {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-
-    /// The server's own log, for error messages.
-    pub fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.join("eddy.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-}
-
-impl Drop for EddyProcess {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// `perf record` (DWARF call graphs) attached to a process while alive; stopped with SIGINT.
 pub struct Perf {
@@ -242,7 +157,7 @@ pub async fn run(
     chunks: &[Bytes],
     latency_iters: usize,
 ) -> anyhow::Result<EddyFigures> {
-    let mut eddy = EddyProcess::start(&cfg.eddy_bin, cfg.workers)?;
+    let mut eddy = EddyProcess::start_with(&cfg.eddy_bin, cfg.workers)?;
     progress(&format!(
         "eddy ({} view): started pid {} on 127.0.0.1:{} with {} workers",
         view.name(),

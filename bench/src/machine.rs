@@ -76,12 +76,6 @@ fn clock_ticks_per_second() -> f64 {
     })
 }
 
-/// A free TCP port on 127.0.0.1 (bound, then released for the child to take).
-pub fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
-
 pub fn gib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0 * 1024.0)
 }

@@ -4,47 +4,59 @@
 pub mod postgres;
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running `eddy` server, killed when dropped.
+/// A running `eddy` server on a free loopback port, with its own data directory and log
+/// file; stopped (SIGTERM, then SIGKILL) and its directory removed when dropped.
 pub struct EddyProcess {
     child: Child,
     pub port: u16,
-    _data_dir: PathBuf,
+    dir: PathBuf,
 }
 
 impl EddyProcess {
-    /// Starts `eddy` with `workers` timely workers and waits until it accepts connections.
+    /// Starts the `eddy` under test (see [`eddy_binary`]) with `workers` timely workers.
     pub fn start(workers: usize) -> anyhow::Result<Self> {
+        Self::start_with(&eddy_binary(), workers)
+    }
+
+    /// Starts the `eddy` binary `bin` and waits until it accepts connections.
+    pub fn start_with(bin: &Path, workers: usize) -> anyhow::Result<Self> {
+        if !bin.exists() {
+            anyhow::bail!("no eddy binary at {} (build it: cargo build --bin eddy)", bin.display());
+        }
         let port = free_port()?;
-        let data_dir = std::env::temp_dir().join(format!("eddy-test-{}-{port}", std::process::id()));
-        let child = Command::new(eddy_binary())
+        let dir = std::env::temp_dir().join(format!("eddy-test-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let log = std::fs::File::create(dir.join("eddy.log"))?;
+        let child = Command::new(bin)
             .args(["--listen", &format!("127.0.0.1:{port}"), "--workers", &workers.to_string()])
             .arg("--data-dir")
-            .arg(&data_dir)
+            .arg(dir.join("data"))
             .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
+            .stderr(log)
             .spawn()
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot start {}: {e} (build it first: cargo build --bin eddy)",
-                    eddy_binary().display()
-                )
-            })?;
-        let mut process = EddyProcess { child, port, _data_dir: data_dir };
+            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", bin.display()))?;
+        let mut process = EddyProcess { child, port, dir };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                anyhow::bail!("eddy did not start listening on port {port}");
-            }
             if let Some(status) = process.child.try_wait()? {
-                anyhow::bail!("eddy exited at startup: {status}");
+                anyhow::bail!("eddy exited at startup ({status}):\n{}", process.log_tail());
             }
-            std::thread::sleep(Duration::from_millis(50));
+            if Instant::now() > deadline {
+                anyhow::bail!("eddy did not start listening on 127.0.0.1:{port} within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
         Ok(process)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn connection_string(&self) -> String {
@@ -59,13 +71,39 @@ impl EddyProcess {
         });
         Ok(client)
     }
+
+    /// The last lines of the server's log, for error messages.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("eddy.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// Stops the server: SIGTERM, and SIGKILL if it has not exited after 10 seconds.
+    pub fn stop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while let Ok(None) = self.child.try_wait() {
+                if Instant::now() > deadline {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl Drop for EddyProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self._data_dir);
+        // A failing test shows what the server said before its log file goes.
+        if std::thread::panicking() {
+            eprintln!("eddy log (last lines):\n{}", self.log_tail());
+        }
+        self.stop();
     }
 }
 
