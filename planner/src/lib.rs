@@ -8,6 +8,7 @@
 //! The planner performs no I/O and holds no state: everything it needs is passed in.
 
 pub mod catalog;
+pub mod ddl;
 pub mod error;
 mod expr;
 pub mod plan;
@@ -21,13 +22,57 @@ pub use error::PlanError;
 pub use plan::{
     ColumnOrder, CopyFormat, ObjectKind, Plan, QueryPlan, RowSetFinishing, ShowKind, StatementContext, UniqueKey,
 };
-pub use sqlparser::ast::Statement;
 pub use statement::plan;
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Location, Token};
+
+/// One parsed statement: PostgreSQL's, or Eddy's own DDL (already planned, as it needs no
+/// catalog).
+#[derive(Clone, Debug)]
+pub enum Statement {
+    Sql(Box<sqlparser::ast::Statement>),
+    Eddy(Box<Plan>),
+}
 
 /// Parses SQL text into statements. An empty or comment-only string yields no statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, PlanError> {
-    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| PlanError::Syntax(e.to_string()))
+    let syntax = |e: sqlparser::parser::ParserError| PlanError::Syntax(e.to_string());
+    let dialect = PostgreSqlDialect {};
+    let mut parser = Parser::new(&dialect).try_with_sql(sql).map_err(syntax)?;
+    let mut stmts = Vec::new();
+    loop {
+        while parser.consume_token(&Token::SemiColon) {}
+        if parser.peek_token().token == Token::EOF {
+            return Ok(stmts);
+        }
+        if ddl::starts_here(&parser) {
+            let start = parser.peek_token().span.start;
+            let mut plan = ddl::parse(&mut parser)?;
+            parser.prev_token();
+            let end = parser.next_token().span.end;
+            if let Plan::CreateSource { create_sql, .. } | Plan::CreateConnection { create_sql, .. } = &mut plan {
+                *create_sql = slice(sql, start, end).to_string();
+            }
+            stmts.push(Statement::Eddy(Box::new(plan)));
+        } else {
+            stmts.push(Statement::Sql(Box::new(parser.parse_statement().map_err(syntax)?)));
+        }
+        let next = parser.peek_token();
+        if next.token != Token::SemiColon && next.token != Token::EOF {
+            return Err(syntax(parser.expected::<()>("end of statement", next).unwrap_err()));
+        }
+    }
+}
+
+/// The text of `sql` from `start` to `end` (sqlparser's 1-based line and column).
+fn slice(sql: &str, start: Location, end: Location) -> &str {
+    let offset = |loc: Location| {
+        let line_start: usize = sql.split_inclusive('\n').take(loc.line.saturating_sub(1) as usize).map(str::len).sum();
+        let line = &sql[line_start..];
+        line_start + line.char_indices().nth(loc.column.saturating_sub(1) as usize).map_or(line.len(), |(i, _)| i)
+    };
+    let (from, to) = (offset(start), offset(end));
+    sql.get(from..to.max(from)).unwrap_or(sql)
 }

@@ -4,6 +4,9 @@ use chrono::{DateTime, Utc};
 use eddy_expr::RelationExpr;
 use eddy_repr::{Datum, GlobalId, RelationDesc, ScalarType};
 
+use eddy_repr::source::SourceSpec;
+
+use crate::ddl::{KafkaConnectionPlan, OtherObjectKind};
 use crate::ItemKind;
 
 /// Facts about the session and statement the planner may use.
@@ -88,6 +91,8 @@ pub enum ShowKind {
     Views,
     MaterializedViews,
     Sources,
+    Connections,
+    Secrets,
     Columns(GlobalId),
     CreateObject(GlobalId),
     Variable(String),
@@ -193,6 +198,36 @@ pub enum Plan {
     StartTransaction,
     Commit,
     Rollback,
+    /// `CREATE SECRET name AS 'value'`; `value` is `env:VAR` (read from the server's
+    /// environment) or the secret itself. Never printed.
+    CreateSecret {
+        name: String,
+        value: String,
+        if_not_exists: bool,
+    },
+    CreateConnection {
+        name: String,
+        connection: KafkaConnectionPlan,
+        if_not_exists: bool,
+        create_sql: String,
+    },
+    /// `CREATE SOURCE`: for Kafka, `desc` is the source's columns and `connection` names
+    /// the connection to fill into the spec; a load generator's tables come from storage.
+    CreateSource {
+        name: String,
+        spec: SourceSpec,
+        desc: RelationDesc,
+        connection: Option<String>,
+        if_not_exists: bool,
+        create_sql: String,
+    },
+    /// DROP CONNECTION / DROP SECRET.
+    DropOther {
+        kind: OtherObjectKind,
+        names: Vec<String>,
+        if_exists: bool,
+        cascade: bool,
+    },
     /// Statements accepted for client compatibility that change nothing (`DISCARD ALL`,
     /// `SET TRANSACTION ...`, `DEALLOCATE`), answered with this command tag.
     NoOp {

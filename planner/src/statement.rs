@@ -26,10 +26,14 @@ pub fn version_string() -> String {
 
 /// Plans one statement. Returns the plan and the types inferred for `$n` parameters.
 pub fn plan(
-    stmt: &Statement,
+    stmt: &crate::Statement,
     catalog: &dyn Catalog,
     ctx: &StatementContext,
 ) -> Result<(Plan, Vec<Option<ScalarType>>), PlanError> {
+    let stmt = match stmt {
+        crate::Statement::Eddy(plan) => return Ok(((**plan).clone(), vec![])),
+        crate::Statement::Sql(stmt) => stmt,
+    };
     let params = RefCell::new(ctx.param_types.clone());
     let referenced = RefCell::new(Vec::new());
     let ctes = RefCell::new(Vec::new());
@@ -197,7 +201,7 @@ fn plan_create_index(qcx: &QueryCtx, ci: &ast::CreateIndex) -> Result<Plan, Plan
         return Err(PlanError::Unsupported("partial indexes (CREATE INDEX ... WHERE)".into()));
     }
     let item = resolve(qcx.catalog, &object_name(&ci.table_name))?;
-    if !matches!(item.kind, ItemKind::Table | ItemKind::MaterializedView) {
+    if !matches!(item.kind, ItemKind::Table | ItemKind::MaterializedView | ItemKind::Source) {
         return Err(PlanError::WrongObjectType(format!("cannot create index on relation \"{}\"", item.name)));
     }
     let mut columns = Vec::new();

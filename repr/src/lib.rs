@@ -13,6 +13,7 @@ pub mod jsonb;
 pub mod relation;
 pub mod row;
 pub mod scalar;
+pub mod source;
 pub mod strconv;
 
 pub use datum::Datum;

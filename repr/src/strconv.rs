@@ -28,6 +28,7 @@
 use crate::{Datum, ScalarType};
 
 mod binary;
+mod csv;
 mod datetime;
 mod float;
 mod interval;
@@ -36,6 +37,7 @@ mod numeric;
 mod simple;
 
 pub use binary::{decode_numeric_binary, encode_numeric_binary};
+pub use csv::split_csv;
 pub use datetime::{
     format_date, format_time, format_timestamp, format_timestamptz, parse_date, parse_time, parse_timestamp,
     parse_timestamptz,

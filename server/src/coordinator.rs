@@ -19,6 +19,7 @@ use eddy_repr::{strconv, ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, S
 use crate::copy;
 use crate::error::AdapterError;
 use crate::session::Session;
+use crate::sources::Sources;
 use crate::system_tables;
 
 /// What a catalog entry is and what it needs.
@@ -56,15 +57,16 @@ pub enum ExecuteResponse {
 }
 
 pub struct Coordinator {
-    compute: Compute,
+    pub(crate) compute: Compute,
     entries: BTreeMap<GlobalId, CatalogEntry>,
     names: BTreeMap<String, GlobalId>,
     next_id: GlobalId,
     /// Every write so far happened at or before this time; reads happen here.
-    last_write: Timestamp,
+    pub(crate) last_write: Timestamp,
     /// Indexes by name. Each is a maintained collection of its object's rows with the
     /// indexed columns first; reads use it when its columns give a tighter key range.
     indexes: BTreeMap<String, Index>,
+    pub(crate) sources: Sources,
 }
 
 /// An index: collection `id` holds the rows of `on`, stored column `i` being `on`'s
@@ -81,6 +83,9 @@ impl Catalog for Coordinator {
     fn resolve(&self, name: &str) -> Option<CatalogItem> {
         if let Some(entry) = self.names.get(name).and_then(|id| self.entries.get(id)) {
             return Some(entry.item.clone());
+        }
+        if let Some(table) = self.source_system_table(name) {
+            return Some(table);
         }
         let relations = self.entries.values().map(|e| system_tables::Listed {
             name: &e.item.name,
@@ -107,6 +112,7 @@ impl Coordinator {
             next_id: 1,
             last_write: start.saturating_sub(1),
             indexes: BTreeMap::new(),
+            sources: Sources::default(),
         }
     }
 
@@ -267,17 +273,25 @@ impl Coordinator {
                 Ok(ExecuteResponse::TransactionEnd { tag: "ROLLBACK".into() })
             }
             Plan::NoOp { tag } => Ok(command(&tag)),
+            Plan::CreateSecret { name, value, if_not_exists } => self.create_secret(name, value, if_not_exists),
+            Plan::CreateConnection { name, connection, if_not_exists, create_sql } => {
+                self.create_connection(name, connection, if_not_exists, create_sql)
+            }
+            Plan::CreateSource { name, spec, desc, connection, if_not_exists, create_sql } => {
+                self.create_source(name, spec, desc, connection, if_not_exists, create_sql)
+            }
+            Plan::DropOther { kind, names, if_exists, cascade } => self.drop_other(kind, names, if_exists, cascade),
         }
     }
 
-    fn allocate_id(&mut self) -> GlobalId {
+    pub(crate) fn allocate_id(&mut self) -> GlobalId {
         let id = self.next_id;
         self.next_id += 1;
         id
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn insert_entry(
+    pub(crate) fn insert_entry(
         &mut self,
         id: GlobalId,
         name: String,
@@ -292,6 +306,11 @@ impl Coordinator {
         self.entries.insert(id, CatalogEntry { item, create_sql, depends_on, keys: vec![], definition: None });
     }
 
+    /// True if a relation or index is called `name`.
+    pub(crate) fn name_taken(&self, name: &str) -> bool {
+        self.names.contains_key(name) || self.indexes.contains_key(name)
+    }
+
     fn exists(&self, name: &str, if_not_exists: bool, tag: &str) -> Result<ExecuteResponse, AdapterError> {
         if if_not_exists {
             Ok(command(tag))
@@ -301,7 +320,7 @@ impl Coordinator {
     }
 
     /// `id` and everything that reads it, transitively, dependents last.
-    fn dependents(&self, id: GlobalId) -> Vec<GlobalId> {
+    pub(crate) fn dependents(&self, id: GlobalId) -> Vec<GlobalId> {
         let mut out = vec![id];
         let mut i = 0;
         while i < out.len() {
@@ -372,7 +391,7 @@ impl Coordinator {
         lines.join("\n")
     }
 
-    fn drop_ids(&mut self, ids: &[GlobalId]) {
+    pub(crate) fn drop_ids(&mut self, ids: &[GlobalId]) {
         for id in ids.iter().rev() {
             // An object's indexes go with it, as in PostgreSQL (no CASCADE needed).
             let indexes: Vec<String> =
@@ -382,6 +401,7 @@ impl Coordinator {
                     self.compute.send(Command::Drop { id: index.id });
                 }
             }
+            self.stop_source(*id);
             if let Some(e) = self.entries.remove(id) {
                 self.names.remove(&e.item.name);
                 if e.item.kind != ItemKind::View {
@@ -668,7 +688,9 @@ impl Coordinator {
             }
             ShowKind::Views => list(ItemKind::View),
             ShowKind::MaterializedViews => list(ItemKind::MaterializedView),
-            ShowKind::Sources => list(ItemKind::Source),
+            ShowKind::Sources => self.show_sources(),
+            ShowKind::Connections => self.show_connections(),
+            ShowKind::Secrets => self.show_secrets(),
             ShowKind::Columns(id) => {
                 let e = self.entry(id)?;
                 let rows = e
@@ -714,12 +736,12 @@ impl Coordinator {
         })
     }
 
-    fn entry(&self, id: GlobalId) -> Result<&CatalogEntry, AdapterError> {
+    pub(crate) fn entry(&self, id: GlobalId) -> Result<&CatalogEntry, AdapterError> {
         self.entries.get(&id).ok_or_else(|| AdapterError::Internal(format!("catalog entry {id} vanished")))
     }
 }
 
-fn command(tag: &str) -> ExecuteResponse {
+pub(crate) fn command(tag: &str) -> ExecuteResponse {
     ExecuteResponse::Command { tag: tag.to_string(), rows: None }
 }
 

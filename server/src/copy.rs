@@ -89,7 +89,7 @@ impl CopyState {
         let fields = match &self.format {
             CopyFormat::Text { delimiter, null } => split_text(text, *delimiter as char, null),
             CopyFormat::Csv { delimiter, quote, escape, null, .. } => {
-                split_csv(text, *delimiter as char, *quote as char, *escape as char, null)
+                strconv::split_csv(text, *delimiter as char, *quote as char, *escape as char, null)
             }
         };
         if fields.len() != self.columns.len() {
@@ -151,46 +151,6 @@ fn split_text(line: &str, delimiter: char, null: &str) -> Vec<Option<String>> {
         .collect()
 }
 
-/// Splits a CSV line: unquoted empty (or the NULL string) is NULL; quoted values are text.
-fn split_csv(line: &str, delimiter: char, quote: char, escape: char, null: &str) -> Vec<Option<String>> {
-    let mut fields = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    let mut was_quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            if c == escape && chars.peek() == Some(&quote) {
-                // An escaped quote (a doubled quote by default) is a literal quote.
-                chars.next();
-                current.push(quote);
-            } else if c == quote {
-                quoted = false;
-            } else {
-                current.push(c);
-            }
-        } else if c == quote {
-            quoted = true;
-            was_quoted = true;
-        } else if c == delimiter {
-            fields.push(finish_csv_field(std::mem::take(&mut current), was_quoted, null));
-            was_quoted = false;
-        } else {
-            current.push(c);
-        }
-    }
-    fields.push(finish_csv_field(current, was_quoted, null));
-    fields
-}
-
-fn finish_csv_field(value: String, was_quoted: bool, null: &str) -> Option<String> {
-    if !was_quoted && value == null {
-        None
-    } else {
-        Some(value)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,13 +158,5 @@ mod tests {
     #[test]
     fn text_format_nulls_and_escapes() {
         assert_eq!(split_text("a\\tb\t\\N\tc", '\t', "\\N"), vec![Some("a\tb".into()), None, Some("c".into())]);
-    }
-
-    #[test]
-    fn csv_quotes_and_nulls() {
-        assert_eq!(
-            split_csv("1,\"x,\"\"y\"\"\",,\"\"", ',', '"', '"', ""),
-            vec![Some("1".into()), Some("x,\"y\"".into()), None, Some("".into())]
-        );
     }
 }

@@ -3,6 +3,7 @@
 use eddy_expr::EvalError;
 use eddy_planner::PlanError;
 use eddy_repr::ParseError;
+use eddy_storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdapterError {
@@ -31,6 +32,12 @@ pub enum AdapterError {
     /// Bad COPY input: which line and what was wrong.
     #[error("{message}")]
     Copy { sqlstate: String, message: String, context: String },
+    /// A connection or secret that does not exist (SQLSTATE 42704).
+    #[error("{0}")]
+    UndefinedObject(String),
+    /// A source could not start: broker unreachable, topic missing, bad settings.
+    #[error(transparent)]
+    Storage(#[from] eddy_storage::StorageError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -49,6 +56,14 @@ impl AdapterError {
             AdapterError::UnknownVariable(_) => "42704".into(),
             AdapterError::InvalidParameterValue(_) => "22023".into(),
             AdapterError::Copy { sqlstate, .. } => sqlstate.clone(),
+            AdapterError::UndefinedObject(_) => "42704".into(),
+            AdapterError::Storage(e) => match e {
+                StorageError::Connect(_) => "08001",
+                StorageError::Topic(_) => "42704",
+                StorageError::Config(_) => "22023",
+                StorageError::Internal(_) => "XX000",
+            }
+            .into(),
             AdapterError::Internal(_) => "XX000".into(),
         }
     }

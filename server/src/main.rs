@@ -9,6 +9,7 @@ mod copy;
 mod error;
 mod protocol;
 mod session;
+mod sources;
 mod system_tables;
 
 use std::path::PathBuf;
@@ -60,6 +61,7 @@ fn run() -> anyhow::Result<()> {
     let compute =
         eddy_compute::Compute::start(workers).map_err(|e| anyhow::anyhow!("starting compute workers: {e}"))?;
     let coord = Arc::new(Mutex::new(coordinator::Coordinator::new(compute)));
+    sources::attach(&coord);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(serve(args.listen, workers, coord.clone()))?;
     if let Ok(mut c) = coord.lock() {

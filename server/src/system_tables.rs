@@ -65,14 +65,19 @@ pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> O
         ),
         _ => return None,
     };
+    Some(constant(name, offset, columns, rows))
+}
+
+/// A system table of constant `rows`; `offset` tells system tables' ids apart.
+pub fn constant(name: &str, offset: u64, columns: Vec<(String, ColumnType)>, rows: Vec<Row>) -> CatalogItem {
     let arity = columns.len();
-    Some(CatalogItem {
+    CatalogItem {
         id: SYSTEM_ID_BASE + offset,
         name: name.to_string(),
         kind: ItemKind::View,
         desc: RelationDesc::new(columns),
         view_expr: Some(RelationExpr::constant(rows, arity)),
-    })
+    }
 }
 
 /// pg_class.relkind of a catalog entry.

@@ -1,6 +1,34 @@
-//! Eddy's storage layer: sources (Kafka, load generators), formats and envelopes, and
-//! RocksDB durability of the catalog, inputs and view outputs.
+//! Eddy's storage layer: sources (Kafka, load generators), their formats and envelopes.
 //!
-//! Not built yet: today tables live only in compute's in-memory arrangements and nothing
-//! survives a restart (issues 4 and 5). The crate exists so the workspace shows the
-//! architecture in DESIGN.md; it must never import `compute` (they meet in `server`).
+//! A source runs on a thread of its own ([`source::start`]) and hands the server batches
+//! of row changes for its outputs plus the messages it could not decode; the server
+//! timestamps them and feeds compute. RocksDB durability (issue 5) is not built yet: a
+//! source's offsets and upsert state live in memory. This crate must never import
+//! `compute` (they meet in `server`).
+
+pub mod decode;
+pub mod envelope;
+pub mod generator;
+pub mod kafka;
+pub mod source;
+
+pub use source::{
+    outputs, start, BatchSink, PartitionProgress, SourceBatch, SourceErrorRecord, SourceHandle, SourceState,
+    SourceStatus,
+};
+
+/// Why a source could not be created or run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    /// The broker did not answer.
+    #[error("{0}")]
+    Connect(String),
+    /// The topic is missing or not readable.
+    #[error("{0}")]
+    Topic(String),
+    /// Settings librdkafka rejects.
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Internal(String),
+}

@@ -1,6 +1,7 @@
 //! Shared helpers for Eddy's end-to-end tests: start a real `eddy` process on a free
 //! loopback port and connect to it over pgwire.
 
+pub mod kafka;
 pub mod postgres;
 
 use std::net::TcpListener;
@@ -24,6 +25,11 @@ impl EddyProcess {
 
     /// Starts the `eddy` binary `bin` and waits until it accepts connections.
     pub fn start_with(bin: &Path, workers: usize) -> anyhow::Result<Self> {
+        Self::start_with_env(bin, workers, &[])
+    }
+
+    /// Starts `bin` with extra environment variables (for `CREATE SECRET ... AS 'env:VAR'`).
+    pub fn start_with_env(bin: &Path, workers: usize, env: &[(&str, &str)]) -> anyhow::Result<Self> {
         if !bin.exists() {
             anyhow::bail!("no eddy binary at {} (build it: cargo build --bin eddy)", bin.display());
         }
@@ -36,6 +42,7 @@ impl EddyProcess {
             .arg("--data-dir")
             .arg(dir.join("data"))
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -1,0 +1,649 @@
+//! Eddy's own DDL, which PostgreSQL lacks: `CREATE SECRET`, `CREATE CONNECTION ... TO
+//! KAFKA`, `CREATE SOURCE ... FROM KAFKA | LOAD GENERATOR`, their DROPs and SHOWs, in
+//! Materialize's spelling. Parsed with sqlparser's tokenizer and parser primitives, and
+//! planned in the same step: none of it needs the catalog (names are resolved and
+//! checked by the coordinator).
+
+use std::time::Duration;
+
+use eddy_repr::source::{
+    Envelope, Format, Include, IncludeKind, KafkaConnection, KafkaSourceSpec, LoadGenerator, LoadGeneratorSpec,
+    SourceSpec, StartOffset,
+};
+use eddy_repr::{strconv, ColumnType, RelationDesc, ScalarType};
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::Token;
+
+use crate::types::parse_type_name;
+use crate::{Plan, PlanError, ShowKind};
+
+/// How often a source hands on a batch unless `TICK INTERVAL` says otherwise.
+const DEFAULT_TICK: Duration = Duration::from_millis(20);
+const DEFAULT_GENERATOR_TICK: Duration = Duration::from_secs(1);
+const DEFAULT_NEXMARK_RATE: u64 = 1000;
+
+/// A `CREATE CONNECTION ... TO KAFKA` before secrets are looked up.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KafkaConnectionPlan {
+    /// Everything but secrets, as librdkafka settings.
+    pub connection: KafkaConnection,
+    /// librdkafka setting -> name of the secret holding its value.
+    pub secret_refs: Vec<(String, String)>,
+}
+
+/// True if the parser stands at a statement this module parses.
+pub fn starts_here(parser: &Parser) -> bool {
+    let word = |n: usize| match parser.peek_nth_token(n).token {
+        Token::Word(w) => w.value.to_ascii_uppercase(),
+        _ => String::new(),
+    };
+    let (first, second) = (word(0), word(1));
+    matches!(
+        (first.as_str(), second.as_str()),
+        ("CREATE", "SOURCE" | "CONNECTION" | "SECRET") | ("DROP", "SOURCE" | "CONNECTION" | "SECRET")
+    ) || (first == "SHOW" && matches!(second.as_str(), "CONNECTIONS" | "SECRETS"))
+}
+
+/// Parses and plans the statement at the parser. CREATE statements' `create_sql` is left
+/// empty for the caller, which has the text, to fill in.
+pub fn parse(parser: &mut Parser) -> Result<Plan, PlanError> {
+    let p = &mut Ddl { parser };
+    if p.word("SHOW") {
+        return if p.word("CONNECTIONS") {
+            Ok(Plan::Show(ShowKind::Connections))
+        } else {
+            p.expect_word("SECRETS")?;
+            Ok(Plan::Show(ShowKind::Secrets))
+        };
+    }
+    if p.word("DROP") {
+        return p.drop();
+    }
+    p.expect_word("CREATE")?;
+    if p.word("SECRET") {
+        let if_not_exists = p.if_not_exists();
+        let name = p.name()?;
+        p.expect_word("AS")?;
+        let value = p.string()?;
+        return Ok(Plan::CreateSecret { name, value, if_not_exists });
+    }
+    if p.word("CONNECTION") {
+        let if_not_exists = p.if_not_exists();
+        let name = p.name()?;
+        p.expect_word("TO")?;
+        p.expect_word("KAFKA")?;
+        let connection = p.kafka_connection()?;
+        return Ok(Plan::CreateConnection { name, connection, if_not_exists, create_sql: String::new() });
+    }
+    p.expect_word("SOURCE")?;
+    let if_not_exists = p.if_not_exists();
+    let name = p.name()?;
+    let columns = if p.parser.consume_token(&Token::LParen) { p.columns()? } else { vec![] };
+    p.expect_word("FROM")?;
+    if p.word("LOAD") {
+        p.expect_word("GENERATOR")?;
+        if !columns.is_empty() {
+            return Err(PlanError::Syntax("a load generator's columns are fixed; declare none".into()));
+        }
+        let spec = p.load_generator()?;
+        return Ok(Plan::CreateSource {
+            name,
+            spec: SourceSpec::LoadGenerator(spec),
+            desc: RelationDesc::new(vec![]),
+            connection: None,
+            if_not_exists,
+            create_sql: String::new(),
+        });
+    }
+    p.expect_word("KAFKA")?;
+    p.expect_word("CONNECTION")?;
+    let connection = p.name()?;
+    let (spec, desc) = p.kafka_source(columns)?;
+    Ok(Plan::CreateSource {
+        name,
+        spec: SourceSpec::Kafka(spec),
+        desc,
+        connection: Some(connection),
+        if_not_exists,
+        create_sql: String::new(),
+    })
+}
+
+/// What DROP removes besides relations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtherObjectKind {
+    Connection,
+    Secret,
+}
+
+impl OtherObjectKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OtherObjectKind::Connection => "connection",
+            OtherObjectKind::Secret => "secret",
+        }
+    }
+}
+
+/// An option's value: `'text'`, a number, `SECRET name`, or `('a', 'b')`.
+#[derive(Clone, Debug, PartialEq)]
+enum OptionValue {
+    Text(String),
+    Number(u64),
+    Secret(String),
+    List(Vec<String>),
+}
+
+impl OptionValue {
+    fn describe(&self) -> &'static str {
+        match self {
+            OptionValue::Text(_) => "a string",
+            OptionValue::Number(_) => "a number",
+            OptionValue::Secret(_) => "a SECRET",
+            OptionValue::List(_) => "a list",
+        }
+    }
+}
+
+struct Ddl<'a, 'b> {
+    parser: &'a mut Parser<'b>,
+}
+
+impl Ddl<'_, '_> {
+    /// Consumes the next token if it is the word `w` (any case).
+    fn word(&mut self, w: &str) -> bool {
+        match self.parser.peek_token().token {
+            Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w) => {
+                self.parser.next_token();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn expect_word(&mut self, w: &str) -> Result<(), PlanError> {
+        if self.word(w) {
+            Ok(())
+        } else {
+            Err(syntax(self.parser.expected::<()>(w, self.parser.peek_token()).unwrap_err()))
+        }
+    }
+
+    fn if_not_exists(&mut self) -> bool {
+        self.parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS])
+    }
+
+    fn name(&mut self) -> Result<String, PlanError> {
+        let ident = self.parser.parse_identifier().map_err(syntax)?;
+        let name = crate::expr::normalize_ident(&ident);
+        Ok(name.strip_prefix("public.").map(str::to_string).unwrap_or(name))
+    }
+
+    fn string(&mut self) -> Result<String, PlanError> {
+        self.parser.parse_literal_string().map_err(syntax)
+    }
+
+    fn drop(&mut self) -> Result<Plan, PlanError> {
+        let kind = if self.word("SOURCE") {
+            None
+        } else if self.word("CONNECTION") {
+            Some(OtherObjectKind::Connection)
+        } else {
+            self.expect_word("SECRET")?;
+            Some(OtherObjectKind::Secret)
+        };
+        let if_exists = self.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+        let mut names = vec![self.name()?];
+        while self.parser.consume_token(&Token::Comma) {
+            names.push(self.name()?);
+        }
+        let cascade = self.word("CASCADE");
+        if !cascade {
+            self.word("RESTRICT");
+        }
+        Ok(match kind {
+            None => Plan::Drop { kind: crate::ObjectKind::Source, names, if_exists, cascade },
+            Some(kind) => Plan::DropOther { kind, names, if_exists, cascade },
+        })
+    }
+
+    /// `name type [NOT NULL | NULL], ... )` after the opening parenthesis.
+    fn columns(&mut self) -> Result<Vec<(String, ColumnType)>, PlanError> {
+        let mut columns: Vec<(String, ColumnType)> = Vec::new();
+        loop {
+            let name = crate::expr::normalize_ident(&self.parser.parse_identifier().map_err(syntax)?);
+            let data_type = self.parser.parse_data_type().map_err(syntax)?;
+            let ty = parse_type_name(&data_type.to_string())?;
+            let nullable = if self.parser.parse_keywords(&[Keyword::NOT, Keyword::NULL]) {
+                false
+            } else {
+                let _ = self.parser.parse_keyword(Keyword::NULL);
+                true
+            };
+            if columns.iter().any(|(n, _)| *n == name) {
+                return Err(PlanError::DuplicateColumn(name));
+            }
+            columns.push((name, ColumnType::new(ty, nullable)));
+            if !self.parser.consume_token(&Token::Comma) {
+                self.parser.expect_token(&Token::RParen).map_err(syntax)?;
+                return Ok(columns);
+            }
+        }
+    }
+
+    /// `(NAME WORDS value, ...)`: option names are one or more words, upper-cased and
+    /// joined by a space; `=` before the value is optional.
+    fn options(&mut self) -> Result<Vec<(String, OptionValue)>, PlanError> {
+        let mut options = Vec::new();
+        if !self.parser.consume_token(&Token::LParen) {
+            return Ok(options);
+        }
+        loop {
+            let mut words = Vec::new();
+            while let Token::Word(w) = self.parser.peek_token().token {
+                if w.value.eq_ignore_ascii_case("SECRET") && !words.is_empty() {
+                    break;
+                }
+                words.push(w.value.to_ascii_uppercase());
+                self.parser.next_token();
+            }
+            if words.is_empty() {
+                return Err(syntax(
+                    self.parser.expected::<()>("an option name", self.parser.peek_token()).unwrap_err(),
+                ));
+            }
+            let _ = self.parser.consume_token(&Token::Eq);
+            let value = if self.word("SECRET") {
+                OptionValue::Secret(self.name()?)
+            } else if self.parser.consume_token(&Token::LParen) {
+                let mut items = vec![self.string()?];
+                while self.parser.consume_token(&Token::Comma) {
+                    items.push(self.string()?);
+                }
+                self.parser.expect_token(&Token::RParen).map_err(syntax)?;
+                OptionValue::List(items)
+            } else if let Token::Number(..) = self.parser.peek_token().token {
+                OptionValue::Number(self.parser.parse_literal_uint().map_err(syntax)?)
+            } else {
+                OptionValue::Text(self.string()?)
+            };
+            options.push((words.join(" "), value));
+            if !self.parser.consume_token(&Token::Comma) {
+                self.parser.expect_token(&Token::RParen).map_err(syntax)?;
+                return Ok(options);
+            }
+        }
+    }
+
+    fn kafka_connection(&mut self) -> Result<KafkaConnectionPlan, PlanError> {
+        let mut plan = KafkaConnectionPlan { connection: KafkaConnection::default(), secret_refs: vec![] };
+        for (name, value) in self.options()? {
+            let setting = match name.as_str() {
+                "BROKER" | "BROKERS" => {
+                    plan.connection.brokers = match value {
+                        OptionValue::Text(b) => b,
+                        OptionValue::List(bs) => bs.join(","),
+                        other => return Err(bad_option(&name, &other, "a string or a list of strings")),
+                    };
+                    continue;
+                }
+                "GROUP ID PREFIX" => {
+                    plan.connection.group_id_prefix = Some(text_option(&name, value)?);
+                    continue;
+                }
+                "SECURITY PROTOCOL" => "security.protocol",
+                "SASL MECHANISMS" | "SASL MECHANISM" => "sasl.mechanisms",
+                "SASL USERNAME" => "sasl.username",
+                "SASL PASSWORD" => "sasl.password",
+                "SSL CA" | "SSL CERTIFICATE AUTHORITY" => "ssl.ca",
+                "SSL CERTIFICATE" => "ssl.certificate",
+                "SSL KEY" => "ssl.key",
+                "SSL KEY PASSWORD" => "ssl.key.password",
+                other => {
+                    return Err(PlanError::InvalidParameter(format!(
+                        "unknown Kafka connection option {other} (known: BROKER, BROKERS, SECURITY PROTOCOL, \
+                         SASL MECHANISMS, SASL USERNAME, SASL PASSWORD, SSL CA, SSL CERTIFICATE, SSL KEY, \
+                         SSL KEY PASSWORD, GROUP ID PREFIX)"
+                    )))
+                }
+            };
+            let must_be_secret = matches!(setting, "sasl.password" | "ssl.key" | "ssl.key.password");
+            match value {
+                OptionValue::Secret(secret) => plan.secret_refs.push((setting.to_string(), secret)),
+                OptionValue::Text(_) if must_be_secret => {
+                    return Err(PlanError::InvalidParameter(format!(
+                        "{name} must name a secret: CREATE SECRET s AS '...'; then {name} SECRET s"
+                    )))
+                }
+                OptionValue::Text(text) => plan.connection.options.push(pem_or_location(setting, text)),
+                other => return Err(bad_option(&name, &other, "a string or SECRET name")),
+            }
+        }
+        if plan.connection.brokers.is_empty() {
+            return Err(PlanError::InvalidParameter("CREATE CONNECTION ... TO KAFKA needs BROKER 'host:port'".into()));
+        }
+        Ok(plan)
+    }
+
+    fn load_generator(&mut self) -> Result<LoadGeneratorSpec, PlanError> {
+        let generator = if self.word("COUNTER") {
+            LoadGenerator::Counter
+        } else if self.word("AUCTION") {
+            LoadGenerator::Auction
+        } else if self.word("NEXMARK") {
+            LoadGenerator::Nexmark
+        } else {
+            let found = self.parser.peek_token();
+            return Err(PlanError::Syntax(format!(
+                "unknown load generator {found}: expected COUNTER, AUCTION or NEXMARK"
+            )));
+        };
+        let mut spec = LoadGeneratorSpec {
+            generator,
+            tick: if generator == LoadGenerator::Nexmark { Duration::from_millis(100) } else { DEFAULT_GENERATOR_TICK },
+            events_per_second: DEFAULT_NEXMARK_RATE,
+            up_to: None,
+        };
+        for (name, value) in self.options()? {
+            match (name.as_str(), value) {
+                ("TICK INTERVAL", OptionValue::Text(t)) => spec.tick = duration(&name, &t)?,
+                ("EVENTS PER SECOND", OptionValue::Number(n)) if n > 0 => spec.events_per_second = n,
+                ("UP TO", OptionValue::Number(n)) => spec.up_to = Some(n),
+                (name, value) => {
+                    return Err(PlanError::InvalidParameter(format!(
+                        "invalid load generator option {name} {} (known: TICK INTERVAL 'duration', \
+                         EVENTS PER SECOND n (NEXMARK), UP TO n)",
+                        value.describe()
+                    )))
+                }
+            }
+        }
+        // Materialize's spelling; every table is always produced.
+        if self.word("FOR") {
+            self.expect_word("ALL")?;
+            self.expect_word("TABLES")?;
+        }
+        Ok(spec)
+    }
+
+    fn format(&mut self) -> Result<(Format, Option<usize>), PlanError> {
+        if self.word("JSON") {
+            return Ok((Format::Json, None));
+        }
+        if self.word("TEXT") {
+            return Ok((Format::Text, None));
+        }
+        if self.word("BYTES") {
+            return Ok((Format::Bytes, None));
+        }
+        if self.word("CSV") {
+            let mut columns = None;
+            if self.word("WITH") {
+                if self.word("HEADER") {
+                    // The declared columns name the fields; messages carry no header row.
+                } else {
+                    columns = Some(self.parser.parse_literal_uint().map_err(syntax)? as usize);
+                    self.expect_word("COLUMNS")?;
+                }
+            }
+            let mut delimiter = ',';
+            if self.word("DELIMITED") {
+                self.expect_word("BY")?;
+                let d = self.string()?;
+                let mut chars = d.chars();
+                delimiter = match (chars.next(), chars.next()) {
+                    (Some(c), None) => c,
+                    _ => return Err(PlanError::InvalidParameter("CSV delimiter must be one character".into())),
+                };
+            }
+            return Ok((Format::Csv { delimiter }, columns));
+        }
+        if self.word("AVRO") || self.word("PROTOBUF") {
+            return Err(PlanError::Unsupported("Avro and Protobuf formats (use JSON, CSV, TEXT or BYTES)".into()));
+        }
+        let found = self.parser.peek_token();
+        Err(PlanError::Syntax(format!("unknown format {found}: expected JSON, CSV, TEXT or BYTES")))
+    }
+
+    /// The part after `FROM KAFKA CONNECTION name`, and the source's columns.
+    fn kafka_source(
+        &mut self,
+        declared: Vec<(String, ColumnType)>,
+    ) -> Result<(KafkaSourceSpec, RelationDesc), PlanError> {
+        let mut topic = None;
+        let mut start_offset = StartOffset::Earliest;
+        let mut tick = DEFAULT_TICK;
+        for (name, value) in self.options()? {
+            match (name.as_str(), value) {
+                ("TOPIC", OptionValue::Text(t)) => topic = Some(t),
+                ("START OFFSET", OptionValue::Text(t)) => {
+                    start_offset = match t.to_ascii_lowercase().as_str() {
+                        "earliest" | "beginning" => StartOffset::Earliest,
+                        "latest" | "end" => StartOffset::Latest,
+                        _ => {
+                            return Err(PlanError::InvalidParameter(format!(
+                                "START OFFSET must be 'earliest' or 'latest', not '{t}'"
+                            )))
+                        }
+                    }
+                }
+                ("TICK INTERVAL", OptionValue::Text(t)) => tick = duration(&name, &t)?,
+                (name, value) => {
+                    return Err(PlanError::InvalidParameter(format!(
+                        "invalid Kafka source option {name} {} (known: TOPIC 'name', START OFFSET \
+                         'earliest'|'latest', TICK INTERVAL 'duration')",
+                        value.describe()
+                    )))
+                }
+            }
+        }
+        let topic = topic.ok_or_else(|| PlanError::InvalidParameter("a Kafka source needs (TOPIC 'name')".into()))?;
+        let mut key_format = None;
+        let mut value_format = None;
+        let mut csv_columns = None;
+        let mut include = Vec::new();
+        let mut envelope = Envelope::None;
+        loop {
+            if self.word("KEY") {
+                self.expect_word("FORMAT")?;
+                key_format = Some(self.format()?.0);
+                self.expect_word("VALUE")?;
+                self.expect_word("FORMAT")?;
+                let (f, n) = self.format()?;
+                value_format = Some(f);
+                csv_columns = n;
+            } else if self.word("VALUE") {
+                self.expect_word("FORMAT")?;
+                let (f, n) = self.format()?;
+                value_format = Some(f);
+                csv_columns = n;
+            } else if self.word("FORMAT") {
+                let (f, n) = self.format()?;
+                key_format = Some(f.clone());
+                value_format = Some(f);
+                csv_columns = n;
+            } else if self.word("INCLUDE") {
+                loop {
+                    let kind = if self.word("PARTITION") {
+                        IncludeKind::Partition
+                    } else if self.word("OFFSET") {
+                        IncludeKind::Offset
+                    } else if self.word("TIMESTAMP") {
+                        IncludeKind::Timestamp
+                    } else if self.word("KEY") {
+                        IncludeKind::Key
+                    } else {
+                        let found = self.parser.peek_token();
+                        return Err(PlanError::Syntax(format!(
+                            "cannot INCLUDE {found}: expected PARTITION, OFFSET, TIMESTAMP or KEY"
+                        )));
+                    };
+                    let name = if self.word("AS") { self.name()? } else { kind.default_name().to_string() };
+                    include.push(Include { kind, name });
+                    if !self.parser.consume_token(&Token::Comma) {
+                        break;
+                    }
+                }
+            } else if self.word("ENVELOPE") {
+                envelope = if self.word("NONE") {
+                    Envelope::None
+                } else if self.word("UPSERT") {
+                    Envelope::Upsert
+                } else if self.word("DEBEZIUM") {
+                    Envelope::Debezium
+                } else {
+                    let found = self.parser.peek_token();
+                    return Err(PlanError::Syntax(format!(
+                        "unknown envelope {found}: expected NONE, UPSERT or DEBEZIUM"
+                    )));
+                };
+            } else {
+                break;
+            }
+        }
+        let value_format = value_format.ok_or_else(|| {
+            PlanError::InvalidParameter("a Kafka source needs FORMAT (JSON, CSV, TEXT or BYTES)".into())
+        })?;
+        if envelope == Envelope::Debezium && value_format != Format::Json {
+            return Err(PlanError::InvalidParameter("ENVELOPE DEBEZIUM needs FORMAT JSON".into()));
+        }
+        let value_desc = value_columns(&value_format, declared, csv_columns)?;
+
+        let key_include = include.iter().position(|i| i.kind == IncludeKind::Key);
+        let needs_key = envelope == Envelope::Upsert || key_include.is_some();
+        if needs_key && key_format.is_none() {
+            return Err(PlanError::InvalidParameter(
+                "ENVELOPE UPSERT and INCLUDE KEY need the key's format: KEY FORMAT f VALUE FORMAT f, or FORMAT f"
+                    .into(),
+            ));
+        }
+        let key_desc = match (&key_format, needs_key) {
+            (Some(f), true) => {
+                // With UPSERT the key leads the row; INCLUDE KEY AS names it.
+                let name = key_include.map_or("key".to_string(), |i| include[i].name.clone());
+                Some(RelationDesc::new(vec![(name, ColumnType::new(key_type(f), envelope != Envelope::Upsert))]))
+            }
+            _ => None,
+        };
+        if envelope == Envelope::Upsert {
+            if let Some(i) = key_include {
+                include.remove(i);
+            }
+        }
+        let mut columns = Vec::new();
+        if envelope == Envelope::Upsert {
+            columns.extend(key_desc.iter().flat_map(|d| d.columns().iter().cloned()));
+        }
+        columns.extend(value_desc.columns().iter().cloned());
+        for i in &include {
+            let ty = match i.kind {
+                IncludeKind::Partition => ScalarType::Int32,
+                IncludeKind::Offset => ScalarType::Int64,
+                IncludeKind::Timestamp => ScalarType::TimestampTz,
+                IncludeKind::Key => key_format.as_ref().map_or(ScalarType::Bytea, key_type),
+            };
+            columns.push((i.name.clone(), ColumnType::new(ty, i.kind == IncludeKind::Key)));
+        }
+        for (i, (name, _)) in columns.iter().enumerate() {
+            if columns[..i].iter().any(|(n, _)| n == name) {
+                return Err(PlanError::DuplicateColumn(name.clone()));
+            }
+        }
+        let spec = KafkaSourceSpec {
+            connection: KafkaConnection::default(),
+            topic,
+            start_offset,
+            key_format: if needs_key { key_format } else { None },
+            value_format,
+            envelope,
+            include,
+            value_desc,
+            key_desc,
+            tick,
+        };
+        Ok((spec, RelationDesc::new(columns)))
+    }
+}
+
+/// The value's columns: as declared, or the format's default.
+fn value_columns(
+    format: &Format,
+    declared: Vec<(String, ColumnType)>,
+    csv_columns: Option<usize>,
+) -> Result<RelationDesc, PlanError> {
+    if !declared.is_empty() {
+        if matches!(format, Format::Text | Format::Bytes) && declared.len() != 1 {
+            return Err(PlanError::InvalidParameter("FORMAT TEXT and BYTES decode to exactly one column".into()));
+        }
+        if let Some(n) = csv_columns.filter(|n| *n != declared.len()) {
+            return Err(PlanError::InvalidParameter(format!(
+                "CSV WITH {n} COLUMNS but {} columns declared",
+                declared.len()
+            )));
+        }
+        return Ok(RelationDesc::new(declared));
+    }
+    let one = |name: &str, ty: ScalarType| RelationDesc::new(vec![(name.to_string(), ColumnType::new(ty, true))]);
+    Ok(match format {
+        Format::Json => one("data", ScalarType::Jsonb),
+        Format::Text => one("text", ScalarType::Text),
+        Format::Bytes => one("data", ScalarType::Bytea),
+        Format::Csv { .. } => match csv_columns {
+            Some(n) if n > 0 => RelationDesc::new(
+                (1..=n).map(|i| (format!("column{i}"), ColumnType::new(ScalarType::Text, true))).collect(),
+            ),
+            _ => {
+                return Err(PlanError::InvalidParameter(
+                    "FORMAT CSV needs its columns: declare them, or FORMAT CSV WITH n COLUMNS".into(),
+                ))
+            }
+        },
+    })
+}
+
+/// A key decodes to one column of this type.
+fn key_type(format: &Format) -> ScalarType {
+    match format {
+        Format::Json => ScalarType::Jsonb,
+        Format::Bytes => ScalarType::Bytea,
+        Format::Text | Format::Csv { .. } => ScalarType::Text,
+    }
+}
+
+/// librdkafka takes certificates and keys either inline (`*.pem`) or from a file
+/// (`*.location`); a value holding a PEM block is inline.
+fn pem_or_location(setting: &str, value: String) -> (String, String) {
+    match setting {
+        "ssl.ca" | "ssl.certificate" | "ssl.key" => {
+            let suffix = if value.contains("-----BEGIN") { "pem" } else { "location" };
+            (format!("{setting}.{suffix}"), value)
+        }
+        _ => (setting.to_string(), value),
+    }
+}
+
+fn text_option(name: &str, value: OptionValue) -> Result<String, PlanError> {
+    match value {
+        OptionValue::Text(t) => Ok(t),
+        other => Err(bad_option(name, &other, "a string")),
+    }
+}
+
+fn bad_option(name: &str, value: &OptionValue, expected: &str) -> PlanError {
+    PlanError::InvalidParameter(format!("option {name} takes {expected}, not {}", value.describe()))
+}
+
+/// An interval literal (`'100ms'`, `'2 seconds'`) as a positive duration.
+fn duration(option: &str, text: &str) -> Result<Duration, PlanError> {
+    let iv = strconv::parse_interval(text).map_err(|e| PlanError::InvalidParameter(format!("{option}: {e}")))?;
+    let micros = iv.micros as i128 + (iv.days as i128 + iv.months as i128 * 30) * 86_400_000_000;
+    if micros <= 0 {
+        return Err(PlanError::InvalidParameter(format!("{option} must be positive, not '{text}'")));
+    }
+    Ok(Duration::from_micros(micros.min(u64::MAX as i128) as u64))
+}
+
+fn syntax(e: ParserError) -> PlanError {
+    PlanError::Syntax(e.to_string().trim_start_matches("sql parser error: ").to_string())
+}

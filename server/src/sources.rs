@@ -1,0 +1,522 @@
+//! Secrets, connections and running sources, as the coordinator keeps them.
+//!
+//! A source's outputs are collections in compute like tables; its thread (storage) hands
+//! batches to [`Coordinator::apply_source_batch`], which gives each batch one timestamp
+//! from the oracle, so that reads see whole batches and several sources consistently.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
+
+use eddy_compute::Command;
+use eddy_planner::ddl::{KafkaConnectionPlan, OtherObjectKind};
+use eddy_planner::{CatalogItem, ItemKind};
+use eddy_repr::source::SourceSpec;
+use eddy_repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
+use eddy_storage::{SourceBatch, SourceErrorRecord, SourceHandle, SourceStatus};
+use tracing::{info, warn};
+
+use crate::coordinator::{command, Coordinator, ExecuteResponse};
+use crate::error::AdapterError;
+use crate::system_tables;
+
+/// How many bad messages per source `eddy_catalog.source_errors` keeps (the count in
+/// SHOW SOURCES is never truncated).
+const MAX_ERRORS_KEPT: usize = 10_000;
+
+/// Secrets, connections and running sources.
+#[derive(Default)]
+pub struct Sources {
+    /// Secret values by name. Never printed.
+    secrets: BTreeMap<String, String>,
+    connections: BTreeMap<String, StoredConnection>,
+    pub running: BTreeMap<GlobalId, RunningSource>,
+    /// The coordinator itself, for source threads to hand batches to.
+    coordinator: Weak<Mutex<Coordinator>>,
+}
+
+struct StoredConnection {
+    plan: KafkaConnectionPlan,
+    create_sql: String,
+}
+
+/// A started source and what it has produced.
+pub struct RunningSource {
+    pub name: String,
+    pub kind: &'static str,
+    pub handle: SourceHandle,
+    pub connection: Option<String>,
+    /// The collections its batches go to, in storage's output order.
+    pub outputs: Vec<GlobalId>,
+    pub errors: VecDeque<SourceErrorRecord>,
+    pub error_count: u64,
+    /// Everything it produced up to here is readable.
+    pub upper: Option<Timestamp>,
+}
+
+impl RunningSource {
+    pub fn status(&self) -> SourceStatus {
+        self.handle.status()
+    }
+}
+
+/// Lets source threads reach the coordinator once it is shared.
+pub fn attach(coordinator: &Arc<Mutex<Coordinator>>) {
+    if let Ok(mut c) = coordinator.lock() {
+        c.sources.coordinator = Arc::downgrade(coordinator);
+    }
+}
+
+impl Coordinator {
+    pub(crate) fn create_secret(
+        &mut self,
+        name: String,
+        value: String,
+        if_not_exists: bool,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        if self.sources.secrets.contains_key(&name) {
+            return self.other_exists("secret", &name, if_not_exists, "CREATE SECRET");
+        }
+        let value = match value.strip_prefix("env:") {
+            Some(var) => std::env::var(var).map_err(|_| {
+                AdapterError::InvalidParameterValue(format!(
+                    "secret {name}: environment variable {var} is not set in the eddy server's environment"
+                ))
+            })?,
+            None => value,
+        };
+        self.sources.secrets.insert(name, value);
+        Ok(command("CREATE SECRET"))
+    }
+
+    pub(crate) fn create_connection(
+        &mut self,
+        name: String,
+        plan: KafkaConnectionPlan,
+        if_not_exists: bool,
+        create_sql: String,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        if self.sources.connections.contains_key(&name) {
+            return self.other_exists("connection", &name, if_not_exists, "CREATE CONNECTION");
+        }
+        for (_, secret) in &plan.secret_refs {
+            if !self.sources.secrets.contains_key(secret) {
+                return Err(AdapterError::UndefinedObject(format!("secret \"{secret}\" does not exist")));
+            }
+        }
+        self.sources.connections.insert(name, StoredConnection { plan, create_sql });
+        Ok(command("CREATE CONNECTION"))
+    }
+
+    fn other_exists(
+        &self,
+        kind: &str,
+        name: &str,
+        if_not_exists: bool,
+        tag: &str,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        if if_not_exists {
+            Ok(command(tag))
+        } else {
+            Err(AdapterError::Plan(eddy_planner::PlanError::InvalidName(format!("{kind} \"{name}\" already exists"))))
+        }
+    }
+
+    pub(crate) fn create_source(
+        &mut self,
+        name: String,
+        mut spec: SourceSpec,
+        desc: RelationDesc,
+        connection: Option<String>,
+        if_not_exists: bool,
+        create_sql: String,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        let outputs = eddy_storage::outputs(&name, &spec, &desc);
+        let mut names: Vec<&str> = outputs.iter().map(|(n, _)| n.as_str()).collect();
+        if !names.contains(&name.as_str()) {
+            names.insert(0, &name);
+        }
+        for n in &names {
+            if self.name_taken(n) {
+                if if_not_exists && *n == name {
+                    return Ok(command("CREATE SOURCE"));
+                }
+                return Err(AdapterError::Plan(eddy_planner::PlanError::RelationExists(n.to_string())));
+            }
+        }
+        if let (SourceSpec::Kafka(kafka), Some(conn)) = (&mut spec, &connection) {
+            kafka.connection = self.resolve_connection(conn)?;
+        }
+        let output_ids: Vec<GlobalId> = outputs.iter().map(|_| self.allocate_id()).collect();
+        // A multi-table generator's own name is a relation of no columns that its tables
+        // depend on, so that DROP SOURCE name CASCADE removes them all.
+        let parent = if outputs.len() == 1 && outputs[0].0 == name { output_ids[0] } else { self.allocate_id() };
+        let sink = self.batch_sink(parent);
+        let handle = eddy_storage::start(&name, &spec, sink)?;
+        let kind = match &spec {
+            SourceSpec::Kafka(_) => "kafka",
+            SourceSpec::LoadGenerator(_) => "load-generator",
+        };
+        if parent != output_ids[0] {
+            self.insert_entry(
+                parent,
+                name.clone(),
+                ItemKind::Source,
+                RelationDesc::new(vec![]),
+                None,
+                create_sql.clone(),
+                vec![],
+            );
+            self.compute.send(Command::CreateTable { id: parent });
+        }
+        for ((output_name, output_desc), &id) in outputs.into_iter().zip(&output_ids) {
+            let (sql, deps) = if id == parent {
+                (create_sql.clone(), vec![])
+            } else {
+                (format!("-- a table of source {name}: {create_sql}"), vec![parent])
+            };
+            self.compute.send(Command::CreateTable { id });
+            self.insert_entry(id, output_name, ItemKind::Source, output_desc, None, sql, deps);
+        }
+        info!(source = %name, kind, "source created");
+        self.sources.running.insert(
+            parent,
+            RunningSource {
+                name,
+                kind,
+                handle,
+                connection,
+                outputs: output_ids,
+                errors: VecDeque::new(),
+                error_count: 0,
+                upper: None,
+            },
+        );
+        Ok(command("CREATE SOURCE"))
+    }
+
+    /// The connection `name` with its secrets' values filled in.
+    fn resolve_connection(&self, name: &str) -> Result<eddy_repr::source::KafkaConnection, AdapterError> {
+        let stored = self
+            .sources
+            .connections
+            .get(name)
+            .ok_or_else(|| AdapterError::UndefinedObject(format!("connection \"{name}\" does not exist")))?;
+        let mut connection = stored.plan.connection.clone();
+        for (setting, secret) in &stored.plan.secret_refs {
+            let value = self.sources.secrets.get(secret).ok_or_else(|| {
+                AdapterError::UndefinedObject(format!("secret \"{secret}\" used by connection {name} does not exist"))
+            })?;
+            connection.secret_options.push((setting.clone(), value.clone()));
+        }
+        Ok(connection)
+    }
+
+    /// What source `source`'s thread calls with each batch: applies it, or returns
+    /// `false` once the source is gone.
+    fn batch_sink(&self, source: GlobalId) -> eddy_storage::BatchSink {
+        let coordinator = self.sources.coordinator.clone();
+        Box::new(move |batch| {
+            let Some(coordinator) = coordinator.upgrade() else { return false };
+            let Ok(mut c) = coordinator.lock() else { return false };
+            c.apply_source_batch(source, batch)
+        })
+    }
+
+    /// Applies one batch of source `source` at a fresh timestamp.
+    pub(crate) fn apply_source_batch(&mut self, source: GlobalId, batch: SourceBatch) -> bool {
+        let Some(running) = self.sources.running.get_mut(&source) else { return false };
+        if let Some(e) = batch.errors.first() {
+            // One line per batch, not per message: bad data must not flood the log.
+            warn!(
+                source = %running.name, topic = %e.topic, partition = e.partition, offset = e.offset,
+                "{} message(s) could not be applied (see eddy_catalog.source_errors); first: {}",
+                batch.errors.len(), e.reason
+            );
+        }
+        running.error_count += batch.errors.len() as u64;
+        running.errors.extend(batch.errors);
+        while running.errors.len() > MAX_ERRORS_KEPT {
+            running.errors.pop_front();
+        }
+        let writes: Vec<_> =
+            running.outputs.iter().copied().zip(batch.updates).filter(|(_, updates)| !updates.is_empty()).collect();
+        if !writes.is_empty() {
+            self.apply_writes(writes);
+        }
+        let upper = self.last_write;
+        if let Some(running) = self.sources.running.get_mut(&source) {
+            running.upper = Some(upper);
+        }
+        true
+    }
+
+    /// Stops the source whose catalog entry `id` is being dropped, if it is one.
+    pub(crate) fn stop_source(&mut self, id: GlobalId) {
+        if let Some(running) = self.sources.running.remove(&id) {
+            info!(source = %running.name, "source dropped");
+        }
+    }
+
+    pub(crate) fn drop_other(
+        &mut self,
+        kind: OtherObjectKind,
+        names: Vec<String>,
+        if_exists: bool,
+        cascade: bool,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        let tag = format!("DROP {}", kind.as_str().to_uppercase());
+        for name in names {
+            let exists = match kind {
+                OtherObjectKind::Connection => self.sources.connections.contains_key(&name),
+                OtherObjectKind::Secret => self.sources.secrets.contains_key(&name),
+            };
+            if !exists {
+                if if_exists {
+                    continue;
+                }
+                return Err(AdapterError::UndefinedObject(format!("{} \"{name}\" does not exist", kind.as_str())));
+            }
+            let connections: Vec<String> = match kind {
+                OtherObjectKind::Connection => vec![name.clone()],
+                OtherObjectKind::Secret => self
+                    .sources
+                    .connections
+                    .iter()
+                    .filter(|(_, c)| c.plan.secret_refs.iter().any(|(_, s)| *s == name))
+                    .map(|(n, _)| n.clone())
+                    .collect(),
+            };
+            let sources: Vec<GlobalId> = self
+                .sources
+                .running
+                .iter()
+                .filter(|(_, s)| s.connection.as_ref().is_some_and(|c| connections.contains(c)))
+                .map(|(id, _)| *id)
+                .collect();
+            let mut detail: Vec<String> = Vec::new();
+            if kind == OtherObjectKind::Secret {
+                detail.extend(connections.iter().map(|c| format!("connection {c} depends on secret {name}")));
+            }
+            let mut dependents = Vec::new();
+            for id in &sources {
+                let all = self.dependents(*id);
+                let source = &self.sources.running[id];
+                detail.push(format!(
+                    "source {} depends on connection {}",
+                    source.name,
+                    source.connection.as_deref().unwrap_or_default()
+                ));
+                dependents.extend(all);
+            }
+            if !detail.is_empty() && !cascade {
+                return Err(AdapterError::Dependents {
+                    message: format!("cannot drop {} {name} because other objects depend on it", kind.as_str()),
+                    detail: detail.join("\n"),
+                });
+            }
+            self.drop_ids(&dependents);
+            if kind == OtherObjectKind::Secret {
+                self.sources.secrets.remove(&name);
+            }
+            for c in connections {
+                self.sources.connections.remove(&c);
+            }
+        }
+        Ok(command(&tag))
+    }
+}
+
+/// One line of `SHOW SOURCES` / `eddy_catalog.sources`.
+struct SourceRow {
+    name: String,
+    kind: &'static str,
+    status: String,
+    messages: u64,
+    bytes: u64,
+    errors: u64,
+    upper: Option<Timestamp>,
+    partitions: usize,
+    lag: i64,
+    /// Max over min messages read per partition (1 = even).
+    skew: Option<f64>,
+    backpressure_ms: u64,
+    last_batch_ms: u64,
+}
+
+impl Coordinator {
+    fn source_rows(&self) -> Vec<SourceRow> {
+        let mut rows = Vec::new();
+        for running in self.sources.running.values() {
+            let status = running.status();
+            let read: Vec<i64> = status.partitions.iter().map(|p| p.next_offset.max(0)).collect();
+            let skew = match (read.iter().max(), read.iter().min()) {
+                (Some(&max), Some(&min)) if min > 0 => Some(max as f64 / min as f64),
+                _ => None,
+            };
+            let row = |name: String, kind: &'static str| SourceRow {
+                name,
+                kind,
+                status: status.state.to_string(),
+                messages: status.messages_read,
+                bytes: status.bytes_read,
+                errors: running.error_count,
+                upper: running.upper,
+                partitions: status.partitions.len(),
+                lag: status.partitions.iter().map(|p| p.high_watermark - p.next_offset).sum(),
+                skew,
+                backpressure_ms: status.backpressure_ms,
+                last_batch_ms: status.last_batch_ms,
+            };
+            rows.push(row(running.name.clone(), running.kind));
+            for id in &running.outputs {
+                if let Some(e) = self.entry(*id).ok().filter(|e| e.item.name != running.name) {
+                    rows.push(row(e.item.name.clone(), "subsource"));
+                }
+            }
+        }
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        rows
+    }
+
+    /// `SHOW SOURCES`: name, type, status and counts.
+    pub(crate) fn show_sources(&self) -> ExecuteResponse {
+        let rows = self
+            .source_rows()
+            .into_iter()
+            .map(|r| {
+                Row::new(vec![
+                    Datum::Text(r.name),
+                    Datum::Text(r.kind.into()),
+                    Datum::Text(r.status),
+                    Datum::Int64(r.messages as i64),
+                    Datum::Int64(r.errors as i64),
+                ])
+            })
+            .collect();
+        let desc =
+            RelationDesc::new(vec![text("name"), text("type"), text("status"), int("messages"), int("decode_errors")]);
+        ExecuteResponse::Rows { desc, rows }
+    }
+
+    /// `eddy_catalog.sources`, `eddy_catalog.source_errors` and
+    /// `eddy_catalog.source_partitions`, as of now.
+    pub(crate) fn source_system_table(&self, name: &str) -> Option<CatalogItem> {
+        let ts =
+            |ms: Timestamp| chrono::DateTime::from_timestamp_millis(ms as i64).map_or(Datum::Null, Datum::TimestampTz);
+        match name.strip_prefix("eddy_catalog.").unwrap_or(name) {
+            "sources" => {
+                let rows = self
+                    .source_rows()
+                    .into_iter()
+                    .map(|r| {
+                        Row::new(vec![
+                            Datum::Text(r.name),
+                            Datum::Text(r.kind.into()),
+                            Datum::Text(r.status),
+                            Datum::Int64(r.messages as i64),
+                            Datum::Int64(r.bytes as i64),
+                            Datum::Int64(r.errors as i64),
+                            r.upper.map_or(Datum::Null, ts),
+                            Datum::Int32(r.partitions as i32),
+                            Datum::Int64(r.lag),
+                            r.skew.map_or(Datum::Null, Datum::Float64),
+                            Datum::Int64(r.backpressure_ms as i64),
+                            Datum::Int64(r.last_batch_ms as i64),
+                        ])
+                    })
+                    .collect();
+                let columns = vec![
+                    text("name"),
+                    text("type"),
+                    text("status"),
+                    int("messages"),
+                    int("bytes"),
+                    int("decode_errors"),
+                    nullable("upper", ScalarType::TimestampTz),
+                    (("partitions").into(), ColumnType::new(ScalarType::Int32, false)),
+                    int("lag_messages"),
+                    nullable("partition_skew", ScalarType::Float64),
+                    int("backpressure_ms"),
+                    int("last_batch_ms"),
+                ];
+                Some(system_tables::constant(name, 8, columns, rows))
+            }
+            "source_errors" => {
+                let mut rows = Vec::new();
+                for running in self.sources.running.values() {
+                    for e in &running.errors {
+                        rows.push(Row::new(vec![
+                            Datum::Text(running.name.clone()),
+                            Datum::Text(e.topic.clone()),
+                            Datum::Int32(e.partition),
+                            Datum::Int64(e.offset),
+                            Datum::Text(e.reason.clone()),
+                            Datum::Bytes(e.raw.clone()),
+                            Datum::TimestampTz(e.at),
+                        ]));
+                    }
+                }
+                let columns = vec![
+                    text("source"),
+                    text("topic"),
+                    ("partition".into(), ColumnType::new(ScalarType::Int32, false)),
+                    int("offset"),
+                    text("reason"),
+                    ("raw".into(), ColumnType::new(ScalarType::Bytea, false)),
+                    ("at".into(), ColumnType::new(ScalarType::TimestampTz, false)),
+                ];
+                Some(system_tables::constant(name, 9, columns, rows))
+            }
+            "source_partitions" => {
+                let mut rows = Vec::new();
+                for running in self.sources.running.values() {
+                    for p in running.status().partitions {
+                        rows.push(Row::new(vec![
+                            Datum::Text(running.name.clone()),
+                            Datum::Int32(p.partition),
+                            Datum::Int64(p.next_offset),
+                            Datum::Int64(p.high_watermark),
+                            Datum::Int64(p.high_watermark - p.next_offset),
+                        ]));
+                    }
+                }
+                let columns = vec![
+                    text("source"),
+                    ("partition".into(), ColumnType::new(ScalarType::Int32, false)),
+                    int("next_offset"),
+                    int("high_watermark"),
+                    int("lag_messages"),
+                ];
+                Some(system_tables::constant(name, 10, columns, rows))
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn show_connections(&self) -> ExecuteResponse {
+        let rows = self
+            .sources
+            .connections
+            .iter()
+            .map(|(n, c)| Row::new(vec![Datum::Text(n.clone()), Datum::Text(c.create_sql.clone())]))
+            .collect();
+        ExecuteResponse::Rows { desc: RelationDesc::new(vec![text("name"), text("create_sql")]), rows }
+    }
+
+    pub(crate) fn show_secrets(&self) -> ExecuteResponse {
+        let rows = self.sources.secrets.keys().map(|n| Row::new(vec![Datum::Text(n.clone())])).collect();
+        ExecuteResponse::Rows { desc: RelationDesc::new(vec![text("name")]), rows }
+    }
+}
+
+fn text(name: &str) -> (String, ColumnType) {
+    (name.to_string(), ColumnType::new(ScalarType::Text, false))
+}
+
+fn int(name: &str) -> (String, ColumnType) {
+    (name.to_string(), ColumnType::new(ScalarType::Int64, false))
+}
+
+fn nullable(name: &str, ty: ScalarType) -> (String, ColumnType) {
+    (name.to_string(), ColumnType::new(ty, true))
+}

@@ -1,0 +1,254 @@
+//! Kafka ingestion: one consumer thread per source reads every partition of its topic,
+//! decodes and applies the envelope, and hands a batch on every tick. After each batch
+//! the next offsets are committed to the consumer group so that Kafka's lag tools see
+//! how far Eddy is. New partitions are picked up on the next metadata refresh.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message as _;
+use rdkafka::{Offset, TopicPartitionList};
+use tracing::{info, warn};
+
+use eddy_repr::source::{KafkaConnection, KafkaSourceSpec, StartOffset};
+
+use crate::envelope::{EnvelopeState, Message};
+use crate::source::{PartitionProgress, SourceBatch, SourceContext, SourceErrorRecord, SourceState, RAW_LIMIT};
+use crate::StorageError;
+
+/// How long CREATE SOURCE waits for the broker before saying it cannot be reached.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often partitions and high watermarks are looked up.
+const METADATA_INTERVAL: Duration = Duration::from_secs(2);
+
+pub(crate) struct KafkaIngestion {
+    consumer: BaseConsumer,
+    spec: KafkaSourceSpec,
+    /// Next offset to read, per assigned partition.
+    next_offsets: BTreeMap<i32, i64>,
+}
+
+/// A consumer configured from `connection`, in consumer group `group`.
+pub fn consumer(connection: &KafkaConnection, group: &str) -> Result<BaseConsumer, StorageError> {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &connection.brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        .set("socket.timeout.ms", "5000")
+        .set("reconnect.backoff.max.ms", "2000")
+        .set("log_level", "3");
+    for (k, v) in connection.options.iter().chain(&connection.secret_options) {
+        config.set(k, v);
+    }
+    config.create().map_err(|e| StorageError::Config(format!("invalid Kafka connection settings: {e}")))
+}
+
+impl KafkaIngestion {
+    /// Connects, checks the topic, and assigns every partition at the start offset.
+    pub fn connect(name: &str, spec: &KafkaSourceSpec) -> Result<Self, StorageError> {
+        let group = format!("{}{name}", spec.connection.group_id_prefix.as_deref().unwrap_or("eddy-"));
+        let consumer = consumer(&spec.connection, &group)?;
+        let partitions = partition_count(&consumer, &spec.topic, CONNECT_TIMEOUT).map_err(|e| match e {
+            MetadataError::Unreachable(why) => {
+                StorageError::Connect(format!("cannot reach Kafka broker {}: {why}", spec.connection.brokers))
+            }
+            MetadataError::Topic(why) => StorageError::Topic(format!("topic \"{}\": {why}", spec.topic)),
+        })?;
+        let mut ingestion = KafkaIngestion { consumer, spec: spec.clone(), next_offsets: BTreeMap::new() };
+        let start = match spec.start_offset {
+            StartOffset::Earliest => Offset::Beginning,
+            StartOffset::Latest => Offset::End,
+        };
+        ingestion.assign_new(partitions, start)?;
+        info!(source = name, topic = %spec.topic, partitions, "Kafka source connected");
+        Ok(ingestion)
+    }
+
+    /// Assigns partitions `next_offsets.len()..partitions` from `start`.
+    fn assign_new(&mut self, partitions: i32, start: Offset) -> Result<(), StorageError> {
+        let mut tpl = TopicPartitionList::new();
+        for p in self.next_offsets.len() as i32..partitions {
+            tpl.add_partition_offset(&self.spec.topic, p, start)
+                .map_err(|e| StorageError::Internal(format!("assigning partition {p}: {e}")))?;
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        self.consumer
+            .incremental_assign(&tpl)
+            .map_err(|e| StorageError::Internal(format!("assigning partitions of {}: {e}", self.spec.topic)))?;
+        for p in self.next_offsets.len() as i32..partitions {
+            // Unknown until the first message; lag then counts from the low watermark.
+            self.next_offsets.insert(p, -1);
+        }
+        Ok(())
+    }
+
+    pub fn run(mut self, mut cx: SourceContext) {
+        let spec = self.spec.clone();
+        let mut envelope = EnvelopeState::new(
+            spec.envelope,
+            spec.key_format.clone(),
+            spec.value_format.clone(),
+            spec.key_desc.clone(),
+            spec.value_desc.clone(),
+            spec.include.clone(),
+        );
+        let mut last_metadata = Instant::now() - METADATA_INTERVAL;
+        cx.update_status(|s| s.state = SourceState::Running);
+        while !cx.stopped() {
+            let tick_end = Instant::now() + spec.tick;
+            let mut batch = SourceBatch { updates: vec![Vec::new()], errors: vec![] };
+            let (mut messages, mut bytes) = (0u64, 0u64);
+            let mut stalled: Option<String> = None;
+            while Instant::now() < tick_end && !cx.stopped() {
+                let wait = tick_end.saturating_duration_since(Instant::now());
+                match self.consumer.poll(wait) {
+                    None => break,
+                    Some(Ok(m)) => {
+                        let msg = Message {
+                            key: m.key(),
+                            value: m.payload(),
+                            partition: m.partition(),
+                            offset: m.offset(),
+                            timestamp_ms: m.timestamp().to_millis(),
+                        };
+                        messages += 1;
+                        bytes += (msg.key.map_or(0, <[u8]>::len) + msg.value.map_or(0, <[u8]>::len)) as u64;
+                        if let Err(e) = envelope.apply(&msg, &mut batch.updates[0]) {
+                            let raw = msg.value.or(msg.key).unwrap_or_default();
+                            batch.errors.push(SourceErrorRecord {
+                                topic: spec.topic.clone(),
+                                partition: msg.partition,
+                                offset: msg.offset,
+                                reason: e.0,
+                                raw: raw[..raw.len().min(RAW_LIMIT)].to_vec(),
+                                at: Utc::now(),
+                            });
+                        }
+                        self.next_offsets.insert(msg.partition, msg.offset + 1);
+                        stalled = None;
+                    }
+                    Some(Err(e)) => {
+                        stalled = Some(describe(&e));
+                        break;
+                    }
+                }
+            }
+            let errors = batch.errors.len() as u64;
+            cx.update_status(|s| {
+                s.messages_read += messages;
+                s.bytes_read += bytes;
+                s.decode_errors += errors;
+                match &stalled {
+                    Some(why) => s.state = SourceState::Stalled(why.clone()),
+                    None if messages > 0 => s.state = SourceState::Running,
+                    None => {}
+                }
+            });
+            if !batch.is_empty() {
+                if !cx.deliver(batch) {
+                    return;
+                }
+                self.commit();
+            }
+            if last_metadata.elapsed() >= METADATA_INTERVAL {
+                last_metadata = Instant::now();
+                self.refresh(&cx);
+            }
+            if stalled.is_some() {
+                // rdkafka reconnects by itself; do not spin on the error meanwhile.
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+
+    /// Commits the next offsets to the consumer group (best effort: Eddy's own offsets
+    /// are what it resumes from; the group is for Kafka's tools).
+    fn commit(&self) {
+        let mut tpl = TopicPartitionList::new();
+        for (&p, &next) in self.next_offsets.iter().filter(|(_, &o)| o >= 0) {
+            let _ = tpl.add_partition_offset(&self.spec.topic, p, Offset::Offset(next));
+        }
+        if tpl.count() > 0 {
+            if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
+                warn!(topic = %self.spec.topic, "committing offsets to the consumer group failed: {e}");
+            }
+        }
+    }
+
+    /// Picks up new partitions and updates per-partition lag; a broker that does not
+    /// answer or a topic that vanished marks the source stalled.
+    fn refresh(&mut self, cx: &SourceContext) {
+        match partition_count(&self.consumer, &self.spec.topic, Duration::from_secs(1)) {
+            Ok(n) => {
+                if n as usize > self.next_offsets.len() {
+                    info!(topic = %self.spec.topic, partitions = n, "new partitions; reading them from the beginning");
+                    if let Err(e) = self.assign_new(n, Offset::Beginning) {
+                        warn!("{e}");
+                    }
+                }
+            }
+            Err(MetadataError::Unreachable(why)) => {
+                cx.update_status(|s| s.state = SourceState::Stalled(format!("broker unreachable: {why}")));
+                return;
+            }
+            Err(MetadataError::Topic(why)) => {
+                cx.update_status(|s| s.state = SourceState::Stalled(format!("topic \"{}\": {why}", self.spec.topic)));
+                return;
+            }
+        }
+        let mut progress = Vec::new();
+        for (&p, &next) in &self.next_offsets {
+            let (low, high) =
+                self.consumer.fetch_watermarks(&self.spec.topic, p, Duration::from_millis(500)).unwrap_or((0, -1));
+            let next_offset = if next >= 0 { next } else { low };
+            progress.push(PartitionProgress { partition: p, next_offset, high_watermark: high.max(next_offset) });
+        }
+        cx.update_status(|s| {
+            if matches!(&s.state, SourceState::Stalled(why) if why.starts_with("broker unreachable") || why.starts_with("topic")) {
+                s.state = SourceState::Running;
+            }
+            s.partitions = progress;
+        });
+    }
+}
+
+enum MetadataError {
+    Unreachable(String),
+    Topic(String),
+}
+
+fn partition_count(consumer: &BaseConsumer, topic: &str, timeout: Duration) -> Result<i32, MetadataError> {
+    let metadata =
+        consumer.fetch_metadata(Some(topic), timeout).map_err(|e| MetadataError::Unreachable(describe(&e)))?;
+    let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else {
+        return Err(MetadataError::Topic("not found".into()));
+    };
+    if let Some(err) = t.error() {
+        let code = rdkafka::types::RDKafkaErrorCode::from(err);
+        return Err(MetadataError::Topic(match code {
+            rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition => "does not exist".into(),
+            rdkafka::types::RDKafkaErrorCode::TopicAuthorizationFailed => "not authorized to read it".into(),
+            other => other.to_string(),
+        }));
+    }
+    if t.partitions().is_empty() {
+        return Err(MetadataError::Topic("does not exist (no partitions)".into()));
+    }
+    Ok(t.partitions().len() as i32)
+}
+
+fn describe(e: &KafkaError) -> String {
+    match e.rdkafka_error_code() {
+        Some(code) => format!("{code}"),
+        None => e.to_string(),
+    }
+}

@@ -1,0 +1,181 @@
+//! Running sources: each is a thread that produces [`SourceBatch`]es for the server to
+//! timestamp and apply, and shares a [`SourceStatus`] for system tables and metrics.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, Utc};
+use eddy_repr::source::SourceSpec;
+use eddy_repr::{Diff, RelationDesc, Row};
+
+use crate::{generator, kafka, StorageError};
+
+/// What a source hands on at the end of a tick.
+#[derive(Debug, Default)]
+pub struct SourceBatch {
+    /// Changes for each of the source's outputs, in [`outputs`] order.
+    pub updates: Vec<Vec<(Row, Diff)>>,
+    /// Messages that could not be applied.
+    pub errors: Vec<SourceErrorRecord>,
+}
+
+impl SourceBatch {
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty() && self.updates.iter().all(Vec::is_empty)
+    }
+}
+
+/// One message that did not decode or apply: a row of `eddy_catalog.source_errors`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceErrorRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub reason: String,
+    /// The message's value (or key when there is no value), at most [`RAW_LIMIT`] bytes.
+    pub raw: Vec<u8>,
+    pub at: DateTime<Utc>,
+}
+
+/// How much of a bad message `source_errors.raw` keeps.
+pub const RAW_LIMIT: usize = 1024;
+
+/// Where a source stands, shared with the server.
+#[derive(Clone, Debug, Default)]
+pub struct SourceStatus {
+    pub state: SourceState,
+    pub messages_read: u64,
+    pub bytes_read: u64,
+    pub decode_errors: u64,
+    /// Kafka: per partition, the next offset to read and the broker's high watermark.
+    pub partitions: Vec<PartitionProgress>,
+    /// Milliseconds spent handing batches on (waiting on the server and compute).
+    pub backpressure_ms: u64,
+    /// How long the last batch took to apply.
+    pub last_batch_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum SourceState {
+    #[default]
+    Starting,
+    Running,
+    /// Cannot make progress for the reason given (broker unreachable, topic deleted, ...);
+    /// the source keeps retrying.
+    Stalled(String),
+    /// Finished producing (a load generator's `UP TO` reached).
+    Finished,
+}
+
+impl std::fmt::Display for SourceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceState::Starting => f.write_str("starting"),
+            SourceState::Running => f.write_str("running"),
+            SourceState::Stalled(why) => write!(f, "stalled: {why}"),
+            SourceState::Finished => f.write_str("finished"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PartitionProgress {
+    pub partition: i32,
+    /// The next offset the source will read (everything before is applied).
+    pub next_offset: i64,
+    /// The broker's high watermark when last seen: `high_watermark - next_offset` is lag.
+    pub high_watermark: i64,
+}
+
+/// Delivers a batch; returns `false` once the source has been dropped and should stop.
+pub type BatchSink = Box<dyn FnMut(SourceBatch) -> bool + Send>;
+
+/// A running source. Dropping the handle stops it.
+pub struct SourceHandle {
+    stop: Arc<AtomicBool>,
+    pub status: Arc<Mutex<SourceStatus>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SourceHandle {
+    pub fn status(&self) -> SourceStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for SourceHandle {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // The thread sees the flag within a tick; it is not joined here so that a drop
+        // made while holding the coordinator never waits on a thread that wants it.
+        drop(self.thread.take());
+    }
+}
+
+/// What a source thread is given.
+pub(crate) struct SourceContext {
+    pub name: String,
+    pub stop: Arc<AtomicBool>,
+    pub status: Arc<Mutex<SourceStatus>>,
+    pub sink: BatchSink,
+}
+
+impl SourceContext {
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    pub fn update_status(&self, f: impl FnOnce(&mut SourceStatus)) {
+        if let Ok(mut s) = self.status.lock() {
+            f(&mut s);
+        }
+    }
+
+    /// Hands `batch` on, timing how long the server takes; `false` means stop.
+    pub fn deliver(&mut self, batch: SourceBatch) -> bool {
+        let started = std::time::Instant::now();
+        let keep_going = (self.sink)(batch);
+        let ms = started.elapsed().as_millis() as u64;
+        self.update_status(|s| {
+            s.backpressure_ms += ms;
+            s.last_batch_ms = ms;
+        });
+        keep_going && !self.stopped()
+    }
+}
+
+/// The relations a source produces: for a Kafka source, `[(name, desc)]` as declared;
+/// for a load generator, its fixed tables.
+pub fn outputs(name: &str, spec: &SourceSpec, desc: &RelationDesc) -> Vec<(String, RelationDesc)> {
+    match spec {
+        SourceSpec::Kafka(_) => vec![(name.to_string(), desc.clone())],
+        SourceSpec::LoadGenerator(g) => generator::outputs(name, g.generator),
+    }
+}
+
+/// Checks that `spec` can run (for Kafka: the broker answers and the topic exists), then
+/// starts it on a thread of its own. `sink` receives every batch.
+pub fn start(name: &str, spec: &SourceSpec, sink: BatchSink) -> Result<SourceHandle, StorageError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let status = Arc::new(Mutex::new(SourceStatus::default()));
+    let cx = SourceContext { name: name.to_string(), stop: stop.clone(), status: status.clone(), sink };
+    let thread = match spec {
+        SourceSpec::Kafka(k) => {
+            let ingestion = kafka::KafkaIngestion::connect(name, k)?;
+            spawn(name, move || ingestion.run(cx))?
+        }
+        SourceSpec::LoadGenerator(g) => {
+            let g = g.clone();
+            spawn(name, move || generator::run(&g, cx))?
+        }
+    };
+    Ok(SourceHandle { stop, status, thread: Some(thread) })
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, StorageError> {
+    std::thread::Builder::new()
+        .name(format!("source-{name}"))
+        .spawn(f)
+        .map_err(|e| StorageError::Internal(format!("cannot start a thread for source {name}: {e}")))
+}

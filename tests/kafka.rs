@@ -1,0 +1,404 @@
+//! Kafka sources against a real broker (tansu on loopback): formats, envelopes, metadata
+//! columns, bad messages in `eddy_catalog.source_errors`, secrets kept secret, a broker
+//! that is down at CREATE time, and one that dies and comes back mid-stream. Every view
+//! is compared with an oracle computed here from the messages produced.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use eddy_tests::kafka::{KafkaBroker, Record};
+use eddy_tests::{eddy_binary, EddyProcess};
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+type Rows = Vec<Vec<Option<String>>>;
+
+async fn rows(client: &Client, sql: &str) -> anyhow::Result<Rows> {
+    let mut out = Vec::new();
+    for m in client.simple_query(sql).await? {
+        if let SimpleQueryMessage::Row(r) = m {
+            out.push((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect());
+        }
+    }
+    Ok(out)
+}
+
+/// Polls `sql` until it returns `expected` (30 s at most), returning what it last saw.
+async fn wait_for(client: &Client, sql: &str, expected: &Rows) -> anyhow::Result<Rows> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = rows(client, sql).await?;
+        if &got == expected || Instant::now() > deadline {
+            return Ok(got);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn row(cells: &[&str]) -> Vec<Option<String>> {
+    cells.iter().map(|c| if *c == "NULL" { None } else { Some(c.to_string()) }).collect()
+}
+
+async fn connect_source(client: &Client, broker: &KafkaBroker) -> anyhow::Result<()> {
+    client.batch_execute(&format!("CREATE CONNECTION kafka_conn TO KAFKA (BROKER '{}')", broker.address())).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_source_with_metadata_feeds_a_view_and_keeps_bad_messages() -> anyhow::Result<()> {
+    let broker = KafkaBroker::start()?;
+    broker.create_topic("orders", 3)?;
+    let server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+
+    // 300 good orders over 3 partitions, and 3 bad ones at known places.
+    let mut oracle: BTreeMap<String, (i64, i64)> = BTreeMap::new(); // user -> (count, cents)
+    let mut values = Vec::new();
+    for i in 0..300i64 {
+        let user = format!("u{}", i % 7);
+        let cents = i * 37 % 1000 + 1;
+        let e = oracle.entry(user.clone()).or_default();
+        e.0 += 1;
+        e.1 += cents;
+        let amount = format!("{}.{:02}", cents / 100, cents % 100);
+        values.push(format!(
+            r#"{{"order_id": "o{i}", "user_id": "{user}", "amount": {amount}, "order_time": "2026-01-01T00:00:{:02}Z"}}"#,
+            i % 60
+        ));
+    }
+    let bad = [
+        r#"{"order_id": "x", "#.to_string(),
+        r#"{"order_id": "y", "user_id": "u1", "amount": "lots"}"#.to_string(),
+        r#"{"user_id": "u1", "amount": 1}"#.to_string(),
+    ];
+    let mut records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record { key: Some(b"\"k\""), value: Some(v.as_bytes()), partition: Some((i % 3) as i32) })
+        .collect();
+    for b in &bad {
+        records.push(Record { key: None, value: Some(b.as_bytes()), partition: Some(1) });
+    }
+    broker.produce("orders", &records)?;
+
+    connect_source(&client, &broker).await?;
+    client
+        .batch_execute(
+            "CREATE SOURCE orders (order_id text NOT NULL, user_id text, amount numeric, order_time timestamptz)
+               FROM KAFKA CONNECTION kafka_conn (TOPIC 'orders', START OFFSET 'earliest')
+               FORMAT JSON
+               INCLUDE PARTITION, OFFSET, TIMESTAMP AS kafka_ts, KEY AS k;
+             CREATE MATERIALIZED VIEW spend AS
+               SELECT user_id, count(*) AS n, sum(amount) AS total FROM orders GROUP BY user_id;",
+        )
+        .await?;
+
+    let expected: Rows = oracle
+        .iter()
+        .map(|(u, (n, cents))| row(&[u, &n.to_string(), &format!("{}.{:02}", cents / 100, cents % 100)]))
+        .collect();
+    let got = wait_for(&client, "SELECT user_id, n, total FROM spend ORDER BY user_id", &expected).await?;
+    assert_eq!(got, expected, "the view equals the oracle");
+
+    // Metadata columns: every partition read, offsets dense per partition, keys decoded.
+    let parts = rows(
+        &client,
+        "SELECT partition, count(*), min(\"offset\"), max(\"offset\") FROM orders GROUP BY partition ORDER BY 1",
+    )
+    .await?;
+    assert_eq!(
+        parts,
+        vec![row(&["0", "100", "0", "99"]), row(&["1", "100", "0", "99"]), row(&["2", "100", "0", "99"])]
+    );
+    let meta = rows(&client, "SELECT DISTINCT k::text, kafka_ts IS NOT NULL FROM orders").await?;
+    assert_eq!(meta, vec![row(&["\"k\"", "t"])], "key is JSON (FORMAT JSON covers key and value)");
+
+    // The bad messages: in source_errors with where and why, and counted.
+    let errors = wait_for(
+        &client,
+        "SELECT source, topic, partition, \"offset\", reason FROM eddy_catalog.source_errors ORDER BY \"offset\"",
+        &vec![],
+    )
+    .await?;
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert_eq!(errors[0][..4], row(&["orders", "orders", "1", "100"])[..]);
+    assert!(errors[0][4].as_deref().unwrap_or("").starts_with("invalid JSON"), "{errors:?}");
+    assert_eq!(errors[1][4].as_deref(), Some("column \"amount\": invalid input syntax for type numeric: \"lots\""));
+    assert_eq!(errors[2][4].as_deref(), Some("required column \"order_id\" is missing"));
+    let raw = rows(&client, "SELECT raw FROM eddy_catalog.source_errors WHERE \"offset\" = 101").await?;
+    let hex: String = bad[1].bytes().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(raw, vec![vec![Some(format!("\\x{hex}"))]], "the raw message is kept");
+    let shown = rows(&client, "SHOW SOURCES").await?;
+    assert_eq!(shown, vec![row(&["orders", "kafka", "running", "303", "3"])]);
+    let lag =
+        wait_for(&client, "SELECT partitions, lag_messages FROM eddy_catalog.sources", &vec![row(&["3", "0"])]).await?;
+    assert_eq!(lag, vec![row(&["3", "0"])]);
+
+    // More messages flow through; DROP SOURCE needs CASCADE for the view.
+    let more = r#"{"order_id": "late", "user_id": "u0", "amount": 0.01}"#;
+    broker.produce("orders", &[Record { key: None, value: Some(more.as_bytes()), partition: Some(2) }])?;
+    let (n, cents) = oracle["u0"];
+    let expected_u0 = vec![row(&[&(n + 1).to_string(), &format!("{}.{:02}", (cents + 1) / 100, (cents + 1) % 100)])];
+    assert_eq!(wait_for(&client, "SELECT n, total FROM spend WHERE user_id = 'u0'", &expected_u0).await?, expected_u0);
+    let err = client.batch_execute("DROP SOURCE orders").await.expect_err("view depends on it");
+    assert_eq!(err.code().map(|c| c.code()), Some("2BP01"));
+    client.batch_execute("DROP SOURCE orders CASCADE").await?;
+    assert!(rows(&client, "SHOW SOURCES").await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upsert_envelope_keeps_the_latest_value_per_key() -> anyhow::Result<()> {
+    let broker = KafkaBroker::start()?;
+    broker.create_topic("users", 2)?;
+    let server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+    connect_source(&client, &broker).await?;
+    client
+        .batch_execute(
+            "CREATE SOURCE users FROM KAFKA CONNECTION kafka_conn (TOPIC 'users')
+               KEY FORMAT TEXT VALUE FORMAT JSON ENVELOPE UPSERT;
+             CREATE SOURCE typed_users (name text, score int) FROM KAFKA CONNECTION kafka_conn (TOPIC 'users')
+               KEY FORMAT TEXT VALUE FORMAT JSON INCLUDE KEY AS id ENVELOPE UPSERT;
+             CREATE MATERIALIZED VIEW total AS SELECT count(*) AS n, sum(score) AS s FROM typed_users;",
+        )
+        .await?;
+    // Keys k0..k19, each updated several times, some deleted by tombstones.
+    let mut oracle: BTreeMap<String, Option<i64>> = BTreeMap::new();
+    let mut batch: Vec<(String, Option<String>)> = Vec::new();
+    for round in 0..5i64 {
+        for k in 0..20i64 {
+            let key = format!("k{k:02}");
+            let value = if (k + round) % 7 == 0 {
+                None
+            } else {
+                Some(format!(r#"{{"name": "n{k}", "score": {}}}"#, k * 10 + round))
+            };
+            oracle.insert(key.clone(), value.as_ref().map(|_| k * 10 + round));
+            batch.push((key, value));
+        }
+    }
+    let records: Vec<Record> = batch
+        .iter()
+        .map(|(k, v)| Record { key: Some(k.as_bytes()), value: v.as_ref().map(|v| v.as_bytes()), partition: None })
+        .collect();
+    broker.produce("users", &records)?;
+
+    let live: Vec<(&String, i64)> = oracle.iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
+    let expected: Rows = live.iter().map(|(k, v)| row(&[k, &v.to_string()])).collect();
+    let got = wait_for(&client, "SELECT id, score FROM typed_users ORDER BY id", &expected).await?;
+    assert_eq!(got, expected);
+    let got = wait_for(&client, "SELECT key, (data->>'score')::int FROM users ORDER BY key", &expected).await?;
+    assert_eq!(got, expected, "untyped: key text, data jsonb");
+    let sum: i64 = live.iter().map(|(_, v)| v).sum();
+    assert_eq!(rows(&client, "SELECT n, s FROM total").await?, vec![row(&[&live.len().to_string(), &sum.to_string()])]);
+
+    // A message without a key cannot be upserted: recorded, not applied.
+    broker.produce("users", &[Record { key: None, value: Some(b"{}"), partition: Some(0) }])?;
+    let reasons = wait_for(
+        &client,
+        "SELECT DISTINCT reason FROM eddy_catalog.source_errors",
+        &vec![row(&["ENVELOPE UPSERT needs a message key; this one has none"])],
+    )
+    .await?;
+    assert_eq!(reasons, vec![row(&["ENVELOPE UPSERT needs a message key; this one has none"])]);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn debezium_csv_text_and_bytes() -> anyhow::Result<()> {
+    let broker = KafkaBroker::start()?;
+    for t in ["items", "csv", "lines"] {
+        broker.create_topic(t, 1)?;
+    }
+    let server = EddyProcess::start(1)?;
+    let client = server.connect().await?;
+    connect_source(&client, &broker).await?;
+    let events = [
+        r#"{"payload": {"op": "r", "before": null, "after": {"id": 1, "name": "apple", "price": 1.50}}}"#,
+        r#"{"op": "c", "before": null, "after": {"id": 2, "name": "pear", "price": 2.25}}"#,
+        r#"{"op": "u", "before": {"id": 1, "name": "apple", "price": 1.50}, "after": {"id": 1, "name": "apple", "price": 1.75}}"#,
+        r#"{"op": "d", "before": {"id": 2, "name": "pear", "price": 2.25}, "after": null}"#,
+        r#"{"op": "c", "after": {"id": 3, "name": "fig", "price": 9}}"#,
+        r#"{"op": "z", "after": {"id": 4}}"#,
+    ];
+    let records: Vec<Record> =
+        events.iter().map(|e| Record { key: None, value: Some(e.as_bytes()), partition: None }).collect();
+    broker.produce("items", &records)?;
+    broker.produce(
+        "csv",
+        &[
+            Record { key: None, value: Some(b"1,\"a, b\",2.5"), partition: None },
+            Record { key: None, value: Some(b"2,,3"), partition: None },
+            Record { key: None, value: Some(b"3,x"), partition: None },
+        ],
+    )?;
+    broker.produce(
+        "lines",
+        &[
+            Record { key: None, value: Some(b"hello"), partition: None },
+            Record { key: None, value: Some(&[0xff, 0x00]), partition: None },
+        ],
+    )?;
+    client
+        .batch_execute(
+            "CREATE SOURCE items (id int, name text, price numeric(6,2)) FROM KAFKA CONNECTION kafka_conn (TOPIC 'items')
+               FORMAT JSON ENVELOPE DEBEZIUM;
+             CREATE SOURCE csv_rows (a int, b text, c float8) FROM KAFKA CONNECTION kafka_conn (TOPIC 'csv') FORMAT CSV;
+             CREATE SOURCE text_lines FROM KAFKA CONNECTION kafka_conn (TOPIC 'lines') FORMAT TEXT;
+             CREATE SOURCE byte_lines FROM KAFKA CONNECTION kafka_conn (TOPIC 'lines') FORMAT BYTES;",
+        )
+        .await?;
+    let expected = vec![row(&["1", "apple", "1.75"]), row(&["3", "fig", "9.00"])];
+    assert_eq!(wait_for(&client, "SELECT * FROM items ORDER BY id", &expected).await?, expected);
+    let expected = vec![row(&["1", "a, b", "2.5"]), row(&["2", "NULL", "3"])];
+    assert_eq!(wait_for(&client, "SELECT * FROM csv_rows ORDER BY a", &expected).await?, expected);
+    let expected = vec![row(&["hello"])];
+    assert_eq!(wait_for(&client, "SELECT text FROM text_lines", &expected).await?, expected);
+    let expected = vec![row(&["\\x68656c6c6f"]), row(&["\\xff00"])];
+    assert_eq!(wait_for(&client, "SELECT data FROM byte_lines ORDER BY data", &expected).await?, expected);
+    let expected = vec![
+        row(&["csv_rows", "expected 3 CSV fields, got 2"]),
+        row(&["items", "unknown Debezium op \"z\" (expected c, r, u or d)"]),
+        row(&["text_lines", "invalid UTF-8 at byte 0"]),
+    ];
+    let got =
+        wait_for(&client, "SELECT source, reason FROM eddy_catalog.source_errors ORDER BY source", &expected).await?;
+    assert_eq!(got, expected);
+
+    // Statements that cannot work say why.
+    for (sql, code, message) in [
+        (
+            "CREATE SOURCE s FROM KAFKA CONNECTION nope (TOPIC 'items') FORMAT JSON",
+            "42704",
+            "connection \"nope\" does not exist",
+        ),
+        (
+            "CREATE SOURCE s FROM KAFKA CONNECTION kafka_conn (TOPIC 'absent') FORMAT JSON",
+            "42704",
+            "topic \"absent\": does not exist",
+        ),
+        (
+            "CREATE SOURCE s FROM KAFKA CONNECTION kafka_conn (TOPIC 'items')",
+            "22023",
+            "a Kafka source needs FORMAT (JSON, CSV, TEXT or BYTES)",
+        ),
+        (
+            "CREATE SOURCE s FROM KAFKA CONNECTION kafka_conn (TOPIC 'items') VALUE FORMAT JSON ENVELOPE UPSERT",
+            "22023",
+            "ENVELOPE UPSERT and INCLUDE KEY need the key's format: KEY FORMAT f VALUE FORMAT f, or FORMAT f",
+        ),
+        (
+            "INSERT INTO items VALUES (5, 'x', 1)",
+            "42809",
+            "cannot change source \"items\": it is a source, not a table",
+        ),
+    ] {
+        let err = client.batch_execute(sql).await.expect_err(sql);
+        let db = err.as_db_error().expect("a server error");
+        assert_eq!((db.code().code(), db.message()), (code, message), "{sql}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_stay_secret_and_a_dead_broker_is_a_clear_error() -> anyhow::Result<()> {
+    let server =
+        EddyProcess::start_with_env(&eddy_binary(), 1, &[("EDDY_TEST_KAFKA_PASSWORD", "hunter2-very-secret")])?;
+    let client = server.connect().await?;
+    let dead = eddy_tests::free_port()?;
+    client
+        .batch_execute(&format!(
+            "CREATE SECRET kafka_pw AS 'env:EDDY_TEST_KAFKA_PASSWORD';
+             CREATE CONNECTION sasl_conn TO KAFKA (BROKER '127.0.0.1:{dead}', SECURITY PROTOCOL 'SASL_PLAINTEXT',
+               SASL MECHANISMS 'PLAIN', SASL USERNAME 'app', SASL PASSWORD SECRET kafka_pw);"
+        ))
+        .await?;
+    let err = client
+        .batch_execute("CREATE SOURCE s FROM KAFKA CONNECTION sasl_conn (TOPIC 't') FORMAT JSON")
+        .await
+        .expect_err("no broker");
+    let db = err.as_db_error().expect("a server error");
+    assert_eq!(db.code().code(), "08001");
+    assert!(db.message().starts_with(&format!("cannot reach Kafka broker 127.0.0.1:{dead}")), "{}", db.message());
+    assert!(rows(&client, "SHOW SOURCES").await?.is_empty(), "nothing half-created");
+
+    let err = client.batch_execute("CREATE SECRET s2 AS 'env:EDDY_NO_SUCH_VARIABLE'").await.expect_err("unset");
+    assert!(err.as_db_error().expect("server error").message().contains("EDDY_NO_SUCH_VARIABLE is not set"));
+    let err = client
+        .batch_execute("CREATE CONNECTION c2 TO KAFKA (BROKER 'x:1', SASL PASSWORD 'plain-text')")
+        .await
+        .expect_err("passwords must be secrets");
+    assert!(err.as_db_error().expect("server error").message().starts_with("SASL PASSWORD must name a secret"));
+
+    let mut everything = String::new();
+    for sql in ["SHOW CONNECTIONS", "SHOW SECRETS", "SELECT * FROM eddy_catalog.sources"] {
+        everything.push_str(&format!("{:?}", rows(&client, sql).await?));
+    }
+    assert!(everything.contains("SASL PASSWORD SECRET kafka_pw"), "{everything}");
+    assert!(!everything.contains("hunter2"), "a secret leaked: {everything}");
+    assert!(!server.log_tail().contains("hunter2"), "a secret reached the log");
+    let err = client.batch_execute("DROP SECRET kafka_pw").await.expect_err("in use");
+    assert_eq!(err.code().map(|c| c.code()), Some("2BP01"));
+    client.batch_execute("DROP SECRET kafka_pw CASCADE").await?;
+    assert!(rows(&client, "SHOW CONNECTIONS").await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broker_restart_mid_stream_loses_and_repeats_nothing() -> anyhow::Result<()> {
+    let mut broker = KafkaBroker::start()?;
+    broker.create_topic("events", 2)?;
+    let server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+    connect_source(&client, &broker).await?;
+    client
+        .batch_execute(
+            "CREATE SOURCE events (n bigint) FROM KAFKA CONNECTION kafka_conn (TOPIC 'events') FORMAT JSON;
+             CREATE MATERIALIZED VIEW totals AS SELECT count(*) AS c, sum(n) AS s, count(DISTINCT n) AS d FROM events;",
+        )
+        .await?;
+    let totals = |to: i64| vec![row(&[&to.to_string(), &(to * (to - 1) / 2).to_string(), &to.to_string()])];
+    produce_numbers(&broker, 0, 500)?;
+    assert_eq!(wait_for(&client, "SELECT * FROM totals", &totals(500)).await?, totals(500));
+
+    broker.kill();
+    let stalled = {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let status = rows(&client, "SELECT status FROM eddy_catalog.sources").await?;
+            let s = status.first().and_then(|r| r[0].clone()).unwrap_or_default();
+            if s.starts_with("stalled") || Instant::now() > deadline {
+                break s;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    assert!(stalled.starts_with("stalled"), "the source reports the broker's absence: {stalled}");
+    assert_eq!(rows(&client, "SELECT * FROM totals").await?, totals(500), "reads still served");
+
+    broker.restart()?;
+    let mut produced = Err(anyhow::anyhow!("not tried"));
+    for _ in 0..20 {
+        produced = produce_numbers(&broker, 500, 1000);
+        if produced.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    produced?;
+    assert_eq!(wait_for(&client, "SELECT * FROM totals", &totals(1000)).await?, totals(1000));
+    let status = wait_for(&client, "SELECT status FROM eddy_catalog.sources", &vec![row(&["running"])]).await?;
+    assert_eq!(status, vec![row(&["running"])]);
+    Ok(())
+}
+
+/// Produces `{"n": from}` .. `{"n": to - 1}` to topic `events`, alternating partitions.
+fn produce_numbers(broker: &KafkaBroker, from: i64, to: i64) -> anyhow::Result<()> {
+    let values: Vec<String> = (from..to).map(|n| format!(r#"{{"n": {n}}}"#)).collect();
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record { key: None, value: Some(v.as_bytes()), partition: Some((i % 2) as i32) })
+        .collect();
+    broker.produce("events", &records)
+}
