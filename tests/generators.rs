@@ -74,6 +74,8 @@ async fn nexmark_streams_with_the_standard_mix_and_up_to() -> anyhow::Result<()>
         })
         .collect();
     assert_eq!(names, ["auction", "bid", "nx", "person"]);
+    let create = client.query_one("SHOW CREATE SOURCE nx", &[]).await?;
+    assert!(create.get::<_, String>(1).starts_with("CREATE SOURCE nx FROM LOAD GENERATOR NEXMARK"));
     let err = client.batch_execute("DROP SOURCE nx").await.expect_err("tables depend on it");
     assert_eq!(err.code().map(|c| c.code()), Some("2BP01"));
     client.batch_execute("DROP SOURCE nx CASCADE").await?;

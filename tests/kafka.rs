@@ -127,6 +127,11 @@ async fn json_source_with_metadata_feeds_a_view_and_keeps_bad_messages() -> anyh
     let raw = rows(&client, "SELECT raw FROM eddy_catalog.source_errors WHERE \"offset\" = 101").await?;
     let hex: String = bad[1].bytes().map(|b| format!("{b:02x}")).collect();
     assert_eq!(raw, vec![vec![Some(format!("\\x{hex}"))]], "the raw message is kept");
+    let create = rows(&client, "SHOW CREATE SOURCE orders").await?;
+    assert!(
+        create[0][1].as_deref().unwrap_or("").starts_with("CREATE SOURCE orders (order_id text NOT NULL"),
+        "{create:?}"
+    );
     let shown = rows(&client, "SHOW SOURCES").await?;
     assert_eq!(shown, vec![row(&["orders", "kafka", "running", "303", "3"])]);
     let lag =
@@ -331,7 +336,9 @@ async fn secrets_stay_secret_and_a_dead_broker_is_a_clear_error() -> anyhow::Res
     assert!(err.as_db_error().expect("server error").message().starts_with("SASL PASSWORD must name a secret"));
 
     let mut everything = String::new();
-    for sql in ["SHOW CONNECTIONS", "SHOW SECRETS", "SELECT * FROM eddy_catalog.sources"] {
+    for sql in
+        ["SHOW CONNECTIONS", "SHOW CREATE CONNECTION sasl_conn", "SHOW SECRETS", "SELECT * FROM eddy_catalog.sources"]
+    {
         everything.push_str(&format!("{:?}", rows(&client, sql).await?));
     }
     assert!(everything.contains("SASL PASSWORD SECRET kafka_pw"), "{everything}");

@@ -39,6 +39,9 @@ pub fn starts_here(parser: &Parser) -> bool {
         _ => String::new(),
     };
     let (first, second) = (word(0), word(1));
+    if first == "SHOW" && second == "CREATE" {
+        return matches!(word(2).as_str(), "SOURCE" | "CONNECTION");
+    }
     matches!(
         (first.as_str(), second.as_str()),
         ("CREATE", "SOURCE" | "CONNECTION" | "SECRET") | ("DROP", "SOURCE" | "CONNECTION" | "SECRET")
@@ -50,6 +53,13 @@ pub fn starts_here(parser: &Parser) -> bool {
 pub fn parse(parser: &mut Parser) -> Result<Plan, PlanError> {
     let p = &mut Ddl { parser };
     if p.word("SHOW") {
+        if p.word("CREATE") {
+            let kind = if p.word("SOURCE") { "source" } else { "connection" };
+            if kind == "connection" {
+                p.expect_word("CONNECTION")?;
+            }
+            return Ok(Plan::Show(ShowKind::CreateNamed { kind, name: p.name()? }));
+        }
         return if p.word("CONNECTIONS") {
             Ok(Plan::Show(ShowKind::Connections))
         } else {

@@ -95,6 +95,11 @@ pub enum ShowKind {
     Secrets,
     Columns(GlobalId),
     CreateObject(GlobalId),
+    /// `SHOW CREATE SOURCE | CONNECTION name`, resolved by the coordinator.
+    CreateNamed {
+        kind: &'static str,
+        name: String,
+    },
     Variable(String),
     AllVariables,
 }

@@ -653,7 +653,7 @@ impl Coordinator {
         Ok(n)
     }
 
-    fn show(&self, session: &Session, kind: ShowKind) -> Result<ExecuteResponse, AdapterError> {
+    pub(crate) fn show(&self, session: &Session, kind: ShowKind) -> Result<ExecuteResponse, AdapterError> {
         let text_col = |name: &str| (name.to_string(), ColumnType::new(ScalarType::Text, false));
         let list = |kind: ItemKind| {
             let rows = self
@@ -690,6 +690,7 @@ impl Coordinator {
             ShowKind::MaterializedViews => list(ItemKind::MaterializedView),
             ShowKind::Sources => self.show_sources(),
             ShowKind::Connections => self.show_connections(),
+            ShowKind::CreateNamed { kind, name } => self.show_create_named(kind, &name)?,
             ShowKind::Secrets => self.show_secrets(),
             ShowKind::Columns(id) => {
                 let e = self.entry(id)?;

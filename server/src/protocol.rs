@@ -81,7 +81,15 @@ impl Connection {
                 "QUERY PLAN".into(),
                 eddy_repr::ColumnType::new(ScalarType::Text, false),
             )])),
-            Plan::Show(_) => None,
+            // SHOW's columns depend on what is shown: run it (it only reads).
+            Plan::Show(kind) => {
+                let session =
+                    self.session.lock().map_err(|_| AdapterError::Internal("session lock poisoned".into()))?;
+                match coord.show(&session, kind)? {
+                    ExecuteResponse::Rows { desc, .. } => Some(desc),
+                    _ => None,
+                }
+            }
             _ => None,
         };
         Ok((params, desc))

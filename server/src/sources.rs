@@ -503,6 +503,24 @@ impl Coordinator {
         ExecuteResponse::Rows { desc: RelationDesc::new(vec![text("name"), text("create_sql")]), rows }
     }
 
+    /// `SHOW CREATE SOURCE | CONNECTION name`: the statement as written (secrets appear
+    /// only as `SECRET name`).
+    pub(crate) fn show_create_named(&self, kind: &str, name: &str) -> Result<ExecuteResponse, AdapterError> {
+        let sql = match kind {
+            "connection" => self.sources.connections.get(name).map(|c| c.create_sql.clone()),
+            _ => self
+                .sources
+                .running
+                .iter()
+                .find(|(_, s)| s.name == name)
+                .and_then(|(id, _)| self.entry(*id).ok())
+                .map(|e| e.create_sql.clone()),
+        };
+        let sql = sql.ok_or_else(|| AdapterError::UndefinedObject(format!("{kind} \"{name}\" does not exist")))?;
+        let rows = vec![Row::new(vec![Datum::Text(name.to_string()), Datum::Text(sql)])];
+        Ok(ExecuteResponse::Rows { desc: RelationDesc::new(vec![text("name"), text("create_sql")]), rows })
+    }
+
     pub(crate) fn show_secrets(&self) -> ExecuteResponse {
         let rows = self.sources.secrets.keys().map(|n| Row::new(vec![Datum::Text(n.clone())])).collect();
         ExecuteResponse::Rows { desc: RelationDesc::new(vec![text("name")]), rows }
