@@ -106,3 +106,29 @@ async fn auction_tables_and_bad_options() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_endpoint_reports_sources() -> anyhow::Result<()> {
+    let http = eddy_tests::free_port()?;
+    let args = ["--http".to_string(), format!("127.0.0.1:{http}")];
+    let server = EddyProcess::start_custom(&eddy_tests::eddy_binary(), 1, &[], &args)?;
+    let client = server.connect().await?;
+    client.batch_execute("CREATE SOURCE c FROM LOAD GENERATOR COUNTER (TICK INTERVAL '10ms', UP TO 7)").await?;
+    assert_eq!(wait_until(&client, "SELECT count(*) FROM c", |n| n == 7).await?, 7);
+    let get = |path: &str| -> anyhow::Result<String> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", http))?;
+        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
+        let mut out = String::new();
+        s.read_to_string(&mut out)?;
+        Ok(out)
+    };
+    let metrics = get("/metrics")?;
+    assert!(metrics.starts_with("HTTP/1.1 200 OK"), "{metrics}");
+    assert!(metrics.contains("# TYPE eddy_source_messages_total counter"), "{metrics}");
+    assert!(metrics.contains("eddy_source_messages_total{source=\"c\",type=\"load-generator\"} 7\n"), "{metrics}");
+    assert!(metrics.contains("eddy_source_decode_errors_total{source=\"c\",type=\"load-generator\"} 0\n"), "{metrics}");
+    assert!(get("/health")?.ends_with("ok\n"));
+    assert!(get("/nope")?.starts_with("HTTP/1.1 404"));
+    Ok(())
+}

@@ -308,7 +308,7 @@ async fn debezium_csv_text_and_bytes() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_stay_secret_and_a_dead_broker_is_a_clear_error() -> anyhow::Result<()> {
     let server =
-        EddyProcess::start_with_env(&eddy_binary(), 1, &[("EDDY_TEST_KAFKA_PASSWORD", "hunter2-very-secret")])?;
+        EddyProcess::start_custom(&eddy_binary(), 1, &[("EDDY_TEST_KAFKA_PASSWORD", "hunter2-very-secret")], &[])?;
     let client = server.connect().await?;
     let dead = eddy_tests::free_port()?;
     client
@@ -401,11 +401,63 @@ async fn broker_restart_mid_stream_loses_and_repeats_nothing() -> anyhow::Result
 
 /// Produces `{"n": from}` .. `{"n": to - 1}` to topic `events`, alternating partitions.
 fn produce_numbers(broker: &KafkaBroker, from: i64, to: i64) -> anyhow::Result<()> {
+    produce_numbers_to(broker, "events", from, to)
+}
+
+fn produce_numbers_to(broker: &KafkaBroker, topic: &str, from: i64, to: i64) -> anyhow::Result<()> {
+    let partitions = if topic == "events" { 2 } else { 1 };
     let values: Vec<String> = (from..to).map(|n| format!(r#"{{"n": {n}}}"#)).collect();
     let records: Vec<Record> = values
         .iter()
         .enumerate()
-        .map(|(i, v)| Record { key: None, value: Some(v.as_bytes()), partition: Some((i % 2) as i32) })
+        .map(|(i, v)| Record { key: None, value: Some(v.as_bytes()), partition: Some((i % partitions) as i32) })
         .collect();
-    broker.produce("events", &records)
+    broker.produce(topic, &records)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sasl_scram_authentication_against_a_broker_that_requires_it() -> anyhow::Result<()> {
+    let mut broker = KafkaBroker::start()?;
+    broker.create_topic("secure", 1)?;
+    broker.create_user("app", "s3cret-pw")?;
+    produce_numbers_to(&broker, "secure", 0, 10)?;
+    broker.authentication = true;
+    broker.restart()?;
+
+    let server = EddyProcess::start_custom(&eddy_binary(), 1, &[("EDDY_TEST_SCRAM_PW", "s3cret-pw")], &[])?;
+    let client = server.connect().await?;
+    let address = broker.address();
+    client
+        .batch_execute(&format!(
+            "CREATE SECRET pw AS 'env:EDDY_TEST_SCRAM_PW';
+             CREATE SECRET wrong_pw AS 'not-it';
+             CREATE CONNECTION good TO KAFKA (BROKER '{address}', SECURITY PROTOCOL 'SASL_PLAINTEXT',
+               SASL MECHANISMS 'SCRAM-SHA-512', SASL USERNAME 'app', SASL PASSWORD SECRET pw);
+             CREATE CONNECTION bad TO KAFKA (BROKER '{address}', SECURITY PROTOCOL 'SASL_PLAINTEXT',
+               SASL MECHANISMS 'SCRAM-SHA-512', SASL USERNAME 'app', SASL PASSWORD SECRET wrong_pw);
+             CREATE CONNECTION anonymous TO KAFKA (BROKER '{address}');"
+        ))
+        .await?;
+    client
+        .batch_execute(
+            "CREATE SOURCE secure (n bigint) FROM KAFKA CONNECTION good (TOPIC 'secure') FORMAT JSON;
+             CREATE MATERIALIZED VIEW secure_sum AS SELECT count(*) AS c, sum(n) AS s FROM secure;",
+        )
+        .await?;
+    let expected = vec![row(&["10", "45"])];
+    assert_eq!(wait_for(&client, "SELECT * FROM secure_sum", &expected).await?, expected);
+    for conn in ["bad", "anonymous"] {
+        let err = client
+            .batch_execute(&format!("CREATE SOURCE s_{conn} FROM KAFKA CONNECTION {conn} (TOPIC 'secure') FORMAT JSON"))
+            .await
+            .expect_err("authentication fails");
+        let message = err.as_db_error().expect("a server error").message().to_string();
+        assert!(message.starts_with(&format!("cannot reach Kafka broker {address}")), "{message}");
+        if conn == "bad" {
+            assert!(message.contains("SASL authentication error"), "says why: {message}");
+        }
+        assert!(!message.contains("not-it"), "{message}");
+    }
+    assert!(!server.log_tail().contains("s3cret-pw") && !server.log_tail().contains("not-it"));
+    Ok(())
 }

@@ -7,6 +7,7 @@
 mod coordinator;
 mod copy;
 mod error;
+mod http;
 mod protocol;
 mod session;
 mod sources;
@@ -35,6 +36,9 @@ struct Args {
     /// Timely worker threads that maintain views. Default: the number of CPU cores.
     #[arg(long, env = "EDDY_WORKERS")]
     workers: Option<usize>,
+    /// Address for HTTP: Prometheus metrics on /metrics, liveness on /health. Off unless given.
+    #[arg(long, env = "EDDY_HTTP")]
+    http: Option<String>,
 }
 
 fn main() {
@@ -63,7 +67,14 @@ fn run() -> anyhow::Result<()> {
     let coord = Arc::new(Mutex::new(coordinator::Coordinator::new(compute)));
     sources::attach(&coord);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(serve(args.listen, workers, coord.clone()))?;
+    runtime.block_on(async {
+        if let Some(addr) = &args.http {
+            let listener =
+                TcpListener::bind(addr).await.with_context(|| format!("cannot listen for HTTP on {addr}"))?;
+            tokio::spawn(http::serve(listener, coord.clone()));
+        }
+        serve(args.listen, workers, coord.clone()).await
+    })?;
     if let Ok(mut c) = coord.lock() {
         c.shutdown();
     }

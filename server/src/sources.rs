@@ -17,6 +17,7 @@ use tracing::{info, warn};
 
 use crate::coordinator::{command, Coordinator, ExecuteResponse};
 use crate::error::AdapterError;
+use crate::http::MetricsText;
 use crate::system_tables;
 
 /// How many bad messages per source `eddy_catalog.source_errors` keeps (the count in
@@ -151,7 +152,7 @@ impl Coordinator {
         // depend on, so that DROP SOURCE name CASCADE removes them all.
         let parent = if outputs.len() == 1 && outputs[0].0 == name { output_ids[0] } else { self.allocate_id() };
         let sink = self.batch_sink(parent);
-        let handle = eddy_storage::start(&name, &spec, sink)?;
+        let handle = eddy_storage::start(&name, &spec, self.compute.workers(), sink)?;
         let kind = match &spec {
             SourceSpec::Kafka(_) => "kafka",
             SourceSpec::LoadGenerator(_) => "load-generator",
@@ -215,7 +216,7 @@ impl Coordinator {
     /// `false` once the source is gone.
     fn batch_sink(&self, source: GlobalId) -> eddy_storage::BatchSink {
         let coordinator = self.sources.coordinator.clone();
-        Box::new(move |batch| {
+        Arc::new(move |batch| {
             let Some(coordinator) = coordinator.upgrade() else { return false };
             let Ok(mut c) = coordinator.lock() else { return false };
             c.apply_source_batch(source, batch)
@@ -491,6 +492,61 @@ impl Coordinator {
             }
             _ => None,
         }
+    }
+
+    /// Per-source metrics for `/metrics` (subsources share their source's figures).
+    pub(crate) fn render_metrics(&self) -> String {
+        let rows: Vec<SourceRow> = self.source_rows().into_iter().filter(|r| r.kind != "subsource").collect();
+        let mut m = MetricsText::default();
+        let mut family = |name: &str, kind: &str, help: &str, value: &dyn Fn(&SourceRow) -> Option<f64>| {
+            m.family(name, kind, help);
+            for r in &rows {
+                if let Some(v) = value(r) {
+                    m.sample(name, &[("source", &r.name), ("type", r.kind)], v);
+                }
+            }
+        };
+        family("eddy_source_messages_total", "counter", "Messages (or generated rows) read.", &|r| {
+            Some(r.messages as f64)
+        });
+        family("eddy_source_bytes_total", "counter", "Bytes of keys and values read.", &|r| Some(r.bytes as f64));
+        family("eddy_source_decode_errors_total", "counter", "Messages that could not be applied.", &|r| {
+            Some(r.errors as f64)
+        });
+        family("eddy_source_lag_messages", "gauge", "Messages in the topic not yet read, all partitions.", &|r| {
+            Some(r.lag as f64)
+        });
+        family("eddy_source_partition_skew_ratio", "gauge", "Most over fewest messages read per partition.", &|r| {
+            r.skew
+        });
+        family("eddy_source_batch_apply_seconds", "gauge", "Time the last batch took to apply.", &|r| {
+            Some(r.last_batch_ms as f64 / 1000.0)
+        });
+        family(
+            "eddy_source_backpressure_seconds_total",
+            "counter",
+            "Time spent waiting for batches to be applied downstream.",
+            &|r| Some(r.backpressure_ms as f64 / 1000.0),
+        );
+        family("eddy_source_upper_timestamp_seconds", "gauge", "Everything up to this time is readable.", &|r| {
+            r.upper.map(|u| u as f64 / 1000.0)
+        });
+        family("eddy_source_stalled", "gauge", "1 if the source cannot make progress.", &|r| {
+            Some(if r.status.starts_with("stalled") { 1.0 } else { 0.0 })
+        });
+        m.family("eddy_source_partition_lag_messages", "gauge", "Messages not yet read, per partition.");
+        for running in self.sources.running.values() {
+            for p in running.status().partitions {
+                let partition = p.partition.to_string();
+                let lag = (p.high_watermark - p.next_offset) as f64;
+                m.sample(
+                    "eddy_source_partition_lag_messages",
+                    &[("source", &running.name), ("partition", &partition)],
+                    lag,
+                );
+            }
+        }
+        m.finish()
     }
 
     pub(crate) fn show_connections(&self) -> ExecuteResponse {

@@ -82,7 +82,7 @@ pub fn outputs(name: &str, generator: LoadGenerator) -> Vec<(String, RelationDes
 }
 
 /// Produces batches every tick until stopped or `UP TO` is reached.
-pub(crate) fn run(spec: &LoadGeneratorSpec, mut cx: SourceContext) {
+pub(crate) fn run(spec: &LoadGeneratorSpec, cx: SourceContext) {
     let mut generator: Box<dyn Generate> = match spec.generator {
         LoadGenerator::Counter => Box::new(Counter { next: 1 }),
         LoadGenerator::Auction => Box::new(Auction::new()),

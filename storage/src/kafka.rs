@@ -4,11 +4,13 @@
 //! how far Eddy is. New partitions are picked up on the next metadata refresh.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
@@ -25,15 +27,44 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often partitions and high watermarks are looked up.
 const METADATA_INTERVAL: Duration = Duration::from_secs(2);
 
+/// One reader of a source: it owns the partitions `p` with `p % readers == reader`, so
+/// several readers decode in parallel, and a key (which Kafka keeps in one partition)
+/// always meets the same reader's upsert state.
 pub(crate) struct KafkaIngestion {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<ErrorCapture>,
     spec: KafkaSourceSpec,
+    reader: i32,
+    readers: i32,
     /// Next offset to read, per assigned partition.
     next_offsets: BTreeMap<i32, i64>,
 }
 
+/// Remembers librdkafka's last client-level error (authentication failures and the like
+/// arrive only this way), so that "cannot reach the broker" can say why.
+#[derive(Default)]
+pub struct ErrorCapture {
+    last: Mutex<Option<String>>,
+}
+
+impl ErrorCapture {
+    fn last(&self) -> Option<String> {
+        self.last.lock().ok().and_then(|l| l.clone())
+    }
+}
+
+impl ClientContext for ErrorCapture {
+    fn error(&self, error: KafkaError, reason: &str) {
+        warn!("Kafka client error: {error}: {reason}");
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(reason.to_string());
+        }
+    }
+}
+
+impl ConsumerContext for ErrorCapture {}
+
 /// A consumer configured from `connection`, in consumer group `group`.
-pub fn consumer(connection: &KafkaConnection, group: &str) -> Result<BaseConsumer, StorageError> {
+pub fn consumer(connection: &KafkaConnection, group: &str) -> Result<BaseConsumer<ErrorCapture>, StorageError> {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", &connection.brokers)
@@ -47,51 +78,74 @@ pub fn consumer(connection: &KafkaConnection, group: &str) -> Result<BaseConsume
     for (k, v) in connection.options.iter().chain(&connection.secret_options) {
         config.set(k, v);
     }
-    config.create().map_err(|e| StorageError::Config(format!("invalid Kafka connection settings: {e}")))
+    config
+        .create_with_context(ErrorCapture::default())
+        .map_err(|e| StorageError::Config(format!("invalid Kafka connection settings: {e}")))
 }
 
 impl KafkaIngestion {
-    /// Connects, checks the topic, and assigns every partition at the start offset.
-    pub fn connect(name: &str, spec: &KafkaSourceSpec) -> Result<Self, StorageError> {
+    /// Connects, checks the topic, and splits its partitions over up to `readers`
+    /// readers, each assigned its partitions at the start offset.
+    pub fn connect(name: &str, spec: &KafkaSourceSpec, readers: usize) -> Result<Vec<Self>, StorageError> {
         let group = format!("{}{name}", spec.connection.group_id_prefix.as_deref().unwrap_or("eddy-"));
-        let consumer = consumer(&spec.connection, &group)?;
-        let partitions = partition_count(&consumer, &spec.topic, CONNECT_TIMEOUT).map_err(|e| match e {
+        let first = consumer(&spec.connection, &group)?;
+        let partitions = partition_count(&first, &spec.topic, CONNECT_TIMEOUT).map_err(|e| match e {
             MetadataError::Unreachable(why) => {
+                // An authentication failure, say, reaches us only as a client error event,
+                // delivered by polling.
+                let _ = first.poll(Duration::from_millis(100));
+                let why = first.context().last().unwrap_or(why);
                 StorageError::Connect(format!("cannot reach Kafka broker {}: {why}", spec.connection.brokers))
             }
             MetadataError::Topic(why) => StorageError::Topic(format!("topic \"{}\": {why}", spec.topic)),
         })?;
-        let mut ingestion = KafkaIngestion { consumer, spec: spec.clone(), next_offsets: BTreeMap::new() };
         let start = match spec.start_offset {
             StartOffset::Earliest => Offset::Beginning,
             StartOffset::Latest => Offset::End,
         };
-        ingestion.assign_new(partitions, start)?;
-        info!(source = name, topic = %spec.topic, partitions, "Kafka source connected");
-        Ok(ingestion)
+        let readers = readers.clamp(1, partitions.max(1) as usize) as i32;
+        let mut out = Vec::new();
+        let mut first = Some(first);
+        for reader in 0..readers {
+            let consumer = match first.take() {
+                Some(c) => c,
+                None => consumer(&spec.connection, &group)?,
+            };
+            let mut ingestion =
+                KafkaIngestion { consumer, spec: spec.clone(), reader, readers, next_offsets: BTreeMap::new() };
+            ingestion.assign_new(partitions, start)?;
+            out.push(ingestion);
+        }
+        info!(source = name, topic = %spec.topic, partitions, readers, "Kafka source connected");
+        Ok(out)
     }
 
-    /// Assigns partitions `next_offsets.len()..partitions` from `start`.
+    fn owns(&self, partition: i32) -> bool {
+        partition % self.readers == self.reader
+    }
+
+    /// Assigns this reader's partitions below `partitions` that it does not read yet, from `start`.
     fn assign_new(&mut self, partitions: i32, start: Offset) -> Result<(), StorageError> {
+        let new: Vec<i32> = (0..partitions).filter(|p| self.owns(*p) && !self.next_offsets.contains_key(p)).collect();
+        if new.is_empty() {
+            return Ok(());
+        }
         let mut tpl = TopicPartitionList::new();
-        for p in self.next_offsets.len() as i32..partitions {
+        for &p in &new {
             tpl.add_partition_offset(&self.spec.topic, p, start)
                 .map_err(|e| StorageError::Internal(format!("assigning partition {p}: {e}")))?;
-        }
-        if tpl.count() == 0 {
-            return Ok(());
         }
         self.consumer
             .incremental_assign(&tpl)
             .map_err(|e| StorageError::Internal(format!("assigning partitions of {}: {e}", self.spec.topic)))?;
-        for p in self.next_offsets.len() as i32..partitions {
+        for p in new {
             // Unknown until the first message; lag then counts from the low watermark.
             self.next_offsets.insert(p, -1);
         }
         Ok(())
     }
 
-    pub fn run(mut self, mut cx: SourceContext) {
+    pub fn run(mut self, cx: SourceContext) {
         let spec = self.spec.clone();
         let mut envelope = EnvelopeState::new(
             spec.envelope,
@@ -189,7 +243,8 @@ impl KafkaIngestion {
     fn refresh(&mut self, cx: &SourceContext) {
         match partition_count(&self.consumer, &self.spec.topic, Duration::from_secs(1)) {
             Ok(n) => {
-                if n as usize > self.next_offsets.len() {
+                let known = self.next_offsets.keys().next_back().map_or(0, |p| p + 1);
+                if n > known && (known..n).any(|p| self.owns(p)) {
                     info!(topic = %self.spec.topic, partitions = n, "new partitions; reading them from the beginning");
                     if let Err(e) = self.assign_new(n, Offset::Beginning) {
                         warn!("{e}");
@@ -216,7 +271,10 @@ impl KafkaIngestion {
             if matches!(&s.state, SourceState::Stalled(why) if why.starts_with("broker unreachable") || why.starts_with("topic")) {
                 s.state = SourceState::Running;
             }
-            s.partitions = progress;
+            // Other readers report their own partitions.
+            s.partitions.retain(|p| p.partition % self.readers != self.reader);
+            s.partitions.extend(progress);
+            s.partitions.sort_by_key(|p| p.partition);
         });
     }
 }
@@ -226,11 +284,16 @@ enum MetadataError {
     Topic(String),
 }
 
-fn partition_count(consumer: &BaseConsumer, topic: &str, timeout: Duration) -> Result<i32, MetadataError> {
-    let metadata =
-        consumer.fetch_metadata(Some(topic), timeout).map_err(|e| MetadataError::Unreachable(describe(&e)))?;
+fn partition_count(
+    consumer: &BaseConsumer<ErrorCapture>,
+    topic: &str,
+    timeout: Duration,
+) -> Result<i32, MetadataError> {
+    // All topics, not `Some(topic)`: librdkafka 2.12 crashes (a NULL topic name in its
+    // metadata cache) on tansu's answer for one topic that has been deleted.
+    let metadata = consumer.fetch_metadata(None, timeout).map_err(|e| MetadataError::Unreachable(describe(&e)))?;
     let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else {
-        return Err(MetadataError::Topic("not found".into()));
+        return Err(MetadataError::Topic("does not exist".into()));
     };
     if let Some(err) = t.error() {
         let code = rdkafka::types::RDKafkaErrorCode::from(err);

@@ -89,13 +89,14 @@ pub struct PartitionProgress {
 }
 
 /// Delivers a batch; returns `false` once the source has been dropped and should stop.
-pub type BatchSink = Box<dyn FnMut(SourceBatch) -> bool + Send>;
+/// Shared by a source's reader threads.
+pub type BatchSink = Arc<dyn Fn(SourceBatch) -> bool + Send + Sync>;
 
 /// A running source. Dropping the handle stops it.
 pub struct SourceHandle {
     stop: Arc<AtomicBool>,
     pub status: Arc<Mutex<SourceStatus>>,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl SourceHandle {
@@ -107,9 +108,9 @@ impl SourceHandle {
 impl Drop for SourceHandle {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        // The thread sees the flag within a tick; it is not joined here so that a drop
+        // The threads see the flag within a tick; they are not joined here so that a drop
         // made while holding the coordinator never waits on a thread that wants it.
-        drop(self.thread.take());
+        self.threads.clear();
     }
 }
 
@@ -133,7 +134,7 @@ impl SourceContext {
     }
 
     /// Hands `batch` on, timing how long the server takes; `false` means stop.
-    pub fn deliver(&mut self, batch: SourceBatch) -> bool {
+    pub fn deliver(&self, batch: SourceBatch) -> bool {
         let started = std::time::Instant::now();
         let keep_going = (self.sink)(batch);
         let ms = started.elapsed().as_millis() as u64;
@@ -155,22 +156,27 @@ pub fn outputs(name: &str, spec: &SourceSpec, desc: &RelationDesc) -> Vec<(Strin
 }
 
 /// Checks that `spec` can run (for Kafka: the broker answers and the topic exists), then
-/// starts it on a thread of its own. `sink` receives every batch.
-pub fn start(name: &str, spec: &SourceSpec, sink: BatchSink) -> Result<SourceHandle, StorageError> {
+/// starts it: a Kafka source on up to `readers` threads (its partitions split between
+/// them), a load generator on one. `sink` receives every batch.
+pub fn start(name: &str, spec: &SourceSpec, readers: usize, sink: BatchSink) -> Result<SourceHandle, StorageError> {
     let stop = Arc::new(AtomicBool::new(false));
     let status = Arc::new(Mutex::new(SourceStatus::default()));
-    let cx = SourceContext { name: name.to_string(), stop: stop.clone(), status: status.clone(), sink };
-    let thread = match spec {
+    let context =
+        || SourceContext { name: name.to_string(), stop: stop.clone(), status: status.clone(), sink: sink.clone() };
+    let mut threads = Vec::new();
+    match spec {
         SourceSpec::Kafka(k) => {
-            let ingestion = kafka::KafkaIngestion::connect(name, k)?;
-            spawn(name, move || ingestion.run(cx))?
+            for ingestion in kafka::KafkaIngestion::connect(name, k, readers)? {
+                let cx = context();
+                threads.push(spawn(name, move || ingestion.run(cx))?);
+            }
         }
         SourceSpec::LoadGenerator(g) => {
-            let g = g.clone();
-            spawn(name, move || generator::run(&g, cx))?
+            let (g, cx) = (g.clone(), context());
+            threads.push(spawn(name, move || generator::run(&g, cx))?);
         }
-    };
-    Ok(SourceHandle { stop, status, thread: Some(thread) })
+    }
+    Ok(SourceHandle { stop, status, threads })
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, StorageError> {

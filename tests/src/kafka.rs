@@ -15,6 +15,8 @@ pub struct KafkaBroker {
     child: Option<Child>,
     pub port: u16,
     dir: PathBuf,
+    /// Clients must authenticate with SASL (SCRAM) once the broker restarts with this set.
+    pub authentication: bool,
 }
 
 /// One message to produce: key, value (None = tombstone), partition (None = by key).
@@ -30,7 +32,7 @@ impl KafkaBroker {
         let port = free_port()?;
         let dir = std::env::temp_dir().join(format!("eddy-tansu-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
-        let mut broker = KafkaBroker { child: None, port, dir };
+        let mut broker = KafkaBroker { child: None, port, dir, authentication: false };
         broker.spawn()?;
         Ok(broker)
     }
@@ -38,8 +40,12 @@ impl KafkaBroker {
     fn spawn(&mut self) -> anyhow::Result<()> {
         let url = format!("tcp://127.0.0.1:{}", self.port);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("tansu.log"))?;
-        let child = Command::new(tansu_binary())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+        let mut command = Command::new(tansu_binary());
+        command.args(["broker", "--listener-url", &url, "--advertised-listener-url", &url]);
+        if self.authentication {
+            command.arg("--authentication");
+        }
+        let child = command
             // tansu reads the sqlite path as relative to its working directory.
             .args(["--storage-engine", "sqlite://tansu.db"])
             .current_dir(&self.dir)
@@ -77,6 +83,18 @@ impl KafkaBroker {
             .output()?;
         if !out.status.success() {
             anyhow::bail!("tansu topic create {name} failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    }
+
+    /// Creates a SCRAM user (on a broker without authentication: tansu's CLI does not
+    /// authenticate itself).
+    pub fn create_user(&self, name: &str, password: &str) -> anyhow::Result<()> {
+        let out = Command::new(tansu_binary())
+            .args(["user", "create", name, password, "--broker", &format!("tcp://127.0.0.1:{}", self.port)])
+            .output()?;
+        if !out.status.success() {
+            anyhow::bail!("tansu user create {name} failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         Ok(())
     }

@@ -25,11 +25,12 @@ impl EddyProcess {
 
     /// Starts the `eddy` binary `bin` and waits until it accepts connections.
     pub fn start_with(bin: &Path, workers: usize) -> anyhow::Result<Self> {
-        Self::start_with_env(bin, workers, &[])
+        Self::start_custom(bin, workers, &[], &[])
     }
 
-    /// Starts `bin` with extra environment variables (for `CREATE SECRET ... AS 'env:VAR'`).
-    pub fn start_with_env(bin: &Path, workers: usize, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+    /// Starts `bin` with extra environment variables (for `CREATE SECRET ... AS 'env:VAR'`)
+    /// and extra flags.
+    pub fn start_custom(bin: &Path, workers: usize, env: &[(&str, &str)], args: &[String]) -> anyhow::Result<Self> {
         if !bin.exists() {
             anyhow::bail!("no eddy binary at {} (build it: cargo build --bin eddy)", bin.display());
         }
@@ -41,6 +42,7 @@ impl EddyProcess {
             .args(["--listen", &format!("127.0.0.1:{port}"), "--workers", &workers.to_string()])
             .arg("--data-dir")
             .arg(dir.join("data"))
+            .args(args)
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdin(Stdio::null())

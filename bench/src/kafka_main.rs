@@ -1,0 +1,309 @@
+//! `eddy-kafka-bench`: how fast JSON messages flow from a real Kafka-compatible broker
+//! (tansu on loopback, sqlite storage) into Eddy views, next to a plain rdkafka consumer
+//! that only counts messages (the ceiling on this machine), and how fresh a view stays
+//! at a fixed produce rate. A program that prints figures, not a test.
+
+#[path = "machine.rs"]
+#[allow(dead_code)]
+mod machine;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use eddy_tests::kafka::{KafkaBroker, Record};
+use eddy_tests::EddyProcess;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::machine::Machine;
+
+/// Measures Kafka ingestion: messages/s into a filter view and into a keyed aggregation,
+/// against a plain consumer's rate; p50/p99 freshness (produced -> visible in a SELECT)
+/// and consumer lag while producing at `--rate`. Only 127.0.0.1 is used.
+#[derive(Parser, Debug)]
+#[command(name = "eddy-kafka-bench", version)]
+struct Args {
+    /// JSON messages produced before the throughput runs.
+    #[arg(long, default_value_t = 1_000_000)]
+    messages: u64,
+    /// Partitions of the topics.
+    #[arg(long, default_value_t = 4)]
+    partitions: i32,
+    /// Messages per second during the freshness run.
+    #[arg(long, default_value_t = 50_000)]
+    rate: u64,
+    /// Seconds of the freshness run.
+    #[arg(long, default_value_t = 10)]
+    rate_seconds: u64,
+    /// eddy --workers. Default: number of cores.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// The eddy binary. Default: `eddy` next to this program (target/release/eddy).
+    #[arg(long)]
+    eddy_bin: Option<PathBuf>,
+}
+
+fn message(i: u64) -> String {
+    format!(
+        r#"{{"id": {i}, "user_id": "u{}", "amount": {}.{:02}, "ts": "2026-01-01T00:00:00Z"}}"#,
+        i % 10_000,
+        i % 1000,
+        i % 100
+    )
+}
+
+fn produce(broker: &KafkaBroker, topic: &str, from: u64, to: u64, partitions: i32) -> anyhow::Result<()> {
+    const CHUNK: u64 = 50_000;
+    let mut start = from;
+    while start < to {
+        let end = (start + CHUNK).min(to);
+        let values: Vec<String> = (start..end).map(message).collect();
+        let records: Vec<Record> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Record { key: None, value: Some(v.as_bytes()), partition: Some((i as i32) % partitions) })
+            .collect();
+        broker.produce(topic, &records)?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// The ceiling: a plain rdkafka consumer reading `n` messages of `topic` from the start.
+fn plain_consumer_rate(broker: &KafkaBroker, topic: &str, partitions: i32, n: u64) -> anyhow::Result<f64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.address())
+        .set("group.id", "plain-bench")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&tpl)?;
+    let started = Instant::now();
+    let mut seen = 0u64;
+    let mut bytes = 0usize;
+    while seen < n {
+        if let Some(m) = consumer.poll(Duration::from_secs(10)) {
+            bytes += rdkafka::message::Message::payload(&m?).map_or(0, <[u8]>::len);
+            seen += 1;
+        } else {
+            anyhow::bail!("plain consumer stalled at {seen} of {n} messages");
+        }
+    }
+    std::hint::black_box(bytes);
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn scalar(client: &tokio_postgres::Client, sql: &str) -> anyhow::Result<i64> {
+    Ok(client.query_one(sql, &[]).await?.get(0))
+}
+
+/// Eddy's rate: from CREATE SOURCE until the view has every one of `n` messages.
+async fn eddy_rate(
+    client: &tokio_postgres::Client,
+    name: &str,
+    view: &str,
+    check: &str,
+    n: u64,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    client
+        .batch_execute(&format!(
+            "CREATE SOURCE {name} (id bigint, user_id text, amount numeric, ts timestamptz)
+               FROM KAFKA CONNECTION conn (TOPIC 'bench') FORMAT JSON;
+             CREATE MATERIALIZED VIEW {name}_v AS {view};"
+        ))
+        .await?;
+    let progress = format!("SELECT messages FROM eddy_catalog.sources WHERE name = '{name}'");
+    let mut last_report = Instant::now();
+    loop {
+        let read = scalar(client, &progress).await?;
+        if read as u64 >= n {
+            break;
+        }
+        if last_report.elapsed() > Duration::from_secs(5) {
+            eprintln!("  {name}: {read} of {n} messages read");
+            last_report = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A read waits until the view is complete at the last batch's time.
+    let rows = scalar(client, check).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    eprintln!("  {name}: view check -> {rows}");
+    client.batch_execute(&format!("DROP SOURCE {name} CASCADE")).await?;
+    Ok(n as f64 / elapsed)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let machine = Machine::detect();
+    let workers = args.workers.unwrap_or(machine.cores);
+    let eddy_bin = args.eddy_bin.clone().unwrap_or_else(|| {
+        std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join("eddy"))).unwrap_or_default()
+    });
+
+    eprintln!("starting tansu and producing {} messages over {} partitions", args.messages, args.partitions);
+    let broker = KafkaBroker::start()?;
+    broker.create_topic("bench", args.partitions)?;
+    broker.create_topic("fresh", args.partitions)?;
+    let started = Instant::now();
+    produce(&broker, "bench", 0, args.messages, args.partitions)?;
+    let produce_rate = args.messages as f64 / started.elapsed().as_secs_f64();
+
+    eprintln!("plain rdkafka consumer");
+    let plain = plain_consumer_rate(&broker, "bench", args.partitions, args.messages)?;
+
+    let server = EddyProcess::start_with(&eddy_bin, workers)?;
+    let client = server.connect().await?;
+    client.batch_execute(&format!("CREATE CONNECTION conn TO KAFKA (BROKER '{}')", broker.address())).await?;
+    eprintln!("eddy: filter view");
+    let filter = eddy_rate(
+        &client,
+        "f",
+        "SELECT id, user_id, amount FROM f WHERE amount >= 500",
+        "SELECT count(*) FROM f_v WHERE id < 1000",
+        args.messages,
+    )
+    .await?;
+    eprintln!("eddy: keyed aggregation");
+    let aggregate = eddy_rate(
+        &client,
+        "g",
+        "SELECT user_id, count(*) AS n, sum(amount) AS total FROM g GROUP BY user_id",
+        "SELECT n FROM g_v WHERE user_id = 'u1'",
+        args.messages,
+    )
+    .await?;
+
+    eprintln!("freshness at {} messages/s for {} s", args.rate, args.rate_seconds);
+    client
+        .batch_execute(
+            "CREATE SOURCE fr (id bigint, user_id text, amount numeric, ts timestamptz)
+               FROM KAFKA CONNECTION conn (TOPIC 'fresh') FORMAT JSON;
+             CREATE MATERIALIZED VIEW fr_v AS SELECT count(*) AS n FROM fr;",
+        )
+        .await?;
+    let total = args.rate * args.rate_seconds;
+    let sent: Arc<Mutex<Vec<Instant>>> = Arc::new(Mutex::new(Vec::with_capacity(total as usize)));
+    let producer = {
+        let sent = sent.clone();
+        let address = broker.address();
+        let (rate, partitions) = (args.rate, args.partitions);
+        std::thread::spawn(move || -> anyhow::Result<()> {
+            use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+            let producer: BaseProducer =
+                ClientConfig::new().set("bootstrap.servers", &address).set("linger.ms", "1").create()?;
+            let started = Instant::now();
+            for i in 0..total {
+                // Pace: message i goes out at i / rate seconds.
+                let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let body = message(i);
+                let mut record =
+                    BaseRecord::<[u8], [u8]>::to("fresh").payload(body.as_bytes()).partition((i as i32) % partitions);
+                loop {
+                    match producer.send(record) {
+                        Ok(()) => break,
+                        Err((_, back)) => {
+                            producer.poll(Duration::from_millis(1));
+                            record = back;
+                        }
+                    }
+                }
+                if let Ok(mut s) = sent.lock() {
+                    s.push(Instant::now());
+                }
+                producer.poll(Duration::ZERO);
+            }
+            producer.flush(Duration::from_secs(30))?;
+            Ok(())
+        })
+    };
+    // Message i counts as visible once the view's count exceeds i (messages are produced
+    // in order; across partitions this is approximate by at most a batch).
+    let mut latencies = Vec::new();
+    let mut visible = 0u64;
+    let mut max_lag = 0i64;
+    let mut lag_sum = 0i64;
+    let mut lag_samples = 0i64;
+    let deadline = Instant::now() + Duration::from_secs(args.rate_seconds + 60);
+    while visible < total && Instant::now() < deadline {
+        let n = scalar(&client, "SELECT n FROM fr_v").await? as u64;
+        let now = Instant::now();
+        if n > visible {
+            let sent = sent.lock().map(|s| s.clone()).unwrap_or_default();
+            for i in visible..n.min(sent.len() as u64) {
+                if i % 10 == 0 {
+                    latencies.push(now.duration_since(sent[i as usize]).as_secs_f64() * 1000.0);
+                }
+            }
+            visible = n;
+        }
+        let lag = scalar(&client, "SELECT lag_messages FROM eddy_catalog.sources WHERE name = 'fr'").await?;
+        max_lag = max_lag.max(lag);
+        lag_sum += lag;
+        lag_samples += 1;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    producer.join().map_err(|_| anyhow::anyhow!("producer panicked"))??;
+    latencies.sort_by(f64::total_cmp);
+
+    println!("# eddy-kafka-bench");
+    println!(
+        "machine: {} cores, {:.1} GiB, {}, kernel {}, load {}",
+        machine.cores,
+        machine.ram_bytes as f64 / (1u64 << 30) as f64,
+        machine.cpu_model,
+        machine.kernel,
+        machine::load_average()
+    );
+    println!("broker: tansu (sqlite storage) on loopback, {} partitions; eddy --workers {workers}", args.partitions);
+    println!("messages: {} JSON messages of ~{} bytes", args.messages, message(123_456).len());
+    println!("produce (rdkafka producer -> tansu):       {:>10.0} msg/s", produce_rate);
+    println!("plain rdkafka consumer, counting only:     {:>10.0} msg/s  (ceiling)", plain);
+    println!(
+        "eddy, JSON -> filter view:                 {:>10.0} msg/s  ({:.0}% of ceiling, {:.0} msg/s per core)",
+        filter,
+        100.0 * filter / plain,
+        filter / machine.cores as f64
+    );
+    println!(
+        "eddy, JSON -> keyed aggregation (10k keys):{:>10.0} msg/s  ({:.0}% of ceiling, {:.0} msg/s per core)",
+        aggregate,
+        100.0 * aggregate / plain,
+        aggregate / machine.cores as f64
+    );
+    println!(
+        "freshness at {} msg/s for {} s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples; {} of {} visible)",
+        args.rate,
+        args.rate_seconds,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(f64::NAN),
+        latencies.len(),
+        visible,
+        total
+    );
+    println!(
+        "consumer lag under that load: mean {:.0} messages, max {} messages",
+        lag_sum as f64 / lag_samples.max(1) as f64,
+        max_lag
+    );
+    Ok(())
+}
