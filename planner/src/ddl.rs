@@ -657,3 +657,74 @@ fn duration(option: &str, text: &str) -> Result<Duration, PlanError> {
 fn syntax(e: ParserError) -> PlanError {
     PlanError::Syntax(e.to_string().trim_start_matches("sql parser error: ").to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Statement;
+
+    fn plan_of(sql: &str) -> Plan {
+        let mut stmts = crate::parse(sql).expect("parses");
+        assert_eq!(stmts.len(), 1, "{sql}");
+        match stmts.remove(0) {
+            Statement::Eddy(plan) => *plan,
+            Statement::Sql(other) => panic!("not Eddy DDL: {other}"),
+        }
+    }
+
+    fn column_names(desc: &RelationDesc) -> Vec<&str> {
+        desc.columns().iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    #[test]
+    fn kafka_source_columns_formats_and_includes() {
+        let sql = "CREATE SOURCE orders (id bigint NOT NULL, amount numeric) \
+                   FROM KAFKA CONNECTION c (TOPIC 'orders', START OFFSET 'latest') \
+                   FORMAT JSON INCLUDE PARTITION, OFFSET AS o, KEY";
+        let Plan::CreateSource { name, spec: SourceSpec::Kafka(k), desc, connection, create_sql, .. } = plan_of(sql)
+        else {
+            panic!("a Kafka source")
+        };
+        assert_eq!((name.as_str(), connection.as_deref()), ("orders", Some("c")));
+        assert_eq!(column_names(&desc), ["id", "amount", "partition", "o", "key"]);
+        assert!(!desc.columns()[0].1.nullable);
+        assert_eq!((k.topic.as_str(), k.start_offset.clone()), ("orders", StartOffset::Latest));
+        assert_eq!((k.key_format, k.value_format), (Some(Format::Json), Format::Json));
+        assert_eq!(create_sql, sql, "SHOW CREATE gives the statement as written");
+    }
+
+    #[test]
+    fn upsert_key_leads_and_include_key_names_it() {
+        let sql = "CREATE SOURCE u FROM KAFKA CONNECTION c (TOPIC 'u') \
+                   KEY FORMAT TEXT VALUE FORMAT JSON INCLUDE KEY AS id, TIMESTAMP ENVELOPE UPSERT";
+        let Plan::CreateSource { desc, spec: SourceSpec::Kafka(k), .. } = plan_of(sql) else { panic!("a source") };
+        assert_eq!(column_names(&desc), ["id", "data", "timestamp"]);
+        assert_eq!(k.include.len(), 1, "the key is not included twice");
+        assert_eq!(k.envelope, Envelope::Upsert);
+    }
+
+    #[test]
+    fn eddy_and_postgres_statements_mix_in_one_string() {
+        let stmts = crate::parse(
+            "CREATE SECRET s AS 'x'; SELECT 1; DROP SOURCE IF EXISTS a, b CASCADE; SHOW CREATE CONNECTION c",
+        )
+        .expect("parses");
+        assert_eq!(stmts.len(), 4);
+        assert!(matches!(&stmts[1], Statement::Sql(_)));
+        let Statement::Eddy(drop) = &stmts[2] else { panic!("eddy") };
+        assert!(matches!(**drop, Plan::Drop { ref names, if_exists: true, cascade: true, .. } if names.len() == 2));
+    }
+
+    #[test]
+    fn bad_statements_say_what_is_wrong() {
+        let err = |sql: &str| crate::parse(sql).map(|_| ()).expect_err(sql).to_string();
+        assert!(err("CREATE SOURCE s FROM KAFKA CONNECTION c (TOPIC 't') FORMAT AVRO").contains("Avro"));
+        assert_eq!(
+            err("CREATE CONNECTION c TO KAFKA (BROKER 'b', SASL PASSWORD 'p')"),
+            "SASL PASSWORD must name a secret: CREATE SECRET s AS '...'; then SASL PASSWORD SECRET s"
+        );
+        assert!(err("CREATE SOURCE s FROM KAFKA CONNECTION c (TOPIC 't') FORMAT CSV").contains("FORMAT CSV needs"));
+        assert!(err("CREATE SOURCE s FROM LOAD GENERATOR COUNTER (TICK INTERVAL '0s')").contains("must be positive"));
+        assert!(err("CREATE SECRET s AS 'x' garbage").contains("end of statement"));
+    }
+}
