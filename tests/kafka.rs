@@ -137,6 +137,14 @@ async fn json_source_with_metadata_feeds_a_view_and_keeps_bad_messages() -> anyh
     let lag =
         wait_for(&client, "SELECT partitions, lag_messages FROM eddy_catalog.sources", &vec![row(&["3", "0"])]).await?;
     assert_eq!(lag, vec![row(&["3", "0"])]);
+    // Offsets are committed to the consumer group, so Kafka's own tools see the position.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut committed = broker.committed_offsets("eddy-orders", "orders", 3)?;
+    while committed != [100, 103, 100] && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        committed = broker.committed_offsets("eddy-orders", "orders", 3)?;
+    }
+    assert_eq!(committed, [100, 103, 100]);
 
     // More messages flow through; DROP SOURCE needs CASCADE for the view.
     let more = r#"{"order_id": "late", "user_id": "u0", "amount": 0.01}"#;

@@ -72,30 +72,81 @@ fn produce(broker: &KafkaBroker, topic: &str, from: u64, to: u64, partitions: i3
     Ok(())
 }
 
-/// The ceiling: a plain rdkafka consumer reading `n` messages of `topic` from the start.
-fn plain_consumer_rate(broker: &KafkaBroker, topic: &str, partitions: i32, n: u64) -> anyhow::Result<f64> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker.address())
-        .set("group.id", "plain-bench")
-        .set("enable.auto.commit", "false")
-        .create()?;
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
-    }
-    consumer.assign(&tpl)?;
+/// The ceiling: plain rdkafka consumers that only count, `readers` of them splitting the
+/// partitions as Eddy's readers do (`p % readers`), reading `n` messages from the start.
+fn plain_consumer_rate(
+    broker: &KafkaBroker,
+    topic: &str,
+    partitions: i32,
+    readers: i32,
+    n: u64,
+) -> anyhow::Result<f64> {
+    let readers = readers.clamp(1, partitions);
+    let counted = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let started = Instant::now();
-    let mut seen = 0u64;
-    let mut bytes = 0usize;
-    while seen < n {
-        if let Some(m) = consumer.poll(Duration::from_secs(10)) {
-            bytes += rdkafka::message::Message::payload(&m?).map_or(0, <[u8]>::len);
-            seen += 1;
-        } else {
-            anyhow::bail!("plain consumer stalled at {seen} of {n} messages");
+    let mut threads = Vec::new();
+    for reader in 0..readers {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", broker.address())
+            .set("group.id", "plain-bench")
+            .set("enable.auto.commit", "false")
+            // The same fetch setting as Eddy's consumers.
+            .set("fetch.wait.max.ms", "25")
+            .create()?;
+        let mut tpl = TopicPartitionList::new();
+        for p in (0..partitions).filter(|p| p % readers == reader) {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
         }
+        consumer.assign(&tpl)?;
+        let counted = counted.clone();
+        threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
+            let mut bytes = 0usize;
+            while counted.load(std::sync::atomic::Ordering::Relaxed) < n {
+                if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+                    bytes += rdkafka::message::Message::payload(&m?).map_or(0, <[u8]>::len);
+                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                } else if started.elapsed() > Duration::from_secs(600) {
+                    anyhow::bail!("plain consumer stalled");
+                }
+            }
+            std::hint::black_box(bytes);
+            Ok(())
+        }));
     }
-    std::hint::black_box(bytes);
+    for t in threads {
+        t.join().map_err(|_| anyhow::anyhow!("consumer thread panicked"))??;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Eddy's decoding alone, in this process: JSON bytes -> typed row changes through the
+/// same format and envelope code a source runs, on one core. What one reader thread
+/// could do with a broker that is never the bottleneck.
+fn decode_rate(n: u64) -> anyhow::Result<f64> {
+    use eddy_repr::source::{Envelope, Format};
+    use eddy_repr::{ColumnType, RelationDesc, ScalarType};
+    use eddy_storage::envelope::{EnvelopeState, Message};
+    let desc = RelationDesc::new(vec![
+        ("id".into(), ColumnType::new(ScalarType::Int64, true)),
+        ("user_id".into(), ColumnType::new(ScalarType::Text, true)),
+        ("amount".into(), ColumnType::new(ScalarType::Numeric { precision: None, scale: None }, true)),
+        ("ts".into(), ColumnType::new(ScalarType::TimestampTz, true)),
+    ]);
+    let mut envelope = EnvelopeState::new(Envelope::None, None, Format::Json, None, desc, vec![]);
+    let messages: Vec<String> = (0..n.min(100_000)).map(message).collect();
+    let mut out = Vec::with_capacity(messages.len());
+    let started = Instant::now();
+    let mut done = 0u64;
+    while done < n {
+        for (i, m) in messages.iter().enumerate().take((n - done) as usize) {
+            let msg =
+                Message { key: None, value: Some(m.as_bytes()), partition: 0, offset: i as i64, timestamp_ms: None };
+            envelope.apply(&msg, &mut out).map_err(|e| anyhow::anyhow!("decode: {e}"))?;
+            done += 1;
+        }
+        std::hint::black_box(&out);
+        out.clear();
+    }
     Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
@@ -140,6 +191,28 @@ async fn eddy_rate(
     Ok(n as f64 / elapsed)
 }
 
+/// When the broker acknowledged each message of the freshness run.
+struct Acks {
+    at: Mutex<Vec<Option<Instant>>>,
+}
+
+struct AckContext(Arc<Acks>);
+
+impl rdkafka::ClientContext for AckContext {}
+
+impl rdkafka::producer::ProducerContext for AckContext {
+    type DeliveryOpaque = Box<u64>;
+    fn delivery(&self, result: &rdkafka::producer::DeliveryResult<'_>, id: Box<u64>) {
+        if result.is_ok() {
+            if let Ok(mut at) = self.0.at.lock() {
+                if let Some(slot) = at.get_mut(*id as usize) {
+                    *slot = Some(Instant::now());
+                }
+            }
+        }
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -156,6 +229,8 @@ async fn main() -> anyhow::Result<()> {
         std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join("eddy"))).unwrap_or_default()
     });
 
+    eprintln!("decoding in-process");
+    let decode = decode_rate(args.messages)?;
     eprintln!("starting tansu and producing {} messages over {} partitions", args.messages, args.partitions);
     let broker = KafkaBroker::start()?;
     broker.create_topic("bench", args.partitions)?;
@@ -164,8 +239,8 @@ async fn main() -> anyhow::Result<()> {
     produce(&broker, "bench", 0, args.messages, args.partitions)?;
     let produce_rate = args.messages as f64 / started.elapsed().as_secs_f64();
 
-    eprintln!("plain rdkafka consumer");
-    let plain = plain_consumer_rate(&broker, "bench", args.partitions, args.messages)?;
+    eprintln!("plain rdkafka consumers");
+    let plain = plain_consumer_rate(&broker, "bench", args.partitions, workers as i32, args.messages)?;
 
     let server = EddyProcess::start_with(&eddy_bin, workers)?;
     let client = server.connect().await?;
@@ -199,14 +274,17 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let total = args.rate * args.rate_seconds;
     let sent: Arc<Mutex<Vec<Instant>>> = Arc::new(Mutex::new(Vec::with_capacity(total as usize)));
+    let acked = Arc::new(Acks { at: Mutex::new(vec![None; total as usize]) });
     let producer = {
-        let sent = sent.clone();
+        let (sent, acked) = (sent.clone(), acked.clone());
         let address = broker.address();
         let (rate, partitions) = (args.rate, args.partitions);
         std::thread::spawn(move || -> anyhow::Result<()> {
             use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-            let producer: BaseProducer =
-                ClientConfig::new().set("bootstrap.servers", &address).set("linger.ms", "1").create()?;
+            let producer: BaseProducer<AckContext> = ClientConfig::new()
+                .set("bootstrap.servers", &address)
+                .set("linger.ms", "1")
+                .create_with_context(AckContext(acked))?;
             let started = Instant::now();
             for i in 0..total {
                 // Pace: message i goes out at i / rate seconds.
@@ -215,8 +293,9 @@ async fn main() -> anyhow::Result<()> {
                     std::thread::sleep(wait);
                 }
                 let body = message(i);
-                let mut record =
-                    BaseRecord::<[u8], [u8]>::to("fresh").payload(body.as_bytes()).partition((i as i32) % partitions);
+                let mut record = BaseRecord::<[u8], [u8], Box<u64>>::with_opaque_to("fresh", Box::new(i))
+                    .payload(body.as_bytes())
+                    .partition((i as i32) % partitions);
                 loop {
                     match producer.send(record) {
                         Ok(()) => break,
@@ -238,6 +317,7 @@ async fn main() -> anyhow::Result<()> {
     // Message i counts as visible once the view's count exceeds i (messages are produced
     // in order; across partitions this is approximate by at most a batch).
     let mut latencies = Vec::new();
+    let mut since_ack = Vec::new();
     let mut visible = 0u64;
     let mut max_lag = 0i64;
     let mut lag_sum = 0i64;
@@ -251,6 +331,10 @@ async fn main() -> anyhow::Result<()> {
             for i in visible..n.min(sent.len() as u64) {
                 if i % 10 == 0 {
                     latencies.push(now.duration_since(sent[i as usize]).as_secs_f64() * 1000.0);
+                    let ack = acked.at.lock().ok().and_then(|a| a[i as usize]);
+                    if let Some(ack) = ack {
+                        since_ack.push(now.saturating_duration_since(ack).as_secs_f64() * 1000.0);
+                    }
                 }
             }
             visible = n;
@@ -263,6 +347,7 @@ async fn main() -> anyhow::Result<()> {
     }
     producer.join().map_err(|_| anyhow::anyhow!("producer panicked"))??;
     latencies.sort_by(f64::total_cmp);
+    since_ack.sort_by(f64::total_cmp);
 
     println!("# eddy-kafka-bench");
     println!(
@@ -275,8 +360,13 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("broker: tansu (sqlite storage) on loopback, {} partitions; eddy --workers {workers}", args.partitions);
     println!("messages: {} JSON messages of ~{} bytes", args.messages, message(123_456).len());
+    println!("decode only (JSON -> rows, in-process, 1 core): {:>6.0} msg/s", decode);
     println!("produce (rdkafka producer -> tansu):       {:>10.0} msg/s", produce_rate);
-    println!("plain rdkafka consumer, counting only:     {:>10.0} msg/s  (ceiling)", plain);
+    println!(
+        "plain rdkafka consumers ({} threads), counting only: {:>10.0} msg/s  (ceiling)",
+        workers.min(args.partitions as usize),
+        plain
+    );
     println!(
         "eddy, JSON -> filter view:                 {:>10.0} msg/s  ({:.0}% of ceiling, {:.0} msg/s per core)",
         filter,
@@ -299,6 +389,12 @@ async fn main() -> anyhow::Result<()> {
         latencies.len(),
         visible,
         total
+    );
+    println!(
+        "  of which after the broker acknowledged the message: p50 {:.1} ms, p99 {:.1} ms ({} samples)",
+        percentile(&since_ack, 0.5),
+        percentile(&since_ack, 0.99),
+        since_ack.len()
     );
     println!(
         "consumer lag under that load: mean {:.0} messages, max {} messages",

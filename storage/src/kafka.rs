@@ -39,20 +39,43 @@ pub(crate) struct KafkaIngestion {
     next_offsets: BTreeMap<i32, i64>,
 }
 
-/// Remembers librdkafka's last client-level error (authentication failures and the like
-/// arrive only this way), so that "cannot reach the broker" can say why.
+/// What librdkafka tells a consumer on the side: its last client-level error
+/// (authentication failures arrive only this way, so "cannot reach the broker" can say
+/// why) and, from its periodic statistics, each partition's high watermark (so lag is
+/// known without blocking the reader on a ListOffsets request).
 #[derive(Default)]
 pub struct ErrorCapture {
     last: Mutex<Option<String>>,
+    /// Per partition: low and high watermark and librdkafka's own consumer lag, all
+    /// taken at the same instant.
+    watermarks: Mutex<BTreeMap<i32, (i64, i64, i64)>>,
 }
 
 impl ErrorCapture {
     fn last(&self) -> Option<String> {
         self.last.lock().ok().and_then(|l| l.clone())
     }
+
+    fn watermarks(&self, partition: i32) -> Option<(i64, i64, i64)> {
+        self.watermarks.lock().ok().and_then(|w| w.get(&partition).copied())
+    }
 }
 
 impl ClientContext for ErrorCapture {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        if let Ok(mut watermarks) = self.watermarks.lock() {
+            for topic in statistics.topics.values() {
+                // Partition -1 is librdkafka's internal "unassigned" bucket.
+                for (&p, partition) in topic.partitions.iter().filter(|(&p, _)| p >= 0) {
+                    if partition.hi_offset >= 0 {
+                        let entry = (partition.lo_offset.max(0), partition.hi_offset, partition.consumer_lag);
+                        watermarks.insert(p, entry);
+                    }
+                }
+            }
+        }
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         warn!("Kafka client error: {error}: {reason}");
         if let Ok(mut last) = self.last.lock() {
@@ -72,7 +95,14 @@ pub fn consumer(connection: &KafkaConnection, group: &str) -> Result<BaseConsume
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
-        .set("socket.timeout.ms", "5000")
+        // Long enough for a slow broker to answer a large fetch: a shorter timeout makes
+        // librdkafka retry the same fetch forever.
+        .set("socket.timeout.ms", "30000")
+        // Brokers may hold a fetch this long when no data is waiting; freshness is
+        // bounded by it (librdkafka's default of 500 ms is too coarse for a view).
+        .set("fetch.wait.max.ms", "25")
+        // Statistics carry each partition's high watermark, for lag (see ErrorCapture).
+        .set("statistics.interval.ms", "1000")
         .set("reconnect.backoff.max.ms", "2000")
         .set("log_level", "3");
     for (k, v) in connection.options.iter().chain(&connection.secret_options) {
@@ -262,10 +292,18 @@ impl KafkaIngestion {
         }
         let mut progress = Vec::new();
         for (&p, &next) in &self.next_offsets {
-            let (low, high) =
-                self.consumer.fetch_watermarks(&self.spec.topic, p, Duration::from_millis(500)).unwrap_or((0, -1));
-            let next_offset = if next >= 0 { next } else { low };
-            progress.push(PartitionProgress { partition: p, next_offset, high_watermark: high.max(next_offset) });
+            let (low, high, lag) = self.consumer.context().watermarks(p).unwrap_or((0, 0, -1));
+            // Before the first message the position is the start offset.
+            let next_offset = match (next, &self.spec.start_offset) {
+                (n, _) if n >= 0 => n,
+                (_, StartOffset::Earliest) => low,
+                (_, StartOffset::Latest) => high,
+            };
+            // The statistics are up to a second old: their own lag figure is consistent
+            // (both ends seen at once); a stale high watermark against our newer
+            // position would read as no lag.
+            let lag = if lag >= 0 { lag } else { (high - next_offset).max(0) };
+            progress.push(PartitionProgress { partition: p, next_offset, high_watermark: next_offset + lag });
         }
         cx.update_status(|s| {
             if matches!(&s.state, SourceState::Stalled(why) if why.starts_with("broker unreachable") || why.starts_with("topic")) {

@@ -144,6 +144,25 @@ impl KafkaBroker {
         Ok(())
     }
 
+    /// The offsets consumer group `group` has committed for `topic`'s partitions
+    /// `0..partitions` (-1 where none), as Kafka's lag tools would read them.
+    pub fn committed_offsets(&self, group: &str, topic: &str, partitions: i32) -> anyhow::Result<Vec<i64>> {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let consumer: BaseConsumer =
+            ClientConfig::new().set("bootstrap.servers", self.address()).set("group.id", group).create()?;
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition(topic, p);
+        }
+        let committed = consumer.committed_offsets(tpl, Duration::from_secs(10))?;
+        Ok((0..partitions)
+            .map(|p| match committed.find_partition(topic, p).map(|e| e.offset()) {
+                Some(rdkafka::Offset::Offset(o)) => o,
+                _ => -1,
+            })
+            .collect())
+    }
+
     /// Stops the broker (SIGKILL: as abrupt as a crash); [`KafkaBroker::restart`] brings it back.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
