@@ -379,68 +379,23 @@ impl Coordinator {
         rows
     }
 
-    /// `SHOW SOURCES`: name, type, status and counts.
+    /// `SHOW SOURCES`: name, type, status, messages and decode errors of
+    /// `eddy_catalog.sources`.
     pub(crate) fn show_sources(&self) -> ExecuteResponse {
-        let rows = self
-            .source_rows()
-            .into_iter()
-            .map(|r| {
-                Row::new(vec![
-                    Datum::Text(r.name),
-                    Datum::Text(r.kind.into()),
-                    Datum::Text(r.status),
-                    Datum::Int64(r.messages as i64),
-                    Datum::Int64(r.errors as i64),
-                ])
-            })
-            .collect();
-        let desc =
-            RelationDesc::new(vec![text("name"), text("type"), text("status"), int("messages"), int("decode_errors")]);
+        const SHOWN: [usize; 5] = [0, 1, 2, 3, 5];
+        let columns = sources_columns();
+        let desc = RelationDesc::new(SHOWN.iter().map(|&c| columns[c].clone()).collect());
+        let rows = self.source_rows().into_iter().map(|r| sources_row(r).project(&SHOWN)).collect();
         ExecuteResponse::Rows { desc, rows }
     }
 
     /// `eddy_catalog.sources`, `eddy_catalog.source_errors` and
     /// `eddy_catalog.source_partitions`, as of now.
     pub(crate) fn source_system_table(&self, name: &str) -> Option<CatalogItem> {
-        let ts =
-            |ms: Timestamp| chrono::DateTime::from_timestamp_millis(ms as i64).map_or(Datum::Null, Datum::TimestampTz);
         match name.strip_prefix("eddy_catalog.").unwrap_or(name) {
             "sources" => {
-                let rows = self
-                    .source_rows()
-                    .into_iter()
-                    .map(|r| {
-                        Row::new(vec![
-                            Datum::Text(r.name),
-                            Datum::Text(r.kind.into()),
-                            Datum::Text(r.status),
-                            Datum::Int64(r.messages as i64),
-                            Datum::Int64(r.bytes as i64),
-                            Datum::Int64(r.errors as i64),
-                            r.upper.map_or(Datum::Null, ts),
-                            Datum::Int32(r.partitions as i32),
-                            Datum::Int64(r.lag),
-                            r.skew.map_or(Datum::Null, Datum::Float64),
-                            Datum::Int64(r.backpressure_ms as i64),
-                            Datum::Int64(r.last_batch_ms as i64),
-                        ])
-                    })
-                    .collect();
-                let columns = vec![
-                    text("name"),
-                    text("type"),
-                    text("status"),
-                    int("messages"),
-                    int("bytes"),
-                    int("decode_errors"),
-                    nullable("upper", ScalarType::TimestampTz),
-                    (("partitions").into(), ColumnType::new(ScalarType::Int32, false)),
-                    int("lag_messages"),
-                    nullable("partition_skew", ScalarType::Float64),
-                    int("backpressure_ms"),
-                    int("last_batch_ms"),
-                ];
-                Some(system_tables::constant(name, 8, columns, rows))
+                let rows = self.source_rows().into_iter().map(sources_row).collect();
+                Some(system_tables::constant(name, 8, sources_columns(), rows))
             }
             "source_errors" => {
                 let mut rows = Vec::new();
@@ -581,6 +536,44 @@ impl Coordinator {
         let rows = self.sources.secrets.keys().map(|n| Row::new(vec![Datum::Text(n.clone())])).collect();
         ExecuteResponse::Rows { desc: RelationDesc::new(vec![text("name")]), rows }
     }
+}
+
+fn sources_columns() -> Vec<(String, ColumnType)> {
+    vec![
+        text("name"),
+        text("type"),
+        text("status"),
+        int("messages"),
+        int("bytes"),
+        int("decode_errors"),
+        nullable("upper", ScalarType::TimestampTz),
+        ("partitions".into(), ColumnType::new(ScalarType::Int32, false)),
+        int("lag_messages"),
+        nullable("partition_skew", ScalarType::Float64),
+        int("backpressure_ms"),
+        int("last_batch_ms"),
+    ]
+}
+
+fn sources_row(r: SourceRow) -> Row {
+    let upper = r
+        .upper
+        .and_then(|ms| chrono::DateTime::from_timestamp_millis(ms as i64))
+        .map_or(Datum::Null, Datum::TimestampTz);
+    Row::new(vec![
+        Datum::Text(r.name),
+        Datum::Text(r.kind.into()),
+        Datum::Text(r.status),
+        Datum::Int64(r.messages as i64),
+        Datum::Int64(r.bytes as i64),
+        Datum::Int64(r.errors as i64),
+        upper,
+        Datum::Int32(r.partitions as i32),
+        Datum::Int64(r.lag),
+        r.skew.map_or(Datum::Null, Datum::Float64),
+        Datum::Int64(r.backpressure_ms as i64),
+        Datum::Int64(r.last_batch_ms as i64),
+    ])
 }
 
 fn text(name: &str) -> (String, ColumnType) {

@@ -4,7 +4,8 @@
 //! how far Eddy is. New partitions are picked up on the next metadata refresh.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -37,6 +38,43 @@ pub(crate) struct KafkaIngestion {
     readers: i32,
     /// Next offset to read, per assigned partition.
     next_offsets: BTreeMap<i32, i64>,
+    /// The topic's partition count as the watcher last saw it.
+    partitions: Arc<AtomicI32>,
+}
+
+/// Looks up the topic's metadata every [`METADATA_INTERVAL`] on a thread of its own (a
+/// metadata request can take a second; readers must not wait for it): new partitions go
+/// to [`KafkaIngestion::partitions`]; an unreachable broker or a vanished topic marks the
+/// source stalled, and its return running again.
+pub(crate) struct Watcher {
+    consumer: BaseConsumer<ErrorCapture>,
+    topic: String,
+    partitions: Arc<AtomicI32>,
+}
+
+impl Watcher {
+    pub fn run(self, cx: SourceContext) {
+        while !cx.stopped() {
+            std::thread::sleep(METADATA_INTERVAL);
+            match partition_count(&self.consumer, &self.topic, Duration::from_secs(1)) {
+                Ok(n) => {
+                    self.partitions.fetch_max(n, Ordering::Relaxed);
+                    cx.update_status(|s| {
+                        if matches!(&s.state, SourceState::Stalled(why) if why.starts_with("broker unreachable") || why.starts_with("topic")) {
+                            s.state = SourceState::Running;
+                        }
+                    });
+                }
+                Err(MetadataError::Unreachable(why)) => {
+                    let why = self.consumer.context().last().unwrap_or(why);
+                    cx.update_status(|s| s.state = SourceState::Stalled(format!("broker unreachable: {why}")));
+                }
+                Err(MetadataError::Topic(why)) => {
+                    cx.update_status(|s| s.state = SourceState::Stalled(format!("topic \"{}\": {why}", self.topic)));
+                }
+            }
+        }
+    }
 }
 
 /// What librdkafka tells a consumer on the side: its last client-level error
@@ -115,8 +153,8 @@ pub fn consumer(connection: &KafkaConnection, group: &str) -> Result<BaseConsume
 
 impl KafkaIngestion {
     /// Connects, checks the topic, and splits its partitions over up to `readers`
-    /// readers, each assigned its partitions at the start offset.
-    pub fn connect(name: &str, spec: &KafkaSourceSpec, readers: usize) -> Result<Vec<Self>, StorageError> {
+    /// readers, each assigned its partitions at the start offset; plus the topic's watcher.
+    pub fn connect(name: &str, spec: &KafkaSourceSpec, readers: usize) -> Result<(Vec<Self>, Watcher), StorageError> {
         let group = format!("{}{name}", spec.connection.group_id_prefix.as_deref().unwrap_or("eddy-"));
         let first = consumer(&spec.connection, &group)?;
         let partitions = partition_count(&first, &spec.topic, CONNECT_TIMEOUT).map_err(|e| match e {
@@ -134,20 +172,22 @@ impl KafkaIngestion {
             StartOffset::Latest => Offset::End,
         };
         let readers = readers.clamp(1, partitions.max(1) as usize) as i32;
+        let count = Arc::new(AtomicI32::new(partitions));
         let mut out = Vec::new();
-        let mut first = Some(first);
         for reader in 0..readers {
-            let consumer = match first.take() {
-                Some(c) => c,
-                None => consumer(&spec.connection, &group)?,
+            let mut ingestion = KafkaIngestion {
+                consumer: consumer(&spec.connection, &group)?,
+                spec: spec.clone(),
+                reader,
+                readers,
+                next_offsets: BTreeMap::new(),
+                partitions: count.clone(),
             };
-            let mut ingestion =
-                KafkaIngestion { consumer, spec: spec.clone(), reader, readers, next_offsets: BTreeMap::new() };
             ingestion.assign_new(partitions, start)?;
             out.push(ingestion);
         }
         info!(source = name, topic = %spec.topic, partitions, readers, "Kafka source connected");
-        Ok(out)
+        Ok((out, Watcher { consumer: first, topic: spec.topic.clone(), partitions: count }))
     }
 
     fn owns(&self, partition: i32) -> bool {
@@ -270,24 +310,15 @@ impl KafkaIngestion {
 
     /// Picks up new partitions and updates per-partition lag; a broker that does not
     /// answer or a topic that vanished marks the source stalled.
+    /// Takes on partitions the [`Watcher`] has seen appear and reports this reader's
+    /// progress; never blocks on the broker.
     fn refresh(&mut self, cx: &SourceContext) {
-        match partition_count(&self.consumer, &self.spec.topic, Duration::from_secs(1)) {
-            Ok(n) => {
-                let known = self.next_offsets.keys().next_back().map_or(0, |p| p + 1);
-                if n > known && (known..n).any(|p| self.owns(p)) {
-                    info!(topic = %self.spec.topic, partitions = n, "new partitions; reading them from the beginning");
-                    if let Err(e) = self.assign_new(n, Offset::Beginning) {
-                        warn!("{e}");
-                    }
-                }
-            }
-            Err(MetadataError::Unreachable(why)) => {
-                cx.update_status(|s| s.state = SourceState::Stalled(format!("broker unreachable: {why}")));
-                return;
-            }
-            Err(MetadataError::Topic(why)) => {
-                cx.update_status(|s| s.state = SourceState::Stalled(format!("topic \"{}\": {why}", self.spec.topic)));
-                return;
+        let n = self.partitions.load(Ordering::Relaxed);
+        let known = self.next_offsets.keys().next_back().map_or(0, |p| p + 1);
+        if n > known && (known..n).any(|p| self.owns(p)) {
+            info!(topic = %self.spec.topic, partitions = n, "new partitions; reading them from the beginning");
+            if let Err(e) = self.assign_new(n, Offset::Beginning) {
+                warn!("{e}");
             }
         }
         let mut progress = Vec::new();
@@ -306,9 +337,6 @@ impl KafkaIngestion {
             progress.push(PartitionProgress { partition: p, next_offset, high_watermark: next_offset + lag });
         }
         cx.update_status(|s| {
-            if matches!(&s.state, SourceState::Stalled(why) if why.starts_with("broker unreachable") || why.starts_with("topic")) {
-                s.state = SourceState::Running;
-            }
             // Other readers report their own partitions.
             s.partitions.retain(|p| p.partition % self.readers != self.reader);
             s.partitions.extend(progress);

@@ -166,10 +166,13 @@ pub fn start(name: &str, spec: &SourceSpec, readers: usize, sink: BatchSink) -> 
     let mut threads = Vec::new();
     match spec {
         SourceSpec::Kafka(k) => {
-            for ingestion in kafka::KafkaIngestion::connect(name, k, readers)? {
+            let (ingestions, watcher) = kafka::KafkaIngestion::connect(name, k, readers)?;
+            for ingestion in ingestions {
                 let cx = context();
                 threads.push(spawn(name, move || ingestion.run(cx))?);
             }
+            let cx = context();
+            threads.push(spawn(name, move || watcher.run(cx))?);
         }
         SourceSpec::LoadGenerator(g) => {
             let (g, cx) = (g.clone(), context());
