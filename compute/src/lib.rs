@@ -48,6 +48,14 @@ pub enum Command {
     AdvanceTime {
         time: Timestamp,
     },
+    /// Streams every change of collection `collection` to `sender`: its whole contents
+    /// first (as updates at the times they happened, compacted), then each change, with
+    /// this worker's frontier after every step. Ends when `sender`'s receiver is dropped.
+    Subscribe {
+        subscription: u64,
+        collection: GlobalId,
+        sender: Sender<SubscribeEvent>,
+    },
     /// Reads collection `id` as of `time`, once every worker's copy is complete there:
     /// the rows in `ranges` (sorted by start, disjoint) that come out of `pipeline`.
     Peek {
@@ -58,6 +66,18 @@ pub enum Command {
         reply: Sender<PeekResponse>,
     },
     Shutdown,
+}
+
+/// What a subscription hears from each worker.
+#[derive(Clone, Debug)]
+pub enum SubscribeEvent {
+    /// Some of the worker's changes (any times not yet covered by its frontier).
+    Updates(Vec<(Row, Timestamp, Diff)>),
+    /// The collection's rows raised this error.
+    Error(EvalError),
+    /// The worker will report no more changes at times before `frontier` (`None`: none
+    /// at all, the collection is gone).
+    Frontier { worker: usize, frontier: Option<Timestamp> },
 }
 
 /// One worker's share of a peek: its rows, or the first error of the view.
@@ -76,6 +96,7 @@ pub enum PeekError {
 pub struct Compute {
     senders: Vec<Sender<Command>>,
     guards: Option<JoinHandle<()>>,
+    next_subscription: u64,
 }
 
 impl Compute {
@@ -96,7 +117,7 @@ impl Compute {
         let handle = std::thread::spawn(move || {
             drop(guards.join());
         });
-        Ok(Compute { senders, guards: Some(handle) })
+        Ok(Compute { senders, guards: Some(handle), next_subscription: 1 })
     }
 
     pub fn workers(&self) -> usize {
@@ -121,6 +142,16 @@ impl Compute {
                 let _ = sender.send(Command::Update { id, updates: mine, time });
             }
         }
+    }
+
+    /// Starts streaming collection `collection`'s changes; every worker reports on the
+    /// returned channel. Dropping the receiver ends the subscription.
+    pub fn subscribe(&mut self, collection: GlobalId) -> Receiver<SubscribeEvent> {
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        let subscription = self.next_subscription;
+        self.next_subscription += 1;
+        self.send(Command::Subscribe { subscription, collection, sender });
+        receiver
     }
 
     /// Reads the rows of collection `id` at `time` that lie in `ranges` (sorted by start,

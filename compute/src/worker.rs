@@ -1,6 +1,8 @@
 //! One timely worker's loop: apply commands in order, step dataflows, answer peeks.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
@@ -15,7 +17,7 @@ use timely::progress::frontier::AntichainRef;
 use timely::worker::Worker;
 
 use crate::render::{arrange, render, ErrTrace, Imports, RowTrace};
-use crate::{Command, PeekError, PeekResponse};
+use crate::{Command, PeekError, PeekResponse, SubscribeEvent};
 
 /// A maintained collection on this worker.
 struct Maintained {
@@ -35,16 +37,35 @@ struct PendingPeek {
     reply: Sender<PeekResponse>,
 }
 
+/// A subscription's dataflow on this worker.
+struct Subscription {
+    collection: GlobalId,
+    dataflow: usize,
+    probe: ProbeHandle<Timestamp>,
+    sender: Sender<SubscribeEvent>,
+    /// The frontier last reported.
+    reported: Option<Option<Timestamp>>,
+    /// Set when the subscriber has gone (a send failed).
+    gone: Rc<Cell<bool>>,
+}
+
 struct State {
     index: usize,
     collections: BTreeMap<GlobalId, Maintained>,
+    subscriptions: BTreeMap<u64, Subscription>,
     pending: Vec<PendingPeek>,
     /// The time every table input has been advanced to.
     now: Timestamp,
 }
 
 pub fn run(worker: &mut Worker, rx: Receiver<Command>) {
-    let mut state = State { index: worker.index(), collections: BTreeMap::new(), pending: Vec::new(), now: 0 };
+    let mut state = State {
+        index: worker.index(),
+        collections: BTreeMap::new(),
+        subscriptions: BTreeMap::new(),
+        pending: Vec::new(),
+        now: 0,
+    };
     loop {
         loop {
             match rx.try_recv() {
@@ -55,6 +76,7 @@ pub fn run(worker: &mut Worker, rx: Receiver<Command>) {
         }
         worker.step_or_park(Some(Duration::from_millis(1)));
         state.answer_ready_peeks();
+        state.report_subscriptions(worker);
     }
 }
 
@@ -64,6 +86,15 @@ impl State {
             Command::CreateTable { id } => self.create_table(worker, id),
             Command::CreateView { id, expr } => self.create_view(worker, id, &expr),
             Command::Drop { id } => {
+                // Subscriptions to it end: their subscribers hear that nothing more comes.
+                let ended: Vec<u64> =
+                    self.subscriptions.iter().filter(|(_, s)| s.collection == id).map(|(k, _)| *k).collect();
+                for key in ended {
+                    if let Some(s) = self.subscriptions.remove(&key) {
+                        let _ = s.sender.send(SubscribeEvent::Frontier { worker: self.index, frontier: None });
+                        worker.drop_dataflow(s.dataflow);
+                    }
+                }
                 if let Some(c) = self.collections.remove(&id) {
                     drop(c.input);
                     worker.drop_dataflow(c.dataflow);
@@ -85,7 +116,72 @@ impl State {
                     self.pending.push(PendingPeek { id, time, pipeline, ranges, reply });
                 }
             }
+            Command::Subscribe { subscription, collection, sender } => {
+                self.subscribe(worker, subscription, collection, sender)
+            }
             Command::Shutdown => {}
+        }
+    }
+
+    fn subscribe(
+        &mut self,
+        worker: &mut Worker,
+        subscription: u64,
+        collection: GlobalId,
+        sender: Sender<SubscribeEvent>,
+    ) {
+        let Some(c) = self.collections.get_mut(&collection) else {
+            let _ = sender.send(SubscribeEvent::Frontier { worker: self.index, frontier: None });
+            return;
+        };
+        let probe = ProbeHandle::new();
+        let gone = Rc::new(Cell::new(false));
+        let dataflow = worker.next_dataflow_index();
+        let (ok_sender, err_sender) = (sender.clone(), sender.clone());
+        let (ok_gone, err_gone) = (gone.clone(), gone.clone());
+        worker.dataflow::<Timestamp, _, _>(|scope| {
+            let oks = c.oks.import(scope).as_collection(|k: &Row, _| k.clone());
+            let errs = c.errs.import(scope).as_collection(|k: &EvalError, _| k.clone());
+            oks.inspect_batch(move |_, updates| {
+                if !updates.is_empty() && ok_sender.send(SubscribeEvent::Updates(updates.to_vec())).is_err() {
+                    ok_gone.set(true);
+                }
+            })
+            .probe_with(&probe);
+            errs.inspect_batch(move |_, errors| {
+                if let Some((e, _, _)) = errors.iter().find(|(_, _, d)| *d > 0) {
+                    if err_sender.send(SubscribeEvent::Error(e.clone())).is_err() {
+                        err_gone.set(true);
+                    }
+                }
+            })
+            .probe_with(&probe);
+        });
+        let sub = Subscription { collection, dataflow, probe, sender, reported: None, gone };
+        self.subscriptions.insert(subscription, sub);
+    }
+
+    /// Tells each subscriber how far this worker has got, and ends subscriptions whose
+    /// subscriber has gone.
+    fn report_subscriptions(&mut self, worker: &mut Worker) {
+        let index = self.index;
+        let mut ended = Vec::new();
+        for (id, s) in self.subscriptions.iter_mut() {
+            let frontier = s.probe.with_frontier(|f| f.first().copied());
+            if s.reported != Some(frontier) {
+                s.reported = Some(frontier);
+                if s.sender.send(SubscribeEvent::Frontier { worker: index, frontier }).is_err() {
+                    s.gone.set(true);
+                }
+            }
+            if s.gone.get() || frontier.is_none() {
+                ended.push(*id);
+            }
+        }
+        for id in ended {
+            if let Some(s) = self.subscriptions.remove(&id) {
+                worker.drop_dataflow(s.dataflow);
+            }
         }
     }
 

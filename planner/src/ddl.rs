@@ -32,6 +32,83 @@ pub struct KafkaConnectionPlan {
     pub secret_refs: Vec<(String, String)>,
 }
 
+/// `SUBSCRIBE [TO] name | (query) [WITH (SNAPSHOT [=] bool, PROGRESS [=] bool)]`.
+#[derive(Clone, Debug)]
+pub struct SubscribeStatement {
+    pub target: SubscribeTarget,
+    pub snapshot: bool,
+    pub progress: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum SubscribeTarget {
+    Name(String),
+    Query(Box<sqlparser::ast::Query>),
+}
+
+/// True at `SUBSCRIBE` or `COPY (SUBSCRIBE`.
+pub fn starts_subscribe(parser: &Parser) -> bool {
+    let is_word = |n: usize, w: &str| matches!(parser.peek_nth_token(n).token, Token::Word(ref x) if x.value.eq_ignore_ascii_case(w));
+    is_word(0, "SUBSCRIBE")
+        || (is_word(0, "COPY") && parser.peek_nth_token(1).token == Token::LParen && is_word(2, "SUBSCRIBE"))
+}
+
+/// Parses `SUBSCRIBE ...` or `COPY (SUBSCRIBE ...) TO STDOUT`.
+pub fn parse_subscribe(parser: &mut Parser) -> Result<SubscribeStatement, PlanError> {
+    let p = &mut Ddl { parser };
+    let copy = p.word("COPY");
+    if copy {
+        p.parser.expect_token(&Token::LParen).map_err(syntax)?;
+    }
+    p.expect_word("SUBSCRIBE")?;
+    p.word("TO");
+    let target = if p.parser.peek_token().token == Token::LParen {
+        p.parser.next_token();
+        let query = p.parser.parse_query().map_err(syntax)?;
+        p.parser.expect_token(&Token::RParen).map_err(syntax)?;
+        SubscribeTarget::Query(query)
+    } else {
+        SubscribeTarget::Name(p.name()?)
+    };
+    let mut stmt = SubscribeStatement { target, snapshot: true, progress: false };
+    if p.word("WITH") {
+        p.parser.expect_token(&Token::LParen).map_err(syntax)?;
+        loop {
+            let option = if p.word("SNAPSHOT") {
+                &mut stmt.snapshot
+            } else if p.word("PROGRESS") {
+                &mut stmt.progress
+            } else {
+                let found = p.parser.peek_token();
+                return Err(PlanError::Syntax(format!(
+                    "unknown SUBSCRIBE option {found}: expected SNAPSHOT or PROGRESS"
+                )));
+            };
+            let _ = p.parser.consume_token(&Token::Eq);
+            *option = if p.word("TRUE") || p.word("ON") {
+                true
+            } else if p.word("FALSE") || p.word("OFF") {
+                false
+            } else if matches!(p.parser.peek_token().token, Token::Comma | Token::RParen) {
+                true
+            } else {
+                let found = p.parser.peek_token();
+                return Err(PlanError::Syntax(format!("expected true or false, found {found}")));
+            };
+            if !p.parser.consume_token(&Token::Comma) {
+                p.parser.expect_token(&Token::RParen).map_err(syntax)?;
+                break;
+            }
+        }
+    }
+    if copy {
+        p.parser.expect_token(&Token::RParen).map_err(syntax)?;
+        p.expect_word("TO")?;
+        p.expect_word("STDOUT")?;
+    }
+    Ok(stmt)
+}
+
 /// True if the parser stands at a statement this module parses.
 pub fn starts_here(parser: &Parser) -> bool {
     let word = |n: usize| match parser.peek_nth_token(n).token {
@@ -669,6 +746,7 @@ mod tests {
         match stmts.remove(0) {
             Statement::Eddy(plan) => *plan,
             Statement::Sql(other) => panic!("not Eddy DDL: {other}"),
+            Statement::Subscribe(other) => panic!("not Eddy DDL: {other:?}"),
         }
     }
 
@@ -713,6 +791,27 @@ mod tests {
         assert!(matches!(&stmts[1], Statement::Sql(_)));
         let Statement::Eddy(drop) = &stmts[2] else { panic!("eddy") };
         assert!(matches!(**drop, Plan::Drop { ref names, if_exists: true, cascade: true, .. } if names.len() == 2));
+    }
+
+    #[test]
+    fn subscribe_forms() {
+        let stmts = crate::parse(
+            "SUBSCRIBE TO v; SUBSCRIBE v WITH (SNAPSHOT = false, PROGRESS); COPY (SUBSCRIBE (SELECT 1)) TO STDOUT",
+        )
+        .expect("parses");
+        let subs: Vec<&SubscribeStatement> = stmts
+            .iter()
+            .map(|s| match s {
+                Statement::Subscribe(sub) => &**sub,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(matches!(&subs[0].target, SubscribeTarget::Name(n) if n == "v"));
+        assert!(subs[0].snapshot && !subs[0].progress);
+        assert!(!subs[1].snapshot && subs[1].progress);
+        assert!(matches!(subs[2].target, SubscribeTarget::Query(_)));
+        let err = crate::parse("SUBSCRIBE v WITH (SPEED 1)").map(|_| ()).expect_err("bad option").to_string();
+        assert!(err.contains("unknown SUBSCRIBE option"), "{err}");
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub mod types;
 pub use catalog::{Catalog, CatalogItem, ItemKind};
 pub use error::PlanError;
 pub use plan::{
-    ColumnOrder, CopyFormat, ObjectKind, Plan, QueryPlan, RowSetFinishing, ShowKind, StatementContext, UniqueKey,
+    ColumnOrder, CopyFormat, ObjectKind, Plan, QueryPlan, RowSetFinishing, ShowKind, StatementContext,
+    SubscribePlanTarget, UniqueKey,
 };
 pub use statement::plan;
 
@@ -34,6 +35,8 @@ use sqlparser::tokenizer::{Location, Token};
 pub enum Statement {
     Sql(Box<sqlparser::ast::Statement>),
     Eddy(Box<Plan>),
+    /// `SUBSCRIBE` (also inside `COPY (...) TO STDOUT`): planned against the catalog.
+    Subscribe(Box<ddl::SubscribeStatement>),
 }
 
 /// Parses SQL text into statements. An empty or comment-only string yields no statements.
@@ -47,7 +50,9 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, PlanError> {
         if parser.peek_token().token == Token::EOF {
             return Ok(stmts);
         }
-        if ddl::starts_here(&parser) {
+        if ddl::starts_subscribe(&parser) {
+            stmts.push(Statement::Subscribe(Box::new(ddl::parse_subscribe(&mut parser)?)));
+        } else if ddl::starts_here(&parser) {
             let start = parser.peek_token().span.start;
             let mut plan = ddl::parse(&mut parser)?;
             parser.prev_token();

@@ -104,6 +104,12 @@ pub enum ShowKind {
     AllVariables,
 }
 
+#[derive(Clone, Debug)]
+pub enum SubscribePlanTarget {
+    Collection(GlobalId),
+    Query(RelationExpr),
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CopyFormat {
     Text { delimiter: u8, null: String },
@@ -225,6 +231,15 @@ pub enum Plan {
         connection: Option<String>,
         if_not_exists: bool,
         create_sql: String,
+    },
+    /// `SUBSCRIBE`: stream the changes of a maintained collection, or of a query (which
+    /// then gets a dataflow for as long as the subscription lasts).
+    Subscribe {
+        target: SubscribePlanTarget,
+        /// The subscribed relation's columns.
+        desc: RelationDesc,
+        snapshot: bool,
+        progress: bool,
     },
     /// DROP CONNECTION / DROP SECRET.
     DropOther {

@@ -32,6 +32,7 @@ pub fn plan(
 ) -> Result<(Plan, Vec<Option<ScalarType>>), PlanError> {
     let stmt = match stmt {
         crate::Statement::Eddy(plan) => return Ok(((**plan).clone(), vec![])),
+        crate::Statement::Subscribe(sub) => return Ok((plan_subscribe(catalog, ctx, sub)?, vec![])),
         crate::Statement::Sql(stmt) => stmt,
     };
     let params = RefCell::new(ctx.param_types.clone());
@@ -101,6 +102,45 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
         Statement::Deallocate { .. } => Ok(Plan::NoOp { tag: "DEALLOCATE".into() }),
         other => Err(PlanError::Unsupported(format!("statement {}", first_words(&other.to_string())))),
     }
+}
+
+fn plan_subscribe(
+    catalog: &dyn Catalog,
+    ctx: &StatementContext,
+    sub: &crate::ddl::SubscribeStatement,
+) -> Result<Plan, PlanError> {
+    use crate::ddl::SubscribeTarget;
+    use crate::plan::SubscribePlanTarget;
+    let (target, desc) = match &sub.target {
+        SubscribeTarget::Name(name) => {
+            let item = resolve(catalog, name)?;
+            match item.view_expr {
+                Some(expr) => (SubscribePlanTarget::Query(expr), item.desc),
+                None => (SubscribePlanTarget::Collection(item.id), item.desc),
+            }
+        }
+        SubscribeTarget::Query(q) => {
+            let params = RefCell::new(ctx.param_types.clone());
+            let referenced = RefCell::new(Vec::new());
+            let ctes = RefCell::new(Vec::new());
+            // A subscription outlives the statement: now() has no single value for it.
+            let qcx = QueryCtx {
+                catalog,
+                stmt: ctx,
+                params: &params,
+                allow_now: false,
+                referenced: &referenced,
+                ctes: &ctes,
+            };
+            let (planned, finishing) = plan_top_query(&qcx, q)?;
+            if !finishing.order_by.is_empty() || finishing.limit.is_some() || finishing.offset > 0 {
+                return Err(PlanError::Unsupported("ORDER BY, LIMIT or OFFSET in SUBSCRIBE".into()));
+            }
+            let desc = project_desc(&planned.scope, &finishing.project);
+            (SubscribePlanTarget::Query(planned.expr.project(finishing.project.clone())), desc)
+        }
+    };
+    Ok(Plan::Subscribe { target, desc, snapshot: sub.snapshot, progress: sub.progress })
 }
 
 fn first_words(sql: &str) -> String {

@@ -12,7 +12,8 @@ use eddy_compute::{Command, Compute, PeekError};
 use eddy_expr::eval::{self, Collection};
 use eddy_expr::{EvalError, KeyRange, Pipeline, RelationExpr, RowOp};
 use eddy_planner::{
-    Catalog, CatalogItem, ColumnOrder, ItemKind, ObjectKind, Plan, QueryPlan, RowSetFinishing, ShowKind, UniqueKey,
+    Catalog, CatalogItem, ColumnOrder, ItemKind, ObjectKind, Plan, QueryPlan, RowSetFinishing, ShowKind,
+    SubscribePlanTarget, UniqueKey,
 };
 use eddy_repr::{strconv, ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
 
@@ -54,6 +55,8 @@ pub enum ExecuteResponse {
     TransactionEnd {
         tag: String,
     },
+    /// `SUBSCRIBE`: changes stream to the client until it goes.
+    Subscribe(crate::subscribe::Subscription),
 }
 
 pub struct Coordinator {
@@ -281,6 +284,26 @@ impl Coordinator {
                 self.create_source(name, spec, desc, connection, if_not_exists, create_sql)
             }
             Plan::DropOther { kind, names, if_exists, cascade } => self.drop_other(kind, names, if_exists, cascade),
+            Plan::Subscribe { target, desc, snapshot, progress } => {
+                let (collection, transient) = match target {
+                    SubscribePlanTarget::Collection(id) => (id, None),
+                    SubscribePlanTarget::Query(expr) => {
+                        let id = self.allocate_id();
+                        self.compute.send(Command::CreateView { id, expr });
+                        (id, Some(id))
+                    }
+                };
+                let events = self.compute.subscribe(collection);
+                Ok(ExecuteResponse::Subscribe(crate::subscribe::Subscription {
+                    desc,
+                    events,
+                    as_of: self.last_write,
+                    snapshot,
+                    progress,
+                    workers: self.compute.workers(),
+                    transient,
+                }))
+            }
         }
     }
 
@@ -304,6 +327,11 @@ impl Coordinator {
         self.names.insert(name.clone(), id);
         let item = CatalogItem { id, name, kind, desc, view_expr };
         self.entries.insert(id, CatalogEntry { item, create_sql, depends_on, keys: vec![], definition: None });
+    }
+
+    /// Drops a dataflow made for one subscription.
+    pub(crate) fn drop_transient(&mut self, id: GlobalId) {
+        self.compute.send(Command::Drop { id });
     }
 
     /// True if a relation or index is called `name`.

@@ -11,6 +11,7 @@ mod http;
 mod protocol;
 mod session;
 mod sources;
+mod subscribe;
 mod system_tables;
 
 use std::path::PathBuf;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use bytes::BytesMut;
 use eddy_planner::{Plan, StatementContext};
 use eddy_repr::{strconv, Datum, RelationDesc, Row, ScalarType};
-use futures::{stream, Sink, SinkExt};
+use futures::{stream, Sink, SinkExt, StreamExt};
 use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
@@ -20,13 +20,14 @@ use pgwire::api::results::{
 use pgwire::api::stmt::{NoopQueryParser, StoredStatement};
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use pgwire::messages::copy::{CopyData, CopyDone};
+use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
 use pgwire::messages::data::DataRow;
 use pgwire::messages::PgWireBackendMessage;
 
 use crate::coordinator::{Coordinator, ExecuteResponse};
 use crate::error::AdapterError;
 use crate::session::Session;
+use crate::subscribe::Subscription;
 
 /// Largest SQL text accepted, so one client cannot make the server allocate without bound.
 const MAX_QUERY_BYTES: usize = 64 * 1024 * 1024;
@@ -104,7 +105,7 @@ fn to_pg_error(e: AdapterError) -> ErrorInfo {
     info
 }
 
-fn user_error(e: AdapterError) -> PgWireError {
+pub(crate) fn user_error(e: AdapterError) -> PgWireError {
     PgWireError::UserError(Box::new(to_pg_error(e)))
 }
 
@@ -150,7 +151,7 @@ fn encode_row(row: &Row, desc: &RelationDesc, format: &Format) -> DataRow {
     DataRow::new(data, row.len() as i16)
 }
 
-fn to_response(resp: ExecuteResponse, format: &Format) -> Response {
+fn to_response(resp: ExecuteResponse, format: &Format, coord: &Arc<Mutex<Coordinator>>) -> Response {
     match resp {
         ExecuteResponse::Rows { desc, rows } => {
             let schema = Arc::new(fields(&desc, format));
@@ -167,12 +168,49 @@ fn to_response(resp: ExecuteResponse, format: &Format) -> Response {
         ExecuteResponse::CopyIn { columns, .. } => Response::CopyIn(CopyResponse::new(0, columns, stream::empty())),
         ExecuteResponse::TransactionStart => Response::TransactionStart(Tag::new("BEGIN")),
         ExecuteResponse::TransactionEnd { tag } => Response::TransactionEnd(Tag::new(&tag)),
+        // Streamed by `stream_subscription` before a response is built; never reaches here.
+        ExecuteResponse::Subscribe(sub) => {
+            drop((sub, coord));
+            Response::Error(Box::new(to_pg_error(AdapterError::Internal("SUBSCRIBE not streamed".into()))))
+        }
     }
+}
+
+/// Streams a subscription as COPY OUT, flushing every batch (pgwire's own COPY OUT
+/// buffers until the stream ends, and a subscription does not end), until the client
+/// goes or the subscription ends; then answers `SUBSCRIBE n`.
+async fn stream_subscription<C>(
+    client: &mut C,
+    sub: Subscription,
+    coord: Arc<Mutex<Coordinator>>,
+) -> PgWireResult<Response>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let columns = sub.columns().len();
+    let formats = vec![0; columns];
+    client.send(PgWireBackendMessage::CopyOutResponse(CopyOutResponse::new(0, columns as i16, formats))).await?;
+    let mut changes = crate::subscribe::stream(sub, coord);
+    let mut lines = 0;
+    while let Some(item) = changes.next().await {
+        match item {
+            Ok(data) => {
+                lines += data.data.iter().filter(|b| **b == b'\n').count();
+                client.send(PgWireBackendMessage::CopyData(data)).await?;
+            }
+            Err(PgWireError::UserError(info)) => return Ok(Response::Error(info)),
+            Err(other) => return Err(other),
+        }
+    }
+    client.send(PgWireBackendMessage::CopyDone(CopyDone::new())).await?;
+    Ok(Response::Execution(Tag::new("SUBSCRIBE").with_rows(lines)))
 }
 
 #[async_trait]
 impl SimpleQueryHandler for Connection {
-    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: pgwire::api::store::PortalStore,
@@ -194,8 +232,18 @@ impl SimpleQueryHandler for Connection {
         }
         let mut responses = Vec::with_capacity(stmts.len());
         for stmt in &stmts {
+            if matches!(stmt, eddy_planner::Statement::Subscribe(_)) && stmts.len() > 1 {
+                // Its rows stream before the other statements' answers would be sent.
+                responses.push(Response::Error(Box::new(to_pg_error(AdapterError::InvalidParameterValue(
+                    "SUBSCRIBE must be sent as a query of its own".into(),
+                )))));
+                break;
+            }
             match self.run(stmt, None, vec![]) {
-                Ok(r) => responses.push(to_response(r, &Format::UnifiedText)),
+                Ok(ExecuteResponse::Subscribe(sub)) => {
+                    responses.push(stream_subscription(client, sub, self.coord.clone()).await?)
+                }
+                Ok(r) => responses.push(to_response(r, &Format::UnifiedText, &self.coord)),
                 Err(e) => {
                     // As PostgreSQL: the first failing statement ends the batch.
                     responses.push(Response::Error(Box::new(to_pg_error(e))));
@@ -218,7 +266,7 @@ impl ExtendedQueryHandler for Connection {
 
     async fn do_query<C>(
         &self,
-        _client: &mut C,
+        client: &mut C,
         portal: &Portal<Self::Statement>,
         _max_rows: usize,
     ) -> PgWireResult<Response>
@@ -262,7 +310,10 @@ impl ExtendedQueryHandler for Connection {
         }
         let types = param_types.clone();
         let resp = self.run(stmt, Some(params), types).map_err(user_error)?;
-        Ok(to_response(resp, &portal.result_column_format))
+        if let ExecuteResponse::Subscribe(sub) = resp {
+            return stream_subscription(client, sub, self.coord.clone()).await;
+        }
+        Ok(to_response(resp, &portal.result_column_format, &self.coord))
     }
 
     async fn do_describe_statement<C>(
