@@ -1,6 +1,8 @@
 //! SUBSCRIBE through a real client: the stream replayed up to each progress timestamp
 //! reproduces what SELECT showed between the writes, in order; SNAPSHOT = false starts
-//! empty; a query can be subscribed to; a dropped view ends its subscriptions.
+//! empty; a query can be subscribed to; a dropped view ends its subscriptions. And views
+//! with a target lag: they change only at refresh times, less often than a continuous
+//! view under the same writes, and catch up within their lag.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -28,13 +30,15 @@ struct Replay {
     state: State,
     /// The state at every progress timestamp, in order.
     at_progress: Vec<(u64, State)>,
+    /// The timestamp of every change line, in order.
+    change_times: Vec<u64>,
     pending: String,
     progress: bool,
 }
 
 impl Replay {
     fn new(progress: bool) -> Self {
-        Replay { state: State::new(), at_progress: vec![], pending: String::new(), progress }
+        Replay { state: State::new(), at_progress: vec![], change_times: vec![], pending: String::new(), progress }
     }
 
     fn apply(&mut self, chunk: &Bytes) {
@@ -53,6 +57,7 @@ impl Replay {
                 self.at_progress.push((time, self.state.clone()));
                 continue;
             }
+            self.change_times.push(time);
             let diff: i64 = rest[0].as_deref().unwrap_or("0").parse().unwrap_or(0);
             let row = rest[1..].to_vec();
             let count = self.state.entry(row.clone()).or_default();
@@ -163,5 +168,98 @@ async fn subscribe_without_snapshot_and_to_a_query() -> anyhow::Result<()> {
         .contains("SUBSCRIBE must be sent as a query of its own"));
     let Err(err) = client.copy_out("COPY (SUBSCRIBE nope) TO STDOUT").await else { panic!("unknown relation") };
     assert_eq!(err.code().map(|c| c.code()), Some("42P01"));
+    Ok(())
+}
+
+/// Subscribes to `view` with progress and returns the stream.
+async fn subscribe(client: &Client, view: &str) -> anyhow::Result<std::pin::Pin<Box<tokio_postgres::CopyOutStream>>> {
+    Ok(Box::pin(client.copy_out(&format!("COPY (SUBSCRIBE TO {view} WITH (PROGRESS)) TO STDOUT")).await?))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn target_lag_batches_changes_into_refreshes() -> anyhow::Result<()> {
+    const LAG_MS: u64 = 500;
+    let server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE t (k text, v int);
+             INSERT INTO t VALUES ('a', 0);
+             CREATE MATERIALIZED VIEW fast AS SELECT k, sum(v) AS total, count(*) AS n FROM t GROUP BY k;
+             CREATE MATERIALIZED VIEW slow WITH (TARGET_LAG = '{LAG_MS} milliseconds')
+               AS SELECT k, sum(v) AS total, count(*) AS n FROM t GROUP BY k;
+             CREATE DYNAMIC TABLE dyn TARGET_LAG = '{LAG_MS}ms' REFRESH_MODE = AUTO INITIALIZE = ON_CREATE
+               AS SELECT k, sum(v) AS total, count(*) AS n FROM t GROUP BY k;"
+        ))
+        .await?;
+    // INITIALIZE = ON_CREATE: the contents at creation show at once.
+    assert_eq!(select(&client, "SELECT * FROM slow").await?, select(&client, "SELECT * FROM fast").await?);
+    assert_eq!(select(&client, "SELECT * FROM dyn").await?, select(&client, "SELECT * FROM fast").await?);
+
+    let (c1, c2) = (server.connect().await?, server.connect().await?);
+    let mut fast_stream = subscribe(&c1, "fast").await?;
+    let mut slow_stream = subscribe(&c2, "slow").await?;
+    for i in 1..=30 {
+        client.batch_execute(&format!("INSERT INTO t VALUES ('a', {i})")).await?;
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let last_write = std::time::Instant::now();
+    let expected = select(&client, "SELECT * FROM fast").await?;
+    // The lagged view catches up within its lag (plus a tolerance for a loaded machine).
+    let mut caught_up = None;
+    while last_write.elapsed() < Duration::from_millis(LAG_MS + 2000) {
+        if select(&client, "SELECT * FROM slow").await? == expected {
+            caught_up = Some(last_write.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let caught_up = caught_up.expect("the lagged view caught up");
+    assert!(caught_up <= Duration::from_millis(LAG_MS + 1500), "caught up after {caught_up:?}");
+    assert_eq!(select(&client, "SELECT * FROM dyn").await?, expected);
+
+    let mut fast = Replay::new(true);
+    fast.read_until(&mut fast_stream, |r| r.at_progress.last().is_some_and(|(_, s)| *s == expected)).await?;
+    let mut slow = Replay::new(true);
+    slow.read_until(&mut slow_stream, |r| r.at_progress.last().is_some_and(|(_, s)| *s == expected)).await?;
+    let distinct_states = |r: &Replay| {
+        let mut states: Vec<&State> = r.at_progress.iter().map(|(_, s)| s).collect();
+        states.dedup();
+        states.len()
+    };
+    // 30 writes: the continuous view goes through every state, the lagged one through a few.
+    assert!(distinct_states(&fast) >= 25, "continuous: {} states", distinct_states(&fast));
+    assert!(
+        distinct_states(&slow) * 3 <= distinct_states(&fast),
+        "lagged: {} states vs {}",
+        distinct_states(&slow),
+        distinct_states(&fast)
+    );
+    // Every change of the lagged view after its snapshot sits on a refresh boundary.
+    let snapshot_time = slow.change_times.first().copied().unwrap_or(0);
+    let later: Vec<u64> = slow.change_times.iter().copied().filter(|t| *t != snapshot_time).collect();
+    assert!(!later.is_empty(), "the lagged view changed after its snapshot");
+    assert!(later.iter().all(|t| t % LAG_MS == 0), "changes off the refresh boundaries: {later:?}");
+
+    let freshness = client
+        .query_one("SELECT refresh, target_lag_ms, lag_ms FROM eddy_catalog.freshness WHERE name = 'slow'", &[])
+        .await?;
+    assert_eq!(freshness.get::<_, String>(0), "target lag");
+    assert_eq!(freshness.get::<_, i64>(1), LAG_MS as i64);
+    assert!(freshness.get::<_, i64>(2) <= LAG_MS as i64 + 1000, "lag {}", freshness.get::<_, i64>(2));
+
+    for (sql, message) in [
+        (
+            "CREATE MATERIALIZED VIEW x WITH (TARGET_LAG = '10ms') AS SELECT 1",
+            "TARGET_LAG must be at least 100 ms, not '10ms'",
+        ),
+        ("CREATE DYNAMIC TABLE x TARGET_LAG = DOWNSTREAM AS SELECT 1", "DOWNSTREAM"),
+        ("CREATE DYNAMIC TABLE x TARGET_LAG = '1s' REFRESH_MODE = FULL AS SELECT 1", "REFRESH_MODE = FULL"),
+        ("CREATE VIEW x WITH (TARGET_LAG = '1s') AS SELECT 1", "TARGET_LAG applies to materialized views"),
+    ] {
+        let err = client.batch_execute(sql).await.expect_err(sql);
+        let text = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+        assert!(text.contains(message), "{sql}: {text}");
+    }
     Ok(())
 }

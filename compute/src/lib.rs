@@ -28,10 +28,12 @@ pub enum Command {
     CreateTable {
         id: GlobalId,
     },
-    /// Installs a dataflow maintaining `expr` as collection `id`.
+    /// Installs a dataflow maintaining `expr` as collection `id`; with `refresh`, its
+    /// inputs' changes are held back to the next refresh time (target lag).
     CreateView {
         id: GlobalId,
         expr: RelationExpr,
+        refresh: Option<Refresh>,
     },
     /// Forgets a table or view (its dependents must be dropped first).
     Drop {
@@ -66,6 +68,25 @@ pub enum Command {
         reply: Sender<PeekResponse>,
     },
     Shutdown,
+}
+
+/// A view's refresh schedule: it changes only at multiples of `every` (milliseconds
+/// since the epoch), so the changes between two refreshes are consolidated into one.
+/// Changes up to `initial` (the creation time, for INITIALIZE = ON_CREATE) show at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refresh {
+    pub every: Timestamp,
+    pub initial: Option<Timestamp>,
+}
+
+impl Refresh {
+    /// The time a change made at `time` becomes visible: monotonic and never earlier.
+    pub fn visible_at(&self, time: Timestamp) -> Timestamp {
+        match self.initial {
+            Some(initial) if time <= initial => initial,
+            _ => time.div_ceil(self.every.max(1)).saturating_mul(self.every.max(1)),
+        }
+    }
 }
 
 /// What a subscription hears from each worker.
@@ -196,5 +217,20 @@ impl Compute {
 impl Drop for Compute {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod refresh_tests {
+    use super::Refresh;
+
+    #[test]
+    fn changes_wait_for_the_next_refresh_except_the_initial_contents() {
+        let r = Refresh { every: 1000, initial: Some(5500) };
+        assert_eq!(r.visible_at(10), 5500);
+        assert_eq!(r.visible_at(5500), 5500);
+        assert_eq!(r.visible_at(5501), 6000);
+        assert_eq!(r.visible_at(6000), 6000);
+        assert_eq!(Refresh { every: 1000, initial: None }.visible_at(10), 1000);
     }
 }

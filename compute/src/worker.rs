@@ -17,7 +17,7 @@ use timely::progress::frontier::AntichainRef;
 use timely::worker::Worker;
 
 use crate::render::{arrange, render, ErrTrace, Imports, RowTrace};
-use crate::{Command, PeekError, PeekResponse, SubscribeEvent};
+use crate::{Command, PeekError, PeekResponse, Refresh, SubscribeEvent};
 
 /// A maintained collection on this worker.
 struct Maintained {
@@ -84,7 +84,7 @@ impl State {
     fn handle(&mut self, worker: &mut Worker, cmd: Command) {
         match cmd {
             Command::CreateTable { id } => self.create_table(worker, id),
-            Command::CreateView { id, expr } => self.create_view(worker, id, &expr),
+            Command::CreateView { id, expr, refresh } => self.create_view(worker, id, &expr, refresh),
             Command::Drop { id } => {
                 // Subscriptions to it end: their subscribers hear that nothing more comes.
                 let ended: Vec<u64> =
@@ -210,7 +210,7 @@ impl State {
         self.collections.insert(id, Maintained { oks, errs, probe, dataflow, input: Some(input) });
     }
 
-    fn create_view(&mut self, worker: &mut Worker, id: GlobalId, expr: &RelationExpr) {
+    fn create_view(&mut self, worker: &mut Worker, id: GlobalId, expr: &RelationExpr, refresh: Option<Refresh>) {
         let probe = ProbeHandle::new();
         let dataflow = worker.next_dataflow_index();
         let emit_constants = self.index == 0;
@@ -219,8 +219,12 @@ impl State {
             let mut imports = Imports { collections: BTreeMap::new(), emit_constants };
             for dep in expr.depends_on() {
                 if let Some(m) = collections.get_mut(&dep) {
-                    let oks = m.oks.import(scope).as_collection(|k: &Row, _| k.clone());
-                    let errs = m.errs.import(scope).as_collection(|k: &EvalError, _| k.clone());
+                    let mut oks = m.oks.import(scope).as_collection(|k: &Row, _| k.clone());
+                    let mut errs = m.errs.import(scope).as_collection(|k: &EvalError, _| k.clone());
+                    if let Some(r) = refresh {
+                        oks = oks.delay(move |t| r.visible_at(*t));
+                        errs = errs.delay(move |t| r.visible_at(*t));
+                    }
                     imports.collections.insert(dep, (oks, errs));
                 }
             }

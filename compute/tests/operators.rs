@@ -121,7 +121,7 @@ fn run(workers: usize, batches: Vec<Vec<Change>>) {
     compute.send(Command::CreateTable { id: RIGHT });
     let plans = plans();
     for (i, (_, plan)) in plans.iter().enumerate() {
-        compute.send(Command::CreateView { id: 100 + i as GlobalId, expr: plan.clone() });
+        compute.send(Command::CreateView { id: 100 + i as GlobalId, expr: plan.clone(), refresh: None });
     }
     let mut contents: BTreeMap<GlobalId, Collection> = BTreeMap::new();
     for batch in batches {

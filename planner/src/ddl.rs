@@ -46,6 +46,88 @@ pub enum SubscribeTarget {
     Query(Box<sqlparser::ast::Query>),
 }
 
+/// True at `CREATE [OR REPLACE] DYNAMIC TABLE`.
+pub fn starts_dynamic_table(parser: &Parser) -> bool {
+    let is_word = |n: usize, w: &str| matches!(parser.peek_nth_token(n).token, Token::Word(ref x) if x.value.eq_ignore_ascii_case(w));
+    is_word(0, "CREATE")
+        && ((is_word(1, "DYNAMIC") && is_word(2, "TABLE")) || (is_word(1, "OR") && is_word(3, "DYNAMIC")))
+}
+
+/// Snowflake's `CREATE [OR REPLACE] DYNAMIC TABLE [IF NOT EXISTS] name TARGET_LAG = '...'
+/// [REFRESH_MODE = INCREMENTAL | AUTO] [INITIALIZE = ON_CREATE | ON_SCHEDULE] [WAREHOUSE = w]
+/// AS query`, as the materialized view it is: returns that statement's text, with
+/// `query_text` giving the text of the query the parser consumed.
+pub fn rewrite_dynamic_table(
+    parser: &mut Parser,
+    query_text: impl Fn(sqlparser::tokenizer::Location, sqlparser::tokenizer::Location) -> String,
+) -> Result<String, PlanError> {
+    let p = &mut Ddl { parser };
+    p.expect_word("CREATE")?;
+    let or_replace = p.word("OR");
+    if or_replace {
+        p.expect_word("REPLACE")?;
+    }
+    p.expect_word("DYNAMIC")?;
+    p.expect_word("TABLE")?;
+    let if_not_exists = p.if_not_exists();
+    let name = p.name()?;
+    let mut lag = None;
+    let mut initialize = "ON_CREATE".to_string();
+    loop {
+        let option = if p.word("TARGET_LAG") {
+            "TARGET_LAG"
+        } else if p.word("REFRESH_MODE") {
+            "REFRESH_MODE"
+        } else if p.word("INITIALIZE") {
+            "INITIALIZE"
+        } else if p.word("WAREHOUSE") {
+            "WAREHOUSE"
+        } else {
+            break;
+        };
+        let _ = p.parser.consume_token(&Token::Eq);
+        let value = match p.parser.next_token().token {
+            Token::SingleQuotedString(s) => s,
+            Token::Word(w) => w.value,
+            other => return Err(PlanError::Syntax(format!("expected a value for {option}, found {other}"))),
+        };
+        match option {
+            "TARGET_LAG" => lag = Some((target_lag(&value)?, value)),
+            "REFRESH_MODE" => {
+                match value.to_ascii_uppercase().as_str() {
+                    "INCREMENTAL" | "AUTO" => {}
+                    "FULL" => return Err(PlanError::Unsupported(
+                        "REFRESH_MODE = FULL (Eddy maintains dynamic tables incrementally; use INCREMENTAL or AUTO)"
+                            .into(),
+                    )),
+                    other => {
+                        return Err(PlanError::InvalidParameter(format!(
+                            "REFRESH_MODE must be INCREMENTAL, FULL or AUTO, not {other}"
+                        )))
+                    }
+                }
+            }
+            "INITIALIZE" => initialize = value.to_ascii_uppercase(),
+            _ => {} // WAREHOUSE: Snowflake's compute pool; Eddy has one.
+        }
+    }
+    let (_, lag_text) =
+        lag.ok_or_else(|| PlanError::InvalidParameter("a dynamic table needs TARGET_LAG = '...'".into()))?;
+    p.expect_word("AS")?;
+    let start = p.parser.peek_token().span.start;
+    p.parser.parse_query().map_err(syntax)?;
+    p.parser.prev_token();
+    let end = p.parser.next_token().span.end;
+    Ok(format!(
+        "CREATE {}MATERIALIZED VIEW {}{name} WITH (TARGET_LAG = '{}', INITIALIZE = '{}') AS {}",
+        if or_replace { "OR REPLACE " } else { "" },
+        if if_not_exists { "IF NOT EXISTS " } else { "" },
+        lag_text.replace('\'', "''"),
+        initialize.replace('\'', "''"),
+        query_text(start, end)
+    ))
+}
+
 /// True at `SUBSCRIBE` or `COPY (SUBSCRIBE`.
 pub fn starts_subscribe(parser: &Parser) -> bool {
     let is_word = |n: usize, w: &str| matches!(parser.peek_nth_token(n).token, Token::Word(ref x) if x.value.eq_ignore_ascii_case(w));
@@ -719,6 +801,24 @@ fn text_option(name: &str, value: OptionValue) -> Result<String, PlanError> {
 
 fn bad_option(name: &str, value: &OptionValue, expected: &str) -> PlanError {
     PlanError::InvalidParameter(format!("option {name} takes {expected}, not {}", value.describe()))
+}
+
+/// The smallest target lag accepted (Snowflake's is a minute; being useful far below
+/// that is the point).
+const MIN_TARGET_LAG: Duration = Duration::from_millis(100);
+
+/// A `TARGET_LAG` value: an interval of at least [`MIN_TARGET_LAG`].
+pub fn target_lag(text: &str) -> Result<Duration, PlanError> {
+    if text.eq_ignore_ascii_case("DOWNSTREAM") {
+        return Err(PlanError::Unsupported(
+            "TARGET_LAG = DOWNSTREAM (give the lag as an interval, e.g. '1 minute')".into(),
+        ));
+    }
+    let lag = duration("TARGET_LAG", text)?;
+    if lag < MIN_TARGET_LAG {
+        return Err(PlanError::InvalidParameter(format!("TARGET_LAG must be at least 100 ms, not '{text}'")));
+    }
+    Ok(lag)
 }
 
 /// An interval literal (`'100ms'`, `'2 seconds'`) as a positive duration.

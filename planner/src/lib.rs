@@ -21,7 +21,7 @@ pub use catalog::{Catalog, CatalogItem, ItemKind};
 pub use error::PlanError;
 pub use plan::{
     ColumnOrder, CopyFormat, ObjectKind, Plan, QueryPlan, RowSetFinishing, ShowKind, StatementContext,
-    SubscribePlanTarget, UniqueKey,
+    SubscribePlanTarget, TargetLag, UniqueKey,
 };
 pub use statement::plan;
 
@@ -50,7 +50,12 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, PlanError> {
         if parser.peek_token().token == Token::EOF {
             return Ok(stmts);
         }
-        if ddl::starts_subscribe(&parser) {
+        if ddl::starts_dynamic_table(&parser) {
+            let view = ddl::rewrite_dynamic_table(&mut parser, |from, to| slice(sql, from, to).to_string())?;
+            let mut parsed = Parser::parse_sql(&dialect, &view).map_err(syntax)?;
+            let stmt = parsed.pop().ok_or_else(|| PlanError::Syntax("empty dynamic table".into()))?;
+            stmts.push(Statement::Sql(Box::new(stmt)));
+        } else if ddl::starts_subscribe(&parser) {
             stmts.push(Statement::Subscribe(Box::new(ddl::parse_subscribe(&mut parser)?)));
         } else if ddl::starts_here(&parser) {
             let start = parser.peek_token().span.start;

@@ -104,6 +104,16 @@ pub enum ShowKind {
     AllVariables,
 }
 
+/// How stale a materialized view may be: it refreshes every `lag` (at multiples of it
+/// since the epoch), consolidating the changes in between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TargetLag {
+    pub lag: std::time::Duration,
+    /// INITIALIZE = ON_CREATE (the default): the contents at creation show at once;
+    /// ON_SCHEDULE: only from the first refresh.
+    pub on_create: bool,
+}
+
 #[derive(Clone, Debug)]
 pub enum SubscribePlanTarget {
     Collection(GlobalId),
@@ -146,6 +156,8 @@ pub enum Plan {
         create_sql: String,
         /// Every object the view reads, plain views included.
         depends_on: Vec<GlobalId>,
+        /// `WITH (TARGET_LAG = '...')` / `CREATE DYNAMIC TABLE ... TARGET_LAG = '...'`.
+        target_lag: Option<TargetLag>,
     },
     Drop {
         kind: ObjectKind,

@@ -301,6 +301,7 @@ fn plan_view_body(qcx: &QueryCtx, cv: &ast::CreateView, name: String, stmt: &Sta
             return Err(PlanError::DuplicateColumn(c.name.clone()));
         }
     }
+    let target_lag = view_options(cv)?;
     Ok(Plan::CreateView {
         name,
         desc: scope.desc(),
@@ -310,7 +311,59 @@ fn plan_view_body(qcx: &QueryCtx, cv: &ast::CreateView, name: String, stmt: &Sta
         if_not_exists: cv.if_not_exists,
         create_sql: stmt.to_string(),
         depends_on: dedup(qcx.referenced.borrow().clone()),
+        target_lag,
     })
+}
+
+/// `WITH (TARGET_LAG = '30 seconds', INITIALIZE = 'ON_SCHEDULE')` on a materialized view.
+fn view_options(cv: &ast::CreateView) -> Result<Option<crate::TargetLag>, PlanError> {
+    let options = match &cv.options {
+        ast::CreateTableOptions::None => return Ok(None),
+        ast::CreateTableOptions::With(o) | ast::CreateTableOptions::Options(o) | ast::CreateTableOptions::Plain(o) => o,
+        ast::CreateTableOptions::TableProperties(o) => o,
+    };
+    let mut lag = None;
+    let mut on_create = true;
+    for option in options {
+        let ast::SqlOption::KeyValue { key, value } = option else {
+            return Err(PlanError::InvalidParameter(format!(
+                "unknown view option {option} (known: TARGET_LAG, INITIALIZE)"
+            )));
+        };
+        let text = match value {
+            Expr::Value(v) => match &v.value {
+                ast::Value::SingleQuotedString(s) => s.clone(),
+                other => other.to_string(),
+            },
+            Expr::Identifier(i) => i.value.clone(),
+            other => other.to_string(),
+        };
+        match object_name(key).to_ascii_lowercase().as_str() {
+            "target_lag" => lag = Some(crate::ddl::target_lag(&text)?),
+            "initialize" => {
+                on_create = match text.to_ascii_uppercase().as_str() {
+                    "ON_CREATE" => true,
+                    "ON_SCHEDULE" => false,
+                    _ => {
+                        return Err(PlanError::InvalidParameter(format!(
+                            "INITIALIZE must be ON_CREATE or ON_SCHEDULE, not {text}"
+                        )))
+                    }
+                }
+            }
+            other => {
+                return Err(PlanError::InvalidParameter(format!(
+                    "unknown view option {other} (known: TARGET_LAG, INITIALIZE)"
+                )))
+            }
+        }
+    }
+    if lag.is_some() && !cv.materialized {
+        return Err(PlanError::InvalidParameter(
+            "TARGET_LAG applies to materialized views (a plain view is computed when read)".into(),
+        ));
+    }
+    Ok(lag.map(|lag| crate::TargetLag { lag, on_create }))
 }
 
 fn dedup(mut ids: Vec<eddy_repr::GlobalId>) -> Vec<eddy_repr::GlobalId> {

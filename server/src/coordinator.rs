@@ -34,6 +34,8 @@ pub struct CatalogEntry {
     /// Materialized views only: what the dataflow computes, for reads that must see a
     /// transaction's uncommitted writes (the dataflow has not seen them).
     pub definition: Option<RelationExpr>,
+    /// Materialized views with a target lag: their refresh schedule.
+    pub refresh: Option<eddy_compute::Refresh>,
 }
 
 /// The result of executing one plan, for the pgwire layer to send.
@@ -87,7 +89,7 @@ impl Catalog for Coordinator {
         if let Some(entry) = self.names.get(name).and_then(|id| self.entries.get(id)) {
             return Some(entry.item.clone());
         }
-        if let Some(table) = self.source_system_table(name) {
+        if let Some(table) = self.source_system_table(name).or_else(|| self.freshness_table(name)) {
             return Some(table);
         }
         let relations = self.entries.values().map(|e| system_tables::Listed {
@@ -145,7 +147,17 @@ impl Coordinator {
                 }
                 Ok(command("CREATE TABLE"))
             }
-            Plan::CreateView { name, desc, expr, materialized, or_replace, if_not_exists, create_sql, depends_on } => {
+            Plan::CreateView {
+                name,
+                desc,
+                expr,
+                materialized,
+                or_replace,
+                if_not_exists,
+                create_sql,
+                depends_on,
+                target_lag,
+            } => {
                 let tag = if materialized { "CREATE MATERIALIZED VIEW" } else { "CREATE VIEW" };
                 // Indexes share relations' namespace, as in PostgreSQL.
                 if self.indexes.contains_key(&name) {
@@ -169,10 +181,15 @@ impl Coordinator {
                 }
                 let id = self.allocate_id();
                 if materialized {
-                    self.compute.send(Command::CreateView { id, expr: expr.clone() });
+                    let refresh = target_lag.map(|t| eddy_compute::Refresh {
+                        every: (t.lag.as_millis() as Timestamp).max(1),
+                        initial: t.on_create.then_some(self.last_write),
+                    });
+                    self.compute.send(Command::CreateView { id, expr: expr.clone(), refresh });
                     self.insert_entry(id, name, ItemKind::MaterializedView, desc, None, create_sql, depends_on);
                     if let Some(entry) = self.entries.get_mut(&id) {
                         entry.definition = Some(expr);
+                        entry.refresh = refresh;
                     }
                 } else {
                     self.insert_entry(id, name, ItemKind::View, desc, Some(expr), create_sql, depends_on);
@@ -289,7 +306,7 @@ impl Coordinator {
                     SubscribePlanTarget::Collection(id) => (id, None),
                     SubscribePlanTarget::Query(expr) => {
                         let id = self.allocate_id();
-                        self.compute.send(Command::CreateView { id, expr });
+                        self.compute.send(Command::CreateView { id, expr, refresh: None });
                         (id, Some(id))
                     }
                 };
@@ -326,7 +343,60 @@ impl Coordinator {
     ) {
         self.names.insert(name.clone(), id);
         let item = CatalogItem { id, name, kind, desc, view_expr };
-        self.entries.insert(id, CatalogEntry { item, create_sql, depends_on, keys: vec![], definition: None });
+        self.entries
+            .insert(id, CatalogEntry { item, create_sql, depends_on, keys: vec![], definition: None, refresh: None });
+    }
+
+    /// Moves time forward with no write, so that views with a target lag refresh on
+    /// schedule even when nothing is written. Only while such views exist.
+    pub fn tick(&mut self) {
+        if self.entries.values().any(|e| e.refresh.is_some()) {
+            let time = self.next_write_ts();
+            self.compute.send(Command::AdvanceTime { time: time + 1 });
+        }
+    }
+
+    /// `eddy_catalog.freshness`: per materialized view, how it refreshes and how old
+    /// the data a read sees now is. A view with a target lag shows its inputs as of its
+    /// last refresh; a continuous one is as of the read (lag 0: reads wait for it).
+    fn freshness_table(&self, name: &str) -> Option<CatalogItem> {
+        if name != "eddy_catalog.freshness" && name != "freshness" {
+            return None;
+        }
+        let now = wall_clock_ms();
+        let ts =
+            |ms: Timestamp| chrono::DateTime::from_timestamp_millis(ms as i64).map_or(Datum::Null, Datum::TimestampTz);
+        let rows = self
+            .entries
+            .values()
+            .filter(|e| e.item.kind == ItemKind::MaterializedView)
+            .map(|e| {
+                let (mode, target, refreshed) = match e.refresh {
+                    Some(r) => {
+                        let boundary = self.last_write / r.every * r.every;
+                        let refreshed = r.initial.map_or(boundary, |i| boundary.max(i));
+                        ("target lag", Datum::Int64(r.every as i64), refreshed)
+                    }
+                    None => ("continuous", Datum::Null, self.last_write),
+                };
+                let lag = if e.refresh.is_some() { now.saturating_sub(refreshed) } else { 0 };
+                Row::new(vec![
+                    Datum::Text(e.item.name.clone()),
+                    Datum::Text(mode.into()),
+                    target,
+                    ts(refreshed),
+                    Datum::Int64(lag as i64),
+                ])
+            })
+            .collect();
+        let columns = vec![
+            ("name".to_string(), ColumnType::new(ScalarType::Text, false)),
+            ("refresh".to_string(), ColumnType::new(ScalarType::Text, false)),
+            ("target_lag_ms".to_string(), ColumnType::new(ScalarType::Int64, true)),
+            ("data_as_of".to_string(), ColumnType::new(ScalarType::TimestampTz, false)),
+            ("lag_ms".to_string(), ColumnType::new(ScalarType::Int64, false)),
+        ];
+        Some(system_tables::constant(name, 11, columns, rows))
     }
 
     /// Drops a dataflow made for one subscription.
@@ -543,7 +613,7 @@ impl Coordinator {
         permutation.extend((0..arity).filter(|c| !columns.contains(c)));
         let id = self.allocate_id();
         let expr = RelationExpr::get(on, on_name, arity).project(permutation.clone());
-        self.compute.send(Command::CreateView { id, expr });
+        self.compute.send(Command::CreateView { id, expr, refresh: None });
         self.indexes.insert(name, Index { id, on, columns, permutation });
         Ok(command("CREATE INDEX"))
     }

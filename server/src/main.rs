@@ -67,6 +67,7 @@ fn run() -> anyhow::Result<()> {
         eddy_compute::Compute::start(workers).map_err(|e| anyhow::anyhow!("starting compute workers: {e}"))?;
     let coord = Arc::new(Mutex::new(coordinator::Coordinator::new(compute)));
     sources::attach(&coord);
+    start_clock(Arc::downgrade(&coord));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         if let Some(addr) = &args.http {
@@ -81,6 +82,22 @@ fn run() -> anyhow::Result<()> {
     }
     info!("eddy stopped");
     Ok(())
+}
+
+/// How often time moves on by itself (for views with a target lag; see `Coordinator::tick`).
+const CLOCK_TICK: std::time::Duration = std::time::Duration::from_millis(50);
+
+fn start_clock(coord: std::sync::Weak<Mutex<coordinator::Coordinator>>) {
+    let spawned = std::thread::Builder::new().name("clock".into()).spawn(move || loop {
+        std::thread::sleep(CLOCK_TICK);
+        let Some(coord) = coord.upgrade() else { return };
+        if let Ok(mut c) = coord.lock() {
+            c.tick();
+        };
+    });
+    if let Err(e) = spawned {
+        warn!("cannot start the clock thread ({e}): views with a target lag refresh only on writes");
+    }
 }
 
 async fn serve(listen: String, workers: usize, coord: Arc<Mutex<coordinator::Coordinator>>) -> anyhow::Result<()> {
