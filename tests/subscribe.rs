@@ -263,3 +263,45 @@ async fn target_lag_batches_changes_into_refreshes() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cursors_fetch_a_subscription() -> anyhow::Result<()> {
+    let server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+    let writer = server.connect().await?;
+    client.batch_execute("CREATE TABLE ct (x int); INSERT INTO ct VALUES (1);").await?;
+    client.batch_execute("BEGIN; DECLARE c CURSOR FOR SUBSCRIBE ct;").await?;
+    let fetch = |rows: Vec<SimpleQueryMessage>| -> Vec<(String, String)> {
+        rows.iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(r) => {
+                    Some((r.get(1).unwrap_or("").to_string(), r.get(2).unwrap_or("").to_string()))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let first = fetch(client.simple_query("FETCH ALL c WITH (timeout = '5s')").await?);
+    assert_eq!(first, vec![("1".to_string(), "1".to_string())], "the snapshot");
+    writer.batch_execute("INSERT INTO ct VALUES (2), (3); DELETE FROM ct WHERE x = 1;").await?;
+    let mut changes = Vec::new();
+    while changes.len() < 3 {
+        let got = fetch(client.simple_query("FETCH ALL c WITH (timeout = '5s')").await?);
+        assert!(!got.is_empty(), "changes arrive within the timeout");
+        changes.extend(got);
+    }
+    changes.sort();
+    let expected: Vec<(String, String)> =
+        [("-1", "1"), ("1", "2"), ("1", "3")].iter().map(|(d, x)| (d.to_string(), x.to_string())).collect();
+    assert_eq!(changes, expected);
+    // Nothing more: a short timeout returns no rows; the extended protocol works too.
+    assert!(fetch(client.simple_query("FETCH ALL c WITH (timeout = '100ms')").await?).is_empty());
+    writer.batch_execute("INSERT INTO ct VALUES (4)").await?;
+    let typed = client.query("FETCH 1 c WITH (timeout = '5s')", &[]).await?;
+    assert_eq!(typed.len(), 1);
+    assert_eq!((typed[0].get::<_, i64>(1), typed[0].get::<_, i32>(2)), (1, 4));
+    client.batch_execute("CLOSE c; COMMIT").await?;
+    let err = client.simple_query("FETCH ALL c").await.expect_err("closed");
+    assert_eq!(err.code().map(|c| c.code()), Some("34000"));
+    Ok(())
+}

@@ -128,6 +128,86 @@ pub fn rewrite_dynamic_table(
     ))
 }
 
+/// True at `DECLARE name CURSOR ... FOR SUBSCRIBE`, `FETCH` or `CLOSE`: cursors over
+/// subscriptions, which the server keeps per session.
+pub fn starts_cursor(parser: &Parser) -> bool {
+    let word = |n: usize| match parser.peek_nth_token(n).token {
+        Token::Word(w) => w.value.to_ascii_uppercase(),
+        _ => String::new(),
+    };
+    match word(0).as_str() {
+        "DECLARE" => (3..8).any(|n| word(n) == "SUBSCRIBE"),
+        "FETCH" | "CLOSE" => true,
+        _ => false,
+    }
+}
+
+/// A cursor statement.
+#[derive(Clone, Debug)]
+pub enum CursorStatement {
+    Declare {
+        name: String,
+        subscribe: SubscribeStatement,
+    },
+    /// `FETCH [FORWARD] [ALL | n] [FROM | IN] name [WITH (TIMEOUT = 'interval')]`:
+    /// `count` None is ALL; without a timeout FETCH waits for at least one row.
+    Fetch {
+        name: String,
+        count: Option<u64>,
+        timeout: Option<Duration>,
+    },
+    Close {
+        name: String,
+    },
+}
+
+pub fn parse_cursor(parser: &mut Parser) -> Result<CursorStatement, PlanError> {
+    let p = &mut Ddl { parser };
+    if p.word("CLOSE") {
+        return Ok(CursorStatement::Close { name: p.name()? });
+    }
+    if p.word("DECLARE") {
+        let name = p.name()?;
+        while !p.word("CURSOR") {
+            // BINARY, INSENSITIVE, NO SCROLL: accepted, meaningless for a subscription.
+            if p.parser.next_token().token == Token::EOF {
+                return Err(PlanError::Syntax("expected CURSOR".into()));
+            }
+        }
+        if p.word("WITHOUT") || p.word("WITH") {
+            p.expect_word("HOLD")?;
+        }
+        p.expect_word("FOR")?;
+        return Ok(CursorStatement::Declare { name, subscribe: parse_subscribe(p.parser)? });
+    }
+    p.expect_word("FETCH")?;
+    p.word("FORWARD");
+    let count = if p.word("ALL") {
+        None
+    } else if let Token::Number(..) = p.parser.peek_token().token {
+        Some(p.parser.parse_literal_uint().map_err(syntax)?)
+    } else {
+        let _ = p.word("NEXT");
+        Some(1)
+    };
+    if !p.word("FROM") {
+        p.word("IN");
+    }
+    let name = p.name()?;
+    let mut timeout = None;
+    if p.word("WITH") {
+        p.parser.expect_token(&Token::LParen).map_err(syntax)?;
+        p.expect_word("TIMEOUT")?;
+        let _ = p.parser.consume_token(&Token::Eq);
+        let text = p.string()?;
+        let iv = strconv::parse_interval(&text).map_err(|e| PlanError::InvalidParameter(format!("TIMEOUT: {e}")))?;
+        let micros = (iv.micros as i128 + (iv.days as i128 + iv.months as i128 * 30) * 86_400_000_000).max(0);
+        timeout = Some(Duration::from_micros(micros.min(u64::MAX as i128) as u64));
+        p.parser.expect_token(&Token::RParen).map_err(syntax)?;
+    }
+    Ok(CursorStatement::Fetch { name, count, timeout })
+}
+
 /// True at `SUBSCRIBE` or `COPY (SUBSCRIBE`.
 pub fn starts_subscribe(parser: &Parser) -> bool {
     let is_word = |n: usize, w: &str| matches!(parser.peek_nth_token(n).token, Token::Word(ref x) if x.value.eq_ignore_ascii_case(w));
@@ -847,6 +927,7 @@ mod tests {
             Statement::Eddy(plan) => *plan,
             Statement::Sql(other) => panic!("not Eddy DDL: {other}"),
             Statement::Subscribe(other) => panic!("not Eddy DDL: {other:?}"),
+            Statement::Cursor(other) => panic!("not Eddy DDL: {other:?}"),
         }
     }
 

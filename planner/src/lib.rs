@@ -37,6 +37,8 @@ pub enum Statement {
     Eddy(Box<Plan>),
     /// `SUBSCRIBE` (also inside `COPY (...) TO STDOUT`): planned against the catalog.
     Subscribe(Box<ddl::SubscribeStatement>),
+    /// `DECLARE ... CURSOR FOR SUBSCRIBE`, `FETCH`, `CLOSE`: run by the session.
+    Cursor(Box<ddl::CursorStatement>),
 }
 
 /// Parses SQL text into statements. An empty or comment-only string yields no statements.
@@ -55,6 +57,8 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, PlanError> {
             let mut parsed = Parser::parse_sql(&dialect, &view).map_err(syntax)?;
             let stmt = parsed.pop().ok_or_else(|| PlanError::Syntax("empty dynamic table".into()))?;
             stmts.push(Statement::Sql(Box::new(stmt)));
+        } else if ddl::starts_cursor(&parser) {
+            stmts.push(Statement::Cursor(Box::new(ddl::parse_cursor(&mut parser)?)));
         } else if ddl::starts_subscribe(&parser) {
             stmts.push(Statement::Subscribe(Box::new(ddl::parse_subscribe(&mut parser)?)));
         } else if ddl::starts_here(&parser) {

@@ -33,6 +33,12 @@ pub fn plan(
     let stmt = match stmt {
         crate::Statement::Eddy(plan) => return Ok(((**plan).clone(), vec![])),
         crate::Statement::Subscribe(sub) => return Ok((plan_subscribe(catalog, ctx, sub)?, vec![])),
+        crate::Statement::Cursor(c) => match &**c {
+            crate::ddl::CursorStatement::Declare { subscribe, .. } => {
+                return Ok((plan_subscribe(catalog, ctx, subscribe)?, vec![]))
+            }
+            _ => return Err(PlanError::Unsupported("FETCH and CLOSE outside a session".into())),
+        },
         crate::Statement::Sql(stmt) => stmt,
     };
     let params = RefCell::new(ctx.param_types.clone());

@@ -32,6 +32,10 @@ pub enum AdapterError {
     /// Bad COPY input: which line and what was wrong.
     #[error("{message}")]
     Copy { sqlstate: String, message: String, context: String },
+    #[error("cursor \"{0}\" does not exist")]
+    UnknownCursor(String),
+    #[error("cursor \"{0}\" already exists")]
+    DuplicateCursor(String),
     /// A connection or secret that does not exist (SQLSTATE 42704).
     #[error("{0}")]
     UndefinedObject(String),
@@ -57,6 +61,8 @@ impl AdapterError {
             AdapterError::InvalidParameterValue(_) => "22023".into(),
             AdapterError::Copy { sqlstate, .. } => sqlstate.clone(),
             AdapterError::UndefinedObject(_) => "42704".into(),
+            AdapterError::UnknownCursor(_) => "34000".into(),
+            AdapterError::DuplicateCursor(_) => "42P03".into(),
             AdapterError::Storage(e) => match e {
                 StorageError::Connect(_) => "08001",
                 StorageError::Topic(_) => "42704",

@@ -27,7 +27,8 @@ use pgwire::messages::PgWireBackendMessage;
 use crate::coordinator::{Coordinator, ExecuteResponse};
 use crate::error::AdapterError;
 use crate::session::Session;
-use crate::subscribe::Subscription;
+use crate::subscribe::{Cursor, Subscription};
+use eddy_planner::ddl::CursorStatement;
 
 /// Largest SQL text accepted, so one client cannot make the server allocate without bound.
 const MAX_QUERY_BYTES: usize = 64 * 1024 * 1024;
@@ -52,6 +53,27 @@ impl Connection {
         param_types: Vec<Option<ScalarType>>,
     ) -> Result<ExecuteResponse, AdapterError> {
         let mut session = self.session.lock().map_err(|_| AdapterError::Internal("session lock poisoned".into()))?;
+        // FETCH and CLOSE need only the session: a FETCH may wait, and must not hold up
+        // everyone else while it does.
+        if let eddy_planner::Statement::Cursor(cursor) = stmt {
+            match &**cursor {
+                CursorStatement::Fetch { name, count, timeout } => {
+                    let cursor = session.cursors.get_mut(name).ok_or_else(|| unknown_cursor(name))?;
+                    let rows = tokio::task::block_in_place(|| cursor.fetch(*count, *timeout))?;
+                    return Ok(ExecuteResponse::Rows { desc: cursor.desc(), rows });
+                }
+                CursorStatement::Close { name } => {
+                    let cursor = session.cursors.remove(name).ok_or_else(|| unknown_cursor(name))?;
+                    drop(session);
+                    drop(cursor);
+                    return Ok(ExecuteResponse::Command { tag: "CLOSE CURSOR".into(), rows: None });
+                }
+                CursorStatement::Declare { name, .. } if session.cursors.contains_key(name) => {
+                    return Err(AdapterError::DuplicateCursor(name.clone()));
+                }
+                CursorStatement::Declare { .. } => {}
+            }
+        }
         let mut coord = self.coord.lock().map_err(|_| AdapterError::Internal("coordinator lock poisoned".into()))?;
         let mut ctx = StatementContext::new(chrono::Utc::now());
         ctx.user = session.user.clone();
@@ -59,7 +81,16 @@ impl Connection {
         ctx.params = params;
         ctx.param_types = param_types;
         let (plan, _) = tokio::task::block_in_place(|| eddy_planner::plan(stmt, &*coord, &ctx))?;
-        tokio::task::block_in_place(|| coord.execute(&mut session, plan))
+        let response = tokio::task::block_in_place(|| coord.execute(&mut session, plan))?;
+        match (stmt, response) {
+            (eddy_planner::Statement::Cursor(cursor), ExecuteResponse::Subscribe(sub)) => {
+                if let CursorStatement::Declare { name, .. } = &**cursor {
+                    session.cursors.insert(name.clone(), Cursor::new(sub, &self.coord));
+                }
+                Ok(ExecuteResponse::Command { tag: "DECLARE CURSOR".into(), rows: None })
+            }
+            (_, response) => Ok(response),
+        }
     }
 
     fn describe(
@@ -71,6 +102,15 @@ impl Connection {
         let Some(stmt) = stmts.first() else {
             return Ok((vec![], None));
         };
+        if let eddy_planner::Statement::Cursor(cursor) = stmt {
+            let session = self.session.lock().map_err(|_| AdapterError::Internal("session lock poisoned".into()))?;
+            return Ok(match &**cursor {
+                CursorStatement::Fetch { name, .. } => {
+                    (vec![], Some(session.cursors.get(name).ok_or_else(|| unknown_cursor(name))?.desc()))
+                }
+                _ => (vec![], None),
+            });
+        }
         let coord = self.coord.lock().map_err(|_| AdapterError::Internal("coordinator lock poisoned".into()))?;
         let mut ctx = StatementContext::new(chrono::Utc::now());
         ctx.param_types = declared.iter().map(|t| t.as_ref().and_then(|t| ScalarType::from_oid(t.oid()))).collect();
@@ -95,6 +135,10 @@ impl Connection {
         };
         Ok((params, desc))
     }
+}
+
+fn unknown_cursor(name: &str) -> AdapterError {
+    AdapterError::UnknownCursor(name.to_string())
 }
 
 fn to_pg_error(e: AdapterError) -> ErrorInfo {

@@ -7,6 +7,7 @@ use eddy_repr::GlobalId;
 
 use crate::copy::CopyState;
 use crate::error::AdapterError;
+use crate::subscribe::Cursor;
 
 /// Session variables clients commonly set or read, with PostgreSQL's defaults.
 const DEFAULTS: &[(&str, &str)] = &[
@@ -44,6 +45,8 @@ pub struct Session {
     /// Writes made inside BEGIN ... COMMIT, applied together at COMMIT.
     pub pending_writes: Vec<(GlobalId, Collection)>,
     pub copy_in: Option<CopyState>,
+    /// Cursors over subscriptions, by name.
+    pub cursors: BTreeMap<String, Cursor>,
 }
 
 impl Session {

@@ -8,13 +8,15 @@
 //! through a bounded channel; a client that falls further behind than that is
 //! disconnected with an error, so it never slows others or grows memory without bound.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::Receiver;
 use eddy_compute::SubscribeEvent;
-use eddy_repr::{strconv, ColumnType, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
+use eddy_repr::{strconv, ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
 use futures::Stream;
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::copy::CopyData;
@@ -232,10 +234,115 @@ pub fn stream(sub: Subscription, coord: Arc<Mutex<Coordinator>>) -> impl Stream<
     })
 }
 
+/// `DECLARE c CURSOR FOR SUBSCRIBE ...`: a subscription read with `FETCH` instead of a
+/// COPY stream. Lives until `CLOSE` or the end of the session.
+pub struct Cursor {
+    sub: Subscription,
+    merger: Merger,
+    buffered: VecDeque<Output>,
+    done: bool,
+    _transient: Option<TransientGuard>,
+}
+
+/// Drops a subscription's own dataflow when the cursor goes.
+struct TransientGuard {
+    id: GlobalId,
+    coord: Weak<Mutex<Coordinator>>,
+}
+
+impl Drop for TransientGuard {
+    fn drop(&mut self) {
+        if let Some(coord) = self.coord.upgrade() {
+            if let Ok(mut c) = coord.lock() {
+                c.drop_transient(self.id);
+            }
+        }
+    }
+}
+
+impl Cursor {
+    /// Must not be dropped while the coordinator is locked (its guard locks it).
+    pub fn new(mut sub: Subscription, coord: &Arc<Mutex<Coordinator>>) -> Cursor {
+        let guard = sub.transient.take().map(|id| TransientGuard { id, coord: Arc::downgrade(coord) });
+        let merger = Merger::new(sub.workers, sub.as_of, sub.snapshot);
+        Cursor { sub, merger, buffered: VecDeque::new(), done: false, _transient: guard }
+    }
+
+    pub fn desc(&self) -> RelationDesc {
+        RelationDesc::new(self.sub.columns())
+    }
+
+    fn take(&mut self, event: SubscribeEvent) -> Result<(), AdapterError> {
+        match self.merger.push(event)? {
+            Some(outputs) => {
+                let progress = self.sub.progress;
+                self.buffered.extend(outputs.into_iter().filter(|o| progress || matches!(o, Output::Change { .. })));
+            }
+            None => self.done = true,
+        }
+        Ok(())
+    }
+
+    /// Up to `count` rows (all available with `None`): waits for at least one until
+    /// `timeout` (forever without one), then returns what has arrived.
+    pub fn fetch(&mut self, count: Option<u64>, timeout: Option<Duration>) -> Result<Vec<Row>, AdapterError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            while let Ok(event) = self.sub.events.try_recv() {
+                self.take(event)?;
+            }
+            if !self.buffered.is_empty() || self.done {
+                break;
+            }
+            let event = match deadline {
+                Some(d) => match self.sub.events.recv_timeout(d.saturating_duration_since(Instant::now())) {
+                    Ok(e) => e,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => break,
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                        self.done = true;
+                        break;
+                    }
+                },
+                None => match self.sub.events.recv() {
+                    Ok(e) => e,
+                    Err(_) => {
+                        self.done = true;
+                        break;
+                    }
+                },
+            };
+            self.take(event)?;
+        }
+        let n = count.map_or(self.buffered.len(), |c| (c as usize).min(self.buffered.len()));
+        Ok(self.buffered.drain(..n).map(|o| to_row(&o, &self.sub.desc, self.sub.progress)).collect())
+    }
+}
+
+/// One output as a row of the subscription's columns.
+fn to_row(output: &Output, desc: &RelationDesc, progress: bool) -> Row {
+    let mut datums = Vec::with_capacity(desc.arity() + 3);
+    match output {
+        Output::Change { time, row, diff } => {
+            datums.push(Datum::Int64(*time as i64));
+            if progress {
+                datums.push(Datum::Bool(false));
+            }
+            datums.push(Datum::Int64(*diff));
+            datums.extend(row.iter().cloned());
+        }
+        Output::Progress(time) => {
+            datums.push(Datum::Int64(*time as i64));
+            datums.push(Datum::Bool(true));
+            datums.push(Datum::Null);
+            datums.extend(desc.columns().iter().map(|_| Datum::Null));
+        }
+    }
+    Row::new(datums)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eddy_repr::Datum;
 
     fn row(i: i64) -> Row {
         Row::new(vec![Datum::Int64(i)])
