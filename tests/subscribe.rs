@@ -242,11 +242,30 @@ async fn target_lag_batches_changes_into_refreshes() -> anyhow::Result<()> {
     assert!(later.iter().all(|t| t % LAG_MS == 0), "changes off the refresh boundaries: {later:?}");
 
     let freshness = client
-        .query_one("SELECT refresh, target_lag_ms, lag_ms FROM eddy_catalog.freshness WHERE name = 'slow'", &[])
+        .query_one(
+            "SELECT refresh, target_lag_ms, lag_ms, refreshes FROM eddy_catalog.freshness WHERE name = 'slow'",
+            &[],
+        )
         .await?;
     assert_eq!(freshness.get::<_, String>(0), "target lag");
     assert_eq!(freshness.get::<_, i64>(1), LAG_MS as i64);
     assert!(freshness.get::<_, i64>(2) <= LAG_MS as i64 + 1000, "lag {}", freshness.get::<_, i64>(2));
+    // Each refresh that changed rows is in the history, on a boundary, with its size.
+    let history = client
+        .query(
+            "SELECT (extract(epoch FROM data_as_of) * 1000)::bigint, rows_changed, duration_ms
+             FROM eddy_catalog.refresh_history WHERE view = 'slow'",
+            &[],
+        )
+        .await?;
+    assert!(!history.is_empty(), "refreshes recorded");
+    assert_eq!(history.len() as i64, freshness.get::<_, i64>(3));
+    for r in &history {
+        let (at, rows, duration): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
+        assert_eq!(at % LAG_MS as i64, 0, "refresh at a boundary: {at}");
+        assert_eq!(rows, 2, "one group: its old row out, its new row in");
+        assert!(duration >= 0);
+    }
 
     for (sql, message) in [
         (

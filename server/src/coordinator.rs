@@ -6,6 +6,7 @@
 //! read sees all earlier writes and several views consistently.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use eddy_compute::{Command, Compute, PeekError};
@@ -19,6 +20,7 @@ use eddy_repr::{strconv, ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, S
 
 use crate::copy;
 use crate::error::AdapterError;
+use crate::refresh::{self, RefreshLog};
 use crate::session::Session;
 use crate::sources::Sources;
 use crate::system_tables;
@@ -72,6 +74,8 @@ pub struct Coordinator {
     /// indexed columns first; reads use it when its columns give a tighter key range.
     indexes: BTreeMap<String, Index>,
     pub(crate) sources: Sources,
+    /// Refreshes of views with a target lag, for `eddy_catalog.refresh_history`.
+    refreshes: Arc<Mutex<RefreshLog>>,
 }
 
 /// An index: collection `id` holds the rows of `on`, stored column `i` being `on`'s
@@ -118,6 +122,7 @@ impl Coordinator {
             last_write: start.saturating_sub(1),
             indexes: BTreeMap::new(),
             sources: Sources::default(),
+            refreshes: Arc::default(),
         }
     }
 
@@ -186,6 +191,12 @@ impl Coordinator {
                         initial: t.on_create.then_some(self.last_write),
                     });
                     self.compute.send(Command::CreateView { id, expr: expr.clone(), refresh });
+                    if let Some(r) = refresh {
+                        let events = self.compute.subscribe(id);
+                        let workers = self.compute.workers();
+                        let log = self.refreshes.clone();
+                        refresh::watch(name.clone(), events, workers, self.last_write, r.every, log, wall_clock_ms);
+                    }
                     self.insert_entry(id, name, ItemKind::MaterializedView, desc, None, create_sql, depends_on);
                     if let Some(entry) = self.entries.get_mut(&id) {
                         entry.definition = Some(expr);
@@ -360,9 +371,36 @@ impl Coordinator {
     /// the data a read sees now is. A view with a target lag shows its inputs as of its
     /// last refresh; a continuous one is as of the read (lag 0: reads wait for it).
     fn freshness_table(&self, name: &str) -> Option<CatalogItem> {
+        let ts =
+            |ms: Timestamp| chrono::DateTime::from_timestamp_millis(ms as i64).map_or(Datum::Null, Datum::TimestampTz);
+        let log = self.refreshes.lock().ok()?;
+        if name == "eddy_catalog.refresh_history" || name == "refresh_history" {
+            let rows = log
+                .records
+                .iter()
+                .map(|r| {
+                    Row::new(vec![
+                        Datum::Text(r.view.clone()),
+                        ts(r.data_as_of),
+                        ts(r.completed_at),
+                        Datum::Int64(r.duration_ms() as i64),
+                        Datum::Int64(r.rows_changed as i64),
+                    ])
+                })
+                .collect();
+            let columns = vec![
+                ("view".to_string(), ColumnType::new(ScalarType::Text, false)),
+                ("data_as_of".to_string(), ColumnType::new(ScalarType::TimestampTz, false)),
+                ("completed_at".to_string(), ColumnType::new(ScalarType::TimestampTz, false)),
+                ("duration_ms".to_string(), ColumnType::new(ScalarType::Int64, false)),
+                ("rows_changed".to_string(), ColumnType::new(ScalarType::Int64, false)),
+            ];
+            return Some(system_tables::constant(name, 12, columns, rows));
+        }
         if name != "eddy_catalog.freshness" && name != "freshness" {
             return None;
         }
+        let counts = log.counts.clone();
         let now = wall_clock_ms();
         let ts =
             |ms: Timestamp| chrono::DateTime::from_timestamp_millis(ms as i64).map_or(Datum::Null, Datum::TimestampTz);
@@ -380,12 +418,15 @@ impl Coordinator {
                     None => ("continuous", Datum::Null, self.last_write),
                 };
                 let lag = if e.refresh.is_some() { now.saturating_sub(refreshed) } else { 0 };
+                let counts = counts.get(&e.item.name).copied().unwrap_or_default();
                 Row::new(vec![
                     Datum::Text(e.item.name.clone()),
                     Datum::Text(mode.into()),
                     target,
                     ts(refreshed),
                     Datum::Int64(lag as i64),
+                    Datum::Int64(counts.refreshes as i64),
+                    Datum::Int64(counts.late as i64),
                 ])
             })
             .collect();
@@ -395,6 +436,8 @@ impl Coordinator {
             ("target_lag_ms".to_string(), ColumnType::new(ScalarType::Int64, true)),
             ("data_as_of".to_string(), ColumnType::new(ScalarType::TimestampTz, false)),
             ("lag_ms".to_string(), ColumnType::new(ScalarType::Int64, false)),
+            ("refreshes".to_string(), ColumnType::new(ScalarType::Int64, false)),
+            ("late_refreshes".to_string(), ColumnType::new(ScalarType::Int64, false)),
         ];
         Some(system_tables::constant(name, 11, columns, rows))
     }

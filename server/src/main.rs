@@ -9,6 +9,7 @@ mod copy;
 mod error;
 mod http;
 mod protocol;
+mod refresh;
 mod session;
 mod sources;
 mod subscribe;
