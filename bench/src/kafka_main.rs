@@ -18,7 +18,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::machine::Machine;
+use crate::machine::{percentile, Machine};
 
 /// Measures Kafka ingestion: messages/s into a filter view and into a keyed aggregation,
 /// against a plain consumer's rate; p50/p99 freshness (produced -> visible in a SELECT)
@@ -213,21 +213,12 @@ impl rdkafka::producer::ProducerContext for AckContext {
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let machine = Machine::detect();
     let workers = args.workers.unwrap_or(machine.cores);
-    let eddy_bin = args.eddy_bin.clone().unwrap_or_else(|| {
-        std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join("eddy"))).unwrap_or_default()
-    });
+    let eddy_bin = args.eddy_bin.clone().unwrap_or_else(machine::eddy_next_to_this_program);
 
     eprintln!("decoding in-process");
     let decode = decode_rate(args.messages)?;

@@ -18,7 +18,7 @@ use clap::Parser;
 use eddy_tests::EddyProcess;
 use futures::StreamExt;
 
-use crate::machine::{cpu_time, Machine};
+use crate::machine::{cpu_time, percentile, Machine};
 
 #[derive(Parser, Debug)]
 #[command(name = "eddy-lag-bench", version)]
@@ -132,21 +132,12 @@ async fn subscribe_latency(server: &EddyProcess, iters: usize) -> anyhow::Result
     Ok(latencies)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let machine = Machine::detect();
     let workers = args.workers.unwrap_or(machine.cores);
-    let eddy_bin = args.eddy_bin.clone().unwrap_or_else(|| {
-        std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join("eddy"))).unwrap_or_default()
-    });
+    let eddy_bin = args.eddy_bin.clone().unwrap_or_else(machine::eddy_next_to_this_program);
     let server = EddyProcess::start_with(&eddy_bin, workers)?;
     let client = server.connect().await?;
     client

@@ -83,3 +83,18 @@ pub fn gib(bytes: u64) -> f64 {
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
+
+/// The `p` quantile (0..=1) of ascending `sorted` values; NaN when empty. (Used by the
+/// Kafka and lag benchmarks; `eddy-bench` ranks its own.)
+#[allow(dead_code)]
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// The `eddy` binary next to the running benchmark program (both in target/release).
+pub fn eddy_next_to_this_program() -> std::path::PathBuf {
+    std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join("eddy"))).unwrap_or_default()
+}

@@ -143,7 +143,7 @@ fn main() -> anyhow::Result<()> {
     let workers = args.workers.unwrap_or(machine.cores).max(1);
     let eddy_bin = match &args.eddy_bin {
         Some(p) => p.clone(),
-        None => std::env::current_exe().context("locating this program")?.with_file_name("eddy"),
+        None => machine::eddy_next_to_this_program(),
     };
     let cfg = Config { eddy_bin, workers, perf_dir: args.perf_dir.clone() };
     let data = Data { seed: args.seed, rows: args.rows, keys: args.keys };
