@@ -324,3 +324,52 @@ async fn cursors_fetch_a_subscription() -> anyhow::Result<()> {
     assert_eq!(err.code().map(|c| c.code()), Some("34000"));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alter_dynamic_table_refresh_suspend_resume_and_lag() -> anyhow::Result<()> {
+    let server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+    let n = |sql: &'static str| {
+        let client = &client;
+        async move { client.query_one(sql, &[]).await.map(|r| r.get::<_, i64>(0)) }
+    };
+    client
+        .batch_execute(
+            "CREATE TABLE t2 (x int);
+             CREATE DYNAMIC TABLE d TARGET_LAG = '1 hour' AS SELECT count(*) AS n FROM t2;
+             INSERT INTO t2 VALUES (1);",
+        )
+        .await?;
+    assert_eq!(n("SELECT n FROM d").await?, 0, "an hour's lag: not refreshed yet");
+    client.batch_execute("ALTER DYNAMIC TABLE d REFRESH").await?;
+    assert_eq!(n("SELECT n FROM d").await?, 1, "REFRESH shows the inputs as of now");
+
+    client.batch_execute("ALTER DYNAMIC TABLE d SET TARGET_LAG = '200ms'; INSERT INTO t2 VALUES (2);").await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while n("SELECT n FROM d").await? != 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(n("SELECT n FROM d").await?, 2, "the new lag applies");
+
+    client.batch_execute("ALTER DYNAMIC TABLE d SUSPEND; INSERT INTO t2 VALUES (3);").await?;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(n("SELECT n FROM d").await?, 2, "suspended: no refresh");
+    let mode = client.query_one("SELECT refresh FROM eddy_catalog.freshness WHERE name = 'd'", &[]).await?;
+    assert_eq!(mode.get::<_, String>(0), "suspended");
+    client.batch_execute("ALTER DYNAMIC TABLE d RESUME").await?;
+    assert_eq!(n("SELECT n FROM d").await?, 3, "RESUME catches up at once");
+
+    client
+        .batch_execute(
+            "CREATE MATERIALIZED VIEW cont AS SELECT count(*) FROM t2; CREATE VIEW over_d AS SELECT n FROM d;",
+        )
+        .await?;
+    let err = client.batch_execute("ALTER DYNAMIC TABLE d SUSPEND").await.expect_err("read by over_d");
+    assert_eq!(err.code().map(|c| c.code()), Some("2BP01"));
+    let err = client.batch_execute("ALTER MATERIALIZED VIEW cont SUSPEND").await.expect_err("no target lag");
+    assert!(err.as_db_error().map(|e| e.message().contains("has no target lag")).unwrap_or(false), "{err}");
+    client.batch_execute("ALTER MATERIALIZED VIEW cont SET (TARGET_LAG = '1 hour')").await?;
+    let err = client.batch_execute("ALTER DYNAMIC TABLE nope REFRESH").await.expect_err("unknown");
+    assert!(err.as_db_error().map(|e| e.message().contains("does not exist")).unwrap_or(false), "{err}");
+    Ok(())
+}

@@ -46,6 +46,59 @@ pub enum SubscribeTarget {
     Query(Box<sqlparser::ast::Query>),
 }
 
+/// True at `ALTER DYNAMIC TABLE` or `ALTER MATERIALIZED VIEW`.
+pub fn starts_alter_refresh(parser: &Parser) -> bool {
+    let is_word = |n: usize, w: &str| matches!(parser.peek_nth_token(n).token, Token::Word(ref x) if x.value.eq_ignore_ascii_case(w));
+    is_word(0, "ALTER")
+        && ((is_word(1, "DYNAMIC") && is_word(2, "TABLE")) || (is_word(1, "MATERIALIZED") && is_word(2, "VIEW")))
+}
+
+/// What `ALTER DYNAMIC TABLE` changes about a view's refreshes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefreshAction {
+    SetTargetLag(Duration),
+    Suspend,
+    Resume,
+    Refresh,
+}
+
+/// `ALTER DYNAMIC TABLE | MATERIALIZED VIEW name SET TARGET_LAG = '...' | SET (TARGET_LAG =
+/// '...') | SUSPEND | RESUME | REFRESH`.
+pub fn parse_alter_refresh(parser: &mut Parser) -> Result<Plan, PlanError> {
+    let p = &mut Ddl { parser };
+    p.expect_word("ALTER")?;
+    if p.word("DYNAMIC") {
+        p.expect_word("TABLE")?;
+    } else {
+        p.expect_word("MATERIALIZED")?;
+        p.expect_word("VIEW")?;
+    }
+    let if_exists = p.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+    let name = p.name()?;
+    let action = if p.word("SUSPEND") {
+        RefreshAction::Suspend
+    } else if p.word("RESUME") {
+        RefreshAction::Resume
+    } else if p.word("REFRESH") {
+        RefreshAction::Refresh
+    } else {
+        p.expect_word("SET")?;
+        let parenthesized = p.parser.consume_token(&Token::LParen);
+        p.expect_word("TARGET_LAG")?;
+        let _ = p.parser.consume_token(&Token::Eq);
+        let value = match p.parser.next_token().token {
+            Token::SingleQuotedString(s) => s,
+            Token::Word(w) => w.value,
+            other => return Err(PlanError::Syntax(format!("expected a TARGET_LAG value, found {other}"))),
+        };
+        if parenthesized {
+            p.parser.expect_token(&Token::RParen).map_err(syntax)?;
+        }
+        RefreshAction::SetTargetLag(target_lag(&value)?)
+    };
+    Ok(Plan::AlterRefresh { name, action, if_exists })
+}
+
 /// True at `CREATE [OR REPLACE] DYNAMIC TABLE`.
 pub fn starts_dynamic_table(parser: &Parser) -> bool {
     let is_word = |n: usize, w: &str| matches!(parser.peek_nth_token(n).token, Token::Word(ref x) if x.value.eq_ignore_ascii_case(w));

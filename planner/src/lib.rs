@@ -52,7 +52,9 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, PlanError> {
         if parser.peek_token().token == Token::EOF {
             return Ok(stmts);
         }
-        if ddl::starts_dynamic_table(&parser) {
+        if ddl::starts_alter_refresh(&parser) {
+            stmts.push(Statement::Eddy(Box::new(ddl::parse_alter_refresh(&mut parser)?)));
+        } else if ddl::starts_dynamic_table(&parser) {
             let view = ddl::rewrite_dynamic_table(&mut parser, |from, to| slice(sql, from, to).to_string())?;
             let mut parsed = Parser::parse_sql(&dialect, &view).map_err(syntax)?;
             let stmt = parsed.pop().ok_or_else(|| PlanError::Syntax("empty dynamic table".into()))?;

@@ -253,6 +253,12 @@ pub enum Plan {
         snapshot: bool,
         progress: bool,
     },
+    /// `ALTER DYNAMIC TABLE` / `ALTER MATERIALIZED VIEW`: change how a view refreshes.
+    AlterRefresh {
+        name: String,
+        action: crate::ddl::RefreshAction,
+        if_exists: bool,
+    },
     /// DROP CONNECTION / DROP SECRET.
     DropOther {
         kind: OtherObjectKind,

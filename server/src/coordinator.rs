@@ -38,6 +38,8 @@ pub struct CatalogEntry {
     pub definition: Option<RelationExpr>,
     /// Materialized views with a target lag: their refresh schedule.
     pub refresh: Option<eddy_compute::Refresh>,
+    /// `ALTER DYNAMIC TABLE ... SUSPEND`: shows what it showed then until RESUME.
+    pub suspended: bool,
 }
 
 /// The result of executing one plan, for the pgwire layer to send.
@@ -190,13 +192,7 @@ impl Coordinator {
                         every: (t.lag.as_millis() as Timestamp).max(1),
                         initial: t.on_create.then_some(self.last_write),
                     });
-                    self.compute.send(Command::CreateView { id, expr: expr.clone(), refresh });
-                    if let Some(r) = refresh {
-                        let events = self.compute.subscribe(id);
-                        let workers = self.compute.workers();
-                        let log = self.refreshes.clone();
-                        refresh::watch(name.clone(), events, workers, self.last_write, r.every, log, wall_clock_ms);
-                    }
+                    self.start_view_dataflow(id, &name, expr.clone(), refresh);
                     self.insert_entry(id, name, ItemKind::MaterializedView, desc, None, create_sql, depends_on);
                     if let Some(entry) = self.entries.get_mut(&id) {
                         entry.definition = Some(expr);
@@ -312,6 +308,7 @@ impl Coordinator {
                 self.create_source(name, spec, desc, connection, if_not_exists, create_sql)
             }
             Plan::DropOther { kind, names, if_exists, cascade } => self.drop_other(kind, names, if_exists, cascade),
+            Plan::AlterRefresh { name, action, if_exists } => self.alter_refresh(&name, action, if_exists),
             Plan::Subscribe { target, desc, snapshot, progress } => {
                 let (collection, transient) = match target {
                     SubscribePlanTarget::Collection(id) => (id, None),
@@ -354,8 +351,91 @@ impl Coordinator {
     ) {
         self.names.insert(name.clone(), id);
         let item = CatalogItem { id, name, kind, desc, view_expr };
-        self.entries
-            .insert(id, CatalogEntry { item, create_sql, depends_on, keys: vec![], definition: None, refresh: None });
+        self.entries.insert(
+            id,
+            CatalogEntry {
+                item,
+                create_sql,
+                depends_on,
+                keys: vec![],
+                definition: None,
+                refresh: None,
+                suspended: false,
+            },
+        );
+    }
+
+    /// Installs materialized view `id`'s dataflow; with a refresh schedule, its refreshes
+    /// are followed for `eddy_catalog.refresh_history`.
+    fn start_view_dataflow(
+        &mut self,
+        id: GlobalId,
+        name: &str,
+        expr: RelationExpr,
+        refresh: Option<eddy_compute::Refresh>,
+    ) {
+        self.compute.send(Command::CreateView { id, expr, refresh });
+        if let Some(r) = refresh {
+            let events = self.compute.subscribe(id);
+            let workers = self.compute.workers();
+            let log = self.refreshes.clone();
+            refresh::watch(name.to_string(), events, workers, self.last_write, r.every, log, wall_clock_ms);
+        }
+    }
+
+    /// `ALTER DYNAMIC TABLE ... SET TARGET_LAG | SUSPEND | RESUME | REFRESH`: rebuilds the
+    /// view's dataflow with the new schedule, showing its inputs as of now (RESUME and
+    /// REFRESH thereby refresh at once; SUSPEND keeps what it shows now). Views others
+    /// read cannot be rebuilt under them.
+    fn alter_refresh(
+        &mut self,
+        name: &str,
+        action: eddy_planner::ddl::RefreshAction,
+        if_exists: bool,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        use eddy_planner::ddl::RefreshAction;
+        let Some(&id) = self.names.get(name) else {
+            if if_exists {
+                return Ok(command("ALTER DYNAMIC TABLE"));
+            }
+            return Err(AdapterError::UnknownObject(format!("dynamic table \"{name}\" does not exist")));
+        };
+        let entry = self.entry(id)?;
+        let (Some(definition), ItemKind::MaterializedView) = (entry.definition.clone(), entry.item.kind) else {
+            return Err(AdapterError::WrongObjectType(
+                format!("\"{name}\" is not a materialized view or dynamic table"),
+                "Only materialized views and dynamic tables have a refresh schedule.".into(),
+            ));
+        };
+        let dependents = self.dependents(id);
+        if dependents.len() > 1 || self.indexes.values().any(|i| i.on == id) {
+            return Err(AdapterError::Dependents {
+                message: format!("cannot change how {name} refreshes while other objects read it"),
+                detail: self.describe_dependencies(&dependents),
+            });
+        }
+        let current = entry.refresh;
+        let (every, suspended) = match (action, current) {
+            (RefreshAction::SetTargetLag(lag), _) => ((lag.as_millis() as Timestamp).max(1), entry.suspended),
+            (_, None) => {
+                return Err(AdapterError::InvalidParameterValue(format!(
+                    "{name} has no target lag (it is continuous): set one with ALTER DYNAMIC TABLE {name} SET TARGET_LAG = '...'"
+                )))
+            }
+            (RefreshAction::Suspend, Some(r)) => (r.every, true),
+            (RefreshAction::Resume | RefreshAction::Refresh, Some(r)) => (r.every, false),
+        };
+        let configured = eddy_compute::Refresh { every, initial: Some(self.last_write) };
+        // Suspended: everything after now waits for a refresh that never comes.
+        let effective =
+            if suspended { eddy_compute::Refresh { every: Timestamp::MAX / 4, ..configured } } else { configured };
+        self.compute.send(Command::Drop { id });
+        self.start_view_dataflow(id, name, definition, Some(effective));
+        if let Some(entry) = self.entries.get_mut(&id) {
+            entry.refresh = Some(configured);
+            entry.suspended = suspended;
+        }
+        Ok(command("ALTER DYNAMIC TABLE"))
     }
 
     /// Moves time forward with no write, so that views with a target lag refresh on
@@ -410,6 +490,7 @@ impl Coordinator {
             .filter(|e| e.item.kind == ItemKind::MaterializedView)
             .map(|e| {
                 let (mode, target, refreshed) = match e.refresh {
+                    Some(r) if e.suspended => ("suspended", Datum::Int64(r.every as i64), r.initial.unwrap_or(0)),
                     Some(r) => {
                         let boundary = self.last_write / r.every * r.every;
                         let refreshed = r.initial.map_or(boundary, |i| boundary.max(i));
