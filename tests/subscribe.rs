@@ -68,6 +68,18 @@ impl Replay {
         }
     }
 
+    /// Reads whatever arrives within `window`.
+    async fn read_for<S>(&mut self, stream: &mut S, window: Duration) -> anyhow::Result<()>
+    where
+        S: Stream<Item = Result<Bytes, tokio_postgres::Error>> + Unpin,
+    {
+        let deadline = tokio::time::Instant::now() + window;
+        while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, stream.next()).await {
+            self.apply(&chunk?);
+        }
+        Ok(())
+    }
+
     async fn read_until<S>(&mut self, stream: &mut S, done: impl Fn(&Replay) -> bool) -> anyhow::Result<()>
     where
         S: Stream<Item = Result<Bytes, tokio_postgres::Error>> + Unpin,
@@ -371,5 +383,49 @@ async fn alter_dynamic_table_refresh_suspend_resume_and_lag() -> anyhow::Result<
     client.batch_execute("ALTER MATERIALIZED VIEW cont SET (TARGET_LAG = '1 hour')").await?;
     let err = client.batch_execute("ALTER DYNAMIC TABLE nope REFRESH").await.expect_err("unknown");
     assert!(err.as_db_error().map(|e| e.message().contains("does not exist")).unwrap_or(false), "{err}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn target_lag_over_a_load_generator_stays_within_its_lag() -> anyhow::Result<()> {
+    const LAG_MS: i64 = 2000;
+    const TOLERANCE_MS: i64 = 1000;
+    let server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+    client
+        .batch_execute(&format!(
+            "CREATE SOURCE ticks FROM LOAD GENERATOR COUNTER (TICK INTERVAL '20ms');
+             CREATE MATERIALIZED VIEW live AS SELECT counter % 10 AS g, count(*) AS n FROM ticks GROUP BY 1;
+             CREATE MATERIALIZED VIEW lagged WITH (TARGET_LAG = '{LAG_MS}ms')
+               AS SELECT counter % 10 AS g, count(*) AS n FROM ticks GROUP BY 1;"
+        ))
+        .await?;
+    let (c1, c2) = (server.connect().await?, server.connect().await?);
+    let mut live_stream = subscribe(&c1, "live").await?;
+    let mut lagged_stream = subscribe(&c2, "lagged").await?;
+    // Watch for 5 s: the lagged view's data is never older than its lag (plus tolerance).
+    let started = std::time::Instant::now();
+    let mut worst_lag = 0;
+    while started.elapsed() < Duration::from_secs(5) {
+        let lag: i64 =
+            client.query_one("SELECT lag_ms FROM eddy_catalog.freshness WHERE name = 'lagged'", &[]).await?.get(0);
+        worst_lag = worst_lag.max(lag);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(worst_lag <= LAG_MS + TOLERANCE_MS, "observed lag {worst_lag} ms");
+    // Both subscriptions, read up to now: far fewer changes and states for the lagged view.
+    let mut live = Replay::new(true);
+    let mut lagged = Replay::new(true);
+    live.read_for(&mut live_stream, Duration::from_millis(300)).await?;
+    lagged.read_for(&mut lagged_stream, Duration::from_millis(300)).await?;
+    assert!(
+        lagged.change_times.len() * 5 < live.change_times.len(),
+        "output changes: lagged {} vs live {}",
+        lagged.change_times.len(),
+        live.change_times.len()
+    );
+    let refreshes: i64 =
+        client.query_one("SELECT refreshes FROM eddy_catalog.freshness WHERE name = 'lagged'", &[]).await?.get(0);
+    assert!((1..=4).contains(&refreshes), "about one refresh per 2 s in 5 s: {refreshes}");
     Ok(())
 }
