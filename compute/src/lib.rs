@@ -87,6 +87,12 @@ impl Refresh {
             _ => time.div_ceil(self.every.max(1)).saturating_mul(self.every.max(1)),
         }
     }
+
+    /// The time up to which a read at `read` sees the view's inputs: its last refresh.
+    pub fn shown_as_of(&self, read: Timestamp) -> Timestamp {
+        let refreshed = read / self.every.max(1) * self.every.max(1);
+        self.initial.map_or(refreshed, |i| refreshed.max(i))
+    }
 }
 
 /// What a subscription hears from each worker.
@@ -232,5 +238,7 @@ mod refresh_tests {
         assert_eq!(r.visible_at(5501), 6000);
         assert_eq!(r.visible_at(6000), 6000);
         assert_eq!(Refresh { every: 1000, initial: None }.visible_at(10), 1000);
+        assert_eq!(r.shown_as_of(5700), 5500);
+        assert_eq!(r.shown_as_of(6100), 6000);
     }
 }

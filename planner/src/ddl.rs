@@ -289,15 +289,9 @@ pub fn parse_subscribe(parser: &mut Parser) -> Result<SubscribeStatement, PlanEr
     if p.word("WITH") {
         p.parser.expect_token(&Token::LParen).map_err(syntax)?;
         loop {
-            let option = if p.word("SNAPSHOT") {
-                &mut stmt.snapshot
-            } else if p.word("PROGRESS") {
-                &mut stmt.progress
-            } else {
-                let found = p.parser.peek_token();
-                return Err(PlanError::Syntax(format!(
-                    "unknown SUBSCRIBE option {found}: expected SNAPSHOT or PROGRESS"
-                )));
+            let option = match p.choose("unknown SUBSCRIBE option", &[("SNAPSHOT", true), ("PROGRESS", false)])? {
+                true => &mut stmt.snapshot,
+                false => &mut stmt.progress,
             };
             let _ = p.parser.consume_token(&Token::Eq);
             *option = if p.word("TRUE") || p.word("ON") {
@@ -462,6 +456,24 @@ impl Ddl<'_, '_> {
             }
             _ => false,
         }
+    }
+
+    /// Consumes one of `choices`' words and gives its value; otherwise the error
+    /// `{what} {found}: expected A, B or C`.
+    fn choose<T: Copy>(&mut self, what: &str, choices: &[(&str, T)]) -> Result<T, PlanError> {
+        for (word, value) in choices {
+            if self.word(word) {
+                return Ok(*value);
+            }
+        }
+        let words: Vec<&str> = choices.iter().map(|(w, _)| *w).collect();
+        let expected = match words.split_last() {
+            Some((last, [])) => last.to_string(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        let found = self.parser.peek_token();
+        Err(PlanError::Syntax(format!("{what} {found}: expected {expected}")))
     }
 
     fn expect_word(&mut self, w: &str) -> Result<(), PlanError> {
@@ -629,18 +641,14 @@ impl Ddl<'_, '_> {
     }
 
     fn load_generator(&mut self) -> Result<LoadGeneratorSpec, PlanError> {
-        let generator = if self.word("COUNTER") {
-            LoadGenerator::Counter
-        } else if self.word("AUCTION") {
-            LoadGenerator::Auction
-        } else if self.word("NEXMARK") {
-            LoadGenerator::Nexmark
-        } else {
-            let found = self.parser.peek_token();
-            return Err(PlanError::Syntax(format!(
-                "unknown load generator {found}: expected COUNTER, AUCTION or NEXMARK"
-            )));
-        };
+        let generator = self.choose(
+            "unknown load generator",
+            &[
+                ("COUNTER", LoadGenerator::Counter),
+                ("AUCTION", LoadGenerator::Auction),
+                ("NEXMARK", LoadGenerator::Nexmark),
+            ],
+        )?;
         let mut spec = LoadGeneratorSpec {
             generator,
             tick: if generator == LoadGenerator::Nexmark { Duration::from_millis(100) } else { DEFAULT_GENERATOR_TICK },
@@ -767,20 +775,15 @@ impl Ddl<'_, '_> {
                 csv_columns = n;
             } else if self.word("INCLUDE") {
                 loop {
-                    let kind = if self.word("PARTITION") {
-                        IncludeKind::Partition
-                    } else if self.word("OFFSET") {
-                        IncludeKind::Offset
-                    } else if self.word("TIMESTAMP") {
-                        IncludeKind::Timestamp
-                    } else if self.word("KEY") {
-                        IncludeKind::Key
-                    } else {
-                        let found = self.parser.peek_token();
-                        return Err(PlanError::Syntax(format!(
-                            "cannot INCLUDE {found}: expected PARTITION, OFFSET, TIMESTAMP or KEY"
-                        )));
-                    };
+                    let kind = self.choose(
+                        "cannot INCLUDE",
+                        &[
+                            ("PARTITION", IncludeKind::Partition),
+                            ("OFFSET", IncludeKind::Offset),
+                            ("TIMESTAMP", IncludeKind::Timestamp),
+                            ("KEY", IncludeKind::Key),
+                        ],
+                    )?;
                     let name = if self.word("AS") { self.name()? } else { kind.default_name().to_string() };
                     include.push(Include { kind, name });
                     if !self.parser.consume_token(&Token::Comma) {
@@ -788,18 +791,10 @@ impl Ddl<'_, '_> {
                     }
                 }
             } else if self.word("ENVELOPE") {
-                envelope = if self.word("NONE") {
-                    Envelope::None
-                } else if self.word("UPSERT") {
-                    Envelope::Upsert
-                } else if self.word("DEBEZIUM") {
-                    Envelope::Debezium
-                } else {
-                    let found = self.parser.peek_token();
-                    return Err(PlanError::Syntax(format!(
-                        "unknown envelope {found}: expected NONE, UPSERT or DEBEZIUM"
-                    )));
-                };
+                envelope = self.choose(
+                    "unknown envelope",
+                    &[("NONE", Envelope::None), ("UPSERT", Envelope::Upsert), ("DEBEZIUM", Envelope::Debezium)],
+                )?;
             } else {
                 break;
             }

@@ -447,80 +447,14 @@ impl Coordinator {
         }
     }
 
-    /// `eddy_catalog.freshness`: per materialized view, how it refreshes and how old
-    /// the data a read sees now is. A view with a target lag shows its inputs as of its
-    /// last refresh; a continuous one is as of the read (lag 0: reads wait for it).
+    /// `eddy_catalog.freshness` and `eddy_catalog.refresh_history`, as of now.
     fn freshness_table(&self, name: &str) -> Option<CatalogItem> {
-        let ts =
-            |ms: Timestamp| chrono::DateTime::from_timestamp_millis(ms as i64).map_or(Datum::Null, Datum::TimestampTz);
+        let views = self.entries.values().filter(|e| e.item.kind == ItemKind::MaterializedView).map(|e| {
+            let refresh = e.refresh.map(|r| refresh::Schedule { refresh: r, suspended: e.suspended });
+            (e.item.name.as_str(), refresh)
+        });
         let log = self.refreshes.lock().ok()?;
-        if name == "eddy_catalog.refresh_history" || name == "refresh_history" {
-            let rows = log
-                .records
-                .iter()
-                .map(|r| {
-                    Row::new(vec![
-                        Datum::Text(r.view.clone()),
-                        ts(r.data_as_of),
-                        ts(r.completed_at),
-                        Datum::Int64(r.duration_ms() as i64),
-                        Datum::Int64(r.rows_changed as i64),
-                    ])
-                })
-                .collect();
-            let columns = vec![
-                ("view".to_string(), ColumnType::new(ScalarType::Text, false)),
-                ("data_as_of".to_string(), ColumnType::new(ScalarType::TimestampTz, false)),
-                ("completed_at".to_string(), ColumnType::new(ScalarType::TimestampTz, false)),
-                ("duration_ms".to_string(), ColumnType::new(ScalarType::Int64, false)),
-                ("rows_changed".to_string(), ColumnType::new(ScalarType::Int64, false)),
-            ];
-            return Some(system_tables::constant(name, 12, columns, rows));
-        }
-        if name != "eddy_catalog.freshness" && name != "freshness" {
-            return None;
-        }
-        let counts = log.counts.clone();
-        let now = wall_clock_ms();
-        let ts =
-            |ms: Timestamp| chrono::DateTime::from_timestamp_millis(ms as i64).map_or(Datum::Null, Datum::TimestampTz);
-        let rows = self
-            .entries
-            .values()
-            .filter(|e| e.item.kind == ItemKind::MaterializedView)
-            .map(|e| {
-                let (mode, target, refreshed) = match e.refresh {
-                    Some(r) if e.suspended => ("suspended", Datum::Int64(r.every as i64), r.initial.unwrap_or(0)),
-                    Some(r) => {
-                        let boundary = self.last_write / r.every * r.every;
-                        let refreshed = r.initial.map_or(boundary, |i| boundary.max(i));
-                        ("target lag", Datum::Int64(r.every as i64), refreshed)
-                    }
-                    None => ("continuous", Datum::Null, self.last_write),
-                };
-                let lag = if e.refresh.is_some() { now.saturating_sub(refreshed) } else { 0 };
-                let counts = counts.get(&e.item.name).copied().unwrap_or_default();
-                Row::new(vec![
-                    Datum::Text(e.item.name.clone()),
-                    Datum::Text(mode.into()),
-                    target,
-                    ts(refreshed),
-                    Datum::Int64(lag as i64),
-                    Datum::Int64(counts.refreshes as i64),
-                    Datum::Int64(counts.late as i64),
-                ])
-            })
-            .collect();
-        let columns = vec![
-            ("name".to_string(), ColumnType::new(ScalarType::Text, false)),
-            ("refresh".to_string(), ColumnType::new(ScalarType::Text, false)),
-            ("target_lag_ms".to_string(), ColumnType::new(ScalarType::Int64, true)),
-            ("data_as_of".to_string(), ColumnType::new(ScalarType::TimestampTz, false)),
-            ("lag_ms".to_string(), ColumnType::new(ScalarType::Int64, false)),
-            ("refreshes".to_string(), ColumnType::new(ScalarType::Int64, false)),
-            ("late_refreshes".to_string(), ColumnType::new(ScalarType::Int64, false)),
-        ];
-        Some(system_tables::constant(name, 11, columns, rows))
+        refresh::system_table(name, views, &log, self.last_write, wall_clock_ms())
     }
 
     /// Drops a dataflow made for one subscription.

@@ -1,4 +1,5 @@
-//! The refresh history of views with a target lag (`eddy_catalog.refresh_history`).
+//! The refresh history of views with a target lag (`eddy_catalog.refresh_history`), and
+//! `eddy_catalog.freshness`.
 //!
 //! Each such view gets an internal subscription; a refresh is the set of changes the view
 //! makes at one refresh time, and it is complete when every worker has passed that time,
@@ -10,10 +11,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::Receiver;
-use eddy_compute::SubscribeEvent;
-use eddy_repr::Timestamp;
+use eddy_compute::{Refresh, SubscribeEvent};
+use eddy_planner::CatalogItem;
+use eddy_repr::{Datum, Row, ScalarType, Timestamp};
 
 use crate::subscribe::{Merger, Output};
+use crate::system_tables;
 
 /// How many refreshes the history keeps (all views together).
 const KEPT: usize = 10_000;
@@ -101,6 +104,86 @@ pub fn watch(
     });
     if let Err(e) = spawned {
         tracing::warn!("cannot follow refreshes of a view: {e}");
+    }
+}
+
+/// A materialized view's schedule as the freshness table shows it.
+pub struct Schedule {
+    pub refresh: Refresh,
+    pub suspended: bool,
+}
+
+/// `eddy_catalog.freshness` over `views` (name, schedule if it has a target lag) or
+/// `eddy_catalog.refresh_history`, for reads at `read` and wall clock `now`.
+pub fn system_table<'a>(
+    name: &str,
+    views: impl Iterator<Item = (&'a str, Option<Schedule>)>,
+    log: &RefreshLog,
+    read: Timestamp,
+    now: Timestamp,
+) -> Option<CatalogItem> {
+    use system_tables::{column, nullable_column, timestamptz};
+    match name.strip_prefix("eddy_catalog.").unwrap_or(name) {
+        "refresh_history" => {
+            let rows = log
+                .records
+                .iter()
+                .map(|r| {
+                    Row::new(vec![
+                        Datum::Text(r.view.clone()),
+                        timestamptz(r.data_as_of),
+                        timestamptz(r.completed_at),
+                        Datum::Int64(r.duration_ms() as i64),
+                        Datum::Int64(r.rows_changed as i64),
+                    ])
+                })
+                .collect();
+            let columns = vec![
+                column("view", ScalarType::Text),
+                column("data_as_of", ScalarType::TimestampTz),
+                column("completed_at", ScalarType::TimestampTz),
+                column("duration_ms", ScalarType::Int64),
+                column("rows_changed", ScalarType::Int64),
+            ];
+            Some(system_tables::constant(name, system_tables::REFRESH_HISTORY, columns, rows))
+        }
+        "freshness" => {
+            let rows = views
+                .map(|(view, schedule)| {
+                    // A continuous view is as of the read (reads wait for it): lag 0.
+                    let (mode, target, as_of, lag) = match schedule {
+                        None => ("continuous", Datum::Null, read, 0),
+                        Some(s) => {
+                            let as_of =
+                                if s.suspended { s.refresh.initial.unwrap_or(0) } else { s.refresh.shown_as_of(read) };
+                            let mode = if s.suspended { "suspended" } else { "target lag" };
+                            (mode, Datum::Int64(s.refresh.every as i64), as_of, now.saturating_sub(as_of))
+                        }
+                    };
+                    let counts = log.counts.get(view).copied().unwrap_or_default();
+                    Row::new(vec![
+                        Datum::Text(view.to_string()),
+                        Datum::Text(mode.into()),
+                        target,
+                        timestamptz(as_of),
+                        Datum::Int64(lag as i64),
+                        Datum::Int64(counts.refreshes as i64),
+                        Datum::Int64(counts.late as i64),
+                    ])
+                })
+                .collect();
+            let columns = vec![
+                column("name", ScalarType::Text),
+                column("refresh", ScalarType::Text),
+                nullable_column("target_lag_ms", ScalarType::Int64),
+                column("data_as_of", ScalarType::TimestampTz),
+                column("lag_ms", ScalarType::Int64),
+                column("refreshes", ScalarType::Int64),
+                column("late_refreshes", ScalarType::Int64),
+            ];
+            Some(system_tables::constant(name, system_tables::FRESHNESS, columns, rows))
+        }
+        _ => None,
     }
 }
 

@@ -395,7 +395,7 @@ impl Coordinator {
         match name.strip_prefix("eddy_catalog.").unwrap_or(name) {
             "sources" => {
                 let rows = self.source_rows().into_iter().map(sources_row).collect();
-                Some(system_tables::constant(name, 8, sources_columns(), rows))
+                Some(system_tables::constant(name, system_tables::SOURCES, sources_columns(), rows))
             }
             "source_errors" => {
                 let mut rows = Vec::new();
@@ -415,13 +415,13 @@ impl Coordinator {
                 let columns = vec![
                     text("source"),
                     text("topic"),
-                    ("partition".into(), ColumnType::new(ScalarType::Int32, false)),
+                    system_tables::column("partition", ScalarType::Int32),
                     int("offset"),
                     text("reason"),
-                    ("raw".into(), ColumnType::new(ScalarType::Bytea, false)),
-                    ("at".into(), ColumnType::new(ScalarType::TimestampTz, false)),
+                    system_tables::column("raw", ScalarType::Bytea),
+                    system_tables::column("at", ScalarType::TimestampTz),
                 ];
-                Some(system_tables::constant(name, 9, columns, rows))
+                Some(system_tables::constant(name, system_tables::SOURCE_ERRORS, columns, rows))
             }
             "source_partitions" => {
                 let mut rows = Vec::new();
@@ -438,12 +438,12 @@ impl Coordinator {
                 }
                 let columns = vec![
                     text("source"),
-                    ("partition".into(), ColumnType::new(ScalarType::Int32, false)),
+                    system_tables::column("partition", ScalarType::Int32),
                     int("next_offset"),
                     int("high_watermark"),
                     int("lag_messages"),
                 ];
-                Some(system_tables::constant(name, 10, columns, rows))
+                Some(system_tables::constant(name, system_tables::SOURCE_PARTITIONS, columns, rows))
             }
             _ => None,
         }
@@ -546,20 +546,17 @@ fn sources_columns() -> Vec<(String, ColumnType)> {
         int("messages"),
         int("bytes"),
         int("decode_errors"),
-        nullable("upper", ScalarType::TimestampTz),
-        ("partitions".into(), ColumnType::new(ScalarType::Int32, false)),
+        system_tables::nullable_column("upper", ScalarType::TimestampTz),
+        system_tables::column("partitions", ScalarType::Int32),
         int("lag_messages"),
-        nullable("partition_skew", ScalarType::Float64),
+        system_tables::nullable_column("partition_skew", ScalarType::Float64),
         int("backpressure_ms"),
         int("last_batch_ms"),
     ]
 }
 
 fn sources_row(r: SourceRow) -> Row {
-    let upper = r
-        .upper
-        .and_then(|ms| chrono::DateTime::from_timestamp_millis(ms as i64))
-        .map_or(Datum::Null, Datum::TimestampTz);
+    let upper = r.upper.map_or(Datum::Null, system_tables::timestamptz);
     Row::new(vec![
         Datum::Text(r.name),
         Datum::Text(r.kind.into()),
@@ -577,13 +574,9 @@ fn sources_row(r: SourceRow) -> Row {
 }
 
 fn text(name: &str) -> (String, ColumnType) {
-    (name.to_string(), ColumnType::new(ScalarType::Text, false))
+    system_tables::column(name, ScalarType::Text)
 }
 
 fn int(name: &str) -> (String, ColumnType) {
-    (name.to_string(), ColumnType::new(ScalarType::Int64, false))
-}
-
-fn nullable(name: &str, ty: ScalarType) -> (String, ColumnType) {
-    (name.to_string(), ColumnType::new(ty, true))
+    system_tables::column(name, ScalarType::Int64)
 }

@@ -99,8 +99,9 @@ impl Merger {
 
     /// Releases every change before `complete` (all workers are past it).
     fn release(&mut self, complete: Timestamp) -> Vec<Output> {
-        // The snapshot (changes at or before as_of, shown at as_of) needs as_of complete.
-        if complete <= self.as_of || complete <= self.released {
+        // `released` starts at as_of: the snapshot (changes at or before as_of, shown at
+        // as_of) waits for as_of to be complete.
+        if complete <= self.released {
             return vec![];
         }
         let mut ready = Vec::new();
@@ -216,7 +217,6 @@ pub fn stream(sub: Subscription, coord: Arc<Mutex<Coordinator>>) -> impl Stream<
         }
     });
     if let Err(e) = spawned {
-        too_slow.store(false, Ordering::Relaxed);
         tracing::warn!("cannot start a subscription thread: {e}");
     }
     futures::stream::poll_fn(move |cx| match rx.poll_recv(cx) {

@@ -68,6 +68,27 @@ pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> O
     Some(constant(name, offset, columns, rows))
 }
 
+/// Offsets of the `eddy_catalog` tables' ids (0-2 are the pg_catalog tables above).
+pub const SOURCES: u64 = 8;
+pub const SOURCE_ERRORS: u64 = 9;
+pub const SOURCE_PARTITIONS: u64 = 10;
+pub const FRESHNESS: u64 = 11;
+pub const REFRESH_HISTORY: u64 = 12;
+
+/// A non-null column of type `ty`.
+pub fn column(name: &str, ty: ScalarType) -> (String, ColumnType) {
+    (name.to_string(), ColumnType::new(ty, false))
+}
+
+pub fn nullable_column(name: &str, ty: ScalarType) -> (String, ColumnType) {
+    (name.to_string(), ColumnType::new(ty, true))
+}
+
+/// A timestamp (milliseconds since the epoch) as a `timestamptz` datum.
+pub fn timestamptz(ms: u64) -> Datum {
+    chrono::DateTime::from_timestamp_millis(ms as i64).map_or(Datum::Null, Datum::TimestampTz)
+}
+
 /// A system table of constant `rows`; `offset` tells system tables' ids apart.
 pub fn constant(name: &str, offset: u64, columns: Vec<(String, ColumnType)>, rows: Vec<Row>) -> CatalogItem {
     let arity = columns.len();

@@ -32,7 +32,7 @@ const METADATA_INTERVAL: Duration = Duration::from_secs(2);
 /// several readers decode in parallel, and a key (which Kafka keeps in one partition)
 /// always meets the same reader's upsert state.
 pub(crate) struct KafkaIngestion {
-    consumer: BaseConsumer<ErrorCapture>,
+    consumer: BaseConsumer<ClientEvents>,
     spec: KafkaSourceSpec,
     reader: i32,
     readers: i32,
@@ -47,7 +47,7 @@ pub(crate) struct KafkaIngestion {
 /// to [`KafkaIngestion::partitions`]; an unreachable broker or a vanished topic marks the
 /// source stalled, and its return running again.
 pub(crate) struct Watcher {
-    consumer: BaseConsumer<ErrorCapture>,
+    consumer: BaseConsumer<ClientEvents>,
     topic: String,
     partitions: Arc<AtomicI32>,
 }
@@ -82,14 +82,14 @@ impl Watcher {
 /// why) and, from its periodic statistics, each partition's high watermark (so lag is
 /// known without blocking the reader on a ListOffsets request).
 #[derive(Default)]
-pub struct ErrorCapture {
+pub struct ClientEvents {
     last: Mutex<Option<String>>,
     /// Per partition: low and high watermark and librdkafka's own consumer lag, all
     /// taken at the same instant.
     watermarks: Mutex<BTreeMap<i32, (i64, i64, i64)>>,
 }
 
-impl ErrorCapture {
+impl ClientEvents {
     fn last(&self) -> Option<String> {
         self.last.lock().ok().and_then(|l| l.clone())
     }
@@ -99,7 +99,7 @@ impl ErrorCapture {
     }
 }
 
-impl ClientContext for ErrorCapture {
+impl ClientContext for ClientEvents {
     fn stats(&self, statistics: rdkafka::Statistics) {
         if let Ok(mut watermarks) = self.watermarks.lock() {
             for topic in statistics.topics.values() {
@@ -122,10 +122,10 @@ impl ClientContext for ErrorCapture {
     }
 }
 
-impl ConsumerContext for ErrorCapture {}
+impl ConsumerContext for ClientEvents {}
 
 /// A consumer configured from `connection`, in consumer group `group`.
-pub fn consumer(connection: &KafkaConnection, group: &str) -> Result<BaseConsumer<ErrorCapture>, StorageError> {
+pub fn consumer(connection: &KafkaConnection, group: &str) -> Result<BaseConsumer<ClientEvents>, StorageError> {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", &connection.brokers)
@@ -139,7 +139,7 @@ pub fn consumer(connection: &KafkaConnection, group: &str) -> Result<BaseConsume
         // Brokers may hold a fetch this long when no data is waiting; freshness is
         // bounded by it (librdkafka's default of 500 ms is too coarse for a view).
         .set("fetch.wait.max.ms", "25")
-        // Statistics carry each partition's high watermark, for lag (see ErrorCapture).
+        // Statistics carry each partition's high watermark, for lag (see ClientEvents).
         .set("statistics.interval.ms", "1000")
         .set("reconnect.backoff.max.ms", "2000")
         .set("log_level", "3");
@@ -147,7 +147,7 @@ pub fn consumer(connection: &KafkaConnection, group: &str) -> Result<BaseConsume
         config.set(k, v);
     }
     config
-        .create_with_context(ErrorCapture::default())
+        .create_with_context(ClientEvents::default())
         .map_err(|e| StorageError::Config(format!("invalid Kafka connection settings: {e}")))
 }
 
@@ -351,7 +351,7 @@ enum MetadataError {
 }
 
 fn partition_count(
-    consumer: &BaseConsumer<ErrorCapture>,
+    consumer: &BaseConsumer<ClientEvents>,
     topic: &str,
     timeout: Duration,
 ) -> Result<i32, MetadataError> {
