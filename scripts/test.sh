@@ -15,6 +15,11 @@ command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 for pkg in libssl-dev zlib1g-dev libsasl2-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# RocksDB itself comes from Debian (see .cargo/config.toml); the rocksdb crate generates
+# its bindings with bindgen, which needs libclang.
+for pkg in librocksdb-dev clang libclang-dev; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
 # The tansu broker's build needs clang (bindgen) and cmake; only when it is missing.
 tansu_bin="$(command -v tansu || echo "$HOME/.cargo/bin/tansu")"
 if [ ! -x "$tansu_bin" ]; then

@@ -191,8 +191,7 @@ impl Compute {
         pipeline: Pipeline,
         ranges: Vec<KeyRange>,
     ) -> Result<Vec<(Row, Diff)>, PeekError> {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        self.send(Command::Peek { id, time, pipeline, ranges, reply: tx });
+        let rx = self.peek_later(id, time, pipeline, ranges);
         let mut rows = Vec::new();
         let mut first_error = None;
         for _ in 0..self.workers() {
@@ -210,6 +209,21 @@ impl Compute {
             Some(e) => Err(e),
             None => Ok(rows),
         }
+    }
+
+    /// Like [`Compute::peek`], but returns at once: each worker answers on the returned
+    /// channel once its part of `id` is complete at `time` (empty `ranges`: answers with
+    /// no rows, which tells when a collection has caught up to `time`).
+    pub fn peek_later(
+        &self,
+        id: GlobalId,
+        time: Timestamp,
+        pipeline: Pipeline,
+        ranges: Vec<KeyRange>,
+    ) -> Receiver<PeekResponse> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        self.send(Command::Peek { id, time, pipeline, ranges, reply: tx });
+        rx
     }
 
     pub fn shutdown(&mut self) {

@@ -18,6 +18,8 @@ use eddy_planner::{
 };
 use eddy_repr::{strconv, ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
 
+use eddy_storage::durable::{CatalogRecord, Store};
+
 use crate::copy;
 use crate::error::AdapterError;
 use crate::refresh::{self, RefreshLog};
@@ -78,6 +80,22 @@ pub struct Coordinator {
     pub(crate) sources: Sources,
     /// Refreshes of views with a target lag, for `eddy_catalog.refresh_history`.
     refreshes: Arc<Mutex<RefreshLog>>,
+    /// The data directory.
+    pub(crate) store: Arc<Store>,
+    /// The catalog as last written to the store.
+    pub(crate) persisted: BTreeMap<GlobalId, CatalogRecord>,
+    /// Collection ids as of the last catalog write: those gone since have their rows removed.
+    pub(crate) persisted_collections: BTreeSet<GlobalId>,
+    /// Replaying the stored catalog at startup: nothing is written back, sources resume.
+    pub(crate) restoring: bool,
+    /// While restoring: the one time all stored rows enter compute at, and how many did.
+    pub(crate) restore_time: Option<Timestamp>,
+    pub(crate) restored_rows: u64,
+    /// Rehydration after the last restart, for `eddy_catalog.hydration`.
+    pub(crate) hydration: Arc<Mutex<crate::durability::Hydration>>,
+    /// Store tickets up to here that failed have been undone in compute: a read that
+    /// ran after that saw none of their rows.
+    pub(crate) undone_through: u64,
 }
 
 /// An index: collection `id` holds the rows of `on`, stored column `i` being `on`'s
@@ -95,7 +113,8 @@ impl Catalog for Coordinator {
         if let Some(entry) = self.names.get(name).and_then(|id| self.entries.get(id)) {
             return Some(entry.item.clone());
         }
-        if let Some(table) = self.source_system_table(name).or_else(|| self.freshness_table(name)) {
+        let system = self.source_system_table(name).or_else(|| self.freshness_table(name));
+        if let Some(table) = system.or_else(|| self.durability_table(name)) {
             return Some(table);
         }
         let relations = self.entries.values().map(|e| system_tables::Listed {
@@ -113,7 +132,7 @@ fn wall_clock_ms() -> Timestamp {
 }
 
 impl Coordinator {
-    pub fn new(compute: Compute) -> Self {
+    pub fn new(compute: Compute, store: Arc<Store>) -> Self {
         let start = wall_clock_ms();
         compute.send(Command::AdvanceTime { time: start });
         Coordinator {
@@ -125,6 +144,14 @@ impl Coordinator {
             indexes: BTreeMap::new(),
             sources: Sources::default(),
             refreshes: Arc::default(),
+            store,
+            persisted: BTreeMap::new(),
+            persisted_collections: BTreeSet::new(),
+            restoring: false,
+            hydration: Arc::default(),
+            undone_through: 0,
+            restore_time: None,
+            restored_rows: 0,
         }
     }
 
@@ -133,13 +160,23 @@ impl Coordinator {
     }
 
     /// A fresh write timestamp: wall-clock milliseconds, strictly increasing.
-    fn next_write_ts(&mut self) -> Timestamp {
+    pub(crate) fn next_write_ts(&mut self) -> Timestamp {
         let ts = wall_clock_ms().max(self.last_write + 1);
         self.last_write = ts;
         ts
     }
 
+    /// Executes `plan`; a catalog change is durable when this returns.
     pub fn execute(&mut self, session: &mut Session, plan: Plan) -> Result<ExecuteResponse, AdapterError> {
+        let ddl = crate::durability::changes_catalog(&plan);
+        let response = self.execute_plan(session, plan)?;
+        if ddl && !self.restoring {
+            self.persist_catalog()?;
+        }
+        Ok(response)
+    }
+
+    fn execute_plan(&mut self, session: &mut Session, plan: Plan) -> Result<ExecuteResponse, AdapterError> {
         match plan {
             Plan::CreateTable { name, desc, keys, if_not_exists } => {
                 if self.names.contains_key(&name) || self.indexes.contains_key(&name) {
@@ -147,6 +184,7 @@ impl Coordinator {
                 }
                 let id = self.allocate_id();
                 self.compute.send(Command::CreateTable { id });
+                self.load_stored(&[id])?;
                 let create_sql = format!("CREATE TABLE {name} ({}{})", column_list(&desc), key_list(&desc, &keys));
                 self.insert_entry(id, name, ItemKind::Table, desc, None, create_sql, vec![]);
                 if let Some(entry) = self.entries.get_mut(&id) {
@@ -291,7 +329,8 @@ impl Coordinator {
                 for (table, changes) in &by_table {
                     self.check_unique(*table, changes, &[])?;
                 }
-                self.apply_writes(pending);
+                self.persist_table_writes(session, &pending);
+                self.apply_in_memory(pending);
                 Ok(ExecuteResponse::TransactionEnd { tag: "COMMIT".into() })
             }
             Plan::Rollback => {
@@ -425,6 +464,12 @@ impl Coordinator {
             (RefreshAction::Suspend, Some(r)) => (r.every, true),
             (RefreshAction::Resume | RefreshAction::Refresh, Some(r)) => (r.every, false),
         };
+        self.reschedule(id, name, definition, every, suspended);
+        Ok(command("ALTER DYNAMIC TABLE"))
+    }
+
+    /// Rebuilds view `id`'s dataflow to refresh every `every` ms, or never while suspended.
+    fn reschedule(&mut self, id: GlobalId, name: &str, definition: RelationExpr, every: Timestamp, suspended: bool) {
         let configured = eddy_compute::Refresh { every, initial: Some(self.last_write) };
         // Suspended: everything after now waits for a refresh that never comes.
         let effective =
@@ -435,7 +480,48 @@ impl Coordinator {
             entry.refresh = Some(configured);
             entry.suspended = suspended;
         }
-        Ok(command("ALTER DYNAMIC TABLE"))
+    }
+
+    /// After a restart: gives view `id` the schedule ALTER had given it, if that differs
+    /// from its CREATE statement's.
+    pub(crate) fn restore_refresh(&mut self, id: GlobalId, every: Timestamp, suspended: bool) {
+        let Some(entry) = self.entries.get(&id) else { return };
+        if entry.refresh.map(|r| r.every) == Some(every) && entry.suspended == suspended {
+            return;
+        }
+        let (name, Some(definition)) = (entry.item.name.clone(), entry.definition.clone()) else { return };
+        self.reschedule(id, &name, definition, every, suspended);
+    }
+
+    pub(crate) fn entries(&self) -> &BTreeMap<GlobalId, CatalogEntry> {
+        &self.entries
+    }
+
+    /// Makes the next allocated id `id`: replaying the stored catalog gives every object
+    /// back the id its stored rows are filed under.
+    pub(crate) fn set_next_id(&mut self, id: GlobalId) {
+        self.next_id = id;
+    }
+
+    pub(crate) fn peek_next_id(&self) -> GlobalId {
+        self.next_id
+    }
+
+    pub(crate) fn index_ids(&self) -> impl Iterator<Item = GlobalId> + '_ {
+        self.indexes.values().map(|i| i.id)
+    }
+
+    /// `(name, id, CREATE INDEX ...)` of every index, for the stored catalog.
+    pub(crate) fn index_statements(&self) -> Vec<(String, GlobalId, String)> {
+        self.indexes
+            .iter()
+            .filter_map(|(name, index)| {
+                let on = self.entries.get(&index.on)?;
+                let cols: Vec<&str> = index.columns.iter().map(|&c| on.item.desc.columns()[c].0.as_str()).collect();
+                let sql = format!("CREATE INDEX {name} ON {} ({})", on.item.name, cols.join(", "));
+                Some((name.clone(), index.id, sql))
+            })
+            .collect()
     }
 
     /// Moves time forward with no write, so that views with a target lag refresh on
@@ -779,13 +865,17 @@ impl Coordinator {
         if session.in_transaction {
             session.pending_writes.push((table, changes));
         } else {
-            self.apply_writes(vec![(table, changes)]);
+            let writes = vec![(table, changes)];
+            self.persist_table_writes(session, &writes);
+            self.apply_in_memory(writes);
         }
         Ok(())
     }
 
-    /// Applies several tables' changes atomically: one timestamp for all.
-    pub fn apply_writes(&mut self, writes: Vec<(GlobalId, Collection)>) {
+    /// Applies several collections' changes atomically in compute: one timestamp for all.
+    /// Durability is the caller's: tables queue them to the store first, sources have
+    /// persisted them already.
+    pub fn apply_in_memory(&mut self, writes: Vec<(GlobalId, Collection)>) {
         if writes.is_empty() {
             return;
         }

@@ -42,6 +42,9 @@ pub enum AdapterError {
     /// A source could not start: broker unreachable, topic missing, bad settings.
     #[error(transparent)]
     Storage(#[from] eddy_storage::StorageError),
+    /// The data directory could not be written: nothing of the statement was kept.
+    #[error("{0}")]
+    Durability(#[from] eddy_storage::durable::StoreError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -70,6 +73,11 @@ impl AdapterError {
                 StorageError::Internal(_) => "XX000",
             }
             .into(),
+            AdapterError::Durability(e) => match e {
+                eddy_storage::durable::StoreError::DiskFull { .. } => "53100".into(),
+                eddy_storage::durable::StoreError::Corrupt { .. } => "XX001".into(),
+                _ => "58030".into(),
+            },
             AdapterError::Internal(_) => "XX000".into(),
         }
     }

@@ -6,6 +6,7 @@
 
 mod coordinator;
 mod copy;
+mod durability;
 mod error;
 mod http;
 mod protocol;
@@ -31,10 +32,15 @@ struct Args {
     /// Address to accept PostgreSQL connections on.
     #[arg(long, env = "EDDY_LISTEN", default_value = "127.0.0.1:6875")]
     listen: String,
-    /// Directory for Eddy's data, created if missing. Durable storage is not built yet:
-    /// today tables and views live in memory only.
+    /// Directory for Eddy's data (RocksDB), created if missing: the catalog, table
+    /// contents, source rows with their Kafka offsets. Restarting with the same directory
+    /// brings everything back. Only one eddy process may use a directory at a time.
     #[arg(long, env = "EDDY_DATA_DIR", default_value = "./eddy-data")]
     data_dir: PathBuf,
+    /// Keep nothing on disk (no --data-dir): everything is gone when eddy stops. For
+    /// tests, and to measure what durability costs.
+    #[arg(long, env = "EDDY_EPHEMERAL")]
+    ephemeral: bool,
     /// Timely worker threads that maintain views. Default: the number of CPU cores.
     #[arg(long, env = "EDDY_WORKERS")]
     workers: Option<usize>,
@@ -62,12 +68,20 @@ fn run() -> anyhow::Result<()> {
     if workers == 0 {
         anyhow::bail!("--workers must be at least 1");
     }
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+    let store = if args.ephemeral {
+        warn!("--ephemeral: nothing is written to disk; everything is lost when eddy stops");
+        eddy_storage::durable::Store::ephemeral()
+    } else {
+        eddy_storage::durable::Store::open(&args.data_dir)?
+    };
     let compute =
         eddy_compute::Compute::start(workers).map_err(|e| anyhow::anyhow!("starting compute workers: {e}"))?;
-    let coord = Arc::new(Mutex::new(coordinator::Coordinator::new(compute)));
+    let coord = Arc::new(Mutex::new(coordinator::Coordinator::new(compute, store)));
     sources::attach(&coord);
+    {
+        let mut c = coord.lock().map_err(|_| anyhow::anyhow!("coordinator lock poisoned"))?;
+        c.restore().map_err(|e| anyhow::anyhow!("restoring from data directory {}: {e}", args.data_dir.display()))?;
+    }
     start_clock(Arc::downgrade(&coord));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

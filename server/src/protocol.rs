@@ -2,7 +2,7 @@
 //! STDIN, value encoding in text and binary, and errors as SQLSTATE responses.
 
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use bytes::BytesMut;
@@ -81,7 +81,9 @@ impl Connection {
         ctx.params = params;
         ctx.param_types = param_types;
         let (plan, _) = tokio::task::block_in_place(|| eddy_planner::plan(stmt, &*coord, &ctx))?;
-        let response = tokio::task::block_in_place(|| coord.execute(&mut session, plan))?;
+        let response = tokio::task::block_in_place(|| coord.execute(&mut session, plan));
+        self.await_durable(&mut session, coord)?;
+        let response = response?;
         match (stmt, response) {
             (eddy_planner::Statement::Cursor(cursor), ExecuteResponse::Subscribe(sub)) => {
                 if let CursorStatement::Declare { name, .. } = &**cursor {
@@ -90,6 +92,29 @@ impl Connection {
                 Ok(ExecuteResponse::Command { tag: "DECLARE CURSOR".into(), rows: None })
             }
             (_, response) => Ok(response),
+        }
+    }
+
+    /// Returns once what the statement wrote, and everything it could have read, is
+    /// durable; waits without the coordinator so that concurrent writers share syncs. If
+    /// the data directory refused the statement's writes, undoes them and says why.
+    fn await_durable(&self, session: &mut Session, coord: MutexGuard<'_, Coordinator>) -> Result<(), AdapterError> {
+        let (store, ticket, undone) = (coord.store.clone(), coord.store.last_ticket(), coord.undone_through);
+        drop(coord);
+        let synced = tokio::task::block_in_place(|| store.wait(ticket));
+        let unsynced = std::mem::take(&mut session.unsynced);
+        match synced {
+            Ok(()) => Ok(()),
+            // A read that ran after the failed writes were undone saw none of them.
+            Err(_) if unsynced.is_empty() && undone >= ticket => Ok(()),
+            Err(e) => {
+                if !unsynced.is_empty() {
+                    let mut coord =
+                        self.coord.lock().map_err(|_| AdapterError::Internal("coordinator lock poisoned".into()))?;
+                    crate::durability::undo(&mut coord, unsynced, ticket);
+                }
+                Err(e.into())
+            }
         }
     }
 
@@ -433,7 +458,9 @@ impl CopyHandler for Connection {
                 .coord
                 .lock()
                 .map_err(|_| user_error(AdapterError::Internal("coordinator lock poisoned".into())))?;
-            coord.copy_rows(&mut session, state.table, rows).map_err(user_error)?
+            let count = coord.copy_rows(&mut session, state.table, rows);
+            self.await_durable(&mut session, coord).map_err(user_error)?;
+            count.map_err(user_error)?
         };
         let tag = Tag::new("COPY").with_rows(count);
         client.send(PgWireBackendMessage::CommandComplete(tag.into())).await?;

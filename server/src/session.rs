@@ -44,6 +44,9 @@ pub struct Session {
     pub in_transaction: bool,
     /// Writes made inside BEGIN ... COMMIT, applied together at COMMIT.
     pub pending_writes: Vec<(GlobalId, Collection)>,
+    /// Writes applied by the statement running now that are not yet known durable:
+    /// undone if the data directory cannot take them.
+    pub unsynced: Vec<(GlobalId, Collection)>,
     pub copy_in: Option<CopyState>,
     /// Cursors over subscriptions, by name.
     pub cursors: BTreeMap<String, Cursor>,

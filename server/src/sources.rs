@@ -12,6 +12,7 @@ use eddy_planner::ddl::{KafkaConnectionPlan, OtherObjectKind};
 use eddy_planner::{CatalogItem, ItemKind};
 use eddy_repr::source::SourceSpec;
 use eddy_repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
+use eddy_storage::durable::WriteSet;
 use eddy_storage::{SourceBatch, SourceErrorRecord, SourceHandle, SourceStatus};
 use tracing::{info, warn};
 
@@ -27,17 +28,36 @@ const MAX_ERRORS_KEPT: usize = 10_000;
 /// Secrets, connections and running sources.
 #[derive(Default)]
 pub struct Sources {
-    /// Secret values by name. Never printed.
-    secrets: BTreeMap<String, String>,
+    /// Secrets by name. Their values are never printed.
+    secrets: BTreeMap<String, StoredSecret>,
     connections: BTreeMap<String, StoredConnection>,
     pub running: BTreeMap<GlobalId, RunningSource>,
     /// The coordinator itself, for source threads to hand batches to.
     coordinator: Weak<Mutex<Coordinator>>,
 }
 
+struct StoredSecret {
+    id: GlobalId,
+    value: String,
+    /// As given (`env:VAR` stays a reference), for the stored catalog only.
+    create_sql: String,
+}
+
 struct StoredConnection {
+    id: GlobalId,
     plan: KafkaConnectionPlan,
     create_sql: String,
+}
+
+impl Sources {
+    /// `(name, id, CREATE ...)` of every secret and connection, for the stored catalog.
+    /// A secret given as a literal is stored as written: the data directory must be kept
+    /// as private as the secret itself.
+    pub(crate) fn statements(&self) -> Vec<(String, GlobalId, String)> {
+        let secrets = self.secrets.iter().map(|(n, s)| (n.clone(), s.id, s.create_sql.clone()));
+        let connections = self.connections.iter().map(|(n, c)| (n.clone(), c.id, c.create_sql.clone()));
+        secrets.chain(connections).collect()
+    }
 }
 
 /// A started source and what it has produced.
@@ -77,6 +97,7 @@ impl Coordinator {
         if self.sources.secrets.contains_key(&name) {
             return self.other_exists("secret", &name, if_not_exists, "CREATE SECRET");
         }
+        let create_sql = format!("CREATE SECRET {} AS '{}'", quote_ident(&name), value.replace('\'', "''"));
         let value = match value.strip_prefix("env:") {
             Some(var) => std::env::var(var).map_err(|_| {
                 AdapterError::InvalidParameterValue(format!(
@@ -85,7 +106,8 @@ impl Coordinator {
             })?,
             None => value,
         };
-        self.sources.secrets.insert(name, value);
+        let id = self.allocate_id();
+        self.sources.secrets.insert(name, StoredSecret { id, value, create_sql });
         Ok(command("CREATE SECRET"))
     }
 
@@ -104,7 +126,8 @@ impl Coordinator {
                 return Err(AdapterError::UndefinedObject(format!("secret \"{secret}\" does not exist")));
             }
         }
-        self.sources.connections.insert(name, StoredConnection { plan, create_sql });
+        let id = self.allocate_id();
+        self.sources.connections.insert(name, StoredConnection { id, plan, create_sql });
         Ok(command("CREATE CONNECTION"))
     }
 
@@ -147,12 +170,32 @@ impl Coordinator {
         if let (SourceSpec::Kafka(kafka), Some(conn)) = (&mut spec, &connection) {
             kafka.connection = self.resolve_connection(conn)?;
         }
-        let output_ids: Vec<GlobalId> = outputs.iter().map(|_| self.allocate_id()).collect();
         // A multi-table generator's own name is a relation of no columns that its tables
-        // depend on, so that DROP SOURCE name CASCADE removes them all.
-        let parent = if outputs.len() == 1 && outputs[0].0 == name { output_ids[0] } else { self.allocate_id() };
-        let sink = self.batch_sink(parent);
-        let handle = eddy_storage::start(&name, &spec, self.compute.workers(), sink)?;
+        // depend on, so that DROP SOURCE name CASCADE removes them all. It takes the first
+        // id: replaying its CREATE SOURCE after a restart then gives every table its id back.
+        let own_relation = (outputs.len() != 1 || outputs[0].0 != name).then(|| self.allocate_id());
+        let output_ids: Vec<GlobalId> = outputs.iter().map(|_| self.allocate_id()).collect();
+        let parent = own_relation.unwrap_or(output_ids[0]);
+        let collections: Vec<GlobalId> = own_relation.into_iter().chain(output_ids.iter().copied()).collect();
+        for &id in &collections {
+            self.compute.send(Command::CreateTable { id });
+        }
+        // A restored source's stored rows go in before it can deliver anything new: a
+        // batch persisted meanwhile would otherwise be both loaded and applied.
+        let started = self.load_stored(&output_ids).and_then(|()| {
+            let sink = self.batch_sink(parent, output_ids.clone());
+            let resume = if self.restoring { self.stored_resume(parent, &output_ids)? } else { Default::default() };
+            Ok(eddy_storage::start(&name, &spec, self.compute.workers(), sink, resume)?)
+        });
+        let handle = match started {
+            Ok(handle) => handle,
+            Err(e) => {
+                for id in collections {
+                    self.compute.send(Command::Drop { id });
+                }
+                return Err(e);
+            }
+        };
         let kind = match &spec {
             SourceSpec::Kafka(_) => "kafka",
             SourceSpec::LoadGenerator(_) => "load-generator",
@@ -167,7 +210,6 @@ impl Coordinator {
                 create_sql.clone(),
                 vec![],
             );
-            self.compute.send(Command::CreateTable { id: parent });
         }
         for ((output_name, output_desc), &id) in outputs.into_iter().zip(&output_ids) {
             let (sql, deps) = if id == parent {
@@ -175,7 +217,6 @@ impl Coordinator {
             } else {
                 (format!("-- a table of source {name}: {create_sql}"), vec![parent])
             };
-            self.compute.send(Command::CreateTable { id });
             self.insert_entry(id, output_name, ItemKind::Source, output_desc, None, sql, deps);
         }
         info!(source = %name, kind, "source created");
@@ -204,7 +245,7 @@ impl Coordinator {
             .ok_or_else(|| AdapterError::UndefinedObject(format!("connection \"{name}\" does not exist")))?;
         let mut connection = stored.plan.connection.clone();
         for (setting, secret) in &stored.plan.secret_refs {
-            let value = self.sources.secrets.get(secret).ok_or_else(|| {
+            let value = self.sources.secrets.get(secret).map(|s| &s.value).ok_or_else(|| {
                 AdapterError::UndefinedObject(format!("secret \"{secret}\" used by connection {name} does not exist"))
             })?;
             connection.secret_options.push((setting.clone(), value.clone()));
@@ -212,11 +253,47 @@ impl Coordinator {
         Ok(connection)
     }
 
-    /// What source `source`'s thread calls with each batch: applies it, or returns
-    /// `false` once the source is gone.
-    fn batch_sink(&self, source: GlobalId) -> eddy_storage::BatchSink {
+    /// Where restored source `parent` goes on: the offsets stored with its rows (under
+    /// its first output) and its UPSERT state.
+    fn stored_resume(&self, parent: GlobalId, outputs: &[GlobalId]) -> Result<eddy_storage::Resume, AdapterError> {
+        let first = outputs.first().copied().unwrap_or(parent);
+        Ok(eddy_storage::Resume {
+            offsets: self.store.offsets(first)?,
+            upsert: self.store.upsert_state(first)?,
+            restored: true,
+        })
+    }
+
+    /// What source `source`'s thread calls with each batch: persists it with the offsets
+    /// it covers (retrying while the data directory refuses it, so nothing is skipped),
+    /// then applies it; returns `false` once the source is gone.
+    fn batch_sink(&self, source: GlobalId, outputs: Vec<GlobalId>) -> eddy_storage::BatchSink {
         let coordinator = self.sources.coordinator.clone();
-        Arc::new(move |batch| {
+        let store = self.store.clone();
+        Arc::new(move |batch: SourceBatch| {
+            let first = outputs[0];
+            let writes = || WriteSet {
+                updates: outputs.iter().copied().zip(batch.updates.iter().cloned()).collect(),
+                offsets: batch.offsets.iter().map(|&(p, o)| (first, p, o)).collect(),
+                upsert: batch.upsert.iter().map(|(k, v)| (first, k.clone(), v.clone())).collect(),
+                ..WriteSet::default()
+            };
+            let mut failures = 0u32;
+            loop {
+                match store.commit(writes()) {
+                    Ok(()) => break,
+                    Err(e) => {
+                        if failures == 0 {
+                            warn!(source, "cannot persist a source batch, retrying every second: {e}");
+                        }
+                        failures += 1;
+                        std::thread::sleep(std::time::Duration::from_secs(1));
+                        if coordinator.strong_count() == 0 {
+                            return false;
+                        }
+                    }
+                }
+            }
             let Some(coordinator) = coordinator.upgrade() else { return false };
             let Ok(mut c) = coordinator.lock() else { return false };
             c.apply_source_batch(source, batch)
@@ -242,7 +319,7 @@ impl Coordinator {
         let writes: Vec<_> =
             running.outputs.iter().copied().zip(batch.updates).filter(|(_, updates)| !updates.is_empty()).collect();
         if !writes.is_empty() {
-            self.apply_writes(writes);
+            self.apply_in_memory(writes);
         }
         let upper = self.last_write;
         if let Some(running) = self.sources.running.get_mut(&source) {
@@ -579,4 +656,15 @@ fn text(name: &str) -> (String, ColumnType) {
 
 fn int(name: &str) -> (String, ColumnType) {
     system_tables::column(name, ScalarType::Int64)
+}
+
+/// `name`, double-quoted if it would not survive the parser as written.
+fn quote_ident(name: &str) -> String {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
 }

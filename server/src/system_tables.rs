@@ -74,6 +74,8 @@ pub const SOURCE_ERRORS: u64 = 9;
 pub const SOURCE_PARTITIONS: u64 = 10;
 pub const FRESHNESS: u64 = 11;
 pub const REFRESH_HISTORY: u64 = 12;
+pub const HYDRATION: u64 = 13;
+pub const STORAGE: u64 = 14;
 
 /// A non-null column of type `ty`.
 pub fn column(name: &str, ty: ScalarType) -> (String, ColumnType) {

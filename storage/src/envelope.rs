@@ -12,6 +12,10 @@ use eddy_repr::{Datum, Diff, Jsonb, RelationDesc, Row};
 
 use crate::decode::{decode, decode_json_columns, parse_json, DecodeError};
 
+/// A key's UPSERT state after a message: its partition and current row, or `None` once
+/// deleted.
+pub type KeyState = Option<(i32, Row)>;
+
 /// One Kafka message as the envelope sees it.
 #[derive(Clone, Copy, Debug)]
 pub struct Message<'a> {
@@ -34,6 +38,9 @@ pub struct EnvelopeState {
     include: Vec<Include>,
     /// UPSERT and keyed DEBEZIUM: the current row of every live key.
     current: HashMap<Vec<u8>, Row>,
+    /// Changes to `current` since [`EnvelopeState::take_state_changes`], for the durable
+    /// store: key, and its new (partition, row) or `None` once deleted.
+    state_changes: Vec<(Vec<u8>, KeyState)>,
 }
 
 impl EnvelopeState {
@@ -45,7 +52,26 @@ impl EnvelopeState {
         value_desc: RelationDesc,
         include: Vec<Include>,
     ) -> Self {
-        EnvelopeState { envelope, key_format, value_format, key_desc, value_desc, include, current: HashMap::new() }
+        EnvelopeState {
+            envelope,
+            key_format,
+            value_format,
+            key_desc,
+            value_desc,
+            include,
+            current: HashMap::new(),
+            state_changes: Vec::new(),
+        }
+    }
+
+    /// Restores a key's current row from the durable store (after a restart).
+    pub fn seed(&mut self, key: Vec<u8>, row: Row) {
+        self.current.insert(key, row);
+    }
+
+    /// The changes to the per-key state since the last call, to persist with the batch.
+    pub fn take_state_changes(&mut self) -> Vec<(Vec<u8>, KeyState)> {
+        std::mem::take(&mut self.state_changes)
     }
 
     /// Number of keys with a current row (UPSERT and keyed DEBEZIUM).
@@ -76,7 +102,7 @@ impl EnvelopeState {
                         Some(Row::new(datums))
                     }
                 };
-                self.replace(key, new_row, out);
+                self.replace(key, msg.partition, new_row, out);
             }
             Envelope::Debezium => self.apply_debezium(msg, out)?,
         }
@@ -119,7 +145,7 @@ impl EnvelopeState {
             other => return Err(DecodeError::new(format!("unknown Debezium op \"{other}\" (expected c, r, u or d)"))),
         };
         match msg.key {
-            Some(key) => self.replace(key, after, out),
+            Some(key) => self.replace(key, msg.partition, after, out),
             None => {
                 if op != "c" && op != "r" && before.is_none() {
                     return Err(DecodeError::new(format!(
@@ -135,13 +161,20 @@ impl EnvelopeState {
     }
 
     /// Makes `new_row` (or nothing) the row of `key`, retracting its previous row.
-    fn replace(&mut self, key: &[u8], new_row: Option<Row>, out: &mut Vec<(Row, Diff)>) {
+    fn replace(&mut self, key: &[u8], partition: i32, new_row: Option<Row>, out: &mut Vec<(Row, Diff)>) {
         let old = match new_row {
             Some(row) => {
                 out.push((row.clone(), 1));
+                self.state_changes.push((key.to_vec(), Some((partition, row.clone()))));
                 self.current.insert(key.to_vec(), row)
             }
-            None => self.current.remove(key),
+            None => {
+                let old = self.current.remove(key);
+                if old.is_some() {
+                    self.state_changes.push((key.to_vec(), None));
+                }
+                old
+            }
         };
         out.extend(old.map(|r| (r, -1)));
     }
@@ -212,6 +245,9 @@ mod tests {
         let keyed = |id, name: &str| Row::new(vec![Datum::Text("k".into())]).concat(&row(id, name));
         assert_eq!(out, vec![(keyed(1, "a"), 1), (keyed(1, "b"), 1), (keyed(1, "a"), -1), (keyed(1, "b"), -1)]);
         assert_eq!(env.live_keys(), 0);
+        let changes = env.take_state_changes();
+        assert_eq!(changes.len(), 3, "two puts and a delete: {changes:?}");
+        assert_eq!(changes[2], (b"k".to_vec(), None));
         assert!(env.apply(&msg(None, Some(b"{}"), 3), &mut out).is_err());
     }
 

@@ -81,8 +81,9 @@ pub fn outputs(name: &str, generator: LoadGenerator) -> Vec<(String, RelationDes
     }
 }
 
-/// Produces batches every tick until stopped or `UP TO` is reached.
-pub(crate) fn run(spec: &LoadGeneratorSpec, cx: SourceContext) {
+/// Produces batches every tick until stopped or `UP TO` is reached, going on after the
+/// first `already` events (those a restarted source had produced and persisted).
+pub(crate) fn run(spec: &LoadGeneratorSpec, cx: SourceContext, already: u64) {
     let mut generator: Box<dyn Generate> = match spec.generator {
         LoadGenerator::Counter => Box::new(Counter { next: 1 }),
         LoadGenerator::Auction => Box::new(Auction::new()),
@@ -93,11 +94,17 @@ pub(crate) fn run(spec: &LoadGeneratorSpec, cx: SourceContext) {
         LoadGenerator::Nexmark => events_per_tick(spec.events_per_second, spec.tick),
         _ => 1,
     };
-    let mut produced: u64 = 0;
+    // Generators are deterministic: replaying their first events restores their state.
+    let mut scratch = vec![Vec::new(); outputs];
+    for _ in 0..already {
+        generator.next_event(Utc::now(), &mut scratch);
+        scratch.iter_mut().for_each(Vec::clear);
+    }
+    let mut produced: u64 = already;
     let mut next_tick = Instant::now();
     cx.update_status(|s| s.state = SourceState::Running);
     while !cx.stopped() {
-        let mut batch = SourceBatch { updates: vec![Vec::new(); outputs], errors: vec![] };
+        let mut batch = SourceBatch { updates: vec![Vec::new(); outputs], ..SourceBatch::default() };
         let mut n = per_tick;
         if let Some(limit) = spec.up_to {
             n = n.min(limit.saturating_sub(produced));
@@ -107,6 +114,7 @@ pub(crate) fn run(spec: &LoadGeneratorSpec, cx: SourceContext) {
             generator.next_event(now, &mut batch.updates);
         }
         produced += n;
+        batch.offsets.push((0, produced as i64));
         let rows: u64 = batch.updates.iter().map(|u| u.len() as u64).sum();
         cx.update_status(|s| s.messages_read += rows);
         if !batch.is_empty() && !cx.deliver(batch) {

@@ -18,9 +18,10 @@ use rdkafka::{Offset, TopicPartitionList};
 use tracing::{info, warn};
 
 use eddy_repr::source::{KafkaConnection, KafkaSourceSpec, StartOffset};
+use eddy_repr::Row;
 
 use crate::envelope::{EnvelopeState, Message};
-use crate::source::{PartitionProgress, SourceBatch, SourceContext, SourceErrorRecord, SourceState, RAW_LIMIT};
+use crate::source::{PartitionProgress, Resume, SourceBatch, SourceContext, SourceErrorRecord, SourceState, RAW_LIMIT};
 use crate::StorageError;
 
 /// How long CREATE SOURCE waits for the broker before saying it cannot be reached.
@@ -40,6 +41,10 @@ pub(crate) struct KafkaIngestion {
     next_offsets: BTreeMap<i32, i64>,
     /// The topic's partition count as the watcher last saw it.
     partitions: Arc<AtomicI32>,
+    /// Persisted next offsets of a restarted source: partitions resume there.
+    resume_offsets: BTreeMap<i32, i64>,
+    /// Persisted UPSERT state of this reader's partitions, handed to the envelope.
+    seed: Vec<(Vec<u8>, Row)>,
 }
 
 /// Looks up the topic's metadata every [`METADATA_INTERVAL`] on a thread of its own (a
@@ -154,7 +159,12 @@ pub fn consumer(connection: &KafkaConnection, group: &str) -> Result<BaseConsume
 impl KafkaIngestion {
     /// Connects, checks the topic, and splits its partitions over up to `readers`
     /// readers, each assigned its partitions at the start offset; plus the topic's watcher.
-    pub fn connect(name: &str, spec: &KafkaSourceSpec, readers: usize) -> Result<(Vec<Self>, Watcher), StorageError> {
+    pub fn connect(
+        name: &str,
+        spec: &KafkaSourceSpec,
+        readers: usize,
+        resume: &Resume,
+    ) -> Result<(Vec<Self>, Watcher), StorageError> {
         let group = format!("{}{name}", spec.connection.group_id_prefix.as_deref().unwrap_or("eddy-"));
         let first = consumer(&spec.connection, &group)?;
         let partitions = partition_count(&first, &spec.topic, CONNECT_TIMEOUT).map_err(|e| match e {
@@ -182,6 +192,13 @@ impl KafkaIngestion {
                 readers,
                 next_offsets: BTreeMap::new(),
                 partitions: count.clone(),
+                resume_offsets: resume.offsets.clone(),
+                seed: resume
+                    .upsert
+                    .iter()
+                    .filter(|(_, p, _)| p % readers == reader)
+                    .map(|(k, _, r)| (k.clone(), r.clone()))
+                    .collect(),
             };
             ingestion.assign_new(partitions, start)?;
             out.push(ingestion);
@@ -202,15 +219,18 @@ impl KafkaIngestion {
         }
         let mut tpl = TopicPartitionList::new();
         for &p in &new {
-            tpl.add_partition_offset(&self.spec.topic, p, start)
+            // A restarted source goes on exactly where its persisted rows end.
+            let from = self.resume_offsets.get(&p).map_or(start, |&o| Offset::Offset(o));
+            tpl.add_partition_offset(&self.spec.topic, p, from)
                 .map_err(|e| StorageError::Internal(format!("assigning partition {p}: {e}")))?;
         }
         self.consumer
             .incremental_assign(&tpl)
             .map_err(|e| StorageError::Internal(format!("assigning partitions of {}: {e}", self.spec.topic)))?;
         for p in new {
-            // Unknown until the first message; lag then counts from the low watermark.
-            self.next_offsets.insert(p, -1);
+            // Unknown until the first message (lag then counts from the low watermark),
+            // unless resumed.
+            self.next_offsets.insert(p, self.resume_offsets.get(&p).copied().unwrap_or(-1));
         }
         Ok(())
     }
@@ -225,11 +245,14 @@ impl KafkaIngestion {
             spec.value_desc.clone(),
             spec.include.clone(),
         );
+        for (key, row) in std::mem::take(&mut self.seed) {
+            envelope.seed(key, row);
+        }
         let mut last_metadata = Instant::now() - METADATA_INTERVAL;
         cx.update_status(|s| s.state = SourceState::Running);
         while !cx.stopped() {
             let tick_end = Instant::now() + spec.tick;
-            let mut batch = SourceBatch { updates: vec![Vec::new()], errors: vec![] };
+            let mut batch = SourceBatch { updates: vec![Vec::new()], ..SourceBatch::default() };
             let (mut messages, mut bytes) = (0u64, 0u64);
             let mut stalled: Option<String> = None;
             while Instant::now() < tick_end && !cx.stopped() {
@@ -237,6 +260,10 @@ impl KafkaIngestion {
                 match self.consumer.poll(wait) {
                     None => break,
                     Some(Ok(m)) => {
+                        if self.next_offsets.get(&m.partition()).is_some_and(|&next| m.offset() < next) {
+                            // Applied already (redelivered after a reconnect): exactly once.
+                            continue;
+                        }
                         let msg = Message {
                             key: m.key(),
                             value: m.payload(),
@@ -277,6 +304,10 @@ impl KafkaIngestion {
                     None => {}
                 }
             });
+            if messages > 0 {
+                batch.offsets = self.next_offsets.iter().filter(|(_, &o)| o >= 0).map(|(&p, &o)| (p, o)).collect();
+                batch.upsert = envelope.take_state_changes();
+            }
             if !batch.is_empty() {
                 if !cx.deliver(batch) {
                     return;

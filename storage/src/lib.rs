@@ -2,18 +2,20 @@
 //!
 //! A source runs on a thread of its own ([`source::start`]) and hands the server batches
 //! of row changes for its outputs plus the messages it could not decode; the server
-//! timestamps them and feeds compute. RocksDB durability (issue 5) is not built yet: a
-//! source's offsets and upsert state live in memory. This crate must never import
-//! `compute` (they meet in `server`).
+//! timestamps them and feeds compute. [`durable::Store`] keeps, in RocksDB, the catalog,
+//! every durable collection, and each source's offsets and upsert state. This crate must
+//! never import `compute` (they meet in `server`).
 
+pub mod codec;
 pub mod decode;
+pub mod durable;
 pub mod envelope;
 pub mod generator;
 pub mod kafka;
 pub mod source;
 
 pub use source::{
-    outputs, start, BatchSink, PartitionProgress, SourceBatch, SourceErrorRecord, SourceHandle, SourceState,
+    outputs, start, BatchSink, PartitionProgress, Resume, SourceBatch, SourceErrorRecord, SourceHandle, SourceState,
     SourceStatus,
 };
 

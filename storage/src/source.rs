@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use eddy_repr::source::SourceSpec;
 use eddy_repr::{Diff, RelationDesc, Row};
 
+use tracing::warn;
+
 use crate::{generator, kafka, StorageError};
 
 /// What a source hands on at the end of a tick.
@@ -18,11 +20,16 @@ pub struct SourceBatch {
     pub updates: Vec<Vec<(Row, Diff)>>,
     /// Messages that could not be applied.
     pub errors: Vec<SourceErrorRecord>,
+    /// Kafka: the next offset per partition once this batch is applied. Persisted in the
+    /// same atomic write as `updates`: that is what makes ingestion exactly-once.
+    pub offsets: Vec<(i32, i64)>,
+    /// UPSERT / keyed Debezium: per-key state changes, persisted with `updates`.
+    pub upsert: Vec<(Vec<u8>, crate::envelope::KeyState)>,
 }
 
 impl SourceBatch {
     pub fn is_empty(&self) -> bool {
-        self.errors.is_empty() && self.updates.iter().all(Vec::is_empty)
+        self.errors.is_empty() && self.offsets.is_empty() && self.updates.iter().all(Vec::is_empty)
     }
 }
 
@@ -88,6 +95,19 @@ pub struct PartitionProgress {
     pub high_watermark: i64,
 }
 
+/// Where a restarted source resumes: what the durable store holds for it.
+#[derive(Clone, Debug, Default)]
+pub struct Resume {
+    /// Next offset per partition (Kafka), or events produced so far at partition 0 (load
+    /// generators).
+    pub offsets: std::collections::BTreeMap<i32, i64>,
+    /// UPSERT / keyed Debezium state: key bytes, partition, current row.
+    pub upsert: Vec<(Vec<u8>, i32, Row)>,
+    /// Restored after a restart: a broker that cannot be reached now does not fail the
+    /// start; the source waits for it, stalled.
+    pub restored: bool,
+}
+
 /// Delivers a batch; returns `false` once the source has been dropped and should stop.
 /// Shared by a source's reader threads.
 pub type BatchSink = Arc<dyn Fn(SourceBatch) -> bool + Send + Sync>;
@@ -115,6 +135,7 @@ impl Drop for SourceHandle {
 }
 
 /// What a source thread is given.
+#[derive(Clone)]
 pub(crate) struct SourceContext {
     pub name: String,
     pub stop: Arc<AtomicBool>,
@@ -158,28 +179,75 @@ pub fn outputs(name: &str, spec: &SourceSpec, desc: &RelationDesc) -> Vec<(Strin
 /// Checks that `spec` can run (for Kafka: the broker answers and the topic exists), then
 /// starts it: a Kafka source on up to `readers` threads (its partitions split between
 /// them), a load generator on one. `sink` receives every batch.
-pub fn start(name: &str, spec: &SourceSpec, readers: usize, sink: BatchSink) -> Result<SourceHandle, StorageError> {
+/// `resume` says where a source restored after a restart goes on from.
+pub fn start(
+    name: &str,
+    spec: &SourceSpec,
+    readers: usize,
+    sink: BatchSink,
+    resume: Resume,
+) -> Result<SourceHandle, StorageError> {
     let stop = Arc::new(AtomicBool::new(false));
     let status = Arc::new(Mutex::new(SourceStatus::default()));
     let context =
         || SourceContext { name: name.to_string(), stop: stop.clone(), status: status.clone(), sink: sink.clone() };
     let mut threads = Vec::new();
     match spec {
-        SourceSpec::Kafka(k) => {
-            let (ingestions, watcher) = kafka::KafkaIngestion::connect(name, k, readers)?;
-            for ingestion in ingestions {
+        SourceSpec::Kafka(k) => match kafka::KafkaIngestion::connect(name, k, readers, &resume) {
+            Ok((ingestions, watcher)) => {
+                for ingestion in ingestions {
+                    let cx = context();
+                    threads.push(spawn(name, move || ingestion.run(cx))?);
+                }
                 let cx = context();
-                threads.push(spawn(name, move || ingestion.run(cx))?);
+                threads.push(spawn(name, move || watcher.run(cx))?);
             }
-            let cx = context();
-            threads.push(spawn(name, move || watcher.run(cx))?);
-        }
+            Err(e) if resume.restored => {
+                warn!(source = name, "cannot reach Kafka after the restart, retrying: {e}");
+                let (k, cx, source) = (k.clone(), context(), name.to_string());
+                threads.push(spawn(name, move || reconnect(&source, &k, readers, &resume, cx, e))?);
+            }
+            Err(e) => return Err(e),
+        },
         SourceSpec::LoadGenerator(g) => {
             let (g, cx) = (g.clone(), context());
-            threads.push(spawn(name, move || generator::run(&g, cx))?);
+            let produced = resume.offsets.get(&0).copied().unwrap_or(0).max(0) as u64;
+            threads.push(spawn(name, move || generator::run(&g, cx, produced))?);
         }
     }
     Ok(SourceHandle { stop, status, threads })
+}
+
+/// A restored Kafka source whose broker was unreachable at startup: retries until it
+/// connects (or the source is dropped), then runs its readers.
+fn reconnect(
+    name: &str,
+    spec: &eddy_repr::source::KafkaSourceSpec,
+    readers: usize,
+    resume: &Resume,
+    cx: SourceContext,
+    mut error: StorageError,
+) {
+    loop {
+        cx.update_status(|s| s.state = SourceState::Stalled(error.to_string()));
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        if cx.stopped() {
+            return;
+        }
+        match kafka::KafkaIngestion::connect(name, spec, readers, resume) {
+            Ok((ingestions, watcher)) => {
+                for ingestion in ingestions {
+                    let reader_cx = cx.clone();
+                    if let Err(e) = spawn(name, move || ingestion.run(reader_cx)) {
+                        cx.update_status(|s| s.state = SourceState::Stalled(e.to_string()));
+                        return;
+                    }
+                }
+                return watcher.run(cx);
+            }
+            Err(e) => error = e,
+        }
+    }
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, StorageError> {

@@ -111,37 +111,7 @@ impl KafkaBroker {
 
     /// Produces `records` to `topic` and waits until the broker has them all.
     pub fn produce(&self, topic: &str, records: &[Record]) -> anyhow::Result<()> {
-        let producer: BaseProducer = ClientConfig::new()
-            .set("bootstrap.servers", self.address())
-            .set("linger.ms", "5")
-            .set("message.timeout.ms", "30000")
-            .create()?;
-        for r in records {
-            let mut record: BaseRecord<[u8], [u8]> = BaseRecord::to(topic);
-            if let Some(k) = r.key {
-                record = record.key(k);
-            }
-            if let Some(v) = r.value {
-                record = record.payload(v);
-            }
-            if let Some(p) = r.partition {
-                record = record.partition(p);
-            }
-            let mut pending = record;
-            loop {
-                match producer.send(pending) {
-                    Ok(()) => break,
-                    Err((e, back)) if e.to_string().contains("Queue full") => {
-                        producer.poll(Duration::from_millis(10));
-                        pending = back;
-                    }
-                    Err((e, _)) => anyhow::bail!("producing to {topic}: {e}"),
-                }
-            }
-            producer.poll(Duration::ZERO);
-        }
-        producer.flush(Duration::from_secs(30))?;
-        Ok(())
+        produce(&self.address(), topic, records)
     }
 
     /// The offsets consumer group `group` has committed for `topic`'s partitions
@@ -161,6 +131,13 @@ impl KafkaBroker {
                 _ => -1,
             })
             .collect())
+    }
+
+    /// The high watermark (messages ever written) of each of `topic`'s partitions.
+    pub fn high_watermarks(&self, topic: &str, partitions: i32) -> anyhow::Result<Vec<i64>> {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", self.address()).create()?;
+        (0..partitions).map(|p| Ok(consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?.1)).collect()
     }
 
     /// Stops the broker (SIGKILL: as abrupt as a crash); [`KafkaBroker::restart`] brings it back.
@@ -202,4 +179,40 @@ fn tansu_binary() -> PathBuf {
         Ok(p) if p.exists() => p,
         _ => PathBuf::from("tansu"),
     }
+}
+
+/// Produces `records` to `topic` on the broker at `address` and waits until it has them
+/// all (usable from a thread that does not own the broker).
+pub fn produce(address: &str, topic: &str, records: &[Record]) -> anyhow::Result<()> {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", address)
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "30000")
+        .create()?;
+    for r in records {
+        let mut record: BaseRecord<[u8], [u8]> = BaseRecord::to(topic);
+        if let Some(k) = r.key {
+            record = record.key(k);
+        }
+        if let Some(v) = r.value {
+            record = record.payload(v);
+        }
+        if let Some(p) = r.partition {
+            record = record.partition(p);
+        }
+        let mut pending = record;
+        loop {
+            match producer.send(pending) {
+                Ok(()) => break,
+                Err((e, back)) if e.to_string().contains("Queue full") => {
+                    producer.poll(Duration::from_millis(10));
+                    pending = back;
+                }
+                Err((e, _)) => anyhow::bail!("producing to {topic}: {e}"),
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(30))?;
+    Ok(())
 }

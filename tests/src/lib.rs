@@ -15,6 +15,9 @@ pub struct EddyProcess {
     child: Child,
     pub port: u16,
     dir: PathBuf,
+    /// How it was started, for [`EddyProcess::restart`].
+    command: Vec<std::ffi::OsString>,
+    env: Vec<(String, String)>,
 }
 
 impl EddyProcess {
@@ -37,31 +40,55 @@ impl EddyProcess {
         let port = free_port()?;
         let dir = std::env::temp_dir().join(format!("eddy-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
-        let log = std::fs::File::create(dir.join("eddy.log"))?;
-        let child = Command::new(bin)
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--workers", &workers.to_string()])
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", bin.display()))?;
-        let mut process = EddyProcess { child, port, dir };
+        let mut command: Vec<std::ffi::OsString> = vec![bin.into()];
+        for a in ["--listen", &format!("127.0.0.1:{port}"), "--workers", &workers.to_string()] {
+            command.push(a.into());
+        }
+        // A data directory of its own unless the caller chose one (or none).
+        if !args.iter().any(|a| a == "--data-dir" || a == "--ephemeral") {
+            command.push("--data-dir".into());
+            command.push(dir.join("data").into());
+        }
+        command.extend(args.iter().map(Into::into));
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let child = spawn(&command, &env, &dir)?;
+        let mut process = EddyProcess { child, port, dir, command, env };
+        process.wait_ready()?;
+        Ok(process)
+    }
+
+    /// Kills the server with SIGKILL (no chance to flush or clean up) and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again, same port, flags and data directory (after [`Self::kill`]).
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        self.child = spawn(&self.command, &self.env, &self.dir)?;
+        self.wait_ready()
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        let given = self.command.iter().position(|a| a == "--data-dir").and_then(|i| self.command.get(i + 1));
+        given.map_or_else(|| self.dir.join("data"), PathBuf::from)
+    }
+
+    fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let port = self.port;
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = process.child.try_wait()? {
-                anyhow::bail!("eddy exited at startup ({status}):\n{}", process.log_tail());
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::bail!("eddy exited at startup ({status}):\n{}", self.log_tail());
             }
             if Instant::now() > deadline {
                 anyhow::bail!("eddy did not start listening on 127.0.0.1:{port} within 30 s");
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(process)
+        Ok(())
     }
 
     pub fn pid(&self) -> u32 {
@@ -88,8 +115,15 @@ impl EddyProcess {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
-    /// Stops the server: SIGTERM, and SIGKILL if it has not exited after 10 seconds.
+    /// Stops the server and removes its directory.
     pub fn stop(&mut self) {
+        self.stop_keeping_data();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// Stops the server (SIGTERM, and SIGKILL if it has not exited after 10 seconds),
+    /// keeping its data directory for [`Self::restart`].
+    pub fn stop_keeping_data(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
             let deadline = Instant::now() + Duration::from_secs(10);
@@ -102,7 +136,6 @@ impl EddyProcess {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -114,6 +147,20 @@ impl Drop for EddyProcess {
         }
         self.stop();
     }
+}
+
+/// Starts `command` with `env`, appending its stderr to `dir`/eddy.log.
+fn spawn(command: &[std::ffi::OsString], env: &[(String, String)], dir: &Path) -> anyhow::Result<Child> {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("eddy.log"))?;
+    Command::new(&command[0])
+        .args(&command[1..])
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot start {:?}: {e}", command[0]))
 }
 
 /// The `eddy` binary under test: `$EDDY_BIN`, else the debug build in the target dir.

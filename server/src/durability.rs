@@ -1,0 +1,308 @@
+//! What the coordinator keeps in the durable store, and the restart that reads it back.
+//!
+//! The catalog is stored as one record per object (its CREATE statement), written after
+//! each DDL statement and replayed in id order at startup. Table writes are queued to the
+//! store as they are applied; the session waits for them (group commit) before it answers,
+//! and undoes them if the data directory refuses them. Source batches are persisted with
+//! their offsets before they are applied (see `sources.rs`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use eddy_compute::Command;
+use eddy_expr::eval::Collection;
+use eddy_planner::{ItemKind, Plan, StatementContext};
+use eddy_repr::GlobalId;
+use eddy_storage::durable::{CatalogRecord, WriteSet};
+use tracing::{info, warn};
+
+use crate::coordinator::Coordinator;
+use crate::error::AdapterError;
+use crate::session::Session;
+use crate::system_tables;
+
+/// Rows handed to compute per chunk while a collection is loaded at startup: bounds the
+/// memory a restart needs on top of the arrangements themselves.
+const LOAD_CHUNK: usize = 50_000;
+
+/// What a restart found, for the log.
+#[derive(Clone, Debug, Default)]
+pub struct RestoreSummary {
+    pub objects: usize,
+    /// Stored rows loaded into compute.
+    pub rows: u64,
+    pub ms: u64,
+}
+
+/// `eddy_catalog.hydration`: after a restart, when each materialized view and index had
+/// caught up with the restored data.
+#[derive(Default)]
+pub struct Hydration {
+    views: BTreeMap<GlobalId, HydrationState>,
+}
+
+struct HydrationState {
+    name: String,
+    kind: &'static str,
+    /// Milliseconds from the start of the restart until it was complete; `None` while
+    /// it is still rehydrating.
+    ms: Option<u64>,
+}
+
+/// True for plans that change the catalog.
+pub(crate) fn changes_catalog(plan: &Plan) -> bool {
+    matches!(
+        plan,
+        Plan::CreateTable { .. }
+            | Plan::CreateView { .. }
+            | Plan::Drop { .. }
+            | Plan::CreateIndex { .. }
+            | Plan::DropIndex { .. }
+            | Plan::CreateSecret { .. }
+            | Plan::CreateConnection { .. }
+            | Plan::CreateSource { .. }
+            | Plan::DropOther { .. }
+            | Plan::AlterRefresh { .. }
+    )
+}
+
+impl Coordinator {
+    /// The catalog as it must be stored now: every object but a multi-table source's
+    /// tables (its CREATE SOURCE makes them).
+    fn catalog_records(&self) -> BTreeMap<GlobalId, CatalogRecord> {
+        let mut records = BTreeMap::new();
+        for (&id, e) in self.entries() {
+            if e.item.kind == ItemKind::Source && !e.depends_on.is_empty() {
+                continue;
+            }
+            let refresh = e.refresh.map(|r| (r.every, e.suspended));
+            records
+                .insert(id, CatalogRecord { id, name: e.item.name.clone(), create_sql: e.create_sql.clone(), refresh });
+        }
+        for (name, id, sql) in self.index_statements().into_iter().chain(self.sources.statements()) {
+            records.insert(id, CatalogRecord { id, name, create_sql: sql, refresh: None });
+        }
+        records
+    }
+
+    /// Writes what DDL changed in the catalog, and removes the stored rows of dropped
+    /// collections, then waits until that is durable.
+    pub(crate) fn persist_catalog(&mut self) -> Result<(), AdapterError> {
+        let records = self.catalog_records();
+        let collections: BTreeSet<GlobalId> = self.collection_ids();
+        let mut writes = WriteSet::default();
+        for (id, record) in &records {
+            if self.persisted.get(id) != Some(record) {
+                writes.catalog_put.push(record.clone());
+            }
+        }
+        writes.catalog_delete = self.persisted.keys().filter(|id| !records.contains_key(id)).copied().collect();
+        writes.drop_collections = self.persisted_collections.difference(&collections).copied().collect();
+        if !writes.is_empty() {
+            writes.next_id = Some(self.peek_next_id());
+        }
+        if !writes.is_empty() {
+            self.store.commit(writes)?;
+        }
+        self.persisted = records;
+        self.persisted_collections = collections;
+        Ok(())
+    }
+
+    /// Queues table changes for the store; the statement's session waits for them.
+    pub(crate) fn persist_table_writes(&self, session: &mut Session, writes: &[(GlobalId, Collection)]) {
+        let updates: Vec<_> = writes.iter().filter(|(_, c)| !c.is_empty()).cloned().collect();
+        if updates.is_empty() {
+            return;
+        }
+        session.unsynced.extend(updates.iter().cloned());
+        self.store.enqueue(WriteSet { updates, ..WriteSet::default() });
+    }
+
+    /// Recreates every stored object, loads its stored rows into compute, and restarts
+    /// sources where their stored offsets end.
+    pub fn restore(&mut self) -> Result<RestoreSummary, AdapterError> {
+        let started = Instant::now();
+        let records = self.store.catalog()?;
+        if records.is_empty() {
+            return Ok(RestoreSummary::default());
+        }
+        info!(objects = records.len(), "restoring the catalog from {}", self.store.dir().display());
+        // Every stored row enters at one time: a read after the restart sees all or none.
+        let time = self.next_write_ts();
+        self.restoring = true;
+        self.restore_time = Some(time);
+        let mut session = Session::new("eddy".into(), "eddy".into());
+        let result = records.iter().try_for_each(|record| self.replay(&mut session, record));
+        self.restoring = false;
+        self.restore_time = None;
+        result?;
+        self.compute.send(Command::AdvanceTime { time: time + 1 });
+        let stored_next = self.store.next_id()?.unwrap_or(0);
+        self.set_next_id(stored_next.max(self.peek_next_id()));
+        let stored: BTreeSet<GlobalId> = self.store.collections()?.into_iter().collect();
+        let live = self.collection_ids();
+        let leftovers: Vec<GlobalId> = stored.difference(&live).copied().collect();
+        if !leftovers.is_empty() {
+            // Rows a source persisted just as it was dropped: nobody can read them.
+            self.store.commit(WriteSet { drop_collections: leftovers, ..WriteSet::default() })?;
+        }
+        self.persisted = self.catalog_records();
+        self.persisted_collections = live;
+        self.watch_hydration(time, started);
+        let summary = RestoreSummary {
+            objects: records.len(),
+            rows: self.restored_rows,
+            ms: started.elapsed().as_millis() as u64,
+        };
+        info!(
+            objects = summary.objects,
+            rows = summary.rows,
+            ms = summary.ms,
+            "restored; materialized views are rehydrating"
+        );
+        Ok(summary)
+    }
+
+    /// While restoring: loads the stored rows of `ids` into compute at the restore time.
+    pub(crate) fn load_stored(&mut self, ids: &[GlobalId]) -> Result<(), AdapterError> {
+        let Some(time) = self.restore_time else { return Ok(()) };
+        for &id in ids {
+            let mut rows = 0u64;
+            let compute = &self.compute;
+            self.store.read_collection(id, LOAD_CHUNK, |chunk| {
+                rows += chunk.len() as u64;
+                compute.update(id, chunk, time);
+            })?;
+            self.restored_rows += rows;
+        }
+        Ok(())
+    }
+
+    /// Re-executes one stored CREATE statement under its stored id.
+    fn replay(&mut self, session: &mut Session, record: &CatalogRecord) -> Result<(), AdapterError> {
+        let fail = |e: AdapterError| {
+            AdapterError::Internal(format!(
+                "cannot restore {} (id {}) from the data directory: {e}; statement: {}",
+                record.name, record.id, record.create_sql
+            ))
+        };
+        let statements = eddy_planner::parse(&record.create_sql).map_err(|e| fail(e.into()))?;
+        let Some(statement) = statements.first() else { return Ok(()) };
+        let ctx = StatementContext::new(chrono::Utc::now());
+        let (plan, _) = eddy_planner::plan(statement, &*self, &ctx).map_err(|e| fail(e.into()))?;
+        self.set_next_id(record.id);
+        self.execute(session, plan).map_err(fail)?;
+        if let Some((every, suspended)) = record.refresh {
+            self.restore_refresh(record.id, every, suspended);
+        }
+        Ok(())
+    }
+
+    /// Follows every materialized view and index until it is complete at `time` (the
+    /// restored data's), for `eddy_catalog.hydration` and the log.
+    fn watch_hydration(&mut self, time: eddy_repr::Timestamp, started: Instant) {
+        let mut targets: Vec<(GlobalId, String, &'static str)> = self
+            .entries()
+            .iter()
+            .filter(|(_, e)| e.item.kind == ItemKind::MaterializedView)
+            .map(|(&id, e)| (id, e.item.name.clone(), "materialized view"))
+            .collect();
+        targets.extend(self.index_statements().into_iter().map(|(name, id, _)| (id, name, "index")));
+        let workers = self.compute.workers();
+        for (id, name, kind) in targets {
+            if let Ok(mut h) = self.hydration.lock() {
+                h.views.insert(id, HydrationState { name: name.clone(), kind, ms: None });
+            }
+            let answers = self.compute.peek_later(id, time, eddy_expr::Pipeline::default(), vec![]);
+            let hydration = self.hydration.clone();
+            let spawned = std::thread::Builder::new().name("hydration".into()).spawn(move || {
+                for _ in 0..workers {
+                    if answers.recv().is_err() {
+                        return;
+                    }
+                }
+                let ms = started.elapsed().as_millis() as u64;
+                info!(%name, kind, ms, "rehydrated");
+                if let Ok(mut h) = hydration.lock() {
+                    if let Some(state) = h.views.get_mut(&id) {
+                        state.ms = Some(ms);
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                warn!("cannot follow the rehydration of {id}: {e}");
+            }
+        }
+    }
+
+    /// `eddy_catalog.hydration` and `eddy_catalog.storage`, as of now.
+    pub(crate) fn durability_table(&self, name: &str) -> Option<eddy_planner::CatalogItem> {
+        use eddy_repr::{Datum, Row, ScalarType};
+        use system_tables::{column, nullable_column};
+        match name {
+            "eddy_catalog.hydration" => {
+                let h = self.hydration.lock().ok()?;
+                let rows = h
+                    .views
+                    .iter()
+                    .filter(|(id, _)| self.entries().contains_key(id) || self.index_ids().any(|i| i == **id))
+                    .map(|(_, s)| {
+                        Row::new(vec![
+                            Datum::Text(s.name.clone()),
+                            Datum::Text(s.kind.into()),
+                            Datum::Bool(s.ms.is_some()),
+                            s.ms.map_or(Datum::Null, |ms| Datum::Int64(ms as i64)),
+                        ])
+                    })
+                    .collect();
+                let columns = vec![
+                    column("name", ScalarType::Text),
+                    column("kind", ScalarType::Text),
+                    column("hydrated", ScalarType::Bool),
+                    nullable_column("hydration_ms", ScalarType::Int64),
+                ];
+                Some(system_tables::constant(name, system_tables::HYDRATION, columns, rows))
+            }
+            "eddy_catalog.storage" => {
+                let sizes = self.store.sizes_on_disk();
+                let mut rows: Vec<Row> = self
+                    .entries()
+                    .iter()
+                    .filter(|(_, e)| matches!(e.item.kind, ItemKind::Table | ItemKind::Source))
+                    .map(|(&id, e)| {
+                        Row::new(vec![
+                            Datum::Text(e.item.name.clone()),
+                            Datum::Text(e.item.kind.as_str().into()),
+                            Datum::Int64(sizes.get(&id).copied().unwrap_or(0) as i64),
+                        ])
+                    })
+                    .collect();
+                rows.sort();
+                let columns = vec![
+                    column("name", ScalarType::Text),
+                    column("kind", ScalarType::Text),
+                    column("bytes_on_disk", ScalarType::Int64),
+                ];
+                Some(system_tables::constant(name, system_tables::STORAGE, columns, rows))
+            }
+            _ => None,
+        }
+    }
+
+    /// Collections with stored rows or that may get some: tables, sources, views and
+    /// indexes (views and indexes have none yet, but their ids must not be reused).
+    fn collection_ids(&self) -> BTreeSet<GlobalId> {
+        self.entries().keys().copied().chain(self.index_ids()).collect()
+    }
+}
+
+/// Undoes writes the store refused (with ticket up to `ticket`), in memory only: they
+/// never reached disk.
+pub(crate) fn undo(coord: &mut Coordinator, writes: Vec<(GlobalId, Collection)>, ticket: u64) {
+    let negated: Vec<_> =
+        writes.into_iter().map(|(id, rows)| (id, rows.into_iter().map(|(r, d)| (r, -d)).collect())).collect();
+    warn!("a write could not be made durable and was undone");
+    coord.apply_in_memory(negated);
+    coord.undone_through = coord.undone_through.max(ticket);
+}

@@ -1,0 +1,736 @@
+//! The durable store: everything Eddy must get back after a crash, in RocksDB under
+//! `--data-dir`.
+//!
+//! Two column families. `meta` holds the catalog (one JSON record per object), each
+//! source's Kafka offsets and UPSERT state. `data` holds every durable collection (tables,
+//! source outputs) *consolidated*: one key per distinct row, its value the row's count,
+//! kept by a merge operator that adds counts; a compaction filter drops rows whose count
+//! reached zero, so a collection takes space for what it holds now, not for its history.
+//!
+//! Writes go through one committer thread that gathers whatever is queued into one
+//! RocksDB write batch and syncs the WAL once for all of it (group commit). A [`WriteSet`]
+//! is atomic: a source batch's rows and the offsets it covers land together or not at all.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+
+use eddy_repr::{Diff, GlobalId, Row};
+use rocksdb::{
+    ColumnFamilyDescriptor, CompactionDecision, DBRecoveryMode, IteratorMode, MergeOperands, Options, WriteBatch,
+    WriteOptions, DB,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{decode_row, encode_row};
+
+/// The layout version this build writes. A data directory written by a newer layout is
+/// refused at startup, never rewritten.
+pub const FORMAT_VERSION: u32 = 1;
+const FORMAT_FILE: &str = "EDDY_FORMAT";
+const PID_FILE: &str = "eddy.pid";
+const META: &str = "meta";
+const DATA: &str = "data";
+/// The most write sets the committer folds into one sync.
+const MAX_GROUP: usize = 4096;
+/// Memtable size: also what a flush needs free on disk.
+const WRITE_BUFFER: usize = 32 << 20;
+/// Free space a write must leave on the data directory's device, so that RocksDB can
+/// still flush and compact: RocksDB handles a full device badly (some builds abort), so
+/// writes are refused with a clear error before it gets there.
+const DISK_HEADROOM: u64 = 2 * WRITE_BUFFER as u64;
+
+/// Why the store could not open, read or write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("data directory {dir} is in use by another eddy process{pid}; stop it or choose another --data-dir")]
+    Locked { dir: String, pid: String },
+    #[error("data directory {dir} is corrupt ({detail}); eddy will not modify it: restore it from a backup or move it aside")]
+    Corrupt { dir: String, detail: String },
+    #[error("data directory {dir} was written by a newer eddy (data format {found}; this eddy reads up to {FORMAT_VERSION}); eddy will not modify it")]
+    NewerFormat { dir: String, found: u32 },
+    #[error("no space left on the device of data directory {dir}: {detail}")]
+    DiskFull { dir: String, detail: String },
+    #[error("data directory {dir}: {detail}")]
+    Io { dir: String, detail: String },
+}
+
+/// One catalog object as it is stored: the statement that recreates it, replayed in id
+/// order at startup (an object's dependencies always have smaller ids).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogRecord {
+    pub id: GlobalId,
+    pub name: String,
+    pub create_sql: String,
+    /// Materialized views whose schedule was changed with ALTER: (target lag in ms,
+    /// suspended). `None` means as created.
+    #[serde(default)]
+    pub refresh: Option<(u64, bool)>,
+}
+
+/// Changes to make durable together.
+#[derive(Debug, Default)]
+pub struct WriteSet {
+    /// Row changes per collection.
+    pub updates: Vec<(GlobalId, Vec<(Row, Diff)>)>,
+    /// Per source collection: the next Kafka offset of each partition its rows cover.
+    pub offsets: Vec<(GlobalId, i32, i64)>,
+    /// UPSERT state per source: key bytes to `Some((partition, current row))` or `None`.
+    pub upsert: Vec<(GlobalId, Vec<u8>, crate::envelope::KeyState)>,
+    pub catalog_put: Vec<CatalogRecord>,
+    pub catalog_delete: Vec<GlobalId>,
+    /// Collections whose rows, offsets and upsert state are removed (dropped objects).
+    pub drop_collections: Vec<GlobalId>,
+    /// The next object id: ids are never reused, so leftovers of a dropped object can
+    /// never be mistaken for a new one's.
+    pub next_id: Option<GlobalId>,
+}
+
+impl WriteSet {
+    pub fn is_empty(&self) -> bool {
+        self.updates.iter().all(|(_, u)| u.is_empty())
+            && self.offsets.is_empty()
+            && self.upsert.is_empty()
+            && self.catalog_put.is_empty()
+            && self.catalog_delete.is_empty()
+            && self.drop_collections.is_empty()
+            && self.next_id.is_none()
+    }
+}
+
+/// An open data directory. Cheap to share (`Arc`); dropping the last handle stops the
+/// committer and closes RocksDB.
+pub struct Store {
+    /// `None` for an ephemeral store, which keeps nothing.
+    db: Option<Arc<DB>>,
+    dir: PathBuf,
+    queue: Mutex<Queue>,
+    durable: Arc<(Mutex<Durable>, Condvar)>,
+}
+
+struct Queue {
+    next_seq: u64,
+    sender: Option<std::sync::mpsc::Sender<(u64, WriteSet)>>,
+    committer: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Durable {
+    /// Every write set up to this sequence number has been attempted.
+    done: u64,
+    /// Sequence ranges whose write failed, with why (newest last; a few kept).
+    failed: Vec<(u64, u64, StoreError)>,
+}
+
+impl Store {
+    /// Opens (creating if missing) the data directory `dir`. Refuses, without writing, a
+    /// directory that another eddy holds, that a newer eddy wrote, or that is corrupt.
+    pub fn open(dir: &Path) -> Result<Arc<Store>, StoreError> {
+        let shown = dir.display().to_string();
+        let io = |detail: String| StoreError::Io { dir: shown.clone(), detail };
+        std::fs::create_dir_all(dir).map_err(|e| io(format!("cannot create it: {e}")))?;
+        let format_file = dir.join(FORMAT_FILE);
+        match std::fs::read_to_string(&format_file) {
+            Ok(text) => {
+                let found = parse_format(&text).ok_or_else(|| StoreError::Corrupt {
+                    dir: shown.clone(),
+                    detail: format!("{FORMAT_FILE} reads {text:?}"),
+                })?;
+                if found > FORMAT_VERSION {
+                    return Err(StoreError::NewerFormat { dir: shown, found });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if dir.join("CURRENT").exists() {
+                    return Err(StoreError::Corrupt { dir: shown, detail: format!("{FORMAT_FILE} is missing") });
+                }
+            }
+            Err(e) => return Err(io(format!("cannot read {FORMAT_FILE}: {e}"))),
+        }
+        let db =
+            DB::open_cf_descriptors(&db_options(), dir, column_families()).map_err(|e| classify(&shown, e, dir))?;
+        if !format_file.exists() {
+            std::fs::write(&format_file, format!("eddy data format {FORMAT_VERSION}\n"))
+                .map_err(|e| io(format!("cannot write {FORMAT_FILE}: {e}")))?;
+        }
+        // RocksDB's LOCK file keeps other processes out; the pid is for the error message.
+        let _ = std::fs::write(dir.join(PID_FILE), std::process::id().to_string());
+        let db = Arc::new(db);
+        let durable: Arc<(Mutex<Durable>, Condvar)> = Arc::default();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let committer = {
+            let (db, durable, dir) = (db.clone(), durable.clone(), shown.clone());
+            std::thread::Builder::new()
+                .name("store-committer".into())
+                .spawn(move || run_committer(&db, &dir, receiver, &durable))
+                .map_err(|e| io(format!("cannot start the committer thread: {e}")))?
+        };
+        let queue = Queue { next_seq: 1, sender: Some(sender), committer: Some(committer) };
+        Ok(Arc::new(Store { db: Some(db), dir: dir.to_path_buf(), queue: Mutex::new(queue), durable }))
+    }
+
+    /// A store that keeps nothing: every write is acknowledged at once and gone when the
+    /// process ends (`eddy --ephemeral`, to measure what durability costs).
+    pub fn ephemeral() -> Arc<Store> {
+        let queue = Queue { next_seq: 1, sender: None, committer: None };
+        Arc::new(Store { db: None, dir: PathBuf::new(), queue: Mutex::new(queue), durable: Arc::default() })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Queues `writes`; returns the ticket to [`Store::wait`] on. Tickets are handed out
+    /// in queue order, and a later ticket is durable only after every earlier one.
+    pub fn enqueue(&self, writes: WriteSet) -> u64 {
+        let Ok(mut queue) = self.queue.lock() else { return 0 };
+        let seq = queue.next_seq;
+        queue.next_seq += 1;
+        match &queue.sender {
+            Some(sender) if sender.send((seq, writes)).is_ok() => {}
+            _ if self.db.is_none() => self.record_done(seq, None),
+            _ => self.record_done(seq, Some(self.io_error("the store is shut down"))),
+        }
+        seq
+    }
+
+    /// The ticket of the newest queued write set: waiting on it waits for everything
+    /// queued so far.
+    pub fn last_ticket(&self) -> u64 {
+        self.queue.lock().map(|q| q.next_seq - 1).unwrap_or(0)
+    }
+
+    /// Blocks until the write set with ticket `seq` (and all before it) is synced, or
+    /// says why it could not be written.
+    pub fn wait(&self, seq: u64) -> Result<(), StoreError> {
+        let (lock, changed) = &*self.durable;
+        let mut state = lock.lock().map_err(|_| self.io_error("committer state poisoned"))?;
+        while state.done < seq {
+            state = changed.wait(state).map_err(|_| self.io_error("committer state poisoned"))?;
+        }
+        match state.failed.iter().find(|(lo, hi, _)| (*lo..=*hi).contains(&seq)) {
+            Some((_, _, e)) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Queues `writes` and waits until they are durable.
+    pub fn commit(&self, writes: WriteSet) -> Result<(), StoreError> {
+        let seq = self.enqueue(writes);
+        self.wait(seq)
+    }
+
+    fn record_done(&self, seq: u64, error: Option<StoreError>) {
+        mark_done(&self.durable, seq, seq, error);
+    }
+
+    fn io_error(&self, detail: &str) -> StoreError {
+        StoreError::Io { dir: self.dir.display().to_string(), detail: detail.into() }
+    }
+
+    /// The catalog, in id order.
+    pub fn catalog(&self) -> Result<Vec<CatalogRecord>, StoreError> {
+        let mut records = Vec::new();
+        self.scan(META, b"cat/", |key, value| {
+            let record: CatalogRecord = serde_json::from_slice(value)
+                .map_err(|e| self.corrupt(format!("catalog record {}: {e}", String::from_utf8_lossy(key))))?;
+            records.push(record);
+            Ok(true)
+        })?;
+        records.sort_by_key(|r| r.id);
+        Ok(records)
+    }
+
+    /// The next object id, if one was stored.
+    pub fn next_id(&self) -> Result<Option<GlobalId>, StoreError> {
+        let Some(db) = &self.db else { return Ok(None) };
+        let value = db
+            .get_cf(self.cf(META)?, b"next_id")
+            .map_err(|e| classify(&self.dir.display().to_string(), e, &self.dir))?;
+        match value {
+            None => Ok(None),
+            Some(v) => v
+                .as_slice()
+                .try_into()
+                .map(|b| Some(u64::from_le_bytes(b)))
+                .map_err(|_| self.corrupt("bad next_id".into())),
+        }
+    }
+
+    /// Streams collection `id`'s rows with their counts, `chunk` at a time, to `each`.
+    pub fn read_collection(
+        &self,
+        id: GlobalId,
+        chunk: usize,
+        mut each: impl FnMut(Vec<(Row, Diff)>),
+    ) -> Result<(), StoreError> {
+        let mut rows = Vec::with_capacity(chunk.min(65_536));
+        self.scan(DATA, &id.to_be_bytes(), |key, value| {
+            let count = decode_count(value).ok_or_else(|| self.corrupt(format!("collection {id}: bad row count")))?;
+            if count != 0 {
+                let row = decode_row(&key[8..])
+                    .map_err(|e| self.corrupt(format!("collection {id}: undecodable row: {e}")))?;
+                rows.push((row, count));
+            }
+            if rows.len() >= chunk {
+                each(std::mem::take(&mut rows));
+            }
+            Ok(true)
+        })?;
+        if !rows.is_empty() {
+            each(rows);
+        }
+        Ok(())
+    }
+
+    /// Source collection `id`'s stored next offset per partition.
+    pub fn offsets(&self, id: GlobalId) -> Result<BTreeMap<i32, i64>, StoreError> {
+        let mut out = BTreeMap::new();
+        self.scan(META, &prefixed(b"off/", id), |key, value| {
+            let (partition, offset) = key[12..]
+                .try_into()
+                .ok()
+                .map(i32::from_be_bytes)
+                .zip(value.try_into().ok().map(i64::from_le_bytes))
+                .ok_or_else(|| self.corrupt(format!("source {id}: bad offset record")))?;
+            out.insert(partition, offset);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// Source `id`'s UPSERT state: key bytes, partition, current row.
+    pub fn upsert_state(&self, id: GlobalId) -> Result<Vec<(Vec<u8>, i32, Row)>, StoreError> {
+        let mut out = Vec::new();
+        self.scan(META, &prefixed(b"ups/", id), |key, value| {
+            let bad = |e: String| self.corrupt(format!("source {id}: bad upsert state: {e}"));
+            let partition = value.get(..4).and_then(|b| b.try_into().ok()).map(i32::from_be_bytes);
+            let partition = partition.ok_or_else(|| bad("too short".into()))?;
+            let row = decode_row(&value[4..]).map_err(|e| bad(e.0))?;
+            out.push((key[12..].to_vec(), partition, row));
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// Every collection id that has stored rows (to find leftovers of dropped objects).
+    pub fn collections(&self) -> Result<Vec<GlobalId>, StoreError> {
+        let mut out: Vec<GlobalId> = Vec::new();
+        let Some(db) = &self.db else { return Ok(out) };
+        let cf = self.cf(DATA)?;
+        let mut next: GlobalId = 0;
+        loop {
+            let mut iter = db.iterator_cf(cf, IteratorMode::From(&next.to_be_bytes(), rocksdb::Direction::Forward));
+            let Some(item) = iter.next() else { break };
+            let (key, _) = item.map_err(|e| classify(&self.dir.display().to_string(), e, &self.dir))?;
+            let Some(id) = key.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes) else { break };
+            out.push(id);
+            match id.checked_add(1) {
+                Some(n) => next = n,
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Approximate bytes on disk per collection: each flushed file's size, split between
+    /// the collections its first and last keys belong to (rows still only in the memtable
+    /// and the WAL are not counted).
+    pub fn sizes_on_disk(&self) -> BTreeMap<GlobalId, u64> {
+        let mut sizes = BTreeMap::new();
+        let Some(files) = self.db.as_ref().and_then(|db| db.live_files().ok()) else { return sizes };
+        let id_of =
+            |key: &Option<Vec<u8>>| key.as_ref().and_then(|k| k.get(..8)?.try_into().ok()).map(u64::from_be_bytes);
+        for file in files.iter().filter(|f| f.column_family_name == DATA) {
+            match (id_of(&file.start_key), id_of(&file.end_key)) {
+                (Some(a), Some(b)) if a != b => {
+                    *sizes.entry(a).or_default() += file.size as u64 / 2;
+                    *sizes.entry(b).or_default() += file.size as u64 - file.size as u64 / 2;
+                }
+                (Some(a), _) => *sizes.entry(a).or_default() += file.size as u64,
+                _ => {}
+            }
+        }
+        sizes
+    }
+
+    fn scan(
+        &self,
+        family: &str,
+        prefix: &[u8],
+        mut each: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let Some(db) = &self.db else { return Ok(()) };
+        let cf = self.cf(family)?;
+        for item in db.iterator_cf(cf, IteratorMode::From(prefix, rocksdb::Direction::Forward)) {
+            let (key, value) = item.map_err(|e| classify(&self.dir.display().to_string(), e, &self.dir))?;
+            if !key.starts_with(prefix) || !each(&key, &value)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, StoreError> {
+        self.db
+            .as_ref()
+            .and_then(|db| db.cf_handle(name))
+            .ok_or_else(|| self.corrupt(format!("column family {name} is missing")))
+    }
+
+    fn corrupt(&self, detail: String) -> StoreError {
+        StoreError::Corrupt { dir: self.dir.display().to_string(), detail }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Ok(mut queue) = self.queue.lock() {
+            queue.sender = None;
+            if let Some(committer) = queue.committer.take() {
+                let _ = committer.join();
+            }
+        }
+        if self.db.is_some() {
+            let _ = std::fs::remove_file(self.dir.join(PID_FILE));
+        }
+    }
+}
+
+fn parse_format(text: &str) -> Option<u32> {
+    text.trim().strip_prefix("eddy data format ")?.parse().ok()
+}
+
+fn db_options() -> Options {
+    let mut options = Options::default();
+    options.create_if_missing(true);
+    options.create_missing_column_families(true);
+    // A torn record at the WAL's end is a write never acknowledged; anything else is
+    // corruption and must stop the start rather than silently lose acknowledged data.
+    options.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
+    options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    options.increase_parallelism(2);
+    options.set_write_buffer_size(WRITE_BUFFER);
+    options
+}
+
+/// Bytes free for an unprivileged writer on the device holding `dir`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a valid C string and `stat` a writable statvfs.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
+    (rc == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
+}
+
+fn column_families() -> Vec<ColumnFamilyDescriptor> {
+    let mut data = db_options();
+    data.set_merge_operator_associative("eddy_add_counts", add_counts);
+    data.set_compaction_filter("eddy_drop_zero_counts", |_level: u32, _key: &[u8], value: &[u8]| {
+        if decode_count(value) == Some(0) {
+            CompactionDecision::Remove
+        } else {
+            CompactionDecision::Keep
+        }
+    });
+    vec![ColumnFamilyDescriptor::new(META, db_options()), ColumnFamilyDescriptor::new(DATA, data)]
+}
+
+/// The merge operator of `data`: a row's count is the sum of its changes.
+fn add_counts(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
+    let mut total = existing.and_then(decode_count).unwrap_or(0);
+    for op in operands.iter() {
+        total += decode_count(op)?;
+    }
+    Some(total.to_le_bytes().to_vec())
+}
+
+fn decode_count(bytes: &[u8]) -> Option<Diff> {
+    bytes.try_into().ok().map(i64::from_le_bytes)
+}
+
+fn prefixed(tag: &[u8], id: GlobalId) -> Vec<u8> {
+    let mut key = tag.to_vec();
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// Maps a RocksDB error to what a user should know.
+fn classify(dir: &str, e: rocksdb::Error, path: &Path) -> StoreError {
+    let detail = e.to_string();
+    let lower = detail.to_lowercase();
+    // RocksDB names its LOCK file when another holder has it ("lock hold by current
+    // process", "Resource temporarily unavailable", ... depending on who holds it).
+    if detail.contains("/LOCK") || lower.contains("lock hold") {
+        let pid =
+            std::fs::read_to_string(path.join(PID_FILE)).map(|p| format!(" (pid {})", p.trim())).unwrap_or_default();
+        return StoreError::Locked { dir: dir.into(), pid };
+    }
+    if lower.contains("no space left") {
+        return StoreError::DiskFull { dir: dir.into(), detail };
+    }
+    match e.kind() {
+        rocksdb::ErrorKind::Corruption => StoreError::Corrupt { dir: dir.into(), detail },
+        _ if lower.contains("corrupt") || lower.contains("checksum") => StoreError::Corrupt { dir: dir.into(), detail },
+        _ => StoreError::Io { dir: dir.into(), detail },
+    }
+}
+
+fn mark_done(durable: &(Mutex<Durable>, Condvar), lo: u64, hi: u64, error: Option<StoreError>) {
+    let (lock, changed) = durable;
+    if let Ok(mut state) = lock.lock() {
+        state.done = state.done.max(hi);
+        if let Some(e) = error {
+            state.failed.push((lo, hi, e));
+            let excess = state.failed.len().saturating_sub(64);
+            state.failed.drain(..excess);
+        }
+    }
+    changed.notify_all();
+}
+
+/// Folds queued write sets into one RocksDB batch per round and syncs it once.
+fn run_committer(
+    db: &DB,
+    dir: &str,
+    queue: std::sync::mpsc::Receiver<(u64, WriteSet)>,
+    durable: &(Mutex<Durable>, Condvar),
+) {
+    let mut options = WriteOptions::default();
+    options.set_sync(true);
+    while let Ok(first) = queue.recv() {
+        let (lo, mut hi) = (first.0, first.0);
+        let mut group = vec![first.1];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok((seq, writes)) => {
+                    hi = seq;
+                    group.push(writes);
+                }
+                Err(_) => break,
+            }
+        }
+        let io = |detail: String| StoreError::Io { dir: dir.into(), detail };
+        let result = build_batch(db, &group).map_err(io).and_then(|batch| {
+            let needed = batch.size_in_bytes() as u64 + DISK_HEADROOM;
+            match free_bytes(Path::new(dir)) {
+                Some(free) if free < needed => Err(StoreError::DiskFull {
+                    dir: dir.into(),
+                    detail: format!(
+                        "{free} bytes free, a write needs {needed} (its size plus {DISK_HEADROOM} for RocksDB to flush and compact)"
+                    ),
+                }),
+                _ => db.write_opt(batch, &options).map_err(|e| classify(dir, e, Path::new(dir))),
+            }
+        });
+        let error = result.err();
+        if let Some(e) = &error {
+            tracing::error!("writing to the data directory failed: {e}");
+        }
+        mark_done(durable, lo, hi, error);
+    }
+}
+
+fn build_batch(db: &DB, group: &[WriteSet]) -> Result<WriteBatch, String> {
+    let missing = || "column family missing".to_string();
+    let meta = db.cf_handle(META).ok_or_else(missing)?;
+    let data = db.cf_handle(DATA).ok_or_else(missing)?;
+    let mut batch = WriteBatch::default();
+    for writes in group {
+        for &id in &writes.drop_collections {
+            let (from, to) = (id.to_be_bytes(), (id + 1).to_be_bytes());
+            batch.delete_range_cf(data, from, to);
+            for tag in [b"off/", b"ups/"] {
+                batch.delete_range_cf(meta, prefixed(tag, id), prefixed(tag, id + 1));
+            }
+        }
+        for (id, updates) in &writes.updates {
+            for (row, diff) in updates {
+                let mut key = id.to_be_bytes().to_vec();
+                encode_row(row, &mut key);
+                batch.merge_cf(data, key, diff.to_le_bytes());
+            }
+        }
+        for (id, partition, offset) in &writes.offsets {
+            let mut key = prefixed(b"off/", *id);
+            key.extend_from_slice(&partition.to_be_bytes());
+            batch.put_cf(meta, key, offset.to_le_bytes());
+        }
+        for (id, key_bytes, state) in &writes.upsert {
+            let mut key = prefixed(b"ups/", *id);
+            key.extend_from_slice(key_bytes);
+            match state {
+                Some((partition, row)) => {
+                    let mut value = partition.to_be_bytes().to_vec();
+                    encode_row(row, &mut value);
+                    batch.put_cf(meta, key, value);
+                }
+                None => batch.delete_cf(meta, key),
+            }
+        }
+        for id in &writes.catalog_delete {
+            batch.delete_cf(meta, prefixed(b"cat/", *id));
+        }
+        if let Some(id) = writes.next_id {
+            batch.put_cf(meta, b"next_id", id.to_le_bytes());
+        }
+        for record in &writes.catalog_put {
+            let value = serde_json::to_vec(record).map_err(|e| e.to_string())?;
+            batch.put_cf(meta, prefixed(b"cat/", record.id), value);
+        }
+    }
+    Ok(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eddy_repr::Datum;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("eddy-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn row(i: i64, s: &str) -> Row {
+        Row::new(vec![Datum::Int64(i), Datum::Text(s.into())])
+    }
+
+    fn contents(store: &Store, id: GlobalId) -> Vec<(Row, Diff)> {
+        let mut out = Vec::new();
+        store.read_collection(id, 2, |chunk| out.extend(chunk)).unwrap();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn rows_consolidate_and_survive_reopen() {
+        let dir = temp_dir("consolidate");
+        {
+            let store = Store::open(&dir).unwrap();
+            let mut w = WriteSet::default();
+            w.updates.push((7, vec![(row(1, "a"), 1), (row(2, "b"), 2), (row(3, "c"), 1)]));
+            w.updates.push((8, vec![(row(1, "a"), 5)]));
+            store.commit(w).unwrap();
+            let mut w = WriteSet::default();
+            w.updates.push((7, vec![(row(2, "b"), -1), (row(3, "c"), -1)]));
+            w.offsets.push((7, 0, 42));
+            w.offsets.push((7, -1 + 3, 9));
+            store.commit(w).unwrap();
+        }
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(contents(&store, 7), vec![(row(1, "a"), 1), (row(2, "b"), 1)]);
+        assert_eq!(contents(&store, 8), vec![(row(1, "a"), 5)]);
+        assert_eq!(store.offsets(7).unwrap(), BTreeMap::from([(0, 42), (2, 9)]));
+        assert_eq!(store.collections().unwrap(), vec![7, 8]);
+        let mut w = WriteSet::default();
+        w.drop_collections.push(7);
+        store.commit(w).unwrap();
+        assert!(contents(&store, 7).is_empty());
+        assert!(store.offsets(7).unwrap().is_empty());
+        assert_eq!(contents(&store, 8), vec![(row(1, "a"), 5)]);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn zero_counts_are_compacted_away() {
+        let dir = temp_dir("compact");
+        let store = Store::open(&dir).unwrap();
+        let rows: Vec<(Row, Diff)> = (0..1000).map(|i| (row(i, "x"), 1)).collect();
+        let mut w = WriteSet::default();
+        w.updates.push((1, rows.clone()));
+        store.commit(w).unwrap();
+        store.db.as_ref().unwrap().flush_cf(store.cf(DATA).unwrap()).unwrap();
+        let mut w = WriteSet::default();
+        w.updates.push((1, rows.into_iter().map(|(r, d)| (r, -d)).collect()));
+        store.commit(w).unwrap();
+        store.db.as_ref().unwrap().flush_cf(store.cf(DATA).unwrap()).unwrap();
+        // Two compactions: the first merges +1 and -1 into a zero, the second drops it.
+        for _ in 0..2 {
+            store.db.as_ref().unwrap().compact_range_cf(store.cf(DATA).unwrap(), None::<&[u8]>, None::<&[u8]>);
+        }
+        let mut keys = 0;
+        store
+            .scan(DATA, &1u64.to_be_bytes(), |_, _| {
+                keys += 1;
+                Ok(true)
+            })
+            .unwrap();
+        assert_eq!(keys, 0, "rows whose count is zero should be gone after compaction");
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn catalog_and_upsert_state_round_trip() {
+        let dir = temp_dir("catalog");
+        let store = Store::open(&dir).unwrap();
+        let record = |id: u64| CatalogRecord {
+            id,
+            name: format!("t{id}"),
+            create_sql: format!("CREATE TABLE t{id} (a int)"),
+            refresh: None,
+        };
+        let mut w = WriteSet { catalog_put: vec![record(5), record(2)], ..WriteSet::default() };
+        w.upsert.push((3, b"k1".to_vec(), Some((0, row(1, "v")))));
+        w.upsert.push((3, b"k2".to_vec(), Some((1, row(2, "w")))));
+        store.commit(w).unwrap();
+        let mut w = WriteSet { catalog_delete: vec![5], ..WriteSet::default() };
+        w.upsert.push((3, b"k1".to_vec(), None));
+        store.commit(w).unwrap();
+        assert_eq!(store.catalog().unwrap(), vec![record(2)]);
+        assert_eq!(store.next_id().unwrap(), None);
+        store.commit(WriteSet { next_id: Some(9), ..WriteSet::default() }).unwrap();
+        assert_eq!(store.next_id().unwrap(), Some(9));
+        assert_eq!(store.upsert_state(3).unwrap(), vec![(b"k2".to_vec(), 1, row(2, "w"))]);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_second_open_is_refused_while_the_first_holds_the_directory() {
+        let dir = temp_dir("locked");
+        let first = Store::open(&dir).unwrap();
+        let err = Store::open(&dir).err().expect("second open must fail");
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+        assert!(err.to_string().contains("in use by another eddy process"), "{err}");
+        drop(first);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn newer_format_and_corrupt_directories_are_refused_untouched() {
+        let dir = temp_dir("newer");
+        drop(Store::open(&dir).unwrap());
+        std::fs::write(dir.join(FORMAT_FILE), "eddy data format 99\n").unwrap();
+        let err = Store::open(&dir).err().expect("newer format must be refused");
+        assert!(matches!(err, StoreError::NewerFormat { found: 99, .. }), "{err}");
+        std::fs::remove_file(dir.join(FORMAT_FILE)).unwrap();
+        let err = Store::open(&dir).err().expect("a RocksDB directory without a format file is corrupt");
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn concurrent_commits_share_syncs_and_all_land() {
+        let dir = temp_dir("group");
+        let store = Store::open(&dir).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let store = &store;
+                s.spawn(move || {
+                    for i in 0..50 {
+                        let mut w = WriteSet::default();
+                        w.updates.push((1, vec![(row(t * 1000 + i, "g"), 1)]));
+                        store.commit(w).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(contents(&store, 1).len(), 400);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
