@@ -88,6 +88,9 @@ pub struct Coordinator {
     pub(crate) persisted_collections: BTreeSet<GlobalId>,
     /// Replaying the stored catalog at startup: nothing is written back, sources resume.
     pub(crate) restoring: bool,
+    /// Materialized views still rehydrating after a restart, read meanwhile from their
+    /// stored output, loaded into a table of its own: view id -> that table's id.
+    pub(crate) stored_outputs: BTreeMap<GlobalId, GlobalId>,
     /// While restoring: the one time all stored rows enter compute at, and how many did.
     pub(crate) restore_time: Option<Timestamp>,
     pub(crate) restored_rows: u64,
@@ -151,6 +154,7 @@ impl Coordinator {
             hydration: Arc::default(),
             undone_through: 0,
             restore_time: None,
+            stored_outputs: BTreeMap::new(),
             restored_rows: 0,
         }
     }
@@ -230,6 +234,7 @@ impl Coordinator {
                         every: (t.lag.as_millis() as Timestamp).max(1),
                         initial: t.on_create.then_some(self.last_write),
                     });
+                    self.load_stored_output(id)?;
                     self.start_view_dataflow(id, &name, expr.clone(), refresh);
                     self.insert_entry(id, name, ItemKind::MaterializedView, desc, None, create_sql, depends_on);
                     if let Some(entry) = self.entries.get_mut(&id) {
@@ -414,6 +419,7 @@ impl Coordinator {
         refresh: Option<eddy_compute::Refresh>,
     ) {
         self.compute.send(Command::CreateView { id, expr, refresh });
+        self.persist_output(id);
         if let Some(r) = refresh {
             let events = self.compute.subscribe(id);
             let workers = self.compute.workers();
@@ -527,6 +533,7 @@ impl Coordinator {
     /// Moves time forward with no write, so that views with a target lag refresh on
     /// schedule even when nothing is written. Only while such views exist.
     pub fn tick(&mut self) {
+        self.release_hydrated_outputs();
         if self.entries.values().any(|e| e.refresh.is_some()) {
             let time = self.next_write_ts();
             self.compute.send(Command::AdvanceTime { time: time + 1 });
@@ -644,6 +651,9 @@ impl Coordinator {
                 }
             }
             self.stop_source(*id);
+            if let Some(stored) = self.stored_outputs.remove(id) {
+                self.compute.send(Command::Drop { id: stored });
+            }
             if let Some(e) = self.entries.remove(id) {
                 self.names.remove(&e.item.name);
                 if e.item.kind != ItemKind::View {
@@ -688,6 +698,9 @@ impl Coordinator {
                     out.extend(pipeline.apply(&row)?.map(|r| (r, diff)));
                 }
                 return Ok(out);
+            }
+            if let Some(stored) = self.stored_output(id) {
+                return self.compute.peek(stored, ts, pipeline.clone(), vec![KeyRange::default()]).map_err(peek_error);
             }
             let (collection, pipeline, range) = self.access_path(id, pipeline);
             self.compute.peek(collection, ts, pipeline, vec![range]).map_err(peek_error)

@@ -7,19 +7,29 @@
 //! their offsets before they are applied (see `sources.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use eddy_compute::Command;
+use eddy_compute::SubscribeEvent;
 use eddy_expr::eval::Collection;
 use eddy_planner::{ItemKind, Plan, StatementContext};
 use eddy_repr::GlobalId;
-use eddy_storage::durable::{CatalogRecord, WriteSet};
+use eddy_repr::{Row, Timestamp};
+use eddy_storage::durable::{CatalogRecord, Store, WriteSet};
 use tracing::{info, warn};
 
 use crate::coordinator::Coordinator;
 use crate::error::AdapterError;
 use crate::session::Session;
+use crate::subscribe::{Merger, Output};
 use crate::system_tables;
+
+/// How often a materialized view's output changes are written to the store.
+const OUTPUT_FLUSH: Duration = Duration::from_millis(500);
+
+/// Compute ids of views' stored outputs while they rehydrate: the view's id plus this,
+/// far above catalog ids and below the system tables'.
+const STORED_OUTPUT_IDS: GlobalId = 1 << 62;
 
 /// Rows handed to compute per chunk while a collection is loaded at startup: bounds the
 /// memory a restart needs on top of the arrangements themselves.
@@ -39,6 +49,12 @@ pub struct RestoreSummary {
 #[derive(Default)]
 pub struct Hydration {
     views: BTreeMap<GlobalId, HydrationState>,
+}
+
+impl Hydration {
+    fn is_hydrated(&self, id: GlobalId) -> bool {
+        self.views.get(&id).is_none_or(|s| s.ms.is_some())
+    }
 }
 
 struct HydrationState {
@@ -179,6 +195,57 @@ impl Coordinator {
         Ok(())
     }
 
+    /// Keeps materialized view `id`'s output in the store, with the time it is complete
+    /// to, so that after a restart it can be read before its dataflow has rehydrated.
+    /// The first write replaces whatever was stored (the view's whole contents); during
+    /// a restart that waits until the view has caught up with the restored data.
+    pub(crate) fn persist_output(&mut self, id: GlobalId) {
+        let events = self.compute.subscribe(id);
+        let as_of = self.restore_time.unwrap_or(self.last_write);
+        let (store, workers) = (self.store.clone(), self.compute.workers());
+        let spawned = std::thread::Builder::new()
+            .name(format!("persist-view-{id}"))
+            .spawn(move || write_outputs(id, &store, events, workers, as_of));
+        if let Err(e) = spawned {
+            warn!("cannot persist the output of view {id}: {e}");
+        }
+    }
+
+    /// While restoring: loads materialized view `id`'s stored output into a table of its
+    /// own, which reads of the view use until it has rehydrated.
+    pub(crate) fn load_stored_output(&mut self, id: GlobalId) -> Result<(), AdapterError> {
+        let Some(time) = self.restore_time else { return Ok(()) };
+        if self.store.upper(id)?.is_none() {
+            return Ok(());
+        }
+        // Not a catalog id: replaying the next stored object may need the next one.
+        let table = STORED_OUTPUT_IDS + id;
+        self.compute.send(Command::CreateTable { id: table });
+        let compute = &self.compute;
+        self.store.read_collection(id, LOAD_CHUNK, |chunk| compute.update(table, chunk, time))?;
+        self.stored_outputs.insert(id, table);
+        Ok(())
+    }
+
+    /// Where to read materialized view `id` from while it rehydrates: its stored output.
+    pub(crate) fn stored_output(&self, id: GlobalId) -> Option<GlobalId> {
+        let stored = *self.stored_outputs.get(&id)?;
+        let hydrated = self.hydration.lock().ok().is_some_and(|h| h.is_hydrated(id));
+        (!hydrated).then_some(stored)
+    }
+
+    /// Frees the stored outputs of views that have rehydrated.
+    pub(crate) fn release_hydrated_outputs(&mut self) {
+        let Ok(h) = self.hydration.lock() else { return };
+        let done: Vec<GlobalId> = self.stored_outputs.keys().copied().filter(|id| h.is_hydrated(*id)).collect();
+        drop(h);
+        for id in done {
+            if let Some(table) = self.stored_outputs.remove(&id) {
+                self.compute.send(Command::Drop { id: table });
+            }
+        }
+    }
+
     /// Re-executes one stored CREATE statement under its stored id.
     fn replay(&mut self, session: &mut Session, record: &CatalogRecord) -> Result<(), AdapterError> {
         let fail = |e: AdapterError| {
@@ -294,6 +361,57 @@ impl Coordinator {
     /// indexes (views and indexes have none yet, but their ids must not be reused).
     fn collection_ids(&self) -> BTreeSet<GlobalId> {
         self.entries().keys().copied().chain(self.index_ids()).collect()
+    }
+}
+
+/// The thread behind [`Coordinator::persist_output`]: gathers the view's changes as
+/// they become complete and writes them, with the time they are complete to, every
+/// [`OUTPUT_FLUSH`]. Ends when the view is dropped.
+fn write_outputs(
+    id: GlobalId,
+    store: &Store,
+    events: crossbeam_channel::Receiver<SubscribeEvent>,
+    workers: usize,
+    as_of: Timestamp,
+) {
+    let mut merger = Merger::new(workers, as_of, true);
+    let mut changes: Vec<(Row, eddy_repr::Diff)> = Vec::new();
+    let mut upper: Option<Timestamp> = None;
+    let mut first = true;
+    let mut last_flush = Instant::now();
+    loop {
+        match events.recv_timeout(OUTPUT_FLUSH) {
+            Ok(event) => match merger.push(event) {
+                Ok(Some(outputs)) => {
+                    for output in outputs {
+                        match output {
+                            Output::Change { row, diff, .. } => changes.push((row, diff)),
+                            Output::Progress(t) => upper = Some(t),
+                        }
+                    }
+                }
+                Ok(None) => return,
+                // A row raising an error: reads report it; the other rows go on.
+                Err(_) => {}
+            },
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+        }
+        let Some(complete) = upper else { continue };
+        if last_flush.elapsed() < OUTPUT_FLUSH && changes.len() < LOAD_CHUNK {
+            continue;
+        }
+        let writes = WriteSet {
+            drop_collections: if first { vec![id] } else { vec![] },
+            updates: vec![(id, eddy_expr::eval::consolidate(std::mem::take(&mut changes)))],
+            uppers: vec![(id, complete)],
+            ..WriteSet::default()
+        };
+        // Not waited for: a view's stored output may trail its inputs by a flush.
+        store.enqueue(writes);
+        first = false;
+        upper = None;
+        last_flush = Instant::now();
     }
 }
 

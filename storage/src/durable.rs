@@ -81,6 +81,8 @@ pub struct WriteSet {
     pub catalog_delete: Vec<GlobalId>,
     /// Collections whose rows, offsets and upsert state are removed (dropped objects).
     pub drop_collections: Vec<GlobalId>,
+    /// Materialized views: the time their stored output is complete up to.
+    pub uppers: Vec<(GlobalId, u64)>,
     /// The next object id: ids are never reused, so leftovers of a dropped object can
     /// never be mistaken for a new one's.
     pub next_id: Option<GlobalId>,
@@ -95,6 +97,7 @@ impl WriteSet {
             && self.catalog_delete.is_empty()
             && self.drop_collections.is_empty()
             && self.next_id.is_none()
+            && self.uppers.is_empty()
     }
 }
 
@@ -243,18 +246,26 @@ impl Store {
 
     /// The next object id, if one was stored.
     pub fn next_id(&self) -> Result<Option<GlobalId>, StoreError> {
+        self.get_u64(b"next_id")
+    }
+
+    fn get_u64(&self, key: &[u8]) -> Result<Option<u64>, StoreError> {
         let Some(db) = &self.db else { return Ok(None) };
-        let value = db
-            .get_cf(self.cf(META)?, b"next_id")
-            .map_err(|e| classify(&self.dir.display().to_string(), e, &self.dir))?;
+        let value =
+            db.get_cf(self.cf(META)?, key).map_err(|e| classify(&self.dir.display().to_string(), e, &self.dir))?;
         match value {
             None => Ok(None),
             Some(v) => v
                 .as_slice()
                 .try_into()
                 .map(|b| Some(u64::from_le_bytes(b)))
-                .map_err(|_| self.corrupt("bad next_id".into())),
+                .map_err(|_| self.corrupt(format!("{} is not a number", String::from_utf8_lossy(key)))),
         }
+    }
+
+    /// The time materialized view `id`'s stored output is complete up to, if stored.
+    pub fn upper(&self, id: GlobalId) -> Result<Option<u64>, StoreError> {
+        self.get_u64(&prefixed(b"upp/", id))
     }
 
     /// Streams collection `id`'s rows with their counts, `chunk` at a time, to `each`.
@@ -540,7 +551,7 @@ fn build_batch(db: &DB, group: &[WriteSet]) -> Result<WriteBatch, String> {
         for &id in &writes.drop_collections {
             let (from, to) = (id.to_be_bytes(), (id + 1).to_be_bytes());
             batch.delete_range_cf(data, from, to);
-            for tag in [b"off/", b"ups/"] {
+            for tag in [b"off/", b"ups/", b"upp/"] {
                 batch.delete_range_cf(meta, prefixed(tag, id), prefixed(tag, id + 1));
             }
         }
@@ -570,6 +581,9 @@ fn build_batch(db: &DB, group: &[WriteSet]) -> Result<WriteBatch, String> {
         }
         for id in &writes.catalog_delete {
             batch.delete_cf(meta, prefixed(b"cat/", *id));
+        }
+        for (id, upper) in &writes.uppers {
+            batch.put_cf(meta, prefixed(b"upp/", *id), upper.to_le_bytes());
         }
         if let Some(id) = writes.next_id {
             batch.put_cf(meta, b"next_id", id.to_le_bytes());
