@@ -92,7 +92,7 @@ const TABLES: [&str; 3] = ["person", "auction", "bid"];
 async fn start_nexmark(client: &Client, events: u64) -> anyhow::Result<()> {
     client
         .batch_execute(&format!(
-            "CREATE SOURCE nx FROM LOAD GENERATOR NEXMARK (TICK INTERVAL '10ms', EVENTS PER SECOND 100000000, UP TO {events}) FOR ALL TABLES"
+            "CREATE SOURCE nx FROM LOAD GENERATOR NEXMARK (TICK INTERVAL '10ms', EVENTS PER SECOND 1000000, UP TO {events}) FOR ALL TABLES"
         ))
         .await?;
     for t in TABLES {

@@ -90,9 +90,10 @@ pub struct Coordinator {
     pub(crate) restoring: bool,
     /// Materialized views still rehydrating after a restart, read meanwhile from their
     /// stored output, loaded into a table of its own: view id -> that table's id.
-    pub(crate) stored_outputs: BTreeMap<GlobalId, GlobalId>,
-    /// While restoring: the one time all stored rows enter compute at, and how many did.
-    pub(crate) restore_time: Option<Timestamp>,
+    pub(crate) stored_outputs: BTreeSet<GlobalId>,
+    /// While restoring: the views whose output writers start once everything is loaded,
+    /// and the stored rows loaded so far.
+    pub(crate) deferred_output_writers: BTreeSet<GlobalId>,
     pub(crate) restored_rows: u64,
     /// Rehydration after the last restart, for `eddy_catalog.hydration`.
     pub(crate) hydration: Arc<Mutex<crate::durability::Hydration>>,
@@ -153,8 +154,8 @@ impl Coordinator {
             restoring: false,
             hydration: Arc::default(),
             undone_through: 0,
-            restore_time: None,
-            stored_outputs: BTreeMap::new(),
+            deferred_output_writers: BTreeSet::new(),
+            stored_outputs: BTreeSet::new(),
             restored_rows: 0,
         }
     }
@@ -234,7 +235,7 @@ impl Coordinator {
                         every: (t.lag.as_millis() as Timestamp).max(1),
                         initial: t.on_create.then_some(self.last_write),
                     });
-                    self.load_stored_output(id)?;
+                    self.note_stored_output(id)?;
                     self.start_view_dataflow(id, &name, expr.clone(), refresh);
                     self.insert_entry(id, name, ItemKind::MaterializedView, desc, None, create_sql, depends_on);
                     if let Some(entry) = self.entries.get_mut(&id) {
@@ -651,9 +652,7 @@ impl Coordinator {
                 }
             }
             self.stop_source(*id);
-            if let Some(stored) = self.stored_outputs.remove(id) {
-                self.compute.send(Command::Drop { id: stored });
-            }
+            self.stored_outputs.remove(id);
             if let Some(e) = self.entries.remove(id) {
                 self.names.remove(&e.item.name);
                 if e.item.kind != ItemKind::View {
@@ -699,8 +698,8 @@ impl Coordinator {
                 }
                 return Ok(out);
             }
-            if let Some(stored) = self.stored_output(id) {
-                return self.compute.peek(stored, ts, pipeline.clone(), vec![KeyRange::default()]).map_err(peek_error);
+            if let Some(rows) = self.read_stored_output(id, pipeline) {
+                return rows;
             }
             let (collection, pipeline, range) = self.access_path(id, pipeline);
             self.compute.peek(collection, ts, pipeline, vec![range]).map_err(peek_error)

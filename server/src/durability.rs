@@ -27,13 +27,9 @@ use crate::system_tables;
 /// How often a materialized view's output changes are written to the store.
 const OUTPUT_FLUSH: Duration = Duration::from_millis(500);
 
-/// Compute ids of views' stored outputs while they rehydrate: the view's id plus this,
-/// far above catalog ids and below the system tables'.
-const STORED_OUTPUT_IDS: GlobalId = 1 << 62;
-
 /// Rows handed to compute per chunk while a collection is loaded at startup: bounds the
 /// memory a restart needs on top of the arrangements themselves.
-const LOAD_CHUNK: usize = 50_000;
+const LOAD_CHUNK: usize = 500_000;
 
 /// What a restart found, for the log.
 #[derive(Clone, Debug, Default)]
@@ -144,16 +140,17 @@ impl Coordinator {
             return Ok(RestoreSummary::default());
         }
         info!(objects = records.len(), "restoring the catalog from {}", self.store.dir().display());
-        // Every stored row enters at one time: a read after the restart sees all or none.
-        let time = self.next_write_ts();
+        // Reads wait until the restore is over, so a read sees all stored rows or none.
         self.restoring = true;
-        self.restore_time = Some(time);
         let mut session = Session::new("eddy".into(), "eddy".into());
         let result = records.iter().try_for_each(|record| self.replay(&mut session, record));
         self.restoring = false;
-        self.restore_time = None;
         result?;
-        self.compute.send(Command::AdvanceTime { time: time + 1 });
+        for id in std::mem::take(&mut self.deferred_output_writers) {
+            if self.entries().contains_key(&id) {
+                self.persist_output(id);
+            }
+        }
         let stored_next = self.store.next_id()?.unwrap_or(0);
         self.set_next_id(stored_next.max(self.peek_next_id()));
         let stored: BTreeSet<GlobalId> = self.store.collections()?.into_iter().collect();
@@ -165,7 +162,7 @@ impl Coordinator {
         }
         self.persisted = self.catalog_records();
         self.persisted_collections = live;
-        self.watch_hydration(time, started);
+        self.watch_hydration(self.last_write, started);
         let summary = RestoreSummary {
             objects: records.len(),
             rows: self.restored_rows,
@@ -180,17 +177,28 @@ impl Coordinator {
         Ok(summary)
     }
 
-    /// While restoring: loads the stored rows of `ids` into compute at the restore time.
+    /// While restoring: loads the stored rows of `ids` into compute, a chunk per
+    /// timestamp, each arranged before the next but one is sent: memory while loading
+    /// stays close to what the arrangements need, without a second copy of the input
+    /// queued in front of them.
     pub(crate) fn load_stored(&mut self, ids: &[GlobalId]) -> Result<(), AdapterError> {
-        let Some(time) = self.restore_time else { return Ok(()) };
+        if !self.restoring {
+            return Ok(());
+        }
+        let store = self.store.clone();
+        let workers = self.compute.workers();
         for &id in ids {
-            let mut rows = 0u64;
-            let compute = &self.compute;
-            self.store.read_collection(id, LOAD_CHUNK, |chunk| {
-                rows += chunk.len() as u64;
-                compute.update(id, chunk, time);
+            let mut in_flight: Option<crossbeam_channel::Receiver<eddy_compute::PeekResponse>> = None;
+            store.read_collection(id, LOAD_CHUNK, |chunk| {
+                self.restored_rows += chunk.len() as u64;
+                let time = self.next_write_ts();
+                self.compute.update(id, chunk, time);
+                self.compute.send(Command::AdvanceTime { time: time + 1 });
+                let arranged = self.compute.peek_later(id, time, eddy_expr::Pipeline::default(), vec![]);
+                if let Some(previous) = in_flight.replace(arranged) {
+                    (0..workers).for_each(|_| drop(previous.recv()));
+                }
             })?;
-            self.restored_rows += rows;
         }
         Ok(())
     }
@@ -200,8 +208,14 @@ impl Coordinator {
     /// The first write replaces whatever was stored (the view's whole contents); during
     /// a restart that waits until the view has caught up with the restored data.
     pub(crate) fn persist_output(&mut self, id: GlobalId) {
+        if self.restoring {
+            // Its stored output is replaced once the view has caught up with all the
+            // restored rows: started when they are all loaded.
+            self.deferred_output_writers.insert(id);
+            return;
+        }
         let events = self.compute.subscribe(id);
-        let as_of = self.restore_time.unwrap_or(self.last_write);
+        let as_of = self.last_write;
         let (store, workers) = (self.store.clone(), self.compute.workers());
         let spawned = std::thread::Builder::new()
             .name(format!("persist-view-{id}"))
@@ -211,38 +225,52 @@ impl Coordinator {
         }
     }
 
-    /// While restoring: loads materialized view `id`'s stored output into a table of its
-    /// own, which reads of the view use until it has rehydrated.
-    pub(crate) fn load_stored_output(&mut self, id: GlobalId) -> Result<(), AdapterError> {
-        let Some(time) = self.restore_time else { return Ok(()) };
-        if self.store.upper(id)?.is_none() {
-            return Ok(());
+    /// While restoring: notes that materialized view `id` has a stored output, which its
+    /// reads use until it has rehydrated.
+    pub(crate) fn note_stored_output(&mut self, id: GlobalId) -> Result<(), AdapterError> {
+        if self.restoring && self.store.upper(id)?.is_some() {
+            self.stored_outputs.insert(id);
         }
-        // Not a catalog id: replaying the next stored object may need the next one.
-        let table = STORED_OUTPUT_IDS + id;
-        self.compute.send(Command::CreateTable { id: table });
-        let compute = &self.compute;
-        self.store.read_collection(id, LOAD_CHUNK, |chunk| compute.update(table, chunk, time))?;
-        self.stored_outputs.insert(id, table);
         Ok(())
     }
 
-    /// Where to read materialized view `id` from while it rehydrates: its stored output.
-    pub(crate) fn stored_output(&self, id: GlobalId) -> Option<GlobalId> {
-        let stored = *self.stored_outputs.get(&id)?;
-        let hydrated = self.hydration.lock().ok().is_some_and(|h| h.is_hydrated(id));
-        (!hydrated).then_some(stored)
+    /// While materialized view `id` rehydrates: its rows that come out of `pipeline`, read
+    /// straight from its stored output (as of when it was last stored), so that reads need
+    /// not wait for compute.
+    pub(crate) fn read_stored_output(
+        &self,
+        id: GlobalId,
+        pipeline: &eddy_expr::Pipeline,
+    ) -> Option<Result<Collection, eddy_expr::EvalError>> {
+        if !self.stored_outputs.contains(&id) || self.hydration.lock().ok().is_some_and(|h| h.is_hydrated(id)) {
+            return None;
+        }
+        let mut rows = Vec::new();
+        let mut failed = None;
+        let read = self.store.read_collection(id, LOAD_CHUNK, |chunk| {
+            for (row, diff) in chunk {
+                match pipeline.apply(&row) {
+                    Ok(out) => rows.extend(out.map(|r| (r, diff))),
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
+                }
+            }
+        });
+        Some(match (read, failed) {
+            (Err(e), _) => Err(eddy_expr::EvalError::Internal(e.to_string())),
+            (_, Some(e)) => Err(e),
+            _ => Ok(rows),
+        })
     }
 
-    /// Frees the stored outputs of views that have rehydrated.
+    /// Forgets the stored outputs of views that have rehydrated: reads go to compute.
     pub(crate) fn release_hydrated_outputs(&mut self) {
         let Ok(h) = self.hydration.lock() else { return };
-        let done: Vec<GlobalId> = self.stored_outputs.keys().copied().filter(|id| h.is_hydrated(*id)).collect();
+        let done: Vec<GlobalId> = self.stored_outputs.iter().copied().filter(|id| h.is_hydrated(*id)).collect();
         drop(h);
         for id in done {
-            if let Some(table) = self.stored_outputs.remove(&id) {
-                self.compute.send(Command::Drop { id: table });
-            }
+            self.stored_outputs.remove(&id);
         }
     }
 
@@ -405,6 +433,7 @@ fn write_outputs(
             drop_collections: if first { vec![id] } else { vec![] },
             updates: vec![(id, eddy_expr::eval::consolidate(std::mem::take(&mut changes)))],
             uppers: vec![(id, complete)],
+            no_sync: true,
             ..WriteSet::default()
         };
         // Not waited for: a view's stored output may trail its inputs by a flush.

@@ -276,6 +276,7 @@ impl Coordinator {
                 updates: outputs.iter().copied().zip(batch.updates.iter().cloned()).collect(),
                 offsets: batch.offsets.iter().map(|&(p, o)| (first, p, o)).collect(),
                 upsert: batch.upsert.iter().map(|(k, v)| (first, k.clone(), v.clone())).collect(),
+                no_sync: true,
                 ..WriteSet::default()
             };
             let mut failures = 0u32;

@@ -81,6 +81,11 @@ pub struct WriteSet {
     pub catalog_delete: Vec<GlobalId>,
     /// Collections whose rows, offsets and upsert state are removed (dropped objects).
     pub drop_collections: Vec<GlobalId>,
+    /// The write need not be synced to disk before it counts as done. Source batches
+    /// need not: a batch and its offsets are one atomic write, so after a power loss both
+    /// are gone and the source reads the same messages again (still exactly once). What
+    /// clients are told is durable is always synced.
+    pub no_sync: bool,
     /// Materialized views: the time their stored output is complete up to.
     pub uppers: Vec<(GlobalId, u64)>,
     /// The next object id: ids are never reused, so leftovers of a dropped object can
@@ -422,6 +427,9 @@ fn db_options() -> Options {
     options.set_compression_type(rocksdb::DBCompressionType::Lz4);
     options.increase_parallelism(2);
     options.set_write_buffer_size(WRITE_BUFFER);
+    // The catalog's column family changes rarely: without a cap its memtable would keep
+    // every WAL file alive.
+    options.set_max_total_wal_size(4 * WRITE_BUFFER as u64);
     options
 }
 
@@ -507,8 +515,6 @@ fn run_committer(
     queue: std::sync::mpsc::Receiver<(u64, WriteSet)>,
     durable: &(Mutex<Durable>, Condvar),
 ) {
-    let mut options = WriteOptions::default();
-    options.set_sync(true);
     while let Ok(first) = queue.recv() {
         let (lo, mut hi) = (first.0, first.0);
         let mut group = vec![first.1];
@@ -522,6 +528,8 @@ fn run_committer(
             }
         }
         let io = |detail: String| StoreError::Io { dir: dir.into(), detail };
+        let mut options = WriteOptions::default();
+        options.set_sync(group.iter().any(|w| !w.no_sync));
         let result = build_batch(db, &group).map_err(io).and_then(|batch| {
             let needed = batch.size_in_bytes() as u64 + DISK_HEADROOM;
             match free_bytes(Path::new(dir)) {
