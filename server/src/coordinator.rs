@@ -91,10 +91,13 @@ pub struct Coordinator {
     /// Materialized views still rehydrating after a restart, read meanwhile from their
     /// stored output, loaded into a table of its own: view id -> that table's id.
     pub(crate) stored_outputs: BTreeSet<GlobalId>,
-    /// While restoring: the views whose output writers start once everything is loaded,
-    /// and the stored rows loaded so far.
+    /// While restoring: the views whose output writers start once everything is loaded.
     pub(crate) deferred_output_writers: BTreeSet<GlobalId>,
-    pub(crate) restored_rows: u64,
+    /// After a restart, the tables and source outputs whose stored rows are still being
+    /// loaded, with the rows loaded so far; they cannot be read or written until done.
+    pub(crate) loading: BTreeMap<GlobalId, u64>,
+    /// Stored rows are still being loaded after a restart (views rehydrate meanwhile).
+    pub(crate) loading_in_progress: bool,
     /// Rehydration after the last restart, for `eddy_catalog.hydration`.
     pub(crate) hydration: Arc<Mutex<crate::durability::Hydration>>,
     /// Store tickets up to here that failed have been undone in compute: a read that
@@ -156,7 +159,8 @@ impl Coordinator {
             undone_through: 0,
             deferred_output_writers: BTreeSet::new(),
             stored_outputs: BTreeSet::new(),
-            restored_rows: 0,
+            loading: BTreeMap::new(),
+            loading_in_progress: false,
         }
     }
 
@@ -189,7 +193,7 @@ impl Coordinator {
                 }
                 let id = self.allocate_id();
                 self.compute.send(Command::CreateTable { id });
-                self.load_stored(&[id])?;
+                self.defer_load(&[id]);
                 let create_sql = format!("CREATE TABLE {name} ({}{})", column_list(&desc), key_list(&desc, &keys));
                 self.insert_entry(id, name, ItemKind::Table, desc, None, create_sql, vec![]);
                 if let Some(entry) = self.entries.get_mut(&id) {
@@ -653,6 +657,7 @@ impl Coordinator {
             }
             self.stop_source(*id);
             self.stored_outputs.remove(id);
+            self.loading.remove(id);
             if let Some(e) = self.entries.remove(id) {
                 self.names.remove(&e.item.name);
                 if e.item.kind != ItemKind::View {
@@ -701,6 +706,7 @@ impl Coordinator {
             if let Some(rows) = self.read_stored_output(id, pipeline) {
                 return rows;
             }
+            self.check_loaded(id)?;
             let (collection, pipeline, range) = self.access_path(id, pipeline);
             self.compute.peek(collection, ts, pipeline, vec![range]).map_err(peek_error)
         };
@@ -873,6 +879,7 @@ impl Coordinator {
 
     /// Applies `changes` to `table` now, or at COMMIT inside a transaction block.
     fn write(&mut self, session: &mut Session, table: GlobalId, changes: Collection) -> Result<(), AdapterError> {
+        self.check_loaded(table)?;
         self.check_unique(table, &changes, &session.pending_writes)?;
         if session.in_transaction {
             session.pending_writes.push((table, changes));

@@ -7,6 +7,7 @@
 //! their offsets before they are applied (see `sources.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use eddy_compute::Command;
@@ -30,15 +31,6 @@ const OUTPUT_FLUSH: Duration = Duration::from_millis(500);
 /// Rows handed to compute per chunk while a collection is loaded at startup: bounds the
 /// memory a restart needs on top of the arrangements themselves.
 const LOAD_CHUNK: usize = 500_000;
-
-/// What a restart found, for the log.
-#[derive(Clone, Debug, Default)]
-pub struct RestoreSummary {
-    pub objects: usize,
-    /// Stored rows loaded into compute.
-    pub rows: u64,
-    pub ms: u64,
-}
 
 /// `eddy_catalog.hydration`: after a restart, when each materialized view and index had
 /// caught up with the restored data.
@@ -131,26 +123,21 @@ impl Coordinator {
         self.store.enqueue(WriteSet { updates, ..WriteSet::default() });
     }
 
-    /// Recreates every stored object, loads its stored rows into compute, and restarts
-    /// sources where their stored offsets end.
-    pub fn restore(&mut self) -> Result<RestoreSummary, AdapterError> {
+    /// Recreates every stored object under its stored id. Their stored rows are loaded
+    /// afterwards, while the server answers ([`spawn_loader`]); restored sources start
+    /// once their rows are in.
+    pub fn restore(&mut self) -> Result<(), AdapterError> {
         let started = Instant::now();
         let records = self.store.catalog()?;
         if records.is_empty() {
-            return Ok(RestoreSummary::default());
+            return Ok(());
         }
-        info!(objects = records.len(), "restoring the catalog from {}", self.store.dir().display());
-        // Reads wait until the restore is over, so a read sees all stored rows or none.
         self.restoring = true;
         let mut session = Session::new("eddy".into(), "eddy".into());
         let result = records.iter().try_for_each(|record| self.replay(&mut session, record));
         self.restoring = false;
         result?;
-        for id in std::mem::take(&mut self.deferred_output_writers) {
-            if self.entries().contains_key(&id) {
-                self.persist_output(id);
-            }
-        }
+        self.loading_in_progress = true;
         let stored_next = self.store.next_id()?.unwrap_or(0);
         self.set_next_id(stored_next.max(self.peek_next_id()));
         let stored: BTreeSet<GlobalId> = self.store.collections()?.into_iter().collect();
@@ -162,43 +149,40 @@ impl Coordinator {
         }
         self.persisted = self.catalog_records();
         self.persisted_collections = live;
-        self.watch_hydration(self.last_write, started);
-        let summary = RestoreSummary {
-            objects: records.len(),
-            rows: self.restored_rows,
-            ms: started.elapsed().as_millis() as u64,
-        };
         info!(
-            objects = summary.objects,
-            rows = summary.rows,
-            ms = summary.ms,
-            "restored; materialized views are rehydrating"
+            objects = records.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "catalog restored from {}; loading stored rows",
+            self.store.dir().display()
         );
-        Ok(summary)
+        Ok(())
     }
 
-    /// While restoring: loads the stored rows of `ids` into compute, a chunk per
-    /// timestamp, each arranged before the next but one is sent: memory while loading
-    /// stays close to what the arrangements need, without a second copy of the input
-    /// queued in front of them.
-    pub(crate) fn load_stored(&mut self, ids: &[GlobalId]) -> Result<(), AdapterError> {
-        if !self.restoring {
-            return Ok(());
+    /// While restoring: `ids`' stored rows are to be loaded before they can be used.
+    pub(crate) fn defer_load(&mut self, ids: &[GlobalId]) {
+        if self.restoring {
+            self.loading.extend(ids.iter().map(|&id| (id, 0)));
         }
-        let store = self.store.clone();
-        let workers = self.compute.workers();
-        for &id in ids {
-            let mut in_flight: Option<crossbeam_channel::Receiver<eddy_compute::PeekResponse>> = None;
-            store.read_collection(id, LOAD_CHUNK, |chunk| {
-                self.restored_rows += chunk.len() as u64;
-                let time = self.next_write_ts();
-                self.compute.update(id, chunk, time);
-                self.compute.send(Command::AdvanceTime { time: time + 1 });
-                let arranged = self.compute.peek_later(id, time, eddy_expr::Pipeline::default(), vec![]);
-                if let Some(previous) = in_flight.replace(arranged) {
-                    (0..workers).for_each(|_| drop(previous.recv()));
-                }
-            })?;
+    }
+
+    /// Reads and writes of a table or source still being loaded after a restart (or of a
+    /// materialized view with no stored output while loading goes on) are refused: they
+    /// would see part of its rows.
+    pub(crate) fn check_loaded(&self, id: GlobalId) -> Result<(), eddy_expr::EvalError> {
+        let starting_up = |message: String| eddy_expr::EvalError::InvalidArgument { sqlstate: "57P03".into(), message };
+        let name = || self.entries().get(&id).map_or_else(|| id.to_string(), |e| e.item.name.clone());
+        if let Some(rows) = self.loading.get(&id) {
+            return Err(starting_up(format!(
+                "{} is still being loaded after a restart ({rows} rows so far); try again shortly",
+                name()
+            )));
+        }
+        let materialized = self.entries().get(&id).is_some_and(|e| e.item.kind == ItemKind::MaterializedView);
+        if materialized && self.loading_in_progress {
+            return Err(starting_up(format!(
+                "materialized view {} is rehydrating after a restart and has no stored output; try again shortly",
+                name()
+            )));
         }
         Ok(())
     }
@@ -242,7 +226,8 @@ impl Coordinator {
         id: GlobalId,
         pipeline: &eddy_expr::Pipeline,
     ) -> Option<Result<Collection, eddy_expr::EvalError>> {
-        if !self.stored_outputs.contains(&id) || self.hydration.lock().ok().is_some_and(|h| h.is_hydrated(id)) {
+        let hydrated = || self.hydration.lock().ok().is_some_and(|h| h.is_hydrated(id));
+        if !self.stored_outputs.contains(&id) || (!self.loading_in_progress && hydrated()) {
             return None;
         }
         let mut rows = Vec::new();
@@ -266,6 +251,9 @@ impl Coordinator {
 
     /// Forgets the stored outputs of views that have rehydrated: reads go to compute.
     pub(crate) fn release_hydrated_outputs(&mut self) {
+        if self.loading_in_progress {
+            return;
+        }
         let Ok(h) = self.hydration.lock() else { return };
         let done: Vec<GlobalId> = self.stored_outputs.iter().copied().filter(|id| h.is_hydrated(*id)).collect();
         drop(h);
@@ -390,6 +378,68 @@ impl Coordinator {
     fn collection_ids(&self) -> BTreeSet<GlobalId> {
         self.entries().keys().copied().chain(self.index_ids()).collect()
     }
+}
+
+/// Loads the stored rows of a restart on a thread of its own, taking the coordinator
+/// only to hand compute each chunk, so that the server answers meanwhile (views with a
+/// stored output from it at once). Then starts the restored sources, the views' output
+/// writers, and follows the views' rehydration.
+pub fn spawn_loader(coord: Arc<Mutex<Coordinator>>) {
+    let spawned = std::thread::Builder::new().name("restore-loader".into()).spawn(move || {
+        if let Err(e) = load_all(&coord) {
+            tracing::error!("loading stored rows failed; the tables concerned stay unreadable: {e}");
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start loading stored rows: {e}");
+    }
+}
+
+fn load_all(coord: &Mutex<Coordinator>) -> Result<(), AdapterError> {
+    let started = Instant::now();
+    let lock = || coord.lock().map_err(|_| AdapterError::Internal("coordinator lock poisoned".into()));
+    let (store, workers, ids) = {
+        let c = lock()?;
+        if !c.loading_in_progress {
+            return Ok(());
+        }
+        (c.store.clone(), c.compute.workers(), c.loading.keys().copied().collect::<Vec<_>>())
+    };
+    let mut total = 0u64;
+    for id in ids {
+        // Each chunk gets a timestamp of its own and is arranged before the next but one
+        // is sent: memory stays close to what the arrangements need.
+        let mut in_flight: Option<crossbeam_channel::Receiver<eddy_compute::PeekResponse>> = None;
+        store.read_collection(id, LOAD_CHUNK, |chunk| {
+            let Ok(mut c) = coord.lock() else { return };
+            let Some(loaded) = c.loading.get_mut(&id) else { return }; // dropped meanwhile
+            *loaded += chunk.len() as u64;
+            total += chunk.len() as u64;
+            let time = c.next_write_ts();
+            c.compute.update(id, chunk, time);
+            c.compute.send(Command::AdvanceTime { time: time + 1 });
+            let arranged = c.compute.peek_later(id, time, eddy_expr::Pipeline::default(), vec![]);
+            drop(c);
+            if let Some(previous) = in_flight.replace(arranged) {
+                (0..workers).for_each(|_| drop(previous.recv()));
+            }
+        })?;
+        let mut c = lock()?;
+        c.loading.remove(&id);
+        c.start_loaded_sources();
+    }
+    let mut c = lock()?;
+    c.loading_in_progress = false;
+    c.start_loaded_sources();
+    for id in std::mem::take(&mut c.deferred_output_writers) {
+        if c.entries().contains_key(&id) {
+            c.persist_output(id);
+        }
+    }
+    let time = c.last_write;
+    c.watch_hydration(time, started);
+    info!(rows = total, ms = started.elapsed().as_millis() as u64, "stored rows loaded; views are rehydrating");
+    Ok(())
 }
 
 /// The thread behind [`Coordinator::persist_output`]: gathers the view's changes as

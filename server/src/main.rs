@@ -82,6 +82,7 @@ fn run() -> anyhow::Result<()> {
         let mut c = coord.lock().map_err(|_| anyhow::anyhow!("coordinator lock poisoned"))?;
         c.restore().map_err(|e| anyhow::anyhow!("restoring from data directory {}: {e}", args.data_dir.display()))?;
     }
+    durability::spawn_loader(coord.clone());
     start_clock(Arc::downgrade(&coord));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

@@ -74,16 +74,27 @@ impl Connection {
                 CursorStatement::Declare { .. } => {}
             }
         }
-        let mut coord = self.coord.lock().map_err(|_| AdapterError::Internal("coordinator lock poisoned".into()))?;
         let mut ctx = StatementContext::new(chrono::Utc::now());
         ctx.user = session.user.clone();
         ctx.database = session.database.clone();
         ctx.params = params;
         ctx.param_types = param_types;
-        let (plan, _) = tokio::task::block_in_place(|| eddy_planner::plan(stmt, &*coord, &ctx))?;
-        let response = tokio::task::block_in_place(|| coord.execute(&mut session, plan));
-        self.await_durable(&mut session, coord)?;
-        let response = response?;
+        let waiting_since = std::time::Instant::now();
+        let response = loop {
+            let mut coord =
+                self.coord.lock().map_err(|_| AdapterError::Internal("coordinator lock poisoned".into()))?;
+            let (plan, _) = tokio::task::block_in_place(|| eddy_planner::plan(stmt, &*coord, &ctx))?;
+            let response = tokio::task::block_in_place(|| coord.execute(&mut session, plan));
+            self.await_durable(&mut session, coord)?;
+            // Right after a restart, a statement over rows still being loaded waits for
+            // them (without the coordinator); it changed nothing before it was refused.
+            match response {
+                Err(e) if still_loading(&e) && waiting_since.elapsed() < RESTORE_WAIT => {
+                    tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(20)));
+                }
+                other => break other?,
+            }
+        };
         match (stmt, response) {
             (eddy_planner::Statement::Cursor(cursor), ExecuteResponse::Subscribe(sub)) => {
                 if let CursorStatement::Declare { name, .. } = &**cursor {
@@ -160,6 +171,15 @@ impl Connection {
         };
         Ok((params, desc))
     }
+}
+
+/// How long a statement waits for rows still being loaded after a restart before it
+/// gives up with the loading error.
+const RESTORE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The error of a statement over rows a restart is still loading (SQLSTATE 57P03).
+fn still_loading(e: &AdapterError) -> bool {
+    e.sqlstate() == "57P03"
 }
 
 fn unknown_cursor(name: &str) -> AdapterError {

@@ -34,6 +34,14 @@ pub struct Sources {
     pub running: BTreeMap<GlobalId, RunningSource>,
     /// The coordinator itself, for source threads to hand batches to.
     coordinator: Weak<Mutex<Coordinator>>,
+    /// Restored sources waiting for their stored rows to load.
+    deferred: Vec<DeferredSource>,
+}
+
+/// A restored source not started yet.
+struct DeferredSource {
+    parent: GlobalId,
+    spec: SourceSpec,
 }
 
 struct StoredSecret {
@@ -180,13 +188,16 @@ impl Coordinator {
         for &id in &collections {
             self.compute.send(Command::CreateTable { id });
         }
-        // A restored source's stored rows go in before it can deliver anything new: a
-        // batch persisted meanwhile would otherwise be both loaded and applied.
-        let started = self.load_stored(&output_ids).and_then(|()| {
+        // A restored source starts once its stored rows are loaded: a batch persisted
+        // before that would be both loaded and applied.
+        let started = if self.restoring {
+            self.defer_load(&output_ids);
+            self.sources.deferred.push(DeferredSource { parent, spec: spec.clone() });
+            Ok(SourceHandle::idle())
+        } else {
             let sink = self.batch_sink(parent, output_ids.clone());
-            let resume = if self.restoring { self.stored_resume(parent, &output_ids)? } else { Default::default() };
-            Ok(eddy_storage::start(&name, &spec, self.compute.workers(), sink, resume)?)
-        });
+            eddy_storage::start(&name, &spec, self.compute.workers(), sink, Default::default()).map_err(Into::into)
+        };
         let handle = match started {
             Ok(handle) => handle,
             Err(e) => {
@@ -251,6 +262,29 @@ impl Coordinator {
             connection.secret_options.push((setting.clone(), value.clone()));
         }
         Ok(connection)
+    }
+
+    /// Starts the restored sources whose stored rows are all loaded, from where those rows
+    /// end.
+    pub(crate) fn start_loaded_sources(&mut self) {
+        let deferred = std::mem::take(&mut self.sources.deferred);
+        for source in deferred {
+            let Some(running) = self.sources.running.get(&source.parent) else { continue };
+            if running.outputs.iter().any(|id| self.loading.contains_key(id)) {
+                self.sources.deferred.push(source);
+                continue;
+            }
+            let (name, outputs) = (running.name.clone(), running.outputs.clone());
+            let sink = self.batch_sink(source.parent, outputs.clone());
+            let started = self
+                .stored_resume(source.parent, &outputs)
+                .and_then(|resume| Ok(eddy_storage::start(&name, &source.spec, self.compute.workers(), sink, resume)?));
+            match (started, self.sources.running.get_mut(&source.parent)) {
+                (Ok(handle), Some(running)) => running.handle = handle,
+                (Err(e), _) => warn!(source = %name, "cannot restart the source after loading its rows: {e}"),
+                _ => {}
+            }
+        }
     }
 
     /// Where restored source `parent` goes on: the offsets stored with its rows (under

@@ -120,6 +120,12 @@ pub struct SourceHandle {
 }
 
 impl SourceHandle {
+    /// A handle for a source that is not running yet (a restored source waits for its
+    /// stored rows to load); replace it with [`start`]'s.
+    pub fn idle() -> SourceHandle {
+        SourceHandle { stop: Arc::default(), status: Arc::default(), threads: Vec::new() }
+    }
+
     pub fn status(&self) -> SourceStatus {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
     }
