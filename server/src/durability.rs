@@ -348,24 +348,35 @@ impl Coordinator {
                 Some(system_tables::constant(name, system_tables::HYDRATION, columns, rows))
             }
             "eddy_catalog.storage" => {
-                let sizes = self.store.sizes_on_disk();
+                // Per table, source and materialized view (its stored output): rows and
+                // their encoded bytes before compression; then the directory's size on disk.
+                let sizes = self.store.sizes();
                 let mut rows: Vec<Row> = self
                     .entries()
                     .iter()
-                    .filter(|(_, e)| matches!(e.item.kind, ItemKind::Table | ItemKind::Source))
+                    .filter(|(_, e)| e.item.kind != ItemKind::View && !e.item.desc.columns().is_empty())
                     .map(|(&id, e)| {
+                        let size = sizes.get(&id).copied().unwrap_or_default();
                         Row::new(vec![
                             Datum::Text(e.item.name.clone()),
                             Datum::Text(e.item.kind.as_str().into()),
-                            Datum::Int64(sizes.get(&id).copied().unwrap_or(0) as i64),
+                            Datum::Int64(size.rows),
+                            Datum::Int64(size.bytes),
                         ])
                     })
                     .collect();
                 rows.sort();
+                rows.push(Row::new(vec![
+                    Datum::Text(self.store.dir().display().to_string()),
+                    Datum::Text("data directory (on disk, compressed)".into()),
+                    Datum::Null,
+                    Datum::Int64(self.store.bytes_on_disk() as i64),
+                ]));
                 let columns = vec![
                     column("name", ScalarType::Text),
                     column("kind", ScalarType::Text),
-                    column("bytes_on_disk", ScalarType::Int64),
+                    nullable_column("rows", ScalarType::Int64),
+                    column("bytes", ScalarType::Int64),
                 ];
                 Some(system_tables::constant(name, system_tables::STORAGE, columns, rows))
             }

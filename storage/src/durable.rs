@@ -34,7 +34,7 @@ const DATA: &str = "data";
 /// The most write sets the committer folds into one sync.
 const MAX_GROUP: usize = 4096;
 /// Memtable size: also what a flush needs free on disk.
-const WRITE_BUFFER: usize = 32 << 20;
+const WRITE_BUFFER: usize = 16 << 20;
 /// Free space a write must leave on the data directory's device, so that RocksDB can
 /// still flush and compact: RocksDB handles a full device badly (some builds abort), so
 /// writes are refused with a clear error before it gets there.
@@ -111,9 +111,19 @@ impl WriteSet {
 pub struct Store {
     /// `None` for an ephemeral store, which keeps nothing.
     db: Option<Arc<DB>>,
+    /// Rows and bytes stored per collection, kept up to date by the committer.
+    sizes: Arc<Mutex<BTreeMap<GlobalId, StoredSize>>>,
     dir: PathBuf,
     queue: Mutex<Queue>,
     durable: Arc<(Mutex<Durable>, Condvar)>,
+}
+
+/// What one collection holds in the store: rows (with multiplicity) and the bytes of
+/// their keys and counts, before compression.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoredSize {
+    pub rows: i64,
+    pub bytes: i64,
 }
 
 struct Queue {
@@ -166,22 +176,29 @@ impl Store {
         let db = Arc::new(db);
         let durable: Arc<(Mutex<Durable>, Condvar)> = Arc::default();
         let (sender, receiver) = std::sync::mpsc::channel();
+        let sizes: Arc<Mutex<BTreeMap<GlobalId, StoredSize>>> = Arc::default();
         let committer = {
-            let (db, durable, dir) = (db.clone(), durable.clone(), shown.clone());
+            let (db, durable, dir, sizes) = (db.clone(), durable.clone(), shown.clone(), sizes.clone());
             std::thread::Builder::new()
                 .name("store-committer".into())
-                .spawn(move || run_committer(&db, &dir, receiver, &durable))
+                .spawn(move || run_committer(&db, &dir, receiver, &durable, &sizes))
                 .map_err(|e| io(format!("cannot start the committer thread: {e}")))?
         };
         let queue = Queue { next_seq: 1, sender: Some(sender), committer: Some(committer) };
-        Ok(Arc::new(Store { db: Some(db), dir: dir.to_path_buf(), queue: Mutex::new(queue), durable }))
+        Ok(Arc::new(Store { db: Some(db), sizes, dir: dir.to_path_buf(), queue: Mutex::new(queue), durable }))
     }
 
     /// A store that keeps nothing: every write is acknowledged at once and gone when the
     /// process ends (`eddy --ephemeral`, to measure what durability costs).
     pub fn ephemeral() -> Arc<Store> {
         let queue = Queue { next_seq: 1, sender: None, committer: None };
-        Arc::new(Store { db: None, dir: PathBuf::new(), queue: Mutex::new(queue), durable: Arc::default() })
+        Arc::new(Store {
+            db: None,
+            sizes: Arc::default(),
+            dir: PathBuf::new(),
+            queue: Mutex::new(queue),
+            durable: Arc::default(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -281,9 +298,12 @@ impl Store {
         mut each: impl FnMut(Vec<(Row, Diff)>),
     ) -> Result<(), StoreError> {
         let mut rows = Vec::with_capacity(chunk.min(65_536));
+        let mut size = StoredSize::default();
         self.scan(DATA, &id.to_be_bytes(), |key, value| {
             let count = decode_count(value).ok_or_else(|| self.corrupt(format!("collection {id}: bad row count")))?;
             if count != 0 {
+                size.rows += count;
+                size.bytes += (key.len() + value.len()) as i64;
                 let row = decode_row(&key[8..])
                     .map_err(|e| self.corrupt(format!("collection {id}: undecodable row: {e}")))?;
                 rows.push((row, count));
@@ -296,7 +316,24 @@ impl Store {
         if !rows.is_empty() {
             each(rows);
         }
+        // A whole scan counts exactly what is there (after a restart, the first count).
+        if let Ok(mut sizes) = self.sizes.lock() {
+            sizes.insert(id, size);
+        }
         Ok(())
+    }
+
+    /// Rows and bytes stored per collection (for collections written or read since the
+    /// start).
+    pub fn sizes(&self) -> BTreeMap<GlobalId, StoredSize> {
+        self.sizes.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Bytes the data directory takes on disk now (RocksDB's files and WAL).
+    pub fn bytes_on_disk(&self) -> u64 {
+        std::fs::read_dir(&self.dir)
+            .map(|entries| entries.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+            .unwrap_or(0)
     }
 
     /// Source collection `id`'s stored next offset per partition.
@@ -347,27 +384,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// Approximate bytes on disk per collection: each flushed file's size, split between
-    /// the collections its first and last keys belong to (rows still only in the memtable
-    /// and the WAL are not counted).
-    pub fn sizes_on_disk(&self) -> BTreeMap<GlobalId, u64> {
-        let mut sizes = BTreeMap::new();
-        let Some(files) = self.db.as_ref().and_then(|db| db.live_files().ok()) else { return sizes };
-        let id_of =
-            |key: &Option<Vec<u8>>| key.as_ref().and_then(|k| k.get(..8)?.try_into().ok()).map(u64::from_be_bytes);
-        for file in files.iter().filter(|f| f.column_family_name == DATA) {
-            match (id_of(&file.start_key), id_of(&file.end_key)) {
-                (Some(a), Some(b)) if a != b => {
-                    *sizes.entry(a).or_default() += file.size as u64 / 2;
-                    *sizes.entry(b).or_default() += file.size as u64 - file.size as u64 / 2;
-                }
-                (Some(a), _) => *sizes.entry(a).or_default() += file.size as u64,
-                _ => {}
-            }
-        }
-        sizes
     }
 
     fn scan(
@@ -428,8 +444,9 @@ fn db_options() -> Options {
     options.increase_parallelism(2);
     options.set_write_buffer_size(WRITE_BUFFER);
     // The catalog's column family changes rarely: without a cap its memtable would keep
-    // every WAL file alive.
-    options.set_max_total_wal_size(4 * WRITE_BUFFER as u64);
+    // every WAL file alive. The WAL is also what a restart after a crash replays before
+    // anything else: kept small, that takes a fraction of a second.
+    options.set_max_total_wal_size(2 * WRITE_BUFFER as u64);
     options
 }
 
@@ -514,6 +531,7 @@ fn run_committer(
     dir: &str,
     queue: std::sync::mpsc::Receiver<(u64, WriteSet)>,
     durable: &(Mutex<Durable>, Condvar),
+    sizes: &Mutex<BTreeMap<GlobalId, StoredSize>>,
 ) {
     while let Ok(first) = queue.recv() {
         let (lo, mut hi) = (first.0, first.0);
@@ -530,7 +548,7 @@ fn run_committer(
         let io = |detail: String| StoreError::Io { dir: dir.into(), detail };
         let mut options = WriteOptions::default();
         options.set_sync(group.iter().any(|w| !w.no_sync));
-        let result = build_batch(db, &group).map_err(io).and_then(|batch| {
+        let result = build_batch(db, &group).map_err(io).and_then(|(batch, changes)| {
             let needed = batch.size_in_bytes() as u64 + DISK_HEADROOM;
             match free_bytes(Path::new(dir)) {
                 Some(free) if free < needed => Err(StoreError::DiskFull {
@@ -539,7 +557,12 @@ fn run_committer(
                         "{free} bytes free, a write needs {needed} (its size plus {DISK_HEADROOM} for RocksDB to flush and compact)"
                     ),
                 }),
-                _ => db.write_opt(batch, &options).map_err(|e| classify(dir, e, Path::new(dir))),
+                _ => db.write_opt(batch, &options).map_err(|e| classify(dir, e, Path::new(dir))).map(|()| changes),
+            }
+        });
+        let result = result.map(|changes| {
+            if let Ok(mut sizes) = sizes.lock() {
+                changes.apply(&mut sizes);
             }
         });
         let error = result.err();
@@ -550,13 +573,36 @@ fn run_committer(
     }
 }
 
-fn build_batch(db: &DB, group: &[WriteSet]) -> Result<WriteBatch, String> {
+/// How a write batch changes the stored sizes.
+#[derive(Default)]
+struct SizeChanges {
+    dropped: Vec<GlobalId>,
+    deltas: BTreeMap<GlobalId, StoredSize>,
+}
+
+impl SizeChanges {
+    fn apply(self, sizes: &mut BTreeMap<GlobalId, StoredSize>) {
+        for id in self.dropped {
+            sizes.remove(&id);
+        }
+        for (id, delta) in self.deltas {
+            let size = sizes.entry(id).or_default();
+            size.rows += delta.rows;
+            size.bytes += delta.bytes;
+        }
+    }
+}
+
+fn build_batch(db: &DB, group: &[WriteSet]) -> Result<(WriteBatch, SizeChanges), String> {
     let missing = || "column family missing".to_string();
     let meta = db.cf_handle(META).ok_or_else(missing)?;
     let data = db.cf_handle(DATA).ok_or_else(missing)?;
     let mut batch = WriteBatch::default();
+    let mut changes = SizeChanges::default();
     for writes in group {
         for &id in &writes.drop_collections {
+            changes.dropped.push(id);
+            changes.deltas.remove(&id);
             let (from, to) = (id.to_be_bytes(), (id + 1).to_be_bytes());
             batch.delete_range_cf(data, from, to);
             for tag in [b"off/", b"ups/", b"upp/"] {
@@ -567,6 +613,9 @@ fn build_batch(db: &DB, group: &[WriteSet]) -> Result<WriteBatch, String> {
             for (row, diff) in updates {
                 let mut key = id.to_be_bytes().to_vec();
                 encode_row(row, &mut key);
+                let delta = changes.deltas.entry(*id).or_default();
+                delta.rows += diff;
+                delta.bytes += diff * (key.len() + 8) as i64;
                 batch.merge_cf(data, key, diff.to_le_bytes());
             }
         }
@@ -601,7 +650,7 @@ fn build_batch(db: &DB, group: &[WriteSet]) -> Result<WriteBatch, String> {
             batch.put_cf(meta, prefixed(b"cat/", record.id), value);
         }
     }
-    Ok(batch)
+    Ok((batch, changes))
 }
 
 #[cfg(test)]
@@ -646,12 +695,16 @@ mod tests {
         assert_eq!(contents(&store, 8), vec![(row(1, "a"), 5)]);
         assert_eq!(store.offsets(7).unwrap(), BTreeMap::from([(0, 42), (2, 9)]));
         assert_eq!(store.collections().unwrap(), vec![7, 8]);
+        assert_eq!(store.sizes()[&7].rows, 2, "a full read counts what is stored");
         let mut w = WriteSet::default();
         w.drop_collections.push(7);
         store.commit(w).unwrap();
+        assert!(!store.sizes().contains_key(&7), "a dropped collection has no size");
         assert!(contents(&store, 7).is_empty());
+        store.commit(WriteSet { updates: vec![(8, vec![(row(9, "z"), 3)])], ..WriteSet::default() }).unwrap();
+        assert_eq!(store.sizes()[&8].rows, 8, "5 read back, 3 written since");
         assert!(store.offsets(7).unwrap().is_empty());
-        assert_eq!(contents(&store, 8), vec![(row(1, "a"), 5)]);
+        assert_eq!(contents(&store, 8), vec![(row(1, "a"), 5), (row(9, "z"), 3)]);
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
