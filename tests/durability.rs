@@ -9,36 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use eddy_tests::kafka::{KafkaBroker, Record};
-use eddy_tests::{eddy_binary, free_port, EddyProcess};
-use tokio_postgres::{Client, SimpleQueryMessage};
-
-type Rows = Vec<Vec<Option<String>>>;
-
-async fn rows(client: &Client, sql: &str) -> anyhow::Result<Rows> {
-    let mut out = Vec::new();
-    for m in client.simple_query(sql).await? {
-        if let SimpleQueryMessage::Row(r) = m {
-            out.push((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect());
-        }
-    }
-    Ok(out)
-}
-
-/// Polls `sql` until it returns `expected` (60 s at most), returning what it last saw.
-async fn wait_for(client: &Client, sql: &str, expected: &Rows) -> anyhow::Result<Rows> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let got = rows(client, sql).await?;
-        if &got == expected || Instant::now() > deadline {
-            return Ok(got);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn row(cells: &[&str]) -> Vec<Option<String>> {
-    cells.iter().map(|c| Some(c.to_string())).collect()
-}
+use eddy_tests::{eddy_binary, free_port, row, rows, wait_for, EddyProcess};
 
 /// A small deterministic generator for kill points; the seed is printed so a failing run
 /// can be repeated.

@@ -190,7 +190,17 @@ async fn restart(server: &mut EddyProcess, events: u64) -> anyhow::Result<Restar
     }
     let to_hydrated = started.elapsed().as_secs_f64();
     let (settled_rss, peak_rss) = rss(server.pid());
-    Ok(RestartRun { events, disk_bytes, data_bytes, steady_rss, to_listening, to_view_read, to_hydrated, peak_rss, settled_rss })
+    Ok(RestartRun {
+        events,
+        disk_bytes,
+        data_bytes,
+        steady_rss,
+        to_listening,
+        to_view_read,
+        to_hydrated,
+        peak_rss,
+        settled_rss,
+    })
 }
 
 #[tokio::main(flavor = "multi_thread")]

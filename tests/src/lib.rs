@@ -182,3 +182,34 @@ pub fn manifest_dir() -> PathBuf {
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
+
+/// Query results as text cells (`None` for NULL), as the simple protocol gives them.
+pub type Rows = Vec<Vec<Option<String>>>;
+
+/// Runs `sql` with the simple protocol and returns its rows as text.
+pub async fn rows(client: &tokio_postgres::Client, sql: &str) -> anyhow::Result<Rows> {
+    let mut out = Vec::new();
+    for m in client.simple_query(sql).await? {
+        if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+            out.push((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect());
+        }
+    }
+    Ok(out)
+}
+
+/// Polls `sql` until it returns `expected` (60 s at most), returning what it last saw.
+pub async fn wait_for(client: &tokio_postgres::Client, sql: &str, expected: &Rows) -> anyhow::Result<Rows> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = rows(client, sql).await?;
+        if &got == expected || Instant::now() > deadline {
+            return Ok(got);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One expected row of text cells; `"NULL"` stands for NULL.
+pub fn row(cells: &[&str]) -> Vec<Option<String>> {
+    cells.iter().map(|c| if *c == "NULL" { None } else { Some(c.to_string()) }).collect()
+}
