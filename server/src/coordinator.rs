@@ -239,7 +239,7 @@ impl Coordinator {
                         every: (t.lag.as_millis() as Timestamp).max(1),
                         initial: t.on_create.then_some(self.last_write),
                     });
-                    self.note_stored_output(id)?;
+                    self.note_stored_output(id, &depends_on)?;
                     self.start_view_dataflow(id, &name, expr.clone(), refresh);
                     self.insert_entry(id, name, ItemKind::MaterializedView, desc, None, create_sql, depends_on);
                     if let Some(entry) = self.entries.get_mut(&id) {
@@ -339,8 +339,8 @@ impl Coordinator {
                 for (table, changes) in &by_table {
                     self.check_unique(*table, changes, &[])?;
                 }
-                self.persist_table_writes(session, &pending);
-                self.apply_in_memory(pending);
+                let time = self.apply_in_memory(pending.clone());
+                self.persist_table_writes(session, pending, time);
                 Ok(ExecuteResponse::TransactionEnd { tag: "COMMIT".into() })
             }
             Plan::Rollback => {
@@ -885,18 +885,18 @@ impl Coordinator {
             session.pending_writes.push((table, changes));
         } else {
             let writes = vec![(table, changes)];
-            self.persist_table_writes(session, &writes);
-            self.apply_in_memory(writes);
+            let time = self.apply_in_memory(writes.clone());
+            self.persist_table_writes(session, writes, time);
         }
         Ok(())
     }
 
     /// Applies several collections' changes atomically in compute: one timestamp for all.
-    /// Durability is the caller's: tables queue them to the store first, sources have
-    /// persisted them already.
-    pub fn apply_in_memory(&mut self, writes: Vec<(GlobalId, Collection)>) {
+    /// Durability is the caller's: tables queue them to the store (and the session waits
+    /// for them before answering), sources have persisted them already. Returns the time.
+    pub fn apply_in_memory(&mut self, writes: Vec<(GlobalId, Collection)>) -> Timestamp {
         if writes.is_empty() {
-            return;
+            return self.last_write;
         }
         let time = self.next_write_ts();
         for (id, updates) in writes {
@@ -905,6 +905,7 @@ impl Coordinator {
             }
         }
         self.compute.send(Command::AdvanceTime { time: time + 1 });
+        time
     }
 
     /// Checks and writes rows decoded by COPY.

@@ -16,6 +16,7 @@ use eddy_expr::eval::Collection;
 use eddy_planner::{ItemKind, Plan, StatementContext};
 use eddy_repr::GlobalId;
 use eddy_repr::{Row, Timestamp};
+
 use eddy_storage::durable::{CatalogRecord, Store, WriteSet};
 use tracing::{info, warn};
 
@@ -114,13 +115,22 @@ impl Coordinator {
     }
 
     /// Queues table changes for the store; the statement's session waits for them.
-    pub(crate) fn persist_table_writes(&self, session: &mut Session, writes: &[(GlobalId, Collection)]) {
-        let updates: Vec<_> = writes.iter().filter(|(_, c)| !c.is_empty()).cloned().collect();
+    /// With each table's rows goes the time they were written at (as its upper): after a
+    /// restart, a view's stored output is only used if it includes every write to its
+    /// tables, so that a read never misses a write the client was told was committed.
+    pub(crate) fn persist_table_writes(
+        &self,
+        session: &mut Session,
+        writes: Vec<(GlobalId, Collection)>,
+        time: Timestamp,
+    ) {
+        let updates: Vec<_> = writes.into_iter().filter(|(_, c)| !c.is_empty()).collect();
         if updates.is_empty() {
             return;
         }
         session.unsynced.extend(updates.iter().cloned());
-        self.store.enqueue(WriteSet { updates, ..WriteSet::default() });
+        let uppers = updates.iter().map(|(id, _)| (*id, time + 1)).collect();
+        self.store.enqueue(WriteSet { updates, uppers, ..WriteSet::default() });
     }
 
     /// Recreates every stored object under its stored id. Their stored rows are loaded
@@ -211,10 +221,25 @@ impl Coordinator {
 
     /// While restoring: notes that materialized view `id` has a stored output, which its
     /// reads use until it has rehydrated.
-    pub(crate) fn note_stored_output(&mut self, id: GlobalId) -> Result<(), AdapterError> {
-        if self.restoring && self.store.upper(id)?.is_some() {
-            self.stored_outputs.insert(id);
+    /// Only an output that includes the last write to each of the view's tables is used.
+    pub(crate) fn note_stored_output(&mut self, id: GlobalId, depends_on: &[GlobalId]) -> Result<(), AdapterError> {
+        let Some(upper) = self.store.upper(id)?.filter(|_| self.restoring) else { return Ok(()) };
+        let mut tables = Vec::new();
+        let mut pending: Vec<GlobalId> = depends_on.to_vec();
+        while let Some(dep) = pending.pop() {
+            match self.entries().get(&dep) {
+                Some(e) if e.item.kind == ItemKind::Table => tables.push(dep),
+                Some(e) => pending.extend(e.depends_on.iter().copied()),
+                None => {}
+            }
         }
+        for table in tables {
+            if self.store.upper(table)?.is_some_and(|written| written > upper) {
+                info!(view = id, "the stored output misses the last writes to its tables: reads wait for rehydration");
+                return Ok(());
+            }
+        }
+        self.stored_outputs.insert(id);
         Ok(())
     }
 
