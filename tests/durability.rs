@@ -344,6 +344,64 @@ async fn locked_newer_and_corrupt_data_dirs_are_refused_and_left_alone() -> anyh
     Ok(())
 }
 
+/// Bytes flipped in a table's stored rows (an SST file): the restart refuses the data
+/// directory, or reads of that table fail with the corruption instead of showing part of
+/// it.
+#[tokio::test(flavor = "multi_thread")]
+async fn corrupt_rows_are_reported_not_served() -> anyhow::Result<()> {
+    let mut server = EddyProcess::start(1)?;
+    let client = server.connect().await?;
+    // More than a memtable (16 MiB), so that RocksDB writes it to an SST file.
+    client
+        .batch_execute(
+            "CREATE TABLE wide (id int, pad text);
+             INSERT INTO wide SELECT g, repeat('x', 200) FROM generate_series(1, 150000) g;
+             CREATE TABLE small (x int); INSERT INTO small VALUES (1);",
+        )
+        .await?;
+    let dir = server.data_dir();
+    let sst_files = || -> u64 {
+        std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "sst")).count())
+            .unwrap_or(0) as u64
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sst_files() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Let the flush that wrote it finish.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    server.kill();
+    let sst = std::fs::read_dir(&dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sst"))
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .ok_or_else(|| anyhow::anyhow!("no SST file in {}", dir.display()))?;
+    let mut bytes = std::fs::read(&sst)?;
+    let middle = bytes.len() / 3;
+    for b in &mut bytes[middle..middle + 64] {
+        *b ^= 0xa5;
+    }
+    std::fs::write(&sst, &bytes)?;
+    // RocksDB may see it when it opens the file at startup (then eddy refuses to start),
+    // or only when the rows are read.
+    if let Err(e) = server.restart() {
+        let message = e.to_string();
+        assert!(message.contains("is corrupt") && message.contains("will not modify it"), "{message}");
+        assert_eq!(std::fs::read(&sst)?, bytes, "the corrupt file is left as it was");
+        eprintln!("corruption found when RocksDB opened the file: eddy refused to start");
+        return Ok(());
+    }
+    eprintln!("corruption found when the rows were read");
+    let client = server.connect().await?;
+    let err = client.simple_query("SELECT count(*) FROM wide").await.unwrap_err();
+    let db = err.as_db_error().ok_or_else(|| anyhow::anyhow!("not a server error: {err}"))?;
+    assert_eq!(db.code().code(), "XX001", "{db:?}");
+    assert!(db.message().contains("could not be loaded") && db.message().contains("corrupt"), "{}", db.message());
+    Ok(())
+}
+
 /// A data directory on a small tmpfs that fills up: the write fails with SQLSTATE 53100,
 /// the server keeps serving, and acknowledged rows stay. Needs root (mount); says so and
 /// does nothing where the machine does not allow it.

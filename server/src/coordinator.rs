@@ -98,6 +98,8 @@ pub struct Coordinator {
     pub(crate) loading: BTreeMap<GlobalId, u64>,
     /// Stored rows are still being loaded after a restart (views rehydrate meanwhile).
     pub(crate) loading_in_progress: bool,
+    /// Why loading stored rows stopped (a corrupt file, say), if it did.
+    pub(crate) load_failed: Option<String>,
     /// Rehydration after the last restart, for `eddy_catalog.hydration`.
     pub(crate) hydration: Arc<Mutex<crate::durability::Hydration>>,
     /// Store tickets up to here that failed have been undone in compute: a read that
@@ -161,6 +163,7 @@ impl Coordinator {
             stored_outputs: BTreeSet::new(),
             loading: BTreeMap::new(),
             loading_in_progress: false,
+            load_failed: None,
         }
     }
 

@@ -181,6 +181,12 @@ impl Coordinator {
     pub(crate) fn check_loaded(&self, id: GlobalId) -> Result<(), eddy_expr::EvalError> {
         let starting_up = |message: String| eddy_expr::EvalError::InvalidArgument { sqlstate: "57P03".into(), message };
         let name = || self.entries().get(&id).map_or_else(|| id.to_string(), |e| e.item.name.clone());
+        if let (Some(why), true) = (&self.load_failed, self.loading.contains_key(&id)) {
+            return Err(eddy_expr::EvalError::InvalidArgument {
+                sqlstate: "XX001".into(),
+                message: format!("the stored rows of {} could not be loaded after the restart: {why}", name()),
+            });
+        }
         if let Some(rows) = self.loading.get(&id) {
             return Err(starting_up(format!(
                 "{} is still being loaded after a restart ({rows} rows so far); try again shortly",
@@ -423,7 +429,10 @@ impl Coordinator {
 pub fn spawn_loader(coord: Arc<Mutex<Coordinator>>) {
     let spawned = std::thread::Builder::new().name("restore-loader".into()).spawn(move || {
         if let Err(e) = load_all(&coord) {
-            tracing::error!("loading stored rows failed; the tables concerned stay unreadable: {e}");
+            tracing::error!("loading stored rows failed; what was not loaded cannot be read or written: {e}");
+            if let Ok(mut c) = coord.lock() {
+                c.load_failed = Some(e.to_string());
+            }
         }
     });
     if let Err(e) = spawned {
