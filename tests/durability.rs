@@ -73,8 +73,8 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
     let lag = rows(&client, "SELECT target_lag_ms FROM eddy_catalog.freshness WHERE name = 'slow'").await?;
     assert_eq!(lag, vec![row(&["2000"])], "ALTER's target lag is kept");
     // What is stored, and the views' rehydration, are visible.
-    let stored = rows(&client, "SELECT rows, bytes > 0 FROM eddy_catalog.storage WHERE name = 'accounts'").await?;
-    assert_eq!(stored, vec![row(&["2", "t"])]);
+    let stored = "SELECT rows, bytes > 0, updates_in_memory FROM eddy_catalog.storage WHERE name = 'accounts'";
+    assert_eq!(wait_for(&client, stored, &vec![row(&["2", "t", "2"])]).await?, vec![row(&["2", "t", "2"])]);
     let hydrated = "SELECT name, hydrated FROM eddy_catalog.hydration WHERE kind = 'materialized view' ORDER BY name";
     let expected = vec![row(&["counted", "t"]), row(&["slow", "t"]), row(&["totals", "t"])];
     assert_eq!(wait_for(&client, hydrated, &expected).await?, expected);

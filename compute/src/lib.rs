@@ -15,6 +15,7 @@ mod accumulate;
 pub mod render;
 mod worker;
 
+use std::collections::BTreeMap;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -66,6 +67,11 @@ pub enum Command {
         pipeline: Pipeline,
         ranges: Vec<KeyRange>,
         reply: Sender<PeekResponse>,
+    },
+    /// Replies with the number of updates each collection's arrangement holds on this
+    /// worker (its size in memory, in records).
+    Sizes {
+        reply: Sender<Vec<(GlobalId, usize)>>,
     },
     Shutdown,
 }
@@ -224,6 +230,20 @@ impl Compute {
         let (tx, rx) = crossbeam_channel::unbounded();
         self.send(Command::Peek { id, time, pipeline, ranges, reply: tx });
         rx
+    }
+
+    /// The updates each collection's arrangement holds, over all workers.
+    pub fn arrangement_sizes(&self) -> BTreeMap<GlobalId, usize> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        self.send(Command::Sizes { reply: tx });
+        let mut sizes = BTreeMap::new();
+        for _ in 0..self.workers() {
+            let Ok(part) = rx.recv() else { break };
+            for (id, n) in part {
+                *sizes.entry(id).or_default() += n;
+            }
+        }
+        sizes
     }
 
     pub fn shutdown(&mut self) {

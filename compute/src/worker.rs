@@ -8,6 +8,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use differential_dataflow::input::{Input, InputSession};
 use differential_dataflow::trace::cursor::{cursor_list, Cursor};
+use differential_dataflow::trace::implementations::spine_fueled::SpineBatch;
 use differential_dataflow::trace::TraceReader;
 use eddy_expr::{EvalError, KeyRange, Pipeline, RelationExpr};
 use eddy_repr::{Diff, GlobalId, Row, Timestamp};
@@ -118,6 +119,17 @@ impl State {
             }
             Command::Subscribe { subscription, collection, sender } => {
                 self.subscribe(worker, subscription, collection, sender)
+            }
+            Command::Sizes { reply } => {
+                let sizes = self
+                    .collections
+                    .iter_mut()
+                    .map(|(&id, c)| {
+                        let batches = c.oks.batches_through(AntichainRef::new(&[])).unwrap_or_default();
+                        (id, batches.iter().map(SpineBatch::len).sum())
+                    })
+                    .collect();
+                let _ = reply.send(sizes);
             }
             Command::Shutdown => {}
         }

@@ -380,8 +380,11 @@ impl Coordinator {
             }
             "eddy_catalog.storage" => {
                 // Per table, source and materialized view (its stored output): rows and
-                // their encoded bytes before compression; then the directory's size on disk.
+                // their encoded bytes before compression, and the updates its arrangement
+                // holds in memory (rows at their distinct times, not yet consolidated);
+                // then the directory's size on disk.
                 let sizes = self.store.sizes();
+                let in_memory = self.compute.arrangement_sizes();
                 let mut rows: Vec<Row> = self
                     .entries()
                     .iter()
@@ -393,6 +396,7 @@ impl Coordinator {
                             Datum::Text(e.item.kind.as_str().into()),
                             Datum::Int64(size.rows),
                             Datum::Int64(size.bytes),
+                            Datum::Int64(in_memory.get(&id).copied().unwrap_or(0) as i64),
                         ])
                     })
                     .collect();
@@ -402,12 +406,14 @@ impl Coordinator {
                     Datum::Text("data directory (on disk, compressed)".into()),
                     Datum::Null,
                     Datum::Int64(self.store.bytes_on_disk() as i64),
+                    Datum::Null,
                 ]));
                 let columns = vec![
                     column("name", ScalarType::Text),
                     column("kind", ScalarType::Text),
                     nullable_column("rows", ScalarType::Int64),
                     column("bytes", ScalarType::Int64),
+                    nullable_column("updates_in_memory", ScalarType::Int64),
                 ];
                 Some(system_tables::constant(name, system_tables::STORAGE, columns, rows))
             }
