@@ -466,6 +466,17 @@ fn column_families() -> Vec<ColumnFamilyDescriptor> {
     // Rows are written far more than read (reads happen at startup): an unsorted vector
     // memtable, sorted once when flushed, costs much less per write than a skip list.
     data.set_memtable_factory(rocksdb::MemtableFactory::Vector);
+    // Flushes and the first compactions are most of RocksDB's CPU: compress only the
+    // levels where data settles.
+    data.set_compression_per_level(&[
+        rocksdb::DBCompressionType::None,
+        rocksdb::DBCompressionType::None,
+        rocksdb::DBCompressionType::Lz4,
+        rocksdb::DBCompressionType::Lz4,
+        rocksdb::DBCompressionType::Lz4,
+        rocksdb::DBCompressionType::Lz4,
+        rocksdb::DBCompressionType::Lz4,
+    ]);
     data.set_merge_operator_associative("eddy_add_counts", add_counts);
     data.set_compaction_filter("eddy_drop_zero_counts", |_level: u32, _key: &[u8], value: &[u8]| {
         if decode_count(value) == Some(0) {
