@@ -208,6 +208,9 @@ impl Coordinator {
     /// The first write replaces whatever was stored (the view's whole contents); during
     /// a restart that waits until the view has caught up with the restored data.
     pub(crate) fn persist_output(&mut self, id: GlobalId) {
+        if self.store.is_ephemeral() {
+            return;
+        }
         if self.restoring {
             // Its stored output is replaced once the view has caught up with all the
             // restored rows: started when they are all loaded.

@@ -201,6 +201,11 @@ impl Store {
         })
     }
 
+    /// True for a store that keeps nothing (`--ephemeral`).
+    pub fn is_ephemeral(&self) -> bool {
+        self.db.is_none()
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
