@@ -474,10 +474,21 @@ impl CopyHandler for Connection {
                 return Err(user_error(AdapterError::Internal("COPY done without COPY".into())));
             };
             let rows = state.finish().map_err(user_error)?;
-            let mut coord = self
-                .coord
-                .lock()
-                .map_err(|_| user_error(AdapterError::Internal("coordinator lock poisoned".into())))?;
+            let waiting_since = std::time::Instant::now();
+            let mut coord = loop {
+                let coord = self
+                    .coord
+                    .lock()
+                    .map_err(|_| user_error(AdapterError::Internal("coordinator lock poisoned".into())))?;
+                // Like any statement, COPY into a table still loading after a restart waits.
+                match coord.check_loaded(state.table) {
+                    Err(e) if e.sqlstate() == "57P03" && waiting_since.elapsed() < RESTORE_WAIT => {
+                        drop(coord);
+                        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(20)));
+                    }
+                    _ => break coord,
+                }
+            };
             let count = coord.copy_rows(&mut session, state.table, rows);
             self.await_durable(&mut session, coord).map_err(user_error)?;
             count.map_err(user_error)?
