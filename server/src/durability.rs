@@ -10,13 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use eddy_compute::Command;
-use eddy_compute::SubscribeEvent;
+use eddy_compute::{Command, SubscribeEvent};
 use eddy_expr::eval::Collection;
 use eddy_planner::{ItemKind, Plan, StatementContext};
-use eddy_repr::GlobalId;
-use eddy_repr::{Row, Timestamp};
-
+use eddy_repr::{GlobalId, Row, Timestamp};
 use eddy_storage::durable::{CatalogRecord, Store, WriteSet};
 use tracing::{info, warn};
 
@@ -105,8 +102,6 @@ impl Coordinator {
         writes.drop_collections = self.persisted_collections.difference(&collections).copied().collect();
         if !writes.is_empty() {
             writes.next_id = Some(self.peek_next_id());
-        }
-        if !writes.is_empty() {
             self.store.commit(writes)?;
         }
         self.persisted = records;
@@ -179,6 +174,9 @@ impl Coordinator {
     /// materialized view with no stored output while loading goes on) are refused: they
     /// would see part of its rows.
     pub(crate) fn check_loaded(&self, id: GlobalId) -> Result<(), eddy_expr::EvalError> {
+        if !self.loading_in_progress && self.loading.is_empty() {
+            return Ok(());
+        }
         let starting_up = |message: String| eddy_expr::EvalError::InvalidArgument { sqlstate: "57P03".into(), message };
         let name = || self.entries().get(&id).map_or_else(|| id.to_string(), |e| e.item.name.clone());
         if let (Some(why), true) = (&self.load_failed, self.loading.contains_key(&id)) {
@@ -285,15 +283,11 @@ impl Coordinator {
 
     /// Forgets the stored outputs of views that have rehydrated: reads go to compute.
     pub(crate) fn release_hydrated_outputs(&mut self) {
-        if self.loading_in_progress {
+        if self.loading_in_progress || self.stored_outputs.is_empty() {
             return;
         }
         let Ok(h) = self.hydration.lock() else { return };
-        let done: Vec<GlobalId> = self.stored_outputs.iter().copied().filter(|id| h.is_hydrated(*id)).collect();
-        drop(h);
-        for id in done {
-            self.stored_outputs.remove(&id);
-        }
+        self.stored_outputs.retain(|id| !h.is_hydrated(*id));
     }
 
     /// Re-executes one stored CREATE statement under its stored id.
@@ -318,7 +312,7 @@ impl Coordinator {
 
     /// Follows every materialized view and index until it is complete at `time` (the
     /// restored data's), for `eddy_catalog.hydration` and the log.
-    fn watch_hydration(&mut self, time: eddy_repr::Timestamp, started: Instant) {
+    fn watch_hydration(&mut self, time: Timestamp, started: Instant) {
         let mut targets: Vec<(GlobalId, String, &'static str)> = self
             .entries()
             .iter()

@@ -79,19 +79,15 @@ impl Connection {
         ctx.database = session.database.clone();
         ctx.params = params;
         ctx.param_types = param_types;
-        let waiting_since = std::time::Instant::now();
+        let wait = RestoreWait::start();
         let response = loop {
             let mut coord =
                 self.coord.lock().map_err(|_| AdapterError::Internal("coordinator lock poisoned".into()))?;
             let (plan, _) = tokio::task::block_in_place(|| eddy_planner::plan(stmt, &*coord, &ctx))?;
             let response = tokio::task::block_in_place(|| coord.execute(&mut session, plan));
             self.await_durable(&mut session, coord)?;
-            // Right after a restart, a statement over rows still being loaded waits for
-            // them (without the coordinator); it changed nothing before it was refused.
             match response {
-                Err(e) if still_loading(&e) && waiting_since.elapsed() < RESTORE_WAIT => {
-                    tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(20)));
-                }
+                Err(e) if wait.retries(&e.sqlstate()) => wait.pause(),
                 other => break other?,
             }
         };
@@ -173,13 +169,26 @@ impl Connection {
     }
 }
 
-/// How long a statement waits for rows still being loaded after a restart before it
-/// gives up with the loading error.
-const RESTORE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+/// Right after a restart, a statement over rows still being loaded waits for them,
+/// without the coordinator (it changed nothing before it was refused with 57P03), for up
+/// to two minutes; then the loading error goes to the client.
+struct RestoreWait(std::time::Instant);
 
-/// The error of a statement over rows a restart is still loading (SQLSTATE 57P03).
-fn still_loading(e: &AdapterError) -> bool {
-    e.sqlstate() == "57P03"
+impl RestoreWait {
+    const LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+    fn start() -> Self {
+        RestoreWait(std::time::Instant::now())
+    }
+
+    /// True if a statement refused with `sqlstate` should be tried again.
+    fn retries(&self, sqlstate: &str) -> bool {
+        sqlstate == "57P03" && self.0.elapsed() < Self::LIMIT
+    }
+
+    fn pause(&self) {
+        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(20)));
+    }
 }
 
 fn unknown_cursor(name: &str) -> AdapterError {
@@ -474,17 +483,16 @@ impl CopyHandler for Connection {
                 return Err(user_error(AdapterError::Internal("COPY done without COPY".into())));
             };
             let rows = state.finish().map_err(user_error)?;
-            let waiting_since = std::time::Instant::now();
+            let wait = RestoreWait::start();
             let mut coord = loop {
                 let coord = self
                     .coord
                     .lock()
                     .map_err(|_| user_error(AdapterError::Internal("coordinator lock poisoned".into())))?;
-                // Like any statement, COPY into a table still loading after a restart waits.
                 match coord.check_loaded(state.table) {
-                    Err(e) if e.sqlstate() == "57P03" && waiting_since.elapsed() < RESTORE_WAIT => {
+                    Err(e) if wait.retries(e.sqlstate()) => {
                         drop(coord);
-                        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(20)));
+                        wait.pause();
                     }
                     _ => break coord,
                 }

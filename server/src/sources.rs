@@ -313,15 +313,15 @@ impl Coordinator {
                 no_sync: true,
                 ..WriteSet::default()
             };
-            let mut failures = 0u32;
-            loop {
+            let mut warned = false;
+            while !store.is_ephemeral() {
                 match store.commit(writes()) {
                     Ok(()) => break,
                     Err(e) => {
-                        if failures == 0 {
+                        if !warned {
                             warn!(source, "cannot persist a source batch, retrying every second: {e}");
+                            warned = true;
                         }
-                        failures += 1;
                         std::thread::sleep(std::time::Duration::from_secs(1));
                         if coordinator.strong_count() == 0 {
                             return false;
