@@ -43,6 +43,11 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
              CREATE MATERIALIZED VIEW totals AS SELECT count(*) AS n, sum(balance) AS total FROM accounts;
              CREATE DYNAMIC TABLE slow TARGET_LAG = '1 hour' AS SELECT count(*) AS n FROM accounts;
              ALTER DYNAMIC TABLE slow SET TARGET_LAG = '2 seconds';
+             CREATE DYNAMIC TABLE hourly TARGET_LAG = '1 hour' AS SELECT count(*) AS n FROM accounts;
+             CREATE DYNAMIC TABLE hourly_full TARGET_LAG = '1 hour' REFRESH_MODE = FULL
+               AS SELECT count(*) AS n FROM accounts;
+             CREATE DYNAMIC TABLE owners TARGET_LAG = DOWNSTREAM AS SELECT owner FROM accounts;
+             CREATE DYNAMIC TABLE owner_count TARGET_LAG = '1 hour' AS SELECT count(*) AS n FROM owners;
              CREATE SECRET pw AS 'hunter2';
              CREATE CONNECTION k TO KAFKA (BROKER '127.0.0.1:1', SASL USERNAME 'u', SASL PASSWORD SECRET pw);
              CREATE SOURCE counter FROM LOAD GENERATOR COUNTER (TICK INTERVAL '10ms', UP TO 40);
@@ -72,12 +77,24 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
     assert_eq!(connections[0][0].as_deref(), Some("k"));
     let lag = rows(&client, "SELECT target_lag_ms FROM eddy_catalog.freshness WHERE name = 'slow'").await?;
     assert_eq!(lag, vec![row(&["2000"])], "ALTER's target lag is kept");
+    let shown = rows(&client, "SHOW CREATE DYNAMIC TABLE slow").await?;
+    assert!(shown[0][1].as_deref().unwrap_or("").contains("TARGET_LAG = '2 seconds'"), "{shown:?}");
+    let lag = rows(&client, "SELECT refresh, target_lag_ms FROM eddy_catalog.freshness WHERE name = 'owners'").await?;
+    assert_eq!(lag, vec![row(&["downstream", "3600000"])], "DOWNSTREAM resolved again");
     // What is stored, and the views' rehydration, are visible.
     let stored = "SELECT rows, bytes > 0, updates_in_memory FROM eddy_catalog.storage WHERE name = 'accounts'";
     assert_eq!(wait_for(&client, stored, &vec![row(&["2", "t", "2"])]).await?, vec![row(&["2", "t", "2"])]);
     let hydrated = "SELECT name, hydrated FROM eddy_catalog.hydration WHERE kind = 'materialized view' ORDER BY name";
-    let expected = vec![row(&["counted", "t"]), row(&["slow", "t"]), row(&["totals", "t"])];
+    let expected: Vec<_> = ["counted", "hourly", "hourly_full", "owner_count", "owners", "slow", "totals"]
+        .iter()
+        .map(|name| row(&[name, "t"]))
+        .collect();
     assert_eq!(wait_for(&client, hydrated, &expected).await?, expected);
+    // Views refreshing hourly show what they showed before the restart, not nothing
+    // until their next refresh.
+    for view in ["hourly", "hourly_full", "owner_count"] {
+        assert_eq!(rows(&client, &format!("SELECT n FROM {view}")).await?, vec![row(&["2"])], "{view}");
+    }
     // The generator went on where it stopped: nothing produced twice.
     assert_eq!(rows(&client, "SELECT n, s FROM counted").await?, vec![row(&["40", "820"])]);
     // Constraints still hold, and new objects get fresh ids.

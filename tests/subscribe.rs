@@ -4,97 +4,12 @@
 //! with a target lag: they change only at refresh times, less often than a continuous
 //! view under the same writes, and catch up within their lag.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bytes::Bytes;
+use eddy_tests::subscription::{select, subscribe, Replay, State};
 use eddy_tests::EddyProcess;
-use futures::{Stream, StreamExt};
-use tokio_postgres::{Client, SimpleQueryMessage};
-
-/// The view as a multiset of text rows.
-type State = BTreeMap<Vec<Option<String>>, i64>;
-
-async fn select(client: &Client, sql: &str) -> anyhow::Result<State> {
-    let mut state = State::new();
-    for m in client.simple_query(sql).await? {
-        if let SimpleQueryMessage::Row(r) = m {
-            *state.entry((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()).or_default() += 1;
-        }
-    }
-    Ok(state)
-}
-
-/// Reads COPY text lines from `stream` until `until` is satisfied or 20 s pass.
-struct Replay {
-    state: State,
-    /// The state at every progress timestamp, in order.
-    at_progress: Vec<(u64, State)>,
-    /// The timestamp of every change line, in order.
-    change_times: Vec<u64>,
-    pending: String,
-    progress: bool,
-}
-
-impl Replay {
-    fn new(progress: bool) -> Self {
-        Replay { state: State::new(), at_progress: vec![], change_times: vec![], pending: String::new(), progress }
-    }
-
-    fn apply(&mut self, chunk: &Bytes) {
-        self.pending.push_str(&String::from_utf8_lossy(chunk));
-        while let Some(end) = self.pending.find('\n') {
-            let line: String = self.pending.drain(..=end).collect();
-            let fields: Vec<Option<String>> = line
-                .trim_end_matches('\n')
-                .split('\t')
-                .map(|f| if f == "\\N" { None } else { Some(f.to_string()) })
-                .collect();
-            let time: u64 = fields[0].as_deref().unwrap_or("0").parse().unwrap_or(0);
-            let (progressed, rest) =
-                if self.progress { (fields[1].as_deref() == Some("t"), &fields[2..]) } else { (false, &fields[1..]) };
-            if progressed {
-                self.at_progress.push((time, self.state.clone()));
-                continue;
-            }
-            self.change_times.push(time);
-            let diff: i64 = rest[0].as_deref().unwrap_or("0").parse().unwrap_or(0);
-            let row = rest[1..].to_vec();
-            let count = self.state.entry(row.clone()).or_default();
-            *count += diff;
-            if *count == 0 {
-                self.state.remove(&row);
-            }
-        }
-    }
-
-    /// Reads whatever arrives within `window`.
-    async fn read_for<S>(&mut self, stream: &mut S, window: Duration) -> anyhow::Result<()>
-    where
-        S: Stream<Item = Result<Bytes, tokio_postgres::Error>> + Unpin,
-    {
-        let deadline = tokio::time::Instant::now() + window;
-        while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, stream.next()).await {
-            self.apply(&chunk?);
-        }
-        Ok(())
-    }
-
-    async fn read_until<S>(&mut self, stream: &mut S, done: impl Fn(&Replay) -> bool) -> anyhow::Result<()>
-    where
-        S: Stream<Item = Result<Bytes, tokio_postgres::Error>> + Unpin,
-    {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while !done(self) {
-            match tokio::time::timeout_at(deadline, stream.next()).await {
-                Ok(Some(chunk)) => self.apply(&chunk?),
-                Ok(None) => break,
-                Err(_) => anyhow::bail!("subscription did not reach the expected state; at {:?}", self.state),
-            }
-        }
-        Ok(())
-    }
-}
+use futures::StreamExt;
+use tokio_postgres::SimpleQueryMessage;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn subscribe_replays_to_what_select_saw_at_every_progress_point() -> anyhow::Result<()> {
@@ -181,11 +96,6 @@ async fn subscribe_without_snapshot_and_to_a_query() -> anyhow::Result<()> {
     let Err(err) = client.copy_out("COPY (SUBSCRIBE nope) TO STDOUT").await else { panic!("unknown relation") };
     assert_eq!(err.code().map(|c| c.code()), Some("42P01"));
     Ok(())
-}
-
-/// Subscribes to `view` with progress and returns the stream.
-async fn subscribe(client: &Client, view: &str) -> anyhow::Result<std::pin::Pin<Box<tokio_postgres::CopyOutStream>>> {
-    Ok(Box::pin(client.copy_out(&format!("COPY (SUBSCRIBE TO {view} WITH (PROGRESS)) TO STDOUT")).await?))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -284,9 +194,10 @@ async fn target_lag_batches_changes_into_refreshes() -> anyhow::Result<()> {
             "CREATE MATERIALIZED VIEW x WITH (TARGET_LAG = '10ms') AS SELECT 1",
             "TARGET_LAG must be at least 100 ms, not '10ms'",
         ),
-        ("CREATE DYNAMIC TABLE x TARGET_LAG = DOWNSTREAM AS SELECT 1", "DOWNSTREAM"),
-        ("CREATE DYNAMIC TABLE x TARGET_LAG = '1s' REFRESH_MODE = FULL AS SELECT 1", "REFRESH_MODE = FULL"),
-        ("CREATE VIEW x WITH (TARGET_LAG = '1s') AS SELECT 1", "TARGET_LAG applies to materialized views"),
+        ("CREATE DYNAMIC TABLE x AS SELECT 1", "a dynamic table needs TARGET_LAG"),
+        ("CREATE DYNAMIC TABLE x TARGET_LAG = '1s' REFRESH_MODE = SOMETIMES AS SELECT 1", "REFRESH_MODE must be"),
+        ("CREATE MATERIALIZED VIEW x WITH (REFRESH_MODE = 'FULL') AS SELECT 1", "REFRESH_MODE needs a TARGET_LAG"),
+        ("CREATE VIEW x WITH (TARGET_LAG = '1s') AS SELECT 1", "apply to materialized views"),
     ] {
         let err = client.batch_execute(sql).await.expect_err(sql);
         let text = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
@@ -371,16 +282,23 @@ async fn alter_dynamic_table_refresh_suspend_resume_and_lag() -> anyhow::Result<
     client.batch_execute("ALTER DYNAMIC TABLE d RESUME").await?;
     assert_eq!(n("SELECT n FROM d").await?, 3, "RESUME catches up at once");
 
+    // Views and indexes reading an altered view are rebuilt with it and keep up.
     client
         .batch_execute(
-            "CREATE MATERIALIZED VIEW cont AS SELECT count(*) FROM t2; CREATE VIEW over_d AS SELECT n FROM d;",
+            "CREATE MATERIALIZED VIEW cont AS SELECT count(*) FROM t2; CREATE VIEW over_d AS SELECT n FROM d;
+             CREATE MATERIALIZED VIEW doubled AS SELECT n * 2 AS m FROM over_d; CREATE INDEX d_n ON d (n);
+             ALTER DYNAMIC TABLE d SET TARGET_LAG = '1 hour'; INSERT INTO t2 VALUES (4);
+             ALTER DYNAMIC TABLE d REFRESH;",
         )
         .await?;
-    let err = client.batch_execute("ALTER DYNAMIC TABLE d SUSPEND").await.expect_err("read by over_d");
-    assert_eq!(err.code().map(|c| c.code()), Some("2BP01"));
+    assert_eq!(n("SELECT m FROM doubled").await?, 8, "a reader of the refreshed view sees its refresh");
+    assert_eq!(n("SELECT n FROM d WHERE n = 4").await?, 4, "through its rebuilt index");
     let err = client.batch_execute("ALTER MATERIALIZED VIEW cont SUSPEND").await.expect_err("no target lag");
     assert!(err.as_db_error().map(|e| e.message().contains("has no target lag")).unwrap_or(false), "{err}");
     client.batch_execute("ALTER MATERIALIZED VIEW cont SET (TARGET_LAG = '1 hour')").await?;
+    let shown = client.query_one("SHOW CREATE MATERIALIZED VIEW cont", &[]).await?;
+    let shown: String = shown.get(1);
+    assert!(shown.contains("TARGET_LAG = '1 hour'"), "SHOW CREATE gives the lag ALTER set: {shown}");
     let err = client.batch_execute("ALTER DYNAMIC TABLE nope REFRESH").await.expect_err("unknown");
     assert!(err.as_db_error().map(|e| e.message().contains("does not exist")).unwrap_or(false), "{err}");
     Ok(())

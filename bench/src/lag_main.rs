@@ -26,6 +26,9 @@ struct Args {
     /// Target lags to compare with no lag, in milliseconds.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000,60000")]
     lags: Vec<u64>,
+    /// Also run each lag with `REFRESH_MODE = FULL` (recomputed from scratch per refresh).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    full: bool,
     /// Seconds of churn per run (at least twice the lag is used).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
@@ -45,6 +48,7 @@ struct Args {
 
 struct Run {
     lag_ms: u64,
+    full: bool,
     input_changes: u64,
     seconds: f64,
     cpu: Duration,
@@ -67,9 +71,11 @@ fn is_progress(line: &[u8]) -> bool {
     line.split(|b| *b == b'\t').nth(1) == Some(b"t")
 }
 
-async fn churn(server: &EddyProcess, args: &Args, lag_ms: u64) -> anyhow::Result<Run> {
+async fn churn(server: &EddyProcess, args: &Args, lag_ms: u64, full: bool) -> anyhow::Result<Run> {
     let client = server.connect().await?;
-    let lag = if lag_ms == 0 { String::new() } else { format!("WITH (TARGET_LAG = '{lag_ms} ms')") };
+    let mode = if full { "FULL" } else { "INCREMENTAL" };
+    let lag =
+        if lag_ms == 0 { String::new() } else { format!("WITH (TARGET_LAG = '{lag_ms} ms', REFRESH_MODE = '{mode}')") };
     client
         .batch_execute(&format!(
             "CREATE MATERIALIZED VIEW agg {lag} AS SELECT k % 100 AS g, count(*) AS n, sum(v) AS total FROM kv GROUP BY 1"
@@ -97,7 +103,7 @@ async fn churn(server: &EddyProcess, args: &Args, lag_ms: u64) -> anyhow::Result
     let output_changes = counter.load(Ordering::Relaxed);
     client.batch_execute("DROP MATERIALIZED VIEW agg").await?;
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
-    Ok(Run { lag_ms, input_changes, seconds: elapsed, cpu, output_changes })
+    Ok(Run { lag_ms, full, input_changes, seconds: elapsed, cpu, output_changes })
 }
 
 async fn subscribe_latency(server: &EddyProcess, iters: usize) -> anyhow::Result<Vec<f64>> {
@@ -147,9 +153,10 @@ async fn main() -> anyhow::Result<()> {
         ))
         .await?;
     let mut runs = Vec::new();
-    for lag in std::iter::once(0).chain(args.lags.iter().copied()) {
-        eprintln!("churn with target lag {lag} ms");
-        runs.push(churn(&server, &args, lag).await?);
+    let full_runs = args.lags.iter().copied().filter(|_| args.full).map(|lag| (lag, true));
+    for (lag, full) in std::iter::once((0, false)).chain(args.lags.iter().map(|&l| (l, false))).chain(full_runs) {
+        eprintln!("churn with target lag {lag} ms{}", if full { ", REFRESH_MODE = FULL" } else { "" });
+        runs.push(churn(&server, &args, lag, full).await?);
     }
     eprintln!("SUBSCRIBE latency");
     let latencies = subscribe_latency(&server, args.latency_iters).await?;
@@ -167,13 +174,17 @@ async fn main() -> anyhow::Result<()> {
         args.keys, args.batch
     );
     println!(
-        "{:>10} {:>14} {:>10} {:>20} {:>18}",
+        "{:>14} {:>14} {:>10} {:>20} {:>18}",
         "lag", "input chg/s", "seconds", "CPU s / M input chg", "output chg/s"
     );
     for r in &runs {
-        let lag = if r.lag_ms == 0 { "none".to_string() } else { format!("{} ms", r.lag_ms) };
+        let lag = match (r.lag_ms, r.full) {
+            (0, _) => "none".to_string(),
+            (ms, false) => format!("{ms} ms"),
+            (ms, true) => format!("{ms} ms FULL"),
+        };
         println!(
-            "{:>10} {:>14.0} {:>10.1} {:>20.2} {:>18.1}",
+            "{:>14} {:>14.0} {:>10.1} {:>20.2} {:>18.1}",
             lag,
             r.input_changes as f64 / r.seconds,
             r.seconds,

@@ -56,7 +56,7 @@ pub fn starts_alter_refresh(parser: &Parser) -> bool {
 /// What `ALTER DYNAMIC TABLE` changes about a view's refreshes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RefreshAction {
-    SetTargetLag(Duration),
+    SetTargetLag(crate::Lag),
     Suspend,
     Resume,
     Refresh,
@@ -106,10 +106,11 @@ pub fn starts_dynamic_table(parser: &Parser) -> bool {
         && ((is_word(1, "DYNAMIC") && is_word(2, "TABLE")) || (is_word(1, "OR") && is_word(3, "DYNAMIC")))
 }
 
-/// Snowflake's `CREATE [OR REPLACE] DYNAMIC TABLE [IF NOT EXISTS] name TARGET_LAG = '...'
-/// [REFRESH_MODE = INCREMENTAL | AUTO] [INITIALIZE = ON_CREATE | ON_SCHEDULE] [WAREHOUSE = w]
-/// AS query`, as the materialized view it is: returns that statement's text, with
-/// `query_text` giving the text of the query the parser consumed.
+/// Snowflake's `CREATE [OR REPLACE] DYNAMIC TABLE [IF NOT EXISTS] name TARGET_LAG =
+/// '...' | DOWNSTREAM [REFRESH_MODE = INCREMENTAL | FULL | AUTO] [INITIALIZE = ON_CREATE |
+/// ON_SCHEDULE] [WAREHOUSE = w] AS query`, as the materialized view it is: returns that
+/// statement's text (marked `DYNAMIC_TABLE = true` so that SHOW CREATE gives the dynamic
+/// table back), with `query_text` giving the text of the query the parser consumed.
 pub fn rewrite_dynamic_table(
     parser: &mut Parser,
     query_text: impl Fn(sqlparser::tokenizer::Location, sqlparser::tokenizer::Location) -> String,
@@ -124,20 +125,11 @@ pub fn rewrite_dynamic_table(
     p.expect_word("TABLE")?;
     let if_not_exists = p.if_not_exists();
     let name = p.name()?;
-    let mut lag = None;
-    let mut initialize = "ON_CREATE".to_string();
+    let mut options = Vec::new();
+    let mut has_lag = false;
     loop {
-        let option = if p.word("TARGET_LAG") {
-            "TARGET_LAG"
-        } else if p.word("REFRESH_MODE") {
-            "REFRESH_MODE"
-        } else if p.word("INITIALIZE") {
-            "INITIALIZE"
-        } else if p.word("WAREHOUSE") {
-            "WAREHOUSE"
-        } else {
-            break;
-        };
+        let option = ["TARGET_LAG", "REFRESH_MODE", "INITIALIZE", "WAREHOUSE"].into_iter().find(|o| p.word(o));
+        let Some(option) = option else { break };
         let _ = p.parser.consume_token(&Token::Eq);
         let value = match p.parser.next_token().token {
             Token::SingleQuotedString(s) => s,
@@ -145,40 +137,74 @@ pub fn rewrite_dynamic_table(
             other => return Err(PlanError::Syntax(format!("expected a value for {option}, found {other}"))),
         };
         match option {
-            "TARGET_LAG" => lag = Some((target_lag(&value)?, value)),
-            "REFRESH_MODE" => {
-                match value.to_ascii_uppercase().as_str() {
-                    "INCREMENTAL" | "AUTO" => {}
-                    "FULL" => return Err(PlanError::Unsupported(
-                        "REFRESH_MODE = FULL (Eddy maintains dynamic tables incrementally; use INCREMENTAL or AUTO)"
-                            .into(),
-                    )),
-                    other => {
-                        return Err(PlanError::InvalidParameter(format!(
-                            "REFRESH_MODE must be INCREMENTAL, FULL or AUTO, not {other}"
-                        )))
-                    }
-                }
+            "TARGET_LAG" => {
+                target_lag(&value)?;
+                has_lag = true;
             }
-            "INITIALIZE" => initialize = value.to_ascii_uppercase(),
-            _ => {} // WAREHOUSE: Snowflake's compute pool; Eddy has one.
+            "REFRESH_MODE" => {
+                refresh_mode(&value)?;
+            }
+            "WAREHOUSE" => continue, // Snowflake's compute pool; Eddy has one.
+            _ => {}
         }
+        options.push(format!("{option} = '{}'", value.replace('\'', "''")));
     }
-    let (_, lag_text) =
-        lag.ok_or_else(|| PlanError::InvalidParameter("a dynamic table needs TARGET_LAG = '...'".into()))?;
+    if !has_lag {
+        return Err(PlanError::InvalidParameter(
+            "a dynamic table needs TARGET_LAG = '...' (an interval, or DOWNSTREAM)".into(),
+        ));
+    }
+    options.push("DYNAMIC_TABLE = true".into());
     p.expect_word("AS")?;
     let start = p.parser.peek_token().span.start;
     p.parser.parse_query().map_err(syntax)?;
     p.parser.prev_token();
     let end = p.parser.next_token().span.end;
     Ok(format!(
-        "CREATE {}MATERIALIZED VIEW {}{name} WITH (TARGET_LAG = '{}', INITIALIZE = '{}') AS {}",
+        "CREATE {}MATERIALIZED VIEW {}{name} WITH ({}) AS {}",
         if or_replace { "OR REPLACE " } else { "" },
         if if_not_exists { "IF NOT EXISTS " } else { "" },
-        lag_text.replace('\'', "''"),
-        initialize.replace('\'', "''"),
+        options.join(", "),
         query_text(start, end)
     ))
+}
+
+/// The CREATE statement SHOW CREATE gives for a view with a target lag: `REFRESH_MODE =
+/// AUTO` resolved to the mode it chose, and the lag as it is now (ALTER changes it).
+pub fn view_with_target_lag_sql(
+    name: &str,
+    columns: &[String],
+    target: &crate::TargetLag,
+    dynamic_table: bool,
+    query: &str,
+) -> String {
+    let lag = match target.lag {
+        crate::Lag::Downstream => "DOWNSTREAM".to_string(),
+        every => format!("'{}'", every.to_sql()),
+    };
+    let initialize = if target.on_create { "ON_CREATE" } else { "ON_SCHEDULE" };
+    let mode = target.mode.as_str();
+    if dynamic_table {
+        format!(
+            "CREATE DYNAMIC TABLE {name} TARGET_LAG = {lag} REFRESH_MODE = {mode} INITIALIZE = {initialize} AS {query}"
+        )
+    } else {
+        let columns = if columns.is_empty() { String::new() } else { format!(" ({})", columns.join(", ")) };
+        format!(
+            "CREATE MATERIALIZED VIEW {name}{columns} WITH (TARGET_LAG = {lag}, REFRESH_MODE = '{mode}', \
+             INITIALIZE = '{initialize}') AS {query}"
+        )
+    }
+}
+
+/// A `REFRESH_MODE` value; `AUTO` picks incremental maintenance, which every query Eddy
+/// accepts supports (as Snowflake's AUTO does when it can).
+pub fn refresh_mode(text: &str) -> Result<crate::RefreshMode, PlanError> {
+    match text.to_ascii_uppercase().as_str() {
+        "INCREMENTAL" | "AUTO" => Ok(crate::RefreshMode::Incremental),
+        "FULL" => Ok(crate::RefreshMode::Full),
+        _ => Err(PlanError::InvalidParameter(format!("REFRESH_MODE must be INCREMENTAL, FULL or AUTO, not {text}"))),
+    }
 }
 
 /// True at `DECLARE name CURSOR ... FOR SUBSCRIBE`, `FETCH` or `CLOSE`: cursors over
@@ -326,11 +352,11 @@ pub fn starts_here(parser: &Parser) -> bool {
     };
     let (first, second) = (word(0), word(1));
     if first == "SHOW" && second == "CREATE" {
-        return matches!(word(2).as_str(), "SOURCE" | "CONNECTION");
+        return matches!(word(2).as_str(), "SOURCE" | "CONNECTION" | "MATERIALIZED" | "DYNAMIC");
     }
     matches!(
         (first.as_str(), second.as_str()),
-        ("CREATE", "SOURCE" | "CONNECTION" | "SECRET") | ("DROP", "SOURCE" | "CONNECTION" | "SECRET")
+        ("CREATE", "SOURCE" | "CONNECTION" | "SECRET") | ("DROP", "SOURCE" | "CONNECTION" | "SECRET" | "DYNAMIC")
     ) || (first == "SHOW" && matches!(second.as_str(), "CONNECTIONS" | "SECRETS"))
 }
 
@@ -340,10 +366,18 @@ pub fn parse(parser: &mut Parser) -> Result<Plan, PlanError> {
     let p = &mut Ddl { parser };
     if p.word("SHOW") {
         if p.word("CREATE") {
-            let kind = if p.word("SOURCE") { "source" } else { "connection" };
-            if kind == "connection" {
+            let kind = if p.word("SOURCE") {
+                "source"
+            } else if p.word("MATERIALIZED") {
+                p.expect_word("VIEW")?;
+                "materialized view"
+            } else if p.word("DYNAMIC") {
+                p.expect_word("TABLE")?;
+                "dynamic table"
+            } else {
                 p.expect_word("CONNECTION")?;
-            }
+                "connection"
+            };
             return Ok(Plan::Show(ShowKind::CreateNamed { kind, name: p.name()? }));
         }
         return if p.word("CONNECTIONS") {
@@ -499,13 +533,21 @@ impl Ddl<'_, '_> {
     }
 
     fn drop(&mut self) -> Result<Plan, PlanError> {
-        let kind = if self.word("SOURCE") {
-            None
+        // Sources and dynamic tables (materialized views) are relations; the rest are not.
+        enum Dropped {
+            Relation(crate::ObjectKind),
+            Other(OtherObjectKind),
+        }
+        let dropped = if self.word("SOURCE") {
+            Dropped::Relation(crate::ObjectKind::Source)
+        } else if self.word("DYNAMIC") {
+            self.expect_word("TABLE")?;
+            Dropped::Relation(crate::ObjectKind::MaterializedView)
         } else if self.word("CONNECTION") {
-            Some(OtherObjectKind::Connection)
+            Dropped::Other(OtherObjectKind::Connection)
         } else {
             self.expect_word("SECRET")?;
-            Some(OtherObjectKind::Secret)
+            Dropped::Other(OtherObjectKind::Secret)
         };
         let if_exists = self.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
         let mut names = vec![self.name()?];
@@ -516,9 +558,9 @@ impl Ddl<'_, '_> {
         if !cascade {
             self.word("RESTRICT");
         }
-        Ok(match kind {
-            None => Plan::Drop { kind: crate::ObjectKind::Source, names, if_exists, cascade },
-            Some(kind) => Plan::DropOther { kind, names, if_exists, cascade },
+        Ok(match dropped {
+            Dropped::Relation(kind) => Plan::Drop { kind, names, if_exists, cascade },
+            Dropped::Other(kind) => Plan::DropOther { kind, names, if_exists, cascade },
         })
     }
 
@@ -935,18 +977,25 @@ fn bad_option(name: &str, value: &OptionValue, expected: &str) -> PlanError {
 /// that is the point).
 const MIN_TARGET_LAG: Duration = Duration::from_millis(100);
 
-/// A `TARGET_LAG` value: an interval of at least [`MIN_TARGET_LAG`].
-pub fn target_lag(text: &str) -> Result<Duration, PlanError> {
+/// A `TARGET_LAG` value: `DOWNSTREAM` or an interval of at least [`MIN_TARGET_LAG`].
+pub fn target_lag(text: &str) -> Result<crate::Lag, PlanError> {
     if text.eq_ignore_ascii_case("DOWNSTREAM") {
-        return Err(PlanError::Unsupported(
-            "TARGET_LAG = DOWNSTREAM (give the lag as an interval, e.g. '1 minute')".into(),
-        ));
+        return Ok(crate::Lag::Downstream);
     }
     let lag = duration("TARGET_LAG", text)?;
     if lag < MIN_TARGET_LAG {
         return Err(PlanError::InvalidParameter(format!("TARGET_LAG must be at least 100 ms, not '{text}'")));
     }
-    Ok(lag)
+    Ok(crate::Lag::Every(lag))
+}
+
+/// A lag as an interval literal's text, in the largest unit that divides it.
+pub fn format_lag(lag: Duration) -> String {
+    let ms = lag.as_millis();
+    let units = [(86_400_000, "day"), (3_600_000, "hour"), (60_000, "minute"), (1000, "second"), (1, "millisecond")];
+    let (size, unit) = units.into_iter().find(|(size, _)| ms.is_multiple_of(*size)).unwrap_or((1, "millisecond"));
+    let n = ms / size;
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// An interval literal (`'100ms'`, `'2 seconds'`) as a positive duration.
@@ -1020,6 +1069,43 @@ mod tests {
         assert!(matches!(&stmts[1], Statement::Sql(_)));
         let Statement::Eddy(drop) = &stmts[2] else { panic!("eddy") };
         assert!(matches!(**drop, Plan::Drop { ref names, if_exists: true, cascade: true, .. } if names.len() == 2));
+    }
+
+    #[test]
+    fn dynamic_tables_become_materialized_views_and_show_as_written() {
+        let stmts = crate::parse(
+            "CREATE DYNAMIC TABLE d TARGET_LAG = DOWNSTREAM REFRESH_MODE = FULL WAREHOUSE = wh AS SELECT 1 AS x",
+        )
+        .expect("parses");
+        let Some(Statement::Sql(stmt)) = stmts.first() else { panic!("a CREATE MATERIALIZED VIEW") };
+        let text = stmt.to_string();
+        assert!(text.starts_with("CREATE MATERIALIZED VIEW d WITH (TARGET_LAG = 'DOWNSTREAM'"), "{text}");
+        assert!(text.contains("REFRESH_MODE = 'FULL'") && text.contains("DYNAMIC_TABLE = true"), "{text}");
+        assert!(!text.contains("wh"), "WAREHOUSE is accepted and ignored: {text}");
+
+        let target = crate::TargetLag { lag: crate::Lag::Downstream, on_create: true, mode: crate::RefreshMode::Full };
+        let shown = view_with_target_lag_sql("d", &[], &target, true, "SELECT 1 AS x");
+        assert_eq!(
+            shown,
+            "CREATE DYNAMIC TABLE d TARGET_LAG = DOWNSTREAM REFRESH_MODE = FULL INITIALIZE = ON_CREATE AS SELECT 1 AS x"
+        );
+        let minute = crate::Lag::Every(Duration::from_secs(60));
+        let altered = crate::alter_target_lag_sql(&shown, minute).expect("re-plans");
+        assert!(altered.starts_with("CREATE DYNAMIC TABLE d TARGET_LAG = '1 minute' REFRESH_MODE = FULL"), "{altered}");
+        let from_continuous = crate::alter_target_lag_sql("CREATE MATERIALIZED VIEW m (a) AS SELECT 1", minute);
+        let from_continuous = from_continuous.expect("a continuous view gets a lag");
+        assert!(from_continuous.starts_with("CREATE MATERIALIZED VIEW m (a) WITH (TARGET_LAG = '1 minute'"));
+
+        assert_eq!(refresh_mode("auto").ok(), Some(crate::RefreshMode::Incremental));
+        assert!(refresh_mode("sometimes").is_err());
+        assert_eq!(target_lag("downstream").ok(), Some(crate::Lag::Downstream));
+        assert!(target_lag("50ms").is_err());
+        assert_eq!(format_lag(Duration::from_millis(1500)), "1500 milliseconds");
+        assert_eq!(format_lag(Duration::from_secs(7200)), "2 hours");
+        let Statement::Eddy(drop) = &crate::parse("DROP DYNAMIC TABLE IF EXISTS d").expect("parses")[0] else {
+            panic!("eddy")
+        };
+        assert!(matches!(**drop, Plan::Drop { kind: crate::ObjectKind::MaterializedView, if_exists: true, .. }));
     }
 
     #[test]

@@ -20,10 +20,10 @@ pub mod types;
 pub use catalog::{Catalog, CatalogItem, ItemKind};
 pub use error::PlanError;
 pub use plan::{
-    ColumnOrder, CopyFormat, ObjectKind, Plan, QueryPlan, RowSetFinishing, ShowKind, StatementContext,
-    SubscribePlanTarget, TargetLag, UniqueKey,
+    ColumnOrder, CopyFormat, Lag, ObjectKind, Plan, QueryPlan, RefreshMode, RowSetFinishing, ShowKind,
+    StatementContext, SubscribePlanTarget, TargetLag, UniqueKey,
 };
-pub use statement::plan;
+pub use statement::{alter_target_lag_sql, plan};
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;

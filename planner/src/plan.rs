@@ -104,14 +104,52 @@ pub enum ShowKind {
     AllVariables,
 }
 
-/// How stale a materialized view may be: it refreshes every `lag` (at multiples of it
-/// since the epoch), consolidating the changes in between.
+/// How stale a materialized view may be, and how it refreshes: every `lag` (at multiples
+/// of it since the epoch), consolidating the changes in between.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TargetLag {
-    pub lag: std::time::Duration,
+    pub lag: Lag,
     /// INITIALIZE = ON_CREATE (the default): the contents at creation show at once;
     /// ON_SCHEDULE: only from the first refresh.
     pub on_create: bool,
+    pub mode: RefreshMode,
+}
+
+/// A `TARGET_LAG` value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lag {
+    Every(std::time::Duration),
+    /// `DOWNSTREAM`: as fresh as the freshest materialized view reading it needs.
+    Downstream,
+}
+
+impl Lag {
+    /// The value as written in `TARGET_LAG = ...`.
+    pub fn to_sql(&self) -> String {
+        match self {
+            Lag::Every(d) => crate::ddl::format_lag(*d),
+            Lag::Downstream => "DOWNSTREAM".into(),
+        }
+    }
+}
+
+/// How a view with a target lag refreshes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshMode {
+    /// Each refresh applies the consolidated input changes to a maintained dataflow.
+    Incremental,
+    /// Each refresh recomputes the query from the inputs as of then; nothing but the
+    /// output is kept between refreshes.
+    Full,
+}
+
+impl RefreshMode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RefreshMode::Incremental => "INCREMENTAL",
+            RefreshMode::Full => "FULL",
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

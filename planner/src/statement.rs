@@ -307,7 +307,14 @@ fn plan_view_body(qcx: &QueryCtx, cv: &ast::CreateView, name: String, stmt: &Sta
             return Err(PlanError::DuplicateColumn(c.name.clone()));
         }
     }
-    let target_lag = view_options(cv)?;
+    let (target_lag, dynamic_table) = view_options(cv)?;
+    let create_sql = match &target_lag {
+        Some(target) => {
+            let columns: Vec<String> = cv.columns.iter().map(|c| c.name.to_string()).collect();
+            crate::ddl::view_with_target_lag_sql(&name, &columns, target, dynamic_table, &cv.query.to_string())
+        }
+        None => stmt.to_string(),
+    };
     Ok(Plan::CreateView {
         name,
         desc: scope.desc(),
@@ -315,26 +322,48 @@ fn plan_view_body(qcx: &QueryCtx, cv: &ast::CreateView, name: String, stmt: &Sta
         materialized: cv.materialized,
         or_replace: cv.or_replace,
         if_not_exists: cv.if_not_exists,
-        create_sql: stmt.to_string(),
+        create_sql,
         depends_on: dedup(qcx.referenced.borrow().clone()),
         target_lag,
     })
 }
 
-/// `WITH (TARGET_LAG = '30 seconds', INITIALIZE = 'ON_SCHEDULE')` on a materialized view.
-fn view_options(cv: &ast::CreateView) -> Result<Option<crate::TargetLag>, PlanError> {
+/// `create_sql` (a stored CREATE MATERIALIZED VIEW or DYNAMIC TABLE) with target lag
+/// `lag`: ALTER keeps SHOW CREATE and the stored catalog current. A view without a lag
+/// gets one, refreshing incrementally.
+pub fn alter_target_lag_sql(create_sql: &str, lag: crate::Lag) -> Result<String, PlanError> {
+    let parsed = crate::parse(create_sql)?;
+    let cv = match parsed.first() {
+        Some(crate::Statement::Sql(stmt)) => match &**stmt {
+            Statement::CreateView(cv) if cv.materialized => cv,
+            _ => return Err(PlanError::WrongObjectType(format!("not a materialized view: {create_sql}"))),
+        },
+        _ => return Err(PlanError::WrongObjectType(format!("not a materialized view: {create_sql}"))),
+    };
+    let (target, dynamic_table) = view_options(cv)?;
+    let continuous = crate::TargetLag { lag, on_create: true, mode: crate::RefreshMode::Incremental };
+    let target = crate::TargetLag { lag, ..target.unwrap_or(continuous) };
+    let name = strip_public(object_name(&cv.name));
+    let columns: Vec<String> = cv.columns.iter().map(|c| c.name.to_string()).collect();
+    Ok(crate::ddl::view_with_target_lag_sql(&name, &columns, &target, dynamic_table, &cv.query.to_string()))
+}
+
+/// `WITH (TARGET_LAG = '30 seconds', REFRESH_MODE = 'FULL', INITIALIZE = 'ON_SCHEDULE')` on
+/// a materialized view; and whether it was written as a dynamic table.
+fn view_options(cv: &ast::CreateView) -> Result<(Option<crate::TargetLag>, bool), PlanError> {
     let options = match &cv.options {
-        ast::CreateTableOptions::None => return Ok(None),
+        ast::CreateTableOptions::None => return Ok((None, false)),
         ast::CreateTableOptions::With(o) | ast::CreateTableOptions::Options(o) | ast::CreateTableOptions::Plain(o) => o,
         ast::CreateTableOptions::TableProperties(o) => o,
     };
+    const KNOWN: &str = "known: TARGET_LAG, REFRESH_MODE, INITIALIZE";
     let mut lag = None;
     let mut on_create = true;
+    let mut mode = None;
+    let mut dynamic_table = false;
     for option in options {
         let ast::SqlOption::KeyValue { key, value } = option else {
-            return Err(PlanError::InvalidParameter(format!(
-                "unknown view option {option} (known: TARGET_LAG, INITIALIZE)"
-            )));
+            return Err(PlanError::InvalidParameter(format!("unknown view option {option} ({KNOWN})")));
         };
         let text = match value {
             Expr::Value(v) => match &v.value {
@@ -346,6 +375,8 @@ fn view_options(cv: &ast::CreateView) -> Result<Option<crate::TargetLag>, PlanEr
         };
         match object_name(key).to_ascii_lowercase().as_str() {
             "target_lag" => lag = Some(crate::ddl::target_lag(&text)?),
+            "refresh_mode" => mode = Some(crate::ddl::refresh_mode(&text)?),
+            "dynamic_table" => dynamic_table = text.eq_ignore_ascii_case("true"),
             "initialize" => {
                 on_create = match text.to_ascii_uppercase().as_str() {
                     "ON_CREATE" => true,
@@ -357,19 +388,21 @@ fn view_options(cv: &ast::CreateView) -> Result<Option<crate::TargetLag>, PlanEr
                     }
                 }
             }
-            other => {
-                return Err(PlanError::InvalidParameter(format!(
-                    "unknown view option {other} (known: TARGET_LAG, INITIALIZE)"
-                )))
-            }
+            other => return Err(PlanError::InvalidParameter(format!("unknown view option {other} ({KNOWN})"))),
         }
     }
-    if lag.is_some() && !cv.materialized {
+    if (lag.is_some() || mode.is_some()) && !cv.materialized {
         return Err(PlanError::InvalidParameter(
-            "TARGET_LAG applies to materialized views (a plain view is computed when read)".into(),
+            "TARGET_LAG and REFRESH_MODE apply to materialized views (a plain view is computed when read)".into(),
         ));
     }
-    Ok(lag.map(|lag| crate::TargetLag { lag, on_create }))
+    if mode.is_some() && lag.is_none() {
+        return Err(PlanError::InvalidParameter(
+            "REFRESH_MODE needs a TARGET_LAG (without one a view is maintained continuously)".into(),
+        ));
+    }
+    let mode = mode.unwrap_or(crate::RefreshMode::Incremental);
+    Ok((lag.map(|lag| crate::TargetLag { lag, on_create, mode }), dynamic_table))
 }
 
 fn dedup(mut ids: Vec<eddy_repr::GlobalId>) -> Vec<eddy_repr::GlobalId> {

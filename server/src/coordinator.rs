@@ -38,10 +38,14 @@ pub struct CatalogEntry {
     /// Materialized views only: what the dataflow computes, for reads that must see a
     /// transaction's uncommitted writes (the dataflow has not seen them).
     pub definition: Option<RelationExpr>,
-    /// Materialized views with a target lag: their refresh schedule.
+    /// Materialized views with a target lag: the lag and refresh mode asked for.
+    pub target: Option<eddy_planner::TargetLag>,
+    /// The refresh schedule running now (`None`: continuous); see `schedules.rs`.
     pub refresh: Option<eddy_compute::Refresh>,
     /// `ALTER DYNAMIC TABLE ... SUSPEND`: shows what it showed then until RESUME.
     pub suspended: bool,
+    /// `REFRESH_MODE = FULL` views: their last refresh.
+    pub full: Option<crate::schedules::FullRefresh>,
 }
 
 /// The result of executing one plan, for the pgwire layer to send.
@@ -79,7 +83,7 @@ pub struct Coordinator {
     indexes: BTreeMap<String, Index>,
     pub(crate) sources: Sources,
     /// Refreshes of views with a target lag, for `eddy_catalog.refresh_history`.
-    refreshes: Arc<Mutex<RefreshLog>>,
+    pub(crate) refreshes: Arc<Mutex<RefreshLog>>,
     /// The data directory.
     pub(crate) store: Arc<Store>,
     /// The catalog as last written to the store.
@@ -91,6 +95,9 @@ pub struct Coordinator {
     /// Materialized views still rehydrating after a restart, read meanwhile from their
     /// stored output, loaded into a table of its own: view id -> that table's id.
     pub(crate) stored_outputs: BTreeSet<GlobalId>,
+    /// While restoring: the views whose dataflows are built once everything is loaded
+    /// (see `schedules.rs`).
+    pub(crate) deferred_dataflows: BTreeSet<GlobalId>,
     /// While restoring: the views whose output writers start once everything is loaded.
     pub(crate) deferred_output_writers: BTreeSet<GlobalId>,
     /// After a restart, the tables and source outputs whose stored rows are still being
@@ -136,7 +143,7 @@ impl Catalog for Coordinator {
     }
 }
 
-fn wall_clock_ms() -> Timestamp {
+pub(crate) fn wall_clock_ms() -> Timestamp {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as Timestamp).unwrap_or(0)
 }
 
@@ -160,6 +167,7 @@ impl Coordinator {
             hydration: Arc::default(),
             undone_through: 0,
             deferred_output_writers: BTreeSet::new(),
+            deferred_dataflows: BTreeSet::new(),
             stored_outputs: BTreeSet::new(),
             loading: BTreeMap::new(),
             loading_in_progress: false,
@@ -182,6 +190,9 @@ impl Coordinator {
     pub fn execute(&mut self, session: &mut Session, plan: Plan) -> Result<ExecuteResponse, AdapterError> {
         let ddl = crate::durability::changes_catalog(&plan);
         let response = self.execute_plan(session, plan)?;
+        if ddl {
+            self.settle_schedules(&[]);
+        }
         if ddl && !self.restoring {
             self.persist_catalog()?;
         }
@@ -238,16 +249,24 @@ impl Coordinator {
                 }
                 let id = self.allocate_id();
                 if materialized {
-                    let refresh = target_lag.map(|t| eddy_compute::Refresh {
-                        every: (t.lag.as_millis() as Timestamp).max(1),
-                        initial: t.on_create.then_some(self.last_write),
-                    });
-                    self.note_stored_output(id, &depends_on)?;
-                    self.start_view_dataflow(id, &name, expr.clone(), refresh);
+                    let full = target_lag.filter(|t| t.mode == eddy_planner::RefreshMode::Full);
+                    if full.is_none() {
+                        self.note_stored_output(id, &depends_on)?;
+                    }
                     self.insert_entry(id, name, ItemKind::MaterializedView, desc, None, create_sql, depends_on);
                     if let Some(entry) = self.entries.get_mut(&id) {
                         entry.definition = Some(expr);
-                        entry.refresh = refresh;
+                        entry.target = target_lag;
+                    }
+                    match full {
+                        Some(target) => {
+                            self.settle_schedules(&[]);
+                            if let Err(e) = self.create_full_view(id, &target) {
+                                self.drop_ids(&[id]);
+                                return Err(e);
+                            }
+                        }
+                        None => self.settle_schedules(&[id]),
                     }
                 } else {
                     self.insert_entry(id, name, ItemKind::View, desc, Some(expr), create_sql, depends_on);
@@ -411,15 +430,17 @@ impl Coordinator {
                 depends_on,
                 keys: vec![],
                 definition: None,
+                target: None,
                 refresh: None,
                 suspended: false,
+                full: None,
             },
         );
     }
 
     /// Installs materialized view `id`'s dataflow; with a refresh schedule, its refreshes
     /// are followed for `eddy_catalog.refresh_history`.
-    fn start_view_dataflow(
+    pub(crate) fn start_view_dataflow(
         &mut self,
         id: GlobalId,
         name: &str,
@@ -436,79 +457,28 @@ impl Coordinator {
         }
     }
 
-    /// `ALTER DYNAMIC TABLE ... SET TARGET_LAG | SUSPEND | RESUME | REFRESH`: rebuilds the
-    /// view's dataflow with the new schedule, showing its inputs as of now (RESUME and
-    /// REFRESH thereby refresh at once; SUSPEND keeps what it shows now). Views others
-    /// read cannot be rebuilt under them.
-    fn alter_refresh(
-        &mut self,
-        name: &str,
-        action: eddy_planner::ddl::RefreshAction,
-        if_exists: bool,
-    ) -> Result<ExecuteResponse, AdapterError> {
-        use eddy_planner::ddl::RefreshAction;
-        let Some(&id) = self.names.get(name) else {
-            if if_exists {
-                return Ok(command("ALTER DYNAMIC TABLE"));
-            }
-            return Err(AdapterError::UnknownObject(format!("dynamic table \"{name}\" does not exist")));
-        };
-        let entry = self.entry(id)?;
-        let (Some(definition), ItemKind::MaterializedView) = (entry.definition.clone(), entry.item.kind) else {
-            return Err(AdapterError::WrongObjectType(
-                format!("\"{name}\" is not a materialized view or dynamic table"),
-                "Only materialized views and dynamic tables have a refresh schedule.".into(),
-            ));
-        };
-        let dependents = self.dependents(id);
-        if dependents.len() > 1 || self.indexes.values().any(|i| i.on == id) {
-            return Err(AdapterError::Dependents {
-                message: format!("cannot change how {name} refreshes while other objects read it"),
-                detail: self.describe_dependencies(&dependents),
-            });
-        }
-        let current = entry.refresh;
-        let (every, suspended) = match (action, current) {
-            (RefreshAction::SetTargetLag(lag), _) => ((lag.as_millis() as Timestamp).max(1), entry.suspended),
-            (_, None) => {
-                return Err(AdapterError::InvalidParameterValue(format!(
-                    "{name} has no target lag (it is continuous): set one with ALTER DYNAMIC TABLE {name} SET TARGET_LAG = '...'"
-                )))
-            }
-            (RefreshAction::Suspend, Some(r)) => (r.every, true),
-            (RefreshAction::Resume | RefreshAction::Refresh, Some(r)) => (r.every, false),
-        };
-        self.reschedule(id, name, definition, every, suspended);
-        Ok(command("ALTER DYNAMIC TABLE"))
-    }
-
-    /// Rebuilds view `id`'s dataflow to refresh every `every` ms, or never while suspended.
-    fn reschedule(&mut self, id: GlobalId, name: &str, definition: RelationExpr, every: Timestamp, suspended: bool) {
-        let configured = eddy_compute::Refresh { every, initial: Some(self.last_write) };
-        // Suspended: everything after now waits for a refresh that never comes.
-        let effective =
-            if suspended { eddy_compute::Refresh { every: Timestamp::MAX / 4, ..configured } } else { configured };
-        self.compute.send(Command::Drop { id });
-        self.start_view_dataflow(id, name, definition, Some(effective));
-        if let Some(entry) = self.entries.get_mut(&id) {
-            entry.refresh = Some(configured);
-            entry.suspended = suspended;
-        }
-    }
-
-    /// After a restart: gives view `id` the schedule ALTER had given it, if that differs
-    /// from its CREATE statement's.
-    pub(crate) fn restore_refresh(&mut self, id: GlobalId, every: Timestamp, suspended: bool) {
-        let Some(entry) = self.entries.get(&id) else { return };
-        if entry.refresh.map(|r| r.every) == Some(every) && entry.suspended == suspended {
-            return;
-        }
-        let (name, Some(definition)) = (entry.item.name.clone(), entry.definition.clone()) else { return };
-        self.reschedule(id, &name, definition, every, suspended);
-    }
-
     pub(crate) fn entries(&self) -> &BTreeMap<GlobalId, CatalogEntry> {
         &self.entries
+    }
+
+    pub(crate) fn entry_mut(&mut self, id: GlobalId) -> Option<&mut CatalogEntry> {
+        self.entries.get_mut(&id)
+    }
+
+    pub(crate) fn id_of(&self, name: &str) -> Option<GlobalId> {
+        self.names.get(name).copied()
+    }
+
+    /// The ids and dataflow definitions of the indexes on the collections in `on`.
+    pub(crate) fn index_definitions(&self, on: &BTreeSet<GlobalId>) -> Vec<(GlobalId, RelationExpr)> {
+        self.indexes
+            .values()
+            .filter(|i| on.contains(&i.on))
+            .filter_map(|i| {
+                let on = &self.entries.get(&i.on)?.item;
+                Some((i.id, RelationExpr::get(i.on, &on.name, on.desc.arity()).project(i.permutation.clone())))
+            })
+            .collect()
     }
 
     /// Makes the next allocated id `id`: replaying the stored catalog gives every object
@@ -545,15 +515,17 @@ impl Coordinator {
         if self.entries.values().any(|e| e.refresh.is_some()) {
             let time = self.next_write_ts();
             self.compute.send(Command::AdvanceTime { time: time + 1 });
+            self.refresh_due_full_views();
         }
     }
 
     /// `eddy_catalog.freshness` and `eddy_catalog.refresh_history`, as of now.
     fn freshness_table(&self, name: &str) -> Option<CatalogItem> {
-        let views = self.entries.values().filter(|e| e.item.kind == ItemKind::MaterializedView).map(|e| {
-            let refresh = e.refresh.map(|r| refresh::Schedule { refresh: r, suspended: e.suspended });
-            (e.item.name.as_str(), refresh)
-        });
+        let views = self
+            .entries
+            .values()
+            .filter(|e| e.item.kind == ItemKind::MaterializedView)
+            .map(|e| (e.item.name.as_str(), self.freshness_of(e)));
         let log = self.refreshes.lock().ok()?;
         refresh::system_table(name, views, &log, self.last_write, wall_clock_ms())
     }
@@ -681,13 +653,16 @@ impl Coordinator {
     /// Evaluates `expr` with `pending` changes applied on top of the committed state: a
     /// table they touch is read whole and patched, a materialized view over such a table
     /// is recomputed from its definition; everything else is read from compute.
-    fn evaluate_seeing(
+    pub(crate) fn evaluate_seeing(
         &self,
         expr: &RelationExpr,
         pending: &[(GlobalId, Collection)],
     ) -> Result<Collection, EvalError> {
         let ts = self.last_write;
         let read = |id: GlobalId, pipeline: &Pipeline| -> Result<Collection, EvalError> {
+            if let Some(e) = self.full_refresh_error(id) {
+                return Err(e);
+            }
             if self.sees_pending(id, pending) {
                 let contents = match self.entries.get(&id).and_then(|e| e.definition.as_ref()) {
                     Some(definition) => self.evaluate_seeing(definition, pending)?,

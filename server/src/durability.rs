@@ -77,7 +77,8 @@ impl Coordinator {
             if e.item.kind == ItemKind::Source && !e.depends_on.is_empty() {
                 continue;
             }
-            let refresh = e.refresh.map(|r| (r.every, e.suspended));
+            // The target lag is in the CREATE statement (ALTER rewrites it); 0: no lag here.
+            let refresh = e.target.map(|_| (0, e.suspended));
             records
                 .insert(id, CatalogRecord { id, name: e.item.name.clone(), create_sql: e.create_sql.clone(), refresh });
         }
@@ -478,6 +479,7 @@ fn load_all(coord: &Mutex<Coordinator>) -> Result<(), AdapterError> {
     }
     let mut c = lock()?;
     c.loading_in_progress = false;
+    c.build_deferred_dataflows();
     c.start_loaded_sources();
     for id in std::mem::take(&mut c.deferred_output_writers) {
         if c.entries().contains_key(&id) {

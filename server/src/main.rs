@@ -11,6 +11,7 @@ mod error;
 mod http;
 mod protocol;
 mod refresh;
+mod schedules;
 mod session;
 mod sources;
 mod subscribe;

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::Receiver;
-use eddy_compute::{Refresh, SubscribeEvent};
-use eddy_planner::CatalogItem;
+use eddy_compute::SubscribeEvent;
+use eddy_planner::{CatalogItem, RefreshMode};
 use eddy_repr::{Datum, Row, ScalarType, Timestamp};
 
 use crate::subscribe::{Merger, Output};
@@ -52,7 +52,7 @@ pub struct RefreshLog {
 }
 
 impl RefreshLog {
-    fn record(&mut self, record: RefreshRecord, target_ms: Timestamp) {
+    pub(crate) fn record(&mut self, record: RefreshRecord, target_ms: Timestamp) {
         let counts = self.counts.entry(record.view.clone()).or_default();
         counts.refreshes += 1;
         if record.duration_ms() > target_ms {
@@ -109,8 +109,13 @@ pub fn watch(
 
 /// A materialized view's schedule as the freshness table shows it.
 pub struct Schedule {
-    pub refresh: Refresh,
-    pub suspended: bool,
+    /// `target lag`, `downstream` or `suspended`.
+    pub state: &'static str,
+    pub mode: RefreshMode,
+    /// How often it refreshes now (`None`: never, or continuously).
+    pub target_ms: Option<Timestamp>,
+    /// The time of the inputs it shows (`None`: not refreshed yet).
+    pub as_of: Option<Timestamp>,
 }
 
 /// `eddy_catalog.freshness` over `views` (name, schedule if it has a target lag) or
@@ -151,22 +156,19 @@ pub fn system_table<'a>(
             let rows = views
                 .map(|(view, schedule)| {
                     // A continuous view is as of the read (reads wait for it): lag 0.
-                    let (mode, target, as_of, lag) = match schedule {
-                        None => ("continuous", Datum::Null, read, 0),
-                        Some(s) => {
-                            let as_of =
-                                if s.suspended { s.refresh.initial.unwrap_or(0) } else { s.refresh.shown_as_of(read) };
-                            let mode = if s.suspended { "suspended" } else { "target lag" };
-                            (mode, Datum::Int64(s.refresh.every as i64), as_of, now.saturating_sub(as_of))
-                        }
+                    let (state, mode, target, as_of, lag) = match schedule {
+                        None => ("continuous", RefreshMode::Incremental, None, Some(read), Some(0)),
+                        Some(s) => (s.state, s.mode, s.target_ms, s.as_of, s.as_of.map(|t| now.saturating_sub(t))),
                     };
+                    let int = |v: Option<u64>| v.map_or(Datum::Null, |v| Datum::Int64(v as i64));
                     let counts = log.counts.get(view).copied().unwrap_or_default();
                     Row::new(vec![
                         Datum::Text(view.to_string()),
-                        Datum::Text(mode.into()),
-                        target,
-                        timestamptz(as_of),
-                        Datum::Int64(lag as i64),
+                        Datum::Text(state.into()),
+                        Datum::Text(mode.as_str().into()),
+                        int(target),
+                        as_of.map_or(Datum::Null, timestamptz),
+                        int(lag),
                         Datum::Int64(counts.refreshes as i64),
                         Datum::Int64(counts.late as i64),
                     ])
@@ -175,9 +177,10 @@ pub fn system_table<'a>(
             let columns = vec![
                 column("name", ScalarType::Text),
                 column("refresh", ScalarType::Text),
+                column("refresh_mode", ScalarType::Text),
                 nullable_column("target_lag_ms", ScalarType::Int64),
-                column("data_as_of", ScalarType::TimestampTz),
-                column("lag_ms", ScalarType::Int64),
+                nullable_column("data_as_of", ScalarType::TimestampTz),
+                nullable_column("lag_ms", ScalarType::Int64),
                 column("refreshes", ScalarType::Int64),
                 column("late_refreshes", ScalarType::Int64),
             ];

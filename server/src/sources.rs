@@ -626,11 +626,18 @@ impl Coordinator {
         ExecuteResponse::Rows { desc: RelationDesc::new(vec![text("name"), text("create_sql")]), rows }
     }
 
-    /// `SHOW CREATE SOURCE | CONNECTION name`: the statement as written (secrets appear
-    /// only as `SECRET name`).
+    /// `SHOW CREATE SOURCE | CONNECTION | MATERIALIZED VIEW | DYNAMIC TABLE name`: the
+    /// statement as written (secrets appear only as `SECRET name`; a target lag as it is
+    /// now).
     pub(crate) fn show_create_named(&self, kind: &str, name: &str) -> Result<ExecuteResponse, AdapterError> {
         let sql = match kind {
             "connection" => self.sources.connections.get(name).map(|c| c.create_sql.clone()),
+            // A dynamic table is a materialized view with a target lag: either name works.
+            "materialized view" | "dynamic table" => self
+                .id_of(name)
+                .and_then(|id| self.entry(id).ok())
+                .filter(|e| e.item.kind == eddy_planner::ItemKind::MaterializedView)
+                .map(|e| e.create_sql.clone()),
             _ => self
                 .sources
                 .running
@@ -639,7 +646,12 @@ impl Coordinator {
                 .and_then(|(id, _)| self.entry(*id).ok())
                 .map(|e| e.create_sql.clone()),
         };
-        let sql = sql.ok_or_else(|| AdapterError::UndefinedObject(format!("{kind} \"{name}\" does not exist")))?;
+        let missing = format!("{kind} \"{name}\" does not exist");
+        let sql = match (sql, kind) {
+            (Some(sql), _) => sql,
+            (None, "materialized view" | "dynamic table") => return Err(AdapterError::UnknownObject(missing)),
+            (None, _) => return Err(AdapterError::UndefinedObject(missing)),
+        };
         let rows = vec![Row::new(vec![Datum::Text(name.to_string()), Datum::Text(sql)])];
         Ok(ExecuteResponse::Rows { desc: RelationDesc::new(vec![text("name"), text("create_sql")]), rows })
     }

@@ -3,6 +3,7 @@
 
 pub mod kafka;
 pub mod postgres;
+pub mod subscription;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
