@@ -226,7 +226,12 @@ impl Coordinator {
                 depends_on,
                 target_lag,
             } => {
-                let tag = if materialized { "CREATE MATERIALIZED VIEW" } else { "CREATE VIEW" };
+                let tag = match materialized {
+                    // Written as a dynamic table: its canonical CREATE says so.
+                    true if create_sql.starts_with("CREATE DYNAMIC TABLE") => "CREATE DYNAMIC TABLE",
+                    true => "CREATE MATERIALIZED VIEW",
+                    false => "CREATE VIEW",
+                };
                 // Indexes share relations' namespace, as in PostgreSQL.
                 if self.indexes.contains_key(&name) {
                     return self.exists(&name, if_not_exists, tag);
