@@ -294,3 +294,32 @@ fn inputs_as_of(base: &Replay, time: u64) -> Vec<Vec<Option<String>>> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refresh_slower_than_its_lag_is_counted_late() -> anyhow::Result<()> {
+    let server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+    // Recomputing this takes a few hundred milliseconds here: more than the 100 ms lag.
+    client
+        .batch_execute(
+            "CREATE TABLE big (x bigint); INSERT INTO big SELECT g FROM generate_series(1, 500000) g;
+             CREATE DYNAMIC TABLE behind TARGET_LAG = '100ms' REFRESH_MODE = FULL
+               AS SELECT count(DISTINCT x % 250000) AS d FROM big;",
+        )
+        .await?;
+    let sql = "SELECT late_refreshes, lag_ms FROM eddy_catalog.freshness WHERE name = 'behind'";
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (mut late, mut worst_lag) = (0, 0);
+    while late == 0 && std::time::Instant::now() < deadline {
+        let r = client.query_one(sql, &[]).await?;
+        late = r.get::<_, i64>(0);
+        worst_lag = worst_lag.max(r.get::<_, i64>(1));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(late > 0, "late refreshes are counted");
+    let history = "SELECT max(duration_ms) FROM eddy_catalog.refresh_history WHERE view = 'behind'";
+    let longest: i64 = client.query_one(history, &[]).await?.get(0);
+    assert!(longest > 100, "the history shows refreshes longer than the lag: {longest} ms");
+    assert!(worst_lag > 0, "the lag is shown: {worst_lag} ms");
+    Ok(())
+}
