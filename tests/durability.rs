@@ -82,8 +82,10 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
     let lag = rows(&client, "SELECT refresh, target_lag_ms FROM eddy_catalog.freshness WHERE name = 'owners'").await?;
     assert_eq!(lag, vec![row(&["downstream", "3600000"])], "DOWNSTREAM resolved again");
     // What is stored, and the views' rehydration, are visible.
-    let stored = "SELECT rows, bytes > 0, updates_in_memory FROM eddy_catalog.storage WHERE name = 'accounts'";
-    assert_eq!(wait_for(&client, stored, &vec![row(&["2", "t", "2"])]).await?, vec![row(&["2", "t", "2"])]);
+    let stored = "SELECT rows, bytes > 0, updates_in_memory, bytes_in_memory > 100 FROM eddy_catalog.storage \
+                  WHERE name = 'accounts'";
+    let expected = vec![row(&["2", "t", "2", "t"])];
+    assert_eq!(wait_for(&client, stored, &expected).await?, expected);
     let hydrated = "SELECT name, hydrated FROM eddy_catalog.hydration WHERE kind = 'materialized view' ORDER BY name";
     let expected: Vec<_> = ["counted", "hourly", "hourly_full", "owner_count", "owners", "slow", "totals"]
         .iter()

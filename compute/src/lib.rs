@@ -68,12 +68,20 @@ pub enum Command {
         ranges: Vec<KeyRange>,
         reply: Sender<PeekResponse>,
     },
-    /// Replies with the number of updates each collection's arrangement holds on this
-    /// worker (its size in memory, in records).
+    /// Replies with the size of each collection's arrangement on this worker.
     Sizes {
-        reply: Sender<Vec<(GlobalId, usize)>>,
+        reply: Sender<Vec<(GlobalId, ArrangementSize)>>,
     },
     Shutdown,
+}
+
+/// What an arrangement holds in memory: its updates (rows at their distinct times, not
+/// yet consolidated) and their bytes (each row once per batch it is in, with its datums'
+/// heap, plus a time and a count per update; allocator overhead not included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArrangementSize {
+    pub updates: usize,
+    pub bytes: usize,
 }
 
 /// A view's refresh schedule: it changes only at multiples of `every` (milliseconds
@@ -233,14 +241,16 @@ impl Compute {
     }
 
     /// The updates each collection's arrangement holds, over all workers.
-    pub fn arrangement_sizes(&self) -> BTreeMap<GlobalId, usize> {
+    pub fn arrangement_sizes(&self) -> BTreeMap<GlobalId, ArrangementSize> {
         let (tx, rx) = crossbeam_channel::unbounded();
         self.send(Command::Sizes { reply: tx });
         let mut sizes = BTreeMap::new();
         for _ in 0..self.workers() {
             let Ok(part) = rx.recv() else { break };
-            for (id, n) in part {
-                *sizes.entry(id).or_default() += n;
+            for (id, size) in part {
+                let total: &mut ArrangementSize = sizes.entry(id).or_default();
+                total.updates += size.updates;
+                total.bytes += size.bytes;
             }
         }
         sizes

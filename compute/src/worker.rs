@@ -18,7 +18,7 @@ use timely::progress::frontier::AntichainRef;
 use timely::worker::Worker;
 
 use crate::render::{arrange, render, ErrTrace, Imports, RowTrace};
-use crate::{Command, PeekError, PeekResponse, Refresh, SubscribeEvent};
+use crate::{ArrangementSize, Command, PeekError, PeekResponse, Refresh, SubscribeEvent};
 
 /// A maintained collection on this worker.
 struct Maintained {
@@ -121,14 +121,7 @@ impl State {
                 self.subscribe(worker, subscription, collection, sender)
             }
             Command::Sizes { reply } => {
-                let sizes = self
-                    .collections
-                    .iter_mut()
-                    .map(|(&id, c)| {
-                        let batches = c.oks.batches_through(AntichainRef::new(&[])).unwrap_or_default();
-                        (id, batches.iter().map(SpineBatch::len).sum())
-                    })
-                    .collect();
+                let sizes = self.collections.iter_mut().map(|(&id, c)| (id, arrangement_size(&mut c.oks))).collect();
                 let _ = reply.send(sizes);
             }
             Command::Shutdown => {}
@@ -333,6 +326,22 @@ fn read_at(c: &mut Maintained, time: Timestamp, pipeline: &Pipeline, ranges: &[K
         }
     }
     Ok(out)
+}
+
+/// What this worker's share of `trace` holds in memory.
+fn arrangement_size(trace: &mut RowTrace) -> ArrangementSize {
+    let Some(batches) = trace.batches_through(AntichainRef::new(&[])) else { return ArrangementSize::default() };
+    use differential_dataflow::trace::cursor::Navigable;
+    let updates: usize = batches.iter().map(SpineBatch::len).sum();
+    let mut bytes = updates * std::mem::size_of::<(Timestamp, Diff)>();
+    for batch in &batches {
+        let mut cursor = batch.cursor();
+        while let Some(row) = cursor.get_key(batch) {
+            bytes += row.bytes();
+            cursor.step_key(batch);
+        }
+    }
+    ArrangementSize { updates, bytes }
 }
 
 /// The first error with a positive count at `time` in this worker's share of `errs`.

@@ -38,6 +38,16 @@ pub enum Datum {
 }
 
 impl Datum {
+    /// Bytes this value holds on the heap (beyond its own size).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Datum::Text(s) => s.capacity(),
+            Datum::Bytes(b) => b.capacity(),
+            Datum::Jsonb(j) => j.heap_bytes(),
+            _ => 0,
+        }
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self, Datum::Null)
     }

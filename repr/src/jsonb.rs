@@ -15,6 +15,23 @@ pub enum Jsonb {
     Object(Vec<(JsonKey, Jsonb)>),
 }
 
+impl Jsonb {
+    /// Bytes this value holds on the heap (beyond its own size).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Jsonb::Null | Jsonb::Bool(_) | Jsonb::Number(JsonNumber::Decimal(_)) => 0,
+            Jsonb::Number(JsonNumber::Text(s)) | Jsonb::String(s) => s.capacity(),
+            Jsonb::Array(items) => {
+                items.capacity() * std::mem::size_of::<Jsonb>() + items.iter().map(Jsonb::heap_bytes).sum::<usize>()
+            }
+            Jsonb::Object(fields) => {
+                fields.capacity() * std::mem::size_of::<(JsonKey, Jsonb)>()
+                    + fields.iter().map(|(k, v)| k.0.capacity() + v.heap_bytes()).sum::<usize>()
+            }
+        }
+    }
+}
+
 /// A JSON number as jsonb keeps it: an exact decimal when it fits, otherwise its text
 /// (normalized), so that no digit is ever lost.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

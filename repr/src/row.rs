@@ -14,6 +14,13 @@ impl Row {
         Row(datums)
     }
 
+    /// Bytes the row takes in memory: itself, its datums and what they hold.
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<Row>()
+            + self.0.capacity() * std::mem::size_of::<Datum>()
+            + self.0.iter().map(Datum::heap_bytes).sum::<usize>()
+    }
+
     pub fn empty() -> Self {
         Row(Vec::new())
     }
@@ -56,5 +63,19 @@ impl From<Vec<Datum>> for Row {
 impl FromIterator<Datum> for Row {
     fn from_iter<I: IntoIterator<Item = Datum>>(iter: I) -> Self {
         Row(iter.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_bytes_count_the_datums_and_what_they_hold() {
+        let ints = Row::new(vec![Datum::Int64(1), Datum::Int64(2)]);
+        let base = std::mem::size_of::<Row>() + 2 * std::mem::size_of::<Datum>();
+        assert_eq!(ints.bytes(), base);
+        let text = Row::new(vec![Datum::Int64(1), Datum::Text("x".repeat(100))]);
+        assert!(text.bytes() >= base + 100);
     }
 }

@@ -378,9 +378,9 @@ impl Coordinator {
             }
             "eddy_catalog.storage" => {
                 // Per table, source and materialized view (its stored output): rows and
-                // their encoded bytes before compression, and the updates its arrangement
-                // holds in memory (rows at their distinct times, not yet consolidated);
-                // then the directory's size on disk.
+                // their encoded bytes before compression, and what its arrangement holds
+                // in memory (updates: rows at their distinct times, not yet consolidated;
+                // and their bytes); then the directory's size on disk.
                 let sizes = self.store.sizes();
                 let in_memory = self.compute.arrangement_sizes();
                 let mut rows: Vec<Row> = self
@@ -389,12 +389,14 @@ impl Coordinator {
                     .filter(|(_, e)| e.item.kind != ItemKind::View && !e.item.desc.columns().is_empty())
                     .map(|(&id, e)| {
                         let size = sizes.get(&id).copied().unwrap_or_default();
+                        let memory = in_memory.get(&id).copied().unwrap_or_default();
                         Row::new(vec![
                             Datum::Text(e.item.name.clone()),
                             Datum::Text(e.item.kind.as_str().into()),
                             Datum::Int64(size.rows),
                             Datum::Int64(size.bytes),
-                            Datum::Int64(in_memory.get(&id).copied().unwrap_or(0) as i64),
+                            Datum::Int64(memory.updates as i64),
+                            Datum::Int64(memory.bytes as i64),
                         ])
                     })
                     .collect();
@@ -405,6 +407,7 @@ impl Coordinator {
                     Datum::Null,
                     Datum::Int64(self.store.bytes_on_disk() as i64),
                     Datum::Null,
+                    Datum::Null,
                 ]));
                 let columns = vec![
                     column("name", ScalarType::Text),
@@ -412,6 +415,7 @@ impl Coordinator {
                     nullable_column("rows", ScalarType::Int64),
                     column("bytes", ScalarType::Int64),
                     nullable_column("updates_in_memory", ScalarType::Int64),
+                    nullable_column("bytes_in_memory", ScalarType::Int64),
                 ];
                 Some(system_tables::constant(name, system_tables::STORAGE, columns, rows))
             }
