@@ -106,9 +106,12 @@ async fn json_source_with_metadata_feeds_a_view_and_keeps_bad_messages() -> anyh
     );
     let shown = rows(&client, "SHOW SOURCES").await?;
     assert_eq!(shown, vec![row(&["orders", "kafka", "running", "303", "3"])]);
-    let lag =
-        wait_for(&client, "SELECT partitions, lag_messages FROM eddy_catalog.sources", &vec![row(&["3", "0"])]).await?;
-    assert_eq!(lag, vec![row(&["3", "0"])]);
+    let lag_sql = "SELECT partitions, lag_messages, lag_ms FROM eddy_catalog.sources";
+    let lag = wait_for(&client, lag_sql, &vec![row(&["3", "0", "0"])]).await?;
+    assert_eq!(lag, vec![row(&["3", "0", "0"])], "caught up: no lag in messages or in time");
+    let per_partition = "SELECT partition, lag_messages, lag_ms FROM eddy_catalog.source_partitions ORDER BY 1";
+    let expected: Vec<_> = ["0", "1", "2"].iter().map(|p| row(&[p, "0", "0"])).collect();
+    assert_eq!(rows(&client, per_partition).await?, expected);
     // Offsets are committed to the consumer group, so Kafka's own tools see the position.
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut committed = broker.committed_offsets("eddy-orders", "orders", 3)?;

@@ -450,6 +450,8 @@ struct SourceRow {
     upper: Option<Timestamp>,
     partitions: usize,
     lag: i64,
+    /// The most any partition is behind, in time (ms), if known.
+    lag_ms: Option<i64>,
     /// Max over min messages read per partition (1 = even).
     skew: Option<f64>,
     backpressure_ms: u64,
@@ -476,6 +478,7 @@ impl Coordinator {
                 upper: running.upper,
                 partitions: status.partitions.len(),
                 lag: status.partitions.iter().map(|p| p.high_watermark - p.next_offset).sum(),
+                lag_ms: status.partitions.iter().filter_map(|p| p.lag_ms).max(),
                 skew,
                 backpressure_ms: status.backpressure_ms,
                 last_batch_ms: status.last_batch_ms,
@@ -545,6 +548,7 @@ impl Coordinator {
                             Datum::Int64(p.next_offset),
                             Datum::Int64(p.high_watermark),
                             Datum::Int64(p.high_watermark - p.next_offset),
+                            p.lag_ms.map_or(Datum::Null, Datum::Int64),
                         ]));
                     }
                 }
@@ -554,6 +558,7 @@ impl Coordinator {
                     int("next_offset"),
                     int("high_watermark"),
                     int("lag_messages"),
+                    system_tables::nullable_column("lag_ms", ScalarType::Int64),
                 ];
                 Some(system_tables::constant(name, system_tables::SOURCE_PARTITIONS, columns, rows))
             }
@@ -583,6 +588,9 @@ impl Coordinator {
         family("eddy_source_lag_messages", "gauge", "Messages in the topic not yet read, all partitions.", &|r| {
             Some(r.lag as f64)
         });
+        family("eddy_source_lag_seconds", "gauge", "How far behind in time the most lagging partition is.", &|r| {
+            r.lag_ms.map(|ms| ms as f64 / 1000.0)
+        });
         family("eddy_source_partition_skew_ratio", "gauge", "Most over fewest messages read per partition.", &|r| {
             r.skew
         });
@@ -601,16 +609,24 @@ impl Coordinator {
         family("eddy_source_stalled", "gauge", "1 if the source cannot make progress.", &|r| {
             Some(if r.status.starts_with("stalled") { 1.0 } else { 0.0 })
         });
+        let partitions: Vec<_> = self
+            .sources
+            .running
+            .values()
+            .flat_map(|running| running.status().partitions.into_iter().map(move |p| (running.name.clone(), p)))
+            .collect();
         m.family("eddy_source_partition_lag_messages", "gauge", "Messages not yet read, per partition.");
-        for running in self.sources.running.values() {
-            for p in running.status().partitions {
-                let partition = p.partition.to_string();
-                let lag = (p.high_watermark - p.next_offset) as f64;
-                m.sample(
-                    "eddy_source_partition_lag_messages",
-                    &[("source", &running.name), ("partition", &partition)],
-                    lag,
-                );
+        for (source, p) in &partitions {
+            let partition = p.partition.to_string();
+            let lag = (p.high_watermark - p.next_offset) as f64;
+            m.sample("eddy_source_partition_lag_messages", &[("source", source), ("partition", &partition)], lag);
+        }
+        m.family("eddy_source_partition_lag_seconds", "gauge", "How far behind in time, per partition.");
+        for (source, p) in &partitions {
+            let partition = p.partition.to_string();
+            if let Some(ms) = p.lag_ms {
+                let labels = [("source", source.as_str()), ("partition", partition.as_str())];
+                m.sample("eddy_source_partition_lag_seconds", &labels, ms as f64 / 1000.0);
             }
         }
         m.finish()
@@ -673,6 +689,7 @@ fn sources_columns() -> Vec<(String, ColumnType)> {
         system_tables::nullable_column("upper", ScalarType::TimestampTz),
         system_tables::column("partitions", ScalarType::Int32),
         int("lag_messages"),
+        system_tables::nullable_column("lag_ms", ScalarType::Int64),
         system_tables::nullable_column("partition_skew", ScalarType::Float64),
         int("backpressure_ms"),
         int("last_batch_ms"),
@@ -691,6 +708,7 @@ fn sources_row(r: SourceRow) -> Row {
         upper,
         Datum::Int32(r.partitions as i32),
         Datum::Int64(r.lag),
+        r.lag_ms.map_or(Datum::Null, Datum::Int64),
         r.skew.map_or(Datum::Null, Datum::Float64),
         Datum::Int64(r.backpressure_ms as i64),
         Datum::Int64(r.last_batch_ms as i64),

@@ -39,6 +39,8 @@ pub(crate) struct KafkaIngestion {
     readers: i32,
     /// Next offset to read, per assigned partition.
     next_offsets: BTreeMap<i32, i64>,
+    /// Per partition: the Kafka timestamp (ms) of the last message applied, for lag in time.
+    last_timestamps: BTreeMap<i32, i64>,
     /// The topic's partition count as the watcher last saw it.
     partitions: Arc<AtomicI32>,
     /// Persisted next offsets of a restarted source: partitions resume there.
@@ -191,6 +193,7 @@ impl KafkaIngestion {
                 reader,
                 readers,
                 next_offsets: BTreeMap::new(),
+                last_timestamps: BTreeMap::new(),
                 partitions: count.clone(),
                 resume_offsets: resume.offsets.clone(),
                 seed: resume
@@ -285,6 +288,9 @@ impl KafkaIngestion {
                             });
                         }
                         self.next_offsets.insert(msg.partition, msg.offset + 1);
+                        if let Some(ts) = msg.timestamp_ms {
+                            self.last_timestamps.insert(msg.partition, ts);
+                        }
                         stalled = None;
                     }
                     Some(Err(e)) => {
@@ -365,7 +371,8 @@ impl KafkaIngestion {
             // (both ends seen at once); a stale high watermark against our newer
             // position would read as no lag.
             let lag = if lag >= 0 { lag } else { (high - next_offset).max(0) };
-            progress.push(PartitionProgress { partition: p, next_offset, high_watermark: next_offset + lag });
+            let lag_ms = lag_in_time(lag, self.last_timestamps.get(&p).copied(), Utc::now().timestamp_millis());
+            progress.push(PartitionProgress { partition: p, next_offset, high_watermark: next_offset + lag, lag_ms });
         }
         cx.update_status(|s| {
             // Other readers report their own partitions.
@@ -373,6 +380,18 @@ impl KafkaIngestion {
             s.partitions.extend(progress);
             s.partitions.sort_by_key(|p| p.partition);
         });
+    }
+}
+
+/// How far behind in time a partition `lag` messages behind is: the age of the last
+/// message applied (the oldest waiting one was produced after it, so it has waited at
+/// most that long); 0 when caught up; unknown before the first message or without
+/// timestamps.
+fn lag_in_time(lag: i64, last_timestamp_ms: Option<i64>, now_ms: i64) -> Option<i64> {
+    match (lag, last_timestamp_ms) {
+        (0, _) => Some(0),
+        (_, Some(ts)) => Some((now_ms - ts).max(0)),
+        (_, None) => None,
     }
 }
 
@@ -410,5 +429,18 @@ fn describe(e: &KafkaError) -> String {
     match e.rdkafka_error_code() {
         Some(code) => format!("{code}"),
         None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lag_in_time;
+
+    #[test]
+    fn lag_in_time_is_the_age_of_the_last_message_read_while_messages_wait() {
+        assert_eq!(lag_in_time(0, Some(1_000), 5_000), Some(0), "caught up");
+        assert_eq!(lag_in_time(12, Some(1_000), 5_000), Some(4_000));
+        assert_eq!(lag_in_time(12, None, 5_000), None, "nothing read yet");
+        assert_eq!(lag_in_time(3, Some(9_000), 5_000), Some(0), "clock skew never goes negative");
     }
 }

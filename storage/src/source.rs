@@ -93,6 +93,8 @@ pub struct PartitionProgress {
     pub next_offset: i64,
     /// The broker's high watermark when last seen: `high_watermark - next_offset` is lag.
     pub high_watermark: i64,
+    /// The lag in time, ms (see `kafka::lag_in_time`); `None` while unknown.
+    pub lag_ms: Option<i64>,
 }
 
 /// Where a restarted source resumes: what the durable store holds for it.
