@@ -257,6 +257,9 @@ pub enum Func {
     /// `#>` with a text[] path given as text (`'{a,b}'`).
     JsonbGetPath,
     JsonbGetPathText,
+    /// `jsonb_extract_path(j, VARIADIC text)`: the path as separate elements.
+    JsonbExtractPath,
+    JsonbExtractPathText,
     JsonbContains,
     JsonbContained,
     JsonbExists,
@@ -439,6 +442,8 @@ impl Func {
             | Func::JsonbGetText
             | Func::JsonbGetPath
             | Func::JsonbGetPathText
+            | Func::JsonbExtractPath
+            | Func::JsonbExtractPathText
             | Func::JsonbContains
             | Func::JsonbContained
             | Func::JsonbExists
@@ -599,6 +604,8 @@ impl Func {
             Func::JsonbGetText => "->>",
             Func::JsonbGetPath => "#>",
             Func::JsonbGetPathText => "#>>",
+            Func::JsonbExtractPath => "jsonb_extract_path",
+            Func::JsonbExtractPathText => "jsonb_extract_path_text",
             Func::JsonbContains => "@>",
             Func::JsonbContained => "<@",
             Func::JsonbExists => "?",

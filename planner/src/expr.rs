@@ -102,6 +102,15 @@ pub fn plan_condition(ctx: &ExprCtx, e: &Expr, clause: &str) -> Result<ScalarExp
 /// others cast when `context` allows it.
 pub fn coerce(ctx: &ExprCtx, typed: Typed, ty: &ScalarType, context: CastContext) -> Result<ScalarExpr, PlanError> {
     match typed.unknown {
+        // An explicit cast to a bounded string type truncates (as text then cast);
+        // other contexts check the length, as an assignment does.
+        Unknown::Text(text)
+            if context == CastContext::Explicit
+                && matches!(ty, ScalarType::Varchar { max_length: Some(_) } | ScalarType::Char { length: Some(_) }) =>
+        {
+            let text = ScalarExpr::Literal(Datum::Text(text), ScalarType::Text);
+            return coerce(ctx, Typed { expr: text, ty: Some(ScalarType::Text), unknown: Unknown::No }, ty, context);
+        }
         Unknown::Text(text) => return Ok(ScalarExpr::Literal(strconv::parse_datum(&text, ty)?, ty.clone())),
         Unknown::Null => return Ok(ScalarExpr::Literal(Datum::Null, ty.clone())),
         Unknown::Param(i) => {
@@ -572,17 +581,65 @@ fn function_args(f: &ast::Function) -> Result<(Vec<&FunctionArgExpr>, bool), Pla
                 return Err(PlanError::Unsupported(format!("function clauses in {f}")));
             }
             let distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
-            let args = list
-                .args
-                .iter()
-                .map(|a| match a {
-                    FunctionArg::Unnamed(e) => Ok(e),
-                    _ => Err(PlanError::Unsupported(format!("named arguments in {f}"))),
-                })
-                .collect::<Result<_, _>>()?;
-            Ok((args, distinct))
+            if list.args.iter().all(|a| matches!(a, FunctionArg::Unnamed(_))) {
+                let args =
+                    list.args.iter().filter_map(|a| if let FunctionArg::Unnamed(e) = a { Some(e) } else { None });
+                return Ok((args.collect(), distinct));
+            }
+            Ok((named_args(f, &list.args)?, distinct))
         }
     }
+}
+
+/// The zero that `make_interval`'s omitted arguments default to.
+static ZERO_ARG: std::sync::LazyLock<FunctionArgExpr> =
+    std::sync::LazyLock::new(|| FunctionArgExpr::Expr(Expr::value(ast::Value::Number("0".into(), false))));
+
+/// `f(a, name => b, ...)`: the arguments in parameter order, for the built-in functions
+/// whose parameters PostgreSQL names. Omitted parameters take their default (only
+/// `make_interval`'s have one: 0).
+fn named_args<'e>(f: &ast::Function, args: &'e [FunctionArg]) -> Result<Vec<&'e FunctionArgExpr>, PlanError> {
+    let name = object_name(&f.name);
+    let (params, defaults): (&[&str], bool) = match name.as_str() {
+        "make_interval" => (&["years", "months", "weeks", "days", "hours", "mins", "secs"], true),
+        "make_date" => (&["year", "month", "day"], false),
+        "make_timestamp" => (&["year", "month", "mday", "hour", "min", "sec"], false),
+        _ => return Err(PlanError::Unsupported(format!("named arguments in {f}"))),
+    };
+    let mut slots: Vec<Option<&'e FunctionArgExpr>> = vec![None; params.len()];
+    for (position, arg) in args.iter().enumerate() {
+        let (slot, value) = match arg {
+            FunctionArg::Unnamed(e) => (position, e),
+            FunctionArg::Named { name: param, arg, .. }
+            | FunctionArg::ExprNamed { name: Expr::Identifier(param), arg, .. } => {
+                let param = normalize_ident(param);
+                let slot = params.iter().position(|p| *p == param).ok_or_else(|| {
+                    let args = format!("{param} => ...");
+                    PlanError::Resolve(eddy_expr::func::ResolveError::NoSuchFunction { name: name.clone(), args })
+                })?;
+                (slot, arg)
+            }
+            FunctionArg::ExprNamed { .. } => return Err(PlanError::Unsupported(format!("named arguments in {f}"))),
+        };
+        match slots.get_mut(slot) {
+            Some(s @ None) => *s = Some(value),
+            Some(Some(_)) => {
+                return Err(PlanError::Syntax(format!("argument \"{}\" given more than once in {f}", params[slot])))
+            }
+            None => return Err(PlanError::Syntax(format!("too many arguments in {f}"))),
+        }
+    }
+    let given = slots.iter().rposition(Option::is_some).map_or(0, |last| last + 1);
+    slots.truncate(given);
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(i, slot)| match slot {
+            Some(arg) => Ok(arg),
+            None if defaults => Ok(&*ZERO_ARG),
+            None => Err(PlanError::Syntax(format!("missing argument \"{}\" in {f}", params[i]))),
+        })
+        .collect()
 }
 
 fn expr_args<'e>(args: &[&'e FunctionArgExpr], f: &ast::Function) -> Result<Vec<&'e Expr>, PlanError> {

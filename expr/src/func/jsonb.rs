@@ -414,14 +414,22 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
                 (Some(v), _) => as_text(v),
             })
         }
-        (JsonbGetPath | JsonbGetPathText, 2) => {
-            let path = match &args[1] {
-                Datum::Text(p) => parse_text_array(p)?,
+        (JsonbGetPath | JsonbGetPathText | JsonbExtractPath | JsonbExtractPathText, n) if n >= 1 => {
+            let path = match (func, &args[1..]) {
+                (JsonbGetPath | JsonbGetPathText, [Datum::Text(p)]) => parse_text_array(p)?,
+                (JsonbExtractPath | JsonbExtractPathText, elements) => elements
+                    .iter()
+                    .map(|e| match e {
+                        Datum::Text(t) => Ok(Some(t.clone())),
+                        Datum::Null => Ok(None),
+                        _ => Err(type_error(func, args)),
+                    })
+                    .collect::<Result<_, _>>()?,
                 _ => return Err(type_error(func, args)),
             };
             Ok(match (get_path(j(0)?, &path), func) {
                 (None, _) => Datum::Null,
-                (Some(v), JsonbGetPath) => Datum::Jsonb(v.clone()),
+                (Some(v), JsonbGetPath | JsonbExtractPath) => Datum::Jsonb(v.clone()),
                 (Some(v), _) => as_text(v),
             })
         }
@@ -504,7 +512,11 @@ mod tests {
         assert_eq!(Func::JsonbGetPath.eval(&[d.clone(), t("{b,x}")]).unwrap(), Datum::Null);
         assert_eq!(Func::JsonbGetPath.eval(&[d.clone(), t("{}")]).unwrap(), d);
         assert_eq!(Func::JsonbGetPath.eval(&[d.clone(), t("{a,NULL}")]).unwrap(), Datum::Null);
-        assert!(Func::JsonbGetPath.eval(&[d, t("a,b")]).is_err());
+        assert!(Func::JsonbGetPath.eval(&[d.clone(), t("a,b")]).is_err());
+        // jsonb_extract_path: each argument one element, taken as written.
+        assert_eq!(Func::JsonbExtractPath.eval(&[d.clone(), t("b"), t("-1"), t("c")]).unwrap(), Datum::Jsonb(s("x")));
+        assert_eq!(Func::JsonbExtractPath.eval(&[d.clone(), t("{b}")]).unwrap(), Datum::Null);
+        assert_eq!(Func::JsonbExtractPath.eval(&[d, t("b"), Datum::Null]).unwrap(), Datum::Null);
     }
 
     #[test]

@@ -370,6 +370,23 @@ pub(super) fn resolve_function(name: &str, args: &[Option<ScalarType>]) -> Resul
             let func = if name == "greatest" { Func::Greatest } else { Func::Least };
             return Ok(Resolved { func, arg_types: vec![ty.clone(); args.len()], return_type: ty });
         }
+        "jsonb_extract_path" | "jsonb_extract_path_text" => {
+            let (Some(first), rest) = (args.first(), args.get(1..).unwrap_or_default()) else {
+                return Err(no_function(name, args));
+            };
+            let texty = |t: &Option<ScalarType>| {
+                matches!(t, None | Some(ScalarType::Text | ScalarType::Varchar { .. } | ScalarType::Char { .. }))
+            };
+            if !matches!(first, None | Some(ScalarType::Jsonb)) || rest.is_empty() || !rest.iter().all(texty) {
+                return Err(no_function(name, args));
+            }
+            let (func, return_type) = match name {
+                "jsonb_extract_path" => (Func::JsonbExtractPath, JSONB),
+                _ => (Func::JsonbExtractPathText, TEXT),
+            };
+            let arg_types = std::iter::once(JSONB).chain(rest.iter().map(|_| TEXT)).collect();
+            return Ok(Resolved { func, arg_types, return_type });
+        }
         "concat" => {
             let types = any_types(args);
             return Ok(Resolved { func: Func::Concat { types: types.clone() }, arg_types: types, return_type: TEXT });
@@ -563,8 +580,6 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         "jsonb_typeof" => vec![c(Func::JsonbTypeof, &[JSONB], TEXT)],
         "jsonb_array_length" => vec![c(Func::JsonbArrayLength, &[JSONB], I4)],
         "jsonb_strip_nulls" => vec![c(Func::JsonbStripNulls, &[JSONB], JSONB)],
-        "jsonb_extract_path" => vec![c(Func::JsonbGetPath, &[JSONB, TEXT], JSONB)],
-        "jsonb_extract_path_text" => vec![c(Func::JsonbGetPathText, &[JSONB, TEXT], TEXT)],
         _ => vec![],
     }
 }
