@@ -422,10 +422,17 @@ fn number_literal(n: &str) -> Result<Typed, PlanError> {
             return Ok(Typed::known(ScalarExpr::Literal(Datum::Int64(i), ScalarType::Int64), ScalarType::Int64));
         }
     }
-    let d = Decimal::from_str(n).or_else(|_| Decimal::from_scientific(n)).map_err(|_| {
-        PlanError::Parse(eddy_repr::ParseError::OutOfRange { type_name: "numeric".into(), text: n.into() })
-    })?;
-    Ok(Typed::known(ScalarExpr::Literal(Datum::Numeric(d), ScalarType::numeric()), ScalarType::numeric()))
+    if let Ok(d) = Decimal::from_str(n).or_else(|_| Decimal::from_scientific(n)) {
+        return Ok(Typed::known(ScalarExpr::Literal(Datum::Numeric(d), ScalarType::numeric()), ScalarType::numeric()));
+    }
+    // Beyond numeric's 28 digits (1e100, 1e-300): a double precision, so that it can
+    // still be cast or assigned to a float (PostgreSQL's numeric has no such limit).
+    match n.parse::<f64>() {
+        Ok(f) if f.is_finite() => {
+            Ok(Typed::known(ScalarExpr::Literal(Datum::Float64(f), ScalarType::Float64), ScalarType::Float64))
+        }
+        _ => Err(PlanError::Parse(eddy_repr::ParseError::OutOfRange { type_name: "numeric".into(), text: n.into() })),
+    }
 }
 
 fn negate(t: Typed) -> Result<Typed, PlanError> {
