@@ -233,10 +233,12 @@ fn plan_values(qcx: &QueryCtx, values: &ast::Values) -> Result<Planned, PlanErro
 
 /// Plans `VALUES`; with `targets` (INSERT ... VALUES) each column is coerced straight to
 /// its target column's type, as PostgreSQL does, so `'2024-01-01'` fills a date column.
+/// `VALUES` rows; with `targets` (an INSERT's columns: name and type), each column is
+/// assigned to its target's type, and a value that cannot be says which column.
 pub fn plan_values_typed(
     qcx: &QueryCtx,
     values: &ast::Values,
-    targets: Option<&[ScalarType]>,
+    targets: Option<&[(String, ScalarType)]>,
 ) -> Result<Planned, PlanError> {
     let scope = Scope::default();
     let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("VALUES"));
@@ -251,7 +253,7 @@ pub fn plan_values_typed(
     let mut types = Vec::with_capacity(width);
     for c in 0..width {
         match targets.and_then(|t| t.get(c)) {
-            Some(target) => types.push(target.clone()),
+            Some((_, target)) => types.push(target.clone()),
             None => {
                 let col: Vec<Option<ScalarType>> = typed_rows.iter().map(|r| r[c].ty.clone()).collect();
                 types.push(common_type(&col, "VALUES")?);
@@ -262,8 +264,20 @@ pub fn plan_values_typed(
     let mut constant_rows = Vec::new();
     let mut computed: Option<RelationExpr> = None;
     for row in typed_rows {
-        let exprs: Vec<ScalarExpr> =
-            row.into_iter().zip(&types).map(|(t, ty)| coerce(&ctx, t, ty, context)).collect::<Result<_, _>>()?;
+        let exprs: Vec<ScalarExpr> = row
+            .into_iter()
+            .zip(&types)
+            .enumerate()
+            .map(|(c, (t, ty))| {
+                let from = t.ty.clone();
+                coerce(&ctx, t, ty, context).map_err(|e| match (e, targets.and_then(|t| t.get(c)), from) {
+                    (PlanError::Resolve(_), Some((name, _)), Some(from)) => PlanError::TypeMismatch(format!(
+                        "column \"{name}\" is of type {ty} but expression is of type {from}"
+                    )),
+                    (e, _, _) => e,
+                })
+            })
+            .collect::<Result<_, _>>()?;
         if exprs.iter().all(|e| e.as_literal().is_some()) {
             constant_rows
                 .push(Row::new(exprs.iter().map(|e| e.as_literal().cloned().unwrap_or(Datum::Null)).collect()));

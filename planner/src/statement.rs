@@ -454,9 +454,11 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
     let source = insert.source.as_ref().ok_or_else(|| PlanError::Unsupported("INSERT ... DEFAULT VALUES".into()))?;
     let planned = match (&*source.body, source.order_by.is_none() && source.limit_clause.is_none()) {
         (ast::SetExpr::Values(values), true) => {
-            let target_types: Vec<ScalarType> =
-                targets.iter().map(|&t| item.desc.columns()[t].1.scalar_type.clone()).collect();
-            crate::query::plan_values_typed(qcx, values, Some(&target_types))?
+            let target_columns: Vec<(String, ScalarType)> = targets
+                .iter()
+                .map(|&t| (item.desc.columns()[t].0.clone(), item.desc.columns()[t].1.scalar_type.clone()))
+                .collect();
+            crate::query::plan_values_typed(qcx, values, Some(&target_columns))?
         }
         _ => plan_query(qcx, &type_bare_nulls(source, &item, &targets))?,
     };
