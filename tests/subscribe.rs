@@ -264,6 +264,13 @@ async fn alter_dynamic_table_refresh_suspend_resume_and_lag() -> anyhow::Result<
         )
         .await?;
     assert_eq!(n("SELECT n FROM d").await?, 0, "an hour's lag: not refreshed yet");
+    // Nor does the transaction's own uncommitted write show through the lag.
+    let in_transaction = client.simple_query("BEGIN; INSERT INTO t2 VALUES (100); SELECT n FROM d; ROLLBACK").await?;
+    let seen: Vec<&str> = in_transaction
+        .iter()
+        .filter_map(|m| if let SimpleQueryMessage::Row(r) = m { r.get(0) } else { None })
+        .collect();
+    assert_eq!(seen, ["0"], "a lagged view inside a transaction");
     client.batch_execute("ALTER DYNAMIC TABLE d REFRESH").await?;
     assert_eq!(n("SELECT n FROM d").await?, 1, "REFRESH shows the inputs as of now");
 

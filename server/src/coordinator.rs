@@ -696,12 +696,15 @@ impl Coordinator {
         eval::evaluate_pushdown(expr, &read)
     }
 
-    /// True if collection `id` would differ with `pending` applied.
+    /// True if collection `id` would differ with `pending` applied. A view with a target
+    /// lag would not: it shows its inputs as of its last refresh, which no uncommitted
+    /// write can be part of.
     fn sees_pending(&self, id: GlobalId, pending: &[(GlobalId, Collection)]) -> bool {
         pending.iter().any(|(t, c)| *t == id && !c.is_empty())
             || self
                 .entries
                 .get(&id)
+                .filter(|e| e.refresh.is_none())
                 .and_then(|e| e.definition.as_ref())
                 .is_some_and(|d| d.depends_on().into_iter().any(|dep| self.sees_pending(dep, pending)))
     }
