@@ -331,7 +331,8 @@ fn match_grouped(ctx: &ExprCtx, grouping: &Grouping, e: &Expr) -> Result<Option<
         }
     }
     let input_ctx = ctx.with_mode(AggMode::Forbidden("GROUP BY matching"));
-    if let Ok(planned) = plan_expr(&input_ctx, e) {
+    let planned = plan_expr(&input_ctx, e).ok();
+    if let Some(planned) = &planned {
         if planned.expr.max_column().is_some() {
             if let Some(k) = grouping.keys.iter().position(|key| *key == planned.expr) {
                 return Ok(Some(Typed::known(ScalarExpr::Column(k), grouping.key_types[k].clone())));
@@ -339,7 +340,18 @@ fn match_grouped(ctx: &ExprCtx, grouping: &Grouping, e: &Expr) -> Result<Option<
         }
     }
     match e {
-        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => Err(PlanError::NotGrouped(e.to_string())),
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
+            // PostgreSQL names the column with its relation: `column "t.a" must appear ...`.
+            let column = match planned.map(|p| p.expr) {
+                Some(ScalarExpr::Column(i)) => ctx.scope.columns.get(i),
+                _ => None,
+            };
+            let name = match column {
+                Some(c) => c.table.as_ref().map_or_else(|| c.name.clone(), |t| format!("{t}.{}", c.name)),
+                None => e.to_string(),
+            };
+            Err(PlanError::NotGrouped(name))
+        }
         _ => Ok(None),
     }
 }
