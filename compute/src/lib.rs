@@ -133,6 +133,26 @@ pub enum PeekError {
     UnknownCollection(GlobalId),
 }
 
+/// Waits for every one of `workers` answers to a [`Compute::peek_later`] and joins them:
+/// the rows, or the first error.
+pub fn collect_peek(rx: &Receiver<PeekResponse>, workers: usize) -> Result<Vec<(Row, Diff)>, PeekError> {
+    let mut rows = Vec::new();
+    let mut first_error = None;
+    for _ in 0..workers {
+        match rx.recv() {
+            Ok(Ok(part)) => rows.extend(part),
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            Err(_) => return Err(PeekError::Eval(EvalError::Internal("compute worker exited during a peek".into()))),
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(rows),
+    }
+}
+
 /// Handle to the running workers.
 pub struct Compute {
     senders: Vec<Sender<Command>>,
@@ -205,24 +225,7 @@ impl Compute {
         pipeline: Pipeline,
         ranges: Vec<KeyRange>,
     ) -> Result<Vec<(Row, Diff)>, PeekError> {
-        let rx = self.peek_later(id, time, pipeline, ranges);
-        let mut rows = Vec::new();
-        let mut first_error = None;
-        for _ in 0..self.workers() {
-            match rx.recv() {
-                Ok(Ok(part)) => rows.extend(part),
-                Ok(Err(e)) => {
-                    first_error.get_or_insert(e);
-                }
-                Err(_) => {
-                    return Err(PeekError::Eval(EvalError::Internal("compute worker exited during a peek".into())))
-                }
-            }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(rows),
-        }
+        collect_peek(&self.peek_later(id, time, pipeline, ranges), self.workers())
     }
 
     /// Like [`Compute::peek`], but returns at once: each worker answers on the returned

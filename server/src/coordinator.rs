@@ -515,13 +515,15 @@ impl Coordinator {
 
     /// Moves time forward with no write, so that views with a target lag refresh on
     /// schedule even when nothing is written. Only while such views exist.
-    pub fn tick(&mut self) {
+    /// Returns the FULL refreshes now due, for the caller to run off the lock.
+    pub fn tick(&mut self) -> Vec<crate::schedules::FullRefreshJob> {
         self.release_hydrated_outputs();
-        if self.entries.values().any(|e| e.refresh.is_some()) {
-            let time = self.next_write_ts();
-            self.compute.send(Command::AdvanceTime { time: time + 1 });
-            self.refresh_due_full_views();
+        if !self.entries.values().any(|e| e.refresh.is_some()) {
+            return Vec::new();
         }
+        let time = self.next_write_ts();
+        self.compute.send(Command::AdvanceTime { time: time + 1 });
+        self.start_due_full_refreshes()
     }
 
     /// `eddy_catalog.freshness` and `eddy_catalog.refresh_history`, as of now.
@@ -1024,7 +1026,7 @@ fn describe_key(desc: &RelationDesc, columns: &[usize], key: &Row) -> String {
     format!("Key ({})=({}) already exists.", names.join(", "), values.join(", "))
 }
 
-fn peek_error(e: PeekError) -> EvalError {
+pub(crate) fn peek_error(e: PeekError) -> EvalError {
     match e {
         PeekError::Eval(e) => e,
         other => EvalError::Internal(other.to_string()),

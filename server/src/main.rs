@@ -108,9 +108,11 @@ fn start_clock(coord: std::sync::Weak<Mutex<coordinator::Coordinator>>) {
     let spawned = std::thread::Builder::new().name("clock".into()).spawn(move || loop {
         std::thread::sleep(CLOCK_TICK);
         let Some(coord) = coord.upgrade() else { return };
-        if let Ok(mut c) = coord.lock() {
-            c.tick();
+        let refreshes = match coord.lock() {
+            Ok(mut c) => c.tick(),
+            Err(_) => return,
         };
+        schedules::run_full_refreshes(&coord, refreshes);
     });
     if let Err(e) = spawned {
         warn!("cannot start the clock thread ({e}): views with a target lag refresh only on writes");

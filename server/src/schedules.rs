@@ -7,17 +7,20 @@
 //! the refresh times), so changing it rebuilds the dataflow, and the dataflows of the
 //! views and indexes that read it, which import its arrangement.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
-use eddy_compute::{Command, Refresh};
-use eddy_expr::{eval, EvalError, KeyRange, Pipeline};
+use crossbeam_channel::Receiver;
+use eddy_compute::{collect_peek, Command, PeekResponse, Refresh};
+use eddy_expr::eval::{self, Collection};
+use eddy_expr::{EvalError, KeyRange, Pipeline, RelationExpr};
 use eddy_planner::ddl::RefreshAction;
 use eddy_planner::{ItemKind, Lag, RefreshMode, TargetLag};
 use eddy_repr::{GlobalId, Timestamp};
 use eddy_storage::durable::WriteSet;
 use tracing::warn;
 
-use crate::coordinator::{command, wall_clock_ms, CatalogEntry, Coordinator, ExecuteResponse};
+use crate::coordinator::{command, peek_error, wall_clock_ms, CatalogEntry, Coordinator, ExecuteResponse};
 use crate::error::AdapterError;
 use crate::refresh::RefreshRecord;
 
@@ -38,6 +41,59 @@ pub struct FullRefresh {
     pub next_due: Timestamp,
     /// The last refresh failed with this error, which reads of the view report.
     pub error: Option<EvalError>,
+    /// A refresh is being computed off the coordinator lock.
+    pub in_flight: bool,
+}
+
+/// A scheduled refresh of a FULL view: its inputs asked for as of `as_of`, to be read and
+/// the query evaluated off the coordinator lock.
+pub struct FullRefreshJob {
+    id: GlobalId,
+    definition: RelationExpr,
+    as_of: Timestamp,
+    reads: Vec<(GlobalId, Receiver<PeekResponse>)>,
+    /// An input is a FULL view whose last refresh failed: this one fails with it.
+    failed: Option<EvalError>,
+    workers: usize,
+}
+
+impl FullRefreshJob {
+    /// Reads the inputs and evaluates the query over them.
+    fn evaluate(&self) -> Result<Collection, EvalError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let mut contents: BTreeMap<GlobalId, Collection> = BTreeMap::new();
+        for (input, answers) in &self.reads {
+            contents.insert(*input, collect_peek(answers, self.workers).map_err(peek_error)?);
+        }
+        let read = |input: GlobalId, pipeline: &Pipeline| -> Result<Collection, EvalError> {
+            let rows =
+                contents.get(&input).ok_or_else(|| EvalError::Internal(format!("input {input} was not read")))?;
+            let mut out = Vec::new();
+            for (row, diff) in rows {
+                out.extend(pipeline.apply(row)?.map(|r| (r, *diff)));
+            }
+            Ok(out)
+        };
+        eval::evaluate_pushdown(&self.definition, &read)
+    }
+}
+
+/// Runs FULL refreshes on threads of their own and applies each when it is done.
+pub fn run_full_refreshes(coord: &Arc<Mutex<Coordinator>>, jobs: Vec<FullRefreshJob>) {
+    for job in jobs {
+        let coord = coord.clone();
+        let run = move || {
+            let result = job.evaluate();
+            if let Ok(mut c) = coord.lock() {
+                c.finish_full_refresh(&job, result);
+            }
+        };
+        if let Err(e) = std::thread::Builder::new().name("full-refresh".into()).spawn(run) {
+            warn!("cannot start a refresh thread: {e}");
+        }
+    }
 }
 
 /// How often a view refreshes, once `DOWNSTREAM` is resolved. Ordered from freshest.
@@ -183,7 +239,7 @@ impl Coordinator {
             if stored.is_some() {
                 self.stored_outputs.insert(id);
             }
-            let full = FullRefresh { as_of: stored.map(|u| u.saturating_sub(1)), next_due: 0, error: None };
+            let full = FullRefresh { as_of: stored.map(|u| u.saturating_sub(1)), ..FullRefresh::default() };
             self.set_full(id, full);
             return Ok(());
         }
@@ -206,40 +262,91 @@ impl Coordinator {
         }
     }
 
-    /// Refreshes the FULL views that are due; called on every clock tick.
-    pub(crate) fn refresh_due_full_views(&mut self) {
+    /// The FULL views due now, with their inputs asked for as of now: evaluating them is
+    /// left to [`run_full_refreshes`], off the coordinator lock, so that a long
+    /// recomputation holds up no statement. Called on every clock tick.
+    pub(crate) fn start_due_full_refreshes(&mut self) -> Vec<FullRefreshJob> {
         if self.loading_in_progress {
-            return;
+            return Vec::new();
         }
-        let now = self.last_write;
+        let as_of = self.last_write;
         let due: Vec<GlobalId> = self
             .entries()
             .iter()
-            .filter(|(_, e)| e.full.as_ref().is_some_and(|f| f.next_due <= now) && !e.suspended)
+            .filter(|(_, e)| e.full.as_ref().is_some_and(|f| f.next_due <= as_of && !f.in_flight) && !e.suspended)
             .filter(|(_, e)| e.refresh.is_some_and(|r| r.every < NEVER))
             .map(|(&id, _)| id)
             .collect();
+        let mut jobs = Vec::new();
         for id in due {
-            if let Err(e) = self.refresh_full(id) {
-                warn!(view = id, "refresh failed: {e}");
+            let Some(definition) = self.entries().get(&id).and_then(|e| e.definition.clone()) else { continue };
+            let inputs = definition.depends_on();
+            if inputs.iter().any(|&input| self.check_loaded(input).is_err()) {
+                continue;
             }
+            let failed = inputs.iter().find_map(|&input| self.full_refresh_error(input));
+            let reads = match failed {
+                Some(_) => Vec::new(),
+                None => inputs
+                    .iter()
+                    .map(|&input| {
+                        let everything = vec![KeyRange::default()];
+                        (input, self.compute.peek_later(input, as_of, Pipeline::default(), everything))
+                    })
+                    .collect(),
+            };
+            if let Some(full) = self.entry_mut(id).and_then(|e| e.full.as_mut()) {
+                full.in_flight = true;
+            }
+            jobs.push(FullRefreshJob { id, definition, as_of, reads, failed, workers: self.compute.workers() });
+        }
+        jobs
+    }
+
+    /// Applies a refresh [`Coordinator::start_due_full_refreshes`] started, unless the view
+    /// is gone or a newer refresh (ALTER ... REFRESH) has landed meanwhile.
+    pub(crate) fn finish_full_refresh(&mut self, job: &FullRefreshJob, result: Result<Collection, EvalError>) {
+        let Some(full) = self.entries().get(&job.id).and_then(|e| e.full.as_ref()) else { return };
+        if full.as_of.is_some_and(|t| t > job.as_of) {
+            if let Some(full) = self.entry_mut(job.id).and_then(|e| e.full.as_mut()) {
+                full.in_flight = false;
+            }
+            return;
+        }
+        if let Err(e) = self.apply_full_refresh(job.id, job.as_of, result) {
+            warn!(view = job.id, "refresh failed: {e}");
         }
     }
 
-    /// Recomputes FULL view `id` from its inputs as of now and writes the difference from
-    /// what it held. An error in its rows is kept for its readers; inputs still loading
+    /// Recomputes FULL view `id` from its inputs as of now, holding the coordinator (for
+    /// CREATE and ALTER ... REFRESH, which answer once it is done). Inputs still loading
     /// after a restart put the refresh off to the next tick.
     fn refresh_full(&mut self, id: GlobalId) -> Result<(), AdapterError> {
-        let Some(entry) = self.entries().get(&id) else { return Ok(()) };
-        let (Some(definition), name) = (entry.definition.clone(), entry.item.name.clone()) else { return Ok(()) };
-        let every = entry.refresh.map_or(NEVER, |r| r.every);
+        let Some(definition) = self.entries().get(&id).and_then(|e| e.definition.clone()) else { return Ok(()) };
         let as_of = self.last_write;
+        match self.evaluate_seeing(&definition, &[]) {
+            Err(EvalError::InvalidArgument { sqlstate, .. }) if sqlstate == "57P03" => Ok(()),
+            result => self.apply_full_refresh(id, as_of, result),
+        }
+    }
+
+    /// Writes the difference between FULL view `id`'s rows and `result` (its query as of
+    /// `as_of`), or keeps the error for its readers; and logs the refresh.
+    fn apply_full_refresh(
+        &mut self,
+        id: GlobalId,
+        as_of: Timestamp,
+        result: Result<Collection, EvalError>,
+    ) -> Result<(), AdapterError> {
+        let Some(entry) = self.entries().get(&id) else { return Ok(()) };
+        let name = entry.item.name.clone();
+        let every = entry.refresh.map_or(NEVER, |r| r.every);
         let mut rows_changed = 0;
-        let error = match self.evaluate_seeing(&definition, &[]) {
-            Err(EvalError::InvalidArgument { sqlstate, .. }) if sqlstate == "57P03" => return Ok(()),
+        let error = match result {
             Err(e) => Some(e),
             Ok(new) => {
-                let old = self.compute.peek(id, as_of, Pipeline::default(), vec![KeyRange::default()]);
+                let now = self.last_write;
+                let old = self.compute.peek(id, now, Pipeline::default(), vec![KeyRange::default()]);
                 let old = old.map_err(|e| AdapterError::Internal(format!("reading {name} before its refresh: {e}")))?;
                 let changes: Vec<_> = new.into_iter().chain(old.into_iter().map(|(r, d)| (r, -d))).collect();
                 let changes = eval::consolidate(changes);
@@ -259,7 +366,7 @@ impl Coordinator {
             }
         };
         let next_due = next_multiple(as_of, every);
-        self.set_full(id, FullRefresh { as_of: Some(as_of), next_due, error });
+        self.set_full(id, FullRefresh { as_of: Some(as_of), next_due, error, in_flight: false });
         self.stored_outputs.remove(&id);
         let record = RefreshRecord { view: name, data_as_of: as_of, completed_at: wall_clock_ms(), rows_changed };
         if let Ok(mut log) = self.refreshes.lock() {
