@@ -109,6 +109,9 @@ pub struct Coordinator {
     pub(crate) load_failed: Option<String>,
     /// Rehydration after the last restart, for `eddy_catalog.hydration`.
     pub(crate) hydration: Arc<Mutex<crate::durability::Hydration>>,
+    /// When each table, source and FULL view last changed (since this process started):
+    /// FULL refreshes whose inputs have not changed are skipped.
+    pub(crate) last_changed: BTreeMap<GlobalId, Timestamp>,
     /// Store tickets up to here that failed have been undone in compute: a read that
     /// ran after that saw none of their rows.
     pub(crate) undone_through: u64,
@@ -168,6 +171,7 @@ impl Coordinator {
             undone_through: 0,
             deferred_output_writers: BTreeSet::new(),
             deferred_dataflows: BTreeSet::new(),
+            last_changed: BTreeMap::new(),
             stored_outputs: BTreeSet::new(),
             loading: BTreeMap::new(),
             loading_in_progress: false,
@@ -890,6 +894,7 @@ impl Coordinator {
         for (id, updates) in writes {
             if self.entries.contains_key(&id) && !updates.is_empty() {
                 self.compute.update(id, updates, time);
+                self.last_changed.insert(id, time);
             }
         }
         self.compute.send(Command::AdvanceTime { time: time + 1 });

@@ -239,7 +239,9 @@ impl Coordinator {
             if stored.is_some() {
                 self.stored_outputs.insert(id);
             }
-            let full = FullRefresh { as_of: stored.map(|u| u.saturating_sub(1)), ..FullRefresh::default() };
+            // Not refreshed in this process yet: the first refresh (after the load) is
+            // never skipped, and the stored rows show meanwhile.
+            let full = FullRefresh::default();
             self.set_full(id, full);
             return Ok(());
         }
@@ -280,6 +282,17 @@ impl Coordinator {
         let mut jobs = Vec::new();
         for id in due {
             let Some(definition) = self.entries().get(&id).and_then(|e| e.definition.clone()) else { continue };
+            if self.inputs_unchanged_since_refresh(id, &definition) {
+                // As Snowflake skips such a refresh: the rows stand, now as of now.
+                if let Some(e) = self.entry_mut(id) {
+                    let every = e.refresh.map_or(NEVER, |r| r.every);
+                    if let Some(full) = e.full.as_mut() {
+                        full.as_of = Some(as_of);
+                        full.next_due = next_multiple(as_of, every);
+                    }
+                }
+                continue;
+            }
             let inputs = definition.depends_on();
             if inputs.iter().any(|&input| self.check_loaded(input).is_err()) {
                 continue;
@@ -301,6 +314,41 @@ impl Coordinator {
             jobs.push(FullRefreshJob { id, definition, as_of, reads, failed, workers: self.compute.workers() });
         }
         jobs
+    }
+
+    /// True if nothing FULL view `id` reads (`definition`) has changed since its last
+    /// refresh: every table, source and FULL view under it, through continuous views,
+    /// was last written before that. Not known (false) before its first refresh in this
+    /// process, or when it reads a view with a target lag, whose changes show later than
+    /// they are made.
+    fn inputs_unchanged_since_refresh(&self, id: GlobalId, definition: &RelationExpr) -> bool {
+        let Some(refreshed) = self.entries().get(&id).and_then(|e| e.full.as_ref()).and_then(|f| f.as_of) else {
+            return false;
+        };
+        let mut pending = definition.depends_on();
+        let mut seen = BTreeSet::new();
+        while let Some(input) = pending.pop() {
+            if !seen.insert(input) {
+                continue;
+            }
+            let Some(e) = self.entries().get(&input) else { return false };
+            match (&e.definition, e.refresh, &e.full) {
+                // A continuous view changes when what it reads does.
+                (Some(d), None, None) => pending.extend(d.depends_on()),
+                // A view with a target lag shows changes later than they happen.
+                (Some(_), Some(_), None) => return false,
+                // Tables, sources and FULL views are written where their changes are noted.
+                _ if !self.refreshed_after(input, refreshed) => return false,
+                _ => {}
+            }
+        }
+        self.last_write > refreshed
+    }
+
+    /// True if collection `id` has not changed after `time`. (What a restart loaded is
+    /// not noted, but a restored FULL view's first refresh comes after the load.)
+    fn refreshed_after(&self, id: GlobalId, time: Timestamp) -> bool {
+        self.last_changed.get(&id).is_none_or(|&changed| changed <= time)
     }
 
     /// Applies a refresh [`Coordinator::start_due_full_refreshes`] started, unless the view
