@@ -1,7 +1,7 @@
 //! When views with a target lag refresh: their schedules (`DOWNSTREAM` resolved from the
 //! views that read them), rebuilding dataflows when a schedule changes, ALTER DYNAMIC
-//! TABLE, and the refreshes of `REFRESH_MODE = FULL` views, which the coordinator runs
-//! itself by recomputing their query.
+//! TABLE, and the refreshes of `REFRESH_MODE = FULL` views, whose query is recomputed from
+//! their inputs at each refresh on a thread of its own.
 //!
 //! An incremental view's schedule is built into its dataflow (its inputs are delayed to
 //! the refresh times), so changing it rebuilds the dataflow, and the dataflows of the
@@ -83,15 +83,18 @@ impl FullRefreshJob {
 /// Runs FULL refreshes on threads of their own and applies each when it is done.
 pub fn run_full_refreshes(coord: &Arc<Mutex<Coordinator>>, jobs: Vec<FullRefreshJob>) {
     for job in jobs {
-        let coord = coord.clone();
+        let (id, worker_coord) = (job.id, coord.clone());
         let run = move || {
             let result = job.evaluate();
-            if let Ok(mut c) = coord.lock() {
+            if let Ok(mut c) = worker_coord.lock() {
                 c.finish_full_refresh(&job, result);
             }
         };
         if let Err(e) = std::thread::Builder::new().name("full-refresh".into()).spawn(run) {
-            warn!("cannot start a refresh thread: {e}");
+            warn!(view = id, "cannot start a refresh thread: {e}; trying again at the next tick");
+            if let Some(full) = coord.lock().ok().as_mut().and_then(|c| c.entry_mut(id)).and_then(|e| e.full.as_mut()) {
+                full.in_flight = false;
+            }
         }
     }
 }
@@ -108,8 +111,8 @@ impl Coordinator {
     /// The schedule of materialized view `id` as the views reading it make it: its own
     /// target lag, or with `DOWNSTREAM` the freshest of its readers' (none: it refreshes
     /// only when asked to).
-    fn effective_schedules(&self) -> std::collections::BTreeMap<GlobalId, Effective> {
-        let mut out = std::collections::BTreeMap::new();
+    fn effective_schedules(&self) -> BTreeMap<GlobalId, Effective> {
+        let mut out = BTreeMap::new();
         // Readers are created after what they read: deciding by descending id decides
         // every reader first.
         for (&id, e) in self.entries().iter().rev().filter(|(_, e)| e.item.kind == ItemKind::MaterializedView) {
