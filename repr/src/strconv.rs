@@ -42,7 +42,7 @@ pub use datetime::{
     format_date, format_time, format_timestamp, format_timestamptz, parse_date, parse_time, parse_timestamp,
     parse_timestamptz,
 };
-pub use float::{format_float32, format_float64, parse_float32, parse_float64};
+pub use float::{format_float32, format_float64, format_float_rounded, parse_float32, parse_float64};
 pub use interval::{format_interval, parse_interval};
 pub use jsonb::{format_jsonb, jsonb_to_string, parse_jsonb};
 pub use numeric::{format_numeric, parse_numeric, parse_numeric_with_scale, round_numeric};
@@ -102,6 +102,24 @@ pub(crate) fn is_pg_space(c: char) -> bool {
 /// `s` without leading and trailing [`is_pg_space`] characters.
 pub(crate) fn trim_pg_space(s: &str) -> &str {
     s.trim_matches(is_pg_space)
+}
+
+/// As [`format_datum`], for a session whose `extra_float_digits` is `extra`: at 1 or more
+/// floats print their shortest exact form, at 0 or less rounded to 15 (double) or 6
+/// (real) significant digits plus `extra`, as PostgreSQL does.
+pub fn format_datum_with_float_digits(datum: &Datum, ty: &ScalarType, extra: i32, out: &mut String) {
+    let float = match datum {
+        Datum::Float32(f) => Some((f64::from(*f), !matches!(ty, ScalarType::Float64))),
+        Datum::Float64(f) => Some((*f, matches!(ty, ScalarType::Float32))),
+        _ => None,
+    };
+    match float {
+        Some((f, real)) if extra < 1 => {
+            let base = if real { 6 } else { 15 };
+            format_float_rounded(f, (base + extra).max(1) as usize, out)
+        }
+        _ => format_datum(datum, ty, out),
+    }
 }
 
 /// Appends the PostgreSQL text form of a non-NULL `datum` of type `ty` to `out`.

@@ -105,6 +105,12 @@ impl Connection {
     /// Returns once what the statement wrote, and everything it could have read, is
     /// durable; waits without the coordinator so that concurrent writers share syncs. If
     /// the data directory refused the statement's writes, undoes them and says why.
+    /// The session's `extra_float_digits` (1, PostgreSQL's default, if unreadable).
+    fn float_digits(&self) -> i32 {
+        let session = self.session.lock().ok();
+        session.and_then(|s| s.get("extra_float_digits").ok()).and_then(|v| v.trim().parse().ok()).unwrap_or(1)
+    }
+
     fn await_durable(&self, session: &mut Session, coord: MutexGuard<'_, Coordinator>) -> Result<(), AdapterError> {
         let (store, ticket, undone) = (coord.store.clone(), coord.store.last_ticket(), coord.undone_through);
         drop(coord);
@@ -226,7 +232,9 @@ fn fields(desc: &RelationDesc, format: &Format) -> Vec<FieldInfo> {
         .collect()
 }
 
-fn encode_row(row: &Row, desc: &RelationDesc, format: &Format) -> DataRow {
+/// A row as the client asked for it: text or binary per column; text floats follow the
+/// session's `extra_float_digits`.
+fn encode_row(row: &Row, desc: &RelationDesc, format: &Format, float_digits: i32) -> DataRow {
     let mut data = BytesMut::new();
     let mut buf = Vec::new();
     for (i, (datum, (_, ty))) in row.iter().zip(desc.columns()).enumerate() {
@@ -239,7 +247,7 @@ fn encode_row(row: &Row, desc: &RelationDesc, format: &Format) -> DataRow {
             FieldFormat::Binary => strconv::encode_binary(datum, &ty.scalar_type, &mut buf),
             FieldFormat::Text => {
                 let mut s = String::new();
-                strconv::format_datum(datum, &ty.scalar_type, &mut s);
+                strconv::format_datum_with_float_digits(datum, &ty.scalar_type, float_digits, &mut s);
                 buf.extend_from_slice(s.as_bytes());
             }
         }
@@ -249,11 +257,12 @@ fn encode_row(row: &Row, desc: &RelationDesc, format: &Format) -> DataRow {
     DataRow::new(data, row.len() as i16)
 }
 
-fn to_response(resp: ExecuteResponse, format: &Format, coord: &Arc<Mutex<Coordinator>>) -> Response {
+fn to_response(resp: ExecuteResponse, format: &Format, float_digits: i32, coord: &Arc<Mutex<Coordinator>>) -> Response {
     match resp {
         ExecuteResponse::Rows { desc, rows } => {
             let schema = Arc::new(fields(&desc, format));
-            let encoded: Vec<PgWireResult<DataRow>> = rows.iter().map(|r| Ok(encode_row(r, &desc, format))).collect();
+            let encoded: Vec<PgWireResult<DataRow>> =
+                rows.iter().map(|r| Ok(encode_row(r, &desc, format, float_digits))).collect();
             Response::Query(QueryResponse::new(schema, stream::iter(encoded)))
         }
         ExecuteResponse::Command { tag, rows } => {
@@ -341,7 +350,7 @@ impl SimpleQueryHandler for Connection {
                 Ok(ExecuteResponse::Subscribe(sub)) => {
                     responses.push(stream_subscription(client, sub, self.coord.clone()).await?)
                 }
-                Ok(r) => responses.push(to_response(r, &Format::UnifiedText, &self.coord)),
+                Ok(r) => responses.push(to_response(r, &Format::UnifiedText, self.float_digits(), &self.coord)),
                 Err(e) => {
                     // As PostgreSQL: the first failing statement ends the batch.
                     responses.push(Response::Error(Box::new(to_pg_error(e))));
@@ -411,7 +420,7 @@ impl ExtendedQueryHandler for Connection {
         if let ExecuteResponse::Subscribe(sub) = resp {
             return stream_subscription(client, sub, self.coord.clone()).await;
         }
-        Ok(to_response(resp, &portal.result_column_format, &self.coord))
+        Ok(to_response(resp, &portal.result_column_format, self.float_digits(), &self.coord))
     }
 
     async fn do_describe_statement<C>(

@@ -102,6 +102,20 @@ impl Session {
             }
             return Ok(());
         }
+        if name == "extra_float_digits" {
+            let digits: Option<i32> = value.trim().trim_matches('\'').parse().ok();
+            match digits {
+                Some(d) if (-15..=3).contains(&d) => {
+                    self.variables.insert(name, d.to_string());
+                    return Ok(());
+                }
+                _ => {
+                    return Err(AdapterError::InvalidParameterValue(format!(
+                        "invalid value for parameter \"extra_float_digits\": \"{value}\" (an integer from -15 to 3)"
+                    )))
+                }
+            }
+        }
         // Unknown variables are accepted, as PostgreSQL accepts custom "a.b" settings and
         // drivers set many that do not change Eddy's behaviour.
         self.variables.insert(name, value);

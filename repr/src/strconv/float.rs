@@ -165,6 +165,33 @@ fn split_sci(sci: &str) -> (String, i32) {
     (digits, exp.parse().unwrap_or(0))
 }
 
+/// Float output with `extra_float_digits` of 0 or less, as PostgreSQL then prints it:
+/// C's `%.*g` with `significant` digits (15 + extra for double precision, 6 + extra for
+/// real): rounded, trailing zeros dropped, exponent form below 1e-4 or from 10^digits up.
+pub fn format_float_rounded(f: f64, significant: usize, out: &mut String) {
+    if special(f, out) {
+        return;
+    }
+    let precision = significant.max(1);
+    let scientific = format!("{:.*e}", precision - 1, f);
+    let (mantissa, exp) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if exp < -4 || exp >= precision as i32 {
+        let sign = if exp < 0 { '-' } else { '+' };
+        out.push_str(&format!("{}e{sign}{:02}", trim(mantissa), exp.abs()));
+    } else {
+        let decimals = (precision as i32 - 1 - exp).max(0) as usize;
+        out.push_str(&trim(&format!("{f:.decimals$}")));
+    }
+}
+
 fn special(f: f64, out: &mut String) -> bool {
     if f.is_nan() {
         out.push_str("NaN");
@@ -322,6 +349,25 @@ pub fn parse_float32(text: &str) -> Result<f32, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounded_output_matches_printf_g() {
+        let g = |f: f64, digits: usize| {
+            let mut s = String::new();
+            format_float_rounded(f, digits, &mut s);
+            s
+        };
+        // PostgreSQL 15 with extra_float_digits = 0.
+        assert_eq!(g(0.1 + 0.2, 15), "0.3");
+        assert_eq!(g(std::f64::consts::PI, 15), "3.14159265358979");
+        assert_eq!(g(1e100, 15), "1e+100");
+        assert_eq!(g(1.5e-5, 15), "1.5e-05");
+        assert_eq!(g(123456789012345678.0, 15), "1.23456789012346e+17");
+        assert_eq!(g(100.0, 15), "100");
+        assert_eq!(g(-0.0001, 15), "-0.0001");
+        assert_eq!(g(f64::from(1.1f32), 6), "1.1");
+        assert_eq!(g(f64::NAN, 15), "NaN");
+    }
 
     fn f8(f: f64) -> String {
         let mut s = String::new();
