@@ -195,7 +195,7 @@ impl Coordinator {
         let ddl = crate::durability::changes_catalog(&plan);
         let response = self.execute_plan(session, plan)?;
         if ddl {
-            self.settle_schedules(&[]);
+            self.settle_schedules(&[], None);
         }
         if ddl && !self.restoring {
             self.persist_catalog()?;
@@ -246,13 +246,17 @@ impl Coordinator {
                     }
                     let dependents = self.dependents(existing);
                     if dependents.len() > 1 {
-                        return Err(AdapterError::Dependents {
-                            message: format!(
-                                "cannot replace view {name} because other objects depend on it (Eddy inlines \
-                                 views into their readers; drop and recreate them)"
-                            ),
-                            detail: self.describe_dependencies(&dependents),
-                        });
+                        if materialized {
+                            return Err(AdapterError::Dependents {
+                                message: format!(
+                                    "cannot replace materialized view {name} because other objects depend on it"
+                                ),
+                                detail: self.describe_dependencies(&dependents),
+                            });
+                        }
+                        let new = crate::views::Replacement { desc, expr, create_sql, depends_on };
+                        self.replace_read_view(existing, new, &dependents[1..])?;
+                        return Ok(command(tag));
                     }
                     self.drop_ids(&[existing]);
                 }
@@ -269,13 +273,13 @@ impl Coordinator {
                     }
                     match full {
                         Some(target) => {
-                            self.settle_schedules(&[]);
+                            self.settle_schedules(&[], None);
                             if let Err(e) = self.create_full_view(id, &target) {
                                 self.drop_ids(&[id]);
                                 return Err(e);
                             }
                         }
-                        None => self.settle_schedules(&[id]),
+                        None => self.settle_schedules(&[id], Some(id)),
                     }
                 } else {
                     self.insert_entry(id, name, ItemKind::View, desc, Some(expr), create_sql, depends_on);

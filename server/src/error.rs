@@ -36,6 +36,10 @@ pub enum AdapterError {
     UnknownCursor(String),
     #[error("cursor \"{0}\" already exists")]
     DuplicateCursor(String),
+    /// A definition PostgreSQL would refuse as such, e.g. a replaced view that drops a
+    /// column (SQLSTATE 42P16).
+    #[error("{0}")]
+    InvalidObjectDefinition(String),
     /// A connection or secret that does not exist (SQLSTATE 42704).
     #[error("{0}")]
     UndefinedObject(String),
@@ -64,6 +68,7 @@ impl AdapterError {
             AdapterError::InvalidParameterValue(_) => "22023".into(),
             AdapterError::Copy { sqlstate, .. } => sqlstate.clone(),
             AdapterError::UndefinedObject(_) => "42704".into(),
+            AdapterError::InvalidObjectDefinition(_) => "42P16".into(),
             AdapterError::UnknownCursor(_) => "34000".into(),
             AdapterError::DuplicateCursor(_) => "42P03".into(),
             AdapterError::Storage(e) => match e {

@@ -16,6 +16,7 @@ mod session;
 mod sources;
 mod subscribe;
 mod system_tables;
+mod views;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

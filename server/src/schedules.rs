@@ -154,14 +154,16 @@ impl Coordinator {
     }
 
     /// Brings every view's running schedule in line with the catalog after DDL: views
-    /// whose schedule changed (and those in `build`: just created, or to refresh now) get
-    /// their dataflows built, and so do the views and indexes reading a rebuilt one.
+    /// whose schedule changed (and those in `build`: to be built or rebuilt, showing
+    /// their inputs as of now) get their dataflows built, and so do the views and indexes
+    /// reading a rebuilt one. `created` is a view just created: with INITIALIZE =
+    /// ON_SCHEDULE it shows nothing until its first refresh.
     ///
     /// While a restart replays the catalog, views with a target lag (and their readers)
     /// are only noted: built before their stored inputs are loaded, they would show
     /// nothing of them until their next refresh, which may be hours away. The loader
     /// builds them once everything is loaded ([`Coordinator::build_deferred_dataflows`]).
-    pub(crate) fn settle_schedules(&mut self, build: &[GlobalId]) {
+    pub(crate) fn settle_schedules(&mut self, build: &[GlobalId], created: Option<GlobalId>) {
         let effective = self.effective_schedules();
         let mut rebuild: BTreeSet<GlobalId> = build.iter().copied().collect();
         for (&id, &eff) in &effective {
@@ -205,7 +207,7 @@ impl Coordinator {
             rebuild.insert(id);
             let defer = self.restoring && (e.target.is_some() || reads(&self.deferred_dataflows));
             let (name, Some(definition)) = (e.item.name.clone(), e.definition.clone()) else { continue };
-            let created = build.contains(&id) && !self.deferred_dataflows.contains(&id);
+            let created = created == Some(id) && !self.deferred_dataflows.contains(&id);
             let refresh = self.schedule_for(id, effective.get(&id).copied().unwrap_or(Effective::Continuous), created);
             if let Some(e) = self.entry_mut(id) {
                 e.refresh = refresh;
@@ -226,7 +228,7 @@ impl Coordinator {
     pub(crate) fn build_deferred_dataflows(&mut self) {
         let deferred: Vec<GlobalId> = self.deferred_dataflows.iter().copied().collect();
         if !deferred.is_empty() {
-            self.settle_schedules(&deferred);
+            self.settle_schedules(&deferred, None);
         }
     }
 
@@ -372,7 +374,7 @@ impl Coordinator {
     /// Recomputes FULL view `id` from its inputs as of now, holding the coordinator (for
     /// CREATE and ALTER ... REFRESH, which answer once it is done). Inputs still loading
     /// after a restart put the refresh off to the next tick.
-    fn refresh_full(&mut self, id: GlobalId) -> Result<(), AdapterError> {
+    pub(crate) fn refresh_full(&mut self, id: GlobalId) -> Result<(), AdapterError> {
         let Some(definition) = self.entries().get(&id).and_then(|e| e.definition.clone()) else { return Ok(()) };
         let as_of = self.last_write;
         match self.evaluate_seeing(&definition, &[]) {
@@ -479,15 +481,15 @@ impl Coordinator {
         }
         let forced = matches!(action, RefreshAction::Refresh | RefreshAction::Resume);
         if full {
-            self.settle_schedules(&[]);
+            self.settle_schedules(&[], None);
             if forced {
                 self.refresh_full(id)?;
             }
         } else if forced {
             // Rebuilding shows the inputs as of now: that is the refresh.
-            self.settle_schedules(&[id]);
+            self.settle_schedules(&[id], None);
         } else {
-            self.settle_schedules(&[]);
+            self.settle_schedules(&[], None);
         }
         Ok(command("ALTER DYNAMIC TABLE"))
     }
@@ -509,7 +511,7 @@ impl Coordinator {
                 target.lag = Lag::Every(std::time::Duration::from_millis(every));
             }
         }
-        self.settle_schedules(&[]);
+        self.settle_schedules(&[], None);
     }
 
     /// View `e`'s schedule as `eddy_catalog.freshness` shows it, for a read now.
