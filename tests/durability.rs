@@ -48,6 +48,9 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
                AS SELECT count(*) AS n FROM accounts;
              CREATE DYNAMIC TABLE owners TARGET_LAG = DOWNSTREAM AS SELECT owner FROM accounts;
              CREATE DYNAMIC TABLE owner_count TARGET_LAG = '1 hour' AS SELECT count(*) AS n FROM owners;
+             CREATE VIEW named AS SELECT owner FROM accounts;
+             CREATE MATERIALIZED VIEW shouted AS SELECT owner FROM named;
+             CREATE OR REPLACE VIEW named AS SELECT upper(owner) AS owner FROM accounts;
              CREATE SECRET pw AS 'hunter2';
              CREATE CONNECTION k TO KAFKA (BROKER '127.0.0.1:1', SASL USERNAME 'u', SASL PASSWORD SECRET pw);
              CREATE SOURCE counter FROM LOAD GENERATOR COUNTER (TICK INTERVAL '10ms', UP TO 40);
@@ -67,6 +70,8 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
         vec![row(&["1", "ann", "11.50"]), vec![Some("2".into()), Some("bob".into()), None]]
     );
     assert_eq!(rows(&client, "SELECT * FROM rich").await?, vec![row(&["ann"])]);
+    let shouted = rows(&client, "SELECT owner FROM shouted ORDER BY 1").await?;
+    assert_eq!(shouted, vec![row(&["ANN"]), row(&["BOB"])], "a replaced view's reader, restored");
     assert_eq!(rows(&client, "SELECT n, total FROM totals").await?, vec![row(&["2", "11.50"])]);
     let tables = rows(&client, "SHOW TABLES").await?;
     assert_eq!(tables, vec![row(&["accounts"])], "the dropped table stays dropped");
@@ -87,7 +92,7 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
     let expected = vec![row(&["2", "t", "2", "t"])];
     assert_eq!(wait_for(&client, stored, &expected).await?, expected);
     let hydrated = "SELECT name, hydrated FROM eddy_catalog.hydration WHERE kind = 'materialized view' ORDER BY name";
-    let expected: Vec<_> = ["counted", "hourly", "hourly_full", "owner_count", "owners", "slow", "totals"]
+    let expected: Vec<_> = ["counted", "hourly", "hourly_full", "owner_count", "owners", "shouted", "slow", "totals"]
         .iter()
         .map(|name| row(&[name, "t"]))
         .collect();
