@@ -176,7 +176,7 @@ async fn target_lag_batches_changes_into_refreshes() -> anyhow::Result<()> {
     let history = client
         .query(
             "SELECT (extract(epoch FROM data_as_of) * 1000)::bigint, rows_changed, duration_ms
-             FROM eddy_catalog.refresh_history WHERE view = 'slow'",
+             FROM eddy_catalog.refresh_history WHERE view = 'slow' AND started_at <= completed_at",
             &[],
         )
         .await?;

@@ -134,10 +134,13 @@ pub fn system_table<'a>(
                 .records
                 .iter()
                 .map(|r| {
+                    // A refresh starts at its data time: an incremental one when every
+                    // input's changes up to it are in, a FULL one when it reads its inputs.
                     Row::new(vec![
                         Datum::Text(r.view.clone()),
                         timestamptz(r.data_as_of),
                         timestamptz(r.completed_at),
+                        timestamptz(r.data_as_of),
                         Datum::Int64(r.duration_ms() as i64),
                         Datum::Int64(r.rows_changed as i64),
                     ])
@@ -145,8 +148,9 @@ pub fn system_table<'a>(
                 .collect();
             let columns = vec![
                 column("view", ScalarType::Text),
-                column("data_as_of", ScalarType::TimestampTz),
+                column("started_at", ScalarType::TimestampTz),
                 column("completed_at", ScalarType::TimestampTz),
+                column("data_as_of", ScalarType::TimestampTz),
                 column("duration_ms", ScalarType::Int64),
                 column("rows_changed", ScalarType::Int64),
             ];
