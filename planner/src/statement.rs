@@ -309,10 +309,7 @@ fn plan_view_body(qcx: &QueryCtx, cv: &ast::CreateView, name: String, stmt: &Sta
     }
     let (target_lag, dynamic_table) = view_options(cv)?;
     let create_sql = match &target_lag {
-        Some(target) => {
-            let columns: Vec<String> = cv.columns.iter().map(|c| c.name.to_string()).collect();
-            crate::ddl::view_with_target_lag_sql(&name, &columns, target, dynamic_table, &cv.query.to_string())
-        }
+        Some(target) => target_lag_create_sql(cv, target, dynamic_table),
         None => stmt.to_string(),
     };
     Ok(Plan::CreateView {
@@ -343,9 +340,14 @@ pub fn alter_target_lag_sql(create_sql: &str, lag: crate::Lag) -> Result<String,
     let (target, dynamic_table) = view_options(cv)?;
     let continuous = crate::TargetLag { lag, on_create: true, mode: crate::RefreshMode::Incremental };
     let target = crate::TargetLag { lag, ..target.unwrap_or(continuous) };
+    Ok(target_lag_create_sql(cv, &target, dynamic_table))
+}
+
+/// The CREATE statement `cv` is stored and shown as, with `target`.
+fn target_lag_create_sql(cv: &ast::CreateView, target: &crate::TargetLag, dynamic_table: bool) -> String {
     let name = strip_public(object_name(&cv.name));
     let columns: Vec<String> = cv.columns.iter().map(|c| c.name.to_string()).collect();
-    Ok(crate::ddl::view_with_target_lag_sql(&name, &columns, &target, dynamic_table, &cv.query.to_string()))
+    crate::ddl::view_with_target_lag_sql(&name, &columns, target, dynamic_table, &cv.query.to_string())
 }
 
 /// `WITH (TARGET_LAG = '30 seconds', REFRESH_MODE = 'FULL', INITIALIZE = 'ON_SCHEDULE')` on
