@@ -327,8 +327,10 @@ enum Special {
 enum DtErr {
     /// Not a date/time: `invalid input syntax`.
     Syntax,
-    /// A field out of range (`2024-13-01`, `25:00`) or a value beyond the representable
-    /// range: `out of range`.
+    /// A field out of range (`2024-13-01`, `2024-02-30`, `25:00`): `date/time field value
+    /// out of range`, as PostgreSQL's DTERR_FIELD_OVERFLOW.
+    Field,
+    /// A value beyond the representable range: `out of range`.
     Range,
 }
 
@@ -426,7 +428,7 @@ fn parse_digits(text: &str) -> Result<i64, DtErr> {
         return Err(DtErr::Syntax);
     }
     // Absurdly long fields are out of range rather than overflowing.
-    text.parse::<i64>().map_err(|_| DtErr::Range)
+    text.parse::<i64>().map_err(|_| DtErr::Field)
 }
 
 /// Microseconds of a fraction given as its digits after the point, as PostgreSQL's
@@ -465,10 +467,10 @@ fn decode_time(text: &str) -> Result<(i64, i64), DtErr> {
         _ => return Err(DtErr::Syntax),
     };
     if min > 59 || sec > 60 || usec > USECS_PER_SEC {
-        return Err(DtErr::Range);
+        return Err(DtErr::Field);
     }
     if hour > 24 || (hour == 24 && (min > 0 || sec > 0 || usec > 0)) {
-        return Err(DtErr::Range);
+        return Err(DtErr::Field);
     }
     Ok((hour * USECS_PER_HOUR + min * USECS_PER_MINUTE + sec * USECS_PER_SEC + usec, hour))
 }
@@ -629,7 +631,7 @@ fn decode_fields(text: &str, time_only: bool) -> Result<Fields, DtErr> {
             return Err(DtErr::Syntax);
         };
         if hour > 12 {
-            return Err(DtErr::Range);
+            return Err(DtErr::Field);
         }
         let mut time = time;
         if !pm && hour == 12 {
@@ -644,7 +646,7 @@ fn decode_fields(text: &str, time_only: bool) -> Result<Fields, DtErr> {
     }
     if let Some(y) = f.year {
         if y == 0 {
-            return Err(DtErr::Range);
+            return Err(DtErr::Field);
         }
         if f.bc {
             f.year = Some(1 - y);
@@ -665,10 +667,15 @@ impl Fields {
             (None, None, None) => Ok(None),
             (Some(y), Some(m), Some(d)) => {
                 if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-                    return Err(DtErr::Range);
+                    return Err(DtErr::Field);
                 }
                 let y = i32::try_from(y).map_err(|_| DtErr::Range)?;
-                let date = NaiveDate::from_ymd_opt(y, m as u32, d as u32).ok_or(DtErr::Range)?;
+                // A day the month does not have (February 30th) is a field out of range;
+                // a year chrono cannot hold is beyond the representable range.
+                let date = match NaiveDate::from_ymd_opt(y, m as u32, 1) {
+                    None => return Err(DtErr::Range),
+                    Some(_) => NaiveDate::from_ymd_opt(y, m as u32, d as u32).ok_or(DtErr::Field)?,
+                };
                 if date < min_date() {
                     return Err(DtErr::Range);
                 }
@@ -736,6 +743,7 @@ fn decode_timestamp_fields(text: &str) -> Result<(NaiveDateTime, Option<i32>), D
 fn to_error(e: DtErr, type_name: &str, text: &str) -> ParseError {
     match e {
         DtErr::Syntax => ParseError::syntax(type_name, text),
+        DtErr::Field => ParseError::DateTimeField(text.to_string()),
         DtErr::Range => ParseError::out_of_range(type_name, text),
     }
 }
@@ -863,9 +871,10 @@ mod tests {
         for bad in ["", "x", "2024-01", "2024-01-31-05", "2024-01-31 foo", "13:00", "2024 01 31 1", "Europe/Paris"] {
             assert_eq!(parse_date(bad).unwrap_err(), ParseError::syntax("date", bad), "{bad:?}");
         }
-        for range in
-            ["2024-13-01", "2024-02-30", "2023-02-29", "0000-01-01", "2024-00-10", "infinity", "99999999-01-01"]
-        {
+        for field in ["2024-13-01", "2024-02-30", "2023-02-29", "0000-01-01", "2024-00-10"] {
+            assert_eq!(parse_date(field).unwrap_err(), ParseError::DateTimeField(field.into()), "{field:?}");
+        }
+        for range in ["infinity", "99999999-01-01"] {
             assert_eq!(parse_date(range).unwrap_err(), ParseError::out_of_range("date", range), "{range:?}");
         }
     }
@@ -893,9 +902,10 @@ mod tests {
         for bad in ["", "13", "abc", "13:04:05:06", "13:04 xm", "13:0a", "13045"] {
             assert_eq!(parse_time(bad).unwrap_err(), ParseError::syntax("time without time zone", bad), "{bad:?}");
         }
-        for range in ["25:00", "13:60", "24:00:00", "13:00:61", "13:00 pm"] {
-            assert!(matches!(parse_time(range), Err(ParseError::OutOfRange { .. })), "{range}");
+        for field in ["25:00", "13:60", "13:00:61", "13:00 pm"] {
+            assert_eq!(parse_time(field), Err(ParseError::DateTimeField(field.into())), "{field}");
         }
+        assert!(matches!(parse_time("24:00:00"), Err(ParseError::OutOfRange { .. })), "not representable");
     }
 
     #[test]
@@ -926,7 +936,7 @@ mod tests {
                 "{bad:?}"
             );
         }
-        assert!(matches!(parse_timestamp("2024-01-31 24:00:01"), Err(ParseError::OutOfRange { .. })));
+        assert!(matches!(parse_timestamp("2024-01-31 24:00:01"), Err(ParseError::DateTimeField(_))));
         assert!(matches!(parse_timestamp("infinity"), Err(ParseError::OutOfRange { .. })));
     }
 
