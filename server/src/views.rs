@@ -128,3 +128,28 @@ fn check_columns_kept(old: &RelationDesc, new: &RelationDesc) -> Result<(), Adap
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eddy_repr::{ColumnType, ScalarType};
+
+    fn desc(columns: &[(&str, ScalarType)]) -> RelationDesc {
+        RelationDesc::new(columns.iter().map(|(n, t)| (n.to_string(), ColumnType::new(t.clone(), true))).collect())
+    }
+
+    #[test]
+    fn a_replaced_view_keeps_its_columns_and_may_add_some() {
+        let old = desc(&[("num", ScalarType::Int32), ("label", ScalarType::Text)]);
+        let wider = desc(&[("num", ScalarType::Int32), ("label", ScalarType::Text), ("extra", ScalarType::Bool)]);
+        assert!(check_columns_kept(&old, &wider).is_ok());
+        let message = |new: &RelationDesc| check_columns_kept(&old, new).unwrap_err().to_string();
+        assert_eq!(message(&desc(&[("num", ScalarType::Int32)])), "cannot drop columns from view");
+        assert_eq!(
+            message(&desc(&[("n", ScalarType::Int32), ("label", ScalarType::Text)])),
+            "cannot change name of view column \"num\" to \"n\""
+        );
+        assert!(message(&desc(&[("num", ScalarType::Int64), ("label", ScalarType::Text)]))
+            .starts_with("cannot change data type of view column \"num\""));
+    }
+}
