@@ -108,6 +108,15 @@ async fn full_refresh_mode_recomputes_on_schedule() -> anyhow::Result<()> {
         "{shown}"
     );
     assert!(show_create(&client, "auto_dt").await?.contains("REFRESH_MODE = INCREMENTAL"), "AUTO resolved");
+    let listed = rows(&client, "SHOW DYNAMIC TABLES").await?;
+    let listed: Vec<_> = listed.iter().map(|r| r[..4].to_vec()).collect();
+    assert_eq!(
+        listed,
+        vec![
+            row(&["auto_dt", "200 milliseconds", "INCREMENTAL", "RUNNING"]),
+            row(&["full_dt", "200 milliseconds", "FULL", "RUNNING"])
+        ]
+    );
 
     for write in [
         "INSERT INTO f VALUES (3, 9.99), (3, 0.01)",

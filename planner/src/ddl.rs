@@ -358,6 +358,7 @@ pub fn starts_here(parser: &Parser) -> bool {
         (first.as_str(), second.as_str()),
         ("CREATE", "SOURCE" | "CONNECTION" | "SECRET") | ("DROP", "SOURCE" | "CONNECTION" | "SECRET" | "DYNAMIC")
     ) || (first == "SHOW" && matches!(second.as_str(), "CONNECTIONS" | "SECRETS"))
+        || (first == "SHOW" && second == "DYNAMIC" && word(2) == "TABLES")
 }
 
 /// Parses and plans the statement at the parser. CREATE statements' `create_sql` is left
@@ -382,6 +383,9 @@ pub fn parse(parser: &mut Parser) -> Result<Plan, PlanError> {
         }
         return if p.word("CONNECTIONS") {
             Ok(Plan::Show(ShowKind::Connections))
+        } else if p.word("DYNAMIC") {
+            p.expect_word("TABLES")?;
+            Ok(Plan::Show(ShowKind::DynamicTables))
         } else {
             p.expect_word("SECRETS")?;
             Ok(Plan::Show(ShowKind::Secrets))

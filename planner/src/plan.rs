@@ -93,6 +93,8 @@ pub enum ShowKind {
     Sources,
     Connections,
     Secrets,
+    /// Snowflake's `SHOW DYNAMIC TABLES`: every view with a target lag.
+    DynamicTables,
     Columns(GlobalId),
     CreateObject(GlobalId),
     /// `SHOW CREATE SOURCE | CONNECTION name`, resolved by the coordinator.

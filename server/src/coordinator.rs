@@ -953,6 +953,7 @@ impl Coordinator {
             ShowKind::MaterializedViews => list(ItemKind::MaterializedView),
             ShowKind::Sources => self.show_sources(),
             ShowKind::Connections => self.show_connections(),
+            ShowKind::DynamicTables => self.show_dynamic_tables(),
             ShowKind::CreateNamed { kind, name } => self.show_create_named(kind, &name)?,
             ShowKind::Secrets => self.show_secrets(),
             ShowKind::Columns(id) => {

@@ -533,6 +533,40 @@ impl Coordinator {
         Some(crate::refresh::Schedule { state, mode: target.mode, target_ms, as_of })
     }
 
+    /// `SHOW DYNAMIC TABLES`: every materialized view with a target lag, with its lag as
+    /// asked, refresh mode, whether it is suspended, the time its data is as of, and its
+    /// CREATE statement (as Snowflake's `SHOW DYNAMIC TABLES` lists them).
+    pub(crate) fn show_dynamic_tables(&self) -> ExecuteResponse {
+        use eddy_repr::{Datum, RelationDesc, Row, ScalarType};
+        let mut rows: Vec<Row> = self
+            .entries()
+            .values()
+            .filter_map(|e| {
+                let target = e.target?;
+                let as_of = self.freshness_of(e).and_then(|f| f.as_of);
+                Some(Row::new(vec![
+                    Datum::Text(e.item.name.clone()),
+                    Datum::Text(target.lag.to_sql()),
+                    Datum::Text(target.mode.as_str().into()),
+                    Datum::Text(if e.suspended { "SUSPENDED" } else { "RUNNING" }.into()),
+                    as_of.map_or(Datum::Null, crate::system_tables::timestamptz),
+                    Datum::Text(e.create_sql.clone()),
+                ]))
+            })
+            .collect();
+        rows.sort();
+        let text = |name: &str| crate::system_tables::column(name, ScalarType::Text);
+        let desc = RelationDesc::new(vec![
+            text("name"),
+            text("target_lag"),
+            text("refresh_mode"),
+            text("scheduling_state"),
+            crate::system_tables::nullable_column("data_timestamp", ScalarType::TimestampTz),
+            text("text"),
+        ]);
+        ExecuteResponse::Rows { desc, rows }
+    }
+
     /// Rebuilds the indexes on the collections in `rebuilt`.
     fn rebuild_indexes(&mut self, rebuilt: &BTreeSet<GlobalId>) {
         for (id, expr) in self.index_definitions(rebuilt) {
