@@ -32,6 +32,9 @@ const KNOWN_FAILING: &[&str] = &[
     "v_mixed_numeric",
     "v_numeric_scales",
     "v_interval_forms",
+    // A group's sum going from 8.00 to 8 (same value, other scale) is lost the same way
+    // (EDDY_ORACLE_SEED=1795741336888989336, batch 6; fails at the session-start commit too).
+    "v_sum_mixed_scale",
 ];
 
 const DEFAULT_BATCHES: usize = 30;
