@@ -127,6 +127,14 @@ struct Index {
     permutation: Vec<usize>,
 }
 
+impl Index {
+    /// What its dataflow computes: `on`'s rows (`on` is the indexed relation's entry),
+    /// columns permuted.
+    fn expr(&self, on: &CatalogItem) -> RelationExpr {
+        RelationExpr::get(self.on, &on.name, on.desc.arity()).project(self.permutation.clone())
+    }
+}
+
 impl Catalog for Coordinator {
     fn resolve(&self, name: &str) -> Option<CatalogItem> {
         if let Some(entry) = self.names.get(name).and_then(|id| self.entries.get(id)) {
@@ -487,10 +495,7 @@ impl Coordinator {
         self.indexes
             .values()
             .filter(|i| on.contains(&i.on))
-            .filter_map(|i| {
-                let on = &self.entries.get(&i.on)?.item;
-                Some((i.id, RelationExpr::get(i.on, &on.name, on.desc.arity()).project(i.permutation.clone())))
-            })
+            .filter_map(|i| Some((i.id, i.expr(&self.entries.get(&i.on)?.item))))
             .collect()
     }
 
@@ -766,13 +771,12 @@ impl Coordinator {
                     .unwrap_or(base)
             }
         };
-        let arity = desc.arity();
         let mut permutation = columns.clone();
-        permutation.extend((0..arity).filter(|c| !columns.contains(c)));
-        let id = self.allocate_id();
-        let expr = RelationExpr::get(on, on_name, arity).project(permutation.clone());
-        self.compute.send(Command::CreateView { id, expr, refresh: None });
-        self.indexes.insert(name, Index { id, on, columns, permutation });
+        permutation.extend((0..desc.arity()).filter(|c| !columns.contains(c)));
+        let index = Index { id: self.allocate_id(), on, columns, permutation };
+        let expr = index.expr(&self.entry(on)?.item);
+        self.compute.send(Command::CreateView { id: index.id, expr, refresh: None });
+        self.indexes.insert(name, index);
         Ok(command("CREATE INDEX"))
     }
 

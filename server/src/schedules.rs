@@ -207,8 +207,9 @@ impl Coordinator {
             rebuild.insert(id);
             let defer = self.restoring && (e.target.is_some() || reads(&self.deferred_dataflows));
             let (name, Some(definition)) = (e.item.name.clone(), e.definition.clone()) else { continue };
-            let created = created == Some(id) && !self.deferred_dataflows.contains(&id);
-            let refresh = self.schedule_for(id, effective.get(&id).copied().unwrap_or(Effective::Continuous), created);
+            let just_created = created == Some(id) && !self.deferred_dataflows.contains(&id);
+            let scheduled = effective.get(&id).copied().unwrap_or(Effective::Continuous);
+            let refresh = self.schedule_for(id, scheduled, just_created);
             if let Some(e) = self.entry_mut(id) {
                 e.refresh = refresh;
             }
@@ -237,28 +238,21 @@ impl Coordinator {
     /// first is computed now. An error in its rows is reported by reads of the view.
     pub(crate) fn create_full_view(&mut self, id: GlobalId, target: &TargetLag) -> Result<(), AdapterError> {
         self.compute.send(Command::CreateTable { id });
+        // Not refreshed in this process yet: due at once (after a restart, once the stored
+        // rows are loaded; that first refresh is never skipped).
+        self.set_full(id, FullRefresh::default());
         if self.restoring {
             // Its stored rows are loaded like a table's, readable from the store meanwhile.
             self.defer_load(&[id]);
-            let stored = self.store.upper(id)?;
-            if stored.is_some() {
+            if self.store.upper(id)?.is_some() {
                 self.stored_outputs.insert(id);
             }
-            // Not refreshed in this process yet: the first refresh (after the load) is
-            // never skipped, and the stored rows show meanwhile.
-            let full = FullRefresh::default();
-            self.set_full(id, full);
-            return Ok(());
-        }
-        self.set_full(id, FullRefresh::default());
-        if target.on_create {
+        } else if target.on_create {
             self.refresh_full(id)?;
         } else {
             let every = self.entries().get(&id).and_then(|e| e.refresh).map_or(NEVER, |r| r.every);
-            self.set_full(
-                id,
-                FullRefresh { next_due: next_multiple(self.last_write, every), ..FullRefresh::default() },
-            );
+            let next_due = next_multiple(self.last_write, every);
+            self.set_full(id, FullRefresh { next_due, ..FullRefresh::default() });
         }
         Ok(())
     }

@@ -48,10 +48,9 @@ impl Coordinator {
         readers.sort();
         for &reader in &readers {
             let before = self.entry(reader)?.clone();
-            let replanned = self.replan(&before);
-            match replanned {
+            match self.replan(&before) {
                 Ok(expr) => {
-                    saved.push((reader, before.clone()));
+                    saved.push((reader, before));
                     if let Some(e) = self.entry_mut(reader) {
                         match e.item.kind {
                             ItemKind::View => e.item.view_expr = Some(expr),
