@@ -5,12 +5,15 @@
 
 use std::collections::BTreeMap;
 
+use differential_dataflow::difference::{Monoid, Multiply, Semigroup};
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::operators::CountTotal;
 use differential_dataflow::trace::implementations::KeySpine;
 use differential_dataflow::AsCollection;
 use differential_dataflow::VecCollection;
-use eddy_expr::eval::{eval_key, expand_table_func, map_row, passes, reduce_group};
+use eddy_expr::eval::{
+    distinct_count, eval_key, expand_table_func, keep_of_twins, map_row, passes, reduce_group, threshold_count,
+};
 use eddy_expr::{EvalError, RelationExpr};
 use eddy_repr::{Diff, GlobalId, Row, Timestamp};
 use timely::dataflow::operators::core::OkErr;
@@ -109,27 +112,42 @@ pub fn render<'s>(
             let errs = errs.concat(new_errs);
             let totals =
                 contributions.explode(|(key, accum): (Row, Accum)| Some((key, accum))).count_total_core::<Diff>();
+            // Groups are summed by their keys as written; groups whose keys are SQL twins
+            // (`1.0`, `1.00`) are then merged into one, shown with the smallest key.
+            let (plain, twins) = partition(totals, |(key, _)| !key.has_twins());
             let aggs = aggregates.clone();
-            split(totals.map(move |(key, accum)| accum.finish(key, &aggs)), errs)
+            let plain = plain.map(move |(key, accum)| accum.finish(key, &aggs));
+            let aggs = aggregates.clone();
+            let merged = twins.map(|(key, accum)| (key.clone().sql_normalized(), (key, accum))).reduce(
+                move |_, groups: &[(&(Row, Accum), Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                    let mut total = Accum::zero();
+                    for ((_, accum), n) in groups {
+                        total.plus_equals(&accum.clone().multiply(n));
+                    }
+                    out.push((total.finish(groups[0].0 .0.clone(), &aggs), 1));
+                },
+            );
+            split(plain.concat(merged.map(|(_, row)| row)), errs)
         }
         RelationExpr::Reduce { input, group_key, aggregates } => {
             let (oks, errs) = render(scope, imports, input)?;
             let group_key = group_key.clone();
             let aggregates = aggregates.clone();
-            let keyed = oks.map(move |row| (row.project(&group_key), row));
+            let key_columns = group_key.clone();
+            let keyed = oks.map(move |row| (row.project(&key_columns).sql_normalized(), row));
             let reduced =
                 keyed.reduce(move |key: &Row, rows: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
-                    out.push((reduce_group(key, rows, &aggregates), 1));
+                    out.push((reduce_group(&group_key, key, rows, &aggregates), 1));
                 });
             split(reduced.map(|(_k, v)| v), errs)
         }
         RelationExpr::Distinct { input } => {
             let (oks, errs) = render(scope, imports, input)?;
-            (oks.threshold(|_, count: &Diff| if *count > 0 { 1 } else { 0 }), errs)
+            (keep_per_sql_class(oks, distinct_count), errs)
         }
         RelationExpr::Threshold { input } => {
             let (oks, errs) = render(scope, imports, input)?;
-            (oks.threshold(|_, count: &Diff| (*count).max(0)), errs)
+            (keep_per_sql_class(oks, threshold_count), errs)
         }
         RelationExpr::Union { inputs } => {
             let mut oks_all = None;
@@ -150,6 +168,30 @@ pub fn render<'s>(
             (oks.negate(), errs)
         }
     })
+}
+
+/// DISTINCT or threshold, where rows that are SQL-equal but written differently (twins,
+/// `1.0` and `1.00`) count as one row, as in PostgreSQL. Rows without values that can have
+/// twins (most rows) take the plain operator.
+fn keep_per_sql_class<'s>(rows: Rows<'s>, wanted: fn(Diff) -> Diff) -> Rows<'s> {
+    let (plain, twins) = partition(rows, |row| !row.has_twins());
+    let plain = plain.threshold(move |_, count: &Diff| wanted(*count));
+    let kept = twins
+        .map(|row| (row.clone().sql_normalized(), row))
+        .reduce(move |_, rows: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| out.extend(keep_of_twins(rows, wanted)));
+    plain.concat(kept.map(|(_, row)| row))
+}
+
+/// Splits a collection in one pass: records for which `first` holds, and the rest.
+fn partition<'s, D: timely::ExchangeData>(
+    collection: VecCollection<'s, Timestamp, D, Diff>,
+    first: impl Fn(&D) -> bool + 'static,
+) -> (VecCollection<'s, Timestamp, D, Diff>, VecCollection<'s, Timestamp, D, Diff>) {
+    let (a, b) = collection.inner.ok_err::<Vec<_>, _, Vec<_>, _, _>(move |update| match first(&update.0) {
+        true => Ok(update),
+        false => Err(update),
+    });
+    (a.as_collection(), b.as_collection())
 }
 
 fn empty_errs(scope: Scope<'_, Timestamp>) -> Errs<'_> {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use eddy_compute::{Command, Compute};
 use eddy_expr::eval::{consolidate, evaluate, Collection};
+use eddy_expr::func::NumType;
 use eddy_expr::{AggregateExpr, AggregateFunc, Func, KeyRange, Pipeline, RelationExpr, RowOp, ScalarExpr, TableFunc};
 use eddy_repr::{Datum, GlobalId, Row, ScalarType, Timestamp};
 use proptest::prelude::*;
@@ -92,6 +93,24 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
         ("distinct", left().project(vec![0, 2]).distinct()),
         ("union_negate", left().union(right().negate())),
         ("threshold", left().union(right().negate()).threshold()),
+        ("twin_distinct", twins(left()).project(vec![4]).distinct()),
+        (
+            "twin_group_accumulable",
+            twins(left())
+                .reduce(vec![4], vec![agg(AggregateFunc::CountRows, 0, false), agg(AggregateFunc::SumInt, 0, false)]),
+        ),
+        (
+            "twin_group",
+            twins(left())
+                .reduce(vec![4], vec![agg(AggregateFunc::CountRows, 0, false), agg(AggregateFunc::Min, 3, false)]),
+        ),
+        ("twin_join", twins(left()).join(twins(right()), vec![ScalarExpr::Column(4)], vec![ScalarExpr::Column(4)])),
+        ("twin_except_all", twins(left()).project(vec![4]).union(twins(right()).project(vec![4]).negate()).threshold()),
+        ("twin_intersect_all", {
+            let l = twins(left()).project(vec![4]);
+            let r = twins(right()).project(vec![4]);
+            l.clone().union(l.union(r.negate()).threshold().negate())
+        }),
         (
             "join_then_reduce",
             left()
@@ -99,6 +118,19 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
                 .reduce(vec![3], vec![agg(AggregateFunc::CountRows, 0, false)]),
         ),
     ]
+}
+
+/// Appends column 4: column 0 as a numeric written `a.0` or `a.00` depending on column 2,
+/// so rows of one `a` are SQL-equal "twins" that print differently.
+fn twins(input: RelationExpr) -> RelationExpr {
+    let scale = |s: u32| ScalarExpr::Literal(Datum::Numeric(Decimal::new(0, s)), ScalarType::numeric());
+    let as_numeric = ScalarExpr::call(
+        Func::Cast { from: ScalarType::Int64, to: ScalarType::numeric(), explicit: true },
+        vec![ScalarExpr::Column(0)],
+    );
+    let zero =
+        ScalarExpr::If { cond: Box::new(ScalarExpr::Column(2)), then: Box::new(scale(1)), els: Box::new(scale(2)) };
+    input.map(vec![ScalarExpr::call(Func::Add(NumType::Numeric), vec![as_numeric, zero])])
 }
 
 fn row(a: i64, b: Option<i64>, c: bool, d: &str) -> Row {
@@ -161,8 +193,7 @@ fn run(workers: usize, batches: Vec<Vec<Change>>) {
     }
 }
 
-/// Rows as their exact representations: `Datum` equality is by value (1.5 = 1.50), but
-/// the scale of a numeric result is part of what PostgreSQL returns.
+/// Rows as their exact representations (what PostgreSQL would print).
 fn exact(rows: Collection) -> Vec<(String, i64)> {
     let mut out: Vec<(String, i64)> = rows.into_iter().map(|(r, d)| (format!("{r:?}"), d)).collect();
     out.sort();

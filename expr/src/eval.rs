@@ -104,22 +104,21 @@ pub fn evaluate_pushdown(
         RelationExpr::Reduce { input: inner, group_key, aggregates } => {
             let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
             for (row, diff) in evaluate_pushdown(inner, input)? {
-                groups.entry(row.project(group_key)).or_default().push((row, diff));
+                groups.entry(row.project(group_key).sql_normalized()).or_default().push((row, diff));
             }
             let mut out = Vec::new();
             for (key, rows) in groups {
                 let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
-                out.push((reduce_group(&key, &refs, aggregates)?, 1));
+                out.push((reduce_group(group_key, &key, &refs, aggregates)?, 1));
             }
             out
         }
         RelationExpr::Distinct { input: inner } => {
-            let mut out = Vec::new();
-            for (row, diff) in evaluate_pushdown(inner, input)? {
-                check_positive(diff, "DISTINCT")?;
-                out.push((row, 1));
+            let rows = evaluate_pushdown(inner, input)?;
+            for (_, diff) in &rows {
+                check_positive(*diff, "DISTINCT")?;
             }
-            out
+            keep_per_sql_class(rows, distinct_count)
         }
         RelationExpr::Union { inputs } => {
             let mut all = Vec::new();
@@ -132,7 +131,7 @@ pub fn evaluate_pushdown(
             evaluate_pushdown(inner, input)?.into_iter().map(|(r, d)| (r, -d)).collect()
         }
         RelationExpr::Threshold { input: inner } => {
-            evaluate_pushdown(inner, input)?.into_iter().filter(|(_, d)| *d > 0).collect()
+            keep_per_sql_class(evaluate_pushdown(inner, input)?, threshold_count)
         }
     })
 }
@@ -157,9 +156,65 @@ pub fn passes(row: &[Datum], predicates: &[ScalarExpr]) -> Result<bool, EvalErro
     Ok(true)
 }
 
-/// Evaluates join key expressions into a key row.
+/// Evaluates join key expressions into the key row to match by: SQL-equal values written
+/// differently (`1.0`, `1.00`) become one key ([`Row::sql_normalized`]).
 pub fn eval_key(row: &[Datum], key: &[ScalarExpr]) -> Result<Row, EvalError> {
-    key.iter().map(|k| k.eval(row)).collect::<Result<Vec<_>, _>>().map(Row::new)
+    key.iter().map(|k| k.eval(row)).collect::<Result<Vec<_>, _>>().map(|k| Row::new(k).sql_normalized())
+}
+
+/// How many copies of a row DISTINCT keeps, given how many there are.
+pub fn distinct_count(count: Diff) -> Diff {
+    if count > 0 {
+        1
+    } else {
+        0
+    }
+}
+
+/// How many copies of a row a threshold (EXCEPT, INTERSECT) keeps: none of a negative count.
+pub fn threshold_count(count: Diff) -> Diff {
+    count.max(0)
+}
+
+/// DISTINCT or threshold over a consolidated collection, where rows that are SQL-equal
+/// but written differently (twins) count as one row, as in PostgreSQL.
+fn keep_per_sql_class(rows: Collection, wanted: fn(Diff) -> Diff) -> Collection {
+    let mut out = Vec::new();
+    let mut classes: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
+    for (row, diff) in rows {
+        if row.has_twins() {
+            classes.entry(row.clone().sql_normalized()).or_default().push((row, diff));
+        } else {
+            let keep = wanted(diff);
+            if keep != 0 {
+                out.push((row, keep));
+            }
+        }
+    }
+    for mut class in classes.into_values() {
+        class.sort();
+        let refs: Vec<(&Row, Diff)> = class.iter().map(|(r, d)| (r, *d)).collect();
+        out.extend(keep_of_twins(&refs, wanted));
+    }
+    out
+}
+
+/// The rows a DISTINCT or threshold keeps of one class of SQL-equal rows (`rows`, sorted,
+/// with their counts): `wanted(total count)` copies, taken from the rows with a positive
+/// count, smallest first, never more of a row than it has. Keeping only rows that are
+/// there keeps `l - threshold(l - r)` (INTERSECT ALL) free of negative counts.
+pub fn keep_of_twins(rows: &[(&Row, Diff)], wanted: fn(Diff) -> Diff) -> Vec<(Row, Diff)> {
+    let mut left = wanted(rows.iter().map(|(_, d)| *d).sum());
+    let mut out = Vec::new();
+    for (row, count) in rows.iter().filter(|(_, d)| *d > 0) {
+        if left == 0 {
+            break;
+        }
+        let take = (*count).min(left);
+        out.push(((*row).clone(), take));
+        left -= take;
+    }
+    out
 }
 
 /// A negative multiplicity reaching an operator that needs sets means the plan is wrong.
@@ -171,9 +226,20 @@ pub fn check_positive(diff: Diff, operator: &str) -> Result<(), EvalError> {
 }
 
 /// One output row of a grouped aggregation: the group key, then each aggregate folded over
-/// the group's rows (with their multiplicities).
-pub fn reduce_group(key: &Row, rows: &[(&Row, Diff)], aggregates: &[AggregateExpr]) -> Result<Row, EvalError> {
-    let mut out: Vec<Datum> = key.to_vec();
+/// the group's rows (with their multiplicities). `key` is the group's normalized key; the
+/// row shows the smallest of the group's own keys (`1.0` of a group holding `1.0` and
+/// `1.00`), as values in the group are written.
+pub fn reduce_group(
+    group_key: &[usize],
+    key: &Row,
+    rows: &[(&Row, Diff)],
+    aggregates: &[AggregateExpr],
+) -> Result<Row, EvalError> {
+    let shown = match key.has_twins() {
+        true => rows.iter().map(|(row, _)| row.project(group_key)).min().unwrap_or_else(|| key.clone()),
+        false => key.clone(),
+    };
+    let mut out: Vec<Datum> = shown.into_datums();
     for agg in aggregates {
         let mut values: Vec<(Datum, Diff)> = Vec::with_capacity(rows.len());
         for (row, diff) in rows {
@@ -182,7 +248,7 @@ pub fn reduce_group(key: &Row, rows: &[(&Row, Diff)], aggregates: &[AggregateExp
         }
         if agg.distinct {
             values.sort();
-            values.dedup_by(|a, b| a.0 == b.0);
+            values.dedup_by(|a, b| a.0.sql_cmp(&b.0).is_eq());
             values.iter_mut().for_each(|v| v.1 = 1);
         }
         out.push(agg.func.eval(values.iter().map(|(d, n)| (d, *n)))?);
@@ -292,6 +358,34 @@ mod tests {
         let except_all = l.union(r.negate()).threshold();
         let out = evaluate(&except_all, &|_| Ok(vec![])).unwrap();
         assert_eq!(out, int_rows(&[(1, 2)]));
+    }
+
+    fn numerics(values: &[(i64, u32, i64)]) -> Collection {
+        let num = |m: i64, s: u32| Datum::Numeric(rust_decimal::Decimal::new(m, s));
+        values.iter().map(|(m, s, d)| (Row::new(vec![num(*m, *s)]), *d)).collect()
+    }
+
+    /// `1.0` and `1.00` are one value to DISTINCT, GROUP BY, joins and set operations (as in
+    /// PostgreSQL), yet each row keeps how it is written.
+    #[test]
+    fn twins_are_one_value_to_grouping_and_matching() {
+        let eval = |e: &RelationExpr| consolidate(evaluate(e, &|_| Ok(vec![])).unwrap());
+        let constant = |rows| RelationExpr::Constant { rows, arity: 1 };
+        let twins = constant(numerics(&[(10, 1, 1), (100, 2, 2), (2, 0, 1)]));
+        assert_eq!(eval(&twins.clone().distinct()), numerics(&[(10, 1, 1), (2, 0, 1)]));
+        let counts = eval(&twins.clone().reduce(
+            vec![0],
+            vec![AggregateExpr { func: AggregateFunc::CountRows, expr: ScalarExpr::Column(0), distinct: false }],
+        ));
+        let shown: Vec<String> = counts.iter().map(|(r, _)| format!("{:?}", r.to_vec())).collect();
+        assert_eq!(shown, ["[Numeric(1.0), Int64(3)]", "[Numeric(2), Int64(1)]"]);
+        let other = constant(numerics(&[(1, 0, 1)]));
+        let joined = eval(&twins.clone().join(other.clone(), vec![ScalarExpr::Column(0)], vec![ScalarExpr::Column(0)]));
+        assert_eq!(joined.iter().map(|(_, d)| d).sum::<Diff>(), 3, "1 matches 1.0 and both 1.00");
+        let except_all = eval(&twins.clone().union(other.clone().negate()).threshold());
+        assert_eq!(except_all, numerics(&[(10, 1, 1), (100, 2, 1), (2, 0, 1)]));
+        let intersect_all = twins.clone().union(twins.union(other.negate()).threshold().negate());
+        assert_eq!(eval(&intersect_all), numerics(&[(100, 2, 1)]), "one row, none negative");
     }
 
     #[test]

@@ -767,7 +767,7 @@ pub(crate) fn cmp_datums(a: &Datum, b: &Datum) -> Result<std::cmp::Ordering, Eva
         (Jsonb(x), Jsonb(y)) => jsonb::jsonb_cmp(x, y),
         (Numeric(x), Int16(_) | Int32(_) | Int64(_)) => x.cmp(&Decimal::from(b.as_i64().unwrap_or(0))),
         (Int16(_) | Int32(_) | Int64(_), Numeric(y)) => Decimal::from(a.as_i64().unwrap_or(0)).cmp(y),
-        _ => a.cmp(b),
+        _ => a.sql_cmp(b),
     })
 }
 

@@ -116,20 +116,24 @@ impl Pipeline {
                 .filter_map(|c| column_comparison(c, column, ty))
                 .filter(|(_, d)| !d.is_null())
                 .collect();
-            if let Some((_, value)) = bounds.iter().find(|(f, _)| *f == Func::Eq) {
+            let equal = bounds.iter().find(|(f, _)| *f == Func::Eq);
+            if let (Some((_, value)), false) = (equal, has_twins(ty)) {
                 range.prefix.push((*value).clone());
                 continue;
             }
             if order_matches_sql(ty) {
                 for (func, value) in bounds {
-                    match func {
-                        Func::Gt | Func::Gte if range.lower.as_ref().is_none_or(|l| value > l) => {
-                            range.lower = Some(value.clone())
-                        }
-                        Func::Lt | Func::Lte if range.upper.as_ref().is_none_or(|u| value < u) => {
-                            range.upper = Some(value.clone())
-                        }
-                        _ => {}
+                    let (lower, upper) = match func {
+                        Func::Eq => (true, true),
+                        Func::Gt | Func::Gte => (true, false),
+                        Func::Lt | Func::Lte => (false, true),
+                        _ => (false, false),
+                    };
+                    if lower && range.lower.as_ref().is_none_or(|l| value.sql_cmp(l).is_gt()) {
+                        range.lower = Some(value.clone());
+                    }
+                    if upper && range.upper.as_ref().is_none_or(|u| value.sql_cmp(u).is_lt()) {
+                        range.upper = Some(value.clone());
                     }
                 }
             }
@@ -150,10 +154,11 @@ pub struct KeyRange {
 }
 
 impl KeyRange {
-    /// The smallest row that can be in the range.
+    /// A row sorting at or before every row in the range: the bound's SQL twins written
+    /// differently (`1.0` for `1.00`, `-0` for `0`) sort before it and are in range too.
     pub fn start(&self) -> Row {
         let mut start = self.prefix.clone();
-        start.extend(self.lower.clone());
+        start.extend(self.lower.as_ref().map(smallest_twin));
         Row::new(start)
     }
 
@@ -163,12 +168,28 @@ impl KeyRange {
         if row.len() < n || row[..n] != self.prefix[..] {
             return true;
         }
-        matches!((&self.upper, row.get(n)), (Some(upper), Some(value)) if value > upper)
+        matches!((&self.upper, row.get(n)), (Some(upper), Some(value)) if value.sql_cmp(upper).is_gt())
     }
 
     pub fn is_everything(&self) -> bool {
         self.prefix.is_empty() && self.lower.is_none() && self.upper.is_none()
     }
+}
+
+/// The value that sorts first among those SQL-equal to `d` (`Datum` orders twins by scale,
+/// and `-0` before `0`).
+fn smallest_twin(d: &Datum) -> Datum {
+    match d {
+        Datum::Float32(f) if *f == 0.0 => Datum::Float32(-0.0),
+        Datum::Float64(f) if *f == 0.0 => Datum::Float64(-0.0),
+        other => other.sql_normalized(),
+    }
+}
+
+/// Types whose values can be SQL-equal while stored differently, so equality cannot be a
+/// prefix of stored rows.
+fn has_twins(ty: &ScalarType) -> bool {
+    matches!(ty, ScalarType::Numeric { .. } | ScalarType::Float32 | ScalarType::Float64 | ScalarType::Interval)
 }
 
 fn flatten_and<'a>(e: &'a ScalarExpr, out: &mut Vec<&'a ScalarExpr>) {
@@ -201,8 +222,8 @@ fn column_comparison<'a>(e: &'a ScalarExpr, column: usize, ty: &ScalarType) -> O
     }
 }
 
-/// True if values of the two types are the same kind of `Datum`, so `Datum` equality is
-/// SQL's `=` between them. jsonb is left out: its `Datum` order is not PostgreSQL's.
+/// True if values of the two types are the same kind of `Datum`, so `Datum::sql_cmp` is
+/// SQL's comparison between them. jsonb is left out: its `Datum` order is not PostgreSQL's.
 fn same_storage(a: &ScalarType, b: &ScalarType) -> bool {
     use ScalarType::*;
     match (a, b) {
@@ -213,8 +234,8 @@ fn same_storage(a: &ScalarType, b: &ScalarType) -> bool {
     }
 }
 
-/// Types whose `Datum` order is exactly the order of SQL's `<` (strings are left out:
-/// their SQL order is the collation's).
+/// Types whose `Datum` order refines the order of SQL's `<` (strings are left out: their
+/// SQL order is the collation's).
 fn order_matches_sql(ty: &ScalarType) -> bool {
     use ScalarType::*;
     matches!(
@@ -237,6 +258,21 @@ mod tests {
 
     fn get() -> RelationExpr {
         RelationExpr::get(1, "t", 3)
+    }
+
+    #[test]
+    fn equality_on_a_numeric_is_a_range_that_holds_its_twins() {
+        let num = |m: i64, s: u32| Datum::Numeric(rust_decimal::Decimal::new(m, s));
+        let equal = cmp(Func::Eq, ScalarExpr::Column(0), ScalarExpr::literal(num(100, 2), ScalarType::numeric()));
+        let (_, pipeline) = Pipeline::split(&get().filter(vec![equal])).unwrap();
+        let range = pipeline.key_range(&[ScalarType::numeric(), ScalarType::Int64, ScalarType::Int64]);
+        assert!(range.prefix.is_empty());
+        assert_eq!(range.start(), Row::new(vec![num(1, 0)]), "1 sorts before 1.0, 1.00, 1.000");
+        assert!(range.start()[..] <= [num(10, 1)][..]);
+        for twin in [num(1, 0), num(10, 1), num(1000, 3)] {
+            assert!(!range.is_past(&[twin, Datum::Null]));
+        }
+        assert!(range.is_past(&[num(101, 2)]));
     }
 
     #[test]

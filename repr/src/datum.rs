@@ -10,10 +10,16 @@ use crate::{Interval, Jsonb};
 
 /// One SQL value. `Null` is a value of every type.
 ///
-/// Equality, ordering and hashing follow PostgreSQL's rules for sorting and grouping:
-/// `NULL` equals `NULL` (as in GROUP BY and DISTINCT; three-valued comparison is the job of
-/// the expression evaluator) and sorts after every other value; `NaN` equals `NaN` and sorts
-/// above every number; `-0.0` equals `0.0`; numerics compare by value (`1.0 = 1.00`).
+/// Equality and hashing are identity: two datums are equal when PostgreSQL prints them the
+/// same, so `1.0` and `1.00`, `'1 mon'` and `'30 days'`, `-0` and `0` are different values
+/// (differential dataflow consolidates by this equality; an update from one to the other
+/// must not cancel out). SQL's `=` between such "twins" is [`Datum::sql_cmp`], and where
+/// PostgreSQL groups or matches by SQL equality the key is [`Datum::sql_normalized`].
+///
+/// `Ord` is SQL's order refined by identity, so sorted datums are in SQL order: `NULL`
+/// sorts after every other value (and equals itself, as in GROUP BY); `NaN` equals `NaN` and
+/// sorts above every number; `-0.0` sorts just before `0.0`; a numeric sorts by value, then
+/// by scale.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Datum {
     Bool(bool),
@@ -82,6 +88,38 @@ impl Datum {
         }
     }
 
+    /// True for the kinds of value that can be SQL-equal to a value written differently
+    /// (numeric scale, float `-0`, interval fields): their "twins".
+    pub fn has_twins(&self) -> bool {
+        matches!(self, Datum::Numeric(_) | Datum::Float32(_) | Datum::Float64(_) | Datum::Interval(_))
+    }
+
+    /// The one representative of the values SQL-equal to this one (`1.00` → `1`,
+    /// `-0` → `0`, `'24 hours'` → `'1 day'`'s normal form): the key to group or match by.
+    pub fn sql_normalized(&self) -> Datum {
+        match self {
+            Datum::Numeric(d) if d.is_zero() => Datum::Numeric(Decimal::ZERO),
+            Datum::Numeric(d) => Datum::Numeric(d.normalize()),
+            Datum::Float32(f) if *f == 0.0 => Datum::Float32(0.0),
+            Datum::Float64(f) if *f == 0.0 => Datum::Float64(0.0),
+            Datum::Interval(i) => Datum::Interval(i.sql_normalized()),
+            other => other.clone(),
+        }
+    }
+
+    /// SQL's comparison of two values of one kind (twins compare equal); values of
+    /// different kinds compare by kind, as `Ord` does.
+    pub fn sql_cmp(&self, other: &Datum) -> Ordering {
+        use Datum::*;
+        match (self, other) {
+            (Float32(a), Float32(b)) => cmp_f64(*a as f64, *b as f64),
+            (Float64(a), Float64(b)) => cmp_f64(*a, *b),
+            (Numeric(a), Numeric(b)) => a.cmp(b),
+            (Interval(a), Interval(b)) => a.sql_cmp(b),
+            (a, b) => a.cmp(b),
+        }
+    }
+
     fn variant_rank(&self) -> u8 {
         match self {
             Datum::Bool(_) => 0,
@@ -116,14 +154,14 @@ pub fn cmp_f64(a: f64, b: f64) -> Ordering {
     }
 }
 
+/// [`cmp_f64`] with `-0` just before `0`: they are equal in SQL but print differently.
+#[inline]
+fn cmp_f64_identity(a: f64, b: f64) -> Ordering {
+    cmp_f64(a, b).then_with(|| if a == 0.0 { b.is_sign_negative().cmp(&a.is_sign_negative()) } else { Ordering::Equal })
+}
+
 fn hash_f64<H: Hasher>(f: f64, state: &mut H) {
-    let canonical = if f.is_nan() {
-        f64::NAN.to_bits()
-    } else if f == 0.0 {
-        0u64
-    } else {
-        f.to_bits()
-    };
+    let canonical = if f.is_nan() { f64::NAN.to_bits() } else { f.to_bits() };
     canonical.hash(state)
 }
 
@@ -136,9 +174,9 @@ impl Ord for Datum {
             (Int16(a), Int16(b)) => a.cmp(b),
             (Int32(a), Int32(b)) => a.cmp(b),
             (Int64(a), Int64(b)) => a.cmp(b),
-            (Float32(a), Float32(b)) => cmp_f64(*a as f64, *b as f64),
-            (Float64(a), Float64(b)) => cmp_f64(*a, *b),
-            (Numeric(a), Numeric(b)) => a.cmp(b),
+            (Float32(a), Float32(b)) => cmp_f64_identity(*a as f64, *b as f64),
+            (Float64(a), Float64(b)) => cmp_f64_identity(*a, *b),
+            (Numeric(a), Numeric(b)) => a.cmp(b).then_with(|| a.scale().cmp(&b.scale())),
             (Text(a), Text(b)) => a.cmp(b),
             (Bytes(a), Bytes(b)) => a.cmp(b),
             (Date(a), Date(b)) => a.cmp(b),
@@ -179,7 +217,7 @@ impl Hash for Datum {
             Datum::Int64(i) => i.hash(state),
             Datum::Float32(f) => hash_f64(*f as f64, state),
             Datum::Float64(f) => hash_f64(*f, state),
-            Datum::Numeric(d) => d.normalize().hash(state),
+            Datum::Numeric(d) => (d.mantissa(), d.scale()).hash(state),
             Datum::Text(s) => s.hash(state),
             Datum::Bytes(b) => b.hash(state),
             Datum::Date(d) => d.hash(state),
@@ -204,24 +242,35 @@ mod tests {
         assert_eq!(Datum::Null, Datum::Null);
     }
 
-    #[test]
-    fn float_nan_and_negative_zero() {
-        assert_eq!(Datum::Float64(f64::NAN), Datum::Float64(f64::NAN));
-        assert!(Datum::Float64(f64::NAN) > Datum::Float64(f64::INFINITY));
-        assert_eq!(Datum::Float64(-0.0), Datum::Float64(0.0));
+    fn hash(d: &Datum) -> u64 {
+        use std::collections::hash_map::DefaultHasher;
+        let mut s = DefaultHasher::new();
+        d.hash(&mut s);
+        s.finish()
     }
 
     #[test]
-    fn numeric_compares_by_value() {
+    fn float_nan_and_negative_zero() {
+        assert_eq!(Datum::Float64(f64::NAN), Datum::Float64(-f64::NAN));
+        assert_eq!(hash(&Datum::Float64(f64::NAN)), hash(&Datum::Float64(-f64::NAN)));
+        assert!(Datum::Float64(f64::NAN) > Datum::Float64(f64::INFINITY));
+        let (neg, pos) = (Datum::Float64(-0.0), Datum::Float64(0.0));
+        assert!(neg < pos && pos < Datum::Float64(f64::MIN_POSITIVE));
+        assert_eq!(neg.sql_cmp(&pos), Ordering::Equal);
+        assert_eq!(neg.sql_normalized(), pos);
+    }
+
+    #[test]
+    fn numerics_are_equal_in_sql_but_distinct_values_when_scales_differ() {
         let a = Datum::Numeric(Decimal::new(10, 1));
         let b = Datum::Numeric(Decimal::new(100, 2));
-        assert_eq!(a, b);
-        use std::collections::hash_map::DefaultHasher;
-        let h = |d: &Datum| {
-            let mut s = DefaultHasher::new();
-            d.hash(&mut s);
-            s.finish()
-        };
-        assert_eq!(h(&a), h(&b));
+        assert_ne!(a, b);
+        assert!(a < b, "same value: the smaller scale first");
+        assert!(b < Datum::Numeric(Decimal::new(11, 1)), "SQL order first");
+        assert_eq!(a.sql_cmp(&b), Ordering::Equal);
+        assert_eq!(a.sql_normalized(), b.sql_normalized());
+        assert_eq!(hash(&a.sql_normalized()), hash(&b.sql_normalized()));
+        assert_eq!(Datum::Numeric(-Decimal::new(0, 2)).sql_normalized(), Datum::Numeric(Decimal::ZERO));
+        assert_eq!(hash(&Datum::Numeric(-Decimal::new(0, 2))), hash(&Datum::Numeric(Decimal::new(0, 2))));
     }
 }

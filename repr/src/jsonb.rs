@@ -33,11 +33,50 @@ impl Jsonb {
 }
 
 /// A JSON number as jsonb keeps it: an exact decimal when it fits, otherwise its text
-/// (normalized), so that no digit is ever lost.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// (normalized), so that no digit is ever lost. Identity, as for `Datum`: `1.0` and `1`
+/// are different numbers (they print differently); SQL's jsonb order lives in `expr`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum JsonNumber {
     Decimal(Decimal),
     Text(String),
+}
+
+impl JsonNumber {
+    fn identity(&self) -> (Option<(Decimal, u32)>, Option<&str>) {
+        match self {
+            JsonNumber::Decimal(d) => (Some((*d, d.scale())), None),
+            JsonNumber::Text(t) => (None, Some(t)),
+        }
+    }
+}
+
+impl Ord for JsonNumber {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.identity().cmp(&other.identity())
+    }
+}
+
+impl PartialOrd for JsonNumber {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for JsonNumber {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for JsonNumber {}
+
+impl std::hash::Hash for JsonNumber {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            JsonNumber::Decimal(d) => (d.mantissa(), d.scale()).hash(state),
+            JsonNumber::Text(t) => t.hash(state),
+        }
+    }
 }
 
 /// An object key, ordered as jsonb orders keys: by length, then bytewise.

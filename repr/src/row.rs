@@ -45,6 +45,21 @@ impl Row {
     pub fn push(&mut self, datum: Datum) {
         self.0.push(datum)
     }
+
+    /// True if some value in the row can have SQL-equal twins written differently
+    /// ([`Datum::has_twins`]).
+    pub fn has_twins(&self) -> bool {
+        self.0.iter().any(Datum::has_twins)
+    }
+
+    /// The row with every value replaced by its SQL representative
+    /// ([`Datum::sql_normalized`]): the key to group or match SQL-equal rows by.
+    pub fn sql_normalized(mut self) -> Row {
+        for d in self.0.iter_mut().filter(|d| d.has_twins()) {
+            *d = d.sql_normalized();
+        }
+        self
+    }
 }
 
 impl Deref for Row {

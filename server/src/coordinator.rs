@@ -794,15 +794,18 @@ impl Coordinator {
         let earlier = pending.iter().filter(|(id, _)| *id == table).flat_map(|(_, c)| c);
         for key in &entry.keys {
             let mut net: HashMap<Row, Diff> = HashMap::new();
-            let mut inserted: BTreeSet<Row> = BTreeSet::new();
+            // Inserted keys, equal as SQL compares them (1.0 and 1.00 collide), each with
+            // the key as written for the error message.
+            let mut inserted: BTreeMap<Row, Row> = BTreeMap::new();
             for (row, diff) in earlier.clone().chain(changes) {
-                let k = row.project(&key.columns);
-                if k.iter().any(Datum::is_null) {
+                let written = row.project(&key.columns);
+                if written.iter().any(Datum::is_null) {
                     continue;
                 }
+                let k = written.clone().sql_normalized();
                 *net.entry(k.clone()).or_default() += diff;
                 if *diff > 0 {
-                    inserted.insert(k);
+                    inserted.insert(k, written);
                 }
             }
             if inserted.is_empty() {
@@ -810,21 +813,25 @@ impl Coordinator {
             }
             let leading = key.columns.iter().enumerate().all(|(i, c)| i == *c);
             let ranges = if leading {
-                inserted.iter().map(|k| KeyRange { prefix: k.to_vec(), lower: None, upper: None }).collect()
+                let mut ranges: Vec<KeyRange> = inserted.keys().map(key_lookup).collect();
+                ranges.sort_by_key(KeyRange::start);
+                ranges.dedup();
+                ranges
             } else {
                 vec![KeyRange::default()]
             };
             let pipeline = Pipeline { ops: vec![RowOp::Project(key.columns.clone())] };
             let mut counts: HashMap<Row, Diff> = HashMap::new();
             for (k, diff) in self.compute.peek(table, self.last_write, pipeline, ranges).map_err(peek_error)? {
-                if inserted.contains(&k) {
+                let k = k.sql_normalized();
+                if inserted.contains_key(&k) {
                     *counts.entry(k).or_default() += diff;
                 }
             }
-            if let Some(k) = inserted.iter().find(|k| counts.get(*k).unwrap_or(&0) + net[*k] > 1) {
+            if let Some((_, written)) = inserted.iter().find(|(k, _)| counts.get(*k).unwrap_or(&0) + net[*k] > 1) {
                 return Err(AdapterError::UniqueViolation {
                     constraint: key.name.clone(),
-                    detail: describe_key(&entry.item.desc, &key.columns, k),
+                    detail: describe_key(&entry.item.desc, &key.columns, written),
                 });
             }
         }
@@ -1106,4 +1113,14 @@ fn compare_rows(a: &Row, b: &Row, order: &[ColumnOrder]) -> std::cmp::Ordering {
         }
     }
     std::cmp::Ordering::Equal
+}
+
+/// Where a table's rows with the leading key `key` (SQL-normalized) lie: a seek on the
+/// whole key, or, from the first value that can have twins written differently (numeric
+/// scale), a range holding all of them.
+fn key_lookup(key: &Row) -> KeyRange {
+    match key.iter().position(Datum::has_twins) {
+        None => KeyRange { prefix: key.to_vec(), lower: None, upper: None },
+        Some(i) => KeyRange { prefix: key[..i].to_vec(), lower: Some(key[i].clone()), upper: Some(key[i].clone()) },
+    }
 }

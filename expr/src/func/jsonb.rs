@@ -37,6 +37,11 @@ fn is_scalar(j: &Jsonb) -> bool {
     !matches!(j, Jsonb::Array(_) | Jsonb::Object(_))
 }
 
+/// jsonb equality of two scalars: numbers by value (`1.0` = `1`).
+fn scalar_eq(a: &Jsonb, b: &Jsonb) -> bool {
+    value_cmp(a, b) == Ordering::Equal
+}
+
 /// PostgreSQL's `@>`.
 fn contains(a: &Jsonb, b: &Jsonb, top: bool) -> bool {
     match (a, b) {
@@ -44,13 +49,13 @@ fn contains(a: &Jsonb, b: &Jsonb, top: bool) -> bool {
             None => false,
             Some(av) => match (av, bv) {
                 (Jsonb::Object(_), Jsonb::Object(_)) | (Jsonb::Array(_), Jsonb::Array(_)) => contains(av, bv, false),
-                (x, y) if is_scalar(x) && is_scalar(y) => x == y,
+                (x, y) if is_scalar(x) && is_scalar(y) => scalar_eq(x, y),
                 _ => false,
             },
         }),
         (Jsonb::Array(la), Jsonb::Array(rb)) => rb.iter().all(|bv| {
             if is_scalar(bv) {
-                la.iter().any(|av| is_scalar(av) && av == bv)
+                la.iter().any(|av| is_scalar(av) && scalar_eq(av, bv))
             } else {
                 la.iter().any(|av| {
                     matches!((av, bv), (Jsonb::Array(_), Jsonb::Array(_)) | (Jsonb::Object(_), Jsonb::Object(_)))
@@ -58,8 +63,8 @@ fn contains(a: &Jsonb, b: &Jsonb, top: bool) -> bool {
                 })
             }
         }),
-        (Jsonb::Array(la), s) if top && is_scalar(s) => la.iter().any(|av| av == s),
-        (x, y) if is_scalar(x) && is_scalar(y) => x == y,
+        (Jsonb::Array(la), s) if top && is_scalar(s) => la.iter().any(|av| scalar_eq(av, s)),
+        (x, y) if is_scalar(x) && is_scalar(y) => scalar_eq(x, y),
         _ => false,
     }
 }
