@@ -675,12 +675,12 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
     if f.over.is_some() {
         return Err(PlanError::Unsupported("window functions".into()));
     }
-    if f.filter.is_some() {
-        return Err(PlanError::Unsupported("FILTER on aggregates".into()));
-    }
     let (args, distinct) = function_args(f)?;
     if AggregateFunc::is_aggregate_name(&name) {
         return plan_aggregate(ctx, f, &name, &args, distinct);
+    }
+    if f.filter.is_some() {
+        return Err(PlanError::Grouping(format!("FILTER specified, but {name} is not an aggregate function")));
     }
     let args = expr_args(&args, f)?;
     match name.as_str() {
@@ -762,10 +762,13 @@ fn plan_aggregate(
         AggMode::Collect(entries) => entries,
     };
     let inner_ctx = ctx.with_mode(AggMode::Forbidden(NESTED_AGGREGATE));
-    let (func, ty, expr) = match args {
-        [FunctionArgExpr::Wildcard] | [] if name == "count" => {
-            (AggregateFunc::CountRows, ScalarType::Int64, ScalarExpr::Literal(Datum::Bool(true), ScalarType::Bool))
-        }
+    let (func, ty, expr, input_ty) = match args {
+        [FunctionArgExpr::Wildcard] | [] if name == "count" => (
+            AggregateFunc::CountRows,
+            ScalarType::Int64,
+            ScalarExpr::Literal(Datum::Bool(true), ScalarType::Bool),
+            ScalarType::Bool,
+        ),
         [FunctionArgExpr::Expr(e)] => {
             let mut arg = plan_expr(&inner_ctx, e)?;
             if arg.ty.is_none() {
@@ -776,12 +779,16 @@ fn plan_aggregate(
             let (func, ty) = AggregateFunc::resolve(name, arg_ty.as_ref()).ok_or_else(|| {
                 PlanError::Resolve(func::ResolveError::NoSuchFunction {
                     name: name.to_string(),
-                    args: arg_ty.map(|t| t.to_string()).unwrap_or_else(|| "unknown".into()),
+                    args: arg_ty.clone().map(|t| t.to_string()).unwrap_or_else(|| "unknown".into()),
                 })
             })?;
-            (func, ty, arg.expr)
+            (func, ty, arg.expr, arg_ty.unwrap_or(ScalarType::Text))
         }
         _ => return Err(PlanError::Unsupported(format!("{f}"))),
+    };
+    let (func, expr) = match &f.filter {
+        None => (func, expr),
+        Some(filter) => with_filter(&ctx.with_mode(AggMode::Forbidden("FILTER")), func, expr, input_ty, filter)?,
     };
     let key = Expr::Function(f.clone()).to_string();
     let mut entries = entries.borrow_mut();
@@ -789,6 +796,24 @@ fn plan_aggregate(
         entries.push(AggEntry { key, agg: AggregateExpr { func, expr, distinct }, ty: ty.clone() });
     }
     Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ty.clone()), ty))
+}
+
+/// `agg(x) FILTER (WHERE p)`: the aggregate over `CASE WHEN p THEN x END`. Aggregates skip
+/// NULL inputs, so rows failing `p` do not count; `count(*)` becomes a count of non-NULLs.
+fn with_filter(
+    ctx: &ExprCtx,
+    func: AggregateFunc,
+    expr: ScalarExpr,
+    input_ty: ScalarType,
+    filter: &Expr,
+) -> Result<(AggregateFunc, ScalarExpr), PlanError> {
+    let cond = plan_condition(ctx, filter, "FILTER")?;
+    let func = match func {
+        AggregateFunc::CountRows => AggregateFunc::Count,
+        other => other,
+    };
+    let els = Box::new(ScalarExpr::Literal(Datum::Null, input_ty));
+    Ok((func, ScalarExpr::If { cond: Box::new(cond), then: Box::new(expr), els }))
 }
 
 /// The column name PostgreSQL gives an unaliased select-list expression.
