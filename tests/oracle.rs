@@ -290,6 +290,14 @@ const SHAPES: &[(&str, &str)] = &[
         "v_twin_interval_groups",
         "SELECT count(*) AS n FROM (SELECT DISTINCT age(d::timestamp, TIMESTAMP '2024-01-01') FROM t2) a",
     ),
+    // Top-K: which rows DISTINCT ON and LIMIT keep (ORDER BY covers every column, so no
+    // tie is left for PostgreSQL to break arbitrarily).
+    ("v_distinct_on", "SELECT DISTINCT ON (k) k, id, v FROM t1 ORDER BY k, v DESC NULLS LAST, id, s, b, ts"),
+    ("v_limit", "SELECT id, v FROM t1 ORDER BY v DESC NULLS LAST, id, s, b, ts, k LIMIT 5"),
+    (
+        "v_limit_offset_groups",
+        "SELECT k, n FROM (SELECT k, count(*) AS n FROM t1 GROUP BY k) g ORDER BY n DESC, k LIMIT 2 OFFSET 1",
+    ),
     // ---- views over views
     ("v_base", "SELECT k, count(*) AS n, sum(v) AS total, avg(v) AS mean FROM t1 GROUP BY k"),
     ("v_over_view_join", "SELECT a.k, a.n, a.total, b.w FROM v_base a JOIN t2 b ON a.k = b.k"),

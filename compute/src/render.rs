@@ -12,7 +12,7 @@ use differential_dataflow::trace::implementations::KeySpine;
 use differential_dataflow::AsCollection;
 use differential_dataflow::VecCollection;
 use eddy_expr::eval::{
-    distinct_count, eval_key, expand_table_func, keep_of_twins, map_row, passes, reduce_group, threshold_count,
+    distinct_count, eval_key, expand_table_func, keep_of_twins, map_row, passes, reduce_group, threshold_count, top_k,
 };
 use eddy_expr::{EvalError, RelationExpr};
 use eddy_repr::{Diff, GlobalId, Row, Timestamp};
@@ -148,6 +148,17 @@ pub fn render<'s>(
         RelationExpr::Threshold { input } => {
             let (oks, errs) = render(scope, imports, input)?;
             (keep_per_sql_class(oks, threshold_count), errs)
+        }
+        RelationExpr::TopK { input, group_key, order, limit, offset } => {
+            let (oks, errs) = render(scope, imports, input)?;
+            let key_columns = group_key.clone();
+            let (order, limit, offset) = (order.clone(), *limit, *offset);
+            let kept = oks.map(move |row| (row.project(&key_columns).sql_normalized(), row)).reduce(
+                move |_, rows: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| {
+                    out.extend(top_k(rows, &order, limit, offset))
+                },
+            );
+            (kept.map(|(_, row)| row), errs)
         }
         RelationExpr::Union { inputs } => {
             let mut oks_all = None;

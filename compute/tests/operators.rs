@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use eddy_compute::{Command, Compute};
 use eddy_expr::eval::{consolidate, evaluate, Collection};
 use eddy_expr::func::NumType;
-use eddy_expr::{AggregateExpr, AggregateFunc, Func, KeyRange, Pipeline, RelationExpr, RowOp, ScalarExpr, TableFunc};
+use eddy_expr::{
+    AggregateExpr, AggregateFunc, ColumnOrder, Func, KeyRange, Pipeline, RelationExpr, RowOp, ScalarExpr, TableFunc,
+};
 use eddy_repr::{Datum, GlobalId, Row, ScalarType, Timestamp};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -111,6 +113,9 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
             let r = twins(right()).project(vec![4]);
             l.clone().union(l.union(r.negate()).threshold().negate())
         }),
+        ("top_k_per_group", left().top_k(vec![0], vec![order(1, true, false)], Some(2), 0)),
+        ("limit_offset", left().top_k(vec![], vec![order(3, false, true), order(1, false, true)], Some(3), 1)),
+        ("distinct_on_twins", twins(left()).top_k(vec![4], vec![order(1, false, true)], Some(1), 0)),
         (
             "join_then_reduce",
             left()
@@ -118,6 +123,10 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
                 .reduce(vec![3], vec![agg(AggregateFunc::CountRows, 0, false)]),
         ),
     ]
+}
+
+fn order(column: usize, desc: bool, nulls_last: bool) -> ColumnOrder {
+    ColumnOrder { column, desc, nulls_last }
 }
 
 /// Appends column 4: column 0 as a numeric written `a.0` or `a.00` depending on column 2,

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use eddy_repr::{Datum, Diff, GlobalId, Row, ScalarType};
 
 use crate::pipeline::Pipeline;
-use crate::{AggregateExpr, EvalError, RelationExpr, ScalarExpr, TableFunc};
+use crate::{compare_rows, AggregateExpr, ColumnOrder, EvalError, RelationExpr, ScalarExpr, TableFunc};
 
 /// A multiset of rows with multiplicities, consolidated (each row once, no zero counts).
 pub type Collection = Vec<(Row, Diff)>;
@@ -133,6 +133,18 @@ pub fn evaluate_pushdown(
         RelationExpr::Threshold { input: inner } => {
             keep_per_sql_class(evaluate_pushdown(inner, input)?, threshold_count)
         }
+        RelationExpr::TopK { input: inner, group_key, order, limit, offset } => {
+            let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
+            for (row, diff) in evaluate_pushdown(inner, input)? {
+                groups.entry(row.project(group_key).sql_normalized()).or_default().push((row, diff));
+            }
+            let mut out = Vec::new();
+            for rows in groups.into_values() {
+                let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
+                out.extend(top_k(&refs, order, *limit, *offset));
+            }
+            out
+        }
     })
 }
 
@@ -160,6 +172,29 @@ pub fn passes(row: &[Datum], predicates: &[ScalarExpr]) -> Result<bool, EvalErro
 /// differently (`1.0`, `1.00`) become one key ([`Row::sql_normalized`]).
 pub fn eval_key(row: &[Datum], key: &[ScalarExpr]) -> Result<Row, EvalError> {
     key.iter().map(|k| k.eval(row)).collect::<Result<Vec<_>, _>>().map(|k| Row::new(k).sql_normalized())
+}
+
+/// The rows of one group a TopK keeps: sorted by `order`, ties by the whole row (so the
+/// result does not depend on arrival order), `offset` copies skipped, `limit` kept.
+pub fn top_k(rows: &[(&Row, Diff)], order: &[ColumnOrder], limit: Option<usize>, offset: usize) -> Vec<(Row, Diff)> {
+    let mut sorted: Vec<(&Row, Diff)> = rows.iter().filter(|(_, d)| *d > 0).copied().collect();
+    sorted.sort_by(|a, b| compare_rows(a.0, b.0, order).then_with(|| a.0.cmp(b.0)));
+    let mut skip = Diff::try_from(offset).unwrap_or(Diff::MAX);
+    let mut left = limit.map_or(Diff::MAX, |l| Diff::try_from(l).unwrap_or(Diff::MAX));
+    let mut out = Vec::new();
+    for (row, count) in sorted {
+        if left == 0 {
+            break;
+        }
+        let skipped = count.min(skip);
+        skip -= skipped;
+        let take = (count - skipped).min(left);
+        if take > 0 {
+            out.push((row.clone(), take));
+            left -= take;
+        }
+    }
+    out
 }
 
 /// How many copies of a row DISTINCT keeps, given how many there are.

@@ -20,5 +20,5 @@ pub use agg::{AggregateExpr, AggregateFunc};
 pub use error::EvalError;
 pub use func::Func;
 pub use pipeline::{KeyRange, Pipeline, RowOp};
-pub use relation::{RelationExpr, TableFunc};
+pub use relation::{compare_rows, ColumnOrder, RelationExpr, TableFunc};
 pub use scalar::ScalarExpr;

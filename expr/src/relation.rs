@@ -36,6 +36,45 @@ pub enum RelationExpr {
     Negate { input: Box<RelationExpr> },
     /// Keeps rows with positive multiplicity (`max(0, n)`).
     Threshold { input: Box<RelationExpr> },
+    /// Per group of `group_key` (SQL-equal keys are one group), the rows in `order`
+    /// (ties broken by the whole row), skipping `offset` and keeping `limit`: `LIMIT` in a
+    /// view or subquery (no group key) and `DISTINCT ON` (limit 1).
+    TopK {
+        input: Box<RelationExpr>,
+        group_key: Vec<usize>,
+        order: Vec<ColumnOrder>,
+        limit: Option<usize>,
+        offset: usize,
+    },
+}
+
+/// One ORDER BY key: a column, its direction and where NULLs go.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ColumnOrder {
+    pub column: usize,
+    pub desc: bool,
+    pub nulls_last: bool,
+}
+
+/// Compares two rows by `order` (PostgreSQL's ORDER BY; equal rows compare equal).
+pub fn compare_rows(a: &[Datum], b: &[Datum], order: &[ColumnOrder]) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    for o in order {
+        let (x, y) = (&a[o.column], &b[o.column]);
+        let ord = match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) if o.nulls_last => Ordering::Greater,
+            (true, false) => Ordering::Less,
+            (false, true) if o.nulls_last => Ordering::Less,
+            (false, true) => Ordering::Greater,
+            (false, false) if o.desc => y.cmp(x),
+            (false, false) => x.cmp(y),
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
 }
 
 /// A set-returning function usable in FROM.
@@ -102,6 +141,10 @@ impl RelationExpr {
         RelationExpr::Threshold { input: Box::new(self) }
     }
 
+    pub fn top_k(self, group_key: Vec<usize>, order: Vec<ColumnOrder>, limit: Option<usize>, offset: usize) -> Self {
+        RelationExpr::TopK { input: Box::new(self), group_key, order, limit, offset }
+    }
+
     pub fn union(self, other: RelationExpr) -> Self {
         RelationExpr::Union { inputs: vec![self, other] }
     }
@@ -115,7 +158,8 @@ impl RelationExpr {
             RelationExpr::Filter { input, .. }
             | RelationExpr::Distinct { input }
             | RelationExpr::Negate { input }
-            | RelationExpr::Threshold { input } => input.arity(),
+            | RelationExpr::Threshold { input }
+            | RelationExpr::TopK { input, .. } => input.arity(),
             RelationExpr::FlatMap { input, .. } => input.arity() + 1,
             RelationExpr::Join { left, right, .. } => left.arity() + right.arity(),
             RelationExpr::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
@@ -154,7 +198,8 @@ impl RelationExpr {
             | RelationExpr::Reduce { input, .. }
             | RelationExpr::Distinct { input }
             | RelationExpr::Negate { input }
-            | RelationExpr::Threshold { input } => vec![input],
+            | RelationExpr::Threshold { input }
+            | RelationExpr::TopK { input, .. } => vec![input],
             RelationExpr::Join { left, right, .. } => vec![left, right],
             RelationExpr::Union { inputs } => inputs.iter().collect(),
         }
@@ -204,6 +249,16 @@ impl RelationExpr {
             RelationExpr::Union { .. } => "Union".to_string(),
             RelationExpr::Negate { .. } => "Negate".to_string(),
             RelationExpr::Threshold { .. } => "Threshold".to_string(),
+            RelationExpr::TopK { group_key, order, limit, offset, .. } => {
+                let keys: Vec<String> =
+                    order.iter().map(|o| format!("#{}{}", o.column, if o.desc { " DESC" } else { "" })).collect();
+                let limit = limit.map_or("ALL".to_string(), |l| l.to_string());
+                format!(
+                    "TopK group_by={} order_by=[{}] limit={limit} offset={offset}",
+                    cols(group_key),
+                    keys.join(", ")
+                )
+            }
         };
         out.push_str(&pad);
         out.push_str(&line);

@@ -38,12 +38,7 @@ pub struct QueryPlan {
 }
 
 /// One ORDER BY key: a column of the unprojected result.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ColumnOrder {
-    pub column: usize,
-    pub desc: bool,
-    pub nulls_last: bool,
-}
+pub use eddy_expr::ColumnOrder;
 
 /// What happens to a query's rows after they are computed: sort, offset, limit, and the
 /// final projection that drops sort-only columns.

@@ -63,19 +63,18 @@ pub fn plan_top_query(qcx: &QueryCtx, query: &Query) -> Result<(Planned, RowSetF
     Ok((planned, finishing))
 }
 
-/// Plans a query used as a relation (subquery, view body): no LIMIT/OFFSET.
+/// Plans a query used as a relation (subquery, view body). Its rows have no order, but
+/// ORDER BY still decides which rows LIMIT/OFFSET and DISTINCT ON keep (a TopK).
 pub fn plan_query(qcx: &QueryCtx, query: &Query) -> Result<Planned, PlanError> {
     check_query_features(query)?;
     let (limit, offset) = limit_offset(qcx, query)?;
-    if limit.is_some() || offset > 0 {
-        return Err(PlanError::Unsupported(
-            "LIMIT/OFFSET in a subquery or view (apply it when selecting from the view)".into(),
-        ));
-    }
     let outer_ctes = push_ctes(qcx, query)?;
-    let planned = plan_set_expr(qcx, &query.body, vec![]);
+    let planned = plan_set_expr(qcx, &query.body, order_by_exprs(query));
     qcx.ctes.borrow_mut().truncate(outer_ctes);
     let (mut planned, orders) = planned?;
+    if limit.is_some() || offset > 0 {
+        planned.expr = planned.expr.top_k(vec![], orders.orders, limit, offset);
+    }
     let visible = planned.scope.len() - orders.hidden;
     if orders.hidden > 0 {
         planned.expr = planned.expr.project((0..visible).collect());
@@ -495,43 +494,26 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
     }
     let visible = outputs.len();
 
-    // ORDER BY: output columns by position or name, else extra hidden columns.
-    let distinct = match &select.distinct {
-        None | Some(ast::Distinct::All) => false,
-        Some(ast::Distinct::Distinct) => true,
-        Some(ast::Distinct::On(_)) => return Err(PlanError::Unsupported("DISTINCT ON".into())),
+    // ORDER BY and DISTINCT ON: output columns by position or name, else extra hidden
+    // columns (not for plain DISTINCT, which would see them).
+    let (distinct, distinct_on) = match &select.distinct {
+        None | Some(ast::Distinct::All) => (false, &[][..]),
+        Some(ast::Distinct::Distinct) => (true, &[][..]),
+        Some(ast::Distinct::On(exprs)) => (false, &exprs[..]),
     };
+    let mut sort_columns = SortColumns { ctx: &ctx, outputs, scope: out_scope, visible, distinct };
+    let on_columns: Vec<usize> = distinct_on.iter().map(|e| sort_columns.resolve(e)).collect::<Result<_, _>>()?;
     let mut orders = Vec::new();
     for o in order_by {
-        let column = match &o.expr {
-            Expr::Value(v) => ordinal(&v.value, visible)?,
-            e => match output_alias_position(e, &out_scope, visible) {
-                Some(c) => c,
-                None => {
-                    let typed = plan_expr(&ctx, e)?;
-                    match outputs[..visible].iter().position(|o| *o == typed.expr) {
-                        Some(c) => c,
-                        None if distinct => {
-                            return Err(PlanError::InvalidParameter(
-                                "for SELECT DISTINCT, ORDER BY expressions must appear in select list".into(),
-                            ))
-                        }
-                        None => {
-                            let ty = typed.ty.clone().unwrap_or(ScalarType::Text);
-                            outputs.push(coerce(&ctx, typed, &ty, CastContext::Implicit)?);
-                            out_scope.columns.push(ScopeColumn {
-                                table: None,
-                                name: "?order?".into(),
-                                ty,
-                                qualified_only: true,
-                            });
-                            outputs.len() - 1
-                        }
-                    }
-                }
-            },
-        };
-        orders.push(column_order(column, &o.options));
+        orders.push(column_order(sort_columns.resolve(&o.expr)?, &o.options));
+    }
+    let SortColumns { outputs, scope: out_scope, .. } = sort_columns;
+    // PostgreSQL's rule: the first row of each DISTINCT ON group is only well defined when
+    // ORDER BY sorts by the DISTINCT ON expressions first.
+    if orders.iter().take(on_columns.len()).any(|o| !on_columns.contains(&o.column)) {
+        return Err(PlanError::InvalidColumnReference(
+            "SELECT DISTINCT ON expressions must match initial ORDER BY expressions".into(),
+        ));
     }
     let hidden = outputs.len() - visible;
     let n = outputs.len();
@@ -539,7 +521,45 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
     if distinct {
         expr = expr.distinct();
     }
+    if !on_columns.is_empty() {
+        expr = expr.top_k(on_columns, orders.clone(), Some(1), 0);
+    }
     Ok((Planned { expr, scope: out_scope }, Orders { orders, hidden }))
+}
+
+/// The select list being built, to which ORDER BY and DISTINCT ON keys resolve.
+struct SortColumns<'a> {
+    ctx: &'a ExprCtx<'a>,
+    outputs: Vec<ScalarExpr>,
+    scope: Scope,
+    visible: usize,
+    distinct: bool,
+}
+
+impl SortColumns<'_> {
+    /// The column of `e`: a select-list position (`ORDER BY 2`), an output name, an
+    /// output expression, or else a new hidden column computing it.
+    fn resolve(&mut self, e: &Expr) -> Result<usize, PlanError> {
+        if let Expr::Value(v) = e {
+            return ordinal(&v.value, self.visible);
+        }
+        if let Some(c) = output_alias_position(e, &self.scope, self.visible) {
+            return Ok(c);
+        }
+        let typed = plan_expr(self.ctx, e)?;
+        if let Some(c) = self.outputs.iter().position(|o| *o == typed.expr) {
+            return Ok(c);
+        }
+        if self.distinct {
+            return Err(PlanError::InvalidParameter(
+                "for SELECT DISTINCT, ORDER BY expressions must appear in select list".into(),
+            ));
+        }
+        let ty = typed.ty.clone().unwrap_or(ScalarType::Text);
+        self.outputs.push(coerce(self.ctx, typed, &ty, CastContext::Implicit)?);
+        self.scope.columns.push(ScopeColumn { table: None, name: "?order?".into(), ty, qualified_only: true });
+        Ok(self.outputs.len() - 1)
+    }
 }
 
 fn is_output_alias(e: &Expr, select: &Select) -> bool {

@@ -13,8 +13,8 @@ use eddy_compute::{Command, Compute, PeekError};
 use eddy_expr::eval::{self, Collection};
 use eddy_expr::{EvalError, KeyRange, Pipeline, RelationExpr, RowOp};
 use eddy_planner::{
-    Catalog, CatalogItem, ColumnOrder, ItemKind, ObjectKind, Plan, QueryPlan, RowSetFinishing, ShowKind,
-    SubscribePlanTarget, UniqueKey,
+    Catalog, CatalogItem, ItemKind, ObjectKind, Plan, QueryPlan, RowSetFinishing, ShowKind, SubscribePlanTarget,
+    UniqueKey,
 };
 use eddy_repr::{strconv, ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
 
@@ -1071,7 +1071,7 @@ pub fn finish(rows: Collection, finishing: &RowSetFinishing) -> Vec<Row> {
         }
     }
     if !finishing.order_by.is_empty() {
-        expanded.sort_by(|a, b| compare_rows(a, b, &finishing.order_by));
+        expanded.sort_by(|a, b| eddy_expr::compare_rows(a, b, &finishing.order_by));
     }
     expanded
         .into_iter()
@@ -1079,40 +1079,6 @@ pub fn finish(rows: Collection, finishing: &RowSetFinishing) -> Vec<Row> {
         .take(finishing.limit.unwrap_or(usize::MAX))
         .map(|r| r.project(&finishing.project))
         .collect()
-}
-
-fn compare_rows(a: &Row, b: &Row, order: &[ColumnOrder]) -> std::cmp::Ordering {
-    for o in order {
-        let (x, y) = (&a[o.column], &b[o.column]);
-        let ord = match (x.is_null(), y.is_null()) {
-            (true, true) => std::cmp::Ordering::Equal,
-            (true, false) => {
-                if o.nulls_last {
-                    std::cmp::Ordering::Greater
-                } else {
-                    std::cmp::Ordering::Less
-                }
-            }
-            (false, true) => {
-                if o.nulls_last {
-                    std::cmp::Ordering::Less
-                } else {
-                    std::cmp::Ordering::Greater
-                }
-            }
-            (false, false) => {
-                if o.desc {
-                    y.cmp(x)
-                } else {
-                    x.cmp(y)
-                }
-            }
-        };
-        if ord != std::cmp::Ordering::Equal {
-            return ord;
-        }
-    }
-    std::cmp::Ordering::Equal
 }
 
 /// Where a table's rows with the leading key `key` (SQL-normalized) lie: a seek on the
