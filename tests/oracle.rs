@@ -298,6 +298,18 @@ const SHAPES: &[(&str, &str)] = &[
         "v_limit_offset_groups",
         "SELECT k, n FROM (SELECT k, count(*) AS n FROM t1 GROUP BY k) g ORDER BY n DESC, k LIMIT 2 OFFSET 1",
     ),
+    // Window functions (orders leave only identical rows tied, or use peer-based values).
+    (
+        "v_window_rank",
+        "SELECT id, k, rank() OVER (PARTITION BY k ORDER BY v DESC NULLS LAST) AS r, \
+         sum(v) OVER (PARTITION BY k ORDER BY v) AS running FROM t1",
+    ),
+    ("v_window_lag", "SELECT k, w, lag(w) OVER (PARTITION BY k ORDER BY w, name, d) AS prev FROM t2"),
+    (
+        "v_window_count",
+        "SELECT k, count(*) OVER (PARTITION BY k) AS n, row_number() OVER (PARTITION BY k ORDER BY id, v, s, b, ts) AS rn \
+         FROM t1",
+    ),
     // ---- views over views
     ("v_base", "SELECT k, count(*) AS n, sum(v) AS total, avg(v) AS mean FROM t1 GROUP BY k"),
     ("v_over_view_join", "SELECT a.k, a.n, a.total, b.w FROM v_base a JOIN t2 b ON a.k = b.k"),

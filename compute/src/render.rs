@@ -12,8 +12,10 @@ use differential_dataflow::trace::implementations::KeySpine;
 use differential_dataflow::AsCollection;
 use differential_dataflow::VecCollection;
 use eddy_expr::eval::{
-    distinct_count, eval_key, expand_table_func, keep_of_twins, map_row, passes, reduce_group, threshold_count, top_k,
+    consolidate, distinct_count, eval_key, expand_table_func, keep_of_twins, map_row, passes, reduce_group,
+    threshold_count, top_k,
 };
+use eddy_expr::window::window_partition;
 use eddy_expr::{EvalError, RelationExpr};
 use eddy_repr::{Diff, GlobalId, Row, Timestamp};
 use timely::dataflow::operators::core::OkErr;
@@ -159,6 +161,20 @@ pub fn render<'s>(
                 },
             );
             (kept.map(|(_, row)| row), errs)
+        }
+        RelationExpr::Window { input, partition_key, order, funcs } => {
+            let (oks, errs) = render(scope, imports, input)?;
+            let key_columns = partition_key.clone();
+            let (order, funcs) = (order.clone(), funcs.clone());
+            let computed = oks.map(move |row| (row.project(&key_columns).sql_normalized(), row)).reduce(
+                move |_, rows: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| match window_partition(
+                    rows, &order, &funcs,
+                ) {
+                    Ok(rows) => out.extend(consolidate(rows).into_iter().map(|(r, d)| (Ok(r), d))),
+                    Err(e) => out.push((Err(e), 1)),
+                },
+            );
+            split(computed.map(|(_, row)| row), errs)
         }
         RelationExpr::Union { inputs } => {
             let mut oks_all = None;

@@ -8,7 +8,8 @@ use eddy_compute::{Command, Compute};
 use eddy_expr::eval::{consolidate, evaluate, Collection};
 use eddy_expr::func::NumType;
 use eddy_expr::{
-    AggregateExpr, AggregateFunc, ColumnOrder, Func, KeyRange, Pipeline, RelationExpr, RowOp, ScalarExpr, TableFunc,
+    AggregateExpr, AggregateFunc, ColumnOrder, Frame, Func, KeyRange, Pipeline, RelationExpr, RowOp, ScalarExpr,
+    TableFunc, WindowExpr, WindowFunc,
 };
 use eddy_repr::{Datum, GlobalId, Row, ScalarType, Timestamp};
 use proptest::prelude::*;
@@ -117,12 +118,41 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
         ("limit_offset", left().top_k(vec![], vec![order(3, false, true), order(1, false, true)], Some(3), 1)),
         ("distinct_on_twins", twins(left()).top_k(vec![4], vec![order(1, false, true)], Some(1), 0)),
         (
+            "window",
+            RelationExpr::Window {
+                input: Box::new(left()),
+                partition_key: vec![0],
+                order: vec![order(1, false, true)],
+                funcs: vec![
+                    window(WindowFunc::RowNumber, vec![], Frame::ThroughPeers),
+                    window(WindowFunc::Rank, vec![], Frame::ThroughPeers),
+                    window(WindowFunc::Aggregate(AggregateFunc::SumInt), vec![1], Frame::ThroughPeers),
+                    window(WindowFunc::Lag, vec![3], Frame::ThroughPeers),
+                    window(WindowFunc::LastValue, vec![3], Frame::Partition),
+                    window(WindowFunc::Aggregate(AggregateFunc::Count), vec![1], Frame::ThroughRow),
+                ],
+            },
+        ),
+        (
+            "window_over_twins",
+            RelationExpr::Window {
+                input: Box::new(twins(left())),
+                partition_key: vec![4],
+                order: vec![],
+                funcs: vec![window(WindowFunc::Aggregate(AggregateFunc::CountRows), vec![], Frame::ThroughPeers)],
+            },
+        ),
+        (
             "join_then_reduce",
             left()
                 .join(right(), vec![ScalarExpr::Column(0)], vec![ScalarExpr::Column(0)])
                 .reduce(vec![3], vec![agg(AggregateFunc::CountRows, 0, false)]),
         ),
     ]
+}
+
+fn window(func: WindowFunc, args: Vec<usize>, frame: Frame) -> WindowExpr {
+    WindowExpr { func, args, frame }
 }
 
 fn order(column: usize, desc: bool, nulls_last: bool) -> ColumnOrder {

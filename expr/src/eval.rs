@@ -134,16 +134,20 @@ pub fn evaluate_pushdown(
             keep_per_sql_class(evaluate_pushdown(inner, input)?, threshold_count)
         }
         RelationExpr::TopK { input: inner, group_key, order, limit, offset } => {
-            let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
-            for (row, diff) in evaluate_pushdown(inner, input)? {
-                groups.entry(row.project(group_key).sql_normalized()).or_default().push((row, diff));
-            }
             let mut out = Vec::new();
-            for rows in groups.into_values() {
+            for rows in partitions(evaluate_pushdown(inner, input)?, group_key) {
                 let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
                 out.extend(top_k(&refs, order, *limit, *offset));
             }
             out
+        }
+        RelationExpr::Window { input: inner, partition_key, order, funcs } => {
+            let mut out = Vec::new();
+            for rows in partitions(evaluate_pushdown(inner, input)?, partition_key) {
+                let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
+                out.extend(crate::window::window_partition(&refs, order, funcs)?);
+            }
+            consolidate(out)
         }
     })
 }
@@ -172,6 +176,15 @@ pub fn passes(row: &[Datum], predicates: &[ScalarExpr]) -> Result<bool, EvalErro
 /// differently (`1.0`, `1.00`) become one key ([`Row::sql_normalized`]).
 pub fn eval_key(row: &[Datum], key: &[ScalarExpr]) -> Result<Row, EvalError> {
     key.iter().map(|k| k.eval(row)).collect::<Result<Vec<_>, _>>().map(|k| Row::new(k).sql_normalized())
+}
+
+/// The rows grouped by their SQL-normalized `key` columns.
+fn partitions(rows: Collection, key: &[usize]) -> impl Iterator<Item = Vec<(Row, Diff)>> {
+    let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
+    for (row, diff) in rows {
+        groups.entry(row.project(key).sql_normalized()).or_default().push((row, diff));
+    }
+    groups.into_values()
 }
 
 /// The rows of one group a TopK keeps: sorted by `order`, ties by the whole row (so the

@@ -2,7 +2,7 @@
 //!
 //! [`ScalarExpr`] computes one value from a row; [`func`] is the library of SQL functions,
 //! operators and casts, with PostgreSQL's overload resolution. [`AggregateFunc`] folds a
-//! group of values. [`RelationExpr`] is a relational plan over catalog collections.
+//! group of values; [`window`] computes window functions over a partition. [`RelationExpr`] is a relational plan over catalog collections.
 //! [`eval`] evaluates a `RelationExpr` from scratch over snapshots: it serves ad-hoc
 //! queries and is the reference that incremental operators are tested against.
 //!
@@ -15,6 +15,7 @@ pub mod func;
 pub mod pipeline;
 pub mod relation;
 pub mod scalar;
+pub mod window;
 
 pub use agg::{AggregateExpr, AggregateFunc};
 pub use error::EvalError;
@@ -22,3 +23,4 @@ pub use func::Func;
 pub use pipeline::{KeyRange, Pipeline, RowOp};
 pub use relation::{compare_rows, ColumnOrder, RelationExpr, TableFunc};
 pub use scalar::ScalarExpr;
+pub use window::{Frame, WindowExpr, WindowFunc};

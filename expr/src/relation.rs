@@ -3,7 +3,7 @@
 use eddy_repr::{Datum, Diff, GlobalId, Row, ScalarType};
 use serde::{Deserialize, Serialize};
 
-use crate::{AggregateExpr, ScalarExpr};
+use crate::{AggregateExpr, ScalarExpr, WindowExpr};
 
 /// A relational expression. Every operator has a direct incremental counterpart in
 /// `compute`; SQL constructs without one (outer joins, set operations, global aggregates
@@ -46,6 +46,9 @@ pub enum RelationExpr {
         limit: Option<usize>,
         offset: usize,
     },
+    /// Appends one column per window function, computed over the rows of each partition
+    /// (SQL-equal `partition_key`s are one partition) in `order`.
+    Window { input: Box<RelationExpr>, partition_key: Vec<usize>, order: Vec<ColumnOrder>, funcs: Vec<WindowExpr> },
 }
 
 /// One ORDER BY key: a column, its direction and where NULLs go.
@@ -161,6 +164,7 @@ impl RelationExpr {
             | RelationExpr::Threshold { input }
             | RelationExpr::TopK { input, .. } => input.arity(),
             RelationExpr::FlatMap { input, .. } => input.arity() + 1,
+            RelationExpr::Window { input, funcs, .. } => input.arity() + funcs.len(),
             RelationExpr::Join { left, right, .. } => left.arity() + right.arity(),
             RelationExpr::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
             RelationExpr::Union { inputs } => inputs.first().map_or(0, |i| i.arity()),
@@ -199,7 +203,8 @@ impl RelationExpr {
             | RelationExpr::Distinct { input }
             | RelationExpr::Negate { input }
             | RelationExpr::Threshold { input }
-            | RelationExpr::TopK { input, .. } => vec![input],
+            | RelationExpr::TopK { input, .. }
+            | RelationExpr::Window { input, .. } => vec![input],
             RelationExpr::Join { left, right, .. } => vec![left, right],
             RelationExpr::Union { inputs } => inputs.iter().collect(),
         }
@@ -250,13 +255,16 @@ impl RelationExpr {
             RelationExpr::Negate { .. } => "Negate".to_string(),
             RelationExpr::Threshold { .. } => "Threshold".to_string(),
             RelationExpr::TopK { group_key, order, limit, offset, .. } => {
-                let keys: Vec<String> =
-                    order.iter().map(|o| format!("#{}{}", o.column, if o.desc { " DESC" } else { "" })).collect();
                 let limit = limit.map_or("ALL".to_string(), |l| l.to_string());
+                format!("TopK group_by={} order_by={} limit={limit} offset={offset}", cols(group_key), orders(order))
+            }
+            RelationExpr::Window { partition_key, order, funcs, .. } => {
+                let calls: Vec<String> = funcs.iter().map(|f| format!("{}{}", f.func.name(), cols(&f.args))).collect();
                 format!(
-                    "TopK group_by={} order_by=[{}] limit={limit} offset={offset}",
-                    cols(group_key),
-                    keys.join(", ")
+                    "Window partition_by={} order_by={} functions=[{}]",
+                    cols(partition_key),
+                    orders(order),
+                    calls.join(", ")
                 )
             }
         };
@@ -272,6 +280,12 @@ impl RelationExpr {
 fn cols(columns: &[usize]) -> String {
     let names: Vec<String> = columns.iter().map(|c| format!("#{c}")).collect();
     format!("[{}]", names.join(", "))
+}
+
+fn orders(order: &[ColumnOrder]) -> String {
+    let keys: Vec<String> =
+        order.iter().map(|o| format!("#{}{}", o.column, if o.desc { " DESC" } else { "" })).collect();
+    format!("[{}]", keys.join(", "))
 }
 
 fn exprs(exprs: &[ScalarExpr]) -> String {

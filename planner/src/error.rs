@@ -52,6 +52,8 @@ pub enum PlanError {
     #[error("{0}")]
     Grouping(String),
     #[error("{0}")]
+    Windowing(String),
+    #[error("{0}")]
     InvalidName(String),
     #[error("multiple primary keys for table \"{0}\" are not allowed")]
     MultiplePrimaryKeys(String),
@@ -67,6 +69,7 @@ impl PlanError {
             PlanError::InvalidColumnReference(_) => "42P10",
             PlanError::AmbiguousColumn(_) => "42702",
             PlanError::NotGrouped(_) | PlanError::Grouping(_) => "42803",
+            PlanError::Windowing(_) => "42P20",
             PlanError::UnknownType(_) => "42704",
             PlanError::TypeMismatch(_) => "42804",
             PlanError::Datatype(_) => "42804",

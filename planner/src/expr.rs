@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::str::FromStr;
 
 use eddy_expr::func::{self, CastContext};
-use eddy_expr::{AggregateExpr, AggregateFunc, ScalarExpr};
+use eddy_expr::{AggregateExpr, AggregateFunc, Frame, ScalarExpr, WindowFunc};
 use eddy_repr::{strconv, Datum, ScalarType};
 use rust_decimal::Decimal;
 use sqlparser::ast::{
@@ -79,12 +79,39 @@ pub struct ExprCtx<'a> {
     /// False inside materialized views: `now()` there would make results depend on when
     /// they were computed.
     pub allow_now: bool,
+    /// Window function calls already computed as columns (the select list and ORDER BY
+    /// see them; other clauses have none).
+    pub windows: &'a [WindowSlot],
 }
 
 impl<'a> ExprCtx<'a> {
     pub fn with_mode(&self, mode: AggMode<'a>) -> ExprCtx<'a> {
         ExprCtx { mode, ..*self }
     }
+
+    pub fn with_windows(&self, windows: &'a [WindowSlot]) -> ExprCtx<'a> {
+        ExprCtx { windows, ..*self }
+    }
+}
+
+/// A window function call computed as a column: its text (how calls are matched), the
+/// column and its type.
+#[derive(Clone, Debug)]
+pub struct WindowSlot {
+    pub key: String,
+    pub column: usize,
+    pub ty: ScalarType,
+}
+
+/// A window function call, planned: what a `Window` operator computes for it.
+pub struct PlannedWindow {
+    pub func: WindowFunc,
+    pub args: Vec<ScalarExpr>,
+    pub partition: Vec<ScalarExpr>,
+    /// ORDER BY keys: expression, descending, NULLs last.
+    pub order: Vec<(ScalarExpr, bool, bool)>,
+    pub frame: Frame,
+    pub ty: ScalarType,
 }
 
 /// Plans a boolean condition (WHERE, ON, HAVING, CASE WHEN).
@@ -673,7 +700,7 @@ fn expr_args<'e>(args: &[&'e FunctionArgExpr], f: &ast::Function) -> Result<Vec<
 fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
     let name = object_name(&f.name);
     if f.over.is_some() {
-        return Err(PlanError::Unsupported("window functions".into()));
+        return plan_window_reference(ctx, f);
     }
     let (args, distinct) = function_args(f)?;
     if AggregateFunc::is_aggregate_name(&name) {
@@ -796,6 +823,169 @@ fn plan_aggregate(
         entries.push(AggEntry { key, agg: AggregateExpr { func, expr, distinct }, ty: ty.clone() });
     }
     Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ty.clone()), ty))
+}
+
+/// A window function call where an expression uses it: the column computing it (see
+/// `plan_select`), or, while aggregates are being collected, a placeholder of its type
+/// (planning its arguments collects the aggregates inside them).
+fn plan_window_reference(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
+    let key = Expr::Function(f.clone()).to_string();
+    if let Some(slot) = ctx.windows.iter().find(|w| w.key == key) {
+        return Ok(Typed::known(ScalarExpr::Column(slot.column), slot.ty.clone()));
+    }
+    match ctx.mode {
+        AggMode::Collect(_) => {
+            let ty = plan_window_call(ctx, f)?.ty;
+            Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ty.clone()), ty))
+        }
+        AggMode::Forbidden(NESTED_AGGREGATE) => {
+            Err(PlanError::Grouping("aggregate function calls cannot contain window function calls".into()))
+        }
+        AggMode::Forbidden(clause) if clause != "this context" => {
+            Err(PlanError::Windowing(format!("window functions are not allowed in {clause}")))
+        }
+        _ => Err(PlanError::Windowing("window function calls cannot be nested".into())),
+    }
+}
+
+/// Plans `f(args) OVER (PARTITION BY ... ORDER BY ... [frame])` against `ctx`'s relation.
+pub fn plan_window_call(ctx: &ExprCtx, f: &ast::Function) -> Result<PlannedWindow, PlanError> {
+    let name = object_name(&f.name);
+    let spec = match &f.over {
+        Some(ast::WindowType::WindowSpec(spec)) if spec.window_name.is_none() => spec,
+        Some(_) => return Err(PlanError::Unsupported("named windows (WINDOW w AS ...)".into())),
+        None => return Err(PlanError::Windowing(format!("{name} is not a window function call"))),
+    };
+    let inner = ctx.with_windows(&[]);
+    let (args, distinct) = function_args(f)?;
+    if distinct {
+        return Err(PlanError::Unsupported("DISTINCT in window functions".into()));
+    }
+    if f.filter.is_some() {
+        return Err(PlanError::Unsupported("FILTER in window functions".into()));
+    }
+    let mut planned = Vec::new();
+    for a in &args {
+        match a {
+            FunctionArgExpr::Expr(e) => planned.push(plan_expr(&inner, e)?),
+            FunctionArgExpr::Wildcard if name == "count" => {}
+            _ => return Err(PlanError::Unsupported(format!("{f}"))),
+        }
+    }
+    let (func, ty, args) = resolve_window_function(&inner, &name, planned)?;
+    let mut partition = Vec::new();
+    for e in &spec.partition_by {
+        partition.push(plan_known(&inner, e)?);
+    }
+    let mut order = Vec::new();
+    for o in &spec.order_by {
+        let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
+        order.push((plan_known(&inner, &o.expr)?, desc, o.options.nulls_first.map(|f| !f).unwrap_or(!desc)));
+    }
+    let frame = window_frame(spec.window_frame.as_ref())?;
+    Ok(PlannedWindow { func, args, partition, order, frame, ty })
+}
+
+/// Plans `e`, typing an unknown literal as text.
+fn plan_known(ctx: &ExprCtx, e: &Expr) -> Result<ScalarExpr, PlanError> {
+    let typed = plan_expr(ctx, e)?;
+    let ty = typed.ty.clone().unwrap_or(ScalarType::Text);
+    coerce(ctx, typed, &ty, CastContext::Implicit)
+}
+
+/// The window function `name` over `args`: the function, its result type, and the
+/// arguments coerced to what it takes.
+fn resolve_window_function(
+    ctx: &ExprCtx,
+    name: &str,
+    args: Vec<Typed>,
+) -> Result<(WindowFunc, ScalarType, Vec<ScalarExpr>), PlanError> {
+    let no_such = |args: &[Typed]| {
+        let types: Vec<String> =
+            args.iter().map(|a| a.ty.as_ref().map_or("unknown".to_string(), |t| t.to_string())).collect();
+        PlanError::Resolve(func::ResolveError::NoSuchFunction { name: name.to_string(), args: types.join(", ") })
+    };
+    let ranking = match name {
+        "row_number" => Some(WindowFunc::RowNumber),
+        "rank" => Some(WindowFunc::Rank),
+        "dense_rank" => Some(WindowFunc::DenseRank),
+        "percent_rank" => Some(WindowFunc::PercentRank),
+        "cume_dist" => Some(WindowFunc::CumeDist),
+        _ => None,
+    };
+    if let Some(func) = ranking {
+        if !args.is_empty() {
+            return Err(no_such(&args));
+        }
+        let ty = match func {
+            WindowFunc::PercentRank | WindowFunc::CumeDist => ScalarType::Float64,
+            _ => ScalarType::Int64,
+        };
+        return Ok((func, ty, vec![]));
+    }
+    // The value's type without modifiers, as PostgreSQL's `anyelement` (a default of `0`
+    // for a numeric(10,2) value stays `0`).
+    let value_type = |a: &Typed| a.ty.as_ref().map_or(ScalarType::Text, ScalarType::without_modifiers);
+    let mut args = args.into_iter();
+    match (name, args.len()) {
+        ("ntile", 1) => {
+            let buckets = coerce(ctx, args.next().unwrap_or_else(null_arg), &ScalarType::Int32, CastContext::Implicit)?;
+            Ok((WindowFunc::Ntile, ScalarType::Int32, vec![buckets]))
+        }
+        ("lag" | "lead", 1..=3) => {
+            let value = args.next().unwrap_or_else(null_arg);
+            let ty = value_type(&value);
+            let mut coerced = vec![coerce(ctx, value, &ty, CastContext::Implicit)?];
+            if let Some(offset) = args.next() {
+                coerced.push(coerce(ctx, offset, &ScalarType::Int32, CastContext::Implicit)?);
+            }
+            if let Some(default) = args.next() {
+                coerced.push(coerce(ctx, default, &ty, CastContext::Implicit)?);
+            }
+            let func = if name == "lag" { WindowFunc::Lag } else { WindowFunc::Lead };
+            Ok((func, ty, coerced))
+        }
+        ("first_value" | "last_value", 1) => {
+            let value = args.next().unwrap_or_else(null_arg);
+            let ty = value_type(&value);
+            let func = if name == "first_value" { WindowFunc::FirstValue } else { WindowFunc::LastValue };
+            Ok((func, ty.clone(), vec![coerce(ctx, value, &ty, CastContext::Implicit)?]))
+        }
+        ("count", 0) => Ok((WindowFunc::Aggregate(AggregateFunc::CountRows), ScalarType::Int64, vec![])),
+        (_, 1) if AggregateFunc::is_aggregate_name(name) => {
+            let value = args.next().unwrap_or_else(null_arg);
+            let ty = value_type(&value);
+            let value = coerce(ctx, value, &ty, CastContext::Implicit)?;
+            let (agg, result) = AggregateFunc::resolve(name, Some(&ty)).ok_or_else(|| {
+                PlanError::Resolve(func::ResolveError::NoSuchFunction { name: name.to_string(), args: ty.to_string() })
+            })?;
+            Ok((WindowFunc::Aggregate(agg), result, vec![value]))
+        }
+        _ => {
+            let args: Vec<Typed> = args.collect();
+            Err(no_such(&args))
+        }
+    }
+}
+
+fn null_arg() -> Typed {
+    Typed::known(ScalarExpr::Literal(Datum::Null, ScalarType::Text), ScalarType::Text)
+}
+
+/// The frames `Frame` covers: the default, and those from UNBOUNDED PRECEDING to CURRENT
+/// ROW (ROWS) or to UNBOUNDED FOLLOWING.
+fn window_frame(frame: Option<&ast::WindowFrame>) -> Result<Frame, PlanError> {
+    use ast::{WindowFrameBound as B, WindowFrameUnits as U};
+    let Some(frame) = frame else { return Ok(Frame::ThroughPeers) };
+    let end = frame.end_bound.as_ref().unwrap_or(&B::CurrentRow);
+    match (&frame.units, &frame.start_bound, end) {
+        (U::Range, B::Preceding(None), B::CurrentRow) => Ok(Frame::ThroughPeers),
+        (U::Rows, B::Preceding(None), B::CurrentRow) => Ok(Frame::ThroughRow),
+        (U::Range | U::Rows, B::Preceding(None), B::Following(None)) => Ok(Frame::Partition),
+        _ => Err(PlanError::Unsupported(
+            "window frames other than from UNBOUNDED PRECEDING to CURRENT ROW or UNBOUNDED FOLLOWING".into(),
+        )),
+    }
 }
 
 /// `agg(x) FILTER (WHERE p)`: the aggregate over `CASE WHEN p THEN x END`. Aggregates skip

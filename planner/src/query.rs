@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 
 use eddy_expr::func::{self, CastContext};
-use eddy_expr::{AggregateExpr, AggregateFunc, RelationExpr, ScalarExpr, TableFunc};
+use eddy_expr::{AggregateExpr, AggregateFunc, RelationExpr, ScalarExpr, TableFunc, WindowExpr};
 use eddy_repr::{Datum, GlobalId, Row, ScalarType};
 use sqlparser::ast::{
     self, Expr, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr, SetOperator, SetQuantifier,
@@ -12,8 +12,8 @@ use sqlparser::ast::{
 };
 
 use crate::expr::{
-    binary, coerce, column_name, normalize_ident, object_name, plan_condition, plan_expr, AggEntry, AggMode, ExprCtx,
-    Grouping, Typed,
+    binary, coerce, column_name, normalize_ident, object_name, plan_condition, plan_expr, plan_window_call, AggEntry,
+    AggMode, ExprCtx, Grouping, Typed, WindowSlot,
 };
 use crate::scope::{Scope, ScopeColumn};
 use crate::types::common_type;
@@ -36,7 +36,7 @@ pub struct QueryCtx<'a> {
 
 impl<'a> QueryCtx<'a> {
     pub fn expr_ctx<'s>(&'s self, scope: &'s Scope, mode: AggMode<'s>) -> ExprCtx<'s> {
-        ExprCtx { scope, stmt: self.stmt, params: self.params, mode, allow_now: self.allow_now }
+        ExprCtx { scope, stmt: self.stmt, params: self.params, mode, allow_now: self.allow_now, windows: &[] }
     }
 }
 
@@ -433,6 +433,43 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
     if let Some(h) = &select.having {
         expr = expr.filter(vec![plan_condition(&ctx, h, "HAVING")?]);
     }
+    // Window functions (after grouping, as in PostgreSQL): each call becomes a column that
+    // a Window operator appends; the select list and ORDER BY read it.
+    let mut calls = Vec::new();
+    for item in &select.projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            collect_window_calls(e, &mut calls);
+        }
+    }
+    order_by.iter().for_each(|o| collect_window_calls(&o.expr, &mut calls));
+    let mut windows = Vec::new();
+    for call in calls {
+        let w = plan_window_call(&ctx, &call)?;
+        let base = expr.arity();
+        let (p, o, a) = (w.partition.len(), w.order.len(), w.args.len());
+        let mut scalars = w.partition;
+        scalars.extend(w.order.iter().map(|(e, _, _)| e.clone()));
+        scalars.extend(w.args);
+        let order = w
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, (_, desc, nulls_last))| ColumnOrder {
+                column: base + p + i,
+                desc: *desc,
+                nulls_last: *nulls_last,
+            })
+            .collect();
+        let func = WindowExpr { func: w.func, args: (base + p + o..base + p + o + a).collect(), frame: w.frame };
+        expr = RelationExpr::Window {
+            input: Box::new(expr.map(scalars)),
+            partition_key: (base..base + p).collect(),
+            order,
+            funcs: vec![func],
+        };
+        windows.push(WindowSlot { key: Expr::Function(call).to_string(), column: expr.arity() - 1, ty: w.ty });
+    }
+    let ctx = ctx.with_windows(&windows);
     let base_arity = expr.arity();
 
     // The select list.
@@ -559,6 +596,61 @@ impl SortColumns<'_> {
         self.outputs.push(coerce(self.ctx, typed, &ty, CastContext::Implicit)?);
         self.scope.columns.push(ScopeColumn { table: None, name: "?order?".into(), ty, qualified_only: true });
         Ok(self.outputs.len() - 1)
+    }
+}
+
+/// The window function calls in `e` (each text once), outermost first.
+fn collect_window_calls(e: &Expr, out: &mut Vec<ast::Function>) {
+    let mut walk = |e: &Expr| collect_window_calls(e, out);
+    match e {
+        Expr::Function(f) if f.over.is_some() => {
+            let text = e.to_string();
+            if !out.iter().any(|c| Expr::Function(c.clone()).to_string() == text) {
+                out.push(f.clone());
+            }
+        }
+        Expr::Function(f) => {
+            if let ast::FunctionArguments::List(list) = &f.args {
+                for arg in &list.args {
+                    if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a))
+                    | ast::FunctionArg::Named { arg: ast::FunctionArgExpr::Expr(a), .. } = arg
+                    {
+                        walk(a);
+                    }
+                }
+            }
+        }
+        Expr::BinaryOp { left, right, .. } => {
+            walk(left);
+            walk(right);
+        }
+        Expr::UnaryOp { expr, .. }
+        | Expr::Nested(expr)
+        | Expr::Cast { expr, .. }
+        | Expr::IsNull(expr)
+        | Expr::IsNotNull(expr)
+        | Expr::IsTrue(expr)
+        | Expr::IsFalse(expr)
+        | Expr::IsNotTrue(expr)
+        | Expr::IsNotFalse(expr) => walk(expr),
+        Expr::Between { expr, low, high, .. } => {
+            walk(expr);
+            walk(low);
+            walk(high);
+        }
+        Expr::In { expr, target: ast::InTarget::List(list), .. } => {
+            walk(expr);
+            list.iter().for_each(walk);
+        }
+        Expr::Case { operand, conditions, else_result, .. } => {
+            operand.iter().for_each(|o| walk(o));
+            for c in conditions {
+                walk(&c.condition);
+                walk(&c.result);
+            }
+            else_result.iter().for_each(|e| walk(e));
+        }
+        _ => {}
     }
 }
 

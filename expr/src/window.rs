@@ -1,0 +1,273 @@
+//! Window functions: values computed for each row from the other rows of its partition
+//! (`row_number() OVER (PARTITION BY ... ORDER BY ...)`), with PostgreSQL's default frame.
+
+use eddy_repr::{Datum, Diff, Row};
+use serde::{Deserialize, Serialize};
+
+use crate::{compare_rows, AggregateFunc, ColumnOrder, EvalError};
+
+/// A window function, resolved for its argument types.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum WindowFunc {
+    RowNumber,
+    Rank,
+    DenseRank,
+    PercentRank,
+    CumeDist,
+    /// `ntile(buckets)`.
+    Ntile,
+    /// `lag(value [, offset [, default]])`.
+    Lag,
+    /// `lead(value [, offset [, default]])`.
+    Lead,
+    FirstValue,
+    LastValue,
+    /// An aggregate over the frame: the partition's rows up to the current row's last peer
+    /// (with ORDER BY), or the whole partition (without).
+    Aggregate(AggregateFunc),
+}
+
+impl WindowFunc {
+    pub fn name(&self) -> &'static str {
+        match self {
+            WindowFunc::RowNumber => "row_number",
+            WindowFunc::Rank => "rank",
+            WindowFunc::DenseRank => "dense_rank",
+            WindowFunc::PercentRank => "percent_rank",
+            WindowFunc::CumeDist => "cume_dist",
+            WindowFunc::Ntile => "ntile",
+            WindowFunc::Lag => "lag",
+            WindowFunc::Lead => "lead",
+            WindowFunc::FirstValue => "first_value",
+            WindowFunc::LastValue => "last_value",
+            WindowFunc::Aggregate(a) => a.name(),
+        }
+    }
+}
+
+/// One window function call: the function, the input columns holding its arguments, and
+/// its frame (which rows `last_value` and aggregates see).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WindowExpr {
+    pub func: WindowFunc,
+    pub args: Vec<usize>,
+    pub frame: Frame,
+}
+
+/// The frames supported, all starting at the partition's first row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Frame {
+    /// The default (`RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`): up to the current
+    /// row's last peer, or the whole partition without ORDER BY.
+    ThroughPeers,
+    /// `ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`.
+    ThroughRow,
+    /// `... BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING`.
+    Partition,
+}
+
+/// The rows of one partition (with their counts), each followed by one value per window
+/// function. Rows are ordered by `order`, ties by the whole row, so results do not depend
+/// on arrival order; copies of a row are numbered one after the other.
+pub fn window_partition(
+    rows: &[(&Row, Diff)],
+    order: &[ColumnOrder],
+    funcs: &[WindowExpr],
+) -> Result<Vec<(Row, Diff)>, EvalError> {
+    let mut sorted: Vec<&Row> = Vec::new();
+    for (row, count) in rows {
+        crate::eval::check_positive(*count, "a window function")?;
+        sorted.extend(std::iter::repeat_n(*row, *count as usize));
+    }
+    sorted.sort_by(|a, b| compare_rows(a, b, order).then_with(|| a.cmp(b)));
+    let peers = peer_groups(&sorted, order);
+    let columns: Vec<Vec<Datum>> =
+        funcs.iter().map(|f| compute(f, &sorted, &peers, !order.is_empty())).collect::<Result<_, _>>()?;
+    Ok(sorted
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mut out = row.to_vec();
+            out.extend(columns.iter().map(|c| c[i].clone()));
+            (Row::new(out), 1)
+        })
+        .collect())
+}
+
+/// For each row, the index range of its peers (rows equal under ORDER BY).
+fn peer_groups(sorted: &[&Row], order: &[ColumnOrder]) -> Vec<(usize, usize)> {
+    let mut groups = vec![(0, 0); sorted.len()];
+    let mut start = 0;
+    while start < sorted.len() {
+        let mut end = start + 1;
+        while end < sorted.len() && compare_rows(sorted[start], sorted[end], order).is_eq() {
+            end += 1;
+        }
+        groups[start..end].fill((start, end));
+        start = end;
+    }
+    groups
+}
+
+fn compute(f: &WindowExpr, rows: &[&Row], peers: &[(usize, usize)], ordered: bool) -> Result<Vec<Datum>, EvalError> {
+    let n = rows.len();
+    let arg = |i: usize, a: usize| f.args.get(a).map_or(Datum::Null, |&c| rows[i][c].clone());
+    let mut out = Vec::with_capacity(n);
+    match &f.func {
+        WindowFunc::RowNumber => out.extend((1..=n as i64).map(Datum::Int64)),
+        WindowFunc::Rank => out.extend(peers.iter().map(|(s, _)| Datum::Int64(*s as i64 + 1))),
+        WindowFunc::DenseRank => {
+            let mut rank = 0;
+            for (i, (s, _)) in peers.iter().enumerate() {
+                if *s == i {
+                    rank += 1;
+                }
+                out.push(Datum::Int64(rank));
+            }
+        }
+        WindowFunc::PercentRank => {
+            out.extend(peers.iter().map(|(s, _)| Datum::Float64(if n > 1 { *s as f64 / (n - 1) as f64 } else { 0.0 })))
+        }
+        WindowFunc::CumeDist => out.extend(peers.iter().map(|(_, e)| Datum::Float64(*e as f64 / n as f64))),
+        WindowFunc::Ntile => {
+            for i in 0..n {
+                out.push(match arg(i, 0).as_i64() {
+                    None => Datum::Null,
+                    Some(b) if b <= 0 => {
+                        return Err(EvalError::InvalidArgument {
+                            sqlstate: "22014".into(),
+                            message: "argument of ntile must be greater than zero".into(),
+                        })
+                    }
+                    Some(b) => Datum::Int32(ntile(i, n, b as usize) as i32),
+                });
+            }
+        }
+        WindowFunc::Lag | WindowFunc::Lead => {
+            for i in 0..n {
+                let offset = if f.args.len() > 1 { arg(i, 1).as_i64() } else { Some(1) };
+                let Some(offset) = offset else {
+                    out.push(Datum::Null);
+                    continue;
+                };
+                let offset = if f.func == WindowFunc::Lag { -offset } else { offset };
+                let target = i as i64 + offset;
+                out.push(if (0..n as i64).contains(&target) { arg(target as usize, 0) } else { arg(i, 2) });
+            }
+        }
+        WindowFunc::FirstValue => out.extend((0..n).map(|_| arg(0, 0))),
+        WindowFunc::LastValue => {
+            out.extend(peers.iter().enumerate().map(|(i, (_, e))| arg(frame_end(f.frame, i, *e, n, ordered) - 1, 0)))
+        }
+        WindowFunc::Aggregate(agg) => {
+            // The frame grows one peer group at a time: fold each group into the value so
+            // far where the aggregate allows it, else recompute over the frame.
+            let mut value = Datum::Null;
+            let mut count: i64 = 0;
+            let mut done = 0;
+            for (i, (_, e)) in peers.iter().enumerate() {
+                let end = frame_end(f.frame, i, *e, n, ordered);
+                if end > done {
+                    let new: Vec<Datum> = (done..end).map(|r| arg(r, 0)).collect();
+                    value = match agg {
+                        AggregateFunc::CountRows => {
+                            count += (end - done) as i64;
+                            Datum::Int64(count)
+                        }
+                        AggregateFunc::Count => {
+                            count += new.iter().filter(|d| !d.is_null()).count() as i64;
+                            Datum::Int64(count)
+                        }
+                        AggregateFunc::SumInt
+                        | AggregateFunc::SumNumeric
+                        | AggregateFunc::SumFloat
+                        | AggregateFunc::SumInterval
+                        | AggregateFunc::Min
+                        | AggregateFunc::Max
+                        | AggregateFunc::BoolAnd
+                        | AggregateFunc::BoolOr => agg.eval(std::iter::once(&value).chain(&new).map(|d| (d, 1)))?,
+                        _ => {
+                            let frame: Vec<Datum> = (0..end).map(|r| arg(r, 0)).collect();
+                            agg.eval(frame.iter().map(|d| (d, 1)))?
+                        }
+                    };
+                    done = end;
+                }
+                out.push(value.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Where the frame of row `i`, whose peers end at `peer_end`, ends (exclusive).
+fn frame_end(frame: Frame, i: usize, peer_end: usize, n: usize, ordered: bool) -> usize {
+    match frame {
+        Frame::ThroughPeers if ordered => peer_end,
+        Frame::ThroughRow => i + 1,
+        Frame::ThroughPeers | Frame::Partition => n,
+    }
+}
+
+/// PostgreSQL's `ntile`: `n` rows in `buckets` buckets, the first `n % buckets` one row
+/// larger; the 1-based bucket of row `i`.
+fn ntile(i: usize, n: usize, buckets: usize) -> usize {
+    let small = n / buckets;
+    let large = n % buckets;
+    let in_large = large * (small + 1);
+    if i < in_large {
+        i / (small + 1) + 1
+    } else {
+        // Reached only when every bucket has at least `small` >= 1 rows.
+        large + (i - in_large).checked_div(small).unwrap_or(0) + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(values: &[(i64, i64)]) -> Vec<Row> {
+        values.iter().map(|(g, v)| Row::new(vec![Datum::Int64(*g), Datum::Int64(*v)])).collect()
+    }
+
+    fn ints(rows: &[(Row, Diff)], column: usize) -> Vec<Option<i64>> {
+        rows.iter().map(|(r, _)| r[column].as_i64()).collect()
+    }
+
+    #[test]
+    fn ranking_functions_and_running_sums_follow_postgres() {
+        let input = rows(&[(1, 10), (1, 20), (1, 20), (1, 30)]);
+        let refs: Vec<(&Row, Diff)> = input.iter().map(|r| (r, 1)).collect();
+        let order = [ColumnOrder { column: 1, desc: false, nulls_last: true }];
+        let w = |func, args: Vec<usize>| WindowExpr { func, args, frame: Frame::ThroughPeers };
+        let funcs = [
+            w(WindowFunc::RowNumber, vec![]),
+            w(WindowFunc::Rank, vec![]),
+            w(WindowFunc::DenseRank, vec![]),
+            w(WindowFunc::Aggregate(AggregateFunc::SumInt), vec![1]),
+            w(WindowFunc::Lag, vec![1]),
+            w(WindowFunc::LastValue, vec![1]),
+        ];
+        let out = window_partition(&refs, &order, &funcs).unwrap();
+        assert_eq!(ints(&out, 2), [Some(1), Some(2), Some(3), Some(4)]);
+        assert_eq!(ints(&out, 3), [Some(1), Some(2), Some(2), Some(4)]);
+        assert_eq!(ints(&out, 4), [Some(1), Some(2), Some(2), Some(3)]);
+        assert_eq!(ints(&out, 5), [Some(10), Some(50), Some(50), Some(80)], "peers share the frame");
+        assert_eq!(ints(&out, 6), [None, Some(10), Some(20), Some(20)]);
+        assert_eq!(ints(&out, 7), [Some(10), Some(20), Some(20), Some(30)]);
+        let unordered = window_partition(&refs, &[], &funcs[3..4]).unwrap();
+        assert_eq!(ints(&unordered, 2), [Some(80); 4], "no ORDER BY: the whole partition");
+        let rows_frame = [WindowExpr { frame: Frame::ThroughRow, ..funcs[3].clone() }];
+        let running = window_partition(&refs, &order, &rows_frame).unwrap();
+        assert_eq!(ints(&running, 2), [Some(10), Some(30), Some(50), Some(80)], "ROWS: up to the row itself");
+    }
+
+    #[test]
+    fn ntile_spreads_the_remainder_over_the_first_buckets() {
+        let buckets: Vec<usize> = (0..7).map(|i| ntile(i, 7, 3)).collect();
+        assert_eq!(buckets, [1, 1, 1, 2, 2, 3, 3]);
+        let few: Vec<usize> = (0..2).map(|i| ntile(i, 2, 5)).collect();
+        assert_eq!(few, [1, 2]);
+    }
+}
