@@ -436,12 +436,13 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
     // Window functions (after grouping, as in PostgreSQL): each call becomes a column that
     // a Window operator appends; the select list and ORDER BY read it.
     let mut calls = Vec::new();
-    for item in &select.projection {
-        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
-            collect_window_calls(e, &mut calls);
-        }
+    let items = select.projection.iter().filter_map(|item| match item {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+        _ => None,
+    });
+    for mut e in items.chain(order_by.iter().map(|o| &o.expr)).cloned() {
+        collect_window_calls(&mut e, &mut calls);
     }
-    order_by.iter().for_each(|o| collect_window_calls(&o.expr, &mut calls));
     let mut windows = Vec::new();
     for call in calls {
         let w = plan_window_call(&ctx, &call)?;
@@ -600,57 +601,15 @@ impl SortColumns<'_> {
 }
 
 /// The window function calls in `e` (each text once), outermost first.
-fn collect_window_calls(e: &Expr, out: &mut Vec<ast::Function>) {
-    let mut walk = |e: &Expr| collect_window_calls(e, out);
+fn collect_window_calls(e: &mut Expr, out: &mut Vec<ast::Function>) {
     match e {
         Expr::Function(f) if f.over.is_some() => {
-            let text = e.to_string();
-            if !out.iter().any(|c| Expr::Function(c.clone()).to_string() == text) {
+            let text = f.to_string();
+            if !out.iter().any(|c| c.to_string() == text) {
                 out.push(f.clone());
             }
         }
-        Expr::Function(f) => {
-            if let ast::FunctionArguments::List(list) = &f.args {
-                for arg in &list.args {
-                    if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a))
-                    | ast::FunctionArg::Named { arg: ast::FunctionArgExpr::Expr(a), .. } = arg
-                    {
-                        walk(a);
-                    }
-                }
-            }
-        }
-        Expr::BinaryOp { left, right, .. } => {
-            walk(left);
-            walk(right);
-        }
-        Expr::UnaryOp { expr, .. }
-        | Expr::Nested(expr)
-        | Expr::Cast { expr, .. }
-        | Expr::IsNull(expr)
-        | Expr::IsNotNull(expr)
-        | Expr::IsTrue(expr)
-        | Expr::IsFalse(expr)
-        | Expr::IsNotTrue(expr)
-        | Expr::IsNotFalse(expr) => walk(expr),
-        Expr::Between { expr, low, high, .. } => {
-            walk(expr);
-            walk(low);
-            walk(high);
-        }
-        Expr::In { expr, target: ast::InTarget::List(list), .. } => {
-            walk(expr);
-            list.iter().for_each(walk);
-        }
-        Expr::Case { operand, conditions, else_result, .. } => {
-            operand.iter().for_each(|o| walk(o));
-            for c in conditions {
-                walk(&c.condition);
-                walk(&c.result);
-            }
-            else_result.iter().for_each(|e| walk(e));
-        }
-        _ => {}
+        _ => for_each_child(e, &mut |c| collect_window_calls(c, out)),
     }
 }
 
@@ -880,7 +839,6 @@ fn subquery_column_name(q: &ast::Query) -> String {
 /// Walks the common expression forms, replacing scalar subqueries (subqueries inside
 /// other forms stay, and are refused when planned).
 fn replace_scalar_subqueries(e: &mut Expr, scalars: &mut Vec<ast::Query>) {
-    let mut walk = |e: &mut Expr| replace_scalar_subqueries(e, scalars);
     match e {
         Expr::Subquery(query) => {
             let n = scalars.len();
@@ -890,9 +848,18 @@ fn replace_scalar_subqueries(e: &mut Expr, scalars: &mut Vec<ast::Query>) {
                 ast::Ident::new(format!("?{n}")),
             ]);
         }
+        _ => for_each_child(e, &mut |c| replace_scalar_subqueries(c, scalars)),
+    }
+}
+
+/// Calls `f` on the direct subexpressions of the forms planning looks into for scalar
+/// subqueries and window calls: operators, casts, tests, BETWEEN, IN lists, CASE and
+/// function arguments.
+fn for_each_child(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
+    match e {
         Expr::BinaryOp { left, right, .. } => {
-            walk(left);
-            walk(right);
+            f(left);
+            f(right);
         }
         Expr::UnaryOp { expr, .. }
         | Expr::Nested(expr)
@@ -902,35 +869,35 @@ fn replace_scalar_subqueries(e: &mut Expr, scalars: &mut Vec<ast::Query>) {
         | Expr::IsTrue(expr)
         | Expr::IsFalse(expr)
         | Expr::IsNotTrue(expr)
-        | Expr::IsNotFalse(expr) => walk(expr),
+        | Expr::IsNotFalse(expr) => f(expr),
         Expr::Between { expr, low, high, .. } => {
-            walk(expr);
-            walk(low);
-            walk(high);
+            f(expr);
+            f(low);
+            f(high);
         }
         Expr::In { expr, target: ast::InTarget::List(list), .. } => {
-            walk(expr);
+            f(expr);
             for item in list {
-                walk(item);
+                f(item);
             }
         }
         Expr::Case { operand, conditions, else_result, .. } => {
             if let Some(o) = operand {
-                walk(o);
+                f(o);
             }
             for c in conditions {
-                walk(&mut c.condition);
-                walk(&mut c.result);
+                f(&mut c.condition);
+                f(&mut c.result);
             }
             if let Some(e) = else_result {
-                walk(e);
+                f(e);
             }
         }
-        Expr::Function(f) => {
-            if let ast::FunctionArguments::List(list) = &mut f.args {
+        Expr::Function(func) => {
+            if let ast::FunctionArguments::List(list) = &mut func.args {
                 for arg in &mut list.args {
                     if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = arg {
-                        walk(e);
+                        f(e);
                     }
                 }
             }
