@@ -209,7 +209,7 @@ mod tests {
     fn aggs() -> Vec<AggregateExpr> {
         [AggregateFunc::SumNumeric, AggregateFunc::AvgNumeric]
             .into_iter()
-            .map(|func| AggregateExpr { func, expr: ScalarExpr::Column(0), distinct: false })
+            .map(|func| AggregateExpr::new(func, ScalarExpr::Column(0), false))
             .collect()
     }
 

@@ -27,7 +27,7 @@ fn right() -> RelationExpr {
 }
 
 fn agg(func: AggregateFunc, col: usize, distinct: bool) -> AggregateExpr {
-    AggregateExpr { func, expr: ScalarExpr::Column(col), distinct }
+    AggregateExpr::new(func, ScalarExpr::Column(col), distinct)
 }
 
 /// One plan per operator (and a few compositions).

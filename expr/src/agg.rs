@@ -1,10 +1,10 @@
 //! Aggregate functions: how a group of values folds into one.
 
-use eddy_repr::{Datum, Diff, ScalarType};
+use eddy_repr::{Datum, Diff, Jsonb, Row, ScalarType};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::{func::numeric_div, EvalError, ScalarExpr};
+use crate::{compare_rows, func::numeric_div, ColumnOrder, EvalError, ScalarExpr};
 
 /// An aggregate function, resolved for its input type.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -28,14 +28,96 @@ pub enum AggregateFunc {
     Max,
     BoolAnd,
     BoolOr,
+    /// `string_agg(text, delimiter)`: the values joined, each after its own row's delimiter.
+    StringAgg,
+    /// `jsonb_agg(x)`: a jsonb array of every value (NULLs too), as `to_jsonb` of `ty`.
+    JsonbAgg {
+        ty: ScalarType,
+    },
 }
 
-/// An aggregate call: `func([DISTINCT] expr)` over the rows of a group.
+/// An aggregate call: `func([DISTINCT] expr [, delimiter] [ORDER BY ...])` over the rows of
+/// a group.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct AggregateExpr {
     pub func: AggregateFunc,
     pub expr: ScalarExpr,
     pub distinct: bool,
+    /// `string_agg`'s delimiter (evaluated per row, as in PostgreSQL).
+    pub delimiter: Option<ScalarExpr>,
+    /// `ORDER BY` inside the call: the order the values are folded in.
+    pub order_by: Vec<AggOrder>,
+}
+
+/// One `ORDER BY` key inside an aggregate call.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AggOrder {
+    pub expr: ScalarExpr,
+    pub desc: bool,
+    pub nulls_last: bool,
+}
+
+/// One row's contribution to an ordered or delimited fold.
+struct Entry {
+    value: Datum,
+    delimiter: Datum,
+    keys: Vec<Datum>,
+    count: Diff,
+}
+
+impl AggregateExpr {
+    pub fn new(func: AggregateFunc, expr: ScalarExpr, distinct: bool) -> Self {
+        AggregateExpr { func, expr, distinct, delimiter: None, order_by: vec![] }
+    }
+
+    /// Folds a group's rows (with their multiplicities): evaluates the arguments, keeps one
+    /// of each SQL-equal value under DISTINCT, sorts by the call's ORDER BY, then applies
+    /// the function.
+    pub fn fold(&self, rows: &[(&Row, Diff)]) -> Result<Datum, EvalError> {
+        let mut entries = Vec::with_capacity(rows.len());
+        for (row, count) in rows {
+            crate::eval::check_positive(*count, self.func.name())?;
+            let delimiter = self.delimiter.as_ref().map_or(Ok(Datum::Null), |d| d.eval(row))?;
+            let keys = self.order_by.iter().map(|o| o.expr.eval(row)).collect::<Result<Vec<_>, _>>()?;
+            entries.push(Entry { value: self.expr.eval(row)?, delimiter, keys, count: *count });
+        }
+        if self.distinct {
+            entries.sort_by(|a, b| a.value.cmp(&b.value));
+            entries.dedup_by(|a, b| a.value.sql_cmp(&b.value).is_eq());
+            entries.iter_mut().for_each(|e| e.count = 1);
+        }
+        if !self.order_by.is_empty() {
+            let order: Vec<ColumnOrder> = (self.order_by.iter().enumerate())
+                .map(|(column, o)| ColumnOrder { column, desc: o.desc, nulls_last: o.nulls_last })
+                .collect();
+            entries.sort_by(|a, b| compare_rows(&a.keys, &b.keys, &order));
+        }
+        match self.func {
+            AggregateFunc::StringAgg => Ok(string_agg(&entries)),
+            _ => self.func.eval(entries.iter().map(|e| (&e.value, e.count))),
+        }
+    }
+}
+
+/// PostgreSQL's `string_agg`: non-NULL values in order, each but the first preceded by its
+/// row's delimiter (a NULL delimiter adds nothing); NULL when there is no value.
+fn string_agg(entries: &[Entry]) -> Datum {
+    let mut out: Option<String> = None;
+    for e in entries {
+        let Datum::Text(value) = &e.value else { continue };
+        for _ in 0..e.count {
+            match out.as_mut() {
+                None => out = Some(value.clone()),
+                Some(s) => {
+                    if let Datum::Text(d) = &e.delimiter {
+                        s.push_str(d);
+                    }
+                    s.push_str(value);
+                }
+            }
+        }
+    }
+    out.map_or(Datum::Null, Datum::Text)
 }
 
 impl AggregateFunc {
@@ -62,12 +144,17 @@ impl AggregateFunc {
             ("max", _) => (AggregateFunc::Max, arg.clone()),
             ("bool_and" | "every", T::Bool) => (AggregateFunc::BoolAnd, T::Bool),
             ("bool_or", T::Bool) => (AggregateFunc::BoolOr, T::Bool),
+            ("string_agg", T::Text) => (AggregateFunc::StringAgg, T::Text),
+            ("jsonb_agg", _) => (AggregateFunc::JsonbAgg { ty: arg.clone() }, T::Jsonb),
             _ => return None,
         })
     }
 
     pub fn is_aggregate_name(name: &str) -> bool {
-        matches!(name, "count" | "sum" | "avg" | "min" | "max" | "bool_and" | "bool_or" | "every")
+        matches!(
+            name,
+            "count" | "sum" | "avg" | "min" | "max" | "bool_and" | "bool_or" | "every" | "string_agg" | "jsonb_agg"
+        )
     }
 
     pub fn name(&self) -> &'static str {
@@ -82,11 +169,15 @@ impl AggregateFunc {
             AggregateFunc::Max => "max",
             AggregateFunc::BoolAnd => "bool_and",
             AggregateFunc::BoolOr => "bool_or",
+            AggregateFunc::StringAgg => "string_agg",
+            AggregateFunc::JsonbAgg { .. } => "jsonb_agg",
         }
     }
 
-    /// Folds a group's values with their multiplicities (all positive). NULL inputs are
-    /// ignored except by `count(*)`; an empty fold is 0 for counts and NULL otherwise.
+    /// Folds a group's values with their multiplicities (all positive), in the order given.
+    /// NULL inputs are ignored except by `count(*)` and `jsonb_agg`; an empty fold is 0 for
+    /// counts and NULL otherwise. (`string_agg`'s delimiters come through
+    /// [`AggregateExpr::fold`]; here there are none.)
     pub fn eval<'a>(&self, values: impl IntoIterator<Item = (&'a Datum, Diff)>) -> Result<Datum, EvalError> {
         let values = values.into_iter();
         match self {
@@ -195,6 +286,20 @@ impl AggregateFunc {
                     acc = Some(acc.unwrap_or(false) || d.as_bool() == Some(true));
                 }
                 Ok(Datum::from_bool_opt(acc))
+            }
+            AggregateFunc::StringAgg => {
+                let entries = values
+                    .map(|(d, count)| Entry { value: d.clone(), delimiter: Datum::Null, keys: vec![], count })
+                    .collect::<Vec<_>>();
+                Ok(string_agg(&entries))
+            }
+            AggregateFunc::JsonbAgg { ty } => {
+                let mut items = Vec::new();
+                for (d, n) in values {
+                    let item = crate::func::to_jsonb(d, ty)?;
+                    items.extend(std::iter::repeat_n(item, n.max(0) as usize));
+                }
+                Ok(if items.is_empty() { Datum::Null } else { Datum::Jsonb(Jsonb::Array(items)) })
             }
         }
     }

@@ -289,17 +289,7 @@ pub fn reduce_group(
     };
     let mut out: Vec<Datum> = shown.into_datums();
     for agg in aggregates {
-        let mut values: Vec<(Datum, Diff)> = Vec::with_capacity(rows.len());
-        for (row, diff) in rows {
-            check_positive(*diff, agg.func.name())?;
-            values.push((agg.expr.eval(row)?, *diff));
-        }
-        if agg.distinct {
-            values.sort();
-            values.dedup_by(|a, b| a.0.sql_cmp(&b.0).is_eq());
-            values.iter_mut().for_each(|v| v.1 = 1);
-        }
-        out.push(agg.func.eval(values.iter().map(|(d, n)| (d, *n)))?);
+        out.push(agg.fold(rows)?);
     }
     Ok(Row::new(out))
 }
@@ -421,10 +411,11 @@ mod tests {
         let constant = |rows| RelationExpr::Constant { rows, arity: 1 };
         let twins = constant(numerics(&[(10, 1, 1), (100, 2, 2), (2, 0, 1)]));
         assert_eq!(eval(&twins.clone().distinct()), numerics(&[(10, 1, 1), (2, 0, 1)]));
-        let counts = eval(&twins.clone().reduce(
-            vec![0],
-            vec![AggregateExpr { func: AggregateFunc::CountRows, expr: ScalarExpr::Column(0), distinct: false }],
-        ));
+        let counts = eval(
+            &twins
+                .clone()
+                .reduce(vec![0], vec![AggregateExpr::new(AggregateFunc::CountRows, ScalarExpr::Column(0), false)]),
+        );
         let shown: Vec<String> = counts.iter().map(|(r, _)| format!("{:?}", r.to_vec())).collect();
         assert_eq!(shown, ["[Numeric(1.0), Int64(3)]", "[Numeric(2), Int64(1)]"]);
         let other = constant(numerics(&[(1, 0, 1)]));
@@ -448,7 +439,7 @@ mod tests {
     #[test]
     fn reduce_counts_distinct() {
         let input = RelationExpr::Constant { rows: int_rows(&[(1, 2), (2, 1)]), arity: 1 };
-        let agg = AggregateExpr { func: AggregateFunc::Count, expr: ScalarExpr::Column(0), distinct: true };
+        let agg = AggregateExpr::new(AggregateFunc::Count, ScalarExpr::Column(0), true);
         let out = evaluate(&input.reduce(vec![], vec![agg]), &|_| Ok(vec![])).unwrap();
         assert_eq!(out, vec![(Row::new(vec![Datum::Int64(2)]), 1)]);
     }

@@ -19,6 +19,8 @@ use crate::EvalError;
 mod cast;
 mod datetime;
 mod jsonb;
+
+pub(crate) use jsonb::to_jsonb;
 mod numeric;
 mod resolve;
 mod string;

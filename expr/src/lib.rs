@@ -17,7 +17,7 @@ pub mod relation;
 pub mod scalar;
 pub mod window;
 
-pub use agg::{AggregateExpr, AggregateFunc};
+pub use agg::{AggOrder, AggregateExpr, AggregateFunc};
 pub use error::EvalError;
 pub use func::Func;
 pub use pipeline::{KeyRange, Pipeline, RowOp};

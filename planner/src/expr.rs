@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::str::FromStr;
 
 use eddy_expr::func::{self, CastContext};
-use eddy_expr::{AggregateExpr, AggregateFunc, Frame, ScalarExpr, WindowFunc};
+use eddy_expr::{AggOrder, AggregateExpr, AggregateFunc, Frame, ScalarExpr, WindowFunc};
 use eddy_repr::{strconv, Datum, ScalarType};
 use rust_decimal::Decimal;
 use sqlparser::ast::{
@@ -623,7 +623,8 @@ fn function_args(f: &ast::Function) -> Result<(Vec<&FunctionArgExpr>, bool), Pla
         FunctionArguments::None => Ok((vec![], false)),
         FunctionArguments::Subquery(_) => Err(PlanError::Unsupported("subquery as a function argument".into())),
         FunctionArguments::List(list) => {
-            if !list.clauses.is_empty() {
+            // ORDER BY is the aggregate's own (see `aggregate_order_by`).
+            if list.clauses.iter().any(|c| !matches!(c, ast::FunctionArgumentClause::OrderBy(_))) {
                 return Err(PlanError::Unsupported(format!("function clauses in {f}")));
             }
             let distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
@@ -634,6 +635,21 @@ fn function_args(f: &ast::Function) -> Result<(Vec<&FunctionArgExpr>, bool), Pla
             }
             Ok((named_args(f, &list.args)?, distinct))
         }
+    }
+}
+
+/// The `ORDER BY` inside an aggregate call's parentheses.
+fn aggregate_order_by(f: &ast::Function) -> &[ast::OrderByExpr] {
+    match &f.args {
+        FunctionArguments::List(list) => list
+            .clauses
+            .iter()
+            .find_map(|c| match c {
+                ast::FunctionArgumentClause::OrderBy(keys) => Some(&keys[..]),
+                _ => None,
+            })
+            .unwrap_or(&[]),
+        _ => &[],
     }
 }
 
@@ -708,6 +724,9 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
     }
     if f.filter.is_some() {
         return Err(PlanError::Grouping(format!("FILTER specified, but {name} is not an aggregate function")));
+    }
+    if !aggregate_order_by(f).is_empty() {
+        return Err(PlanError::WrongObjectType(format!("ORDER BY specified, but {name} is not an aggregate function")));
     }
     let args = expr_args(&args, f)?;
     match name.as_str() {
@@ -789,6 +808,7 @@ fn plan_aggregate(
         AggMode::Collect(entries) => entries,
     };
     let inner_ctx = ctx.with_mode(AggMode::Forbidden(NESTED_AGGREGATE));
+    let mut string_agg_delimiter = None;
     let (func, ty, expr, input_ty) = match args {
         [FunctionArgExpr::Wildcard] | [] if name == "count" => (
             AggregateFunc::CountRows,
@@ -796,7 +816,23 @@ fn plan_aggregate(
             ScalarExpr::Literal(Datum::Bool(true), ScalarType::Bool),
             ScalarType::Bool,
         ),
-        [FunctionArgExpr::Expr(e)] => {
+        [FunctionArgExpr::Expr(e), FunctionArgExpr::Expr(d)] if name == "string_agg" => {
+            let (value, delimiter) = (plan_expr(&inner_ctx, e)?, plan_expr(&inner_ctx, d)?);
+            let textual = |t: &Typed| {
+                matches!(t.ty, None | Some(ScalarType::Text | ScalarType::Varchar { .. } | ScalarType::Char { .. }))
+            };
+            if !textual(&value) || !textual(&delimiter) {
+                let type_name = |t: &Typed| t.ty.as_ref().map_or("unknown".to_string(), |ty| ty.to_string());
+                return Err(PlanError::Resolve(func::ResolveError::NoSuchFunction {
+                    name: name.to_string(),
+                    args: format!("{}, {}", type_name(&value), type_name(&delimiter)),
+                }));
+            }
+            let text = |t: Typed| coerce(&inner_ctx, t, &ScalarType::Text, CastContext::Implicit);
+            string_agg_delimiter = Some(text(delimiter)?);
+            (AggregateFunc::StringAgg, ScalarType::Text, text(value)?, ScalarType::Text)
+        }
+        [FunctionArgExpr::Expr(e)] if name != "string_agg" => {
             let mut arg = plan_expr(&inner_ctx, e)?;
             if arg.ty.is_none() {
                 let expr = coerce(&inner_ctx, arg, &ScalarType::Text, CastContext::Implicit)?;
@@ -811,16 +847,34 @@ fn plan_aggregate(
             })?;
             (func, ty, arg.expr, arg_ty.unwrap_or(ScalarType::Text))
         }
+        _ if name == "string_agg" => {
+            return Err(PlanError::Resolve(func::ResolveError::NoSuchFunction {
+                name: name.to_string(),
+                args: "text".into(),
+            }))
+        }
         _ => return Err(PlanError::Unsupported(format!("{f}"))),
     };
     let (func, expr) = match &f.filter {
         None => (func, expr),
         Some(filter) => with_filter(&ctx.with_mode(AggMode::Forbidden("FILTER")), func, expr, input_ty, filter)?,
     };
+    let mut order_by = Vec::new();
+    for o in aggregate_order_by(f) {
+        let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
+        let nulls_last = o.options.nulls_first.map(|f| !f).unwrap_or(!desc);
+        order_by.push(AggOrder { expr: plan_known(&inner_ctx, &o.expr)?, desc, nulls_last });
+    }
+    if distinct && order_by.iter().any(|o| o.expr != expr) {
+        return Err(PlanError::InvalidColumnReference(
+            "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list".into(),
+        ));
+    }
     let key = Expr::Function(f.clone()).to_string();
     let mut entries = entries.borrow_mut();
     if !entries.iter().any(|e| e.key == key) {
-        entries.push(AggEntry { key, agg: AggregateExpr { func, expr, distinct }, ty: ty.clone() });
+        let agg = AggregateExpr { func, expr, distinct, delimiter: string_agg_delimiter, order_by };
+        entries.push(AggEntry { key, agg, ty: ty.clone() });
     }
     Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ty.clone()), ty))
 }

@@ -918,7 +918,7 @@ fn scalar_subquery(qcx: &QueryCtx, query: &ast::Query, n: usize) -> Result<Plann
     let is_empty = RelationExpr::constant(vec![Row::empty()], 0).union(any_row.negate());
     let null_if_empty = RelationExpr::constant(vec![Row::new(vec![Datum::Null])], 1).join(is_empty, vec![], vec![]);
     // No rows, but an error row when the subquery has more than one.
-    let count = AggregateExpr { func: AggregateFunc::CountRows, expr: ScalarExpr::Column(0), distinct: false };
+    let count = AggregateExpr::new(AggregateFunc::CountRows, ScalarExpr::Column(0), false);
     let check = sub
         .expr
         .clone()

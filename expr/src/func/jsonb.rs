@@ -331,7 +331,7 @@ fn float_json(v: f64) -> Jsonb {
 }
 
 /// `to_jsonb`: a SQL value as jsonb (dates and timestamps in ISO 8601 with `T`).
-pub(super) fn to_jsonb(d: &Datum, ty: &ScalarType) -> Result<Jsonb, EvalError> {
+pub(crate) fn to_jsonb(d: &Datum, ty: &ScalarType) -> Result<Jsonb, EvalError> {
     Ok(match d {
         Datum::Null => Jsonb::Null,
         Datum::Bool(b) => Jsonb::Bool(*b),
