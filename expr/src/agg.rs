@@ -34,6 +34,17 @@ pub enum AggregateFunc {
     JsonbAgg {
         ty: ScalarType,
     },
+    /// `var_samp`/`variance`, `var_pop`, `stddev`/`stddev_samp`, `stddev_pop` of integers
+    /// and numerics (numeric result, PostgreSQL's scales).
+    VarianceNumeric {
+        sample: bool,
+        sqrt: bool,
+    },
+    /// The same of floats (double precision result, PostgreSQL's Youngs-Cramer sums).
+    VarianceFloat {
+        sample: bool,
+        sqrt: bool,
+    },
 }
 
 /// An aggregate call: `func([DISTINCT] expr [, delimiter] [ORDER BY ...])` over the rows of
@@ -99,6 +110,69 @@ impl AggregateExpr {
     }
 }
 
+/// PostgreSQL's numeric variance (`numeric_stddev_internal`): exact sums of x and x², the
+/// numerator `N·Σx² − (Σx)²` (zero if not positive), divided by `N(N−1)` or `N²` at
+/// division's scale; `stddev` takes the root at that scale.
+fn variance_numeric<'a>(
+    values: impl Iterator<Item = (&'a Datum, Diff)>,
+    sample: bool,
+    sqrt: bool,
+) -> Result<Datum, EvalError> {
+    let (mut n, mut sum, mut sum_sq) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+    for (d, count) in values.filter(|(d, _)| !d.is_null()) {
+        let x = decimal_of(d)?;
+        let count = Decimal::from(count);
+        let square = x.checked_mul(x).ok_or_else(numeric_overflow)?;
+        n += count;
+        sum = sum.checked_add(x.checked_mul(count).ok_or_else(numeric_overflow)?).ok_or_else(numeric_overflow)?;
+        sum_sq =
+            sum_sq.checked_add(square.checked_mul(count).ok_or_else(numeric_overflow)?).ok_or_else(numeric_overflow)?;
+    }
+    if n.is_zero() || (sample && n == Decimal::ONE) {
+        return Ok(Datum::Null);
+    }
+    let numerator = n
+        .checked_mul(sum_sq)
+        .and_then(|a| sum.checked_mul(sum).and_then(|b| a.checked_sub(b)))
+        .ok_or_else(numeric_overflow)?;
+    if numerator <= Decimal::ZERO {
+        return Ok(Datum::Numeric(Decimal::ZERO));
+    }
+    let denominator = if sample { n * (n - Decimal::ONE) } else { n * n };
+    let variance = numeric_div(numerator, denominator)?;
+    Ok(Datum::Numeric(if sqrt { crate::func::numeric_sqrt_at_scale(variance, variance.scale())? } else { variance }))
+}
+
+/// PostgreSQL's float variance: Youngs-Cramer running sums over the values in order.
+fn variance_float<'a>(
+    values: impl Iterator<Item = (&'a Datum, Diff)>,
+    sample: bool,
+    sqrt: bool,
+) -> Result<Datum, EvalError> {
+    let (mut n, mut sum, mut sxx) = (0.0f64, 0.0f64, 0.0f64);
+    for (d, count) in values.filter(|(d, _)| !d.is_null()) {
+        let x = match d {
+            Datum::Float32(f) => *f as f64,
+            Datum::Float64(f) => *f,
+            other => return Err(type_bug("variance", other)),
+        };
+        for _ in 0..count {
+            let previous = n;
+            n += 1.0;
+            sum += x;
+            if previous > 0.0 {
+                let t = x * n - sum;
+                sxx += t * t / (n * previous);
+            }
+        }
+    }
+    if n == 0.0 || (sample && n <= 1.0) {
+        return Ok(Datum::Null);
+    }
+    let variance = sxx.max(0.0) / if sample { n - 1.0 } else { n };
+    Ok(Datum::Float64(if sqrt { variance.sqrt() } else { variance }))
+}
+
 /// PostgreSQL's `string_agg`: non-NULL values in order, each but the first preceded by its
 /// row's delimiter (a NULL delimiter adds nothing); NULL when there is no value.
 fn string_agg(entries: &[Entry]) -> Datum {
@@ -145,6 +219,17 @@ impl AggregateFunc {
             ("bool_and" | "every", T::Bool) => (AggregateFunc::BoolAnd, T::Bool),
             ("bool_or", T::Bool) => (AggregateFunc::BoolOr, T::Bool),
             ("string_agg", T::Text) => (AggregateFunc::StringAgg, T::Text),
+            (
+                "variance" | "var_samp" | "var_pop" | "stddev" | "stddev_samp" | "stddev_pop",
+                T::Int16 | T::Int32 | T::Int64 | T::Numeric { .. } | T::Float32 | T::Float64,
+            ) => {
+                let sample = !name.ends_with("_pop");
+                let sqrt = name.starts_with("stddev");
+                match arg {
+                    T::Float32 | T::Float64 => (AggregateFunc::VarianceFloat { sample, sqrt }, T::Float64),
+                    _ => (AggregateFunc::VarianceNumeric { sample, sqrt }, T::numeric()),
+                }
+            }
             ("jsonb_agg", _) => (AggregateFunc::JsonbAgg { ty: arg.clone() }, T::Jsonb),
             _ => return None,
         })
@@ -153,7 +238,22 @@ impl AggregateFunc {
     pub fn is_aggregate_name(name: &str) -> bool {
         matches!(
             name,
-            "count" | "sum" | "avg" | "min" | "max" | "bool_and" | "bool_or" | "every" | "string_agg" | "jsonb_agg"
+            "count"
+                | "sum"
+                | "avg"
+                | "min"
+                | "max"
+                | "bool_and"
+                | "bool_or"
+                | "every"
+                | "string_agg"
+                | "jsonb_agg"
+                | "variance"
+                | "var_samp"
+                | "var_pop"
+                | "stddev"
+                | "stddev_samp"
+                | "stddev_pop"
         )
     }
 
@@ -171,6 +271,14 @@ impl AggregateFunc {
             AggregateFunc::BoolOr => "bool_or",
             AggregateFunc::StringAgg => "string_agg",
             AggregateFunc::JsonbAgg { .. } => "jsonb_agg",
+            AggregateFunc::VarianceNumeric { sample, sqrt } | AggregateFunc::VarianceFloat { sample, sqrt } => {
+                match (sample, sqrt) {
+                    (true, false) => "var_samp",
+                    (false, false) => "var_pop",
+                    (true, true) => "stddev_samp",
+                    (false, true) => "stddev_pop",
+                }
+            }
         }
     }
 
@@ -293,6 +401,8 @@ impl AggregateFunc {
                     .collect::<Vec<_>>();
                 Ok(string_agg(&entries))
             }
+            AggregateFunc::VarianceNumeric { sample, sqrt } => variance_numeric(values, *sample, *sqrt),
+            AggregateFunc::VarianceFloat { sample, sqrt } => variance_float(values, *sample, *sqrt),
             AggregateFunc::JsonbAgg { ty } => {
                 let mut items = Vec::new();
                 for (d, n) in values {

@@ -740,6 +740,11 @@ pub fn numeric_div(a: Decimal, b: Decimal) -> Result<Decimal, EvalError> {
     numeric::numeric_div(a, b)
 }
 
+/// The square root of a non-negative numeric, rounded to `rscale` decimals.
+pub fn numeric_sqrt_at_scale(d: Decimal, rscale: u32) -> Result<Decimal, EvalError> {
+    numeric::sqrt_at_scale(d, rscale)
+}
+
 // ---------------------------------------------------------------------------------------
 // Shared helpers for the submodules.
 

@@ -492,6 +492,14 @@ fn num_sqrt(d: Decimal) -> Result<Decimal, EvalError> {
     num_round_to(r, rescale_cap(rscale))
 }
 
+/// The square root of a non-negative `d`, rounded to `rscale` decimals (how `stddev`
+/// finishes its variance).
+pub(super) fn sqrt_at_scale(d: Decimal, rscale: u32) -> Result<Decimal, EvalError> {
+    use rust_decimal::MathematicalOps;
+    let r = if d.is_zero() { Decimal::ZERO } else { d.sqrt().ok_or_else(numeric_overflow)? };
+    num_round_to(r, rescale_cap(rscale as i32))
+}
+
 fn rescale_cap(r: i32) -> i32 {
     r.min(MAX_SCALE as i32)
 }
