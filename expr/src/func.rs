@@ -24,6 +24,7 @@ pub(crate) use jsonb::to_jsonb;
 mod numeric;
 mod resolve;
 mod string;
+mod to_char;
 
 pub use resolve::common_type;
 
@@ -244,6 +245,8 @@ pub enum Func {
     MakeTimestamp,
     MakeInterval,
     ToTimestamp,
+    /// `to_char(timestamp | timestamptz, template)`.
+    ToChar,
     DateBin {
         tz: bool,
     },
@@ -435,6 +438,7 @@ impl Func {
             | Func::MakeTimestamp
             | Func::MakeInterval
             | Func::ToTimestamp
+            | Func::ToChar
             | Func::DateBin { .. }
             | Func::JustifyDays
             | Func::JustifyHours
@@ -598,6 +602,7 @@ impl Func {
             Func::MakeTimestamp => "make_timestamp",
             Func::MakeInterval => "make_interval",
             Func::ToTimestamp => "to_timestamp",
+            Func::ToChar => "to_char",
             Func::DateBin { .. } => "date_bin",
             Func::JustifyDays => "justify_days",
             Func::JustifyHours => "justify_hours",

@@ -943,6 +943,13 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
         )?)),
         (MakeInterval, 0..=7) => Ok(Datum::Interval(make_interval(args)?)),
         (ToTimestamp, 1) => to_timestamp(as_f64(&args[0])?),
+        (ToChar, 2) => {
+            let template = match &args[1] {
+                Datum::Text(t) => t,
+                _ => return Err(type_error(func, args)),
+            };
+            Ok(Datum::Text(super::to_char::to_char(&as_timestamp(&args[0])?, template)))
+        }
         (DateBin { tz }, 3) => {
             let stride = match &args[0] {
                 Datum::Interval(iv) => *iv,

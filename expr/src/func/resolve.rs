@@ -568,6 +568,7 @@ fn function_candidates(name: &str) -> Vec<Cand> {
             (0..=7).map(|n| c(Func::MakeInterval, &full[..n], IV)).collect()
         }
         "to_timestamp" => vec![c(Func::ToTimestamp, &[F8], TSTZ)],
+        "to_char" => vec![c(Func::ToChar, &[TS, TEXT], TEXT), c(Func::ToChar, &[TSTZ, TEXT], TEXT)],
         "date_bin" => vec![
             c(Func::DateBin { tz: false }, &[IV, TS, TS], TS),
             c(Func::DateBin { tz: true }, &[IV, TSTZ, TSTZ], TSTZ),
