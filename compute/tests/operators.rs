@@ -8,8 +8,8 @@ use eddy_compute::{Command, Compute};
 use eddy_expr::eval::{consolidate, evaluate, Collection};
 use eddy_expr::func::NumType;
 use eddy_expr::{
-    AggregateExpr, AggregateFunc, ColumnOrder, Frame, Func, KeyRange, Pipeline, RelationExpr, RowOp, ScalarExpr,
-    TableFunc, WindowExpr, WindowFunc,
+    AggregateExpr, AggregateFunc, ColumnOrder, Frame, FrameBound, Func, KeyRange, Pipeline, RelationExpr, RowOp,
+    ScalarExpr, TableFunc, WindowExpr, WindowFunc,
 };
 use eddy_repr::{Datum, GlobalId, Row, ScalarType, Timestamp};
 use proptest::prelude::*;
@@ -124,12 +124,25 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
                 partition_key: vec![0],
                 order: vec![order(1, false, true)],
                 funcs: vec![
-                    window(WindowFunc::RowNumber, vec![], Frame::ThroughPeers),
-                    window(WindowFunc::Rank, vec![], Frame::ThroughPeers),
-                    window(WindowFunc::Aggregate(AggregateFunc::SumInt), vec![1], Frame::ThroughPeers),
-                    window(WindowFunc::Lag, vec![3], Frame::ThroughPeers),
-                    window(WindowFunc::LastValue, vec![3], Frame::Partition),
-                    window(WindowFunc::Aggregate(AggregateFunc::Count), vec![1], Frame::ThroughRow),
+                    window(WindowFunc::RowNumber, vec![], Frame::DEFAULT),
+                    window(WindowFunc::Rank, vec![], Frame::DEFAULT),
+                    window(WindowFunc::Aggregate(AggregateFunc::SumInt), vec![1], Frame::DEFAULT),
+                    window(WindowFunc::Lag, vec![3], Frame::DEFAULT),
+                    window(
+                        WindowFunc::LastValue,
+                        vec![3],
+                        rows(FrameBound::CurrentRow, FrameBound::UnboundedFollowing),
+                    ),
+                    window(
+                        WindowFunc::Aggregate(AggregateFunc::Count),
+                        vec![1],
+                        rows(FrameBound::UnboundedPreceding, FrameBound::CurrentRow),
+                    ),
+                    window(
+                        WindowFunc::Aggregate(AggregateFunc::SumInt),
+                        vec![1],
+                        rows(FrameBound::Preceding(1), FrameBound::Following(1)),
+                    ),
                 ],
             },
         ),
@@ -139,7 +152,7 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
                 input: Box::new(twins(left())),
                 partition_key: vec![4],
                 order: vec![],
-                funcs: vec![window(WindowFunc::Aggregate(AggregateFunc::CountRows), vec![], Frame::ThroughPeers)],
+                funcs: vec![window(WindowFunc::Aggregate(AggregateFunc::CountRows), vec![], Frame::DEFAULT)],
             },
         ),
         (
@@ -149,6 +162,10 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
                 .reduce(vec![3], vec![agg(AggregateFunc::CountRows, 0, false)]),
         ),
     ]
+}
+
+fn rows(start: FrameBound, end: FrameBound) -> Frame {
+    Frame { rows: true, start, end }
 }
 
 fn window(func: WindowFunc, args: Vec<usize>, frame: Frame) -> WindowExpr {

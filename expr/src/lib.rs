@@ -23,4 +23,4 @@ pub use func::Func;
 pub use pipeline::{KeyRange, Pipeline, RowOp};
 pub use relation::{compare_rows, ColumnOrder, RelationExpr, TableFunc};
 pub use scalar::ScalarExpr;
-pub use window::{Frame, WindowExpr, WindowFunc};
+pub use window::{Frame, FrameBound, WindowExpr, WindowFunc};

@@ -54,16 +54,52 @@ pub struct WindowExpr {
     pub frame: Frame,
 }
 
-/// The frames supported, all starting at the partition's first row.
+/// Which rows of the partition a row's `first_value`, `last_value` and aggregates see.
+/// `RANGE` frames take whole peer groups at `CURRENT ROW` (offsets are `ROWS` only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Frame {
-    /// The default (`RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`): up to the current
-    /// row's last peer, or the whole partition without ORDER BY.
-    ThroughPeers,
-    /// `ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`.
-    ThroughRow,
-    /// `... BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING`.
-    Partition,
+pub struct Frame {
+    pub rows: bool,
+    pub start: FrameBound,
+    pub end: FrameBound,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    Preceding(u64),
+    CurrentRow,
+    Following(u64),
+    UnboundedFollowing,
+}
+
+impl Frame {
+    /// `RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`: up to the row's last peer, or
+    /// the whole partition without ORDER BY.
+    pub const DEFAULT: Frame =
+        Frame { rows: false, start: FrameBound::UnboundedPreceding, end: FrameBound::CurrentRow };
+
+    /// The frame of row `i` (whose peers are `peers`) in a partition of `n`: `start..end`,
+    /// empty when `start >= end`.
+    fn bounds(&self, i: usize, peers: (usize, usize), n: usize) -> (usize, usize) {
+        let offset = |k: u64| usize::try_from(k).unwrap_or(usize::MAX);
+        let start = match self.start {
+            FrameBound::UnboundedPreceding => 0,
+            FrameBound::Preceding(k) => i.saturating_sub(offset(k)),
+            FrameBound::CurrentRow if self.rows => i,
+            FrameBound::CurrentRow => peers.0,
+            FrameBound::Following(k) => i.saturating_add(offset(k)).min(n),
+            FrameBound::UnboundedFollowing => n,
+        };
+        let end = match self.end {
+            FrameBound::UnboundedPreceding => 0,
+            FrameBound::Preceding(k) => (i + 1).saturating_sub(offset(k)),
+            FrameBound::CurrentRow if self.rows => i + 1,
+            FrameBound::CurrentRow => peers.1,
+            FrameBound::Following(k) => i.saturating_add(offset(k)).saturating_add(1).min(n),
+            FrameBound::UnboundedFollowing => n,
+        };
+        (start, end)
+    }
 }
 
 /// The rows of one partition (with their counts), each followed by one value per window
@@ -81,8 +117,7 @@ pub fn window_partition(
     }
     sorted.sort_by(|a, b| compare_rows(a, b, order).then_with(|| a.cmp(b)));
     let peers = peer_groups(&sorted, order);
-    let columns: Vec<Vec<Datum>> =
-        funcs.iter().map(|f| compute(f, &sorted, &peers, !order.is_empty())).collect::<Result<_, _>>()?;
+    let columns: Vec<Vec<Datum>> = funcs.iter().map(|f| compute(f, &sorted, &peers)).collect::<Result<_, _>>()?;
     Ok(sorted
         .iter()
         .enumerate()
@@ -109,7 +144,7 @@ fn peer_groups(sorted: &[&Row], order: &[ColumnOrder]) -> Vec<(usize, usize)> {
     groups
 }
 
-fn compute(f: &WindowExpr, rows: &[&Row], peers: &[(usize, usize)], ordered: bool) -> Result<Vec<Datum>, EvalError> {
+fn compute(f: &WindowExpr, rows: &[&Row], peers: &[(usize, usize)]) -> Result<Vec<Datum>, EvalError> {
     let n = rows.len();
     let arg = |i: usize, a: usize| f.args.get(a).map_or(Datum::Null, |&c| rows[i][c].clone());
     let mut out = Vec::with_capacity(n);
@@ -155,18 +190,21 @@ fn compute(f: &WindowExpr, rows: &[&Row], peers: &[(usize, usize)], ordered: boo
                 out.push(if (0..n as i64).contains(&target) { arg(target as usize, 0) } else { arg(i, 2) });
             }
         }
-        WindowFunc::FirstValue => out.extend((0..n).map(|_| arg(0, 0))),
-        WindowFunc::LastValue => {
-            out.extend(peers.iter().enumerate().map(|(i, (_, e))| arg(frame_end(f.frame, i, *e, n, ordered) - 1, 0)))
+        WindowFunc::FirstValue | WindowFunc::LastValue => {
+            for (i, p) in peers.iter().enumerate() {
+                let (start, end) = f.frame.bounds(i, *p, n);
+                let at = if f.func == WindowFunc::FirstValue { start } else { end.wrapping_sub(1) };
+                out.push(if start < end { arg(at, 0) } else { Datum::Null });
+            }
         }
-        WindowFunc::Aggregate(agg) => {
-            // The frame grows one peer group at a time: fold each group into the value so
-            // far where the aggregate allows it, else recompute over the frame.
-            let mut value = Datum::Null;
+        WindowFunc::Aggregate(agg) if f.frame.start == FrameBound::UnboundedPreceding => {
+            // The frame only grows: fold the rows it gains into the value so far where the
+            // aggregate allows it, else recompute over the frame.
+            let mut value = agg.eval(std::iter::empty())?;
             let mut count: i64 = 0;
             let mut done = 0;
-            for (i, (_, e)) in peers.iter().enumerate() {
-                let end = frame_end(f.frame, i, *e, n, ordered);
+            for (i, p) in peers.iter().enumerate() {
+                let (_, end) = f.frame.bounds(i, *p, n);
                 if end > done {
                     let new: Vec<Datum> = (done..end).map(|r| arg(r, 0)).collect();
                     value = match agg {
@@ -196,17 +234,16 @@ fn compute(f: &WindowExpr, rows: &[&Row], peers: &[(usize, usize)], ordered: boo
                 out.push(value.clone());
             }
         }
+        WindowFunc::Aggregate(agg) => {
+            // A sliding frame: each row's frame folded on its own (cost grows with its width).
+            for (i, p) in peers.iter().enumerate() {
+                let (start, end) = f.frame.bounds(i, *p, n);
+                let frame: Vec<Datum> = (start..end.max(start)).map(|r| arg(r, 0)).collect();
+                out.push(agg.eval(frame.iter().map(|d| (d, 1)))?);
+            }
+        }
     }
     Ok(out)
-}
-
-/// Where the frame of row `i`, whose peers end at `peer_end`, ends (exclusive).
-fn frame_end(frame: Frame, i: usize, peer_end: usize, n: usize, ordered: bool) -> usize {
-    match frame {
-        Frame::ThroughPeers if ordered => peer_end,
-        Frame::ThroughRow => i + 1,
-        Frame::ThroughPeers | Frame::Partition => n,
-    }
 }
 
 /// PostgreSQL's `ntile`: `n` rows in `buckets` buckets, the first `n % buckets` one row
@@ -240,7 +277,7 @@ mod tests {
         let input = rows(&[(1, 10), (1, 20), (1, 20), (1, 30)]);
         let refs: Vec<(&Row, Diff)> = input.iter().map(|r| (r, 1)).collect();
         let order = [ColumnOrder { column: 1, desc: false, nulls_last: true }];
-        let w = |func, args: Vec<usize>| WindowExpr { func, args, frame: Frame::ThroughPeers };
+        let w = |func, args: Vec<usize>| WindowExpr { func, args, frame: Frame::DEFAULT };
         let funcs = [
             w(WindowFunc::RowNumber, vec![]),
             w(WindowFunc::Rank, vec![]),
@@ -258,9 +295,19 @@ mod tests {
         assert_eq!(ints(&out, 7), [Some(10), Some(20), Some(20), Some(30)]);
         let unordered = window_partition(&refs, &[], &funcs[3..4]).unwrap();
         assert_eq!(ints(&unordered, 2), [Some(80); 4], "no ORDER BY: the whole partition");
-        let rows_frame = [WindowExpr { frame: Frame::ThroughRow, ..funcs[3].clone() }];
+        let rows = |start, end| Frame { rows: true, start, end };
+        let rows_frame =
+            [WindowExpr { frame: rows(FrameBound::UnboundedPreceding, FrameBound::CurrentRow), ..funcs[3].clone() }];
         let running = window_partition(&refs, &order, &rows_frame).unwrap();
         assert_eq!(ints(&running, 2), [Some(10), Some(30), Some(50), Some(80)], "ROWS: up to the row itself");
+        let sliding =
+            [WindowExpr { frame: rows(FrameBound::Preceding(1), FrameBound::Following(1)), ..funcs[3].clone() }];
+        let moving = window_partition(&refs, &order, &sliding).unwrap();
+        assert_eq!(ints(&moving, 2), [Some(30), Some(50), Some(70), Some(50)], "1 PRECEDING .. 1 FOLLOWING");
+        let ahead =
+            [WindowExpr { frame: rows(FrameBound::Following(2), FrameBound::UnboundedFollowing), ..funcs[3].clone() }];
+        let later = window_partition(&refs, &order, &ahead).unwrap();
+        assert_eq!(ints(&later, 2), [Some(50), Some(30), None, None], "empty frames are NULL");
     }
 
     #[test]

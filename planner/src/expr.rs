@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::str::FromStr;
 
 use eddy_expr::func::{self, CastContext};
-use eddy_expr::{AggOrder, AggregateExpr, AggregateFunc, Frame, ScalarExpr, WindowFunc};
+use eddy_expr::{AggOrder, AggregateExpr, AggregateFunc, EvalError, Frame, FrameBound, ScalarExpr, WindowFunc};
 use eddy_repr::{strconv, Datum, ScalarType};
 use rust_decimal::Decimal;
 use sqlparser::ast::{
@@ -906,8 +906,12 @@ fn plan_window_reference(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, Plan
 pub fn plan_window_call(ctx: &ExprCtx, f: &ast::Function) -> Result<PlannedWindow, PlanError> {
     let name = object_name(&f.name);
     let spec = match &f.over {
-        Some(ast::WindowType::WindowSpec(spec)) if spec.window_name.is_none() => spec,
-        Some(_) => return Err(PlanError::Unsupported("named windows (WINDOW w AS ...)".into())),
+        // Named windows the query defines are written into their calls before planning.
+        Some(ast::WindowType::WindowSpec(spec @ ast::WindowSpec { window_name: None, .. })) => spec,
+        Some(
+            ast::WindowType::NamedWindow(name)
+            | ast::WindowType::WindowSpec(ast::WindowSpec { window_name: Some(name), .. }),
+        ) => return Err(PlanError::Windowing(format!("window \"{}\" does not exist", normalize_ident(name)))),
         None => return Err(PlanError::Windowing(format!("{name} is not a window function call"))),
     };
     let inner = ctx.with_windows(&[]);
@@ -1026,19 +1030,55 @@ fn null_arg() -> Typed {
     Typed::known(ScalarExpr::Literal(Datum::Null, ScalarType::Text), ScalarType::Text)
 }
 
-/// The frames `Frame` covers: the default, and those from UNBOUNDED PRECEDING to CURRENT
-/// ROW (ROWS) or to UNBOUNDED FOLLOWING.
+/// A window's frame: `ROWS` with any bounds (offsets are constant non-negative integers),
+/// `RANGE` from and to `UNBOUNDED` or `CURRENT ROW`; PostgreSQL's checks on the bounds.
 fn window_frame(frame: Option<&ast::WindowFrame>) -> Result<Frame, PlanError> {
     use ast::{WindowFrameBound as B, WindowFrameUnits as U};
-    let Some(frame) = frame else { return Ok(Frame::ThroughPeers) };
-    let end = frame.end_bound.as_ref().unwrap_or(&B::CurrentRow);
-    match (&frame.units, &frame.start_bound, end) {
-        (U::Range, B::Preceding(None), B::CurrentRow) => Ok(Frame::ThroughPeers),
-        (U::Rows, B::Preceding(None), B::CurrentRow) => Ok(Frame::ThroughRow),
-        (U::Range | U::Rows, B::Preceding(None), B::Following(None)) => Ok(Frame::Partition),
-        _ => Err(PlanError::Unsupported(
-            "window frames other than from UNBOUNDED PRECEDING to CURRENT ROW or UNBOUNDED FOLLOWING".into(),
-        )),
+    let Some(frame) = frame else { return Ok(Frame::DEFAULT) };
+    let rows = match frame.units {
+        U::Rows => true,
+        U::Range => false,
+        U::Groups => return Err(PlanError::Unsupported("GROUPS window frames".into())),
+    };
+    let bound = |b: &B| -> Result<FrameBound, PlanError> {
+        let offset = |e: &Expr| -> Result<u64, PlanError> {
+            if !rows {
+                return Err(PlanError::Unsupported("RANGE window frames with an offset".into()));
+            }
+            match e {
+                Expr::Value(v) => match &v.value {
+                    ast::Value::Number(n, _) => n.parse::<u64>().map_err(|_| {
+                        PlanError::Eval(EvalError::InvalidArgument {
+                            sqlstate: "22013".into(),
+                            message: "frame starting offset must not be negative".into(),
+                        })
+                    }),
+                    _ => Err(PlanError::Unsupported("a window frame offset other than an integer".into())),
+                },
+                _ => Err(PlanError::Unsupported("a window frame offset other than an integer literal".into())),
+            }
+        };
+        Ok(match b {
+            B::CurrentRow => FrameBound::CurrentRow,
+            B::Preceding(None) => FrameBound::UnboundedPreceding,
+            B::Following(None) => FrameBound::UnboundedFollowing,
+            B::Preceding(Some(e)) => FrameBound::Preceding(offset(e)?),
+            B::Following(Some(e)) => FrameBound::Following(offset(e)?),
+        })
+    };
+    let start = bound(&frame.start_bound)?;
+    let end = frame.end_bound.as_ref().map_or(Ok(FrameBound::CurrentRow), bound)?;
+    let error = |m: &str| Err(PlanError::Windowing(m.into()));
+    match (start, end) {
+        (FrameBound::UnboundedFollowing, _) => error("frame start cannot be UNBOUNDED FOLLOWING"),
+        (_, FrameBound::UnboundedPreceding) => error("frame end cannot be UNBOUNDED PRECEDING"),
+        (FrameBound::CurrentRow, FrameBound::Preceding(_)) => {
+            error("frame starting from current row cannot have preceding rows")
+        }
+        (FrameBound::Following(_), FrameBound::Preceding(_) | FrameBound::CurrentRow) => {
+            error("frame starting from following row cannot have preceding rows")
+        }
+        _ => Ok(Frame { rows, start, end }),
     }
 }
 

@@ -390,6 +390,8 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
     if select.having.is_some() && matches!(select.group_by, ast::GroupByExpr::All(_)) {
         return Err(PlanError::Unsupported("GROUP BY ALL".into()));
     }
+    let (select, order_by) = inline_named_windows(select, order_by)?;
+    let (select, order_by) = (&*select, &*order_by);
     let (select, scalars) = extract_scalar_subqueries(select)?;
     let select = &select;
     let grouped = !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty());
@@ -597,6 +599,93 @@ impl SortColumns<'_> {
         self.outputs.push(coerce(self.ctx, typed, &ty, CastContext::Implicit)?);
         self.scope.columns.push(ScopeColumn { table: None, name: "?order?".into(), ty, qualified_only: true });
         Ok(self.outputs.len() - 1)
+    }
+}
+
+type WithWindows<'a> = (std::borrow::Cow<'a, Select>, std::borrow::Cow<'a, [ast::OrderByExpr]>);
+
+/// The select with its `WINDOW w AS (...)` definitions written into the calls naming them
+/// (`OVER w`, `OVER (w ORDER BY ...)`), as PostgreSQL copies a named window.
+fn inline_named_windows<'a>(
+    select: &'a Select,
+    order_by: &'a [ast::OrderByExpr],
+) -> Result<WithWindows<'a>, PlanError> {
+    use std::borrow::Cow;
+    if select.named_window.is_empty() {
+        return Ok((Cow::Borrowed(select), Cow::Borrowed(order_by)));
+    }
+    let defs = &select.named_window;
+    let mut error = None;
+    let mut select = select.clone();
+    for item in select.projection.iter_mut() {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            inline_window_names(e, defs, &mut error);
+        }
+    }
+    let mut order_by = order_by.to_vec();
+    order_by.iter_mut().for_each(|o| inline_window_names(&mut o.expr, defs, &mut error));
+    match error {
+        Some(e) => Err(e),
+        None => Ok((Cow::Owned(select), Cow::Owned(order_by))),
+    }
+}
+
+fn inline_window_names(e: &mut Expr, defs: &[ast::NamedWindowDefinition], error: &mut Option<PlanError>) {
+    if let Expr::Function(f) = e {
+        if let Some(over) = &mut f.over {
+            match window_spec(over, defs) {
+                Ok(spec) => *over = ast::WindowType::WindowSpec(spec),
+                Err(err) => *error = Some(err),
+            }
+        }
+    }
+    for_each_child(e, &mut |c| inline_window_names(c, defs, error));
+}
+
+/// The full specification of a window: a named one's, or an inline one with the named
+/// window it starts from (its PARTITION BY and ORDER BY; PostgreSQL's rules on overriding).
+fn window_spec(over: &ast::WindowType, defs: &[ast::NamedWindowDefinition]) -> Result<ast::WindowSpec, PlanError> {
+    let named = |name: &ast::Ident| -> Result<ast::WindowSpec, PlanError> {
+        let key = normalize_ident(name);
+        let def = defs.iter().find(|d| normalize_ident(&d.0) == key);
+        match def.map(|d| &d.1) {
+            Some(ast::NamedWindowExpr::WindowSpec(spec)) => {
+                window_spec(&ast::WindowType::WindowSpec(spec.clone()), defs)
+            }
+            Some(ast::NamedWindowExpr::NamedWindow(other)) => {
+                window_spec(&ast::WindowType::NamedWindow(other.clone()), defs)
+            }
+            None => Err(PlanError::Windowing(format!("window \"{key}\" does not exist"))),
+        }
+    };
+    match over {
+        ast::WindowType::NamedWindow(name) => named(name),
+        ast::WindowType::WindowSpec(spec) => match &spec.window_name {
+            None => Ok(spec.clone()),
+            Some(name) => {
+                let base = named(name)?;
+                let key = normalize_ident(name);
+                if !spec.partition_by.is_empty() {
+                    return Err(PlanError::Windowing(format!(
+                        "cannot override PARTITION BY clause of window \"{key}\""
+                    )));
+                }
+                if !spec.order_by.is_empty() && !base.order_by.is_empty() {
+                    return Err(PlanError::Windowing(format!("cannot override ORDER BY clause of window \"{key}\"")));
+                }
+                if base.window_frame.is_some() {
+                    return Err(PlanError::Windowing(format!(
+                        "cannot copy window \"{key}\" because it has a frame clause"
+                    )));
+                }
+                Ok(ast::WindowSpec {
+                    window_name: None,
+                    partition_by: base.partition_by,
+                    order_by: if spec.order_by.is_empty() { base.order_by } else { spec.order_by.clone() },
+                    window_frame: spec.window_frame.clone(),
+                })
+            }
+        },
     }
 }
 
