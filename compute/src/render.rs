@@ -17,7 +17,7 @@ use eddy_expr::eval::{
 };
 use eddy_expr::window::window_partition;
 use eddy_expr::{EvalError, RelationExpr};
-use eddy_repr::{Diff, GlobalId, Row, Timestamp};
+use eddy_repr::{Datum, Diff, GlobalId, Row, Timestamp};
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::ToStream;
 use timely::dataflow::Scope;
@@ -152,15 +152,22 @@ pub fn render<'s>(
             (keep_per_sql_class(oks, threshold_count), errs)
         }
         RelationExpr::TopK { input, group_key, order, limit, offset } => {
-            let (oks, errs) = render(scope, imports, input)?;
+            let (mut oks, errs) = render(scope, imports, input)?;
+            // A LIMIT over a whole collection (no groups) would re-sort all of it on every
+            // change: narrow it first within hash buckets, each keeping its own first
+            // `offset + limit` rows, so a change re-sorts one small bucket and the winners.
+            if let (true, Some(limit)) = (group_key.is_empty(), *limit) {
+                for buckets in TOP_K_BUCKETS {
+                    let keep = Some(limit.saturating_add(*offset));
+                    oks = top_k_stage(oks, order.clone(), keep, 0, move |row| {
+                        Row::new(vec![Datum::Int64((row.hashed() % buckets) as i64)])
+                    });
+                }
+            }
             let key_columns = group_key.clone();
-            let (order, limit, offset) = (order.clone(), *limit, *offset);
-            let kept = oks.map(move |row| (row.project(&key_columns).sql_normalized(), row)).reduce(
-                move |_, rows: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| {
-                    out.extend(top_k(rows, &order, limit, offset))
-                },
-            );
-            (kept.map(|(_, row)| row), errs)
+            let kept =
+                top_k_stage(oks, order.clone(), *limit, *offset, move |row| row.project(&key_columns).sql_normalized());
+            (kept, errs)
         }
         RelationExpr::Window { input, partition_key, order, funcs } => {
             let (oks, errs) = render(scope, imports, input)?;
@@ -195,6 +202,24 @@ pub fn render<'s>(
             (oks.negate(), errs)
         }
     })
+}
+
+/// Hash buckets of the stages that narrow a LIMIT over a whole collection, widest first.
+const TOP_K_BUCKETS: &[u64] = &[4096, 64];
+
+/// Per group of `key(row)`, the rows `top_k` keeps.
+fn top_k_stage<'s>(
+    rows: Rows<'s>,
+    order: Vec<eddy_expr::ColumnOrder>,
+    limit: Option<usize>,
+    offset: usize,
+    key: impl Fn(&Row) -> Row + 'static,
+) -> Rows<'s> {
+    rows.map(move |row| (key(&row), row))
+        .reduce(move |_, rows: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| {
+            out.extend(top_k(rows, &order, limit, offset))
+        })
+        .map(|(_, row)| row)
 }
 
 /// DISTINCT or threshold, where rows that are SQL-equal but written differently (twins,

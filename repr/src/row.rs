@@ -46,6 +46,14 @@ impl Row {
         self.0.push(datum)
     }
 
+    /// A hash of the row, the same on every worker (for spreading rows over buckets).
+    pub fn hashed(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        self.hash(&mut hasher);
+        hasher.finish()
+    }
+
     /// True if some value in the row can have SQL-equal twins written differently
     /// ([`Datum::has_twins`]).
     pub fn has_twins(&self) -> bool {
