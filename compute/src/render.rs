@@ -16,7 +16,7 @@ use eddy_expr::eval::{
     threshold_count, top_k,
 };
 use eddy_expr::window::window_partition;
-use eddy_expr::{EvalError, RelationExpr};
+use eddy_expr::{AggregateExpr, AggregateFunc, EvalError, RelationExpr};
 use eddy_repr::{Datum, Diff, GlobalId, Row, Timestamp};
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::ToStream;
@@ -131,6 +131,39 @@ pub fn render<'s>(
             );
             split(plain.concat(merged.map(|(_, row)| row)), errs)
         }
+        RelationExpr::Reduce { input, group_key, aggregates }
+            if group_key.is_empty() && all_hierarchical(aggregates) =>
+        {
+            // A global min/max over a large input would re-scan all of it on every change:
+            // fold it in hash buckets first (as TopK does), then fold the buckets' results.
+            let (oks, errs) = render(scope, imports, input)?;
+            let aggs = aggregates.clone();
+            let inputs = oks.map(move |row| {
+                let values = aggs.iter().map(|a| a.expr.eval(&row)).collect::<Result<Vec<_>, _>>()?;
+                Ok(Row::new(values))
+            });
+            let (mut partials, mut errs) = split(inputs, errs);
+            let funcs: Vec<AggregateFunc> = aggregates.iter().map(|a| a.func.clone()).collect();
+            for buckets in REDUCTION_BUCKETS.iter().map(|b| Some(*b)).chain([None]) {
+                let folded = partials
+                    .map(move |row| {
+                        let bucket = buckets.map(|b| Datum::Int64((row.hashed() % b) as i64));
+                        (Row::new(bucket.into_iter().collect()), row)
+                    })
+                    .reduce({
+                        let funcs = funcs.clone();
+                        move |_, rows: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                            let folded = (funcs.iter().enumerate())
+                                .map(|(i, f)| f.eval(rows.iter().map(|(r, d)| (&r[i], *d))))
+                                .collect::<Result<Vec<_>, _>>();
+                            out.push((folded.map(Row::new), 1));
+                        }
+                    })
+                    .map(|(_, row)| row);
+                (partials, errs) = split(folded, errs);
+            }
+            (partials, errs)
+        }
         RelationExpr::Reduce { input, group_key, aggregates } => {
             let (oks, errs) = render(scope, imports, input)?;
             let group_key = group_key.clone();
@@ -157,7 +190,7 @@ pub fn render<'s>(
             // change: narrow it first within hash buckets, each keeping its own first
             // `offset + limit` rows, so a change re-sorts one small bucket and the winners.
             if let (true, Some(limit)) = (group_key.is_empty(), *limit) {
-                for buckets in TOP_K_BUCKETS {
+                for buckets in REDUCTION_BUCKETS {
                     let keep = Some(limit.saturating_add(*offset));
                     oks = top_k_stage(oks, order.clone(), keep, 0, move |row| {
                         Row::new(vec![Datum::Int64((row.hashed() % buckets) as i64)])
@@ -204,8 +237,21 @@ pub fn render<'s>(
     })
 }
 
-/// Hash buckets of the stages that narrow a LIMIT over a whole collection, widest first.
-const TOP_K_BUCKETS: &[u64] = &[4096, 64];
+/// Hash buckets of the stages that narrow a LIMIT, or fold a min/max, over a whole
+/// collection, widest first.
+const REDUCTION_BUCKETS: &[u64] = &[4096, 64];
+
+/// Aggregates whose value over a union is their value over the parts' values.
+fn all_hierarchical(aggregates: &[AggregateExpr]) -> bool {
+    !aggregates.is_empty()
+        && aggregates.iter().all(|a| {
+            !a.distinct
+                && matches!(
+                    a.func,
+                    AggregateFunc::Min | AggregateFunc::Max | AggregateFunc::BoolAnd | AggregateFunc::BoolOr
+                )
+        })
+}
 
 /// Per group of `key(row)`, the rows `top_k` keeps.
 fn top_k_stage<'s>(

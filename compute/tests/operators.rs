@@ -93,6 +93,17 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
                 vec![agg(AggregateFunc::SumNumeric, 1, false), agg(AggregateFunc::CountRows, 0, false)],
             ),
         ),
+        (
+            "global_min_max",
+            left().reduce(
+                vec![],
+                vec![
+                    agg(AggregateFunc::Min, 3, false),
+                    agg(AggregateFunc::Max, 1, false),
+                    agg(AggregateFunc::BoolOr, 2, false),
+                ],
+            ),
+        ),
         ("distinct", left().project(vec![0, 2]).distinct()),
         ("union_negate", left().union(right().negate())),
         ("threshold", left().union(right().negate()).threshold()),
