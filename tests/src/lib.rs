@@ -5,6 +5,7 @@ pub mod kafka;
 pub mod postgres;
 pub mod subscription;
 
+use anyhow::Context;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -102,7 +103,9 @@ impl EddyProcess {
 
     /// Connects with tokio-postgres; the connection task runs in the background.
     pub async fn connect(&self) -> anyhow::Result<tokio_postgres::Client> {
-        let (client, conn) = tokio_postgres::connect(&self.connection_string(), tokio_postgres::NoTls).await?;
+        let (client, conn) = tokio_postgres::connect(&self.connection_string(), tokio_postgres::NoTls)
+            .await
+            .with_context(|| format!("connecting to eddy on port {}; its log ends:\n{}", self.port, self.log_tail()))?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -181,7 +184,18 @@ pub fn manifest_dir() -> PathBuf {
 }
 
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    // Tests in one binary run in parallel and some restart a server on its port: a port
+    // handed out once is never handed out again here, or a test could pick a port another
+    // test's server is about to take back after a kill.
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return Ok(port);
+        }
+    }
 }
 
 /// Query results as text cells (`None` for NULL), as the simple protocol gives them.
