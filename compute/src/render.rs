@@ -16,7 +16,7 @@ use eddy_expr::eval::{
     threshold_count, top_k,
 };
 use eddy_expr::window::window_partition;
-use eddy_expr::{AggregateExpr, AggregateFunc, EvalError, RelationExpr};
+use eddy_expr::{AggregateExpr, AggregateFunc, EvalError, RelationExpr, ScalarExpr};
 use eddy_repr::{Datum, Diff, GlobalId, Row, Timestamp};
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::ToStream;
@@ -131,6 +131,18 @@ pub fn render<'s>(
             );
             split(plain.concat(merged.map(|(_, row)| row)), errs)
         }
+        RelationExpr::Reduce { input, group_key, aggregates } if is_one_distinct_aggregate(aggregates) => {
+            // `count(DISTINCT x)` (and the like) alone would re-read its whole group on
+            // every change: instead, DISTINCT the (key, x) pairs, then aggregate those
+            // without DISTINCT (accumulably where the function allows).
+            let a = &aggregates[0];
+            let (k, arity) = (group_key.len(), input.arity());
+            let mut columns = group_key.clone();
+            columns.push(arity);
+            let pairs = input.as_ref().clone().map(vec![a.expr.clone()]).project(columns).distinct();
+            let plain = AggregateExpr { distinct: false, expr: ScalarExpr::Column(k), ..a.clone() };
+            render(scope, imports, &pairs.reduce((0..k).collect(), vec![plain]))?
+        }
         RelationExpr::Reduce { input, group_key, aggregates }
             if group_key.is_empty() && all_hierarchical(aggregates) =>
         {
@@ -240,6 +252,12 @@ pub fn render<'s>(
 /// Hash buckets of the stages that narrow a LIMIT, or fold a min/max, over a whole
 /// collection, widest first.
 const REDUCTION_BUCKETS: &[u64] = &[4096, 64];
+
+/// A single aggregate over DISTINCT values (`count(DISTINCT x)`), which folds the same over
+/// the distinct `(key, x)` pairs.
+fn is_one_distinct_aggregate(aggregates: &[AggregateExpr]) -> bool {
+    matches!(aggregates, [a] if a.distinct && a.order_by.is_empty() && a.delimiter.is_none())
+}
 
 /// Aggregates whose value over a union is their value over the parts' values.
 fn all_hierarchical(aggregates: &[AggregateExpr]) -> bool {
