@@ -256,7 +256,7 @@ const REDUCTION_BUCKETS: &[u64] = &[4096, 64];
 /// A single aggregate over DISTINCT values (`count(DISTINCT x)`), which folds the same over
 /// the distinct `(key, x)` pairs.
 fn is_one_distinct_aggregate(aggregates: &[AggregateExpr]) -> bool {
-    matches!(aggregates, [a] if a.distinct && a.order_by.is_empty() && a.delimiter.is_none())
+    matches!(aggregates, [a] if a.distinct && a.order_by.is_empty() && a.second_arg.is_none())
 }
 
 /// Aggregates whose value over a union is their value over the parts' values.

@@ -34,6 +34,14 @@ pub enum AggregateFunc {
     JsonbAgg {
         ty: ScalarType,
     },
+    /// `percentile_cont(fraction) WITHIN GROUP (ORDER BY x)` of double precision values:
+    /// interpolated between the two nearest values.
+    PercentileCont,
+    /// `percentile_disc(fraction) WITHIN GROUP (ORDER BY x)`: the first value whose
+    /// position reaches the fraction.
+    PercentileDisc,
+    /// `mode() WITHIN GROUP (ORDER BY x)`: the most frequent value (the first of equals).
+    Mode,
     /// `var_samp`/`variance`, `var_pop`, `stddev`/`stddev_samp`, `stddev_pop` of integers
     /// and numerics (numeric result, PostgreSQL's scales).
     VarianceNumeric {
@@ -54,8 +62,9 @@ pub struct AggregateExpr {
     pub func: AggregateFunc,
     pub expr: ScalarExpr,
     pub distinct: bool,
-    /// `string_agg`'s delimiter (evaluated per row, as in PostgreSQL).
-    pub delimiter: Option<ScalarExpr>,
+    /// The argument after the value: `string_agg`'s delimiter (evaluated per row, as in
+    /// PostgreSQL), a percentile's fraction.
+    pub second_arg: Option<ScalarExpr>,
     /// `ORDER BY` inside the call: the order the values are folded in.
     pub order_by: Vec<AggOrder>,
 }
@@ -71,14 +80,15 @@ pub struct AggOrder {
 /// One row's contribution to an ordered or delimited fold.
 struct Entry {
     value: Datum,
-    delimiter: Datum,
+    /// The second argument's value in this row.
+    second: Datum,
     keys: Vec<Datum>,
     count: Diff,
 }
 
 impl AggregateExpr {
     pub fn new(func: AggregateFunc, expr: ScalarExpr, distinct: bool) -> Self {
-        AggregateExpr { func, expr, distinct, delimiter: None, order_by: vec![] }
+        AggregateExpr { func, expr, distinct, second_arg: None, order_by: vec![] }
     }
 
     /// Folds a group's rows (with their multiplicities): evaluates the arguments, keeps one
@@ -88,9 +98,9 @@ impl AggregateExpr {
         let mut entries = Vec::with_capacity(rows.len());
         for (row, count) in rows {
             crate::eval::check_positive(*count, self.func.name())?;
-            let delimiter = self.delimiter.as_ref().map_or(Ok(Datum::Null), |d| d.eval(row))?;
+            let second = self.second_arg.as_ref().map_or(Ok(Datum::Null), |d| d.eval(row))?;
             let keys = self.order_by.iter().map(|o| o.expr.eval(row)).collect::<Result<Vec<_>, _>>()?;
-            entries.push(Entry { value: self.expr.eval(row)?, delimiter, keys, count: *count });
+            entries.push(Entry { value: self.expr.eval(row)?, second, keys, count: *count });
         }
         if self.distinct {
             entries.sort_by(|a, b| a.value.cmp(&b.value));
@@ -105,6 +115,9 @@ impl AggregateExpr {
         }
         match self.func {
             AggregateFunc::StringAgg => Ok(string_agg(&entries)),
+            AggregateFunc::PercentileCont | AggregateFunc::PercentileDisc | AggregateFunc::Mode => {
+                ordered_set(&self.func, &entries)
+            }
             _ => self.func.eval(entries.iter().map(|e| (&e.value, e.count))),
         }
     }
@@ -173,6 +186,49 @@ fn variance_float<'a>(
     Ok(Datum::Float64(if sqrt { variance.sqrt() } else { variance }))
 }
 
+/// The ordered-set aggregates over the group's non-NULL values, already sorted by the
+/// WITHIN GROUP order; the fraction is the first row's (PostgreSQL requires it constant).
+fn ordered_set(func: &AggregateFunc, entries: &[Entry]) -> Result<Datum, EvalError> {
+    let values: Vec<&Datum> = entries
+        .iter()
+        .filter(|e| !e.value.is_null())
+        .flat_map(|e| std::iter::repeat_n(&e.value, e.count.max(0) as usize))
+        .collect();
+    if values.is_empty() {
+        return Ok(Datum::Null);
+    }
+    if *func == AggregateFunc::Mode {
+        let (mut best, mut best_run, mut run) = (values[0], 0, 0);
+        for (i, v) in values.iter().enumerate() {
+            run = if i > 0 && values[i - 1].sql_cmp(v).is_eq() { run + 1 } else { 1 };
+            if run > best_run {
+                (best, best_run) = (values[i + 1 - run], run);
+            }
+        }
+        return Ok(best.clone());
+    }
+    let fraction = match entries.first().map(|e| &e.second) {
+        Some(Datum::Float64(f)) => *f,
+        _ => return Ok(Datum::Null),
+    };
+    if !(0.0..=1.0).contains(&fraction) {
+        return Err(EvalError::OutOfRange(format!("percentile value {fraction} is not between 0 and 1")));
+    }
+    let n = values.len();
+    if *func == AggregateFunc::PercentileDisc {
+        let row = ((fraction * n as f64).ceil() as usize).max(1);
+        return Ok(values[row.min(n) - 1].clone());
+    }
+    let position = fraction * (n - 1) as f64;
+    let (lower, upper) = (position.floor() as usize, position.ceil() as usize);
+    let as_f64 = |d: &Datum| match d {
+        Datum::Float64(f) => Ok(*f),
+        other => Err(type_bug("percentile_cont", other)),
+    };
+    let (a, b) = (as_f64(values[lower])?, as_f64(values[upper])?);
+    Ok(Datum::Float64(if lower == upper { a } else { a + (b - a) * (position - lower as f64) }))
+}
+
 /// PostgreSQL's `string_agg`: non-NULL values in order, each but the first preceded by its
 /// row's delimiter (a NULL delimiter adds nothing); NULL when there is no value.
 fn string_agg(entries: &[Entry]) -> Datum {
@@ -183,7 +239,7 @@ fn string_agg(entries: &[Entry]) -> Datum {
             match out.as_mut() {
                 None => out = Some(value.clone()),
                 Some(s) => {
-                    if let Datum::Text(d) = &e.delimiter {
+                    if let Datum::Text(d) = &e.second {
                         s.push_str(d);
                     }
                     s.push_str(value);
@@ -254,6 +310,9 @@ impl AggregateFunc {
                 | "stddev"
                 | "stddev_samp"
                 | "stddev_pop"
+                | "percentile_cont"
+                | "percentile_disc"
+                | "mode"
         )
     }
 
@@ -271,6 +330,9 @@ impl AggregateFunc {
             AggregateFunc::BoolOr => "bool_or",
             AggregateFunc::StringAgg => "string_agg",
             AggregateFunc::JsonbAgg { .. } => "jsonb_agg",
+            AggregateFunc::PercentileCont => "percentile_cont",
+            AggregateFunc::PercentileDisc => "percentile_disc",
+            AggregateFunc::Mode => "mode",
             AggregateFunc::VarianceNumeric { sample, sqrt } | AggregateFunc::VarianceFloat { sample, sqrt } => {
                 match (sample, sqrt) {
                     (true, false) => "var_samp",
@@ -395,9 +457,16 @@ impl AggregateFunc {
                 }
                 Ok(Datum::from_bool_opt(acc))
             }
+            AggregateFunc::PercentileCont | AggregateFunc::PercentileDisc | AggregateFunc::Mode => {
+                let mut entries: Vec<Entry> = values
+                    .map(|(d, count)| Entry { value: d.clone(), second: Datum::Null, keys: vec![], count })
+                    .collect();
+                entries.sort_by(|a, b| a.value.cmp(&b.value));
+                ordered_set(self, &entries)
+            }
             AggregateFunc::StringAgg => {
                 let entries = values
-                    .map(|(d, count)| Entry { value: d.clone(), delimiter: Datum::Null, keys: vec![], count })
+                    .map(|(d, count)| Entry { value: d.clone(), second: Datum::Null, keys: vec![], count })
                     .collect::<Vec<_>>();
                 Ok(string_agg(&entries))
             }

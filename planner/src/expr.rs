@@ -808,8 +808,43 @@ fn plan_aggregate(
         AggMode::Collect(entries) => entries,
     };
     let inner_ctx = ctx.with_mode(AggMode::Forbidden(NESTED_AGGREGATE));
-    let mut string_agg_delimiter = None;
+    let mut second_arg = None;
+    let ordered_set = matches!(name, "percentile_cont" | "percentile_disc" | "mode");
+    let has_within_group = !f.within_group.is_empty();
+    if ordered_set != has_within_group {
+        return Err(PlanError::WrongObjectType(if ordered_set {
+            format!("WITHIN GROUP is required for ordered-set aggregate {name}")
+        } else {
+            format!("{name} is not an ordered-set aggregate, so it cannot have WITHIN GROUP")
+        }));
+    }
     let (func, ty, expr, input_ty) = match args {
+        _ if ordered_set => {
+            let [key] = &f.within_group[..] else {
+                return Err(PlanError::Unsupported(format!("{name} with more than one WITHIN GROUP key")));
+            };
+            let value = plan_expr(&inner_ctx, &key.expr)?;
+            let value_ty = value.ty.as_ref().map_or(ScalarType::Text, ScalarType::without_modifiers);
+            let (func, ty) = match (name, args) {
+                ("mode", []) => (AggregateFunc::Mode, value_ty),
+                ("percentile_cont", [FunctionArgExpr::Expr(_)]) if value_ty.is_numeric_family() => {
+                    (AggregateFunc::PercentileCont, ScalarType::Float64)
+                }
+                ("percentile_disc", [FunctionArgExpr::Expr(_)]) => (AggregateFunc::PercentileDisc, value_ty),
+                _ => {
+                    return Err(PlanError::Resolve(func::ResolveError::NoSuchFunction {
+                        name: name.to_string(),
+                        args: format!("{} ORDER BY {value_ty}", args.len()),
+                    }))
+                }
+            };
+            if let [FunctionArgExpr::Expr(fraction)] = args {
+                let fraction = plan_expr(&inner_ctx, fraction)?;
+                second_arg = Some(coerce(&inner_ctx, fraction, &ScalarType::Float64, CastContext::Implicit)?);
+            }
+            let value = coerce(&inner_ctx, value, &ty, CastContext::Implicit)?;
+            (func, ty.clone(), value, ty)
+        }
         [FunctionArgExpr::Wildcard] | [] if name == "count" => (
             AggregateFunc::CountRows,
             ScalarType::Int64,
@@ -829,7 +864,7 @@ fn plan_aggregate(
                 }));
             }
             let text = |t: Typed| coerce(&inner_ctx, t, &ScalarType::Text, CastContext::Implicit);
-            string_agg_delimiter = Some(text(delimiter)?);
+            second_arg = Some(text(delimiter)?);
             (AggregateFunc::StringAgg, ScalarType::Text, text(value)?, ScalarType::Text)
         }
         [FunctionArgExpr::Expr(e)] if name != "string_agg" => {
@@ -860,7 +895,7 @@ fn plan_aggregate(
         Some(filter) => with_filter(&ctx.with_mode(AggMode::Forbidden("FILTER")), func, expr, input_ty, filter)?,
     };
     let mut order_by = Vec::new();
-    for o in aggregate_order_by(f) {
+    for o in f.within_group.iter().chain(aggregate_order_by(f)) {
         let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
         let nulls_last = o.options.nulls_first.map(|f| !f).unwrap_or(!desc);
         order_by.push(AggOrder { expr: plan_known(&inner_ctx, &o.expr)?, desc, nulls_last });
@@ -873,7 +908,7 @@ fn plan_aggregate(
     let key = Expr::Function(f.clone()).to_string();
     let mut entries = entries.borrow_mut();
     if !entries.iter().any(|e| e.key == key) {
-        let agg = AggregateExpr { func, expr, distinct, delimiter: string_agg_delimiter, order_by };
+        let agg = AggregateExpr { func, expr, distinct, second_arg, order_by };
         entries.push(AggEntry { key, agg, ty: ty.clone() });
     }
     Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ty.clone()), ty))
