@@ -298,7 +298,7 @@ const SHAPES: &[(&str, &str)] = &[
         "v_limit_offset_groups",
         "SELECT k, n FROM (SELECT k, count(*) AS n FROM t1 GROUP BY k) g ORDER BY n DESC, k LIMIT 2 OFFSET 1",
     ),
-    ("v_global_min_max", "SELECT min(v) AS lo, max(ts) AS hi, bool_and(b) AS ba, max(s) AS ms FROM t1"),
+    ("v_global_min_max", "SELECT min(v) AS lo, max(ts) AS hi, bool_and(b) AS ba, max(s) AS ms, sum(v) AS sv FROM t1"),
     ("v_stddev", "SELECT k, stddev(v) AS sd, var_pop(v) AS vp, variance(id) AS vi, stddev_pop(id) AS sdi FROM t1 GROUP BY k"),
     // Window functions (orders leave only identical rows tied, or use peer-based values).
     (

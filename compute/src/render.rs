@@ -146,7 +146,7 @@ pub fn render<'s>(
         RelationExpr::Reduce { input, group_key, aggregates }
             if group_key.is_empty() && all_hierarchical(aggregates) =>
         {
-            // A global min/max over a large input would re-scan all of it on every change:
+            // A global min/max (with sums) over a large input would re-scan all of it on every change:
             // fold it in hash buckets first (as TopK does), then fold the buckets' results.
             let (oks, errs) = render(scope, imports, input)?;
             let aggs = aggregates.clone();
@@ -261,14 +261,7 @@ fn is_one_distinct_aggregate(aggregates: &[AggregateExpr]) -> bool {
 
 /// Aggregates whose value over a union is their value over the parts' values.
 fn all_hierarchical(aggregates: &[AggregateExpr]) -> bool {
-    !aggregates.is_empty()
-        && aggregates.iter().all(|a| {
-            !a.distinct
-                && matches!(
-                    a.func,
-                    AggregateFunc::Min | AggregateFunc::Max | AggregateFunc::BoolAnd | AggregateFunc::BoolOr
-                )
-        })
+    !aggregates.is_empty() && aggregates.iter().all(|a| !a.distinct && a.func.combines_partial_results())
 }
 
 /// Per group of `key(row)`, the rows `top_k` keeps.

@@ -101,6 +101,7 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
                     agg(AggregateFunc::Min, 3, false),
                     agg(AggregateFunc::Max, 1, false),
                     agg(AggregateFunc::BoolOr, 2, false),
+                    agg(AggregateFunc::SumNumeric, 1, false),
                 ],
             ),
         ),

@@ -86,6 +86,13 @@ struct Entry {
     count: Diff,
 }
 
+impl Entry {
+    /// Entries for bare values (no second argument, no ORDER BY keys).
+    fn values_only<'a>(values: impl Iterator<Item = (&'a Datum, Diff)>) -> Vec<Entry> {
+        values.map(|(d, count)| Entry { value: d.clone(), second: Datum::Null, keys: vec![], count }).collect()
+    }
+}
+
 impl AggregateExpr {
     pub fn new(func: AggregateFunc, expr: ScalarExpr, distinct: bool) -> Self {
         AggregateExpr { func, expr, distinct, second_arg: None, order_by: vec![] }
@@ -316,6 +323,22 @@ impl AggregateFunc {
         )
     }
 
+    /// True if the aggregate of a union is the aggregate of the parts' results (sums,
+    /// min/max, bool_and/bool_or; NULL results of empty parts are ignored like NULL inputs).
+    pub fn combines_partial_results(&self) -> bool {
+        matches!(
+            self,
+            AggregateFunc::SumInt
+                | AggregateFunc::SumNumeric
+                | AggregateFunc::SumFloat
+                | AggregateFunc::SumInterval
+                | AggregateFunc::Min
+                | AggregateFunc::Max
+                | AggregateFunc::BoolAnd
+                | AggregateFunc::BoolOr
+        )
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             AggregateFunc::CountRows | AggregateFunc::Count => "count",
@@ -458,18 +481,11 @@ impl AggregateFunc {
                 Ok(Datum::from_bool_opt(acc))
             }
             AggregateFunc::PercentileCont | AggregateFunc::PercentileDisc | AggregateFunc::Mode => {
-                let mut entries: Vec<Entry> = values
-                    .map(|(d, count)| Entry { value: d.clone(), second: Datum::Null, keys: vec![], count })
-                    .collect();
+                let mut entries = Entry::values_only(values);
                 entries.sort_by(|a, b| a.value.cmp(&b.value));
                 ordered_set(self, &entries)
             }
-            AggregateFunc::StringAgg => {
-                let entries = values
-                    .map(|(d, count)| Entry { value: d.clone(), second: Datum::Null, keys: vec![], count })
-                    .collect::<Vec<_>>();
-                Ok(string_agg(&entries))
-            }
+            AggregateFunc::StringAgg => Ok(string_agg(&Entry::values_only(values))),
             AggregateFunc::VarianceNumeric { sample, sqrt } => variance_numeric(values, *sample, *sqrt),
             AggregateFunc::VarianceFloat { sample, sqrt } => variance_float(values, *sample, *sqrt),
             AggregateFunc::JsonbAgg { ty } => {

@@ -102,12 +102,8 @@ pub fn evaluate_pushdown(
             consolidate(out)
         }
         RelationExpr::Reduce { input: inner, group_key, aggregates } => {
-            let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
-            for (row, diff) in evaluate_pushdown(inner, input)? {
-                groups.entry(row.project(group_key).sql_normalized()).or_default().push((row, diff));
-            }
             let mut out = Vec::new();
-            for (key, rows) in groups {
+            for (key, rows) in partitions(evaluate_pushdown(inner, input)?, group_key) {
                 let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
                 out.push((reduce_group(group_key, &key, &refs, aggregates)?, 1));
             }
@@ -135,7 +131,7 @@ pub fn evaluate_pushdown(
         }
         RelationExpr::TopK { input: inner, group_key, order, limit, offset } => {
             let mut out = Vec::new();
-            for rows in partitions(evaluate_pushdown(inner, input)?, group_key) {
+            for (_, rows) in partitions(evaluate_pushdown(inner, input)?, group_key) {
                 let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
                 out.extend(top_k(&refs, order, *limit, *offset));
             }
@@ -143,7 +139,7 @@ pub fn evaluate_pushdown(
         }
         RelationExpr::Window { input: inner, partition_key, order, funcs } => {
             let mut out = Vec::new();
-            for rows in partitions(evaluate_pushdown(inner, input)?, partition_key) {
+            for (_, rows) in partitions(evaluate_pushdown(inner, input)?, partition_key) {
                 let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
                 out.extend(crate::window::window_partition(&refs, order, funcs)?);
             }
@@ -178,13 +174,13 @@ pub fn eval_key(row: &[Datum], key: &[ScalarExpr]) -> Result<Row, EvalError> {
     key.iter().map(|k| k.eval(row)).collect::<Result<Vec<_>, _>>().map(|k| Row::new(k).sql_normalized())
 }
 
-/// The rows grouped by their SQL-normalized `key` columns.
-fn partitions(rows: Collection, key: &[usize]) -> impl Iterator<Item = Vec<(Row, Diff)>> {
+/// The rows grouped by their SQL-normalized `key` columns (the map's keys).
+fn partitions(rows: Collection, key: &[usize]) -> BTreeMap<Row, Vec<(Row, Diff)>> {
     let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
     for (row, diff) in rows {
         groups.entry(row.project(key).sql_normalized()).or_default().push((row, diff));
     }
-    groups.into_values()
+    groups
 }
 
 /// The rows of one group a TopK keeps: sorted by `order`, ties by the whole row (so the
@@ -252,17 +248,8 @@ fn keep_per_sql_class(rows: Collection, wanted: fn(Diff) -> Diff) -> Collection 
 /// count, smallest first, never more of a row than it has. Keeping only rows that are
 /// there keeps `l - threshold(l - r)` (INTERSECT ALL) free of negative counts.
 pub fn keep_of_twins(rows: &[(&Row, Diff)], wanted: fn(Diff) -> Diff) -> Vec<(Row, Diff)> {
-    let mut left = wanted(rows.iter().map(|(_, d)| *d).sum());
-    let mut out = Vec::new();
-    for (row, count) in rows.iter().filter(|(_, d)| *d > 0) {
-        if left == 0 {
-            break;
-        }
-        let take = (*count).min(left);
-        out.push(((*row).clone(), take));
-        left -= take;
-    }
-    out
+    let total = wanted(rows.iter().map(|(_, d)| *d).sum());
+    top_k(rows, &[], Some(usize::try_from(total).unwrap_or(0)), 0)
 }
 
 /// A negative multiplicity reaching an operator that needs sets means the plan is wrong.

@@ -216,14 +216,9 @@ fn compute(f: &WindowExpr, rows: &[&Row], peers: &[(usize, usize)]) -> Result<Ve
                             count += new.iter().filter(|d| !d.is_null()).count() as i64;
                             Datum::Int64(count)
                         }
-                        AggregateFunc::SumInt
-                        | AggregateFunc::SumNumeric
-                        | AggregateFunc::SumFloat
-                        | AggregateFunc::SumInterval
-                        | AggregateFunc::Min
-                        | AggregateFunc::Max
-                        | AggregateFunc::BoolAnd
-                        | AggregateFunc::BoolOr => agg.eval(std::iter::once(&value).chain(&new).map(|d| (d, 1)))?,
+                        _ if agg.combines_partial_results() => {
+                            agg.eval(std::iter::once(&value).chain(&new).map(|d| (d, 1)))?
+                        }
                         _ => {
                             let frame: Vec<Datum> = (0..end).map(|r| arg(r, 0)).collect();
                             agg.eval(frame.iter().map(|d| (d, 1)))?

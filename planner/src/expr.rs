@@ -58,6 +58,10 @@ pub struct Grouping {
 /// The clause name that marks an aggregate's own arguments.
 const NESTED_AGGREGATE: &str = "aggregate arguments";
 
+/// The clause name of an ungrouped query's select list and ORDER BY (where window calls
+/// are columns already, so one not found is nested in another's arguments).
+pub const SELECT_LIST: &str = "this context";
+
 /// How aggregate calls are treated where an expression appears.
 #[derive(Clone, Copy)]
 pub enum AggMode<'a> {
@@ -108,8 +112,7 @@ pub struct PlannedWindow {
     pub func: WindowFunc,
     pub args: Vec<ScalarExpr>,
     pub partition: Vec<ScalarExpr>,
-    /// ORDER BY keys: expression, descending, NULLs last.
-    pub order: Vec<(ScalarExpr, bool, bool)>,
+    pub order: Vec<AggOrder>,
     pub frame: Frame,
     pub ty: ScalarType,
 }
@@ -896,9 +899,7 @@ fn plan_aggregate(
     };
     let mut order_by = Vec::new();
     for o in f.within_group.iter().chain(aggregate_order_by(f)) {
-        let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
-        let nulls_last = o.options.nulls_first.map(|f| !f).unwrap_or(!desc);
-        order_by.push(AggOrder { expr: plan_known(&inner_ctx, &o.expr)?, desc, nulls_last });
+        order_by.push(plan_sort_key(&inner_ctx, o)?);
     }
     if distinct && order_by.iter().any(|o| o.expr != expr) {
         return Err(PlanError::InvalidColumnReference(
@@ -918,7 +919,7 @@ fn plan_aggregate(
 /// `plan_select`), or, while aggregates are being collected, a placeholder of its type
 /// (planning its arguments collects the aggregates inside them).
 fn plan_window_reference(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
-    let key = Expr::Function(f.clone()).to_string();
+    let key = f.to_string();
     if let Some(slot) = ctx.windows.iter().find(|w| w.key == key) {
         return Ok(Typed::known(ScalarExpr::Column(slot.column), slot.ty.clone()));
     }
@@ -930,7 +931,7 @@ fn plan_window_reference(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, Plan
         AggMode::Forbidden(NESTED_AGGREGATE) => {
             Err(PlanError::Grouping("aggregate function calls cannot contain window function calls".into()))
         }
-        AggMode::Forbidden(clause) if clause != "this context" => {
+        AggMode::Forbidden(clause) if clause != SELECT_LIST => {
             Err(PlanError::Windowing(format!("window functions are not allowed in {clause}")))
         }
         _ => Err(PlanError::Windowing("window function calls cannot be nested".into())),
@@ -970,11 +971,7 @@ pub fn plan_window_call(ctx: &ExprCtx, f: &ast::Function) -> Result<PlannedWindo
     for e in &spec.partition_by {
         partition.push(plan_known(&inner, e)?);
     }
-    let mut order = Vec::new();
-    for o in &spec.order_by {
-        let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
-        order.push((plan_known(&inner, &o.expr)?, desc, o.options.nulls_first.map(|f| !f).unwrap_or(!desc)));
-    }
+    let order = spec.order_by.iter().map(|o| plan_sort_key(&inner, o)).collect::<Result<_, _>>()?;
     let frame = window_frame(spec.window_frame.as_ref())?;
     Ok(PlannedWindow { func, args, partition, order, frame, ty })
 }
@@ -1115,6 +1112,19 @@ fn window_frame(frame: Option<&ast::WindowFrame>) -> Result<Frame, PlanError> {
         }
         _ => Ok(Frame { rows, start, end }),
     }
+}
+
+/// An ORDER BY key's direction: descending, and whether NULLs come last (PostgreSQL's
+/// default: last ascending, first descending).
+pub fn sort_direction(options: &ast::OrderByOptions) -> (bool, bool) {
+    let desc = matches!(options.sort, Some(ast::OrderBySort::Desc));
+    (desc, options.nulls_first.map(|f| !f).unwrap_or(!desc))
+}
+
+/// An ORDER BY key inside a call (an aggregate's or a window's), planned.
+fn plan_sort_key(ctx: &ExprCtx, o: &ast::OrderByExpr) -> Result<AggOrder, PlanError> {
+    let (desc, nulls_last) = sort_direction(&o.options);
+    Ok(AggOrder { expr: plan_known(ctx, &o.expr)?, desc, nulls_last })
 }
 
 /// `agg(x) FILTER (WHERE p)`: the aggregate over `CASE WHEN p THEN x END`. Aggregates skip

@@ -12,8 +12,8 @@ use sqlparser::ast::{
 };
 
 use crate::expr::{
-    binary, coerce, column_name, normalize_ident, object_name, plan_condition, plan_expr, plan_window_call, AggEntry,
-    AggMode, ExprCtx, Grouping, Typed, WindowSlot,
+    binary, coerce, column_name, normalize_ident, object_name, plan_condition, plan_expr, plan_window_call,
+    sort_direction, AggEntry, AggMode, ExprCtx, Grouping, PlannedWindow, Typed, WindowSlot, SELECT_LIST,
 };
 use crate::scope::{Scope, ScopeColumn};
 use crate::types::common_type;
@@ -212,8 +212,8 @@ fn order_by_output(
 }
 
 fn column_order(column: usize, options: &ast::OrderByOptions) -> ColumnOrder {
-    let desc = matches!(options.sort, Some(ast::OrderBySort::Desc));
-    ColumnOrder { column, desc, nulls_last: options.nulls_first.map(|f| !f).unwrap_or(!desc) }
+    let (desc, nulls_last) = sort_direction(options);
+    ColumnOrder { column, desc, nulls_last }
 }
 
 fn ordinal(v: &ast::Value, len: usize) -> Result<usize, PlanError> {
@@ -429,7 +429,7 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
         grouping = g;
         AggMode::Grouped(&grouping)
     } else {
-        AggMode::Forbidden("this context")
+        AggMode::Forbidden(SELECT_LIST)
     };
     let ctx = qcx.expr_ctx(&scope, mode);
     if let Some(h) = &select.having {
@@ -448,29 +448,9 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
     let mut windows = Vec::new();
     for call in calls {
         let w = plan_window_call(&ctx, &call)?;
-        let base = expr.arity();
-        let (p, o, a) = (w.partition.len(), w.order.len(), w.args.len());
-        let mut scalars = w.partition;
-        scalars.extend(w.order.iter().map(|(e, _, _)| e.clone()));
-        scalars.extend(w.args);
-        let order = w
-            .order
-            .iter()
-            .enumerate()
-            .map(|(i, (_, desc, nulls_last))| ColumnOrder {
-                column: base + p + i,
-                desc: *desc,
-                nulls_last: *nulls_last,
-            })
-            .collect();
-        let func = WindowExpr { func: w.func, args: (base + p + o..base + p + o + a).collect(), frame: w.frame };
-        expr = RelationExpr::Window {
-            input: Box::new(expr.map(scalars)),
-            partition_key: (base..base + p).collect(),
-            order,
-            funcs: vec![func],
-        };
-        windows.push(WindowSlot { key: Expr::Function(call).to_string(), column: expr.arity() - 1, ty: w.ty });
+        let ty = w.ty.clone();
+        expr = append_window(expr, w);
+        windows.push(WindowSlot { key: call.to_string(), column: expr.arity() - 1, ty });
     }
     let ctx = ctx.with_windows(&windows);
     let base_arity = expr.arity();
@@ -565,6 +545,26 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
         expr = expr.top_k(on_columns, orders.clone(), Some(1), 0);
     }
     Ok((Planned { expr, scope: out_scope }, Orders { orders, hidden }))
+}
+
+/// `expr` with the window function `w` computed as a new last column: its partition,
+/// order and argument expressions are mapped to columns a `Window` operator reads.
+fn append_window(expr: RelationExpr, w: PlannedWindow) -> RelationExpr {
+    let base = expr.arity();
+    let (p, o, a) = (w.partition.len(), w.order.len(), w.args.len());
+    let order = (w.order.iter().enumerate())
+        .map(|(i, k)| ColumnOrder { column: base + p + i, desc: k.desc, nulls_last: k.nulls_last })
+        .collect();
+    let mut scalars = w.partition;
+    scalars.extend(w.order.into_iter().map(|k| k.expr));
+    scalars.extend(w.args);
+    let func = WindowExpr { func: w.func, args: (base + p + o..base + p + o + a).collect(), frame: w.frame };
+    RelationExpr::Window {
+        input: Box::new(expr.map(scalars)),
+        partition_key: (base..base + p).collect(),
+        order,
+        funcs: vec![func],
+    }
 }
 
 /// The select list being built, to which ORDER BY and DISTINCT ON keys resolve.
