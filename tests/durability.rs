@@ -41,6 +41,8 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
              CREATE INDEX accounts_owner ON accounts (owner);
              CREATE VIEW rich AS SELECT owner FROM accounts WHERE balance > 5;
              CREATE MATERIALIZED VIEW totals AS SELECT count(*) AS n, sum(balance) AS total FROM accounts;
+             CREATE MATERIALIZED VIEW ranked AS SELECT owner, rank() OVER (ORDER BY balance DESC NULLS LAST) AS r
+               FROM accounts ORDER BY balance DESC NULLS LAST LIMIT 1;
              CREATE DYNAMIC TABLE slow TARGET_LAG = '1 hour' AS SELECT count(*) AS n FROM accounts;
              ALTER DYNAMIC TABLE slow SET TARGET_LAG = '2 seconds';
              CREATE DYNAMIC TABLE hourly TARGET_LAG = '1 hour' AS SELECT count(*) AS n FROM accounts;
@@ -73,6 +75,7 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
     let shouted = rows(&client, "SELECT owner FROM shouted ORDER BY 1").await?;
     assert_eq!(shouted, vec![row(&["ANN"]), row(&["BOB"])], "a replaced view's reader, restored");
     assert_eq!(rows(&client, "SELECT n, total FROM totals").await?, vec![row(&["2", "11.50"])]);
+    assert_eq!(rows(&client, "SELECT owner, r FROM ranked").await?, vec![row(&["ann", "1"])], "window + LIMIT view");
     let tables = rows(&client, "SHOW TABLES").await?;
     assert_eq!(tables, vec![row(&["accounts"])], "the dropped table stays dropped");
     assert_eq!(rows(&client, "SHOW INDEXES").await?, vec![row(&["accounts_owner", "accounts", "owner"])]);
@@ -92,10 +95,11 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
     let expected = vec![row(&["2", "t", "2", "t"])];
     assert_eq!(wait_for(&client, stored, &expected).await?, expected);
     let hydrated = "SELECT name, hydrated FROM eddy_catalog.hydration WHERE kind = 'materialized view' ORDER BY name";
-    let expected: Vec<_> = ["counted", "hourly", "hourly_full", "owner_count", "owners", "shouted", "slow", "totals"]
-        .iter()
-        .map(|name| row(&[name, "t"]))
-        .collect();
+    let expected: Vec<_> =
+        ["counted", "hourly", "hourly_full", "owner_count", "owners", "ranked", "shouted", "slow", "totals"]
+            .iter()
+            .map(|name| row(&[name, "t"]))
+            .collect();
     assert_eq!(wait_for(&client, hydrated, &expected).await?, expected);
     // Views refreshing hourly show what they showed before the restart, not nothing
     // until their next refresh.
