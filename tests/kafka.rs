@@ -445,12 +445,10 @@ async fn sasl_scram_authentication_against_a_broker_that_requires_it() -> anyhow
     Ok(())
 }
 
-/// Known to fail against tansu: librdkafka 2.12.1 (rdkafka-sys 4.10, the newest) takes the
-/// leader-change data in tansu's Fetch answer for a deleted topic (no topic id, no name)
-/// and dereferences the missing name in `rd_kafka_metadata_update_op`, killing the
-/// process (seen in gdb). Run with `--ignored` to check a fix.
+/// librdkafka 2.12.1 took the leader-change data in tansu's Fetch answer for a deleted topic
+/// (no topic id, no name) and dereferenced the missing name, killing the process; the
+/// vendored rdkafka-sys carries the fix (vendor/rdkafka-sys/EDDY-PATCH.md).
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "crashes eddy inside librdkafka with tansu; see the comment above"]
 async fn a_deleted_topic_is_a_status_not_a_crash() -> anyhow::Result<()> {
     let broker = KafkaBroker::start()?;
     broker.create_topic("doomed", 2)?;
