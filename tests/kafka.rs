@@ -475,3 +475,35 @@ async fn a_deleted_topic_is_a_status_not_a_crash() -> anyhow::Result<()> {
     client.batch_execute("DROP SOURCE doomed CASCADE").await?;
     Ok(())
 }
+
+/// Partitions added to a topic while a source reads it are read too, from their start.
+#[tokio::test(flavor = "multi_thread")]
+async fn partitions_added_later_are_read() -> anyhow::Result<()> {
+    let mut broker = KafkaBroker::start()?;
+    broker.create_topic("growing", 2)?;
+    let server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+    connect_source(&client, &broker).await?;
+    client
+        .batch_execute(
+            "CREATE SOURCE growing FROM KAFKA CONNECTION kafka_conn (TOPIC 'growing') FORMAT TEXT INCLUDE PARTITION;
+             CREATE MATERIALIZED VIEW per_partition AS SELECT partition, count(*) AS n FROM growing GROUP BY partition;",
+        )
+        .await?;
+    let to = |partition: i32, n: usize| -> Vec<Record<'static>> {
+        (0..n).map(|_| Record { key: None, value: Some(b"x"), partition: Some(partition) }).collect()
+    };
+    broker.produce("growing", &[to(0, 3), to(1, 4)].concat())?;
+    let read = "SELECT partition, n FROM per_partition ORDER BY partition";
+    let expected = vec![row(&["0", "3"]), row(&["1", "4"])];
+    assert_eq!(wait_for(&client, read, &expected).await?, expected);
+
+    broker.add_partitions("growing", 4)?;
+    broker.produce("growing", &[to(0, 1), to(2, 5), to(3, 6)].concat())?;
+    let expected = vec![row(&["0", "4"]), row(&["1", "4"]), row(&["2", "5"]), row(&["3", "6"])];
+    let got = wait_for(&client, read, &expected).await?;
+    assert_eq!(got, expected, "new partitions are read\n{}", server.log_tail());
+    let status = rows(&client, "SELECT status FROM eddy_catalog.sources WHERE name = 'growing'").await?;
+    assert_eq!(status, vec![row(&["running"])]);
+    Ok(())
+}

@@ -20,6 +20,7 @@ pub struct KafkaBroker {
 }
 
 /// One message to produce: key, value (None = tombstone), partition (None = by key).
+#[derive(Clone)]
 pub struct Record<'a> {
     pub key: Option<&'a [u8]>,
     pub value: Option<&'a [u8]>,
@@ -150,6 +151,32 @@ impl KafkaBroker {
 
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.kill();
+        self.spawn()
+    }
+
+    /// Grows `topic` to `partitions` partitions. tansu 0.6 has no CreatePartitions, so this
+    /// stops the broker, adds the partitions to its sqlite catalog as its own
+    /// `CreateTopics` would (a `topition` and a `watermark` row each) and starts it again:
+    /// to clients, a topic that gained partitions across a broker restart.
+    pub fn add_partitions(&mut self, topic: &str, partitions: i32) -> anyhow::Result<()> {
+        self.kill();
+        let script = r#"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+topic, partitions = sys.argv[2], int(sys.argv[3])
+(tid, old), = db.execute("select id, partitions from topic where name = ?", (topic,)).fetchall()
+for p in range(old, partitions):
+    tp = db.execute("insert into topition (topic, partition) values (?, ?)", (tid, p)).lastrowid
+    db.execute("insert into watermark (topition, low, high) values (?, 0, 0)", (tp,))
+db.execute("update topic set partitions = ? where id = ?", (partitions, tid))
+db.commit()
+"#;
+        let db = self.dir.join("tansu.db");
+        let out =
+            Command::new("python3").args(["-c", script]).arg(&db).args([topic, &partitions.to_string()]).output()?;
+        if !out.status.success() {
+            anyhow::bail!("adding partitions to {topic} failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
         self.spawn()
     }
 
