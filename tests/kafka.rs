@@ -507,3 +507,47 @@ async fn partitions_added_later_are_read() -> anyhow::Result<()> {
     assert_eq!(status, vec![row(&["running"])]);
     Ok(())
 }
+
+/// tansu has no authorization, so librdkafka's mock cluster, run in this test process on
+/// loopback, plays a broker that refuses a topic: at CREATE SOURCE, and later under a
+/// running source.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unauthorized_topic_is_a_clear_error_and_status() -> anyhow::Result<()> {
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED as DENIED;
+    let mock = MockCluster::new(1)?;
+    mock.create_topic("locked", 1, 1)?;
+    mock.create_topic("open", 1, 1)?;
+    mock.topic_error("locked", DENIED)?;
+    let server = EddyProcess::start(1)?;
+    let client = server.connect().await?;
+    client.batch_execute(&format!("CREATE CONNECTION mock TO KAFKA (BROKER '{}')", mock.bootstrap_servers())).await?;
+
+    let err = client
+        .batch_execute("CREATE SOURCE locked FROM KAFKA CONNECTION mock (TOPIC 'locked') FORMAT TEXT")
+        .await
+        .expect_err("the topic is not readable");
+    let message = err.as_db_error().expect("a server error").message().to_string();
+    assert!(message.contains("locked") && message.contains("not authorized"), "{message}");
+    assert!(rows(&client, "SHOW SOURCES").await?.is_empty(), "nothing half-created");
+
+    client
+        .batch_execute(
+            "CREATE SOURCE open FROM KAFKA CONNECTION mock (TOPIC 'open') FORMAT TEXT;
+             CREATE MATERIALIZED VIEW n AS SELECT count(*) AS n FROM open;",
+        )
+        .await?;
+    eddy_tests::kafka::produce(
+        &mock.bootstrap_servers(),
+        "open",
+        &[Record { key: None, value: Some(b"x"), partition: Some(0) }],
+    )?;
+    wait_for(&client, "SELECT n FROM n", &vec![row(&["1"])]).await?;
+    mock.topic_error("open", DENIED)?;
+    let status = "SELECT status LIKE 'stalled%not authorized%' FROM eddy_catalog.sources WHERE name = 'open'";
+    let got = wait_for(&client, status, &vec![row(&["t"])]).await?;
+    let shown = rows(&client, "SELECT status FROM eddy_catalog.sources").await?;
+    assert_eq!(got, vec![row(&["t"])], "the source says why it stalled: {shown:?}\n{}", server.log_tail());
+    assert_eq!(rows(&client, "SELECT n FROM n").await?, vec![row(&["1"])], "and keeps what it read");
+    Ok(())
+}
