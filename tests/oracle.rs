@@ -298,6 +298,16 @@ const SHAPES: &[(&str, &str)] = &[
         "v_limit_offset_groups",
         "SELECT k, n FROM (SELECT k, count(*) AS n FROM t1 GROUP BY k) g ORDER BY n DESC, k LIMIT 2 OFFSET 1",
     ),
+    // Subqueries correlated by inequalities (planned over the distinct outer values).
+    (
+        "v_corr_count_below",
+        "SELECT id, v, (SELECT count(*) FROM t1 AS x WHERE x.v < t1.v) AS below, \
+         (SELECT max(w) FROM t2 WHERE t2.k > t1.k) AS w_above FROM t1",
+    ),
+    (
+        "v_corr_exists_or",
+        "SELECT k, w FROM t2 WHERE w IS NULL OR NOT EXISTS (SELECT 1 FROM t1 WHERE t1.k = t2.k AND t1.id > t2.w)",
+    ),
     ("v_global_min_max", "SELECT min(v) AS lo, max(ts) AS hi, bool_and(b) AS ba, max(s) AS ms, sum(v) AS sv FROM t1"),
     ("v_stddev", "SELECT k, stddev(v) AS sd, var_pop(v) AS vp, variance(id) AS vi, stddev_pop(id) AS sdi FROM t1 GROUP BY k"),
     // Window functions (orders leave only identical rows tied, or use peer-based values).

@@ -8,6 +8,7 @@
 //! The planner performs no I/O and holds no state: everything it needs is passed in.
 
 pub mod catalog;
+mod correlated;
 pub mod ddl;
 pub mod error;
 mod expr;

@@ -11,6 +11,7 @@ use sqlparser::ast::{
     TableFactor,
 };
 
+use crate::correlated;
 use crate::expr::{
     binary, coerce, column_name, normalize_ident, object_name, plan_condition, plan_expr, plan_window_call,
     sort_direction, AggEntry, AggMode, ExprCtx, Grouping, PlannedWindow, Typed, WindowSlot, SELECT_LIST,
@@ -873,7 +874,7 @@ fn extract_scalar_subqueries(select: &Select) -> Result<(std::borrow::Cow<'_, Se
     let mut select = select.clone();
     let mut scalars = Vec::new();
     if let Some(w) = select.selection.as_mut() {
-        replace_scalar_subqueries(w, &mut scalars);
+        replace_outside_subquery_tests(w, &mut scalars);
     }
     if in_items {
         for item in select.projection.iter_mut() {
@@ -925,20 +926,74 @@ fn subquery_column_name(q: &ast::Query) -> String {
     }
 }
 
-/// Walks the common expression forms, replacing scalar subqueries (subqueries inside
-/// other forms stay, and are refused when planned).
+/// [`replace_scalar_subqueries`] in a WHERE condition, except in its AND-ed subquery tests
+/// (`EXISTS`, `IN (SELECT ...)`), which [`plan_from`] plans as semi- and anti-joins.
+fn replace_outside_subquery_tests(e: &mut Expr, scalars: &mut Vec<ast::Query>) {
+    match e {
+        Expr::BinaryOp { left, op: ast::BinaryOperator::And, right } => {
+            replace_outside_subquery_tests(left, scalars);
+            replace_outside_subquery_tests(right, scalars);
+        }
+        Expr::Nested(inner) if matches!(**inner, Expr::BinaryOp { op: ast::BinaryOperator::And, .. }) => {
+            replace_outside_subquery_tests(inner, scalars)
+        }
+        test if is_subquery_test(test) => {}
+        other => replace_scalar_subqueries(other, scalars),
+    }
+}
+
+/// Walks the common expression forms, replacing scalar subqueries, and `[NOT] EXISTS`
+/// as a comparison of a counting scalar subquery with 0 (subqueries inside other forms
+/// stay, and are refused when planned).
 fn replace_scalar_subqueries(e: &mut Expr, scalars: &mut Vec<ast::Query>) {
     match e {
         Expr::Subquery(query) => {
             let n = scalars.len();
             scalars.push((**query).clone());
-            *e = Expr::CompoundIdentifier(vec![
-                ast::Ident::new(SCALAR_SUBQUERY_TABLE),
-                ast::Ident::new(format!("?{n}")),
-            ]);
+            *e = hidden_column_ref(n);
+        }
+        Expr::Exists { subquery, negated } => {
+            if let Some(counting) = counting_rows_of(subquery) {
+                let n = scalars.len();
+                scalars.push(counting);
+                let op = if *negated { ast::BinaryOperator::Eq } else { ast::BinaryOperator::Gt };
+                let zero = Expr::value(ast::Value::Number("0".into(), false));
+                *e = Expr::Nested(Box::new(Expr::BinaryOp {
+                    left: Box::new(hidden_column_ref(n)),
+                    op,
+                    right: Box::new(zero),
+                }));
+            }
         }
         _ => for_each_child(e, &mut |c| replace_scalar_subqueries(c, scalars)),
     }
+}
+
+/// `SELECT count(*) FROM ... WHERE ...` of an `EXISTS` subquery (whose select list does
+/// not matter), if it is a plain SELECT without grouping, aggregates or LIMIT.
+fn counting_rows_of(query: &ast::Query) -> Option<ast::Query> {
+    let SetExpr::Select(select) = query.body.as_ref() else { return None };
+    let grouped = !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+    let aggregates = select.projection.iter().any(|i| match i {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+            !matches!(aggregate_shape(e), AggregateShape::None)
+        }
+        _ => false,
+    });
+    if grouped || aggregates || select.having.is_some() || query.limit_clause.is_some() || query.with.is_some() {
+        return None;
+    }
+    let count = sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+        .try_with_sql("count(*)")
+        .and_then(|mut p| p.parse_expr())
+        .ok()?;
+    let mut select = select.clone();
+    select.projection = vec![SelectItem::UnnamedExpr(count)];
+    select.distinct = None;
+    let mut query = query.clone();
+    query.body = Box::new(SetExpr::Select(select));
+    query.order_by = None;
+    Some(query)
 }
 
 /// Calls `f` on the direct subexpressions of the forms planning looks into for scalar
@@ -1021,7 +1076,7 @@ fn scalar_subquery(qcx: &QueryCtx, query: &ast::Query, n: usize) -> Result<Plann
     Ok(Planned { expr, scope: Scope { columns: vec![column] } })
 }
 
-fn hidden_column(n: usize, ty: ScalarType) -> Scope {
+pub(crate) fn hidden_column(n: usize, ty: ScalarType) -> Scope {
     Scope {
         columns: vec![ScopeColumn {
             table: Some(SCALAR_SUBQUERY_TABLE.into()),
@@ -1033,9 +1088,8 @@ fn hidden_column(n: usize, ty: ScalarType) -> Scope {
 }
 
 /// Adds scalar subquery number `n` to `planned` as a hidden column. Uncorrelated: a cross
-/// join with its one-row value. Correlated by equalities (`(SELECT avg(x) FROM t2 WHERE
-/// t2.k = t1.k)`): its aggregate grouped by the inner keys, left-joined on the outer keys;
-/// outer rows without a group get NULL, or 0 for a `count`.
+/// join with its one-row value. Correlated: by equalities ([`attach_by_equalities`]) or
+/// otherwise (planned over the outer values it reads, [`correlated::attach_scalar`]).
 fn attach_scalar_subquery(
     qcx: &QueryCtx,
     planned: Planned,
@@ -1043,19 +1097,34 @@ fn attach_scalar_subquery(
     n: usize,
     grouped: bool,
 ) -> Result<Planned, PlanError> {
-    let Some(d) = decorrelate(qcx, query, &planned.scope, true, true)? else {
-        let value = scalar_subquery(qcx, query, n)?;
-        return Ok(Planned {
-            expr: planned.expr.join(value.expr, vec![], vec![]),
-            scope: planned.scope.concat(&value.scope),
-        });
-    };
-    if grouped {
-        return Err(PlanError::Unsupported("a correlated scalar subquery in a query with GROUP BY".into()));
+    let in_grouped_query = || PlanError::Unsupported("a correlated scalar subquery in a query with GROUP BY".into());
+    if let Some(d) = decorrelate(qcx, query, &planned.scope, true, true)? {
+        if grouped {
+            return Err(in_grouped_query());
+        }
+        if let Some(default) = equality_correlated_default(qcx, &planned.scope, query, &d)? {
+            return attach_by_equalities(qcx, planned, d, default, n);
+        }
     }
-    let SetExpr::Select(select) = query.body.as_ref() else {
-        return Err(PlanError::Unsupported("a correlated scalar subquery that is not a SELECT".into()));
+    let planned = match correlated::attach_scalar(qcx, planned, query, n)? {
+        Ok(_) if grouped => return Err(in_grouped_query()),
+        Ok(attached) => return Ok(attached),
+        Err(uncorrelated) => uncorrelated,
     };
+    let value = scalar_subquery(qcx, query, n)?;
+    Ok(Planned { expr: planned.expr.join(value.expr, vec![], vec![]), scope: planned.scope.concat(&value.scope) })
+}
+
+/// The value over no rows of a subquery correlated only by the equalities `decorrelate`
+/// took out, if it is one aggregate (`count` or another); `None` when the cheaper
+/// equality path does not apply.
+fn equality_correlated_default(
+    qcx: &QueryCtx,
+    outer: &Scope,
+    query: &ast::Query,
+    d: &Decorrelated,
+) -> Result<Option<Datum>, PlanError> {
+    let SetExpr::Select(select) = query.body.as_ref() else { return Ok(None) };
     let value = match select.projection.as_slice() {
         [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] => e,
         _ => return Err(PlanError::Cardinality("subquery must return only one column".into())),
@@ -1063,11 +1132,24 @@ fn attach_scalar_subquery(
     let default = match aggregate_shape(value) {
         AggregateShape::Count => Datum::Int64(0),
         AggregateShape::Other => Datum::Null,
-        AggregateShape::CountInside | AggregateShape::None => return Err(PlanError::Unsupported(
-            "a correlated scalar subquery other than an aggregate such as (SELECT avg(x) FROM t WHERE t.k = outer.k)"
-                .into(),
-        )),
+        AggregateShape::CountInside | AggregateShape::None => return Ok(None),
     };
+    if query.limit_clause.is_some() || correlated::reads_outer(qcx, outer, &d.query)? {
+        return Ok(None);
+    }
+    Ok(Some(default))
+}
+
+/// A scalar subquery correlated by equalities (`(SELECT avg(x) FROM t2 WHERE t2.k =
+/// t1.k)`): its aggregate grouped by the inner keys, left-joined on the outer keys; outer
+/// rows without a group get `default` (NULL, or 0 for a `count`).
+fn attach_by_equalities(
+    qcx: &QueryCtx,
+    planned: Planned,
+    d: Decorrelated,
+    default: Datum,
+    n: usize,
+) -> Result<Planned, PlanError> {
     let sub = plan_uncorrelated(qcx, &d.query)?;
     let arity = planned.scope.len();
     let ty = sub.scope.columns[0].ty.clone();
@@ -1084,7 +1166,7 @@ fn attach_scalar_subquery(
     Ok(Planned { expr: matched.union(unmatched), scope: planned.scope.concat(&hidden_column(n, ty)) })
 }
 
-enum AggregateShape {
+pub(crate) enum AggregateShape {
     /// `count(...)`: 0 over no rows.
     Count,
     /// Another aggregate, possibly inside arithmetic: NULL over no rows.
@@ -1094,7 +1176,7 @@ enum AggregateShape {
     None,
 }
 
-fn aggregate_shape(e: &Expr) -> AggregateShape {
+pub(crate) fn aggregate_shape(e: &Expr) -> AggregateShape {
     fn contains_aggregate(e: &Expr, count: &mut bool) -> bool {
         match e {
             Expr::Function(f) => {
@@ -1147,7 +1229,7 @@ fn is_subquery_test(e: &Expr) -> bool {
     matches!(unnest(e), Expr::Exists { .. } | Expr::In { target: ast::InTarget::Subquery(_), .. })
 }
 
-fn is_not_null(e: ScalarExpr) -> Result<ScalarExpr, PlanError> {
+pub(crate) fn is_not_null(e: ScalarExpr) -> Result<ScalarExpr, PlanError> {
     let resolved = func::resolve_function("is_not_null", &[Some(ScalarType::Bool)])?;
     Ok(ScalarExpr::call(resolved.func, vec![e]))
 }
@@ -1158,7 +1240,7 @@ fn is_null(e: ScalarExpr) -> Result<ScalarExpr, PlanError> {
 }
 
 /// Plans a subquery that must not read the outer query's columns.
-fn plan_uncorrelated(qcx: &QueryCtx, query: &ast::Query) -> Result<Planned, PlanError> {
+pub(crate) fn plan_uncorrelated(qcx: &QueryCtx, query: &ast::Query) -> Result<Planned, PlanError> {
     let correlated = |what: String| {
         PlanError::Unsupported(format!(
             "a subquery reading columns of the query around it (correlated subquery: {what}); rewrite it as a join"
@@ -1166,7 +1248,9 @@ fn plan_uncorrelated(qcx: &QueryCtx, query: &ast::Query) -> Result<Planned, Plan
     };
     plan_query(qcx, query).map_err(|e| match e {
         PlanError::UnknownColumn(c) | PlanError::UnknownQualifiedColumn(c) => correlated(format!("column {c}")),
-        PlanError::UnknownRelation(r) if r.contains("missing FROM-clause entry") => correlated(format!("table {r}")),
+        PlanError::UnknownRelation(r) if r.contains("missing FROM-clause entry") => {
+            correlated(format!("table {}", r.split('"').next().unwrap_or(&r)))
+        }
         other => other,
     })
 }
@@ -1181,8 +1265,14 @@ fn apply_subquery_test(qcx: &QueryCtx, planned: Planned, test: &Expr) -> Result<
     match unnest(test) {
         Expr::Exists { subquery, negated } => {
             if let Some(d) = decorrelate(qcx, subquery, &planned.scope, false, false)? {
-                return semijoin(qcx, planned, d, None, *negated);
+                if !correlated::reads_outer(qcx, &planned.scope, &d.query)? {
+                    return semijoin(qcx, planned, d, None, *negated);
+                }
             }
+            let planned = match correlated::semijoin(qcx, planned, subquery, None, *negated)? {
+                Ok(tested) => return Ok(tested),
+                Err(uncorrelated) => uncorrelated,
+            };
             let sub = plan_uncorrelated(qcx, subquery)?;
             let any_row = sub.expr.project(vec![]).distinct();
             let matching = planned.expr.clone().join(any_row, vec![], vec![]);
@@ -1194,8 +1284,14 @@ fn apply_subquery_test(qcx: &QueryCtx, planned: Planned, test: &Expr) -> Result<
                 if *negated {
                     return Err(PlanError::Unsupported("NOT IN with a correlated subquery".into()));
                 }
-                return semijoin(qcx, planned, d, Some(left), false);
+                if !correlated::reads_outer(qcx, &planned.scope, &d.query)? {
+                    return semijoin(qcx, planned, d, Some(left), false);
+                }
             }
+            let planned = match correlated::semijoin(qcx, planned, subquery, Some(left), *negated)? {
+                Ok(tested) => return Ok(tested),
+                Err(uncorrelated) => uncorrelated,
+            };
             let sub = plan_uncorrelated(qcx, subquery)?;
             if sub.scope.len() != 1 {
                 return Err(PlanError::Cardinality(format!(
@@ -1283,7 +1379,7 @@ fn decorrelate(
     select.selection = and_all(rest);
     if group_by_keys {
         if !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty()) {
-            return Err(PlanError::Unsupported("GROUP BY in a correlated scalar subquery".into()));
+            return Ok(None);
         }
         select.group_by = ast::GroupByExpr::Expressions(inner_keys.clone(), vec![]);
     }
@@ -1369,7 +1465,7 @@ fn semijoin(
     Ok(Planned { expr, scope: planned.scope })
 }
 
-fn plan_from_where(
+pub(crate) fn plan_from_where(
     qcx: &QueryCtx,
     from: &[ast::TableWithJoins],
     selection: Option<&Expr>,
@@ -1618,7 +1714,7 @@ fn plan_join(qcx: &QueryCtx, left: Planned, right: Planned, op: &JoinOperator) -
 }
 
 /// Rows of `input` (arity `arity`) that are not in the set `matched` of such rows.
-fn antijoin(input: RelationExpr, matched: RelationExpr, arity: usize) -> RelationExpr {
+pub(crate) fn antijoin(input: RelationExpr, matched: RelationExpr, arity: usize) -> RelationExpr {
     let key: Vec<ScalarExpr> = (0..arity).map(ScalarExpr::Column).collect();
     let present = input.clone().join(matched, key.clone(), key).project((0..arity).collect());
     input.union(present.negate())

@@ -1,0 +1,363 @@
+//! Subqueries correlated in any way (`(SELECT count(*) FROM t AS x WHERE x.b < t.b)`,
+//! `EXISTS (... WHERE x.c > t.c)`): the subquery is planned once over the distinct values
+//! of the outer columns it reads (its *domain*), joined in as one more FROM item, and its
+//! answers are joined back to the outer rows by those values. Subqueries correlated only
+//! by equalities take the cheaper path in `query.rs` (`decorrelate`); this is the rest.
+
+use std::ops::ControlFlow;
+
+use eddy_expr::{AggregateExpr, AggregateFunc, RelationExpr, ScalarExpr};
+use eddy_repr::Datum;
+use sqlparser::ast::{self, Expr, Query, SelectItem, SetExpr, VisitMut, VisitorMut};
+
+use crate::expr::{binary, normalize_ident, plan_expr, AggMode, Typed};
+use crate::query::{
+    aggregate_shape, antijoin, hidden_column, is_not_null, plan_from_where, plan_uncorrelated, AggregateShape, Planned,
+    QueryCtx,
+};
+use crate::scope::{Scope, ScopeColumn};
+use crate::PlanError;
+
+/// The FROM name under which a correlated subquery sees its domain.
+const DOMAIN: &str = "?outer?";
+
+/// A correlated subquery rewritten to read its domain instead of the outer query.
+struct OverDomain {
+    /// The subquery's SELECT, reading `"?outer?".c0, ...` where it read outer columns,
+    /// with `"?outer?"` added to its FROM.
+    select: ast::Select,
+    query: Query,
+    /// The outer column each domain column stands for.
+    outer_columns: Vec<usize>,
+    /// The distinct values of those outer columns.
+    domain: Planned,
+}
+
+impl OverDomain {
+    fn slots(&self) -> Vec<Expr> {
+        (0..self.outer_columns.len()).map(slot).collect()
+    }
+
+    /// Plans the rewritten subquery with the domain in scope.
+    fn plan(&self, qcx: &QueryCtx) -> Result<Planned, PlanError> {
+        let mut query = self.query.clone();
+        *query.body = SetExpr::Select(Box::new(self.select.clone()));
+        qcx.ctes.borrow_mut().push((DOMAIN.to_string(), self.domain.clone()));
+        let planned = plan_uncorrelated(qcx, &query);
+        qcx.ctes.borrow_mut().pop();
+        planned
+    }
+
+    /// Keys joining outer rows to domain columns (`domain_start..`) of another relation.
+    fn keys(&self, domain_start: usize) -> (Vec<ScalarExpr>, Vec<ScalarExpr>) {
+        let outer = self.outer_columns.iter().map(|&c| ScalarExpr::Column(c)).collect();
+        let inner = (0..self.outer_columns.len()).map(|i| ScalarExpr::Column(domain_start + i)).collect();
+        (outer, inner)
+    }
+}
+
+/// `"?outer?"` as a FROM item.
+fn domain_from_item() -> Result<ast::TableWithJoins, PlanError> {
+    let sql = format!("SELECT 1 FROM \"{DOMAIN}\"");
+    let parsed = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &sql)
+        .map_err(|e| PlanError::Syntax(e.to_string()))?;
+    match parsed.into_iter().next() {
+        Some(ast::Statement::Query(q)) => match *q.body {
+            SetExpr::Select(mut s) if !s.from.is_empty() => Ok(s.from.remove(0)),
+            _ => Err(PlanError::Syntax(sql)),
+        },
+        _ => Err(PlanError::Syntax(sql)),
+    }
+}
+
+fn slot(i: usize) -> Expr {
+    Expr::CompoundIdentifier(vec![ast::Ident::with_quote('"', DOMAIN), ast::Ident::with_quote('"', format!("c{i}"))])
+}
+
+/// Rewrites `query` over its domain if it reads columns of `outer`; `None` if it does not
+/// (or is not a plain SELECT, which is then planned as uncorrelated and fails if it is).
+fn over_domain(qcx: &QueryCtx, outer: &Planned, query: &Query) -> Result<Option<OverDomain>, PlanError> {
+    let Some((mut select, outer_columns)) = outer_references(qcx, &outer.scope, query)? else { return Ok(None) };
+    let columns = outer_columns
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| ScopeColumn {
+            table: Some(DOMAIN.into()),
+            name: format!("c{i}"),
+            ty: outer.scope.columns[c].ty.clone(),
+            qualified_only: true,
+        })
+        .collect();
+    let domain =
+        Planned { expr: outer.expr.clone().project(outer_columns.clone()).distinct(), scope: Scope { columns } };
+    select.from.push(domain_from_item()?);
+    Ok(Some(OverDomain { select, query: query.clone(), outer_columns, domain }))
+}
+
+/// Whether `query` reads columns of `outer`.
+pub(crate) fn reads_outer(qcx: &QueryCtx, outer: &Scope, query: &Query) -> Result<bool, PlanError> {
+    Ok(outer_references(qcx, outer, query)?.is_some())
+}
+
+/// `query`'s SELECT with its references to `outer`'s columns pointed at domain columns,
+/// and the outer column of each domain column; `None` if it reads none.
+fn outer_references(
+    qcx: &QueryCtx,
+    outer: &Scope,
+    query: &Query,
+) -> Result<Option<(ast::Select, Vec<usize>)>, PlanError> {
+    let SetExpr::Select(select) = query.body.as_ref() else { return Ok(None) };
+    // A FROM that does not plan alone (it reads the subquery's own WITH, say) is left
+    // to the uncorrelated path, which plans it whole or reports why not.
+    let Ok(inner) = plan_from_where(qcx, &select.from, None).map(|p| p.scope) else { return Ok(None) };
+    let mut select = (**select).clone();
+    let mut finder = OuterReferences { inner: &inner, outer, nesting: 0, columns: Vec::new() };
+    // Only the SELECT's own clauses: FROM items and nested subqueries keep their names.
+    for item in &mut select.projection {
+        let _ = item.visit(&mut finder);
+    }
+    let _ = select.selection.visit(&mut finder);
+    let _ = select.group_by.visit(&mut finder);
+    let _ = select.having.visit(&mut finder);
+    Ok((!finder.columns.is_empty()).then_some((select, finder.columns)))
+}
+
+/// Finds the column references of a subquery that name the outer query's columns (not
+/// its own), and points them at domain columns.
+struct OuterReferences<'a> {
+    inner: &'a Scope,
+    outer: &'a Scope,
+    /// How deep inside nested subqueries the walk is: those are left alone.
+    nesting: usize,
+    columns: Vec<usize>,
+}
+
+impl VisitorMut for OuterReferences<'_> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+        self.nesting += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+        self.nesting -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        if self.nesting > 0 {
+            return ControlFlow::Continue(());
+        }
+        let (table, name) = match e {
+            Expr::Identifier(i) => (None, normalize_ident(i)),
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+                (Some(normalize_ident(&parts[0])), normalize_ident(&parts[1]))
+            }
+            _ => return ControlFlow::Continue(()),
+        };
+        match self.inner.resolve(table.as_deref(), &name) {
+            // The subquery's own column (or an ambiguity its planning reports).
+            Ok(_) | Err(PlanError::AmbiguousColumn(_)) => {}
+            Err(_) => {
+                if let Ok(column) = self.outer.resolve(table.as_deref(), &name) {
+                    let i = self.columns.iter().position(|&c| c == column).unwrap_or_else(|| {
+                        self.columns.push(column);
+                        self.columns.len() - 1
+                    });
+                    *e = slot(i);
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Adds correlated scalar subquery number `n` to `planned` as a hidden column, or returns
+/// `planned` back if `query` does not read its columns.
+pub(crate) fn attach_scalar(
+    qcx: &QueryCtx,
+    planned: Planned,
+    query: &Query,
+    n: usize,
+) -> Result<Result<Planned, Planned>, PlanError> {
+    let Some(mut over) = over_domain(qcx, &planned, query)? else { return Ok(Err(planned)) };
+    let value = match over.select.projection.as_slice() {
+        [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] => e.clone(),
+        _ => return Err(PlanError::Cardinality("subquery must return only one column".into())),
+    };
+    let explicit_groups = !matches!(&over.select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+    let slots = over.slots();
+    // An aggregate without GROUP BY has one row per domain value; anything else may have
+    // several (an error) or none (NULL).
+    let (default, one_row_each) = match (explicit_groups, aggregate_shape(&value)) {
+        (false, AggregateShape::Count) => (Default::Literal(Datum::Int64(0)), true),
+        (false, AggregateShape::Other) => (Default::Literal(Datum::Null), true),
+        (false, AggregateShape::CountInside) => (Default::OverNoRows(over_no_rows(qcx, &over, &value)?), true),
+        _ => (Default::Literal(Datum::Null), false),
+    };
+    if one_row_each || explicit_groups {
+        if let ast::GroupByExpr::Expressions(keys, _) = &mut over.select.group_by {
+            keys.extend(slots.iter().cloned());
+        }
+    }
+    over.select.projection = std::iter::once(SelectItem::UnnamedExpr(value))
+        .chain(slots.iter().cloned().map(SelectItem::UnnamedExpr))
+        .collect();
+    limit_per_domain_value(&mut over, &slots)?;
+    let sub = over.plan(qcx)?;
+    let k = over.outer_columns.len();
+    let arity = planned.scope.len();
+    let ty = sub.scope.columns[0].ty.clone();
+
+    // (domain..., value): the subquery's rows, and the default for domain values it has none for.
+    let answered = sub.expr.clone().project((1..=k).collect()).distinct();
+    let missing = antijoin(over.domain.expr.clone(), answered, k);
+    let missing = match default {
+        Default::Literal(datum) => missing.map(vec![ScalarExpr::Literal(datum, ty.clone())]),
+        Default::OverNoRows(value) => missing.join(value, vec![], vec![]),
+    };
+    let values = sub.expr.clone().project((1..=k).chain([0]).collect()).union(missing);
+    let (outer_keys, domain_keys) = over.keys(0);
+    let mut expr = planned
+        .expr
+        .clone()
+        .join(values, outer_keys.clone(), domain_keys.clone())
+        .project((0..arity).chain([arity + k]).collect());
+    if !one_row_each {
+        // Errors (no rows) where a domain value has several rows.
+        let count = AggregateExpr::new(AggregateFunc::CountRows, ScalarExpr::Column(0), false);
+        let several = sub
+            .expr
+            .reduce((1..=k).collect(), vec![count])
+            .map(vec![ScalarExpr::call(eddy_expr::Func::SingleRowCheck, vec![ScalarExpr::Column(k)])])
+            .filter(vec![is_not_null(ScalarExpr::Column(k + 1))?])
+            .project((0..k).chain([k + 1]).collect());
+        expr = expr.union(
+            planned.expr.join(several, outer_keys, domain_keys).project((0..arity).chain([arity + k]).collect()),
+        );
+    }
+    Ok(Ok(Planned { expr, scope: planned.scope.concat(&hidden_column(n, ty)) }))
+}
+
+/// What a correlated scalar subquery is for outer values it has no row for.
+enum Default {
+    Literal(Datum),
+    /// One row: the aggregate's select expression over no rows (`count(*) + 1` is 1).
+    OverNoRows(RelationExpr),
+}
+
+/// The one-row value of `value`, an aggregate expression of `over`'s subquery, over no
+/// rows; refused when it reads outer columns outside its aggregates.
+fn over_no_rows(qcx: &QueryCtx, over: &OverDomain, value: &Expr) -> Result<RelationExpr, PlanError> {
+    if value.to_string().contains(DOMAIN) {
+        return Err(PlanError::Unsupported(
+            "a correlated scalar subquery reading outer columns outside its aggregates and count()".into(),
+        ));
+    }
+    let mut select = over.select.clone();
+    select.from.pop();
+    select.projection = vec![SelectItem::UnnamedExpr(value.clone())];
+    select.selection = Some(Expr::value(ast::Value::Boolean(false)));
+    let query = Query { body: Box::new(SetExpr::Select(Box::new(select))), ..over.query.clone() };
+    Ok(plan_uncorrelated(qcx, &Query { order_by: None, limit_clause: None, ..query })?.expr)
+}
+
+/// `ORDER BY ... LIMIT 1` in a correlated subquery keeps the first row per domain value
+/// (`DISTINCT ON` the domain); other limits are not supported.
+fn limit_per_domain_value(over: &mut OverDomain, slots: &[Expr]) -> Result<(), PlanError> {
+    let Some(limit) = over.query.limit_clause.take() else {
+        over.query.order_by = None;
+        return Ok(());
+    };
+    let one = matches!(
+        &limit,
+        ast::LimitClause::LimitOffset { limit: Some(Expr::Value(v)), offset: None, limit_by }
+            if limit_by.is_empty() && v.value == ast::Value::Number("1".into(), false)
+    );
+    if !one {
+        return Err(PlanError::Unsupported("LIMIT other than LIMIT 1 in a correlated subquery".into()));
+    }
+    if over.select.distinct.is_some() {
+        return Err(PlanError::Unsupported("DISTINCT with LIMIT in a correlated subquery".into()));
+    }
+    over.select.distinct = Some(ast::Distinct::On(slots.to_vec()));
+    let by_slot = slots.iter().map(|s| ast::OrderByExpr {
+        expr: s.clone(),
+        options: ast::OrderByOptions::default(),
+        with_fill: None,
+    });
+    let order = match over.query.order_by.take() {
+        Some(ast::OrderBy { kind: ast::OrderByKind::Expressions(exprs), interpolate }) => {
+            ast::OrderBy { kind: ast::OrderByKind::Expressions(by_slot.chain(exprs).collect()), interpolate }
+        }
+        None => ast::OrderBy { kind: ast::OrderByKind::Expressions(by_slot.collect()), interpolate: None },
+        Some(other) => return Err(PlanError::Unsupported(format!("ORDER BY {other} in a correlated subquery"))),
+    };
+    over.query.order_by = Some(order);
+    Ok(())
+}
+
+/// Keeps the rows of `planned` for which the correlated `EXISTS (query)` (or `tested IN
+/// (query)`) holds, or, `negated`, does not; returns `planned` back if `query` does not
+/// read its columns.
+pub(crate) fn semijoin(
+    qcx: &QueryCtx,
+    planned: Planned,
+    query: &Query,
+    tested: Option<&Expr>,
+    negated: bool,
+) -> Result<Result<Planned, Planned>, PlanError> {
+    let Some(mut over) = over_domain(qcx, &planned, query)? else { return Ok(Err(planned)) };
+    let explicit_groups = !matches!(&over.select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+    let value = match over.select.projection.as_slice() {
+        [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] => Some(e.clone()),
+        _ => None,
+    };
+    let aggregated = value.as_ref().is_some_and(|v| !matches!(aggregate_shape(v), AggregateShape::None));
+    if (aggregated && !explicit_groups) || over.select.having.is_some() || over.query.limit_clause.is_some() {
+        return Err(PlanError::Unsupported(
+            "a correlated EXISTS or IN subquery with aggregates, HAVING or LIMIT".into(),
+        ));
+    }
+    let slots = over.slots();
+    if explicit_groups {
+        if let ast::GroupByExpr::Expressions(keys, _) = &mut over.select.group_by {
+            keys.extend(slots.iter().cloned());
+        }
+    }
+    let tested_value = match tested {
+        Some(_) => Some(value.ok_or_else(|| PlanError::Cardinality("subquery has too many columns".into()))?),
+        None => None,
+    };
+    over.select.projection =
+        tested_value.into_iter().chain(slots.iter().cloned()).map(SelectItem::UnnamedExpr).collect();
+    over.query.order_by = None;
+    let sub = over.plan(qcx)?;
+    let arity = planned.scope.len();
+    let start = usize::from(tested.is_some());
+    let (mut outer_keys, mut inner_keys) = over.keys(start);
+    let mut outer = planned.expr.clone();
+    let mut inner = sub.expr.distinct();
+    if let Some(x) = tested {
+        if negated {
+            return Err(PlanError::Unsupported("NOT IN with a correlated subquery".into()));
+        }
+        let ctx = qcx.expr_ctx(&planned.scope, AggMode::Forbidden("WHERE"));
+        let left = plan_expr(&ctx, x)?;
+        let right = Typed::known(ScalarExpr::Column(arity), sub.scope.columns[0].ty.clone());
+        let ScalarExpr::Call { args, .. } = binary(&ctx, "=", left, right)?.expr else {
+            return Err(PlanError::Unsupported(format!("IN with {x}")));
+        };
+        let [l, mut r]: [ScalarExpr; 2] =
+            args.try_into().map_err(|_| PlanError::Unsupported(format!("IN with {x}")))?;
+        r.permute(&|c| c - arity);
+        outer = outer.filter(vec![is_not_null(l.clone())?]);
+        inner = inner.filter(vec![is_not_null(r.clone())?]);
+        outer_keys.insert(0, l);
+        inner_keys.insert(0, r);
+    }
+    let matching = outer.join(inner, outer_keys, inner_keys).project((0..arity).collect());
+    let expr = if negated { planned.expr.union(matching.negate()) } else { matching };
+    Ok(Ok(Planned { expr, scope: planned.scope }))
+}
