@@ -143,6 +143,46 @@ async fn errors_carry_sqlstates_and_do_not_disturb_other_sessions() -> anyhow::R
     Ok(())
 }
 
+/// A heavy ad-hoc query runs without holding up other sessions (its inputs are read at
+/// one time, then it is evaluated off the coordinator), and one that would not fit in
+/// memory is refused with 54000 instead of taking the server down.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_heavy_query_neither_blocks_others_nor_exhausts_memory() -> anyhow::Result<()> {
+    let server = EddyProcess::start(2)?;
+    let heavy = server.connect().await?;
+    let other = server.connect().await?;
+    other.batch_execute("CREATE TABLE w (x int)").await?;
+    let code = |e: tokio_postgres::Error| e.code().map(|c| c.code().to_string()).unwrap_or_default();
+    let huge = other.batch_execute("SELECT count(*) FROM generate_series(1, 100000000)").await.unwrap_err();
+    assert_eq!(code(huge), "54000");
+    let huge = other.batch_execute("SELECT count(*) FROM generate_series(1, 5000) a, generate_series(1, 5000) b");
+    assert_eq!(code(huge.await.unwrap_err()), "54000");
+
+    let started = std::time::Instant::now();
+    let slow = tokio::spawn(async move {
+        let sql = "SELECT count(*) FROM generate_series(1, 1500000) a JOIN generate_series(1, 1500000) b ON a = b";
+        heavy.query_one(sql, &[]).await.map(|r| r.get::<_, i64>(0))
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut quick = Vec::new();
+    for i in 0..5 {
+        let t = std::time::Instant::now();
+        other.batch_execute(&format!("INSERT INTO w VALUES ({i})")).await?;
+        other.query_one("SELECT count(*) FROM w", &[]).await?;
+        quick.push(t.elapsed());
+    }
+    let answered_at = started.elapsed();
+    let still_running = !slow.is_finished();
+    assert_eq!(slow.await??, 1_500_000);
+    assert!(
+        still_running,
+        "the other session waited for the heavy query: answered after {answered_at:?}, after it ended at \
+         {:?} (each insert+read: {quick:?})",
+        started.elapsed()
+    );
+    Ok(())
+}
+
 /// Python's drivers (psycopg 3: extended protocol, binary parameters, pipelined
 /// executemany, COPY, implicit transactions; psycopg2: client-side interpolation over the
 /// simple protocol) run `tests/drivers/psycopg_client.py` against a real `eddy`.

@@ -1,5 +1,5 @@
-//! `eddy-kafka-bench`: how fast JSON messages flow from a real Kafka-compatible broker
-//! (tansu on loopback, sqlite storage) into Eddy views, next to a plain rdkafka consumer
+//! `eddy-kafka-bench`: how fast JSON messages flow from a Kafka-compatible broker (tansu
+//! on loopback, sqlite storage; or librdkafka's mock cluster, `--broker mock`) into Eddy views, next to a plain rdkafka consumer
 //! that only counts messages (the ceiling on this machine), and how fresh a view stays
 //! at a fixed produce rate. A program that prints figures, not a test.
 
@@ -44,6 +44,53 @@ struct Args {
     /// The eddy binary. Default: `eddy` next to this program (target/release/eddy).
     #[arg(long)]
     eddy_bin: Option<PathBuf>,
+    /// The broker: `tansu` (a real Kafka-compatible broker, sqlite storage) or `mock`
+    /// (librdkafka's in-process mock cluster in this program: not a real broker, but fast
+    /// enough to measure Eddy at rates tansu cannot take on this machine).
+    #[arg(long, value_enum, default_value_t = BrokerKind::Tansu)]
+    broker: BrokerKind,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+enum BrokerKind {
+    Tansu,
+    Mock,
+}
+
+/// The broker the run talks to, on loopback.
+enum Broker {
+    Tansu(KafkaBroker),
+    Mock(rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>),
+}
+
+impl Broker {
+    fn start(kind: BrokerKind) -> anyhow::Result<Self> {
+        Ok(match kind {
+            BrokerKind::Tansu => Broker::Tansu(KafkaBroker::start()?),
+            BrokerKind::Mock => Broker::Mock(rdkafka::mocking::MockCluster::new(1)?),
+        })
+    }
+
+    fn address(&self) -> String {
+        match self {
+            Broker::Tansu(b) => b.address(),
+            Broker::Mock(m) => m.bootstrap_servers(),
+        }
+    }
+
+    fn create_topic(&self, name: &str, partitions: i32) -> anyhow::Result<()> {
+        match self {
+            Broker::Tansu(b) => b.create_topic(name, partitions),
+            Broker::Mock(m) => Ok(m.create_topic(name, partitions, 1)?),
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Broker::Tansu(_) => "tansu (sqlite storage)",
+            Broker::Mock(_) => "librdkafka mock cluster (in the benchmark process; not a real broker)",
+        }
+    }
 }
 
 fn message(i: u64) -> String {
@@ -55,7 +102,7 @@ fn message(i: u64) -> String {
     )
 }
 
-fn produce(broker: &KafkaBroker, topic: &str, from: u64, to: u64, partitions: i32) -> anyhow::Result<()> {
+fn produce(broker: &Broker, topic: &str, from: u64, to: u64, partitions: i32) -> anyhow::Result<()> {
     const CHUNK: u64 = 50_000;
     let mut start = from;
     while start < to {
@@ -66,7 +113,7 @@ fn produce(broker: &KafkaBroker, topic: &str, from: u64, to: u64, partitions: i3
             .enumerate()
             .map(|(i, v)| Record { key: None, value: Some(v.as_bytes()), partition: Some((i as i32) % partitions) })
             .collect();
-        broker.produce(topic, &records)?;
+        eddy_tests::kafka::produce(&broker.address(), topic, &records)?;
         start = end;
     }
     Ok(())
@@ -74,13 +121,7 @@ fn produce(broker: &KafkaBroker, topic: &str, from: u64, to: u64, partitions: i3
 
 /// The ceiling: plain rdkafka consumers that only count, `readers` of them splitting the
 /// partitions as Eddy's readers do (`p % readers`), reading `n` messages from the start.
-fn plain_consumer_rate(
-    broker: &KafkaBroker,
-    topic: &str,
-    partitions: i32,
-    readers: i32,
-    n: u64,
-) -> anyhow::Result<f64> {
+fn plain_consumer_rate(broker: &Broker, topic: &str, partitions: i32, readers: i32, n: u64) -> anyhow::Result<f64> {
     let readers = readers.clamp(1, partitions);
     let counted = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let started = Instant::now();
@@ -222,8 +263,11 @@ async fn main() -> anyhow::Result<()> {
 
     eprintln!("decoding in-process");
     let decode = decode_rate(args.messages)?;
-    eprintln!("starting tansu and producing {} messages over {} partitions", args.messages, args.partitions);
-    let broker = KafkaBroker::start()?;
+    eprintln!(
+        "starting {:?} and producing {} messages over {} partitions",
+        args.broker, args.messages, args.partitions
+    );
+    let broker = Broker::start(args.broker)?;
     broker.create_topic("bench", args.partitions)?;
     broker.create_topic("fresh", args.partitions)?;
     let started = Instant::now();
@@ -263,6 +307,16 @@ async fn main() -> anyhow::Result<()> {
              CREATE MATERIALIZED VIEW fr_v AS SELECT count(*) AS n FROM fr;",
         )
         .await?;
+    // Warm up: one message through before the clock starts, so the figures are the steady
+    // state and not the consumer's first connection.
+    let warm_up = message(0);
+    let record = Record { key: None, value: Some(warm_up.as_bytes()), partition: Some(0) };
+    eddy_tests::kafka::produce(&broker.address(), "fresh", &[record])?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while scalar(&client, "SELECT n FROM fr_v").await? < 1 {
+        anyhow::ensure!(Instant::now() < deadline, "the warm-up message did not reach the view within 60 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let total = args.rate * args.rate_seconds;
     let sent: Arc<Mutex<Vec<Instant>>> = Arc::new(Mutex::new(Vec::with_capacity(total as usize)));
     let acked = Arc::new(Acks { at: Mutex::new(vec![None; total as usize]) });
@@ -305,8 +359,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         })
     };
-    // Message i counts as visible once the view's count exceeds i (messages are produced
-    // in order; across partitions this is approximate by at most a batch).
+    // Message i counts as visible once the view's count (less the warm-up message)
+    // exceeds i (messages are produced in order; across partitions this is approximate
+    // by at most a batch).
     let mut latencies = Vec::new();
     let mut since_ack = Vec::new();
     let mut visible = 0u64;
@@ -315,7 +370,7 @@ async fn main() -> anyhow::Result<()> {
     let mut lag_samples = 0i64;
     let deadline = Instant::now() + Duration::from_secs(args.rate_seconds + 60);
     while visible < total && Instant::now() < deadline {
-        let n = scalar(&client, "SELECT n FROM fr_v").await? as u64;
+        let n = scalar(&client, "SELECT n FROM fr_v").await? as u64 - 1;
         let now = Instant::now();
         if n > visible {
             let sent = sent.lock().map(|s| s.clone()).unwrap_or_default();
@@ -349,10 +404,10 @@ async fn main() -> anyhow::Result<()> {
         machine.kernel,
         machine::load_average()
     );
-    println!("broker: tansu (sqlite storage) on loopback, {} partitions; eddy --workers {workers}", args.partitions);
+    println!("broker: {} on loopback, {} partitions; eddy --workers {workers}", broker.describe(), args.partitions);
     println!("messages: {} JSON messages of ~{} bytes", args.messages, message(123_456).len());
     println!("decode only (JSON -> rows, in-process, 1 core): {:>6.0} msg/s", decode);
-    println!("produce (rdkafka producer -> tansu):       {:>10.0} msg/s", produce_rate);
+    println!("produce (rdkafka producer -> broker):      {:>10.0} msg/s", produce_rate);
     println!(
         "plain rdkafka consumers ({} threads), counting only: {:>10.0} msg/s  (ceiling)",
         workers.min(args.partitions as usize),

@@ -81,6 +81,7 @@ pub fn evaluate_pushdown(
                     r.push(extra);
                     out.push((r, diff));
                 }
+                check_intermediate_rows(out.len(), "the table function")?;
             }
             consolidate(out)
         }
@@ -97,6 +98,7 @@ pub fn evaluate_pushdown(
                     for (rrow, rdiff) in matches.iter().map(|e| (&e.0, e.1)) {
                         out.push((lrow.concat(rrow), ldiff * rdiff));
                     }
+                    check_intermediate_rows(out.len(), "a join")?;
                 }
             }
             consolidate(out)
@@ -145,6 +147,30 @@ pub fn evaluate_pushdown(
             }
             consolidate(out)
         }
+    })
+}
+
+/// The reads [`evaluate_pushdown`] makes for `expr`, in its order: each `Get` with the
+/// per-row steps above it. Reading them first lets a caller take its snapshot of every
+/// input at once and evaluate the rest later, elsewhere ([`evaluate_prefetched`]).
+pub fn pushdown_reads(expr: &RelationExpr, out: &mut Vec<(GlobalId, Pipeline)>) {
+    if let Some(read) = Pipeline::split(expr) {
+        out.push(read);
+    } else if let RelationExpr::Get { id, .. } = expr {
+        out.push((*id, Pipeline::default()));
+    } else {
+        for child in expr.children() {
+            pushdown_reads(child, out);
+        }
+    }
+}
+
+/// Evaluates `expr` over `reads`: the rows of each of its [`pushdown_reads`], in that
+/// order.
+pub fn evaluate_prefetched(expr: &RelationExpr, reads: Vec<Collection>) -> Result<Collection, EvalError> {
+    let reads = std::cell::RefCell::new(reads.into_iter());
+    evaluate_pushdown(expr, &|_, _| {
+        reads.borrow_mut().next().ok_or_else(|| EvalError::Internal("a read was not prefetched".into()))
     })
 }
 
@@ -282,8 +308,26 @@ pub fn reduce_group(
 }
 
 /// Upper bound on rows one table-function call may produce, so a typo such as
-/// `generate_series(1, 1e12)` is an error rather than an out-of-memory crash.
-pub const MAX_TABLE_FUNC_ROWS: i64 = 100_000_000;
+/// `generate_series(1, 1e12)` is an error rather than an out-of-memory crash (rows are
+/// held in memory: 20M narrow rows take a few GB).
+pub const MAX_TABLE_FUNC_ROWS: i64 = 20_000_000;
+
+/// Upper bound on the rows a join or table function of an ad-hoc query may hold while it
+/// is evaluated in memory, for the same reason.
+pub const MAX_INTERMEDIATE_ROWS: usize = MAX_TABLE_FUNC_ROWS as usize;
+
+fn check_intermediate_rows(rows: usize, what: &str) -> Result<(), EvalError> {
+    if rows > MAX_INTERMEDIATE_ROWS {
+        return Err(EvalError::InvalidArgument {
+            sqlstate: "54000".into(),
+            message: format!(
+                "{what} would hold more than {MAX_INTERMEDIATE_ROWS} rows in memory; narrow the query \
+                 (ad-hoc queries are evaluated in memory)"
+            ),
+        });
+    }
+    Ok(())
+}
 
 /// The values a table function returns for one input row.
 pub fn expand_table_func(func: &TableFunc, args: &[ScalarExpr], row: &[Datum]) -> Result<Vec<Datum>, EvalError> {
@@ -305,9 +349,12 @@ pub fn expand_table_func(func: &TableFunc, args: &[ScalarExpr], row: &[Datum]) -
                 ((stop as i128 - start as i128) / step as i128 + 1) as i64
             };
             if count > MAX_TABLE_FUNC_ROWS {
-                return Err(EvalError::invalid_argument(format!(
-                    "generate_series would return {count} rows, more than the limit of {MAX_TABLE_FUNC_ROWS}"
-                )));
+                return Err(EvalError::InvalidArgument {
+                    sqlstate: "54000".into(),
+                    message: format!(
+                        "generate_series would return {count} rows, more than the limit of {MAX_TABLE_FUNC_ROWS}"
+                    ),
+                });
             }
             Ok((0..count)
                 .map(|i| {
@@ -336,7 +383,10 @@ pub fn expand_table_func(func: &TableFunc, args: &[ScalarExpr], row: &[Datum]) -
                     break;
                 }
                 if out.len() as i64 >= MAX_TABLE_FUNC_ROWS {
-                    return Err(EvalError::invalid_argument("generate_series returns too many rows"));
+                    return Err(EvalError::InvalidArgument {
+                        sqlstate: "54000".into(),
+                        message: format!("generate_series would return more than {MAX_TABLE_FUNC_ROWS} rows"),
+                    });
                 }
                 let next = add_interval(&current, &step)?;
                 out.push(current);

@@ -69,6 +69,26 @@ pub enum ExecuteResponse {
     },
     /// `SUBSCRIBE`: changes stream to the client until it goes.
     Subscribe(crate::subscribe::Subscription),
+    /// A `SELECT` whose inputs are read: what is left runs without the coordinator.
+    Select(PreparedSelect),
+}
+
+/// A `SELECT` with every input read at one time, to be evaluated (joins, aggregates,
+/// sorting) without holding the coordinator, so that a heavy query does not stall
+/// other sessions, sources and refreshes.
+#[derive(Debug)]
+pub struct PreparedSelect {
+    desc: RelationDesc,
+    finishing: RowSetFinishing,
+    expr: RelationExpr,
+    inputs: Vec<Collection>,
+}
+
+impl PreparedSelect {
+    pub fn evaluate(self) -> Result<ExecuteResponse, AdapterError> {
+        let rows = eval::evaluate_prefetched(&self.expr, self.inputs)?;
+        Ok(ExecuteResponse::Rows { desc: self.desc, rows: finish(rows, &self.finishing) })
+    }
 }
 
 pub struct Coordinator {
@@ -342,10 +362,7 @@ impl Coordinator {
                 self.write(session, table, changes)?;
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "DELETE".into(), rows: Some(count as usize) }))
             }
-            Plan::Select(q) => {
-                let rows = self.evaluate_now(session, &q.expr)?;
-                Ok(ExecuteResponse::Rows { desc: q.desc.clone(), rows: finish(rows, &q.finishing) })
-            }
+            Plan::Select(q) => Ok(ExecuteResponse::Select(self.prepare_select(session, &q)?)),
             Plan::CopyFrom { table, columns, column_types, arity, format } => {
                 session.copy_in = Some(copy::CopyState::new(table, columns.clone(), column_types, arity, format));
                 Ok(ExecuteResponse::CopyIn { columns: columns.len() })
@@ -678,8 +695,31 @@ impl Coordinator {
         expr: &RelationExpr,
         pending: &[(GlobalId, Collection)],
     ) -> Result<Collection, EvalError> {
+        eval::evaluate_pushdown(expr, &|id, pipeline| self.read_input(id, pipeline, pending))
+    }
+
+    /// Reads every input of `expr` now, as `session` sees them, for [`PreparedSelect`] to
+    /// evaluate without the coordinator.
+    fn prepare_select(&self, session: &Session, q: &QueryPlan) -> Result<PreparedSelect, AdapterError> {
+        let mut reads = Vec::new();
+        eval::pushdown_reads(&q.expr, &mut reads);
+        let inputs = reads
+            .iter()
+            .map(|(id, pipeline)| self.read_input(*id, pipeline, &session.pending_writes))
+            .collect::<Result<_, _>>()?;
+        Ok(PreparedSelect { desc: q.desc.clone(), finishing: q.finishing.clone(), expr: q.expr.clone(), inputs })
+    }
+
+    /// The rows of collection `id` at the latest complete time that come out of `pipeline`,
+    /// with `pending` changes applied (see [`Coordinator::evaluate_seeing`]).
+    fn read_input(
+        &self,
+        id: GlobalId,
+        pipeline: &Pipeline,
+        pending: &[(GlobalId, Collection)],
+    ) -> Result<Collection, EvalError> {
         let ts = self.last_write;
-        let read = |id: GlobalId, pipeline: &Pipeline| -> Result<Collection, EvalError> {
+        {
             if let Some(e) = self.full_refresh_error(id) {
                 return Err(e);
             }
@@ -707,8 +747,7 @@ impl Coordinator {
             self.check_loaded(id)?;
             let (collection, pipeline, range) = self.access_path(id, pipeline);
             self.compute.peek(collection, ts, pipeline, vec![range]).map_err(peek_error)
-        };
-        eval::evaluate_pushdown(expr, &read)
+        }
     }
 
     /// True if collection `id` would differ with `pending` applied. A view with a target

@@ -92,6 +92,10 @@ impl Connection {
             }
         };
         match (stmt, response) {
+            (_, ExecuteResponse::Select(select)) => {
+                drop(session);
+                tokio::task::block_in_place(|| select.evaluate())
+            }
             (eddy_planner::Statement::Cursor(cursor), ExecuteResponse::Subscribe(sub)) => {
                 if let CursorStatement::Declare { name, .. } = &**cursor {
                     session.cursors.insert(name.clone(), Cursor::new(sub, &self.coord));
@@ -275,6 +279,11 @@ fn to_response(resp: ExecuteResponse, format: &Format, float_digits: i32, coord:
         ExecuteResponse::CopyIn { columns, .. } => Response::CopyIn(CopyResponse::new(0, columns, stream::empty())),
         ExecuteResponse::TransactionStart => Response::TransactionStart(Tag::new("BEGIN")),
         ExecuteResponse::TransactionEnd { tag } => Response::TransactionEnd(Tag::new(&tag)),
+        // `Connection::run` evaluates a SELECT off the coordinator first; this is a fallback.
+        ExecuteResponse::Select(select) => match select.evaluate() {
+            Ok(rows) => to_response(rows, format, float_digits, coord),
+            Err(e) => Response::Error(Box::new(to_pg_error(e))),
+        },
         // Streamed by `stream_subscription` before a response is built; never reaches here.
         ExecuteResponse::Subscribe(sub) => {
             drop((sub, coord));

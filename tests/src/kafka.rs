@@ -172,8 +172,11 @@ db.execute("update topic set partitions = ? where id = ?", (partitions, tid))
 db.commit()
 "#;
         let db = self.dir.join("tansu.db");
-        let out =
-            Command::new("python3").args(["-c", script]).arg(&db).args([topic, &partitions.to_string()]).output()?;
+        let out = Command::new("/usr/bin/python3")
+            .args(["-c", script])
+            .arg(&db)
+            .args([topic, &partitions.to_string()])
+            .output()?;
         if !out.status.success() {
             anyhow::bail!("adding partitions to {topic} failed: {}", String::from_utf8_lossy(&out.stderr));
         }
