@@ -848,7 +848,15 @@ fn plan_aggregate(
             let value = coerce(&inner_ctx, value, &ty, CastContext::Implicit)?;
             (func, ty.clone(), value, ty)
         }
-        [FunctionArgExpr::Wildcard] | [] if name == "count" => (
+        [FunctionArgExpr::Wildcard] if name == "count" && distinct => {
+            return Err(PlanError::Syntax("at or near \"*\"".into()))
+        }
+        [] if name == "count" => {
+            return Err(PlanError::WrongObjectType(
+                "count(*) must be used to call a parameterless aggregate function".into(),
+            ))
+        }
+        [FunctionArgExpr::Wildcard] if name == "count" => (
             AggregateFunc::CountRows,
             ScalarType::Int64,
             ScalarExpr::Literal(Datum::Bool(true), ScalarType::Bool),
@@ -860,7 +868,8 @@ fn plan_aggregate(
                 matches!(t.ty, None | Some(ScalarType::Text | ScalarType::Varchar { .. } | ScalarType::Char { .. }))
             };
             if !textual(&value) || !textual(&delimiter) {
-                let type_name = |t: &Typed| t.ty.as_ref().map_or("unknown".to_string(), |ty| ty.to_string());
+                let type_name =
+                    |t: &Typed| t.ty.as_ref().map_or("unknown".to_string(), |ty| ty.without_modifiers().to_string());
                 return Err(PlanError::Resolve(func::ResolveError::NoSuchFunction {
                     name: name.to_string(),
                     args: format!("{}, {}", type_name(&value), type_name(&delimiter)),
@@ -880,7 +889,7 @@ fn plan_aggregate(
             let (func, ty) = AggregateFunc::resolve(name, arg_ty.as_ref()).ok_or_else(|| {
                 PlanError::Resolve(func::ResolveError::NoSuchFunction {
                     name: name.to_string(),
-                    args: arg_ty.clone().map(|t| t.to_string()).unwrap_or_else(|| "unknown".into()),
+                    args: arg_ty.as_ref().map_or("unknown".into(), |t| t.without_modifiers().to_string()),
                 })
             })?;
             (func, ty, arg.expr, arg_ty.unwrap_or(ScalarType::Text))
@@ -991,8 +1000,10 @@ fn resolve_window_function(
     args: Vec<Typed>,
 ) -> Result<(WindowFunc, ScalarType, Vec<ScalarExpr>), PlanError> {
     let no_such = |args: &[Typed]| {
-        let types: Vec<String> =
-            args.iter().map(|a| a.ty.as_ref().map_or("unknown".to_string(), |t| t.to_string())).collect();
+        let types: Vec<String> = args
+            .iter()
+            .map(|a| a.ty.as_ref().map_or("unknown".to_string(), |t| t.without_modifiers().to_string()))
+            .collect();
         PlanError::Resolve(func::ResolveError::NoSuchFunction { name: name.to_string(), args: types.join(", ") })
     };
     let ranking = match name {
