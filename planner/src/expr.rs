@@ -342,6 +342,13 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
         Expr::Wildcard(_) | Expr::QualifiedWildcard(..) => {
             Err(PlanError::Syntax("* is only allowed in a SELECT list or count(*)".into()))
         }
+        // Eddy compares text by bytes, which is what these collations mean.
+        Expr::Collate { expr, collation } => match object_name(collation).as_str() {
+            "default" | "C" | "POSIX" | "ucs_basic" => plan_expr(ctx, expr),
+            other => Err(PlanError::Unsupported(format!(
+                "collation \"{other}\" (text compares by bytes: \"C\", \"POSIX\" and \"default\" are accepted)"
+            ))),
+        },
         other => Err(PlanError::Unsupported(format!("expression {other}"))),
     }
 }
@@ -530,6 +537,12 @@ fn plan_binary(ctx: &ExprCtx, op: &BinaryOperator, left: &Expr, right: &Expr) ->
                 BinaryOperator::PGNotLikeMatch => "not like".to_string(),
                 BinaryOperator::PGNotILikeMatch => "not ilike".to_string(),
                 BinaryOperator::PGExp => "^".to_string(),
+                // `OPERATOR(pg_catalog.~)`, as psql writes its operators.
+                BinaryOperator::PGCustomBinaryOperator(parts)
+                    if parts.len() == 2 && parts[0].eq_ignore_ascii_case("pg_catalog") =>
+                {
+                    parts[1].clone()
+                }
                 o => o.to_string().to_lowercase(),
             };
             binary(ctx, &name, plan_expr(ctx, left)?, plan_expr(ctx, right)?)
