@@ -12,8 +12,8 @@ use sqlparser::ast::{self, Expr, Query, SelectItem, SetExpr, VisitMut, VisitorMu
 
 use crate::expr::{binary, normalize_ident, plan_expr, AggMode, Typed};
 use crate::query::{
-    aggregate_shape, antijoin, hidden_column, is_not_null, plan_from_where, plan_uncorrelated, AggregateShape, Planned,
-    QueryCtx,
+    aggregate_shape, antijoin, has_group_by, hidden_column, is_not_null, plan_from_where, plan_uncorrelated,
+    AggregateShape, Planned, QueryCtx,
 };
 use crate::scope::{Scope, ScopeColumn};
 use crate::PlanError;
@@ -186,7 +186,7 @@ pub(crate) fn attach_scalar(
         [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] => e.clone(),
         _ => return Err(PlanError::Cardinality("subquery must return only one column".into())),
     };
-    let explicit_groups = !matches!(&over.select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+    let explicit_groups = has_group_by(&over.select);
     let slots = over.slots();
     // An aggregate without GROUP BY has one row per domain value; anything else may have
     // several (an error) or none (NULL).
@@ -309,7 +309,7 @@ pub(crate) fn semijoin(
     negated: bool,
 ) -> Result<Result<Planned, Planned>, PlanError> {
     let Some(mut over) = over_domain(qcx, &planned, query)? else { return Ok(Err(planned)) };
-    let explicit_groups = !matches!(&over.select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+    let explicit_groups = has_group_by(&over.select);
     let value = match over.select.projection.as_slice() {
         [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] => Some(e.clone()),
         _ => None,

@@ -395,7 +395,7 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
     let (select, order_by) = (&*select, &*order_by);
     let (select, scalars) = extract_scalar_subqueries(select)?;
     let select = &select;
-    let grouped = !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+    let grouped = has_group_by(select);
     let Planned { mut expr, scope } = plan_from(qcx, &select.from, select.selection.as_ref(), scalars, grouped)?;
 
     // Pass 1: find aggregate calls in the select list, HAVING and ORDER BY.
@@ -858,7 +858,7 @@ const SCALAR_SUBQUERY_TABLE: &str = "?subquery?";
 /// there is no GROUP BY) by a hidden column `?subquery?.?n`, which [`plan_from`] fills
 /// (see [`attach_scalar_subquery`]); returns the subqueries in order.
 fn extract_scalar_subqueries(select: &Select) -> Result<(std::borrow::Cow<'_, Select>, Vec<ast::Query>), PlanError> {
-    let explicit_groups = !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+    let explicit_groups = has_group_by(select);
     // Aggregates without GROUP BY: a hidden column could not join the (absent) group key.
     let global_aggregate = !explicit_groups && select.having.is_some();
     let mentions = |e: &Expr| e.to_string().contains("(SELECT");
@@ -973,7 +973,7 @@ fn replace_scalar_subqueries(e: &mut Expr, scalars: &mut Vec<ast::Query>) {
 /// not matter), if it is a plain SELECT without grouping, aggregates or LIMIT.
 fn counting_rows_of(query: &ast::Query) -> Option<ast::Query> {
     let SetExpr::Select(select) = query.body.as_ref() else { return None };
-    let grouped = !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+    let grouped = has_group_by(select);
     let aggregates = select.projection.iter().any(|i| match i {
         SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
             !matches!(aggregate_shape(e), AggregateShape::None)
@@ -1071,9 +1071,7 @@ fn scalar_subquery(qcx: &QueryCtx, query: &ast::Query, n: usize) -> Result<Plann
         .filter(vec![is_not_null(ScalarExpr::Column(1))?])
         .project(vec![1]);
     let expr = sub.expr.union(null_if_empty).union(check);
-    let column =
-        ScopeColumn { table: Some(SCALAR_SUBQUERY_TABLE.into()), name: format!("?{n}"), ty, qualified_only: true };
-    Ok(Planned { expr, scope: Scope { columns: vec![column] } })
+    Ok(Planned { expr, scope: hidden_column(n, ty) })
 }
 
 pub(crate) fn hidden_column(n: usize, ty: ScalarType) -> Scope {
@@ -1097,17 +1095,15 @@ fn attach_scalar_subquery(
     n: usize,
     grouped: bool,
 ) -> Result<Planned, PlanError> {
-    let in_grouped_query = || PlanError::Unsupported("a correlated scalar subquery in a query with GROUP BY".into());
+    if grouped && correlated::reads_outer(qcx, &planned.scope, query)? {
+        return Err(PlanError::Unsupported("a correlated scalar subquery in a query with GROUP BY".into()));
+    }
     if let Some(d) = decorrelate(qcx, query, &planned.scope, true, true)? {
-        if grouped {
-            return Err(in_grouped_query());
-        }
         if let Some(default) = equality_correlated_default(qcx, &planned.scope, query, &d)? {
             return attach_by_equalities(qcx, planned, d, default, n);
         }
     }
     let planned = match correlated::attach_scalar(qcx, planned, query, n)? {
-        Ok(_) if grouped => return Err(in_grouped_query()),
         Ok(attached) => return Ok(attached),
         Err(uncorrelated) => uncorrelated,
     };
@@ -1378,7 +1374,7 @@ fn decorrelate(
     let mut select = select.clone();
     select.selection = and_all(rest);
     if group_by_keys {
-        if !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty()) {
+        if has_group_by(&select) {
             return Ok(None);
         }
         select.group_by = ast::GroupByExpr::Expressions(inner_keys.clone(), vec![]);
@@ -1557,6 +1553,11 @@ fn join_on(
     let left = left.filter(not_null(&left_key)?);
     let right = right.filter(not_null(&right_key)?);
     Ok(left.join(right, left_key, right_key).filter(residual))
+}
+
+/// Whether `select` has a GROUP BY clause (`GROUP BY ()` and `ALL` count).
+pub(crate) fn has_group_by(select: &Select) -> bool {
+    !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty())
 }
 
 /// If `c` is `a = b` with `a` over left columns only and `b` over right columns only (or

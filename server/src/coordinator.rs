@@ -719,35 +719,33 @@ impl Coordinator {
         pending: &[(GlobalId, Collection)],
     ) -> Result<Collection, EvalError> {
         let ts = self.last_write;
-        {
-            if let Some(e) = self.full_refresh_error(id) {
-                return Err(e);
-            }
-            if self.sees_pending(id, pending) {
-                let contents = match self.entries.get(&id).and_then(|e| e.definition.as_ref()) {
-                    Some(definition) => self.evaluate_seeing(definition, pending)?,
-                    None => {
-                        let mut rows = self
-                            .compute
-                            .peek(id, ts, Pipeline::default(), vec![KeyRange::default()])
-                            .map_err(peek_error)?;
-                        rows.extend(pending.iter().filter(|(t, _)| *t == id).flat_map(|(_, c)| c.iter().cloned()));
-                        eval::consolidate(rows)
-                    }
-                };
-                let mut out = Vec::new();
-                for (row, diff) in contents {
-                    out.extend(pipeline.apply(&row)?.map(|r| (r, diff)));
-                }
-                return Ok(out);
-            }
-            if let Some(rows) = self.read_stored_output(id, pipeline) {
-                return rows;
-            }
-            self.check_loaded(id)?;
-            let (collection, pipeline, range) = self.access_path(id, pipeline);
-            self.compute.peek(collection, ts, pipeline, vec![range]).map_err(peek_error)
+        if let Some(e) = self.full_refresh_error(id) {
+            return Err(e);
         }
+        if self.sees_pending(id, pending) {
+            let contents = match self.entries.get(&id).and_then(|e| e.definition.as_ref()) {
+                Some(definition) => self.evaluate_seeing(definition, pending)?,
+                None => {
+                    let mut rows = self
+                        .compute
+                        .peek(id, ts, Pipeline::default(), vec![KeyRange::default()])
+                        .map_err(peek_error)?;
+                    rows.extend(pending.iter().filter(|(t, _)| *t == id).flat_map(|(_, c)| c.iter().cloned()));
+                    eval::consolidate(rows)
+                }
+            };
+            let mut out = Vec::new();
+            for (row, diff) in contents {
+                out.extend(pipeline.apply(&row)?.map(|r| (r, diff)));
+            }
+            return Ok(out);
+        }
+        if let Some(rows) = self.read_stored_output(id, pipeline) {
+            return rows;
+        }
+        self.check_loaded(id)?;
+        let (collection, pipeline, range) = self.access_path(id, pipeline);
+        self.compute.peek(collection, ts, pipeline, vec![range]).map_err(peek_error)
     }
 
     /// True if collection `id` would differ with `pending` applied. A view with a target
