@@ -200,8 +200,8 @@ fn psycopg_and_psycopg2_work() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// psql itself, with the meta-commands that list relations (`\dt`, `\dv`, `\dm`, `\d`):
-/// they query pg_catalog.
+/// psql itself, with the meta-commands that list relations (`\dt`, `\dv`, `\dm`, `\d`,
+/// `\di`) and describe a view (`\d name`): they query pg_catalog.
 #[test]
 fn psql_lists_relations() -> anyhow::Result<()> {
     let server = EddyProcess::start(1)?;
@@ -210,9 +210,9 @@ fn psql_lists_relations() -> anyhow::Result<()> {
     psql.args([
         "-c",
         "CREATE TABLE orders (id int, amt int); CREATE VIEW big AS SELECT * FROM orders WHERE amt > 10; \
-         CREATE MATERIALIZED VIEW total AS SELECT sum(amt) FROM orders",
+         CREATE MATERIALIZED VIEW total AS SELECT sum(amt) FROM orders; CREATE INDEX orders_amt ON orders (amt)",
     ]);
-    for meta in ["\\dt", "\\dv", "\\dm", "\\d"] {
+    for meta in ["\\dt", "\\dv", "\\dm", "\\d", "\\di", "\\d big"] {
         psql.args(["-c", meta]);
     }
     let output = psql.output()?;
@@ -223,6 +223,9 @@ fn psql_lists_relations() -> anyhow::Result<()> {
         " public | big  | view | eddy",
         " public | total | materialized view | eddy",
         " public | big    | view              | eddy",
+        " public | orders_amt | index | eddy  | orders",
+        "View \"public.big\"",
+        " amt    | integer |           |          | ",
     ] {
         assert!(stdout.contains(expected), "psql output lacks {expected:?}:\n{stdout}");
     }

@@ -193,6 +193,8 @@ pub enum Func {
     Chr,
     Translate,
     ToHex,
+    /// `format_type(type_oid, typmod)`: a type's SQL name, as psql's `\d` shows it.
+    FormatType,
     /// `concat(...)`: each argument of type `types[i]`, formatted by its output function.
     Concat {
         types: Vec<ScalarType>,
@@ -318,6 +320,7 @@ impl Func {
                 | Func::ConcatWs { .. }
                 | Func::JsonbBuildObject { .. }
                 | Func::JsonbBuildArray { .. }
+                | Func::FormatType
         )
     }
 
@@ -409,6 +412,7 @@ impl Func {
             | Func::Chr
             | Func::Translate
             | Func::ToHex
+            | Func::FormatType
             | Func::Concat { .. }
             | Func::ConcatWs { .. }
             | Func::RegexpReplace => string::eval(self, args),
@@ -591,6 +595,7 @@ impl Func {
             Func::Chr => "chr",
             Func::Translate => "translate",
             Func::ToHex => "to_hex",
+            Func::FormatType => "format_type",
             Func::Concat { .. } => "concat",
             Func::ConcatWs { .. } => "concat_ws",
             Func::RegexpReplace => "regexp_replace",

@@ -11,6 +11,8 @@ pub enum PlanError {
     Syntax(String),
     #[error("relation \"{0}\" does not exist")]
     UnknownRelation(String),
+    #[error("schema \"{0}\" does not exist")]
+    UnknownSchema(String),
     #[error("relation \"{0}\" already exists")]
     RelationExists(String),
     #[error("column \"{0}\" does not exist")]
@@ -64,6 +66,7 @@ impl PlanError {
         match self {
             PlanError::Syntax(_) => "42601",
             PlanError::UnknownRelation(_) => "42P01",
+            PlanError::UnknownSchema(_) => "3F000",
             PlanError::RelationExists(_) => "42P07",
             PlanError::UnknownColumn(_) | PlanError::UnknownQualifiedColumn(_) => "42703",
             PlanError::InvalidColumnReference(_) => "42P10",

@@ -12,6 +12,7 @@ mod correlated;
 pub mod ddl;
 pub mod error;
 mod expr;
+mod object_ids;
 pub mod plan;
 mod query;
 mod scope;

@@ -28,7 +28,10 @@ pub fn parse_type_name(text: &str) -> Result<ScalarType, PlanError> {
         "bool" | "boolean" => ScalarType::Bool,
         "smallint" | "int2" => ScalarType::Int16,
         "int" | "integer" | "int4" => ScalarType::Int32,
-        "bigint" | "int8" => ScalarType::Int64,
+        // Object identifiers are bigints here (Eddy has no unsigned 32-bit type); casts
+        // to regclass, regtype and regnamespace are rewritten before planning
+        // (object_ids.rs), so only their oids reach this point.
+        "bigint" | "int8" | "oid" | "regclass" | "regtype" | "regnamespace" | "regproc" => ScalarType::Int64,
         "real" | "float4" => ScalarType::Float32,
         "double precision" | "float8" | "double" => ScalarType::Float64,
         "float" => match mods.first() {
@@ -56,7 +59,7 @@ pub fn parse_type_name(text: &str) -> Result<ScalarType, PlanError> {
             }
             ScalarType::Numeric { precision, scale }
         }
-        "text" | "string" => ScalarType::Text,
+        "text" | "string" | "name" => ScalarType::Text,
         "varchar" | "character varying" | "char varying" => ScalarType::Varchar { max_length: mods.first().copied() },
         "char" | "character" | "bpchar" => ScalarType::Char { length: Some(mods.first().copied().unwrap_or(1)) },
         "bytea" => ScalarType::Bytea,

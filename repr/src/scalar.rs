@@ -94,6 +94,66 @@ impl ScalarType {
         })
     }
 
+    /// `atttypmod` as PostgreSQL stores it: -1 without modifiers; `varchar(n)`/`char(n)`
+    /// store n + 4, `numeric(p, s)` stores ((p << 16) | s) + 4.
+    pub fn type_modifier(&self) -> i32 {
+        const VARHDRSZ: i32 = 4;
+        match self {
+            ScalarType::Numeric { precision: Some(p), scale } => {
+                ((*p as i32) << 16 | scale.unwrap_or(0) as i32) + VARHDRSZ
+            }
+            ScalarType::Varchar { max_length: Some(n) } => *n as i32 + VARHDRSZ,
+            ScalarType::Char { length: Some(n) } => *n as i32 + VARHDRSZ,
+            _ => -1,
+        }
+    }
+
+    /// The type for `pg_type.oid` `oid` with `atttypmod` `modifier` (the inverse of
+    /// [`ScalarType::oid`] and [`ScalarType::type_modifier`]).
+    pub fn from_oid_and_modifier(oid: u32, modifier: i32) -> Option<Self> {
+        let m = (modifier >= 4).then(|| (modifier - 4) as u32);
+        Some(match ScalarType::from_oid(oid)? {
+            ScalarType::Numeric { .. } => {
+                ScalarType::Numeric { precision: m.map(|m| m >> 16), scale: m.map(|m| m & 0xffff) }
+            }
+            ScalarType::Varchar { .. } => ScalarType::Varchar { max_length: m },
+            ScalarType::Char { .. } => ScalarType::Char { length: m },
+            other => other,
+        })
+    }
+
+    /// `pg_type.typname`: the internal name (`int8`, `varchar`, `timestamptz`, ...).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ScalarType::Bool => "bool",
+            ScalarType::Int16 => "int2",
+            ScalarType::Int32 => "int4",
+            ScalarType::Int64 => "int8",
+            ScalarType::Float32 => "float4",
+            ScalarType::Float64 => "float8",
+            ScalarType::Numeric { .. } => "numeric",
+            ScalarType::Text => "text",
+            ScalarType::Varchar { .. } => "varchar",
+            ScalarType::Char { .. } => "bpchar",
+            ScalarType::Bytea => "bytea",
+            ScalarType::Date => "date",
+            ScalarType::Time => "time",
+            ScalarType::Timestamp => "timestamp",
+            ScalarType::TimestampTz => "timestamptz",
+            ScalarType::Interval => "interval",
+            ScalarType::Jsonb => "jsonb",
+            ScalarType::Uuid => "uuid",
+        }
+    }
+
+    /// Every type Eddy has, without modifiers (the rows of `pg_type`).
+    pub fn all() -> Vec<ScalarType> {
+        [16, 17, 20, 21, 23, 25, 700, 701, 1042, 1043, 1082, 1083, 1114, 1184, 1186, 1700, 2950, 3802]
+            .into_iter()
+            .filter_map(ScalarType::from_oid)
+            .collect()
+    }
+
     /// `typlen` as PostgreSQL reports it (-1 for variable length).
     pub fn type_len(&self) -> i16 {
         match self {
@@ -161,5 +221,30 @@ impl fmt::Display for ScalarType {
             ScalarType::Jsonb => write!(f, "jsonb"),
             ScalarType::Uuid => write!(f, "uuid"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_modifiers_round_trip_as_postgres_stores_them() {
+        let numeric = ScalarType::Numeric { precision: Some(10), scale: Some(2) };
+        assert_eq!(numeric.type_modifier(), 655366); // PostgreSQL's atttypmod for numeric(10,2)
+        assert_eq!(ScalarType::Varchar { max_length: Some(20) }.type_modifier(), 24);
+        assert_eq!(ScalarType::Int64.type_modifier(), -1);
+        for ty in [numeric, ScalarType::Varchar { max_length: Some(20) }, ScalarType::Char { length: Some(3) }] {
+            assert_eq!(ScalarType::from_oid_and_modifier(ty.oid(), ty.type_modifier()), Some(ty));
+        }
+        assert_eq!(ScalarType::from_oid_and_modifier(1700, -1), Some(ScalarType::numeric()));
+        assert_eq!(ScalarType::from_oid_and_modifier(26, -1), None);
+    }
+
+    #[test]
+    fn every_type_has_one_row_and_its_own_oid() {
+        let all = ScalarType::all();
+        assert_eq!(all.len(), 18);
+        assert!(all.iter().all(|t| ScalarType::from_oid(t.oid()).as_ref() == Some(t)));
     }
 }

@@ -168,8 +168,30 @@ impl Catalog for Coordinator {
             name: &e.item.name,
             relkind: system_tables::relkind(e),
             id: e.item.id,
+            desc: &e.item.desc,
+            keys: &e.keys,
+            index_of: None,
+            create_sql: &e.create_sql,
         });
-        let indexes = self.indexes.iter().map(|(name, i)| system_tables::Listed { name, relkind: "i", id: i.id });
+        // An index's columns are the indexed ones of the relation it is on.
+        let index_descs: Vec<(&String, &Index, RelationDesc)> = self
+            .indexes
+            .iter()
+            .filter_map(|(name, i)| {
+                let on = self.entries.get(&i.on)?;
+                let columns = i.columns.iter().filter_map(|&c| on.item.desc.columns().get(c).cloned()).collect();
+                Some((name, i, RelationDesc::new(columns)))
+            })
+            .collect();
+        let indexes = index_descs.iter().map(|(name, i, desc)| system_tables::Listed {
+            name,
+            relkind: "i",
+            id: i.id,
+            desc,
+            keys: &[],
+            index_of: Some((i.on, &i.columns)),
+            create_sql: "",
+        });
         system_tables::resolve(name, relations.chain(indexes))
     }
 }

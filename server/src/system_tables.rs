@@ -1,71 +1,823 @@
-//! `pg_catalog` tables computed from Eddy's catalog when a query names them, so that psql's
-//! `\dt`, `\dv`, `\dm` and `\d` (without arguments) list Eddy's relations. Each is a
-//! snapshot: a plain view over constant rows, taken when the query is planned.
+//! `pg_catalog` and `information_schema` tables computed from Eddy's catalog when a query
+//! names them, so that psql's `\d` commands, drivers and BI tools can list relations and
+//! their columns. Each is a snapshot: a plain view over constant rows, taken when the
+//! query is planned. Object ids are `bigint` (Eddy has no `oid` type); arrays that
+//! PostgreSQL keeps in these tables (`reloptions`, `conkey`, ACLs) are text in array
+//! syntax, or NULL.
 
 use eddy_expr::RelationExpr;
-use eddy_planner::{CatalogItem, ItemKind};
+use eddy_planner::{CatalogItem, ItemKind, UniqueKey};
 use eddy_repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
 
 use crate::coordinator::CatalogEntry;
 
 /// PostgreSQL gives user objects oids from 16384 on.
 const FIRST_USER_OID: i64 = 16384;
+/// Constraints (PRIMARY KEY, UNIQUE) get oids of their own, above every relation's.
+const FIRST_CONSTRAINT_OID: i64 = 1 << 40;
 const PUBLIC_NAMESPACE: i64 = 2200;
 const CATALOG_NAMESPACE: i64 = 11;
 const INFORMATION_SCHEMA_NAMESPACE: i64 = 13000;
 const OWNER_OID: i64 = 10;
+const DATABASE_OID: i64 = 16383;
 const HEAP_AM: i64 = 2;
+const BTREE_AM: i64 = 403;
+const DEFAULT_COLLATION: i64 = 100;
+/// The database every session is in, whatever name it connected with.
+const DATABASE: &str = "eddy";
 /// Ids of the system tables themselves, far above any id the catalog hands out.
 const SYSTEM_ID_BASE: GlobalId = u64::MAX - 16;
+/// Ids of the pg_catalog / information_schema tables beyond the first three.
+const CATALOG_TABLE_ID_BASE: GlobalId = u64::MAX - 1024;
 
-/// A relation to list: name, pg_class.relkind, id.
+/// A relation to list.
 pub struct Listed<'a> {
     pub name: &'a str,
+    /// `pg_class.relkind`.
     pub relkind: &'static str,
     pub id: GlobalId,
+    pub desc: &'a RelationDesc,
+    /// Tables: their PRIMARY KEY and UNIQUE constraints.
+    pub keys: &'a [UniqueKey],
+    /// Indexes: the indexed relation and the indexed columns' positions in it.
+    pub index_of: Option<(GlobalId, &'a [usize])>,
+    /// Views: the statement that created them.
+    pub create_sql: &'a str,
 }
 
-/// The system table `name` (`pg_class`, `pg_namespace`, `pg_am`), over `relations`.
+fn oid(id: GlobalId) -> Datum {
+    Datum::Int64(FIRST_USER_OID + id as i64)
+}
+
+fn text(s: &str) -> Datum {
+    Datum::Text(s.to_string())
+}
+
+fn int(v: i64) -> Datum {
+    Datum::Int64(v)
+}
+
+fn int4(v: i32) -> Datum {
+    Datum::Int32(v)
+}
+
+fn int2(v: i16) -> Datum {
+    Datum::Int16(v)
+}
+
+fn boolean(b: bool) -> Datum {
+    Datum::Bool(b)
+}
+
+/// Builds one table: its columns, then its rows (each as many datums as columns).
+struct Builder {
+    columns: Vec<(String, ColumnType)>,
+    rows: Vec<Row>,
+}
+
+impl Builder {
+    fn new(columns: &[(&str, ScalarType)]) -> Self {
+        let columns = columns.iter().map(|(n, ty)| nullable_column(n, ty.clone())).collect();
+        Builder { columns, rows: vec![] }
+    }
+
+    fn row(&mut self, datums: Vec<Datum>) {
+        debug_assert_eq!(datums.len(), self.columns.len());
+        self.rows.push(Row::new(datums));
+    }
+
+    fn build(self, name: &str, id: GlobalId) -> CatalogItem {
+        let arity = self.columns.len();
+        CatalogItem {
+            id,
+            name: name.to_string(),
+            kind: ItemKind::View,
+            desc: RelationDesc::new(self.columns),
+            view_expr: Some(RelationExpr::constant(self.rows, arity)),
+        }
+    }
+}
+
+use ScalarType::{Bool as B, Int16 as I2, Int32 as I4, Int64 as I8, Text as T};
+
+/// The system table `name` (`pg_class`, `information_schema.columns`, ...), over
+/// `relations`; `None` if there is no such table.
 pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> Option<CatalogItem> {
-    let int = |n: &str| (n.to_string(), ColumnType::new(ScalarType::Int64, false));
-    let text = |n: &str| (n.to_string(), ColumnType::new(ScalarType::Text, false));
-    let (offset, columns, rows): (u64, Vec<(String, ColumnType)>, Vec<Row>) = match name {
-        "pg_namespace" => (
-            0,
-            vec![int("oid"), text("nspname"), int("nspowner")],
-            [
-                (PUBLIC_NAMESPACE, "public"),
-                (CATALOG_NAMESPACE, "pg_catalog"),
-                (INFORMATION_SCHEMA_NAMESPACE, "information_schema"),
-            ]
-            .into_iter()
-            .map(|(oid, n)| Row::new(vec![Datum::Int64(oid), Datum::Text(n.into()), Datum::Int64(OWNER_OID)]))
-            .collect(),
-        ),
-        "pg_class" => (
-            1,
-            vec![int("oid"), text("relname"), int("relnamespace"), text("relkind"), int("relowner"), int("relam")],
-            relations
-                .map(|r| {
-                    Row::new(vec![
-                        Datum::Int64(FIRST_USER_OID + r.id as i64),
-                        Datum::Text(r.name.to_string()),
-                        Datum::Int64(PUBLIC_NAMESPACE),
-                        Datum::Text(r.relkind.into()),
-                        Datum::Int64(OWNER_OID),
-                        Datum::Int64(if r.relkind == "r" || r.relkind == "m" { HEAP_AM } else { 0 }),
-                    ])
-                })
-                .collect(),
-        ),
-        "pg_am" => (
-            2,
-            vec![int("oid"), text("amname")],
-            vec![Row::new(vec![Datum::Int64(HEAP_AM), Datum::Text("heap".into())])],
-        ),
-        _ => return None,
+    let relations: Vec<Listed> = relations.collect();
+    let (position, table) = match name {
+        "pg_namespace" => (0, pg_namespace()),
+        "pg_class" => (1, pg_class(&relations)),
+        "pg_am" => (2, pg_am()),
+        _ => {
+            let (k, table) = match name {
+                "pg_attribute" => (0, pg_attribute(&relations)),
+                "pg_type" => (1, pg_type()),
+                "pg_index" => (2, pg_index(&relations)),
+                "pg_constraint" => (3, pg_constraint(&relations)),
+                "pg_attrdef" => (4, Builder::new(&[("oid", I8), ("adrelid", I8), ("adnum", I2), ("adbin", T)])),
+                "pg_collation" => (5, pg_collation()),
+                "pg_inherits" => {
+                    (6, Builder::new(&[("inhrelid", I8), ("inhparent", I8), ("inhseqno", I4), ("inhdetachpending", B)]))
+                }
+                "pg_database" => (7, pg_database()),
+                "pg_roles" | "pg_authid" => (8, pg_roles()),
+                "pg_user" => (9, pg_user()),
+                "pg_description" => {
+                    (10, Builder::new(&[("objoid", I8), ("classoid", I8), ("objsubid", I4), ("description", T)]))
+                }
+                "pg_tables" => (11, pg_tables(&relations)),
+                "pg_views" => (12, pg_views(&relations, "v")),
+                "pg_matviews" => (13, pg_views(&relations, "m")),
+                "pg_indexes" => (14, pg_indexes(&relations)),
+                "information_schema.schemata" => (20, schemata()),
+                "information_schema.tables" => (21, information_schema_tables(&relations)),
+                "information_schema.columns" => (22, information_schema_columns(&relations)),
+                "information_schema.views" => (23, information_schema_views(&relations)),
+                _ => return None,
+            };
+            return Some(table.build(name, CATALOG_TABLE_ID_BASE + k));
+        }
     };
-    Some(constant(name, offset, columns, rows))
+    Some(table.build(name, SYSTEM_ID_BASE + position))
+}
+
+fn pg_namespace() -> Builder {
+    let mut b = Builder::new(&[("oid", I8), ("nspname", T), ("nspowner", I8), ("nspacl", T)]);
+    for (oid, name) in namespaces() {
+        b.row(vec![int(oid), text(name), int(OWNER_OID), Datum::Null]);
+    }
+    b
+}
+
+fn namespaces() -> [(i64, &'static str); 3] {
+    [
+        (PUBLIC_NAMESPACE, "public"),
+        (CATALOG_NAMESPACE, "pg_catalog"),
+        (INFORMATION_SCHEMA_NAMESPACE, "information_schema"),
+    ]
+}
+
+fn pg_class(relations: &[Listed]) -> Builder {
+    let mut b = Builder::new(&[
+        ("oid", I8),
+        ("relname", T),
+        ("relnamespace", I8),
+        ("relkind", T),
+        ("relowner", I8),
+        ("relam", I8),
+        ("reltype", I8),
+        ("reloftype", I8),
+        ("relfilenode", I8),
+        ("reltablespace", I8),
+        ("relpages", I4),
+        ("reltuples", ScalarType::Float32),
+        ("relallvisible", I4),
+        ("reltoastrelid", I8),
+        ("relhasindex", B),
+        ("relisshared", B),
+        ("relpersistence", T),
+        ("relnatts", I2),
+        ("relchecks", I2),
+        ("relhasrules", B),
+        ("relhastriggers", B),
+        ("relhassubclass", B),
+        ("relrowsecurity", B),
+        ("relforcerowsecurity", B),
+        ("relispopulated", B),
+        ("relreplident", T),
+        ("relispartition", B),
+        ("relrewrite", I8),
+        ("relacl", T),
+        ("reloptions", T),
+        ("relpartbound", T),
+    ]);
+    for r in relations {
+        let am = match r.relkind {
+            "r" | "m" => HEAP_AM,
+            "i" => BTREE_AM,
+            _ => 0,
+        };
+        b.row(vec![
+            oid(r.id),
+            text(r.name),
+            int(PUBLIC_NAMESPACE),
+            text(r.relkind),
+            int(OWNER_OID),
+            int(am),
+            int(0),
+            int(0),
+            int(0),
+            int(0),
+            int4(0),
+            Datum::Float32(-1.0),
+            int4(0),
+            int(0),
+            // psql then asks pg_get_indexdef for each index, which Eddy cannot answer.
+            boolean(false),
+            boolean(false),
+            text("p"),
+            int2(r.desc.arity() as i16),
+            int2(0),
+            boolean(false),
+            boolean(false),
+            boolean(false),
+            boolean(false),
+            boolean(false),
+            boolean(true),
+            text("d"),
+            boolean(false),
+            int(0),
+            Datum::Null,
+            Datum::Null,
+            Datum::Null,
+        ]);
+    }
+    b
+}
+
+fn pg_am() -> Builder {
+    let mut b = Builder::new(&[("oid", I8), ("amname", T), ("amtype", T)]);
+    b.row(vec![int(HEAP_AM), text("heap"), text("t")]);
+    b.row(vec![int(BTREE_AM), text("btree"), text("i")]);
+    b
+}
+
+fn collation(ty: &ScalarType) -> i64 {
+    if ty.is_string() {
+        DEFAULT_COLLATION
+    } else {
+        0
+    }
+}
+
+fn pg_attribute(relations: &[Listed]) -> Builder {
+    let mut b = Builder::new(&[
+        ("attrelid", I8),
+        ("attname", T),
+        ("atttypid", I8),
+        ("attstattarget", I4),
+        ("attlen", I2),
+        ("attnum", I2),
+        ("attndims", I4),
+        ("atttypmod", I4),
+        ("attbyval", B),
+        ("attnotnull", B),
+        ("atthasdef", B),
+        ("atthasmissing", B),
+        ("attidentity", T),
+        ("attgenerated", T),
+        ("attisdropped", B),
+        ("attislocal", B),
+        ("attinhcount", I4),
+        ("attcollation", I8),
+        ("attacl", T),
+        ("attoptions", T),
+    ]);
+    for r in relations {
+        for (i, (name, ty)) in r.desc.columns().iter().enumerate() {
+            let st = &ty.scalar_type;
+            b.row(vec![
+                oid(r.id),
+                text(name),
+                int(i64::from(st.oid())),
+                int4(-1),
+                int2(st.type_len()),
+                int2(i as i16 + 1),
+                int4(0),
+                int4(st.type_modifier()),
+                boolean(matches!(st.type_len(), 1 | 2 | 4 | 8)),
+                boolean(!ty.nullable),
+                boolean(false),
+                boolean(false),
+                text(""),
+                text(""),
+                boolean(false),
+                boolean(true),
+                int4(0),
+                int(collation(st)),
+                Datum::Null,
+                Datum::Null,
+            ]);
+        }
+    }
+    b
+}
+
+/// `pg_type.typcategory`.
+fn type_category(ty: &ScalarType) -> &'static str {
+    match ty {
+        ScalarType::Bool => "B",
+        t if t.is_numeric_family() => "N",
+        t if t.is_string() => "S",
+        ScalarType::Date | ScalarType::Time | ScalarType::Timestamp | ScalarType::TimestampTz => "D",
+        ScalarType::Interval => "T",
+        _ => "U",
+    }
+}
+
+fn pg_type() -> Builder {
+    let mut b = Builder::new(&[
+        ("oid", I8),
+        ("typname", T),
+        ("typnamespace", I8),
+        ("typowner", I8),
+        ("typlen", I2),
+        ("typbyval", B),
+        ("typtype", T),
+        ("typcategory", T),
+        ("typispreferred", B),
+        ("typisdefined", B),
+        ("typdelim", T),
+        ("typrelid", I8),
+        ("typelem", I8),
+        ("typarray", I8),
+        ("typnotnull", B),
+        ("typbasetype", I8),
+        ("typtypmod", I4),
+        ("typndims", I4),
+        ("typcollation", I8),
+        ("typdefault", T),
+    ]);
+    for ty in ScalarType::all() {
+        b.row(vec![
+            int(i64::from(ty.oid())),
+            text(ty.type_name()),
+            int(CATALOG_NAMESPACE),
+            int(OWNER_OID),
+            int2(ty.type_len()),
+            boolean(matches!(ty.type_len(), 1 | 2 | 4 | 8)),
+            text("b"),
+            text(type_category(&ty)),
+            boolean(matches!(ty, ScalarType::Bool | ScalarType::Float64 | ScalarType::Text | ScalarType::TimestampTz)),
+            boolean(true),
+            text(","),
+            int(0),
+            int(0),
+            int(0),
+            boolean(false),
+            int(0),
+            int4(-1),
+            int4(0),
+            int(collation(&ty)),
+            Datum::Null,
+        ]);
+    }
+    b
+}
+
+/// 1-based column numbers, space-separated (PostgreSQL's `int2vector` text form).
+fn attnums(columns: &[usize]) -> String {
+    columns.iter().map(|c| (c + 1).to_string()).collect::<Vec<_>>().join(" ")
+}
+
+fn pg_index(relations: &[Listed]) -> Builder {
+    let mut b = Builder::new(&[
+        ("indexrelid", I8),
+        ("indrelid", I8),
+        ("indnatts", I2),
+        ("indnkeyatts", I2),
+        ("indisunique", B),
+        ("indisprimary", B),
+        ("indisexclusion", B),
+        ("indimmediate", B),
+        ("indisclustered", B),
+        ("indisvalid", B),
+        ("indisready", B),
+        ("indislive", B),
+        ("indisreplident", B),
+        ("indkey", T),
+        ("indexprs", T),
+        ("indpred", T),
+    ]);
+    for r in relations {
+        let Some((on, columns)) = r.index_of else { continue };
+        let n = int2(columns.len() as i16);
+        b.row(vec![
+            oid(r.id),
+            oid(on),
+            n.clone(),
+            n,
+            boolean(false),
+            boolean(false),
+            boolean(false),
+            boolean(true),
+            boolean(false),
+            boolean(true),
+            boolean(true),
+            boolean(true),
+            boolean(false),
+            text(&attnums(columns)),
+            Datum::Null,
+            Datum::Null,
+        ]);
+    }
+    b
+}
+
+fn pg_constraint(relations: &[Listed]) -> Builder {
+    let mut b = Builder::new(&[
+        ("oid", I8),
+        ("conname", T),
+        ("connamespace", I8),
+        ("contype", T),
+        ("condeferrable", B),
+        ("condeferred", B),
+        ("convalidated", B),
+        ("conrelid", I8),
+        ("contypid", I8),
+        ("conindid", I8),
+        ("conparentid", I8),
+        ("confrelid", I8),
+        ("conislocal", B),
+        ("coninhcount", I4),
+        ("connoinherit", B),
+        ("conkey", T),
+    ]);
+    for r in relations {
+        for (k, key) in r.keys.iter().enumerate() {
+            let conkey = format!("{{{}}}", attnums(&key.columns).replace(' ', ","));
+            b.row(vec![
+                int(FIRST_CONSTRAINT_OID + (r.id as i64) * 64 + k as i64),
+                text(&key.name),
+                int(PUBLIC_NAMESPACE),
+                text(if key.primary { "p" } else { "u" }),
+                boolean(false),
+                boolean(false),
+                boolean(true),
+                oid(r.id),
+                int(0),
+                int(0),
+                int(0),
+                int(0),
+                boolean(true),
+                int4(0),
+                boolean(true),
+                text(&conkey),
+            ]);
+        }
+    }
+    b
+}
+
+fn pg_collation() -> Builder {
+    let mut b = Builder::new(&[
+        ("oid", I8),
+        ("collname", T),
+        ("collnamespace", I8),
+        ("collowner", I8),
+        ("collprovider", T),
+        ("collisdeterministic", B),
+        ("collencoding", I4),
+        ("collcollate", T),
+        ("collctype", T),
+    ]);
+    for (oid, name, provider) in [(DEFAULT_COLLATION, "default", "d"), (950, "C", "c"), (951, "POSIX", "c")] {
+        let locale = if provider == "d" { Datum::Null } else { text(name) };
+        b.row(vec![
+            int(oid),
+            text(name),
+            int(CATALOG_NAMESPACE),
+            int(OWNER_OID),
+            text(provider),
+            boolean(true),
+            int4(-1),
+            locale.clone(),
+            locale,
+        ]);
+    }
+    b
+}
+
+fn pg_database() -> Builder {
+    let mut b = Builder::new(&[
+        ("oid", I8),
+        ("datname", T),
+        ("datdba", I8),
+        ("encoding", I4),
+        ("datlocprovider", T),
+        ("datistemplate", B),
+        ("datallowconn", B),
+        ("datconnlimit", I4),
+        ("datcollate", T),
+        ("datctype", T),
+        ("daticulocale", T),
+        ("datacl", T),
+    ]);
+    b.row(vec![
+        int(DATABASE_OID),
+        text(DATABASE),
+        int(OWNER_OID),
+        int4(6), // UTF8
+        text("c"),
+        boolean(false),
+        boolean(true),
+        int4(-1),
+        text("C"),
+        text("C"),
+        Datum::Null,
+        Datum::Null,
+    ]);
+    b
+}
+
+fn pg_roles() -> Builder {
+    let mut b = Builder::new(&[
+        ("oid", I8),
+        ("rolname", T),
+        ("rolsuper", B),
+        ("rolinherit", B),
+        ("rolcreaterole", B),
+        ("rolcreatedb", B),
+        ("rolcanlogin", B),
+        ("rolreplication", B),
+        ("rolconnlimit", I4),
+        ("rolpassword", T),
+        ("rolvaliduntil", ScalarType::TimestampTz),
+        ("rolbypassrls", B),
+        ("rolconfig", T),
+    ]);
+    let t = boolean(true);
+    b.row(vec![
+        int(OWNER_OID),
+        text(eddy_planner::catalog::OWNER),
+        t.clone(),
+        t.clone(),
+        t.clone(),
+        t.clone(),
+        t.clone(),
+        boolean(false),
+        int4(-1),
+        text("********"),
+        Datum::Null,
+        t,
+        Datum::Null,
+    ]);
+    b
+}
+
+fn pg_user() -> Builder {
+    let mut b = Builder::new(&[
+        ("usename", T),
+        ("usesysid", I8),
+        ("usecreatedb", B),
+        ("usesuper", B),
+        ("userepl", B),
+        ("usebypassrls", B),
+        ("passwd", T),
+        ("valuntil", ScalarType::TimestampTz),
+        ("useconfig", T),
+    ]);
+    b.row(vec![
+        text(eddy_planner::catalog::OWNER),
+        int(OWNER_OID),
+        boolean(true),
+        boolean(true),
+        boolean(false),
+        boolean(true),
+        text("********"),
+        Datum::Null,
+        Datum::Null,
+    ]);
+    b
+}
+
+fn pg_tables(relations: &[Listed]) -> Builder {
+    let mut b = Builder::new(&[
+        ("schemaname", T),
+        ("tablename", T),
+        ("tableowner", T),
+        ("tablespace", T),
+        ("hasindexes", B),
+        ("hasrules", B),
+        ("hastriggers", B),
+        ("rowsecurity", B),
+    ]);
+    for r in relations.iter().filter(|r| r.relkind == "r") {
+        b.row(vec![
+            text("public"),
+            text(r.name),
+            text(eddy_planner::catalog::OWNER),
+            Datum::Null,
+            boolean(has_index(relations, r.id)),
+            boolean(false),
+            boolean(false),
+            boolean(false),
+        ]);
+    }
+    b
+}
+
+fn has_index(relations: &[Listed], id: GlobalId) -> bool {
+    relations.iter().any(|i| i.index_of.is_some_and(|(on, _)| on == id))
+}
+
+/// `pg_views` (relkind "v") or `pg_matviews` ("m").
+fn pg_views(relations: &[Listed], relkind: &str) -> Builder {
+    let mut b = if relkind == "v" {
+        Builder::new(&[("schemaname", T), ("viewname", T), ("viewowner", T), ("definition", T)])
+    } else {
+        Builder::new(&[
+            ("schemaname", T),
+            ("matviewname", T),
+            ("matviewowner", T),
+            ("tablespace", T),
+            ("hasindexes", B),
+            ("ispopulated", B),
+            ("definition", T),
+        ])
+    };
+    for r in relations.iter().filter(|r| r.relkind == relkind) {
+        let mut row = vec![text("public"), text(r.name), text(eddy_planner::catalog::OWNER)];
+        if relkind == "m" {
+            row.extend([Datum::Null, boolean(has_index(relations, r.id)), boolean(true)]);
+        }
+        row.push(text(view_query(r.create_sql)));
+        b.row(row);
+    }
+    b
+}
+
+/// The query of a `CREATE [MATERIALIZED] VIEW ... AS query` statement.
+fn view_query(create_sql: &str) -> &str {
+    let upper = create_sql.to_ascii_uppercase();
+    upper.find(" AS ").map_or(create_sql, |at| create_sql[at + 4..].trim())
+}
+
+fn pg_indexes(relations: &[Listed]) -> Builder {
+    let mut b =
+        Builder::new(&[("schemaname", T), ("tablename", T), ("indexname", T), ("tablespace", T), ("indexdef", T)]);
+    for r in relations {
+        let Some((on, columns)) = r.index_of else { continue };
+        let Some(table) = relations.iter().find(|t| t.id == on) else { continue };
+        let names: Vec<&str> =
+            columns.iter().filter_map(|&c| table.desc.columns().get(c)).map(|(n, _)| n.as_str()).collect();
+        let def = format!("CREATE INDEX {} ON public.{} USING btree ({})", r.name, table.name, names.join(", "));
+        b.row(vec![text("public"), text(table.name), text(r.name), Datum::Null, text(&def)]);
+    }
+    b
+}
+
+fn schemata() -> Builder {
+    let mut b = Builder::new(&[
+        ("catalog_name", T),
+        ("schema_name", T),
+        ("schema_owner", T),
+        ("default_character_set_catalog", T),
+        ("default_character_set_schema", T),
+        ("default_character_set_name", T),
+        ("sql_path", T),
+    ]);
+    for (_, name) in namespaces() {
+        b.row(vec![
+            text(DATABASE),
+            text(name),
+            text(eddy_planner::catalog::OWNER),
+            Datum::Null,
+            Datum::Null,
+            Datum::Null,
+            Datum::Null,
+        ]);
+    }
+    b
+}
+
+fn information_schema_tables(relations: &[Listed]) -> Builder {
+    let mut b = Builder::new(&[
+        ("table_catalog", T),
+        ("table_schema", T),
+        ("table_name", T),
+        ("table_type", T),
+        ("self_referencing_column_name", T),
+        ("reference_generation", T),
+        ("user_defined_type_catalog", T),
+        ("user_defined_type_schema", T),
+        ("user_defined_type_name", T),
+        ("is_insertable_into", T),
+        ("is_typed", T),
+        ("commit_action", T),
+    ]);
+    for r in relations.iter().filter(|r| r.relkind != "i") {
+        // Materialized views are listed as views (PostgreSQL leaves them out; here they
+        // are what users query).
+        let table_type = if r.relkind == "r" { "BASE TABLE" } else { "VIEW" };
+        let insertable = if r.relkind == "r" { "YES" } else { "NO" };
+        b.row(vec![
+            text(DATABASE),
+            text("public"),
+            text(r.name),
+            text(table_type),
+            Datum::Null,
+            Datum::Null,
+            Datum::Null,
+            Datum::Null,
+            Datum::Null,
+            text(insertable),
+            text("NO"),
+            Datum::Null,
+        ]);
+    }
+    b
+}
+
+fn information_schema_columns(relations: &[Listed]) -> Builder {
+    let mut b = Builder::new(&[
+        ("table_catalog", T),
+        ("table_schema", T),
+        ("table_name", T),
+        ("column_name", T),
+        ("ordinal_position", I4),
+        ("column_default", T),
+        ("is_nullable", T),
+        ("data_type", T),
+        ("character_maximum_length", I4),
+        ("character_octet_length", I4),
+        ("numeric_precision", I4),
+        ("numeric_precision_radix", I4),
+        ("numeric_scale", I4),
+        ("datetime_precision", I4),
+        ("interval_type", T),
+        ("udt_catalog", T),
+        ("udt_schema", T),
+        ("udt_name", T),
+        ("is_identity", T),
+        ("is_generated", T),
+        ("is_updatable", T),
+    ]);
+    let opt = |v: Option<u32>| v.map_or(Datum::Null, |v| int4(v as i32));
+    for r in relations.iter().filter(|r| r.relkind != "i") {
+        for (i, (name, ty)) in r.desc.columns().iter().enumerate() {
+            let st = &ty.scalar_type;
+            let (precision, radix, scale) = match st {
+                ScalarType::Int16 => (Some(16), Some(2), Some(0)),
+                ScalarType::Int32 => (Some(32), Some(2), Some(0)),
+                ScalarType::Int64 => (Some(64), Some(2), Some(0)),
+                ScalarType::Float32 => (Some(24), Some(2), None),
+                ScalarType::Float64 => (Some(53), Some(2), None),
+                ScalarType::Numeric { precision, scale } => (*precision, Some(10), *scale),
+                _ => (None, None, None),
+            };
+            let max_length = match st {
+                ScalarType::Varchar { max_length } => *max_length,
+                ScalarType::Char { length } => *length,
+                _ => None,
+            };
+            // PostgreSQL: 4 bytes a character at most, or 1 GiB when unbounded.
+            let octets = st.is_string().then(|| max_length.map_or(1 << 30, |n| n * 4));
+            let datetime_precision = match st {
+                ScalarType::Date => Some(0),
+                ScalarType::Time | ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Interval => Some(6),
+                _ => None,
+            };
+            b.row(vec![
+                text(DATABASE),
+                text("public"),
+                text(r.name),
+                text(name),
+                int4(i as i32 + 1),
+                Datum::Null,
+                text(if ty.nullable { "YES" } else { "NO" }),
+                text(&st.without_modifiers().to_string()),
+                opt(max_length),
+                opt(octets),
+                opt(precision),
+                opt(radix),
+                opt(scale),
+                opt(datetime_precision),
+                Datum::Null,
+                text(DATABASE),
+                text("pg_catalog"),
+                text(st.type_name()),
+                text("NO"),
+                text("NEVER"),
+                text(if r.relkind == "r" { "YES" } else { "NO" }),
+            ]);
+        }
+    }
+    b
+}
+
+fn information_schema_views(relations: &[Listed]) -> Builder {
+    let mut b = Builder::new(&[
+        ("table_catalog", T),
+        ("table_schema", T),
+        ("table_name", T),
+        ("view_definition", T),
+        ("check_option", T),
+        ("is_updatable", T),
+        ("is_insertable_into", T),
+    ]);
+    for r in relations.iter().filter(|r| r.relkind == "v" || r.relkind == "m") {
+        b.row(vec![
+            text(DATABASE),
+            text("public"),
+            text(r.name),
+            text(view_query(r.create_sql)),
+            text("NONE"),
+            text("NO"),
+            text("NO"),
+        ]);
+    }
+    b
 }
 
 /// Offsets of the `eddy_catalog` tables' ids (0-2 are the pg_catalog tables above).
@@ -93,14 +845,7 @@ pub fn timestamptz(ms: u64) -> Datum {
 
 /// A system table of constant `rows`; `offset` tells system tables' ids apart.
 pub fn constant(name: &str, offset: u64, columns: Vec<(String, ColumnType)>, rows: Vec<Row>) -> CatalogItem {
-    let arity = columns.len();
-    CatalogItem {
-        id: SYSTEM_ID_BASE + offset,
-        name: name.to_string(),
-        kind: ItemKind::View,
-        desc: RelationDesc::new(columns),
-        view_expr: Some(RelationExpr::constant(rows, arity)),
-    }
+    Builder { columns, rows }.build(name, SYSTEM_ID_BASE + offset)
 }
 
 /// pg_class.relkind of a catalog entry.
@@ -116,14 +861,48 @@ pub fn relkind(entry: &CatalogEntry) -> &'static str {
 mod tests {
     use super::*;
 
+    fn listed<'a>(name: &'a str, relkind: &'static str, id: GlobalId, desc: &'a RelationDesc) -> Listed<'a> {
+        Listed { name, relkind, id, desc, keys: &[], index_of: None, create_sql: "" }
+    }
+
+    fn rows(item: CatalogItem) -> Vec<Row> {
+        let Some(RelationExpr::Constant { rows, .. }) = item.view_expr else { panic!("constant rows") };
+        rows.into_iter().map(|(r, _)| r).collect()
+    }
+
     #[test]
     fn pg_class_lists_relations_with_user_oids() {
-        let listed = [Listed { name: "t", relkind: "r", id: 3 }, Listed { name: "v", relkind: "m", id: 4 }];
-        let item = resolve("pg_class", listed.into_iter()).expect("pg_class exists");
-        let Some(RelationExpr::Constant { rows, .. }) = item.view_expr else { panic!("constant rows") };
+        let desc = RelationDesc::new(vec![column("a", ScalarType::Int64)]);
+        let listed = [listed("t", "r", 3, &desc), listed("v", "m", 4, &desc)];
+        let rows = rows(resolve("pg_class", listed.into_iter()).expect("pg_class exists"));
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].0[0], Datum::Int64(16387));
-        assert_eq!(rows[1].0[3], Datum::Text("m".into()));
+        assert_eq!(rows[0][0], Datum::Int64(16387));
+        assert_eq!(rows[1][3], Datum::Text("m".into()));
         assert!(resolve("pg_nothing", std::iter::empty()).is_none());
+    }
+
+    #[test]
+    fn pg_attribute_and_information_schema_describe_each_column() {
+        let desc = RelationDesc::new(vec![
+            column("id", ScalarType::Int64),
+            nullable_column("amount", ScalarType::Numeric { precision: Some(10), scale: Some(2) }),
+        ]);
+        let attributes = rows(resolve("pg_attribute", [listed("t", "r", 1, &desc)].into_iter()).unwrap());
+        assert_eq!(attributes.len(), 2);
+        let amount = &attributes[1];
+        assert_eq!((&amount[1], &amount[2], &amount[5]), (&text("amount"), &int(1700), &int2(2)));
+        assert_eq!(amount[7], int4(655366), "atttypmod of numeric(10,2)");
+        assert_eq!(attributes[0][9], boolean(true), "id is NOT NULL");
+
+        let columns = rows(resolve("information_schema.columns", [listed("t", "r", 1, &desc)].into_iter()).unwrap());
+        let amount = &columns[1];
+        assert_eq!((&amount[3], &amount[6], &amount[7]), (&text("amount"), &text("YES"), &text("numeric")));
+        assert_eq!((&amount[10], &amount[12]), (&int4(10), &int4(2)));
+    }
+
+    #[test]
+    fn a_view_definition_is_its_query() {
+        assert_eq!(view_query("CREATE VIEW v AS SELECT 1 AS x"), "SELECT 1 AS x");
+        assert_eq!(view_query("CREATE MATERIALIZED VIEW m (a) AS SELECT a FROM t"), "SELECT a FROM t");
     }
 }

@@ -532,6 +532,7 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         "ascii" => vec![c(Func::Ascii, &[TEXT], I4)],
         "chr" => vec![c(Func::Chr, &[I4], TEXT)],
         "translate" => vec![c(Func::Translate, &[TEXT, TEXT, TEXT], TEXT)],
+        "format_type" => vec![c(Func::FormatType, &[I8, I4], TEXT)],
         "to_hex" => vec![c(Func::ToHex, &[I4], TEXT), c(Func::ToHex, &[I8], TEXT)],
         "like_escape" => vec![c(Func::LikeEscape, &[TEXT, TEXT], TEXT)],
         "regexp_replace" => vec![

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use eddy_repr::Datum;
+use eddy_repr::{Datum, ScalarType};
 
 use super::cast::{output, text_of};
 use super::{arity_error, type_error, Func, TrimSide};
@@ -515,6 +515,17 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
             Datum::Int32(v) => t(format!("{:x}", *v as u32)),
             Datum::Int64(v) => t(format!("{:x}", *v as u64)),
             Datum::Int16(v) => t(format!("{:x}", *v as i32 as u32)),
+            _ => Err(type_error(func, args)),
+        },
+        // Not strict: a NULL modifier means none, as in PostgreSQL.
+        (FormatType, 2) => match (&args[0], &args[1]) {
+            (Datum::Null, _) => Ok(Datum::Null),
+            (Datum::Int64(oid), Datum::Int32(_) | Datum::Null) => {
+                let modifier = if let Datum::Int32(m) = args[1] { m } else { -1 };
+                let ty = u32::try_from(*oid).ok().and_then(|oid| ScalarType::from_oid_and_modifier(oid, modifier));
+                // PostgreSQL's answer for an oid that names no type.
+                t(ty.map_or_else(|| "???".to_string(), |ty| ty.to_string()))
+            }
             _ => Err(type_error(func, args)),
         },
         (Concat { types }, _) => {

@@ -530,3 +530,12 @@ fn no_panics_on_extreme_values() {
         }
     }
 }
+
+#[test]
+fn format_type_names_a_type_as_psql_shows_it() {
+    let f = func("format_type", &[Some(ScalarType::Int64), Some(ScalarType::Int32)]).func;
+    assert_eq!(f.eval(&[Datum::Int64(1700), Datum::Int32(655366)]).unwrap(), text("numeric(10,2)"));
+    assert_eq!(f.eval(&[Datum::Int64(1043), Datum::Null]).unwrap(), text("character varying"));
+    assert_eq!(f.eval(&[Datum::Int64(99999), Datum::Int32(-1)]).unwrap(), text("???"));
+    assert_eq!(f.eval(&[Datum::Null, Datum::Int32(-1)]).unwrap(), Datum::Null);
+}

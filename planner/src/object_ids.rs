@@ -1,0 +1,186 @@
+//! Casts to PostgreSQL's object-identifier types, as psql and BI tools write them in their
+//! catalog queries: `'orders'::regclass` (a name to its oid), `c.oid::regclass` (an oid to
+//! its name), `c.reloftype::regtype`, `n::regnamespace`. Eddy has no such types: before
+//! planning, a cast of a string literal becomes the oid it names, and a cast of anything
+//! else becomes the name, looked up in this statement's snapshot of the catalog tables.
+
+use std::ops::ControlFlow;
+
+use eddy_expr::RelationExpr;
+use eddy_repr::Datum;
+use sqlparser::ast::{Expr, Statement, Value, Visit, VisitMut, Visitor, VisitorMut};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use crate::types::parse_type_name;
+use crate::{Catalog, PlanError};
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum ObjectIdType {
+    Class,
+    Type,
+    Namespace,
+}
+
+fn object_id_type(expr: &Expr) -> Option<ObjectIdType> {
+    let Expr::Cast { data_type, .. } = expr else { return None };
+    let name = data_type.to_string().to_lowercase();
+    match name.strip_prefix("pg_catalog.").unwrap_or(&name) {
+        "regclass" => Some(ObjectIdType::Class),
+        "regtype" => Some(ObjectIdType::Type),
+        "regnamespace" => Some(ObjectIdType::Namespace),
+        _ => None,
+    }
+}
+
+/// `stmt` with its object-identifier casts replaced, or `None` when it has none.
+pub fn rewrite(stmt: &Statement, catalog: &dyn Catalog) -> Result<Option<Statement>, PlanError> {
+    struct Finder;
+    impl Visitor for Finder {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if object_id_type(e).is_some() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+    }
+    if stmt.visit(&mut Finder).is_continue() {
+        return Ok(None);
+    }
+    let mut stmt = stmt.clone();
+    let mut rewriter = Rewriter { catalog };
+    match VisitMut::visit(&mut stmt, &mut rewriter) {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(Some(stmt)),
+    }
+}
+
+struct Rewriter<'a> {
+    catalog: &'a dyn Catalog,
+}
+
+impl VisitorMut for Rewriter<'_> {
+    type Break = PlanError;
+
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<PlanError> {
+        let Some(kind) = object_id_type(e) else { return ControlFlow::Continue(()) };
+        let Expr::Cast { expr: inner, .. } = e else { return ControlFlow::Continue(()) };
+        match self.replacement(kind, inner) {
+            Ok(new) => {
+                *e = new;
+                ControlFlow::Continue(())
+            }
+            Err(err) => ControlFlow::Break(err),
+        }
+    }
+}
+
+impl Rewriter<'_> {
+    fn replacement(&self, kind: ObjectIdType, inner: &Expr) -> Result<Expr, PlanError> {
+        if let Some(name) = string_literal(inner) {
+            let oid = if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+                name.parse::<i64>().map_err(|_| PlanError::Syntax(format!("invalid oid \"{name}\"")))?
+            } else {
+                self.oid_of(kind, &name)?
+            };
+            return parse_expr(&oid.to_string());
+        }
+        let inner = inner.to_string();
+        match kind {
+            ObjectIdType::Type => parse_expr(&format!("pg_catalog.format_type(({inner}), NULL)")),
+            ObjectIdType::Class => self.name_lookup(&inner, "pg_class"),
+            ObjectIdType::Namespace => self.name_lookup(&inner, "pg_namespace"),
+        }
+    }
+
+    /// The oid `name` stands for, as PostgreSQL's `regclass_in` and friends find it.
+    fn oid_of(&self, kind: ObjectIdType, name: &str) -> Result<i64, PlanError> {
+        let (table, missing): (&str, fn(String) -> PlanError) = match kind {
+            ObjectIdType::Type => {
+                return Ok(i64::from(parse_type_name(name)?.oid()));
+            }
+            ObjectIdType::Class => ("pg_class", PlanError::UnknownRelation),
+            ObjectIdType::Namespace => ("pg_namespace", PlanError::UnknownSchema),
+        };
+        let wanted = identifier(name);
+        self.oids_and_names(table)
+            .into_iter()
+            .find(|(_, n)| *n == wanted)
+            .map(|(oid, _)| oid)
+            .ok_or_else(|| missing(name.to_string()))
+    }
+
+    /// `CASE inner WHEN oid THEN 'name' ... ELSE inner::text END` over `table`'s rows.
+    fn name_lookup(&self, inner: &str, table: &str) -> Result<Expr, PlanError> {
+        let arms: String = self
+            .oids_and_names(table)
+            .into_iter()
+            .map(|(oid, name)| format!(" WHEN {oid} THEN '{}'", name.replace('\'', "''")))
+            .collect();
+        if arms.is_empty() {
+            return parse_expr(&format!("CAST(({inner}) AS text)"));
+        }
+        parse_expr(&format!("CASE ({inner}){arms} ELSE CAST(({inner}) AS text) END"))
+    }
+
+    /// `(oid, name)` of each row of the catalog table `table` (its first two columns).
+    fn oids_and_names(&self, table: &str) -> Vec<(i64, String)> {
+        let Some(RelationExpr::Constant { rows, .. }) = self.catalog.resolve(table).and_then(|t| t.view_expr) else {
+            return vec![];
+        };
+        rows.iter()
+            .filter_map(|(row, _)| match (row.first(), row.get(1)) {
+                (Some(Datum::Int64(oid)), Some(Datum::Text(name))) => Some((*oid, name.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn string_literal(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Some(s.clone()),
+            _ => None,
+        },
+        Expr::Nested(inner) => string_literal(inner),
+        _ => None,
+    }
+}
+
+/// A name as `regclass_in` reads it: a schema prefix dropped, folded to lower case
+/// unless double-quoted.
+fn identifier(name: &str) -> String {
+    let name = name.trim();
+    let last = match name.rfind(".\"") {
+        Some(dot) => &name[dot + 1..],
+        None if name.starts_with('"') => name,
+        None => name.rsplit('.').next().unwrap_or(name),
+    };
+    match last.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => last.to_lowercase(),
+    }
+}
+
+fn parse_expr(sql: &str) -> Result<Expr, PlanError> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| PlanError::Syntax(format!("rewriting an object-id cast: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_read_as_regclass_reads_them() {
+        assert_eq!(identifier("Orders"), "orders");
+        assert_eq!(identifier("public.orders"), "orders");
+        assert_eq!(identifier("\"MixedCase\""), "MixedCase");
+        assert_eq!(identifier("public.\"a.b\""), "a.b");
+    }
+}
