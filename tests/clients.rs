@@ -49,6 +49,14 @@ async fn extended_protocol_with_typed_parameters_and_binary_results() -> anyhow:
         _ => None,
     });
     assert_eq!(row, Some((Some("1.5".into()), Some("t".into()))));
+
+    // Arrays, both ways in binary: a typed array parameter, an array result with a NULL.
+    client.batch_execute("CREATE TABLE tagged (id int, tags text[])").await?;
+    let tags = vec![Some("a b".to_string()), None, Some("c".to_string())];
+    client.execute("INSERT INTO tagged VALUES ($1, $2)", &[&1i32, &tags]).await?;
+    let row = client.query_one("SELECT tags, ARRAY[id, 2] FROM tagged WHERE 'c' = ANY(tags)", &[]).await?;
+    assert_eq!(row.get::<_, Vec<Option<String>>>(0), tags);
+    assert_eq!(row.get::<_, Vec<i32>>(1), vec![1, 2]);
     Ok(())
 }
 
@@ -201,7 +209,8 @@ fn psycopg_and_psycopg2_work() -> anyhow::Result<()> {
 }
 
 /// psql itself, with the meta-commands that list relations (`\dt`, `\dv`, `\dm`, `\d`,
-/// `\di`) and describe a view (`\d name`): they query pg_catalog.
+/// `\di`), databases and roles (`\l`, `\du`), and describe relations (`\d name`,
+/// `\d+ name`): they query pg_catalog, with arrays, regclass casts and subqueries.
 #[test]
 fn psql_lists_relations() -> anyhow::Result<()> {
     let server = EddyProcess::start(1)?;
@@ -212,7 +221,7 @@ fn psql_lists_relations() -> anyhow::Result<()> {
         "CREATE TABLE orders (id int, amt int); CREATE VIEW big AS SELECT * FROM orders WHERE amt > 10; \
          CREATE MATERIALIZED VIEW total AS SELECT sum(amt) FROM orders; CREATE INDEX orders_amt ON orders (amt)",
     ]);
-    for meta in ["\\dt", "\\dv", "\\dm", "\\d", "\\di", "\\d big"] {
+    for meta in ["\\dt", "\\dv", "\\dm", "\\d", "\\di", "\\d big", "\\d orders", "\\d+ total", "\\l", "\\du"] {
         psql.args(["-c", meta]);
     }
     let output = psql.output()?;
@@ -226,6 +235,11 @@ fn psql_lists_relations() -> anyhow::Result<()> {
         " public | orders_amt | index | eddy  | orders",
         "View \"public.big\"",
         " amt    | integer |           |          | ",
+        "Table \"public.orders\"",
+        "Materialized view \"public.total\"",
+        "SELECT sum(amt) FROM orders",
+        " eddy | eddy  | UTF8     |",
+        " eddy      | Superuser",
     ] {
         assert!(stdout.contains(expected), "psql output lacks {expected:?}:\n{stdout}");
     }

@@ -33,6 +33,11 @@ pub enum AggregateFunc {
     /// `jsonb_agg(x)`: a jsonb array of every value (NULLs too), as `to_jsonb` of `ty`.
     JsonbAgg {
         ty: ScalarType,
+        filtered: bool,
+    },
+    /// `array_agg(x)`: an array of every value (NULLs too), in the call's order.
+    ArrayAgg {
+        filtered: bool,
     },
     /// `percentile_cont(fraction) WITHIN GROUP (ORDER BY x)` of double precision values:
     /// interpolated between the two nearest values.
@@ -236,6 +241,20 @@ fn ordered_set(func: &AggregateFunc, entries: &[Entry]) -> Result<Datum, EvalErr
     Ok(Datum::Float64(if lower == upper { a } else { a + (b - a) * (position - lower as f64) }))
 }
 
+/// The values a NULL-keeping aggregate (`array_agg`, `jsonb_agg`) folds. With FILTER
+/// (`filtered`), each row's value comes as `ARRAY[x]` when the row passes and NULL when it
+/// does not, so that a NULL `x` that passes is told apart from a row filtered out.
+fn kept_values<'a>(
+    values: impl Iterator<Item = (&'a Datum, Diff)>,
+    filtered: bool,
+) -> impl Iterator<Item = (&'a Datum, Diff)> {
+    values.filter_map(move |(d, n)| match (filtered, d) {
+        (false, d) => Some((d, n)),
+        (true, Datum::Array(one)) => one.first().map(|x| (x, n)),
+        (true, _) => None,
+    })
+}
+
 /// PostgreSQL's `string_agg`: non-NULL values in order, each but the first preceded by its
 /// row's delimiter (a NULL delimiter adds nothing); NULL when there is no value.
 fn string_agg(entries: &[Entry]) -> Datum {
@@ -293,7 +312,10 @@ impl AggregateFunc {
                     _ => (AggregateFunc::VarianceNumeric { sample, sqrt }, T::numeric()),
                 }
             }
-            ("jsonb_agg", _) => (AggregateFunc::JsonbAgg { ty: arg.clone() }, T::Jsonb),
+            ("jsonb_agg", _) => (AggregateFunc::JsonbAgg { ty: arg.clone(), filtered: false }, T::Jsonb),
+            // Arrays of arrays would be multidimensional, which Eddy does not have.
+            ("array_agg", T::Array(_)) => return None,
+            ("array_agg", _) => (AggregateFunc::ArrayAgg { filtered: false }, T::Array(Box::new(arg.clone()))),
             _ => return None,
         })
     }
@@ -311,6 +333,7 @@ impl AggregateFunc {
                 | "every"
                 | "string_agg"
                 | "jsonb_agg"
+                | "array_agg"
                 | "variance"
                 | "var_samp"
                 | "var_pop"
@@ -353,6 +376,7 @@ impl AggregateFunc {
             AggregateFunc::BoolOr => "bool_or",
             AggregateFunc::StringAgg => "string_agg",
             AggregateFunc::JsonbAgg { .. } => "jsonb_agg",
+            AggregateFunc::ArrayAgg { .. } => "array_agg",
             AggregateFunc::PercentileCont => "percentile_cont",
             AggregateFunc::PercentileDisc => "percentile_disc",
             AggregateFunc::Mode => "mode",
@@ -368,7 +392,7 @@ impl AggregateFunc {
     }
 
     /// Folds a group's values with their multiplicities (all positive), in the order given.
-    /// NULL inputs are ignored except by `count(*)` and `jsonb_agg`; an empty fold is 0 for
+    /// NULL inputs are ignored except by `count(*)`, `jsonb_agg` and `array_agg`; an empty fold is 0 for
     /// counts and NULL otherwise. (`string_agg`'s delimiters come through
     /// [`AggregateExpr::fold`]; here there are none.)
     pub fn eval<'a>(&self, values: impl IntoIterator<Item = (&'a Datum, Diff)>) -> Result<Datum, EvalError> {
@@ -488,13 +512,20 @@ impl AggregateFunc {
             AggregateFunc::StringAgg => Ok(string_agg(&Entry::values_only(values))),
             AggregateFunc::VarianceNumeric { sample, sqrt } => variance_numeric(values, *sample, *sqrt),
             AggregateFunc::VarianceFloat { sample, sqrt } => variance_float(values, *sample, *sqrt),
-            AggregateFunc::JsonbAgg { ty } => {
+            AggregateFunc::JsonbAgg { ty, filtered } => {
                 let mut items = Vec::new();
-                for (d, n) in values {
+                for (d, n) in kept_values(values, *filtered) {
                     let item = crate::func::to_jsonb(d, ty)?;
                     items.extend(std::iter::repeat_n(item, n.max(0) as usize));
                 }
                 Ok(if items.is_empty() { Datum::Null } else { Datum::Jsonb(Jsonb::Array(items)) })
+            }
+            AggregateFunc::ArrayAgg { filtered } => {
+                let mut items = Vec::new();
+                for (d, n) in kept_values(values, *filtered) {
+                    items.extend(std::iter::repeat_n(d.clone(), n.max(0) as usize));
+                }
+                Ok(if items.is_empty() { Datum::Null } else { Datum::Array(items) })
             }
         }
     }

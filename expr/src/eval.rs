@@ -336,6 +336,10 @@ pub fn expand_table_func(func: &TableFunc, args: &[ScalarExpr], row: &[Datum]) -
         return Ok(vec![]);
     }
     match func {
+        TableFunc::Unnest(_) => match values.into_iter().next() {
+            Some(Datum::Array(elements)) => Ok(elements),
+            _ => Ok(vec![]),
+        },
         TableFunc::GenerateSeriesInt(ty) => {
             let start = values[0].as_i64().unwrap_or(0);
             let stop = values[1].as_i64().unwrap_or(0);

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::EvalError;
 
+mod array;
 mod cast;
 mod datetime;
 mod jsonb;
@@ -193,6 +194,32 @@ pub enum Func {
     Chr,
     Translate,
     ToHex,
+    /// `ARRAY[a, b, ...]`: its arguments as an array.
+    ArrayCreate,
+    /// `a[i]` (1-based; NULL out of range).
+    ArrayIndex,
+    /// `array_length(a, 1)`, `array_upper(a, 1)`, `array_lower(a, 1)`, `cardinality(a)`.
+    ArrayLength,
+    ArrayUpper,
+    ArrayLower,
+    Cardinality,
+    /// `array_to_string(a, delimiter [, null_text])`: the elements' text forms.
+    ArrayToString {
+        element: ScalarType,
+    },
+    /// `a || b`, `a || x`, `x || a` (and `array_cat`, `array_append`, `array_prepend`).
+    ArrayCat,
+    ArrayAppend,
+    ArrayPrepend,
+    /// `array_position(a, x)`: where `x` first is (NULL finds NULL), or NULL.
+    ArrayPosition,
+    /// `x op ANY (a)` / `x op ALL (a)`.
+    ArrayAny {
+        op: Box<Func>,
+        all: bool,
+    },
+    /// `pg_size_pretty(bytes)`: `10 kB`, `3 MB`, ... as PostgreSQL rounds them.
+    SizePretty,
     /// `format_type(type_oid, typmod)`: a type's SQL name, as psql's `\d` shows it.
     FormatType,
     /// `concat(...)`: each argument of type `types[i]`, formatted by its output function.
@@ -321,6 +348,13 @@ impl Func {
                 | Func::JsonbBuildObject { .. }
                 | Func::JsonbBuildArray { .. }
                 | Func::FormatType
+                | Func::ArrayCreate
+                | Func::ArrayToString { .. }
+                | Func::ArrayCat
+                | Func::ArrayAppend
+                | Func::ArrayPrepend
+                | Func::ArrayPosition
+                | Func::ArrayAny { .. }
         )
     }
 
@@ -413,9 +447,23 @@ impl Func {
             | Func::Translate
             | Func::ToHex
             | Func::FormatType
+            | Func::SizePretty
             | Func::Concat { .. }
             | Func::ConcatWs { .. }
             | Func::RegexpReplace => string::eval(self, args),
+
+            Func::ArrayCreate
+            | Func::ArrayIndex
+            | Func::ArrayLength
+            | Func::ArrayUpper
+            | Func::ArrayLower
+            | Func::Cardinality
+            | Func::ArrayToString { .. }
+            | Func::ArrayCat
+            | Func::ArrayAppend
+            | Func::ArrayPrepend
+            | Func::ArrayPosition
+            | Func::ArrayAny { .. } => array::eval(self, args),
 
             Func::DateAddInt
             | Func::DateSubInt
@@ -596,6 +644,20 @@ impl Func {
             Func::Translate => "translate",
             Func::ToHex => "to_hex",
             Func::FormatType => "format_type",
+            Func::SizePretty => "pg_size_pretty",
+            Func::ArrayCreate => "array",
+            Func::ArrayIndex => "array_subscript",
+            Func::ArrayLength => "array_length",
+            Func::ArrayUpper => "array_upper",
+            Func::ArrayLower => "array_lower",
+            Func::Cardinality => "cardinality",
+            Func::ArrayToString { .. } => "array_to_string",
+            Func::ArrayCat => "array_cat",
+            Func::ArrayAppend => "array_append",
+            Func::ArrayPrepend => "array_prepend",
+            Func::ArrayPosition => "array_position",
+            Func::ArrayAny { all: false, .. } => "any",
+            Func::ArrayAny { all: true, .. } => "all",
             Func::Concat { .. } => "concat",
             Func::ConcatWs { .. } => "concat_ws",
             Func::RegexpReplace => "regexp_replace",
@@ -723,6 +785,8 @@ pub enum CastContext {
 pub fn resolve_function(name: &str, args: &[Option<ScalarType>]) -> Result<Resolved, ResolveError> {
     resolve::resolve_function(name, args)
 }
+
+pub use array::{create as resolve_array_create, index as resolve_array_index, resolve_any as resolve_array_any};
 
 /// Resolves a binary operator (`+`, `=`, `||`, `->>`, `LIKE`, ...).
 pub fn resolve_binary_operator(

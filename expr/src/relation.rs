@@ -87,12 +87,14 @@ pub enum TableFunc {
     GenerateSeriesInt(ScalarType),
     /// `generate_series(start, stop, step interval)` over timestamps or timestamptz.
     GenerateSeriesTimestamp(ScalarType),
+    /// `unnest(array)`: one row per element (NULLs too), in order; the element type.
+    Unnest(ScalarType),
 }
 
 impl TableFunc {
     pub fn output_type(&self) -> ScalarType {
         match self {
-            TableFunc::GenerateSeriesInt(t) | TableFunc::GenerateSeriesTimestamp(t) => t.clone(),
+            TableFunc::GenerateSeriesInt(t) | TableFunc::GenerateSeriesTimestamp(t) | TableFunc::Unnest(t) => t.clone(),
         }
     }
 }

@@ -12,8 +12,8 @@ use sqlparser::ast::{self, Expr, Query, SelectItem, SetExpr, VisitMut, VisitorMu
 
 use crate::expr::{binary, normalize_ident, plan_expr, AggMode, Typed};
 use crate::query::{
-    aggregate_shape, antijoin, has_group_by, hidden_column, is_not_null, plan_from_where, plan_uncorrelated,
-    AggregateShape, Planned, QueryCtx,
+    aggregate_shape, antijoin, has_group_by, hidden_column, is_not_null, is_table_function, plan_from_where,
+    plan_table_function, plan_table_with_joins, plan_uncorrelated, AggregateShape, Planned, QueryCtx,
 };
 use crate::scope::{Scope, ScopeColumn};
 use crate::PlanError;
@@ -77,7 +77,9 @@ fn slot(i: usize) -> Expr {
 /// Rewrites `query` over its domain if it reads columns of `outer`; `None` if it does not
 /// (or is not a plain SELECT, which is then planned as uncorrelated and fails if it is).
 fn over_domain(qcx: &QueryCtx, outer: &Planned, query: &Query) -> Result<Option<OverDomain>, PlanError> {
-    let Some((mut select, outer_columns)) = outer_references(qcx, &outer.scope, query)? else { return Ok(None) };
+    let Some((mut select, outer_columns, lateral)) = outer_references(qcx, &outer.scope, query)? else {
+        return Ok(None);
+    };
     let columns = outer_columns
         .iter()
         .enumerate()
@@ -90,7 +92,13 @@ fn over_domain(qcx: &QueryCtx, outer: &Planned, query: &Query) -> Result<Option<
         .collect();
     let domain =
         Planned { expr: outer.expr.clone().project(outer_columns.clone()).distinct(), scope: Scope { columns } };
-    select.from.push(domain_from_item()?);
+    if lateral {
+        // Table functions in FROM read outer columns: the domain goes first, so that they
+        // are called once per domain row.
+        select.from.insert(0, domain_from_item()?);
+    } else {
+        select.from.push(domain_from_item()?);
+    }
     Ok(Some(OverDomain { select, query: query.clone(), outer_columns, domain }))
 }
 
@@ -100,18 +108,31 @@ pub(crate) fn reads_outer(qcx: &QueryCtx, outer: &Scope, query: &Query) -> Resul
 }
 
 /// `query`'s SELECT with its references to `outer`'s columns pointed at domain columns,
-/// and the outer column of each domain column; `None` if it reads none.
+/// the outer column of each domain column, and whether table functions in its FROM read
+/// outer columns; `None` if it reads none.
 fn outer_references(
     qcx: &QueryCtx,
     outer: &Scope,
     query: &Query,
-) -> Result<Option<(ast::Select, Vec<usize>)>, PlanError> {
+) -> Result<Option<(ast::Select, Vec<usize>, bool)>, PlanError> {
     let SetExpr::Select(select) = query.body.as_ref() else { return Ok(None) };
-    // A FROM that does not plan alone (it reads the subquery's own WITH, say) is left
-    // to the uncorrelated path, which plans it whole or reports why not.
-    let Ok(inner) = plan_from_where(qcx, &select.from, None).map(|p| p.scope) else { return Ok(None) };
+    // A FROM that does not plan alone reads the outer query in a table function's
+    // arguments, or reads the subquery's own WITH, say: the latter is left to the
+    // uncorrelated path, which plans it whole or reports why not.
+    let (inner, lateral) = match plan_from_where(qcx, &select.from, None) {
+        Ok(p) => (p.scope, false),
+        Err(_) => match scope_with_outer_arguments(qcx, outer, &select.from) {
+            Some(scope) => (scope, true),
+            None => return Ok(None),
+        },
+    };
     let mut select = (**select).clone();
     let mut finder = OuterReferences { inner: &inner, outer, nesting: 0, columns: Vec::new() };
+    if lateral {
+        for twj in select.from.iter_mut().filter(|t| is_table_function(t)) {
+            let _ = twj.relation.visit(&mut finder);
+        }
+    }
     // Only the SELECT's own clauses: FROM items and nested subqueries keep their names.
     for item in &mut select.projection {
         let _ = item.visit(&mut finder);
@@ -119,7 +140,22 @@ fn outer_references(
     let _ = select.selection.visit(&mut finder);
     let _ = select.group_by.visit(&mut finder);
     let _ = select.having.visit(&mut finder);
-    Ok((!finder.columns.is_empty()).then_some((select, finder.columns)))
+    Ok((!finder.columns.is_empty()).then_some((select, finder.columns, lateral)))
+}
+
+/// The columns of `from` when its table functions' arguments may read `outer`'s columns
+/// (the FROM items before them, then the outer query's); `None` if it does not plan so.
+fn scope_with_outer_arguments(qcx: &QueryCtx, outer: &Scope, from: &[ast::TableWithJoins]) -> Option<Scope> {
+    let mut scope = Scope::default();
+    for twj in from {
+        let columns = if is_table_function(twj) {
+            plan_table_function(qcx, &twj.relation, &scope.concat(outer)).ok()?.scope().clone()
+        } else {
+            plan_table_with_joins(qcx, twj).ok()?.scope
+        };
+        scope = scope.concat(&columns);
+    }
+    Some(scope)
 }
 
 /// Finds the column references of a subquery that name the outer query's columns (not
@@ -256,7 +292,7 @@ fn over_no_rows(qcx: &QueryCtx, over: &OverDomain, value: &Expr) -> Result<Relat
         ));
     }
     let mut select = over.select.clone();
-    select.from.pop();
+    select.from.retain(|t| !t.relation.to_string().contains(DOMAIN));
     select.projection = vec![SelectItem::UnnamedExpr(value.clone())];
     select.selection = Some(Expr::value(ast::Value::Boolean(false)));
     let query = Query { body: Box::new(SetExpr::Select(Box::new(select))), ..over.query.clone() };

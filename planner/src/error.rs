@@ -29,6 +29,9 @@ pub enum PlanError {
     NotGrouped(String),
     #[error("type \"{0}\" does not exist")]
     UnknownType(String),
+    /// `ARRAY[]` without a cast (SQLSTATE 42P18).
+    #[error("{0}")]
+    IndeterminateType(String),
     #[error("{0}")]
     TypeMismatch(String),
     #[error("{0}")]
@@ -74,6 +77,7 @@ impl PlanError {
             PlanError::NotGrouped(_) | PlanError::Grouping(_) => "42803",
             PlanError::Windowing(_) => "42P20",
             PlanError::UnknownType(_) => "42704",
+            PlanError::IndeterminateType(_) => "42P18",
             PlanError::TypeMismatch(_) => "42804",
             PlanError::Datatype(_) => "42804",
             PlanError::Resolve(e) => e.sqlstate(),
@@ -100,6 +104,9 @@ impl PlanError {
             ),
             PlanError::UnknownRelation(_) => {
                 Some("SHOW TABLES, SHOW VIEWS and SHOW MATERIALIZED VIEWS list what exists.".into())
+            }
+            PlanError::IndeterminateType(_) => {
+                Some("Explicitly cast to the desired type, for example ARRAY[]::integer[].".into())
             }
             _ => None,
         }

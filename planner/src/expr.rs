@@ -242,6 +242,11 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
         }
         Expr::Cast { expr, data_type, .. } => {
             let ty = parse_type_name(&data_type.to_string())?;
+            if let (Expr::Array(ast::Array { elem, .. }), ScalarType::Array(_)) = (&**expr, &ty) {
+                if elem.is_empty() {
+                    return Ok(Typed::known(ScalarExpr::Literal(Datum::Array(vec![]), ty.clone()), ty));
+                }
+            }
             let inner = plan_expr(ctx, expr)?;
             let expr = coerce(ctx, inner, &ty, CastContext::Explicit)?;
             Ok(Typed::known(expr, ty))
@@ -282,6 +287,29 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
             } else {
                 Ok(any)
             }
+        }
+        Expr::Array(ast::Array { elem, .. }) => plan_array(ctx, elem),
+        Expr::CompoundFieldAccess { root, access_chain } => match access_chain.as_slice() {
+            [ast::AccessExpr::Subscript(ast::Subscript::Index { index })] => {
+                let array = plan_expr(ctx, root)?;
+                let ty = array.ty.clone().ok_or_else(|| {
+                    PlanError::Datatype("cannot subscript a value of unknown type; cast it to an array type".into())
+                })?;
+                let resolved = func::resolve_array_index(&ty)?;
+                let index = coerce(ctx, plan_expr(ctx, index)?, &ScalarType::Int32, CastContext::Implicit)?;
+                Ok(Typed::known(ScalarExpr::call(resolved.func, vec![array.expr, index]), resolved.return_type))
+            }
+            _ => Err(PlanError::Unsupported(format!("{e} (array slices, several subscripts or field access)"))),
+        },
+        Expr::AnyOp { left, compare_op, right, .. } | Expr::AllOp { left, compare_op, right }
+            if !matches!(**right, Expr::Subquery(_)) =>
+        {
+            let all = matches!(e, Expr::AllOp { .. });
+            let (left, right) = (plan_expr(ctx, left)?, plan_expr(ctx, right)?);
+            let resolved = func::resolve_array_any(&compare_op.to_string(), left.ty.clone(), right.ty.clone(), all)?;
+            let l = coerce(ctx, left, &resolved.arg_types[0], CastContext::Implicit)?;
+            let r = coerce(ctx, right, &resolved.arg_types[1], CastContext::Implicit)?;
+            Ok(Typed::known(ScalarExpr::call(resolved.func, vec![l, r]), resolved.return_type))
         }
         Expr::In { .. } | Expr::Exists { .. } | Expr::Subquery(_) | Expr::AnyOp { .. } | Expr::AllOp { .. } => {
             Err(PlanError::Unsupported(
@@ -551,6 +579,19 @@ fn plan_binary(ctx: &ExprCtx, op: &BinaryOperator, left: &Expr, right: &Expr) ->
 }
 
 /// Resolves and plans `left op right`.
+/// `ARRAY[a, b, ...]`: the elements brought to their common type.
+fn plan_array(ctx: &ExprCtx, elements: &[Expr]) -> Result<Typed, PlanError> {
+    if elements.is_empty() {
+        return Err(PlanError::IndeterminateType("cannot determine type of empty array".into()));
+    }
+    let planned: Vec<Typed> = elements.iter().map(|e| plan_expr(ctx, e)).collect::<Result<_, _>>()?;
+    let element = common_type(&planned.iter().map(|p| p.ty.clone()).collect::<Vec<_>>(), "ARRAY")?;
+    let resolved = func::resolve_array_create(&element)?;
+    let exprs =
+        planned.into_iter().map(|p| coerce(ctx, p, &element, CastContext::Implicit)).collect::<Result<_, _>>()?;
+    Ok(Typed::known(ScalarExpr::call(resolved.func, exprs), resolved.return_type))
+}
+
 pub fn binary(ctx: &ExprCtx, op: &str, left: Typed, right: Typed) -> Result<Typed, PlanError> {
     // Comparisons between different types of one family compare in their common type, so
     // equal values are equal datums (join keys and grouping rely on it).
@@ -748,7 +789,7 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
     match name.as_str() {
         // What psql's \d commands ask of the catalog: every relation is visible on the
         // search path, and every object belongs to the one user there is.
-        "pg_table_is_visible" if args.len() == 1 => {
+        "pg_table_is_visible" | "pg_type_is_visible" | "pg_function_is_visible" if args.len() == 1 => {
             Ok(Typed::known(ScalarExpr::Literal(Datum::Bool(true), ScalarType::Bool), ScalarType::Bool))
         }
         // Eddy keeps no comments, defaults, policies or statistics objects, and nothing is
@@ -772,6 +813,10 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
             Ok(Typed::known(ScalarExpr::Literal(Datum::Bool(true), ScalarType::Bool), ScalarType::Bool))
         }
         "pg_encoding_to_char" if args.len() == 1 => text_literal("UTF8".into()),
+        // Sizes on disk are per collection in eddy_catalog.storage, not per relation oid.
+        "pg_table_size" | "pg_relation_size" | "pg_total_relation_size" | "pg_indexes_size" if args.len() == 1 => {
+            Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ScalarType::Int64), ScalarType::Int64))
+        }
         "pg_get_userbyid" if args.len() == 1 => Ok(Typed::known(
             ScalarExpr::Literal(Datum::Text(crate::catalog::OWNER.into()), ScalarType::Text),
             ScalarType::Text,
@@ -1173,7 +1218,8 @@ fn plan_sort_key(ctx: &ExprCtx, o: &ast::OrderByExpr) -> Result<AggOrder, PlanEr
 }
 
 /// `agg(x) FILTER (WHERE p)`: the aggregate over `CASE WHEN p THEN x END`. Aggregates skip
-/// NULL inputs, so rows failing `p` do not count; `count(*)` becomes a count of non-NULLs.
+/// NULL inputs, so rows failing `p` do not count; `count(*)` becomes a count of non-NULLs;
+/// `array_agg` and `jsonb_agg`, which keep NULLs, get their values wrapped.
 fn with_filter(
     ctx: &ExprCtx,
     func: AggregateFunc,
@@ -1182,12 +1228,27 @@ fn with_filter(
     filter: &Expr,
 ) -> Result<(AggregateFunc, ScalarExpr), PlanError> {
     let cond = plan_condition(ctx, filter, "FILTER")?;
-    let func = match func {
-        AggregateFunc::CountRows => AggregateFunc::Count,
-        other => other,
+    // Aggregates that keep NULLs see `ARRAY[x]` for rows that pass (see `kept_values`).
+    let (func, expr, input_ty) = match func {
+        AggregateFunc::CountRows => (AggregateFunc::Count, expr, input_ty),
+        AggregateFunc::ArrayAgg { .. } => {
+            (AggregateFunc::ArrayAgg { filtered: true }, wrapped(expr), wrapped_ty(input_ty))
+        }
+        AggregateFunc::JsonbAgg { ty, .. } => {
+            (AggregateFunc::JsonbAgg { ty, filtered: true }, wrapped(expr), wrapped_ty(input_ty))
+        }
+        other => (other, expr, input_ty),
     };
     let els = Box::new(ScalarExpr::Literal(Datum::Null, input_ty));
     Ok((func, ScalarExpr::If { cond: Box::new(cond), then: Box::new(expr), els }))
+}
+
+fn wrapped(expr: ScalarExpr) -> ScalarExpr {
+    ScalarExpr::call(eddy_expr::Func::ArrayCreate, vec![expr])
+}
+
+fn wrapped_ty(ty: ScalarType) -> ScalarType {
+    ScalarType::Array(Box::new(ty))
 }
 
 /// The column name PostgreSQL gives an unaliased select-list expression.
@@ -1215,6 +1276,11 @@ pub fn column_name(e: &Expr) -> String {
 }
 
 fn type_column_name(t: &str) -> String {
+    let lower = t.to_lowercase();
+    let base = lower.strip_prefix("pg_catalog.").unwrap_or(&lower);
+    if matches!(base, "oid" | "regclass" | "regtype" | "regnamespace" | "regproc") {
+        return base.to_string();
+    }
     match parse_type_name(t) {
         Ok(ScalarType::Int32) => "int4".into(),
         Ok(ScalarType::Int64) => "int8".into(),

@@ -3,12 +3,15 @@
 //! its name), `c.reloftype::regtype`, `n::regnamespace`. Eddy has no such types: before
 //! planning, a cast of a string literal becomes the oid it names, and a cast of anything
 //! else becomes the name, looked up in this statement's snapshot of the catalog tables.
+//! `pg_get_viewdef(view)` is answered from the same snapshot.
 
 use std::ops::ControlFlow;
 
 use eddy_expr::RelationExpr;
 use eddy_repr::Datum;
-use sqlparser::ast::{Expr, Statement, Value, Visit, VisitMut, Visitor, VisitorMut};
+use sqlparser::ast::{
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Statement, Value, Visit, VisitMut, Visitor, VisitorMut,
+};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
@@ -39,7 +42,7 @@ pub fn rewrite(stmt: &Statement, catalog: &dyn Catalog) -> Result<Option<Stateme
     impl Visitor for Finder {
         type Break = ();
         fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            if object_id_type(e).is_some() {
+            if object_id_type(e).is_some() || view_definition_argument(e).is_some() {
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
@@ -64,7 +67,21 @@ struct Rewriter<'a> {
 impl VisitorMut for Rewriter<'_> {
     type Break = PlanError;
 
+    fn pre_visit_query(&mut self, q: &mut sqlparser::ast::Query) -> ControlFlow<PlanError> {
+        crate::array_subquery::keep_column_names(q, |e| object_id_type(e).is_some());
+        ControlFlow::Continue(())
+    }
+
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<PlanError> {
+        if let Some(view) = view_definition_argument(e) {
+            return match self.view_definition(&view) {
+                Ok(new) => {
+                    *e = new;
+                    ControlFlow::Continue(())
+                }
+                Err(err) => ControlFlow::Break(err),
+            };
+        }
         let Some(kind) = object_id_type(e) else { return ControlFlow::Continue(()) };
         let Expr::Cast { expr: inner, .. } = e else { return ControlFlow::Continue(()) };
         match self.replacement(kind, inner) {
@@ -77,7 +94,63 @@ impl VisitorMut for Rewriter<'_> {
     }
 }
 
+/// The view argument of a `pg_get_viewdef(view [, pretty])` call.
+fn view_definition_argument(e: &Expr) -> Option<Expr> {
+    let Expr::Function(f) = e else { return None };
+    let name = f.name.to_string().to_lowercase();
+    if name.strip_prefix("pg_catalog.").unwrap_or(&name) != "pg_get_viewdef" {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else { return None };
+    match list.args.first() {
+        Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))) => Some(arg.clone()),
+        _ => None,
+    }
+}
+
 impl Rewriter<'_> {
+    /// `pg_get_viewdef(view)`: the view's query, looked up by oid (or by name, for a
+    /// string), NULL for anything that is not a view.
+    fn view_definition(&self, view: &Expr) -> Result<Expr, PlanError> {
+        let definitions: Vec<(String, String)> = [("pg_views", 3), ("pg_matviews", 6)]
+            .into_iter()
+            .flat_map(|(table, column)| {
+                self.rows(table).into_iter().filter_map(move |row| match (row.get(1), row.get(column)) {
+                    (Some(Datum::Text(name)), Some(Datum::Text(definition))) => {
+                        Some((name.clone(), definition.clone()))
+                    }
+                    _ => None,
+                })
+            })
+            .collect();
+        let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        let by_name = string_literal(view).filter(|s| !s.bytes().all(|b| b.is_ascii_digit()));
+        if let Some(name) = by_name {
+            let wanted = identifier(&name);
+            let found = definitions.iter().find(|(n, _)| *n == wanted).map(|(_, d)| quote(d));
+            return parse_expr(&found.unwrap_or_else(|| "CAST(NULL AS text)".into()));
+        }
+        let oids = self.oids_and_names("pg_class");
+        let arms: String = definitions
+            .iter()
+            .filter_map(|(name, definition)| {
+                let oid = oids.iter().find(|(_, n)| n == name)?.0;
+                Some(format!(" WHEN {oid} THEN {}", quote(definition)))
+            })
+            .collect();
+        if arms.is_empty() {
+            return parse_expr("CAST(NULL AS text)");
+        }
+        parse_expr(&format!("CASE CAST(({view}) AS bigint){arms} ELSE CAST(NULL AS text) END"))
+    }
+
+    fn rows(&self, table: &str) -> Vec<eddy_repr::Row> {
+        match self.catalog.resolve(table).and_then(|t| t.view_expr) {
+            Some(RelationExpr::Constant { rows, .. }) => rows.into_iter().map(|(r, _)| r).collect(),
+            _ => vec![],
+        }
+    }
+
     fn replacement(&self, kind: ObjectIdType, inner: &Expr) -> Result<Expr, PlanError> {
         if let Some(name) = string_literal(inner) {
             let oid = if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
@@ -127,11 +200,9 @@ impl Rewriter<'_> {
 
     /// `(oid, name)` of each row of the catalog table `table` (its first two columns).
     fn oids_and_names(&self, table: &str) -> Vec<(i64, String)> {
-        let Some(RelationExpr::Constant { rows, .. }) = self.catalog.resolve(table).and_then(|t| t.view_expr) else {
-            return vec![];
-        };
-        rows.iter()
-            .filter_map(|(row, _)| match (row.first(), row.get(1)) {
+        self.rows(table)
+            .iter()
+            .filter_map(|row| match (row.first(), row.get(1)) {
                 (Some(Datum::Int64(oid)), Some(Datum::Text(name))) => Some((*oid, name.clone())),
                 _ => None,
             })

@@ -1467,8 +1467,25 @@ pub(crate) fn plan_from_where(
     selection: Option<&Expr>,
 ) -> Result<Planned, PlanError> {
     let mut factors = Vec::with_capacity(from.len());
+    let mut laterals: Vec<Option<TableFuncCall>> = Vec::with_capacity(from.len());
+    let mut left_scope = Scope::default();
     for twj in from {
-        factors.push(plan_table_with_joins(qcx, twj)?);
+        if !factors.is_empty() && is_table_function(twj) {
+            let call = plan_table_function(qcx, &twj.relation, &left_scope)?;
+            if call.is_lateral() {
+                left_scope = left_scope.concat(&call.scope);
+                factors.push(Planned {
+                    expr: RelationExpr::constant(vec![], call.scope.len()),
+                    scope: call.scope.clone(),
+                });
+                laterals.push(Some(call));
+                continue;
+            }
+        }
+        let planned = plan_table_with_joins(qcx, twj)?;
+        left_scope = left_scope.concat(&planned.scope);
+        factors.push(planned);
+        laterals.push(None);
     }
     let Some(first) = factors.first() else {
         let unit = Planned { expr: RelationExpr::constant(vec![Row::empty()], 0), scope: Scope::default() };
@@ -1493,15 +1510,19 @@ pub(crate) fn plan_from_where(
         }
         None => vec![],
     };
-    let mut iter = factors.into_iter().zip(ends);
-    let (first, _) = iter.next().ok_or_else(|| PlanError::Syntax("empty FROM".into()))?;
+    let mut iter = factors.into_iter().zip(ends).zip(laterals);
+    let ((first, _), _) = iter.next().ok_or_else(|| PlanError::Syntax("empty FROM".into()))?;
     let mut expr = first.expr;
     let mut left_arity = first.scope.len();
-    for (factor, end) in iter {
+    for ((factor, end), lateral) in iter {
         let (ready, rest): (Vec<_>, Vec<_>) =
             conjuncts.into_iter().partition(|c| c.max_column().is_none_or(|m| m < end));
         conjuncts = rest;
-        expr = join_on(expr, left_arity, factor.expr, ready)?;
+        expr = match lateral {
+            // A function reading the items before it: called once per row of them.
+            Some(call) => call.over(expr).filter(ready),
+            None => join_on(expr, left_arity, factor.expr, ready)?,
+        };
         left_arity = end;
     }
     let expr = expr.filter(conjuncts);
@@ -1595,7 +1616,7 @@ fn equi_sides(c: &ScalarExpr, left_arity: usize) -> Option<(ScalarExpr, ScalarEx
     }
 }
 
-fn plan_table_with_joins(qcx: &QueryCtx, twj: &ast::TableWithJoins) -> Result<Planned, PlanError> {
+pub(crate) fn plan_table_with_joins(qcx: &QueryCtx, twj: &ast::TableWithJoins) -> Result<Planned, PlanError> {
     let mut left = plan_table_factor(qcx, &twj.relation)?;
     for join in &twj.joins {
         let right = plan_table_factor(qcx, &join.relation)?;
@@ -1728,8 +1749,9 @@ fn plan_table_factor(qcx: &QueryCtx, factor: &TableFactor) -> Result<Planned, Pl
             let name = name.strip_prefix("public.").unwrap_or(&name).to_string();
             plan_table_name(qcx, &name, alias.as_ref())
         }
-        TableFactor::Table { name, alias, args: Some(args), .. } => {
-            plan_table_function(qcx, &object_name(name), &args.args, alias.as_ref())
+        TableFactor::Table { .. } | TableFactor::UNNEST { .. } => {
+            let call = plan_table_function(qcx, factor, &Scope::default())?;
+            Ok(call.standalone())
         }
         TableFactor::Derived { lateral: false, subquery, alias, .. } => {
             let planned = plan_query(qcx, subquery)?;
@@ -1792,24 +1814,117 @@ fn apply_alias(
     Ok(planned)
 }
 
-fn plan_table_function(
-    qcx: &QueryCtx,
-    name: &str,
-    args: &[ast::FunctionArg],
-    alias: Option<&ast::TableAlias>,
-) -> Result<Planned, PlanError> {
-    if name != "generate_series" {
-        return Err(PlanError::Unsupported(format!("table function {name}")));
+/// A table function in FROM (`generate_series(...)`, `unnest(...)`), planned against the
+/// columns of the FROM items before it (`left`): its arguments may read them, as
+/// PostgreSQL's implicit LATERAL for functions allows.
+pub(crate) struct TableFuncCall {
+    func: TableFunc,
+    /// Over `left`'s columns.
+    args: Vec<ScalarExpr>,
+    /// The function's own output columns.
+    scope: Scope,
+}
+
+impl TableFuncCall {
+    pub(crate) fn scope(&self) -> &Scope {
+        &self.scope
     }
-    let scope = Scope::default();
-    let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("FROM"));
-    let typed: Vec<Typed> = args
-        .iter()
-        .map(|a| match a {
-            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => plan_expr(&ctx, e),
-            _ => Err(PlanError::Unsupported("named arguments to generate_series".into())),
-        })
-        .collect::<Result<_, _>>()?;
+
+    /// True if the arguments read columns of the FROM items before it.
+    fn is_lateral(&self) -> bool {
+        self.args.iter().any(|a| a.max_column().is_some())
+    }
+
+    /// The call over `input` (whose columns its arguments read): input columns, then its own.
+    fn over(self, input: RelationExpr) -> RelationExpr {
+        RelationExpr::FlatMap { input: Box::new(input), func: self.func, args: self.args }
+    }
+
+    fn standalone(self) -> Planned {
+        let scope = self.scope.clone();
+        Planned { expr: self.over(RelationExpr::constant(vec![Row::empty()], 0)), scope }
+    }
+}
+
+/// True for a FROM item that is a table function call alone.
+pub(crate) fn is_table_function(twj: &ast::TableWithJoins) -> bool {
+    twj.joins.is_empty()
+        && matches!(twj.relation, TableFactor::Table { args: Some(_), .. } | TableFactor::UNNEST { .. })
+}
+
+/// The table function `factor` (a `TableFactor::Table` with arguments or `UNNEST`).
+pub(crate) fn plan_table_function(
+    qcx: &QueryCtx,
+    factor: &TableFactor,
+    left: &Scope,
+) -> Result<TableFuncCall, PlanError> {
+    let (name, args, alias): (String, Vec<&Expr>, _) = match factor {
+        TableFactor::Table { name, alias, args: Some(args), .. } => {
+            let args = args
+                .args
+                .iter()
+                .map(|a| match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e),
+                    _ => Err(PlanError::Unsupported(format!("named arguments to {name}"))),
+                })
+                .collect::<Result<_, _>>()?;
+            (object_name(name), args, alias.as_ref())
+        }
+        TableFactor::UNNEST { alias, array_exprs, with_offset: false, with_ordinality: false, .. } => {
+            ("unnest".to_string(), array_exprs.iter().collect(), alias.as_ref())
+        }
+        other => return Err(PlanError::Unsupported(format!("FROM item {other}"))),
+    };
+    let ctx = qcx.expr_ctx(left, AggMode::Forbidden("FROM"));
+    let typed: Vec<Typed> = args.iter().map(|e| plan_expr(&ctx, e)).collect::<Result<_, _>>()?;
+    let (func, args) = match name.as_str() {
+        "generate_series" => generate_series(&ctx, typed)?,
+        "unnest" => match typed.as_slice() {
+            [Typed { ty: Some(ScalarType::Array(element)), .. }] => {
+                let func = TableFunc::Unnest((**element).clone());
+                (func, typed.into_iter().map(|t| t.expr).collect())
+            }
+            [Typed { ty: None, .. }] => {
+                return Err(PlanError::Datatype(
+                    "could not determine polymorphic type because input has type unknown".into(),
+                ))
+            }
+            [_] => return Err(no_such_function(&name, &typed)),
+            _ => return Err(PlanError::Unsupported("unnest of several arrays".into())),
+        },
+        _ => return Err(PlanError::Unsupported(format!("table function {name}"))),
+    };
+    let scope = Scope {
+        columns: vec![ScopeColumn {
+            table: Some(name.clone()),
+            name: name.clone(),
+            ty: func.output_type(),
+            qualified_only: false,
+        }],
+    };
+    let planned = match alias {
+        // `generate_series(1,3) AS x` names the column x too, as in PostgreSQL.
+        Some(a) if a.columns.is_empty() => {
+            let mut p = apply_alias(Planned { expr: RelationExpr::constant(vec![], 1), scope }, Some(a), None)?;
+            p.scope.columns[0].name = normalize_ident(&a.name);
+            p
+        }
+        other => apply_alias(Planned { expr: RelationExpr::constant(vec![], 1), scope }, other, Some(&name))?,
+    };
+    Ok(TableFuncCall { func, args, scope: planned.scope })
+}
+
+fn no_such_function(name: &str, typed: &[Typed]) -> PlanError {
+    let types: Vec<Option<ScalarType>> = typed.iter().map(|t| t.ty.clone()).collect();
+    match func::resolve_function(name, &types) {
+        Err(e) => PlanError::Resolve(e),
+        Ok(_) => PlanError::Unsupported(format!("{name} here")),
+    }
+}
+
+/// `generate_series(start, stop [, step])` over integers or timestamps.
+fn generate_series(ctx: &ExprCtx, typed: Vec<Typed>) -> Result<(TableFunc, Vec<ScalarExpr>), PlanError> {
+    let name = "generate_series";
     if !(2..=3).contains(&typed.len()) {
         return Err(PlanError::Resolve(func::ResolveError::NoSuchFunction {
             name: name.into(),
@@ -1834,7 +1949,7 @@ fn plan_table_function(
         (TableFunc::GenerateSeriesTimestamp(ty.clone()), vec![ty.clone(), ty, ScalarType::Interval])
     } else {
         let types: Vec<Option<ScalarType>> = typed.iter().map(|t| t.ty.clone()).collect();
-        let ty = match common_type(&types, "generate_series")? {
+        let ty = match common_type(&types, name)? {
             t @ (ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64) => {
                 if t == ScalarType::Int16 {
                     ScalarType::Int32
@@ -1850,21 +1965,7 @@ fn plan_table_function(
     let args: Vec<ScalarExpr> = typed
         .into_iter()
         .zip(&arg_types)
-        .map(|(t, ty)| coerce(&ctx, t, ty, CastContext::Implicit))
+        .map(|(t, ty)| coerce(ctx, t, ty, CastContext::Implicit))
         .collect::<Result<_, _>>()?;
-    let out_ty = func.output_type();
-    let expr = RelationExpr::FlatMap { input: Box::new(RelationExpr::constant(vec![Row::empty()], 0)), func, args };
-    let scope = Scope {
-        columns: vec![ScopeColumn { table: Some(name.into()), name: name.into(), ty: out_ty, qualified_only: false }],
-    };
-    let planned = Planned { expr, scope };
-    match alias {
-        // `generate_series(1,3) AS x` names the column x too, as in PostgreSQL.
-        Some(a) if a.columns.is_empty() => {
-            let mut p = apply_alias(planned, Some(a), None)?;
-            p.scope.columns[0].name = normalize_ident(&a.name);
-            Ok(p)
-        }
-        other => apply_alias(planned, other, Some(name)),
-    }
+    Ok((func, args))
 }

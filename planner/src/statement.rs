@@ -43,6 +43,8 @@ pub fn plan(
     };
     let rewritten = crate::object_ids::rewrite(stmt, catalog)?;
     let stmt = rewritten.as_ref().unwrap_or(stmt);
+    let rewritten = crate::array_subquery::rewrite(stmt)?;
+    let stmt = rewritten.as_ref().unwrap_or(stmt);
     let params = RefCell::new(ctx.param_types.clone());
     let referenced = RefCell::new(Vec::new());
     let ctes = RefCell::new(Vec::new());

@@ -7,6 +7,17 @@ use crate::PlanError;
 /// Parses a type as written in SQL (`numeric(10,2)`, `varchar(20)`, `timestamptz`,
 /// `double precision`, `int8`, ...).
 pub fn parse_type_name(text: &str) -> Result<ScalarType, PlanError> {
+    // `int[]`, `text[][]` (PostgreSQL ignores declared dimensions), `_int4`.
+    let trimmed = text.trim();
+    if let Some(element) = trimmed.strip_suffix("[]") {
+        let element = parse_type_name(element.trim_end_matches("[]"))?;
+        return Ok(ScalarType::Array(Box::new(element)));
+    }
+    if let Some(element) = trimmed.strip_prefix('_').or_else(|| trimmed.strip_prefix("pg_catalog._")) {
+        if let Ok(element) = parse_type_name(element) {
+            return Ok(ScalarType::Array(Box::new(element)));
+        }
+    }
     let lower = text.trim().to_lowercase();
     let (base, mods) = match lower.find('(') {
         Some(p) => {

@@ -39,6 +39,8 @@ pub enum Datum {
     Interval(Interval),
     Jsonb(Jsonb),
     Uuid(u128),
+    /// A one-dimensional array (lower bound 1) of values of one type, NULLs allowed.
+    Array(Vec<Datum>),
     /// Sorts last, as PostgreSQL's default `NULLS LAST` for ascending order.
     Null,
 }
@@ -50,6 +52,9 @@ impl Datum {
             Datum::Text(s) => s.capacity(),
             Datum::Bytes(b) => b.capacity(),
             Datum::Jsonb(j) => j.heap_bytes(),
+            Datum::Array(a) => {
+                a.capacity() * std::mem::size_of::<Datum>() + a.iter().map(Datum::heap_bytes).sum::<usize>()
+            }
             _ => 0,
         }
     }
@@ -91,7 +96,11 @@ impl Datum {
     /// True for the kinds of value that can be SQL-equal to a value written differently
     /// (numeric scale, float `-0`, interval fields): their "twins".
     pub fn has_twins(&self) -> bool {
-        matches!(self, Datum::Numeric(_) | Datum::Float32(_) | Datum::Float64(_) | Datum::Interval(_))
+        match self {
+            Datum::Numeric(_) | Datum::Float32(_) | Datum::Float64(_) | Datum::Interval(_) => true,
+            Datum::Array(a) => a.iter().any(Datum::has_twins),
+            _ => false,
+        }
     }
 
     /// The one representative of the values SQL-equal to this one (`1.00` → `1`,
@@ -103,6 +112,7 @@ impl Datum {
             Datum::Float32(f) if *f == 0.0 => Datum::Float32(0.0),
             Datum::Float64(f) if *f == 0.0 => Datum::Float64(0.0),
             Datum::Interval(i) => Datum::Interval(i.sql_normalized()),
+            Datum::Array(a) => Datum::Array(a.iter().map(Datum::sql_normalized).collect()),
             other => other.clone(),
         }
     }
@@ -116,6 +126,9 @@ impl Datum {
             (Float64(a), Float64(b)) => cmp_f64(*a, *b),
             (Numeric(a), Numeric(b)) => a.cmp(b),
             (Interval(a), Interval(b)) => a.sql_cmp(b),
+            (Array(a), Array(b)) => {
+                a.iter().zip(b).map(|(x, y)| x.sql_cmp(y)).find(|o| o.is_ne()).unwrap_or_else(|| a.len().cmp(&b.len()))
+            }
             (a, b) => a.cmp(b),
         }
     }
@@ -138,6 +151,7 @@ impl Datum {
             Datum::Interval(_) => 13,
             Datum::Jsonb(_) => 14,
             Datum::Uuid(_) => 15,
+            Datum::Array(_) => 16,
             Datum::Null => 255,
         }
     }
@@ -186,6 +200,7 @@ impl Ord for Datum {
             (Interval(a), Interval(b)) => a.cmp(b),
             (Jsonb(a), Jsonb(b)) => a.cmp(b),
             (Uuid(a), Uuid(b)) => a.cmp(b),
+            (Array(a), Array(b)) => a.cmp(b),
             (a, b) => a.variant_rank().cmp(&b.variant_rank()),
         }
     }
@@ -227,6 +242,7 @@ impl Hash for Datum {
             Datum::Interval(i) => i.hash(state),
             Datum::Jsonb(j) => j.hash(state),
             Datum::Uuid(u) => u.hash(state),
+            Datum::Array(a) => a.hash(state),
             Datum::Null => {}
         }
     }

@@ -38,6 +38,8 @@ pub enum ScalarType {
     Interval,
     Jsonb,
     Uuid,
+    /// A one-dimensional array of the element type (never itself an array).
+    Array(Box<ScalarType>),
 }
 
 impl ScalarType {
@@ -66,6 +68,32 @@ impl ScalarType {
             ScalarType::Numeric { .. } => 1700,
             ScalarType::Uuid => 2950,
             ScalarType::Jsonb => 3802,
+            ScalarType::Array(element) => element.array_oid(),
+        }
+    }
+
+    /// The oid of the array type whose elements are of this type (`pg_type.typarray`).
+    pub fn array_oid(&self) -> u32 {
+        match self {
+            ScalarType::Bool => 1000,
+            ScalarType::Bytea => 1001,
+            ScalarType::Int16 => 1005,
+            ScalarType::Int32 => 1007,
+            ScalarType::Text => 1009,
+            ScalarType::Char { .. } => 1014,
+            ScalarType::Varchar { .. } => 1015,
+            ScalarType::Int64 => 1016,
+            ScalarType::Float32 => 1021,
+            ScalarType::Float64 => 1022,
+            ScalarType::Timestamp => 1115,
+            ScalarType::Date => 1182,
+            ScalarType::Time => 1183,
+            ScalarType::TimestampTz => 1185,
+            ScalarType::Interval => 1187,
+            ScalarType::Numeric { .. } => 1231,
+            ScalarType::Uuid => 2951,
+            ScalarType::Jsonb => 3807,
+            ScalarType::Array(element) => element.array_oid(),
         }
     }
 
@@ -90,7 +118,10 @@ impl ScalarType {
             1700 => ScalarType::numeric(),
             2950 => ScalarType::Uuid,
             3802 | 114 => ScalarType::Jsonb,
-            _ => return None,
+            oid => {
+                let element = ScalarType::all().into_iter().find(|t| t.array_oid() == oid)?;
+                ScalarType::Array(Box::new(element))
+            }
         })
     }
 
@@ -104,6 +135,7 @@ impl ScalarType {
             }
             ScalarType::Varchar { max_length: Some(n) } => *n as i32 + VARHDRSZ,
             ScalarType::Char { length: Some(n) } => *n as i32 + VARHDRSZ,
+            ScalarType::Array(element) => element.type_modifier(),
             _ => -1,
         }
     }
@@ -118,6 +150,9 @@ impl ScalarType {
             }
             ScalarType::Varchar { .. } => ScalarType::Varchar { max_length: m },
             ScalarType::Char { .. } => ScalarType::Char { length: m },
+            ScalarType::Array(element) => {
+                ScalarType::Array(Box::new(ScalarType::from_oid_and_modifier(element.oid(), modifier)?))
+            }
             other => other,
         })
     }
@@ -143,6 +178,27 @@ impl ScalarType {
             ScalarType::Interval => "interval",
             ScalarType::Jsonb => "jsonb",
             ScalarType::Uuid => "uuid",
+            ScalarType::Array(element) => match element.type_name() {
+                "bool" => "_bool",
+                "int2" => "_int2",
+                "int4" => "_int4",
+                "int8" => "_int8",
+                "float4" => "_float4",
+                "float8" => "_float8",
+                "numeric" => "_numeric",
+                "text" => "_text",
+                "varchar" => "_varchar",
+                "bpchar" => "_bpchar",
+                "bytea" => "_bytea",
+                "date" => "_date",
+                "time" => "_time",
+                "timestamp" => "_timestamp",
+                "timestamptz" => "_timestamptz",
+                "interval" => "_interval",
+                "jsonb" => "_jsonb",
+                "uuid" => "_uuid",
+                _ => "_array",
+            },
         }
     }
 
@@ -176,6 +232,7 @@ impl ScalarType {
             ScalarType::Numeric { .. } => ScalarType::numeric(),
             ScalarType::Varchar { .. } => ScalarType::Varchar { max_length: None },
             ScalarType::Char { .. } => ScalarType::Char { length: None },
+            ScalarType::Array(element) => ScalarType::Array(Box::new(element.without_modifiers())),
             other => other.clone(),
         }
     }
@@ -220,6 +277,7 @@ impl fmt::Display for ScalarType {
             ScalarType::Interval => write!(f, "interval"),
             ScalarType::Jsonb => write!(f, "jsonb"),
             ScalarType::Uuid => write!(f, "uuid"),
+            ScalarType::Array(element) => write!(f, "{element}[]"),
         }
     }
 }

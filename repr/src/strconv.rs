@@ -27,6 +27,7 @@
 
 use crate::{Datum, ScalarType};
 
+mod array;
 mod binary;
 mod csv;
 mod datetime;
@@ -36,6 +37,7 @@ mod jsonb;
 mod numeric;
 mod simple;
 
+pub use array::{format_array, parse_array};
 pub use binary::{decode_numeric_binary, encode_numeric_binary};
 pub use csv::split_csv;
 pub use datetime::{
@@ -70,6 +72,9 @@ pub enum ParseError {
     /// `value too long for type character varying(3)` (SQLSTATE 22001).
     #[error("value too long for type {0}")]
     StringTooLong(String),
+    /// `malformed array literal: "{1,2"` (SQLSTATE 22P02).
+    #[error("malformed array literal: \"{0}\"")]
+    MalformedArray(String),
     /// A binary-format value with the wrong length or layout (SQLSTATE 22P03).
     #[error("incorrect binary data format for type {0}")]
     BadBinary(String),
@@ -79,7 +84,7 @@ impl ParseError {
     /// The SQLSTATE PostgreSQL reports for this error.
     pub fn sqlstate(&self) -> &'static str {
         match self {
-            ParseError::InvalidSyntax { .. } => "22P02",
+            ParseError::InvalidSyntax { .. } | ParseError::MalformedArray(_) => "22P02",
             ParseError::OutOfRange { .. } | ParseError::FieldOverflow(_) => "22003",
             ParseError::StringTooLong(_) => "22001",
             ParseError::DateTimeField(_) => "22008",
@@ -164,6 +169,13 @@ pub fn format_datum(datum: &Datum, ty: &ScalarType, out: &mut String) {
         Datum::Interval(iv) => format_interval(iv, out),
         Datum::Jsonb(j) => format_jsonb(j, out),
         Datum::Uuid(u) => format_uuid(*u, out),
+        Datum::Array(elements) => {
+            let element_type = match ty {
+                ScalarType::Array(element) => element,
+                other => other,
+            };
+            format_array(elements, element_type, out)
+        }
         Datum::Null => {}
     }
 }
@@ -211,6 +223,8 @@ pub fn parse_datum(text: &str, ty: &ScalarType) -> Result<Datum, ParseError> {
         ScalarType::Interval => Datum::Interval(parse_interval(text)?),
         ScalarType::Jsonb => Datum::Jsonb(parse_jsonb(text)?),
         ScalarType::Uuid => Datum::Uuid(parse_uuid(text)?),
+        // Each element is parsed, modifiers included, as its own type.
+        ScalarType::Array(element) => return parse_array(text, element),
     };
     apply_modifiers(datum, ty)
 }
@@ -238,6 +252,9 @@ pub fn apply_modifiers(datum: Datum, ty: &ScalarType) -> Result<Datum, ParseErro
         }
         (Datum::Text(s), ScalarType::Char { length: Some(n) }) => {
             Ok(Datum::Text(fit_string(s, *n as usize, true, ty)?))
+        }
+        (Datum::Array(elements), ScalarType::Array(element)) => {
+            Ok(Datum::Array(elements.into_iter().map(|e| apply_modifiers(e, element)).collect::<Result<_, _>>()?))
         }
         (datum, _) => Ok(datum),
     }

@@ -100,6 +100,10 @@ impl Builder {
 
 use ScalarType::{Bool as B, Int16 as I2, Int32 as I4, Int64 as I8, Text as T};
 
+fn array_of(element: ScalarType) -> ScalarType {
+    ScalarType::Array(Box::new(element))
+}
+
 /// The system table `name` (`pg_class`, `information_schema.columns`, ...), over
 /// `relations`; `None` if there is no such table.
 pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> Option<CatalogItem> {
@@ -126,6 +130,63 @@ pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> O
                     (10, Builder::new(&[("objoid", I8), ("classoid", I8), ("objsubid", I4), ("description", T)]))
                 }
                 "pg_tables" => (11, pg_tables(&relations)),
+                // Eddy has no row security policies, extended statistics, publications
+                // or role memberships: these are empty, so that the queries of psql's
+                // \d and \du that read them work.
+                "pg_policy" => (
+                    15,
+                    Builder::new(&[
+                        ("oid", I8),
+                        ("polname", T),
+                        ("polrelid", I8),
+                        ("polcmd", T),
+                        ("polpermissive", B),
+                        ("polroles", array_of(I8)),
+                        ("polqual", T),
+                        ("polwithcheck", T),
+                    ]),
+                ),
+                "pg_statistic_ext" => (
+                    16,
+                    Builder::new(&[
+                        ("oid", I8),
+                        ("stxrelid", I8),
+                        ("stxname", T),
+                        ("stxnamespace", I8),
+                        ("stxowner", I8),
+                        ("stxstattarget", I4),
+                        ("stxkeys", array_of(I2)),
+                        ("stxkind", array_of(T)),
+                    ]),
+                ),
+                "pg_publication" => (
+                    17,
+                    Builder::new(&[
+                        ("oid", I8),
+                        ("pubname", T),
+                        ("pubowner", I8),
+                        ("puballtables", B),
+                        ("pubinsert", B),
+                        ("pubupdate", B),
+                        ("pubdelete", B),
+                        ("pubtruncate", B),
+                        ("pubviaroot", B),
+                    ]),
+                ),
+                "pg_publication_namespace" => (18, Builder::new(&[("oid", I8), ("pnpubid", I8), ("pnnspid", I8)])),
+                "pg_publication_rel" => (
+                    19,
+                    Builder::new(&[
+                        ("oid", I8),
+                        ("prpubid", I8),
+                        ("prrelid", I8),
+                        ("prqual", T),
+                        ("prattrs", array_of(I2)),
+                    ]),
+                ),
+                "pg_auth_members" => {
+                    (24, Builder::new(&[("roleid", I8), ("member", I8), ("grantor", I8), ("admin_option", B)]))
+                }
                 "pg_views" => (12, pg_views(&relations, "v")),
                 "pg_matviews" => (13, pg_views(&relations, "m")),
                 "pg_indexes" => (14, pg_indexes(&relations)),
@@ -142,7 +203,7 @@ pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> O
 }
 
 fn pg_namespace() -> Builder {
-    let mut b = Builder::new(&[("oid", I8), ("nspname", T), ("nspowner", I8), ("nspacl", T)]);
+    let mut b = Builder::new(&[("oid", I8), ("nspname", T), ("nspowner", I8), ("nspacl", array_of(T))]);
     for (oid, name) in namespaces() {
         b.row(vec![int(oid), text(name), int(OWNER_OID), Datum::Null]);
     }
@@ -187,8 +248,8 @@ fn pg_class(relations: &[Listed]) -> Builder {
         ("relreplident", T),
         ("relispartition", B),
         ("relrewrite", I8),
-        ("relacl", T),
-        ("reloptions", T),
+        ("relacl", array_of(T)),
+        ("reloptions", array_of(T)),
         ("relpartbound", T),
     ]);
     for r in relations {
@@ -270,8 +331,10 @@ fn pg_attribute(relations: &[Listed]) -> Builder {
         ("attislocal", B),
         ("attinhcount", I4),
         ("attcollation", I8),
-        ("attacl", T),
-        ("attoptions", T),
+        ("attstorage", T),
+        ("attcompression", T),
+        ("attacl", array_of(T)),
+        ("attoptions", array_of(T)),
     ]);
     for r in relations {
         for (i, (name, ty)) in r.desc.columns().iter().enumerate() {
@@ -295,6 +358,9 @@ fn pg_attribute(relations: &[Listed]) -> Builder {
                 boolean(true),
                 int4(0),
                 int(collation(st)),
+                // Plain for fixed-width values, extended (compressible, out of line) otherwise.
+                text(if st.type_len() > 0 { "p" } else { "x" }),
+                text(""),
                 Datum::Null,
                 Datum::Null,
             ]);
@@ -311,6 +377,7 @@ fn type_category(ty: &ScalarType) -> &'static str {
         t if t.is_string() => "S",
         ScalarType::Date | ScalarType::Time | ScalarType::Timestamp | ScalarType::TimestampTz => "D",
         ScalarType::Interval => "T",
+        ScalarType::Array(_) => "A",
         _ => "U",
     }
 }
@@ -338,7 +405,12 @@ fn pg_type() -> Builder {
         ("typcollation", I8),
         ("typdefault", T),
     ]);
-    for ty in ScalarType::all() {
+    let types = ScalarType::all().into_iter().flat_map(|t| [t.clone(), array_of(t)]);
+    for ty in types {
+        let (element, array) = match &ty {
+            ScalarType::Array(e) => (i64::from(e.oid()), 0),
+            t => (0, i64::from(t.array_oid())),
+        };
         b.row(vec![
             int(i64::from(ty.oid())),
             text(ty.type_name()),
@@ -352,8 +424,8 @@ fn pg_type() -> Builder {
             boolean(true),
             text(","),
             int(0),
-            int(0),
-            int(0),
+            int(element),
+            int(array),
             boolean(false),
             int(0),
             int4(-1),
@@ -431,11 +503,11 @@ fn pg_constraint(relations: &[Listed]) -> Builder {
         ("conislocal", B),
         ("coninhcount", I4),
         ("connoinherit", B),
-        ("conkey", T),
+        ("conkey", array_of(I2)),
     ]);
     for r in relations {
         for (k, key) in r.keys.iter().enumerate() {
-            let conkey = format!("{{{}}}", attnums(&key.columns).replace(' ', ","));
+            let conkey = Datum::Array(key.columns.iter().map(|&c| int2(c as i16 + 1)).collect());
             b.row(vec![
                 int(FIRST_CONSTRAINT_OID + (r.id as i64) * 64 + k as i64),
                 text(&key.name),
@@ -452,7 +524,7 @@ fn pg_constraint(relations: &[Listed]) -> Builder {
                 boolean(true),
                 int4(0),
                 boolean(true),
-                text(&conkey),
+                conkey,
             ]);
         }
     }
@@ -501,7 +573,7 @@ fn pg_database() -> Builder {
         ("datcollate", T),
         ("datctype", T),
         ("daticulocale", T),
-        ("datacl", T),
+        ("datacl", array_of(T)),
     ]);
     b.row(vec![
         int(DATABASE_OID),
@@ -534,7 +606,7 @@ fn pg_roles() -> Builder {
         ("rolpassword", T),
         ("rolvaliduntil", ScalarType::TimestampTz),
         ("rolbypassrls", B),
-        ("rolconfig", T),
+        ("rolconfig", array_of(T)),
     ]);
     let t = boolean(true);
     b.row(vec![
@@ -565,7 +637,7 @@ fn pg_user() -> Builder {
         ("usebypassrls", B),
         ("passwd", T),
         ("valuntil", ScalarType::TimestampTz),
-        ("useconfig", T),
+        ("useconfig", array_of(T)),
     ]);
     b.row(vec![
         text(eddy_planner::catalog::OWNER),

@@ -106,6 +106,13 @@ fn encode_datum(datum: &Datum, out: &mut Vec<u8>) {
             out.push(16);
             out.extend_from_slice(&u.to_le_bytes());
         }
+        Datum::Array(elements) => {
+            out.push(17);
+            out.extend_from_slice(&(elements.len() as u32).to_le_bytes());
+            for e in elements {
+                encode_datum(e, out);
+            }
+        }
     }
 }
 
@@ -194,6 +201,14 @@ impl Reader<'_> {
                 Datum::Jsonb(j)
             }
             16 => Datum::Uuid(u128::from_le_bytes(self.take::<16>()?)),
+            17 => {
+                let n = self.u32()? as usize;
+                let mut elements = Vec::with_capacity(n.min(1024));
+                for _ in 0..n {
+                    elements.push(self.datum()?);
+                }
+                Datum::Array(elements)
+            }
             other => return Err(CodecError(format!("unknown datum tag {other}"))),
         })
     }
@@ -223,6 +238,8 @@ mod tests {
             Datum::Timestamp(NaiveDate::from_ymd_opt(2026, 11, 26).unwrap().and_hms_micro_opt(1, 2, 3, 4).unwrap()),
             Datum::TimestampTz(chrono::Utc.timestamp_opt(-1, 500).unwrap()),
             Datum::Interval(Interval::new(-1, 40, 123_456)),
+            Datum::Array(vec![Datum::Int32(1), Datum::Null, Datum::Int32(3)]),
+            Datum::Array(vec![]),
             Datum::Jsonb(json),
             Datum::Uuid(u128::MAX - 3),
         ]);

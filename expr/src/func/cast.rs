@@ -28,6 +28,9 @@ fn cast_context(from: &ScalarType, to: &ScalarType) -> Option<CastContext> {
     if from.is_string() && to.is_string() {
         return Some(Implicit);
     }
+    if let (Array(f), Array(t)) = (from, to) {
+        return cast_context(f, t);
+    }
     if super::resolve::can_coerce_implicit(from, to) {
         return Some(Implicit);
     }
@@ -56,6 +59,7 @@ fn needs_modifiers(from: &ScalarType, to: &ScalarType) -> bool {
         (Numeric { .. }, Numeric { precision: Some(_), .. }) => from != to,
         (Varchar { max_length: f }, Varchar { max_length: Some(n) }) => f.is_none_or(|f| f > *n),
         (Char { length: f }, Char { length: Some(n) }) => *f != Some(*n),
+        (Array(f), Array(t)) => needs_modifiers(f, t),
         _ => false,
     }
 }
@@ -257,6 +261,10 @@ pub(super) fn eval_cast(from: &ScalarType, to: &ScalarType, explicit: bool, d: &
     use ScalarType as T;
     if d.is_null() {
         return Ok(Datum::Null);
+    }
+    if let (T::Array(f), T::Array(t), Datum::Array(elements)) = (from, to, d) {
+        let cast = elements.iter().map(|e| eval_cast(f, t, explicit, e)).collect::<Result<_, _>>()?;
+        return Ok(Datum::Array(cast));
     }
     // To string types.
     if to.is_string() {

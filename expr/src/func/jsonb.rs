@@ -358,6 +358,13 @@ pub(crate) fn to_jsonb(d: &Datum, ty: &ScalarType) -> Result<Jsonb, EvalError> {
         Datum::Float64(f) => float_json(*f),
         Datum::Numeric(n) => Jsonb::Number(JsonNumber::Decimal(*n)),
         Datum::Text(s) => Jsonb::String(s.clone()),
+        Datum::Array(elements) => {
+            let element = match ty {
+                ScalarType::Array(e) => e.as_ref(),
+                other => other,
+            };
+            Jsonb::Array(elements.iter().map(|e| to_jsonb(e, element)).collect::<Result<_, _>>()?)
+        }
         Datum::Jsonb(j) => j.clone(),
         Datum::Date(x) => {
             let (s, bc) = iso_date(x);

@@ -35,6 +35,7 @@ pub(super) enum Category {
     DateTime,
     Timespan,
     User,
+    Array,
 }
 
 pub(super) fn category(t: &ScalarType) -> Category {
@@ -50,6 +51,7 @@ pub(super) fn category(t: &ScalarType) -> Category {
         ScalarType::Date | ScalarType::Time | ScalarType::Timestamp | ScalarType::TimestampTz => Category::DateTime,
         ScalarType::Interval => Category::Timespan,
         ScalarType::Bytea | ScalarType::Jsonb | ScalarType::Uuid => Category::User,
+        ScalarType::Array(_) => Category::Array,
     }
 }
 
@@ -80,6 +82,7 @@ pub(super) fn can_coerce_implicit(from: &ScalarType, to: &ScalarType) -> bool {
         Date => matches!(to, Timestamp | TimestampTz),
         Timestamp => matches!(to, TimestampTz),
         Time => matches!(to, Interval),
+        Array(from) => matches!(&to, Array(to) if can_coerce_implicit(&from, to)),
         _ => false,
     }
 }
@@ -318,6 +321,9 @@ fn any_types(args: &[Option<ScalarType>]) -> Vec<ScalarType> {
 pub(super) fn resolve_function(name: &str, args: &[Option<ScalarType>]) -> Result<Resolved, ResolveError> {
     let name = name.to_ascii_lowercase();
     let name = name.as_str();
+    if let Some(resolved) = super::array::resolve(name, args)? {
+        return Ok(resolved);
+    }
     // Polymorphic, variadic and non-strict special forms.
     match name {
         "is_null" | "is_not_null" => {
@@ -533,6 +539,7 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         "chr" => vec![c(Func::Chr, &[I4], TEXT)],
         "translate" => vec![c(Func::Translate, &[TEXT, TEXT, TEXT], TEXT)],
         "format_type" => vec![c(Func::FormatType, &[I8, I4], TEXT)],
+        "pg_size_pretty" => vec![c(Func::SizePretty, &[I8], TEXT)],
         "to_hex" => vec![c(Func::ToHex, &[I4], TEXT), c(Func::ToHex, &[I8], TEXT)],
         "like_escape" => vec![c(Func::LikeEscape, &[TEXT, TEXT], TEXT)],
         "regexp_replace" => vec![
@@ -708,7 +715,7 @@ fn binary_candidates(op: &str) -> Vec<Cand> {
     }
 }
 
-fn operator_display(op: &str, left: &Option<ScalarType>, right: &Option<ScalarType>) -> String {
+pub(super) fn operator_display(op: &str, left: &Option<ScalarType>, right: &Option<ScalarType>) -> String {
     format!("{} {op} {}", type_name(left), type_name(right))
 }
 
@@ -726,8 +733,15 @@ pub(super) fn resolve_binary_operator(
         "not ilike" => "!~~*",
         other => other,
     };
+    let is_array = |t: &Option<ScalarType>| matches!(t, Some(ScalarType::Array(_)));
     if op == "||" {
+        if is_array(&left) || is_array(&right) {
+            return super::array::concat(&left, &right);
+        }
         return resolve_concat(left, right);
+    }
+    if is_array(&left) || is_array(&right) {
+        return resolve_array_comparison(op, left, right);
     }
     let cands = binary_candidates(op);
     let inputs = [left.clone(), right.clone()];
@@ -738,6 +752,30 @@ pub(super) fn resolve_binary_operator(
             Err(ResolveError::Ambiguous(format!("operator is not unique: {}", operator_display(op, &left, &right))))
         }
     }
+}
+
+/// `=`, `<`, ... between two arrays of one element type (an unknown side takes the
+/// other's type): element by element, then by length.
+fn resolve_array_comparison(
+    op: &str,
+    left: Option<ScalarType>,
+    right: Option<ScalarType>,
+) -> Result<Resolved, ResolveError> {
+    let func = match op {
+        "=" => Func::Eq,
+        "<>" => Func::NotEq,
+        "<" => Func::Lt,
+        "<=" => Func::Lte,
+        ">" => Func::Gt,
+        ">=" => Func::Gte,
+        _ => return Err(ResolveError::NoSuchOperator(operator_display(op, &left, &right))),
+    };
+    let ty = match (&left, &right) {
+        (Some(a), Some(b)) if a.without_modifiers() == b.without_modifiers() => a.without_modifiers(),
+        (Some(t @ ScalarType::Array(_)), None) | (None, Some(t @ ScalarType::Array(_))) => t.without_modifiers(),
+        _ => return Err(ResolveError::NoSuchOperator(operator_display(op, &left, &right))),
+    };
+    Ok(Resolved { func, arg_types: vec![ty.clone(), ty], return_type: BOOL })
 }
 
 /// `||`: text concatenation (with PostgreSQL's `anynonarray || text` forms) or jsonb

@@ -517,6 +517,10 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
             Datum::Int16(v) => t(format!("{:x}", *v as i32 as u32)),
             _ => Err(type_error(func, args)),
         },
+        (SizePretty, 1) => match args[0].as_i64() {
+            Some(bytes) => t(size_pretty(bytes)),
+            None => Err(type_error(func, args)),
+        },
         // Not strict: a NULL modifier means none, as in PostgreSQL.
         (FormatType, 2) => match (&args[0], &args[1]) {
             (Datum::Null, _) => Ok(Datum::Null),
@@ -553,6 +557,26 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
         }
         _ => Err(arity_error(func, args)),
     }
+}
+
+/// PostgreSQL's `pg_size_pretty(bigint)`: bytes below 10 kB, otherwise the smallest unit
+/// (kB to PB) that keeps the value below 20480, rounded half away from zero.
+fn size_pretty(bytes: i64) -> String {
+    const LIMIT: i64 = 10 * 1024;
+    const LIMIT2: i64 = LIMIT * 2 - 1;
+    let half_rounded = |x: i64| (x + if x < 0 { -1 } else { 1 }) / 2;
+    if bytes.abs() < LIMIT {
+        return format!("{bytes} bytes");
+    }
+    // One extra bit kept for rounding.
+    let mut size = bytes >> 9;
+    for unit in ["kB", "MB", "GB", "TB"] {
+        if size.abs() < LIMIT2 {
+            return format!("{} {unit}", half_rounded(size));
+        }
+        size >>= 10;
+    }
+    format!("{} PB", half_rounded(size))
 }
 
 #[cfg(test)]

@@ -539,3 +539,18 @@ fn format_type_names_a_type_as_psql_shows_it() {
     assert_eq!(f.eval(&[Datum::Int64(99999), Datum::Int32(-1)]).unwrap(), text("???"));
     assert_eq!(f.eval(&[Datum::Null, Datum::Int32(-1)]).unwrap(), Datum::Null);
 }
+
+#[test]
+fn pg_size_pretty_rounds_as_postgres() {
+    let f = func("pg_size_pretty", &[Some(ScalarType::Int64)]).func;
+    for (bytes, shown) in [
+        (10239, "10239 bytes"),
+        (10240, "10 kB"),
+        (20971520, "20 MB"),
+        (1 << 40, "1024 GB"),
+        (-10240, "-10 kB"),
+        (1 << 62, "4096 PB"),
+    ] {
+        assert_eq!(f.eval(&[Datum::Int64(bytes)]).unwrap(), text(shown), "{bytes}");
+    }
+}

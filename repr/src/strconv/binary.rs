@@ -187,6 +187,7 @@ pub(super) fn encode(datum: &Datum, ty: &ScalarType, out: &mut Vec<u8>) {
             super::format_datum(d, ty, &mut s);
             out.extend_from_slice(s.as_bytes());
         }
+        (T::Array(element), Datum::Array(elements)) => super::array::encode_array(elements, element, out),
         (T::TimestampTz, Datum::Timestamp(ts)) => out.extend_from_slice(&timestamp_micros(ts).to_be_bytes()),
         (T::Timestamp, Datum::TimestampTz(ts)) => {
             out.extend_from_slice(&timestamp_micros(&ts.naive_utc()).to_be_bytes())
@@ -224,6 +225,9 @@ fn encode_own(datum: &Datum, out: &mut Vec<u8>) {
             out.extend_from_slice(super::jsonb_to_string(j).as_bytes());
         }
         Datum::Uuid(u) => out.extend_from_slice(&u.to_be_bytes()),
+        // Arrays are written by `encode`, which knows their element type; text elements
+        // are the only ones whose layout needs none.
+        Datum::Array(elements) => super::array::encode_array(elements, &ScalarType::Text, out),
         Datum::Null => {}
     }
 }
@@ -253,6 +257,7 @@ pub(super) fn decode(bytes: &[u8], ty: &ScalarType) -> Result<Datum, ParseError>
         T::Numeric { .. } => Datum::Numeric(decode_numeric_binary(bytes)?),
         T::Text | T::Varchar { .. } | T::Char { .. } => Datum::Text(utf8(bytes, ty)?),
         T::Bytea => Datum::Bytes(bytes.to_vec()),
+        T::Array(element) => return super::array::decode_array(bytes, element),
         T::Jsonb => match bytes.split_first() {
             Some((1, rest)) => Datum::Jsonb(super::parse_jsonb(&utf8(rest, ty)?)?),
             _ => return Err(ParseError::BadBinary(ty.to_string())),
