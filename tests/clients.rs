@@ -2,6 +2,8 @@
 //! parameters, binary results), COPY FROM STDIN, transactions, SQLSTATEs, and a client
 //! that disconnects without saying goodbye; and Python's psycopg and psycopg2.
 
+use std::sync::Arc;
+
 use eddy_tests::EddyProcess;
 use futures::SinkExt;
 use tokio_postgres::types::Type;
@@ -148,6 +150,78 @@ async fn errors_carry_sqlstates_and_do_not_disturb_other_sessions() -> anyhow::R
     b.batch_execute("INSERT INTO z VALUES (7)").await?;
     let v = a.query_one("SELECT x FROM z", &[]).await?;
     assert_eq!(v.get::<_, i32>(0), 7);
+    Ok(())
+}
+
+/// A cancel request (psql's Ctrl-C; here tokio-postgres's cancel token) stops a running
+/// query, a `SUBSCRIBE` and a waiting `FETCH` with SQLSTATE 57014, and the connection
+/// goes on serving; a cancel with the wrong key stops nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_requests_stop_the_running_statement() -> anyhow::Result<()> {
+    use std::time::{Duration, Instant};
+    let server = EddyProcess::start(2)?;
+    let client = Arc::new(server.connect().await?);
+    let code = |e: &tokio_postgres::Error| e.code().map(|c| c.code().to_string()).unwrap_or_default();
+    client.batch_execute("CREATE TABLE c (x int); INSERT INTO c VALUES (1)").await?;
+
+    // A query that takes many seconds.
+    let cancel = client.cancel_token();
+    let started = Instant::now();
+    let running = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let sql = "SELECT count(*) FROM generate_series(1, 4000000) a JOIN generate_series(1, 4000000) b ON a = b";
+            client.query_one(sql, &[]).await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cancel.cancel_query(tokio_postgres::NoTls).await?;
+    let err = running.await?.expect_err("the query was cancelled");
+    assert_eq!(code(&err), "57014", "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10), "cancelled only after {:?}", started.elapsed());
+    assert_eq!(client.query_one("SELECT count(*) FROM c", &[]).await?.get::<_, i64>(0), 1);
+
+    // A FETCH waiting for changes that do not come.
+    client.batch_execute("BEGIN; DECLARE cur CURSOR FOR SUBSCRIBE c").await?;
+    client.simple_query("FETCH ALL cur").await?; // the snapshot
+    let waiting = tokio::spawn({
+        let client = client.clone();
+        async move { client.simple_query("FETCH ALL cur").await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "FETCH should wait for a change");
+    cancel.cancel_query(tokio_postgres::NoTls).await?;
+    let err = tokio::time::timeout(Duration::from_secs(10), waiting).await??.expect_err("FETCH was cancelled");
+    assert_eq!(code(&err), "57014", "{err}");
+    client.batch_execute("ROLLBACK").await?;
+
+    // A SUBSCRIBE streaming as COPY.
+    let subscription = client.copy_out("COPY (SUBSCRIBE c) TO STDOUT").await?;
+    let streaming = tokio::spawn(async move {
+        futures::pin_mut!(subscription);
+        while let Some(chunk) = futures::StreamExt::next(&mut subscription).await {
+            chunk?;
+        }
+        Ok::<_, tokio_postgres::Error>(())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!streaming.is_finished(), "SUBSCRIBE should keep streaming");
+    cancel.cancel_query(tokio_postgres::NoTls).await?;
+    let err = tokio::time::timeout(Duration::from_secs(10), streaming).await??.expect_err("SUBSCRIBE was cancelled");
+    assert_eq!(code(&err), "57014", "{err}");
+
+    // Another connection's key cancels nothing here.
+    let other = server.connect().await?;
+    let slow = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let sql = "SELECT count(*) FROM generate_series(1, 300000) a JOIN generate_series(1, 300000) b ON a = b";
+            client.query_one(sql, &[]).await.map(|r| r.get::<_, i64>(0))
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    other.cancel_token().cancel_query(tokio_postgres::NoTls).await?;
+    assert_eq!(slow.await??, 300_000);
     Ok(())
 }
 

@@ -136,16 +136,36 @@ pub enum PeekError {
 /// Waits for every one of `workers` answers to a [`Compute::peek_later`] and joins them:
 /// the rows, or the first error.
 pub fn collect_peek(rx: &Receiver<PeekResponse>, workers: usize) -> Result<Vec<(Row, Diff)>, PeekError> {
+    collect_peek_unless(rx, workers, &|| false)
+}
+
+/// [`collect_peek`], giving up with [`EvalError::Canceled`] once `cancelled` says so (the
+/// workers' answers then go nowhere).
+pub fn collect_peek_unless(
+    rx: &Receiver<PeekResponse>,
+    workers: usize,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Vec<(Row, Diff)>, PeekError> {
     let mut rows = Vec::new();
     let mut first_error = None;
-    for _ in 0..workers {
-        match rx.recv() {
+    let mut answered = 0;
+    while answered < workers {
+        match rx.recv_timeout(std::time::Duration::from_millis(20)) {
             Ok(Ok(part)) => rows.extend(part),
             Ok(Err(e)) => {
                 first_error.get_or_insert(e);
             }
-            Err(_) => return Err(PeekError::Eval(EvalError::Internal("compute worker exited during a peek".into()))),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if cancelled() {
+                    return Err(PeekError::Eval(EvalError::Canceled));
+                }
+                continue;
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                return Err(PeekError::Eval(EvalError::Internal("compute worker exited during a peek".into())))
+            }
         }
+        answered += 1;
     }
     match first_error {
         Some(e) => Err(e),
@@ -237,6 +257,18 @@ impl Compute {
         ranges: Vec<KeyRange>,
     ) -> Result<Vec<(Row, Diff)>, PeekError> {
         collect_peek(&self.peek_later(id, time, pipeline, ranges), self.workers())
+    }
+
+    /// [`Compute::peek`] that gives up once `cancelled` says so.
+    pub fn peek_unless(
+        &self,
+        id: GlobalId,
+        time: Timestamp,
+        pipeline: Pipeline,
+        ranges: Vec<KeyRange>,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Vec<(Row, Diff)>, PeekError> {
+        collect_peek_unless(&self.peek_later(id, time, pipeline, ranges), self.workers(), cancelled)
     }
 
     /// Like [`Compute::peek`], but returns at once: each worker answers on the returned

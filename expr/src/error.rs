@@ -25,6 +25,9 @@ pub enum EvalError {
     /// `more than one row returned by a subquery used as an expression` (SQLSTATE 21000).
     #[error("{0}")]
     Cardinality(String),
+    /// The client asked to cancel the statement (psql's Ctrl-C).
+    #[error("canceling statement due to user request")]
+    Canceled,
     /// A bug in Eddy, never the user's fault.
     #[error("internal error: {0}")]
     Internal(String),
@@ -44,6 +47,7 @@ impl EvalError {
             EvalError::InvalidArgument { sqlstate, .. } => sqlstate,
             EvalError::DatetimeOverflow(_) => "22008",
             EvalError::Cardinality(_) => "21000",
+            EvalError::Canceled => "57014",
             EvalError::Internal(_) => "XX000",
         }
     }

@@ -45,109 +45,129 @@ pub fn evaluate_pushdown(
     expr: &RelationExpr,
     input: &dyn Fn(GlobalId, &Pipeline) -> Result<Collection, EvalError>,
 ) -> Result<Collection, EvalError> {
-    if let Some((id, pipeline)) = Pipeline::split(expr) {
-        let rows = input(id, &pipeline)?;
-        // A collection's rows are distinct, and filters and maps keep them so: only a
-        // projection can make two rows equal (sorting a large read costs more than the read).
-        return Ok(if pipeline.projects() { consolidate(rows) } else { rows });
+    Evaluator { input, cancelled: &|| false }.eval(expr)
+}
+
+/// Evaluates relational expressions over the rows `input` reads, stopping with
+/// [`EvalError::Canceled`] once `cancelled` says so (checked at every operator, and per
+/// input row in the loops whose output can grow large: joins and table functions).
+pub struct Evaluator<'a> {
+    pub input: &'a dyn Fn(GlobalId, &Pipeline) -> Result<Collection, EvalError>,
+    pub cancelled: &'a dyn Fn() -> bool,
+}
+
+impl Evaluator<'_> {
+    fn check_rows(&self, rows: usize, what: &str) -> Result<(), EvalError> {
+        if (self.cancelled)() {
+            return Err(EvalError::Canceled);
+        }
+        check_intermediate_rows(rows, what)
     }
-    Ok(match expr {
-        RelationExpr::Get { id, .. } => consolidate(input(*id, &Pipeline::default())?),
-        RelationExpr::Constant { rows, .. } => consolidate(rows.iter().cloned()),
-        RelationExpr::Project { input: inner, outputs } => {
-            consolidate(evaluate_pushdown(inner, input)?.into_iter().map(|(r, d)| (r.project(outputs), d)))
+
+    pub fn eval(&self, expr: &RelationExpr) -> Result<Collection, EvalError> {
+        if (self.cancelled)() {
+            return Err(EvalError::Canceled);
         }
-        RelationExpr::Map { input: inner, scalars } => {
-            let mut out = Vec::new();
-            for (row, diff) in evaluate_pushdown(inner, input)? {
-                out.push((map_row(row, scalars)?, diff));
+        if let Some((id, pipeline)) = Pipeline::split(expr) {
+            let rows = (self.input)(id, &pipeline)?;
+            // A collection's rows are distinct, and filters and maps keep them so: only a
+            // projection can make two rows equal (sorting a large read costs more than the read).
+            return Ok(if pipeline.projects() { consolidate(rows) } else { rows });
+        }
+        Ok(match expr {
+            RelationExpr::Get { id, .. } => consolidate((self.input)(*id, &Pipeline::default())?),
+            RelationExpr::Constant { rows, .. } => consolidate(rows.iter().cloned()),
+            RelationExpr::Project { input: inner, outputs } => {
+                consolidate(self.eval(inner)?.into_iter().map(|(r, d)| (r.project(outputs), d)))
             }
-            out
-        }
-        RelationExpr::Filter { input: inner, predicates } => {
-            let mut out = Vec::new();
-            for (row, diff) in evaluate_pushdown(inner, input)? {
-                if passes(&row, predicates)? {
-                    out.push((row, diff));
+            RelationExpr::Map { input: inner, scalars } => {
+                let mut out = Vec::new();
+                for (row, diff) in self.eval(inner)? {
+                    out.push((map_row(row, scalars)?, diff));
                 }
+                out
             }
-            out
-        }
-        RelationExpr::FlatMap { input: inner, func, args } => {
-            let mut out = Vec::new();
-            for (row, diff) in evaluate_pushdown(inner, input)? {
-                for extra in expand_table_func(func, args, &row)? {
-                    let mut r = row.clone();
-                    r.push(extra);
-                    out.push((r, diff));
-                }
-                check_intermediate_rows(out.len(), "the table function")?;
-            }
-            consolidate(out)
-        }
-        RelationExpr::Join { left, right, left_key, right_key } => {
-            let left = evaluate_pushdown(left, input)?;
-            let right = evaluate_pushdown(right, input)?;
-            let mut by_key: HashMap<Row, Vec<&(Row, Diff)>> = HashMap::new();
-            for entry in &right {
-                by_key.entry(eval_key(&entry.0, right_key)?).or_default().push(entry);
-            }
-            let mut out = Vec::new();
-            for (lrow, ldiff) in &left {
-                if let Some(matches) = by_key.get(&eval_key(lrow, left_key)?) {
-                    for (rrow, rdiff) in matches.iter().map(|e| (&e.0, e.1)) {
-                        out.push((lrow.concat(rrow), ldiff * rdiff));
+            RelationExpr::Filter { input: inner, predicates } => {
+                let mut out = Vec::new();
+                for (row, diff) in self.eval(inner)? {
+                    if passes(&row, predicates)? {
+                        out.push((row, diff));
                     }
-                    check_intermediate_rows(out.len(), "a join")?;
                 }
+                out
             }
-            consolidate(out)
-        }
-        RelationExpr::Reduce { input: inner, group_key, aggregates } => {
-            let mut out = Vec::new();
-            for (key, rows) in partitions(evaluate_pushdown(inner, input)?, group_key) {
-                let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
-                out.push((reduce_group(group_key, &key, &refs, aggregates)?, 1));
+            RelationExpr::FlatMap { input: inner, func, args } => {
+                let mut out = Vec::new();
+                for (row, diff) in self.eval(inner)? {
+                    for extra in expand_table_func(func, args, &row)? {
+                        let mut r = row.clone();
+                        r.push(extra);
+                        out.push((r, diff));
+                    }
+                    self.check_rows(out.len(), "the table function")?;
+                }
+                consolidate(out)
             }
-            out
-        }
-        RelationExpr::Distinct { input: inner } => {
-            let rows = evaluate_pushdown(inner, input)?;
-            for (_, diff) in &rows {
-                check_positive(*diff, "DISTINCT")?;
+            RelationExpr::Join { left, right, left_key, right_key } => {
+                let left = self.eval(left)?;
+                let right = self.eval(right)?;
+                let mut by_key: HashMap<Row, Vec<&(Row, Diff)>> = HashMap::new();
+                for entry in &right {
+                    by_key.entry(eval_key(&entry.0, right_key)?).or_default().push(entry);
+                }
+                let mut out = Vec::new();
+                for (lrow, ldiff) in &left {
+                    if let Some(matches) = by_key.get(&eval_key(lrow, left_key)?) {
+                        for (rrow, rdiff) in matches.iter().map(|e| (&e.0, e.1)) {
+                            out.push((lrow.concat(rrow), ldiff * rdiff));
+                        }
+                        self.check_rows(out.len(), "a join")?;
+                    }
+                }
+                consolidate(out)
             }
-            keep_per_sql_class(rows, distinct_count)
-        }
-        RelationExpr::Union { inputs } => {
-            let mut all = Vec::new();
-            for i in inputs {
-                all.extend(evaluate_pushdown(i, input)?);
+            RelationExpr::Reduce { input: inner, group_key, aggregates } => {
+                let mut out = Vec::new();
+                for (key, rows) in partitions(self.eval(inner)?, group_key) {
+                    let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
+                    out.push((reduce_group(group_key, &key, &refs, aggregates)?, 1));
+                }
+                out
             }
-            consolidate(all)
-        }
-        RelationExpr::Negate { input: inner } => {
-            evaluate_pushdown(inner, input)?.into_iter().map(|(r, d)| (r, -d)).collect()
-        }
-        RelationExpr::Threshold { input: inner } => {
-            keep_per_sql_class(evaluate_pushdown(inner, input)?, threshold_count)
-        }
-        RelationExpr::TopK { input: inner, group_key, order, limit, offset } => {
-            let mut out = Vec::new();
-            for (_, rows) in partitions(evaluate_pushdown(inner, input)?, group_key) {
-                let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
-                out.extend(top_k(&refs, order, *limit, *offset));
+            RelationExpr::Distinct { input: inner } => {
+                let rows = self.eval(inner)?;
+                for (_, diff) in &rows {
+                    check_positive(*diff, "DISTINCT")?;
+                }
+                keep_per_sql_class(rows, distinct_count)
             }
-            out
-        }
-        RelationExpr::Window { input: inner, partition_key, order, funcs } => {
-            let mut out = Vec::new();
-            for (_, rows) in partitions(evaluate_pushdown(inner, input)?, partition_key) {
-                let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
-                out.extend(crate::window::window_partition(&refs, order, funcs)?);
+            RelationExpr::Union { inputs } => {
+                let mut all = Vec::new();
+                for i in inputs {
+                    all.extend(self.eval(i)?);
+                }
+                consolidate(all)
             }
-            consolidate(out)
-        }
-    })
+            RelationExpr::Negate { input: inner } => self.eval(inner)?.into_iter().map(|(r, d)| (r, -d)).collect(),
+            RelationExpr::Threshold { input: inner } => keep_per_sql_class(self.eval(inner)?, threshold_count),
+            RelationExpr::TopK { input: inner, group_key, order, limit, offset } => {
+                let mut out = Vec::new();
+                for (_, rows) in partitions(self.eval(inner)?, group_key) {
+                    let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
+                    out.extend(top_k(&refs, order, *limit, *offset));
+                }
+                out
+            }
+            RelationExpr::Window { input: inner, partition_key, order, funcs } => {
+                let mut out = Vec::new();
+                for (_, rows) in partitions(self.eval(inner)?, partition_key) {
+                    let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
+                    out.extend(crate::window::window_partition(&refs, order, funcs)?);
+                }
+                consolidate(out)
+            }
+        })
+    }
 }
 
 /// The reads [`evaluate_pushdown`] makes for `expr`, in its order: each `Get` with the
@@ -167,11 +187,16 @@ pub fn pushdown_reads(expr: &RelationExpr, out: &mut Vec<(GlobalId, Pipeline)>) 
 
 /// Evaluates `expr` over `reads`: the rows of each of its [`pushdown_reads`], in that
 /// order.
-pub fn evaluate_prefetched(expr: &RelationExpr, reads: Vec<Collection>) -> Result<Collection, EvalError> {
+pub fn evaluate_prefetched(
+    expr: &RelationExpr,
+    reads: Vec<Collection>,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Collection, EvalError> {
     let reads = std::cell::RefCell::new(reads.into_iter());
-    evaluate_pushdown(expr, &|_, _| {
+    let input = |_: GlobalId, _: &Pipeline| {
         reads.borrow_mut().next().ok_or_else(|| EvalError::Internal("a read was not prefetched".into()))
-    })
+    };
+    Evaluator { input: &input, cancelled }.eval(expr)
 }
 
 /// Appends the values of `scalars` to `row`, each seeing the ones before it.

@@ -20,6 +20,7 @@ use eddy_repr::{strconv, ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, S
 
 use eddy_storage::durable::{CatalogRecord, Store};
 
+use crate::cancel::CancelSignal;
 use crate::copy;
 use crate::error::AdapterError;
 use crate::refresh::{self, RefreshLog};
@@ -82,11 +83,12 @@ pub struct PreparedSelect {
     finishing: RowSetFinishing,
     expr: RelationExpr,
     inputs: Vec<Collection>,
+    cancel: Arc<CancelSignal>,
 }
 
 impl PreparedSelect {
     pub fn evaluate(self) -> Result<ExecuteResponse, AdapterError> {
-        let rows = eval::evaluate_prefetched(&self.expr, self.inputs)?;
+        let rows = eval::evaluate_prefetched(&self.expr, self.inputs, &|| self.cancel.is_requested())?;
         Ok(ExecuteResponse::Rows { desc: self.desc, rows: finish(rows, &self.finishing) })
     }
 }
@@ -717,7 +719,7 @@ impl Coordinator {
         expr: &RelationExpr,
         pending: &[(GlobalId, Collection)],
     ) -> Result<Collection, EvalError> {
-        eval::evaluate_pushdown(expr, &|id, pipeline| self.read_input(id, pipeline, pending))
+        eval::evaluate_pushdown(expr, &|id, pipeline| self.read_input(id, pipeline, pending, &|| false))
     }
 
     /// Reads every input of `expr` now, as `session` sees them, for [`PreparedSelect`] to
@@ -725,20 +727,29 @@ impl Coordinator {
     fn prepare_select(&self, session: &Session, q: &QueryPlan) -> Result<PreparedSelect, AdapterError> {
         let mut reads = Vec::new();
         eval::pushdown_reads(&q.expr, &mut reads);
+        let cancelled = || session.cancel.is_requested();
         let inputs = reads
             .iter()
-            .map(|(id, pipeline)| self.read_input(*id, pipeline, &session.pending_writes))
+            .map(|(id, pipeline)| self.read_input(*id, pipeline, &session.pending_writes, &cancelled))
             .collect::<Result<_, _>>()?;
-        Ok(PreparedSelect { desc: q.desc.clone(), finishing: q.finishing.clone(), expr: q.expr.clone(), inputs })
+        Ok(PreparedSelect {
+            desc: q.desc.clone(),
+            finishing: q.finishing.clone(),
+            expr: q.expr.clone(),
+            inputs,
+            cancel: session.cancel.clone(),
+        })
     }
 
     /// The rows of collection `id` at the latest complete time that come out of `pipeline`,
-    /// with `pending` changes applied (see [`Coordinator::evaluate_seeing`]).
+    /// with `pending` changes applied (see [`Coordinator::evaluate_seeing`]); gives up
+    /// waiting for the workers once `cancelled` says so.
     fn read_input(
         &self,
         id: GlobalId,
         pipeline: &Pipeline,
         pending: &[(GlobalId, Collection)],
+        cancelled: &dyn Fn() -> bool,
     ) -> Result<Collection, EvalError> {
         let ts = self.last_write;
         if let Some(e) = self.full_refresh_error(id) {
@@ -767,7 +778,7 @@ impl Coordinator {
         }
         self.check_loaded(id)?;
         let (collection, pipeline, range) = self.access_path(id, pipeline);
-        self.compute.peek(collection, ts, pipeline, vec![range]).map_err(peek_error)
+        self.compute.peek_unless(collection, ts, pipeline, vec![range], cancelled).map_err(peek_error)
     }
 
     /// True if collection `id` would differ with `pending` applied. A view with a target

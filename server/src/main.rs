@@ -4,6 +4,7 @@
 //! pgwire sessions, each planning statements and handing plans to the coordinator. It
 //! is the only crate that knows about sockets, tokio and pgwire.
 
+mod cancel;
 mod coordinator;
 mod copy;
 mod durability;
@@ -130,6 +131,7 @@ async fn serve(listen: String, workers: usize, coord: Arc<Mutex<coordinator::Coo
     let listener = TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     info!(%listen, workers, "eddy is ready for connections");
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let cancels = Arc::new(cancel::CancelRegistry::default());
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -140,7 +142,7 @@ async fn serve(listen: String, workers: usize, coord: Arc<Mutex<coordinator::Coo
                         continue;
                     }
                 };
-                let handlers = Arc::new(protocol::Handlers(protocol::Connection::new(coord.clone())));
+                let handlers = Arc::new(protocol::Handlers::new(coord.clone(), cancels.clone()));
                 tokio::spawn(async move {
                     if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
                         warn!(%peer, "connection ended with an error: {e}");

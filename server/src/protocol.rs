@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use bytes::BytesMut;
+use eddy_expr::EvalError;
 use eddy_planner::{Plan, StatementContext};
 use eddy_repr::{strconv, Datum, RelationDesc, Row, ScalarType};
 use futures::{stream, Sink, SinkExt, StreamExt};
@@ -22,8 +23,9 @@ use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
 use pgwire::messages::data::DataRow;
-use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
+use crate::cancel::{CancelRegistry, CancelSignal};
 use crate::coordinator::{Coordinator, ExecuteResponse};
 use crate::error::AdapterError;
 use crate::session::Session;
@@ -37,11 +39,25 @@ const MAX_QUERY_BYTES: usize = 64 * 1024 * 1024;
 pub struct Connection {
     coord: Arc<Mutex<Coordinator>>,
     session: Mutex<Session>,
+    /// The session's cancel signal (also in `session`, readable without its lock).
+    cancel: Arc<CancelSignal>,
+    cancels: Arc<CancelRegistry>,
+    /// The (process id, secret key) the client got at startup, for cancel requests.
+    key: Mutex<Option<(i32, Vec<u8>)>>,
 }
 
 impl Connection {
-    pub fn new(coord: Arc<Mutex<Coordinator>>) -> Arc<Self> {
-        Arc::new(Connection { coord, session: Mutex::new(Session::new("eddy".into(), "eddy".into())) })
+    pub fn new(coord: Arc<Mutex<Coordinator>>, cancels: Arc<CancelRegistry>) -> Arc<Self> {
+        let mut session = Session::new("eddy".into(), "eddy".into());
+        let cancel = session.cancel.clone();
+        session.cancel = cancel.clone();
+        Arc::new(Connection { coord, session: Mutex::new(session), cancel, cancels, key: Mutex::new(None) })
+    }
+
+    /// A new statement (or batch of them) starts: a cancel request that arrived while
+    /// the connection was idle does not touch it.
+    fn start_statement(&self) {
+        self.cancel.reset();
     }
 
     /// Plans and executes one statement with the coordinator locked: statements are applied
@@ -59,7 +75,7 @@ impl Connection {
             match &**cursor {
                 CursorStatement::Fetch { name, count, timeout } => {
                     let cursor = session.cursors.get_mut(name).ok_or_else(|| unknown_cursor(name))?;
-                    let rows = tokio::task::block_in_place(|| cursor.fetch(*count, *timeout))?;
+                    let rows = tokio::task::block_in_place(|| cursor.fetch(*count, *timeout, &self.cancel))?;
                     return Ok(ExecuteResponse::Rows { desc: cursor.desc(), rows });
                 }
                 CursorStatement::Close { name } => {
@@ -299,6 +315,7 @@ async fn stream_subscription<C>(
     client: &mut C,
     sub: Subscription,
     coord: Arc<Mutex<Coordinator>>,
+    cancel: &CancelSignal,
 ) -> PgWireResult<Response>
 where
     C: Sink<PgWireBackendMessage> + Unpin + Send,
@@ -310,7 +327,15 @@ where
     client.send(PgWireBackendMessage::CopyOutResponse(CopyOutResponse::new(0, columns as i16, formats))).await?;
     let mut changes = crate::subscribe::stream(sub, coord);
     let mut lines = 0;
-    while let Some(item) = changes.next().await {
+    loop {
+        // A SUBSCRIBE runs until the client cancels it (psql's Ctrl-C) or goes away.
+        let item = tokio::select! {
+            item = changes.next() => item,
+            _ = cancel.requested() => {
+                return Ok(Response::Error(Box::new(to_pg_error(AdapterError::Eval(EvalError::Canceled)))));
+            }
+        };
+        let Some(item) = item else { break };
         match item {
             Ok(data) => {
                 lines += data.data.iter().filter(|b| **b == b'\n').count();
@@ -339,6 +364,7 @@ impl SimpleQueryHandler for Connection {
                 query.len()
             ))));
         }
+        self.start_statement();
         let stmts = match eddy_planner::parse(query) {
             Ok(s) => s,
             Err(e) => return Ok(vec![Response::Error(Box::new(to_pg_error(e.into())))]),
@@ -357,7 +383,7 @@ impl SimpleQueryHandler for Connection {
             }
             match self.run(stmt, None, vec![]) {
                 Ok(ExecuteResponse::Subscribe(sub)) => {
-                    responses.push(stream_subscription(client, sub, self.coord.clone()).await?)
+                    responses.push(stream_subscription(client, sub, self.coord.clone(), &self.cancel).await?)
                 }
                 Ok(r) => responses.push(to_response(r, &Format::UnifiedText, self.float_digits(), &self.coord)),
                 Err(e) => {
@@ -392,6 +418,7 @@ impl ExtendedQueryHandler for Connection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        self.start_statement();
         let sql = &portal.statement.statement;
         let stmts = eddy_planner::parse(sql).map_err(|e| user_error(e.into()))?;
         let Some(stmt) = stmts.first() else {
@@ -427,7 +454,7 @@ impl ExtendedQueryHandler for Connection {
         let types = param_types.clone();
         let resp = self.run(stmt, Some(params), types).map_err(user_error)?;
         if let ExecuteResponse::Subscribe(sub) = resp {
-            return stream_subscription(client, sub, self.coord.clone()).await;
+            return stream_subscription(client, sub, self.coord.clone(), &self.cancel).await;
         }
         Ok(to_response(resp, &portal.result_column_format, self.float_digits(), &self.coord))
     }
@@ -525,22 +552,60 @@ impl CopyHandler for Connection {
     }
 }
 
-impl NoopStartupHandler for Connection {}
+#[async_trait]
+impl NoopStartupHandler for Connection {
+    /// Registers the key the client was given, so that its cancel requests find this
+    /// connection.
+    async fn post_startup<C>(&self, client: &mut C, _message: PgWireFrontendMessage) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let (pid, secret) = client.pid_and_secret_key();
+        let secret = secret.to_bytes().to_vec();
+        self.cancels.register(pid, secret.clone(), self.cancel.clone());
+        if let Ok(mut key) = self.key.lock() {
+            *key = Some((pid, secret));
+        }
+        Ok(())
+    }
+}
 
-/// Hands pgwire the per-connection handlers.
-pub struct Handlers(pub Arc<Connection>);
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some((pid, secret)) = self.key.lock().ok().and_then(|mut k| k.take()) {
+            self.cancels.unregister(pid, secret);
+        }
+    }
+}
+
+/// Hands pgwire the per-connection handlers, and the server's cancel registry.
+pub struct Handlers {
+    connection: Arc<Connection>,
+    cancels: Arc<CancelRegistry>,
+}
+
+impl Handlers {
+    pub fn new(coord: Arc<Mutex<Coordinator>>, cancels: Arc<CancelRegistry>) -> Self {
+        Handlers { connection: Connection::new(coord, cancels.clone()), cancels }
+    }
+}
 
 impl PgWireServerHandlers for Handlers {
     fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
-        self.0.clone()
+        self.connection.clone()
     }
     fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        self.0.clone()
+        self.connection.clone()
     }
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
-        self.0.clone()
+        self.connection.clone()
     }
     fn copy_handler(&self) -> Arc<impl CopyHandler> {
-        self.0.clone()
+        self.connection.clone()
+    }
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        self.cancels.clone()
     }
 }

@@ -1,10 +1,12 @@
 //! A client session: its variables, transaction state and in-progress COPY.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use eddy_expr::eval::Collection;
 use eddy_repr::GlobalId;
 
+use crate::cancel::CancelSignal;
 use crate::copy::CopyState;
 use crate::error::AdapterError;
 use crate::subscribe::Cursor;
@@ -50,6 +52,8 @@ pub struct Session {
     pub copy_in: Option<CopyState>,
     /// Cursors over subscriptions, by name.
     pub cursors: BTreeMap<String, Cursor>,
+    /// Set by a cancel request for the statement running now.
+    pub cancel: Arc<CancelSignal>,
 }
 
 impl Session {

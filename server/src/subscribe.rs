@@ -21,6 +21,7 @@ use futures::Stream;
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::copy::CopyData;
 
+use crate::cancel::CancelSignal;
 use crate::coordinator::Coordinator;
 use crate::error::AdapterError;
 
@@ -285,7 +286,14 @@ impl Cursor {
 
     /// Up to `count` rows (all available with `None`): waits for at least one until
     /// `timeout` (forever without one), then returns what has arrived.
-    pub fn fetch(&mut self, count: Option<u64>, timeout: Option<Duration>) -> Result<Vec<Row>, AdapterError> {
+    pub fn fetch(
+        &mut self,
+        count: Option<u64>,
+        timeout: Option<Duration>,
+        cancel: &CancelSignal,
+    ) -> Result<Vec<Row>, AdapterError> {
+        // Waits in short slices, so that a cancel request ends a FETCH with no timeout.
+        const SLICE: Duration = Duration::from_millis(50);
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             while let Ok(event) = self.sub.events.try_recv() {
@@ -294,22 +302,22 @@ impl Cursor {
             if !self.buffered.is_empty() || self.done {
                 break;
             }
-            let event = match deadline {
-                Some(d) => match self.sub.events.recv_timeout(d.saturating_duration_since(Instant::now())) {
-                    Ok(e) => e,
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => break,
-                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                        self.done = true;
+            let wait = deadline.map_or(SLICE, |d| d.saturating_duration_since(Instant::now()).min(SLICE));
+            let event = match self.sub.events.recv_timeout(wait) {
+                Ok(e) => e,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    if cancel.is_requested() {
+                        return Err(AdapterError::Eval(eddy_expr::EvalError::Canceled));
+                    }
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
                         break;
                     }
-                },
-                None => match self.sub.events.recv() {
-                    Ok(e) => e,
-                    Err(_) => {
-                        self.done = true;
-                        break;
-                    }
-                },
+                    continue;
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    self.done = true;
+                    break;
+                }
             };
             self.take(event)?;
         }
