@@ -24,6 +24,7 @@ async fn json_source_with_metadata_feeds_a_view_and_keeps_bad_messages() -> anyh
 
     // 300 good orders over 3 partitions, and 3 bad ones at known places.
     let mut oracle: BTreeMap<String, (i64, i64)> = BTreeMap::new(); // user -> (count, cents)
+    let mut item_oracle: BTreeMap<String, i64> = BTreeMap::new(); // item -> orders holding it
     let mut values = Vec::new();
     for i in 0..300i64 {
         let user = format!("u{}", i % 7);
@@ -32,9 +33,15 @@ async fn json_source_with_metadata_feeds_a_view_and_keeps_bad_messages() -> anyh
         e.0 += 1;
         e.1 += cents;
         let amount = format!("{}.{:02}", cents / 100, cents % 100);
+        let items = [format!("sku{}", i % 5), format!("sku{}", (i + 1) % 5)];
+        for item in &items {
+            *item_oracle.entry(item.clone()).or_default() += 1;
+        }
         values.push(format!(
-            r#"{{"order_id": "o{i}", "user_id": "{user}", "amount": {amount}, "order_time": "2026-01-01T00:00:{:02}Z"}}"#,
-            i % 60
+            r#"{{"order_id": "o{i}", "user_id": "{user}", "amount": {amount}, "order_time": "2026-01-01T00:00:{:02}Z", "items": ["{}", "{}"]}}"#,
+            i % 60,
+            items[0],
+            items[1]
         ));
     }
     let bad = [
@@ -55,12 +62,15 @@ async fn json_source_with_metadata_feeds_a_view_and_keeps_bad_messages() -> anyh
     connect_source(&client, &broker).await?;
     client
         .batch_execute(
-            "CREATE SOURCE orders (order_id text NOT NULL, user_id text, amount numeric, order_time timestamptz)
+            "CREATE SOURCE orders (order_id text NOT NULL, user_id text, amount numeric, order_time timestamptz,
+                                   items text[])
                FROM KAFKA CONNECTION kafka_conn (TOPIC 'orders', START OFFSET 'earliest')
                FORMAT JSON
                INCLUDE PARTITION, OFFSET, TIMESTAMP AS kafka_ts, KEY AS k;
              CREATE MATERIALIZED VIEW spend AS
-               SELECT user_id, count(*) AS n, sum(amount) AS total FROM orders GROUP BY user_id;",
+               SELECT user_id, count(*) AS n, sum(amount) AS total FROM orders GROUP BY user_id;
+             CREATE MATERIALIZED VIEW item_orders AS
+               SELECT item, count(*) AS n FROM orders, unnest(items) AS item GROUP BY item;",
         )
         .await?;
 
@@ -70,6 +80,10 @@ async fn json_source_with_metadata_feeds_a_view_and_keeps_bad_messages() -> anyh
         .collect();
     let got = wait_for(&client, "SELECT user_id, n, total FROM spend ORDER BY user_id", &expected).await?;
     assert_eq!(got, expected, "the view equals the oracle");
+    // JSON arrays fill a text[] column, which unnest reads.
+    let expected: Rows = item_oracle.iter().map(|(item, n)| row(&[item, &n.to_string()])).collect();
+    let got = wait_for(&client, "SELECT item, n FROM item_orders ORDER BY item", &expected).await?;
+    assert_eq!(got, expected, "the array view equals the oracle");
 
     // Metadata columns: every partition read, offsets dense per partition, keys decoded.
     let parts = rows(

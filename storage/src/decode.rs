@@ -94,6 +94,11 @@ fn json_to_datum(value: &Jsonb, ty: &ScalarType) -> Result<Datum, DecodeError> {
     if *ty == ScalarType::Jsonb {
         return Ok(Datum::Jsonb(value.clone()));
     }
+    // A JSON array into an array column: element by element.
+    if let (Jsonb::Array(items), ScalarType::Array(element)) = (value, ty) {
+        let elements = items.iter().map(|item| json_to_datum(item, element)).collect::<Result<_, _>>()?;
+        return Ok(Datum::Array(elements));
+    }
     match value {
         Jsonb::String(s) => convert_text(s, ty),
         Jsonb::Number(JsonNumber::Decimal(d)) => convert_text(&d.to_string(), ty),
@@ -166,6 +171,16 @@ mod tests {
         let err = decode(br#"{"id": "x"}"#, &Format::Json, &d).unwrap_err().0;
         assert_eq!(err, "column \"id\": invalid input syntax for type bigint: \"x\"");
         assert_eq!(decode(b"[1]", &Format::Json, &d).unwrap_err().0, "expected a JSON object, got array");
+    }
+
+    #[test]
+    fn json_arrays_fill_array_columns() {
+        let d = desc(&[("tags", ScalarType::Array(Box::new(ScalarType::Text)), true)]);
+        let row = decode(br#"{"tags": ["a", null, "b"]}"#, &Format::Json, &d).expect("decodes");
+        assert_eq!(row[0], Datum::Array(vec![Datum::Text("a".into()), Datum::Null, Datum::Text("b".into())]));
+        let ints = desc(&[("n", ScalarType::Array(Box::new(ScalarType::Int32)), true)]);
+        let err = decode(br#"{"n": [1, "x"]}"#, &Format::Json, &ints).unwrap_err().0;
+        assert_eq!(err, "column \"n\": invalid input syntax for type integer: \"x\"");
     }
 
     #[test]
