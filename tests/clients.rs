@@ -155,7 +155,7 @@ async fn errors_carry_sqlstates_and_do_not_disturb_other_sessions() -> anyhow::R
 
 /// A cancel request (psql's Ctrl-C; here tokio-postgres's cancel token) stops a running
 /// query, a `SUBSCRIBE` and a waiting `FETCH` with SQLSTATE 57014, and the connection
-/// goes on serving; a cancel with the wrong key stops nothing.
+/// goes on serving; so does `statement_timeout`; a cancel with the wrong key stops nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_requests_stop_the_running_statement() -> anyhow::Result<()> {
     use std::time::{Duration, Instant};
@@ -209,6 +209,16 @@ async fn cancel_requests_stop_the_running_statement() -> anyhow::Result<()> {
     cancel.cancel_query(tokio_postgres::NoTls).await?;
     let err = tokio::time::timeout(Duration::from_secs(10), streaming).await??.expect_err("SUBSCRIBE was cancelled");
     assert_eq!(code(&err), "57014", "{err}");
+
+    // statement_timeout cancels through the same path, per statement.
+    client.batch_execute("SET statement_timeout = '300ms'").await?;
+    let sql = "SELECT count(*) FROM generate_series(1, 4000000) a JOIN generate_series(1, 4000000) b ON a = b";
+    let err = client.query_one(sql, &[]).await.expect_err("timed out");
+    assert_eq!(code(&err), "57014", "{err}");
+    let message = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+    assert_eq!(message, "canceling statement due to statement timeout");
+    assert_eq!(client.query_one("SELECT count(*) FROM c", &[]).await?.get::<_, i64>(0), 1);
+    client.batch_execute("SET statement_timeout = 0").await?;
 
     // Another connection's key cancels nothing here.
     let other = server.connect().await?;

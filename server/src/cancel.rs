@@ -1,10 +1,11 @@
 //! Cancel requests (psql's Ctrl-C, drivers' statement cancels): each connection's
 //! (process id, secret key), sent to the client at startup, maps to its [`CancelSignal`],
 //! which the statement running on it checks while it waits for workers, evaluates rows or
-//! streams a subscription. A wrong key cancels nothing, as in PostgreSQL.
+//! streams a subscription. A wrong key cancels nothing, as in PostgreSQL. The session's
+//! `statement_timeout` cancels through the same signal.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -13,26 +14,63 @@ use pgwire::messages::cancel::CancelRequest;
 use tokio::sync::Notify;
 use tracing::info;
 
+/// Why a statement was cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelReason {
+    /// A cancel request from the client.
+    User,
+    /// The session's `statement_timeout` passed.
+    Timeout,
+}
+
 /// Whether the statement running on one connection should stop.
 #[derive(Debug, Default)]
 pub struct CancelSignal {
-    requested: AtomicBool,
+    /// 0: not requested; otherwise a [`CancelReason`] (1 user, 2 timeout).
+    requested: AtomicU8,
+    /// Counts statements, so that a timer set for one cannot cancel the next.
+    statement: AtomicU64,
     notify: Notify,
 }
 
 impl CancelSignal {
     pub fn request(&self) {
-        self.requested.store(true, Ordering::SeqCst);
+        self.request_for(CancelReason::User);
+    }
+
+    fn request_for(&self, reason: CancelReason) {
+        let code = match reason {
+            CancelReason::User => 1,
+            CancelReason::Timeout => 2,
+        };
+        self.requested.store(code, Ordering::SeqCst);
         self.notify.notify_waiters();
     }
 
     pub fn is_requested(&self) -> bool {
-        self.requested.load(Ordering::SeqCst)
+        self.requested.load(Ordering::SeqCst) != 0
     }
 
-    /// Forgets a request that arrived while no statement ran (PostgreSQL ignores those).
-    pub fn reset(&self) {
-        self.requested.store(false, Ordering::SeqCst);
+    pub fn reason(&self) -> Option<CancelReason> {
+        match self.requested.load(Ordering::SeqCst) {
+            0 => None,
+            1 => Some(CancelReason::User),
+            _ => Some(CancelReason::Timeout),
+        }
+    }
+
+    /// A new statement starts: forgets a request that arrived while none ran (PostgreSQL
+    /// ignores those), and returns the statement's number for [`CancelSignal::time_out`].
+    pub fn reset(&self) -> u64 {
+        self.requested.store(0, Ordering::SeqCst);
+        self.statement.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Cancels statement number `statement` for its timeout, if it is still running.
+    pub fn time_out(&self, statement: u64) {
+        if self.statement.load(Ordering::SeqCst) == statement {
+            self.request_for(CancelReason::Timeout);
+        }
     }
 
     /// Resolves once cancelling is requested.
@@ -107,8 +145,14 @@ mod tests {
         assert!(!signal.is_requested());
         assert!(registry.cancel(7, vec![1, 2]));
         assert!(signal.is_requested());
-        signal.reset();
+        let first = signal.reset();
         assert!(!signal.is_requested());
+        // A timer for a statement that has ended cancels nothing.
+        let second = signal.reset();
+        signal.time_out(first);
+        assert!(!signal.is_requested());
+        signal.time_out(second);
+        assert_eq!(signal.reason(), Some(CancelReason::Timeout));
         registry.unregister(7, vec![1, 2]);
         assert!(!registry.cancel(7, vec![1, 2]));
     }

@@ -29,6 +29,8 @@ pub enum AdapterError {
     UnknownVariable(String),
     #[error("{0}")]
     InvalidParameterValue(String),
+    #[error("canceling statement due to statement timeout")]
+    StatementTimeout,
     /// Bad COPY input: which line and what was wrong.
     #[error("{message}")]
     Copy { sqlstate: String, message: String, context: String },
@@ -66,6 +68,7 @@ impl AdapterError {
             AdapterError::WrongObjectType(..) => "42809".into(),
             AdapterError::UnknownVariable(_) => "42704".into(),
             AdapterError::InvalidParameterValue(_) => "22023".into(),
+            AdapterError::StatementTimeout => "57014".into(),
             AdapterError::Copy { sqlstate, .. } => sqlstate.clone(),
             AdapterError::UndefinedObject(_) => "42704".into(),
             AdapterError::InvalidObjectDefinition(_) => "42P16".into(),

@@ -25,7 +25,7 @@ use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
 use pgwire::messages::data::DataRow;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
-use crate::cancel::{CancelRegistry, CancelSignal};
+use crate::cancel::{CancelReason, CancelRegistry, CancelSignal};
 use crate::coordinator::{Coordinator, ExecuteResponse};
 use crate::error::AdapterError;
 use crate::session::Session;
@@ -54,15 +54,39 @@ impl Connection {
         Arc::new(Connection { coord, session: Mutex::new(session), cancel, cancels, key: Mutex::new(None) })
     }
 
-    /// A new statement (or batch of them) starts: a cancel request that arrived while
-    /// the connection was idle does not touch it.
-    fn start_statement(&self) {
-        self.cancel.reset();
+    /// Runs one statement, cancelled by a cancel request or when the session's
+    /// `statement_timeout` passes. A cancel request that arrived while the connection was
+    /// idle does not touch it.
+    fn run(
+        &self,
+        stmt: &eddy_planner::Statement,
+        params: Option<Vec<(Datum, ScalarType)>>,
+        param_types: Vec<Option<ScalarType>>,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        let statement = self.cancel.reset();
+        let timeout = self.session.lock().ok().and_then(|s| s.statement_timeout());
+        let timer = timeout.map(|t| {
+            let cancel = self.cancel.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(t).await;
+                cancel.time_out(statement);
+            })
+        });
+        let result = self.run_statement(stmt, params, param_types);
+        if let Some(timer) = timer {
+            timer.abort();
+        }
+        match result {
+            Err(e) if e.sqlstate() == "57014" && self.cancel.reason() == Some(CancelReason::Timeout) => {
+                Err(AdapterError::StatementTimeout)
+            }
+            other => other,
+        }
     }
 
     /// Plans and executes one statement with the coordinator locked: statements are applied
     /// one at a time, which keeps reads and writes consistent.
-    fn run(
+    fn run_statement(
         &self,
         stmt: &eddy_planner::Statement,
         params: Option<Vec<(Datum, ScalarType)>>,
@@ -364,7 +388,6 @@ impl SimpleQueryHandler for Connection {
                 query.len()
             ))));
         }
-        self.start_statement();
         let stmts = match eddy_planner::parse(query) {
             Ok(s) => s,
             Err(e) => return Ok(vec![Response::Error(Box::new(to_pg_error(e.into())))]),
@@ -418,7 +441,6 @@ impl ExtendedQueryHandler for Connection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self.start_statement();
         let sql = &portal.statement.statement;
         let stmts = eddy_planner::parse(sql).map_err(|e| user_error(e.into()))?;
         let Some(stmt) = stmts.first() else {

@@ -106,6 +106,16 @@ impl Session {
             }
             return Ok(());
         }
+        if name == "statement_timeout" {
+            let ms = parse_duration_ms(&value).ok_or_else(|| {
+                AdapterError::InvalidParameterValue(format!(
+                    "invalid value for parameter \"statement_timeout\": \"{value}\" (milliseconds, or a number \
+                     with a unit: ms, s, min, h, d)"
+                ))
+            })?;
+            self.variables.insert(name, format_duration_ms(ms));
+            return Ok(());
+        }
         if name == "extra_float_digits" {
             let digits: Option<i32> = value.trim().trim_matches('\'').parse().ok();
             match digits {
@@ -126,7 +136,67 @@ impl Session {
         Ok(())
     }
 
+    /// `statement_timeout`, if one is set (0 means none).
+    pub fn statement_timeout(&self) -> Option<std::time::Duration> {
+        let ms = self.variables.get("statement_timeout").and_then(|v| parse_duration_ms(v))?;
+        (ms > 0).then(|| std::time::Duration::from_millis(ms))
+    }
+
     pub fn all(&self) -> Vec<(String, String)> {
         self.variables.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+}
+
+/// Milliseconds from a PostgreSQL time setting: a bare number is milliseconds; units
+/// `us`, `ms`, `s`, `min`, `h`, `d` as PostgreSQL accepts them (fractions rounded).
+fn parse_duration_ms(value: &str) -> Option<u64> {
+    let v = value.trim().trim_matches('\'').trim();
+    let split = v.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "ms" => 1.0,
+        "us" => 0.001,
+        "s" => 1000.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return None,
+    };
+    let ms = (number * factor).round();
+    (0.0..=i32::MAX as f64).contains(&ms).then_some(ms as u64)
+}
+
+/// How PostgreSQL shows a time setting: in the largest unit that divides it exactly.
+fn format_duration_ms(ms: u64) -> String {
+    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)] {
+        if ms > 0 && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    if ms == 0 {
+        "0".into()
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_timeout_reads_and_shows_as_postgres() {
+        let mut s = Session::new("u".into(), "d".into());
+        assert_eq!(s.statement_timeout(), None);
+        for (set, shown, ms) in
+            [("5000", "5s", 5000), ("'1.5s'", "1500ms", 1500), ("2min", "2min", 120_000), ("0", "0", 0)]
+        {
+            s.set("statement_timeout", Some(set.into())).unwrap();
+            assert_eq!(s.get("statement_timeout").unwrap(), shown, "{set}");
+            assert_eq!(s.statement_timeout().map_or(0, |d| d.as_millis()), ms, "{set}");
+        }
+        assert!(s.set("statement_timeout", Some("soon".into())).is_err());
+        assert!(s.set("statement_timeout", Some("5 parsecs".into())).is_err());
     }
 }
