@@ -170,7 +170,7 @@ fn parse_duration_ms(value: &str) -> Option<u64> {
 /// How PostgreSQL shows a time setting: in the largest unit that divides it exactly.
 fn format_duration_ms(ms: u64) -> String {
     for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)] {
-        if ms > 0 && ms % size == 0 {
+        if ms > 0 && ms.is_multiple_of(size) {
             return format!("{}{unit}", ms / size);
         }
     }
