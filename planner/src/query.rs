@@ -1619,10 +1619,59 @@ fn equi_sides(c: &ScalarExpr, left_arity: usize) -> Option<(ScalarExpr, ScalarEx
 pub(crate) fn plan_table_with_joins(qcx: &QueryCtx, twj: &ast::TableWithJoins) -> Result<Planned, PlanError> {
     let mut left = plan_table_factor(qcx, &twj.relation)?;
     for join in &twj.joins {
+        if is_function_factor(&join.relation) {
+            let call = plan_table_function(qcx, &join.relation, &left.scope)?;
+            if call.is_lateral() {
+                left = plan_lateral_join(qcx, left, call, &join.join_operator)?;
+                continue;
+            }
+        }
         let right = plan_table_factor(qcx, &join.relation)?;
         left = plan_join(qcx, left, right, &join.join_operator)?;
     }
     Ok(left)
+}
+
+/// `left [CROSS | LEFT] JOIN [LATERAL] f(... left's columns ...) [ON ...]`: `f` called
+/// once per row of `left`; a LEFT join keeps the rows `f` gives nothing for (or none
+/// that pass `ON`), with NULLs.
+fn plan_lateral_join(
+    qcx: &QueryCtx,
+    left: Planned,
+    call: TableFuncCall,
+    op: &JoinOperator,
+) -> Result<Planned, PlanError> {
+    let (outer, constraint) = match op {
+        JoinOperator::Join(c) | JoinOperator::Inner(c) | JoinOperator::CrossJoin(c) => (false, c),
+        JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (true, c),
+        _ => {
+            return Err(PlanError::InvalidColumnReference(
+                "invalid reference to FROM-clause entry: the combining JOIN type must be INNER or LEFT for a \
+                 LATERAL reference"
+                    .into(),
+            ))
+        }
+    };
+    let la = left.scope.len();
+    let scope = left.scope.concat(call.scope());
+    let conjuncts = match constraint {
+        JoinConstraint::On(e) => {
+            let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("JOIN conditions"));
+            split_conjunction(plan_condition(&ctx, e, "JOIN/ON")?)
+        }
+        JoinConstraint::None => vec![],
+        _ => return Err(PlanError::Unsupported("USING or NATURAL with a function that reads the left side".into())),
+    };
+    let ra = call.scope().len();
+    let inner = call.over(left.expr.clone()).filter(conjuncts);
+    let mut expr = inner.clone();
+    if outer {
+        let matched = inner.project((0..la).collect()).distinct();
+        let unmatched = antijoin(left.expr, matched, la);
+        let nulls = (0..ra).map(|c| ScalarExpr::null(scope.columns[la + c].ty.clone())).collect();
+        expr = expr.union(unmatched.map(nulls));
+    }
+    Ok(Planned { expr, scope })
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -1749,7 +1798,7 @@ fn plan_table_factor(qcx: &QueryCtx, factor: &TableFactor) -> Result<Planned, Pl
             let name = name.strip_prefix("public.").unwrap_or(&name).to_string();
             plan_table_name(qcx, &name, alias.as_ref())
         }
-        TableFactor::Table { .. } | TableFactor::UNNEST { .. } => {
+        TableFactor::Table { .. } | TableFactor::UNNEST { .. } | TableFactor::Function { .. } => {
             let call = plan_table_function(qcx, factor, &Scope::default())?;
             Ok(call.standalone())
         }
@@ -1848,8 +1897,15 @@ impl TableFuncCall {
 
 /// True for a FROM item that is a table function call alone.
 pub(crate) fn is_table_function(twj: &ast::TableWithJoins) -> bool {
-    twj.joins.is_empty()
-        && matches!(twj.relation, TableFactor::Table { args: Some(_), .. } | TableFactor::UNNEST { .. })
+    twj.joins.is_empty() && is_function_factor(&twj.relation)
+}
+
+/// `f(...)`, `LATERAL f(...)` or `unnest(...)`.
+fn is_function_factor(factor: &TableFactor) -> bool {
+    matches!(
+        factor,
+        TableFactor::Table { args: Some(_), .. } | TableFactor::UNNEST { .. } | TableFactor::Function { .. }
+    )
 }
 
 /// The table function `factor` (a `TableFactor::Table` with arguments or `UNNEST`).
@@ -1872,6 +1928,16 @@ pub(crate) fn plan_table_function(
         }
         TableFactor::UNNEST { alias, array_exprs, with_offset: false, with_ordinality: false, .. } => {
             ("unnest".to_string(), array_exprs.iter().collect(), alias.as_ref())
+        }
+        TableFactor::Function { name, args, with_ordinality: false, alias, .. } => {
+            let args = args
+                .iter()
+                .map(|a| match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e),
+                    _ => Err(PlanError::Unsupported(format!("named arguments to {name}"))),
+                })
+                .collect::<Result<_, _>>()?;
+            (object_name(name), args, alias.as_ref())
         }
         other => return Err(PlanError::Unsupported(format!("FROM item {other}"))),
     };
