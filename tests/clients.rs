@@ -292,6 +292,20 @@ fn psycopg_and_psycopg2_work() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// SQLAlchemy's reflection (what ORMs, migration tools and BI tools run first) and a round
+/// trip through a reflected table.
+#[test]
+fn sqlalchemy_reflects_tables_and_round_trips_rows() -> anyhow::Result<()> {
+    let server = EddyProcess::start(2)?;
+    let script = eddy_tests::manifest_dir().join("drivers/sqlalchemy_client.py");
+    let output = std::process::Command::new("/usr/bin/python3").arg(&script).arg(server.port.to_string()).output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{} failed:\n{stdout}\n{stderr}", script.display());
+    assert!(stdout.contains("all checks passed"), "unexpected output: {stdout}");
+    Ok(())
+}
+
 /// psql itself, with the meta-commands that list relations (`\dt`, `\dv`, `\dm`, `\d`,
 /// `\di`), databases and roles (`\l`, `\du`), and describe relations (`\d name`,
 /// `\d+ name`): they query pg_catalog, with arrays, regclass casts and subqueries.

@@ -80,13 +80,9 @@ pub fn render<'s>(
             let (oks, errs) = render(scope, imports, input)?;
             let (func, args) = (func.clone(), args.clone());
             let results = oks.flat_map(move |row| match expand_table_func(&func, &args, &row) {
-                Ok(values) => values
+                Ok(extras) => extras
                     .into_iter()
-                    .map(|v| {
-                        let mut r = row.clone();
-                        r.push(v);
-                        Ok(r)
-                    })
+                    .map(|extra| Ok(row.iter().cloned().chain(extra).collect::<Row>()))
                     .collect::<Vec<_>>(),
                 Err(e) => vec![Err(e)],
             });

@@ -312,7 +312,7 @@ impl AggregateFunc {
                     _ => (AggregateFunc::VarianceNumeric { sample, sqrt }, T::numeric()),
                 }
             }
-            ("jsonb_agg", _) => (AggregateFunc::JsonbAgg { ty: arg.clone(), filtered: false }, T::Jsonb),
+            ("jsonb_agg" | "json_agg", _) => (AggregateFunc::JsonbAgg { ty: arg.clone(), filtered: false }, T::Jsonb),
             // Arrays of arrays would be multidimensional, which Eddy does not have.
             ("array_agg", T::Array(_)) => return None,
             ("array_agg", _) => (AggregateFunc::ArrayAgg { filtered: false }, T::Array(Box::new(arg.clone()))),
@@ -333,6 +333,7 @@ impl AggregateFunc {
                 | "every"
                 | "string_agg"
                 | "jsonb_agg"
+                | "json_agg"
                 | "array_agg"
                 | "variance"
                 | "var_samp"

@@ -100,9 +100,7 @@ impl Evaluator<'_> {
                 let mut out = Vec::new();
                 for (row, diff) in self.eval(inner)? {
                     for extra in expand_table_func(func, args, &row)? {
-                        let mut r = row.clone();
-                        r.push(extra);
-                        out.push((r, diff));
+                        out.push((row.iter().cloned().chain(extra).collect(), diff));
                     }
                     self.check_rows(out.len(), "the table function")?;
                 }
@@ -354,13 +352,46 @@ fn check_intermediate_rows(rows: usize, what: &str) -> Result<(), EvalError> {
     Ok(())
 }
 
-/// The values a table function returns for one input row.
-pub fn expand_table_func(func: &TableFunc, args: &[ScalarExpr], row: &[Datum]) -> Result<Vec<Datum>, EvalError> {
+/// The rows a table function returns for one input row: the columns it adds to it.
+pub fn expand_table_func(func: &TableFunc, args: &[ScalarExpr], row: &[Datum]) -> Result<Vec<Vec<Datum>>, EvalError> {
     let values: Vec<Datum> = args.iter().map(|a| a.eval(row)).collect::<Result<_, _>>()?;
+    expand_values(func, values)
+}
+
+fn expand_values(func: &TableFunc, values: Vec<Datum>) -> Result<Vec<Vec<Datum>>, EvalError> {
+    if let TableFunc::Zip(funcs) = func {
+        let mut values = values.into_iter();
+        let mut outputs = Vec::with_capacity(funcs.len());
+        for (f, n) in funcs {
+            let rows = expand_values(f, values.by_ref().take(*n).collect())?;
+            outputs.push((rows, f.output_types().len()));
+        }
+        let longest = outputs.iter().map(|(rows, _)| rows.len()).max().unwrap_or(0);
+        return Ok((0..longest)
+            .map(|i| {
+                outputs
+                    .iter()
+                    .flat_map(|(rows, width)| rows.get(i).cloned().unwrap_or_else(|| vec![Datum::Null; *width]))
+                    .collect()
+            })
+            .collect());
+    }
+    Ok(single_column(func, values)?.into_iter().map(|d| vec![d]).collect())
+}
+
+/// The values a one-column table function returns for argument values `values`.
+fn single_column(func: &TableFunc, values: Vec<Datum>) -> Result<Vec<Datum>, EvalError> {
     if values.iter().any(Datum::is_null) {
         return Ok(vec![]);
     }
     match func {
+        TableFunc::Zip(_) => Err(EvalError::Internal("nested zip of table functions".into())),
+        TableFunc::GenerateSubscripts => match (values.first(), values.get(1).and_then(Datum::as_i64)) {
+            (Some(Datum::Array(elements)), Some(1)) if !elements.is_empty() => {
+                Ok((1..=elements.len() as i32).map(Datum::Int32).collect())
+            }
+            _ => Ok(vec![]),
+        },
         TableFunc::Unnest(_) => match values.into_iter().next() {
             Some(Datum::Array(elements)) => Ok(elements),
             _ => Ok(vec![]),
@@ -518,6 +549,6 @@ mod tests {
             ScalarExpr::Literal(Datum::Int32(3), ScalarType::Int32),
         ];
         let out = expand_table_func(&TableFunc::GenerateSeriesInt(ScalarType::Int32), &args, &[]).unwrap();
-        assert_eq!(out, vec![Datum::Int32(1), Datum::Int32(4), Datum::Int32(7)]);
+        assert_eq!(out, vec![vec![Datum::Int32(1)], vec![Datum::Int32(4)], vec![Datum::Int32(7)]]);
     }
 }

@@ -89,12 +89,23 @@ pub enum TableFunc {
     GenerateSeriesTimestamp(ScalarType),
     /// `unnest(array)`: one row per element (NULLs too), in order; the element type.
     Unnest(ScalarType),
+    /// `generate_subscripts(array, dim)`: the array's subscripts (1 to its length).
+    GenerateSubscripts,
+    /// Set-returning functions of a select list, run side by side: row i holds each
+    /// one's i-th value, NULL for those that gave fewer (PostgreSQL 10's rule). Each
+    /// function reads the next `usize` arguments.
+    Zip(Vec<(TableFunc, usize)>),
 }
 
 impl TableFunc {
-    pub fn output_type(&self) -> ScalarType {
+    /// The types of the columns the function adds to each input row.
+    pub fn output_types(&self) -> Vec<ScalarType> {
         match self {
-            TableFunc::GenerateSeriesInt(t) | TableFunc::GenerateSeriesTimestamp(t) | TableFunc::Unnest(t) => t.clone(),
+            TableFunc::GenerateSeriesInt(t) | TableFunc::GenerateSeriesTimestamp(t) | TableFunc::Unnest(t) => {
+                vec![t.clone()]
+            }
+            TableFunc::GenerateSubscripts => vec![ScalarType::Int32],
+            TableFunc::Zip(funcs) => funcs.iter().flat_map(|(f, _)| f.output_types()).collect(),
         }
     }
 }
@@ -165,7 +176,7 @@ impl RelationExpr {
             | RelationExpr::Negate { input }
             | RelationExpr::Threshold { input }
             | RelationExpr::TopK { input, .. } => input.arity(),
-            RelationExpr::FlatMap { input, .. } => input.arity() + 1,
+            RelationExpr::FlatMap { input, func, .. } => input.arity() + func.output_types().len(),
             RelationExpr::Window { input, funcs, .. } => input.arity() + funcs.len(),
             RelationExpr::Join { left, right, .. } => left.arity() + right.arity(),
             RelationExpr::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),

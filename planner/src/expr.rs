@@ -775,6 +775,9 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
     if f.over.is_some() {
         return plan_window_reference(ctx, f);
     }
+    if crate::query::is_set_returning(&name) {
+        return plan_set_returning_reference(ctx, f, &name);
+    }
     let (args, distinct) = function_args(f)?;
     if AggregateFunc::is_aggregate_name(&name) {
         return plan_aggregate(ctx, f, &name, &args, distinct);
@@ -802,6 +805,10 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
         | "pg_get_statisticsobjdef_columns"
             if (1..=3).contains(&args.len()) =>
         {
+            Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ScalarType::Text), ScalarType::Text))
+        }
+        // Eddy has no sequences (serial columns, identities).
+        "pg_get_serial_sequence" if args.len() == 2 => {
             Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ScalarType::Text), ScalarType::Text))
         }
         "pg_relation_is_publishable" if args.len() == 1 => {
@@ -1006,6 +1013,35 @@ fn plan_aggregate(
 /// A window function call where an expression uses it: the column computing it (see
 /// `plan_select`), or, while aggregates are being collected, a placeholder of its type
 /// (planning its arguments collects the aggregates inside them).
+/// A set-returning call in an expression: the column the select list's FlatMap computed
+/// for it; while aggregates are collected, a placeholder of its type.
+fn plan_set_returning_reference(ctx: &ExprCtx, f: &ast::Function, name: &str) -> Result<Typed, PlanError> {
+    let key = f.to_string();
+    if let Some(slot) = ctx.windows.iter().find(|w| w.key == key) {
+        return Ok(Typed::known(ScalarExpr::Column(slot.column), slot.ty.clone()));
+    }
+    match ctx.mode {
+        AggMode::Collect(_) => {
+            let args = f_args(f)?;
+            let (func, _) = crate::query::plan_set_returning(ctx, name, &args)?;
+            let ty = func.output_types().into_iter().next().unwrap_or(ScalarType::Text);
+            Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ty.clone()), ty))
+        }
+        AggMode::Forbidden(NESTED_AGGREGATE) => {
+            Err(PlanError::Grouping("aggregate function calls cannot contain set-returning function calls".into()))
+        }
+        AggMode::Forbidden(clause) if clause != SELECT_LIST => {
+            Err(PlanError::Unsupported(format!("set-returning functions in {clause}")))
+        }
+        _ => Err(PlanError::Unsupported(format!("{name} here (set-returning functions nested in each other)"))),
+    }
+}
+
+fn f_args(f: &ast::Function) -> Result<Vec<&Expr>, PlanError> {
+    let (args, _) = function_args(f)?;
+    expr_args(&args, f)
+}
+
 fn plan_window_reference(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
     let key = f.to_string();
     if let Some(slot) = ctx.windows.iter().find(|w| w.key == key) {

@@ -160,9 +160,11 @@ impl Rewriter<'_> {
             };
             return parse_expr(&oid.to_string());
         }
+        let names_a_relation = is_text_valued(inner);
         let inner = inner.to_string();
         match kind {
             ObjectIdType::Type => parse_expr(&format!("pg_catalog.format_type(({inner}), NULL)")),
+            ObjectIdType::Class if names_a_relation => self.oid_lookup(&inner, "pg_class"),
             ObjectIdType::Class => self.name_lookup(&inner, "pg_class"),
             ObjectIdType::Namespace => self.name_lookup(&inner, "pg_namespace"),
         }
@@ -183,6 +185,20 @@ impl Rewriter<'_> {
             .find(|(_, n)| *n == wanted)
             .map(|(oid, _)| oid)
             .ok_or_else(|| missing(name.to_string()))
+    }
+
+    /// `CASE inner::text WHEN 'name' THEN oid ... END` over `table`'s rows: a name read
+    /// at run time (NULL for none, where PostgreSQL would fail).
+    fn oid_lookup(&self, inner: &str, table: &str) -> Result<Expr, PlanError> {
+        let arms: String = self
+            .oids_and_names(table)
+            .into_iter()
+            .map(|(oid, name)| format!(" WHEN '{}' THEN {oid}", name.replace('\'', "''")))
+            .collect();
+        if arms.is_empty() {
+            return parse_expr("CAST(NULL AS bigint)");
+        }
+        parse_expr(&format!("CASE CAST(({inner}) AS text){arms} ELSE CAST(NULL AS bigint) END"))
     }
 
     /// `CASE inner WHEN oid THEN 'name' ... ELSE inner::text END` over `table`'s rows.
@@ -207,6 +223,21 @@ impl Rewriter<'_> {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// Whether `e` is written to give text (a function call, a cast to text, a
+/// concatenation), so that `e::regclass` reads a relation name rather than an oid. The
+/// planner types expressions later; this is decided on their shape.
+fn is_text_valued(e: &Expr) -> bool {
+    match e {
+        Expr::Nested(inner) => is_text_valued(inner),
+        Expr::Function(_) => true,
+        Expr::Cast { data_type, .. } => {
+            matches!(data_type.to_string().to_lowercase().as_str(), "text" | "varchar" | "name" | "pg_catalog.text")
+        }
+        Expr::BinaryOp { op: sqlparser::ast::BinaryOperator::StringConcat, .. } => true,
+        _ => false,
     }
 }
 

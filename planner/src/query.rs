@@ -453,6 +453,31 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
         expr = append_window(expr, w);
         windows.push(WindowSlot { key: call.to_string(), column: expr.arity() - 1, ty });
     }
+    // Set-returning functions in the select list (`SELECT unnest(tags) FROM posts`): run
+    // side by side over each row, after grouping and windows, as in PostgreSQL; each call
+    // becomes a column the select list reads.
+    let mut srf_calls = Vec::new();
+    for item in &select.projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            collect_set_returning_calls(e, &mut srf_calls);
+        }
+    }
+    if !srf_calls.is_empty() {
+        let ctx = ctx.with_windows(&windows);
+        let (mut funcs, mut all_args) = (Vec::new(), Vec::new());
+        for call in &srf_calls {
+            let args = function_arg_exprs(call)?;
+            let (func, args) = plan_set_returning(&ctx, &object_name(&call.name), &args)?;
+            funcs.push((func, args.len()));
+            all_args.extend(args);
+        }
+        let zip = TableFunc::Zip(funcs);
+        let first = expr.arity();
+        for (i, (call, ty)) in srf_calls.iter().zip(zip.output_types()).enumerate() {
+            windows.push(WindowSlot { key: call.to_string(), column: first + i, ty });
+        }
+        expr = RelationExpr::FlatMap { input: Box::new(expr), func: zip, args: all_args };
+    }
     let ctx = ctx.with_windows(&windows);
     let base_arity = expr.arity();
 
@@ -701,6 +726,36 @@ fn collect_window_calls(e: &mut Expr, out: &mut Vec<ast::Function>) {
         }
         _ => for_each_child(e, &mut |c| collect_window_calls(c, out)),
     }
+}
+
+/// The set-returning function calls in `e` (not inside subqueries), each once.
+fn collect_set_returning_calls(e: &Expr, out: &mut Vec<ast::Function>) {
+    match e {
+        Expr::Function(f) if f.over.is_none() && is_set_returning(&object_name(&f.name)) => {
+            let text = f.to_string();
+            if !out.iter().any(|c| c.to_string() == text) {
+                out.push(f.clone());
+            }
+        }
+        _ => {
+            let mut e = e.clone();
+            for_each_child(&mut e, &mut |c| collect_set_returning_calls(c, out));
+        }
+    }
+}
+
+/// A function call's arguments, which must all be plain expressions.
+fn function_arg_exprs(f: &ast::Function) -> Result<Vec<&Expr>, PlanError> {
+    let ast::FunctionArguments::List(list) = &f.args else {
+        return Err(PlanError::Unsupported(format!("{f}")));
+    };
+    list.args
+        .iter()
+        .map(|a| match a {
+            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e),
+            _ => Err(PlanError::Unsupported(format!("named arguments in {f}"))),
+        })
+        .collect()
 }
 
 fn is_output_alias(e: &Expr, select: &Select) -> bool {
@@ -1942,31 +1997,10 @@ pub(crate) fn plan_table_function(
         other => return Err(PlanError::Unsupported(format!("FROM item {other}"))),
     };
     let ctx = qcx.expr_ctx(left, AggMode::Forbidden("FROM"));
-    let typed: Vec<Typed> = args.iter().map(|e| plan_expr(&ctx, e)).collect::<Result<_, _>>()?;
-    let (func, args) = match name.as_str() {
-        "generate_series" => generate_series(&ctx, typed)?,
-        "unnest" => match typed.as_slice() {
-            [Typed { ty: Some(ScalarType::Array(element)), .. }] => {
-                let func = TableFunc::Unnest((**element).clone());
-                (func, typed.into_iter().map(|t| t.expr).collect())
-            }
-            [Typed { ty: None, .. }] => {
-                return Err(PlanError::Datatype(
-                    "could not determine polymorphic type because input has type unknown".into(),
-                ))
-            }
-            [_] => return Err(no_such_function(&name, &typed)),
-            _ => return Err(PlanError::Unsupported("unnest of several arrays".into())),
-        },
-        _ => return Err(PlanError::Unsupported(format!("table function {name}"))),
-    };
+    let (func, args) = plan_set_returning(&ctx, &name, &args)?;
+    let ty = func.output_types().into_iter().next().unwrap_or(ScalarType::Text);
     let scope = Scope {
-        columns: vec![ScopeColumn {
-            table: Some(name.clone()),
-            name: name.clone(),
-            ty: func.output_type(),
-            qualified_only: false,
-        }],
+        columns: vec![ScopeColumn { table: Some(name.clone()), name: name.clone(), ty, qualified_only: false }],
     };
     let planned = match alias {
         // `generate_series(1,3) AS x` names the column x too, as in PostgreSQL.
@@ -1978,6 +2012,47 @@ pub(crate) fn plan_table_function(
         other => apply_alias(Planned { expr: RelationExpr::constant(vec![], 1), scope }, other, Some(&name))?,
     };
     Ok(TableFuncCall { func, args, scope: planned.scope })
+}
+
+/// The names of the set-returning functions Eddy has.
+pub(crate) fn is_set_returning(name: &str) -> bool {
+    matches!(name, "generate_series" | "unnest" | "generate_subscripts")
+}
+
+/// A set-returning function call, its arguments planned in `ctx`: in FROM, or in a
+/// select list.
+pub(crate) fn plan_set_returning(
+    ctx: &ExprCtx,
+    name: &str,
+    args: &[&Expr],
+) -> Result<(TableFunc, Vec<ScalarExpr>), PlanError> {
+    let typed: Vec<Typed> = args.iter().map(|e| plan_expr(ctx, e)).collect::<Result<_, _>>()?;
+    let unknown_array =
+        || PlanError::Datatype("could not determine polymorphic type because input has type unknown".into());
+    Ok(match name {
+        "generate_series" => generate_series(ctx, typed)?,
+        "unnest" => match typed.as_slice() {
+            [Typed { ty: Some(t @ (ScalarType::Array(_) | ScalarType::Int2Vector)), .. }] => {
+                let func = TableFunc::Unnest(t.array_element().cloned().unwrap_or(ScalarType::Int16));
+                (func, typed.into_iter().map(|t| t.expr).collect())
+            }
+            [Typed { ty: None, .. }] => return Err(unknown_array()),
+            [_] => return Err(no_such_function(name, &typed)),
+            _ => return Err(PlanError::Unsupported("unnest of several arrays".into())),
+        },
+        "generate_subscripts" => match typed.as_slice() {
+            [Typed { ty: Some(ScalarType::Array(_) | ScalarType::Int2Vector), .. }, _] => {
+                let mut typed = typed.into_iter();
+                let array = typed.next().map(|t| t.expr);
+                let dim =
+                    typed.next().map(|t| coerce(ctx, t, &ScalarType::Int32, CastContext::Implicit)).transpose()?;
+                (TableFunc::GenerateSubscripts, array.into_iter().chain(dim).collect())
+            }
+            [Typed { ty: None, .. }, _] => return Err(unknown_array()),
+            _ => return Err(no_such_function(name, &typed)),
+        },
+        _ => return Err(PlanError::Unsupported(format!("table function {name}"))),
+    })
 }
 
 fn no_such_function(name: &str, typed: &[Typed]) -> PlanError {

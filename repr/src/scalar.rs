@@ -40,6 +40,9 @@ pub enum ScalarType {
     Uuid,
     /// A one-dimensional array of the element type (never itself an array).
     Array(Box<ScalarType>),
+    /// PostgreSQL's `int2vector` (`pg_index.indkey`): an array of smallints (lower bound
+    /// 0 in PostgreSQL, 1 here) whose text form is space-separated (`1 3`).
+    Int2Vector,
 }
 
 impl ScalarType {
@@ -69,6 +72,16 @@ impl ScalarType {
             ScalarType::Uuid => 2950,
             ScalarType::Jsonb => 3802,
             ScalarType::Array(element) => element.array_oid(),
+            ScalarType::Int2Vector => 22,
+        }
+    }
+
+    /// The element type of an array type (`int2vector` is an array of `smallint`).
+    pub fn array_element(&self) -> Option<&ScalarType> {
+        match self {
+            ScalarType::Array(element) => Some(element),
+            ScalarType::Int2Vector => Some(&ScalarType::Int16),
+            _ => None,
         }
     }
 
@@ -94,6 +107,7 @@ impl ScalarType {
             ScalarType::Uuid => 2951,
             ScalarType::Jsonb => 3807,
             ScalarType::Array(element) => element.array_oid(),
+            ScalarType::Int2Vector => 1006,
         }
     }
 
@@ -118,6 +132,7 @@ impl ScalarType {
             1700 => ScalarType::numeric(),
             2950 => ScalarType::Uuid,
             3802 | 114 => ScalarType::Jsonb,
+            22 => ScalarType::Int2Vector,
             oid => {
                 let element = ScalarType::all().into_iter().find(|t| t.array_oid() == oid)?;
                 ScalarType::Array(Box::new(element))
@@ -199,6 +214,7 @@ impl ScalarType {
                 "uuid" => "_uuid",
                 _ => "_array",
             },
+            ScalarType::Int2Vector => "int2vector",
         }
     }
 
@@ -278,6 +294,7 @@ impl fmt::Display for ScalarType {
             ScalarType::Jsonb => write!(f, "jsonb"),
             ScalarType::Uuid => write!(f, "uuid"),
             ScalarType::Array(element) => write!(f, "{element}[]"),
+            ScalarType::Int2Vector => write!(f, "int2vector"),
         }
     }
 }

@@ -169,13 +169,15 @@ pub fn format_datum(datum: &Datum, ty: &ScalarType, out: &mut String) {
         Datum::Interval(iv) => format_interval(iv, out),
         Datum::Jsonb(j) => format_jsonb(j, out),
         Datum::Uuid(u) => format_uuid(*u, out),
-        Datum::Array(elements) => {
-            let element_type = match ty {
-                ScalarType::Array(element) => element,
-                other => other,
-            };
-            format_array(elements, element_type, out)
+        Datum::Array(elements) if *ty == ScalarType::Int2Vector => {
+            for (i, e) in elements.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                format_datum(e, &ScalarType::Int16, out);
+            }
         }
+        Datum::Array(elements) => format_array(elements, ty.array_element().unwrap_or(ty), out),
         Datum::Null => {}
     }
 }
@@ -225,6 +227,12 @@ pub fn parse_datum(text: &str, ty: &ScalarType) -> Result<Datum, ParseError> {
         ScalarType::Uuid => Datum::Uuid(parse_uuid(text)?),
         // Each element is parsed, modifiers included, as its own type.
         ScalarType::Array(element) => return parse_array(text, element),
+        ScalarType::Int2Vector => Datum::Array(
+            text.split(is_pg_space)
+                .filter(|t| !t.is_empty())
+                .map(|t| parse_int16(t).map(Datum::Int16))
+                .collect::<Result<_, _>>()?,
+        ),
     };
     apply_modifiers(datum, ty)
 }

@@ -130,8 +130,8 @@ pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> O
                     (10, Builder::new(&[("objoid", I8), ("classoid", I8), ("objsubid", I4), ("description", T)]))
                 }
                 "pg_tables" => (11, pg_tables(&relations)),
-                // Eddy has no row security policies, extended statistics, publications
-                // or role memberships: these are empty, so that the queries of psql's
+                // Eddy has no row security policies, extended statistics, publications,
+                // sequences, enums or role memberships: these are empty, so that the queries of psql's
                 // \d and \du that read them work.
                 "pg_policy" => (
                     15,
@@ -182,6 +182,28 @@ pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> O
                         ("prrelid", I8),
                         ("prqual", T),
                         ("prattrs", array_of(I2)),
+                    ]),
+                ),
+                "pg_sequence" => (
+                    25,
+                    Builder::new(&[
+                        ("seqrelid", I8),
+                        ("seqtypid", I8),
+                        ("seqstart", I8),
+                        ("seqincrement", I8),
+                        ("seqmax", I8),
+                        ("seqmin", I8),
+                        ("seqcache", I8),
+                        ("seqcycle", B),
+                    ]),
+                ),
+                "pg_enum" => (
+                    26,
+                    Builder::new(&[
+                        ("oid", I8),
+                        ("enumtypid", I8),
+                        ("enumsortorder", ScalarType::Float32),
+                        ("enumlabel", T),
                     ]),
                 ),
                 "pg_auth_members" => {
@@ -437,11 +459,14 @@ fn pg_type() -> Builder {
     b
 }
 
-/// 1-based column numbers, space-separated (PostgreSQL's `int2vector` text form).
-fn attnums(columns: &[usize]) -> String {
-    columns.iter().map(|c| (c + 1).to_string()).collect::<Vec<_>>().join(" ")
+/// 1-based column numbers (`pg_index.indkey`, `pg_constraint.conkey`).
+fn attnums(columns: &[usize]) -> Datum {
+    Datum::Array(columns.iter().map(|&c| int2(c as i16 + 1)).collect())
 }
 
+/// `pg_index`: one row per `CREATE INDEX`, and one per PRIMARY KEY or UNIQUE constraint
+/// (what PostgreSQL enforces them with; Eddy checks them on write, and their "index" has
+/// the constraint's oid and no `pg_class` row).
 fn pg_index(relations: &[Listed]) -> Builder {
     let mut b = Builder::new(&[
         ("indexrelid", I8),
@@ -457,33 +482,47 @@ fn pg_index(relations: &[Listed]) -> Builder {
         ("indisready", B),
         ("indislive", B),
         ("indisreplident", B),
-        ("indkey", T),
+        ("indkey", ScalarType::Int2Vector),
+        ("indoption", ScalarType::Int2Vector),
         ("indexprs", T),
         ("indpred", T),
     ]);
-    for r in relations {
-        let Some((on, columns)) = r.index_of else { continue };
+    let mut row = |index: Datum, on: GlobalId, columns: &[usize], unique: bool, primary: bool| {
         let n = int2(columns.len() as i16);
         b.row(vec![
-            oid(r.id),
+            index,
             oid(on),
             n.clone(),
             n,
-            boolean(false),
-            boolean(false),
-            boolean(false),
-            boolean(true),
+            boolean(unique),
+            boolean(primary),
             boolean(false),
             boolean(true),
+            boolean(false),
+            boolean(true),
             boolean(true),
             boolean(true),
             boolean(false),
-            text(&attnums(columns)),
+            attnums(columns),
+            Datum::Array(vec![int2(0); columns.len()]),
             Datum::Null,
             Datum::Null,
         ]);
+    };
+    for r in relations {
+        if let Some((on, columns)) = r.index_of {
+            row(oid(r.id), on, columns, false, false);
+        }
+        for (k, key) in r.keys.iter().enumerate() {
+            row(constraint_oid(r.id, k), r.id, &key.columns, true, key.primary);
+        }
     }
     b
+}
+
+/// The oid of the `k`-th key constraint of relation `id`.
+fn constraint_oid(id: GlobalId, k: usize) -> Datum {
+    int(FIRST_CONSTRAINT_OID + (id as i64) * 64 + k as i64)
 }
 
 fn pg_constraint(relations: &[Listed]) -> Builder {
@@ -507,9 +546,8 @@ fn pg_constraint(relations: &[Listed]) -> Builder {
     ]);
     for r in relations {
         for (k, key) in r.keys.iter().enumerate() {
-            let conkey = Datum::Array(key.columns.iter().map(|&c| int2(c as i16 + 1)).collect());
             b.row(vec![
-                int(FIRST_CONSTRAINT_OID + (r.id as i64) * 64 + k as i64),
+                constraint_oid(r.id, k),
                 text(&key.name),
                 int(PUBLIC_NAMESPACE),
                 text(if key.primary { "p" } else { "u" }),
@@ -518,13 +556,13 @@ fn pg_constraint(relations: &[Listed]) -> Builder {
                 boolean(true),
                 oid(r.id),
                 int(0),
-                int(0),
+                constraint_oid(r.id, k),
                 int(0),
                 int(0),
                 boolean(true),
                 int4(0),
                 boolean(true),
-                conkey,
+                attnums(&key.columns),
             ]);
         }
     }

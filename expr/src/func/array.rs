@@ -10,10 +10,7 @@ use super::{type_error, Func, ResolveError, Resolved};
 use crate::EvalError;
 
 fn element_of(t: &Option<ScalarType>) -> Option<&ScalarType> {
-    match t {
-        Some(ScalarType::Array(element)) => Some(element),
-        _ => None,
-    }
+    t.as_ref().and_then(ScalarType::array_element)
 }
 
 /// Resolves the array functions by name; `Ok(None)` if `name` is not one.
@@ -104,7 +101,7 @@ pub fn resolve_any(
     all: bool,
 ) -> Result<Resolved, ResolveError> {
     let element = match &array {
-        Some(ScalarType::Array(e)) => Some((**e).clone()),
+        Some(t @ (ScalarType::Array(_) | ScalarType::Int2Vector)) => t.array_element().cloned(),
         // An unknown literal on the right is an array of the left operand's type.
         None => left.clone(),
         Some(other) => {
@@ -137,12 +134,10 @@ pub fn create(element: &ScalarType) -> Result<Resolved, ResolveError> {
 
 /// `a[i]`.
 pub fn index(array: &ScalarType) -> Result<Resolved, ResolveError> {
-    match array {
-        ScalarType::Array(e) => {
-            Ok(Resolved { func: Func::ArrayIndex, arg_types: vec![array.clone(), I4], return_type: (**e).clone() })
-        }
-        other => Err(ResolveError::DatatypeMismatch(format!(
-            "cannot subscript type {other} because it does not support subscripting"
+    match array.array_element() {
+        Some(e) => Ok(Resolved { func: Func::ArrayIndex, arg_types: vec![array.clone(), I4], return_type: e.clone() }),
+        None => Err(ResolveError::DatatypeMismatch(format!(
+            "cannot subscript type {array} because it does not support subscripting"
         ))),
     }
 }

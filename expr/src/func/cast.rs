@@ -84,7 +84,8 @@ pub(super) fn resolve_cast(
     // Binary-coercible conversions with nothing to check.
     let noop = matches!(
         (from, to),
-        (ScalarType::Varchar { .. }, ScalarType::Text)
+        (ScalarType::Int2Vector, ScalarType::Array(_))
+            | (ScalarType::Varchar { .. }, ScalarType::Text)
             | (
                 ScalarType::Text | ScalarType::Varchar { .. },
                 ScalarType::Varchar { max_length: None } | ScalarType::Char { length: None }

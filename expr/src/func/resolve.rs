@@ -51,7 +51,7 @@ pub(super) fn category(t: &ScalarType) -> Category {
         ScalarType::Date | ScalarType::Time | ScalarType::Timestamp | ScalarType::TimestampTz => Category::DateTime,
         ScalarType::Interval => Category::Timespan,
         ScalarType::Bytea | ScalarType::Jsonb | ScalarType::Uuid => Category::User,
-        ScalarType::Array(_) => Category::Array,
+        ScalarType::Array(_) | ScalarType::Int2Vector => Category::Array,
     }
 }
 
@@ -83,6 +83,8 @@ pub(super) fn can_coerce_implicit(from: &ScalarType, to: &ScalarType) -> bool {
         Timestamp => matches!(to, TimestampTz),
         Time => matches!(to, Interval),
         Array(from) => matches!(&to, Array(to) if can_coerce_implicit(&from, to)),
+        // int2vector is binary-coercible to smallint[].
+        Int2Vector => matches!(&to, Array(to) if **to == Int16),
         _ => false,
     }
 }
@@ -320,7 +322,13 @@ fn any_types(args: &[Option<ScalarType>]) -> Vec<ScalarType> {
 
 pub(super) fn resolve_function(name: &str, args: &[Option<ScalarType>]) -> Result<Resolved, ResolveError> {
     let name = name.to_ascii_lowercase();
-    let name = name.as_str();
+    // Eddy's `json` is `jsonb`, so are the functions building it.
+    let name = match name.as_str() {
+        "json_build_object" => "jsonb_build_object",
+        "json_build_array" => "jsonb_build_array",
+        "to_json" => "to_jsonb",
+        other => other,
+    };
     if let Some(resolved) = super::array::resolve(name, args)? {
         return Ok(resolved);
     }

@@ -188,6 +188,7 @@ pub(super) fn encode(datum: &Datum, ty: &ScalarType, out: &mut Vec<u8>) {
             out.extend_from_slice(s.as_bytes());
         }
         (T::Array(element), Datum::Array(elements)) => super::array::encode_array(elements, element, out),
+        (T::Int2Vector, Datum::Array(elements)) => super::array::encode_array(elements, &T::Int16, out),
         (T::TimestampTz, Datum::Timestamp(ts)) => out.extend_from_slice(&timestamp_micros(ts).to_be_bytes()),
         (T::Timestamp, Datum::TimestampTz(ts)) => {
             out.extend_from_slice(&timestamp_micros(&ts.naive_utc()).to_be_bytes())
@@ -258,6 +259,7 @@ pub(super) fn decode(bytes: &[u8], ty: &ScalarType) -> Result<Datum, ParseError>
         T::Text | T::Varchar { .. } | T::Char { .. } => Datum::Text(utf8(bytes, ty)?),
         T::Bytea => Datum::Bytes(bytes.to_vec()),
         T::Array(element) => return super::array::decode_array(bytes, element),
+        T::Int2Vector => return super::array::decode_array(bytes, &T::Int16),
         T::Jsonb => match bytes.split_first() {
             Some((1, rest)) => Datum::Jsonb(super::parse_jsonb(&utf8(rest, ty)?)?),
             _ => return Err(ParseError::BadBinary(ty.to_string())),
