@@ -44,6 +44,9 @@ pub enum PlanError {
     Eval(#[from] EvalError),
     #[error("{0} is not supported yet")]
     Unsupported(String),
+    /// What PostgreSQL does not allow either, with its `feature_not_supported` code.
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("{0}")]
     WrongObjectType(String),
     #[error("{message}")]
@@ -83,7 +86,7 @@ impl PlanError {
             PlanError::Resolve(e) => e.sqlstate(),
             PlanError::Parse(e) => e.sqlstate(),
             PlanError::Eval(e) => e.sqlstate(),
-            PlanError::Unsupported(_) => "0A000",
+            PlanError::Unsupported(_) | PlanError::NotAllowed(_) => "0A000",
             PlanError::WrongObjectType(_) => "42809",
             PlanError::DependentObjects { .. } => "2BP01",
             PlanError::InvalidParameter(_) => "22023",

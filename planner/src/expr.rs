@@ -1031,7 +1031,7 @@ fn plan_set_returning_reference(ctx: &ExprCtx, f: &ast::Function, name: &str) ->
             Err(PlanError::Grouping("aggregate function calls cannot contain set-returning function calls".into()))
         }
         AggMode::Forbidden(clause) if clause != SELECT_LIST => {
-            Err(PlanError::Unsupported(format!("set-returning functions in {clause}")))
+            Err(PlanError::NotAllowed(format!("set-returning functions are not allowed in {clause}")))
         }
         _ => Err(PlanError::Unsupported(format!("{name} here (set-returning functions nested in each other)"))),
     }

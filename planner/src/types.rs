@@ -38,6 +38,7 @@ pub fn parse_type_name(text: &str) -> Result<ScalarType, PlanError> {
     let ty = match base {
         "bool" | "boolean" => ScalarType::Bool,
         "smallint" | "int2" => ScalarType::Int16,
+        "int2vector" => ScalarType::Int2Vector,
         "int" | "integer" | "int4" => ScalarType::Int32,
         // Object identifiers are bigints here (Eddy has no unsigned 32-bit type); casts
         // to regclass, regtype and regnamespace are rewritten before planning
