@@ -386,9 +386,9 @@ fn single_column(func: &TableFunc, values: Vec<Datum>) -> Result<Vec<Datum>, Eva
     }
     match func {
         TableFunc::Zip(_) => Err(EvalError::Internal("nested zip of table functions".into())),
-        TableFunc::GenerateSubscripts => match (values.first(), values.get(1).and_then(Datum::as_i64)) {
+        TableFunc::GenerateSubscripts { lower } => match (values.first(), values.get(1).and_then(Datum::as_i64)) {
             (Some(Datum::Array(elements)), Some(1)) if !elements.is_empty() => {
-                Ok((1..=elements.len() as i32).map(Datum::Int32).collect())
+                Ok((0..elements.len() as i32).map(|i| Datum::Int32(lower + i)).collect())
             }
             _ => Ok(vec![]),
         },

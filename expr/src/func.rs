@@ -196,8 +196,10 @@ pub enum Func {
     ToHex,
     /// `ARRAY[a, b, ...]`: its arguments as an array.
     ArrayCreate,
-    /// `a[i]` (1-based; NULL out of range).
-    ArrayIndex,
+    /// `a[i]`: arrays count from `lower` (1; 0 for `int2vector`); NULL out of range.
+    ArrayIndex {
+        lower: i32,
+    },
     /// `array_length(a, 1)`, `array_upper(a, 1)`, `array_lower(a, 1)`, `cardinality(a)`.
     ArrayLength,
     ArrayUpper,
@@ -453,7 +455,7 @@ impl Func {
             | Func::RegexpReplace => string::eval(self, args),
 
             Func::ArrayCreate
-            | Func::ArrayIndex
+            | Func::ArrayIndex { .. }
             | Func::ArrayLength
             | Func::ArrayUpper
             | Func::ArrayLower
@@ -646,7 +648,7 @@ impl Func {
             Func::FormatType => "format_type",
             Func::SizePretty => "pg_size_pretty",
             Func::ArrayCreate => "array",
-            Func::ArrayIndex => "array_subscript",
+            Func::ArrayIndex { .. } => "array_subscript",
             Func::ArrayLength => "array_length",
             Func::ArrayUpper => "array_upper",
             Func::ArrayLower => "array_lower",
@@ -786,7 +788,10 @@ pub fn resolve_function(name: &str, args: &[Option<ScalarType>]) -> Result<Resol
     resolve::resolve_function(name, args)
 }
 
-pub use array::{create as resolve_array_create, index as resolve_array_index, resolve_any as resolve_array_any};
+pub use array::{
+    create as resolve_array_create, index as resolve_array_index, lower_bound as array_lower_bound,
+    resolve_any as resolve_array_any,
+};
 
 /// Resolves a binary operator (`+`, `=`, `||`, `->>`, `LIKE`, ...).
 pub fn resolve_binary_operator(

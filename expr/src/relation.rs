@@ -89,8 +89,8 @@ pub enum TableFunc {
     GenerateSeriesTimestamp(ScalarType),
     /// `unnest(array)`: one row per element (NULLs too), in order; the element type.
     Unnest(ScalarType),
-    /// `generate_subscripts(array, dim)`: the array's subscripts (1 to its length).
-    GenerateSubscripts,
+    /// `generate_subscripts(array, dim)`: the array's subscripts, from its lower bound.
+    GenerateSubscripts { lower: i32 },
     /// Set-returning functions of a select list, run side by side: row i holds each
     /// one's i-th value, NULL for those that gave fewer (PostgreSQL 10's rule). Each
     /// function reads the next `usize` arguments.
@@ -104,7 +104,7 @@ impl TableFunc {
             TableFunc::GenerateSeriesInt(t) | TableFunc::GenerateSeriesTimestamp(t) | TableFunc::Unnest(t) => {
                 vec![t.clone()]
             }
-            TableFunc::GenerateSubscripts => vec![ScalarType::Int32],
+            TableFunc::GenerateSubscripts { .. } => vec![ScalarType::Int32],
             TableFunc::Zip(funcs) => funcs.iter().flat_map(|(f, _)| f.output_types()).collect(),
         }
     }

@@ -8,8 +8,6 @@ use sqlparser::ast::{
     Expr, FunctionArguments, GroupByExpr, Ident, OrderByKind, Query, SelectItem, SetExpr, Statement, Value, Visit,
     VisitMut, Visitor, VisitorMut,
 };
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
 
 use crate::PlanError;
 
@@ -76,47 +74,45 @@ pub(crate) fn keep_column_names(query: &mut Query, rewritten: impl Fn(&Expr) -> 
     }
 }
 
-/// `COALESCE((SELECT array_agg(value ORDER BY ...) FROM ... WHERE ...), '{}')`.
+/// `COALESCE((SELECT array_agg(value ORDER BY ...) FROM ... WHERE ...), '{}')`; a query
+/// that is not a plain SELECT of one plain value is aggregated from a derived table.
 fn aggregated(query: &Query) -> Result<Expr, PlanError> {
-    let simple = match &*query.body {
-        SetExpr::Select(select)
-            if select.projection.len() == 1
-                && select.distinct.is_none()
-                && select.having.is_none()
-                && matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
-                && query.limit_clause.is_none()
-                && query.fetch.is_none() =>
-        {
-            Some(select)
-        }
-        _ => None,
+    let SetExpr::Select(select) = &*query.body else { return from_derived_table(query, None) };
+    let (value, alias) = match select.projection.as_slice() {
+        [SelectItem::UnnamedExpr(e)] => (e.clone(), None),
+        [SelectItem::ExprWithAlias { expr, alias }] => (expr.clone(), Some(alias.value.to_lowercase())),
+        _ => return Err(PlanError::Syntax("subquery must return only one column".into())),
     };
-    let Some(select) = simple else {
-        // Anything else is aggregated whole, from a derived table (uncorrelated only).
-        return parse_expr(&format!(
-            "COALESCE((SELECT pg_catalog.array_agg(\"?element?\") FROM ({query}) AS \"?array?\"(\"?element?\")), '{{}}')"
-        ));
+    let refers_to_value = |e: &Expr| match e {
+        Expr::Value(v) => matches!(&v.value, Value::Number(n, _) if n == "1"),
+        Expr::Identifier(i) => alias.as_deref() == Some(i.value.to_lowercase().as_str()),
+        other => *other == value,
     };
-    let (value, alias) = match &select.projection[0] {
-        SelectItem::UnnamedExpr(e) => (e.clone(), None),
-        SelectItem::ExprWithAlias { expr, alias } => (expr.clone(), Some(alias.value.to_lowercase())),
-        other => return Err(PlanError::Syntax(format!("ARRAY(subquery) must select one value, not {other}"))),
+    let items = match &query.order_by {
+        None => vec![],
+        Some(order_by) => match &order_by.kind {
+            OrderByKind::Expressions(items) => items.clone(),
+            OrderByKind::All(_) => return Err(PlanError::Unsupported("ORDER BY ALL in ARRAY(subquery)".into())),
+        },
     };
-    let mut order = Vec::new();
-    if let Some(order_by) = &query.order_by {
-        let OrderByKind::Expressions(items) = &order_by.kind else {
-            return Err(PlanError::Unsupported("ORDER BY ALL in ARRAY(subquery)".into()));
+    let plain = select.distinct.is_none()
+        && select.having.is_none()
+        && matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
+        && query.limit_clause.is_none()
+        && query.fetch.is_none()
+        && !has_special_calls(&value);
+    if !plain {
+        // Ordered by the value itself: the aggregate can keep that order.
+        let by_value = match items.as_slice() {
+            [item] if refers_to_value(&item.expr) => Some(item.options.to_string()),
+            _ => None,
         };
-        for item in items {
-            let refers_to_value = match &item.expr {
-                Expr::Value(v) => matches!(&v.value, Value::Number(n, _) if n == "1"),
-                Expr::Identifier(i) => alias.as_deref() == Some(i.value.to_lowercase().as_str()),
-                _ => false,
-            };
-            let key = if refers_to_value { &value } else { &item.expr };
-            order.push(format!("{key} {}", item.options));
-        }
+        return from_derived_table(query, by_value);
     }
+    let order: Vec<String> = items
+        .iter()
+        .map(|item| format!("{} {}", if refers_to_value(&item.expr) { &value } else { &item.expr }, item.options))
+        .collect();
     let order = if order.is_empty() { String::new() } else { format!(" ORDER BY {}", order.join(", ")) };
     let mut select = (**select).clone();
     select.projection = vec![SelectItem::UnnamedExpr(parse_expr(&format!("pg_catalog.array_agg({value}{order})"))?)];
@@ -124,11 +120,41 @@ fn aggregated(query: &Query) -> Result<Expr, PlanError> {
     parse_expr(&format!("COALESCE(({with}{select}), '{{}}')"))
 }
 
+/// The whole query as a derived table, aggregated (uncorrelated only). `order_by_value`:
+/// the ORDER BY options when the query is ordered by its value alone; any other order
+/// is not kept.
+fn from_derived_table(query: &Query, order_by_value: Option<String>) -> Result<Expr, PlanError> {
+    let order = order_by_value.map(|options| format!(" ORDER BY \"?element?\" {options}")).unwrap_or_default();
+    parse_expr(&format!(
+        "COALESCE((SELECT pg_catalog.array_agg(\"?element?\"{order}) FROM ({query}) AS \"?array?\"(\"?element?\")), '{{}}')"
+    ))
+}
+
+/// Whether `e` calls an aggregate, a window function or a set-returning function, which
+/// cannot go inside `array_agg`.
+fn has_special_calls(e: &Expr) -> bool {
+    struct Finder;
+    impl Visitor for Finder {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            let Expr::Function(f) = e else { return ControlFlow::Continue(()) };
+            let name = f.name.to_string().to_lowercase();
+            let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
+            let special = f.over.is_some()
+                || eddy_expr::AggregateFunc::is_aggregate_name(name)
+                || crate::query::is_set_returning(name);
+            if special {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+    }
+    e.visit(&mut Finder).is_break()
+}
+
 fn parse_expr(sql: &str) -> Result<Expr, PlanError> {
-    Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(|e| PlanError::Syntax(format!("rewriting ARRAY(subquery): {e}")))
+    crate::parse_rewritten_expr(sql)
 }
 
 #[cfg(test)]
@@ -136,7 +162,8 @@ mod tests {
     use super::*;
 
     fn rewritten(sql: &str) -> String {
-        let stmt = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap().remove(0);
+        let stmt = crate::parse(sql).unwrap().remove(0);
+        let crate::Statement::Sql(stmt) = stmt else { panic!("a SQL statement") };
         rewrite(&stmt).unwrap().expect("rewritten").to_string()
     }
 

@@ -1022,7 +1022,7 @@ fn plan_set_returning_reference(ctx: &ExprCtx, f: &ast::Function, name: &str) ->
     }
     match ctx.mode {
         AggMode::Collect(_) => {
-            let args = f_args(f)?;
+            let args = crate::query::function_arg_exprs(f)?;
             let (func, _) = crate::query::plan_set_returning(ctx, name, &args)?;
             let ty = func.output_types().into_iter().next().unwrap_or(ScalarType::Text);
             Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ty.clone()), ty))
@@ -1035,11 +1035,6 @@ fn plan_set_returning_reference(ctx: &ExprCtx, f: &ast::Function, name: &str) ->
         }
         _ => Err(PlanError::Unsupported(format!("{name} here (set-returning functions nested in each other)"))),
     }
-}
-
-fn f_args(f: &ast::Function) -> Result<Vec<&Expr>, PlanError> {
-    let (args, _) = function_args(f)?;
-    expr_args(&args, f)
 }
 
 fn plan_window_reference(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {

@@ -30,6 +30,14 @@ pub use statement::{alter_target_lag_sql, plan};
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
+
+/// Parses an expression the planner wrote itself (a rewrite before planning).
+pub(crate) fn parse_rewritten_expr(sql: &str) -> Result<sqlparser::ast::Expr, PlanError> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| PlanError::Syntax(format!("planning the rewritten expression {sql}: {e}")))
+}
 use sqlparser::tokenizer::{Location, Token};
 
 /// One parsed statement: PostgreSQL's, or Eddy's own DDL (already planned, as it needs no

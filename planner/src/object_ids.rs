@@ -12,8 +12,6 @@ use eddy_repr::Datum;
 use sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Statement, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
 
 use crate::types::parse_type_name;
 use crate::{Catalog, PlanError};
@@ -268,10 +266,7 @@ fn identifier(name: &str) -> String {
 }
 
 fn parse_expr(sql: &str) -> Result<Expr, PlanError> {
-    Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(|e| PlanError::Syntax(format!("rewriting an object-id cast: {e}")))
+    crate::parse_rewritten_expr(sql)
 }
 
 #[cfg(test)]

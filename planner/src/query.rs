@@ -745,15 +745,19 @@ fn collect_set_returning_calls(e: &Expr, out: &mut Vec<ast::Function>) {
 }
 
 /// A function call's arguments, which must all be plain expressions.
-fn function_arg_exprs(f: &ast::Function) -> Result<Vec<&Expr>, PlanError> {
+pub(crate) fn function_arg_exprs(f: &ast::Function) -> Result<Vec<&Expr>, PlanError> {
     let ast::FunctionArguments::List(list) = &f.args else {
         return Err(PlanError::Unsupported(format!("{f}")));
     };
-    list.args
-        .iter()
+    unnamed_exprs(&list.args, &f.name)
+}
+
+/// Function arguments that must all be plain expressions (not named, not `*`).
+fn unnamed_exprs<'a>(args: &'a [ast::FunctionArg], name: &ast::ObjectName) -> Result<Vec<&'a Expr>, PlanError> {
+    args.iter()
         .map(|a| match a {
             ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e),
-            _ => Err(PlanError::Unsupported(format!("named arguments in {f}"))),
+            _ => Err(PlanError::Unsupported(format!("named arguments or * in {name}(...)"))),
         })
         .collect()
 }
@@ -1971,28 +1975,13 @@ pub(crate) fn plan_table_function(
 ) -> Result<TableFuncCall, PlanError> {
     let (name, args, alias): (String, Vec<&Expr>, _) = match factor {
         TableFactor::Table { name, alias, args: Some(args), .. } => {
-            let args = args
-                .args
-                .iter()
-                .map(|a| match a {
-                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e),
-                    _ => Err(PlanError::Unsupported(format!("named arguments to {name}"))),
-                })
-                .collect::<Result<_, _>>()?;
-            (object_name(name), args, alias.as_ref())
+            (object_name(name), unnamed_exprs(&args.args, name)?, alias.as_ref())
         }
         TableFactor::UNNEST { alias, array_exprs, with_offset: false, with_ordinality: false, .. } => {
             ("unnest".to_string(), array_exprs.iter().collect(), alias.as_ref())
         }
         TableFactor::Function { name, args, with_ordinality: false, alias, .. } => {
-            let args = args
-                .iter()
-                .map(|a| match a {
-                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e),
-                    _ => Err(PlanError::Unsupported(format!("named arguments to {name}"))),
-                })
-                .collect::<Result<_, _>>()?;
-            (object_name(name), args, alias.as_ref())
+            (object_name(name), unnamed_exprs(args, name)?, alias.as_ref())
         }
         other => return Err(PlanError::Unsupported(format!("FROM item {other}"))),
     };
@@ -2041,12 +2030,13 @@ pub(crate) fn plan_set_returning(
             _ => return Err(PlanError::Unsupported("unnest of several arrays".into())),
         },
         "generate_subscripts" => match typed.as_slice() {
-            [Typed { ty: Some(ScalarType::Array(_) | ScalarType::Int2Vector), .. }, _] => {
+            [Typed { ty: Some(array @ (ScalarType::Array(_) | ScalarType::Int2Vector)), .. }, _] => {
+                let lower = func::array_lower_bound(array);
                 let mut typed = typed.into_iter();
                 let array = typed.next().map(|t| t.expr);
                 let dim =
                     typed.next().map(|t| coerce(ctx, t, &ScalarType::Int32, CastContext::Implicit)).transpose()?;
-                (TableFunc::GenerateSubscripts, array.into_iter().chain(dim).collect())
+                (TableFunc::GenerateSubscripts { lower }, array.into_iter().chain(dim).collect())
             }
             [Typed { ty: None, .. }, _] => return Err(unknown_array()),
             _ => return Err(no_such_function(name, &typed)),

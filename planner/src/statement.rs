@@ -41,15 +41,25 @@ pub fn plan(
         },
         crate::Statement::Sql(stmt) => stmt,
     };
-    let rewritten = crate::object_ids::rewrite(stmt, catalog)?;
-    let stmt = rewritten.as_ref().unwrap_or(stmt);
-    let rewritten = crate::array_subquery::rewrite(stmt)?;
-    let stmt = rewritten.as_ref().unwrap_or(stmt);
+    let original = stmt;
+    let with_object_ids = crate::object_ids::rewrite(stmt, catalog)?;
+    let stmt = with_object_ids.as_ref().unwrap_or(stmt);
+    let with_arrays = crate::array_subquery::rewrite(stmt)?;
+    let stmt = with_arrays.as_ref().unwrap_or(stmt);
     let params = RefCell::new(ctx.param_types.clone());
     let referenced = RefCell::new(Vec::new());
     let ctes = RefCell::new(Vec::new());
     let qcx = QueryCtx { catalog, stmt: ctx, params: &params, allow_now: true, referenced: &referenced, ctes: &ctes };
-    let plan = plan_statement(&qcx, stmt)?;
+    let mut plan = plan_statement(&qcx, stmt)?;
+    // A view keeps the text its user wrote, not the rewrites it was planned through.
+    if let (Plan::CreateView { create_sql, target_lag, .. }, Statement::CreateView(cv)) = (&mut plan, &**original) {
+        if with_object_ids.is_some() || with_arrays.is_some() {
+            *create_sql = match target_lag {
+                Some(target) => target_lag_create_sql(cv, target, view_options(cv)?.1),
+                None => original.to_string(),
+            };
+        }
+    }
     Ok((plan, params.into_inner()))
 }
 

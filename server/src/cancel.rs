@@ -5,7 +5,7 @@
 //! `statement_timeout` cancels through the same signal.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -26,33 +26,39 @@ pub enum CancelReason {
 /// Whether the statement running on one connection should stop.
 #[derive(Debug, Default)]
 pub struct CancelSignal {
-    /// 0: not requested; otherwise a [`CancelReason`] (1 user, 2 timeout).
-    requested: AtomicU8,
-    /// Counts statements, so that a timer set for one cannot cancel the next.
-    statement: AtomicU64,
+    /// The running statement's number (counted up by [`CancelSignal::reset`]) times 4,
+    /// plus why it was cancelled: 0 not, 1 by the client, 2 by its timeout. One word, so
+    /// that a timer for an ended statement cannot cancel the next one.
+    state: AtomicU64,
     notify: Notify,
 }
 
+const REASON_BITS: u64 = 3;
+
 impl CancelSignal {
     pub fn request(&self) {
-        self.request_for(CancelReason::User);
+        self.set_reason(1, None);
     }
 
-    fn request_for(&self, reason: CancelReason) {
-        let code = match reason {
-            CancelReason::User => 1,
-            CancelReason::Timeout => 2,
-        };
-        self.requested.store(code, Ordering::SeqCst);
-        self.notify.notify_waiters();
+    /// Sets the reason, for statement `statement` only if given; false if not set.
+    fn set_reason(&self, reason: u64, statement: Option<u64>) -> bool {
+        let updated = self.state.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |state| {
+            let current = state >> 2;
+            let wanted = statement.is_none_or(|s| s == current) && state & REASON_BITS == 0;
+            wanted.then_some(state | reason)
+        });
+        if updated.is_ok() {
+            self.notify.notify_waiters();
+        }
+        updated.is_ok()
     }
 
     pub fn is_requested(&self) -> bool {
-        self.requested.load(Ordering::SeqCst) != 0
+        self.state.load(Ordering::SeqCst) & REASON_BITS != 0
     }
 
     pub fn reason(&self) -> Option<CancelReason> {
-        match self.requested.load(Ordering::SeqCst) {
+        match self.state.load(Ordering::SeqCst) & REASON_BITS {
             0 => None,
             1 => Some(CancelReason::User),
             _ => Some(CancelReason::Timeout),
@@ -62,15 +68,14 @@ impl CancelSignal {
     /// A new statement starts: forgets a request that arrived while none ran (PostgreSQL
     /// ignores those), and returns the statement's number for [`CancelSignal::time_out`].
     pub fn reset(&self) -> u64 {
-        self.requested.store(0, Ordering::SeqCst);
-        self.statement.fetch_add(1, Ordering::SeqCst) + 1
+        let previous =
+            self.state.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |state| Some(((state >> 2) + 1) << 2));
+        (previous.unwrap_or(0) >> 2) + 1
     }
 
     /// Cancels statement number `statement` for its timeout, if it is still running.
     pub fn time_out(&self, statement: u64) {
-        if self.statement.load(Ordering::SeqCst) == statement {
-            self.request_for(CancelReason::Timeout);
-        }
+        self.set_reason(2, Some(statement));
     }
 
     /// Resolves once cancelling is requested.

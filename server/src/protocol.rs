@@ -48,9 +48,8 @@ pub struct Connection {
 
 impl Connection {
     pub fn new(coord: Arc<Mutex<Coordinator>>, cancels: Arc<CancelRegistry>) -> Arc<Self> {
-        let mut session = Session::new("eddy".into(), "eddy".into());
+        let session = Session::new("eddy".into(), "eddy".into());
         let cancel = session.cancel.clone();
-        session.cancel = cancel.clone();
         Arc::new(Connection { coord, session: Mutex::new(session), cancel, cancels, key: Mutex::new(None) })
     }
 
@@ -266,12 +265,8 @@ fn fields(desc: &RelationDesc, format: &Format) -> Vec<FieldInfo> {
         .iter()
         .enumerate()
         .map(|(i, (name, ty))| {
-            let mut f = FieldInfo::new(name.clone(), None, None, pg_type(&ty.scalar_type), format.format_for(i));
-            f = f.with_type_size(ty.scalar_type.type_len());
-            if let ScalarType::Numeric { precision: Some(p), scale } = ty.scalar_type {
-                f = f.with_type_modifier((((p << 16) | scale.unwrap_or(0)) + 4) as i32);
-            }
-            f
+            let f = FieldInfo::new(name.clone(), None, None, pg_type(&ty.scalar_type), format.format_for(i));
+            f.with_type_size(ty.scalar_type.type_len()).with_type_modifier(ty.scalar_type.type_modifier())
         })
         .collect()
 }

@@ -132,10 +132,26 @@ pub fn create(element: &ScalarType) -> Result<Resolved, ResolveError> {
     Ok(Resolved { func: Func::ArrayCreate, arg_types: vec![], return_type: array })
 }
 
+/// The first subscript of an array type: 1, but 0 for `int2vector` (as PostgreSQL).
+pub fn lower_bound(array: &ScalarType) -> i32 {
+    if *array == ScalarType::Int2Vector {
+        0
+    } else {
+        1
+    }
+}
+
 /// `a[i]`.
 pub fn index(array: &ScalarType) -> Result<Resolved, ResolveError> {
     match array.array_element() {
-        Some(e) => Ok(Resolved { func: Func::ArrayIndex, arg_types: vec![array.clone(), I4], return_type: e.clone() }),
+        Some(e) => {
+            let lower = lower_bound(array);
+            Ok(Resolved {
+                func: Func::ArrayIndex { lower },
+                arg_types: vec![array.clone(), I4],
+                return_type: e.clone(),
+            })
+        }
         None => Err(ResolveError::DatatypeMismatch(format!(
             "cannot subscript type {array} because it does not support subscripting"
         ))),
@@ -154,9 +170,9 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
     let int = |i: usize| args.get(i).and_then(Datum::as_i64);
     Ok(match func {
         Func::ArrayCreate => Datum::Array(args.to_vec()),
-        Func::ArrayIndex => {
+        Func::ArrayIndex { lower } => {
             let (Some(a), Some(i)) = (elements(func, args, 0)?, int(1)) else { return Ok(Datum::Null) };
-            usize::try_from(i - 1).ok().and_then(|i| a.get(i)).cloned().unwrap_or(Datum::Null)
+            usize::try_from(i - i64::from(*lower)).ok().and_then(|i| a.get(i)).cloned().unwrap_or(Datum::Null)
         }
         Func::ArrayLength | Func::ArrayUpper | Func::ArrayLower | Func::Cardinality => {
             let Some(a) = elements(func, args, 0)? else { return Ok(Datum::Null) };

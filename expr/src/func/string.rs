@@ -560,21 +560,22 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
 }
 
 /// PostgreSQL's `pg_size_pretty(bigint)`: bytes below 10 kB, otherwise the smallest unit
-/// (kB to PB) that keeps the value below 20480, rounded half away from zero.
+/// (kB to PB) that keeps the value below 20480, rounded half away from zero (divisions
+/// truncate toward zero, as PostgreSQL's do).
 fn size_pretty(bytes: i64) -> String {
-    const LIMIT: i64 = 10 * 1024;
-    const LIMIT2: i64 = LIMIT * 2 - 1;
+    const LIMIT: u64 = 10 * 1024;
+    const LIMIT2: u64 = LIMIT * 2 - 1;
     let half_rounded = |x: i64| (x + if x < 0 { -1 } else { 1 }) / 2;
-    if bytes.abs() < LIMIT {
+    if bytes.unsigned_abs() < LIMIT {
         return format!("{bytes} bytes");
     }
     // One extra bit kept for rounding.
-    let mut size = bytes >> 9;
+    let mut size = bytes / 512;
     for unit in ["kB", "MB", "GB", "TB"] {
-        if size.abs() < LIMIT2 {
+        if size.unsigned_abs() < LIMIT2 {
             return format!("{} {unit}", half_rounded(size));
         }
-        size >>= 10;
+        size /= 1024;
     }
     format!("{} PB", half_rounded(size))
 }

@@ -550,6 +550,8 @@ fn pg_size_pretty_rounds_as_postgres() {
         (1 << 40, "1024 GB"),
         (-10240, "-10 kB"),
         (1 << 62, "4096 PB"),
+        (-15361, "-15 kB"),
+        (i64::MIN, "-8192 PB"),
     ] {
         assert_eq!(f.eval(&[Datum::Int64(bytes)]).unwrap(), text(shown), "{bytes}");
     }

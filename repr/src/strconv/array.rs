@@ -68,20 +68,27 @@ pub fn parse_array(text: &str, element_type: &ScalarType) -> Result<Datum, Parse
             // Nested braces: a multidimensional array, which Eddy does not have.
             Some('{') => return Err(malformed()),
             _ => {
+                // Bytes up to the last escaped character stay, blanks after it go.
+                let mut kept = 0;
                 while let Some(c) = chars.next_if(|c| *c != ',') {
                     match c {
                         '{' | '}' | '"' => return Err(malformed()),
-                        '\\' => value.push(chars.next().ok_or_else(malformed)?),
+                        '\\' => {
+                            value.push(chars.next().ok_or_else(malformed)?);
+                            kept = value.len();
+                            quoted = true;
+                        }
                         c => value.push(c),
                     }
                 }
-                let trimmed = value.trim_end_matches(is_pg_space).len();
+                let trimmed = value.trim_end_matches(is_pg_space).len().max(kept);
                 value.truncate(trimmed);
                 if value.is_empty() {
                     return Err(malformed());
                 }
             }
         }
+        // A NULL only when written bare: `"NULL"` and `\NULL` are the text NULL.
         if !quoted && value.eq_ignore_ascii_case("NULL") {
             elements.push(Datum::Null);
         } else {
@@ -98,7 +105,7 @@ pub fn parse_array(text: &str, element_type: &ScalarType) -> Result<Datum, Parse
 
 /// `array_send`: dimensions, a NULL flag, the element type, then each element with its
 /// length (-1 for NULL).
-pub(super) fn encode_array(elements: &[Datum], element_type: &ScalarType, out: &mut Vec<u8>) {
+pub(super) fn encode_array(elements: &[Datum], element_type: &ScalarType, lower_bound: i32, out: &mut Vec<u8>) {
     let has_nulls = elements.iter().any(Datum::is_null);
     let dimensions: i32 = if elements.is_empty() { 0 } else { 1 };
     out.extend_from_slice(&dimensions.to_be_bytes());
@@ -106,7 +113,7 @@ pub(super) fn encode_array(elements: &[Datum], element_type: &ScalarType, out: &
     out.extend_from_slice(&element_type.oid().to_be_bytes());
     if dimensions == 1 {
         out.extend_from_slice(&(elements.len() as i32).to_be_bytes());
-        out.extend_from_slice(&1i32.to_be_bytes());
+        out.extend_from_slice(&lower_bound.to_be_bytes());
     }
     for e in elements {
         if e.is_null() {
@@ -182,6 +189,11 @@ mod tests {
         let parsed = parse_array(" { 1 , NULL,3 } ", &ScalarType::Int32).unwrap();
         assert_eq!(parsed, Datum::Array(vec![Datum::Int32(1), Datum::Null, Datum::Int32(3)]));
         assert_eq!(parse_array("{}", &ScalarType::Int32).unwrap(), Datum::Array(vec![]));
+        let escaped = parse_array(r"{\NULL,a\ ,b }", &ScalarType::Text).unwrap();
+        assert_eq!(
+            escaped,
+            Datum::Array(vec![Datum::Text("NULL".into()), Datum::Text("a ".into()), Datum::Text("b".into())])
+        );
         for bad in ["1,2", "{1,2", "{{1},{2}}", "{1,,2}", "{a}"] {
             assert!(parse_array(bad, &ScalarType::Int32).is_err(), "{bad} should not parse");
         }
@@ -191,11 +203,11 @@ mod tests {
     fn binary_round_trips() {
         let a = vec![Datum::Int64(7), Datum::Null, Datum::Int64(-1)];
         let mut out = Vec::new();
-        encode_array(&a, &ScalarType::Int64, &mut out);
+        encode_array(&a, &ScalarType::Int64, 1, &mut out);
         assert_eq!(&out[..4], &1i32.to_be_bytes());
         assert_eq!(decode_array(&out, &ScalarType::Int64).unwrap(), Datum::Array(a));
         let mut empty = Vec::new();
-        encode_array(&[], &ScalarType::Text, &mut empty);
+        encode_array(&[], &ScalarType::Text, 1, &mut empty);
         assert_eq!(decode_array(&empty, &ScalarType::Text).unwrap(), Datum::Array(vec![]));
     }
 }

@@ -187,8 +187,9 @@ pub(super) fn encode(datum: &Datum, ty: &ScalarType, out: &mut Vec<u8>) {
             super::format_datum(d, ty, &mut s);
             out.extend_from_slice(s.as_bytes());
         }
-        (T::Array(element), Datum::Array(elements)) => super::array::encode_array(elements, element, out),
-        (T::Int2Vector, Datum::Array(elements)) => super::array::encode_array(elements, &T::Int16, out),
+        (T::Array(element), Datum::Array(elements)) => super::array::encode_array(elements, element, 1, out),
+        // int2vector counts from 0.
+        (T::Int2Vector, Datum::Array(elements)) => super::array::encode_array(elements, &T::Int16, 0, out),
         (T::TimestampTz, Datum::Timestamp(ts)) => out.extend_from_slice(&timestamp_micros(ts).to_be_bytes()),
         (T::Timestamp, Datum::TimestampTz(ts)) => {
             out.extend_from_slice(&timestamp_micros(&ts.naive_utc()).to_be_bytes())
@@ -228,7 +229,7 @@ fn encode_own(datum: &Datum, out: &mut Vec<u8>) {
         Datum::Uuid(u) => out.extend_from_slice(&u.to_be_bytes()),
         // Arrays are written by `encode`, which knows their element type; text elements
         // are the only ones whose layout needs none.
-        Datum::Array(elements) => super::array::encode_array(elements, &ScalarType::Text, out),
+        Datum::Array(elements) => super::array::encode_array(elements, &ScalarType::Text, 1, out),
         Datum::Null => {}
     }
 }
