@@ -322,6 +322,15 @@ const SHAPES: &[(&str, &str)] = &[
         "SELECT k, count(*) OVER (PARTITION BY k) AS n, row_number() OVER (PARTITION BY k ORDER BY id, v, s, b, ts) AS rn \
          FROM t1",
     ),
+    // ---- arrays
+    (
+        "v_array_agg",
+        "SELECT k, array_agg(id ORDER BY id) AS ids, array_agg(s ORDER BY s) FILTER (WHERE b) AS ss, \
+         cardinality(array_agg(v)) AS n FROM t1 GROUP BY k",
+    ),
+    ("v_unnest_lateral", "SELECT t2.k, x FROM t2, unnest(ARRAY[t2.w, t2.k * 2]) AS x"),
+    ("v_srf_select_list", "SELECT id, k, generate_series(1, k % 3) AS g FROM t1"),
+    ("v_any_array", "SELECT id, s FROM t1 WHERE k = ANY (ARRAY[1, 2, 3]) OR s = ANY ('{a,b}')"),
     // ---- views over views
     ("v_base", "SELECT k, count(*) AS n, sum(v) AS total, avg(v) AS mean FROM t1 GROUP BY k"),
     ("v_over_view_join", "SELECT a.k, a.n, a.total, b.w FROM v_base a JOIN t2 b ON a.k = b.k"),
