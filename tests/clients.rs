@@ -319,7 +319,21 @@ fn psql_lists_relations() -> anyhow::Result<()> {
         "CREATE TABLE orders (id int, amt int); CREATE VIEW big AS SELECT * FROM orders WHERE amt > 10; \
          CREATE MATERIALIZED VIEW total AS SELECT sum(amt) FROM orders; CREATE INDEX orders_amt ON orders (amt)",
     ]);
-    for meta in ["\\dt", "\\dv", "\\dm", "\\d", "\\di", "\\d big", "\\d orders", "\\d+ total", "\\l", "\\du"] {
+    for meta in [
+        "\\dt",
+        "\\dv",
+        "\\dm",
+        "\\d",
+        "\\di",
+        "\\d big",
+        "\\d orders",
+        "\\d+ total",
+        "\\l",
+        "\\du",
+        "\\df",
+        "\\dx",
+        "\\dT",
+    ] {
         psql.args(["-c", meta]);
     }
     let output = psql.output()?;
@@ -338,6 +352,9 @@ fn psql_lists_relations() -> anyhow::Result<()> {
         "SELECT sum(amt) FROM orders",
         " eddy | eddy  | UTF8     |",
         " eddy      | Superuser",
+        "List of functions",
+        "List of installed extensions",
+        "List of data types",
     ] {
         assert!(stdout.contains(expected), "psql output lacks {expected:?}:\n{stdout}");
     }

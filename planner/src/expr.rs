@@ -802,6 +802,9 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
         | "obj_description"
         | "shobj_description"
         | "pg_get_constraintdef"
+        | "pg_get_function_result"
+        | "pg_get_function_arguments"
+        | "pg_get_function_identity_arguments"
         | "pg_get_statisticsobjdef_columns"
             if (1..=3).contains(&args.len()) =>
         {

@@ -178,11 +178,14 @@ impl Rewriter<'_> {
             ObjectIdType::Namespace => ("pg_namespace", PlanError::UnknownSchema),
         };
         let wanted = identifier(name);
-        self.oids_and_names(table)
-            .into_iter()
-            .find(|(_, n)| *n == wanted)
-            .map(|(oid, _)| oid)
-            .ok_or_else(|| missing(name.to_string()))
+        let found = self.oids_and_names(table).into_iter().find(|(_, n)| *n == wanted).map(|(oid, _)| oid);
+        match found {
+            Some(oid) => Ok(oid),
+            // A catalog table (`'pg_catalog.pg_extension'::regclass`, as psql writes to
+            // find descriptions): it has no row in pg_class, and nothing refers to it.
+            None if kind == ObjectIdType::Class && self.catalog.resolve(&wanted).is_some() => Ok(0),
+            None => Err(missing(name.to_string())),
+        }
     }
 
     /// `CASE inner::text WHEN 'name' THEN oid ... END` over `table`'s rows: a name read

@@ -206,6 +206,33 @@ pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> O
                         ("enumlabel", T),
                     ]),
                 ),
+                // No user-defined functions or extensions either (`\df`, `\dx`).
+                "pg_proc" => (
+                    27,
+                    Builder::new(&[
+                        ("oid", I8),
+                        ("proname", T),
+                        ("pronamespace", I8),
+                        ("proowner", I8),
+                        ("prokind", T),
+                        ("proretset", B),
+                        ("prorettype", I8),
+                        ("pronargs", I2),
+                        ("prosrc", T),
+                        ("proacl", array_of(T)),
+                    ]),
+                ),
+                "pg_extension" => (
+                    28,
+                    Builder::new(&[
+                        ("oid", I8),
+                        ("extname", T),
+                        ("extowner", I8),
+                        ("extnamespace", I8),
+                        ("extrelocatable", B),
+                        ("extversion", T),
+                    ]),
+                ),
                 "pg_auth_members" => {
                     (24, Builder::new(&[("roleid", I8), ("member", I8), ("grantor", I8), ("admin_option", B)]))
                 }
@@ -426,6 +453,7 @@ fn pg_type() -> Builder {
         ("typndims", I4),
         ("typcollation", I8),
         ("typdefault", T),
+        ("typacl", array_of(T)),
     ]);
     let types = ScalarType::all().into_iter().flat_map(|t| [t.clone(), array_of(t)]);
     for ty in types {
@@ -453,6 +481,7 @@ fn pg_type() -> Builder {
             int4(-1),
             int4(0),
             int(collation(&ty)),
+            Datum::Null,
             Datum::Null,
         ]);
     }
