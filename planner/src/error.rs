@@ -32,6 +32,8 @@ pub enum PlanError {
     /// `ARRAY[]` without a cast (SQLSTATE 42P18).
     #[error("{0}")]
     IndeterminateType(String),
+    #[error("unrecognized configuration parameter \"{0}\"")]
+    UnknownSetting(String),
     #[error("{0}")]
     TypeMismatch(String),
     #[error("{0}")]
@@ -81,6 +83,7 @@ impl PlanError {
             PlanError::Windowing(_) => "42P20",
             PlanError::UnknownType(_) => "42704",
             PlanError::IndeterminateType(_) => "42P18",
+            PlanError::UnknownSetting(_) => "42704",
             PlanError::TypeMismatch(_) => "42804",
             PlanError::Datatype(_) => "42804",
             PlanError::Resolve(e) => e.sqlstate(),

@@ -823,6 +823,42 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
             Ok(Typed::known(ScalarExpr::Literal(Datum::Bool(true), ScalarType::Bool), ScalarType::Bool))
         }
         "pg_encoding_to_char" if args.len() == 1 => text_literal("UTF8".into()),
+        "pg_is_in_recovery" if args.is_empty() => {
+            Ok(Typed::known(ScalarExpr::Literal(Datum::Bool(false), ScalarType::Bool), ScalarType::Bool))
+        }
+        "pg_backend_pid" if args.is_empty() => Ok(Typed::known(
+            ScalarExpr::Literal(Datum::Int32(ctx.stmt.backend_pid), ScalarType::Int32),
+            ScalarType::Int32,
+        )),
+        // The schemas searched: with `true`, the implicit pg_catalog too.
+        "current_schemas" if args.len() == 1 => {
+            let implicit = match plan_expr(ctx, args[0])?.expr {
+                ScalarExpr::Literal(Datum::Bool(b), _) => b,
+                _ => return Err(PlanError::Unsupported("current_schemas of a non-constant".into())),
+            };
+            let schemas = if implicit { vec!["pg_catalog", "public"] } else { vec!["public"] };
+            let ty = ScalarType::Array(Box::new(ScalarType::Text));
+            let datum = Datum::Array(schemas.into_iter().map(|s| Datum::Text(s.into())).collect());
+            Ok(Typed::known(ScalarExpr::Literal(datum, ty.clone()), ty))
+        }
+        // `current_setting(name [, missing_ok])`: the session's value when the statement ran.
+        "current_setting" if (1..=2).contains(&args.len()) => {
+            let name = match plan_expr(ctx, args[0])?.expr {
+                ScalarExpr::Literal(Datum::Text(name), _) => name.to_lowercase(),
+                _ => return Err(PlanError::Unsupported("current_setting of a non-constant name".into())),
+            };
+            let missing_ok = match args.get(1).map(|a| plan_expr(ctx, a)).transpose()?.map(|t| t.expr) {
+                Some(ScalarExpr::Literal(Datum::Bool(b), _)) => b,
+                _ => false,
+            };
+            match ctx.stmt.settings.iter().find(|(n, _)| *n == name) {
+                Some((_, value)) => text_literal(value.clone()),
+                None if missing_ok => {
+                    Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ScalarType::Text), ScalarType::Text))
+                }
+                None => Err(PlanError::UnknownSetting(name)),
+            }
+        }
         // Sizes on disk are per collection in eddy_catalog.storage, not per relation oid.
         "pg_table_size" | "pg_relation_size" | "pg_total_relation_size" | "pg_indexes_size" if args.len() == 1 => {
             Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ScalarType::Int64), ScalarType::Int64))

@@ -20,11 +20,23 @@ pub struct StatementContext {
     pub params: Option<Vec<(Datum, ScalarType)>>,
     /// Types declared for `$1..$n` by the client (`None` = let the planner infer).
     pub param_types: Vec<Option<ScalarType>>,
+    /// The session's settings (`current_setting`), by lower-case name.
+    pub settings: Vec<(String, String)>,
+    /// The connection's process id, as the client got it at startup (`pg_backend_pid`).
+    pub backend_pid: i32,
 }
 
 impl StatementContext {
     pub fn new(now: DateTime<Utc>) -> Self {
-        StatementContext { now, user: "eddy".into(), database: "eddy".into(), params: None, param_types: vec![] }
+        StatementContext {
+            now,
+            user: "eddy".into(),
+            database: "eddy".into(),
+            params: None,
+            param_types: vec![],
+            settings: vec![],
+            backend_pid: 0,
+        }
     }
 }
 

@@ -116,6 +116,8 @@ impl Connection {
         let mut ctx = StatementContext::new(chrono::Utc::now());
         ctx.user = session.user.clone();
         ctx.database = session.database.clone();
+        ctx.settings = session.all();
+        ctx.backend_pid = self.key.lock().ok().and_then(|k| k.as_ref().map(|(pid, _)| *pid)).unwrap_or(0);
         ctx.params = params;
         ctx.param_types = param_types;
         let wait = RestoreWait::start();
