@@ -248,6 +248,11 @@ pub enum Plan {
         returning: Option<QueryPlan>,
     },
     Select(QueryPlan),
+    /// `COPY table | (query) TO STDOUT`: the query's rows in a COPY format.
+    CopyTo {
+        query: QueryPlan,
+        format: CopyFormat,
+    },
     CopyFrom {
         table: GlobalId,
         columns: Vec<usize>,

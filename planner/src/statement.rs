@@ -93,7 +93,12 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
         Statement::Copy { source, to: false, target: ast::CopyTarget::Stdin, options, legacy_options, .. } => {
             plan_copy_from(qcx, source, options, legacy_options)
         }
-        Statement::Copy { .. } => Err(PlanError::Unsupported("COPY other than COPY table FROM STDIN".into())),
+        Statement::Copy { source, to: true, target: ast::CopyTarget::Stdout, options, legacy_options, .. } => {
+            plan_copy_to(qcx, source, options, legacy_options)
+        }
+        Statement::Copy { .. } => {
+            Err(PlanError::Unsupported("COPY other than COPY ... FROM STDIN and COPY ... TO STDOUT".into()))
+        }
         Statement::Explain { statement, .. } => plan_explain(qcx, statement),
         Statement::StartTransaction { .. } => Ok(Plan::StartTransaction),
         Statement::Commit { .. } => Ok(Plan::Commit),
@@ -689,18 +694,19 @@ fn plan_copy_from(
             })
             .collect::<Result<_, _>>()?
     };
+    let format = copy_format(options, legacy)?;
+    let column_types = columns.iter().map(|&c| item.desc.columns()[c].1.scalar_type.clone()).collect();
+    Ok(Plan::CopyFrom { table: item.id, columns, column_types, arity: item.desc.arity(), format })
+}
+
+/// The format a COPY's options ask for: text (tab-delimited, `\N` for NULL) unless CSV.
+fn copy_format(options: &[ast::CopyOption], legacy: &[ast::CopyLegacyOption]) -> Result<CopyFormat, PlanError> {
     let mut csv = false;
     let mut header = false;
     let mut delimiter = None;
     let mut null = None;
     let mut quote = b'"';
     let mut escape = None;
-    let one_byte = |s: &str, what: &str| -> Result<u8, PlanError> {
-        match s.as_bytes() {
-            [b] => Ok(*b),
-            _ => Err(PlanError::InvalidParameter(format!("COPY {what} must be a single one-byte character"))),
-        }
-    };
     for o in options {
         match o {
             ast::CopyOption::Format(f) => match normalize_ident(f).as_str() {
@@ -718,15 +724,24 @@ fn plan_copy_from(
     }
     for o in legacy {
         match o {
-            ast::CopyLegacyOption::Csv(_) => csv = true,
+            ast::CopyLegacyOption::Csv(csv_options) => {
+                csv = true;
+                for c in csv_options {
+                    match c {
+                        ast::CopyLegacyCsvOption::Header => header = true,
+                        ast::CopyLegacyCsvOption::Quote(q) => quote = *q as u8,
+                        ast::CopyLegacyCsvOption::Escape(e) => escape = Some(*e as u8),
+                        other => return Err(PlanError::Unsupported(format!("COPY option {other}"))),
+                    }
+                }
+            }
             ast::CopyLegacyOption::Delimiter(c) => delimiter = Some(*c as u8),
             ast::CopyLegacyOption::Null(n) => null = Some(n.clone()),
             ast::CopyLegacyOption::Header => header = true,
             other => return Err(PlanError::Unsupported(format!("COPY option {other}"))),
         }
     }
-    let _ = one_byte;
-    let format = if csv {
+    Ok(if csv {
         CopyFormat::Csv {
             delimiter: delimiter.unwrap_or(b','),
             quote,
@@ -736,9 +751,38 @@ fn plan_copy_from(
         }
     } else {
         CopyFormat::Text { delimiter: delimiter.unwrap_or(b'\t'), null: null.unwrap_or_else(|| "\\N".into()) }
+    })
+}
+
+/// `COPY table [(columns)] TO STDOUT` or `COPY (query) TO STDOUT`.
+fn plan_copy_to(
+    qcx: &QueryCtx,
+    source: &ast::CopySource,
+    options: &[ast::CopyOption],
+    legacy: &[ast::CopyLegacyOption],
+) -> Result<Plan, PlanError> {
+    let format = copy_format(options, legacy)?;
+    let query = match source {
+        ast::CopySource::Query(q) => (**q).clone(),
+        ast::CopySource::Table { table_name, columns } => {
+            let list = if columns.is_empty() {
+                "*".to_string()
+            } else {
+                columns.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            };
+            let sql = format!("SELECT {list} FROM {table_name}");
+            match crate::parse(&sql)?.into_iter().next() {
+                Some(crate::Statement::Sql(stmt)) => match *stmt {
+                    Statement::Query(q) => *q,
+                    _ => return Err(PlanError::Syntax(sql)),
+                },
+                _ => return Err(PlanError::Syntax(sql)),
+            }
+        }
     };
-    let column_types = columns.iter().map(|&c| item.desc.columns()[c].1.scalar_type.clone()).collect();
-    Ok(Plan::CopyFrom { table: item.id, columns, column_types, arity: item.desc.arity(), format })
+    let (planned, finishing) = plan_top_query(qcx, &query)?;
+    let desc = project_desc(&planned.scope, &finishing.project);
+    Ok(Plan::CopyTo { query: QueryPlan { expr: planned.expr, finishing, desc }, format })
 }
 
 fn plan_explain(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {

@@ -72,6 +72,17 @@ pub enum ExecuteResponse {
     Subscribe(crate::subscribe::Subscription),
     /// A `SELECT` whose inputs are read: what is left runs without the coordinator.
     Select(PreparedSelect),
+    /// `COPY ... TO STDOUT`: a prepared `SELECT` whose rows go out in `format`.
+    CopyTo {
+        select: PreparedSelect,
+        format: eddy_planner::CopyFormat,
+    },
+    /// `COPY ... TO STDOUT`, evaluated: what to send, one item per row (a CSV header
+    /// joined to the first row's item).
+    CopyOut {
+        columns: usize,
+        lines: Vec<Vec<u8>>,
+    },
 }
 
 /// A `SELECT` with every input read at one time, to be evaluated (joins, aggregates,
@@ -387,6 +398,9 @@ impl Coordinator {
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "DELETE".into(), rows: Some(count as usize) }))
             }
             Plan::Select(q) => Ok(ExecuteResponse::Select(self.prepare_select(session, &q)?)),
+            Plan::CopyTo { query, format } => {
+                Ok(ExecuteResponse::CopyTo { select: self.prepare_select(session, &query)?, format })
+            }
             Plan::CopyFrom { table, columns, column_types, arity, format } => {
                 session.copy_in = Some(copy::CopyState::new(table, columns.clone(), column_types, arity, format));
                 Ok(ExecuteResponse::CopyIn { columns: columns.len() })

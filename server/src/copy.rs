@@ -1,7 +1,8 @@
-//! `COPY ... FROM STDIN`: decoding PostgreSQL's text and CSV formats into table rows.
+//! `COPY ... FROM STDIN`: decoding PostgreSQL's text and CSV formats into table rows;
+//! `COPY ... TO STDOUT`: encoding rows into them.
 
 use eddy_planner::CopyFormat;
-use eddy_repr::{strconv, Datum, GlobalId, Row, ScalarType};
+use eddy_repr::{strconv, Datum, GlobalId, RelationDesc, Row, ScalarType};
 
 use crate::error::AdapterError;
 
@@ -149,6 +150,95 @@ fn split_text(line: &str, delimiter: char, null: &str) -> Vec<Option<String>> {
             Some(out)
         })
         .collect()
+}
+
+/// `rows` as COPY lines in `format`, each ending in a newline, as PostgreSQL's `COPY ...
+/// TO` writes them: one item per row, so that the items count the rows; a CSV `HEADER`
+/// line goes in front of the first row (alone when there is none).
+pub fn encode_lines(desc: &RelationDesc, rows: &[Row], format: &CopyFormat) -> Vec<Vec<u8>> {
+    let mut lines = Vec::with_capacity(rows.len());
+    for row in rows {
+        let values: Vec<Option<String>> =
+            row.iter().zip(desc.columns()).map(|(d, (_, ty))| strconv::datum_to_text(d, &ty.scalar_type)).collect();
+        lines.push(encode_line(&values, format));
+    }
+    if let CopyFormat::Csv { header: true, .. } = format {
+        let names: Vec<Option<String>> = desc.columns().iter().map(|(n, _)| Some(n.clone())).collect();
+        let mut header = encode_line(&names, format);
+        match lines.first_mut() {
+            Some(first) => {
+                header.append(first);
+                *first = header;
+            }
+            None => lines.push(header),
+        }
+    }
+    lines
+}
+
+fn encode_line(values: &[Option<String>], format: &CopyFormat) -> Vec<u8> {
+    let mut line = String::new();
+    match format {
+        CopyFormat::Text { delimiter, null } => {
+            let delimiter = *delimiter as char;
+            for (i, value) in values.iter().enumerate() {
+                if i > 0 {
+                    line.push(delimiter);
+                }
+                match value {
+                    None => line.push_str(null),
+                    Some(v) => {
+                        for c in v.chars() {
+                            match c {
+                                '\\' => line.push_str("\\\\"),
+                                '\n' => line.push_str("\\n"),
+                                '\r' => line.push_str("\\r"),
+                                '\t' => line.push_str("\\t"),
+                                '\u{8}' => line.push_str("\\b"),
+                                '\u{c}' => line.push_str("\\f"),
+                                '\u{b}' => line.push_str("\\v"),
+                                c if c == delimiter => {
+                                    line.push('\\');
+                                    line.push(c);
+                                }
+                                c => line.push(c),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        CopyFormat::Csv { delimiter, quote, escape, null, .. } => {
+            let (delimiter, quote, escape) = (*delimiter as char, *quote as char, *escape as char);
+            for (i, value) in values.iter().enumerate() {
+                if i > 0 {
+                    line.push(delimiter);
+                }
+                match value {
+                    None => line.push_str(null),
+                    Some(v) => {
+                        // Quoted when it could be misread: as NULL, or for what it holds.
+                        let needs_quotes =
+                            v == null || v.chars().any(|c| c == delimiter || c == quote || c == '\n' || c == '\r');
+                        if needs_quotes {
+                            line.push(quote);
+                            for c in v.chars() {
+                                if c == quote || c == escape {
+                                    line.push(escape);
+                                }
+                                line.push(c);
+                            }
+                            line.push(quote);
+                        } else {
+                            line.push_str(v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    line.push('\n');
+    line.into_bytes()
 }
 
 #[cfg(test)]

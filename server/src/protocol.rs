@@ -137,6 +137,16 @@ impl Connection {
                 drop(session);
                 tokio::task::block_in_place(|| select.evaluate())
             }
+            (_, ExecuteResponse::CopyTo { select, format }) => {
+                drop(session);
+                match tokio::task::block_in_place(|| select.evaluate())? {
+                    ExecuteResponse::Rows { desc, rows } => Ok(ExecuteResponse::CopyOut {
+                        columns: desc.arity(),
+                        lines: crate::copy::encode_lines(&desc, &rows, &format),
+                    }),
+                    other => Ok(other),
+                }
+            }
             (eddy_planner::Statement::Cursor(cursor), ExecuteResponse::Subscribe(sub)) => {
                 if let CursorStatement::Declare { name, .. } = &**cursor {
                     session.cursors.insert(name.clone(), Cursor::new(sub, &self.coord));
@@ -321,6 +331,16 @@ fn to_response(resp: ExecuteResponse, format: &Format, float_digits: i32, coord:
             Ok(rows) => to_response(rows, format, float_digits, coord),
             Err(e) => Response::Error(Box::new(to_pg_error(e))),
         },
+        // pgwire sends CopyOutResponse, one CopyData per item, CopyDone and `COPY n`, with
+        // n the number of items: so a CSV header travels with the first row.
+        ExecuteResponse::CopyOut { columns, lines } => {
+            let data = lines.into_iter().map(|line| Ok(CopyData::new(line.into())));
+            Response::CopyOut(CopyResponse::new(0, columns, stream::iter(data.collect::<Vec<_>>())))
+        }
+        // `Connection::run` evaluates it into `CopyOut` first.
+        ExecuteResponse::CopyTo { .. } => {
+            Response::Error(Box::new(to_pg_error(AdapterError::Internal("COPY TO not evaluated".into()))))
+        }
         // Streamed by `stream_subscription` before a response is built; never reaches here.
         ExecuteResponse::Subscribe(sub) => {
             drop((sub, coord));
@@ -472,10 +492,10 @@ impl ExtendedQueryHandler for Connection {
         }
         let types = param_types.clone();
         let resp = self.run(stmt, Some(params), types).map_err(user_error)?;
-        if let ExecuteResponse::Subscribe(sub) = resp {
-            return stream_subscription(client, sub, self.coord.clone(), &self.cancel).await;
+        match resp {
+            ExecuteResponse::Subscribe(sub) => stream_subscription(client, sub, self.coord.clone(), &self.cancel).await,
+            resp => Ok(to_response(resp, &portal.result_column_format, self.float_digits(), &self.coord)),
         }
-        Ok(to_response(resp, &portal.result_column_format, self.float_digits(), &self.coord))
     }
 
     async fn do_describe_statement<C>(
