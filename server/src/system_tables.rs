@@ -243,6 +243,8 @@ pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> O
                 "information_schema.tables" => (21, information_schema_tables(&relations)),
                 "information_schema.columns" => (22, information_schema_columns(&relations)),
                 "information_schema.views" => (23, information_schema_views(&relations)),
+                "information_schema.table_constraints" => (29, table_constraints(&relations)),
+                "information_schema.key_column_usage" => (30, key_column_usage(&relations)),
                 _ => return None,
             };
             return Some(table.build(name, CATALOG_TABLE_ID_BASE + k));
@@ -930,6 +932,73 @@ fn information_schema_columns(relations: &[Listed]) -> Builder {
                 text("NEVER"),
                 text(if r.relkind == "r" { "YES" } else { "NO" }),
             ]);
+        }
+    }
+    b
+}
+
+/// PRIMARY KEY and UNIQUE constraints, as `information_schema.table_constraints` lists them.
+fn table_constraints(relations: &[Listed]) -> Builder {
+    let mut b = Builder::new(&[
+        ("constraint_catalog", T),
+        ("constraint_schema", T),
+        ("constraint_name", T),
+        ("table_catalog", T),
+        ("table_schema", T),
+        ("table_name", T),
+        ("constraint_type", T),
+        ("is_deferrable", T),
+        ("initially_deferred", T),
+        ("enforced", T),
+    ]);
+    for r in relations {
+        for key in r.keys {
+            b.row(vec![
+                text(DATABASE),
+                text("public"),
+                text(&key.name),
+                text(DATABASE),
+                text("public"),
+                text(r.name),
+                text(if key.primary { "PRIMARY KEY" } else { "UNIQUE" }),
+                text("NO"),
+                text("NO"),
+                text("YES"),
+            ]);
+        }
+    }
+    b
+}
+
+/// The columns of each PRIMARY KEY and UNIQUE constraint, in key order.
+fn key_column_usage(relations: &[Listed]) -> Builder {
+    let mut b = Builder::new(&[
+        ("constraint_catalog", T),
+        ("constraint_schema", T),
+        ("constraint_name", T),
+        ("table_catalog", T),
+        ("table_schema", T),
+        ("table_name", T),
+        ("column_name", T),
+        ("ordinal_position", I4),
+        ("position_in_unique_constraint", I4),
+    ]);
+    for r in relations {
+        for key in r.keys {
+            for (i, &c) in key.columns.iter().enumerate() {
+                let Some((column, _)) = r.desc.columns().get(c) else { continue };
+                b.row(vec![
+                    text(DATABASE),
+                    text("public"),
+                    text(&key.name),
+                    text(DATABASE),
+                    text("public"),
+                    text(r.name),
+                    text(column),
+                    int4(i as i32 + 1),
+                    Datum::Null,
+                ]);
+            }
         }
     }
     b
