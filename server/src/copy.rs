@@ -152,14 +152,22 @@ fn split_text(line: &str, delimiter: char, null: &str) -> Vec<Option<String>> {
         .collect()
 }
 
-/// `rows` as COPY lines in `format`, each ending in a newline, as PostgreSQL's `COPY ...
-/// TO` writes them: one item per row, so that the items count the rows; a CSV `HEADER`
-/// line goes in front of the first row (alone when there is none).
-pub fn encode_lines(desc: &RelationDesc, rows: &[Row], format: &CopyFormat) -> Vec<Vec<u8>> {
+/// `rows` as COPY lines in `format` (floats as `extra_float_digits` says), each ending in
+/// a newline, as PostgreSQL's `COPY ... TO` writes them: one item per row, so that the
+/// items count the rows; a CSV `HEADER` line goes in front of the first row (alone when
+/// there is none).
+pub fn encode_lines(desc: &RelationDesc, rows: &[Row], format: &CopyFormat, float_digits: i32) -> Vec<Vec<u8>> {
+    let text = |d: &Datum, ty: &ScalarType| {
+        (!d.is_null()).then(|| {
+            let mut out = String::new();
+            strconv::format_datum_with_float_digits(d, ty, float_digits, &mut out);
+            out
+        })
+    };
     let mut lines = Vec::with_capacity(rows.len());
     for row in rows {
         let values: Vec<Option<String>> =
-            row.iter().zip(desc.columns()).map(|(d, (_, ty))| strconv::datum_to_text(d, &ty.scalar_type)).collect();
+            row.iter().zip(desc.columns()).map(|(d, (_, ty))| text(d, &ty.scalar_type)).collect();
         lines.push(encode_line(&values, format));
     }
     if let CopyFormat::Csv { header: true, .. } = format {

@@ -138,11 +138,12 @@ impl Connection {
                 tokio::task::block_in_place(|| select.evaluate())
             }
             (_, ExecuteResponse::CopyTo { select, format }) => {
+                let digits = float_digits(&session);
                 drop(session);
                 match tokio::task::block_in_place(|| select.evaluate())? {
                     ExecuteResponse::Rows { desc, rows } => Ok(ExecuteResponse::CopyOut {
                         columns: desc.arity(),
-                        lines: crate::copy::encode_lines(&desc, &rows, &format),
+                        lines: crate::copy::encode_lines(&desc, &rows, &format, digits),
                     }),
                     other => Ok(other),
                 }
@@ -160,10 +161,9 @@ impl Connection {
     /// Returns once what the statement wrote, and everything it could have read, is
     /// durable; waits without the coordinator so that concurrent writers share syncs. If
     /// the data directory refused the statement's writes, undoes them and says why.
-    /// The session's `extra_float_digits` (1, PostgreSQL's default, if unreadable).
+    /// The session's `extra_float_digits`.
     fn float_digits(&self) -> i32 {
-        let session = self.session.lock().ok();
-        session.and_then(|s| s.get("extra_float_digits").ok()).and_then(|v| v.trim().parse().ok()).unwrap_or(1)
+        self.session.lock().ok().map_or(1, |s| float_digits(&s))
     }
 
     fn await_durable(&self, session: &mut Session, coord: MutexGuard<'_, Coordinator>) -> Result<(), AdapterError> {
@@ -250,6 +250,11 @@ impl RestoreWait {
     fn pause(&self) {
         tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(20)));
     }
+}
+
+/// The session's `extra_float_digits` (1, PostgreSQL's default, if unreadable).
+fn float_digits(session: &Session) -> i32 {
+    session.get("extra_float_digits").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(1)
 }
 
 fn unknown_cursor(name: &str) -> AdapterError {
