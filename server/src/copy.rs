@@ -185,68 +185,63 @@ pub fn encode_lines(desc: &RelationDesc, rows: &[Row], format: &CopyFormat, floa
 }
 
 fn encode_line(values: &[Option<String>], format: &CopyFormat) -> Vec<u8> {
+    let (delimiter, null) = match format {
+        CopyFormat::Text { delimiter, null } | CopyFormat::Csv { delimiter, null, .. } => (*delimiter as char, null),
+    };
     let mut line = String::new();
-    match format {
-        CopyFormat::Text { delimiter, null } => {
-            let delimiter = *delimiter as char;
-            for (i, value) in values.iter().enumerate() {
-                if i > 0 {
-                    line.push(delimiter);
-                }
-                match value {
-                    None => line.push_str(null),
-                    Some(v) => {
-                        for c in v.chars() {
-                            match c {
-                                '\\' => line.push_str("\\\\"),
-                                '\n' => line.push_str("\\n"),
-                                '\r' => line.push_str("\\r"),
-                                '\t' => line.push_str("\\t"),
-                                '\u{8}' => line.push_str("\\b"),
-                                '\u{c}' => line.push_str("\\f"),
-                                '\u{b}' => line.push_str("\\v"),
-                                c if c == delimiter => {
-                                    line.push('\\');
-                                    line.push(c);
-                                }
-                                c => line.push(c),
-                            }
-                        }
-                    }
-                }
-            }
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            line.push(delimiter);
         }
-        CopyFormat::Csv { delimiter, quote, escape, null, .. } => {
-            let (delimiter, quote, escape) = (*delimiter as char, *quote as char, *escape as char);
-            for (i, value) in values.iter().enumerate() {
-                if i > 0 {
-                    line.push(delimiter);
-                }
-                match value {
-                    None => line.push_str(null),
-                    Some(v) => {
-                        // Quoted when it could be misread: as NULL, or for what it holds.
-                        let needs_quotes =
-                            v == null || v.chars().any(|c| c == delimiter || c == quote || c == '\n' || c == '\r');
-                        if needs_quotes {
-                            line.push(quote);
-                            for c in v.chars() {
-                                if c == quote || c == escape {
-                                    line.push(escape);
-                                }
-                                line.push(c);
-                            }
-                            line.push(quote);
-                        } else {
-                            line.push_str(v);
-                        }
-                    }
-                }
+        match (value, format) {
+            (None, _) => line.push_str(null),
+            (Some(v), CopyFormat::Text { .. }) => push_text_field(&mut line, v, delimiter),
+            (Some(v), CopyFormat::Csv { quote, escape, .. }) => {
+                push_csv_field(&mut line, v, delimiter, *quote as char, *escape as char, null)
             }
         }
     }
     line.push('\n');
     line.into_bytes()
+}
+
+/// A value in COPY's text format: backslash escapes for the characters that would end
+/// or split the field.
+fn push_text_field(line: &mut String, value: &str, delimiter: char) {
+    for c in value.chars() {
+        match c {
+            '\\' => line.push_str("\\\\"),
+            '\n' => line.push_str("\\n"),
+            '\r' => line.push_str("\\r"),
+            '\t' => line.push_str("\\t"),
+            '\u{8}' => line.push_str("\\b"),
+            '\u{c}' => line.push_str("\\f"),
+            '\u{b}' => line.push_str("\\v"),
+            c if c == delimiter => {
+                line.push('\\');
+                line.push(c);
+            }
+            c => line.push(c),
+        }
+    }
+}
+
+/// A value in CSV: quoted when it could be misread (as NULL, or for what it holds), with
+/// quotes and escapes inside escaped.
+fn push_csv_field(line: &mut String, value: &str, delimiter: char, quote: char, escape: char, null: &str) {
+    let needs_quotes = value == null || value.chars().any(|c| c == delimiter || c == quote || c == '\n' || c == '\r');
+    if !needs_quotes {
+        line.push_str(value);
+        return;
+    }
+    line.push(quote);
+    for c in value.chars() {
+        if c == quote || c == escape {
+            line.push(escape);
+        }
+        line.push(c);
+    }
+    line.push(quote);
 }
 
 #[cfg(test)]
