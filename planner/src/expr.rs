@@ -430,7 +430,7 @@ fn column(ctx: &ExprCtx, table: Option<&str>, name: &str) -> Result<Typed, PlanE
     Ok(Typed::known(ScalarExpr::Column(i), ctx.scope.columns[i].ty.clone()))
 }
 
-fn string_value(v: &Value) -> Option<String> {
+pub(crate) fn string_value(v: &Value) -> Option<String> {
     match v {
         Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) | Value::NationalStringLiteral(s) => {
             Some(s.clone())

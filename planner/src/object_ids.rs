@@ -10,7 +10,7 @@ use std::ops::ControlFlow;
 use eddy_expr::RelationExpr;
 use eddy_repr::Datum;
 use sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Statement, Value, Visit, VisitMut, Visitor, VisitorMut,
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Statement, Visit, VisitMut, Visitor, VisitorMut,
 };
 
 use crate::types::parse_type_name;
@@ -121,7 +121,6 @@ impl Rewriter<'_> {
                 })
             })
             .collect();
-        let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
         let by_name = string_literal(view).filter(|s| !s.bytes().all(|b| b.is_ascii_digit()));
         if let Some(name) = by_name {
             let wanted = identifier(&name);
@@ -129,17 +128,11 @@ impl Rewriter<'_> {
             return parse_expr(&found.unwrap_or_else(|| "CAST(NULL AS text)".into()));
         }
         let oids = self.oids_and_names("pg_class");
-        let arms: String = definitions
-            .iter()
-            .filter_map(|(name, definition)| {
-                let oid = oids.iter().find(|(_, n)| n == name)?.0;
-                Some(format!(" WHEN {oid} THEN {}", quote(definition)))
-            })
-            .collect();
-        if arms.is_empty() {
-            return parse_expr("CAST(NULL AS text)");
-        }
-        parse_expr(&format!("CASE CAST(({view}) AS bigint){arms} ELSE CAST(NULL AS text) END"))
+        let arms = definitions.iter().filter_map(|(name, definition)| {
+            let oid = oids.iter().find(|(_, n)| n == name)?.0;
+            Some((oid.to_string(), quote(definition)))
+        });
+        case_expr(&format!("CAST(({view}) AS bigint)"), arms, "CAST(NULL AS text)")
     }
 
     fn rows(&self, table: &str) -> Vec<eddy_repr::Row> {
@@ -191,28 +184,14 @@ impl Rewriter<'_> {
     /// `CASE inner::text WHEN 'name' THEN oid ... END` over `table`'s rows: a name read
     /// at run time (NULL for none, where PostgreSQL would fail).
     fn oid_lookup(&self, inner: &str, table: &str) -> Result<Expr, PlanError> {
-        let arms: String = self
-            .oids_and_names(table)
-            .into_iter()
-            .map(|(oid, name)| format!(" WHEN '{}' THEN {oid}", name.replace('\'', "''")))
-            .collect();
-        if arms.is_empty() {
-            return parse_expr("CAST(NULL AS bigint)");
-        }
-        parse_expr(&format!("CASE CAST(({inner}) AS text){arms} ELSE CAST(NULL AS bigint) END"))
+        let arms = self.oids_and_names(table).into_iter().map(|(oid, name)| (quote(&name), oid.to_string()));
+        case_expr(&format!("CAST(({inner}) AS text)"), arms, "CAST(NULL AS bigint)")
     }
 
     /// `CASE inner WHEN oid THEN 'name' ... ELSE inner::text END` over `table`'s rows.
     fn name_lookup(&self, inner: &str, table: &str) -> Result<Expr, PlanError> {
-        let arms: String = self
-            .oids_and_names(table)
-            .into_iter()
-            .map(|(oid, name)| format!(" WHEN {oid} THEN '{}'", name.replace('\'', "''")))
-            .collect();
-        if arms.is_empty() {
-            return parse_expr(&format!("CAST(({inner}) AS text)"));
-        }
-        parse_expr(&format!("CASE ({inner}){arms} ELSE CAST(({inner}) AS text) END"))
+        let arms = self.oids_and_names(table).into_iter().map(|(oid, name)| (oid.to_string(), quote(&name)));
+        case_expr(&format!("({inner})"), arms, &format!("CAST(({inner}) AS text)"))
     }
 
     /// `(oid, name)` of each row of the catalog table `table` (its first two columns).
@@ -244,13 +223,25 @@ fn is_text_valued(e: &Expr) -> bool {
 
 fn string_literal(e: &Expr) -> Option<String> {
     match e {
-        Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Some(s.clone()),
-            _ => None,
-        },
+        Expr::Value(v) => crate::expr::string_value(&v.value),
         Expr::Nested(inner) => string_literal(inner),
         _ => None,
     }
+}
+
+/// `text` as a SQL string literal.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `CASE subject WHEN a THEN b ... ELSE otherwise END` from SQL text, or just `otherwise`
+/// without arms.
+fn case_expr(subject: &str, arms: impl Iterator<Item = (String, String)>, otherwise: &str) -> Result<Expr, PlanError> {
+    let arms: String = arms.map(|(when, then)| format!(" WHEN {when} THEN {then}")).collect();
+    if arms.is_empty() {
+        return parse_expr(otherwise);
+    }
+    parse_expr(&format!("CASE {subject}{arms} ELSE {otherwise} END"))
 }
 
 /// A name as `regclass_in` reads it: a schema prefix dropped, folded to lower case

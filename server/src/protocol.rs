@@ -340,7 +340,7 @@ fn to_response(resp: ExecuteResponse, format: &Format, float_digits: i32, coord:
         // n the number of items: so a CSV header travels with the first row.
         ExecuteResponse::CopyOut { columns, lines } => {
             let data = lines.into_iter().map(|line| Ok(CopyData::new(line.into())));
-            Response::CopyOut(CopyResponse::new(0, columns, stream::iter(data.collect::<Vec<_>>())))
+            Response::CopyOut(CopyResponse::new(0, columns, stream::iter(data)))
         }
         // `Connection::run` evaluates it into `CopyOut` first.
         ExecuteResponse::CopyTo { .. } => {

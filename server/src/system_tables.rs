@@ -937,15 +937,22 @@ fn information_schema_columns(relations: &[Listed]) -> Builder {
     b
 }
 
+/// The columns that name a constraint and its table in `information_schema`.
+fn constraint_identity_columns(more: &[(&'static str, ScalarType)]) -> Builder {
+    let identity =
+        ["constraint_catalog", "constraint_schema", "constraint_name", "table_catalog", "table_schema", "table_name"];
+    let columns: Vec<(&str, ScalarType)> = identity.into_iter().map(|n| (n, T)).chain(more.iter().cloned()).collect();
+    Builder::new(&columns)
+}
+
+/// Their values for `key` of relation `r`.
+fn constraint_identity(key: &UniqueKey, r: &Listed) -> Vec<Datum> {
+    vec![text(DATABASE), text("public"), text(&key.name), text(DATABASE), text("public"), text(r.name)]
+}
+
 /// PRIMARY KEY and UNIQUE constraints, as `information_schema.table_constraints` lists them.
 fn table_constraints(relations: &[Listed]) -> Builder {
-    let mut b = Builder::new(&[
-        ("constraint_catalog", T),
-        ("constraint_schema", T),
-        ("constraint_name", T),
-        ("table_catalog", T),
-        ("table_schema", T),
-        ("table_name", T),
+    let mut b = constraint_identity_columns(&[
         ("constraint_type", T),
         ("is_deferrable", T),
         ("initially_deferred", T),
@@ -953,18 +960,10 @@ fn table_constraints(relations: &[Listed]) -> Builder {
     ]);
     for r in relations {
         for key in r.keys {
-            b.row(vec![
-                text(DATABASE),
-                text("public"),
-                text(&key.name),
-                text(DATABASE),
-                text("public"),
-                text(r.name),
-                text(if key.primary { "PRIMARY KEY" } else { "UNIQUE" }),
-                text("NO"),
-                text("NO"),
-                text("YES"),
-            ]);
+            let kind = text(if key.primary { "PRIMARY KEY" } else { "UNIQUE" });
+            let mut row = constraint_identity(key, r);
+            row.extend([kind, text("NO"), text("NO"), text("YES")]);
+            b.row(row);
         }
     }
     b
@@ -972,13 +971,7 @@ fn table_constraints(relations: &[Listed]) -> Builder {
 
 /// The columns of each PRIMARY KEY and UNIQUE constraint, in key order.
 fn key_column_usage(relations: &[Listed]) -> Builder {
-    let mut b = Builder::new(&[
-        ("constraint_catalog", T),
-        ("constraint_schema", T),
-        ("constraint_name", T),
-        ("table_catalog", T),
-        ("table_schema", T),
-        ("table_name", T),
+    let mut b = constraint_identity_columns(&[
         ("column_name", T),
         ("ordinal_position", I4),
         ("position_in_unique_constraint", I4),
@@ -987,17 +980,9 @@ fn key_column_usage(relations: &[Listed]) -> Builder {
         for key in r.keys {
             for (i, &c) in key.columns.iter().enumerate() {
                 let Some((column, _)) = r.desc.columns().get(c) else { continue };
-                b.row(vec![
-                    text(DATABASE),
-                    text("public"),
-                    text(&key.name),
-                    text(DATABASE),
-                    text("public"),
-                    text(r.name),
-                    text(column),
-                    int4(i as i32 + 1),
-                    Datum::Null,
-                ]);
+                let mut row = constraint_identity(key, r);
+                row.extend([text(column), int4(i as i32 + 1), Datum::Null]);
+                b.row(row);
             }
         }
     }
