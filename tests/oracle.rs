@@ -15,13 +15,15 @@
 //! Shapes listed in [`KNOWN_FAILING`] fail because of Eddy bugs written up in
 //! `tests/ORACLE_FINDINGS.md`; they still run and report, but do not fail the test.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use eddy_tests::compare::{difference, run};
 use eddy_tests::postgres::PostgresProcess;
+use eddy_tests::rng::Rng;
 use eddy_tests::EddyProcess;
-use tokio_postgres::{Client, SimpleQueryMessage};
+use tokio_postgres::Client;
 
 /// Shapes that fail because of an Eddy bug (see `tests/ORACLE_FINDINGS.md`). They still
 /// run and print their mismatches, but do not fail the test. Empty it as bugs get fixed.
@@ -342,44 +344,6 @@ const SHAPES: &[(&str, &str)] = &[
 // ---------------------------------------------------------------------------------------
 // Random workload
 
-/// xorshift64*, seeded through splitmix64: small, deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        Rng(if z == 0 { 1 } else { z })
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1) as u64) as i64
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
-
 const NULL_PCT: u64 = 30;
 const STRINGS: &[&str] = &["a", "b", "abc", "Abc", "bab", "hello world", "x y z", "", " pad ", "zzz", "a%b", "ba"];
 const NAMES: &[&str] = &["alpha", "beta", "gamma", "delta", "gala", "Banana", "", "omega", "a b", "zeta"];
@@ -623,58 +587,6 @@ fn workload(seed: u64, batches: usize) -> Vec<Vec<String>> {
 // ---------------------------------------------------------------------------------------
 // Running statements and comparing
 
-type Row = Vec<Option<String>>;
-
-/// Rows (sorted) and the affected-row count of the last command, or the error.
-async fn run(client: &Client, sql: &str) -> Result<(Vec<Row>, u64), String> {
-    let messages = client.simple_query(sql).await.map_err(|e| match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
-    })?;
-    let mut rows = Vec::new();
-    let mut affected = 0;
-    for m in messages {
-        match m {
-            SimpleQueryMessage::Row(row) => rows.push((0..row.len()).map(|i| row.get(i).map(str::to_string)).collect()),
-            SimpleQueryMessage::CommandComplete(n) => affected = n,
-            _ => {}
-        }
-    }
-    rows.sort();
-    Ok((rows, affected))
-}
-
-fn show_row(row: &Row) -> String {
-    let cells: Vec<String> = row.iter().map(|c| c.as_ref().map_or("NULL".to_string(), |s| format!("{s:?}"))).collect();
-    format!("({})", cells.join(", "))
-}
-
-/// Rows of `a` not matched in `b` (multiset difference).
-fn minus(a: &[Row], b: &[Row]) -> Vec<Row> {
-    let mut counts: BTreeMap<&Row, usize> = BTreeMap::new();
-    for r in b {
-        *counts.entry(r).or_default() += 1;
-    }
-    let mut out = Vec::new();
-    for r in a {
-        match counts.get_mut(r) {
-            Some(n) if *n > 0 => *n -= 1,
-            _ => out.push(r.clone()),
-        }
-    }
-    out
-}
-
-fn describe_rows(out: &mut String, label: &str, rows: &[Row]) {
-    let _ = writeln!(out, "  {label} ({}):", rows.len());
-    for r in rows.iter().take(25) {
-        let _ = writeln!(out, "    {}", show_row(r));
-    }
-    if rows.len() > 25 {
-        let _ = writeln!(out, "    ... {} more", rows.len() - 25);
-    }
-}
-
 struct View {
     name: String,
     base: &'static str,
@@ -775,28 +687,7 @@ impl Oracle<'_> {
             let expected = run(&self.pg, &select).await.map(|(rows, _)| rows);
             let actual = run(&self.eddy, &select).await.map(|(rows, _)| rows);
             self.report.checks += 1;
-            let problem = match (&expected, &actual) {
-                (Ok(e), Ok(a)) if e == a => None,
-                (Err(e), Err(a)) if e.split(':').next() == a.split(':').next() => None,
-                (Ok(e), Ok(a)) => {
-                    let mut out = String::new();
-                    let _ = writeln!(out, "  eddy has {} rows, postgres has {}", a.len(), e.len());
-                    describe_rows(&mut out, "rows only in eddy", &minus(a, e));
-                    describe_rows(&mut out, "rows only in postgres", &minus(e, a));
-                    Some(out)
-                }
-                (Ok(e), Err(a)) => {
-                    let mut out = format!("  eddy fails: {a}\n");
-                    describe_rows(&mut out, "postgres rows", e);
-                    Some(out)
-                }
-                (Err(e), Ok(a)) => {
-                    let mut out = format!("  postgres fails: {e}\n");
-                    describe_rows(&mut out, "eddy rows", a);
-                    Some(out)
-                }
-                (Err(e), Err(a)) => Some(format!("  eddy fails: {a}\n  postgres fails: {e}\n")),
-            };
+            let problem = difference(&expected, &actual);
             let Some(problem) = problem else { continue };
             let statements = self.batch_text(batch);
             let view = &mut self.views[idx];

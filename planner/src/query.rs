@@ -879,7 +879,8 @@ fn plan_from(
         rest.into_iter().partition(|c| c.to_string().contains(SCALAR_SUBQUERY_TABLE));
     let mut planned = plan_from_where(qcx, from, and_all(rest).as_ref())?;
     for (n, query) in scalars.iter().enumerate() {
-        planned = attach_scalar_subquery(qcx, planned, query, n, grouped)?;
+        let null_rejected = reading_scalars.iter().any(|c| rejects_null_subquery(c, n));
+        planned = attach_scalar_subquery(qcx, planned, query, n, grouped, null_rejected)?;
     }
     planned = apply_where(qcx, planned, and_all(reading_scalars).as_ref())?;
     for test in subquery_tests {
@@ -900,6 +901,19 @@ pub fn filter_rows(qcx: &QueryCtx, planned: Planned, selection: &Expr) -> Result
         planned = apply_subquery_test(qcx, planned, test)?;
     }
     Ok(planned.expr)
+}
+
+/// Whether WHERE conjunct `c` is false or NULL whenever scalar subquery `n` is NULL: a
+/// comparison with the subquery as one side (`l_quantity < (SELECT 0.2 * avg(...) ...)`).
+fn rejects_null_subquery(c: &Expr, n: usize) -> bool {
+    use ast::BinaryOperator::*;
+    let hidden = hidden_column_ref(n);
+    match unnest(c) {
+        Expr::BinaryOp { left, op: Eq | NotEq | Lt | LtEq | Gt | GtEq, right } => {
+            *unnest(left) == hidden || *unnest(right) == hidden
+        }
+        _ => false,
+    }
 }
 
 fn and_all(conjuncts: Vec<&Expr>) -> Option<Expr> {
@@ -1147,19 +1161,21 @@ pub(crate) fn hidden_column(n: usize, ty: ScalarType) -> Scope {
 /// Adds scalar subquery number `n` to `planned` as a hidden column. Uncorrelated: a cross
 /// join with its one-row value. Correlated: by equalities ([`attach_by_equalities`]) or
 /// otherwise (planned over the outer values it reads, [`correlated::attach_scalar`]).
+/// `null_rejected`: WHERE drops the rows where the subquery is NULL.
 fn attach_scalar_subquery(
     qcx: &QueryCtx,
     planned: Planned,
     query: &ast::Query,
     n: usize,
     grouped: bool,
+    null_rejected: bool,
 ) -> Result<Planned, PlanError> {
     if grouped && correlated::reads_outer(qcx, &planned.scope, query)? {
         return Err(PlanError::Unsupported("a correlated scalar subquery in a query with GROUP BY".into()));
     }
     if let Some(d) = decorrelate(qcx, query, &planned.scope, true, true)? {
         if let Some(default) = equality_correlated_default(qcx, &planned.scope, query, &d)? {
-            return attach_by_equalities(qcx, planned, d, default, n);
+            return attach_by_equalities(qcx, planned, d, default, n, null_rejected);
         }
     }
     let planned = match correlated::attach_scalar(qcx, planned, query, n)? {
@@ -1197,13 +1213,16 @@ fn equality_correlated_default(
 
 /// A scalar subquery correlated by equalities (`(SELECT avg(x) FROM t2 WHERE t2.k =
 /// t1.k)`): its aggregate grouped by the inner keys, left-joined on the outer keys; outer
-/// rows without a group get `default` (NULL, or 0 for a `count`).
+/// rows without a group get `default` (NULL, or 0 for a `count`). When the default is NULL
+/// and WHERE drops NULLs (`null_rejected`), an inner join gives the same rows and does
+/// not compute the outer query a second time for the unmatched ones.
 fn attach_by_equalities(
     qcx: &QueryCtx,
     planned: Planned,
     d: Decorrelated,
     default: Datum,
     n: usize,
+    null_rejected: bool,
 ) -> Result<Planned, PlanError> {
     let sub = plan_uncorrelated(qcx, &d.query)?;
     let arity = planned.scope.len();
@@ -1216,9 +1235,13 @@ fn attach_by_equalities(
         equalities.push(binary(&ctx, "=", left, right)?.expr);
     }
     let matched = join_on(planned.expr.clone(), arity, sub.expr, equalities)?.project((0..=arity).collect());
+    let scope = planned.scope.concat(&hidden_column(n, ty.clone()));
+    if null_rejected && default.is_null() {
+        return Ok(Planned { expr: matched, scope });
+    }
     let unmatched = antijoin(planned.expr, matched.clone().project((0..arity).collect()).distinct(), arity)
-        .map(vec![ScalarExpr::Literal(default, ty.clone())]);
-    Ok(Planned { expr: matched.union(unmatched), scope: planned.scope.concat(&hidden_column(n, ty)) })
+        .map(vec![ScalarExpr::Literal(default, ty)]);
+    Ok(Planned { expr: matched.union(unmatched), scope })
 }
 
 pub(crate) enum AggregateShape {
@@ -1546,22 +1569,22 @@ pub(crate) fn plan_from_where(
         factors.push(planned);
         laterals.push(None);
     }
-    let Some(first) = factors.first() else {
+    if factors.is_empty() {
         let unit = Planned { expr: RelationExpr::constant(vec![Row::empty()], 0), scope: Scope::default() };
         return apply_where(qcx, unit, selection);
-    };
+    }
     if factors.len() == 1 {
         let only = factors.pop().ok_or_else(|| PlanError::Syntax("empty FROM".into()))?;
         return apply_where(qcx, only, selection);
     }
-    let _ = first;
-    // Comma joins: plan WHERE over all inputs, then join left to right, moving each
+    // Comma joins: plan WHERE over all inputs, then join one input at a time, moving each
     // conjunct into the first join where all its columns are available.
     let mut full_scope = Scope::default();
-    let mut ends = Vec::new();
+    let mut ranges = Vec::new();
     for f in &factors {
+        let start = full_scope.len();
         full_scope = full_scope.concat(&f.scope);
-        ends.push(full_scope.len());
+        ranges.push(start..full_scope.len());
     }
     let mut conjuncts = match selection {
         Some(w) => {
@@ -1569,23 +1592,91 @@ pub(crate) fn plan_from_where(
         }
         None => vec![],
     };
-    let mut iter = factors.into_iter().zip(ends).zip(laterals);
-    let ((first, _), _) = iter.next().ok_or_else(|| PlanError::Syntax("empty FROM".into()))?;
-    let mut expr = first.expr;
-    let mut left_arity = first.scope.len();
-    for ((factor, end), lateral) in iter {
+    // A function reading the items before it must come after them: FROM order then.
+    let order = if laterals.iter().any(Option::is_some) {
+        (0..factors.len()).collect()
+    } else {
+        join_order(&ranges, &conjuncts)
+    };
+    let mut inputs: Vec<Option<(Planned, Option<TableFuncCall>)>> =
+        factors.into_iter().zip(laterals).map(Some).collect();
+    // Where each column of `full_scope` sits in the joined relation so far.
+    let mut position = vec![usize::MAX; full_scope.len()];
+    let mut expr: Option<RelationExpr> = None;
+    let mut left_arity = 0;
+    for &f in &order {
+        let (factor, lateral) = inputs[f].take().ok_or_else(|| PlanError::Syntax("FROM item joined twice".into()))?;
+        for (i, column) in ranges[f].clone().enumerate() {
+            position[column] = left_arity + i;
+        }
         let (ready, rest): (Vec<_>, Vec<_>) =
-            conjuncts.into_iter().partition(|c| c.max_column().is_none_or(|m| m < end));
+            conjuncts.into_iter().partition(|c| columns_of(c).iter().all(|&col| position[col] != usize::MAX));
         conjuncts = rest;
-        expr = match lateral {
+        let ready: Vec<ScalarExpr> = ready
+            .into_iter()
+            .map(|mut c| {
+                c.permute(&|col| position[col]);
+                c
+            })
+            .collect();
+        expr = Some(match (expr, lateral) {
+            (None, _) => factor.expr.filter(ready),
             // A function reading the items before it: called once per row of them.
-            Some(call) => call.over(expr).filter(ready),
-            None => join_on(expr, left_arity, factor.expr, ready)?,
-        };
-        left_arity = end;
+            (Some(left), Some(call)) => call.over(left).filter(ready),
+            (Some(left), None) => join_on(left, left_arity, factor.expr, ready)?,
+        });
+        left_arity += ranges[f].len();
     }
-    let expr = expr.filter(conjuncts);
+    let expr = expr.ok_or_else(|| PlanError::Syntax("empty FROM".into()))?;
+    let in_from_order = order.windows(2).all(|w| w[0] < w[1]);
+    let expr = if in_from_order { expr } else { expr.project(position) };
     Ok(Planned { expr, scope: full_scope })
+}
+
+/// The order in which to join the FROM items at `ranges` (column ranges of the combined
+/// scope): the first item, then again and again the first remaining item that an equality
+/// in `conjuncts` ties to those joined so far (FROM order when none is), so that `FROM
+/// part, supplier, partsupp WHERE p_partkey = ps_partkey AND s_suppkey = ps_suppkey`
+/// joins through `partsupp` instead of building part x supplier.
+fn join_order(ranges: &[std::ops::Range<usize>], conjuncts: &[ScalarExpr]) -> Vec<usize> {
+    let item_of = |column: usize| ranges.iter().position(|r| r.contains(&column));
+    // For each equality between columns of two or more items: the items it reads.
+    let links: Vec<Vec<usize>> = conjuncts
+        .iter()
+        .filter(|c| matches!(c, ScalarExpr::Call { func: eddy_expr::Func::Eq, .. }))
+        .map(|c| {
+            let mut items: Vec<usize> = columns_of(c).into_iter().filter_map(item_of).collect();
+            items.sort_unstable();
+            items.dedup();
+            items
+        })
+        .filter(|items| items.len() > 1)
+        .collect();
+    let mut joined = vec![false; ranges.len()];
+    let mut order = Vec::with_capacity(ranges.len());
+    while order.len() < ranges.len() {
+        let tied =
+            |i: usize| links.iter().any(|items| items.contains(&i) && items.iter().all(|&j| j == i || joined[j]));
+        let next = (0..ranges.len())
+            .filter(|&i| !joined[i])
+            .find(|&i| order.is_empty() || tied(i))
+            .or_else(|| (0..ranges.len()).find(|&i| !joined[i]));
+        let Some(next) = next else { break };
+        joined[next] = true;
+        order.push(next);
+    }
+    order
+}
+
+/// The columns `e` reads.
+fn columns_of(e: &ScalarExpr) -> Vec<usize> {
+    let mut columns = Vec::new();
+    e.visit(&mut |x| {
+        if let ScalarExpr::Column(i) = x {
+            columns.push(*i);
+        }
+    });
+    columns
 }
 
 fn apply_where(qcx: &QueryCtx, planned: Planned, selection: Option<&Expr>) -> Result<Planned, PlanError> {
@@ -1602,8 +1693,31 @@ fn apply_where(qcx: &QueryCtx, planned: Planned, selection: Option<&Expr>) -> Re
 fn split_conjunction(e: ScalarExpr) -> Vec<ScalarExpr> {
     match e {
         ScalarExpr::And(parts) => parts.into_iter().flat_map(split_conjunction).collect(),
+        ScalarExpr::Or(branches) if !branches.is_empty() => factor_disjunction(branches),
         other => vec![other],
     }
+}
+
+/// `(a AND b) OR (a AND c)` as the conjuncts `a`, `b OR c` (equal in three-valued logic),
+/// so that an equality every branch repeats can join the inputs it ties, as in TPC-H's
+/// query 19, instead of filtering their cross product.
+fn factor_disjunction(branches: Vec<ScalarExpr>) -> Vec<ScalarExpr> {
+    let branches: Vec<Vec<ScalarExpr>> = branches.into_iter().map(split_conjunction).collect();
+    let mut common: Vec<ScalarExpr> = Vec::new();
+    for c in &branches[0] {
+        if !common.contains(c) && branches[1..].iter().all(|b| b.contains(c)) {
+            common.push(c.clone());
+        }
+    }
+    let rest: Vec<Vec<ScalarExpr>> =
+        branches.into_iter().map(|b| b.into_iter().filter(|c| !common.contains(c)).collect()).collect();
+    // A branch left with nothing is TRUE, and so is the whole disjunction.
+    if !common.is_empty() && rest.iter().any(Vec::is_empty) {
+        return common;
+    }
+    let and_of = |mut parts: Vec<ScalarExpr>| if parts.len() == 1 { parts.remove(0) } else { ScalarExpr::And(parts) };
+    common.push(ScalarExpr::Or(rest.into_iter().map(and_of).collect()));
+    common
 }
 
 /// Inner join of `left` (columns `0..left_arity`) and `right` on `conjuncts` over the
@@ -2099,4 +2213,46 @@ fn generate_series(ctx: &ExprCtx, typed: Vec<Typed>) -> Result<(TableFunc, Vec<S
         .map(|(t, ty)| coerce(ctx, t, ty, CastContext::Implicit))
         .collect::<Result<_, _>>()?;
     Ok((func, args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eddy_expr::Func;
+
+    fn eq(a: usize, b: usize) -> ScalarExpr {
+        ScalarExpr::call(Func::Eq, vec![ScalarExpr::Column(a), ScalarExpr::Column(b)])
+    }
+
+    fn flag(c: usize) -> ScalarExpr {
+        ScalarExpr::Column(c)
+    }
+
+    #[test]
+    fn comma_joins_follow_equalities_instead_of_cross_joining() {
+        // part (0..2), supplier (2..4), partsupp (4..6): part = partsupp, supplier = partsupp.
+        let ranges = [0..2, 2..4, 4..6];
+        assert_eq!(join_order(&ranges, &[eq(0, 4), eq(2, 5)]), vec![0, 2, 1]);
+        // Already connected in FROM order: unchanged.
+        assert_eq!(join_order(&ranges, &[eq(0, 2), eq(3, 4)]), vec![0, 1, 2]);
+        // Nothing ties the items: FROM order (a cross join is what was asked for).
+        assert_eq!(join_order(&ranges, &[flag(1)]), vec![0, 1, 2]);
+        // An equality over three items ties an item once the other two are in.
+        let three =
+            ScalarExpr::call(Func::Eq, vec![ScalarExpr::call(Func::Eq, vec![flag(0), flag(2)]), ScalarExpr::Column(4)]);
+        assert_eq!(join_order(&ranges, &[three, eq(0, 5)]), vec![0, 2, 1]);
+    }
+
+    #[test]
+    fn conjuncts_every_branch_repeats_leave_the_disjunction() {
+        let branch = |extra: usize| ScalarExpr::And(vec![eq(0, 4), flag(extra), eq(0, 4)]);
+        let factored = split_conjunction(ScalarExpr::Or(vec![branch(1), branch(2), branch(3)]));
+        assert_eq!(factored, vec![eq(0, 4), ScalarExpr::Or(vec![flag(1), flag(2), flag(3)])]);
+        // A branch that is only the common part makes the rest of the disjunction TRUE.
+        let factored = split_conjunction(ScalarExpr::Or(vec![eq(0, 4), branch(2)]));
+        assert_eq!(factored, vec![eq(0, 4)]);
+        // Nothing in common: the disjunction stays whole.
+        let plain = ScalarExpr::Or(vec![flag(1), ScalarExpr::And(vec![flag(2), flag(3)])]);
+        assert_eq!(split_conjunction(plain.clone()), vec![plain]);
+    }
 }

@@ -1,8 +1,10 @@
 //! Shared helpers for Eddy's end-to-end tests: start a real `eddy` process on a free
 //! loopback port and connect to it over pgwire.
 
+pub mod compare;
 pub mod kafka;
 pub mod postgres;
+pub mod rng;
 pub mod subscription;
 
 use anyhow::Context;
