@@ -333,6 +333,22 @@ const SHAPES: &[(&str, &str)] = &[
     ("v_unnest_lateral", "SELECT t2.k, x FROM t2, unnest(ARRAY[t2.w, t2.k * 2]) AS x"),
     ("v_srf_select_list", "SELECT id, k, generate_series(1, k % 3) AS g FROM t1"),
     ("v_any_array", "SELECT id, s FROM t1 WHERE k = ANY (ARRAY[1, 2, 3]) OR s = ANY ('{a,b}')"),
+    // ---- LATERAL subqueries
+    (
+        "v_lateral_top_k",
+        "SELECT t2.k, x.id, x.v FROM t2, LATERAL (SELECT id, v FROM t1 WHERE t1.k = t2.k \
+         ORDER BY v DESC NULLS LAST, id LIMIT 2) x",
+    ),
+    (
+        "v_lateral_aggregate",
+        "SELECT t2.name, x.n, x.total FROM t2 LEFT JOIN LATERAL (SELECT count(*) AS n, sum(v) AS total \
+         FROM t1 WHERE t1.k < t2.k) x ON true",
+    ),
+    (
+        "v_lateral_window",
+        "SELECT t2.k, x.id, x.rn FROM t2, LATERAL (SELECT id, row_number() OVER (ORDER BY id, v) AS rn \
+         FROM t1 WHERE t1.k = t2.k) x",
+    ),
     // ---- views over views
     ("v_base", "SELECT k, count(*) AS n, sum(v) AS total, avg(v) AS mean FROM t1 GROUP BY k"),
     ("v_over_view_join", "SELECT a.k, a.n, a.total, b.w FROM v_base a JOIN t2 b ON a.k = b.k"),

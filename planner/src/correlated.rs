@@ -12,8 +12,9 @@ use sqlparser::ast::{self, Expr, Query, SelectItem, SetExpr, VisitMut, VisitorMu
 
 use crate::expr::{binary, normalize_ident, plan_expr, AggMode, Typed};
 use crate::query::{
-    aggregate_shape, antijoin, has_group_by, hidden_column, is_not_null, is_table_function, plan_from_where,
-    plan_table_function, plan_table_with_joins, plan_uncorrelated, AggregateShape, Planned, QueryCtx,
+    aggregate_shape, antijoin, apply_alias, has_group_by, hidden_column, is_not_null, is_table_function,
+    plan_from_where, plan_query_per_group, plan_table_function, plan_table_with_joins, plan_uncorrelated,
+    AggregateShape, Planned, QueryCtx,
 };
 use crate::scope::{Scope, ScopeColumn};
 use crate::PlanError;
@@ -44,6 +45,17 @@ impl OverDomain {
         *query.body = SetExpr::Select(Box::new(self.select.clone()));
         qcx.ctes.borrow_mut().push((DOMAIN.to_string(), self.domain.clone()));
         let planned = plan_uncorrelated(qcx, &query);
+        qcx.ctes.borrow_mut().pop();
+        planned
+    }
+
+    /// Plans the rewritten subquery with the domain in scope, its LIMIT and OFFSET
+    /// applying per domain value (the select list must end with the domain columns).
+    fn plan_per_domain_value(&self, qcx: &QueryCtx) -> Result<Planned, PlanError> {
+        let mut query = self.query.clone();
+        *query.body = SetExpr::Select(Box::new(self.select.clone()));
+        qcx.ctes.borrow_mut().push((DOMAIN.to_string(), self.domain.clone()));
+        let planned = plan_query_per_group(qcx, &query, self.outer_columns.len());
         qcx.ctes.borrow_mut().pop();
         planned
     }
@@ -229,7 +241,9 @@ pub(crate) fn attach_scalar(
     let (default, one_row_each) = match (explicit_groups, aggregate_shape(&value)) {
         (false, AggregateShape::Count) => (Default::Literal(Datum::Int64(0)), true),
         (false, AggregateShape::Other) => (Default::Literal(Datum::Null), true),
-        (false, AggregateShape::CountInside) => (Default::OverNoRows(over_no_rows(qcx, &over, &value)?), true),
+        (false, AggregateShape::CountInside) => {
+            (Default::OverNoRows(over_no_rows(qcx, &over, vec![SelectItem::UnnamedExpr(value.clone())])?), true)
+        }
         _ => (Default::Literal(Datum::Null), false),
     };
     if one_row_each || explicit_groups {
@@ -283,17 +297,17 @@ enum Default {
     OverNoRows(RelationExpr),
 }
 
-/// The one-row value of `value`, an aggregate expression of `over`'s subquery, over no
-/// rows; refused when it reads outer columns outside its aggregates.
-fn over_no_rows(qcx: &QueryCtx, over: &OverDomain, value: &Expr) -> Result<RelationExpr, PlanError> {
-    if value.to_string().contains(DOMAIN) {
+/// The one row that `items`, aggregate expressions of `over`'s subquery, give over no
+/// rows; refused when they read outer columns outside their aggregates.
+fn over_no_rows(qcx: &QueryCtx, over: &OverDomain, items: Vec<SelectItem>) -> Result<RelationExpr, PlanError> {
+    if items.iter().any(|i| i.to_string().contains(DOMAIN)) {
         return Err(PlanError::Unsupported(
-            "a correlated scalar subquery reading outer columns outside its aggregates and count()".into(),
+            "a correlated subquery reading outer columns outside its aggregates and count()".into(),
         ));
     }
     let mut select = over.select.clone();
     select.from.retain(|t| !t.relation.to_string().contains(DOMAIN));
-    select.projection = vec![SelectItem::UnnamedExpr(value.clone())];
+    select.projection = items;
     select.selection = Some(Expr::value(ast::Value::Boolean(false)));
     let query = Query { body: Box::new(SetExpr::Select(Box::new(select))), ..over.query.clone() };
     Ok(plan_uncorrelated(qcx, &Query { order_by: None, limit_clause: None, ..query })?.expr)
@@ -396,4 +410,116 @@ pub(crate) fn semijoin(
     let matching = outer.join(inner, outer_keys, inner_keys).project((0..arity).collect());
     let expr = if negated { planned.expr.union(matching.negate()) } else { matching };
     Ok(Ok(Planned { expr, scope: planned.scope }))
+}
+
+/// `outer` with, for each of its rows, the rows of `query`, a `LATERAL (SELECT ...)` that
+/// may read `outer`'s columns: outer's columns, then the subquery's (named by `alias`).
+/// The subquery is planned once over the distinct values of the outer columns it reads,
+/// with its GROUP BY, DISTINCT ON, LIMIT and OFFSET applying per value, and joined back
+/// on them, so a view using it stays incremental (top-K per outer row included).
+pub(crate) fn lateral(
+    qcx: &QueryCtx,
+    outer: &Planned,
+    query: &Query,
+    alias: Option<&ast::TableAlias>,
+) -> Result<Planned, PlanError> {
+    let Some(mut over) = over_domain(qcx, outer, query)? else {
+        let sub = apply_alias(plan_uncorrelated(qcx, query)?, alias, None)?;
+        let expr = outer.expr.clone().join(sub.expr, vec![], vec![]);
+        return Ok(Planned { expr, scope: outer.scope.concat(&sub.scope) });
+    };
+    let slots = over.slots();
+    partition_windows_by(&mut over.select, &slots);
+    let k = slots.len();
+    let items = over.select.projection.clone();
+    let is_aggregate = |i: &SelectItem| match i {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+            !matches!(aggregate_shape(e), AggregateShape::None)
+        }
+        _ => false,
+    };
+    // Aggregates without GROUP BY: one row for every outer row, also those without rows.
+    let global_aggregate =
+        !has_group_by(&over.select) && (over.select.having.is_some() || items.iter().any(is_aggregate));
+    let over_nothing = if global_aggregate { Some(over_no_rows(qcx, &over, items)?) } else { None };
+    if has_group_by(&over.select) || global_aggregate {
+        if let ast::GroupByExpr::Expressions(keys, _) = &mut over.select.group_by {
+            keys.extend(slots.iter().cloned());
+        }
+    }
+    if let Some(ast::Distinct::On(exprs)) = &mut over.select.distinct {
+        exprs.splice(0..0, slots.iter().cloned());
+        if let Some(ast::OrderBy { kind: ast::OrderByKind::Expressions(order), .. }) = &mut over.query.order_by {
+            let by_slot = slots.iter().map(|s| ast::OrderByExpr {
+                expr: s.clone(),
+                options: ast::OrderByOptions::default(),
+                with_fill: None,
+            });
+            order.splice(0..0, by_slot);
+        }
+    }
+    over.select.projection.extend(slots.iter().cloned().map(SelectItem::UnnamedExpr));
+    let sub = over.plan_per_domain_value(qcx)?;
+    let width = sub.scope.len() - k;
+    // (the subquery's columns..., domain...)
+    let mut values = sub.expr;
+    if let Some(none) = over_nothing {
+        let answered = values.clone().project((width..width + k).collect()).distinct();
+        let missing = antijoin(over.domain.expr.clone(), answered, k);
+        let defaults = missing.join(none, vec![], vec![]).project((k..k + width).chain(0..k).collect());
+        values = values.union(defaults);
+    }
+    let (outer_keys, domain_keys) = over.keys(width);
+    let arity = outer.scope.len();
+    let expr = outer.expr.clone().join(values, outer_keys, domain_keys).project((0..arity + width).collect());
+    let own = Planned {
+        expr: RelationExpr::constant(vec![], width),
+        scope: Scope { columns: sub.scope.columns[..width].to_vec() },
+    };
+    let own = apply_alias(own, alias, None)?;
+    Ok(Planned { expr, scope: outer.scope.concat(&own.scope) })
+}
+
+/// Adds `slots` to the front of the PARTITION BY of every window in `select` (not in its
+/// nested subqueries), so window functions compute per domain value.
+fn partition_windows_by(select: &mut ast::Select, slots: &[Expr]) {
+    fn partition(spec: &mut ast::WindowSpec, slots: &[Expr]) {
+        // A window based on a named one takes that one's partitioning.
+        if spec.window_name.is_none() {
+            spec.partition_by.splice(0..0, slots.iter().cloned());
+        }
+    }
+    struct Windows<'a> {
+        slots: &'a [Expr],
+        nesting: usize,
+    }
+    impl VisitorMut for Windows<'_> {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+            self.nesting += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+            self.nesting -= 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if let (0, Expr::Function(ast::Function { over: Some(ast::WindowType::WindowSpec(spec)), .. })) =
+                (self.nesting, e)
+            {
+                partition(spec, self.slots);
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut windows = Windows { slots, nesting: 0 };
+    for item in &mut select.projection {
+        let _ = item.visit(&mut windows);
+    }
+    let _ = select.having.visit(&mut windows);
+    for ast::NamedWindowDefinition(_, definition) in &mut select.named_window {
+        if let ast::NamedWindowExpr::WindowSpec(spec) = definition {
+            partition(spec, slots);
+        }
+    }
 }

@@ -67,16 +67,23 @@ pub fn plan_top_query(qcx: &QueryCtx, query: &Query) -> Result<(Planned, RowSetF
 /// Plans a query used as a relation (subquery, view body). Its rows have no order, but
 /// ORDER BY still decides which rows LIMIT/OFFSET and DISTINCT ON keep (a TopK).
 pub fn plan_query(qcx: &QueryCtx, query: &Query) -> Result<Planned, PlanError> {
+    plan_query_per_group(qcx, query, 0)
+}
+
+/// [`plan_query`], with LIMIT and OFFSET applying to each group of rows that agree on the
+/// last `group_columns` output columns (the domain columns of a LATERAL subquery).
+pub(crate) fn plan_query_per_group(qcx: &QueryCtx, query: &Query, group_columns: usize) -> Result<Planned, PlanError> {
     check_query_features(query)?;
     let (limit, offset) = limit_offset(qcx, query)?;
     let outer_ctes = push_ctes(qcx, query)?;
     let planned = plan_set_expr(qcx, &query.body, order_by_exprs(query));
     qcx.ctes.borrow_mut().truncate(outer_ctes);
     let (mut planned, orders) = planned?;
-    if limit.is_some() || offset > 0 {
-        planned.expr = planned.expr.top_k(vec![], orders.orders, limit, offset);
-    }
     let visible = planned.scope.len() - orders.hidden;
+    if limit.is_some() || offset > 0 {
+        let group_key = (visible.saturating_sub(group_columns)..visible).collect();
+        planned.expr = planned.expr.top_k(group_key, orders.orders, limit, offset);
+    }
     if orders.hidden > 0 {
         planned.expr = planned.expr.project((0..visible).collect());
         planned.scope.columns.truncate(visible);
@@ -1257,7 +1264,8 @@ pub(crate) enum AggregateShape {
 pub(crate) fn aggregate_shape(e: &Expr) -> AggregateShape {
     fn contains_aggregate(e: &Expr, count: &mut bool) -> bool {
         match e {
-            Expr::Function(f) => {
+            // A window function (`sum(x) OVER (...)`) is not an aggregate of the query.
+            Expr::Function(f) if f.over.is_none() => {
                 let name = object_name(&f.name);
                 *count |= name == "count";
                 AggregateFunc::is_aggregate_name(&name)
@@ -1270,7 +1278,7 @@ pub(crate) fn aggregate_shape(e: &Expr) -> AggregateShape {
         }
     }
     match e {
-        Expr::Function(f) if object_name(&f.name) == "count" => AggregateShape::Count,
+        Expr::Function(f) if f.over.is_none() && object_name(&f.name) == "count" => AggregateShape::Count,
         other => {
             let mut count = false;
             match (contains_aggregate(other, &mut count), count) {
@@ -1549,20 +1557,28 @@ pub(crate) fn plan_from_where(
     selection: Option<&Expr>,
 ) -> Result<Planned, PlanError> {
     let mut factors = Vec::with_capacity(from.len());
-    let mut laterals: Vec<Option<TableFuncCall>> = Vec::with_capacity(from.len());
+    let mut laterals: Vec<Option<Lateral>> = Vec::with_capacity(from.len());
     let mut left_scope = Scope::default();
     for twj in from {
-        if !factors.is_empty() && is_table_function(twj) {
-            let call = plan_table_function(qcx, &twj.relation, &left_scope)?;
-            if call.is_lateral() {
-                left_scope = left_scope.concat(&call.scope);
-                factors.push(Planned {
-                    expr: RelationExpr::constant(vec![], call.scope.len()),
-                    scope: call.scope.clone(),
-                });
-                laterals.push(Some(call));
-                continue;
+        let lateral = match &twj.relation {
+            TableFactor::Derived { lateral: true, subquery, alias, .. }
+                if !factors.is_empty() && twj.joins.is_empty() =>
+            {
+                Some(Lateral::Subquery { query: subquery, alias: alias.as_ref() })
             }
+            _ if !factors.is_empty() && is_table_function(twj) => {
+                let call = plan_table_function(qcx, &twj.relation, &left_scope)?;
+                call.is_lateral().then_some(Lateral::Function(call))
+            }
+            _ => None,
+        };
+        if let Some(item) = lateral {
+            // A placeholder with the item's columns: it is joined in FROM order, below.
+            let scope = item.scope(qcx, &left_scope)?;
+            left_scope = left_scope.concat(&scope);
+            factors.push(Planned { expr: RelationExpr::constant(vec![], scope.len()), scope });
+            laterals.push(Some(item));
+            continue;
         }
         let planned = plan_table_with_joins(qcx, twj)?;
         left_scope = left_scope.concat(&planned.scope);
@@ -1598,8 +1614,7 @@ pub(crate) fn plan_from_where(
     } else {
         join_order(&ranges, &conjuncts)
     };
-    let mut inputs: Vec<Option<(Planned, Option<TableFuncCall>)>> =
-        factors.into_iter().zip(laterals).map(Some).collect();
+    let mut inputs: Vec<Option<(Planned, Option<Lateral>)>> = factors.into_iter().zip(laterals).map(Some).collect();
     // Where each column of `full_scope` sits in the joined relation so far.
     let mut position = vec![usize::MAX; full_scope.len()];
     let mut expr: Option<RelationExpr> = None;
@@ -1621,8 +1636,12 @@ pub(crate) fn plan_from_where(
             .collect();
         expr = Some(match (expr, lateral) {
             (None, _) => factor.expr.filter(ready),
-            // A function reading the items before it: called once per row of them.
-            (Some(left), Some(call)) => call.over(left).filter(ready),
+            // An item reading the items before it: evaluated for each row of them (in FROM
+            // order, so the columns so far are the scope's first ones).
+            (Some(left), Some(item)) => {
+                let scope = Scope { columns: full_scope.columns[..left_arity].to_vec() };
+                item.over(qcx, &Planned { expr: left, scope })?.expr.filter(ready)
+            }
             (Some(left), None) => join_on(left, left_arity, factor.expr, ready)?,
         });
         left_arity += ranges[f].len();
@@ -1792,10 +1811,15 @@ fn equi_sides(c: &ScalarExpr, left_arity: usize) -> Option<(ScalarExpr, ScalarEx
 pub(crate) fn plan_table_with_joins(qcx: &QueryCtx, twj: &ast::TableWithJoins) -> Result<Planned, PlanError> {
     let mut left = plan_table_factor(qcx, &twj.relation)?;
     for join in &twj.joins {
+        if let TableFactor::Derived { lateral: true, subquery, alias, .. } = &join.relation {
+            let item = Lateral::Subquery { query: subquery, alias: alias.as_ref() };
+            left = plan_lateral_join(qcx, left, item, &join.join_operator)?;
+            continue;
+        }
         if is_function_factor(&join.relation) {
             let call = plan_table_function(qcx, &join.relation, &left.scope)?;
             if call.is_lateral() {
-                left = plan_lateral_join(qcx, left, call, &join.join_operator)?;
+                left = plan_lateral_join(qcx, left, Lateral::Function(call), &join.join_operator)?;
                 continue;
             }
         }
@@ -1805,15 +1829,37 @@ pub(crate) fn plan_table_with_joins(qcx: &QueryCtx, twj: &ast::TableWithJoins) -
     Ok(left)
 }
 
-/// `left [CROSS | LEFT] JOIN [LATERAL] f(... left's columns ...) [ON ...]`: `f` called
-/// once per row of `left`; a LEFT join keeps the rows `f` gives nothing for (or none
-/// that pass `ON`), with NULLs.
-fn plan_lateral_join(
-    qcx: &QueryCtx,
-    left: Planned,
-    call: TableFuncCall,
-    op: &JoinOperator,
-) -> Result<Planned, PlanError> {
+/// A FROM item that reads the columns of the items before it.
+pub(crate) enum Lateral<'a> {
+    /// A table function whose arguments read them (`unnest(posts.tags)`).
+    Function(TableFuncCall),
+    /// `LATERAL (SELECT ...)`.
+    Subquery { query: &'a Query, alias: Option<&'a ast::TableAlias> },
+}
+
+impl Lateral<'_> {
+    /// `left` with, for each of its rows, the item's rows: left's columns, then the item's.
+    fn over(&self, qcx: &QueryCtx, left: &Planned) -> Result<Planned, PlanError> {
+        match self {
+            Lateral::Function(call) => {
+                Ok(Planned { expr: call.clone().over(left.expr.clone()), scope: left.scope.concat(call.scope()) })
+            }
+            Lateral::Subquery { query, alias } => correlated::lateral(qcx, left, query, *alias),
+        }
+    }
+
+    /// The item's own columns, when the items before it have columns `left`.
+    fn scope(&self, qcx: &QueryCtx, left: &Scope) -> Result<Scope, PlanError> {
+        let empty = Planned { expr: RelationExpr::constant(vec![], left.len()), scope: left.clone() };
+        let combined = self.over(qcx, &empty)?;
+        Ok(Scope { columns: combined.scope.columns[left.len()..].to_vec() })
+    }
+}
+
+/// `left [CROSS | LEFT] JOIN [LATERAL] f(... left's columns ...) [ON ...]`, and the same
+/// with `LATERAL (SELECT ...)`: the item is evaluated for each row of `left`; a LEFT join
+/// keeps the rows it gives nothing for (or none that pass `ON`), with NULLs.
+fn plan_lateral_join(qcx: &QueryCtx, left: Planned, item: Lateral, op: &JoinOperator) -> Result<Planned, PlanError> {
     let (outer, constraint) = match op {
         JoinOperator::Join(c) | JoinOperator::Inner(c) | JoinOperator::CrossJoin(c) => (false, c),
         JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (true, c),
@@ -1826,17 +1872,18 @@ fn plan_lateral_join(
         }
     };
     let la = left.scope.len();
-    let scope = left.scope.concat(call.scope());
+    let combined = item.over(qcx, &left)?;
+    let scope = combined.scope;
     let conjuncts = match constraint {
         JoinConstraint::On(e) => {
             let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("JOIN conditions"));
             split_conjunction(plan_condition(&ctx, e, "JOIN/ON")?)
         }
         JoinConstraint::None => vec![],
-        _ => return Err(PlanError::Unsupported("USING or NATURAL with a function that reads the left side".into())),
+        _ => return Err(PlanError::Unsupported("USING or NATURAL with a LATERAL item".into())),
     };
-    let ra = call.scope().len();
-    let inner = call.over(left.expr.clone()).filter(conjuncts);
+    let ra = scope.len() - la;
+    let inner = combined.expr.filter(conjuncts);
     let mut expr = inner.clone();
     if outer {
         let matched = inner.project((0..la).collect()).distinct();
@@ -1975,11 +2022,11 @@ fn plan_table_factor(qcx: &QueryCtx, factor: &TableFactor) -> Result<Planned, Pl
             let call = plan_table_function(qcx, factor, &Scope::default())?;
             Ok(call.standalone())
         }
-        TableFactor::Derived { lateral: false, subquery, alias, .. } => {
+        // LATERAL first in FROM has nothing before it to read.
+        TableFactor::Derived { subquery, alias, .. } => {
             let planned = plan_query(qcx, subquery)?;
             apply_alias(planned, alias.as_ref(), None)
         }
-        TableFactor::Derived { lateral: true, .. } => Err(PlanError::Unsupported("LATERAL subqueries".into())),
         TableFactor::NestedJoin { table_with_joins, alias } => {
             let planned = plan_table_with_joins(qcx, table_with_joins)?;
             apply_alias(planned, alias.as_ref(), None)
@@ -2003,7 +2050,7 @@ fn plan_table_name(qcx: &QueryCtx, name: &str, alias: Option<&ast::TableAlias>) 
     apply_alias(Planned { expr, scope }, alias, Some(name))
 }
 
-fn apply_alias(
+pub(crate) fn apply_alias(
     mut planned: Planned,
     alias: Option<&ast::TableAlias>,
     default: Option<&str>,
@@ -2039,6 +2086,7 @@ fn apply_alias(
 /// A table function in FROM (`generate_series(...)`, `unnest(...)`), planned against the
 /// columns of the FROM items before it (`left`): its arguments may read them, as
 /// PostgreSQL's implicit LATERAL for functions allows.
+#[derive(Clone)]
 pub(crate) struct TableFuncCall {
     func: TableFunc,
     /// Over `left`'s columns.
