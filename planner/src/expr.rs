@@ -1321,16 +1321,26 @@ fn wrapped_ty(ty: ScalarType) -> ScalarType {
     ScalarType::Array(Box::new(ty))
 }
 
+/// Whether `e`'s column name is only a default (`?column?`) or a type's name, which an
+/// enclosing cast replaces.
+fn weak_column_name(e: &Expr) -> bool {
+    match e {
+        Expr::Nested(inner) => weak_column_name(inner),
+        Expr::Value(_) | Expr::Cast { .. } | Expr::TypedString(_) | Expr::Case { .. } => true,
+        other => column_name(other) == "?column?",
+    }
+}
+
 /// The column name PostgreSQL gives an unaliased select-list expression.
 pub fn column_name(e: &Expr) -> String {
     match e {
         Expr::Identifier(i) => normalize_ident(i),
         Expr::CompoundIdentifier(parts) => parts.last().map(normalize_ident).unwrap_or_default(),
         Expr::Nested(inner) => column_name(inner),
-        Expr::Cast { expr, data_type, .. } => match &**expr {
-            Expr::Value(_) => type_column_name(&data_type.to_string()),
-            inner => column_name(inner),
-        },
+        // A cast names its column after its type unless its operand has a stronger name
+        // (PostgreSQL's FigureColname): `x::int` is `x`, `'1'::date::timestamp` is `timestamp`.
+        Expr::Cast { expr, data_type, .. } if weak_column_name(expr) => type_column_name(&data_type.to_string()),
+        Expr::Cast { expr, .. } => column_name(expr),
         Expr::Function(f) => object_name(&f.name).rsplit('.').next().unwrap_or("?column?").to_string(),
         Expr::Case { .. } => "case".into(),
         Expr::Extract { .. } => "extract".into(),

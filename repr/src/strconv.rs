@@ -41,8 +41,8 @@ pub use array::{format_array, parse_array};
 pub use binary::{decode_numeric_binary, encode_numeric_binary};
 pub use csv::split_csv;
 pub use datetime::{
-    format_date, format_time, format_timestamp, format_timestamptz, parse_date, parse_time, parse_timestamp,
-    parse_timestamptz,
+    date_infinity, format_date, format_time, format_timestamp, format_timestamptz, infinite_date, infinite_timestamp,
+    parse_date, parse_time, parse_timestamp, parse_timestamptz, timestamp_infinity,
 };
 pub use float::{format_float32, format_float64, format_float_rounded, parse_float32, parse_float64};
 pub use interval::{format_interval, parse_interval};

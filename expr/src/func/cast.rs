@@ -4,6 +4,7 @@
 use chrono::{NaiveTime, Timelike};
 use eddy_repr::interval::MICROS_PER_DAY;
 use eddy_repr::jsonb::JsonNumber;
+use eddy_repr::strconv::{date_infinity, infinite_timestamp, timestamp_infinity};
 use eddy_repr::{strconv, Datum, Interval, Jsonb, ScalarType};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -286,8 +287,13 @@ pub(super) fn eval_cast(from: &ScalarType, to: &ScalarType, explicit: bool, d: &
     match (from, to, d) {
         (T::Int32, T::Bool, _) => Ok(Datum::Bool(d.as_i64().unwrap_or(0) != 0)),
         (T::Bool, T::Int32, Datum::Bool(b)) => Ok(Datum::Int32(*b as i32)),
-        (T::Date, T::Timestamp, Datum::Date(x)) => Ok(Datum::Timestamp(x.and_time(NaiveTime::MIN))),
-        (T::Date, T::TimestampTz, Datum::Date(x)) => Ok(Datum::TimestampTz(x.and_time(NaiveTime::MIN).and_utc())),
+        (T::Date, T::Timestamp, Datum::Date(x)) => Ok(Datum::Timestamp(date_to_timestamp(x))),
+        (T::Date, T::TimestampTz, Datum::Date(x)) => Ok(Datum::TimestampTz(date_to_timestamp(x).and_utc())),
+        // `infinity` has no time of day.
+        (T::Timestamp, T::Time, Datum::Timestamp(x)) if timestamp_infinity(x).is_some() => Ok(Datum::Null),
+        (T::TimestampTz, T::Time, Datum::TimestampTz(x)) if timestamp_infinity(&x.naive_utc()).is_some() => {
+            Ok(Datum::Null)
+        }
         (T::Timestamp, T::TimestampTz, Datum::Timestamp(x)) => Ok(Datum::TimestampTz(x.and_utc())),
         (T::TimestampTz, T::Timestamp, Datum::TimestampTz(x)) => Ok(Datum::Timestamp(x.naive_utc())),
         (T::Timestamp, T::Date, Datum::Timestamp(x)) => Ok(Datum::Date(x.date())),
@@ -302,6 +308,14 @@ pub(super) fn eval_cast(from: &ScalarType, to: &ScalarType, explicit: bool, d: &
         (T::Jsonb, _, Datum::Jsonb(j)) => jsonb_cast(j, to),
         (f, t, _) if f.without_modifiers() == t.without_modifiers() => Ok(d.clone()),
         _ => Err(EvalError::Internal(format!("no cast from {from} to {to} for {d:?}"))),
+    }
+}
+
+/// Midnight of `d`; `infinity` stays `infinity`.
+fn date_to_timestamp(d: &chrono::NaiveDate) -> chrono::NaiveDateTime {
+    match date_infinity(d) {
+        Some(positive) => infinite_timestamp(positive),
+        None => d.and_time(NaiveTime::MIN),
     }
 }
 

@@ -2,6 +2,7 @@
 //! with the session time zone fixed at UTC.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use eddy_repr::strconv::{date_infinity, infinite_date, infinite_timestamp, timestamp_infinity};
 use eddy_repr::{Datum, Interval};
 use rust_decimal::Decimal;
 
@@ -36,8 +37,10 @@ fn min_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(-4713, 11, 24).unwrap_or(NaiveDate::MIN)
 }
 
+/// A computed timestamp within range (chrono's last and first dates mean the infinities,
+/// which arithmetic never makes: see [`infinite_argument`]).
 fn check_ts(ts: NaiveDateTime) -> Result<NaiveDateTime, EvalError> {
-    if ts.date() < min_date() {
+    if ts.date() < min_date() || timestamp_infinity(&ts).is_some() {
         Err(ts_out_of_range())
     } else {
         Ok(ts)
@@ -45,7 +48,7 @@ fn check_ts(ts: NaiveDateTime) -> Result<NaiveDateTime, EvalError> {
 }
 
 fn check_date(d: NaiveDate) -> Result<NaiveDate, EvalError> {
-    if d < min_date() {
+    if d < min_date() || date_infinity(&d).is_some() {
         Err(date_out_of_range())
     } else {
         Ok(d)
@@ -849,8 +852,72 @@ fn text_arg<'a>(func: &Func, args: &'a [Datum]) -> Result<&'a str, EvalError> {
     }
 }
 
+/// Whether `d` is `infinity` (true) or `-infinity` (false) of a date/time type.
+fn infinity_of(d: &Datum) -> Option<bool> {
+    match d {
+        Datum::Date(d) => date_infinity(d),
+        Datum::Timestamp(ts) => timestamp_infinity(ts),
+        Datum::TimestampTz(ts) => timestamp_infinity(&ts.naive_utc()),
+        _ => None,
+    }
+}
+
+/// PostgreSQL's answer when an argument is `infinity` or `-infinity`, where computing
+/// with the extreme dates that stand for them would differ: shifting or truncating keeps
+/// the infinity, differences are errors, fields are NULL or infinite. `None` when no
+/// argument is infinite or the function needs nothing special.
+fn infinite_argument(func: &Func, args: &[Datum]) -> Option<Result<Datum, EvalError>> {
+    use Func::*;
+    let positive = args.iter().find_map(infinity_of)?;
+    let infinite = |tz: bool| ts_datum(infinite_timestamp(positive), tz);
+    let cannot_subtract = |what: &str| Err(EvalError::DatetimeOverflow(format!("cannot subtract infinite {what}")));
+    Some(match func {
+        DateAddInt | DateSubInt => Ok(Datum::Date(infinite_date(positive))),
+        DateAddInterval | DateSubInterval | DateAddTime => Ok(infinite(false)),
+        TimestampAddInterval { tz } | TimestampSubInterval { tz } => Ok(infinite(*tz)),
+        DateTrunc(TimeType::Timestamp) => Ok(infinite(false)),
+        DateTrunc(TimeType::TimestampTz) => Ok(infinite(true)),
+        DateBin { tz } if infinity_of(&args[1]).is_some() => Ok(infinite(*tz)),
+        DateBin { .. } => Err(ts_out_of_range()),
+        DateSubDate => cannot_subtract("dates"),
+        TimestampSub { .. } | Age { .. } => cannot_subtract("timestamps"),
+        Extract(_) | DatePart(_) => {
+            let units = lower(text_arg(func, args).ok()?);
+            // The fields that grow with time are infinite; PostgreSQL gives NULL for the rest.
+            let grows = matches!(
+                parse_unit(&units),
+                Some(
+                    Unit::Year
+                        | Unit::Decade
+                        | Unit::Century
+                        | Unit::Millennium
+                        | Unit::Julian
+                        | Unit::IsoYear
+                        | Unit::Epoch
+                )
+            );
+            match (grows, func) {
+                (false, _) => Ok(Datum::Null),
+                (true, DatePart(_)) => Ok(Datum::Float64(if positive { f64::INFINITY } else { f64::NEG_INFINITY })),
+                (true, _) => Err(EvalError::InvalidArgument {
+                    sqlstate: "0A000".into(),
+                    message: format!(
+                        "extract({units} from {}infinity) is infinite, which Eddy's numeric cannot hold; use date_part",
+                        if positive { "" } else { "-" }
+                    ),
+                }),
+            }
+        }
+        ToChar => Ok(Datum::Null),
+        _ => return None,
+    })
+}
+
 pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
     use Func::*;
+    if let Some(answer) = infinite_argument(func, args) {
+        return answer;
+    }
     let int_arg = |i: usize| args.get(i).and_then(Datum::as_i64).ok_or_else(|| type_error(func, args));
     match (func, args.len()) {
         (DateAddInt, 2) => {
@@ -1130,7 +1197,17 @@ mod tests {
             Func::DateAddInterval.eval(&[Datum::Date(date("2001-01-31")), Datum::Interval(iv(1, 0, 0))]).unwrap(),
             Datum::Timestamp(ts("2001-02-28 00:00:00"))
         );
-        assert!(Func::DateAddInt.eval(&[Datum::Date(NaiveDate::MAX), Datum::Int32(1)]).is_err());
+        // NaiveDate::MAX stands for infinity, which shifting keeps; the day before it is
+        // the last finite date, and shifting past it is out of range.
+        assert_eq!(
+            Func::DateAddInt.eval(&[Datum::Date(NaiveDate::MAX), Datum::Int32(1)]).unwrap(),
+            Datum::Date(NaiveDate::MAX)
+        );
+        let last = NaiveDate::MAX.pred_opt().unwrap();
+        assert!(Func::DateAddInt.eval(&[Datum::Date(last), Datum::Int32(1)]).is_err());
+        assert!(Func::TimestampSub { tz: false }
+            .eval(&[Datum::Timestamp(NaiveDateTime::MAX), Datum::Timestamp(ts("2001-02-28 00:00:00"))])
+            .is_err());
         assert!(Func::IntervalNeg.eval(&[Datum::Interval(iv(i32::MIN, 0, 0))]).is_err());
     }
 }

@@ -42,6 +42,12 @@ fn time_micros(t: &NaiveTime) -> i64 {
 }
 
 fn timestamp_micros(ts: &NaiveDateTime) -> i64 {
+    // PostgreSQL sends the infinities as the extreme values.
+    match super::datetime::timestamp_infinity(ts) {
+        Some(true) => return i64::MAX,
+        Some(false) => return i64::MIN,
+        None => {}
+    }
     let d = ts.signed_duration_since(pg_epoch());
     // chrono's range (±262143 years) fits i64 microseconds.
     d.num_microseconds().unwrap_or(if d < TimeDelta::zero() { i64::MIN } else { i64::MAX })
@@ -211,8 +217,12 @@ fn encode_own(datum: &Datum, out: &mut Vec<u8>) {
         Datum::Text(s) => out.extend_from_slice(s.as_bytes()),
         Datum::Bytes(b) => out.extend_from_slice(b),
         Datum::Date(d) => {
-            let days = d.signed_duration_since(pg_epoch_date()).num_days();
-            out.extend_from_slice(&(days as i32).to_be_bytes())
+            let days = match super::datetime::date_infinity(d) {
+                Some(true) => i32::MAX,
+                Some(false) => i32::MIN,
+                None => d.signed_duration_since(pg_epoch_date()).num_days() as i32,
+            };
+            out.extend_from_slice(&days.to_be_bytes())
         }
         Datum::Time(t) => out.extend_from_slice(&time_micros(t).to_be_bytes()),
         Datum::Timestamp(ts) => out.extend_from_slice(&timestamp_micros(ts).to_be_bytes()),
@@ -267,6 +277,9 @@ pub(super) fn decode(bytes: &[u8], ty: &ScalarType) -> Result<Datum, ParseError>
         },
         T::Date => {
             let days = i32::from_be_bytes(fixed(bytes, ty)?);
+            if days == i32::MAX || days == i32::MIN {
+                return Ok(Datum::Date(super::datetime::infinite_date(days == i32::MAX)));
+            }
             let d = TimeDelta::try_days(i64::from(days))
                 .and_then(|delta| pg_epoch_date().checked_add_signed(delta))
                 .filter(|d| *d >= super::datetime::min_date())
@@ -287,10 +300,15 @@ pub(super) fn decode(bytes: &[u8], ty: &ScalarType) -> Result<Datum, ParseError>
         }
         T::Timestamp | T::TimestampTz => {
             let micros = i64::from_be_bytes(fixed(bytes, ty)?);
-            let ts = pg_epoch()
-                .checked_add_signed(TimeDelta::microseconds(micros))
-                .filter(|ts| ts.date() >= super::datetime::min_date())
-                .ok_or_else(|| range("timestamp"))?;
+            let ts = if micros == i64::MAX || micros == i64::MIN {
+                super::datetime::infinite_timestamp(micros == i64::MAX)
+            } else {
+                pg_epoch()
+                    .checked_add_signed(TimeDelta::microseconds(micros))
+                    .filter(|ts| ts.date() >= super::datetime::min_date())
+                    .filter(|ts| super::datetime::timestamp_infinity(ts).is_none())
+                    .ok_or_else(|| range("timestamp"))?
+            };
             if matches!(ty, T::Timestamp) {
                 Datum::Timestamp(ts)
             } else {
@@ -470,9 +488,12 @@ mod tests {
         assert!(matches!(decode_binary(b"{}", &Jsonb), Err(ParseError::BadBinary(_))));
         assert!(matches!(decode_binary(b"\x02{}", &Jsonb), Err(ParseError::BadBinary(_))));
         assert!(matches!(decode_binary(b"\x01{", &Jsonb), Err(ParseError::InvalidSyntax { .. })));
-        assert!(decode_binary(&i64::MAX.to_be_bytes(), &Timestamp).is_err());
-        assert!(decode_binary(&i64::MIN.to_be_bytes(), &TimestampTz).is_err());
-        assert!(decode_binary(&i32::MAX.to_be_bytes(), &Date).is_err());
+        round_trip("infinity", Timestamp, "7fffffffffffffff");
+        round_trip("-infinity", TimestampTz, "8000000000000000");
+        round_trip("infinity", Date, "7fffffff");
+        round_trip("-infinity", Date, "80000000");
+        assert!(decode_binary(&(i64::MAX - 1).to_be_bytes(), &Timestamp).is_err());
+        assert!(decode_binary(&(i32::MAX - 1).to_be_bytes(), &Date).is_err());
         assert!(decode_binary(&USECS_PER_DAY.to_be_bytes(), &Time).is_err());
         assert!(decode_binary(&(-1i64).to_be_bytes(), &Time).is_err());
         assert_eq!(decode_binary(&[7], &Bool), Ok(Datum::Bool(true)));

@@ -6,8 +6,8 @@
 //! ISO `2024-01-31`, `2024-01-31T13:04:05.5Z`, `20240131`, `01/31/2024`, `1/31/24`,
 //! `January 31, 2024`, `31 Jan 2024`, `2024-01-31 1:04 pm`, `BC`/`AD`, zone offsets
 //! (`+02`, `-0530`, `+05:30`, `Z`, `UTC`, common abbreviations like `PST` or `CET`), and
-//! the specials `epoch`, `now`, `today`, `tomorrow`, `yesterday`, `allballs`. Named zones
-//! (`Europe/Paris`) and `infinity` (not representable) are rejected.
+//! the specials `epoch`, `now`, `today`, `tomorrow`, `yesterday`, `allballs`, `infinity`,
+//! `-infinity` (see [`date_infinity`]). Named zones (`Europe/Paris`) are rejected.
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike, Utc};
 
@@ -17,6 +17,49 @@ const USECS_PER_SEC: i64 = 1_000_000;
 const USECS_PER_MINUTE: i64 = 60 * USECS_PER_SEC;
 const USECS_PER_HOUR: i64 = 60 * USECS_PER_MINUTE;
 const USECS_PER_DAY: i64 = 24 * USECS_PER_HOUR;
+
+// ---------------------------------------------------------------------------------------
+// infinity and -infinity
+// ---------------------------------------------------------------------------------------
+
+/// `infinity` (`positive`) or `-infinity` as a date: chrono's last or first date, far
+/// outside the dates PostgreSQL users store (chrono ends at year 262143).
+pub fn infinite_date(positive: bool) -> NaiveDate {
+    if positive {
+        NaiveDate::MAX
+    } else {
+        NaiveDate::MIN
+    }
+}
+
+/// `infinity` or `-infinity` as a timestamp: chrono's last or first instant.
+pub fn infinite_timestamp(positive: bool) -> NaiveDateTime {
+    if positive {
+        NaiveDateTime::MAX
+    } else {
+        NaiveDateTime::MIN
+    }
+}
+
+/// `Some(true)` for `infinity`, `Some(false)` for `-infinity`, `None` for a finite date.
+pub fn date_infinity(d: &NaiveDate) -> Option<bool> {
+    if *d == NaiveDate::MAX {
+        Some(true)
+    } else if *d == NaiveDate::MIN {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// [`date_infinity`] of a timestamp: any instant on those dates is infinite.
+pub fn timestamp_infinity(ts: &NaiveDateTime) -> Option<bool> {
+    date_infinity(&ts.date())
+}
+
+fn push_infinity(positive: bool, out: &mut String) {
+    out.push_str(if positive { "infinity" } else { "-infinity" });
+}
 
 // ---------------------------------------------------------------------------------------
 // Output
@@ -71,6 +114,9 @@ fn push_time_part(t: &NaiveTime, out: &mut String) {
 
 /// `date` output: `2024-01-31`, `0044-03-15 BC`.
 pub fn format_date(d: &NaiveDate, out: &mut String) {
+    if let Some(positive) = date_infinity(d) {
+        return push_infinity(positive, out);
+    }
     if push_date_part(d, out) {
         out.push_str(" BC");
     }
@@ -84,6 +130,9 @@ pub fn format_time(t: &NaiveTime, out: &mut String) {
 
 /// `timestamp` output: `2024-01-31 13:04:05.5`, `0044-03-15 12:00:00 BC`.
 pub fn format_timestamp(ts: &NaiveDateTime, out: &mut String) {
+    if let Some(positive) = timestamp_infinity(ts) {
+        return push_infinity(positive, out);
+    }
     let bc = push_date_part(&ts.date(), out);
     out.push(' ');
     push_time_part(&ts.time(), out);
@@ -96,6 +145,9 @@ pub fn format_timestamp(ts: &NaiveDateTime, out: &mut String) {
 /// `0044-03-15 12:00:00+00 BC`.
 pub fn format_timestamptz(ts: &DateTime<Utc>, out: &mut String) {
     let ts = ts.naive_utc();
+    if let Some(positive) = timestamp_infinity(&ts) {
+        return push_infinity(positive, out);
+    }
     let bc = push_date_part(&ts.date(), out);
     out.push(' ');
     push_time_part(&ts.time(), out);
@@ -319,7 +371,8 @@ enum Special {
     Tomorrow,
     Yesterday,
     Allballs,
-    Infinity,
+    /// `infinity` (true) or `-infinity`.
+    Infinity(bool),
 }
 
 /// Why a date/time string was rejected.
@@ -587,7 +640,8 @@ fn decode_word(f: &mut Fields, word: &str) -> Result<(), DtErr> {
         "tomorrow" => f.set_special(Special::Tomorrow)?,
         "yesterday" => f.set_special(Special::Yesterday)?,
         "allballs" => f.set_special(Special::Allballs)?,
-        "infinity" | "+infinity" | "-infinity" => f.set_special(Special::Infinity)?,
+        "infinity" => f.set_special(Special::Infinity(true))?,
+        "-infinity" => f.set_special(Special::Infinity(false))?,
         w if is_weekday(w) => {}
         w => {
             if let Some(m) = month_number(w) {
@@ -704,7 +758,11 @@ fn today() -> NaiveDate {
 /// Date and microseconds-past-midnight as a timestamp; the time may spill into the next day
 /// (`24:00:00`, a 60th second).
 fn combine(date: NaiveDate, micros: i64) -> Result<NaiveDateTime, DtErr> {
-    date.and_time(NaiveTime::MIN).checked_add_signed(TimeDelta::microseconds(micros)).ok_or(DtErr::Range)
+    date.and_time(NaiveTime::MIN)
+        .checked_add_signed(TimeDelta::microseconds(micros))
+        // chrono's last and first dates stand for the infinities.
+        .filter(|ts| timestamp_infinity(ts).is_none())
+        .ok_or(DtErr::Range)
 }
 
 /// The local timestamp named by the fields, with the zone offset they give.
@@ -730,7 +788,7 @@ fn decode_timestamp_fields(text: &str) -> Result<(NaiveDateTime, Option<i32>), D
         Some(Special::Today) => relative_day(0)?,
         Some(Special::Tomorrow) => relative_day(1)?,
         Some(Special::Yesterday) => relative_day(-1)?,
-        Some(Special::Infinity) => return Err(DtErr::Range),
+        Some(Special::Infinity(positive)) => infinite_timestamp(positive),
         Some(_) => return Err(DtErr::Syntax),
         None => {
             let date = date.ok_or(DtErr::Syntax)?;
@@ -754,12 +812,14 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, ParseError> {
     let f = decode_fields(text, false).map_err(|e| to_error(e, TY, text))?;
     let date = f.date().map_err(|e| to_error(e, TY, text))?;
     match (f.special, date) {
+        // chrono's last and first dates stand for the infinities.
+        (None, Some(d)) if date_infinity(&d).is_some() => Err(ParseError::out_of_range(TY, text)),
         (None, Some(d)) => Ok(d),
         (Some(Special::Epoch), None) => Ok(DateTime::UNIX_EPOCH.date_naive()),
         (Some(Special::Now | Special::Today), None) => Ok(today()),
         (Some(Special::Tomorrow), None) => today().succ_opt().ok_or_else(|| ParseError::out_of_range(TY, text)),
         (Some(Special::Yesterday), None) => today().pred_opt().ok_or_else(|| ParseError::out_of_range(TY, text)),
-        (Some(Special::Infinity), None) => Err(ParseError::out_of_range(TY, text)),
+        (Some(Special::Infinity(positive)), None) => Ok(infinite_date(positive)),
         _ => Err(ParseError::syntax(TY, text)),
     }
 }
@@ -794,7 +854,10 @@ pub fn parse_time(text: &str) -> Result<NaiveTime, ParseError> {
 pub fn parse_timestamp(text: &str) -> Result<NaiveDateTime, ParseError> {
     const TY: &str = "timestamp without time zone";
     decode_timestamp_fields(text)
-        .and_then(|(ts, _)| if ts.date() < min_date() { Err(DtErr::Range) } else { Ok(ts) })
+        .and_then(|(ts, _)| match timestamp_infinity(&ts) {
+            None if ts.date() < min_date() => Err(DtErr::Range),
+            _ => Ok(ts),
+        })
         .map_err(|e| to_error(e, TY, text))
 }
 
@@ -803,6 +866,9 @@ pub fn parse_timestamp(text: &str) -> Result<NaiveDateTime, ParseError> {
 pub fn parse_timestamptz(text: &str) -> Result<DateTime<Utc>, ParseError> {
     const TY: &str = "timestamp with time zone";
     let (local, tz) = decode_timestamp_fields(text).map_err(|e| to_error(e, TY, text))?;
+    if timestamp_infinity(&local).is_some() {
+        return Ok(local.and_utc());
+    }
     let offset = TimeDelta::seconds(i64::from(tz.unwrap_or(0)));
     local
         .checked_sub_signed(offset)
@@ -874,9 +940,13 @@ mod tests {
         for field in ["2024-13-01", "2024-02-30", "2023-02-29", "0000-01-01", "2024-00-10"] {
             assert_eq!(parse_date(field).unwrap_err(), ParseError::DateTimeField(field.into()), "{field:?}");
         }
-        for range in ["infinity", "99999999-01-01"] {
+        for range in ["99999999-01-01", "262143-12-31"] {
             assert_eq!(parse_date(range).unwrap_err(), ParseError::out_of_range("date", range), "{range:?}");
         }
+        assert_eq!(date("infinity"), "infinity");
+        assert!(parse_date("+infinity").is_err(), "PostgreSQL 15 has no +infinity");
+        assert_eq!(date("-infinity"), "-infinity");
+        assert!(parse_date("-infinity").unwrap() < parse_date("4713-01-01 BC").unwrap());
     }
 
     #[test]
@@ -937,7 +1007,11 @@ mod tests {
             );
         }
         assert!(matches!(parse_timestamp("2024-01-31 24:00:01"), Err(ParseError::DateTimeField(_))));
-        assert!(matches!(parse_timestamp("infinity"), Err(ParseError::OutOfRange { .. })));
+        assert_eq!(ts("infinity"), "infinity");
+        assert_eq!(ts("-infinity"), "-infinity");
+        assert_eq!(tstz(" Infinity "), "infinity");
+        assert_eq!(tstz("-infinity"), "-infinity");
+        assert!(parse_timestamp("infinity").unwrap() > parse_timestamp("294276-01-01").unwrap_or_default());
     }
 
     #[test]
