@@ -7,7 +7,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use eddy_repr::{Datum, Diff, GlobalId, Row, ScalarType};
+use eddy_repr::strconv::jsonb_to_string;
+use eddy_repr::{Datum, Diff, GlobalId, Jsonb, Row, ScalarType};
 
 use crate::pipeline::Pipeline;
 use crate::{compare_rows, AggregateExpr, ColumnOrder, EvalError, RelationExpr, ScalarExpr, TableFunc};
@@ -376,7 +377,50 @@ fn expand_values(func: &TableFunc, values: Vec<Datum>) -> Result<Vec<Vec<Datum>>
             })
             .collect());
     }
+    if let TableFunc::JsonbEach { text } = func {
+        return jsonb_each(values, *text);
+    }
     Ok(single_column(func, values)?.into_iter().map(|d| vec![d]).collect())
+}
+
+/// A JSON value as `->>` gives it: strings unquoted, `null` as NULL.
+fn json_text(j: Jsonb) -> Datum {
+    match j {
+        Jsonb::Null => Datum::Null,
+        Jsonb::String(s) => Datum::Text(s),
+        other => Datum::Text(jsonb_to_string(&other)),
+    }
+}
+
+fn json_value(j: Jsonb, text: bool) -> Datum {
+    if text {
+        json_text(j)
+    } else {
+        Datum::Jsonb(j)
+    }
+}
+
+/// PostgreSQL's "cannot call f on a scalar/an array" error (SQLSTATE 22023).
+fn json_shape_error(what: &str, j: &Jsonb) -> EvalError {
+    let shape = match j {
+        Jsonb::Array(_) => "an array",
+        Jsonb::Object(_) => "an object",
+        _ => "a scalar",
+    };
+    EvalError::invalid_argument(format!("{what} {shape}"))
+}
+
+fn jsonb_each(values: Vec<Datum>, text: bool) -> Result<Vec<Vec<Datum>>, EvalError> {
+    match values.into_iter().next() {
+        Some(Datum::Jsonb(Jsonb::Object(members))) => {
+            Ok(members.into_iter().map(|(key, value)| vec![Datum::Text(key.0), json_value(value, text)]).collect())
+        }
+        Some(Datum::Jsonb(_)) => {
+            let name = if text { "jsonb_each_text" } else { "jsonb_each" };
+            Err(EvalError::invalid_argument(format!("cannot call {name} on a non-object")))
+        }
+        _ => Ok(vec![]),
+    }
 }
 
 /// The values a one-column table function returns for argument values `values`.
@@ -392,6 +436,21 @@ fn single_column(func: &TableFunc, values: Vec<Datum>) -> Result<Vec<Datum>, Eva
             }
             _ => Ok(vec![]),
         },
+        TableFunc::JsonbArrayElements { text } => match values.into_iter().next() {
+            Some(Datum::Jsonb(Jsonb::Array(elements))) => {
+                Ok(elements.into_iter().map(|e| json_value(e, *text)).collect())
+            }
+            Some(Datum::Jsonb(other)) => Err(json_shape_error("cannot extract elements from", &other)),
+            _ => Ok(vec![]),
+        },
+        TableFunc::JsonbObjectKeys => match values.into_iter().next() {
+            Some(Datum::Jsonb(Jsonb::Object(members))) => {
+                Ok(members.into_iter().map(|(key, _)| Datum::Text(key.0)).collect())
+            }
+            Some(Datum::Jsonb(other)) => Err(json_shape_error("cannot call jsonb_object_keys on", &other)),
+            _ => Ok(vec![]),
+        },
+        TableFunc::JsonbEach { .. } => Err(EvalError::Internal("jsonb_each has two columns".into())),
         TableFunc::Unnest(_) => match values.into_iter().next() {
             Some(Datum::Array(elements)) => Ok(elements),
             _ => Ok(vec![]),

@@ -19,6 +19,7 @@ use crate::EvalError;
 mod array;
 mod cast;
 mod datetime;
+mod digest;
 mod jsonb;
 
 pub(crate) use jsonb::to_jsonb;
@@ -215,6 +216,12 @@ pub enum Func {
     ArrayPrepend,
     /// `array_position(a, x)`: where `x` first is (NULL finds NULL), or NULL.
     ArrayPosition,
+    /// `a @> b` (`contains`), `a <@ b`: every non-NULL element of one is in the other.
+    ArrayContains {
+        contained: bool,
+    },
+    /// `a && b`: some element in both.
+    ArrayOverlap,
     /// `x op ANY (a)` / `x op ALL (a)`.
     ArrayAny {
         op: Box<Func>,
@@ -232,6 +239,37 @@ pub enum Func {
         types: Vec<ScalarType>,
     },
     RegexpReplace,
+    /// `regexp_match(text, pattern [, flags])`: the first match's capture groups (or the
+    /// whole match) as `text[]`, NULL without a match.
+    RegexpMatch,
+    /// `regexp_split_to_array(text, pattern [, flags])`.
+    RegexpSplitToArray,
+    /// `string_to_array(text, delimiter [, null_string])`.
+    StringToArray,
+    /// `similar_to_escape(pattern [, escape])`: the regular expression `SIMILAR TO` tests.
+    SimilarToEscape,
+    /// `md5(text | bytea)`: the hex digest.
+    Md5,
+    /// `sha256(bytea)`, `sha512(bytea)`.
+    Sha {
+        bits: u16,
+    },
+    /// `encode(bytea, 'base64' | 'hex' | 'escape')`.
+    Encode,
+    /// `decode(text, 'base64' | 'hex' | 'escape')`.
+    Decode,
+    /// `quote_ident(text)`, `quote_literal(text)`, `quote_nullable(text)`.
+    QuoteIdent,
+    QuoteLiteral,
+    QuoteNullable,
+    /// `format(template, args...)`: `%s`, `%I`, `%L`, `%%`, with `n$` positions and widths.
+    Format {
+        types: Vec<ScalarType>,
+    },
+    /// `num_nulls(...)` (`nulls`) and `num_nonnulls(...)`.
+    NumNulls {
+        nulls: bool,
+    },
 
     // ---- date and time ----
     /// `date + integer` (either order).
@@ -314,6 +352,8 @@ pub enum Func {
         ty: ScalarType,
     },
     JsonbStripNulls,
+    /// `jsonb_set(target, path text[], value [, create_if_missing])`.
+    JsonbSet,
 
     // ---- casts ----
     /// Conversion of a value of `from` to `to` (including applying `to`'s modifiers).
@@ -347,6 +387,10 @@ impl Func {
                 | Func::Least
                 | Func::Concat { .. }
                 | Func::ConcatWs { .. }
+                | Func::Format { .. }
+                | Func::NumNulls { .. }
+                | Func::QuoteNullable
+                | Func::StringToArray
                 | Func::JsonbBuildObject { .. }
                 | Func::JsonbBuildArray { .. }
                 | Func::FormatType
@@ -452,7 +496,18 @@ impl Func {
             | Func::SizePretty
             | Func::Concat { .. }
             | Func::ConcatWs { .. }
-            | Func::RegexpReplace => string::eval(self, args),
+            | Func::RegexpReplace
+            | Func::RegexpMatch
+            | Func::RegexpSplitToArray
+            | Func::StringToArray
+            | Func::SimilarToEscape
+            | Func::QuoteIdent
+            | Func::QuoteLiteral
+            | Func::QuoteNullable
+            | Func::Format { .. }
+            | Func::NumNulls { .. } => string::eval(self, args),
+
+            Func::Md5 | Func::Sha { .. } | Func::Encode | Func::Decode => digest::eval(self, args),
 
             Func::ArrayCreate
             | Func::ArrayIndex { .. }
@@ -465,6 +520,8 @@ impl Func {
             | Func::ArrayAppend
             | Func::ArrayPrepend
             | Func::ArrayPosition
+            | Func::ArrayContains { .. }
+            | Func::ArrayOverlap
             | Func::ArrayAny { .. } => array::eval(self, args),
 
             Func::DateAddInt
@@ -514,7 +571,8 @@ impl Func {
             | Func::JsonbBuildObject { .. }
             | Func::JsonbBuildArray { .. }
             | Func::ToJsonb { .. }
-            | Func::JsonbStripNulls => jsonb::eval(self, args),
+            | Func::JsonbStripNulls
+            | Func::JsonbSet => jsonb::eval(self, args),
 
             Func::Cast { from, to, explicit } => match args {
                 [d] => cast::eval_cast(from, to, *explicit, d),
@@ -658,6 +716,26 @@ impl Func {
             Func::ArrayAppend => "array_append",
             Func::ArrayPrepend => "array_prepend",
             Func::ArrayPosition => "array_position",
+            Func::ArrayContains { contained: false } => "@>",
+            Func::ArrayContains { contained: true } => "<@",
+            Func::ArrayOverlap => "&&",
+            Func::RegexpMatch => "regexp_match",
+            Func::RegexpSplitToArray => "regexp_split_to_array",
+            Func::StringToArray => "string_to_array",
+            Func::SimilarToEscape => "similar_to_escape",
+            Func::Md5 => "md5",
+            Func::Sha { bits: 224 } => "sha224",
+            Func::Sha { bits: 384 } => "sha384",
+            Func::Sha { bits: 512 } => "sha512",
+            Func::Sha { .. } => "sha256",
+            Func::Encode => "encode",
+            Func::Decode => "decode",
+            Func::QuoteIdent => "quote_ident",
+            Func::QuoteLiteral => "quote_literal",
+            Func::QuoteNullable => "quote_nullable",
+            Func::Format { .. } => "format",
+            Func::NumNulls { nulls: true } => "num_nulls",
+            Func::NumNulls { nulls: false } => "num_nonnulls",
             Func::ArrayAny { all: false, .. } => "any",
             Func::ArrayAny { all: true, .. } => "all",
             Func::Concat { .. } => "concat",
@@ -691,6 +769,7 @@ impl Func {
             Func::JsonbBuildArray { .. } => "jsonb_build_array",
             Func::ToJsonb { .. } => "to_jsonb",
             Func::JsonbStripNulls => "jsonb_strip_nulls",
+            Func::JsonbSet => "jsonb_set",
             Func::Cast { to, .. } => return format!("::{to}"),
         };
         s.to_string()

@@ -91,6 +91,13 @@ pub enum TableFunc {
     Unnest(ScalarType),
     /// `generate_subscripts(array, dim)`: the array's subscripts, from its lower bound.
     GenerateSubscripts { lower: i32 },
+    /// `jsonb_array_elements[_text](j)`: one row per element of a JSON array, as jsonb
+    /// (or, `text`, as `->>` gives it).
+    JsonbArrayElements { text: bool },
+    /// `jsonb_each[_text](j)`: one row (key, value) per member of a JSON object.
+    JsonbEach { text: bool },
+    /// `jsonb_object_keys(j)`: one row per key of a JSON object.
+    JsonbObjectKeys,
     /// Set-returning functions of a select list, run side by side: row i holds each
     /// one's i-th value, NULL for those that gave fewer (PostgreSQL 10's rule). Each
     /// function reads the next `usize` arguments.
@@ -105,8 +112,19 @@ impl TableFunc {
                 vec![t.clone()]
             }
             TableFunc::GenerateSubscripts { .. } => vec![ScalarType::Int32],
+            TableFunc::JsonbArrayElements { text } => vec![json_value_type(*text)],
+            TableFunc::JsonbEach { text } => vec![ScalarType::Text, json_value_type(*text)],
+            TableFunc::JsonbObjectKeys => vec![ScalarType::Text],
             TableFunc::Zip(funcs) => funcs.iter().flat_map(|(f, _)| f.output_types()).collect(),
         }
+    }
+}
+
+fn json_value_type(text: bool) -> ScalarType {
+    if text {
+        ScalarType::Text
+    } else {
+        ScalarType::Jsonb
     }
 }
 

@@ -318,6 +318,13 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
                     .into(),
             ))
         }
+        Expr::SimilarTo { negated, expr, pattern, escape_char } => {
+            let regex = match escape_char {
+                Some(esc) => call_named(ctx, "similar_to_escape", &[pattern, esc])?,
+                None => call_named(ctx, "similar_to_escape", &[pattern])?,
+            };
+            binary(ctx, if *negated { "!~" } else { "~" }, plan_expr(ctx, expr)?, regex)
+        }
         Expr::Like { negated, expr, pattern, escape_char, any: false } => {
             like(ctx, if *negated { "not like" } else { "like" }, expr, pattern, escape_char)
         }
@@ -823,6 +830,11 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
             Ok(Typed::known(ScalarExpr::Literal(Datum::Bool(true), ScalarType::Bool), ScalarType::Bool))
         }
         "pg_encoding_to_char" if args.len() == 1 => text_literal("UTF8".into()),
+        // The argument's type name (as text; PostgreSQL's is a regtype printing the same).
+        "pg_typeof" if args.len() == 1 => {
+            let arg = plan_expr(ctx, args[0])?;
+            text_literal(arg.ty.map_or_else(|| "unknown".to_string(), |t| t.without_modifiers().to_string()))
+        }
         "pg_is_in_recovery" if args.is_empty() => {
             Ok(Typed::known(ScalarExpr::Literal(Datum::Bool(false), ScalarType::Bool), ScalarType::Bool))
         }
@@ -1344,7 +1356,8 @@ pub fn column_name(e: &Expr) -> String {
         Expr::Function(f) => object_name(&f.name).rsplit('.').next().unwrap_or("?column?").to_string(),
         Expr::Case { .. } => "case".into(),
         Expr::Extract { .. } => "extract".into(),
-        Expr::Position { .. } => "strpos".into(),
+        Expr::Position { .. } => "position".into(),
+        Expr::Exists { .. } => "exists".into(),
         Expr::Substring { .. } => "substring".into(),
         Expr::Trim { .. } => "btrim".into(),
         Expr::Ceil { .. } => "ceil".into(),

@@ -113,8 +113,11 @@ fn push_ctes(qcx: &QueryCtx, query: &Query) -> Result<usize, PlanError> {
 }
 
 fn check_query_features(query: &Query) -> Result<(), PlanError> {
-    if query.fetch.is_some() || !query.locks.is_empty() {
-        return Err(PlanError::Unsupported("FETCH/FOR UPDATE clauses".into()));
+    if query.fetch.as_ref().is_some_and(|f| f.with_ties || f.percent) {
+        return Err(PlanError::Unsupported("FETCH ... WITH TIES or PERCENT".into()));
+    }
+    if !query.locks.is_empty() {
+        return Err(PlanError::Unsupported("FOR UPDATE/SHARE clauses".into()));
     }
     Ok(())
 }
@@ -138,8 +141,16 @@ fn limit_offset(qcx: &QueryCtx, query: &Query) -> Result<(Option<usize>, usize),
             _ => Err(PlanError::InvalidParameter(format!("{what} must not be negative"))),
         }
     };
-    match &query.limit_clause {
-        None => Ok((None, 0)),
+    // `FETCH FIRST n ROWS ONLY` is the standard's LIMIT (n is 1 when left out).
+    let fetch = match &query.fetch {
+        Some(f) => match &f.quantity {
+            Some(q) => Some(eval_count(q, "FETCH FIRST")?),
+            None => Some(Some(1)),
+        },
+        None => None,
+    };
+    let (limit, offset) = match &query.limit_clause {
+        None => (None, 0),
         Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => {
             let limit = match limit {
                 Some(l) => eval_count(l, "LIMIT")?,
@@ -149,12 +160,13 @@ fn limit_offset(qcx: &QueryCtx, query: &Query) -> Result<(Option<usize>, usize),
                 Some(o) => eval_count(&o.value, "OFFSET")?.unwrap_or(0),
                 None => 0,
             };
-            Ok((limit, offset))
+            (limit, offset)
         }
         Some(ast::LimitClause::OffsetCommaLimit { .. }) => {
-            Err(PlanError::Syntax("LIMIT #,# syntax is not supported; use LIMIT # OFFSET #".into()))
+            return Err(PlanError::Syntax("LIMIT #,# syntax is not supported; use LIMIT # OFFSET #".into()))
         }
-    }
+    };
+    Ok((fetch.unwrap_or(limit), offset))
 }
 
 /// ORDER BY keys of a planned body: `hidden` trailing columns exist only for sorting.
@@ -474,7 +486,13 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
         let (mut funcs, mut all_args) = (Vec::new(), Vec::new());
         for call in &srf_calls {
             let args = function_arg_exprs(call)?;
-            let (func, args) = plan_set_returning(&ctx, &object_name(&call.name), &args)?;
+            let name = object_name(&call.name);
+            let (func, args) = plan_set_returning(&ctx, &name, &args)?;
+            if func.output_types().len() != 1 {
+                return Err(PlanError::Unsupported(format!(
+                    "{name} in a select list (it returns records); call it in FROM: SELECT ... FROM t, {name}(t.column)"
+                )));
+            }
             funcs.push((func, args.len()));
             all_args.extend(args);
         }
@@ -2149,25 +2167,56 @@ pub(crate) fn plan_table_function(
     };
     let ctx = qcx.expr_ctx(left, AggMode::Forbidden("FROM"));
     let (func, args) = plan_set_returning(&ctx, &name, &args)?;
-    let ty = func.output_types().into_iter().next().unwrap_or(ScalarType::Text);
-    let scope = Scope {
-        columns: vec![ScopeColumn { table: Some(name.clone()), name: name.clone(), ty, qualified_only: false }],
+    let types = func.output_types();
+    let names: Vec<String> = match &func {
+        TableFunc::JsonbEach { .. } => vec!["key".into(), "value".into()],
+        TableFunc::JsonbArrayElements { .. } => vec!["value".into()],
+        _ => vec![name.clone()],
     };
+    let columns = names
+        .into_iter()
+        .zip(types)
+        .map(|(column, ty)| ScopeColumn { table: Some(name.clone()), name: column, ty, qualified_only: false })
+        .collect();
+    let scope = Scope { columns };
+    let arity = scope.len();
     let planned = match alias {
         // `generate_series(1,3) AS x` names the column x too, as in PostgreSQL.
-        Some(a) if a.columns.is_empty() => {
+        Some(a) if a.columns.is_empty() && arity == 1 => {
             let mut p = apply_alias(Planned { expr: RelationExpr::constant(vec![], 1), scope }, Some(a), None)?;
             p.scope.columns[0].name = normalize_ident(&a.name);
             p
         }
-        other => apply_alias(Planned { expr: RelationExpr::constant(vec![], 1), scope }, other, Some(&name))?,
+        other => apply_alias(Planned { expr: RelationExpr::constant(vec![], arity), scope }, other, Some(&name))?,
     };
     Ok(TableFuncCall { func, args, scope: planned.scope })
 }
 
 /// The names of the set-returning functions Eddy has.
 pub(crate) fn is_set_returning(name: &str) -> bool {
-    matches!(name, "generate_series" | "unnest" | "generate_subscripts")
+    matches!(
+        name,
+        "generate_series"
+            | "unnest"
+            | "generate_subscripts"
+            | "jsonb_array_elements"
+            | "jsonb_array_elements_text"
+            | "jsonb_each"
+            | "jsonb_each_text"
+            | "jsonb_object_keys"
+    )
+}
+
+/// The JSON set-returning function `name`, if it is one.
+fn json_table_function(name: &str) -> Option<TableFunc> {
+    Some(match name {
+        "jsonb_array_elements" => TableFunc::JsonbArrayElements { text: false },
+        "jsonb_array_elements_text" => TableFunc::JsonbArrayElements { text: true },
+        "jsonb_each" => TableFunc::JsonbEach { text: false },
+        "jsonb_each_text" => TableFunc::JsonbEach { text: true },
+        "jsonb_object_keys" => TableFunc::JsonbObjectKeys,
+        _ => return None,
+    })
 }
 
 /// A set-returning function call, its arguments planned in `ctx`: in FROM, or in a
@@ -2180,6 +2229,16 @@ pub(crate) fn plan_set_returning(
     let typed: Vec<Typed> = args.iter().map(|e| plan_expr(ctx, e)).collect::<Result<_, _>>()?;
     let unknown_array =
         || PlanError::Datatype("could not determine polymorphic type because input has type unknown".into());
+    if let Some(func) = json_table_function(name) {
+        // One jsonb argument (an unknown literal is read as jsonb).
+        return match <[Typed; 1]>::try_from(typed) {
+            Ok([arg]) if matches!(arg.ty, None | Some(ScalarType::Jsonb)) => {
+                Ok((func, vec![coerce(ctx, arg, &ScalarType::Jsonb, CastContext::Implicit)?]))
+            }
+            Ok(one) => Err(no_such_function(name, &one)),
+            Err(other) => Err(no_such_function(name, &other)),
+        };
+    }
     Ok(match name {
         "generate_series" => generate_series(ctx, typed)?,
         "unnest" => match typed.as_slice() {

@@ -103,11 +103,24 @@ impl EddyProcess {
         format!("host=127.0.0.1 port={} user=eddy dbname=eddy", self.port)
     }
 
-    /// Connects with tokio-postgres; the connection task runs in the background.
+    /// Connects with tokio-postgres; the connection task runs in the background. A
+    /// connection refused or reset right after the server started listening (seen on a
+    /// machine busy with parallel tests) is retried for a few seconds; a server error is not.
     pub async fn connect(&self) -> anyhow::Result<tokio_postgres::Client> {
-        let (client, conn) = tokio_postgres::connect(&self.connection_string(), tokio_postgres::NoTls)
-            .await
-            .with_context(|| format!("connecting to eddy on port {}; its log ends:\n{}", self.port, self.log_tail()))?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (client, conn) = loop {
+            match tokio_postgres::connect(&self.connection_string(), tokio_postgres::NoTls).await {
+                Ok(pair) => break pair,
+                Err(e) if e.as_db_error().is_none() && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("connecting to eddy on port {}; its log ends:\n{}", self.port, self.log_tail())
+                    })
+                }
+            }
+        };
         tokio::spawn(async move {
             let _ = conn.await;
         });

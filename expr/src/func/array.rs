@@ -204,6 +204,20 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
             }
             Datum::Text(parts.join(delimiter))
         }
+        Func::ArrayContains { contained } => {
+            let (Some(a), Some(b)) = (elements(func, args, 0)?, elements(func, args, 1)?) else {
+                return Ok(Datum::Null);
+            };
+            let (outer, inner) = if *contained { (b, a) } else { (a, b) };
+            // NULL elements match nothing, as in PostgreSQL.
+            Datum::Bool(inner.iter().all(|x| !x.is_null() && outer.iter().any(|y| sql_equal(x, y))))
+        }
+        Func::ArrayOverlap => {
+            let (Some(a), Some(b)) = (elements(func, args, 0)?, elements(func, args, 1)?) else {
+                return Ok(Datum::Null);
+            };
+            Datum::Bool(a.iter().any(|x| !x.is_null() && b.iter().any(|y| sql_equal(x, y))))
+        }
         Func::ArrayCat => match (elements(func, args, 0)?, elements(func, args, 1)?) {
             (None, None) => Datum::Null,
             (a, b) => Datum::Array(a.unwrap_or_default().iter().chain(b.unwrap_or_default()).cloned().collect()),
@@ -243,4 +257,8 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
         }
         _ => return Err(type_error(func, args)),
     })
+}
+/// SQL equality of two non-NULL elements (`1.0` equals `1.00`).
+fn sql_equal(a: &Datum, b: &Datum) -> bool {
+    !b.is_null() && (a == b || (a.has_twins() && a.sql_normalized() == b.sql_normalized()))
 }

@@ -460,6 +460,26 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
             _ => Err(EvalError::invalid_argument("cannot get array length of a scalar")),
         },
         (JsonbStripNulls, 1) => Ok(Datum::Jsonb(strip_nulls(j(0)?))),
+        (JsonbSet, 3 | 4) => {
+            let Datum::Array(path) = &args[1] else { return Err(type_error(func, args)) };
+            let path = path
+                .iter()
+                .map(|p| match p {
+                    Datum::Text(t) => Ok(t.as_str()),
+                    _ => Err(EvalError::InvalidArgument {
+                        sqlstate: "22004".into(),
+                        message: "path element at position 1 is null".into(),
+                    }),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let create = !matches!(args.get(3), Some(Datum::Bool(false)));
+            let mut target = j(0)?.clone();
+            if !matches!(target, Jsonb::Array(_) | Jsonb::Object(_)) {
+                return Err(EvalError::invalid_argument("cannot set path in scalar"));
+            }
+            set_path(&mut target, &path, j(2)?.clone(), create)?;
+            Ok(Datum::Jsonb(target))
+        }
         (ToJsonb { ty }, 1) => Ok(Datum::Jsonb(to_jsonb(&args[0], ty)?)),
         (JsonbBuildArray { types }, _) => {
             let items = args.iter().zip(types).map(|(d, t)| to_jsonb(d, t)).collect::<Result<Vec<_>, _>>()?;
@@ -478,6 +498,49 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
             Ok(Datum::Jsonb(Jsonb::object(pairs)))
         }
         _ => Err(arity_error(func, args)),
+    }
+}
+
+/// `jsonb_set`'s walk: follows `path` through objects (by key) and arrays (by index,
+/// negative from the end) and puts `value` at its end; a missing last step is added when
+/// `create` (array indexes past either end prepend or append); a missing step before it
+/// leaves `target` as it was, as in PostgreSQL.
+fn set_path(target: &mut Jsonb, path: &[&str], value: Jsonb, create: bool) -> Result<(), EvalError> {
+    let Some((step, rest)) = path.split_first() else {
+        *target = value;
+        return Ok(());
+    };
+    match target {
+        Jsonb::Object(pairs) => match pairs.iter().position(|(k, _)| k.0 == *step) {
+            Some(i) => set_path(&mut pairs[i].1, rest, value, create),
+            None if rest.is_empty() && create => {
+                let mut members: Vec<(String, Jsonb)> =
+                    std::mem::take(pairs).into_iter().map(|(k, v)| (k.0, v)).collect();
+                members.push((step.to_string(), value));
+                *target = Jsonb::object(members);
+                Ok(())
+            }
+            None => Ok(()),
+        },
+        Jsonb::Array(items) => {
+            let index: i64 = step.parse().map_err(|_| {
+                EvalError::invalid_argument(format!("path element at position {} is not an integer: \"{step}\"", 1))
+            })?;
+            let len = items.len() as i64;
+            let at = if index < 0 { index + len } else { index };
+            if (0..len).contains(&at) {
+                return set_path(&mut items[at as usize], rest, value, create);
+            }
+            if rest.is_empty() && create {
+                if at < 0 {
+                    items.insert(0, value);
+                } else {
+                    items.push(value);
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 

@@ -401,6 +401,24 @@ pub(super) fn resolve_function(name: &str, args: &[Option<ScalarType>]) -> Resul
             let arg_types = std::iter::once(JSONB).chain(rest.iter().map(|_| TEXT)).collect();
             return Ok(Resolved { func, arg_types, return_type });
         }
+        "format" => {
+            match args.first() {
+                None => return Err(no_function(name, args)),
+                Some(Some(first)) if !first.is_string() => return Err(no_function(name, args)),
+                _ => {}
+            }
+            let mut types = any_types(args);
+            types[0] = TEXT;
+            return Ok(Resolved { func: Func::Format { types: types.clone() }, arg_types: types, return_type: TEXT });
+        }
+        "num_nulls" | "num_nonnulls" => {
+            if args.is_empty() {
+                return Err(no_function(name, args));
+            }
+            let types = any_types(args);
+            let func = Func::NumNulls { nulls: name == "num_nulls" };
+            return Ok(Resolved { func, arg_types: types, return_type: I4 });
+        }
         "concat" => {
             let types = any_types(args);
             return Ok(Resolved { func: Func::Concat { types: types.clone() }, arg_types: types, return_type: TEXT });
@@ -550,6 +568,31 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         "pg_size_pretty" => vec![c(Func::SizePretty, &[I8], TEXT)],
         "to_hex" => vec![c(Func::ToHex, &[I4], TEXT), c(Func::ToHex, &[I8], TEXT)],
         "like_escape" => vec![c(Func::LikeEscape, &[TEXT, TEXT], TEXT)],
+        "regexp_match" => vec![
+            c(Func::RegexpMatch, &[TEXT, TEXT], text_array()),
+            c(Func::RegexpMatch, &[TEXT, TEXT, TEXT], text_array()),
+        ],
+        "regexp_split_to_array" => vec![
+            c(Func::RegexpSplitToArray, &[TEXT, TEXT], text_array()),
+            c(Func::RegexpSplitToArray, &[TEXT, TEXT, TEXT], text_array()),
+        ],
+        "string_to_array" => vec![
+            c(Func::StringToArray, &[TEXT, TEXT], text_array()),
+            c(Func::StringToArray, &[TEXT, TEXT, TEXT], text_array()),
+        ],
+        "similar_to_escape" => {
+            vec![c(Func::SimilarToEscape, &[TEXT], TEXT), c(Func::SimilarToEscape, &[TEXT, TEXT], TEXT)]
+        }
+        "md5" => vec![c(Func::Md5, &[TEXT], TEXT), c(Func::Md5, &[BYTEA], TEXT)],
+        "sha224" => vec![c(Func::Sha { bits: 224 }, &[BYTEA], BYTEA)],
+        "sha256" => vec![c(Func::Sha { bits: 256 }, &[BYTEA], BYTEA)],
+        "sha384" => vec![c(Func::Sha { bits: 384 }, &[BYTEA], BYTEA)],
+        "sha512" => vec![c(Func::Sha { bits: 512 }, &[BYTEA], BYTEA)],
+        "encode" => vec![c(Func::Encode, &[BYTEA, TEXT], TEXT)],
+        "decode" => vec![c(Func::Decode, &[TEXT, TEXT], BYTEA)],
+        "quote_ident" => vec![c(Func::QuoteIdent, &[TEXT], TEXT)],
+        "quote_literal" => vec![c(Func::QuoteLiteral, &[TEXT], TEXT)],
+        "quote_nullable" => vec![c(Func::QuoteNullable, &[TEXT], TEXT)],
         "regexp_replace" => vec![
             c(Func::RegexpReplace, &[TEXT, TEXT, TEXT], TEXT),
             c(Func::RegexpReplace, &[TEXT, TEXT, TEXT, TEXT], TEXT),
@@ -597,6 +640,10 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         "jsonb_typeof" => vec![c(Func::JsonbTypeof, &[JSONB], TEXT)],
         "jsonb_array_length" => vec![c(Func::JsonbArrayLength, &[JSONB], I4)],
         "jsonb_strip_nulls" => vec![c(Func::JsonbStripNulls, &[JSONB], JSONB)],
+        "jsonb_set" => vec![
+            c(Func::JsonbSet, &[JSONB, text_array(), JSONB], JSONB),
+            c(Func::JsonbSet, &[JSONB, text_array(), JSONB, BOOL], JSONB),
+        ],
         _ => vec![],
     }
 }
@@ -763,27 +810,38 @@ pub(super) fn resolve_binary_operator(
 }
 
 /// `=`, `<`, ... between two arrays of one element type (an unknown side takes the
-/// other's type): element by element, then by length.
+/// other's type): element by element, then by length; and `@>`, `<@`, `&&`.
 fn resolve_array_comparison(
     op: &str,
     left: Option<ScalarType>,
     right: Option<ScalarType>,
 ) -> Result<Resolved, ResolveError> {
-    let func = match op {
-        "=" => Func::Eq,
-        "<>" => Func::NotEq,
-        "<" => Func::Lt,
-        "<=" => Func::Lte,
-        ">" => Func::Gt,
-        ">=" => Func::Gte,
-        _ => return Err(ResolveError::NoSuchOperator(operator_display(op, &left, &right))),
+    let (func, return_type) = match op {
+        "@>" => (Func::ArrayContains { contained: false }, BOOL),
+        "<@" => (Func::ArrayContains { contained: true }, BOOL),
+        "&&" => (Func::ArrayOverlap, BOOL),
+        other => {
+            (comparison(other).ok_or_else(|| ResolveError::NoSuchOperator(operator_display(op, &left, &right)))?, BOOL)
+        }
     };
     let ty = match (&left, &right) {
         (Some(a), Some(b)) if a.without_modifiers() == b.without_modifiers() => a.without_modifiers(),
         (Some(t @ ScalarType::Array(_)), None) | (None, Some(t @ ScalarType::Array(_))) => t.without_modifiers(),
         _ => return Err(ResolveError::NoSuchOperator(operator_display(op, &left, &right))),
     };
-    Ok(Resolved { func, arg_types: vec![ty.clone(), ty], return_type: BOOL })
+    Ok(Resolved { func, arg_types: vec![ty.clone(), ty], return_type })
+}
+
+fn comparison(op: &str) -> Option<Func> {
+    Some(match op {
+        "=" => Func::Eq,
+        "<>" => Func::NotEq,
+        "<" => Func::Lt,
+        "<=" => Func::Lte,
+        ">" => Func::Gt,
+        ">=" => Func::Gte,
+        _ => return None,
+    })
 }
 
 /// `||`: text concatenation (with PostgreSQL's `anynonarray || text` forms) or jsonb
@@ -854,4 +912,8 @@ pub(super) fn resolve_unary_operator(op: &str, arg: Option<ScalarType>) -> Resul
         Pick::NoMatch => Err(ResolveError::NoSuchOperator(display())),
         Pick::Ambiguous => Err(ResolveError::Ambiguous(format!("operator is not unique: {}", display()))),
     }
+}
+
+fn text_array() -> ScalarType {
+    ScalarType::Array(Box::new(TEXT))
 }

@@ -262,7 +262,8 @@ fn compiled_regex(pattern: &str, case_insensitive: bool) -> Result<regex::Regex,
     Ok(re)
 }
 
-fn regexp_replace(src: &str, pattern: &str, replacement: &str, flags: &str) -> Result<String, EvalError> {
+/// The options of a regular expression function: (global, case-insensitive).
+fn parse_regex_flags(flags: &str) -> Result<(bool, bool), EvalError> {
     let mut global = false;
     let mut ci = false;
     for f in flags.chars() {
@@ -276,6 +277,253 @@ fn regexp_replace(src: &str, pattern: &str, replacement: &str, flags: &str) -> R
             }
         }
     }
+    Ok((global, ci))
+}
+
+/// Case-insensitivity from `flags` of a function without a "global" option.
+fn regex_flags(flags: &str) -> Result<bool, EvalError> {
+    match parse_regex_flags(flags)? {
+        (true, _) => Err(EvalError::invalid_argument("this function does not support the \"global\" option")),
+        (false, ci) => Ok(ci),
+    }
+}
+
+/// `regexp_split_to_array`'s pieces: the text between matches; empty matches at either
+/// end or right after another match are ignored, as in PostgreSQL.
+fn regexp_split<'a>(re: &regex::Regex, src: &'a str) -> Vec<&'a str> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut last_end = None;
+    for m in re.find_iter(src) {
+        let ignored = m.is_empty() && (m.start() == 0 || m.start() == src.len() || Some(m.start()) == last_end);
+        if ignored {
+            continue;
+        }
+        pieces.push(&src[start..m.start()]);
+        start = m.end();
+        last_end = Some(m.end());
+    }
+    pieces.push(&src[start..]);
+    pieces
+}
+
+fn text_array(value: Option<&str>) -> Datum {
+    Datum::Array(vec![value.map_or(Datum::Null, |v| Datum::Text(v.into()))])
+}
+
+/// The regular expression of a `SIMILAR TO` pattern (PostgreSQL's similar_escape):
+/// anchored, `%` and `_` as `.*` and `.`, `(` non-capturing, regex metacharacters that
+/// SQL does not have escaped, and `escape` quoting the next character.
+fn similar_to_regex(pattern: &str, escape: Option<char>) -> Result<String, EvalError> {
+    let mut out = String::from("^(?:");
+    let (mut after_escape, mut in_class, mut quotes) = (false, false, 0);
+    for c in pattern.chars() {
+        if after_escape {
+            if c == '"' && !in_class {
+                out.push_str(match quotes {
+                    0 => "){1,1}?(",
+                    1 => "){1,1}(?:",
+                    _ => {
+                        return Err(EvalError::InvalidArgument {
+                            sqlstate: "2201B".into(),
+                            message:
+                                "SQL regular expression may not contain more than two escape-double-quote separators"
+                                    .into(),
+                        })
+                    }
+                });
+                quotes += 1;
+            } else {
+                out.push('\\');
+                out.push(c);
+            }
+            after_escape = false;
+        } else if Some(c) == escape {
+            after_escape = true;
+        } else if in_class {
+            if c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+            in_class = c != ']';
+        } else {
+            match c {
+                '[' => {
+                    out.push('[');
+                    in_class = true;
+                }
+                '%' => out.push_str(".*"),
+                '_' => out.push('.'),
+                '(' => out.push_str("(?:"),
+                '\\' | '.' | '^' | '$' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                other => out.push(other),
+            }
+        }
+    }
+    out.push_str(")$");
+    Ok(out)
+}
+
+/// `quote_ident`: quoted unless a plain lower-case identifier (and not a keyword PostgreSQL
+/// would need quoted; the common reserved words are checked).
+pub(super) fn quote_ident(ident: &str) -> String {
+    const RESERVED: &[&str] = &[
+        "all",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "column",
+        "constraint",
+        "create",
+        "default",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "for",
+        "foreign",
+        "from",
+        "grant",
+        "group",
+        "having",
+        "in",
+        "into",
+        "leading",
+        "limit",
+        "not",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "primary",
+        "references",
+        "select",
+        "table",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "when",
+        "where",
+        "with",
+    ];
+    let plain = ident.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && ident.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !RESERVED.contains(&ident);
+    if plain {
+        ident.to_string()
+    } else {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+}
+
+/// `quote_literal`: single quotes doubled; with a backslash, the `E'...'` form.
+pub(super) fn quote_literal(text: &str) -> String {
+    let body = text.replace('\'', "''");
+    if text.contains('\\') {
+        format!("E'{}'", body.replace('\\', "\\\\"))
+    } else {
+        format!("'{body}'")
+    }
+}
+
+/// `format(template, args)`: `%[n$][-][width]s|I|L` and `%%`.
+fn format(template: &str, args: &[Datum], types: &[ScalarType]) -> Result<String, EvalError> {
+    let bad = |m: &str| EvalError::invalid_argument(m.to_string());
+    let mut out = String::new();
+    let mut chars = template.chars().peekable();
+    let mut next_arg = 0usize;
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            out.push('%');
+            continue;
+        }
+        // An optional argument position `n$`, then flags and width.
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+            digits.push(d);
+            chars.next();
+        }
+        let mut position = None;
+        if !digits.is_empty() && chars.peek() == Some(&'$') {
+            chars.next();
+            let n: usize = digits.parse().map_err(|_| bad("argument number is out of range"))?;
+            if n == 0 {
+                return Err(bad("format specifies argument 0, but arguments are numbered from 1"));
+            }
+            position = Some(n - 1);
+            digits.clear();
+        }
+        let mut left = false;
+        if digits.is_empty() && chars.peek() == Some(&'-') {
+            chars.next();
+            left = true;
+        }
+        while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+            digits.push(d);
+            chars.next();
+        }
+        let width: usize =
+            if digits.is_empty() { 0 } else { digits.parse().map_err(|_| bad("number is out of range"))? };
+        let kind = chars.next().ok_or_else(|| bad("unterminated format() type specifier"))?;
+        let index = position.unwrap_or(next_arg);
+        next_arg = index + 1;
+        let arg = args.get(index).ok_or_else(|| bad("too few arguments for format()"))?;
+        let ty = types.get(index).cloned().unwrap_or(ScalarType::Text);
+        let value = match (kind, arg) {
+            ('s', Datum::Null) => String::new(),
+            ('s', d) => output(d, &ty)?,
+            ('I', Datum::Null) => {
+                return Err(EvalError::InvalidArgument {
+                    sqlstate: "22004".into(),
+                    message: "null values cannot be formatted as an SQL identifier".into(),
+                })
+            }
+            ('I', d) => quote_ident(&output(d, &ty)?),
+            ('L', Datum::Null) => "NULL".to_string(),
+            ('L', d) => quote_literal(&output(d, &ty)?),
+            (other, _) => {
+                return Err(bad(&format!("unrecognized format() type specifier \"{other}\"")));
+            }
+        };
+        let pad = width.saturating_sub(value.chars().count());
+        if left {
+            out.push_str(&value);
+            out.extend(std::iter::repeat_n(' ', pad));
+        } else {
+            out.extend(std::iter::repeat_n(' ', pad));
+            out.push_str(&value);
+        }
+    }
+    Ok(out)
+}
+
+fn regexp_replace(src: &str, pattern: &str, replacement: &str, flags: &str) -> Result<String, EvalError> {
+    let (global, ci) = parse_regex_flags(flags)?;
     let re = compiled_regex(pattern, ci)?;
     let mut out = String::with_capacity(src.len());
     let mut last = 0;
@@ -541,6 +789,73 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
             }
             t(out)
         }
+        (RegexpMatch, 2 | 3) => {
+            let flags = if args.len() == 3 { s(2)? } else { "" };
+            let re = compiled_regex(s(1)?, regex_flags(flags)?)?;
+            Ok(match re.captures(s(0)?) {
+                None => Datum::Null,
+                // Without groups the whole match; else each group (NULL when it took no part).
+                Some(caps) if caps.len() == 1 => text_array(caps.get(0).map(|m| m.as_str())),
+                Some(caps) => Datum::Array(
+                    caps.iter().skip(1).map(|g| g.map_or(Datum::Null, |m| Datum::Text(m.as_str().into()))).collect(),
+                ),
+            })
+        }
+        (RegexpSplitToArray, 2 | 3) => {
+            let flags = if args.len() == 3 { s(2)? } else { "" };
+            let re = compiled_regex(s(1)?, regex_flags(flags)?)?;
+            let src = s(0)?;
+            Ok(Datum::Array(regexp_split(&re, src).into_iter().map(|p| Datum::Text(p.into())).collect()))
+        }
+        // Not strict: a NULL delimiter splits into characters.
+        (StringToArray, 2 | 3) => {
+            if args[0].is_null() {
+                return Ok(Datum::Null);
+            }
+            let src = s(0)?;
+            let null_string = match args.get(2) {
+                Some(Datum::Text(n)) => Some(n.as_str()),
+                _ => None,
+            };
+            let parts: Vec<&str> = match &args[1] {
+                _ if src.is_empty() => vec![],
+                // A NULL delimiter splits into characters, an empty one not at all.
+                Datum::Null => src.char_indices().map(|(i, c)| &src[i..i + c.len_utf8()]).collect(),
+                Datum::Text(d) if d.is_empty() => vec![src],
+                Datum::Text(d) => src.split(d.as_str()).collect(),
+                _ => return Err(type_error(func, args)),
+            };
+            Ok(Datum::Array(
+                parts
+                    .into_iter()
+                    .map(|p| if Some(p) == null_string { Datum::Null } else { Datum::Text(p.into()) })
+                    .collect(),
+            ))
+        }
+        (SimilarToEscape, 1) => t(similar_to_regex(s(0)?, Some('\\'))?),
+        (SimilarToEscape, 2) => {
+            let escape = s(1)?;
+            let mut chars = escape.chars();
+            match (chars.next(), chars.next()) {
+                (None, _) => t(similar_to_regex(s(0)?, None)?),
+                (Some(e), None) => t(similar_to_regex(s(0)?, Some(e))?),
+                _ => Err(EvalError::InvalidArgument {
+                    sqlstate: "22025".into(),
+                    message: "invalid escape string".into(),
+                }),
+            }
+        }
+        (QuoteIdent, 1) => t(quote_ident(s(0)?)),
+        (QuoteLiteral, 1) => t(quote_literal(s(0)?)),
+        (QuoteNullable, 1) => match &args[0] {
+            Datum::Null => t("NULL".into()),
+            _ => t(quote_literal(s(0)?)),
+        },
+        (Format { types }, _) => match args.first() {
+            Some(Datum::Text(template)) => t(format(template, &args[1..], &types[1..])?),
+            _ => Ok(Datum::Null),
+        },
+        (NumNulls { nulls }, _) => Ok(Datum::Int32(args.iter().filter(|d| d.is_null() == *nulls).count() as i32)),
         (ConcatWs { types }, _) => {
             let sep = match args.first() {
                 Some(Datum::Null) | None => return Ok(Datum::Null),
@@ -678,5 +993,34 @@ mod tests {
         assert_eq!(regexp_replace("Thomas", ".[mN]a.", "M", "").unwrap(), "ThM");
         assert_eq!(regexp_replace("foobarbaz", "b(..)", "X\\1Y", "g").unwrap(), "fooXarYXazY");
         assert_eq!(regexp_replace("abc", "B", "x", "i").unwrap(), "axc");
+    }
+
+    #[test]
+    fn similar_to_patterns_become_anchored_regexes() {
+        assert_eq!(similar_to_regex("a%_(b|c)", Some('\\')).unwrap(), "^(?:a.*.(?:b|c))$");
+        assert_eq!(similar_to_regex("a.c$", Some('\\')).unwrap(), "^(?:a\\.c\\$)$");
+        assert_eq!(similar_to_regex("a#%", Some('#')).unwrap(), "^(?:a\\%)$");
+        assert_eq!(similar_to_regex("[%_]x", None).unwrap(), "^(?:[%_]x)$");
+    }
+
+    #[test]
+    fn format_and_quoting() {
+        let args = [Datum::Text("a b".into()), Datum::Null, Datum::Int32(7)];
+        let types = [ScalarType::Text, ScalarType::Text, ScalarType::Int32];
+        assert_eq!(format("%I|%L|%s|%3$s|%1$-4s|", &args, &types).unwrap(), "\"a b\"|NULL|7|7|a b |");
+        assert!(format("%s %s %s %s", &args, &types).is_err());
+        assert!(format("%x", &args, &types).is_err());
+        assert_eq!(quote_literal("it's"), "'it''s'");
+        assert_eq!(quote_literal("a\\b"), "E'a\\\\b'");
+        assert_eq!(quote_ident("ok_1"), "ok_1");
+        assert_eq!(quote_ident("Order"), "\"Order\"");
+    }
+
+    #[test]
+    fn regexp_split_ignores_empty_matches_at_the_ends() {
+        let re = compiled_regex("", false).unwrap();
+        assert_eq!(regexp_split(&re, "abc"), vec!["a", "b", "c"]);
+        let re = compiled_regex("\\s*", false).unwrap();
+        assert_eq!(regexp_split(&re, "a b"), vec!["a", "b"]);
     }
 }
