@@ -32,6 +32,9 @@ pub struct CatalogItem {
     pub desc: RelationDesc,
     /// For non-materialized views: the plan to inline where the view is read.
     pub view_expr: Option<RelationExpr>,
+    /// Tables: each column's `DEFAULT` expression as SQL, `None` for no default (NULL).
+    /// Empty for other relations.
+    pub defaults: Vec<Option<String>>,
 }
 
 /// The owner shown for every object (there are no roles yet).

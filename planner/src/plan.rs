@@ -190,6 +190,8 @@ pub enum Plan {
         name: String,
         desc: RelationDesc,
         keys: Vec<UniqueKey>,
+        /// Each column's `DEFAULT` expression as SQL (checked to plan and to fit the type).
+        defaults: Vec<Option<String>>,
         if_not_exists: bool,
     },
     CreateView {
@@ -257,7 +259,9 @@ pub enum Plan {
         table: GlobalId,
         columns: Vec<usize>,
         column_types: Vec<ScalarType>,
-        arity: usize,
+        /// Every row starts as this (a value per table column): the DEFAULT of each
+        /// column the COPY leaves out, NULL elsewhere.
+        row_template: Vec<Datum>,
         format: CopyFormat,
     },
     Explain(String),

@@ -70,7 +70,7 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
             let desc = project_desc(&planned.scope, &finishing.project);
             Ok(Plan::Select(QueryPlan { expr: planned.expr, finishing, desc }))
         }
-        Statement::CreateTable(ct) => plan_create_table(ct),
+        Statement::CreateTable(ct) => plan_create_table(qcx, ct),
         Statement::CreateView(cv) => plan_create_view(qcx, cv, stmt),
         Statement::CreateIndex(ci) => plan_create_index(qcx, ci),
         Statement::Drop { object_type: ObjectType::Index, if_exists, names, .. } => Ok(Plan::DropIndex {
@@ -190,12 +190,13 @@ fn project_desc(scope: &Scope, project: &[usize]) -> RelationDesc {
     )
 }
 
-fn plan_create_table(ct: &ast::CreateTable) -> Result<Plan, PlanError> {
+fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, PlanError> {
     if ct.query.is_some() {
         return Err(PlanError::Unsupported("CREATE TABLE ... AS".into()));
     }
     let name = strip_public(object_name(&ct.name));
     let mut columns: Vec<(String, ColumnType)> = Vec::new();
+    let mut defaults: Vec<Option<String>> = Vec::new();
     // (constraint name if given, columns, primary?)
     let mut key_specs: Vec<(Option<String>, Vec<String>, bool)> = Vec::new();
     for col in &ct.columns {
@@ -205,9 +206,14 @@ fn plan_create_table(ct: &ast::CreateTable) -> Result<Plan, PlanError> {
         }
         let ty = parse_type_name(&col.data_type.to_string())?;
         let mut not_null = false;
+        let mut default = None;
         for o in &col.options {
             let given = o.name.as_ref().map(normalize_ident);
             match &o.option {
+                ast::ColumnOption::Default(e) => {
+                    check_default(qcx, &col_name, e, &ty)?;
+                    default = Some(e.to_string());
+                }
                 ast::ColumnOption::NotNull => not_null = true,
                 ast::ColumnOption::Null => {}
                 ast::ColumnOption::PrimaryKey(_) => key_specs.push((given, vec![col_name.clone()], true)),
@@ -216,6 +222,7 @@ fn plan_create_table(ct: &ast::CreateTable) -> Result<Plan, PlanError> {
             }
         }
         columns.push((col_name, ColumnType::new(ty, !not_null)));
+        defaults.push(default);
     }
     for constraint in &ct.constraints {
         let (given, index_columns, primary) = match constraint {
@@ -255,7 +262,51 @@ fn plan_create_table(ct: &ast::CreateTable) -> Result<Plan, PlanError> {
             keys.push(key);
         }
     }
-    Ok(Plan::CreateTable { name, desc: RelationDesc::new(columns), keys, if_not_exists: ct.if_not_exists })
+    if defaults.iter().all(Option::is_none) {
+        defaults.clear();
+    }
+    Ok(Plan::CreateTable { name, desc: RelationDesc::new(columns), keys, defaults, if_not_exists: ct.if_not_exists })
+}
+
+/// A column's `DEFAULT`: an expression of no column (a constant, `now()`, ...) that an
+/// assignment can store in the column's type.
+fn check_default(qcx: &QueryCtx, column: &str, e: &ast::Expr, ty: &ScalarType) -> Result<(), PlanError> {
+    let scope = Scope::default();
+    let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("DEFAULT expressions"));
+    let typed = crate::expr::plan_expr(&ctx, e).map_err(|err| match err {
+        PlanError::UnknownColumn(_) | PlanError::UnknownQualifiedColumn(_) => {
+            PlanError::NotAllowed("cannot use column reference in DEFAULT expression".into())
+        }
+        other => other,
+    })?;
+    let found = typed.ty.clone();
+    coerce(&ctx, typed, ty, CastContext::Assignment).map_err(|e| match e {
+        PlanError::Resolve(_) => PlanError::TypeMismatch(format!(
+            "column \"{column}\" is of type {ty} but default expression is of type {}",
+            found.map_or_else(|| "unknown".to_string(), |t| t.to_string())
+        )),
+        other => other,
+    })?;
+    Ok(())
+}
+
+/// The `DEFAULT` of each column of `item` as an expression (`None`: NULL).
+fn column_defaults(item: &crate::CatalogItem) -> Result<Vec<Option<ast::Expr>>, PlanError> {
+    (0..item.desc.arity())
+        .map(|i| match item.defaults.get(i) {
+            Some(Some(sql)) => sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+                .try_with_sql(sql)
+                .and_then(|mut p| p.parse_expr())
+                .map(Some)
+                .map_err(|e| PlanError::Syntax(format!("the stored DEFAULT {sql}: {e}"))),
+            _ => Ok(None),
+        })
+        .collect()
+}
+
+/// Whether `e` is the keyword `DEFAULT` where a VALUES row gives a value.
+fn is_default_keyword(e: &ast::Expr) -> bool {
+    matches!(e, ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
 }
 
 fn plan_create_index(qcx: &QueryCtx, ci: &ast::CreateIndex) -> Result<Plan, PlanError> {
@@ -472,7 +523,46 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
         }
         t
     };
-    let source = insert.source.as_ref().ok_or_else(|| PlanError::Unsupported("INSERT ... DEFAULT VALUES".into()))?;
+    let defaults = column_defaults(&item)?;
+    let default_or_null =
+        |column: usize| -> ast::Expr { defaults[column].clone().unwrap_or(ast::Expr::Value(ast::Value::Null.into())) };
+    // `DEFAULT VALUES`: one row of nothing but defaults.
+    let (targets, source) = match &insert.source {
+        Some(source) => (targets, std::borrow::Cow::Borrowed(&**source)),
+        None => {
+            let row: Vec<ast::Expr> = (0..arity).map(default_or_null).collect();
+            let values = ast::Values {
+                explicit_row: false,
+                value_keyword: false,
+                rows: vec![ast::Parens::with_empty_span(row)],
+            };
+            let query = ast::Query {
+                with: None,
+                body: Box::new(ast::SetExpr::Values(values)),
+                order_by: None,
+                limit_clause: None,
+                fetch: None,
+                locks: vec![],
+                for_clause: None,
+                settings: None,
+                format_clause: None,
+                pipe_operators: vec![],
+            };
+            ((0..arity).collect(), std::borrow::Cow::Owned(query))
+        }
+    };
+    // `DEFAULT` in a VALUES row: that column's default expression.
+    let mut source = source.into_owned();
+    if let ast::SetExpr::Values(values) = source.body.as_mut() {
+        for row in &mut values.rows {
+            for (value, &target) in row.iter_mut().zip(&targets) {
+                if is_default_keyword(value) {
+                    *value = default_or_null(target);
+                }
+            }
+        }
+    }
+    let source = &source;
     let planned = match (&*source.body, source.order_by.is_none() && source.limit_clause.is_none()) {
         (ast::SetExpr::Values(values), true) => {
             let target_columns: Vec<(String, ScalarType)> = targets
@@ -510,7 +600,15 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
                     other => other,
                 })?
             }
-            None => ScalarExpr::null(col_type.scalar_type.clone()),
+            None => match &defaults[col] {
+                Some(default) => coerce(
+                    &ctx,
+                    crate::expr::plan_expr(&ctx, default)?,
+                    &col_type.scalar_type,
+                    CastContext::Assignment,
+                )?,
+                None => ScalarExpr::null(col_type.scalar_type.clone()),
+            },
         };
         exprs.push(e);
     }
@@ -696,7 +794,21 @@ fn plan_copy_from(
     };
     let format = copy_format(options, legacy)?;
     let column_types = columns.iter().map(|&c| item.desc.columns()[c].1.scalar_type.clone()).collect();
-    Ok(Plan::CopyFrom { table: item.id, columns, column_types, arity: item.desc.arity(), format })
+    // The defaults of the columns left out, evaluated once for the statement.
+    let scope = Scope::default();
+    let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("DEFAULT expressions"));
+    let mut row_template = Vec::with_capacity(item.desc.arity());
+    for (col, default) in column_defaults(&item)?.into_iter().enumerate() {
+        let value = match default {
+            Some(e) if !columns.contains(&col) => {
+                let ty = &item.desc.columns()[col].1.scalar_type;
+                coerce(&ctx, plan_expr(&ctx, &e)?, ty, CastContext::Assignment)?.eval(&[])?
+            }
+            _ => eddy_repr::Datum::Null,
+        };
+        row_template.push(value);
+    }
+    Ok(Plan::CopyFrom { table: item.id, columns, column_types, row_template, format })
 }
 
 /// The format a COPY's options ask for: text (tab-delimited, `\N` for NULL) unless CSV.

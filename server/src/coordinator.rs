@@ -268,17 +268,19 @@ impl Coordinator {
 
     fn execute_plan(&mut self, session: &mut Session, plan: Plan) -> Result<ExecuteResponse, AdapterError> {
         match plan {
-            Plan::CreateTable { name, desc, keys, if_not_exists } => {
+            Plan::CreateTable { name, desc, keys, defaults, if_not_exists } => {
                 if self.names.contains_key(&name) || self.indexes.contains_key(&name) {
                     return self.exists(&name, if_not_exists, "CREATE TABLE");
                 }
                 let id = self.allocate_id();
                 self.compute.send(Command::CreateTable { id });
                 self.defer_load(&[id]);
-                let create_sql = format!("CREATE TABLE {name} ({}{})", column_list(&desc), key_list(&desc, &keys));
+                let create_sql =
+                    format!("CREATE TABLE {name} ({}{})", column_list(&desc, &defaults), key_list(&desc, &keys));
                 self.insert_entry(id, name, ItemKind::Table, desc, None, create_sql, vec![]);
                 if let Some(entry) = self.entries.get_mut(&id) {
                     entry.keys = keys;
+                    entry.item.defaults = defaults;
                 }
                 Ok(command("CREATE TABLE"))
             }
@@ -401,8 +403,9 @@ impl Coordinator {
             Plan::CopyTo { query, format } => {
                 Ok(ExecuteResponse::CopyTo { select: self.prepare_select(session, &query)?, format })
             }
-            Plan::CopyFrom { table, columns, column_types, arity, format } => {
-                session.copy_in = Some(copy::CopyState::new(table, columns.clone(), column_types, arity, format));
+            Plan::CopyFrom { table, columns, column_types, row_template, format } => {
+                session.copy_in =
+                    Some(copy::CopyState::new(table, columns.clone(), column_types, row_template, format));
                 Ok(ExecuteResponse::CopyIn { columns: columns.len() })
             }
             Plan::Explain(text) => Ok(ExecuteResponse::Rows {
@@ -497,7 +500,7 @@ impl Coordinator {
         depends_on: Vec<GlobalId>,
     ) {
         self.names.insert(name.clone(), id);
-        let item = CatalogItem { id, name, kind, desc, view_expr };
+        let item = CatalogItem { id, name, kind, desc, view_expr, defaults: vec![] };
         self.entries.insert(
             id,
             CatalogEntry {
@@ -1138,10 +1141,17 @@ pub(crate) fn peek_error(e: PeekError) -> EvalError {
     }
 }
 
-fn column_list(desc: &RelationDesc) -> String {
+fn column_list(desc: &RelationDesc, defaults: &[Option<String>]) -> String {
     desc.columns()
         .iter()
-        .map(|(n, t)| format!("{n} {}{}", t.scalar_type, if t.nullable { "" } else { " NOT NULL" }))
+        .enumerate()
+        .map(|(i, (n, t))| {
+            let default = match defaults.get(i) {
+                Some(Some(sql)) => format!(" DEFAULT {sql}"),
+                _ => String::new(),
+            };
+            format!("{n} {}{default}{}", t.scalar_type, if t.nullable { "" } else { " NOT NULL" })
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

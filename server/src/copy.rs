@@ -12,7 +12,8 @@ pub struct CopyState {
     pub table: GlobalId,
     columns: Vec<usize>,
     column_types: Vec<ScalarType>,
-    arity: usize,
+    /// What each row starts as: the defaults of the columns the COPY leaves out.
+    row_template: Vec<Datum>,
     format: CopyFormat,
     buffer: Vec<u8>,
     line_number: usize,
@@ -25,7 +26,7 @@ impl CopyState {
         table: GlobalId,
         columns: Vec<usize>,
         column_types: Vec<ScalarType>,
-        arity: usize,
+        row_template: Vec<Datum>,
         format: CopyFormat,
     ) -> Self {
         let header_pending = matches!(format, CopyFormat::Csv { header: true, .. });
@@ -33,7 +34,7 @@ impl CopyState {
             table,
             columns,
             column_types,
-            arity,
+            row_template,
             format,
             buffer: Vec::new(),
             line_number: 0,
@@ -101,7 +102,7 @@ impl CopyState {
             };
             return Err(self.error(format!("{what}: expected {} columns, got {}", self.columns.len(), fields.len())));
         }
-        let mut datums = vec![Datum::Null; self.arity];
+        let mut datums = self.row_template.clone();
         for ((field, &col), ty) in fields.into_iter().zip(&self.columns).zip(&self.column_types) {
             if let Some(text) = field {
                 datums[col] =

@@ -94,6 +94,7 @@ impl Builder {
             kind: ItemKind::View,
             desc: RelationDesc::new(self.columns),
             view_expr: Some(RelationExpr::constant(self.rows, arity)),
+            defaults: vec![],
         }
     }
 }
