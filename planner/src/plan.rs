@@ -193,6 +193,8 @@ pub enum Plan {
         /// Each column's `DEFAULT` expression as SQL (checked to plan and to fit the type).
         defaults: Vec<Option<String>>,
         if_not_exists: bool,
+        /// `CREATE TABLE ... AS SELECT`: the rows to fill it with.
+        rows: Option<RelationExpr>,
     },
     CreateView {
         name: String,
@@ -242,6 +244,10 @@ pub enum Plan {
         arity: usize,
         /// Over the new rows.
         returning: Option<QueryPlan>,
+    },
+    /// `TRUNCATE t, ...`: every row of each table (`rows` reads them all).
+    Truncate {
+        tables: Vec<(GlobalId, RelationExpr)>,
     },
     Delete {
         table: GlobalId,

@@ -90,6 +90,20 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
         Statement::Insert(insert) => plan_insert(qcx, insert),
         Statement::Update(update) => plan_update(qcx, update),
         Statement::Delete(delete) => plan_delete(qcx, delete),
+        Statement::Truncate(truncate) => {
+            let mut tables = Vec::new();
+            for target in &truncate.table_names {
+                let item = match resolve(qcx.catalog, &object_name(&target.name)) {
+                    Err(PlanError::UnknownRelation(_)) if truncate.if_exists => continue,
+                    other => other?,
+                };
+                if item.kind != ItemKind::Table {
+                    return Err(PlanError::WrongObjectType(format!("\"{}\" is not a table", item.name)));
+                }
+                tables.push((item.id, RelationExpr::get(item.id, item.name.clone(), item.desc.arity())));
+            }
+            Ok(Plan::Truncate { tables })
+        }
         Statement::Copy { source, to: false, target: ast::CopyTarget::Stdin, options, legacy_options, .. } => {
             plan_copy_from(qcx, source, options, legacy_options)
         }
@@ -191,8 +205,8 @@ fn project_desc(scope: &Scope, project: &[usize]) -> RelationDesc {
 }
 
 fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, PlanError> {
-    if ct.query.is_some() {
-        return Err(PlanError::Unsupported("CREATE TABLE ... AS".into()));
+    if let Some(query) = &ct.query {
+        return plan_create_table_as(qcx, ct, query);
     }
     let name = strip_public(object_name(&ct.name));
     let mut columns: Vec<(String, ColumnType)> = Vec::new();
@@ -265,7 +279,52 @@ fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, Plan
     if defaults.iter().all(Option::is_none) {
         defaults.clear();
     }
-    Ok(Plan::CreateTable { name, desc: RelationDesc::new(columns), keys, defaults, if_not_exists: ct.if_not_exists })
+    Ok(Plan::CreateTable {
+        name,
+        desc: RelationDesc::new(columns),
+        keys,
+        defaults,
+        if_not_exists: ct.if_not_exists,
+        rows: None,
+    })
+}
+
+/// `CREATE TABLE t [(names)] AS query`: a table with the query's columns (named by the
+/// list where given; every column nullable, as in PostgreSQL), filled with its rows now.
+fn plan_create_table_as(qcx: &QueryCtx, ct: &ast::CreateTable, query: &ast::Query) -> Result<Plan, PlanError> {
+    let name = strip_public(object_name(&ct.name));
+    if !ct.constraints.is_empty() || ct.columns.iter().any(|c| !c.options.is_empty()) {
+        return Err(PlanError::Unsupported("constraints in CREATE TABLE ... AS".into()));
+    }
+    let (planned, finishing) = plan_top_query(qcx, query)?;
+    let mut desc = project_desc(&planned.scope, &finishing.project);
+    if ct.columns.len() > desc.arity() {
+        return Err(PlanError::Cardinality("too many column names were specified".into()));
+    }
+    let mut columns = desc.columns().to_vec();
+    for ((column, _), given) in columns.iter_mut().zip(&ct.columns) {
+        *column = normalize_ident(&given.name);
+    }
+    for (i, (column, _)) in columns.iter().enumerate() {
+        if columns[..i].iter().any(|(other, _)| other == column) {
+            return Err(PlanError::DuplicateColumn(column.clone()));
+        }
+    }
+    desc = RelationDesc::new(columns);
+    // ORDER BY and LIMIT decide which rows; the table keeps no order.
+    let mut rows = planned.expr;
+    if finishing.limit.is_some() || finishing.offset > 0 {
+        rows = rows.top_k(vec![], finishing.order_by.clone(), finishing.limit, finishing.offset);
+    }
+    let rows = rows.project(finishing.project.clone());
+    Ok(Plan::CreateTable {
+        name,
+        desc,
+        keys: vec![],
+        defaults: vec![],
+        if_not_exists: ct.if_not_exists,
+        rows: Some(rows),
+    })
 }
 
 /// A column's `DEFAULT`: an expression of no column (a constant, `now()`, ...) that an

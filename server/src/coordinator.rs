@@ -268,10 +268,12 @@ impl Coordinator {
 
     fn execute_plan(&mut self, session: &mut Session, plan: Plan) -> Result<ExecuteResponse, AdapterError> {
         match plan {
-            Plan::CreateTable { name, desc, keys, defaults, if_not_exists } => {
+            Plan::CreateTable { name, desc, keys, defaults, if_not_exists, rows } => {
                 if self.names.contains_key(&name) || self.indexes.contains_key(&name) {
                     return self.exists(&name, if_not_exists, "CREATE TABLE");
                 }
+                // CREATE TABLE ... AS: its rows first, so a failing query creates nothing.
+                let filled = rows.map(|r| self.evaluate_now(session, &r)).transpose()?;
                 let id = self.allocate_id();
                 self.compute.send(Command::CreateTable { id });
                 self.defer_load(&[id]);
@@ -282,7 +284,14 @@ impl Coordinator {
                     entry.keys = keys;
                     entry.item.defaults = defaults;
                 }
-                Ok(command("CREATE TABLE"))
+                match filled {
+                    Some(rows) => {
+                        let count: Diff = rows.iter().map(|(_, d)| d).sum();
+                        self.write(session, id, rows)?;
+                        Ok(ExecuteResponse::Command { tag: "SELECT".into(), rows: Some(count as usize) })
+                    }
+                    None => Ok(command("CREATE TABLE")),
+                }
             }
             Plan::CreateView {
                 name,
@@ -390,6 +399,13 @@ impl Coordinator {
                 let returned = self.returning(returning, table, &new_rows)?;
                 self.write(session, table, changes)?;
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "UPDATE".into(), rows: Some(count as usize) }))
+            }
+            Plan::Truncate { tables } => {
+                for (table, rows) in tables {
+                    let changes = self.evaluate_now(session, &rows)?.into_iter().map(|(r, d)| (r, -d)).collect();
+                    self.write(session, table, changes)?;
+                }
+                Ok(command("TRUNCATE TABLE"))
             }
             Plan::Delete { table, selection, returning } => {
                 let selected = self.evaluate_now(session, &selection)?;
