@@ -23,8 +23,8 @@ pub mod types;
 pub use catalog::{Catalog, CatalogItem, ItemKind};
 pub use error::PlanError;
 pub use plan::{
-    ColumnOrder, CopyFormat, Lag, ObjectKind, Plan, QueryPlan, RefreshMode, RowSetFinishing, ShowKind,
-    StatementContext, SubscribePlanTarget, TargetLag, UniqueKey,
+    ColumnOrder, ConflictAction, ConflictTarget, CopyFormat, Lag, ObjectKind, OnConflict, Plan, QueryPlan, RefreshMode,
+    RowSetFinishing, ShowKind, StatementContext, SubscribePlanTarget, TargetLag, UniqueKey,
 };
 pub use statement::{alter_target_lag_sql, plan};
 

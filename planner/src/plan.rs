@@ -1,7 +1,7 @@
 //! `Plan`: what a statement asks the coordinator to do, fully resolved and typed.
 
 use chrono::{DateTime, Utc};
-use eddy_expr::RelationExpr;
+use eddy_expr::{RelationExpr, ScalarExpr};
 use eddy_repr::{Datum, GlobalId, RelationDesc, ScalarType};
 
 use eddy_repr::source::SourceSpec;
@@ -183,6 +183,36 @@ pub struct UniqueKey {
     pub primary: bool,
 }
 
+/// `INSERT ... ON CONFLICT`: what to do with a row whose key a row of the table (or one
+/// inserted earlier by the statement) already has.
+#[derive(Clone, Debug)]
+pub struct OnConflict {
+    pub target: ConflictTarget,
+    pub action: ConflictAction,
+}
+
+/// Which unique key an `ON CONFLICT` is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConflictTarget {
+    /// Any of the table's keys (`ON CONFLICT DO NOTHING`).
+    AnyKey,
+    /// The key on exactly these columns (`ON CONFLICT (a, b)`).
+    Columns(Vec<usize>),
+    /// `ON CONFLICT ON CONSTRAINT name`.
+    Constraint(String),
+}
+
+#[derive(Clone, Debug)]
+pub enum ConflictAction {
+    Nothing,
+    /// The updated row, one expression per table column over the existing row's columns
+    /// followed by the proposed row's (`excluded`); rows failing `predicate` stay as they are.
+    Update {
+        values: Vec<ScalarExpr>,
+        predicate: Option<ScalarExpr>,
+    },
+}
+
 /// A planned statement.
 #[derive(Clone, Debug)]
 pub enum Plan {
@@ -235,6 +265,7 @@ pub enum Plan {
         table: GlobalId,
         rows: RelationExpr,
         returning: Option<QueryPlan>,
+        on_conflict: Option<OnConflict>,
     },
     /// Rows to change: `selection` has the table's columns and then the new values.
     /// `selection` yields each updated row's old columns, then its new ones.

@@ -559,10 +559,12 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
     let ast::TableObject::TableName(table_name) = &insert.table else {
         return Err(PlanError::Unsupported("INSERT into a table function".into()));
     };
-    if insert.on.is_some() {
-        return Err(PlanError::Unsupported("INSERT ... ON CONFLICT".into()));
-    }
     let item = table_target(qcx, table_name)?;
+    let on_conflict = match &insert.on {
+        None => None,
+        Some(ast::OnInsert::OnConflict(c)) => Some(plan_on_conflict(qcx, &item, insert, c)?),
+        Some(other) => return Err(PlanError::Unsupported(format!("INSERT ... {other}"))),
+    };
     let arity = item.desc.arity();
     // Which table column each supplied column fills.
     let targets: Vec<usize> = if insert.columns.is_empty() {
@@ -677,7 +679,81 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
         None => None,
         Some(items) => Some(plan_returning(qcx, &item, &Scope::from_desc(Some(&item.name), &item.desc), items)?),
     };
-    Ok(Plan::Insert { table: item.id, rows, returning })
+    Ok(Plan::Insert { table: item.id, rows, returning, on_conflict })
+}
+
+/// `ON CONFLICT [target] DO NOTHING | DO UPDATE SET ... [WHERE ...]`. The SET and WHERE
+/// expressions read the existing row (by the table's name or alias) and the proposed one
+/// (as `excluded`).
+fn plan_on_conflict(
+    qcx: &QueryCtx,
+    item: &crate::CatalogItem,
+    insert: &ast::Insert,
+    conflict: &ast::OnConflict,
+) -> Result<crate::OnConflict, PlanError> {
+    let target = match &conflict.conflict_target {
+        None => crate::ConflictTarget::AnyKey,
+        Some(ast::ConflictTarget::Columns { predicate: Some(_), .. }) => {
+            return Err(PlanError::Unsupported("ON CONFLICT (...) WHERE (partial unique indexes)".into()))
+        }
+        Some(ast::ConflictTarget::Columns { columns, .. }) => {
+            let mut positions = columns
+                .iter()
+                .map(|c| {
+                    let n = normalize_ident(c);
+                    item.desc.position(&n).ok_or_else(|| PlanError::UnknownColumn(n.clone()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            positions.sort_unstable();
+            positions.dedup();
+            crate::ConflictTarget::Columns(positions)
+        }
+        Some(ast::ConflictTarget::OnConstraint(name)) => crate::ConflictTarget::Constraint(object_name(name)),
+    };
+    let action = match &conflict.action {
+        ast::OnConflictAction::DoNothing => crate::ConflictAction::Nothing,
+        ast::OnConflictAction::DoUpdate(update) => {
+            if target == crate::ConflictTarget::AnyKey {
+                return Err(PlanError::Syntax(
+                    "ON CONFLICT DO UPDATE requires inference specification or constraint name".into(),
+                ));
+            }
+            let qualifier = insert.table_alias.as_ref().map(|a| normalize_ident(&a.alias)).unwrap_or(item.name.clone());
+            let scope =
+                Scope::from_desc(Some(&qualifier), &item.desc).concat(&Scope::from_desc(Some("excluded"), &item.desc));
+            let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("ON CONFLICT DO UPDATE"));
+            let arity = item.desc.arity();
+            let mut values: Vec<ScalarExpr> = (0..arity).map(ScalarExpr::Column).collect();
+            let mut assigned = vec![false; arity];
+            for a in &update.assignments {
+                let ast::AssignmentTarget::ColumnName(col) = &a.target else {
+                    return Err(PlanError::Unsupported("SET (a, b) = ... in ON CONFLICT DO UPDATE".into()));
+                };
+                let col_name = object_name(col);
+                let col_name = col_name.rsplit('.').next().unwrap_or_default().to_string();
+                let pos = item
+                    .desc
+                    .position(&col_name)
+                    .ok_or_else(|| PlanError::UnknownColumn(format!("{col_name}\" of relation \"{}", item.name)))?;
+                if std::mem::replace(&mut assigned[pos], true) {
+                    return Err(PlanError::DuplicateColumn(col_name));
+                }
+                let value = if is_default_keyword(&a.value) {
+                    column_defaults(item)?[pos].clone().unwrap_or(ast::Expr::Value(ast::Value::Null.into()))
+                } else {
+                    a.value.clone()
+                };
+                let ty = &item.desc.columns()[pos].1.scalar_type;
+                values[pos] = coerce(&ctx, plan_expr(&ctx, &value)?, ty, CastContext::Assignment)?;
+            }
+            let predicate = match &update.selection {
+                Some(w) => Some(crate::expr::plan_condition(&ctx, w, "WHERE")?),
+                None => None,
+            };
+            crate::ConflictAction::Update { values, predicate }
+        }
+    };
+    Ok(crate::OnConflict { target, action })
 }
 
 /// RETURNING items over the rows a statement wrote (inserted, updated to, or deleted),

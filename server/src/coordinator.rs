@@ -377,11 +377,20 @@ impl Coordinator {
                 }
                 Ok(command("DROP INDEX"))
             }
-            Plan::Insert { table, rows, returning } => {
+            Plan::Insert { table, rows, returning, on_conflict } => {
                 let rows = self.evaluate_now(session, &rows)?;
+                // With ON CONFLICT, the changes differ from the rows written (inserted or updated).
+                let (rows, written) = match &on_conflict {
+                    Some(c) => {
+                        let (changes, written) = self.resolve_conflicts(session, table, rows, c)?;
+                        (changes, Some(written))
+                    }
+                    None => (rows, None),
+                };
                 let rows = self.check_table_rows(table, rows)?;
-                let count: Diff = rows.iter().map(|(_, d)| d).sum();
-                let returned = self.returning(returning, table, &rows)?;
+                let shown = written.as_ref().unwrap_or(&rows);
+                let count: Diff = shown.iter().map(|(_, d)| d).sum();
+                let returned = self.returning(returning, table, shown)?;
                 self.write(session, table, rows)?;
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "INSERT 0".into(), rows: Some(count as usize) }))
             }
@@ -740,7 +749,7 @@ impl Coordinator {
     /// `session` sees them: with its transaction's uncommitted writes. The filters, maps and
     /// projections directly above each read run in the workers, which seek to the rows
     /// equality and range predicates on leading columns (or an index's) select.
-    fn evaluate_now(&self, session: &Session, expr: &RelationExpr) -> Result<Collection, AdapterError> {
+    pub(crate) fn evaluate_now(&self, session: &Session, expr: &RelationExpr) -> Result<Collection, AdapterError> {
         Ok(self.evaluate_seeing(expr, &session.pending_writes)?)
     }
 

@@ -17,6 +17,7 @@ mod session;
 mod sources;
 mod subscribe;
 mod system_tables;
+mod upsert;
 mod views;
 
 use std::path::PathBuf;

@@ -1,0 +1,127 @@
+//! `INSERT ... ON CONFLICT`: the proposed rows meet the table's unique keys one at a time,
+//! in order, as PostgreSQL takes them, and become inserts, updates of the rows they
+//! conflict with, or nothing.
+
+use std::collections::{HashMap, HashSet};
+
+use eddy_expr::eval::Collection;
+use eddy_expr::{EvalError, RelationExpr};
+use eddy_planner::{ConflictAction, ConflictTarget, OnConflict, PlanError, UniqueKey};
+use eddy_repr::{Datum, GlobalId, Row};
+
+use crate::coordinator::Coordinator;
+use crate::error::AdapterError;
+use crate::session::Session;
+
+impl Coordinator {
+    /// The changes an INSERT of `proposed` with `on_conflict` makes to `table`, and the
+    /// rows it inserted or updated (what RETURNING shows and the row count counts).
+    pub(crate) fn resolve_conflicts(
+        &self,
+        session: &Session,
+        table: GlobalId,
+        proposed: Collection,
+        on_conflict: &OnConflict,
+    ) -> Result<(Collection, Collection), AdapterError> {
+        let entry =
+            self.entries().get(&table).ok_or_else(|| AdapterError::Internal("the INSERT target is gone".into()))?;
+        let keys = arbiter_keys(&entry.keys, &on_conflict.target, &entry.item.name)?;
+        let all_rows = RelationExpr::get(table, entry.item.name.clone(), entry.item.desc.arity());
+        // The table as this session sees it, by the value of each arbiter key.
+        let mut by_key: Vec<HashMap<Row, Row>> = vec![HashMap::new(); keys.len()];
+        for (row, diff) in self.evaluate_now(session, &all_rows)? {
+            if diff > 0 {
+                index(&mut by_key, &keys, &row);
+            }
+        }
+        let mut changes = Vec::new();
+        let mut written = Vec::new();
+        // Rows this statement inserted or produced by an update: it may not touch them again.
+        let mut touched: HashSet<Row> = HashSet::new();
+        for (row, diff) in proposed {
+            for _ in 0..diff.max(0) {
+                let conflict =
+                    keys.iter().zip(&by_key).find_map(|(key, rows)| rows.get(&key_value(&row, key)?).cloned());
+                match (conflict, &on_conflict.action) {
+                    (None, _) => {
+                        index(&mut by_key, &keys, &row);
+                        changes.push((row.clone(), 1));
+                        written.push((row.clone(), 1));
+                        touched.insert(row.clone());
+                    }
+                    (Some(_), ConflictAction::Nothing) => {}
+                    (Some(old), ConflictAction::Update { values, predicate }) => {
+                        if touched.contains(&old) {
+                            return Err(AdapterError::Eval(EvalError::Cardinality(
+                                "ON CONFLICT DO UPDATE command cannot affect row a second time".into(),
+                            )));
+                        }
+                        let both: Vec<Datum> = old.iter().chain(row.iter()).cloned().collect();
+                        if let Some(p) = predicate {
+                            if p.eval(&both)? != Datum::Bool(true) {
+                                continue;
+                            }
+                        }
+                        let new = values.iter().map(|v| v.eval(&both)).collect::<Result<Row, _>>()?;
+                        unindex(&mut by_key, &keys, &old);
+                        index(&mut by_key, &keys, &new);
+                        changes.push((old, -1));
+                        changes.push((new.clone(), 1));
+                        written.push((new.clone(), 1));
+                        touched.insert(new);
+                    }
+                }
+            }
+        }
+        Ok((changes, written))
+    }
+}
+
+/// The unique keys an ON CONFLICT target names: all of them, the one on exactly the given
+/// columns, or the named constraint.
+fn arbiter_keys(keys: &[UniqueKey], target: &ConflictTarget, table: &str) -> Result<Vec<UniqueKey>, AdapterError> {
+    let no_match = || {
+        AdapterError::Plan(PlanError::InvalidColumnReference(
+            "there is no unique or exclusion constraint matching the ON CONFLICT specification".into(),
+        ))
+    };
+    match target {
+        ConflictTarget::AnyKey => Ok(keys.to_vec()),
+        ConflictTarget::Columns(columns) => {
+            let same = |k: &&UniqueKey| {
+                let mut mine = k.columns.clone();
+                mine.sort_unstable();
+                mine == *columns
+            };
+            keys.iter().find(same).cloned().map(|k| vec![k]).ok_or_else(no_match)
+        }
+        ConflictTarget::Constraint(name) => {
+            keys.iter().find(|k| k.name == *name).cloned().map(|k| vec![k]).ok_or_else(|| {
+                AdapterError::UndefinedObject(format!("constraint \"{name}\" for table \"{table}\" does not exist"))
+            })
+        }
+    }
+}
+
+/// `row`'s value of `key`, as SQL compares it; `None` when a column is NULL (never a
+/// conflict).
+fn key_value(row: &Row, key: &UniqueKey) -> Option<Row> {
+    let value = row.project(&key.columns);
+    (!value.iter().any(Datum::is_null)).then(|| value.sql_normalized())
+}
+
+fn index(by_key: &mut [HashMap<Row, Row>], keys: &[UniqueKey], row: &Row) {
+    for (key, rows) in keys.iter().zip(by_key) {
+        if let Some(value) = key_value(row, key) {
+            rows.insert(value, row.clone());
+        }
+    }
+}
+
+fn unindex(by_key: &mut [HashMap<Row, Row>], keys: &[UniqueKey], row: &Row) {
+    for (key, rows) in keys.iter().zip(by_key) {
+        if let Some(value) = key_value(row, key) {
+            rows.remove(&value);
+        }
+    }
+}
