@@ -802,7 +802,12 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
         "pg_table_is_visible" | "pg_type_is_visible" | "pg_function_is_visible" if args.len() == 1 => {
             Ok(Typed::known(ScalarExpr::Literal(Datum::Bool(true), ScalarType::Bool), ScalarType::Bool))
         }
-        // Eddy keeps no comments, defaults, policies or statistics objects, and nothing is
+        // Column defaults are kept as SQL in pg_attrdef.adbin: their text is the answer.
+        "pg_get_expr" if (2..=3).contains(&args.len()) => match plan_expr(ctx, args[0])? {
+            text @ Typed { ty: Some(ScalarType::Text), .. } => Ok(text),
+            _ => Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ScalarType::Text), ScalarType::Text)),
+        },
+        // Eddy keeps no comments, policies or statistics objects, and nothing is
         // published: what psql and BI tools ask about them has no answer (NULL) or "no".
         "pg_get_expr"
         | "col_description"

@@ -266,6 +266,8 @@ pub enum Plan {
         rows: RelationExpr,
         returning: Option<QueryPlan>,
         on_conflict: Option<OnConflict>,
+        /// serial and identity columns: a NULL there takes the column's next number.
+        generated: Vec<usize>,
     },
     /// Rows to change: `selection` has the table's columns and then the new values.
     /// `selection` yields each updated row's old columns, then its new ones.
@@ -299,6 +301,8 @@ pub enum Plan {
         /// Every row starts as this (a value per table column): the DEFAULT of each
         /// column the COPY leaves out, NULL elsewhere.
         row_template: Vec<Datum>,
+        /// As `Insert::generated`.
+        generated: Vec<usize>,
         format: CopyFormat,
     },
     Explain(String),

@@ -218,15 +218,42 @@ fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, Plan
         if columns.iter().any(|(n, _)| *n == col_name) {
             return Err(PlanError::DuplicateColumn(col_name));
         }
-        let ty = parse_type_name(&col.data_type.to_string())?;
-        let mut not_null = false;
-        let mut default = None;
+        let type_name = col.data_type.to_string();
+        // serial types are integers whose default numbers the rows (see `generated_columns`).
+        let serial = match type_name.to_ascii_lowercase().as_str() {
+            "smallserial" | "serial2" => Some(ScalarType::Int16),
+            "serial" | "serial4" => Some(ScalarType::Int32),
+            "bigserial" | "serial8" => Some(ScalarType::Int64),
+            _ => None,
+        };
+        let numbered_default = Some(format!("nextval('{name}_{col_name}_seq'::regclass)"));
+        let ty = match &serial {
+            Some(t) => t.clone(),
+            None => parse_type_name(&type_name)?,
+        };
+        let mut not_null = serial.is_some();
+        let mut default = if serial.is_some() { numbered_default.clone() } else { None };
         for o in &col.options {
             let given = o.name.as_ref().map(normalize_ident);
             match &o.option {
+                // A numbering default (as SHOW CREATE writes serial columns back).
+                ast::ColumnOption::Default(e) if is_numbering(&e.to_string()) => default = Some(e.to_string()),
                 ast::ColumnOption::Default(e) => {
                     check_default(qcx, &col_name, e, &ty)?;
                     default = Some(e.to_string());
+                }
+                ast::ColumnOption::Generated {
+                    generated_as: ast::GeneratedAs::Always | ast::GeneratedAs::ByDefault,
+                    generation_expr: None,
+                    ..
+                } => {
+                    if !matches!(ty, ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64) {
+                        return Err(PlanError::TypeMismatch(
+                            "identity column type must be smallint, integer, or bigint".into(),
+                        ));
+                    }
+                    not_null = true;
+                    default = numbered_default.clone();
                 }
                 ast::ColumnOption::NotNull => not_null = true,
                 ast::ColumnOption::Null => {}
@@ -349,10 +376,23 @@ fn check_default(qcx: &QueryCtx, column: &str, e: &ast::Expr, ty: &ScalarType) -
     Ok(())
 }
 
-/// The `DEFAULT` of each column of `item` as an expression (`None`: NULL).
+/// Whether a stored default numbers the rows (`nextval(...)`: serial and identity
+/// columns), which the coordinator does when a row leaves the column NULL.
+fn is_numbering(default_sql: &str) -> bool {
+    default_sql.starts_with("nextval(")
+}
+
+/// The columns of `item` whose default numbers the rows.
+fn generated_columns(item: &crate::CatalogItem) -> Vec<usize> {
+    (0..item.defaults.len()).filter(|&i| item.defaults[i].as_deref().is_some_and(is_numbering)).collect()
+}
+
+/// The `DEFAULT` of each column of `item` as an expression (`None`: NULL, also for a
+/// numbering default, which the coordinator fills in).
 fn column_defaults(item: &crate::CatalogItem) -> Result<Vec<Option<ast::Expr>>, PlanError> {
     (0..item.desc.arity())
         .map(|i| match item.defaults.get(i) {
+            Some(Some(sql)) if is_numbering(sql) => Ok(None),
             Some(Some(sql)) => sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
                 .try_with_sql(sql)
                 .and_then(|mut p| p.parse_expr())
@@ -679,7 +719,7 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
         None => None,
         Some(items) => Some(plan_returning(qcx, &item, &Scope::from_desc(Some(&item.name), &item.desc), items)?),
     };
-    Ok(Plan::Insert { table: item.id, rows, returning, on_conflict })
+    Ok(Plan::Insert { table: item.id, rows, returning, on_conflict, generated: generated_columns(&item) })
 }
 
 /// `ON CONFLICT [target] DO NOTHING | DO UPDATE SET ... [WHERE ...]`. The SET and WHERE
@@ -943,7 +983,8 @@ fn plan_copy_from(
         };
         row_template.push(value);
     }
-    Ok(Plan::CopyFrom { table: item.id, columns, column_types, row_template, format })
+    let generated = generated_columns(&item);
+    Ok(Plan::CopyFrom { table: item.id, columns, column_types, row_template, generated, format })
 }
 
 /// The format a COPY's options ask for: text (tab-delimited, `\N` for NULL) unless CSV.

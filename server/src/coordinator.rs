@@ -133,6 +133,8 @@ pub struct Coordinator {
     pub(crate) deferred_dataflows: BTreeSet<GlobalId>,
     /// While restoring: the views whose output writers start once everything is loaded.
     pub(crate) deferred_output_writers: BTreeSet<GlobalId>,
+    /// The last number handed out per serial or identity column (see `sequences.rs`).
+    pub(crate) sequences: HashMap<(GlobalId, usize), i64>,
     /// After a restart, the tables and source outputs whose stored rows are still being
     /// loaded, with the rows loaded so far; they cannot be read or written until done.
     pub(crate) loading: BTreeMap<GlobalId, u64>,
@@ -185,6 +187,7 @@ impl Catalog for Coordinator {
             keys: &e.keys,
             index_of: None,
             create_sql: &e.create_sql,
+            defaults: &e.item.defaults,
         });
         // An index's columns are the indexed ones of the relation it is on.
         let index_descs: Vec<(&String, &Index, RelationDesc)> = self
@@ -204,6 +207,7 @@ impl Catalog for Coordinator {
             keys: &[],
             index_of: Some((i.on, &i.columns)),
             create_sql: "",
+            defaults: &[],
         });
         system_tables::resolve(name, relations.chain(indexes))
     }
@@ -233,6 +237,7 @@ impl Coordinator {
             hydration: Arc::default(),
             undone_through: 0,
             deferred_output_writers: BTreeSet::new(),
+            sequences: HashMap::new(),
             deferred_dataflows: BTreeSet::new(),
             last_changed: BTreeMap::new(),
             stored_outputs: BTreeSet::new(),
@@ -377,8 +382,9 @@ impl Coordinator {
                 }
                 Ok(command("DROP INDEX"))
             }
-            Plan::Insert { table, rows, returning, on_conflict } => {
+            Plan::Insert { table, rows, returning, on_conflict, generated } => {
                 let rows = self.evaluate_now(session, &rows)?;
+                let rows = self.number_rows(session, table, rows, &generated)?;
                 // With ON CONFLICT, the changes differ from the rows written (inserted or updated).
                 let (rows, written) = match &on_conflict {
                     Some(c) => {
@@ -428,9 +434,10 @@ impl Coordinator {
             Plan::CopyTo { query, format } => {
                 Ok(ExecuteResponse::CopyTo { select: self.prepare_select(session, &query)?, format })
             }
-            Plan::CopyFrom { table, columns, column_types, row_template, format } => {
-                session.copy_in =
-                    Some(copy::CopyState::new(table, columns.clone(), column_types, row_template, format));
+            Plan::CopyFrom { table, columns, column_types, row_template, generated, format } => {
+                let mut state = copy::CopyState::new(table, columns.clone(), column_types, row_template, format);
+                state.generated = generated;
+                session.copy_in = Some(state);
                 Ok(ExecuteResponse::CopyIn { columns: columns.len() })
             }
             Plan::Explain(text) => Ok(ExecuteResponse::Rows {
@@ -1029,12 +1036,19 @@ impl Coordinator {
     }
 
     /// Checks and writes rows decoded by COPY.
-    pub fn copy_rows(&mut self, session: &mut Session, table: GlobalId, rows: Vec<Row>) -> Result<usize, AdapterError> {
+    pub fn copy_rows(
+        &mut self,
+        session: &mut Session,
+        table: GlobalId,
+        rows: Vec<Row>,
+        generated: &[usize],
+    ) -> Result<usize, AdapterError> {
         if !self.entries.contains_key(&table) {
             return Err(AdapterError::Internal("the COPY target table was dropped".into()));
         }
         let n = rows.len();
-        let rows = self.check_table_rows(table, rows.into_iter().map(|r| (r, 1)).collect())?;
+        let rows = self.number_rows(session, table, rows.into_iter().map(|r| (r, 1)).collect(), generated)?;
+        let rows = self.check_table_rows(table, rows)?;
         self.write(session, table, rows)?;
         Ok(n)
     }

@@ -19,6 +19,8 @@ pub struct CopyState {
     line_number: usize,
     header_pending: bool,
     pub rows: Vec<Row>,
+    /// serial and identity columns, numbered where a row leaves them NULL.
+    pub generated: Vec<usize>,
 }
 
 impl CopyState {
@@ -40,6 +42,7 @@ impl CopyState {
             line_number: 0,
             header_pending,
             rows: Vec::new(),
+            generated: Vec::new(),
         }
     }
 

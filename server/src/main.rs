@@ -13,6 +13,7 @@ mod http;
 mod protocol;
 mod refresh;
 mod schedules;
+mod sequences;
 mod session;
 mod sources;
 mod subscribe;

@@ -586,7 +586,7 @@ impl CopyHandler for Connection {
                     _ => break coord,
                 }
             };
-            let count = coord.copy_rows(&mut session, state.table, rows);
+            let count = coord.copy_rows(&mut session, state.table, rows, &state.generated);
             self.await_durable(&mut session, coord).map_err(user_error)?;
             count.map_err(user_error)?
         };

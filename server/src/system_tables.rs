@@ -43,6 +43,8 @@ pub struct Listed<'a> {
     pub index_of: Option<(GlobalId, &'a [usize])>,
     /// Views: the statement that created them.
     pub create_sql: &'a str,
+    /// Tables: each column's DEFAULT as SQL (empty: none).
+    pub defaults: &'a [Option<String>],
 }
 
 fn oid(id: GlobalId) -> Datum {
@@ -119,7 +121,7 @@ pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> O
                 "pg_type" => (1, pg_type()),
                 "pg_index" => (2, pg_index(&relations)),
                 "pg_constraint" => (3, pg_constraint(&relations)),
-                "pg_attrdef" => (4, Builder::new(&[("oid", I8), ("adrelid", I8), ("adnum", I2), ("adbin", T)])),
+                "pg_attrdef" => (4, pg_attrdef(&relations)),
                 "pg_collation" => (5, pg_collation()),
                 "pg_inherits" => {
                     (6, Builder::new(&[("inhrelid", I8), ("inhparent", I8), ("inhseqno", I4), ("inhdetachpending", B)]))
@@ -363,6 +365,19 @@ fn collation(ty: &ScalarType) -> i64 {
     }
 }
 
+/// Column defaults; `adbin` holds the expression's SQL, which `pg_get_expr` returns.
+fn pg_attrdef(relations: &[Listed]) -> Builder {
+    let mut b = Builder::new(&[("oid", I8), ("adrelid", I8), ("adnum", I2), ("adbin", T)]);
+    for r in relations {
+        for (i, default) in r.defaults.iter().enumerate() {
+            if let Some(sql) = default {
+                b.row(vec![int(i as i64 + 1), oid(r.id), int2(i as i16 + 1), text(sql)]);
+            }
+        }
+    }
+    b
+}
+
 fn pg_attribute(relations: &[Listed]) -> Builder {
     let mut b = Builder::new(&[
         ("attrelid", I8),
@@ -402,7 +417,7 @@ fn pg_attribute(relations: &[Listed]) -> Builder {
                 int4(st.type_modifier()),
                 boolean(matches!(st.type_len(), 1 | 2 | 4 | 8)),
                 boolean(!ty.nullable),
-                boolean(false),
+                boolean(matches!(r.defaults.get(i), Some(Some(_)))),
                 boolean(false),
                 text(""),
                 text(""),
@@ -916,7 +931,7 @@ fn information_schema_columns(relations: &[Listed]) -> Builder {
                 text(r.name),
                 text(name),
                 int4(i as i32 + 1),
-                Datum::Null,
+                r.defaults.get(i).cloned().flatten().map_or(Datum::Null, Datum::Text),
                 text(if ty.nullable { "YES" } else { "NO" }),
                 text(&st.without_modifiers().to_string()),
                 opt(max_length),
@@ -1056,7 +1071,7 @@ mod tests {
     use super::*;
 
     fn listed<'a>(name: &'a str, relkind: &'static str, id: GlobalId, desc: &'a RelationDesc) -> Listed<'a> {
-        Listed { name, relkind, id, desc, keys: &[], index_of: None, create_sql: "" }
+        Listed { name, relkind, id, desc, keys: &[], index_of: None, create_sql: "", defaults: &[] }
     }
 
     fn rows(item: CatalogItem) -> Vec<Row> {

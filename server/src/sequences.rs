@@ -1,0 +1,75 @@
+//! serial and identity columns: each numbers the rows that leave it NULL with the next
+//! value of a counter of its own. Counters are not stored: after a restart one starts
+//! after the largest value in its column (PostgreSQL's sequences never go back, even when
+//! those rows were deleted; here a deleted top value can be handed out again).
+
+use eddy_expr::eval::Collection;
+use eddy_expr::RelationExpr;
+use eddy_repr::{Datum, GlobalId, Row, ScalarType};
+
+use crate::coordinator::Coordinator;
+use crate::error::AdapterError;
+use crate::session::Session;
+
+impl Coordinator {
+    /// `rows` with a number in each of `columns` that holds NULL.
+    pub(crate) fn number_rows(
+        &mut self,
+        session: &Session,
+        table: GlobalId,
+        rows: Collection,
+        columns: &[usize],
+    ) -> Result<Collection, AdapterError> {
+        if columns.is_empty() || !rows.iter().any(|(r, _)| columns.iter().any(|&c| r[c].is_null())) {
+            return Ok(rows);
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for (row, diff) in rows {
+            if !columns.iter().any(|&c| row[c].is_null()) {
+                out.push((row, diff));
+                continue;
+            }
+            for _ in 0..diff.max(0) {
+                let mut datums = row.to_vec();
+                for &c in columns {
+                    if datums[c].is_null() {
+                        datums[c] = self.next_number(session, table, c)?;
+                    }
+                }
+                out.push((Row::new(datums), 1));
+            }
+        }
+        Ok(out)
+    }
+
+    fn next_number(&mut self, session: &Session, table: GlobalId, column: usize) -> Result<Datum, AdapterError> {
+        let entry = self.entries().get(&table).ok_or_else(|| AdapterError::Internal("the table is gone".into()))?;
+        let (name, ty) = entry.item.desc.columns()[column].clone();
+        let table_name = entry.item.name.clone();
+        let arity = entry.item.desc.arity();
+        let last = match self.sequences.get(&(table, column)) {
+            Some(&last) => last,
+            None => {
+                let rows = self.evaluate_now(session, &RelationExpr::get(table, table_name.clone(), arity))?;
+                rows.iter().filter(|(_, d)| *d > 0).filter_map(|(r, _)| r[column].as_i64()).max().unwrap_or(0)
+            }
+        };
+        let max = match ty.scalar_type {
+            ScalarType::Int16 => i64::from(i16::MAX),
+            ScalarType::Int32 => i64::from(i32::MAX),
+            _ => i64::MAX,
+        };
+        if last >= max {
+            return Err(AdapterError::InvalidParameterValue(format!(
+                "nextval: reached maximum value of sequence \"{table_name}_{name}_seq\" ({max})"
+            )));
+        }
+        let next = last + 1;
+        self.sequences.insert((table, column), next);
+        Ok(match ty.scalar_type {
+            ScalarType::Int16 => Datum::Int16(next as i16),
+            ScalarType::Int32 => Datum::Int32(next as i32),
+            _ => Datum::Int64(next),
+        })
+    }
+}
