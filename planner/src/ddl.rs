@@ -207,18 +207,23 @@ pub fn refresh_mode(text: &str) -> Result<crate::RefreshMode, PlanError> {
     }
 }
 
-/// True at `DECLARE name CURSOR ... FOR SUBSCRIBE`, `FETCH` or `CLOSE`: cursors over
-/// subscriptions, which the server keeps per session.
+/// True at `DECLARE name CURSOR ... FOR SUBSCRIBE | query`, `FETCH` or `CLOSE`: cursors,
+/// which the server keeps per session.
 pub fn starts_cursor(parser: &Parser) -> bool {
     let word = |n: usize| match parser.peek_nth_token(n).token {
         Token::Word(w) => w.value.to_ascii_uppercase(),
         _ => String::new(),
     };
-    match word(0).as_str() {
-        "DECLARE" => (3..8).any(|n| word(n) == "SUBSCRIBE"),
-        "FETCH" | "CLOSE" => true,
-        _ => false,
-    }
+    matches!(word(0).as_str(), "DECLARE" | "FETCH" | "CLOSE")
+}
+
+/// What a cursor reads.
+#[derive(Clone, Debug)]
+pub enum CursorBody {
+    /// `SUBSCRIBE ...`: changes as they happen.
+    Subscribe(SubscribeStatement),
+    /// A query: its rows at DECLARE, handed out by FETCH.
+    Query(Box<sqlparser::ast::Query>),
 }
 
 /// A cursor statement.
@@ -226,7 +231,7 @@ pub fn starts_cursor(parser: &Parser) -> bool {
 pub enum CursorStatement {
     Declare {
         name: String,
-        subscribe: SubscribeStatement,
+        body: CursorBody,
     },
     /// `FETCH [FORWARD] [ALL | n] [FROM | IN] name [WITH (TIMEOUT = 'interval')]`:
     /// `count` None is ALL; without a timeout FETCH waits for at least one row.
@@ -248,7 +253,7 @@ pub fn parse_cursor(parser: &mut Parser) -> Result<CursorStatement, PlanError> {
     if p.word("DECLARE") {
         let name = p.name()?;
         while !p.word("CURSOR") {
-            // BINARY, INSENSITIVE, NO SCROLL: accepted, meaningless for a subscription.
+            // BINARY, INSENSITIVE, [NO] SCROLL: accepted; cursors only move forward.
             if p.parser.next_token().token == Token::EOF {
                 return Err(PlanError::Syntax("expected CURSOR".into()));
             }
@@ -257,7 +262,12 @@ pub fn parse_cursor(parser: &mut Parser) -> Result<CursorStatement, PlanError> {
             p.expect_word("HOLD")?;
         }
         p.expect_word("FOR")?;
-        return Ok(CursorStatement::Declare { name, subscribe: parse_subscribe(p.parser)? });
+        let body = if starts_subscribe(p.parser) {
+            CursorBody::Subscribe(parse_subscribe(p.parser)?)
+        } else {
+            CursorBody::Query(p.parser.parse_query().map_err(syntax)?)
+        };
+        return Ok(CursorStatement::Declare { name, body });
     }
     p.expect_word("FETCH")?;
     p.word("FORWARD");

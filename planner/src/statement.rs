@@ -34,8 +34,12 @@ pub fn plan(
         crate::Statement::Eddy(plan) => return Ok(((**plan).clone(), vec![])),
         crate::Statement::Subscribe(sub) => return Ok((plan_subscribe(catalog, ctx, sub)?, vec![])),
         crate::Statement::Cursor(c) => match &**c {
-            crate::ddl::CursorStatement::Declare { subscribe, .. } => {
+            crate::ddl::CursorStatement::Declare { body: crate::ddl::CursorBody::Subscribe(subscribe), .. } => {
                 return Ok((plan_subscribe(catalog, ctx, subscribe)?, vec![]))
+            }
+            crate::ddl::CursorStatement::Declare { body: crate::ddl::CursorBody::Query(query), .. } => {
+                let select = crate::Statement::Sql(Box::new(ast::Statement::Query(query.clone())));
+                return plan(&select, catalog, ctx);
             }
             _ => return Err(PlanError::Unsupported("FETCH and CLOSE outside a session".into())),
         },

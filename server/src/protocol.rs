@@ -133,6 +133,21 @@ impl Connection {
             }
         };
         match (stmt, response) {
+            // A cursor over a query holds the query's rows as of now.
+            (eddy_planner::Statement::Cursor(cursor), ExecuteResponse::Select(select)) => {
+                let CursorStatement::Declare { name, .. } = &**cursor else {
+                    return Err(AdapterError::Internal("a cursor statement that is not DECLARE ran a query".into()));
+                };
+                let name = name.clone();
+                drop(session);
+                let ExecuteResponse::Rows { desc, rows } = tokio::task::block_in_place(|| select.evaluate())? else {
+                    return Err(AdapterError::Internal("a cursor's query gave no rows".into()));
+                };
+                let mut session =
+                    self.session.lock().map_err(|_| AdapterError::Internal("session lock poisoned".into()))?;
+                session.cursors.insert(name, Cursor::Rows { desc, rows: rows.into() });
+                Ok(ExecuteResponse::Command { tag: "DECLARE CURSOR".into(), rows: None })
+            }
             (_, ExecuteResponse::Select(select)) => {
                 drop(session);
                 tokio::task::block_in_place(|| select.evaluate())
@@ -150,7 +165,7 @@ impl Connection {
             }
             (eddy_planner::Statement::Cursor(cursor), ExecuteResponse::Subscribe(sub)) => {
                 if let CursorStatement::Declare { name, .. } = &**cursor {
-                    session.cursors.insert(name.clone(), Cursor::new(sub, &self.coord));
+                    session.cursors.insert(name.clone(), Cursor::subscription(sub, &self.coord));
                 }
                 Ok(ExecuteResponse::Command { tag: "DECLARE CURSOR".into(), rows: None })
             }

@@ -235,9 +235,51 @@ pub fn stream(sub: Subscription, coord: Arc<Mutex<Coordinator>>) -> impl Stream<
     })
 }
 
+/// A cursor (`DECLARE c CURSOR FOR ...`), read with `FETCH`, living until `CLOSE` or the
+/// end of the session.
+pub enum Cursor {
+    Subscription(SubscriptionCursor),
+    /// `DECLARE c CURSOR FOR SELECT ...`: the query's rows as of DECLARE.
+    Rows {
+        desc: RelationDesc,
+        rows: VecDeque<Row>,
+    },
+}
+
+impl Cursor {
+    /// Must not be dropped while the coordinator is locked (a subscription's guard locks it).
+    pub fn subscription(sub: Subscription, coord: &Arc<Mutex<Coordinator>>) -> Cursor {
+        Cursor::Subscription(SubscriptionCursor::new(sub, coord))
+    }
+
+    pub fn desc(&self) -> RelationDesc {
+        match self {
+            Cursor::Subscription(c) => c.desc(),
+            Cursor::Rows { desc, .. } => desc.clone(),
+        }
+    }
+
+    /// Up to `count` rows (all with `None`); a subscription waits for at least one until
+    /// `timeout` (see [`SubscriptionCursor::fetch`]).
+    pub fn fetch(
+        &mut self,
+        count: Option<u64>,
+        timeout: Option<Duration>,
+        cancel: &CancelSignal,
+    ) -> Result<Vec<Row>, AdapterError> {
+        match self {
+            Cursor::Subscription(c) => c.fetch(count, timeout, cancel),
+            Cursor::Rows { rows, .. } => {
+                let n = count.map_or(rows.len(), |c| (c as usize).min(rows.len()));
+                Ok(rows.drain(..n).collect())
+            }
+        }
+    }
+}
+
 /// `DECLARE c CURSOR FOR SUBSCRIBE ...`: a subscription read with `FETCH` instead of a
-/// COPY stream. Lives until `CLOSE` or the end of the session.
-pub struct Cursor {
+/// COPY stream.
+pub struct SubscriptionCursor {
     sub: Subscription,
     merger: Merger,
     buffered: VecDeque<Output>,
@@ -261,12 +303,12 @@ impl Drop for TransientGuard {
     }
 }
 
-impl Cursor {
+impl SubscriptionCursor {
     /// Must not be dropped while the coordinator is locked (its guard locks it).
-    pub fn new(mut sub: Subscription, coord: &Arc<Mutex<Coordinator>>) -> Cursor {
+    pub fn new(mut sub: Subscription, coord: &Arc<Mutex<Coordinator>>) -> SubscriptionCursor {
         let guard = sub.transient.take().map(|id| TransientGuard { id, coord: Arc::downgrade(coord) });
         let merger = Merger::new(sub.workers, sub.as_of, sub.snapshot);
-        Cursor { sub, merger, buffered: VecDeque::new(), done: false, _transient: guard }
+        SubscriptionCursor { sub, merger, buffered: VecDeque::new(), done: false, _transient: guard }
     }
 
     pub fn desc(&self) -> RelationDesc {
