@@ -35,6 +35,13 @@ pub enum AggregateFunc {
         ty: ScalarType,
         filtered: bool,
     },
+    /// `jsonb_object_agg(key, value)`: an object of every pair; the key is the call's value
+    /// (text), the value its second argument, as `to_jsonb` of `ty`.
+    JsonbObjectAgg {
+        ty: ScalarType,
+        /// Under FILTER: keys come wrapped (`ARRAY[key]`), NULL for rows filtered out.
+        filtered: bool,
+    },
     /// `array_agg(x)`: an array of every value (NULLs too), in the call's order.
     ArrayAgg {
         filtered: bool,
@@ -127,6 +134,7 @@ impl AggregateExpr {
         }
         match self.func {
             AggregateFunc::StringAgg => Ok(string_agg(&entries)),
+            AggregateFunc::JsonbObjectAgg { ref ty, filtered } => jsonb_object_agg(&entries, ty, filtered),
             AggregateFunc::PercentileCont | AggregateFunc::PercentileDisc | AggregateFunc::Mode => {
                 ordered_set(&self.func, &entries)
             }
@@ -257,6 +265,24 @@ fn kept_values<'a>(
 
 /// PostgreSQL's `string_agg`: non-NULL values in order, each but the first preceded by its
 /// row's delimiter (a NULL delimiter adds nothing); NULL when there is no value.
+fn jsonb_object_agg(entries: &[Entry], ty: &ScalarType, filtered: bool) -> Result<Datum, EvalError> {
+    let mut members = Vec::new();
+    for e in entries {
+        let key = match (&e.value, filtered) {
+            (Datum::Null, true) => continue,
+            (Datum::Array(wrapped), true) => wrapped.first().unwrap_or(&Datum::Null),
+            (key, _) => key,
+        };
+        let key = match key {
+            Datum::Text(k) => k.clone(),
+            _ => return Err(EvalError::invalid_argument("field name must not be null")),
+        };
+        let value = crate::func::to_jsonb(&e.second, ty)?;
+        members.extend(std::iter::repeat_n((key, value), e.count.max(0) as usize));
+    }
+    Ok(if members.is_empty() { Datum::Null } else { Datum::Jsonb(Jsonb::object(members)) })
+}
+
 fn string_agg(entries: &[Entry]) -> Datum {
     let mut out: Option<String> = None;
     for e in entries {
@@ -332,6 +358,8 @@ impl AggregateFunc {
                 | "bool_or"
                 | "every"
                 | "string_agg"
+                | "jsonb_object_agg"
+                | "json_object_agg"
                 | "jsonb_agg"
                 | "json_agg"
                 | "array_agg"
@@ -376,6 +404,7 @@ impl AggregateFunc {
             AggregateFunc::BoolAnd => "bool_and",
             AggregateFunc::BoolOr => "bool_or",
             AggregateFunc::StringAgg => "string_agg",
+            AggregateFunc::JsonbObjectAgg { .. } => "jsonb_object_agg",
             AggregateFunc::JsonbAgg { .. } => "jsonb_agg",
             AggregateFunc::ArrayAgg { .. } => "array_agg",
             AggregateFunc::PercentileCont => "percentile_cont",
@@ -511,6 +540,10 @@ impl AggregateFunc {
                 ordered_set(self, &entries)
             }
             AggregateFunc::StringAgg => Ok(string_agg(&Entry::values_only(values))),
+            // Needs its second argument: computed by `AggregateExpr::fold` only.
+            AggregateFunc::JsonbObjectAgg { .. } => {
+                Err(EvalError::Internal("jsonb_object_agg without its value argument".into()))
+            }
             AggregateFunc::VarianceNumeric { sample, sqrt } => variance_numeric(values, *sample, *sqrt),
             AggregateFunc::VarianceFloat { sample, sqrt } => variance_float(values, *sample, *sqrt),
             AggregateFunc::JsonbAgg { ty, filtered } => {

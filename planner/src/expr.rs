@@ -1021,6 +1021,17 @@ fn plan_aggregate(
             second_arg = Some(text(delimiter)?);
             (AggregateFunc::StringAgg, ScalarType::Text, text(value)?, ScalarType::Text)
         }
+        [FunctionArgExpr::Expr(k), FunctionArgExpr::Expr(v)]
+            if matches!(name, "jsonb_object_agg" | "json_object_agg") =>
+        {
+            // Keys by their text form (NULL keys are an error when folded), values as to_jsonb.
+            let key = plan_expr(&inner_ctx, k)?;
+            let key = coerce(&inner_ctx, key, &ScalarType::Text, CastContext::Explicit)?;
+            let value = plan_expr(&inner_ctx, v)?;
+            let value_ty = value.ty.clone().unwrap_or(ScalarType::Text);
+            second_arg = Some(coerce(&inner_ctx, value, &value_ty, CastContext::Implicit)?);
+            (AggregateFunc::JsonbObjectAgg { ty: value_ty, filtered: false }, ScalarType::Jsonb, key, ScalarType::Text)
+        }
         [FunctionArgExpr::Expr(e)] if name != "string_agg" => {
             let mut arg = plan_expr(&inner_ctx, e)?;
             if arg.ty.is_none() {
@@ -1323,6 +1334,9 @@ fn with_filter(
         }
         AggregateFunc::JsonbAgg { ty, .. } => {
             (AggregateFunc::JsonbAgg { ty, filtered: true }, wrapped(expr), wrapped_ty(input_ty))
+        }
+        AggregateFunc::JsonbObjectAgg { ty, .. } => {
+            (AggregateFunc::JsonbObjectAgg { ty, filtered: true }, wrapped(expr), wrapped_ty(input_ty))
         }
         other => (other, expr, input_ty),
     };
