@@ -16,13 +16,17 @@ use crate::{compare_rows, AggregateExpr, ColumnOrder, EvalError, RelationExpr, S
 /// A multiset of rows with multiplicities, consolidated (each row once, no zero counts).
 pub type Collection = Vec<(Row, Diff)>;
 
-/// Sums multiplicities of equal rows and drops rows whose count is zero; sorts by row.
+/// Sums multiplicities of equal rows and drops rows whose count is zero, keeping the
+/// order in which rows first appear: a query without ORDER BY over VALUES or a
+/// set-returning function (`SELECT * FROM generate_series(1, 3)`) shows its rows as
+/// PostgreSQL does.
 pub fn consolidate(updates: impl IntoIterator<Item = (Row, Diff)>) -> Collection {
-    let mut acc: BTreeMap<Row, Diff> = BTreeMap::new();
+    let mut acc: indexmap::IndexMap<Row, Diff> = indexmap::IndexMap::new();
     for (row, diff) in updates {
         *acc.entry(row).or_insert(0) += diff;
     }
-    acc.into_iter().filter(|(_, d)| *d != 0).collect()
+    acc.retain(|_, d| *d != 0);
+    acc.into_iter().collect()
 }
 
 /// Evaluates `expr`, reading each `Get` through `input`.
