@@ -766,30 +766,7 @@ fn plan_on_conflict(
             let scope =
                 Scope::from_desc(Some(&qualifier), &item.desc).concat(&Scope::from_desc(Some("excluded"), &item.desc));
             let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("ON CONFLICT DO UPDATE"));
-            let arity = item.desc.arity();
-            let mut values: Vec<ScalarExpr> = (0..arity).map(ScalarExpr::Column).collect();
-            let mut assigned = vec![false; arity];
-            for a in &update.assignments {
-                let ast::AssignmentTarget::ColumnName(col) = &a.target else {
-                    return Err(PlanError::Unsupported("SET (a, b) = ... in ON CONFLICT DO UPDATE".into()));
-                };
-                let col_name = object_name(col);
-                let col_name = col_name.rsplit('.').next().unwrap_or_default().to_string();
-                let pos = item
-                    .desc
-                    .position(&col_name)
-                    .ok_or_else(|| PlanError::UnknownColumn(format!("{col_name}\" of relation \"{}", item.name)))?;
-                if std::mem::replace(&mut assigned[pos], true) {
-                    return Err(PlanError::DuplicateColumn(col_name));
-                }
-                let value = if is_default_keyword(&a.value) {
-                    column_defaults(item)?[pos].clone().unwrap_or(ast::Expr::Value(ast::Value::Null.into()))
-                } else {
-                    a.value.clone()
-                };
-                let ty = &item.desc.columns()[pos].1.scalar_type;
-                values[pos] = coerce(&ctx, plan_expr(&ctx, &value)?, ty, CastContext::Assignment)?;
-            }
+            let values = plan_assignments(&ctx, item, &update.assignments, "ON CONFLICT DO UPDATE")?;
             let predicate = match &update.selection {
                 Some(w) => Some(crate::expr::plan_condition(&ctx, w, "WHERE")?),
                 None => None,
@@ -887,6 +864,42 @@ fn table_scope(item: &crate::CatalogItem, alias: &Option<ast::TableAlias>) -> Sc
     Scope::from_desc(Some(&qualifier), &item.desc)
 }
 
+/// `SET col = value, ...` of an UPDATE or ON CONFLICT DO UPDATE: the new value of every
+/// column of `item` over `ctx`'s scope (which starts with the row's own columns), the
+/// old value where not assigned; `DEFAULT` is the column's default.
+fn plan_assignments(
+    ctx: &crate::expr::ExprCtx,
+    item: &crate::CatalogItem,
+    assignments: &[ast::Assignment],
+    statement: &str,
+) -> Result<Vec<ScalarExpr>, PlanError> {
+    let arity = item.desc.arity();
+    let mut values: Vec<ScalarExpr> = (0..arity).map(ScalarExpr::Column).collect();
+    let mut assigned = vec![false; arity];
+    for a in assignments {
+        let ast::AssignmentTarget::ColumnName(col) = &a.target else {
+            return Err(PlanError::Unsupported(format!("SET (a, b) = ... in {statement}")));
+        };
+        let col_name = object_name(col);
+        let col_name = col_name.rsplit('.').next().unwrap_or_default().to_string();
+        let pos = item
+            .desc
+            .position(&col_name)
+            .ok_or_else(|| PlanError::UnknownColumn(format!("{col_name}\" of relation \"{}", item.name)))?;
+        if std::mem::replace(&mut assigned[pos], true) {
+            return Err(PlanError::DuplicateColumn(col_name));
+        }
+        let value = if is_default_keyword(&a.value) {
+            column_defaults(item)?[pos].clone().unwrap_or(ast::Expr::Value(ast::Value::Null.into()))
+        } else {
+            a.value.clone()
+        };
+        let ty = &item.desc.columns()[pos].1.scalar_type;
+        values[pos] = coerce(ctx, plan_expr(ctx, &value)?, ty, CastContext::Assignment)?;
+    }
+    Ok(values)
+}
+
 fn plan_update(qcx: &QueryCtx, update: &ast::Update) -> Result<Plan, PlanError> {
     if update.from.is_some() {
         return Err(PlanError::Unsupported("UPDATE ... FROM".into()));
@@ -896,26 +909,7 @@ fn plan_update(qcx: &QueryCtx, update: &ast::Update) -> Result<Plan, PlanError> 
     let scope = table_scope(&item, &alias);
     let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("UPDATE"));
     let arity = item.desc.arity();
-    let mut new_values: Vec<ScalarExpr> = (0..arity).map(ScalarExpr::Column).collect();
-    let mut assigned = vec![false; arity];
-    for a in &update.assignments {
-        let ast::AssignmentTarget::ColumnName(col) = &a.target else {
-            return Err(PlanError::Unsupported("UPDATE SET (a, b) = ...".into()));
-        };
-        let col_name = object_name(col);
-        let col_name = col_name.rsplit('.').next().unwrap_or_default().to_string();
-        let pos = item
-            .desc
-            .position(&col_name)
-            .ok_or_else(|| PlanError::UnknownColumn(format!("{col_name}\" of relation \"{}", item.name)))?;
-        if assigned[pos] {
-            return Err(PlanError::DuplicateColumn(col_name));
-        }
-        assigned[pos] = true;
-        let ty = &item.desc.columns()[pos].1.scalar_type;
-        let typed = plan_expr(&ctx, &a.value)?;
-        new_values[pos] = coerce(&ctx, typed, ty, CastContext::Assignment)?;
-    }
+    let new_values = plan_assignments(&ctx, &item, &update.assignments, "UPDATE")?;
     let mut selection = RelationExpr::get(item.id, item.name.clone(), arity);
     if let Some(w) = &update.selection {
         selection = filter_rows(qcx, Planned { expr: selection, scope: scope.clone() }, w)?;

@@ -56,6 +56,13 @@ pub enum ExecuteResponse {
         desc: RelationDesc,
         rows: Vec<Row>,
     },
+    /// The RETURNING rows of an INSERT, UPDATE or DELETE, sent with that command's tag
+    /// (`INSERT 0 2`) as PostgreSQL does.
+    Returning {
+        tag: &'static str,
+        desc: RelationDesc,
+        rows: Vec<Row>,
+    },
     Command {
         tag: String,
         rows: Option<usize>,
@@ -396,7 +403,7 @@ impl Coordinator {
                 let rows = self.check_table_rows(table, rows)?;
                 let shown = written.as_ref().unwrap_or(&rows);
                 let count: Diff = shown.iter().map(|(_, d)| d).sum();
-                let returned = self.returning(returning, table, shown)?;
+                let returned = self.returning("INSERT 0", returning, table, shown)?;
                 self.write(session, table, rows)?;
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "INSERT 0".into(), rows: Some(count as usize) }))
             }
@@ -411,7 +418,7 @@ impl Coordinator {
                 }
                 let changes = self.check_table_rows(table, changes)?;
                 let new_rows: Collection = changes.iter().filter(|(_, d)| *d > 0).cloned().collect();
-                let returned = self.returning(returning, table, &new_rows)?;
+                let returned = self.returning("UPDATE", returning, table, &new_rows)?;
                 self.write(session, table, changes)?;
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "UPDATE".into(), rows: Some(count as usize) }))
             }
@@ -425,7 +432,7 @@ impl Coordinator {
             Plan::Delete { table, selection, returning } => {
                 let selected = self.evaluate_now(session, &selection)?;
                 let count: Diff = selected.iter().map(|(_, d)| d).sum();
-                let returned = self.returning(returning, table, &selected)?;
+                let returned = self.returning("DELETE", returning, table, &selected)?;
                 let changes = selected.into_iter().map(|(r, d)| (r, -d)).collect();
                 self.write(session, table, changes)?;
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "DELETE".into(), rows: Some(count as usize) }))
@@ -961,13 +968,14 @@ impl Coordinator {
     /// `table`, if it has a RETURNING clause.
     fn returning(
         &self,
+        tag: &'static str,
         returning: Option<QueryPlan>,
         table: GlobalId,
         rows: &Collection,
     ) -> Result<Option<ExecuteResponse>, AdapterError> {
         let Some(q) = returning else { return Ok(None) };
         let returned = self.evaluate_with(&q.expr, table, rows)?;
-        Ok(Some(ExecuteResponse::Rows { desc: q.desc.clone(), rows: finish(returned, &q.finishing) }))
+        Ok(Some(ExecuteResponse::Returning { tag, desc: q.desc.clone(), rows: finish(returned, &q.finishing) }))
     }
 
     /// Evaluates `expr` with the table `table` replaced by `rows` (for RETURNING).

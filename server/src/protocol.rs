@@ -328,14 +328,20 @@ fn encode_row(row: &Row, desc: &RelationDesc, format: &Format, float_digits: i32
     DataRow::new(data, row.len() as i16)
 }
 
+/// Rows sent with `tag` and their count (`SELECT 3`, `INSERT 0 2`).
+fn rows_response(desc: &RelationDesc, rows: &[Row], format: &Format, float_digits: i32, tag: &str) -> Response {
+    let schema = Arc::new(fields(desc, format));
+    let encoded: Vec<PgWireResult<DataRow>> =
+        rows.iter().map(|r| Ok(encode_row(r, desc, format, float_digits))).collect();
+    let mut response = QueryResponse::new(schema, stream::iter(encoded));
+    response.set_command_tag(tag);
+    Response::Query(response)
+}
+
 fn to_response(resp: ExecuteResponse, format: &Format, float_digits: i32, coord: &Arc<Mutex<Coordinator>>) -> Response {
     match resp {
-        ExecuteResponse::Rows { desc, rows } => {
-            let schema = Arc::new(fields(&desc, format));
-            let encoded: Vec<PgWireResult<DataRow>> =
-                rows.iter().map(|r| Ok(encode_row(r, &desc, format, float_digits))).collect();
-            Response::Query(QueryResponse::new(schema, stream::iter(encoded)))
-        }
+        ExecuteResponse::Rows { desc, rows } => rows_response(&desc, &rows, format, float_digits, "SELECT"),
+        ExecuteResponse::Returning { tag, desc, rows } => rows_response(&desc, &rows, format, float_digits, tag),
         ExecuteResponse::Command { tag, rows } => {
             let t = Tag::new(&tag);
             Response::Execution(match rows {

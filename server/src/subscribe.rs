@@ -269,10 +269,7 @@ impl Cursor {
     ) -> Result<Vec<Row>, AdapterError> {
         match self {
             Cursor::Subscription(c) => c.fetch(count, timeout, cancel),
-            Cursor::Rows { rows, .. } => {
-                let n = count.map_or(rows.len(), |c| (c as usize).min(rows.len()));
-                Ok(rows.drain(..n).collect())
-            }
+            Cursor::Rows { rows, .. } => Ok(take_up_to(rows, count).collect()),
         }
     }
 }
@@ -363,9 +360,15 @@ impl SubscriptionCursor {
             };
             self.take(event)?;
         }
-        let n = count.map_or(self.buffered.len(), |c| (c as usize).min(self.buffered.len()));
-        Ok(self.buffered.drain(..n).map(|o| to_row(&o, &self.sub.desc, self.sub.progress)).collect())
+        let (desc, progress) = (&self.sub.desc, self.sub.progress);
+        Ok(take_up_to(&mut self.buffered, count).map(|o| to_row(&o, desc, progress)).collect())
     }
+}
+
+/// The first `count` items of `queue` (all with `None`), removed from it.
+fn take_up_to<T>(queue: &mut VecDeque<T>, count: Option<u64>) -> std::collections::vec_deque::Drain<'_, T> {
+    let n = count.map_or(queue.len(), |c| (c as usize).min(queue.len()));
+    queue.drain(..n)
 }
 
 /// One output as a row of the subscription's columns.

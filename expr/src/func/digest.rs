@@ -72,14 +72,14 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
             };
             let name = format_name(func, args)?;
             Ok(Datum::Bytes(match name.to_ascii_lowercase().as_str() {
-                "hex" => unhex(input)?,
+                "hex" => bytea_input(input, true)?,
                 "base64" => {
                     let compact: String = input.chars().filter(|c| !c.is_ascii_whitespace()).collect();
                     base64::engine::general_purpose::STANDARD
                         .decode(compact)
                         .map_err(|e| EvalError::invalid_argument(format!("invalid base64 input: {e}")))?
                 }
-                "escape" => unescape(input)?,
+                "escape" => bytea_input(input, false)?,
                 _ => return Err(unknown_encoding(name)),
             }))
         }
@@ -100,42 +100,17 @@ fn escape(input: &[u8]) -> String {
     out
 }
 
-fn unescape(input: &str) -> Result<Vec<u8>, EvalError> {
-    let bad = || EvalError::invalid_argument("invalid input syntax for type bytea");
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'\\' {
-            out.push(bytes[i]);
-            i += 1;
-        } else if bytes.get(i + 1) == Some(&b'\\') {
-            out.push(b'\\');
-            i += 2;
-        } else {
-            let octal = bytes.get(i + 1..i + 4).ok_or_else(bad)?;
-            let text = std::str::from_utf8(octal).map_err(|_| bad())?;
-            out.push(u8::from_str_radix(text, 8).map_err(|_| bad())?);
-            i += 4;
-        }
+/// The `escape` and `hex` encodings are bytea's own text input forms.
+fn bytea_input(text: &str, hex: bool) -> Result<Vec<u8>, EvalError> {
+    let invalid = |what: &str| EvalError::invalid_argument(format!("invalid {what} data"));
+    if hex {
+        let text = format!("\\x{text}");
+        return eddy_repr::strconv::parse_bytea(&text).map_err(|_| invalid("hexadecimal"));
     }
-    Ok(out)
-}
-
-fn unhex(input: &str) -> Result<Vec<u8>, EvalError> {
-    let digits: Vec<u8> = input.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if !digits.len().is_multiple_of(2) {
-        return Err(EvalError::invalid_argument("invalid hexadecimal data: odd number of digits"));
+    if text.starts_with("\\x") {
+        return Err(invalid("escape"));
     }
-    digits
-        .chunks(2)
-        .map(|pair| {
-            let text = std::str::from_utf8(pair).unwrap_or("zz");
-            u8::from_str_radix(text, 16).map_err(|_| {
-                EvalError::invalid_argument(format!("invalid hexadecimal digit: \"{}\"", char::from(pair[0])))
-            })
-        })
-        .collect()
+    eddy_repr::strconv::parse_bytea(text).map_err(|_| invalid("escape"))
 }
 
 #[cfg(test)]
