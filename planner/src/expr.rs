@@ -682,6 +682,67 @@ fn plan_case(
     Ok(Typed::known(expr, ty))
 }
 
+/// `to_jsonb(t)`, `row_to_json(t)` of a whole row of FROM item `t` (Eddy has no record
+/// type): the row as `jsonb_build_object('col', t.col, ...)`, a jsonb object
+/// (`row_to_json`'s answer is jsonb too, with jsonb's key order and spacing). Not yet in
+/// aggregates (`jsonb_agg(t)`: write `jsonb_agg(to_jsonb(t))`).
+fn whole_row_argument(ctx: &ExprCtx, f: &ast::Function, name: &str) -> Option<ast::Function> {
+    if !matches!(name, "to_jsonb" | "to_json" | "row_to_json") {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else { return None };
+    let [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Identifier(ident)))] = list.args.as_slice() else {
+        return None;
+    };
+    let table = normalize_ident(ident);
+    if ctx.scope.resolve(None, &table).is_ok() {
+        return None;
+    }
+    let columns: Vec<&str> = ctx
+        .scope
+        .columns
+        .iter()
+        .filter(|c| c.table.as_deref() == Some(table.as_str()))
+        .map(|c| c.name.as_str())
+        .collect();
+    if columns.is_empty() {
+        return None;
+    }
+    let quoted = |s: &str| ast::Ident::with_quote('"', s);
+    let mut pairs = Vec::new();
+    for column in columns {
+        pairs.push(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::value(ast::Value::SingleQuotedString(
+            column.to_string(),
+        )))));
+        pairs.push(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::CompoundIdentifier(vec![
+            quoted(&table),
+            quoted(column),
+        ]))));
+    }
+    let object = ast::Function {
+        name: ast::ObjectName::from(vec![ast::Ident::new("jsonb_build_object")]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(ast::FunctionArgumentList {
+            duplicate_treatment: None,
+            args: pairs,
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    };
+    let mut rewritten = f.clone();
+    if name == "row_to_json" {
+        rewritten.name = ast::ObjectName::from(vec![ast::Ident::new("to_jsonb")]);
+    }
+    if let FunctionArguments::List(list) = &mut rewritten.args {
+        list.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Function(object)))];
+    }
+    Some(rewritten)
+}
+
 fn function_args(f: &ast::Function) -> Result<(Vec<&FunctionArgExpr>, bool), PlanError> {
     match &f.args {
         FunctionArguments::None => Ok((vec![], false)),
@@ -779,6 +840,9 @@ fn expr_args<'e>(args: &[&'e FunctionArgExpr], f: &ast::Function) -> Result<Vec<
 
 fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
     let name = object_name(&f.name);
+    if let Some(rewritten) = whole_row_argument(ctx, f, &name) {
+        return plan_function(ctx, &rewritten);
+    }
     if f.over.is_some() {
         return plan_window_reference(ctx, f);
     }
