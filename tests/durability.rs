@@ -136,6 +136,29 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn column_defaults_and_serials_survive_kill_9() -> anyhow::Result<()> {
+    let mut server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+    client
+        .batch_execute(
+            "CREATE TABLE tickets (id serial PRIMARY KEY, state text NOT NULL DEFAULT 'open', n int DEFAULT 2 + 3);
+             INSERT INTO tickets (state) VALUES ('closed');
+             INSERT INTO tickets DEFAULT VALUES;",
+        )
+        .await?;
+    server.kill();
+    server.restart()?;
+    let client = server.connect().await?;
+    // The defaults come back with the catalog; numbering goes on after the largest id.
+    client.batch_execute("INSERT INTO tickets DEFAULT VALUES; INSERT INTO tickets (n) VALUES (9)").await?;
+    assert_eq!(
+        rows(&client, "SELECT id, state, n FROM tickets ORDER BY id").await?,
+        vec![row(&["1", "closed", "5"]), row(&["2", "open", "5"]), row(&["3", "open", "5"]), row(&["4", "open", "9"])]
+    );
+    Ok(())
+}
+
 /// Right after a restart, while stored rows are still loading, a view is read from its
 /// stored output only if that includes every acknowledged write to its tables; a view
 /// whose output is current is read from it at once.

@@ -139,20 +139,21 @@ fn outer_references(
         },
     };
     let mut select = (**select).clone();
-    let mut finder = OuterReferences { inner: &inner, outer, nesting: 0, columns: Vec::new() };
+    let mut columns = Vec::new();
+    let mut find = |e: &mut Expr| point_at_domain(e, &inner, outer, &mut columns);
     if lateral {
         for twj in select.from.iter_mut().filter(|t| is_table_function(t)) {
-            let _ = twj.relation.visit(&mut finder);
+            for_each_own_expr(&mut twj.relation, &mut find);
         }
     }
     // Only the SELECT's own clauses: FROM items and nested subqueries keep their names.
     for item in &mut select.projection {
-        let _ = item.visit(&mut finder);
+        for_each_own_expr(item, &mut find);
     }
-    let _ = select.selection.visit(&mut finder);
-    let _ = select.group_by.visit(&mut finder);
-    let _ = select.having.visit(&mut finder);
-    Ok((!finder.columns.is_empty()).then_some((select, finder.columns, lateral)))
+    for_each_own_expr(&mut select.selection, &mut find);
+    for_each_own_expr(&mut select.group_by, &mut find);
+    for_each_own_expr(&mut select.having, &mut find);
+    Ok((!columns.is_empty()).then_some((select, columns, lateral)))
 }
 
 /// The columns of `from` when its table functions' arguments may read `outer`'s columns
@@ -170,54 +171,56 @@ fn scope_with_outer_arguments(qcx: &QueryCtx, outer: &Scope, from: &[ast::TableW
     Some(scope)
 }
 
-/// Finds the column references of a subquery that name the outer query's columns (not
-/// its own), and points them at domain columns.
-struct OuterReferences<'a> {
-    inner: &'a Scope,
-    outer: &'a Scope,
-    /// How deep inside nested subqueries the walk is: those are left alone.
-    nesting: usize,
-    columns: Vec<usize>,
+/// Calls `f` on every expression of `node` outside its nested subqueries, which keep
+/// their own names and windows.
+fn for_each_own_expr<N: VisitMut>(node: &mut N, f: &mut impl FnMut(&mut Expr)) {
+    struct OwnExprs<'f, F> {
+        /// How deep inside nested subqueries the walk is.
+        nesting: usize,
+        f: &'f mut F,
+    }
+    impl<F: FnMut(&mut Expr)> VisitorMut for OwnExprs<'_, F> {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+            self.nesting += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+            self.nesting -= 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if self.nesting == 0 {
+                (self.f)(e);
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = node.visit(&mut OwnExprs { nesting: 0, f });
 }
 
-impl VisitorMut for OuterReferences<'_> {
-    type Break = ();
-
-    fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
-        self.nesting += 1;
-        ControlFlow::Continue(())
-    }
-
-    fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
-        self.nesting -= 1;
-        ControlFlow::Continue(())
-    }
-
-    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
-        if self.nesting > 0 {
-            return ControlFlow::Continue(());
+/// If `e` names a column of `outer` (not of the subquery's own `inner` columns), points
+/// it at a domain column, adding that outer column to `columns` the first time.
+fn point_at_domain(e: &mut Expr, inner: &Scope, outer: &Scope, columns: &mut Vec<usize>) {
+    let (table, name) = match e {
+        Expr::Identifier(i) => (None, normalize_ident(i)),
+        Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+            (Some(normalize_ident(&parts[0])), normalize_ident(&parts[1]))
         }
-        let (table, name) = match e {
-            Expr::Identifier(i) => (None, normalize_ident(i)),
-            Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
-                (Some(normalize_ident(&parts[0])), normalize_ident(&parts[1]))
-            }
-            _ => return ControlFlow::Continue(()),
-        };
-        match self.inner.resolve(table.as_deref(), &name) {
-            // The subquery's own column (or an ambiguity its planning reports).
-            Ok(_) | Err(PlanError::AmbiguousColumn(_)) => {}
-            Err(_) => {
-                if let Ok(column) = self.outer.resolve(table.as_deref(), &name) {
-                    let i = self.columns.iter().position(|&c| c == column).unwrap_or_else(|| {
-                        self.columns.push(column);
-                        self.columns.len() - 1
-                    });
-                    *e = slot(i);
-                }
+        _ => return,
+    };
+    match inner.resolve(table.as_deref(), &name) {
+        // The subquery's own column (or an ambiguity its planning reports).
+        Ok(_) | Err(PlanError::AmbiguousColumn(_)) => {}
+        Err(_) => {
+            if let Ok(column) = outer.resolve(table.as_deref(), &name) {
+                let i = columns.iter().position(|&c| c == column).unwrap_or_else(|| {
+                    columns.push(column);
+                    columns.len() - 1
+                });
+                *e = slot(i);
             }
         }
-        ControlFlow::Continue(())
     }
 }
 
@@ -489,34 +492,15 @@ fn partition_windows_by(select: &mut ast::Select, slots: &[Expr]) {
             spec.partition_by.splice(0..0, slots.iter().cloned());
         }
     }
-    struct Windows<'a> {
-        slots: &'a [Expr],
-        nesting: usize,
-    }
-    impl VisitorMut for Windows<'_> {
-        type Break = ();
-        fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
-            self.nesting += 1;
-            ControlFlow::Continue(())
+    let mut partition_calls = |e: &mut Expr| {
+        if let Expr::Function(ast::Function { over: Some(ast::WindowType::WindowSpec(spec)), .. }) = e {
+            partition(spec, slots);
         }
-        fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
-            self.nesting -= 1;
-            ControlFlow::Continue(())
-        }
-        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
-            if let (0, Expr::Function(ast::Function { over: Some(ast::WindowType::WindowSpec(spec)), .. })) =
-                (self.nesting, e)
-            {
-                partition(spec, self.slots);
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut windows = Windows { slots, nesting: 0 };
+    };
     for item in &mut select.projection {
-        let _ = item.visit(&mut windows);
+        for_each_own_expr(item, &mut partition_calls);
     }
-    let _ = select.having.visit(&mut windows);
+    for_each_own_expr(&mut select.having, &mut partition_calls);
     for ast::NamedWindowDefinition(_, definition) in &mut select.named_window {
         if let ast::NamedWindowExpr::WindowSpec(spec) = definition {
             partition(spec, slots);

@@ -26,7 +26,7 @@ pub use plan::{
     ColumnOrder, ConflictAction, ConflictTarget, CopyFormat, Lag, ObjectKind, OnConflict, Plan, QueryPlan, RefreshMode,
     RowSetFinishing, ShowKind, StatementContext, SubscribePlanTarget, TargetLag, UniqueKey,
 };
-pub use statement::{alter_target_lag_sql, plan};
+pub use statement::{alter_target_lag_sql, is_numbering, plan};
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;

@@ -382,7 +382,7 @@ fn check_default(qcx: &QueryCtx, column: &str, e: &ast::Expr, ty: &ScalarType) -
 
 /// Whether a stored default numbers the rows (`nextval(...)`: serial and identity
 /// columns), which the coordinator does when a row leaves the column NULL.
-fn is_numbering(default_sql: &str) -> bool {
+pub fn is_numbering(default_sql: &str) -> bool {
     default_sql.starts_with("nextval(")
 }
 

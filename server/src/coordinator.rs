@@ -1193,11 +1193,20 @@ fn column_list(desc: &RelationDesc, defaults: &[Option<String>]) -> String {
         .iter()
         .enumerate()
         .map(|(i, (n, t))| {
-            let default = match defaults.get(i) {
-                Some(Some(sql)) => format!(" DEFAULT {sql}"),
-                _ => String::new(),
+            let default = defaults.get(i).cloned().flatten();
+            // A numbered column is written back as the serial type that makes its default
+            // (its `nextval('t_c_seq'::regclass)` names a sequence no catalog has).
+            let serial = match &t.scalar_type {
+                ScalarType::Int16 => "smallserial",
+                ScalarType::Int32 => "serial",
+                _ => "bigserial",
             };
-            format!("{n} {}{default}{}", t.scalar_type, if t.nullable { "" } else { " NOT NULL" })
+            let not_null = if t.nullable { "" } else { " NOT NULL" };
+            match default {
+                Some(sql) if eddy_planner::is_numbering(&sql) => format!("{n} {serial}"),
+                Some(sql) => format!("{n} {} DEFAULT {sql}{not_null}", t.scalar_type),
+                None => format!("{n} {}{not_null}", t.scalar_type),
+            }
         })
         .collect::<Vec<_>>()
         .join(", ")
