@@ -5,6 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use differential_dataflow::lattice::Lattice;
+use differential_dataflow::operators::iterate::Variable;
+use timely::order::Product;
+
 use differential_dataflow::difference::{Monoid, Multiply, Semigroup};
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::operators::CountTotal;
@@ -19,6 +23,7 @@ use eddy_expr::window::window_partition;
 use eddy_expr::{AggregateExpr, AggregateFunc, EvalError, RelationExpr, ScalarExpr};
 use eddy_repr::{Datum, Diff, GlobalId, Row, Timestamp};
 use timely::dataflow::operators::core::OkErr;
+use timely::dataflow::operators::vec::{Filter, Map};
 use timely::dataflow::operators::ToStream;
 use timely::dataflow::Scope;
 
@@ -28,22 +33,103 @@ use crate::accumulate::{all_accumulable, Accum};
 pub type RowTrace = TraceAgent<KeySpine<Row, Timestamp, Diff>>;
 pub type ErrTrace = TraceAgent<KeySpine<EvalError, Timestamp, Diff>>;
 
-pub type Rows<'s> = VecCollection<'s, Timestamp, Row, Diff>;
-pub type Errs<'s> = VecCollection<'s, Timestamp, EvalError, Diff>;
+pub type Rows<'s, T = Timestamp> = VecCollection<'s, T, Row, Diff>;
+pub type Errs<'s, T = Timestamp> = VecCollection<'s, T, EvalError, Diff>;
 
-/// The arranged inputs a dataflow may read.
-pub struct Imports<'s> {
-    pub collections: BTreeMap<GlobalId, (Rows<'s>, Errs<'s>)>,
+/// What a dataflow's operators read: its inputs, and inside a recursive query's loop the
+/// working tables and the recursive queries computed outside the loop.
+pub struct Imports<'s, T: RenderTime = Timestamp> {
+    pub collections: BTreeMap<GlobalId, (Rows<'s, T>, Errs<'s, T>)>,
     /// Only worker 0 emits constant rows, so each appears once overall.
     pub emit_constants: bool,
+    /// Per recursive query (by id) whose loop this is: the rows its previous round added.
+    pub working_tables: BTreeMap<u64, Rows<'s, T>>,
+    /// Recursive queries nested in a loop that do not depend on it, rendered before it.
+    pub hoisted: BTreeMap<u64, (Rows<'s, T>, Errs<'s, T>)>,
+}
+
+impl<'s, T: RenderTime> Imports<'s, T> {
+    pub fn new(emit_constants: bool) -> Self {
+        Imports {
+            collections: BTreeMap::new(),
+            emit_constants,
+            working_tables: BTreeMap::new(),
+            hoisted: BTreeMap::new(),
+        }
+    }
+}
+
+/// The times operators run at: a dataflow's own, and (outer time, round) inside the loop
+/// of a recursive query. Operators that need a totally ordered time take another form in
+/// the loop.
+pub trait RenderTime: timely::progress::Timestamp + Lattice + Ord {
+    /// `(key, accumulated value)` per key of `contributions`.
+    fn accumulate<'s>(
+        contributions: VecCollection<'s, Self, Row, Accum>,
+    ) -> VecCollection<'s, Self, (Row, Accum), Diff>;
+
+    /// Renders a [`RelationExpr::Recursive`].
+    fn render_recursive<'s>(
+        scope: Scope<'s, Self>,
+        imports: &Imports<'s, Self>,
+        recursion: Recursion<'_>,
+    ) -> Result<(Rows<'s, Self>, Errs<'s, Self>), EvalError>;
+}
+
+impl RenderTime for Timestamp {
+    fn accumulate<'s>(
+        contributions: VecCollection<'s, Self, Row, Accum>,
+    ) -> VecCollection<'s, Self, (Row, Accum), Diff> {
+        contributions.count_total_core::<Diff>()
+    }
+
+    fn render_recursive<'s>(
+        scope: Scope<'s, Self>,
+        imports: &Imports<'s, Self>,
+        recursion: Recursion<'_>,
+    ) -> Result<(Rows<'s>, Errs<'s>), EvalError> {
+        render_recursive(scope, imports, recursion)
+    }
+}
+
+impl RenderTime for Product<Timestamp, u64> {
+    fn accumulate<'s>(
+        contributions: VecCollection<'s, Self, Row, Accum>,
+    ) -> VecCollection<'s, Self, (Row, Accum), Diff> {
+        contributions.count_core::<Diff>()
+    }
+
+    fn render_recursive<'s>(
+        _: Scope<'s, Self>,
+        _: &Imports<'s, Self>,
+        recursion: Recursion<'_>,
+    ) -> Result<(Rows<'s, Self>, Errs<'s, Self>), EvalError> {
+        Err(EvalError::InvalidArgument {
+            sqlstate: "0A000".into(),
+            message: format!(
+                "recursive query \"{}\" depends on the rows of another recursive query's rounds, which a materialized view cannot maintain yet",
+                recursion.name
+            ),
+        })
+    }
+}
+
+/// The parts of a [`RelationExpr::Recursive`].
+pub struct Recursion<'a> {
+    pub id: u64,
+    pub name: &'a str,
+    pub base: &'a RelationExpr,
+    pub step: &'a RelationExpr,
+    pub distinct: bool,
+    pub max_rounds: u64,
 }
 
 /// Builds the operators computing `expr`.
-pub fn render<'s>(
-    scope: Scope<'s, Timestamp>,
-    imports: &Imports<'s>,
+pub fn render<'s, T: RenderTime>(
+    scope: Scope<'s, T>,
+    imports: &Imports<'s, T>,
     expr: &RelationExpr,
-) -> Result<(Rows<'s>, Errs<'s>), EvalError> {
+) -> Result<(Rows<'s, T>, Errs<'s, T>), EvalError> {
     Ok(match expr {
         RelationExpr::Get { id, name, .. } => imports
             .collections
@@ -51,8 +137,11 @@ pub fn render<'s>(
             .cloned()
             .ok_or_else(|| EvalError::Internal(format!("dataflow input {name} ({id}) is not available")))?,
         RelationExpr::Constant { rows, .. } => {
-            let data: Vec<(Row, Timestamp, Diff)> =
-                if imports.emit_constants { rows.iter().map(|(r, d)| (r.clone(), 0, *d)).collect() } else { vec![] };
+            let data: Vec<(Row, T, Diff)> = if imports.emit_constants {
+                rows.iter().map(|(r, d)| (r.clone(), T::minimum(), *d)).collect()
+            } else {
+                vec![]
+            };
             let oks = data.to_stream(scope).as_collection();
             (oks, empty_errs(scope))
         }
@@ -108,8 +197,7 @@ pub fn render<'s>(
             });
             let (contributions, new_errs) = split_results(results);
             let errs = errs.concat(new_errs);
-            let totals =
-                contributions.explode(|(key, accum): (Row, Accum)| Some((key, accum))).count_total_core::<Diff>();
+            let totals = T::accumulate(contributions.explode(|(key, accum): (Row, Accum)| Some((key, accum))));
             // Groups are summed by their keys as written; groups whose keys are SQL twins
             // (`1.0`, `1.00`) are then merged into one, shown with the smallest key.
             let (plain, twins) = partition(totals, |(key, _)| !key.has_twins());
@@ -235,14 +323,122 @@ pub fn render<'s>(
                 });
                 errs_all = errs_all.concat(errs);
             }
-            let oks = oks_all.unwrap_or_else(|| Vec::<(Row, Timestamp, Diff)>::new().to_stream(scope).as_collection());
+            let oks = oks_all.unwrap_or_else(|| Vec::<(Row, T, Diff)>::new().to_stream(scope).as_collection());
             (oks, errs_all)
         }
         RelationExpr::Negate { input } => {
             let (oks, errs) = render(scope, imports, input)?;
             (oks.negate(), errs)
         }
+        RelationExpr::Recursive { id, name, base, step, distinct, max_rounds } => match imports.hoisted.get(id) {
+            Some(rendered) => rendered.clone(),
+            None => {
+                let recursion = Recursion { id: *id, name, base, step, distinct: *distinct, max_rounds: *max_rounds };
+                T::render_recursive(scope, imports, recursion)?
+            }
+        },
+        RelationExpr::WorkingTable { id, .. } => {
+            let rows =
+                imports.working_tables.get(id).cloned().ok_or_else(|| {
+                    EvalError::Internal(format!("working table {id} read outside its recursive query"))
+                })?;
+            (rows, empty_errs(scope))
+        }
     })
+}
+
+/// A recursive query as PostgreSQL evaluates it ([`RelationExpr::Recursive`]), in a loop
+/// whose round `i` holds `added`, the rows round `i` added, and `all`, the rows of rounds
+/// up to `i`:
+///   added(0) = all(0) = base;  added(i+1) = step(added(i)) [minus all(i), for UNION];
+///   all(i+1) = all(i) + added(i+1).
+/// Errors raised in any round are kept, as the query would have failed on them. Updates
+/// past `max_rounds` are not fed back; rows still being added then are an error.
+fn render_recursive<'s>(
+    scope: Scope<'s, Timestamp>,
+    imports: &Imports<'s>,
+    r: Recursion<'_>,
+) -> Result<(Rows<'s>, Errs<'s>), EvalError> {
+    let (mut base, base_errs) = render(scope, imports, r.base)?;
+    if r.distinct {
+        base = keep_per_sql_class(base, distinct_count);
+    }
+    // Recursive queries in `step` that do not read this loop's rounds are computed once, outside it.
+    let mut hoisted = BTreeMap::new();
+    for nested in loop_invariant_recursions(r.step) {
+        if let RelationExpr::Recursive { id, .. } = nested {
+            hoisted.insert(*id, render(scope, imports, nested)?);
+        }
+    }
+    let (distinct, max_rounds, id) = (r.distinct, r.max_rounds, r.id);
+    let limit_error = RelationExpr::recursion_limit_error(r.name, max_rounds);
+    let (all, errs) = scope.iterative::<u64, _, _>(|inner| {
+        let round = Product::new(Default::default(), 1);
+        let (added_var, added) = Variable::new_from(base.clone().enter(inner), round);
+        let (all_var, all) = Variable::new_from(base.enter(inner), round);
+        let (errs_var, errs_so_far) = Variable::new(inner, round);
+        let mut inner_imports = Imports::new(imports.emit_constants);
+        for dep in r.step.depends_on() {
+            if let Some((oks, errs)) = imports.collections.get(&dep) {
+                inner_imports.collections.insert(dep, (oks.clone().enter(inner), errs.clone().enter(inner)));
+            }
+        }
+        for (nested, (oks, errs)) in hoisted {
+            inner_imports.hoisted.insert(nested, (oks.enter(inner), errs.enter(inner)));
+        }
+        inner_imports.working_tables.insert(id, added);
+        let (made, made_errs) = render(inner, &inner_imports, r.step)?;
+        let new_rows = match distinct {
+            true => keep_per_sql_class(
+                keep_per_sql_class(made, distinct_count).concat(all.clone().negate()),
+                threshold_count,
+            ),
+            false => made,
+        };
+        let within_limit = move |update: &(Row, Product<Timestamp, u64>, Diff)| update.1.inner < max_rounds;
+        added_var.set(new_rows.clone().inner.filter(within_limit).as_collection());
+        // `all(i) + added(i+1)`, consolidated: unconsolidated, each round would carry every
+        // earlier round's updates again.
+        all_var.set(all.clone().concat(new_rows).consolidate().inner.filter(within_limit).as_collection());
+        let errs_fed_back =
+            errs_so_far.clone().concat(made_errs).consolidate().inner.filter(move |update| update.1.inner < max_rounds);
+        errs_var.set(errs_fed_back.as_collection());
+        // `all` changes in round `max_rounds` only if that round added rows (by as many
+        // updates as rows), in which case the query has not finished.
+        let unfinished = all
+            .clone()
+            .inner
+            .filter(move |update| update.1.inner >= max_rounds)
+            .map(move |(_, time, diff)| (limit_error.clone(), time, diff))
+            .as_collection();
+        let errs = errs_so_far.leave(scope).concat(unfinished.leave(scope).threshold(|_, n: &Diff| Diff::from(*n > 0)));
+        Ok::<_, EvalError>((all.leave(scope), errs))
+    })?;
+    Ok((all, base_errs.concat(errs)))
+}
+
+/// The outermost recursive queries inside `expr` that read no working table but their own
+/// (and their own nested ones'): they can be computed outside a loop around `expr`.
+fn loop_invariant_recursions(expr: &RelationExpr) -> Vec<&RelationExpr> {
+    if let RelationExpr::Recursive { .. } = expr {
+        if free_working_tables(expr).is_empty() {
+            return vec![expr];
+        }
+    }
+    expr.children().into_iter().flat_map(loop_invariant_recursions).collect()
+}
+
+/// The working tables `expr` reads that no recursive query inside it defines.
+fn free_working_tables(expr: &RelationExpr) -> Vec<u64> {
+    match expr {
+        RelationExpr::WorkingTable { id, .. } => vec![*id],
+        RelationExpr::Recursive { id, base, step, .. } => {
+            let mut free = free_working_tables(base);
+            free.extend(free_working_tables(step).into_iter().filter(|w| w != id));
+            free
+        }
+        other => other.children().into_iter().flat_map(free_working_tables).collect(),
+    }
 }
 
 /// Hash buckets of the stages that narrow a LIMIT, or fold a min/max, over a whole
@@ -261,13 +457,13 @@ fn all_hierarchical(aggregates: &[AggregateExpr]) -> bool {
 }
 
 /// Per group of `key(row)`, the rows `top_k` keeps.
-fn top_k_stage<'s>(
-    rows: Rows<'s>,
+fn top_k_stage<'s, T: RenderTime>(
+    rows: Rows<'s, T>,
     order: Vec<eddy_expr::ColumnOrder>,
     limit: Option<usize>,
     offset: usize,
     key: impl Fn(&Row) -> Row + 'static,
-) -> Rows<'s> {
+) -> Rows<'s, T> {
     rows.map(move |row| (key(&row), row))
         .reduce(move |_, rows: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| {
             out.extend(top_k(rows, &order, limit, offset))
@@ -278,7 +474,7 @@ fn top_k_stage<'s>(
 /// DISTINCT or threshold, where rows that are SQL-equal but written differently (twins,
 /// `1.0` and `1.00`) count as one row, as in PostgreSQL. Rows without values that can have
 /// twins (most rows) take the plain operator.
-fn keep_per_sql_class<'s>(rows: Rows<'s>, wanted: fn(Diff) -> Diff) -> Rows<'s> {
+fn keep_per_sql_class<'s, T: RenderTime>(rows: Rows<'s, T>, wanted: fn(Diff) -> Diff) -> Rows<'s, T> {
     let (plain, twins) = partition(rows, |row| !row.has_twins());
     let plain = plain.threshold(move |_, count: &Diff| wanted(*count));
     let kept = twins
@@ -288,10 +484,10 @@ fn keep_per_sql_class<'s>(rows: Rows<'s>, wanted: fn(Diff) -> Diff) -> Rows<'s> 
 }
 
 /// Splits a collection in one pass: records for which `first` holds, and the rest.
-fn partition<'s, D: timely::ExchangeData>(
-    collection: VecCollection<'s, Timestamp, D, Diff>,
+fn partition<'s, T: RenderTime, D: timely::ExchangeData>(
+    collection: VecCollection<'s, T, D, Diff>,
     first: impl Fn(&D) -> bool + 'static,
-) -> (VecCollection<'s, Timestamp, D, Diff>, VecCollection<'s, Timestamp, D, Diff>) {
+) -> (VecCollection<'s, T, D, Diff>, VecCollection<'s, T, D, Diff>) {
     let (a, b) = collection.inner.ok_err::<Vec<_>, _, Vec<_>, _, _>(move |update| match first(&update.0) {
         true => Ok(update),
         false => Err(update),
@@ -299,32 +495,32 @@ fn partition<'s, D: timely::ExchangeData>(
     (a.as_collection(), b.as_collection())
 }
 
-fn empty_errs(scope: Scope<'_, Timestamp>) -> Errs<'_> {
-    Vec::<(EvalError, Timestamp, Diff)>::new().to_stream(scope).as_collection()
+fn empty_errs<T: RenderTime>(scope: Scope<'_, T>) -> Errs<'_, T> {
+    Vec::<(EvalError, T, Diff)>::new().to_stream(scope).as_collection()
 }
 
 /// Rows go on, errors join `errs`.
-fn split<'s>(
-    results: VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff>,
-    errs: Errs<'s>,
-) -> (Rows<'s>, Errs<'s>) {
+fn split<'s, T: RenderTime>(
+    results: VecCollection<'s, T, Result<Row, EvalError>, Diff>,
+    errs: Errs<'s, T>,
+) -> (Rows<'s, T>, Errs<'s, T>) {
     let (oks, new_errs) = split_results(results);
     (oks, errs.concat(new_errs))
 }
 
-fn split_pairs<'s>(
-    results: VecCollection<'s, Timestamp, Result<(Row, Row), EvalError>, Diff>,
-    errs: Errs<'s>,
-) -> (VecCollection<'s, Timestamp, (Row, Row), Diff>, Errs<'s>) {
+fn split_pairs<'s, T: RenderTime>(
+    results: VecCollection<'s, T, Result<(Row, Row), EvalError>, Diff>,
+    errs: Errs<'s, T>,
+) -> (VecCollection<'s, T, (Row, Row), Diff>, Errs<'s, T>) {
     let (oks, new_errs) = split_results(results);
     (oks, errs.concat(new_errs))
 }
 
 /// Separates successes from errors in one pass that moves each record to its side
 /// (reading one stream twice would copy every record for the second reader).
-fn split_results<'s, D: Clone + 'static>(
-    results: VecCollection<'s, Timestamp, Result<D, EvalError>, Diff>,
-) -> (VecCollection<'s, Timestamp, D, Diff>, Errs<'s>) {
+fn split_results<'s, T: RenderTime, D: Clone + 'static>(
+    results: VecCollection<'s, T, Result<D, EvalError>, Diff>,
+) -> (VecCollection<'s, T, D, Diff>, Errs<'s, T>) {
     let (oks, errs) = results.inner.ok_err::<Vec<_>, _, Vec<_>, _, _>(|(result, time, diff)| match result {
         Ok(data) => Ok((data, time, diff)),
         Err(e) => Err((e, time, diff)),

@@ -196,12 +196,8 @@ impl State {
         let now = self.now;
         let (mut input, oks, errs) = worker.dataflow::<Timestamp, _, _>(|scope| {
             let (input, rows) = scope.new_collection::<Row, Diff>();
-            let no_errs = crate::render::render(
-                scope,
-                &Imports { collections: BTreeMap::new(), emit_constants: false },
-                &RelationExpr::Union { inputs: vec![] },
-            )
-            .map(|(_, e)| e);
+            let no_errs = crate::render::render(scope, &Imports::new(false), &RelationExpr::Union { inputs: vec![] })
+                .map(|(_, e)| e);
             let errs = match no_errs {
                 Ok(e) => e,
                 Err(_) => unreachable_empty(scope),
@@ -221,7 +217,7 @@ impl State {
         let emit_constants = self.index == 0;
         let collections = &mut self.collections;
         let built = worker.dataflow::<Timestamp, _, _>(|scope| {
-            let mut imports = Imports { collections: BTreeMap::new(), emit_constants };
+            let mut imports = Imports::new(emit_constants);
             for dep in expr.depends_on() {
                 if let Some(m) = collections.get_mut(&dep) {
                     let mut oks = m.oks.import(scope).as_collection(|k: &Row, _| k.clone());

@@ -170,6 +170,34 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
                 funcs: vec![window(WindowFunc::Aggregate(AggregateFunc::CountRows), vec![], Frame::DEFAULT)],
             },
         ),
+        ("recursive_union", reachable(1, true)),
+        ("recursive_union_all_bounded", {
+            // (from, to, depth) over paths of up to 3 edges, duplicates kept.
+            let base = left().project(vec![0, 1]).map(vec![lit(0)]);
+            let step = RelationExpr::WorkingTable { id: 2, arity: 3 }
+                .join(left(), vec![ScalarExpr::Column(1)], vec![ScalarExpr::Column(0)])
+                .filter(vec![ScalarExpr::call(Func::Lt, vec![ScalarExpr::Column(2), lit(3)])])
+                .map(vec![ScalarExpr::call(Func::Add(NumType::Int64), vec![ScalarExpr::Column(2), lit(1)])])
+                .project(vec![0, 4, 7]);
+            recursive(2, base, step, false, 100)
+        }),
+        ("recursive_past_limit", {
+            // Counts up from each `a` whose `c` holds, forever: an error while there is one.
+            let base = left().filter(vec![ScalarExpr::Column(2)]).project(vec![0]);
+            let step = RelationExpr::WorkingTable { id: 3, arity: 1 }
+                .map(vec![ScalarExpr::call(Func::Add(NumType::Int64), vec![ScalarExpr::Column(0), lit(1)])])
+                .project(vec![1]);
+            recursive(3, base, step, false, 6)
+        }),
+        ("recursive_nested", {
+            // Pairs reachable from `right`'s rows through a reachability computed by another
+            // recursive query (independent of this loop).
+            let base = right().project(vec![0]);
+            let step = RelationExpr::WorkingTable { id: 4, arity: 1 }
+                .join(reachable(5, true), vec![ScalarExpr::Column(0)], vec![ScalarExpr::Column(0)])
+                .project(vec![2]);
+            recursive(4, base, step, true, 100)
+        }),
         (
             "join_then_reduce",
             left()
@@ -177,6 +205,19 @@ fn plans() -> Vec<(&'static str, RelationExpr)> {
                 .reduce(vec![3], vec![agg(AggregateFunc::CountRows, 0, false)]),
         ),
     ]
+}
+
+fn recursive(id: u64, base: RelationExpr, step: RelationExpr, distinct: bool, max_rounds: u64) -> RelationExpr {
+    let name = format!("r{id}");
+    RelationExpr::Recursive { id, name, base: Box::new(base), step: Box::new(step), distinct, max_rounds }
+}
+
+/// `(a, b)` pairs connected by a path of `left`'s `a -> b` edges (a graph with cycles).
+fn reachable(id: u64, distinct: bool) -> RelationExpr {
+    let step = RelationExpr::WorkingTable { id, arity: 2 }
+        .join(left(), vec![ScalarExpr::Column(1)], vec![ScalarExpr::Column(0)])
+        .project(vec![0, 3]);
+    recursive(id, left().project(vec![0, 1]).distinct(), step, distinct, 100)
 }
 
 fn rows(start: FrameBound, end: FrameBound) -> Frame {

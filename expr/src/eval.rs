@@ -50,18 +50,27 @@ pub fn evaluate_pushdown(
     expr: &RelationExpr,
     input: &dyn Fn(GlobalId, &Pipeline) -> Result<Collection, EvalError>,
 ) -> Result<Collection, EvalError> {
-    Evaluator { input, cancelled: &|| false }.eval(expr)
+    Evaluator::new(input, &|| false).eval(expr)
 }
 
 /// Evaluates relational expressions over the rows `input` reads, stopping with
 /// [`EvalError::Canceled`] once `cancelled` says so (checked at every operator, and per
 /// input row in the loops whose output can grow large: joins and table functions).
 pub struct Evaluator<'a> {
-    pub input: &'a dyn Fn(GlobalId, &Pipeline) -> Result<Collection, EvalError>,
-    pub cancelled: &'a dyn Fn() -> bool,
+    input: &'a dyn Fn(GlobalId, &Pipeline) -> Result<Collection, EvalError>,
+    cancelled: &'a dyn Fn() -> bool,
+    /// The rows each running recursive query's previous round added, by its id.
+    working_tables: std::cell::RefCell<HashMap<u64, Collection>>,
 }
 
-impl Evaluator<'_> {
+impl<'a> Evaluator<'a> {
+    pub fn new(
+        input: &'a dyn Fn(GlobalId, &Pipeline) -> Result<Collection, EvalError>,
+        cancelled: &'a dyn Fn() -> bool,
+    ) -> Self {
+        Evaluator { input, cancelled, working_tables: Default::default() }
+    }
+
     fn check_rows(&self, rows: usize, what: &str) -> Result<(), EvalError> {
         if (self.cancelled)() {
             return Err(EvalError::Canceled);
@@ -169,7 +178,64 @@ impl Evaluator<'_> {
                 }
                 consolidate(out)
             }
+            RelationExpr::Recursive { id, name, base, step, distinct, max_rounds } => {
+                self.eval_recursive(*id, name, base, step, *distinct, *max_rounds)?
+            }
+            RelationExpr::WorkingTable { id, .. } => {
+                self.working_tables.borrow().get(id).cloned().ok_or_else(|| {
+                    EvalError::Internal(format!("working table {id} read outside its recursive query"))
+                })?
+            }
         })
+    }
+
+    /// PostgreSQL's evaluation of a recursive query: `step` reads only the rows the last
+    /// round added; with `distinct`, rows SQL-equal to earlier ones are dropped (the first
+    /// written form is kept).
+    fn eval_recursive(
+        &self,
+        id: u64,
+        name: &str,
+        base: &RelationExpr,
+        step: &RelationExpr,
+        distinct: bool,
+        max_rounds: u64,
+    ) -> Result<Collection, EvalError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut keep_new = |rows: Collection| -> Result<Collection, EvalError> {
+            if !distinct {
+                return Ok(rows);
+            }
+            let mut out = Vec::new();
+            for (row, diff) in rows {
+                check_positive(diff, "UNION")?;
+                if seen.insert(row.clone().sql_normalized()) {
+                    out.push((row, 1));
+                }
+            }
+            Ok(out)
+        };
+        let mut added = keep_new(self.eval(base)?)?;
+        let mut all = added.clone();
+        let mut rounds = 0;
+        while !added.is_empty() {
+            rounds += 1;
+            if rounds > max_rounds {
+                return Err(RelationExpr::recursion_limit_error(name, max_rounds));
+            }
+            let shadowed = self.working_tables.borrow_mut().insert(id, added);
+            let made = self.eval(step);
+            let mut tables = self.working_tables.borrow_mut();
+            match shadowed {
+                Some(outer) => tables.insert(id, outer),
+                None => tables.remove(&id),
+            };
+            drop(tables);
+            added = keep_new(made?)?;
+            all.extend(added.iter().cloned());
+            self.check_rows(all.len(), "a recursive query")?;
+        }
+        Ok(consolidate(all))
     }
 }
 
@@ -195,11 +261,27 @@ pub fn evaluate_prefetched(
     reads: Vec<Collection>,
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Collection, EvalError> {
-    let reads = std::cell::RefCell::new(reads.into_iter());
-    let input = |_: GlobalId, _: &Pipeline| {
-        reads.borrow_mut().next().ok_or_else(|| EvalError::Internal("a read was not prefetched".into()))
+    let mut recursive = false;
+    expr.visit(&mut |e| recursive |= matches!(e, RelationExpr::Recursive { .. }));
+    if !recursive {
+        let reads = std::cell::RefCell::new(reads.into_iter());
+        let input = |_: GlobalId, _: &Pipeline| {
+            reads.borrow_mut().next().ok_or_else(|| EvalError::Internal("a read was not prefetched".into()))
+        };
+        return Evaluator::new(&input, cancelled).eval(expr);
+    }
+    // A recursive query reads its inputs once per round: each read is looked up, not consumed.
+    let mut wanted = Vec::new();
+    pushdown_reads(expr, &mut wanted);
+    let prefetched: Vec<((GlobalId, Pipeline), Collection)> = wanted.into_iter().zip(reads).collect();
+    let input = |id: GlobalId, pipeline: &Pipeline| {
+        prefetched
+            .iter()
+            .find(|((i, p), _)| *i == id && p == pipeline)
+            .map(|(_, rows)| rows.clone())
+            .ok_or_else(|| EvalError::Internal("a read was not prefetched".into()))
     };
-    Evaluator { input: &input, cancelled }.eval(expr)
+    Evaluator::new(&input, cancelled).eval(expr)
 }
 
 /// Appends the values of `scalars` to `row`, each seeing the ones before it.

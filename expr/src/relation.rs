@@ -49,6 +49,38 @@ pub enum RelationExpr {
     /// Appends one column per window function, computed over the rows of each partition
     /// (SQL-equal `partition_key`s are one partition) in `order`.
     Window { input: Box<RelationExpr>, partition_key: Vec<usize>, order: Vec<ColumnOrder>, funcs: Vec<WindowExpr> },
+    /// `WITH RECURSIVE name AS (base UNION [ALL] step)`, evaluated as PostgreSQL does: the
+    /// rows of `base`, then round after round the rows `step` makes from the rows the
+    /// previous round added (its [`RelationExpr::WorkingTable`]), until a round adds none.
+    /// With `distinct` (UNION), a row equal to one already added is not added again. A
+    /// query still adding rows after `max_rounds` rounds is an error, not an endless loop.
+    Recursive {
+        id: u64,
+        name: String,
+        base: Box<RelationExpr>,
+        step: Box<RelationExpr>,
+        distinct: bool,
+        max_rounds: u64,
+    },
+    /// Inside the `step` of the [`RelationExpr::Recursive`] with this `id`: the rows the
+    /// previous round added (PostgreSQL's working table).
+    WorkingTable { id: u64, arity: usize },
+}
+
+/// Rounds a recursive query may take before it is stopped with an error (PostgreSQL
+/// would loop until cancelled).
+pub const MAX_RECURSION_ROUNDS: u64 = 10_000;
+
+impl RelationExpr {
+    /// The error a recursive query that never stops adding rows ends with.
+    pub fn recursion_limit_error(name: &str, max_rounds: u64) -> crate::EvalError {
+        crate::EvalError::InvalidArgument {
+            sqlstate: "54000".into(),
+            message: format!(
+                "recursive query \"{name}\" was still adding rows after {max_rounds} rounds (does its recursive term ever return no rows?)"
+            ),
+        }
+    }
 }
 
 /// One ORDER BY key: a column, its direction and where NULLs go.
@@ -186,7 +218,10 @@ impl RelationExpr {
     /// Number of columns of the output.
     pub fn arity(&self) -> usize {
         match self {
-            RelationExpr::Get { arity, .. } | RelationExpr::Constant { arity, .. } => *arity,
+            RelationExpr::Get { arity, .. }
+            | RelationExpr::Constant { arity, .. }
+            | RelationExpr::WorkingTable { arity, .. } => *arity,
+            RelationExpr::Recursive { base, .. } => base.arity(),
             RelationExpr::Project { outputs, .. } => outputs.len(),
             RelationExpr::Map { input, scalars } => input.arity() + scalars.len(),
             RelationExpr::Filter { input, .. }
@@ -225,7 +260,8 @@ impl RelationExpr {
 
     pub fn children(&self) -> Vec<&RelationExpr> {
         match self {
-            RelationExpr::Get { .. } | RelationExpr::Constant { .. } => vec![],
+            RelationExpr::Get { .. } | RelationExpr::Constant { .. } | RelationExpr::WorkingTable { .. } => vec![],
+            RelationExpr::Recursive { base, step, .. } => vec![base, step],
             RelationExpr::Project { input, .. }
             | RelationExpr::Map { input, .. }
             | RelationExpr::Filter { input, .. }
@@ -281,6 +317,10 @@ impl RelationExpr {
                     .collect();
                 format!("Reduce group_by={} aggregates=[{}]", cols(group_key), aggs.join(", "))
             }
+            RelationExpr::Recursive { name, distinct, .. } => {
+                format!("Recursive {name} ({})", if *distinct { "UNION" } else { "UNION ALL" })
+            }
+            RelationExpr::WorkingTable { .. } => "WorkingTable".to_string(),
             RelationExpr::Distinct { .. } => "Distinct".to_string(),
             RelationExpr::Union { .. } => "Union".to_string(),
             RelationExpr::Negate { .. } => "Negate".to_string(),

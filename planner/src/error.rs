@@ -65,6 +65,9 @@ pub enum PlanError {
     Windowing(String),
     #[error("{0}")]
     InvalidName(String),
+    /// A malformed `WITH RECURSIVE` query (SQLSTATE 42P19).
+    #[error("{0}")]
+    InvalidRecursion(String),
     #[error("multiple primary keys for table \"{0}\" are not allowed")]
     MultiplePrimaryKeys(String),
 }
@@ -97,6 +100,7 @@ impl PlanError {
             PlanError::DuplicateColumn(_) => "42701",
             PlanError::InvalidName(_) => "42602",
             PlanError::MultiplePrimaryKeys(_) => "42P16",
+            PlanError::InvalidRecursion(_) => "42P19",
         }
     }
 

@@ -16,6 +16,7 @@ mod expr;
 mod object_ids;
 pub mod plan;
 mod query;
+mod recursive;
 mod scope;
 mod statement;
 pub mod types;
@@ -38,7 +39,7 @@ pub(crate) fn parse_rewritten_expr(sql: &str) -> Result<sqlparser::ast::Expr, Pl
         .and_then(|mut p| p.parse_expr())
         .map_err(|e| PlanError::Syntax(format!("planning the rewritten expression {sql}: {e}")))
 }
-use sqlparser::tokenizer::{Location, Token};
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
 /// One parsed statement: PostgreSQL's, or Eddy's own DDL (already planned, as it needs no
 /// catalog).
@@ -56,7 +57,7 @@ pub enum Statement {
 pub fn parse(sql: &str) -> Result<Vec<Statement>, PlanError> {
     let syntax = |e: sqlparser::parser::ParserError| PlanError::Syntax(e.to_string());
     let dialect = PostgreSqlDialect {};
-    let mut parser = Parser::new(&dialect).try_with_sql(sql).map_err(syntax)?;
+    let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokenize(&dialect, sql)?);
     let mut stmts = Vec::new();
     loop {
         while parser.consume_token(&Token::SemiColon) {}
@@ -67,7 +68,10 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, PlanError> {
             stmts.push(Statement::Eddy(Box::new(ddl::parse_alter_refresh(&mut parser)?)));
         } else if ddl::starts_dynamic_table(&parser) {
             let view = ddl::rewrite_dynamic_table(&mut parser, |from, to| slice(sql, from, to).to_string())?;
-            let mut parsed = Parser::parse_sql(&dialect, &view).map_err(syntax)?;
+            let mut parsed = Parser::new(&dialect)
+                .with_tokens_with_locations(tokenize(&dialect, &view)?)
+                .parse_statements()
+                .map_err(syntax)?;
             let stmt = parsed.pop().ok_or_else(|| PlanError::Syntax("empty dynamic table".into()))?;
             stmts.push(Statement::Sql(Box::new(stmt)));
         } else if ddl::starts_cursor(&parser) {
@@ -93,6 +97,37 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, PlanError> {
     }
 }
 
+/// The tokens of `sql`, with `top` right after `SELECT [DISTINCT | ALL]` and not followed
+/// by a number or `(` made a plain name: sqlparser reads SQL Server's `SELECT TOP n` in
+/// every dialect, so PostgreSQL's `SELECT top FROM t` (a column named top) would not parse.
+fn tokenize(dialect: &PostgreSqlDialect, sql: &str) -> Result<Vec<TokenWithSpan>, PlanError> {
+    use sqlparser::keywords::Keyword;
+    let mut tokens = sqlparser::tokenizer::Tokenizer::new(dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| PlanError::Syntax(e.to_string()))?;
+    let significant: Vec<usize> =
+        (0..tokens.len()).filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_))).collect();
+    let keyword = |i: usize| match &tokens[i].token {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.keyword),
+        _ => None,
+    };
+    let plain_top: Vec<usize> = significant
+        .windows(3)
+        .filter(|w| {
+            matches!(keyword(w[0]), Some(Keyword::SELECT | Keyword::DISTINCT | Keyword::ALL))
+                && keyword(w[1]) == Some(Keyword::TOP)
+                && !matches!(tokens[w[2]].token, Token::Number(..) | Token::LParen)
+        })
+        .map(|w| w[1])
+        .collect();
+    for i in plain_top {
+        if let Token::Word(w) = &mut tokens[i].token {
+            w.keyword = Keyword::NoKeyword;
+        }
+    }
+    Ok(tokens)
+}
+
 /// The text of `sql` from `start` to `end` (sqlparser's 1-based line and column).
 fn slice(sql: &str, start: Location, end: Location) -> &str {
     let offset = |loc: Location| {
@@ -102,4 +137,29 @@ fn slice(sql: &str, start: Location, end: Location) -> &str {
     };
     let (from, to) = (offset(start), offset(end));
     sql.get(from..to.max(from)).unwrap_or(sql)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn select_items(sql: &str) -> Vec<String> {
+        let parsed = parse(sql);
+        let Ok([Statement::Sql(stmt)]) = parsed.as_deref() else { panic!("{sql} parses as one statement") };
+        let sqlparser::ast::Statement::Query(q) = stmt.as_ref() else { panic!("{sql} is a query") };
+        let sqlparser::ast::SetExpr::Select(select) = q.body.as_ref() else { panic!("{sql} is a SELECT") };
+        assert!(select.top.is_none(), "{sql} has no TOP clause");
+        select.projection.iter().map(|item| item.to_string()).collect()
+    }
+
+    #[test]
+    fn a_column_named_top_is_a_column() {
+        assert_eq!(select_items("SELECT top FROM t"), ["top"]);
+        assert_eq!(select_items("SELECT DISTINCT top, x FROM t"), ["top", "x"]);
+        assert_eq!(select_items("select ALL top + 1 AS n"), ["top + 1 AS n"]);
+        // `TOP n` is SQL Server's: still read as sqlparser reads it, not as a column.
+        let parsed = parse("SELECT TOP 5 x FROM t");
+        let Ok([Statement::Sql(stmt)]) = parsed.as_deref() else { panic!("parses") };
+        assert!(stmt.to_string().contains("TOP 5"));
+    }
 }

@@ -96,11 +96,11 @@ pub(crate) fn plan_query_per_group(qcx: &QueryCtx, query: &Query, group_columns:
 fn push_ctes(qcx: &QueryCtx, query: &Query) -> Result<usize, PlanError> {
     let before = qcx.ctes.borrow().len();
     let Some(with) = &query.with else { return Ok(before) };
-    if with.recursive {
-        return Err(PlanError::Unsupported("WITH RECURSIVE".into()));
-    }
     for cte in &with.cte_tables {
-        let planned = plan_query(qcx, &cte.query).and_then(|p| apply_alias(p, Some(&cte.alias), None));
+        let planned = match with.recursive && crate::recursive::reads_itself(cte) {
+            true => crate::recursive::plan_recursive_cte(qcx, cte),
+            false => plan_query(qcx, &cte.query).and_then(|p| apply_alias(p, Some(&cte.alias), None)),
+        };
         match planned {
             Ok(p) => qcx.ctes.borrow_mut().push((normalize_ident(&cte.alias.name), p)),
             Err(e) => {
@@ -173,6 +173,11 @@ fn limit_offset(qcx: &QueryCtx, query: &Query) -> Result<(Option<usize>, usize),
 struct Orders {
     orders: Vec<ColumnOrder>,
     hidden: usize,
+}
+
+/// Plans one side of a set operation (no ORDER BY of its own).
+pub(crate) fn plan_set_operand(qcx: &QueryCtx, body: &SetExpr) -> Result<Planned, PlanError> {
+    Ok(plan_set_expr(qcx, body, vec![])?.0)
 }
 
 fn plan_set_expr(
@@ -378,7 +383,7 @@ fn plan_set_operation(
 }
 
 /// Casts each column of `expr` to `types` where they differ.
-fn cast_columns(
+pub(crate) fn cast_columns(
     qcx: &QueryCtx,
     expr: RelationExpr,
     scope: &Scope,
