@@ -53,6 +53,16 @@ pub struct Grouping {
     pub keys: Vec<ScalarExpr>,
     pub key_types: Vec<ScalarType>,
     pub aggs: Vec<AggEntry>,
+    /// With `GROUPING SETS`, `ROLLUP` or `CUBE`: which keys each grouping set groups by,
+    /// and the column (after the aggregates) that says which set made a row.
+    pub sets: Option<GroupingSets>,
+}
+
+#[derive(Clone, Debug)]
+pub struct GroupingSets {
+    pub column: usize,
+    /// Per set, per key: whether the set groups by it.
+    pub membership: Vec<Vec<bool>>,
 }
 
 /// The clause name that marks an aggregate's own arguments.
@@ -204,6 +214,11 @@ pub fn normalize_ident(ident: &ast::Ident) -> String {
 }
 
 pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
+    if let Expr::Function(f) = e {
+        if f.over.is_none() && object_name(&f.name) == "grouping" {
+            return plan_grouping_call(ctx, f);
+        }
+    }
     if let AggMode::Grouped(grouping) = ctx.mode {
         if let Some(t) = match_grouped(ctx, grouping, e)? {
             return Ok(t);
@@ -390,6 +405,38 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
 
 /// In a grouped query: an aggregate call or an expression equal to a GROUP BY key is a
 /// column of the grouped relation; a bare column that is neither is an error.
+/// `GROUPING(a, b, ...)`: a bit per argument, first argument highest, set when the row's
+/// grouping set does not group by it.
+fn plan_grouping_call(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
+    let not_a_key = || {
+        PlanError::Grouping("arguments to GROUPING must be grouping expressions of the associated query level".into())
+    };
+    let int = |v: i32| ScalarExpr::Literal(Datum::Int32(v), ScalarType::Int32);
+    let grouping = match ctx.mode {
+        AggMode::Grouped(grouping) => grouping,
+        // The pass that collects aggregate calls: GROUPING holds none.
+        AggMode::Collect(_) => return Ok(Typed::known(int(0), ScalarType::Int32)),
+        AggMode::Forbidden(_) => return Err(not_a_key()),
+    };
+    let input_ctx = ctx.with_mode(AggMode::Forbidden("GROUPING"));
+    let mut keys = Vec::new();
+    for arg in crate::query::function_arg_exprs(f)? {
+        let planned = plan_expr(&input_ctx, arg)?.expr;
+        keys.push(grouping.keys.iter().position(|k| *k == planned).ok_or_else(not_a_key)?);
+    }
+    if keys.len() > 31 {
+        return Err(PlanError::Grouping("GROUPING must have fewer than 32 arguments".into()));
+    }
+    let Some(sets) = &grouping.sets else { return Ok(Typed::known(int(0), ScalarType::Int32)) };
+    let mask = |members: &Vec<bool>| keys.iter().fold(0, |m, &k| (m << 1) | i32::from(!members[k]));
+    let mut value = int(0);
+    for (id, members) in sets.membership.iter().enumerate().rev() {
+        let this_set = ScalarExpr::call(eddy_expr::Func::Eq, vec![ScalarExpr::Column(sets.column), int(id as i32)]);
+        value = ScalarExpr::If { cond: Box::new(this_set), then: Box::new(int(mask(members))), els: Box::new(value) };
+    }
+    Ok(Typed::known(value, ScalarType::Int32))
+}
+
 fn match_grouped(ctx: &ExprCtx, grouping: &Grouping, e: &Expr) -> Result<Option<Typed>, PlanError> {
     if let Expr::Function(f) = e {
         if is_aggregate_call(f) {

@@ -14,7 +14,7 @@ use sqlparser::ast::{
 use crate::correlated;
 use crate::expr::{
     binary, coerce, column_name, normalize_ident, object_name, plan_condition, plan_expr, plan_window_call,
-    sort_direction, AggEntry, AggMode, ExprCtx, Grouping, PlannedWindow, Typed, WindowSlot, SELECT_LIST,
+    sort_direction, AggEntry, AggMode, ExprCtx, Grouping, GroupingSets, PlannedWindow, Typed, WindowSlot, SELECT_LIST,
 };
 use crate::scope::{Scope, ScopeColumn};
 use crate::types::common_type;
@@ -442,14 +442,19 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
     }
     let group_exprs = match &select.group_by {
         ast::GroupByExpr::Expressions(exprs, mods) if mods.is_empty() => exprs.clone(),
-        _ => return Err(PlanError::Unsupported("GROUP BY ALL / ROLLUP / CUBE".into())),
+        _ => return Err(PlanError::Unsupported("GROUP BY ALL / WITH ROLLUP".into())),
+    };
+    let sets = grouping_sets(&group_exprs);
+    let group_exprs = match &sets {
+        Some(sets) => distinct_exprs(sets.iter().flatten()),
+        None => group_exprs,
     };
     let aggs = collected.into_inner();
-    let grouped = !group_exprs.is_empty() || !aggs.is_empty() || select.having.is_some();
+    let grouped = !group_exprs.is_empty() || !aggs.is_empty() || select.having.is_some() || sets.is_some();
 
     let grouping;
     let mode = if grouped {
-        let (reduced, g) = plan_grouping(qcx, expr, &scope, &group_exprs, aggs, select)?;
+        let (reduced, g) = plan_grouping(qcx, expr, &scope, &group_exprs, sets.as_deref(), aggs, select)?;
         expr = reduced;
         grouping = g;
         AggMode::Grouped(&grouping)
@@ -817,17 +822,91 @@ fn output_alias_position(e: &Expr, out_scope: &Scope, visible: usize) -> Option<
 }
 
 /// Builds the Reduce for a grouped query and what later clauses see of it.
+/// The grouping sets of a GROUP BY with `GROUPING SETS`, `ROLLUP` or `CUBE` (each a list
+/// of expressions; PostgreSQL's cross product of its items' sets), or None without them.
+fn grouping_sets(group_by: &[Expr]) -> Option<Vec<Vec<Expr>>> {
+    if !group_by.iter().any(|e| matches!(e, Expr::Rollup(_) | Expr::Cube(_) | Expr::GroupingSets(_))) {
+        return None;
+    }
+    let mut sets: Vec<Vec<Expr>> = vec![vec![]];
+    for item in group_by {
+        let item_sets = item_grouping_sets(item);
+        sets = sets
+            .iter()
+            .flat_map(|prefix| item_sets.iter().map(move |s| prefix.iter().chain(s).cloned().collect()))
+            .collect();
+    }
+    Some(sets)
+}
+
+/// The grouping sets one GROUP BY item stands for.
+fn item_grouping_sets(item: &Expr) -> Vec<Vec<Expr>> {
+    // Inside GROUPING SETS, an element may itself be a ROLLUP or CUBE.
+    let flatten = |exprs: &Vec<Expr>| -> Vec<Vec<Expr>> {
+        match exprs.as_slice() {
+            [Expr::Function(f)] if matches!(object_name(&f.name).as_str(), "rollup" | "cube") => {
+                item_grouping_sets(&exprs[0])
+            }
+            _ => grouping_sets(exprs).unwrap_or_else(|| vec![exprs.iter().flat_map(unparenthesized).collect()]),
+        }
+    };
+    match item {
+        Expr::Rollup(elements) => (0..=elements.len()).rev().map(|n| elements[..n].concat()).collect(),
+        Expr::Cube(elements) => {
+            let n = elements.len();
+            // PostgreSQL's order: the full set first, then ever smaller subsets.
+            let mut subsets: Vec<u32> = (0..1u32 << n).collect();
+            subsets.sort_by_key(|m| std::cmp::Reverse(m.count_ones()));
+            subsets
+                .into_iter()
+                .map(|m| (0..n).filter(|i| m & (1 << (n - 1 - i)) != 0).flat_map(|i| elements[i].clone()).collect())
+                .collect()
+        }
+        Expr::GroupingSets(sets) => sets.iter().flat_map(flatten).collect(),
+        // sqlparser reads `ROLLUP (a)` nested in GROUPING SETS as a function call.
+        Expr::Function(f) if matches!(object_name(&f.name).as_str(), "rollup" | "cube") => {
+            let elements =
+                function_arg_exprs(f).map_or_else(|_| vec![], |args| args.into_iter().map(unparenthesized).collect());
+            match object_name(&f.name).as_str() {
+                "rollup" => item_grouping_sets(&Expr::Rollup(elements)),
+                _ => item_grouping_sets(&Expr::Cube(elements)),
+            }
+        }
+        other => vec![vec![other.clone()]],
+    }
+}
+
+/// `(a, b)` inside GROUPING SETS is the two expressions a and b.
+fn unparenthesized(e: &Expr) -> Vec<Expr> {
+    match e {
+        Expr::Tuple(items) => items.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+fn distinct_exprs<'a>(exprs: impl Iterator<Item = &'a Expr>) -> Vec<Expr> {
+    let mut out: Vec<Expr> = Vec::new();
+    for e in exprs {
+        if !out.contains(e) {
+            out.push(e.clone());
+        }
+    }
+    out
+}
+
 fn plan_grouping(
     qcx: &QueryCtx,
     input: RelationExpr,
     scope: &Scope,
     group_exprs: &[Expr],
+    sets: Option<&[Vec<Expr>]>,
     aggs: Vec<AggEntry>,
     select: &Select,
 ) -> Result<(RelationExpr, Grouping), PlanError> {
     let ctx = qcx.expr_ctx(scope, AggMode::Forbidden("GROUP BY"));
     let mut keys = Vec::new();
     let mut key_types = Vec::new();
+    let mut key_of_expr = Vec::new();
     for g in group_exprs {
         // GROUP BY 2 and GROUP BY alias refer to the select list, as in PostgreSQL.
         let resolved: Expr = match g {
@@ -865,9 +944,25 @@ fn plan_grouping(
         let ty = typed.ty.clone().unwrap_or(ScalarType::Text);
         let e = coerce(&ctx, typed, &ty, CastContext::Implicit)?;
         if !keys.contains(&e) {
-            keys.push(e);
+            keys.push(e.clone());
             key_types.push(ty);
         }
+        key_of_expr.push(keys.iter().position(|k| *k == e).unwrap_or_default());
+    }
+    if let Some(sets) = sets {
+        let membership = sets
+            .iter()
+            .map(|set| {
+                let mut members = vec![false; keys.len()];
+                for e in set {
+                    if let Some(i) = group_exprs.iter().position(|g| g == e) {
+                        members[key_of_expr[i]] = true;
+                    }
+                }
+                members
+            })
+            .collect();
+        return Ok(plan_grouping_sets(input, scope.len(), keys, key_types, membership, aggs));
     }
     let arity = scope.len();
     let group_key: Vec<usize> = (arity..arity + keys.len()).collect();
@@ -882,7 +977,53 @@ fn plan_grouping(
         let present_as_default = reduced.clone().project(vec![]).map(default_exprs).project((0..n).collect());
         reduced = reduced.union(present_as_default.negate()).union(RelationExpr::constant(vec![defaults], n));
     }
-    Ok((reduced, Grouping { keys, key_types, aggs }))
+    Ok((reduced, Grouping { keys, key_types, aggs, sets: None }))
+}
+
+/// GROUP BY over several grouping sets: every input row once per set, with the keys the
+/// set does not group by as NULL and the set's number as one more key, aggregated in one
+/// Reduce. Output: keys, aggregates, set number. A set grouping by nothing yields its row
+/// also over no input, as a global aggregate does.
+fn plan_grouping_sets(
+    input: RelationExpr,
+    arity: usize,
+    keys: Vec<ScalarExpr>,
+    key_types: Vec<ScalarType>,
+    membership: Vec<Vec<bool>>,
+    aggs: Vec<AggEntry>,
+) -> (RelationExpr, Grouping) {
+    let (k, n) = (keys.len(), aggs.len());
+    let set_number = |id: usize| ScalarExpr::Literal(Datum::Int32(id as i32), ScalarType::Int32);
+    let branches = membership.iter().enumerate().map(|(id, members)| {
+        let mut exprs: Vec<ScalarExpr> = (keys.iter().zip(&key_types).zip(members))
+            .map(|((key, ty), member)| match member {
+                true => key.clone(),
+                false => ScalarExpr::Literal(Datum::Null, ty.clone()),
+            })
+            .collect();
+        exprs.push(set_number(id));
+        input.clone().map(exprs)
+    });
+    let aggregates: Vec<_> = aggs.iter().map(|a| a.agg.clone()).collect();
+    let mut reduced = RelationExpr::Union { inputs: branches.collect() }
+        .reduce((arity..arity + k + 1).collect(), aggregates.clone())
+        .project((0..k).chain(k + 1..k + 1 + n).chain([k]).collect());
+    for (id, _) in membership.iter().enumerate().filter(|(_, members)| !members.contains(&true)) {
+        let mut defaults: Vec<Datum> = vec![Datum::Null; k];
+        defaults.extend(aggregates.iter().map(|a| a.func.default_value()));
+        defaults.push(Datum::Int32(id as i32));
+        let types = key_types.iter().cloned().chain(aggs.iter().map(|a| a.ty.clone())).chain([ScalarType::Int32]);
+        let default_exprs: Vec<ScalarExpr> =
+            defaults.iter().cloned().zip(types).map(|(d, t)| ScalarExpr::Literal(d, t)).collect();
+        let width = default_exprs.len();
+        let this_set = ScalarExpr::call(eddy_expr::Func::Eq, vec![ScalarExpr::Column(k + n), set_number(id)]);
+        let present_as_default =
+            reduced.clone().filter(vec![this_set]).project(vec![]).map(default_exprs).project((0..width).collect());
+        reduced =
+            reduced.union(present_as_default.negate()).union(RelationExpr::constant(vec![Row::new(defaults)], width));
+    }
+    let sets = Some(GroupingSets { column: k + n, membership });
+    (reduced, Grouping { keys, key_types, aggs, sets })
 }
 
 /// Plans FROM, folding in WHERE: equalities between inputs become join keys.
