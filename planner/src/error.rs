@@ -65,6 +65,10 @@ pub enum PlanError {
     Windowing(String),
     #[error("{0}")]
     InvalidName(String),
+    #[error("prepared statement \"{0}\" does not exist")]
+    UnknownPrepared(String),
+    #[error("prepared statement \"{0}\" already exists")]
+    DuplicatePrepared(String),
     /// A malformed `WITH RECURSIVE` query (SQLSTATE 42P19).
     #[error("{0}")]
     InvalidRecursion(String),
@@ -101,6 +105,8 @@ impl PlanError {
             PlanError::InvalidName(_) => "42602",
             PlanError::MultiplePrimaryKeys(_) => "42P16",
             PlanError::InvalidRecursion(_) => "42P19",
+            PlanError::UnknownPrepared(_) => "26000",
+            PlanError::DuplicatePrepared(_) => "42P05",
         }
     }
 

@@ -15,6 +15,7 @@ pub mod error;
 mod expr;
 mod object_ids;
 pub mod plan;
+pub mod prepared;
 mod query;
 mod recursive;
 mod scope;
@@ -23,6 +24,7 @@ pub mod types;
 
 pub use catalog::{Catalog, CatalogItem, ItemKind};
 pub use error::PlanError;
+pub use expr::normalize_ident;
 pub use plan::{
     ColumnOrder, ConflictAction, ConflictTarget, CopyFormat, Lag, ObjectKind, OnConflict, Plan, QueryPlan, RefreshMode,
     RowSetFinishing, ShowKind, StatementContext, SubscribePlanTarget, TargetLag, UniqueKey,

@@ -113,6 +113,19 @@ impl Connection {
                 CursorStatement::Declare { .. } => {}
             }
         }
+        if let eddy_planner::Statement::Sql(sql) = stmt {
+            match eddy_planner::prepared::handle(&mut session.prepared, sql) {
+                Some(Ok(eddy_planner::prepared::Outcome::Done(tag))) => {
+                    return Ok(ExecuteResponse::Command { tag: tag.into(), rows: None })
+                }
+                Some(Ok(eddy_planner::prepared::Outcome::Run(bound))) => {
+                    drop(session);
+                    return self.run_statement(&eddy_planner::Statement::Sql(bound), params, param_types);
+                }
+                Some(Err(e)) => return Err(e.into()),
+                None => {}
+            }
+        }
         let mut ctx = StatementContext::new(chrono::Utc::now());
         ctx.user = session.user.clone();
         ctx.database = session.database.clone();

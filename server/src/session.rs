@@ -52,6 +52,8 @@ pub struct Session {
     pub copy_in: Option<CopyState>,
     /// Cursors over subscriptions, by name.
     pub cursors: BTreeMap<String, Cursor>,
+    /// Statements kept by SQL `PREPARE`, by name.
+    pub prepared: BTreeMap<String, eddy_planner::prepared::PreparedStatement>,
     /// Set by a cancel request for the statement running now.
     pub cancel: Arc<CancelSignal>,
 }
