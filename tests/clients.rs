@@ -111,6 +111,15 @@ async fn copy_from_stdin_feeds_a_view() -> anyhow::Result<()> {
     }
     let count = client.query_one("SELECT count(*) FROM keyed", &[]).await?;
     assert_eq!(count.get::<_, i64>(0), 1, "nothing of a failed COPY is applied");
+
+    // A default that gives a new value per call is evaluated for each copied row.
+    client.batch_execute("CREATE TABLE ids (id uuid DEFAULT gen_random_uuid(), n int)").await?;
+    let sink = client.copy_in("COPY ids (n) FROM STDIN").await?;
+    futures::pin_mut!(sink);
+    sink.send(bytes::Bytes::from("1\n2\n3\n")).await?;
+    sink.finish().await?;
+    let row = client.query_one("SELECT count(*), count(DISTINCT id) FROM ids WHERE id IS NOT NULL", &[]).await?;
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (3, 3), "one new uuid per row");
     Ok(())
 }
 

@@ -466,6 +466,15 @@ fn expand_values(func: &TableFunc, values: Vec<Datum>) -> Result<Vec<Vec<Datum>>
     if let TableFunc::JsonbEach { text } = func {
         return jsonb_each(values, *text);
     }
+    if let TableFunc::WithOrdinality(inner) = func {
+        let rows = expand_values(inner, values)?;
+        return Ok((rows.into_iter().zip(1..))
+            .map(|(mut row, n)| {
+                row.push(Datum::Int64(n));
+                row
+            })
+            .collect());
+    }
     Ok(single_column(func, values)?.into_iter().map(|d| vec![d]).collect())
 }
 
@@ -515,7 +524,9 @@ fn single_column(func: &TableFunc, values: Vec<Datum>) -> Result<Vec<Datum>, Eva
         return Ok(vec![]);
     }
     match func {
-        TableFunc::Zip(_) => Err(EvalError::Internal("nested zip of table functions".into())),
+        TableFunc::Zip(_) | TableFunc::WithOrdinality(_) => {
+            Err(EvalError::Internal(format!("{func:?} does not return a single column")))
+        }
         TableFunc::GenerateSubscripts { lower } => match (values.first(), values.get(1).and_then(Datum::as_i64)) {
             (Some(Datum::Array(elements)), Some(1)) if !elements.is_empty() => {
                 Ok((0..elements.len() as i32).map(|i| Datum::Int32(lower + i)).collect())

@@ -140,6 +140,11 @@ pub enum Func {
     /// `div(numeric, numeric)`: integer quotient.
     NumericIntDiv,
     Pi,
+    /// `random()`: uniform in [0, 1). Volatile, as the next one: a new value per call, so
+    /// not allowed in materialized views.
+    Random,
+    /// `gen_random_uuid()`: a version 4 UUID.
+    GenRandomUuid,
     Float(FloatFunc),
     Atan2,
     WidthBucket(NumType),
@@ -369,6 +374,11 @@ pub enum Func {
 }
 
 impl Func {
+    /// True for functions that give a new value on every call (`random()`).
+    pub fn is_volatile(&self) -> bool {
+        matches!(self, Func::Random | Func::GenRandomUuid)
+    }
+
     /// Strict functions return NULL when any argument is NULL, without being called.
     pub fn is_strict(&self) -> bool {
         !matches!(
@@ -453,6 +463,8 @@ impl Func {
             | Func::LogBase(_)
             | Func::NumericIntDiv
             | Func::Pi
+            | Func::Random
+            | Func::GenRandomUuid
             | Func::Float(_)
             | Func::Atan2
             | Func::WidthBucket(_)
@@ -648,6 +660,8 @@ impl Func {
             Func::LogBase(_) => "log",
             Func::NumericIntDiv => "div",
             Func::Pi => "pi",
+            Func::Random => "random",
+            Func::GenRandomUuid => "gen_random_uuid",
             Func::Float(f) => match f {
                 FloatFunc::Cbrt => "cbrt",
                 FloatFunc::Sin => "sin",

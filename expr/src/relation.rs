@@ -134,6 +134,8 @@ pub enum TableFunc {
     /// one's i-th value, NULL for those that gave fewer (PostgreSQL 10's rule). Each
     /// function reads the next `usize` arguments.
     Zip(Vec<(TableFunc, usize)>),
+    /// `... WITH ORDINALITY`: the function's rows, each followed by its 1-based number.
+    WithOrdinality(Box<TableFunc>),
 }
 
 impl TableFunc {
@@ -148,6 +150,7 @@ impl TableFunc {
             TableFunc::JsonbEach { text } => vec![ScalarType::Text, json_value_type(*text)],
             TableFunc::JsonbObjectKeys => vec![ScalarType::Text],
             TableFunc::Zip(funcs) => funcs.iter().flat_map(|(f, _)| f.output_types()).collect(),
+            TableFunc::WithOrdinality(f) => f.output_types().into_iter().chain([ScalarType::Int64]).collect(),
         }
     }
 }

@@ -149,6 +149,13 @@ impl ScalarExpr {
     }
 
     /// The largest column index referenced, if any.
+    /// True if evaluating twice may give two values (`random()` somewhere inside).
+    pub fn is_volatile(&self) -> bool {
+        let mut volatile = false;
+        self.visit(&mut |e| volatile |= matches!(e, ScalarExpr::Call { func, .. } if func.is_volatile()));
+        volatile
+    }
+
     pub fn max_column(&self) -> Option<usize> {
         let mut max = None;
         self.visit(&mut |e| {

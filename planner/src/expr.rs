@@ -995,6 +995,9 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
             ScalarExpr::Literal(Datum::Text(crate::catalog::OWNER.into()), ScalarType::Text),
             ScalarType::Text,
         )),
+        "random" | "gen_random_uuid" if !ctx.allow_now => Err(PlanError::Unsupported(format!(
+            "{name}() in a materialized view (a row recomputed later would get another value)"
+        ))),
         "now"
         | "current_timestamp"
         | "transaction_timestamp"

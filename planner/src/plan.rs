@@ -301,6 +301,8 @@ pub enum Plan {
         /// Every row starts as this (a value per table column): the DEFAULT of each
         /// column the COPY leaves out, NULL elsewhere.
         row_template: Vec<Datum>,
+        /// Defaults evaluated for each row instead (column, expression).
+        volatile_defaults: Vec<(usize, ScalarExpr)>,
         /// As `Insert::generated`.
         generated: Vec<usize>,
         format: CopyFormat,

@@ -2299,26 +2299,30 @@ pub(crate) fn plan_table_function(
     factor: &TableFactor,
     left: &Scope,
 ) -> Result<TableFuncCall, PlanError> {
-    let (name, args, alias): (String, Vec<&Expr>, _) = match factor {
-        TableFactor::Table { name, alias, args: Some(args), .. } => {
-            (object_name(name), unnamed_exprs(&args.args, name)?, alias.as_ref())
+    let (name, args, alias, ordinality): (String, Vec<&Expr>, _, bool) = match factor {
+        TableFactor::Table { name, alias, args: Some(args), with_ordinality, .. } => {
+            (object_name(name), unnamed_exprs(&args.args, name)?, alias.as_ref(), *with_ordinality)
         }
-        TableFactor::UNNEST { alias, array_exprs, with_offset: false, with_ordinality: false, .. } => {
-            ("unnest".to_string(), array_exprs.iter().collect(), alias.as_ref())
+        TableFactor::UNNEST { alias, array_exprs, with_offset: false, with_ordinality, .. } => {
+            ("unnest".to_string(), array_exprs.iter().collect(), alias.as_ref(), *with_ordinality)
         }
-        TableFactor::Function { name, args, with_ordinality: false, alias, .. } => {
-            (object_name(name), unnamed_exprs(args, name)?, alias.as_ref())
+        TableFactor::Function { name, args, with_ordinality, alias, .. } => {
+            (object_name(name), unnamed_exprs(args, name)?, alias.as_ref(), *with_ordinality)
         }
         other => return Err(PlanError::Unsupported(format!("FROM item {other}"))),
     };
     let ctx = qcx.expr_ctx(left, AggMode::Forbidden("FROM"));
-    let (func, args) = plan_set_returning(&ctx, &name, &args)?;
-    let types = func.output_types();
-    let names: Vec<String> = match &func {
+    let (mut func, args) = plan_set_returning(&ctx, &name, &args)?;
+    let mut names: Vec<String> = match &func {
         TableFunc::JsonbEach { .. } => vec!["key".into(), "value".into()],
         TableFunc::JsonbArrayElements { .. } => vec!["value".into()],
         _ => vec![name.clone()],
     };
+    if ordinality {
+        func = TableFunc::WithOrdinality(Box::new(func));
+        names.push("ordinality".into());
+    }
+    let types = func.output_types();
     let columns = names
         .into_iter()
         .zip(types)
@@ -2328,8 +2332,8 @@ pub(crate) fn plan_table_function(
     let arity = scope.len();
     let planned = match alias {
         // `generate_series(1,3) AS x` names the column x too, as in PostgreSQL.
-        Some(a) if a.columns.is_empty() && arity == 1 => {
-            let mut p = apply_alias(Planned { expr: RelationExpr::constant(vec![], 1), scope }, Some(a), None)?;
+        Some(a) if a.columns.is_empty() && arity - usize::from(ordinality) == 1 => {
+            let mut p = apply_alias(Planned { expr: RelationExpr::constant(vec![], arity), scope }, Some(a), None)?;
             p.scope.columns[0].name = normalize_ident(&a.name);
             p
         }

@@ -967,22 +967,30 @@ fn plan_copy_from(
     };
     let format = copy_format(options, legacy)?;
     let column_types = columns.iter().map(|&c| item.desc.columns()[c].1.scalar_type.clone()).collect();
-    // The defaults of the columns left out, evaluated once for the statement.
+    // The defaults of the columns left out, evaluated once for the statement, or per row
+    // where they give a new value each time (`DEFAULT gen_random_uuid()`).
     let scope = Scope::default();
     let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("DEFAULT expressions"));
     let mut row_template = Vec::with_capacity(item.desc.arity());
+    let mut volatile_defaults = Vec::new();
     for (col, default) in column_defaults(&item)?.into_iter().enumerate() {
         let value = match default {
             Some(e) if !columns.contains(&col) => {
                 let ty = &item.desc.columns()[col].1.scalar_type;
-                coerce(&ctx, plan_expr(&ctx, &e)?, ty, CastContext::Assignment)?.eval(&[])?
+                let expr = coerce(&ctx, plan_expr(&ctx, &e)?, ty, CastContext::Assignment)?;
+                if expr.is_volatile() {
+                    volatile_defaults.push((col, expr));
+                    eddy_repr::Datum::Null
+                } else {
+                    expr.eval(&[])?
+                }
             }
             _ => eddy_repr::Datum::Null,
         };
         row_template.push(value);
     }
     let generated = generated_columns(&item);
-    Ok(Plan::CopyFrom { table: item.id, columns, column_types, row_template, generated, format })
+    Ok(Plan::CopyFrom { table: item.id, columns, column_types, row_template, volatile_defaults, generated, format })
 }
 
 /// The format a COPY's options ask for: text (tab-delimited, `\N` for NULL) unless CSV.

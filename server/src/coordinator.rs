@@ -441,9 +441,10 @@ impl Coordinator {
             Plan::CopyTo { query, format } => {
                 Ok(ExecuteResponse::CopyTo { select: self.prepare_select(session, &query)?, format })
             }
-            Plan::CopyFrom { table, columns, column_types, row_template, generated, format } => {
+            Plan::CopyFrom { table, columns, column_types, row_template, volatile_defaults, generated, format } => {
                 let mut state = copy::CopyState::new(table, columns.clone(), column_types, row_template, format);
                 state.generated = generated;
+                state.volatile_defaults = volatile_defaults;
                 session.copy_in = Some(state);
                 Ok(ExecuteResponse::CopyIn { columns: columns.len() })
             }

@@ -21,6 +21,8 @@ pub struct CopyState {
     pub rows: Vec<Row>,
     /// serial and identity columns, numbered where a row leaves them NULL.
     pub generated: Vec<usize>,
+    /// Defaults that give a new value each time (`gen_random_uuid()`), evaluated per row.
+    pub volatile_defaults: Vec<(usize, eddy_expr::ScalarExpr)>,
 }
 
 impl CopyState {
@@ -43,6 +45,7 @@ impl CopyState {
             header_pending,
             rows: Vec::new(),
             generated: Vec::new(),
+            volatile_defaults: Vec::new(),
         }
     }
 
@@ -106,6 +109,9 @@ impl CopyState {
             return Err(self.error(format!("{what}: expected {} columns, got {}", self.columns.len(), fields.len())));
         }
         let mut datums = self.row_template.clone();
+        for (col, default) in &self.volatile_defaults {
+            datums[*col] = default.eval(&[]).map_err(|e| self.error_with(e.sqlstate(), e.to_string()))?;
+        }
         for ((field, &col), ty) in fields.into_iter().zip(&self.columns).zip(&self.column_types) {
             if let Some(text) = field {
                 datums[col] =

@@ -889,10 +889,25 @@ fn dec(d: Decimal) -> Datum {
     Datum::Numeric(d)
 }
 
+/// A fresh random value: std's hash keys are random per thread and advance with every
+/// `RandomState`, so hashing nothing under new keys gives a new value each call (enough
+/// for `random()`, which PostgreSQL does not make cryptographic either).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new().build_hasher().finish()
+}
+
 pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
     use Func::*;
     match (func, args) {
         (Pi, []) => Ok(Datum::Float64(std::f64::consts::PI)),
+        (Random, []) => Ok(Datum::Float64((random_u64() >> 11) as f64 / (1u64 << 53) as f64)),
+        (GenRandomUuid, []) => {
+            let bits = (u128::from(random_u64()) << 64) | u128::from(random_u64());
+            // Version 4 (bits 76-79) and the RFC 4122 variant (bits 62-63).
+            let bits = (bits & !(0xF << 76) & !(0b11 << 62)) | (0x4 << 76) | (0b10 << 62);
+            Ok(Datum::Uuid(bits))
+        }
         (Plus(_), [a]) => Ok(a.clone()),
         (Add(t) | Sub(t) | Mul(t) | Div(t) | Mod(t) | Pow(t), [a, b]) => binary(func, *t, a, b),
         (Neg(t), [a]) => match t {

@@ -511,6 +511,8 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         "power" | "pow" => vec![c(Func::Pow(Float64), &[F8, F8], F8), c(Func::Pow(Numeric), &[NUM, NUM], NUM)],
         "div" => vec![c(Func::NumericIntDiv, &[NUM, NUM], NUM)],
         "pi" => vec![c(Func::Pi, &[], F8)],
+        "random" => vec![c(Func::Random, &[], F8)],
+        "gen_random_uuid" => vec![c(Func::GenRandomUuid, &[], UUID)],
         "cbrt" => f8(FloatFunc::Cbrt),
         "sin" => f8(FloatFunc::Sin),
         "cos" => f8(FloatFunc::Cos),
