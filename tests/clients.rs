@@ -371,7 +371,8 @@ fn psql_lists_relations() -> anyhow::Result<()> {
     psql.args(["-X", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", &server.port.to_string(), "-U", "eddy", "eddy"]);
     psql.args([
         "-c",
-        "CREATE TABLE orders (id int, amt int); CREATE VIEW big AS SELECT * FROM orders WHERE amt > 10; \
+        "CREATE TABLE orders (id int PRIMARY KEY, amt int, code text UNIQUE); \
+         CREATE VIEW big AS SELECT * FROM orders WHERE amt > 10; \
          CREATE MATERIALIZED VIEW total AS SELECT sum(amt) FROM orders; CREATE INDEX orders_amt ON orders (amt)",
     ]);
     for meta in [
@@ -382,6 +383,8 @@ fn psql_lists_relations() -> anyhow::Result<()> {
         "\\di",
         "\\d big",
         "\\d orders",
+        "\\d orders_amt",
+        "\\d orders_pkey",
         "\\d+ total",
         "\\l",
         "\\du",
@@ -399,10 +402,18 @@ fn psql_lists_relations() -> anyhow::Result<()> {
         " public | big  | view | eddy",
         " public | total | materialized view | eddy",
         " public | big    | view              | eddy",
-        " public | orders_amt | index | eddy  | orders",
+        " public | orders_amt      | index | eddy  | orders",
+        " public | orders_pkey     | index | eddy  | orders",
         "View \"public.big\"",
         " amt    | integer |           |          | ",
         "Table \"public.orders\"",
+        "Indexes:",
+        "    \"orders_pkey\" PRIMARY KEY, btree (id)",
+        "    \"orders_amt\" btree (amt)",
+        "    \"orders_code_key\" UNIQUE CONSTRAINT, btree (code)",
+        "Index \"public.orders_amt\"",
+        "btree, for table \"public.orders\"",
+        "primary key, btree, for table \"public.orders\"",
         "Materialized view \"public.total\"",
         "SELECT sum(amt) FROM orders",
         " eddy | eddy  | UTF8     |",

@@ -417,7 +417,8 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
     }
     let (select, order_by) = inline_named_windows(select, order_by)?;
     let (select, order_by) = (&*select, &*order_by);
-    let (select, scalars) = extract_scalar_subqueries(select)?;
+    let select = rewrite_definition_lookups(select)?;
+    let (select, scalars) = extract_scalar_subqueries(&select)?;
     let select = &select;
     let grouped = has_group_by(select);
     let Planned { mut expr, scope } = plan_from(qcx, &select.from, select.selection.as_ref(), scalars, grouped)?;
@@ -1101,6 +1102,59 @@ const SCALAR_SUBQUERY_TABLE: &str = "?subquery?";
 /// Replaces each scalar subquery `(SELECT ...)` in WHERE (and in the select list when
 /// there is no GROUP BY) by a hidden column `?subquery?.?n`, which [`plan_from`] fills
 /// (see [`attach_scalar_subquery`]); returns the subqueries in order.
+/// `pg_get_indexdef(oid [, column, pretty])` and `pg_get_constraintdef(oid [, pretty])` in
+/// the select list (how psql's `\d` shows indexes and keys) become lookups in
+/// `eddy_catalog.definitions`: scalar subqueries correlated by the oid.
+fn rewrite_definition_lookups(select: &Select) -> Result<std::borrow::Cow<'_, Select>, PlanError> {
+    let lookup = |f: &ast::Function| -> Result<Option<Expr>, PlanError> {
+        let part = match (object_name(&f.name).as_str(), function_arg_exprs(f)?.as_slice()) {
+            ("pg_get_indexdef", [oid]) => format!("definition_oid = ({oid}) AND definition_part = 0"),
+            ("pg_get_indexdef", [oid, column, _]) => {
+                format!("definition_oid = ({oid}) AND definition_part = ({column})")
+            }
+            ("pg_get_constraintdef", [oid] | [oid, _]) => format!("definition_oid = ({oid}) AND definition_part = -1"),
+            _ => return Ok(None),
+        };
+        let sql = format!("(SELECT definition FROM eddy_catalog.definitions WHERE {part})");
+        crate::parse_rewritten_expr(&sql).map(Some)
+    };
+    let is_lookup = |e: &Expr| {
+        let mut found = false;
+        let _ = ast::visit_expressions(e, |e| {
+            found |= matches!(e, Expr::Function(f) if matches!(object_name(&f.name).as_str(), "pg_get_indexdef" | "pg_get_constraintdef"));
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        found
+    };
+    let items = select.projection.iter().filter_map(|item| match item {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+        _ => None,
+    });
+    if !items.into_iter().any(is_lookup) {
+        return Ok(std::borrow::Cow::Borrowed(select));
+    }
+    let mut select = select.clone();
+    let mut failure = None;
+    for item in &mut select.projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            let _ = ast::visit_expressions_mut(e, |e| {
+                if let Expr::Function(f) = e {
+                    match lookup(f) {
+                        Ok(Some(rewritten)) => *e = rewritten,
+                        Ok(None) => {}
+                        Err(err) => failure = Some(err),
+                    }
+                }
+                std::ops::ControlFlow::<()>::Continue(())
+            });
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(std::borrow::Cow::Owned(select)),
+    }
+}
+
 fn extract_scalar_subqueries(select: &Select) -> Result<(std::borrow::Cow<'_, Select>, Vec<ast::Query>), PlanError> {
     let explicit_groups = has_group_by(select);
     // Aggregates without GROUP BY: a hidden column could not join the (absent) group key.

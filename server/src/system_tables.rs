@@ -31,6 +31,7 @@ const SYSTEM_ID_BASE: GlobalId = u64::MAX - 16;
 const CATALOG_TABLE_ID_BASE: GlobalId = u64::MAX - 1024;
 
 /// A relation to list.
+#[derive(Clone)]
 pub struct Listed<'a> {
     pub name: &'a str,
     /// `pg_class.relkind`.
@@ -111,6 +112,27 @@ fn array_of(element: ScalarType) -> ScalarType {
 /// `relations`; `None` if there is no such table.
 pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> Option<CatalogItem> {
     let relations: Vec<Listed> = relations.collect();
+    // PRIMARY KEY and UNIQUE constraints are listed as indexes too, as PostgreSQL's are.
+    let key_index_descs: Vec<(GlobalId, &str, RelationDesc, GlobalId, &[usize])> = relations
+        .iter()
+        .flat_map(|r| {
+            r.keys.iter().enumerate().map(|(k, key)| {
+                let columns = key.columns.iter().filter_map(|&c| r.desc.columns().get(c).cloned()).collect();
+                (key_index_id(r.id, k), key.name.as_str(), RelationDesc::new(columns), r.id, key.columns.as_slice())
+            })
+        })
+        .collect();
+    let key_indexes = key_index_descs.iter().map(|(id, name, desc, on, columns)| Listed {
+        name,
+        relkind: "i",
+        id: *id,
+        desc,
+        keys: &[],
+        index_of: Some((*on, columns)),
+        create_sql: "",
+        defaults: &[],
+    });
+    let relations: Vec<Listed> = relations.iter().cloned().chain(key_indexes).collect();
     let (position, table) = match name {
         "pg_namespace" => (0, pg_namespace()),
         "pg_class" => (1, pg_class(&relations)),
@@ -248,6 +270,7 @@ pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> O
                 "information_schema.views" => (23, information_schema_views(&relations)),
                 "information_schema.table_constraints" => (29, table_constraints(&relations)),
                 "information_schema.key_column_usage" => (30, key_column_usage(&relations)),
+                "eddy_catalog.definitions" => (31, definitions(&relations)),
                 _ => return None,
             };
             return Some(table.build(name, CATALOG_TABLE_ID_BASE + k));
@@ -327,8 +350,7 @@ fn pg_class(relations: &[Listed]) -> Builder {
             Datum::Float32(-1.0),
             int4(0),
             int(0),
-            // psql then asks pg_get_indexdef for each index, which Eddy cannot answer.
-            boolean(false),
+            boolean(relations.iter().any(|i| i.index_of.is_some_and(|(on, _)| on == r.id))),
             boolean(false),
             text("p"),
             int2(r.desc.arity() as i16),
@@ -521,6 +543,7 @@ fn pg_index(relations: &[Listed]) -> Builder {
         ("indnatts", I2),
         ("indnkeyatts", I2),
         ("indisunique", B),
+        ("indnullsnotdistinct", B),
         ("indisprimary", B),
         ("indisexclusion", B),
         ("indimmediate", B),
@@ -542,6 +565,7 @@ fn pg_index(relations: &[Listed]) -> Builder {
             n.clone(),
             n,
             boolean(unique),
+            boolean(false),
             boolean(primary),
             boolean(false),
             boolean(true),
@@ -557,7 +581,7 @@ fn pg_index(relations: &[Listed]) -> Builder {
         ]);
     };
     for r in relations {
-        if let Some((on, columns)) = r.index_of {
+        if let Some((on, columns)) = r.index_of.filter(|_| !is_key_index(r.id)) {
             row(oid(r.id), on, columns, false, false);
         }
         for (k, key) in r.keys.iter().enumerate() {
@@ -567,9 +591,69 @@ fn pg_index(relations: &[Listed]) -> Builder {
     b
 }
 
-/// The oid of the `k`-th key constraint of relation `id`.
+/// The oid of the `k`-th key constraint of relation `id` (and of the index it stands for).
 fn constraint_oid(id: GlobalId, k: usize) -> Datum {
-    int(FIRST_CONSTRAINT_OID + (id as i64) * 64 + k as i64)
+    oid(key_index_id(id, k))
+}
+
+/// The id under which the `k`-th key constraint of relation `id` is listed as an index.
+fn key_index_id(id: GlobalId, k: usize) -> GlobalId {
+    (FIRST_CONSTRAINT_OID - FIRST_USER_OID) as GlobalId + id * 64 + k as GlobalId
+}
+
+fn is_key_index(id: GlobalId) -> bool {
+    id >= (FIRST_CONSTRAINT_OID - FIRST_USER_OID) as GlobalId && id < CATALOG_TABLE_ID_BASE
+}
+
+/// `eddy_catalog.definitions`: what `pg_get_indexdef` (part 0: the CREATE INDEX
+/// statement; part n: the n-th key column) and `pg_get_constraintdef` (part -1) return,
+/// by oid. The planner rewrites those calls into lookups here.
+fn definitions(relations: &[Listed]) -> Builder {
+    // Column names unlike any of the catalog's, so that the rewritten calls' arguments
+    // (`pg_get_constraintdef(oid)`) still name the outer query's columns.
+    let mut b = Builder::new(&[("definition_oid", I8), ("definition_part", I4), ("definition", T)]);
+    for r in relations {
+        let Some((on, columns)) = r.index_of else { continue };
+        let Some(table) = relations.iter().find(|t| t.id == on) else { continue };
+        b.row(vec![oid(r.id), int4(0), text(&index_definition(r, table, columns))]);
+        for (i, (name, _)) in r.desc.columns().iter().enumerate() {
+            b.row(vec![oid(r.id), int4(i as i32 + 1), text(&quote_ident(name))]);
+        }
+    }
+    for r in relations {
+        for (k, key) in r.keys.iter().enumerate() {
+            let names: Vec<String> =
+                (key.columns.iter()).filter_map(|&c| r.desc.columns().get(c)).map(|(n, _)| quote_ident(n)).collect();
+            let kind = if key.primary { "PRIMARY KEY" } else { "UNIQUE" };
+            b.row(vec![constraint_oid(r.id, k), int4(-1), text(&format!("{kind} ({})", names.join(", ")))]);
+        }
+    }
+    b
+}
+
+/// `CREATE [UNIQUE] INDEX name ON public.table USING btree (columns)`, as
+/// `pg_get_indexdef` and `pg_indexes.indexdef` give it.
+fn index_definition(index: &Listed, table: &Listed, columns: &[usize]) -> String {
+    let names: Vec<String> =
+        columns.iter().filter_map(|&c| table.desc.columns().get(c)).map(|(n, _)| quote_ident(n)).collect();
+    let unique = if is_key_index(index.id) { "UNIQUE " } else { "" };
+    format!(
+        "CREATE {unique}INDEX {} ON public.{} USING btree ({})",
+        quote_ident(index.name),
+        quote_ident(table.name),
+        names.join(", ")
+    )
+}
+
+/// A name as SQL writes it: quoted unless it is a plain lower-case identifier.
+fn quote_ident(name: &str) -> String {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
 }
 
 fn pg_constraint(relations: &[Listed]) -> Builder {
@@ -806,9 +890,7 @@ fn pg_indexes(relations: &[Listed]) -> Builder {
     for r in relations {
         let Some((on, columns)) = r.index_of else { continue };
         let Some(table) = relations.iter().find(|t| t.id == on) else { continue };
-        let names: Vec<&str> =
-            columns.iter().filter_map(|&c| table.desc.columns().get(c)).map(|(n, _)| n.as_str()).collect();
-        let def = format!("CREATE INDEX {} ON public.{} USING btree ({})", r.name, table.name, names.join(", "));
+        let def = index_definition(r, table, columns);
         b.row(vec![text("public"), text(table.name), text(r.name), Datum::Null, text(&def)]);
     }
     b
