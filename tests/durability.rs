@@ -156,6 +156,27 @@ async fn column_defaults_and_serials_survive_kill_9() -> anyhow::Result<()> {
         rows(&client, "SELECT id, state, n FROM tickets ORDER BY id").await?,
         vec![row(&["1", "closed", "5"]), row(&["2", "open", "5"]), row(&["3", "open", "5"]), row(&["4", "open", "9"])]
     );
+    // ALTER TABLE rewriting the rows (a new column, a dropped one, a new type) and renaming.
+    client
+        .batch_execute(
+            "ALTER TABLE tickets ADD COLUMN note text DEFAULT 'n/a', DROP COLUMN n, ALTER COLUMN id TYPE bigint;
+             ALTER TABLE tickets RENAME TO issues; ALTER TABLE issues RENAME COLUMN state TO status",
+        )
+        .await?;
+    server.kill();
+    server.restart()?;
+    let client = server.connect().await?;
+    client.batch_execute("INSERT INTO issues (status) VALUES ('new')").await?;
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT id::text || ' ' || pg_typeof(id), status, note FROM issues WHERE id IN (1, 5) ORDER BY id"
+        )
+        .await?,
+        vec![row(&["1 bigint", "closed", "n/a"]), row(&["5 bigint", "new", "n/a"])]
+    );
+    let err = client.query("SELECT * FROM tickets", &[]).await.expect_err("the old name is gone");
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("42P01"));
     Ok(())
 }
 

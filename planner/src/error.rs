@@ -59,6 +59,8 @@ pub enum PlanError {
     Cardinality(String),
     #[error("column \"{0}\" specified more than once")]
     DuplicateColumn(String),
+    #[error("column \"{column}\" of relation \"{table}\" already exists")]
+    ColumnExists { column: String, table: String },
     #[error("{0}")]
     Grouping(String),
     #[error("{0}")]
@@ -101,7 +103,7 @@ impl PlanError {
             PlanError::DependentObjects { .. } => "2BP01",
             PlanError::InvalidParameter(_) => "22023",
             PlanError::Cardinality(_) => "42601",
-            PlanError::DuplicateColumn(_) => "42701",
+            PlanError::DuplicateColumn(_) | PlanError::ColumnExists { .. } => "42701",
             PlanError::InvalidName(_) => "42602",
             PlanError::MultiplePrimaryKeys(_) => "42P16",
             PlanError::InvalidRecursion(_) => "42P19",

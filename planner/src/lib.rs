@@ -7,6 +7,7 @@
 //!
 //! The planner performs no I/O and holds no state: everything it needs is passed in.
 
+mod alter;
 mod array_subquery;
 pub mod catalog;
 mod correlated;

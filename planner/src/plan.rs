@@ -367,6 +367,18 @@ pub enum Plan {
     },
     /// Statements accepted for client compatibility that change nothing (`DISCARD ALL`,
     /// `SET TRANSACTION ...`, `DEALLOCATE`), answered with this command tag.
+    /// `ALTER TABLE`: the table's new name, columns and defaults.
+    AlterTable {
+        table: GlobalId,
+        name: String,
+        desc: RelationDesc,
+        defaults: Vec<Option<String>>,
+        /// Per new column, the old column it continues (None: added).
+        kept: Vec<Option<usize>>,
+        /// The new rows, computed from the table's current rows; None when the rows stay as
+        /// they are (renames, defaults, NOT NULL).
+        rows: Option<RelationExpr>,
+    },
     NoOp {
         tag: String,
     },

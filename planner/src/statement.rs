@@ -75,6 +75,7 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
             Ok(Plan::Select(QueryPlan { expr: planned.expr, finishing, desc }))
         }
         Statement::CreateTable(ct) => plan_create_table(qcx, ct),
+        Statement::AlterTable(alter) if alter.table_type.is_none() => crate::alter::plan_alter_table(qcx, alter),
         Statement::CreateView(cv) => plan_create_view(qcx, cv, stmt),
         Statement::CreateIndex(ci) => plan_create_index(qcx, ci),
         Statement::Drop { object_type: ObjectType::Index, if_exists, names, .. } => Ok(Plan::DropIndex {
@@ -190,7 +191,7 @@ fn first_words(sql: &str) -> String {
     sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
-fn strip_public(name: String) -> String {
+pub(crate) fn strip_public(name: String) -> String {
     name.strip_prefix("public.").map(str::to_string).unwrap_or(name)
 }
 
@@ -218,56 +219,15 @@ fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, Plan
     // (constraint name if given, columns, primary?)
     let mut key_specs: Vec<(Option<String>, Vec<String>, bool)> = Vec::new();
     for col in &ct.columns {
-        let col_name = normalize_ident(&col.name);
-        if columns.iter().any(|(n, _)| *n == col_name) {
-            return Err(PlanError::DuplicateColumn(col_name));
+        let column = plan_column(qcx, &name, col)?;
+        if columns.iter().any(|(n, _)| *n == column.name) {
+            return Err(PlanError::DuplicateColumn(column.name));
         }
-        let type_name = col.data_type.to_string();
-        // serial types are integers whose default numbers the rows (see `generated_columns`).
-        let serial = match type_name.to_ascii_lowercase().as_str() {
-            "smallserial" | "serial2" => Some(ScalarType::Int16),
-            "serial" | "serial4" => Some(ScalarType::Int32),
-            "bigserial" | "serial8" => Some(ScalarType::Int64),
-            _ => None,
-        };
-        let numbered_default = Some(format!("nextval('{name}_{col_name}_seq'::regclass)"));
-        let ty = match &serial {
-            Some(t) => t.clone(),
-            None => parse_type_name(&type_name)?,
-        };
-        let mut not_null = serial.is_some();
-        let mut default = if serial.is_some() { numbered_default.clone() } else { None };
-        for o in &col.options {
-            let given = o.name.as_ref().map(normalize_ident);
-            match &o.option {
-                // A numbering default (as SHOW CREATE writes serial columns back).
-                ast::ColumnOption::Default(e) if is_numbering(&e.to_string()) => default = Some(e.to_string()),
-                ast::ColumnOption::Default(e) => {
-                    check_default(qcx, &col_name, e, &ty)?;
-                    default = Some(e.to_string());
-                }
-                ast::ColumnOption::Generated {
-                    generated_as: ast::GeneratedAs::Always | ast::GeneratedAs::ByDefault,
-                    generation_expr: None,
-                    ..
-                } => {
-                    if !matches!(ty, ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64) {
-                        return Err(PlanError::TypeMismatch(
-                            "identity column type must be smallint, integer, or bigint".into(),
-                        ));
-                    }
-                    not_null = true;
-                    default = numbered_default.clone();
-                }
-                ast::ColumnOption::NotNull => not_null = true,
-                ast::ColumnOption::Null => {}
-                ast::ColumnOption::PrimaryKey(_) => key_specs.push((given, vec![col_name.clone()], true)),
-                ast::ColumnOption::Unique(_) => key_specs.push((given, vec![col_name.clone()], false)),
-                other => return Err(PlanError::Unsupported(format!("column option {other}"))),
-            }
+        for (given, primary) in column.keys {
+            key_specs.push((given, vec![column.name.clone()], primary));
         }
-        columns.push((col_name, ColumnType::new(ty, !not_null)));
-        defaults.push(default);
+        columns.push((column.name, column.ty));
+        defaults.push(column.default);
     }
     for constraint in &ct.constraints {
         let (given, index_columns, primary) = match constraint {
@@ -320,6 +280,66 @@ fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, Plan
     })
 }
 
+/// One column of a CREATE TABLE or ALTER TABLE ... ADD COLUMN.
+pub(crate) struct PlannedColumn {
+    pub name: String,
+    pub ty: ColumnType,
+    /// The DEFAULT as SQL (a serial or identity column's is `nextval(...)`).
+    pub default: Option<String>,
+    /// PRIMARY KEY or UNIQUE declared on the column: (constraint name if given, primary?).
+    pub keys: Vec<(Option<String>, bool)>,
+}
+
+pub(crate) fn plan_column(qcx: &QueryCtx, table: &str, col: &ast::ColumnDef) -> Result<PlannedColumn, PlanError> {
+    let col_name = normalize_ident(&col.name);
+    let type_name = col.data_type.to_string();
+    // serial types are integers whose default numbers the rows (see `generated_columns`).
+    let serial = match type_name.to_ascii_lowercase().as_str() {
+        "smallserial" | "serial2" => Some(ScalarType::Int16),
+        "serial" | "serial4" => Some(ScalarType::Int32),
+        "bigserial" | "serial8" => Some(ScalarType::Int64),
+        _ => None,
+    };
+    let numbered_default = Some(format!("nextval('{table}_{col_name}_seq'::regclass)"));
+    let ty = match &serial {
+        Some(t) => t.clone(),
+        None => parse_type_name(&type_name)?,
+    };
+    let mut not_null = serial.is_some();
+    let mut default = if serial.is_some() { numbered_default.clone() } else { None };
+    let mut keys = Vec::new();
+    for o in &col.options {
+        let given = o.name.as_ref().map(normalize_ident);
+        match &o.option {
+            // A numbering default (as SHOW CREATE writes serial columns back).
+            ast::ColumnOption::Default(e) if is_numbering(&e.to_string()) => default = Some(e.to_string()),
+            ast::ColumnOption::Default(e) => {
+                check_default(qcx, &col_name, e, &ty)?;
+                default = Some(e.to_string());
+            }
+            ast::ColumnOption::Generated {
+                generated_as: ast::GeneratedAs::Always | ast::GeneratedAs::ByDefault,
+                generation_expr: None,
+                ..
+            } => {
+                if !matches!(ty, ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64) {
+                    return Err(PlanError::TypeMismatch(
+                        "identity column type must be smallint, integer, or bigint".into(),
+                    ));
+                }
+                not_null = true;
+                default = numbered_default.clone();
+            }
+            ast::ColumnOption::NotNull => not_null = true,
+            ast::ColumnOption::Null => {}
+            ast::ColumnOption::PrimaryKey(_) => keys.push((given, true)),
+            ast::ColumnOption::Unique(_) => keys.push((given, false)),
+            other => return Err(PlanError::Unsupported(format!("column option {other}"))),
+        }
+    }
+    Ok(PlannedColumn { name: col_name, ty: ColumnType::new(ty, !not_null), default, keys })
+}
+
 /// `CREATE TABLE t [(names)] AS query`: a table with the query's columns (named by the
 /// list where given; every column nullable, as in PostgreSQL), filled with its rows now.
 fn plan_create_table_as(qcx: &QueryCtx, ct: &ast::CreateTable, query: &ast::Query) -> Result<Plan, PlanError> {
@@ -360,7 +380,7 @@ fn plan_create_table_as(qcx: &QueryCtx, ct: &ast::CreateTable, query: &ast::Quer
 
 /// A column's `DEFAULT`: an expression of no column (a constant, `now()`, ...) that an
 /// assignment can store in the column's type.
-fn check_default(qcx: &QueryCtx, column: &str, e: &ast::Expr, ty: &ScalarType) -> Result<(), PlanError> {
+pub(crate) fn check_default(qcx: &QueryCtx, column: &str, e: &ast::Expr, ty: &ScalarType) -> Result<(), PlanError> {
     let scope = Scope::default();
     let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("DEFAULT expressions"));
     let typed = crate::expr::plan_expr(&ctx, e).map_err(|err| match err {

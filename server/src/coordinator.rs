@@ -113,14 +113,14 @@ impl PreparedSelect {
 
 pub struct Coordinator {
     pub(crate) compute: Compute,
-    entries: BTreeMap<GlobalId, CatalogEntry>,
-    names: BTreeMap<String, GlobalId>,
+    pub(crate) entries: BTreeMap<GlobalId, CatalogEntry>,
+    pub(crate) names: BTreeMap<String, GlobalId>,
     next_id: GlobalId,
     /// Every write so far happened at or before this time; reads happen here.
     pub(crate) last_write: Timestamp,
     /// Indexes by name. Each is a maintained collection of its object's rows with the
     /// indexed columns first; reads use it when its columns give a tighter key range.
-    indexes: BTreeMap<String, Index>,
+    pub(crate) indexes: BTreeMap<String, Index>,
     pub(crate) sources: Sources,
     /// Refreshes of views with a target lag, for `eddy_catalog.refresh_history`.
     pub(crate) refreshes: Arc<Mutex<RefreshLog>>,
@@ -162,9 +162,9 @@ pub struct Coordinator {
 /// An index: collection `id` holds the rows of `on`, stored column `i` being `on`'s
 /// column `permutation[i]`; the indexed columns come first.
 #[derive(Clone, Debug)]
-struct Index {
+pub(crate) struct Index {
     id: GlobalId,
-    on: GlobalId,
+    pub(crate) on: GlobalId,
     columns: Vec<usize>,
     permutation: Vec<usize>,
 }
@@ -373,6 +373,10 @@ impl Coordinator {
                 Ok(command(tag))
             }
             Plan::Drop { kind, names, if_exists, cascade } => self.drop(kind, names, if_exists, cascade),
+            Plan::AlterTable { table, name, desc, defaults, kept, rows } => {
+                let alteration = crate::alter::Alteration { table, name, desc, defaults, kept, rows };
+                self.alter_table(session, alteration)
+            }
             Plan::CreateIndex { name, on, on_name, columns, if_not_exists } => {
                 self.create_index(name, on, &on_name, columns, if_not_exists)
             }
@@ -724,7 +728,7 @@ impl Coordinator {
     }
 
     /// PostgreSQL's DETAIL for dependents: `materialized view m depends on table t`, a line each.
-    fn describe_dependencies(&self, ids: &[GlobalId]) -> String {
+    pub(crate) fn describe_dependencies(&self, ids: &[GlobalId]) -> String {
         let label = |id: &GlobalId| {
             let e = &self.entries[id];
             format!("{} {}", e.item.kind.as_str(), e.item.name)
@@ -1013,7 +1017,12 @@ impl Coordinator {
     }
 
     /// Applies `changes` to `table` now, or at COMMIT inside a transaction block.
-    fn write(&mut self, session: &mut Session, table: GlobalId, changes: Collection) -> Result<(), AdapterError> {
+    pub(crate) fn write(
+        &mut self,
+        session: &mut Session,
+        table: GlobalId,
+        changes: Collection,
+    ) -> Result<(), AdapterError> {
         self.check_loaded(table)?;
         self.check_unique(table, &changes, &session.pending_writes)?;
         if session.in_transaction {
@@ -1157,7 +1166,7 @@ pub(crate) fn command(tag: &str) -> ExecuteResponse {
 }
 
 /// ` , PRIMARY KEY (a), UNIQUE (b, c)` for SHOW CREATE TABLE.
-fn key_list(desc: &RelationDesc, keys: &[UniqueKey]) -> String {
+pub(crate) fn key_list(desc: &RelationDesc, keys: &[UniqueKey]) -> String {
     keys.iter()
         .map(|k| {
             let cols: Vec<&str> = k.columns.iter().map(|&c| desc.columns()[c].0.as_str()).collect();
@@ -1189,7 +1198,7 @@ pub(crate) fn peek_error(e: PeekError) -> EvalError {
     }
 }
 
-fn column_list(desc: &RelationDesc, defaults: &[Option<String>]) -> String {
+pub(crate) fn column_list(desc: &RelationDesc, defaults: &[Option<String>]) -> String {
     desc.columns()
         .iter()
         .enumerate()

@@ -65,6 +65,7 @@ pub(crate) fn changes_catalog(plan: &Plan) -> bool {
             | Plan::CreateSource { .. }
             | Plan::DropOther { .. }
             | Plan::AlterRefresh { .. }
+            | Plan::AlterTable { .. }
     )
 }
 

@@ -15,6 +15,9 @@ pub enum AdapterError {
     Parse(#[from] ParseError),
     #[error("null value in column \"{column}\" of relation \"{table}\" violates not-null constraint")]
     NotNull { column: String, table: String },
+    /// ALTER TABLE making a column NOT NULL where a row has NULL.
+    #[error("column \"{column}\" of relation \"{table}\" contains null values")]
+    NullValues { column: String, table: String },
     #[error("{message}")]
     Dependents { message: String, detail: String },
     /// A write would give two rows equal values in a PRIMARY KEY or UNIQUE key.
@@ -61,7 +64,7 @@ impl AdapterError {
             AdapterError::Plan(e) => e.sqlstate().to_string(),
             AdapterError::Eval(e) => e.sqlstate().to_string(),
             AdapterError::Parse(e) => e.sqlstate().to_string(),
-            AdapterError::NotNull { .. } => "23502".into(),
+            AdapterError::NotNull { .. } | AdapterError::NullValues { .. } => "23502".into(),
             AdapterError::Dependents { .. } => "2BP01".into(),
             AdapterError::UniqueViolation { .. } => "23505".into(),
             AdapterError::UnknownObject(_) => "42P01".into(),

@@ -4,6 +4,7 @@
 //! pgwire sessions, each planning statements and handing plans to the coordinator. It
 //! is the only crate that knows about sockets, tokio and pgwire.
 
+mod alter;
 mod cancel;
 mod coordinator;
 mod copy;

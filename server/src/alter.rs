@@ -1,0 +1,170 @@
+//! Applies `ALTER TABLE`: in place when the rows stay as they are (renames, defaults,
+//! NOT NULL), otherwise by filling a new table with the rewritten rows and putting it in
+//! the old one's place once its rows are durable.
+
+use eddy_compute::Command;
+use eddy_expr::eval::Collection;
+use eddy_expr::RelationExpr;
+use eddy_planner::{ItemKind, PlanError, UniqueKey};
+use eddy_repr::{GlobalId, RelationDesc};
+
+use crate::coordinator::{column_list, command, key_list, Coordinator, ExecuteResponse};
+use crate::error::AdapterError;
+use crate::session::Session;
+
+/// What an ALTER TABLE makes of a table.
+pub(crate) struct Alteration {
+    pub table: GlobalId,
+    pub name: String,
+    pub desc: RelationDesc,
+    pub defaults: Vec<Option<String>>,
+    pub kept: Vec<Option<usize>>,
+    pub rows: Option<RelationExpr>,
+}
+
+impl Coordinator {
+    pub(crate) fn alter_table(
+        &mut self,
+        session: &mut Session,
+        a: Alteration,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        if session.in_transaction {
+            return Err(PlanError::Unsupported("ALTER TABLE inside a transaction block".into()).into());
+        }
+        let entry =
+            self.entries.get(&a.table).ok_or_else(|| AdapterError::Internal("altered table vanished".into()))?;
+        let old_name = entry.item.name.clone();
+        if a.name != old_name && (self.names.contains_key(&a.name) || self.indexes.contains_key(&a.name)) {
+            return Err(PlanError::RelationExists(a.name).into());
+        }
+        let renamed_columns = (a.kept.iter().zip(a.desc.columns()))
+            .any(|(kept, (name, _))| kept.is_some_and(|k| entry.item.desc.columns()[k].0 != *name));
+        let changes_shape = a.rows.is_some() || renamed_columns || a.name != old_name;
+        let dependents = self.dependents(a.table);
+        if changes_shape && dependents.len() > 1 {
+            // Their stored definitions name the table and its columns as they are now.
+            return Err(PlanError::DependentObjects {
+                message: format!("ALTER TABLE {old_name} is not supported yet while other objects depend on it"),
+                hint: format!(
+                    "Drop them first ({}), alter the table, then create them again.",
+                    self.describe_dependencies(&dependents).replace('\n', "; ")
+                ),
+            }
+            .into());
+        }
+        let keys = remap_keys(&entry.keys, &a.kept, &a.desc)?;
+        let has_indexes = self.indexes.values().any(|i| i.on == a.table);
+        match a.rows {
+            None => {
+                if let Some(column) = self.newly_not_null(a.table, &a.desc) {
+                    let rows =
+                        self.evaluate_now(session, &RelationExpr::get(a.table, old_name.clone(), a.desc.arity()))?;
+                    check_not_null(&rows, &a.desc, &[column], &old_name)?;
+                }
+                self.replace_definition(a.table, a.name, a.desc, a.defaults, keys);
+            }
+            Some(_) if has_indexes => {
+                return Err(PlanError::Unsupported(format!(
+                    "ALTER TABLE {old_name} changing its rows while it has indexes (drop them first)"
+                ))
+                .into());
+            }
+            Some(expr) => {
+                let rows = self.evaluate_now(session, &expr)?;
+                let not_null: Vec<usize> = (0..a.desc.arity()).filter(|&c| !a.desc.columns()[c].1.nullable).collect();
+                check_not_null(&rows, &a.desc, &not_null, &old_name)?;
+                self.rebuild(session, a.table, a.name, a.desc, a.defaults, keys, rows)?;
+            }
+        }
+        Ok(command("ALTER TABLE"))
+    }
+
+    /// A column the alteration makes NOT NULL that was nullable.
+    fn newly_not_null(&self, table: GlobalId, desc: &RelationDesc) -> Option<usize> {
+        let old = &self.entries.get(&table)?.item.desc;
+        (0..desc.arity().min(old.arity())).find(|&c| old.columns()[c].1.nullable && !desc.columns()[c].1.nullable)
+    }
+
+    /// Gives table `id` a new name and definition, its rows unchanged.
+    fn replace_definition(
+        &mut self,
+        id: GlobalId,
+        name: String,
+        desc: RelationDesc,
+        defaults: Vec<Option<String>>,
+        keys: Vec<UniqueKey>,
+    ) {
+        let Some(entry) = self.entries.get_mut(&id) else { return };
+        self.names.remove(&entry.item.name);
+        self.names.insert(name.clone(), id);
+        entry.create_sql = format!("CREATE TABLE {name} ({}{})", column_list(&desc, &defaults), key_list(&desc, &keys));
+        entry.item.name = name;
+        entry.item.desc = desc;
+        entry.item.defaults = defaults;
+        entry.keys = keys;
+    }
+
+    /// Fills a new table with `rows`, waits until they are durable, then drops the old
+    /// table and gives the new one its name. A crash before the end leaves the old table
+    /// as it was (and, at worst, the new one beside it under a temporary name).
+    #[allow(clippy::too_many_arguments)]
+    fn rebuild(
+        &mut self,
+        session: &mut Session,
+        old: GlobalId,
+        name: String,
+        desc: RelationDesc,
+        defaults: Vec<Option<String>>,
+        keys: Vec<UniqueKey>,
+        rows: Collection,
+    ) -> Result<(), AdapterError> {
+        let id = self.allocate_id();
+        let temporary = format!("{name}_rebuilt_{id}");
+        self.compute.send(Command::CreateTable { id });
+        self.insert_entry(id, temporary.clone(), ItemKind::Table, desc.clone(), None, String::new(), vec![]);
+        self.replace_definition(id, temporary, desc.clone(), defaults.clone(), keys.clone());
+        // The new table (and the id it took) is in the stored catalog before its rows.
+        let filled = self.persist_catalog().and_then(|()| {
+            self.write(session, id, rows)?;
+            self.store.wait(self.store.last_ticket()).map_err(AdapterError::from)
+        });
+        if let Err(e) = filled {
+            session.unsynced.retain(|(table, _)| *table != id);
+            self.drop_ids(&[id]);
+            return Err(e);
+        }
+        session.unsynced.retain(|(table, _)| *table != id);
+        self.drop_ids(&[old]);
+        self.replace_definition(id, name, desc, defaults, keys);
+        Ok(())
+    }
+}
+
+/// The table's keys over its new columns; a key on a dropped column goes with it, as in
+/// PostgreSQL; a primary key column cannot become nullable.
+fn remap_keys(keys: &[UniqueKey], kept: &[Option<usize>], desc: &RelationDesc) -> Result<Vec<UniqueKey>, AdapterError> {
+    let mut out = Vec::new();
+    for key in keys {
+        let columns: Option<Vec<usize>> =
+            key.columns.iter().map(|old| kept.iter().position(|k| *k == Some(*old))).collect();
+        let Some(columns) = columns else { continue };
+        if let Some(&c) = columns.iter().find(|&&c| key.primary && desc.columns()[c].1.nullable) {
+            return Err(AdapterError::InvalidObjectDefinition(format!(
+                "column \"{}\" is in a primary key",
+                desc.columns()[c].0
+            )));
+        }
+        out.push(UniqueKey { name: key.name.clone(), columns, primary: key.primary });
+    }
+    Ok(out)
+}
+
+/// PostgreSQL's check when a column becomes (or is added as) NOT NULL.
+fn check_not_null(rows: &Collection, desc: &RelationDesc, columns: &[usize], table: &str) -> Result<(), AdapterError> {
+    for &c in columns {
+        if rows.iter().any(|(row, _)| row[c].is_null()) {
+            return Err(AdapterError::NullValues { column: desc.columns()[c].0.clone(), table: table.to_string() });
+        }
+    }
+    Ok(())
+}
