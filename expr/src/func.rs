@@ -221,6 +221,9 @@ pub enum Func {
     ArrayPrepend,
     /// `array_position(a, x)`: where `x` first is (NULL finds NULL), or NULL.
     ArrayPosition,
+    /// `array_remove(a, x)`, `array_replace(a, x, y)`.
+    ArrayRemove,
+    ArrayReplace,
     /// `a @> b` (`contains`), `a <@ b`: every non-NULL element of one is in the other.
     ArrayContains {
         contained: bool,
@@ -410,6 +413,8 @@ impl Func {
                 | Func::ArrayAppend
                 | Func::ArrayPrepend
                 | Func::ArrayPosition
+                | Func::ArrayRemove
+                | Func::ArrayReplace
                 | Func::ArrayAny { .. }
         )
     }
@@ -532,6 +537,8 @@ impl Func {
             | Func::ArrayAppend
             | Func::ArrayPrepend
             | Func::ArrayPosition
+            | Func::ArrayRemove
+            | Func::ArrayReplace
             | Func::ArrayContains { .. }
             | Func::ArrayOverlap
             | Func::ArrayAny { .. } => array::eval(self, args),
@@ -730,6 +737,8 @@ impl Func {
             Func::ArrayAppend => "array_append",
             Func::ArrayPrepend => "array_prepend",
             Func::ArrayPosition => "array_position",
+            Func::ArrayRemove => "array_remove",
+            Func::ArrayReplace => "array_replace",
             Func::ArrayContains { contained: false } => "@>",
             Func::ArrayContains { contained: true } => "<@",
             Func::ArrayOverlap => "&&",

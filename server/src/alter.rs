@@ -8,7 +8,7 @@ use eddy_expr::RelationExpr;
 use eddy_planner::{ItemKind, PlanError, UniqueKey};
 use eddy_repr::{GlobalId, RelationDesc};
 
-use crate::coordinator::{column_list, command, key_list, Coordinator, ExecuteResponse};
+use crate::coordinator::{command, create_table_sql, Coordinator, ExecuteResponse};
 use crate::error::AdapterError;
 use crate::session::Session;
 
@@ -97,7 +97,7 @@ impl Coordinator {
         let Some(entry) = self.entries.get_mut(&id) else { return };
         self.names.remove(&entry.item.name);
         self.names.insert(name.clone(), id);
-        entry.create_sql = format!("CREATE TABLE {name} ({}{})", column_list(&desc, &defaults), key_list(&desc, &keys));
+        entry.create_sql = create_table_sql(&name, &desc, &defaults, &keys);
         entry.item.name = name;
         entry.item.desc = desc;
         entry.item.defaults = defaults;

@@ -27,6 +27,7 @@ use crate::refresh::{self, RefreshLog};
 use crate::session::Session;
 use crate::sources::Sources;
 use crate::system_tables;
+use eddy_planner::quote_ident;
 
 /// What a catalog entry is and what it needs.
 #[derive(Clone, Debug)]
@@ -289,8 +290,7 @@ impl Coordinator {
                 let id = self.allocate_id();
                 self.compute.send(Command::CreateTable { id });
                 self.defer_load(&[id]);
-                let create_sql =
-                    format!("CREATE TABLE {name} ({}{})", column_list(&desc, &defaults), key_list(&desc, &keys));
+                let create_sql = create_table_sql(&name, &desc, &defaults, &keys);
                 self.insert_entry(id, name, ItemKind::Table, desc, None, create_sql, vec![]);
                 if let Some(entry) = self.entries.get_mut(&id) {
                     entry.keys = keys;
@@ -621,8 +621,14 @@ impl Coordinator {
             .iter()
             .filter_map(|(name, index)| {
                 let on = self.entries.get(&index.on)?;
-                let cols: Vec<&str> = index.columns.iter().map(|&c| on.item.desc.columns()[c].0.as_str()).collect();
-                let sql = format!("CREATE INDEX {name} ON {} ({})", on.item.name, cols.join(", "));
+                let cols: Vec<String> =
+                    index.columns.iter().map(|&c| quote_ident(&on.item.desc.columns()[c].0)).collect();
+                let sql = format!(
+                    "CREATE INDEX {} ON {} ({})",
+                    quote_ident(name),
+                    quote_ident(&on.item.name),
+                    cols.join(", ")
+                );
                 Some((name.clone(), index.id, sql))
             })
             .collect()
@@ -1165,14 +1171,24 @@ pub(crate) fn command(tag: &str) -> ExecuteResponse {
     ExecuteResponse::Command { tag: tag.to_string(), rows: None }
 }
 
+/// The CREATE TABLE statement stored for (and shown by SHOW CREATE TABLE of) a table.
+pub(crate) fn create_table_sql(
+    name: &str,
+    desc: &RelationDesc,
+    defaults: &[Option<String>],
+    keys: &[UniqueKey],
+) -> String {
+    format!("CREATE TABLE {} ({}{})", quote_ident(name), column_list(desc, defaults), key_list(desc, keys))
+}
+
 /// ` , PRIMARY KEY (a), UNIQUE (b, c)` for SHOW CREATE TABLE.
-pub(crate) fn key_list(desc: &RelationDesc, keys: &[UniqueKey]) -> String {
+fn key_list(desc: &RelationDesc, keys: &[UniqueKey]) -> String {
     keys.iter()
         .map(|k| {
-            let cols: Vec<&str> = k.columns.iter().map(|&c| desc.columns()[c].0.as_str()).collect();
+            let cols: Vec<String> = k.columns.iter().map(|&c| quote_ident(&desc.columns()[c].0)).collect();
             format!(
                 ", CONSTRAINT {} {} ({})",
-                k.name,
+                quote_ident(&k.name),
                 if k.primary { "PRIMARY KEY" } else { "UNIQUE" },
                 cols.join(", ")
             )
@@ -1198,11 +1214,12 @@ pub(crate) fn peek_error(e: PeekError) -> EvalError {
     }
 }
 
-pub(crate) fn column_list(desc: &RelationDesc, defaults: &[Option<String>]) -> String {
+fn column_list(desc: &RelationDesc, defaults: &[Option<String>]) -> String {
     desc.columns()
         .iter()
         .enumerate()
         .map(|(i, (n, t))| {
+            let n = quote_ident(n);
             let default = defaults.get(i).cloned().flatten();
             // A numbered column is written back as the serial type that makes its default
             // (its `nextval('t_c_seq'::regclass)` names a sequence no catalog has).

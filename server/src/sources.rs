@@ -20,6 +20,7 @@ use crate::coordinator::{command, Coordinator, ExecuteResponse};
 use crate::error::AdapterError;
 use crate::http::MetricsText;
 use crate::system_tables;
+use eddy_planner::quote_ident;
 
 /// How many bad messages per source `eddy_catalog.source_errors` keeps (the count in
 /// SHOW SOURCES is never truncated).
@@ -721,15 +722,4 @@ fn text(name: &str) -> (String, ColumnType) {
 
 fn int(name: &str) -> (String, ColumnType) {
     system_tables::column(name, ScalarType::Int64)
-}
-
-/// `name`, double-quoted if it would not survive the parser as written.
-fn quote_ident(name: &str) -> String {
-    let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
 }

@@ -10,6 +10,7 @@ use eddy_planner::{CatalogItem, ItemKind, UniqueKey};
 use eddy_repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
 
 use crate::coordinator::CatalogEntry;
+use eddy_planner::quote_ident;
 
 /// PostgreSQL gives user objects oids from 16384 on.
 const FIRST_USER_OID: i64 = 16384;
@@ -643,17 +644,6 @@ fn index_definition(index: &Listed, table: &Listed, columns: &[usize]) -> String
         quote_ident(table.name),
         names.join(", ")
     )
-}
-
-/// A name as SQL writes it: quoted unless it is a plain lower-case identifier.
-fn quote_ident(name: &str) -> String {
-    let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
 }
 
 fn pg_constraint(relations: &[Listed]) -> Builder {

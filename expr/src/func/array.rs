@@ -52,6 +52,18 @@ pub(super) fn resolve(name: &str, args: &[Option<ScalarType>]) -> Result<Option<
                 if name == "array_append" { (Func::ArrayAppend, array(e)) } else { (Func::ArrayPosition, I4) };
             Resolved { func, arg_types: vec![array(e), e.clone()], return_type: ret }
         }
+        ("array_remove", 2) => {
+            let Some(e) = first else { return Ok(None) };
+            Resolved { func: Func::ArrayRemove, arg_types: vec![array(e), e.clone()], return_type: array(e) }
+        }
+        ("array_replace", 3) => {
+            let Some(e) = first else { return Ok(None) };
+            Resolved {
+                func: Func::ArrayReplace,
+                arg_types: vec![array(e), e.clone(), e.clone()],
+                return_type: array(e),
+            }
+        }
         ("array_prepend", 2) => {
             let Some(e) = args.get(1).and_then(element_of) else {
                 return if args.get(1) == Some(&None) { Err(unknown_polymorphic()) } else { Ok(None) };
@@ -237,6 +249,17 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
             let wanted = args.get(1).unwrap_or(&Datum::Null);
             // IS NOT DISTINCT FROM: a NULL finds the first NULL.
             a.iter().position(|e| e.sql_cmp(wanted).is_eq()).map_or(Datum::Null, |i| Datum::Int32(i as i32 + 1))
+        }
+        // Elements IS NOT DISTINCT FROM the value (NULL matches NULL), as in PostgreSQL.
+        Func::ArrayRemove => {
+            let Some(a) = elements(func, args, 0)? else { return Ok(Datum::Null) };
+            let gone = args.get(1).unwrap_or(&Datum::Null);
+            Datum::Array(a.iter().filter(|e| !e.sql_cmp(gone).is_eq()).cloned().collect())
+        }
+        Func::ArrayReplace => {
+            let Some(a) = elements(func, args, 0)? else { return Ok(Datum::Null) };
+            let (from, to) = (args.get(1).unwrap_or(&Datum::Null), args.get(2).unwrap_or(&Datum::Null));
+            Datum::Array(a.iter().map(|e| if e.sql_cmp(from).is_eq() { to.clone() } else { e.clone() }).collect())
         }
         Func::ArrayAny { op, all } => {
             let Some(a) = elements(func, args, 1)? else { return Ok(Datum::Null) };
