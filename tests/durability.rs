@@ -177,6 +177,18 @@ async fn column_defaults_and_serials_survive_kill_9() -> anyhow::Result<()> {
     );
     let err = client.query("SELECT * FROM tickets", &[]).await.expect_err("the old name is gone");
     assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("42P01"));
+
+    // Names that must be quoted (capitals, spaces, reserved words) survive too.
+    client
+        .batch_execute(
+            r#"CREATE TABLE "Odd T" ("Order" int, "select" int PRIMARY KEY); INSERT INTO "Odd T" VALUES (1, 2);
+               CREATE INDEX "My Idx" ON "Odd T" ("Order")"#,
+        )
+        .await?;
+    server.kill();
+    server.restart()?;
+    let client = server.connect().await?;
+    assert_eq!(rows(&client, r#"SELECT "Order", "select" FROM "Odd T""#).await?, vec![row(&["1", "2"])]);
     Ok(())
 }
 
