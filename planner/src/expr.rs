@@ -440,7 +440,12 @@ fn plan_grouping_call(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanErr
 fn match_grouped(ctx: &ExprCtx, grouping: &Grouping, e: &Expr) -> Result<Option<Typed>, PlanError> {
     if let Expr::Function(f) = e {
         if is_aggregate_call(f) {
-            let key = e.to_string();
+            // Collected under the name the call was planned as (`jsonb_agg(t)` is planned as
+            // `jsonb_agg(jsonb_build_object(...))`).
+            let key = match whole_row_argument(ctx, f, &object_name(&f.name)) {
+                Some(rewritten) => Expr::Function(rewritten).to_string(),
+                None => e.to_string(),
+            };
             return match grouping.aggs.iter().position(|a| a.key == key) {
                 Some(i) => {
                     Ok(Some(Typed::known(ScalarExpr::Column(grouping.keys.len() + i), grouping.aggs[i].ty.clone())))
@@ -731,10 +736,10 @@ fn plan_case(
 
 /// `to_jsonb(t)`, `row_to_json(t)` of a whole row of FROM item `t` (Eddy has no record
 /// type): the row as `jsonb_build_object('col', t.col, ...)`, a jsonb object
-/// (`row_to_json`'s answer is jsonb too, with jsonb's key order and spacing). Not yet in
-/// aggregates (`jsonb_agg(t)`: write `jsonb_agg(to_jsonb(t))`).
+/// (`row_to_json`'s answer is jsonb too, with jsonb's key order and spacing); also as the
+/// argument of `jsonb_agg(t)` / `json_agg(t)`.
 fn whole_row_argument(ctx: &ExprCtx, f: &ast::Function, name: &str) -> Option<ast::Function> {
-    if !matches!(name, "to_jsonb" | "to_json" | "row_to_json") {
+    if !matches!(name, "to_jsonb" | "to_json" | "row_to_json" | "jsonb_agg" | "json_agg") {
         return None;
     }
     let FunctionArguments::List(list) = &f.args else { return None };
