@@ -176,9 +176,12 @@ class Oracle:
             return {}  # an aborted transaction block refuses every command until it ends
         cur = self.conn.cursor()
         cur.execute(
-            "SELECT relname FROM pg_class WHERE relkind = 'm' AND relnamespace = 'public'::regnamespace ORDER BY oid"
+            "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relname FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'm'"
+            " AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY c.oid"
         )
-        mvs = [r[0] for r in cur.fetchall()]
+        qualified = dict((r[1], r[0]) for r in cur.fetchall())
+        mvs = list(qualified)
         if not mvs:
             return {}
         cur.execute(
@@ -209,7 +212,7 @@ class Oracle:
                 failed[mv] = e
                 continue
             try:
-                cur.execute(f'REFRESH MATERIALIZED VIEW "{mv}"')
+                cur.execute(f'REFRESH MATERIALIZED VIEW {qualified[mv]}')
             except psycopg2.Error as err:
                 failed[mv] = err
         # plain views over failed materialized views

@@ -25,13 +25,14 @@ struct Column {
 }
 
 pub(crate) fn plan_alter_table(qcx: &QueryCtx, alter: &ast::AlterTable) -> Result<Plan, PlanError> {
-    let name = strip_public(object_name(&alter.name));
-    let Some(item) = qcx.catalog.resolve(&name) else {
+    let Some(item) = crate::statement::resolve_relation(qcx, &object_name(&alter.name)) else {
+        let name = strip_public(object_name(&alter.name));
         return match alter.if_exists {
             true => Ok(Plan::NoOp { tag: "ALTER TABLE".into() }),
             false => Err(PlanError::UnknownRelation(name)),
         };
     };
+    let name = item.name.clone();
     if item.kind != ItemKind::Table {
         return Err(PlanError::WrongObjectType(format!("\"{name}\" is not a table")));
     }
@@ -98,7 +99,12 @@ pub(crate) fn plan_alter_table(qcx: &QueryCtx, alter: &ast::AlterTable) -> Resul
                 let to = match table_name {
                     ast::RenameTableNameKind::To(n) | ast::RenameTableNameKind::As(n) => n,
                 };
-                new_name = strip_public(object_name(to));
+                // A table stays in its schema (`RENAME TO` takes a bare name).
+                new_name = match name.split_once('.') {
+                    Some((schema, _)) => format!("{schema}.{}", object_name(to)),
+                    None => strip_public(object_name(to)),
+                };
+                crate::statement::check_schema(qcx, &new_name)?;
             }
             AlterTableOperation::AlterColumn { column_name, op } => {
                 let i = position(&columns, column_name)?;

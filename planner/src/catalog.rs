@@ -43,4 +43,10 @@ pub const OWNER: &str = "eddy";
 /// Read-only name resolution. Names are already case-folded as PostgreSQL does.
 pub trait Catalog {
     fn resolve(&self, name: &str) -> Option<CatalogItem>;
+
+    /// Whether the schema exists (`public` always does). Objects in another schema `s`
+    /// are named `s.name` in the catalog.
+    fn has_schema(&self, name: &str) -> bool {
+        name == "public"
+    }
 }

@@ -181,8 +181,8 @@ pub fn coerce(ctx: &ExprCtx, typed: Typed, ty: &ScalarType, context: CastContext
 /// Evaluates calls on literals at plan time, so `'5'::int` or `-1` cost nothing per row and
 /// bad literals fail at plan time, as in PostgreSQL.
 fn constant_fold(e: ScalarExpr, ty: &ScalarType) -> Result<ScalarExpr, PlanError> {
-    if let ScalarExpr::Call { args, .. } = &e {
-        if args.iter().all(|a| matches!(a, ScalarExpr::Literal(..))) {
+    if let ScalarExpr::Call { func, args } = &e {
+        if !func.is_volatile() && args.iter().all(|a| matches!(a, ScalarExpr::Literal(..))) {
             let value = e.eval(&[])?;
             return Ok(ScalarExpr::Literal(value, ty.clone()));
         }

@@ -367,6 +367,15 @@ pub enum Plan {
     },
     /// Statements accepted for client compatibility that change nothing (`DISCARD ALL`,
     /// `SET TRANSACTION ...`, `DEALLOCATE`), answered with this command tag.
+    CreateSchema {
+        name: String,
+        if_not_exists: bool,
+    },
+    DropSchema {
+        names: Vec<String>,
+        if_exists: bool,
+        cascade: bool,
+    },
     /// `ALTER TABLE`: the table's new name, columns and defaults.
     AlterTable {
         table: GlobalId,

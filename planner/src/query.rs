@@ -2231,11 +2231,7 @@ pub(crate) fn antijoin(input: RelationExpr, matched: RelationExpr, arity: usize)
 
 fn plan_table_factor(qcx: &QueryCtx, factor: &TableFactor) -> Result<Planned, PlanError> {
     match factor {
-        TableFactor::Table { name, alias, args: None, .. } => {
-            let name = object_name(name);
-            let name = name.strip_prefix("public.").unwrap_or(&name).to_string();
-            plan_table_name(qcx, &name, alias.as_ref())
-        }
+        TableFactor::Table { name, alias, args: None, .. } => plan_table_name(qcx, &object_name(name), alias.as_ref()),
         TableFactor::Table { .. } | TableFactor::UNNEST { .. } | TableFactor::Function { .. } => {
             let call = plan_table_function(qcx, factor, &Scope::default())?;
             Ok(call.standalone())
@@ -2258,14 +2254,17 @@ fn plan_table_name(qcx: &QueryCtx, name: &str, alias: Option<&ast::TableAlias>) 
     if let Some(planned) = cte {
         return apply_alias(planned, alias, Some(name));
     }
-    let item = qcx.catalog.resolve(name).ok_or_else(|| PlanError::UnknownRelation(name.to_string()))?;
+    let item =
+        crate::statement::resolve_relation(qcx, name).ok_or_else(|| PlanError::UnknownRelation(name.to_string()))?;
     qcx.referenced.borrow_mut().push(item.id);
     let expr = match (item.kind, &item.view_expr) {
         (ItemKind::View, Some(e)) => e.clone(),
         _ => RelationExpr::get(item.id, item.name.clone(), item.desc.arity()),
     };
-    let scope = Scope::from_desc(Some(name), &item.desc);
-    apply_alias(Planned { expr, scope }, alias, Some(name))
+    // `FROM s.t` is referred to as `t`, as in PostgreSQL.
+    let short = name.rsplit_once('.').map_or(name, |(_, table)| table);
+    let scope = Scope::from_desc(Some(short), &item.desc);
+    apply_alias(Planned { expr, scope }, alias, Some(short))
 }
 
 pub(crate) fn apply_alias(

@@ -82,6 +82,19 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
             names: names.iter().map(|n| strip_public(object_name(n))).collect(),
             if_exists: *if_exists,
         }),
+        Statement::CreateSchema { schema_name, if_not_exists, .. } => match schema_name {
+            ast::SchemaName::Simple(name) | ast::SchemaName::NamedAuthorization(name, _) => {
+                Ok(Plan::CreateSchema { name: object_name(name), if_not_exists: *if_not_exists })
+            }
+            ast::SchemaName::UnnamedAuthorization(_) => {
+                Err(PlanError::Unsupported("CREATE SCHEMA AUTHORIZATION".into()))
+            }
+        },
+        Statement::Drop { object_type: ObjectType::Schema, if_exists, names, cascade, .. } => Ok(Plan::DropSchema {
+            names: names.iter().map(object_name).collect(),
+            if_exists: *if_exists,
+            cascade: *cascade,
+        }),
         Statement::Drop { object_type, if_exists, names, cascade, .. } => {
             let kind = match object_type {
                 ObjectType::Table => ObjectKind::Table,
@@ -98,7 +111,7 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
         Statement::Truncate(truncate) => {
             let mut tables = Vec::new();
             for target in &truncate.table_names {
-                let item = match resolve(qcx.catalog, &object_name(&target.name)) {
+                let item = match resolve(qcx, &object_name(&target.name)) {
                     Err(PlanError::UnknownRelation(_)) if truncate.if_exists => continue,
                     other => other?,
                 };
@@ -123,6 +136,11 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
         Statement::Commit { .. } => Ok(Plan::Commit),
         Statement::Rollback { savepoint: None, .. } => Ok(Plan::Rollback),
         Statement::Set(set) => plan_set(set),
+        Statement::Reset(reset) => Ok(match &reset.reset {
+            ast::Reset::ALL => Plan::ResetVariable { name: None },
+            ast::Reset::ConfigurationParameter(name) => Plan::ResetVariable { name: Some(object_name(name)) },
+            ast::Reset::SessionAuthorization => Plan::NoOp { tag: "RESET".into() },
+        }),
         Statement::ShowVariable { variable } => plan_show(qcx, variable),
         Statement::ShowTables { .. } => Ok(Plan::Show(ShowKind::Tables)),
         Statement::ShowViews { materialized, .. } => {
@@ -135,11 +153,11 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
                 .and_then(|s| s.parent_name.as_ref())
                 .map(object_name)
                 .ok_or_else(|| PlanError::Syntax("SHOW COLUMNS needs FROM <relation>".into()))?;
-            let item = resolve(qcx.catalog, &name)?;
+            let item = resolve(qcx, &name)?;
             Ok(Plan::Show(ShowKind::Columns(item.id)))
         }
         Statement::ShowCreate { obj_name, .. } => {
-            let item = resolve(qcx.catalog, &object_name(obj_name))?;
+            let item = resolve(qcx, &object_name(obj_name))?;
             Ok(Plan::Show(ShowKind::CreateObject(item.id)))
         }
         Statement::Discard { .. } => Ok(Plan::NoOp { tag: "DISCARD ALL".into() }),
@@ -157,7 +175,8 @@ fn plan_subscribe(
     use crate::plan::SubscribePlanTarget;
     let (target, desc) = match &sub.target {
         SubscribeTarget::Name(name) => {
-            let item = resolve(catalog, name)?;
+            let name = strip_public(name.to_string());
+            let item = catalog.resolve(&name).ok_or(PlanError::UnknownRelation(name))?;
             match item.view_expr {
                 Some(expr) => (SubscribePlanTarget::Query(expr), item.desc),
                 None => (SubscribePlanTarget::Collection(item.id), item.desc),
@@ -195,9 +214,39 @@ pub(crate) fn strip_public(name: String) -> String {
     name.strip_prefix("public.").map(str::to_string).unwrap_or(name)
 }
 
-fn resolve(catalog: &dyn Catalog, name: &str) -> Result<crate::CatalogItem, PlanError> {
-    let name = strip_public(name.to_string());
-    catalog.resolve(&name).ok_or(PlanError::UnknownRelation(name))
+fn resolve(qcx: &QueryCtx, name: &str) -> Result<crate::CatalogItem, PlanError> {
+    resolve_relation(qcx, name).ok_or_else(|| PlanError::UnknownRelation(strip_public(name.to_string())))
+}
+
+/// The relation `name` names: a qualified name (`s.t`) as it is; an unqualified one in
+/// the schemas of the session's `search_path`, in order, then among the rest of what
+/// needs no schema (public's objects, pg_catalog's tables).
+pub(crate) fn resolve_relation(qcx: &QueryCtx, name: &str) -> Option<crate::CatalogItem> {
+    if let Some(bare) = name.strip_prefix("public.") {
+        return qcx.catalog.resolve(bare);
+    }
+    if !name.contains('.') {
+        let path = qcx.stmt.settings.iter().find(|(k, _)| k == "search_path").map_or("", |(_, v)| v.as_str());
+        for schema in path.split(',').map(|s| s.trim().trim_matches('"')) {
+            let qualified = match schema {
+                "" | "$user" | "pg_catalog" => continue,
+                "public" => name.to_string(),
+                other => format!("{other}.{name}"),
+            };
+            if let Some(item) = qcx.catalog.resolve(&qualified) {
+                return Some(item);
+            }
+        }
+    }
+    qcx.catalog.resolve(name)
+}
+
+/// A new object's name must be in an existing schema (PostgreSQL's 3F000).
+pub(crate) fn check_schema(qcx: &QueryCtx, name: &str) -> Result<(), PlanError> {
+    match name.split_once('.') {
+        Some((schema, _)) if !qcx.catalog.has_schema(schema) => Err(PlanError::UnknownSchema(schema.to_string())),
+        _ => Ok(()),
+    }
 }
 
 fn project_desc(scope: &Scope, project: &[usize]) -> RelationDesc {
@@ -214,6 +263,7 @@ fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, Plan
         return plan_create_table_as(qcx, ct, query);
     }
     let name = strip_public(object_name(&ct.name));
+    check_schema(qcx, &name)?;
     let mut columns: Vec<(String, ColumnType)> = Vec::new();
     let mut defaults: Vec<Option<String>> = Vec::new();
     // (constraint name if given, columns, primary?)
@@ -344,6 +394,7 @@ pub(crate) fn plan_column(qcx: &QueryCtx, table: &str, col: &ast::ColumnDef) -> 
 /// list where given; every column nullable, as in PostgreSQL), filled with its rows now.
 fn plan_create_table_as(qcx: &QueryCtx, ct: &ast::CreateTable, query: &ast::Query) -> Result<Plan, PlanError> {
     let name = strip_public(object_name(&ct.name));
+    check_schema(qcx, &name)?;
     if !ct.constraints.is_empty() || ct.columns.iter().any(|c| !c.options.is_empty()) {
         return Err(PlanError::Unsupported("constraints in CREATE TABLE ... AS".into()));
     }
@@ -439,7 +490,7 @@ fn plan_create_index(qcx: &QueryCtx, ci: &ast::CreateIndex) -> Result<Plan, Plan
     if ci.predicate.is_some() {
         return Err(PlanError::Unsupported("partial indexes (CREATE INDEX ... WHERE)".into()));
     }
-    let item = resolve(qcx.catalog, &object_name(&ci.table_name))?;
+    let item = resolve(qcx, &object_name(&ci.table_name))?;
     if !matches!(item.kind, ItemKind::Table | ItemKind::MaterializedView | ItemKind::Source) {
         return Err(PlanError::WrongObjectType(format!("cannot create index on relation \"{}\"", item.name)));
     }
@@ -471,6 +522,7 @@ fn plan_create_index(qcx: &QueryCtx, ci: &ast::CreateIndex) -> Result<Plan, Plan
 
 fn plan_create_view(qcx: &QueryCtx, cv: &ast::CreateView, stmt: &Statement) -> Result<Plan, PlanError> {
     let name = strip_public(object_name(&cv.name));
+    check_schema(qcx, &name)?;
     let view_qcx = QueryCtx { allow_now: !cv.materialized, ..*qcx };
     if !cv.materialized {
         // A plain view is inlined where it is read: now() there means the reader's now.
@@ -607,7 +659,7 @@ fn dedup(mut ids: Vec<eddy_repr::GlobalId>) -> Vec<eddy_repr::GlobalId> {
 }
 
 fn table_target(qcx: &QueryCtx, name: &ast::ObjectName) -> Result<crate::CatalogItem, PlanError> {
-    let item = resolve(qcx.catalog, &object_name(name))?;
+    let item = resolve(qcx, &object_name(name))?;
     if item.kind != ItemKind::Table {
         return Err(PlanError::WrongObjectType(format!(
             "cannot change {} \"{}\": it is a {}, not a table",
@@ -1158,9 +1210,9 @@ fn plan_show(qcx: &QueryCtx, variable: &[ast::Ident]) -> Result<Plan, PlanError>
         ["materialized", "views"] => ShowKind::MaterializedViews,
         ["sources"] => ShowKind::Sources,
         ["all"] => ShowKind::AllVariables,
-        ["columns", "from" | "in", name] => ShowKind::Columns(resolve(qcx.catalog, name)?.id),
+        ["columns", "from" | "in", name] => ShowKind::Columns(resolve(qcx, name)?.id),
         ["create", _, name] | ["create", "materialized", "view", name] => {
-            ShowKind::CreateObject(resolve(qcx.catalog, name)?.id)
+            ShowKind::CreateObject(resolve(qcx, name)?.id)
         }
         [name] => ShowKind::Variable(name.to_string()),
         ["transaction", "isolation", "level"] => ShowKind::Variable("transaction_isolation".into()),

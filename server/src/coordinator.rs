@@ -122,6 +122,8 @@ pub struct Coordinator {
     /// Indexes by name. Each is a maintained collection of its object's rows with the
     /// indexed columns first; reads use it when its columns give a tighter key range.
     pub(crate) indexes: BTreeMap<String, Index>,
+    /// Schemas besides `public`, by name; their objects are named `schema.name`.
+    pub(crate) schemas: BTreeMap<String, GlobalId>,
     pub(crate) sources: Sources,
     /// Refreshes of views with a target lag, for `eddy_catalog.refresh_history`.
     pub(crate) refreshes: Arc<Mutex<RefreshLog>>,
@@ -179,6 +181,10 @@ impl Index {
 }
 
 impl Catalog for Coordinator {
+    fn has_schema(&self, name: &str) -> bool {
+        name == "public" || self.schemas.contains_key(name)
+    }
+
     fn resolve(&self, name: &str) -> Option<CatalogItem> {
         if let Some(entry) = self.names.get(name).and_then(|id| self.entries.get(id)) {
             return Some(entry.item.clone());
@@ -187,15 +193,20 @@ impl Catalog for Coordinator {
         if let Some(table) = system.or_else(|| self.durability_table(name)) {
             return Some(table);
         }
-        let relations = self.entries.values().map(|e| system_tables::Listed {
-            name: &e.item.name,
-            relkind: system_tables::relkind(e),
-            id: e.item.id,
-            desc: &e.item.desc,
-            keys: &e.keys,
-            index_of: None,
-            create_sql: &e.create_sql,
-            defaults: &e.item.defaults,
+        let relations = self.entries.values().map(|e| {
+            let (namespace, schema, relname) = system_tables::qualify(&e.item.name, &self.schemas);
+            system_tables::Listed {
+                relkind: system_tables::relkind(e),
+                id: e.item.id,
+                desc: &e.item.desc,
+                keys: &e.keys,
+                index_of: None,
+                create_sql: &e.create_sql,
+                defaults: &e.item.defaults,
+                namespace,
+                schema,
+                relname,
+            }
         });
         // An index's columns are the indexed ones of the relation it is on.
         let index_descs: Vec<(&String, &Index, RelationDesc)> = self
@@ -207,17 +218,22 @@ impl Catalog for Coordinator {
                 Some((name, i, RelationDesc::new(columns)))
             })
             .collect();
-        let indexes = index_descs.iter().map(|(name, i, desc)| system_tables::Listed {
-            name,
-            relkind: "i",
-            id: i.id,
-            desc,
-            keys: &[],
-            index_of: Some((i.on, &i.columns)),
-            create_sql: "",
-            defaults: &[],
+        let indexes = index_descs.iter().map(|(name, i, desc)| {
+            let (namespace, schema, relname) = system_tables::qualify(name, &self.schemas);
+            system_tables::Listed {
+                relkind: "i",
+                id: i.id,
+                desc,
+                keys: &[],
+                index_of: Some((i.on, &i.columns)),
+                create_sql: "",
+                defaults: &[],
+                namespace,
+                schema,
+                relname,
+            }
         });
-        system_tables::resolve(name, relations.chain(indexes))
+        system_tables::resolve(name, relations.chain(indexes), &self.schemas)
     }
 }
 
@@ -236,6 +252,7 @@ impl Coordinator {
             next_id: 1,
             last_write: start.saturating_sub(1),
             indexes: BTreeMap::new(),
+            schemas: BTreeMap::new(),
             sources: Sources::default(),
             refreshes: Arc::default(),
             store,
@@ -380,6 +397,8 @@ impl Coordinator {
             Plan::CreateIndex { name, on, on_name, columns, if_not_exists } => {
                 self.create_index(name, on, &on_name, columns, if_not_exists)
             }
+            Plan::CreateSchema { name, if_not_exists } => self.create_schema(name, if_not_exists),
+            Plan::DropSchema { names, if_exists, cascade } => self.drop_schemas(names, if_exists, cascade),
             Plan::DropIndex { names, if_exists } => {
                 for name in &names {
                     if !self.indexes.contains_key(name) && !if_exists {

@@ -66,6 +66,8 @@ pub(crate) fn changes_catalog(plan: &Plan) -> bool {
             | Plan::DropOther { .. }
             | Plan::AlterRefresh { .. }
             | Plan::AlterTable { .. }
+            | Plan::CreateSchema { .. }
+            | Plan::DropSchema { .. }
     )
 }
 
@@ -82,6 +84,10 @@ impl Coordinator {
             let refresh = e.target.map(|_| (0, e.suspended));
             records
                 .insert(id, CatalogRecord { id, name: e.item.name.clone(), create_sql: e.create_sql.clone(), refresh });
+        }
+        for (name, &id) in &self.schemas {
+            let create_sql = format!("CREATE SCHEMA {}", eddy_planner::quote_ident(name));
+            records.insert(id, CatalogRecord { id, name: name.clone(), create_sql, refresh: None });
         }
         for (name, id, sql) in self.index_statements().into_iter().chain(self.sources.statements()) {
             records.insert(id, CatalogRecord { id, name, create_sql: sql, refresh: None });

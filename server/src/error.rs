@@ -15,6 +15,8 @@ pub enum AdapterError {
     Parse(#[from] ParseError),
     #[error("null value in column \"{column}\" of relation \"{table}\" violates not-null constraint")]
     NotNull { column: String, table: String },
+    #[error("schema \"{0}\" already exists")]
+    DuplicateSchema(String),
     /// ALTER TABLE making a column NOT NULL where a row has NULL.
     #[error("column \"{column}\" of relation \"{table}\" contains null values")]
     NullValues { column: String, table: String },
@@ -65,6 +67,7 @@ impl AdapterError {
             AdapterError::Eval(e) => e.sqlstate().to_string(),
             AdapterError::Parse(e) => e.sqlstate().to_string(),
             AdapterError::NotNull { .. } | AdapterError::NullValues { .. } => "23502".into(),
+            AdapterError::DuplicateSchema(_) => "42P06".into(),
             AdapterError::Dependents { .. } => "2BP01".into(),
             AdapterError::UniqueViolation { .. } => "23505".into(),
             AdapterError::UnknownObject(_) => "42P01".into(),

@@ -14,6 +14,7 @@ mod http;
 mod protocol;
 mod refresh;
 mod schedules;
+mod schemas;
 mod sequences;
 mod session;
 mod sources;

@@ -5,6 +5,8 @@
 //! PostgreSQL keeps in these tables (`reloptions`, `conkey`, ACLs) are text in array
 //! syntax, or NULL.
 
+use std::collections::BTreeMap;
+
 use eddy_expr::RelationExpr;
 use eddy_planner::{CatalogItem, ItemKind, UniqueKey};
 use eddy_repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
@@ -34,7 +36,6 @@ const CATALOG_TABLE_ID_BASE: GlobalId = u64::MAX - 1024;
 /// A relation to list.
 #[derive(Clone)]
 pub struct Listed<'a> {
-    pub name: &'a str,
     /// `pg_class.relkind`.
     pub relkind: &'static str,
     pub id: GlobalId,
@@ -47,6 +48,21 @@ pub struct Listed<'a> {
     pub create_sql: &'a str,
     /// Tables: each column's DEFAULT as SQL (empty: none).
     pub defaults: &'a [Option<String>],
+    /// Its schema's oid and name, and its name within the schema ([`qualify`]).
+    pub namespace: i64,
+    pub schema: &'a str,
+    pub relname: &'a str,
+}
+
+/// The schema (namespace oid and name) of the catalog name `name`, and the name within
+/// it: objects of schema `s` are named `s.name`; everything else is in `public`.
+pub fn qualify<'a>(name: &'a str, schemas: &'a BTreeMap<String, GlobalId>) -> (i64, &'a str, &'a str) {
+    if let Some((schema, relname)) = name.split_once('.') {
+        if let Some((schema, &id)) = schemas.get_key_value(schema) {
+            return (FIRST_USER_OID + id as i64, schema.as_str(), relname);
+        }
+    }
+    (PUBLIC_NAMESPACE, "public", name)
 }
 
 fn oid(id: GlobalId) -> Datum {
@@ -111,31 +127,42 @@ fn array_of(element: ScalarType) -> ScalarType {
 
 /// The system table `name` (`pg_class`, `information_schema.columns`, ...), over
 /// `relations`; `None` if there is no such table.
-pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> Option<CatalogItem> {
+pub fn resolve<'a>(
+    name: &str,
+    relations: impl Iterator<Item = Listed<'a>>,
+    schemas: &BTreeMap<String, GlobalId>,
+) -> Option<CatalogItem> {
     let relations: Vec<Listed> = relations.collect();
+    let mut namespaces: Vec<(i64, &str)> = BUILT_IN_NAMESPACES.to_vec();
+    namespaces.extend(schemas.iter().map(|(name, &id)| (FIRST_USER_OID + id as i64, name.as_str())));
     // PRIMARY KEY and UNIQUE constraints are listed as indexes too, as PostgreSQL's are.
-    let key_index_descs: Vec<(GlobalId, &str, RelationDesc, GlobalId, &[usize])> = relations
+    let key_index_descs: Vec<(GlobalId, &str, RelationDesc, &Listed)> = relations
         .iter()
         .flat_map(|r| {
-            r.keys.iter().enumerate().map(|(k, key)| {
+            r.keys.iter().enumerate().map(move |(k, key)| {
                 let columns = key.columns.iter().filter_map(|&c| r.desc.columns().get(c).cloned()).collect();
-                (key_index_id(r.id, k), key.name.as_str(), RelationDesc::new(columns), r.id, key.columns.as_slice())
+                (key_index_id(r.id, k), key.name.as_str(), RelationDesc::new(columns), r)
             })
         })
         .collect();
-    let key_indexes = key_index_descs.iter().map(|(id, name, desc, on, columns)| Listed {
-        name,
-        relkind: "i",
-        id: *id,
-        desc,
-        keys: &[],
-        index_of: Some((*on, columns)),
-        create_sql: "",
-        defaults: &[],
+    let key_indexes = key_index_descs.iter().map(|(id, name, desc, table)| {
+        let k = (*id - key_index_id(table.id, 0)) as usize;
+        Listed {
+            relkind: "i",
+            id: *id,
+            desc,
+            keys: &[],
+            index_of: Some((table.id, &table.keys[k].columns)),
+            create_sql: "",
+            defaults: &[],
+            namespace: table.namespace,
+            schema: table.schema,
+            relname: name.strip_prefix(&format!("{}.", table.schema)).unwrap_or(name),
+        }
     });
     let relations: Vec<Listed> = relations.iter().cloned().chain(key_indexes).collect();
     let (position, table) = match name {
-        "pg_namespace" => (0, pg_namespace()),
+        "pg_namespace" => (0, pg_namespace(&namespaces)),
         "pg_class" => (1, pg_class(&relations)),
         "pg_am" => (2, pg_am()),
         _ => {
@@ -265,7 +292,7 @@ pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> O
                 "pg_views" => (12, pg_views(&relations, "v")),
                 "pg_matviews" => (13, pg_views(&relations, "m")),
                 "pg_indexes" => (14, pg_indexes(&relations)),
-                "information_schema.schemata" => (20, schemata()),
+                "information_schema.schemata" => (20, schemata(&namespaces)),
                 "information_schema.tables" => (21, information_schema_tables(&relations)),
                 "information_schema.columns" => (22, information_schema_columns(&relations)),
                 "information_schema.views" => (23, information_schema_views(&relations)),
@@ -280,21 +307,19 @@ pub fn resolve<'a>(name: &str, relations: impl Iterator<Item = Listed<'a>>) -> O
     Some(table.build(name, SYSTEM_ID_BASE + position))
 }
 
-fn pg_namespace() -> Builder {
+fn pg_namespace(namespaces: &[(i64, &str)]) -> Builder {
     let mut b = Builder::new(&[("oid", I8), ("nspname", T), ("nspowner", I8), ("nspacl", array_of(T))]);
-    for (oid, name) in namespaces() {
+    for &(oid, name) in namespaces {
         b.row(vec![int(oid), text(name), int(OWNER_OID), Datum::Null]);
     }
     b
 }
 
-fn namespaces() -> [(i64, &'static str); 3] {
-    [
-        (PUBLIC_NAMESPACE, "public"),
-        (CATALOG_NAMESPACE, "pg_catalog"),
-        (INFORMATION_SCHEMA_NAMESPACE, "information_schema"),
-    ]
-}
+const BUILT_IN_NAMESPACES: [(i64, &str); 3] = [
+    (PUBLIC_NAMESPACE, "public"),
+    (CATALOG_NAMESPACE, "pg_catalog"),
+    (INFORMATION_SCHEMA_NAMESPACE, "information_schema"),
+];
 
 fn pg_class(relations: &[Listed]) -> Builder {
     let mut b = Builder::new(&[
@@ -338,8 +363,8 @@ fn pg_class(relations: &[Listed]) -> Builder {
         };
         b.row(vec![
             oid(r.id),
-            text(r.name),
-            int(PUBLIC_NAMESPACE),
+            text(r.relname),
+            int(r.namespace),
             text(r.relkind),
             int(OWNER_OID),
             int(am),
@@ -639,9 +664,10 @@ fn index_definition(index: &Listed, table: &Listed, columns: &[usize]) -> String
         columns.iter().filter_map(|&c| table.desc.columns().get(c)).map(|(n, _)| quote_ident(n)).collect();
     let unique = if is_key_index(index.id) { "UNIQUE " } else { "" };
     format!(
-        "CREATE {unique}INDEX {} ON public.{} USING btree ({})",
-        quote_ident(index.name),
-        quote_ident(table.name),
+        "CREATE {unique}INDEX {} ON {}.{} USING btree ({})",
+        quote_ident(index.relname),
+        quote_ident(table.schema),
+        quote_ident(table.relname),
         names.join(", ")
     )
 }
@@ -670,7 +696,7 @@ fn pg_constraint(relations: &[Listed]) -> Builder {
             b.row(vec![
                 constraint_oid(r.id, k),
                 text(&key.name),
-                int(PUBLIC_NAMESPACE),
+                int(r.namespace),
                 text(if key.primary { "p" } else { "u" }),
                 boolean(false),
                 boolean(false),
@@ -825,8 +851,8 @@ fn pg_tables(relations: &[Listed]) -> Builder {
     ]);
     for r in relations.iter().filter(|r| r.relkind == "r") {
         b.row(vec![
-            text("public"),
-            text(r.name),
+            text(r.schema),
+            text(r.relname),
             text(eddy_planner::catalog::OWNER),
             Datum::Null,
             boolean(has_index(relations, r.id)),
@@ -858,7 +884,7 @@ fn pg_views(relations: &[Listed], relkind: &str) -> Builder {
         ])
     };
     for r in relations.iter().filter(|r| r.relkind == relkind) {
-        let mut row = vec![text("public"), text(r.name), text(eddy_planner::catalog::OWNER)];
+        let mut row = vec![text(r.schema), text(r.relname), text(eddy_planner::catalog::OWNER)];
         if relkind == "m" {
             row.extend([Datum::Null, boolean(has_index(relations, r.id)), boolean(true)]);
         }
@@ -881,12 +907,12 @@ fn pg_indexes(relations: &[Listed]) -> Builder {
         let Some((on, columns)) = r.index_of else { continue };
         let Some(table) = relations.iter().find(|t| t.id == on) else { continue };
         let def = index_definition(r, table, columns);
-        b.row(vec![text("public"), text(table.name), text(r.name), Datum::Null, text(&def)]);
+        b.row(vec![text(table.schema), text(table.relname), text(r.relname), Datum::Null, text(&def)]);
     }
     b
 }
 
-fn schemata() -> Builder {
+fn schemata(namespaces: &[(i64, &str)]) -> Builder {
     let mut b = Builder::new(&[
         ("catalog_name", T),
         ("schema_name", T),
@@ -896,7 +922,7 @@ fn schemata() -> Builder {
         ("default_character_set_name", T),
         ("sql_path", T),
     ]);
-    for (_, name) in namespaces() {
+    for &(_, name) in namespaces {
         b.row(vec![
             text(DATABASE),
             text(name),
@@ -932,8 +958,8 @@ fn information_schema_tables(relations: &[Listed]) -> Builder {
         let insertable = if r.relkind == "r" { "YES" } else { "NO" };
         b.row(vec![
             text(DATABASE),
-            text("public"),
-            text(r.name),
+            text(r.schema),
+            text(r.relname),
             text(table_type),
             Datum::Null,
             Datum::Null,
@@ -999,8 +1025,8 @@ fn information_schema_columns(relations: &[Listed]) -> Builder {
             };
             b.row(vec![
                 text(DATABASE),
-                text("public"),
-                text(r.name),
+                text(r.schema),
+                text(r.relname),
                 text(name),
                 int4(i as i32 + 1),
                 r.defaults.get(i).cloned().flatten().map_or(Datum::Null, Datum::Text),
@@ -1035,7 +1061,7 @@ fn constraint_identity_columns(more: &[(&'static str, ScalarType)]) -> Builder {
 
 /// Their values for `key` of relation `r`.
 fn constraint_identity(key: &UniqueKey, r: &Listed) -> Vec<Datum> {
-    vec![text(DATABASE), text("public"), text(&key.name), text(DATABASE), text("public"), text(r.name)]
+    vec![text(DATABASE), text(r.schema), text(&key.name), text(DATABASE), text(r.schema), text(r.relname)]
 }
 
 /// PRIMARY KEY and UNIQUE constraints, as `information_schema.table_constraints` lists them.
@@ -1090,8 +1116,8 @@ fn information_schema_views(relations: &[Listed]) -> Builder {
     for r in relations.iter().filter(|r| r.relkind == "v" || r.relkind == "m") {
         b.row(vec![
             text(DATABASE),
-            text("public"),
-            text(r.name),
+            text(r.schema),
+            text(r.relname),
             text(view_query(r.create_sql)),
             text("NONE"),
             text("NO"),
@@ -1143,7 +1169,19 @@ mod tests {
     use super::*;
 
     fn listed<'a>(name: &'a str, relkind: &'static str, id: GlobalId, desc: &'a RelationDesc) -> Listed<'a> {
-        Listed { name, relkind, id, desc, keys: &[], index_of: None, create_sql: "", defaults: &[] }
+        let (namespace, schema, relname) = (PUBLIC_NAMESPACE, "public", name);
+        Listed {
+            relkind,
+            id,
+            desc,
+            keys: &[],
+            index_of: None,
+            create_sql: "",
+            defaults: &[],
+            namespace,
+            schema,
+            relname,
+        }
     }
 
     fn rows(item: CatalogItem) -> Vec<Row> {
@@ -1155,11 +1193,11 @@ mod tests {
     fn pg_class_lists_relations_with_user_oids() {
         let desc = RelationDesc::new(vec![column("a", ScalarType::Int64)]);
         let listed = [listed("t", "r", 3, &desc), listed("v", "m", 4, &desc)];
-        let rows = rows(resolve("pg_class", listed.into_iter()).expect("pg_class exists"));
+        let rows = rows(resolve("pg_class", listed.into_iter(), &BTreeMap::new()).expect("pg_class exists"));
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0][0], Datum::Int64(16387));
         assert_eq!(rows[1][3], Datum::Text("m".into()));
-        assert!(resolve("pg_nothing", std::iter::empty()).is_none());
+        assert!(resolve("pg_nothing", std::iter::empty(), &BTreeMap::new()).is_none());
     }
 
     #[test]
@@ -1168,14 +1206,17 @@ mod tests {
             column("id", ScalarType::Int64),
             nullable_column("amount", ScalarType::Numeric { precision: Some(10), scale: Some(2) }),
         ]);
-        let attributes = rows(resolve("pg_attribute", [listed("t", "r", 1, &desc)].into_iter()).unwrap());
+        let attributes =
+            rows(resolve("pg_attribute", [listed("t", "r", 1, &desc)].into_iter(), &BTreeMap::new()).unwrap());
         assert_eq!(attributes.len(), 2);
         let amount = &attributes[1];
         assert_eq!((&amount[1], &amount[2], &amount[5]), (&text("amount"), &int(1700), &int2(2)));
         assert_eq!(amount[7], int4(655366), "atttypmod of numeric(10,2)");
         assert_eq!(attributes[0][9], boolean(true), "id is NOT NULL");
 
-        let columns = rows(resolve("information_schema.columns", [listed("t", "r", 1, &desc)].into_iter()).unwrap());
+        let columns = rows(
+            resolve("information_schema.columns", [listed("t", "r", 1, &desc)].into_iter(), &BTreeMap::new()).unwrap(),
+        );
         let amount = &columns[1];
         assert_eq!((&amount[3], &amount[6], &amount[7]), (&text("amount"), &text("YES"), &text("numeric")));
         assert_eq!((&amount[10], &amount[12]), (&int4(10), &int4(2)));
