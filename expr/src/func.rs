@@ -26,6 +26,8 @@ pub(crate) use jsonb::to_jsonb;
 mod numeric;
 mod resolve;
 mod string;
+
+pub use string::quote_ident;
 mod to_char;
 
 pub use resolve::common_type;
