@@ -189,6 +189,19 @@ async fn column_defaults_and_serials_survive_kill_9() -> anyhow::Result<()> {
     server.restart()?;
     let client = server.connect().await?;
     assert_eq!(rows(&client, r#"SELECT "Order", "select" FROM "Odd T""#).await?, vec![row(&["1", "2"])]);
+
+    // A view created with another search_path keeps reading what it read then.
+    client
+        .batch_execute(
+            "CREATE SCHEMA s; CREATE TABLE s.items (x int); CREATE TABLE items (x int);
+             INSERT INTO s.items VALUES (1); INSERT INTO items VALUES (2);
+             SET search_path TO s, public; CREATE MATERIALIZED VIEW public.total AS SELECT sum(x) AS n FROM items",
+        )
+        .await?;
+    server.kill();
+    server.restart()?;
+    let client = server.connect().await?;
+    assert_eq!(rows(&client, "SELECT n FROM total").await?, vec![row(&["1"])]);
     Ok(())
 }
 

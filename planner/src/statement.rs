@@ -55,12 +55,16 @@ pub fn plan(
     let ctes = RefCell::new(Vec::new());
     let qcx = QueryCtx { catalog, stmt: ctx, params: &params, allow_now: true, referenced: &referenced, ctes: &ctes };
     let mut plan = plan_statement(&qcx, stmt)?;
-    // A view keeps the text its user wrote, not the rewrites it was planned through.
+    // A view keeps the text its user wrote, not the rewrites it was planned through, but
+    // with the names it found through `search_path` qualified: it is planned again on
+    // restart, with the default `search_path`.
     if let (Plan::CreateView { create_sql, target_lag, .. }, Statement::CreateView(cv)) = (&mut plan, &**original) {
-        if with_object_ids.is_some() || with_arrays.is_some() {
+        let qualified = qualify_found_names(&qcx, cv);
+        if with_object_ids.is_some() || with_arrays.is_some() || qualified.is_some() {
+            let cv = qualified.as_ref().unwrap_or(cv);
             *create_sql = match target_lag {
                 Some(target) => target_lag_create_sql(cv, target, view_options(cv)?.1),
-                None => original.to_string(),
+                None => Statement::CreateView(cv.clone()).to_string(),
             };
         }
     }
@@ -239,6 +243,44 @@ pub(crate) fn resolve_relation(qcx: &QueryCtx, name: &str) -> Option<crate::Cata
         }
     }
     qcx.catalog.resolve(name)
+}
+
+/// `cv` with each unqualified relation name that `search_path` resolved to another
+/// schema's object written as `schema.name`; None if there is none.
+fn qualify_found_names(qcx: &QueryCtx, cv: &ast::CreateView) -> Option<ast::CreateView> {
+    struct WithNames(Vec<String>);
+    impl ast::Visitor for WithNames {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &ast::Query) -> std::ops::ControlFlow<()> {
+            if let Some(with) = &query.with {
+                self.0.extend(with.cte_tables.iter().map(|c| normalize_ident(&c.alias.name)));
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let mut with_names = WithNames(Vec::new());
+    let _ = ast::Visit::visit(&cv.query, &mut with_names);
+    let mut cv = cv.clone();
+    let mut changed = false;
+    let _ = ast::visit_relations_mut(&mut cv.query, |relation: &mut ast::ObjectName| {
+        let [part] = relation.0.as_slice() else { return std::ops::ControlFlow::<()>::Continue(()) };
+        let Some(name) = part.as_ident().map(normalize_ident) else { return std::ops::ControlFlow::Continue(()) };
+        if with_names.0.contains(&name) {
+            return std::ops::ControlFlow::Continue(());
+        }
+        if let Some((schema, table)) = resolve_relation(qcx, &name)
+            .and_then(|item| item.name.split_once('.').map(|(s, t)| (s.to_string(), t.to_string())))
+        {
+            let ident = |n: &str| match crate::quote_ident(n) == n {
+                true => ast::Ident::new(n),
+                false => ast::Ident::with_quote('"', n),
+            };
+            *relation = ast::ObjectName::from(vec![ident(&schema), ident(&table)]);
+            changed = true;
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    changed.then_some(cv)
 }
 
 /// A new object's name must be in an existing schema (PostgreSQL's 3F000).
