@@ -1106,6 +1106,24 @@ const SCALAR_SUBQUERY_TABLE: &str = "?subquery?";
 /// the select list (how psql's `\d` shows indexes and keys) become lookups in
 /// `eddy_catalog.definitions`: scalar subqueries correlated by the oid.
 fn rewrite_definition_lookups(select: &Select) -> Result<std::borrow::Cow<'_, Select>, PlanError> {
+    use std::ops::ControlFlow;
+    const LOOKUPS: [&str; 2] = ["pg_get_indexdef", "pg_get_constraintdef"];
+    let is_lookup = |e: &Expr| {
+        ast::visit_expressions(e, |e| match e {
+            Expr::Function(f) if LOOKUPS.contains(&object_name(&f.name).as_str()) => ControlFlow::Break(()),
+            _ => ControlFlow::Continue(()),
+        })
+        .is_break()
+    };
+    let items = || {
+        select.projection.iter().filter_map(|item| match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+            _ => None,
+        })
+    };
+    if !items().any(is_lookup) {
+        return Ok(std::borrow::Cow::Borrowed(select));
+    }
     let lookup = |f: &ast::Function| -> Result<Option<Expr>, PlanError> {
         let part = match (object_name(&f.name).as_str(), function_arg_exprs(f)?.as_slice()) {
             ("pg_get_indexdef", [oid]) => format!("definition_oid = ({oid}) AND definition_part = 0"),
@@ -1118,41 +1136,25 @@ fn rewrite_definition_lookups(select: &Select) -> Result<std::borrow::Cow<'_, Se
         let sql = format!("(SELECT definition FROM eddy_catalog.definitions WHERE {part})");
         crate::parse_rewritten_expr(&sql).map(Some)
     };
-    let is_lookup = |e: &Expr| {
-        let mut found = false;
-        let _ = ast::visit_expressions(e, |e| {
-            found |= matches!(e, Expr::Function(f) if matches!(object_name(&f.name).as_str(), "pg_get_indexdef" | "pg_get_constraintdef"));
-            std::ops::ControlFlow::<()>::Continue(())
-        });
-        found
-    };
-    let items = select.projection.iter().filter_map(|item| match item {
-        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
-        _ => None,
-    });
-    if !items.into_iter().any(is_lookup) {
-        return Ok(std::borrow::Cow::Borrowed(select));
-    }
     let mut select = select.clone();
-    let mut failure = None;
     for item in &mut select.projection {
         if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
-            let _ = ast::visit_expressions_mut(e, |e| {
+            let rewritten = ast::visit_expressions_mut(e, |e| {
                 if let Expr::Function(f) = e {
                     match lookup(f) {
                         Ok(Some(rewritten)) => *e = rewritten,
                         Ok(None) => {}
-                        Err(err) => failure = Some(err),
+                        Err(err) => return ControlFlow::Break(err),
                     }
                 }
-                std::ops::ControlFlow::<()>::Continue(())
+                ControlFlow::Continue(())
             });
+            if let ControlFlow::Break(err) = rewritten {
+                return Err(err);
+            }
         }
     }
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(std::borrow::Cow::Owned(select)),
-    }
+    Ok(std::borrow::Cow::Owned(select))
 }
 
 fn extract_scalar_subqueries(select: &Select) -> Result<(std::borrow::Cow<'_, Select>, Vec<ast::Query>), PlanError> {

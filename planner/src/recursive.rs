@@ -14,7 +14,7 @@ use crate::PlanError;
 
 /// True if `cte` names itself in FROM (only such WITH queries are recursive).
 pub(crate) fn reads_itself(cte: &ast::Cte) -> bool {
-    references(&SetExpr::Query(cte.query.clone()), &normalize_ident(&cte.alias.name)) > 0
+    references(&*cte.query, &normalize_ident(&cte.alias.name)) > 0
 }
 
 /// Plans a self-referencing WITH query, which must be `base UNION [ALL] step` with only
@@ -103,10 +103,10 @@ fn next_recursion_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// How many times `body` names the relation `name` (unqualified) in FROM.
-fn references(body: &SetExpr, name: &str) -> usize {
+/// How many times `node` names the relation `name` (unqualified) in FROM.
+fn references(node: &impl ast::Visit, name: &str) -> usize {
     let mut count = 0;
-    let _ = ast::visit_relations(body, |relation: &ast::ObjectName| {
+    let _ = ast::visit_relations(node, |relation: &ast::ObjectName| {
         if let [part] = relation.0.as_slice() {
             if part.as_ident().is_some_and(|ident| normalize_ident(ident) == name) {
                 count += 1;

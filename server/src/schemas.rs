@@ -73,8 +73,9 @@ impl Coordinator {
                     }
                 }
             }
-            // Dependents last, as `drop_ids` wants them.
-            all.sort_by_key(|id| std::cmp::Reverse(self.dependents(*id).len()));
+            // Dependents last, as `drop_ids` wants them: what others read has more
+            // (transitive) dependents than they do.
+            all.sort_by_cached_key(|id| std::cmp::Reverse(self.dependents(*id).len()));
             self.drop_ids(&all);
             self.schemas.remove(&name);
         }

@@ -136,29 +136,26 @@ pub fn resolve<'a>(
     let mut namespaces: Vec<(i64, &str)> = BUILT_IN_NAMESPACES.to_vec();
     namespaces.extend(schemas.iter().map(|(name, &id)| (FIRST_USER_OID + id as i64, name.as_str())));
     // PRIMARY KEY and UNIQUE constraints are listed as indexes too, as PostgreSQL's are.
-    let key_index_descs: Vec<(GlobalId, &str, RelationDesc, &Listed)> = relations
+    let key_index_descs: Vec<(GlobalId, &str, RelationDesc, &Listed, &[usize])> = relations
         .iter()
         .flat_map(|r| {
             r.keys.iter().enumerate().map(move |(k, key)| {
                 let columns = key.columns.iter().filter_map(|&c| r.desc.columns().get(c).cloned()).collect();
-                (key_index_id(r.id, k), key.name.as_str(), RelationDesc::new(columns), r)
+                (key_index_id(r.id, k), key.name.as_str(), RelationDesc::new(columns), r, key.columns.as_slice())
             })
         })
         .collect();
-    let key_indexes = key_index_descs.iter().map(|(id, name, desc, table)| {
-        let k = (*id - key_index_id(table.id, 0)) as usize;
-        Listed {
-            relkind: "i",
-            id: *id,
-            desc,
-            keys: &[],
-            index_of: Some((table.id, &table.keys[k].columns)),
-            create_sql: "",
-            defaults: &[],
-            namespace: table.namespace,
-            schema: table.schema,
-            relname: name.strip_prefix(&format!("{}.", table.schema)).unwrap_or(name),
-        }
+    let key_indexes = key_index_descs.iter().map(|(id, name, desc, table, columns)| Listed {
+        relkind: "i",
+        id: *id,
+        desc,
+        keys: &[],
+        index_of: Some((table.id, columns)),
+        create_sql: "",
+        defaults: &[],
+        namespace: table.namespace,
+        schema: table.schema,
+        relname: name.strip_prefix(&format!("{}.", table.schema)).unwrap_or(name),
     });
     let relations: Vec<Listed> = relations.iter().cloned().chain(key_indexes).collect();
     let (position, table) = match name {
