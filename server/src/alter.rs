@@ -56,10 +56,11 @@ impl Coordinator {
         let has_indexes = self.indexes.values().any(|i| i.on == a.table);
         match a.rows {
             None => {
-                if let Some(column) = self.newly_not_null(a.table, &a.desc) {
+                let tightened = self.newly_not_null(a.table, &a.desc);
+                if !tightened.is_empty() {
                     let rows =
                         self.evaluate_now(session, &RelationExpr::get(a.table, old_name.clone(), a.desc.arity()))?;
-                    check_not_null(&rows, &a.desc, &[column], &old_name)?;
+                    check_not_null(&rows, &a.desc, &tightened, &old_name)?;
                 }
                 self.replace_definition(a.table, a.name, a.desc, a.defaults, keys);
             }
@@ -79,10 +80,12 @@ impl Coordinator {
         Ok(command("ALTER TABLE"))
     }
 
-    /// A column the alteration makes NOT NULL that was nullable.
-    fn newly_not_null(&self, table: GlobalId, desc: &RelationDesc) -> Option<usize> {
-        let old = &self.entries.get(&table)?.item.desc;
-        (0..desc.arity().min(old.arity())).find(|&c| old.columns()[c].1.nullable && !desc.columns()[c].1.nullable)
+    /// The columns the alteration makes NOT NULL that were nullable.
+    fn newly_not_null(&self, table: GlobalId, desc: &RelationDesc) -> Vec<usize> {
+        let Some(old) = self.entries.get(&table).map(|e| &e.item.desc) else { return vec![] };
+        (0..desc.arity().min(old.arity()))
+            .filter(|&c| old.columns()[c].1.nullable && !desc.columns()[c].1.nullable)
+            .collect()
     }
 
     /// Gives table `id` a new name and definition, its rows unchanged.
