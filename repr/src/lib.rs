@@ -1,7 +1,7 @@
 //! Eddy's fundamental data representation.
 //!
 //! Every other crate speaks in these types: a [`Datum`] is one SQL value, a [`Row`] a tuple
-//! of them, a [`ScalarType`] the SQL type of a column and a [`RelationDesc`] the names and
+//! of them (a [`PackedRow`] the same tuple as bytes, as dataflows hold it), a [`ScalarType`] the SQL type of a column and a [`RelationDesc`] the names and
 //! types of a relation's columns. [`Timestamp`] and [`Diff`] are the time and multiplicity
 //! of differential updates. [`strconv`] holds PostgreSQL's exact text forms of every type.
 //!
@@ -10,6 +10,7 @@
 pub mod datum;
 pub mod interval;
 pub mod jsonb;
+pub mod packed;
 pub mod relation;
 pub mod row;
 pub mod scalar;
@@ -19,6 +20,7 @@ pub mod strconv;
 pub use datum::Datum;
 pub use interval::Interval;
 pub use jsonb::Jsonb;
+pub use packed::PackedRow;
 pub use relation::{ColumnType, RelationDesc};
 pub use row::Row;
 pub use scalar::ScalarType;
