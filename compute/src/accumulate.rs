@@ -6,7 +6,7 @@
 use differential_dataflow::difference::{IsZero, Monoid, Multiply, Semigroup};
 use eddy_expr::func::numeric_div;
 use eddy_expr::{AggregateExpr, AggregateFunc, EvalError};
-use eddy_repr::{Datum, Diff, Row};
+use eddy_repr::{Datum, Diff, PackedRow};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use smallvec::{smallvec, SmallVec};
@@ -81,10 +81,10 @@ impl Accum {
     }
 
     /// The group's output row: key, then each aggregate's value.
-    pub fn finish(&self, key: Row, aggregates: &[AggregateExpr]) -> Result<Row, EvalError> {
-        let mut datums = key.into_datums();
+    pub fn finish(&self, key: PackedRow, aggregates: &[AggregateExpr]) -> Result<PackedRow, EvalError> {
+        let mut row = key;
         for (v, agg) in self.values.iter().zip(aggregates) {
-            datums.push(match (v, &agg.func) {
+            row.push(&match (v, &agg.func) {
                 (_, AggregateFunc::CountRows) => Datum::Int64(self.rows),
                 (AccValue::Count(n), _) => Datum::Int64(*n),
                 (AccValue::Int { count: 0, .. }, _) => Datum::Null,
@@ -100,7 +100,7 @@ impl Accum {
                 },
             });
         }
-        Ok(Row::new(datums))
+        Ok(row)
     }
 }
 
@@ -223,7 +223,7 @@ mod tests {
         for (value, diff) in changes {
             acc.plus_equals(&contribution(value, *diff));
         }
-        acc.finish(Row::empty(), &aggs()).unwrap().iter().map(|d| format!("{d:?}")).collect()
+        acc.finish(PackedRow::default(), &aggs()).unwrap().iter().map(|d| format!("{d:?}")).collect()
     }
 
     fn numeric(s: &str) -> String {
@@ -253,8 +253,8 @@ mod tests {
         let big = "79228162514264337593543950335";
         let mut acc = contribution(big, 1);
         acc.plus_equals(&contribution(big, 1));
-        assert!(matches!(acc.finish(Row::empty(), &aggs()), Err(EvalError::OutOfRange(_))));
+        assert!(matches!(acc.finish(PackedRow::default(), &aggs()), Err(EvalError::OutOfRange(_))));
         acc.plus_equals(&contribution(big, -1));
-        assert_eq!(acc.finish(Row::empty(), &aggs()).unwrap()[0], Datum::Numeric(Decimal::from_str(big).unwrap()));
+        assert_eq!(acc.finish(PackedRow::default(), &aggs()).unwrap().unpack()[0], Datum::Numeric(Decimal::from_str(big).unwrap()));
     }
 }

@@ -1,7 +1,8 @@
 //! Renders a `RelationExpr` as differential dataflow operators.
 //!
 //! Every operator produces `(oks, errs)`: rows, and evaluation errors raised by rows.
-//! Errors are data: a row that later disappears takes its error with it.
+//! Errors are data: a row that later disappears takes its error with it. Rows travel and
+//! are arranged packed ([`PackedRow`]); operators unpack them only to evaluate expressions.
 
 use std::collections::BTreeMap;
 
@@ -21,7 +22,7 @@ use eddy_expr::eval::{
 };
 use eddy_expr::window::window_partition;
 use eddy_expr::{AggregateExpr, AggregateFunc, EvalError, RelationExpr, ScalarExpr};
-use eddy_repr::{Datum, Diff, GlobalId, Row, Timestamp};
+use eddy_repr::{Datum, Diff, GlobalId, PackedRow, Row, Timestamp};
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::vec::{Filter, Map};
 use timely::dataflow::operators::ToStream;
@@ -30,10 +31,10 @@ use timely::dataflow::Scope;
 use crate::accumulate::{all_accumulable, Accum};
 
 /// An arrangement of rows (keys) with no values.
-pub type RowTrace = TraceAgent<KeySpine<Row, Timestamp, Diff>>;
+pub type RowTrace = TraceAgent<KeySpine<PackedRow, Timestamp, Diff>>;
 pub type ErrTrace = TraceAgent<KeySpine<EvalError, Timestamp, Diff>>;
 
-pub type Rows<'s, T = Timestamp> = VecCollection<'s, T, Row, Diff>;
+pub type Rows<'s, T = Timestamp> = VecCollection<'s, T, PackedRow, Diff>;
 pub type Errs<'s, T = Timestamp> = VecCollection<'s, T, EvalError, Diff>;
 
 /// What a dataflow's operators read: its inputs, and inside a recursive query's loop the
@@ -65,8 +66,8 @@ impl<'s, T: RenderTime> Imports<'s, T> {
 pub trait RenderTime: timely::progress::Timestamp + Lattice + Ord {
     /// `(key, accumulated value)` per key of `contributions`.
     fn accumulate<'s>(
-        contributions: VecCollection<'s, Self, Row, Accum>,
-    ) -> VecCollection<'s, Self, (Row, Accum), Diff>;
+        contributions: VecCollection<'s, Self, PackedRow, Accum>,
+    ) -> VecCollection<'s, Self, (PackedRow, Accum), Diff>;
 
     /// Renders a [`RelationExpr::Recursive`].
     fn render_recursive<'s>(
@@ -78,8 +79,8 @@ pub trait RenderTime: timely::progress::Timestamp + Lattice + Ord {
 
 impl RenderTime for Timestamp {
     fn accumulate<'s>(
-        contributions: VecCollection<'s, Self, Row, Accum>,
-    ) -> VecCollection<'s, Self, (Row, Accum), Diff> {
+        contributions: VecCollection<'s, Self, PackedRow, Accum>,
+    ) -> VecCollection<'s, Self, (PackedRow, Accum), Diff> {
         contributions.count_total_core::<Diff>()
     }
 
@@ -94,8 +95,8 @@ impl RenderTime for Timestamp {
 
 impl RenderTime for Product<Timestamp, u64> {
     fn accumulate<'s>(
-        contributions: VecCollection<'s, Self, Row, Accum>,
-    ) -> VecCollection<'s, Self, (Row, Accum), Diff> {
+        contributions: VecCollection<'s, Self, PackedRow, Accum>,
+    ) -> VecCollection<'s, Self, (PackedRow, Accum), Diff> {
         contributions.count_core::<Diff>()
     }
 
@@ -137,8 +138,8 @@ pub fn render<'s, T: RenderTime>(
             .cloned()
             .ok_or_else(|| EvalError::Internal(format!("dataflow input {name} ({id}) is not available")))?,
         RelationExpr::Constant { rows, .. } => {
-            let data: Vec<(Row, T, Diff)> = if imports.emit_constants {
-                rows.iter().map(|(r, d)| (r.clone(), T::minimum(), *d)).collect()
+            let data: Vec<(PackedRow, T, Diff)> = if imports.emit_constants {
+                rows.iter().map(|(r, d)| (PackedRow::pack(r), T::minimum(), *d)).collect()
             } else {
                 vec![]
             };
@@ -153,12 +154,12 @@ pub fn render<'s, T: RenderTime>(
         RelationExpr::Map { input, scalars } => {
             let (oks, errs) = render(scope, imports, input)?;
             let scalars = scalars.clone();
-            split(oks.map(move |row| map_row(row, &scalars)), errs)
+            split(oks.map(move |row| map_row(row.unpack(), &scalars).map(PackedRow::from)), errs)
         }
         RelationExpr::Filter { input, predicates } => {
             let (oks, errs) = render(scope, imports, input)?;
             let predicates = predicates.clone();
-            let results = oks.flat_map(move |row| match passes(&row, &predicates) {
+            let results = oks.flat_map(move |row| match passes(&row.unpack(), &predicates) {
                 Ok(true) => Some(Ok(row)),
                 Ok(false) => None,
                 Err(e) => Some(Err(e)),
@@ -168,10 +169,14 @@ pub fn render<'s, T: RenderTime>(
         RelationExpr::FlatMap { input, func, args } => {
             let (oks, errs) = render(scope, imports, input)?;
             let (func, args) = (func.clone(), args.clone());
-            let results = oks.flat_map(move |row| match expand_table_func(&func, &args, &row) {
+            let results = oks.flat_map(move |row| match expand_table_func(&func, &args, &row.unpack()) {
                 Ok(extras) => extras
                     .into_iter()
-                    .map(|extra| Ok(row.iter().cloned().chain(extra).collect::<Row>()))
+                    .map(|extra| {
+                        let mut out = row.clone();
+                        extra.iter().for_each(|d| out.push(d));
+                        Ok(out)
+                    })
                     .collect::<Vec<_>>(),
                 Err(e) => vec![Err(e)],
             });
@@ -181,31 +186,36 @@ pub fn render<'s, T: RenderTime>(
             let (l_oks, l_errs) = render(scope, imports, left)?;
             let (r_oks, r_errs) = render(scope, imports, right)?;
             let (lk, rk) = (left_key.clone(), right_key.clone());
-            let (l_keyed, l_errs) = split_pairs(l_oks.map(move |row| eval_key(&row, &lk).map(|k| (k, row))), l_errs);
-            let (r_keyed, r_errs) = split_pairs(r_oks.map(move |row| eval_key(&row, &rk).map(|k| (k, row))), r_errs);
+            let keyed = |key: Vec<ScalarExpr>| {
+                move |row: PackedRow| eval_key(&row.unpack(), &key).map(|k| (PackedRow::from(k), row))
+            };
+            let (l_keyed, l_errs) = split_pairs(l_oks.map(keyed(lk)), l_errs);
+            let (r_keyed, r_errs) = split_pairs(r_oks.map(keyed(rk)), r_errs);
             let l_arr = l_keyed.arrange_by_key();
             let r_arr = r_keyed.arrange_by_key();
-            let joined = l_arr.join_core(r_arr, |_k, l: &Row, r: &Row| Some(l.concat(r)));
+            let joined = l_arr.join_core(r_arr, |_k, l: &PackedRow, r: &PackedRow| Some(l.concat(r)));
             (joined, l_errs.concat(r_errs))
         }
         RelationExpr::Reduce { input, group_key, aggregates } if all_accumulable(aggregates) => {
             let (oks, errs) = render(scope, imports, input)?;
             let (group_key, aggs) = (group_key.clone(), aggregates.clone());
             let results = oks.map(move |row| {
-                let values = aggs.iter().map(|a| a.expr.eval(&row)).collect::<Result<Vec<_>, _>>()?;
+                let datums = row.unpack();
+                let values = aggs.iter().map(|a| a.expr.eval(&datums)).collect::<Result<Vec<_>, _>>()?;
                 Ok((row.project(&group_key), Accum::from_values(&values, &aggs)?))
             });
             let (contributions, new_errs) = split_results(results);
             let errs = errs.concat(new_errs);
-            let totals = T::accumulate(contributions.explode(|(key, accum): (Row, Accum)| Some((key, accum))));
+            let totals = T::accumulate(contributions.explode(|(key, accum): (PackedRow, Accum)| Some((key, accum))));
             // Groups are summed by their keys as written; groups whose keys are SQL twins
-            // (`1.0`, `1.00`) are then merged into one, shown with the smallest key.
+            // (`1.0`, `1.00`) are then merged into one, shown with the smallest key (packed
+            // rows sort as rows do, so the first).
             let (plain, twins) = partition(totals, |(key, _)| !key.has_twins());
             let aggs = aggregates.clone();
             let plain = plain.map(move |(key, accum)| accum.finish(key, &aggs));
             let aggs = aggregates.clone();
-            let merged = twins.map(|(key, accum)| (key.clone().sql_normalized(), (key, accum))).reduce(
-                move |_, groups: &[(&(Row, Accum), Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+            let merged = twins.map(|(key, accum)| (sql_normalized(&key), (key, accum))).reduce(
+                move |_, groups: &[(&(PackedRow, Accum), Diff)], out: &mut Vec<(Result<PackedRow, EvalError>, Diff)>| {
                     let mut total = Accum::zero();
                     for ((_, accum), n) in groups {
                         total.plus_equals(&accum.clone().multiply(n));
@@ -235,8 +245,9 @@ pub fn render<'s, T: RenderTime>(
             let (oks, errs) = render(scope, imports, input)?;
             let aggs = aggregates.clone();
             let inputs = oks.map(move |row| {
-                let values = aggs.iter().map(|a| a.expr.eval(&row)).collect::<Result<Vec<_>, _>>()?;
-                Ok(Row::new(values))
+                let datums = row.unpack();
+                let values = aggs.iter().map(|a| a.expr.eval(&datums)).collect::<Result<Vec<_>, _>>()?;
+                Ok(PackedRow::pack(&values))
             });
             let (mut partials, mut errs) = split(inputs, errs);
             let funcs: Vec<AggregateFunc> = aggregates.iter().map(|a| a.func.clone()).collect();
@@ -244,15 +255,16 @@ pub fn render<'s, T: RenderTime>(
                 let folded = partials
                     .map(move |row| {
                         let bucket = buckets.map(|b| Datum::Int64((row.hashed() % b) as i64));
-                        (Row::new(bucket.into_iter().collect()), row)
+                        (PackedRow::pack(bucket.as_slice()), row)
                     })
                     .reduce({
                         let funcs = funcs.clone();
-                        move |_, rows: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                        move |_, rows: &[(&PackedRow, Diff)], out: &mut Vec<(Result<PackedRow, EvalError>, Diff)>| {
+                            let rows = unpacked(rows);
                             let folded = (funcs.iter().enumerate())
                                 .map(|(i, f)| f.eval(rows.iter().map(|(r, d)| (&r[i], *d))))
                                 .collect::<Result<Vec<_>, _>>();
-                            out.push((folded.map(Row::new), 1));
+                            out.push((folded.map(|values| PackedRow::pack(&values)), 1));
                         }
                     })
                     .map(|(_, row)| row);
@@ -265,11 +277,13 @@ pub fn render<'s, T: RenderTime>(
             let group_key = group_key.clone();
             let aggregates = aggregates.clone();
             let key_columns = group_key.clone();
-            let keyed = oks.map(move |row| (row.project(&key_columns).sql_normalized(), row));
-            let reduced =
-                keyed.reduce(move |key: &Row, rows: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
-                    out.push((reduce_group(&group_key, key, rows, &aggregates), 1));
-                });
+            let keyed = oks.map(move |row| (sql_normalized(&row.project(&key_columns)), row));
+            let reduced = keyed.reduce(
+                move |key: &PackedRow, rows: &[(&PackedRow, Diff)], out: &mut Vec<(Result<PackedRow, EvalError>, Diff)>| {
+                    let group = reduce_group(&group_key, &key.unpack(), &borrowed(&unpacked(rows)), &aggregates);
+                    out.push((group.map(PackedRow::from), 1));
+                },
+            );
             split(reduced.map(|(_k, v)| v), errs)
         }
         RelationExpr::Distinct { input } => {
@@ -289,25 +303,25 @@ pub fn render<'s, T: RenderTime>(
                 for buckets in REDUCTION_BUCKETS {
                     let keep = Some(limit.saturating_add(*offset));
                     oks = top_k_stage(oks, order.clone(), keep, 0, move |row| {
-                        Row::new(vec![Datum::Int64((row.hashed() % buckets) as i64)])
+                        PackedRow::pack(&[Datum::Int64((row.hashed() % buckets) as i64)])
                     });
                 }
             }
             let key_columns = group_key.clone();
             let kept =
-                top_k_stage(oks, order.clone(), *limit, *offset, move |row| row.project(&key_columns).sql_normalized());
+                top_k_stage(oks, order.clone(), *limit, *offset, move |row| sql_normalized(&row.project(&key_columns)));
             (kept, errs)
         }
         RelationExpr::Window { input, partition_key, order, funcs } => {
             let (oks, errs) = render(scope, imports, input)?;
             let key_columns = partition_key.clone();
             let (order, funcs) = (order.clone(), funcs.clone());
-            let computed = oks.map(move |row| (row.project(&key_columns).sql_normalized(), row)).reduce(
-                move |_, rows: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| match window_partition(
-                    rows, &order, &funcs,
-                ) {
-                    Ok(rows) => out.extend(consolidate(rows).into_iter().map(|(r, d)| (Ok(r), d))),
-                    Err(e) => out.push((Err(e), 1)),
+            let computed = oks.map(move |row| (sql_normalized(&row.project(&key_columns)), row)).reduce(
+                move |_, rows: &[(&PackedRow, Diff)], out: &mut Vec<(Result<PackedRow, EvalError>, Diff)>| {
+                    match window_partition(&borrowed(&unpacked(rows)), &order, &funcs) {
+                        Ok(rows) => out.extend(consolidate(rows).into_iter().map(|(r, d)| (Ok(PackedRow::from(r)), d))),
+                        Err(e) => out.push((Err(e), 1)),
+                    }
                 },
             );
             split(computed.map(|(_, row)| row), errs)
@@ -323,7 +337,7 @@ pub fn render<'s, T: RenderTime>(
                 });
                 errs_all = errs_all.concat(errs);
             }
-            let oks = oks_all.unwrap_or_else(|| Vec::<(Row, T, Diff)>::new().to_stream(scope).as_collection());
+            let oks = oks_all.unwrap_or_else(|| Vec::<(PackedRow, T, Diff)>::new().to_stream(scope).as_collection());
             (oks, errs_all)
         }
         RelationExpr::Negate { input } => {
@@ -395,7 +409,7 @@ fn render_recursive<'s>(
             ),
             false => made,
         };
-        let within_limit = move |update: &(Row, Product<Timestamp, u64>, Diff)| update.1.inner < max_rounds;
+        let within_limit = move |update: &(PackedRow, Product<Timestamp, u64>, Diff)| update.1.inner < max_rounds;
         added_var.set(new_rows.clone().inner.filter(within_limit).as_collection());
         // `all(i) + added(i+1)`, consolidated: unconsolidated, each round would carry every
         // earlier round's updates again.
@@ -462,11 +476,12 @@ fn top_k_stage<'s, T: RenderTime>(
     order: Vec<eddy_expr::ColumnOrder>,
     limit: Option<usize>,
     offset: usize,
-    key: impl Fn(&Row) -> Row + 'static,
+    key: impl Fn(&PackedRow) -> PackedRow + 'static,
 ) -> Rows<'s, T> {
     rows.map(move |row| (key(&row), row))
-        .reduce(move |_, rows: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| {
-            out.extend(top_k(rows, &order, limit, offset))
+        .reduce(move |_, rows: &[(&PackedRow, Diff)], out: &mut Vec<(PackedRow, Diff)>| {
+            let kept = top_k(&borrowed(&unpacked(rows)), &order, limit, offset);
+            out.extend(kept.into_iter().map(|(row, diff)| (PackedRow::from(row), diff)))
         })
         .map(|(_, row)| row)
 }
@@ -477,10 +492,31 @@ fn top_k_stage<'s, T: RenderTime>(
 fn keep_per_sql_class<'s, T: RenderTime>(rows: Rows<'s, T>, wanted: fn(Diff) -> Diff) -> Rows<'s, T> {
     let (plain, twins) = partition(rows, |row| !row.has_twins());
     let plain = plain.threshold(move |_, count: &Diff| wanted(*count));
-    let kept = twins
-        .map(|row| (row.clone().sql_normalized(), row))
-        .reduce(move |_, rows: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| out.extend(keep_of_twins(rows, wanted)));
+    let kept = twins.map(|row| (sql_normalized(&row), row)).reduce(
+        move |_, rows: &[(&PackedRow, Diff)], out: &mut Vec<(PackedRow, Diff)>| {
+            let kept = keep_of_twins(&borrowed(&unpacked(rows)), wanted);
+            out.extend(kept.into_iter().map(|(row, diff)| (PackedRow::from(row), diff)))
+        },
+    );
     plain.concat(kept.map(|(_, row)| row))
+}
+
+/// The row with its values replaced by their SQL representatives (`Row::sql_normalized`):
+/// the key to group or match SQL-equal rows by. Most rows have no such values.
+fn sql_normalized(row: &PackedRow) -> PackedRow {
+    match row.has_twins() {
+        true => PackedRow::from(row.unpack().sql_normalized()),
+        false => row.clone(),
+    }
+}
+
+/// A reduce's input rows unpacked, for the functions that evaluate groups of rows.
+fn unpacked(rows: &[(&PackedRow, Diff)]) -> Vec<(Row, Diff)> {
+    rows.iter().map(|(row, diff)| (row.unpack(), *diff)).collect()
+}
+
+fn borrowed(rows: &[(Row, Diff)]) -> Vec<(&Row, Diff)> {
+    rows.iter().map(|(row, diff)| (row, *diff)).collect()
 }
 
 /// Splits a collection in one pass: records for which `first` holds, and the rest.
@@ -501,7 +537,7 @@ fn empty_errs<T: RenderTime>(scope: Scope<'_, T>) -> Errs<'_, T> {
 
 /// Rows go on, errors join `errs`.
 fn split<'s, T: RenderTime>(
-    results: VecCollection<'s, T, Result<Row, EvalError>, Diff>,
+    results: VecCollection<'s, T, Result<PackedRow, EvalError>, Diff>,
     errs: Errs<'s, T>,
 ) -> (Rows<'s, T>, Errs<'s, T>) {
     let (oks, new_errs) = split_results(results);
@@ -509,9 +545,9 @@ fn split<'s, T: RenderTime>(
 }
 
 fn split_pairs<'s, T: RenderTime>(
-    results: VecCollection<'s, T, Result<(Row, Row), EvalError>, Diff>,
+    results: VecCollection<'s, T, Result<(PackedRow, PackedRow), EvalError>, Diff>,
     errs: Errs<'s, T>,
-) -> (VecCollection<'s, T, (Row, Row), Diff>, Errs<'s, T>) {
+) -> (VecCollection<'s, T, (PackedRow, PackedRow), Diff>, Errs<'s, T>) {
     let (oks, new_errs) = split_results(results);
     (oks, errs.concat(new_errs))
 }

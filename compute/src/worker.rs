@@ -11,7 +11,7 @@ use differential_dataflow::trace::cursor::{cursor_list, Cursor};
 use differential_dataflow::trace::implementations::spine_fueled::SpineBatch;
 use differential_dataflow::trace::TraceReader;
 use eddy_expr::{EvalError, KeyRange, Pipeline, RelationExpr};
-use eddy_repr::{Diff, GlobalId, Row, Timestamp};
+use eddy_repr::{Diff, GlobalId, PackedRow, Timestamp};
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::Probe;
 use timely::progress::frontier::AntichainRef;
@@ -27,7 +27,7 @@ struct Maintained {
     probe: ProbeHandle<Timestamp>,
     dataflow: usize,
     /// Tables only: where their updates enter.
-    input: Option<InputSession<Timestamp, Row, Diff>>,
+    input: Option<InputSession<Timestamp, PackedRow, Diff>>,
 }
 
 struct PendingPeek {
@@ -105,7 +105,7 @@ impl State {
                 if let Some(input) = self.collections.get_mut(&id).and_then(|c| c.input.as_mut()) {
                     input.advance_to(time.max(*input.time()));
                     for (row, diff) in updates {
-                        input.update(row, diff);
+                        input.update(PackedRow::from(row), diff);
                     }
                 }
             }
@@ -145,7 +145,7 @@ impl State {
         let (ok_sender, err_sender) = (sender.clone(), sender.clone());
         let (ok_gone, err_gone) = (gone.clone(), gone.clone());
         worker.dataflow::<Timestamp, _, _>(|scope| {
-            let oks = c.oks.import(scope).as_collection(|k: &Row, _| k.clone());
+            let oks = c.oks.import(scope).as_collection(|k: &PackedRow, _| k.unpack());
             let errs = c.errs.import(scope).as_collection(|k: &EvalError, _| k.clone());
             oks.inspect_batch(move |_, updates| {
                 if !updates.is_empty() && ok_sender.send(SubscribeEvent::Updates(updates.to_vec())).is_err() {
@@ -195,7 +195,7 @@ impl State {
         let dataflow = worker.next_dataflow_index();
         let now = self.now;
         let (mut input, oks, errs) = worker.dataflow::<Timestamp, _, _>(|scope| {
-            let (input, rows) = scope.new_collection::<Row, Diff>();
+            let (input, rows) = scope.new_collection::<PackedRow, Diff>();
             let no_errs = crate::render::render(scope, &Imports::new(false), &RelationExpr::Union { inputs: vec![] })
                 .map(|(_, e)| e);
             let errs = match no_errs {
@@ -220,7 +220,7 @@ impl State {
             let mut imports = Imports::new(emit_constants);
             for dep in expr.depends_on() {
                 if let Some(m) = collections.get_mut(&dep) {
-                    let mut oks = m.oks.import(scope).as_collection(|k: &Row, _| k.clone());
+                    let mut oks = m.oks.import(scope).as_collection(|k: &PackedRow, _| k.clone());
                     let mut errs = m.errs.import(scope).as_collection(|k: &EvalError, _| k.clone());
                     if let Some(r) = refresh {
                         oks = oks.delay(move |t| r.visible_at(*t));
@@ -237,7 +237,7 @@ impl State {
                     use timely::dataflow::operators::ToStream;
                     let errs = if emit_constants { errs } else { vec![] };
                     (
-                        Vec::<(Row, Timestamp, Diff)>::new().to_stream(scope).as_collection(),
+                        Vec::<(PackedRow, Timestamp, Diff)>::new().to_stream(scope).as_collection(),
                         errs.to_stream(scope).as_collection(),
                     )
                 }
@@ -305,16 +305,18 @@ fn read_at(c: &mut Maintained, time: Timestamp, pipeline: &Pipeline, ranges: &[K
     let Some(batches) = c.oks.batches_through(AntichainRef::new(&[])) else { return Ok(out) };
     let (mut cursor, storage) = cursor_list(batches);
     for range in ranges {
+        // Packed rows sort as rows do, so the range's first row is where a seek lands.
         if !range.is_everything() {
-            cursor.seek_key(&storage, &range.start());
+            cursor.seek_key(&storage, &PackedRow::from(range.start()));
         }
-        while let Some(row) = cursor.get_key(&storage) {
-            if range.is_past(row) {
+        while let Some(packed) = cursor.get_key(&storage) {
+            let row = packed.unpack();
+            if range.is_past(&row) {
                 break;
             }
             let count = count_at(&mut cursor, &storage, time);
             if count != 0 {
-                if let Some(result) = pipeline.apply(row)? {
+                if let Some(result) = pipeline.apply(&row)? {
                     out.push((result, count));
                 }
             }
