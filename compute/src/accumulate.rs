@@ -255,6 +255,9 @@ mod tests {
         acc.plus_equals(&contribution(big, 1));
         assert!(matches!(acc.finish(PackedRow::default(), &aggs()), Err(EvalError::OutOfRange(_))));
         acc.plus_equals(&contribution(big, -1));
-        assert_eq!(acc.finish(PackedRow::default(), &aggs()).unwrap().unpack()[0], Datum::Numeric(Decimal::from_str(big).unwrap()));
+        assert_eq!(
+            acc.finish(PackedRow::default(), &aggs()).unwrap().unpack()[0],
+            Datum::Numeric(Decimal::from_str(big).unwrap())
+        );
     }
 }

@@ -9,7 +9,8 @@
 //! parallel error collection, so a bad row poisons reads of that view only.
 //!
 //! This crate knows nothing of SQL text, sessions, sources or storage; it receives
-//! updates `(Row, Timestamp, Diff)` and answers peeks.
+//! updates `(Row, Timestamp, Diff)` and answers peeks. Inside, rows are packed
+//! ([`eddy_repr::PackedRow`]): that is what dataflows move and arrangements hold.
 
 mod accumulate;
 pub mod render;
@@ -76,8 +77,9 @@ pub enum Command {
 }
 
 /// What an arrangement holds in memory: its updates (rows at their distinct times, not
-/// yet consolidated) and their bytes (each row once per batch it is in, with its datums'
-/// heap, plus a time and a count per update; allocator overhead not included).
+/// yet consolidated) and their bytes (each packed row once per batch it is in, with its
+/// heap bytes if it is too wide to be inline, plus a time and a count per update;
+/// allocator overhead not included).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ArrangementSize {
     pub updates: usize,

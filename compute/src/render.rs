@@ -215,7 +215,9 @@ pub fn render<'s, T: RenderTime>(
             let plain = plain.map(move |(key, accum)| accum.finish(key, &aggs));
             let aggs = aggregates.clone();
             let merged = twins.map(|(key, accum)| (sql_normalized(&key), (key, accum))).reduce(
-                move |_, groups: &[(&(PackedRow, Accum), Diff)], out: &mut Vec<(Result<PackedRow, EvalError>, Diff)>| {
+                move |_,
+                      groups: &[(&(PackedRow, Accum), Diff)],
+                      out: &mut Vec<(Result<PackedRow, EvalError>, Diff)>| {
                     let mut total = Accum::zero();
                     for ((_, accum), n) in groups {
                         total.plus_equals(&accum.clone().multiply(n));
@@ -279,7 +281,9 @@ pub fn render<'s, T: RenderTime>(
             let key_columns = group_key.clone();
             let keyed = oks.map(move |row| (sql_normalized(&row.project(&key_columns)), row));
             let reduced = keyed.reduce(
-                move |key: &PackedRow, rows: &[(&PackedRow, Diff)], out: &mut Vec<(Result<PackedRow, EvalError>, Diff)>| {
+                move |key: &PackedRow,
+                      rows: &[(&PackedRow, Diff)],
+                      out: &mut Vec<(Result<PackedRow, EvalError>, Diff)>| {
                     let group = reduce_group(&group_key, &key.unpack(), &borrowed(&unpacked(rows)), &aggregates);
                     out.push((group.map(PackedRow::from), 1));
                 },
