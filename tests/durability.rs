@@ -534,15 +534,17 @@ async fn full_disk(mount: &Path) -> anyhow::Result<()> {
     let mut failure = None;
     for i in 0..50 {
         if let Err(e) = client.batch_execute(&format!("INSERT INTO t VALUES ({}, '{big}')", 100 + i)).await {
-            failure = Some(e);
+            failure = Some((100 + i, e));
             break;
         }
     }
-    let e = failure.ok_or_else(|| anyhow::anyhow!("no write failed on a full disk"))?;
+    let (failed_id, e) = failure.ok_or_else(|| anyhow::anyhow!("no write failed on a full disk"))?;
     assert_eq!(e.code().map(|c| c.code()), Some("53100"), "{e:?}");
     let message = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
     assert!(message.contains("no space left"), "{message}");
     // Still serving; the failed write is not visible (only acknowledged ones are).
+    let failed = rows(&client, &format!("SELECT count(*) FROM t WHERE id = {failed_id}")).await?;
+    assert_eq!(failed, vec![row(&["0"])], "the refused INSERT was undone in memory too");
     let before: Vec<Vec<Option<String>>> = rows(&client, "SELECT count(*) FROM t").await?;
     let other = server.connect().await?;
     assert_eq!(rows(&other, "SELECT 1 + 1").await?, vec![row(&["2"])], "new sessions are served");

@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 use eddy_expr::{EvalError, KeyRange, Pipeline, RelationExpr};
-use eddy_repr::{Diff, GlobalId, Row, Timestamp};
+use eddy_repr::{Diff, GlobalId, PackedRow, Row, Timestamp};
 
 /// An instruction to every worker.
 #[derive(Clone, Debug)]
@@ -45,7 +45,7 @@ pub enum Command {
     /// arrangements then route every row to the worker that owns it.
     Update {
         id: GlobalId,
-        updates: Vec<(Row, Diff)>,
+        updates: Vec<(PackedRow, Diff)>,
         time: Timestamp,
     },
     /// Promises no more updates before `time` to any table.
@@ -175,6 +175,12 @@ pub fn collect_peek_unless(
     }
 }
 
+/// Updates in the form [`Compute::update`] takes. Packing a row costs less than cloning
+/// it, so a writer that must keep its rows (to make them durable) packs a copy.
+pub fn pack_updates(updates: &[(Row, Diff)]) -> Vec<(PackedRow, Diff)> {
+    updates.iter().map(|(row, diff)| (PackedRow::pack(row), *diff)).collect()
+}
+
 /// Handle to the running workers.
 pub struct Compute {
     senders: Vec<Sender<Command>>,
@@ -228,7 +234,7 @@ impl Compute {
 
     /// Applies `updates` to table `id` at `time`, spreading them over the workers so that
     /// every worker shares the work of feeding them in (none is cloned).
-    pub fn update(&self, id: GlobalId, mut updates: Vec<(Row, Diff)>, time: Timestamp) {
+    pub fn update(&self, id: GlobalId, mut updates: Vec<(PackedRow, Diff)>, time: Timestamp) {
         let share = updates.len().div_ceil(self.workers());
         for sender in self.senders.iter().rev() {
             let mine = updates.split_off(updates.len().saturating_sub(share));

@@ -105,7 +105,7 @@ impl State {
                 if let Some(input) = self.collections.get_mut(&id).and_then(|c| c.input.as_mut()) {
                     input.advance_to(time.max(*input.time()));
                     for (row, diff) in updates {
-                        input.update(PackedRow::from(row), diff);
+                        input.update(row, diff);
                     }
                 }
             }

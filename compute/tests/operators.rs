@@ -282,7 +282,7 @@ fn run(workers: usize, batches: Vec<Vec<Change>>) {
             updates.entry(id).or_default().push((r, diff));
         }
         for (id, ups) in updates {
-            compute.update(id, ups, time);
+            compute.update(id, eddy_compute::pack_updates(&ups), time);
         }
         compute.send(Command::AdvanceTime { time: time + 1 });
         for (i, (name, plan)) in plans.iter().enumerate() {

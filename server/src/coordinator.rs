@@ -16,7 +16,7 @@ use eddy_planner::{
     Catalog, CatalogItem, ItemKind, ObjectKind, Plan, QueryPlan, RowSetFinishing, ShowKind, SubscribePlanTarget,
     UniqueKey,
 };
-use eddy_repr::{strconv, ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
+use eddy_repr::{strconv, ColumnType, Datum, Diff, GlobalId, PackedRow, RelationDesc, Row, ScalarType, Timestamp};
 
 use eddy_storage::durable::{CatalogRecord, Store};
 
@@ -503,8 +503,8 @@ impl Coordinator {
                 for (table, changes) in &by_table {
                     self.check_unique(*table, changes, &[])?;
                 }
-                let time = self.apply_in_memory(pending.clone());
-                self.persist_table_writes(session, pending, time);
+                let time = self.apply_table_writes(session, &pending);
+                self.persist_table_writes(pending, time);
                 Ok(ExecuteResponse::TransactionEnd { tag: "COMMIT".into() })
             }
             Plan::Rollback => {
@@ -1054,8 +1054,8 @@ impl Coordinator {
             session.pending_writes.push((table, changes));
         } else {
             let writes = vec![(table, changes)];
-            let time = self.apply_in_memory(writes.clone());
-            self.persist_table_writes(session, writes, time);
+            let time = self.apply_table_writes(session, &writes);
+            self.persist_table_writes(writes, time);
         }
         Ok(())
     }
@@ -1063,7 +1063,20 @@ impl Coordinator {
     /// Applies several collections' changes atomically in compute: one timestamp for all.
     /// Durability is the caller's: tables queue them to the store (and the session waits
     /// for them before answering), sources have persisted them already. Returns the time.
-    pub fn apply_in_memory(&mut self, writes: Vec<(GlobalId, Collection)>) -> Timestamp {
+    pub fn apply_in_memory(&mut self, writes: &[(GlobalId, Collection)]) -> Timestamp {
+        self.apply_packed(writes.iter().map(|(id, updates)| (*id, eddy_compute::pack_updates(updates))).collect())
+    }
+
+    /// [`Coordinator::apply_in_memory`] of a session's table writes, which the session
+    /// keeps (packed) until they are durable, to undo them if they cannot be made so.
+    fn apply_table_writes(&mut self, session: &mut Session, writes: &[(GlobalId, Collection)]) -> Timestamp {
+        let packed: Vec<_> = writes.iter().map(|(id, updates)| (*id, eddy_compute::pack_updates(updates))).collect();
+        session.unsynced.extend(packed.iter().filter(|(_, updates)| !updates.is_empty()).cloned());
+        self.apply_packed(packed)
+    }
+
+    /// [`Coordinator::apply_in_memory`] of packed updates.
+    pub fn apply_packed(&mut self, writes: Vec<(GlobalId, Vec<(PackedRow, Diff)>)>) -> Timestamp {
         if writes.is_empty() {
             return self.last_write;
         }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use eddy_compute::{Command, SubscribeEvent};
 use eddy_expr::eval::Collection;
 use eddy_planner::{ItemKind, Plan, StatementContext};
-use eddy_repr::{GlobalId, Row, Timestamp};
+use eddy_repr::{Diff, GlobalId, PackedRow, Row, Timestamp};
 use eddy_storage::durable::{CatalogRecord, Store, WriteSet};
 use tracing::{info, warn};
 
@@ -121,17 +121,11 @@ impl Coordinator {
     /// With each table's rows goes the time they were written at (as its upper): after a
     /// restart, a view's stored output is only used if it includes every write to its
     /// tables, so that a read never misses a write the client was told was committed.
-    pub(crate) fn persist_table_writes(
-        &self,
-        session: &mut Session,
-        writes: Vec<(GlobalId, Collection)>,
-        time: Timestamp,
-    ) {
+    pub(crate) fn persist_table_writes(&self, writes: Vec<(GlobalId, Collection)>, time: Timestamp) {
         let updates: Vec<_> = writes.into_iter().filter(|(_, c)| !c.is_empty()).collect();
         if updates.is_empty() {
             return;
         }
-        session.unsynced.extend(updates.iter().cloned());
         let uppers = updates.iter().map(|(id, _)| (*id, time + 1)).collect();
         self.store.enqueue(WriteSet { updates, uppers, ..WriteSet::default() });
     }
@@ -471,6 +465,7 @@ fn load_all(coord: &Mutex<Coordinator>) -> Result<(), AdapterError> {
         // is sent: memory stays close to what the arrangements need.
         let mut in_flight: Option<crossbeam_channel::Receiver<eddy_compute::PeekResponse>> = None;
         store.read_collection(id, LOAD_CHUNK, |chunk| {
+            let chunk = eddy_compute::pack_updates(&chunk);
             let Ok(mut c) = coord.lock() else { return };
             let Some(loaded) = c.loading.get_mut(&id) else { return }; // dropped meanwhile
             *loaded += chunk.len() as u64;
@@ -557,10 +552,10 @@ fn write_outputs(
 
 /// Undoes writes the store refused (with ticket up to `ticket`), in memory only: they
 /// never reached disk.
-pub(crate) fn undo(coord: &mut Coordinator, writes: Vec<(GlobalId, Collection)>, ticket: u64) {
+pub(crate) fn undo(coord: &mut Coordinator, writes: Vec<(GlobalId, Vec<(PackedRow, Diff)>)>, ticket: u64) {
     let negated: Vec<_> =
         writes.into_iter().map(|(id, rows)| (id, rows.into_iter().map(|(r, d)| (r, -d)).collect())).collect();
     warn!("a write could not be made durable and was undone");
-    coord.apply_in_memory(negated);
+    coord.apply_packed(negated);
     coord.undone_through = coord.undone_through.max(ticket);
 }

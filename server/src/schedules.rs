@@ -399,15 +399,11 @@ impl Coordinator {
                 let changes = eval::consolidate(changes);
                 rows_changed = changes.iter().map(|(_, d)| d.unsigned_abs()).sum();
                 if !changes.is_empty() {
-                    let time = self.apply_in_memory(vec![(id, changes.clone())]);
+                    let updates = vec![(id, changes)];
+                    let time = self.apply_in_memory(&updates);
                     // Not waited for: a lost refresh is recomputed after a restart.
                     let uppers = vec![(id, time + 1)];
-                    self.store.enqueue(WriteSet {
-                        updates: vec![(id, changes)],
-                        uppers,
-                        no_sync: true,
-                        ..WriteSet::default()
-                    });
+                    self.store.enqueue(WriteSet { updates, uppers, no_sync: true, ..WriteSet::default() });
                 }
                 None
             }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use eddy_expr::eval::Collection;
-use eddy_repr::GlobalId;
+use eddy_repr::{Diff, GlobalId, PackedRow};
 
 use crate::cancel::CancelSignal;
 use crate::copy::CopyState;
@@ -47,8 +47,8 @@ pub struct Session {
     /// Writes made inside BEGIN ... COMMIT, applied together at COMMIT.
     pub pending_writes: Vec<(GlobalId, Collection)>,
     /// Writes applied by the statement running now that are not yet known durable:
-    /// undone if the data directory cannot take them.
-    pub unsynced: Vec<(GlobalId, Collection)>,
+    /// undone if the data directory cannot take them. Packed, as compute takes them.
+    pub unsynced: Vec<(GlobalId, Vec<(PackedRow, Diff)>)>,
     pub copy_in: Option<CopyState>,
     /// Cursors over subscriptions, by name.
     pub cursors: BTreeMap<String, Cursor>,

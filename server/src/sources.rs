@@ -355,7 +355,7 @@ impl Coordinator {
         let writes: Vec<_> =
             running.outputs.iter().copied().zip(batch.updates).filter(|(_, updates)| !updates.is_empty()).collect();
         if !writes.is_empty() {
-            self.apply_in_memory(writes);
+            self.apply_in_memory(&writes);
         }
         let upper = self.last_write;
         if let Some(running) = self.sources.running.get_mut(&source) {
