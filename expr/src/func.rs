@@ -28,6 +28,7 @@ mod resolve;
 mod string;
 
 pub use string::quote_ident;
+mod from_char;
 mod to_char;
 
 pub use resolve::common_type;
@@ -323,7 +324,10 @@ pub enum Func {
     MakeDate,
     MakeTimestamp,
     MakeInterval,
+    /// `to_timestamp(double)`, and `to_timestamp(text, template)` reading by a template.
     ToTimestamp,
+    /// `to_date(text, template)`.
+    ToDate,
     /// `to_char(timestamp | timestamptz, template)`.
     ToChar,
     DateBin {
@@ -570,6 +574,7 @@ impl Func {
             | Func::MakeTimestamp
             | Func::MakeInterval
             | Func::ToTimestamp
+            | Func::ToDate
             | Func::ToChar
             | Func::DateBin { .. }
             | Func::JustifyDays
@@ -774,6 +779,7 @@ impl Func {
             Func::MakeTimestamp => "make_timestamp",
             Func::MakeInterval => "make_interval",
             Func::ToTimestamp => "to_timestamp",
+            Func::ToDate => "to_date",
             Func::ToChar => "to_char",
             Func::DateBin { .. } => "date_bin",
             Func::JustifyDays => "justify_days",

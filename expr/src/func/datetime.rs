@@ -1010,6 +1010,16 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
         )?)),
         (MakeInterval, 0..=7) => Ok(Datum::Interval(make_interval(args)?)),
         (ToTimestamp, 1) => to_timestamp(as_f64(&args[0])?),
+        (ToTimestamp | ToDate, 2) => {
+            let (Datum::Text(input), Datum::Text(template)) = (&args[0], &args[1]) else {
+                return Err(type_error(func, args));
+            };
+            let read = super::from_char::parse(input, template)?;
+            Ok(match func {
+                ToDate => Datum::Date(read.date()),
+                _ => Datum::TimestampTz(read.and_utc()),
+            })
+        }
         (ToChar, 2) => {
             let template = match &args[1] {
                 Datum::Text(t) => t,

@@ -628,7 +628,8 @@ fn function_candidates(name: &str) -> Vec<Cand> {
             let full = [I4, I4, I4, I4, I4, I4, F8];
             (0..=7).map(|n| c(Func::MakeInterval, &full[..n], IV)).collect()
         }
-        "to_timestamp" => vec![c(Func::ToTimestamp, &[F8], TSTZ)],
+        "to_timestamp" => vec![c(Func::ToTimestamp, &[F8], TSTZ), c(Func::ToTimestamp, &[TEXT, TEXT], TSTZ)],
+        "to_date" => vec![c(Func::ToDate, &[TEXT, TEXT], DATE)],
         "to_char" => vec![c(Func::ToChar, &[TS, TEXT], TEXT), c(Func::ToChar, &[TSTZ, TEXT], TEXT)],
         "date_bin" => vec![
             c(Func::DateBin { tz: false }, &[IV, TS, TS], TS),

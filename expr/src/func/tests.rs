@@ -506,6 +506,7 @@ fn no_panics_on_extreme_values() {
         Func::Cast { from: TS, to: TSTZ, explicit: true },
         Func::MakeInterval,
         Func::ToTimestamp,
+        Func::ToDate,
         Func::Chr,
         Func::Left,
         Func::Right,
