@@ -30,6 +30,7 @@ mod string;
 pub use string::quote_ident;
 mod from_char;
 mod to_char;
+mod to_char_number;
 
 pub use resolve::common_type;
 
@@ -328,7 +329,7 @@ pub enum Func {
     ToTimestamp,
     /// `to_date(text, template)`.
     ToDate,
-    /// `to_char(timestamp | timestamptz, template)`.
+    /// `to_char(timestamp | timestamptz | number, template)`.
     ToChar,
     DateBin {
         tz: bool,

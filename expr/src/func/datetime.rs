@@ -1025,7 +1025,26 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
                 Datum::Text(t) => t,
                 _ => return Err(type_error(func, args)),
             };
-            Ok(Datum::Text(super::to_char::to_char(&as_timestamp(&args[0])?, template)))
+            use super::to_char_number::to_char_number;
+            let float = |f: f64| match Decimal::from_f64_retain(f) {
+                Some(d) => to_char_number(d, template, true),
+                // NaN fills the number's width; infinities and values beyond numeric's
+                // range overflow, '#' in every digit position.
+                None if f.is_nan() => {
+                    let width = to_char_number(Decimal::MAX, template, true).chars().count();
+                    format!("{:>width$}", "NaN")
+                }
+                None => to_char_number(if f < 0.0 { Decimal::MIN } else { Decimal::MAX }, template, true),
+            };
+            Ok(Datum::Text(match &args[0] {
+                Datum::Numeric(d) => to_char_number(*d, template, false),
+                Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_) => {
+                    to_char_number(args[0].as_i64().unwrap_or(0).into(), template, false)
+                }
+                Datum::Float32(f) => float(*f as f64),
+                Datum::Float64(f) => float(*f),
+                other => super::to_char::to_char(&as_timestamp(other)?, template),
+            }))
         }
         (DateBin { tz }, 3) => {
             let stride = match &args[0] {
