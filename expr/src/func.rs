@@ -210,6 +210,11 @@ pub enum Func {
     ArrayIndex {
         lower: i32,
     },
+    /// `a[from:to]`: the elements subscripted `from` to `to` (clamped to the array), as an
+    /// array counting from 1; an omitted bound is `i32::MIN` / `i32::MAX`.
+    ArraySlice {
+        lower: i32,
+    },
     /// `array_length(a, 1)`, `array_upper(a, 1)`, `array_lower(a, 1)`, `cardinality(a)`.
     ArrayLength,
     ArrayUpper,
@@ -535,6 +540,7 @@ impl Func {
 
             Func::ArrayCreate
             | Func::ArrayIndex { .. }
+            | Func::ArraySlice { .. }
             | Func::ArrayLength
             | Func::ArrayUpper
             | Func::ArrayLower
@@ -736,6 +742,7 @@ impl Func {
             Func::SizePretty => "pg_size_pretty",
             Func::ArrayCreate => "array",
             Func::ArrayIndex { .. } => "array_subscript",
+            Func::ArraySlice { .. } => "array_slice",
             Func::ArrayLength => "array_length",
             Func::ArrayUpper => "array_upper",
             Func::ArrayLower => "array_lower",
@@ -901,7 +908,7 @@ pub fn resolve_function(name: &str, args: &[Option<ScalarType>]) -> Result<Resol
 
 pub use array::{
     create as resolve_array_create, index as resolve_array_index, lower_bound as array_lower_bound,
-    resolve_any as resolve_array_any,
+    resolve_any as resolve_array_any, slice as resolve_array_slice,
 };
 
 /// Resolves a binary operator (`+`, `=`, `||`, `->>`, `LIKE`, ...).

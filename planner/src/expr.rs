@@ -314,7 +314,20 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
                 let index = coerce(ctx, plan_expr(ctx, index)?, &ScalarType::Int32, CastContext::Implicit)?;
                 Ok(Typed::known(ScalarExpr::call(resolved.func, vec![array.expr, index]), resolved.return_type))
             }
-            _ => Err(PlanError::Unsupported(format!("{e} (array slices, several subscripts or field access)"))),
+            [ast::AccessExpr::Subscript(ast::Subscript::Slice { lower_bound, upper_bound, stride: None })] => {
+                let array = plan_expr(ctx, root)?;
+                let ty = array.ty.clone().ok_or_else(|| {
+                    PlanError::Datatype("cannot subscript a value of unknown type; cast it to an array type".into())
+                })?;
+                let resolved = func::resolve_array_slice(&ty)?;
+                let bound = |b: &Option<Expr>, omitted: i32| match b {
+                    Some(b) => Ok(coerce(ctx, plan_expr(ctx, b)?, &ScalarType::Int32, CastContext::Implicit)?),
+                    None => Ok::<_, PlanError>(ScalarExpr::Literal(Datum::Int32(omitted), ScalarType::Int32)),
+                };
+                let (from, to) = (bound(lower_bound, i32::MIN)?, bound(upper_bound, i32::MAX)?);
+                Ok(Typed::known(ScalarExpr::call(resolved.func, vec![array.expr, from, to]), resolved.return_type))
+            }
+            _ => Err(PlanError::Unsupported(format!("{e} (several subscripts or field access)"))),
         },
         Expr::AnyOp { left, compare_op, right, .. } | Expr::AllOp { left, compare_op, right }
             if !matches!(**right, Expr::Subquery(_)) =>

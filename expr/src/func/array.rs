@@ -170,6 +170,17 @@ pub fn index(array: &ScalarType) -> Result<Resolved, ResolveError> {
     }
 }
 
+/// `a[from:to]`.
+pub fn slice(array: &ScalarType) -> Result<Resolved, ResolveError> {
+    let element = index(array)?;
+    let Func::ArrayIndex { lower } = element.func else { unreachable!("index resolves to ArrayIndex") };
+    Ok(Resolved {
+        func: Func::ArraySlice { lower },
+        arg_types: vec![array.clone(), I4, I4],
+        return_type: array.clone(),
+    })
+}
+
 fn elements<'a>(func: &Func, args: &'a [Datum], i: usize) -> Result<Option<&'a [Datum]>, EvalError> {
     match args.get(i) {
         Some(Datum::Array(a)) => Ok(Some(a)),
@@ -185,6 +196,15 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
         Func::ArrayIndex { lower } => {
             let (Some(a), Some(i)) = (elements(func, args, 0)?, int(1)) else { return Ok(Datum::Null) };
             usize::try_from(i - i64::from(*lower)).ok().and_then(|i| a.get(i)).cloned().unwrap_or(Datum::Null)
+        }
+        Func::ArraySlice { lower } => {
+            let (Some(a), Some(from), Some(to)) = (elements(func, args, 0)?, int(1), int(2)) else {
+                return Ok(Datum::Null);
+            };
+            let lower = i64::from(*lower);
+            let from = (from - lower).max(0);
+            let to = (to - lower + 1).min(a.len() as i64);
+            Datum::Array(if from < to { a[from as usize..to as usize].to_vec() } else { vec![] })
         }
         Func::ArrayLength | Func::ArrayUpper | Func::ArrayLower | Func::Cardinality => {
             let Some(a) = elements(func, args, 0)? else { return Ok(Datum::Null) };
