@@ -186,8 +186,14 @@ pub fn render<'s, T: RenderTime>(
             let (l_oks, l_errs) = render(scope, imports, left)?;
             let (r_oks, r_errs) = render(scope, imports, right)?;
             let (lk, rk) = (left_key.clone(), right_key.clone());
+            // Keys that are plain columns are projected as bytes, without unpacking the row.
             let keyed = |key: Vec<ScalarExpr>| {
-                move |row: PackedRow| eval_key(&row.unpack(), &key).map(|k| (PackedRow::from(k), row))
+                let columns: Option<Vec<usize>> =
+                    key.iter().map(|k| if let ScalarExpr::Column(c) = k { Some(*c) } else { None }).collect();
+                move |row: PackedRow| match &columns {
+                    Some(columns) => Ok((sql_normalized(&row.project(columns)), row)),
+                    None => eval_key(&row.unpack(), &key).map(|k| (PackedRow::from(k), row)),
+                }
             };
             let (l_keyed, l_errs) = split_pairs(l_oks.map(keyed(lk)), l_errs);
             let (r_keyed, r_errs) = split_pairs(r_oks.map(keyed(rk)), r_errs);
