@@ -3,23 +3,8 @@
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 
+use super::to_char::{DAYS, MONTHS};
 use crate::EvalError;
-
-const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
-const DAYS: [&str; 7] = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
 
 /// The patterns read, longest first where one is a prefix of another.
 const PATTERNS: &[&str] = &[
@@ -223,10 +208,11 @@ fn fraction((value, digits): (i64, usize), scale: usize, input: &str) -> Result<
     Ok(value * 10i64.pow((scale - digits) as u32))
 }
 
-/// Reads one of `words` (lower case, longest match wins), ignoring case; its index.
+/// Reads one of `words` (longest match wins), ignoring case; its index.
 fn match_word(input: &[char], i: &mut usize, written: &str, words: &[&str]) -> Result<usize, EvalError> {
     let rest: String = input[*i..].iter().collect::<String>().to_lowercase();
-    let found = words.iter().enumerate().filter(|(_, w)| rest.starts_with(*w)).max_by_key(|(_, w)| w.len());
+    let found =
+        words.iter().enumerate().filter(|(_, w)| rest.starts_with(&w.to_lowercase())).max_by_key(|(_, w)| w.len());
     match found {
         Some((index, word)) => {
             *i += word.chars().count();

@@ -9,7 +9,7 @@ enum Field {
     Text(String),
 }
 
-const MONTHS: [&str; 12] = [
+pub(super) const MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",
@@ -23,7 +23,7 @@ const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+pub(super) const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 const ROMAN: [&str; 12] = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"];
 
 /// The patterns, longest first where one is a prefix of another (as PostgreSQL matches).
@@ -185,7 +185,7 @@ fn cased(name: &str, written: &str) -> String {
     }
 }
 
-fn ordinal_suffix(n: i64) -> &'static str {
+pub(super) fn ordinal_suffix(n: i64) -> &'static str {
     match (n % 100, n % 10) {
         (11..=13, _) => "th",
         (_, 1) => "st",

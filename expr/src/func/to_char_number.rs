@@ -4,6 +4,8 @@
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use super::to_char::ordinal_suffix;
+
 /// One element of a numeric template.
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Part {
@@ -316,16 +318,6 @@ fn roman(value: Decimal, fill: bool) -> String {
         out
     } else {
         format!("{out:>15}")
-    }
-}
-
-fn ordinal_suffix(n: i64) -> &'static str {
-    match (n % 100, n % 10) {
-        (11..=13, _) => "th",
-        (_, 1) => "st",
-        (_, 2) => "nd",
-        (_, 3) => "rd",
-        _ => "th",
     }
 }
 
