@@ -8,7 +8,8 @@
 //! Every datum's encoding starts with a tag byte and ends where its own bytes say, so a
 //! row's encoding is the concatenation of its datums' encodings: projecting, concatenating
 //! and testing for a prefix of datums are byte operations. The byte order of packed rows
-//! is the order of the rows (`Ord` of `Row`), so a seek by a prefix of datums, or to a
+//! is the order of the rows (`Ord` of `Row`; for jsonb values, whose `Datum` order is
+//! identity only, just a consistent order), so a seek by a prefix of datums, or to a
 //! lower bound, works on packed rows too; equal rows pack to equal bytes.
 
 use std::fmt;
@@ -87,7 +88,7 @@ impl PackedRow {
         &self.0
     }
 
-    /// The byte length of each datum, in order.
+    /// Where each datum's bytes lie, in order.
     fn spans(&self) -> SmallVec<[std::ops::Range<usize>; 8]> {
         let mut spans = SmallVec::new();
         let mut at = 0;
@@ -331,8 +332,8 @@ fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
 }
 
 /// An integer in as few bytes as its value needs, in order: the tag says the sign and the
-/// byte count (offset 0..8: negatives needing 8..1 bytes, 8: zero, 9..17: positives needing
-/// 1..8 bytes), then the value's low bytes, big-endian.
+/// byte count (offset 0..=7: negatives needing 8..=1 bytes, 8: zero, 9..=16: positives
+/// needing 1..=8 bytes), then the value's low bytes, big-endian.
 fn put_int(out: &mut SmallVec<[u8; INLINE_BYTES]>, base: u8, v: i64) {
     let bytes = v.to_be_bytes();
     let (offset, n) = match v {
