@@ -268,10 +268,11 @@ pub fn render<'s, T: RenderTime>(
                     .reduce({
                         let funcs = funcs.clone();
                         move |_, rows: &[(&PackedRow, Diff)], out: &mut Vec<(Result<PackedRow, EvalError>, Diff)>| {
-                            let rows = unpacked(rows);
-                            let folded = (funcs.iter().enumerate())
-                                .map(|(i, f)| f.eval(rows.iter().map(|(r, d)| (&r[i], *d))))
-                                .collect::<Result<Vec<_>, _>>();
+                            let folded = with_unpacked(rows, |rows| {
+                                (funcs.iter().enumerate())
+                                    .map(|(i, f)| f.eval(rows.iter().map(|(r, d)| (&r[i], *d))))
+                                    .collect::<Result<Vec<_>, _>>()
+                            });
                             out.push((folded.map(|values| PackedRow::pack(&values)), 1));
                         }
                     })
@@ -290,7 +291,7 @@ pub fn render<'s, T: RenderTime>(
                 move |key: &PackedRow,
                       rows: &[(&PackedRow, Diff)],
                       out: &mut Vec<(Result<PackedRow, EvalError>, Diff)>| {
-                    let group = reduce_group(&group_key, &key.unpack(), &borrowed(&unpacked(rows)), &aggregates);
+                    let group = with_unpacked(rows, |rows| reduce_group(&group_key, &key.unpack(), rows, &aggregates));
                     out.push((group.map(PackedRow::from), 1));
                 },
             );
@@ -328,7 +329,7 @@ pub fn render<'s, T: RenderTime>(
             let (order, funcs) = (order.clone(), funcs.clone());
             let computed = oks.map(move |row| (sql_normalized(&row.project(&key_columns)), row)).reduce(
                 move |_, rows: &[(&PackedRow, Diff)], out: &mut Vec<(Result<PackedRow, EvalError>, Diff)>| {
-                    match window_partition(&borrowed(&unpacked(rows)), &order, &funcs) {
+                    match with_unpacked(rows, |rows| window_partition(rows, &order, &funcs)) {
                         Ok(rows) => out.extend(consolidate(rows).into_iter().map(|(r, d)| (Ok(PackedRow::from(r)), d))),
                         Err(e) => out.push((Err(e), 1)),
                     }
@@ -490,7 +491,7 @@ fn top_k_stage<'s, T: RenderTime>(
 ) -> Rows<'s, T> {
     rows.map(move |row| (key(&row), row))
         .reduce(move |_, rows: &[(&PackedRow, Diff)], out: &mut Vec<(PackedRow, Diff)>| {
-            let kept = top_k(&borrowed(&unpacked(rows)), &order, limit, offset);
+            let kept = with_unpacked(rows, |rows| top_k(rows, &order, limit, offset));
             out.extend(kept.into_iter().map(|(row, diff)| (PackedRow::from(row), diff)))
         })
         .map(|(_, row)| row)
@@ -504,7 +505,7 @@ fn keep_per_sql_class<'s, T: RenderTime>(rows: Rows<'s, T>, wanted: fn(Diff) -> 
     let plain = plain.threshold(move |_, count: &Diff| wanted(*count));
     let kept = twins.map(|row| (sql_normalized(&row), row)).reduce(
         move |_, rows: &[(&PackedRow, Diff)], out: &mut Vec<(PackedRow, Diff)>| {
-            let kept = keep_of_twins(&borrowed(&unpacked(rows)), wanted);
+            let kept = with_unpacked(rows, |rows| keep_of_twins(rows, wanted));
             out.extend(kept.into_iter().map(|(row, diff)| (PackedRow::from(row), diff)))
         },
     );
@@ -520,13 +521,11 @@ fn sql_normalized(row: &PackedRow) -> PackedRow {
     }
 }
 
-/// A reduce's input rows unpacked, for the functions that evaluate groups of rows.
-fn unpacked(rows: &[(&PackedRow, Diff)]) -> Vec<(Row, Diff)> {
-    rows.iter().map(|(row, diff)| (row.unpack(), *diff)).collect()
-}
-
-fn borrowed(rows: &[(Row, Diff)]) -> Vec<(&Row, Diff)> {
-    rows.iter().map(|(row, diff)| (row, *diff)).collect()
+/// `f` of a reduce's input rows unpacked: the functions that evaluate groups take rows.
+fn with_unpacked<R>(rows: &[(&PackedRow, Diff)], f: impl FnOnce(&[(&Row, Diff)]) -> R) -> R {
+    let owned: Vec<(Row, Diff)> = rows.iter().map(|(row, diff)| (row.unpack(), *diff)).collect();
+    let borrowed: Vec<(&Row, Diff)> = owned.iter().map(|(row, diff)| (row, *diff)).collect();
+    f(&borrowed)
 }
 
 /// Splits a collection in one pass: records for which `first` holds, and the rest.

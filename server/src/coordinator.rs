@@ -1064,13 +1064,13 @@ impl Coordinator {
     /// Durability is the caller's: tables queue them to the store (and the session waits
     /// for them before answering), sources have persisted them already. Returns the time.
     pub fn apply_in_memory(&mut self, writes: &[(GlobalId, Collection)]) -> Timestamp {
-        self.apply_packed(writes.iter().map(|(id, updates)| (*id, eddy_compute::pack_updates(updates))).collect())
+        self.apply_packed(pack_writes(writes))
     }
 
     /// [`Coordinator::apply_in_memory`] of a session's table writes, which the session
     /// keeps (packed) until they are durable, to undo them if they cannot be made so.
     fn apply_table_writes(&mut self, session: &mut Session, writes: &[(GlobalId, Collection)]) -> Timestamp {
-        let packed: Vec<_> = writes.iter().map(|(id, updates)| (*id, eddy_compute::pack_updates(updates))).collect();
+        let packed = pack_writes(writes);
         session.unsynced.extend(packed.iter().filter(|(_, updates)| !updates.is_empty()).cloned());
         self.apply_packed(packed)
     }
@@ -1201,6 +1201,11 @@ impl Coordinator {
 
 pub(crate) fn command(tag: &str) -> ExecuteResponse {
     ExecuteResponse::Command { tag: tag.to_string(), rows: None }
+}
+
+/// Each collection's updates packed, as compute takes them.
+fn pack_writes(writes: &[(GlobalId, Collection)]) -> Vec<(GlobalId, Vec<(PackedRow, Diff)>)> {
+    writes.iter().map(|(id, updates)| (*id, eddy_compute::pack_updates(updates))).collect()
 }
 
 /// The CREATE TABLE statement stored for (and shown by SHOW CREATE TABLE of) a table.
