@@ -144,6 +144,9 @@ fn plain_consumer_rate(broker: &Broker, topic: &str, partitions: i32, readers: i
             let mut bytes = 0usize;
             while counted.load(std::sync::atomic::Ordering::Relaxed) < n {
                 if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+                    if counted.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+                        eprintln!("plain first message after {:?}", started.elapsed());
+                    }
                     bytes += rdkafka::message::Message::payload(&m?).map_or(0, <[u8]>::len);
                     counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 } else if started.elapsed() > Duration::from_secs(600) {
@@ -211,10 +214,15 @@ async fn eddy_rate(
              CREATE MATERIALIZED VIEW {name}_v AS {view};"
         ))
         .await?;
+    let created = started.elapsed();
     let progress = format!("SELECT messages FROM eddy_catalog.sources WHERE name = '{name}'");
     let mut last_report = Instant::now();
+    let mut first_read = None;
     loop {
         let read = scalar(client, &progress).await?;
+        if read > 0 && first_read.is_none() {
+            first_read = Some((started.elapsed(), read));
+        }
         if read as u64 >= n {
             break;
         }
@@ -227,7 +235,7 @@ async fn eddy_rate(
     // A read waits until the view is complete at the last batch's time.
     let rows = scalar(client, check).await?;
     let elapsed = started.elapsed().as_secs_f64();
-    eprintln!("  {name}: view check -> {rows}");
+    eprintln!("  {name}: view check -> {rows}; created after {created:?}, first messages {first_read:?}, all in view after {elapsed:.3} s");
     client.batch_execute(&format!("DROP SOURCE {name} CASCADE")).await?;
     Ok(n as f64 / elapsed)
 }

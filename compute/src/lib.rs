@@ -13,6 +13,7 @@
 //! ([`eddy_repr::PackedRow`]): that is what dataflows move and arrangements hold.
 
 mod accumulate;
+mod packed_column;
 pub mod render;
 mod worker;
 

@@ -22,16 +22,17 @@ use eddy_expr::eval::{
 };
 use eddy_expr::window::window_partition;
 use eddy_expr::{AggregateExpr, AggregateFunc, EvalError, RelationExpr, ScalarExpr};
-use eddy_repr::{Datum, Diff, GlobalId, PackedRow, Row, Timestamp};
+use eddy_repr::{Datum, Diff, GlobalId, PackedRef, PackedRow, Row, Timestamp};
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::vec::{Filter, Map};
 use timely::dataflow::operators::ToStream;
 use timely::dataflow::Scope;
 
 use crate::accumulate::{all_accumulable, Accum};
+use crate::packed_column::{PairBatcher, PairSpine, RowBatcher, RowSpine};
 
 /// An arrangement of rows (keys) with no values.
-pub type RowTrace = TraceAgent<KeySpine<PackedRow, Timestamp, Diff>>;
+pub type RowTrace = TraceAgent<RowSpine<Timestamp>>;
 pub type ErrTrace = TraceAgent<KeySpine<EvalError, Timestamp, Diff>>;
 
 pub type Rows<'s, T = Timestamp> = VecCollection<'s, T, PackedRow, Diff>;
@@ -197,9 +198,9 @@ pub fn render<'s, T: RenderTime>(
             };
             let (l_keyed, l_errs) = split_pairs(l_oks.map(keyed(lk)), l_errs);
             let (r_keyed, r_errs) = split_pairs(r_oks.map(keyed(rk)), r_errs);
-            let l_arr = l_keyed.arrange_by_key();
-            let r_arr = r_keyed.arrange_by_key();
-            let joined = l_arr.join_core(r_arr, |_k, l: &PackedRow, r: &PackedRow| Some(l.concat(r)));
+            let l_arr = l_keyed.arrange_named::<PairBatcher<T>, PairSpine<T>>("JoinSide", PairBatcher::new);
+            let r_arr = r_keyed.arrange_named::<PairBatcher<T>, PairSpine<T>>("JoinSide", PairBatcher::new);
+            let joined = l_arr.join_core(r_arr, |_k, l: PackedRef<'_>, r: PackedRef<'_>| Some(l.concat(r)));
             (joined, l_errs.concat(r_errs))
         }
         RelationExpr::Reduce { input, group_key, aggregates } if all_accumulable(aggregates) => {
@@ -575,5 +576,8 @@ fn split_results<'s, T: RenderTime, D: Clone + 'static>(
 
 /// Arranges a rendered output so peeks and other dataflows can read it.
 pub fn arrange<'s>(oks: Rows<'s>, errs: Errs<'s>) -> (Arranged<'s, RowTrace>, Arranged<'s, ErrTrace>) {
-    (oks.arrange_by_self(), errs.arrange_by_self())
+    (
+        oks.map(|row| (row, ())).arrange_named::<RowBatcher<Timestamp>, RowSpine<Timestamp>>("Rows", RowBatcher::new),
+        errs.arrange_by_self(),
+    )
 }

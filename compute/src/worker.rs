@@ -11,7 +11,7 @@ use differential_dataflow::trace::cursor::{cursor_list, Cursor};
 use differential_dataflow::trace::implementations::spine_fueled::SpineBatch;
 use differential_dataflow::trace::TraceReader;
 use eddy_expr::{EvalError, KeyRange, Pipeline, RelationExpr};
-use eddy_repr::{Diff, GlobalId, PackedRow, Timestamp};
+use eddy_repr::{Diff, GlobalId, PackedRef, PackedRow, Timestamp};
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::Probe;
 use timely::progress::frontier::AntichainRef;
@@ -145,7 +145,7 @@ impl State {
         let (ok_sender, err_sender) = (sender.clone(), sender.clone());
         let (ok_gone, err_gone) = (gone.clone(), gone.clone());
         worker.dataflow::<Timestamp, _, _>(|scope| {
-            let oks = c.oks.import(scope).as_collection(|k: &PackedRow, _| k.unpack());
+            let oks = c.oks.import(scope).as_collection(|k: PackedRef<'_>, _| k.unpack());
             let errs = c.errs.import(scope).as_collection(|k: &EvalError, _| k.clone());
             oks.inspect_batch(move |_, updates| {
                 if !updates.is_empty() && ok_sender.send(SubscribeEvent::Updates(updates.to_vec())).is_err() {
@@ -220,7 +220,7 @@ impl State {
             let mut imports = Imports::new(emit_constants);
             for dep in expr.depends_on() {
                 if let Some(m) = collections.get_mut(&dep) {
-                    let mut oks = m.oks.import(scope).as_collection(|k: &PackedRow, _| k.clone());
+                    let mut oks = m.oks.import(scope).as_collection(|k: PackedRef<'_>, _| k.to_owned());
                     let mut errs = m.errs.import(scope).as_collection(|k: &EvalError, _| k.clone());
                     if let Some(r) = refresh {
                         oks = oks.delay(move |t| r.visible_at(*t));
@@ -307,7 +307,7 @@ fn read_at(c: &mut Maintained, time: Timestamp, pipeline: &Pipeline, ranges: &[K
     for range in ranges {
         // Packed rows sort as rows do, so the range's first row is where a seek lands.
         if !range.is_everything() {
-            cursor.seek_key(&storage, &PackedRow::from(range.start()));
+            cursor.seek_key(&storage, PackedRow::from(range.start()).as_ref());
         }
         while let Some(packed) = cursor.get_key(&storage) {
             let row = packed.unpack();
@@ -329,15 +329,10 @@ fn read_at(c: &mut Maintained, time: Timestamp, pipeline: &Pipeline, ranges: &[K
 /// What this worker's share of `trace` holds in memory.
 fn arrangement_size(trace: &mut RowTrace) -> ArrangementSize {
     let Some(batches) = trace.batches_through(AntichainRef::new(&[])) else { return ArrangementSize::default() };
-    use differential_dataflow::trace::cursor::Navigable;
     let updates: usize = batches.iter().map(SpineBatch::len).sum();
     let mut bytes = updates * std::mem::size_of::<(Timestamp, Diff)>();
     for batch in &batches {
-        let mut cursor = batch.cursor();
-        while let Some(row) = cursor.get_key(batch) {
-            bytes += row.bytes();
-            cursor.step_key(batch);
-        }
+        bytes += batch.storage.keys.heap_bytes();
     }
     ArrangementSize { updates, bytes }
 }

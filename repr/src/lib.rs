@@ -20,7 +20,7 @@ pub mod strconv;
 pub use datum::Datum;
 pub use interval::Interval;
 pub use jsonb::Jsonb;
-pub use packed::PackedRow;
+pub use packed::{PackedRef, PackedRow};
 pub use relation::{ColumnType, RelationDesc};
 pub use row::Row;
 pub use scalar::ScalarType;

@@ -68,24 +68,21 @@ impl PackedRow {
     }
 
     pub fn unpack(&self) -> Row {
-        self.iter().collect()
+        self.as_ref().unpack()
     }
 
     /// The datums, decoded one by one.
     pub fn iter(&self) -> impl Iterator<Item = Datum> + '_ {
-        let mut rest = &self.0[..];
-        std::iter::from_fn(move || {
-            if rest.is_empty() {
-                return None;
-            }
-            let (datum, used) = get_datum(rest);
-            rest = &rest[used..];
-            Some(datum)
-        })
+        self.as_ref().iter()
     }
 
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// The row borrowed, as arrangements hand out the rows they store.
+    pub fn as_ref(&self) -> PackedRef<'_> {
+        PackedRef(&self.0)
     }
 
     /// Where each datum's bytes lie, in order.
@@ -112,10 +109,7 @@ impl PackedRow {
 
     /// A new row with `other`'s datums after this row's.
     pub fn concat(&self, other: &PackedRow) -> PackedRow {
-        let mut out = SmallVec::with_capacity(self.0.len() + other.0.len());
-        out.extend_from_slice(&self.0);
-        out.extend_from_slice(&other.0);
-        PackedRow(out)
+        self.as_ref().concat(other.as_ref())
     }
 
     /// True if this row's first datums are `prefix`'s.
@@ -143,6 +137,64 @@ impl PackedRow {
             ARRAY => get_datum(&self.0[span]).0.has_twins(),
             _ => false,
         })
+    }
+}
+
+/// A packed row borrowed from where it is stored: an arrangement keeps the bytes of many
+/// rows in one buffer and lends them out as `PackedRef`s. Its order is [`PackedRow`]'s.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PackedRef<'a>(&'a [u8]);
+
+impl<'a> PackedRef<'a> {
+    /// Bytes that [`PackedRow::as_bytes`] or [`PackedRef::as_bytes`] returned (anything
+    /// else decodes to garbage or panics).
+    pub fn from_packed_bytes(bytes: &'a [u8]) -> PackedRef<'a> {
+        PackedRef(bytes)
+    }
+
+    pub fn as_bytes(self) -> &'a [u8] {
+        self.0
+    }
+
+    pub fn to_owned(self) -> PackedRow {
+        PackedRow(SmallVec::from_slice(self.0))
+    }
+
+    pub fn unpack(self) -> Row {
+        self.iter().collect()
+    }
+
+    /// The datums, decoded one by one.
+    pub fn iter(self) -> impl Iterator<Item = Datum> + 'a {
+        let mut rest = self.0;
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let (datum, used) = get_datum(rest);
+            rest = &rest[used..];
+            Some(datum)
+        })
+    }
+
+    /// A new row with `other`'s datums after this row's.
+    pub fn concat(self, other: PackedRef<'_>) -> PackedRow {
+        let mut out = SmallVec::with_capacity(self.0.len() + other.0.len());
+        out.extend_from_slice(self.0);
+        out.extend_from_slice(other.0);
+        PackedRow(out)
+    }
+}
+
+impl<'a> PartialEq<&'a PackedRow> for PackedRef<'a> {
+    fn eq(&self, other: &&'a PackedRow) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl fmt::Debug for PackedRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -710,6 +762,11 @@ mod tests {
             let (pa, pb) = (PackedRow::pack(&a), PackedRow::pack(&b));
             prop_assert_eq!(pa == pb, a == b, "{:?} {:?}", a, b);
             prop_assert_eq!(pa.cmp(&pb), a.cmp(&b), "{:?} {:?}", a, b);
+            // Borrowed from an arrangement's buffer, rows keep their order.
+            let (ra, rb) = (PackedRef::from_packed_bytes(pa.as_bytes()), PackedRef::from_packed_bytes(pb.as_bytes()));
+            prop_assert_eq!(ra.cmp(&rb), a.cmp(&b));
+            prop_assert_eq!(ra == &pb, a == b);
+            prop_assert_eq!(ra.to_owned(), pa.clone());
             let (pa2, pb2) = (PackedRow::pack(&a.clone().sql_normalized()), PackedRow::pack(&b.clone().sql_normalized()));
             prop_assert_eq!(pa2 == pb2, a.iter().zip(b.iter()).all(|(x, y)| x.sql_cmp(y).is_eq()));
         }
