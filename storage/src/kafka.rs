@@ -28,6 +28,8 @@ use crate::StorageError;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often partitions and high watermarks are looked up.
 const METADATA_INTERVAL: Duration = Duration::from_secs(2);
+/// Messages read between two looks at the clock (see [`KafkaIngestion::run`]).
+const CLOCK_EVERY: u32 = 16;
 
 /// One reader of a source: it owns the partitions `p` with `p % readers == reader`, so
 /// several readers decode in parallel, and a key (which Kafka keeps in one partition)
@@ -258,8 +260,19 @@ impl KafkaIngestion {
             let mut batch = SourceBatch { updates: vec![Vec::new()], ..SourceBatch::default() };
             let (mut messages, mut bytes) = (0u64, 0u64);
             let mut stalled: Option<String> = None;
-            while Instant::now() < tick_end && !cx.stopped() {
-                let wait = tick_end.saturating_duration_since(Instant::now());
+            let mut wait = spec.tick;
+            let mut polls = 0u32;
+            while !cx.stopped() {
+                // Reading the clock costs as much as decoding a small message on some
+                // virtual machines: look at it once every few messages. A stale `wait`
+                // overshoots the tick by the microseconds those messages took.
+                if polls.is_multiple_of(CLOCK_EVERY) {
+                    wait = tick_end.saturating_duration_since(Instant::now());
+                    if wait.is_zero() {
+                        break;
+                    }
+                }
+                polls += 1;
                 match self.consumer.poll(wait) {
                     None => break,
                     Some(Ok(m)) => {

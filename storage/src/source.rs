@@ -162,6 +162,25 @@ impl SourceContext {
         }
     }
 
+    /// This context with a sink that returns as soon as a thread of its own has taken the
+    /// batch: the reader decodes its next batch while the last one is persisted and
+    /// applied. Batches keep their order; a reader that gets two batches ahead waits
+    /// (that wait is the backpressure [`SourceContext::deliver`] reports).
+    pub fn pipelined(self) -> Result<SourceContext, StorageError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<SourceBatch>(1);
+        let (sink, stop) = (self.sink.clone(), self.stop.clone());
+        spawn(&format!("{}-apply", self.name), move || {
+            for batch in rx {
+                if !sink(batch) {
+                    stop.store(true, Ordering::Relaxed);
+                    return;
+                }
+            }
+        })?;
+        let sink: BatchSink = Arc::new(move |batch| tx.send(batch).is_ok());
+        Ok(SourceContext { sink, ..self })
+    }
+
     /// Hands `batch` on, timing how long the server takes; `false` means stop.
     pub fn deliver(&self, batch: SourceBatch) -> bool {
         let started = std::time::Instant::now();
@@ -204,7 +223,7 @@ pub fn start(
         SourceSpec::Kafka(k) => match kafka::KafkaIngestion::connect(name, k, readers, &resume) {
             Ok((ingestions, watcher)) => {
                 for ingestion in ingestions {
-                    let cx = context();
+                    let cx = context().pipelined()?;
                     threads.push(spawn(name, move || ingestion.run(cx))?);
                 }
                 let cx = context();
@@ -218,7 +237,7 @@ pub fn start(
             Err(e) => return Err(e),
         },
         SourceSpec::LoadGenerator(g) => {
-            let (g, cx) = (g.clone(), context());
+            let (g, cx) = (g.clone(), context().pipelined()?);
             let produced = resume.offsets.get(&0).copied().unwrap_or(0).max(0) as u64;
             threads.push(spawn(name, move || generator::run(&g, cx, produced))?);
         }
@@ -245,8 +264,9 @@ fn reconnect(
         match kafka::KafkaIngestion::connect(name, spec, readers, resume) {
             Ok((ingestions, watcher)) => {
                 for ingestion in ingestions {
-                    let reader_cx = cx.clone();
-                    if let Err(e) = spawn(name, move || ingestion.run(reader_cx)) {
+                    let spawned =
+                        cx.clone().pipelined().and_then(|reader_cx| spawn(name, move || ingestion.run(reader_cx)));
+                    if let Err(e) = spawned {
                         cx.update_status(|s| s.state = SourceState::Stalled(e.to_string()));
                         return;
                     }
