@@ -96,6 +96,10 @@ pub struct EddyFigures {
     pub latency: Vec<Duration>,
     pub idle_rss: u64,
     pub rss_after_load: u64,
+    /// RSS once it stopped falling after the load (merges done, freed memory returned).
+    pub rss_settled: u64,
+    /// What the arrangements of the table(s) and the view hold (`eddy_catalog.storage`).
+    pub arranged_bytes: u64,
     pub rss_end: u64,
     pub peak_rss: u64,
     /// Rows held in arrangements after the load: table rows plus view rows.
@@ -242,6 +246,14 @@ async fn run_on(
         View::Join => data.rows,
     };
     let maintained_rows = data.rows + view_rows + dimension_load.map_or(0, |_| data.keys);
+    let rss_settled = settle_rss(pid).await;
+    let arranged_bytes: Option<i64> =
+        client.query_one("SELECT sum(bytes_in_memory)::bigint FROM eddy_catalog.storage", &[]).await?.get(0);
+    progress(&format!(
+        "{label}: RSS settled at {:.0} MiB; arrangements hold {:.0} MiB",
+        crate::machine::mib(rss_settled),
+        crate::machine::mib(arranged_bytes.unwrap_or(0) as u64)
+    ));
 
     let check_cost = check_cost(&client, sql.check, &expected).await?;
     let probe_key = data.key(0);
@@ -323,6 +335,8 @@ async fn run_on(
         latency,
         idle_rss,
         rss_after_load,
+        rss_settled,
+        arranged_bytes: arranged_bytes.unwrap_or(0) as u64,
         rss_end,
         peak_rss,
         maintained_rows,
@@ -336,4 +350,21 @@ async fn check_cost_key(client: &Client, sql: &str, model: &Model, key: u64) -> 
 
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// RSS once it has stopped falling: sampled every second until five samples in a row
+/// stay within 1% of each other (at most 30 s). Merges, RocksDB's flushes and the
+/// allocator give memory back for a while after a load.
+async fn settle_rss(pid: u32) -> u64 {
+    let mut window: Vec<u64> = vec![rss(pid).0];
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        window.push(rss(pid).0);
+        let recent = &window[window.len().saturating_sub(5)..];
+        let (lo, hi) = (recent.iter().min().copied().unwrap_or(0), recent.iter().max().copied().unwrap_or(0));
+        if recent.len() == 5 && hi as f64 <= lo as f64 * 1.01 {
+            break;
+        }
+    }
+    window.last().copied().unwrap_or(0)
 }

@@ -196,7 +196,7 @@ impl Coordinator {
             self.sources.deferred.push(DeferredSource { parent, spec: spec.clone() });
             Ok(SourceHandle::idle())
         } else {
-            let sink = self.batch_sink(parent, output_ids.clone());
+            let sink = self.batch_sink(parent, output_ids.clone(), spec.is_append_only());
             eddy_storage::start(&name, &spec, self.compute.workers(), sink, Default::default()).map_err(Into::into)
         };
         let handle = match started {
@@ -276,7 +276,7 @@ impl Coordinator {
                 continue;
             }
             let (name, outputs) = (running.name.clone(), running.outputs.clone());
-            let sink = self.batch_sink(source.parent, outputs.clone());
+            let sink = self.batch_sink(source.parent, outputs.clone(), source.spec.is_append_only());
             let started = self
                 .stored_resume(source.parent, &outputs)
                 .and_then(|resume| Ok(eddy_storage::start(&name, &source.spec, self.compute.workers(), sink, resume)?));
@@ -301,18 +301,24 @@ impl Coordinator {
 
     /// What source `source`'s thread calls with each batch: persists it with the offsets
     /// it covers (retrying while the data directory refuses it, so nothing is skipped),
-    /// then applies it; returns `false` once the source is gone.
-    fn batch_sink(&self, source: GlobalId, outputs: Vec<GlobalId>) -> eddy_storage::BatchSink {
+    /// then applies it; returns `false` once the source is gone. The rows of an
+    /// append-only source are stored as a log (see `eddy_storage::durable`).
+    fn batch_sink(&self, source: GlobalId, outputs: Vec<GlobalId>, append_only: bool) -> eddy_storage::BatchSink {
         let coordinator = self.sources.coordinator.clone();
         let store = self.store.clone();
         Arc::new(move |batch: SourceBatch| {
             let first = outputs[0];
-            let writes = || WriteSet {
-                updates: outputs.iter().copied().zip(batch.updates.iter().cloned()).collect(),
-                offsets: batch.offsets.iter().map(|&(p, o)| (first, p, o)).collect(),
-                upsert: batch.upsert.iter().map(|(k, v)| (first, k.clone(), v.clone())).collect(),
-                no_sync: true,
-                ..WriteSet::default()
+            let writes = || {
+                let rows: Vec<_> = outputs.iter().copied().zip(batch.updates.iter().cloned()).collect();
+                let (updates, appends) = if append_only { (vec![], rows) } else { (rows, vec![]) };
+                WriteSet {
+                    updates,
+                    appends,
+                    offsets: batch.offsets.iter().map(|&(p, o)| (first, p, o)).collect(),
+                    upsert: batch.upsert.iter().map(|(k, v)| (first, k.clone(), v.clone())).collect(),
+                    no_sync: true,
+                    ..WriteSet::default()
+                }
             };
             let mut warned = false;
             while !store.is_ephemeral() {

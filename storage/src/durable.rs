@@ -1,11 +1,16 @@
 //! The durable store: everything Eddy must get back after a crash, in RocksDB under
 //! `--data-dir`.
 //!
-//! Two column families. `meta` holds the catalog (one JSON record per object), each
-//! source's Kafka offsets and UPSERT state. `data` holds every durable collection (tables,
-//! source outputs) *consolidated*: one key per distinct row, its value the row's count,
-//! kept by a merge operator that adds counts; a compaction filter drops rows whose count
-//! reached zero, so a collection takes space for what it holds now, not for its history.
+//! Three column families. `meta` holds the catalog (one JSON record per object), each
+//! source's Kafka offsets and UPSERT state. `data` holds durable collections that change
+//! (tables, UPSERT and Debezium sources, view outputs) *consolidated*: one key per
+//! distinct row, its value the row's count, kept by a merge operator that adds counts; a
+//! compaction filter drops rows whose count reached zero, so a collection takes space for
+//! what it holds now, not for its history. `log` holds what append-only sources (a Kafka
+//! source with no envelope, a load generator) add: their rows never go away, so there is
+//! nothing to consolidate, and a batch's rows are one entry under an ever-growing key:
+//! RocksDB neither sorts nor merges them row by row (that sorting was most of what
+//! durability cost).
 //!
 //! Writes go through one committer thread that gathers whatever is queued into one
 //! RocksDB write batch and syncs the WAL once for all of it (group commit). A [`WriteSet`]
@@ -26,11 +31,17 @@ use crate::codec::{decode_row, encode_row};
 
 /// The layout version this build writes. A data directory written by a newer layout is
 /// refused at startup, never rewritten.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2 added the `log` column family (opening a version-1 directory adds it).
+pub const FORMAT_VERSION: u32 = 2;
 const FORMAT_FILE: &str = "EDDY_FORMAT";
 const PID_FILE: &str = "eddy.pid";
 const META: &str = "meta";
 const DATA: &str = "data";
+const LOG: &str = "log";
+/// Where the next `log` entry's sequence number is kept (in `meta`).
+const LOG_SEQ_KEY: &[u8] = b"log_seq";
+/// Rows per `log` entry at most.
+const LOG_ENTRY_ROWS: usize = 1024;
 /// The most write sets the committer folds into one sync.
 const MAX_GROUP: usize = 4096;
 /// Memtable size: also what a flush needs free on disk.
@@ -73,6 +84,9 @@ pub struct CatalogRecord {
 pub struct WriteSet {
     /// Row changes per collection.
     pub updates: Vec<(GlobalId, Vec<(Row, Diff)>)>,
+    /// Rows added to append-only collections, stored as they come (see the module
+    /// documentation). Only for collections whose rows are never retracted.
+    pub appends: Vec<(GlobalId, Vec<(Row, Diff)>)>,
     /// Per source collection: the next Kafka offset of each partition its rows cover.
     pub offsets: Vec<(GlobalId, i32, i64)>,
     /// UPSERT state per source: key bytes to `Some((partition, current row))` or `None`.
@@ -96,6 +110,7 @@ pub struct WriteSet {
 impl WriteSet {
     pub fn is_empty(&self) -> bool {
         self.updates.iter().all(|(_, u)| u.is_empty())
+            && self.appends.iter().all(|(_, u)| u.is_empty())
             && self.offsets.is_empty()
             && self.upsert.is_empty()
             && self.catalog_put.is_empty()
@@ -167,7 +182,8 @@ impl Store {
         }
         let db =
             DB::open_cf_descriptors(&db_options(), dir, column_families()).map_err(|e| classify(&shown, e, dir))?;
-        if !format_file.exists() {
+        // A version-1 directory has just gained the `log` family.
+        if std::fs::read_to_string(&format_file).ok().and_then(|t| parse_format(&t)) != Some(FORMAT_VERSION) {
             std::fs::write(&format_file, format!("eddy data format {FORMAT_VERSION}\n"))
                 .map_err(|e| io(format!("cannot write {FORMAT_FILE}: {e}")))?;
         }
@@ -318,6 +334,20 @@ impl Store {
             }
             Ok(true)
         })?;
+        self.scan(LOG, &id.to_be_bytes(), |_, value| {
+            size.bytes += value.len() as i64;
+            for_each_logged_row(value, |row, count| {
+                let row = decode_row(row).map_err(|e| format!("undecodable row: {e}"))?;
+                size.rows += count;
+                rows.push((row, count));
+                if rows.len() >= chunk {
+                    each(std::mem::take(&mut rows));
+                }
+                Ok(())
+            })
+            .map_err(|e| self.corrupt(format!("collection {id}: bad log entry: {e}")))?;
+            Ok(true)
+        })?;
         if !rows.is_empty() {
             each(rows);
         }
@@ -373,9 +403,17 @@ impl Store {
 
     /// Every collection id that has stored rows (to find leftovers of dropped objects).
     pub fn collections(&self) -> Result<Vec<GlobalId>, StoreError> {
+        let mut out = self.collections_in(DATA)?;
+        out.extend(self.collections_in(LOG)?);
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn collections_in(&self, family: &str) -> Result<Vec<GlobalId>, StoreError> {
         let mut out: Vec<GlobalId> = Vec::new();
         let Some(db) = &self.db else { return Ok(out) };
-        let cf = self.cf(DATA)?;
+        let cf = self.cf(family)?;
         let mut next: GlobalId = 0;
         loop {
             let mut iter = db.iterator_cf(cf, IteratorMode::From(&next.to_be_bytes(), rocksdb::Direction::Forward));
@@ -466,22 +504,19 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     (rc == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
 }
 
+/// Flushes and the first compactions are most of RocksDB's CPU: compress only the
+/// levels where data settles.
+fn compress_lower_levels(options: &mut Options) {
+    use rocksdb::DBCompressionType::{Lz4, None};
+    options.set_compression_per_level(&[None, None, Lz4, Lz4, Lz4, Lz4, Lz4]);
+}
+
 fn column_families() -> Vec<ColumnFamilyDescriptor> {
     let mut data = db_options();
     // Rows are written far more than read (reads happen at startup): an unsorted vector
     // memtable, sorted once when flushed, costs much less per write than a skip list.
     data.set_memtable_factory(rocksdb::MemtableFactory::Vector);
-    // Flushes and the first compactions are most of RocksDB's CPU: compress only the
-    // levels where data settles.
-    data.set_compression_per_level(&[
-        rocksdb::DBCompressionType::None,
-        rocksdb::DBCompressionType::None,
-        rocksdb::DBCompressionType::Lz4,
-        rocksdb::DBCompressionType::Lz4,
-        rocksdb::DBCompressionType::Lz4,
-        rocksdb::DBCompressionType::Lz4,
-        rocksdb::DBCompressionType::Lz4,
-    ]);
+    compress_lower_levels(&mut data);
     data.set_merge_operator_associative("eddy_add_counts", add_counts);
     data.set_compaction_filter("eddy_drop_zero_counts", |_level: u32, _key: &[u8], value: &[u8]| {
         if decode_count(value) == Some(0) {
@@ -490,7 +525,15 @@ fn column_families() -> Vec<ColumnFamilyDescriptor> {
             CompactionDecision::Keep
         }
     });
-    vec![ColumnFamilyDescriptor::new(META, db_options()), ColumnFamilyDescriptor::new(DATA, data)]
+    // Entries arrive in key order, so flushed files do not overlap and move down the
+    // levels without being rewritten.
+    let mut log = db_options();
+    compress_lower_levels(&mut log);
+    vec![
+        ColumnFamilyDescriptor::new(META, db_options()),
+        ColumnFamilyDescriptor::new(DATA, data),
+        ColumnFamilyDescriptor::new(LOG, log),
+    ]
 }
 
 /// The merge operator of `data`: a row's count is the sum of its changes.
@@ -554,6 +597,11 @@ fn run_committer(
     durable: &(Mutex<Durable>, Condvar),
     sizes: &Mutex<BTreeMap<GlobalId, StoredSize>>,
 ) {
+    let meta_u64 = |key: &[u8]| {
+        let value = db.cf_handle(META).and_then(|cf| db.get_cf(cf, key).ok().flatten());
+        value.and_then(|v| v.try_into().ok()).map(u64::from_le_bytes)
+    };
+    let mut next_log_seq = meta_u64(LOG_SEQ_KEY).unwrap_or(0);
     while let Ok(first) = queue.recv() {
         let (lo, mut hi) = (first.0, first.0);
         let mut group = vec![first.1];
@@ -569,7 +617,7 @@ fn run_committer(
         let io = |detail: String| StoreError::Io { dir: dir.into(), detail };
         let mut options = WriteOptions::default();
         options.set_sync(group.iter().any(|w| !w.no_sync));
-        let result = build_batch(db, &group).map_err(io).and_then(|(batch, changes)| {
+        let result = build_batch(db, &group, &mut next_log_seq).map_err(io).and_then(|(batch, changes)| {
             let needed = batch.size_in_bytes() as u64 + DISK_HEADROOM;
             match free_bytes(Path::new(dir)) {
                 Some(free) if free < needed => Err(StoreError::DiskFull {
@@ -614,10 +662,11 @@ impl SizeChanges {
     }
 }
 
-fn build_batch(db: &DB, group: &[WriteSet]) -> Result<(WriteBatch, SizeChanges), String> {
+fn build_batch(db: &DB, group: &[WriteSet], next_log_seq: &mut u64) -> Result<(WriteBatch, SizeChanges), String> {
     let missing = || "column family missing".to_string();
     let meta = db.cf_handle(META).ok_or_else(missing)?;
     let data = db.cf_handle(DATA).ok_or_else(missing)?;
+    let log = db.cf_handle(LOG).ok_or_else(missing)?;
     let mut batch = WriteBatch::default();
     let mut changes = SizeChanges::default();
     for writes in group {
@@ -626,6 +675,7 @@ fn build_batch(db: &DB, group: &[WriteSet]) -> Result<(WriteBatch, SizeChanges),
             changes.deltas.remove(&id);
             let (from, to) = (id.to_be_bytes(), (id + 1).to_be_bytes());
             batch.delete_range_cf(data, from, to);
+            batch.delete_range_cf(log, from, to);
             for tag in [b"off/", b"ups/", b"upp/"] {
                 batch.delete_range_cf(meta, prefixed(tag, id), prefixed(tag, id + 1));
             }
@@ -641,6 +691,22 @@ fn build_batch(db: &DB, group: &[WriteSet]) -> Result<(WriteBatch, SizeChanges),
                 delta.bytes += diff * (key.len() + 8) as i64;
                 batch.merge_cf(data, &key, diff.to_le_bytes());
             }
+        }
+        let logged_before = *next_log_seq;
+        for (id, rows) in &writes.appends {
+            let delta = changes.deltas.entry(*id).or_default();
+            for entry_rows in rows.chunks(LOG_ENTRY_ROWS) {
+                let mut key = id.to_be_bytes().to_vec();
+                key.extend_from_slice(&next_log_seq.to_be_bytes());
+                *next_log_seq += 1;
+                let value = log_entry(entry_rows);
+                delta.rows += entry_rows.iter().map(|(_, d)| d).sum::<Diff>();
+                delta.bytes += value.len() as i64;
+                batch.put_cf(log, key, value);
+            }
+        }
+        if *next_log_seq != logged_before {
+            batch.put_cf(meta, LOG_SEQ_KEY, next_log_seq.to_le_bytes());
         }
         for (id, partition, offset) in &writes.offsets {
             let mut key = prefixed(b"off/", *id);
@@ -674,6 +740,36 @@ fn build_batch(db: &DB, group: &[WriteSet]) -> Result<(WriteBatch, SizeChanges),
         }
     }
     Ok((batch, changes))
+}
+
+/// A `log` entry: per row its count (8 bytes), its encoded length (4) and its encoding.
+fn log_entry(rows: &[(Row, Diff)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.len() * 64);
+    let mut encoded = Vec::with_capacity(256);
+    for (row, diff) in rows {
+        encoded.clear();
+        encode_row(row, &mut encoded);
+        out.extend_from_slice(&diff.to_le_bytes());
+        out.extend_from_slice(&(encoded.len() as u32).to_le_bytes());
+        out.extend_from_slice(&encoded);
+    }
+    out
+}
+
+/// Calls `each` with every (encoded row, count) of a `log` entry.
+fn for_each_logged_row(
+    mut entry: &[u8],
+    mut each: impl FnMut(&[u8], Diff) -> Result<(), String>,
+) -> Result<(), String> {
+    while !entry.is_empty() {
+        let header = entry.get(..12).ok_or("truncated")?;
+        let count = Diff::from_le_bytes(header[..8].try_into().map_err(|_| "truncated")?);
+        let len = u32::from_le_bytes(header[8..].try_into().map_err(|_| "truncated")?) as usize;
+        let row = entry.get(12..12 + len).ok_or("truncated")?;
+        each(row, count)?;
+        entry = &entry[12 + len..];
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -728,6 +824,49 @@ mod tests {
         assert_eq!(store.sizes()[&8].rows, 8, "5 read back, 3 written since");
         assert!(store.offsets(7).unwrap().is_empty());
         assert_eq!(contents(&store, 8), vec![(row(1, "a"), 5), (row(9, "z"), 3)]);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn appended_rows_are_logged_in_order_survive_reopen_and_drop() {
+        let dir = temp_dir("log");
+        let many: Vec<(Row, Diff)> = (0..2500).map(|i| (row(i, "m"), 1)).collect();
+        {
+            let store = Store::open(&dir).unwrap();
+            let w = WriteSet { appends: vec![(5, many.clone())], offsets: vec![(5, 0, 2500)], ..WriteSet::default() };
+            store.commit(w).unwrap();
+            assert_eq!(store.sizes()[&5].rows, 2500);
+        }
+        // After a reopen, new entries go after the old ones instead of over them.
+        let store = Store::open(&dir).unwrap();
+        store.commit(WriteSet { appends: vec![(5, vec![(row(1, "m"), 1)])], ..WriteSet::default() }).unwrap();
+        let mut expected = many.clone();
+        expected.push((row(1, "m"), 1));
+        let mut read = Vec::new();
+        store.read_collection(5, 1000, |rows| read.extend(rows)).unwrap();
+        assert_eq!(read, expected, "every row, in the order appended, a duplicate kept as such");
+        assert_eq!(store.sizes()[&5].rows, 2501);
+        assert_eq!(store.collections().unwrap(), vec![5]);
+        store.commit(WriteSet { drop_collections: vec![5], ..WriteSet::default() }).unwrap();
+        assert!(contents(&store, 5).is_empty());
+        assert!(store.collections().unwrap().is_empty());
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_version_1_directory_opens_and_is_marked_current() {
+        let dir = temp_dir("v1");
+        {
+            let store = Store::open(&dir).unwrap();
+            store.commit(WriteSet { updates: vec![(3, vec![(row(1, "a"), 1)])], ..WriteSet::default() }).unwrap();
+        }
+        std::fs::write(dir.join(FORMAT_FILE), "eddy data format 1\n").unwrap();
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(contents(&store, 3), vec![(row(1, "a"), 1)]);
+        let format = std::fs::read_to_string(dir.join(FORMAT_FILE)).unwrap();
+        assert_eq!(parse_format(&format), Some(FORMAT_VERSION));
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }

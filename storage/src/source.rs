@@ -168,11 +168,15 @@ impl SourceContext {
     /// (that wait is the backpressure [`SourceContext::deliver`] reports).
     pub fn pipelined(self) -> Result<SourceContext, StorageError> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<SourceBatch>(1);
-        let (sink, stop) = (self.sink.clone(), self.stop.clone());
+        let applier = self.clone();
         spawn(&format!("{}-apply", self.name), move || {
             for batch in rx {
-                if !sink(batch) {
-                    stop.store(true, Ordering::Relaxed);
+                let started = std::time::Instant::now();
+                let keep_going = (applier.sink)(batch);
+                let ms = started.elapsed().as_millis() as u64;
+                applier.update_status(|s| s.last_batch_ms = ms);
+                if !keep_going {
+                    applier.stop.store(true, Ordering::Relaxed);
                     return;
                 }
             }
@@ -181,15 +185,12 @@ impl SourceContext {
         Ok(SourceContext { sink, ..self })
     }
 
-    /// Hands `batch` on, timing how long the server takes; `false` means stop.
+    /// Hands `batch` on, counting the time it waits as backpressure; `false` means stop.
     pub fn deliver(&self, batch: SourceBatch) -> bool {
         let started = std::time::Instant::now();
         let keep_going = (self.sink)(batch);
         let ms = started.elapsed().as_millis() as u64;
-        self.update_status(|s| {
-            s.backpressure_ms += ms;
-            s.last_batch_ms = ms;
-        });
+        self.update_status(|s| s.backpressure_ms += ms);
         keep_going && !self.stopped()
     }
 }
