@@ -132,8 +132,9 @@ fn plain_consumer_rate(broker: &Broker, topic: &str, partitions: i32, readers: i
             .set("bootstrap.servers", broker.address())
             .set("group.id", "plain-bench")
             .set("enable.auto.commit", "false")
-            // The same fetch setting as Eddy's consumers.
+            // The same fetch settings as Eddy's consumers.
             .set("fetch.wait.max.ms", "25")
+            .set("fetch.queue.backoff.ms", "10")
             .create()?;
         let mut tpl = TopicPartitionList::new();
         for p in (0..partitions).filter(|p| p % readers == reader) {
@@ -258,7 +259,9 @@ async fn eddy_rate(
     // A read waits until the view is complete at the last batch's time.
     let rows = scalar(client, check).await?;
     let all = started.elapsed();
-    eprintln!("  {name}: view check -> {rows}");
+    let waited =
+        scalar(client, &format!("SELECT backpressure_ms FROM eddy_catalog.sources WHERE name = '{name}'")).await?;
+    eprintln!("  {name}: view check -> {rows}; readers waited {waited} ms on batches in flight");
     client.batch_execute(&format!("DROP SOURCE {name} CASCADE")).await?;
     Ok(Rate { messages: n, first: first.unwrap_or_default(), all })
 }

@@ -148,6 +148,11 @@ pub fn consumer(connection: &KafkaConnection, group: &str) -> Result<BaseConsume
         // Brokers may hold a fetch this long when no data is waiting; freshness is
         // bounded by it (librdkafka's default of 500 ms is too coarse for a view).
         .set("fetch.wait.max.ms", "25")
+        // Once its local queue holds enough, librdkafka stops fetching for this long
+        // (default 1 s): a reader that decodes more slowly than the broker sends then
+        // drains the queue and sits idle, which halved throughput and put second-long
+        // stalls into freshness. Look again soon instead.
+        .set("fetch.queue.backoff.ms", "10")
         // Statistics carry each partition's high watermark, for lag (see ClientEvents).
         .set("statistics.interval.ms", "1000")
         .set("reconnect.backoff.max.ms", "2000")
