@@ -11,6 +11,9 @@
 //! is the order of the rows (`Ord` of `Row`; for jsonb values, whose `Datum` order is
 //! identity only, just a consistent order), so a seek by a prefix of datums, or to a
 //! lower bound, works on packed rows too; equal rows pack to equal bytes.
+//!
+//! The encoding is also a storage format: append-only sources' rows are stored packed
+//! (`eddy_storage::durable`), so changing it needs a new data format version.
 
 use std::fmt;
 

@@ -7,12 +7,13 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
 
+use eddy_compute::pack_updates;
 use eddy_compute::Command;
 use eddy_planner::ddl::{KafkaConnectionPlan, OtherObjectKind};
 use eddy_planner::{CatalogItem, ItemKind};
 use eddy_repr::source::SourceSpec;
-use eddy_repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
-use eddy_storage::durable::WriteSet;
+use eddy_repr::{ColumnType, Datum, Diff, GlobalId, PackedRow, RelationDesc, Row, ScalarType, Timestamp};
+use eddy_storage::durable::{SharedRows, WriteSet};
 use eddy_storage::{SourceBatch, SourceErrorRecord, SourceHandle, SourceStatus};
 use tracing::{info, warn};
 
@@ -306,11 +307,22 @@ impl Coordinator {
     fn batch_sink(&self, source: GlobalId, outputs: Vec<GlobalId>, append_only: bool) -> eddy_storage::BatchSink {
         let coordinator = self.sources.coordinator.clone();
         let store = self.store.clone();
-        Arc::new(move |batch: SourceBatch| {
+        Arc::new(move |mut batch: SourceBatch| {
             let first = outputs[0];
+            // Packed here, outside the coordinator's lock; an append-only source's rows
+            // are shared with the store, which keeps them as they are.
+            let packed: Vec<SharedRows> =
+                batch.updates.drain(..).map(|updates| Arc::new(pack_updates(&updates))).collect();
             let writes = || {
-                let rows: Vec<_> = outputs.iter().copied().zip(batch.updates.iter().cloned()).collect();
-                let (updates, appends) = if append_only { (vec![], rows) } else { (rows, vec![]) };
+                let rows = outputs.iter().copied().zip(packed.iter().cloned());
+                let (updates, appends) = if append_only {
+                    (vec![], rows.collect())
+                } else {
+                    (
+                        rows.map(|(id, rows)| (id, rows.iter().map(|(r, d)| (r.unpack(), *d)).collect())).collect(),
+                        vec![],
+                    )
+                };
                 WriteSet {
                     updates,
                     appends,
@@ -336,14 +348,21 @@ impl Coordinator {
                     }
                 }
             }
+            let packed = packed.into_iter().map(|rows| Arc::try_unwrap(rows).unwrap_or_else(|rows| (*rows).clone()));
             let Some(coordinator) = coordinator.upgrade() else { return false };
             let Ok(mut c) = coordinator.lock() else { return false };
-            c.apply_source_batch(source, batch)
+            c.apply_source_batch(source, batch, packed.collect())
         })
     }
 
-    /// Applies one batch of source `source` at a fresh timestamp.
-    pub(crate) fn apply_source_batch(&mut self, source: GlobalId, batch: SourceBatch) -> bool {
+    /// Applies one batch of source `source` at a fresh timestamp: `updates` are its
+    /// changes per output, packed.
+    pub(crate) fn apply_source_batch(
+        &mut self,
+        source: GlobalId,
+        batch: SourceBatch,
+        updates: Vec<Vec<(PackedRow, Diff)>>,
+    ) -> bool {
         let Some(running) = self.sources.running.get_mut(&source) else { return false };
         if let Some(e) = batch.errors.first() {
             // One line per batch, not per message: bad data must not flood the log.
@@ -359,9 +378,9 @@ impl Coordinator {
             running.errors.pop_front();
         }
         let writes: Vec<_> =
-            running.outputs.iter().copied().zip(batch.updates).filter(|(_, updates)| !updates.is_empty()).collect();
+            running.outputs.iter().copied().zip(updates).filter(|(_, updates)| !updates.is_empty()).collect();
         if !writes.is_empty() {
-            self.apply_in_memory(&writes);
+            self.apply_packed(writes);
         }
         let upper = self.last_write;
         if let Some(running) = self.sources.running.get_mut(&source) {

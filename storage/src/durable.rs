@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
-use eddy_repr::{Diff, GlobalId, Row};
+use eddy_repr::{Diff, GlobalId, PackedRef, PackedRow, Row};
 use rocksdb::{
     ColumnFamilyDescriptor, CompactionDecision, DBRecoveryMode, IteratorMode, MergeOperands, Options, WriteBatch,
     WriteOptions, DB,
@@ -79,14 +79,18 @@ pub struct CatalogRecord {
     pub refresh: Option<(u64, bool)>,
 }
 
+/// Packed rows with their counts, shared between a write set and its writer.
+pub type SharedRows = Arc<Vec<(PackedRow, Diff)>>;
+
 /// Changes to make durable together.
 #[derive(Debug, Default)]
 pub struct WriteSet {
     /// Row changes per collection.
     pub updates: Vec<(GlobalId, Vec<(Row, Diff)>)>,
     /// Rows added to append-only collections, stored as they come (see the module
-    /// documentation). Only for collections whose rows are never retracted.
-    pub appends: Vec<(GlobalId, Vec<(Row, Diff)>)>,
+    /// documentation). Only for collections whose rows are never retracted. Packed, and
+    /// shared: the caller applies the same rows once they are stored.
+    pub appends: Vec<(GlobalId, SharedRows)>,
     /// Per source collection: the next Kafka offset of each partition its rows cover.
     pub offsets: Vec<(GlobalId, i32, i64)>,
     /// UPSERT state per source: key bytes to `Some((partition, current row))` or `None`.
@@ -337,9 +341,8 @@ impl Store {
         self.scan(LOG, &id.to_be_bytes(), |_, value| {
             size.bytes += value.len() as i64;
             for_each_logged_row(value, |row, count| {
-                let row = decode_row(row).map_err(|e| format!("undecodable row: {e}"))?;
                 size.rows += count;
-                rows.push((row, count));
+                rows.push((PackedRef::from_packed_bytes(row).unpack(), count));
                 if rows.len() >= chunk {
                     each(std::mem::take(&mut rows));
                 }
@@ -638,6 +641,8 @@ fn run_committer(
         if let Some(e) = &error {
             tracing::error!("writing to the data directory failed: {e}");
         }
+        // Writers may take back rows they share with their write set (see `appends`).
+        drop(group);
         mark_done(durable, lo, hi, error);
     }
 }
@@ -742,21 +747,20 @@ fn build_batch(db: &DB, group: &[WriteSet], next_log_seq: &mut u64) -> Result<(W
     Ok((batch, changes))
 }
 
-/// A `log` entry: per row its count (8 bytes), its encoded length (4) and its encoding.
-fn log_entry(rows: &[(Row, Diff)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(rows.len() * 64);
-    let mut encoded = Vec::with_capacity(256);
+/// A `log` entry: per row its count (8 bytes), its length (4) and its bytes, packed as
+/// dataflows hold it (so `PackedRow`'s encoding is part of the data format).
+fn log_entry(rows: &[(PackedRow, Diff)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.iter().map(|(row, _)| 12 + row.as_bytes().len()).sum());
     for (row, diff) in rows {
-        encoded.clear();
-        encode_row(row, &mut encoded);
+        let bytes = row.as_bytes();
         out.extend_from_slice(&diff.to_le_bytes());
-        out.extend_from_slice(&(encoded.len() as u32).to_le_bytes());
-        out.extend_from_slice(&encoded);
+        out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(bytes);
     }
     out
 }
 
-/// Calls `each` with every (encoded row, count) of a `log` entry.
+/// Calls `each` with every (packed row, count) of a `log` entry.
 fn for_each_logged_row(
     mut entry: &[u8],
     mut each: impl FnMut(&[u8], Diff) -> Result<(), String>,
@@ -832,15 +836,18 @@ mod tests {
     fn appended_rows_are_logged_in_order_survive_reopen_and_drop() {
         let dir = temp_dir("log");
         let many: Vec<(Row, Diff)> = (0..2500).map(|i| (row(i, "m"), 1)).collect();
+        let packed = |rows: &[(Row, Diff)]| Arc::new(rows.iter().map(|(r, d)| (PackedRow::pack(r), *d)).collect());
         {
             let store = Store::open(&dir).unwrap();
-            let w = WriteSet { appends: vec![(5, many.clone())], offsets: vec![(5, 0, 2500)], ..WriteSet::default() };
+            let w = WriteSet { appends: vec![(5, packed(&many))], offsets: vec![(5, 0, 2500)], ..WriteSet::default() };
             store.commit(w).unwrap();
             assert_eq!(store.sizes()[&5].rows, 2500);
         }
         // After a reopen, new entries go after the old ones instead of over them.
         let store = Store::open(&dir).unwrap();
-        store.commit(WriteSet { appends: vec![(5, vec![(row(1, "m"), 1)])], ..WriteSet::default() }).unwrap();
+        let shared = packed(&[(row(1, "m"), 1)]);
+        store.commit(WriteSet { appends: vec![(5, shared.clone())], ..WriteSet::default() }).unwrap();
+        assert!(Arc::try_unwrap(shared).is_ok(), "the store keeps no reference once the write is done");
         let mut expected = many.clone();
         expected.push((row(1, "m"), 1));
         let mut read = Vec::new();
