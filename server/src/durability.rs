@@ -464,8 +464,7 @@ fn load_all(coord: &Mutex<Coordinator>) -> Result<(), AdapterError> {
         // Each chunk gets a timestamp of its own and is arranged before the next but one
         // is sent: memory stays close to what the arrangements need.
         let mut in_flight: Option<crossbeam_channel::Receiver<eddy_compute::PeekResponse>> = None;
-        store.read_collection(id, LOAD_CHUNK, |chunk| {
-            let chunk = eddy_compute::pack_updates(&chunk);
+        store.read_collection_packed(id, LOAD_CHUNK, |chunk| {
             let Ok(mut c) = coord.lock() else { return };
             let Some(loaded) = c.loading.get_mut(&id) else { return }; // dropped meanwhile
             *loaded += chunk.len() as u64;
