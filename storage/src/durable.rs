@@ -893,12 +893,19 @@ mod tests {
     fn a_version_1_directory_opens_and_is_marked_current() {
         let dir = temp_dir("v1");
         {
-            let store = Store::open(&dir).unwrap();
-            store.commit(WriteSet { updates: vec![(3, vec![(row(1, "a"), 1)])], ..WriteSet::default() }).unwrap();
+            // What version 1 wrote: the catalog and data families only.
+            let families = column_families().into_iter().take(2);
+            let db = DB::open_cf_descriptors(&db_options(), &dir, families).unwrap();
+            let mut key = 3u64.to_be_bytes().to_vec();
+            encode_row(&row(1, "a"), &mut key);
+            db.merge_cf(db.cf_handle(DATA).unwrap(), key, 1i64.to_le_bytes()).unwrap();
         }
         std::fs::write(dir.join(FORMAT_FILE), "eddy data format 1\n").unwrap();
         let store = Store::open(&dir).unwrap();
         assert_eq!(contents(&store, 3), vec![(row(1, "a"), 1)]);
+        let appended = Arc::new(vec![(PackedRow::pack(&row(2, "b")), 1)]);
+        store.commit(WriteSet { appends: vec![(4, appended)], ..WriteSet::default() }).unwrap();
+        assert_eq!(contents(&store, 4), vec![(row(2, "b"), 1)]);
         let format = std::fs::read_to_string(dir.join(FORMAT_FILE)).unwrap();
         assert_eq!(parse_format(&format), Some(FORMAT_VERSION));
         drop(store);
