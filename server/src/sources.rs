@@ -309,19 +309,17 @@ impl Coordinator {
         let store = self.store.clone();
         Arc::new(move |mut batch: SourceBatch| {
             let first = outputs[0];
-            // Packed here, outside the coordinator's lock; an append-only source's rows
-            // are shared with the store, which keeps them as they are.
-            let packed: Vec<SharedRows> =
-                batch.updates.drain(..).map(|updates| Arc::new(pack_updates(&updates))).collect();
+            // Packed here, outside the coordinator's lock. An append-only source's rows
+            // are shared with the store, which keeps them as they are; other sources'
+            // rows are stored consolidated, by row.
+            let rows = std::mem::take(&mut batch.updates);
+            let packed: Vec<SharedRows> = rows.iter().map(|updates| Arc::new(pack_updates(updates))).collect();
+            let rows = if append_only { Vec::new() } else { rows };
             let writes = || {
-                let rows = outputs.iter().copied().zip(packed.iter().cloned());
                 let (updates, appends) = if append_only {
-                    (vec![], rows.collect())
+                    (vec![], outputs.iter().copied().zip(packed.iter().cloned()).collect())
                 } else {
-                    (
-                        rows.map(|(id, rows)| (id, rows.iter().map(|(r, d)| (r.unpack(), *d)).collect())).collect(),
-                        vec![],
-                    )
+                    (outputs.iter().copied().zip(rows.iter().cloned()).collect(), vec![])
                 };
                 WriteSet {
                     updates,

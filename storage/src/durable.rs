@@ -167,7 +167,7 @@ impl Store {
         let io = |detail: String| StoreError::Io { dir: shown.clone(), detail };
         std::fs::create_dir_all(dir).map_err(|e| io(format!("cannot create it: {e}")))?;
         let format_file = dir.join(FORMAT_FILE);
-        match std::fs::read_to_string(&format_file) {
+        let found = match std::fs::read_to_string(&format_file) {
             Ok(text) => {
                 let found = parse_format(&text).ok_or_else(|| StoreError::Corrupt {
                     dir: shown.clone(),
@@ -176,23 +176,27 @@ impl Store {
                 if found > FORMAT_VERSION {
                     return Err(StoreError::NewerFormat { dir: shown, found });
                 }
+                Some(found)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if dir.join("CURRENT").exists() {
                     return Err(StoreError::Corrupt { dir: shown, detail: format!("{FORMAT_FILE} is missing") });
                 }
+                None
             }
             Err(e) => return Err(io(format!("cannot read {FORMAT_FILE}: {e}"))),
-        }
+        };
         let db =
             DB::open_cf_descriptors(&db_options(), dir, column_families()).map_err(|e| classify(&shown, e, dir))?;
-        // A version-1 directory has just gained the `log` family.
-        if std::fs::read_to_string(&format_file).ok().and_then(|t| parse_format(&t)) != Some(FORMAT_VERSION) {
+        // A new directory, or a version-1 one that has just gained the `log` family.
+        if found != Some(FORMAT_VERSION) {
             std::fs::write(&format_file, format!("eddy data format {FORMAT_VERSION}\n"))
                 .map_err(|e| io(format!("cannot write {FORMAT_FILE}: {e}")))?;
         }
         // RocksDB's LOCK file keeps other processes out; the pid is for the error message.
         let _ = std::fs::write(dir.join(PID_FILE), std::process::id().to_string());
+        // Log entries go on after the last one stored (reusing a key would overwrite rows).
+        let next_log_seq = read_u64(&db, &shown, LOG_SEQ_KEY)?.unwrap_or(0);
         let db = Arc::new(db);
         let durable: Arc<(Mutex<Durable>, Condvar)> = Arc::default();
         let (sender, receiver) = std::sync::mpsc::channel();
@@ -201,7 +205,7 @@ impl Store {
             let (db, durable, dir, sizes) = (db.clone(), durable.clone(), shown.clone(), sizes.clone());
             std::thread::Builder::new()
                 .name("store-committer".into())
-                .spawn(move || run_committer(&db, &dir, receiver, &durable, &sizes))
+                .spawn(move || run_committer(&db, &dir, receiver, &durable, &sizes, next_log_seq))
                 .map_err(|e| io(format!("cannot start the committer thread: {e}")))?
         };
         let queue = Queue { next_seq: 1, sender: Some(sender), committer: Some(committer) };
@@ -297,16 +301,9 @@ impl Store {
     }
 
     fn get_u64(&self, key: &[u8]) -> Result<Option<u64>, StoreError> {
-        let Some(db) = &self.db else { return Ok(None) };
-        let value =
-            db.get_cf(self.cf(META)?, key).map_err(|e| classify(&self.dir.display().to_string(), e, &self.dir))?;
-        match value {
+        match &self.db {
+            Some(db) => read_u64(db, &self.dir.display().to_string(), key),
             None => Ok(None),
-            Some(v) => v
-                .as_slice()
-                .try_into()
-                .map(|b| Some(u64::from_le_bytes(b)))
-                .map_err(|_| self.corrupt(format!("{} is not a number", String::from_utf8_lossy(key)))),
         }
     }
 
@@ -583,6 +580,21 @@ fn prefixed(tag: &[u8], id: GlobalId) -> Vec<u8> {
 }
 
 /// Maps a RocksDB error to what a user should know.
+/// The number stored under `key` in `meta`, if any.
+fn read_u64(db: &DB, dir: &str, key: &[u8]) -> Result<Option<u64>, StoreError> {
+    let corrupt = |detail: String| StoreError::Corrupt { dir: dir.to_string(), detail };
+    let cf = db.cf_handle(META).ok_or_else(|| corrupt(format!("column family {META} is missing")))?;
+    let value = db.get_cf(cf, key).map_err(|e| classify(dir, e, Path::new(dir)))?;
+    match value {
+        None => Ok(None),
+        Some(v) => v
+            .as_slice()
+            .try_into()
+            .map(|b| Some(u64::from_le_bytes(b)))
+            .map_err(|_| corrupt(format!("{} is not a number", String::from_utf8_lossy(key)))),
+    }
+}
+
 fn classify(dir: &str, e: rocksdb::Error, path: &Path) -> StoreError {
     let detail = e.to_string();
     let lower = detail.to_lowercase();
@@ -623,12 +635,8 @@ fn run_committer(
     queue: std::sync::mpsc::Receiver<(u64, WriteSet)>,
     durable: &(Mutex<Durable>, Condvar),
     sizes: &Mutex<BTreeMap<GlobalId, StoredSize>>,
+    mut next_log_seq: u64,
 ) {
-    let meta_u64 = |key: &[u8]| {
-        let value = db.cf_handle(META).and_then(|cf| db.get_cf(cf, key).ok().flatten());
-        value.and_then(|v| v.try_into().ok()).map(u64::from_le_bytes)
-    };
-    let mut next_log_seq = meta_u64(LOG_SEQ_KEY).unwrap_or(0);
     while let Ok(first) = queue.recv() {
         let (lo, mut hi) = (first.0, first.0);
         let mut group = vec![first.1];

@@ -630,16 +630,9 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         }
         "to_timestamp" => vec![c(Func::ToTimestamp, &[F8], TSTZ), c(Func::ToTimestamp, &[TEXT, TEXT], TSTZ)],
         "to_date" => vec![c(Func::ToDate, &[TEXT, TEXT], DATE)],
-        "to_char" => vec![
-            c(Func::ToChar, &[TS, TEXT], TEXT),
-            c(Func::ToChar, &[TSTZ, TEXT], TEXT),
-            c(Func::ToChar, &[I2, TEXT], TEXT),
-            c(Func::ToChar, &[I4, TEXT], TEXT),
-            c(Func::ToChar, &[I8, TEXT], TEXT),
-            c(Func::ToChar, &[F4, TEXT], TEXT),
-            c(Func::ToChar, &[F8, TEXT], TEXT),
-            c(Func::ToChar, &[NUM, TEXT], TEXT),
-        ],
+        "to_char" => {
+            [TS, TSTZ, I2, I4, I8, F4, F8, NUM].into_iter().map(|t| c(Func::ToChar, &[t, TEXT], TEXT)).collect()
+        }
         "date_bin" => vec![
             c(Func::DateBin { tz: false }, &[IV, TS, TS], TS),
             c(Func::DateBin { tz: true }, &[IV, TSTZ, TSTZ], TSTZ),
