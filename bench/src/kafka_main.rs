@@ -266,6 +266,59 @@ async fn eddy_rate(
     Ok(Rate { messages: n, first: first.unwrap_or_default(), all })
 }
 
+/// The plain consumers' side of the freshness run: `readers` consumers splitting the
+/// partitions as Eddy's readers do note when each message of the run (`total`, ids
+/// parsed from the payload) reached them, so Eddy's freshness reads against what the
+/// broker and librdkafka alone allow. Stops once all arrived or at `deadline`.
+fn plain_arrivals(
+    broker: &Broker,
+    topic: &str,
+    partitions: i32,
+    readers: i32,
+    total: u64,
+    deadline: Instant,
+) -> anyhow::Result<Vec<std::thread::JoinHandle<Vec<(u64, Instant)>>>> {
+    let readers = readers.clamp(1, partitions);
+    let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut threads = Vec::new();
+    for reader in 0..readers {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", broker.address())
+            .set("group.id", "plain-fresh")
+            .set("enable.auto.commit", "false")
+            .set("fetch.wait.max.ms", "25")
+            .set("fetch.queue.backoff.ms", "10")
+            .create()?;
+        let mut tpl = TopicPartitionList::new();
+        for p in (0..partitions).filter(|p| p % readers == reader) {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+        }
+        consumer.assign(&tpl)?;
+        let seen = seen.clone();
+        threads.push(std::thread::spawn(move || {
+            let mut arrivals = Vec::new();
+            while seen.load(std::sync::atomic::Ordering::Relaxed) < total && Instant::now() < deadline {
+                let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) else { continue };
+                use rdkafka::message::Message as _;
+                // Partition 0's first message is the warm-up, not part of the run.
+                if m.partition() == 0 && m.offset() == 0 {
+                    continue;
+                }
+                let id = m.payload().and_then(|p| std::str::from_utf8(p).ok()).and_then(|text| {
+                    let rest = text.strip_prefix(r#"{"id": "#)?;
+                    rest[..rest.find(',')?].parse::<u64>().ok()
+                });
+                if let Some(id) = id {
+                    arrivals.push((id, Instant::now()));
+                    seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            arrivals
+        }));
+    }
+    Ok(threads)
+}
+
 /// When the broker acknowledged each message of the freshness run.
 struct Acks {
     at: Mutex<Vec<Option<Instant>>>,
@@ -352,6 +405,14 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let total = args.rate * args.rate_seconds;
+    let plain_readers = plain_arrivals(
+        &broker,
+        "fresh",
+        args.partitions,
+        workers as i32,
+        total,
+        Instant::now() + Duration::from_secs(args.rate_seconds + 60),
+    )?;
     let sent: Arc<Mutex<Vec<Instant>>> = Arc::new(Mutex::new(Vec::with_capacity(total as usize)));
     let acked = Arc::new(Acks { at: Mutex::new(vec![None; total as usize]) });
     let producer = {
@@ -398,6 +459,8 @@ async fn main() -> anyhow::Result<()> {
     // by at most a batch).
     let mut latencies = Vec::new();
     let mut since_ack = Vec::new();
+    // (message id, when the view first showed it), for the comparison with the plain consumers.
+    let mut visible_at = Vec::new();
     let mut visible = 0u64;
     let mut max_lag = 0i64;
     let mut lag_sum = 0i64;
@@ -407,10 +470,16 @@ async fn main() -> anyhow::Result<()> {
         let n = scalar(&client, "SELECT n FROM fr_v").await? as u64 - 1;
         let now = Instant::now();
         if n > visible {
-            let sent = sent.lock().map(|s| s.clone()).unwrap_or_default();
-            for i in visible..n.min(sent.len() as u64) {
+            // Only the newly visible messages' send times: copying the whole vector on
+            // every poll cost this process (which hosts the mock broker) real CPU.
+            let sent: Vec<Instant> = sent
+                .lock()
+                .map(|s| s.get(visible as usize..(n as usize).min(s.len())).unwrap_or_default().to_vec())
+                .unwrap_or_default();
+            for (i, sent_at) in (visible..).zip(&sent) {
                 if i % 10 == 0 {
-                    latencies.push(now.duration_since(sent[i as usize]).as_secs_f64() * 1000.0);
+                    latencies.push(now.duration_since(*sent_at).as_secs_f64() * 1000.0);
+                    visible_at.push((i, now));
                     let ack = acked.at.lock().ok().and_then(|a| a[i as usize]);
                     if let Some(ack) = ack {
                         since_ack.push(now.saturating_duration_since(ack).as_secs_f64() * 1000.0);
@@ -426,6 +495,33 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     producer.join().map_err(|_| anyhow::anyhow!("producer panicked"))??;
+    let sent = sent.lock().map(|s| s.clone()).unwrap_or_default();
+    let mut plain_latencies = Vec::new();
+    let mut received_at = std::collections::HashMap::new();
+    for reader in plain_readers {
+        let arrivals = reader.join().map_err(|_| anyhow::anyhow!("plain consumer panicked"))?;
+        for (id, at) in arrivals.into_iter().filter(|(id, _)| id % 10 == 0) {
+            if let Some(sent) = sent.get(id as usize) {
+                plain_latencies.push(at.saturating_duration_since(*sent).as_secs_f64() * 1000.0);
+                received_at.insert(id, at);
+            }
+        }
+    }
+    plain_latencies.sort_by(f64::total_cmp);
+    // What Eddy adds to what the broker and librdkafka take: for each message, from the
+    // plain consumers' receipt to the view showing it (negative when the view was first).
+    let mut added: Vec<f64> = visible_at
+        .iter()
+        .filter_map(|(id, visible)| {
+            let received = received_at.get(id)?;
+            let ms = match visible.checked_duration_since(*received) {
+                Some(d) => d.as_secs_f64(),
+                None => -received.duration_since(*visible).as_secs_f64(),
+            };
+            Some(ms * 1000.0)
+        })
+        .collect();
+    added.sort_by(f64::total_cmp);
     latencies.sort_by(f64::total_cmp);
     since_ack.sort_by(f64::total_cmp);
 
@@ -479,6 +575,19 @@ async fn main() -> anyhow::Result<()> {
         percentile(&since_ack, 0.5),
         percentile(&since_ack, 0.99),
         since_ack.len()
+    );
+    println!(
+        "  plain consumers in the same run, produced -> received: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples)",
+        percentile(&plain_latencies, 0.5),
+        percentile(&plain_latencies, 0.99),
+        plain_latencies.last().copied().unwrap_or(f64::NAN),
+        plain_latencies.len()
+    );
+    println!(
+        "  eddy after the plain consumers received the message: p50 {:.1} ms, p99 {:.1} ms ({} samples)",
+        percentile(&added, 0.5),
+        percentile(&added, 0.99),
+        added.len()
     );
     println!(
         "consumer lag under that load: mean {:.0} messages, max {} messages",
