@@ -88,6 +88,33 @@ pub enum Format {
     Text,
     /// The raw bytes, one `bytea` column.
     Bytes,
+    /// Avro in the Confluent wire format: each message names its writer schema's id in
+    /// the schema registry of connection `connection`; fields are matched to columns by
+    /// name, as JSON's are.
+    Avro {
+        connection: String,
+        /// Filled in by the server from the connection (with its secret).
+        registry: SchemaRegistry,
+    },
+}
+
+/// A Confluent-compatible schema registry. The password comes from a secret and is
+/// never printed (see the `Debug` impl).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SchemaRegistry {
+    pub url: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for SchemaRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemaRegistry")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// How decoded messages change the source's contents.

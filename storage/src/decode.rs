@@ -8,18 +8,69 @@ use eddy_repr::source::Format;
 use eddy_repr::strconv::{self, jsonb_to_string, parse_jsonb};
 use eddy_repr::{Datum, Jsonb, RelationDesc, ScalarType};
 
+use crate::registry::{split_framing, RegistryClient, RegistryError};
+
 /// Why one message did not decode. The text is what `source_errors.reason` shows.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct DecodeError(pub String);
+#[error("{reason}")]
+pub struct DecodeError {
+    pub reason: String,
+    /// Not the message's fault (its schema registry cannot be reached): the source
+    /// should retry the message rather than record it as bad.
+    pub transient: bool,
+}
 
 impl DecodeError {
     pub fn new(message: impl Into<String>) -> Self {
-        DecodeError(message.into())
+        DecodeError { reason: message.into(), transient: false }
+    }
+
+    /// This message's reason, prefixed with where in the message it was.
+    pub fn context(self, what: impl std::fmt::Display) -> Self {
+        DecodeError { reason: format!("{what}: {}", self.reason), ..self }
     }
 }
 
-/// Decodes `bytes` in `format` into one datum per column of `desc`.
+/// Decodes one side (key or value) of a source's messages. Stateless formats are plain
+/// functions of the bytes; Avro also needs its registry and the writer schemas fetched
+/// from it so far.
+pub struct Decoder {
+    format: Format,
+    registry: Option<RegistryClient>,
+}
+
+impl Decoder {
+    pub fn new(format: Format) -> Self {
+        let registry = match &format {
+            Format::Avro { registry, .. } => Some(RegistryClient::new(registry.clone())),
+            _ => None,
+        };
+        Decoder { format, registry }
+    }
+
+    /// The message's datums, one per column of `desc`.
+    pub fn decode(&self, bytes: &[u8], desc: &RelationDesc) -> Result<Vec<Datum>, DecodeError> {
+        match &self.format {
+            Format::Avro { .. } => decode_json_columns(&self.document(bytes)?, desc),
+            other => decode(bytes, other, desc),
+        }
+    }
+
+    /// The message as a document (for envelopes that read fields, like Debezium's):
+    /// JSON parsed, Avro decoded with the writer schema its framing names.
+    pub fn document(&self, bytes: &[u8]) -> Result<Jsonb, DecodeError> {
+        let Some(registry) = &self.registry else { return parse_json(bytes) };
+        let (id, body) = split_framing(bytes).map_err(DecodeError::new)?;
+        let schema = registry.schema(id).map_err(|e| match e {
+            RegistryError::Unavailable { .. } => DecodeError { reason: e.to_string(), transient: true },
+            other => DecodeError::new(format!("writer schema {id}: {other}")),
+        })?;
+        schema.decode(body).map_err(|e| DecodeError::new(format!("Avro (schema {id}): {e}")))
+    }
+}
+
+/// Decodes `bytes` in a stateless `format` into one datum per column of `desc` (Avro
+/// needs a [`Decoder`]).
 pub fn decode(bytes: &[u8], format: &Format, desc: &RelationDesc) -> Result<Vec<Datum>, DecodeError> {
     match format {
         Format::Json => {
@@ -29,6 +80,7 @@ pub fn decode(bytes: &[u8], format: &Format, desc: &RelationDesc) -> Result<Vec<
         Format::Csv { delimiter } => decode_csv(utf8(bytes)?, *delimiter, desc),
         Format::Text => single_column(Datum::Text(utf8(bytes)?.to_string()), desc),
         Format::Bytes => single_column(Datum::Bytes(bytes.to_vec()), desc),
+        Format::Avro { .. } => Err(DecodeError::new("Avro is decoded with its schema registry (a Decoder)")),
     }
 }
 
@@ -76,8 +128,7 @@ pub fn decode_json_columns(doc: &Jsonb, desc: &RelationDesc) -> Result<Vec<Datum
             .map(|(_, v)| v);
         let datum = match value {
             None | Some(Jsonb::Null) => Datum::Null,
-            Some(v) => json_to_datum(v, &ty.scalar_type)
-                .map_err(|e| DecodeError::new(format!("column \"{name}\": {}", e.0)))?,
+            Some(v) => json_to_datum(v, &ty.scalar_type).map_err(|e| e.context(format_args!("column \"{name}\"")))?,
         };
         if datum.is_null() && !ty.nullable {
             let what = if value.is_none() { "is missing" } else { "is null" };
@@ -129,9 +180,7 @@ fn decode_csv(line: &str, delimiter: char, desc: &RelationDesc) -> Result<Vec<Da
         .map(|(field, (name, ty))| match field {
             None if !ty.nullable => Err(DecodeError::new(format!("required column \"{name}\" is empty"))),
             None => Ok(Datum::Null),
-            Some(text) => {
-                convert_text(text, &ty.scalar_type).map_err(|e| DecodeError::new(format!("column \"{name}\": {}", e.0)))
-            }
+            Some(text) => convert_text(text, &ty.scalar_type).map_err(|e| e.context(format_args!("column \"{name}\""))),
         })
         .collect()
 }
@@ -166,11 +215,11 @@ mod tests {
     #[test]
     fn json_errors_name_the_problem() {
         let d = desc(&[("id", ScalarType::Int64, false)]);
-        assert!(decode(b"{not json", &Format::Json, &d).unwrap_err().0.starts_with("invalid JSON"));
-        assert_eq!(decode(b"{}", &Format::Json, &d).unwrap_err().0, "required column \"id\" is missing");
-        let err = decode(br#"{"id": "x"}"#, &Format::Json, &d).unwrap_err().0;
+        assert!(decode(b"{not json", &Format::Json, &d).unwrap_err().reason.starts_with("invalid JSON"));
+        assert_eq!(decode(b"{}", &Format::Json, &d).unwrap_err().reason, "required column \"id\" is missing");
+        let err = decode(br#"{"id": "x"}"#, &Format::Json, &d).unwrap_err().reason;
         assert_eq!(err, "column \"id\": invalid input syntax for type bigint: \"x\"");
-        assert_eq!(decode(b"[1]", &Format::Json, &d).unwrap_err().0, "expected a JSON object, got array");
+        assert_eq!(decode(b"[1]", &Format::Json, &d).unwrap_err().reason, "expected a JSON object, got array");
     }
 
     #[test]
@@ -179,7 +228,7 @@ mod tests {
         let row = decode(br#"{"tags": ["a", null, "b"]}"#, &Format::Json, &d).expect("decodes");
         assert_eq!(row[0], Datum::Array(vec![Datum::Text("a".into()), Datum::Null, Datum::Text("b".into())]));
         let ints = desc(&[("n", ScalarType::Array(Box::new(ScalarType::Int32)), true)]);
-        let err = decode(br#"{"n": [1, "x"]}"#, &Format::Json, &ints).unwrap_err().0;
+        let err = decode(br#"{"n": [1, "x"]}"#, &Format::Json, &ints).unwrap_err().reason;
         assert_eq!(err, "column \"n\": invalid input syntax for type integer: \"x\"");
     }
 
@@ -203,7 +252,7 @@ mod tests {
             decode(b"1,\"x,y\"\n", &Format::Csv { delimiter: ',' }, &d).expect("csv"),
             vec![Datum::Int32(1), Datum::Text("x,y".into())]
         );
-        assert_eq!(decode(b"1", &Format::Csv { delimiter: ',' }, &d).unwrap_err().0, "expected 2 CSV fields, got 1");
+        assert_eq!(decode(b"1", &Format::Csv { delimiter: ',' }, &d).unwrap_err().reason, "expected 2 CSV fields, got 1");
         let t = desc(&[("text", ScalarType::Text, true)]);
         assert_eq!(decode(b"hi", &Format::Text, &t).expect("text"), vec![Datum::Text("hi".into())]);
         assert!(decode(&[0xff], &Format::Text, &t).is_err());

@@ -10,7 +10,7 @@ use chrono::{TimeZone, Utc};
 use eddy_repr::source::{Envelope, Format, Include, IncludeKind};
 use eddy_repr::{Datum, Diff, Jsonb, RelationDesc, Row};
 
-use crate::decode::{decode, decode_json_columns, parse_json, DecodeError};
+use crate::decode::{decode_json_columns, DecodeError, Decoder};
 
 /// A key's UPSERT state after a message: its partition and current row, or `None` once
 /// deleted.
@@ -31,8 +31,8 @@ pub struct Message<'a> {
 /// value columns ++ INCLUDE columns`.
 pub struct EnvelopeState {
     envelope: Envelope,
-    key_format: Option<Format>,
-    value_format: Format,
+    key_decoder: Option<Decoder>,
+    value_decoder: Decoder,
     key_desc: Option<RelationDesc>,
     value_desc: RelationDesc,
     include: Vec<Include>,
@@ -54,8 +54,8 @@ impl EnvelopeState {
     ) -> Self {
         EnvelopeState {
             envelope,
-            key_format,
-            value_format,
+            key_decoder: key_format.map(Decoder::new),
+            value_decoder: Decoder::new(value_format),
             key_desc,
             value_desc,
             include,
@@ -85,7 +85,7 @@ impl EnvelopeState {
         match self.envelope {
             Envelope::None => {
                 let value = msg.value.ok_or_else(|| DecodeError::new("message has no value (a tombstone)"))?;
-                let mut datums = decode(value, &self.value_format, &self.value_desc)?;
+                let mut datums = self.value_decoder.decode(value, &self.value_desc)?;
                 self.append_metadata(msg, &mut datums)?;
                 out.push((Row::new(datums), 1));
             }
@@ -97,7 +97,7 @@ impl EnvelopeState {
                     None => None,
                     Some(value) => {
                         let mut datums = self.decode_key(key)?;
-                        datums.extend(decode(value, &self.value_format, &self.value_desc)?);
+                        datums.extend(self.value_decoder.decode(value, &self.value_desc)?);
                         self.append_metadata(msg, &mut datums)?;
                         Some(Row::new(datums))
                     }
@@ -112,7 +112,7 @@ impl EnvelopeState {
     fn apply_debezium(&mut self, msg: &Message, out: &mut Vec<(Row, Diff)>) -> Result<(), DecodeError> {
         // Debezium follows a delete with a tombstone for log compaction: nothing to do.
         let Some(value) = msg.value else { return Ok(()) };
-        let doc = parse_json(value)?;
+        let doc = self.value_decoder.document(value)?;
         let payload = match doc.get_key("payload") {
             Some(p @ Jsonb::Object(_)) if doc.get_key("op").is_none() => p,
             _ => &doc,
@@ -129,7 +129,7 @@ impl EnvelopeState {
                 None | Some(Jsonb::Null) => Ok(None),
                 Some(img) => {
                     let mut datums = decode_json_columns(img, &self.value_desc)
-                        .map_err(|e| DecodeError::new(format!("Debezium \"{field}\" image: {}", e.0)))?;
+                        .map_err(|e| e.context(format_args!("Debezium \"{field}\" image")))?;
                     self.append_metadata(msg, &mut datums)?;
                     Ok(Some(Row::new(datums)))
                 }
@@ -180,10 +180,8 @@ impl EnvelopeState {
     }
 
     fn decode_key(&self, key: &[u8]) -> Result<Vec<Datum>, DecodeError> {
-        match (&self.key_format, &self.key_desc) {
-            (Some(format), Some(desc)) => {
-                decode(key, format, desc).map_err(|e| DecodeError::new(format!("message key: {}", e.0)))
-            }
+        match (&self.key_decoder, &self.key_desc) {
+            (Some(decoder), Some(desc)) => decoder.decode(key, desc).map_err(|e| e.context("message key")),
             _ => Ok(vec![]),
         }
     }
@@ -264,7 +262,7 @@ mod tests {
         }
         assert_eq!(out, vec![(row(1, "a"), 1), (row(1, "a"), -1), (row(1, "b"), 1), (row(1, "b"), -1)]);
         let bad = env.apply(&msg(None, Some(br#"{"op": "x"}"#), 9), &mut out).unwrap_err();
-        assert_eq!(bad.0, "unknown Debezium op \"x\" (expected c, r, u or d)");
+        assert_eq!(bad.reason, "unknown Debezium op \"x\" (expected c, r, u or d)");
 
         // Keyed: a redelivered create replaces instead of duplicating; metadata is appended.
         let mut keyed = EnvelopeState::new(Envelope::Debezium, None, Format::Json, None, value_desc(), include);

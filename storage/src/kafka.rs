@@ -294,13 +294,25 @@ impl KafkaIngestion {
                         };
                         messages += 1;
                         bytes += (msg.key.map_or(0, <[u8]>::len) + msg.value.map_or(0, <[u8]>::len)) as u64;
-                        if let Err(e) = envelope.apply(&msg, &mut batch.updates[0]) {
+                        let applied = loop {
+                            match envelope.apply(&msg, &mut batch.updates[0]) {
+                                // The message is fine but cannot be decoded now (its
+                                // schema registry is down): wait, stalled, and retry it.
+                                Err(e) if e.transient && !cx.stopped() => {
+                                    warn!(topic = %spec.topic, "{}; retrying", e.reason);
+                                    cx.update_status(|s| s.state = SourceState::Stalled(e.reason.clone()));
+                                    std::thread::sleep(Duration::from_secs(1));
+                                }
+                                other => break other,
+                            }
+                        };
+                        if let Err(e) = applied {
                             let raw = msg.value.or(msg.key).unwrap_or_default();
                             batch.errors.push(SourceErrorRecord {
                                 topic: spec.topic.clone(),
                                 partition: msg.partition,
                                 offset: msg.offset,
-                                reason: e.0,
+                                reason: e.reason,
                                 raw: raw[..raw.len().min(RAW_LIMIT)].to_vec(),
                                 at: Utc::now(),
                             });

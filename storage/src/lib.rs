@@ -6,12 +6,14 @@
 //! every durable collection, and each source's offsets and upsert state. This crate must
 //! never import `compute` (they meet in `server`).
 
+pub mod avro;
 pub mod codec;
 pub mod decode;
 pub mod durable;
 pub mod envelope;
 pub mod generator;
 pub mod kafka;
+pub mod registry;
 pub mod source;
 
 pub use source::{
