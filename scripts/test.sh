@@ -18,6 +18,9 @@ fi
 # Python drivers for the client tests (Debian's interpreter, not a pyenv one).
 /usr/bin/python3 -c "import psycopg, psycopg2" >/dev/null 2>&1 || missing+=(python3 python3-psycopg python3-psycopg2)
 /usr/bin/python3 -c "import sqlalchemy" >/dev/null 2>&1 || missing+=(python3-sqlalchemy)
+# Apache Avro's own Python library writes the Avro test messages (an encoder independent
+# of Eddy's decoder).
+/usr/bin/python3 -c "import avro.io" >/dev/null 2>&1 || missing+=(python3-avro)
 install_missing
 
 # The Kafka-compatible broker the Kafka tests run on loopback. Its default features have

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use eddy_tests::kafka::{KafkaBroker, Record};
+use eddy_tests::registry::{avro_messages, SchemaRegistryStub};
 use eddy_tests::{eddy_binary, row, rows, wait_for, EddyProcess, Rows};
 use tokio_postgres::Client;
 
@@ -282,7 +283,7 @@ async fn debezium_csv_text_and_bytes() -> anyhow::Result<()> {
         (
             "CREATE SOURCE s FROM KAFKA CONNECTION kafka_conn (TOPIC 'items')",
             "22023",
-            "a Kafka source needs FORMAT (JSON, CSV, TEXT or BYTES)",
+            "a Kafka source needs FORMAT (JSON, AVRO, CSV, TEXT or BYTES)",
         ),
         (
             "CREATE SOURCE s FROM KAFKA CONNECTION kafka_conn (TOPIC 'items') VALUE FORMAT JSON ENVELOPE UPSERT",
@@ -563,5 +564,226 @@ async fn an_unauthorized_topic_is_a_clear_error_and_status() -> anyhow::Result<(
     let shown = rows(&client, "SELECT status FROM eddy_catalog.sources").await?;
     assert_eq!(got, vec![row(&["t"])], "the source says why it stalled: {shown:?}\n{}", server.log_tail());
     assert_eq!(rows(&client, "SELECT n FROM n").await?, vec![row(&["1"])], "and keeps what it read");
+    Ok(())
+}
+
+const PAYMENT_V1: &str = r#"{"type": "record", "name": "Payment", "namespace": "shop", "fields": [
+    {"name": "id", "type": "long"},
+    {"name": "user_id", "type": "string"},
+    {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}},
+    {"name": "paid_at", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+    {"name": "note", "type": ["null", "string"], "default": null}]}"#;
+
+/// A later version of the schema, with one more field: messages written with it still
+/// fill the source's columns (fields are matched by name).
+const PAYMENT_V2: &str = r#"{"type": "record", "name": "Payment", "namespace": "shop", "fields": [
+    {"name": "id", "type": "long"},
+    {"name": "channel", "type": "string", "default": "web"},
+    {"name": "user_id", "type": "string"},
+    {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}},
+    {"name": "paid_at", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+    {"name": "note", "type": ["null", "string"], "default": null}]}"#;
+
+/// Payments `from..to`, as Avro records (v2 ones with a channel), and the oracle's
+/// per-user (count, cents) updated with them.
+fn payments(from: i64, to: i64, v2: bool, oracle: &mut BTreeMap<String, (i64, i64)>) -> Vec<serde_json::Value> {
+    (from..to)
+        .map(|i| {
+            let user = format!("u{}", i % 4);
+            let cents = i * 13 % 500 - 100;
+            let e = oracle.entry(user.clone()).or_default();
+            e.0 += 1;
+            e.1 += cents;
+            let sign = if cents < 0 { "-" } else { "" };
+            let mut record = serde_json::json!({
+                "id": i,
+                "user_id": user,
+                "amount": format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100),
+                "paid_at": format!("2026-01-01T00:00:{:02}.{:06}Z", i % 60, i * 7),
+                "note": if i % 3 == 0 { serde_json::Value::Null } else { format!("n{i}").into() },
+            });
+            if v2 {
+                record["channel"] = "app".into();
+            }
+            record
+        })
+        .collect()
+}
+
+fn spend_rows(oracle: &BTreeMap<String, (i64, i64)>) -> Rows {
+    oracle
+        .iter()
+        .map(|(user, (n, cents))| {
+            let sign = if *cents < 0 { "-" } else { "" };
+            row(&[user, &n.to_string(), &format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100)])
+        })
+        .collect()
+}
+
+fn produce_avro(broker: &KafkaBroker, topic: &str, messages: &[Vec<u8>]) -> anyhow::Result<()> {
+    let records: Vec<Record> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Record { key: None, value: Some(m), partition: Some((i % 2) as i32) })
+        .collect();
+    broker.produce(topic, &records)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn avro_with_a_schema_registry() -> anyhow::Result<()> {
+    let broker = KafkaBroker::start()?;
+    broker.create_topic("payments", 2)?;
+    let registry = SchemaRegistryStub::start()?;
+    registry.register("payments-value", 1, PAYMENT_V1);
+    let mut server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+    connect_source(&client, &broker).await?;
+    client
+        .batch_execute(&format!(
+            "CREATE CONNECTION csr TO CONFLUENT SCHEMA REGISTRY (URL '{}');
+             CREATE SOURCE payments FROM KAFKA CONNECTION kafka_conn (TOPIC 'payments')
+               FORMAT AVRO USING CONFLUENT SCHEMA REGISTRY CONNECTION csr;
+             CREATE MATERIALIZED VIEW spend AS
+               SELECT user_id, count(*) AS n, sum(amount) AS total FROM payments GROUP BY user_id;",
+            registry.url()
+        ))
+        .await?;
+    // The columns come from the registry's latest schema and are stored as declared.
+    let create = rows(&client, "SHOW CREATE SOURCE payments").await?;
+    let create = create[0][1].clone().unwrap_or_default();
+    assert!(
+        create.contains(
+            "payments (id bigint NOT NULL, user_id text NOT NULL, amount numeric(10,2) NOT NULL, \
+             paid_at timestamp with time zone NOT NULL, note text) FROM KAFKA"
+        ),
+        "{create}"
+    );
+
+    let mut oracle = BTreeMap::new();
+    produce_avro(&broker, "payments", &avro_messages(PAYMENT_V1, 1, &payments(0, 60, false, &mut oracle))?)?;
+    let got = wait_for(&client, "SELECT * FROM spend ORDER BY user_id", &spend_rows(&oracle)).await?;
+    assert_eq!(got, spend_rows(&oracle));
+    let first = rows(&client, "SELECT id, amount, paid_at, note FROM payments WHERE id IN (1, 3) ORDER BY id").await?;
+    assert_eq!(
+        first,
+        vec![
+            row(&["1", "-0.87", "2026-01-01 00:00:01.000007+00", "n1"]),
+            vec![Some("3".into()), Some("-0.61".into()), Some("2026-01-01 00:00:03.000021+00".into()), None]
+        ]
+    );
+
+    // Bad messages are kept, with why: not Confluent-framed, and an unknown schema id.
+    let mut unknown = vec![0u8, 0, 0, 0, 99];
+    unknown.extend([2, 4]);
+    produce_avro(&broker, "payments", &[br#"{"id": 1}"#.to_vec(), unknown])?;
+    let expected = vec![
+        row(&["not in the Confluent wire format: magic byte 123, expected 0 (was it produced with a schema \
+               registry serializer?)"]),
+        row(&[&format!(
+            "writer schema 99: schema registry {}: HTTP 404 for /schemas/ids/99: Schema not found",
+            registry.url()
+        )]),
+    ];
+    let sql = "SELECT reason FROM eddy_catalog.source_errors WHERE source = 'payments' ORDER BY reason";
+    assert_eq!(wait_for(&client, sql, &expected).await?, expected);
+
+    // The registry goes away before a message names a schema Eddy has not seen: the
+    // source stalls on it instead of recording good messages as bad, and goes on once
+    // the registry is back.
+    registry.set_up(false);
+    registry.register("payments-value", 2, PAYMENT_V2);
+    produce_avro(&broker, "payments", &avro_messages(PAYMENT_V2, 2, &payments(60, 80, true, &mut oracle))?)?;
+    let stalled = "SELECT status LIKE 'stalled: schema registry%unavailable%' FROM eddy_catalog.sources \
+                   WHERE name = 'payments'";
+    assert_eq!(wait_for(&client, stalled, &vec![row(&["t"])]).await?, vec![row(&["t"])]);
+    registry.set_up(true);
+    let got = wait_for(&client, "SELECT * FROM spend ORDER BY user_id", &spend_rows(&oracle)).await?;
+    assert_eq!(got, spend_rows(&oracle));
+    assert_eq!(rows(&client, "SELECT count(*) FROM eddy_catalog.source_errors").await?, vec![row(&["2"])]);
+
+    // Debezium change events in Avro: the columns are those of the `after` record.
+    broker.create_topic("items_cdc", 1)?;
+    let item = r#"{"type": "record", "name": "Item", "fields": [
+        {"name": "id", "type": "long"}, {"name": "name", "type": "string"}]}"#;
+    let envelope = format!(
+        r#"{{"type": "record", "name": "Envelope", "namespace": "cdc", "fields": [
+            {{"name": "before", "type": ["null", {item}]}},
+            {{"name": "after", "type": ["null", "Item"]}},
+            {{"name": "op", "type": "string"}}]}}"#
+    );
+    registry.register("items_cdc-value", 3, &envelope);
+    let change = |before: Option<(i64, &str)>, after: Option<(i64, &str)>, op: &str| {
+        let image = |i: Option<(i64, &str)>| {
+            i.map_or(serde_json::Value::Null, |(id, n)| serde_json::json!({"id": id, "name": n}))
+        };
+        serde_json::json!({"before": image(before), "after": image(after), "op": op})
+    };
+    let events = [
+        change(None, Some((1, "a")), "c"),
+        change(None, Some((2, "b")), "r"),
+        change(Some((1, "a")), Some((1, "a2")), "u"),
+        change(Some((2, "b")), None, "d"),
+    ];
+    let messages = avro_messages(&envelope, 3, &events)?;
+    let records: Vec<Record> =
+        messages.iter().map(|m| Record { key: None, value: Some(m), partition: Some(0) }).collect();
+    broker.produce("items_cdc", &records)?;
+    client
+        .batch_execute(
+            "CREATE SOURCE items FROM KAFKA CONNECTION kafka_conn (TOPIC 'items_cdc')
+               FORMAT AVRO USING CONFLUENT SCHEMA REGISTRY CONNECTION csr ENVELOPE DEBEZIUM",
+        )
+        .await?;
+    let expected = vec![row(&["1", "a2"])];
+    assert_eq!(wait_for(&client, "SELECT id, name FROM items", &expected).await?, expected);
+
+    // Avro keys too (one jsonb column), with UPSERT: the last value per key, tombstones delete.
+    broker.create_topic("accounts", 1)?;
+    registry.register("accounts-value", 1, PAYMENT_V1);
+    let keys = avro_messages(r#""string""#, 4, &["a".into(), "b".into(), "a".into(), "b".into()])?;
+    registry.register("accounts-key", 4, r#""string""#);
+    let mut ignored = BTreeMap::new();
+    let values = avro_messages(PAYMENT_V1, 1, &payments(100, 103, false, &mut ignored))?;
+    let records = vec![
+        Record { key: Some(&keys[0]), value: Some(&values[0]), partition: Some(0) },
+        Record { key: Some(&keys[1]), value: Some(&values[1]), partition: Some(0) },
+        Record { key: Some(&keys[2]), value: Some(&values[2]), partition: Some(0) },
+        Record { key: Some(&keys[3]), value: None, partition: Some(0) },
+    ];
+    broker.produce("accounts", &records)?;
+    client
+        .batch_execute(
+            "CREATE SOURCE accounts FROM KAFKA CONNECTION kafka_conn (TOPIC 'accounts')
+               FORMAT AVRO USING CONFLUENT SCHEMA REGISTRY CONNECTION csr ENVELOPE UPSERT",
+        )
+        .await?;
+    let expected = vec![row(&["\"a\"", "102"])];
+    assert_eq!(wait_for(&client, "SELECT key, id FROM accounts", &expected).await?, expected);
+
+    // A restart keeps the columns chosen at CREATE and resumes where it stopped.
+    server.restart()?;
+    let client = server.connect().await?;
+    let got = wait_for(&client, "SELECT * FROM spend ORDER BY user_id", &spend_rows(&oracle)).await?;
+    assert_eq!(got, spend_rows(&oracle));
+    assert_eq!(rows(&client, "SELECT count(*) FROM payments").await?, vec![row(&["80"])]);
+
+    // Wrong kinds of connection and a subject the registry does not have are clear errors.
+    let err = |e: tokio_postgres::Error| e.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
+    let wrong = client
+        .batch_execute("CREATE SOURCE w FROM KAFKA CONNECTION csr (TOPIC 'payments') FORMAT TEXT")
+        .await
+        .map_err(err)
+        .unwrap_err();
+    assert_eq!(wrong, "connection csr is a schema registry connection, not a kafka connection");
+    broker.create_topic("unregistered", 1)?;
+    let missing = client
+        .batch_execute(
+            "CREATE SOURCE m FROM KAFKA CONNECTION kafka_conn (TOPIC 'unregistered')
+               FORMAT AVRO USING CONFLUENT SCHEMA REGISTRY CONNECTION csr",
+        )
+        .await
+        .map_err(err)
+        .unwrap_err();
+    assert!(missing.contains("HTTP 404 for /subjects/unregistered-value/versions/latest"), "{missing}");
     Ok(())
 }

@@ -266,6 +266,9 @@ async fn eddy_rate(
     Ok(Rate { messages: n, first: first.unwrap_or_default(), all })
 }
 
+/// (message id, when a plain consumer received it).
+type Arrivals = Vec<(u64, Instant)>;
+
 /// The plain consumers' side of the freshness run: `readers` consumers splitting the
 /// partitions as Eddy's readers do note when each message of the run (`total`, ids
 /// parsed from the payload) reached them, so Eddy's freshness reads against what the
@@ -277,7 +280,7 @@ fn plain_arrivals(
     readers: i32,
     total: u64,
     deadline: Instant,
-) -> anyhow::Result<Vec<std::thread::JoinHandle<Vec<(u64, Instant)>>>> {
+) -> anyhow::Result<Vec<std::thread::JoinHandle<Arrivals>>> {
     let readers = readers.clamp(1, partitions);
     let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut threads = Vec::new();

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use eddy_repr::source::{
-    Envelope, Format, Include, IncludeKind, KafkaConnection, KafkaSourceSpec, LoadGenerator, LoadGeneratorSpec,
-    SourceSpec, StartOffset,
+    AvroFormat, Envelope, Format, Include, IncludeKind, KafkaConnection, KafkaSourceSpec, LoadGenerator,
+    LoadGeneratorSpec, SchemaRegistry, SourceSpec, StartOffset,
 };
 use eddy_repr::{strconv, ColumnType, RelationDesc, ScalarType};
 use sqlparser::keywords::Keyword;
@@ -23,13 +23,32 @@ const DEFAULT_TICK: Duration = Duration::from_millis(20);
 const DEFAULT_GENERATOR_TICK: Duration = Duration::from_secs(1);
 const DEFAULT_NEXMARK_RATE: u64 = 1000;
 
-/// A `CREATE CONNECTION ... TO KAFKA` before secrets are looked up.
+/// A `CREATE CONNECTION` before secrets are looked up.
 #[derive(Clone, Debug, PartialEq)]
-pub struct KafkaConnectionPlan {
-    /// Everything but secrets, as librdkafka settings.
-    pub connection: KafkaConnection,
-    /// librdkafka setting -> name of the secret holding its value.
+pub struct ConnectionPlan {
+    /// Everything but secrets.
+    pub target: ConnectionTarget,
+    /// Setting (a librdkafka setting; `password` for a registry) -> name of the secret
+    /// holding its value.
     pub secret_refs: Vec<(String, String)>,
+}
+
+/// What a connection reaches.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConnectionTarget {
+    /// `TO KAFKA`, as librdkafka settings.
+    Kafka(KafkaConnection),
+    /// `TO CONFLUENT SCHEMA REGISTRY`.
+    SchemaRegistry(SchemaRegistry),
+}
+
+impl ConnectionTarget {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectionTarget::Kafka(_) => "kafka",
+            ConnectionTarget::SchemaRegistry(_) => "schema registry",
+        }
+    }
 }
 
 /// `SUBSCRIBE [TO] name | (query) [WITH (SNAPSHOT [=] bool, PROGRESS [=] bool)]`.
@@ -416,8 +435,14 @@ pub fn parse(parser: &mut Parser) -> Result<Plan, PlanError> {
         let if_not_exists = p.if_not_exists();
         let name = p.name()?;
         p.expect_word("TO")?;
-        p.expect_word("KAFKA")?;
-        let connection = p.kafka_connection()?;
+        let connection = if p.word("CONFLUENT") {
+            p.expect_word("SCHEMA")?;
+            p.expect_word("REGISTRY")?;
+            p.registry_connection()?
+        } else {
+            p.expect_word("KAFKA")?;
+            p.kafka_connection()?
+        };
         return Ok(Plan::CreateConnection { name, connection, if_not_exists, create_sql: String::new() });
     }
     p.expect_word("SOURCE")?;
@@ -646,12 +671,55 @@ impl Ddl<'_, '_> {
         }
     }
 
-    fn kafka_connection(&mut self) -> Result<KafkaConnectionPlan, PlanError> {
-        let mut plan = KafkaConnectionPlan { connection: KafkaConnection::default(), secret_refs: vec![] };
+    /// `(URL 'http://host:port', USERNAME 'user', PASSWORD SECRET s)`.
+    fn registry_connection(&mut self) -> Result<ConnectionPlan, PlanError> {
+        let mut registry = SchemaRegistry::default();
+        let mut secret_refs = Vec::new();
+        for (name, value) in self.options()? {
+            match (name.as_str(), value) {
+                ("URL", OptionValue::Text(url)) => registry.url = url.trim_end_matches('/').to_string(),
+                ("USERNAME", OptionValue::Text(user)) => registry.username = Some(user),
+                ("PASSWORD", OptionValue::Secret(secret)) => secret_refs.push(("password".to_string(), secret)),
+                ("PASSWORD", OptionValue::Text(_)) => {
+                    return Err(PlanError::InvalidParameter(
+                        "PASSWORD must name a secret: CREATE SECRET s AS '...'; then PASSWORD SECRET s".into(),
+                    ))
+                }
+                (name, value) => {
+                    return Err(PlanError::InvalidParameter(format!(
+                        "invalid schema registry connection option {name} {} (known: URL 'http://host:port', \
+                         USERNAME 'name', PASSWORD SECRET name)",
+                        value.describe()
+                    )))
+                }
+            }
+        }
+        if registry.url.is_empty() {
+            return Err(PlanError::InvalidParameter(
+                "CREATE CONNECTION ... TO CONFLUENT SCHEMA REGISTRY needs URL 'http://host:port'".into(),
+            ));
+        }
+        if registry.url.split('/').nth(2).is_some_and(|authority| authority.contains('@')) {
+            return Err(PlanError::InvalidParameter(
+                "put the registry's credentials in USERNAME 'name', PASSWORD SECRET s, not in its URL".into(),
+            ));
+        }
+        if !registry.url.starts_with("http://") {
+            return Err(PlanError::Unsupported(format!(
+                "schema registry URL '{}': only http:// URLs are supported (https is not yet)",
+                registry.url
+            )));
+        }
+        Ok(ConnectionPlan { target: ConnectionTarget::SchemaRegistry(registry), secret_refs })
+    }
+
+    fn kafka_connection(&mut self) -> Result<ConnectionPlan, PlanError> {
+        let mut connection = KafkaConnection::default();
+        let mut secret_refs = Vec::new();
         for (name, value) in self.options()? {
             let setting = match name.as_str() {
                 "BROKER" | "BROKERS" => {
-                    plan.connection.brokers = match value {
+                    connection.brokers = match value {
                         OptionValue::Text(b) => b,
                         OptionValue::List(bs) => bs.join(","),
                         other => return Err(bad_option(&name, &other, "a string or a list of strings")),
@@ -659,7 +727,7 @@ impl Ddl<'_, '_> {
                     continue;
                 }
                 "GROUP ID PREFIX" => {
-                    plan.connection.group_id_prefix = Some(text_option(&name, value)?);
+                    connection.group_id_prefix = Some(text_option(&name, value)?);
                     continue;
                 }
                 "SECURITY PROTOCOL" => "security.protocol",
@@ -680,20 +748,20 @@ impl Ddl<'_, '_> {
             };
             let must_be_secret = matches!(setting, "sasl.password" | "ssl.key" | "ssl.key.password");
             match value {
-                OptionValue::Secret(secret) => plan.secret_refs.push((setting.to_string(), secret)),
+                OptionValue::Secret(secret) => secret_refs.push((setting.to_string(), secret)),
                 OptionValue::Text(_) if must_be_secret => {
                     return Err(PlanError::InvalidParameter(format!(
                         "{name} must name a secret: CREATE SECRET s AS '...'; then {name} SECRET s"
                     )))
                 }
-                OptionValue::Text(text) => plan.connection.options.push(pem_or_location(setting, text)),
+                OptionValue::Text(text) => connection.options.push(pem_or_location(setting, text)),
                 other => return Err(bad_option(&name, &other, "a string or SECRET name")),
             }
         }
-        if plan.connection.brokers.is_empty() {
+        if connection.brokers.is_empty() {
             return Err(PlanError::InvalidParameter("CREATE CONNECTION ... TO KAFKA needs BROKER 'host:port'".into()));
         }
-        Ok(plan)
+        Ok(ConnectionPlan { target: ConnectionTarget::Kafka(connection), secret_refs })
     }
 
     fn load_generator(&mut self) -> Result<LoadGeneratorSpec, PlanError> {
@@ -765,11 +833,20 @@ impl Ddl<'_, '_> {
             }
             return Ok((Format::Csv { delimiter }, columns));
         }
-        if self.word("AVRO") || self.word("PROTOBUF") {
-            return Err(PlanError::Unsupported("Avro and Protobuf formats (use JSON, CSV, TEXT or BYTES)".into()));
+        if self.word("AVRO") {
+            self.expect_word("USING")?;
+            self.expect_word("CONFLUENT")?;
+            self.expect_word("SCHEMA")?;
+            self.expect_word("REGISTRY")?;
+            self.expect_word("CONNECTION")?;
+            let connection = self.name()?;
+            return Ok((Format::Avro(Box::new(AvroFormat { connection, registry: SchemaRegistry::default() })), None));
+        }
+        if self.word("PROTOBUF") {
+            return Err(PlanError::Unsupported("the Protobuf format (use JSON, AVRO, CSV, TEXT or BYTES)".into()));
         }
         let found = self.parser.peek_token();
-        Err(PlanError::Syntax(format!("unknown format {found}: expected JSON, CSV, TEXT or BYTES")))
+        Err(PlanError::Syntax(format!("unknown format {found}: expected JSON, AVRO, CSV, TEXT or BYTES")))
     }
 
     /// The part after `FROM KAFKA CONNECTION name`, and the source's columns.
@@ -856,10 +933,10 @@ impl Ddl<'_, '_> {
             }
         }
         let value_format = value_format.ok_or_else(|| {
-            PlanError::InvalidParameter("a Kafka source needs FORMAT (JSON, CSV, TEXT or BYTES)".into())
+            PlanError::InvalidParameter("a Kafka source needs FORMAT (JSON, AVRO, CSV, TEXT or BYTES)".into())
         })?;
-        if envelope == Envelope::Debezium && value_format != Format::Json {
-            return Err(PlanError::InvalidParameter("ENVELOPE DEBEZIUM needs FORMAT JSON".into()));
+        if envelope == Envelope::Debezium && !matches!(value_format, Format::Json | Format::Avro(_)) {
+            return Err(PlanError::InvalidParameter("ENVELOPE DEBEZIUM needs FORMAT JSON or AVRO".into()));
         }
         let value_desc = value_columns(&value_format, declared, csv_columns)?;
 
@@ -884,25 +961,6 @@ impl Ddl<'_, '_> {
                 include.remove(i);
             }
         }
-        let mut columns = Vec::new();
-        if envelope == Envelope::Upsert {
-            columns.extend(key_desc.iter().flat_map(|d| d.columns().iter().cloned()));
-        }
-        columns.extend(value_desc.columns().iter().cloned());
-        for i in &include {
-            let ty = match i.kind {
-                IncludeKind::Partition => ScalarType::Int32,
-                IncludeKind::Offset => ScalarType::Int64,
-                IncludeKind::Timestamp => ScalarType::TimestampTz,
-                IncludeKind::Key => key_format.as_ref().map_or(ScalarType::Bytea, key_type),
-            };
-            columns.push((i.name.clone(), ColumnType::new(ty, i.kind == IncludeKind::Key)));
-        }
-        for (i, (name, _)) in columns.iter().enumerate() {
-            if columns[..i].iter().any(|(n, _)| n == name) {
-                return Err(PlanError::DuplicateColumn(name.clone()));
-            }
-        }
         let spec = KafkaSourceSpec {
             connection: KafkaConnection::default(),
             topic,
@@ -915,8 +973,58 @@ impl Ddl<'_, '_> {
             key_desc,
             tick,
         };
-        Ok((spec, RelationDesc::new(columns)))
+        // An Avro source without declared columns gets its value's columns from the
+        // registry (see `source_columns`); until then it has none.
+        let desc = if spec.value_desc.arity() == 0 { RelationDesc::new(vec![]) } else { source_columns(&spec)? };
+        Ok((spec, desc))
     }
+}
+
+/// A Kafka source's columns: `[key (UPSERT)] ++ value columns ++ INCLUDE columns`.
+pub fn source_columns(spec: &KafkaSourceSpec) -> Result<RelationDesc, PlanError> {
+    let mut columns = Vec::new();
+    if spec.envelope == Envelope::Upsert {
+        columns.extend(spec.key_desc.iter().flat_map(|d| d.columns().iter().cloned()));
+    }
+    columns.extend(spec.value_desc.columns().iter().cloned());
+    for i in &spec.include {
+        let ty = match i.kind {
+            IncludeKind::Partition => ScalarType::Int32,
+            IncludeKind::Offset => ScalarType::Int64,
+            IncludeKind::Timestamp => ScalarType::TimestampTz,
+            IncludeKind::Key => spec.key_format.as_ref().map_or(ScalarType::Bytea, key_type),
+        };
+        columns.push((i.name.clone(), ColumnType::new(ty, i.kind == IncludeKind::Key)));
+    }
+    for (i, (name, _)) in columns.iter().enumerate() {
+        if columns[..i].iter().any(|(n, _)| n == name) {
+            return Err(PlanError::DuplicateColumn(name.clone()));
+        }
+    }
+    Ok(RelationDesc::new(columns))
+}
+
+/// `CREATE SOURCE` text with `columns` declared after the source's name: how a source
+/// whose columns came from a schema registry is stored, so that a restart (or a newer
+/// schema in the registry) does not change them.
+pub fn with_declared_columns(create_sql: &str, columns: &[(String, ColumnType)]) -> Result<String, PlanError> {
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let tokens = sqlparser::tokenizer::Tokenizer::new(&dialect, create_sql)
+        .tokenize_with_location()
+        .map_err(|e| PlanError::Syntax(e.to_string()))?;
+    // The first unquoted FROM ends the name (a load of columns would come before it).
+    let from = tokens
+        .iter()
+        .find(|t| matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::FROM))
+        .ok_or_else(|| PlanError::Syntax("CREATE SOURCE without FROM".into()))?;
+    let offset = crate::byte_offset(create_sql, from.span.start);
+    let list: Vec<String> = columns
+        .iter()
+        .map(|(name, ty)| {
+            format!("{} {}{}", crate::quote_ident(name), ty.scalar_type, if ty.nullable { "" } else { " NOT NULL" })
+        })
+        .collect();
+    Ok(format!("{}({}) {}", &create_sql[..offset], list.join(", "), &create_sql[offset..]))
 }
 
 /// The value's columns: as declared, or the format's default.
@@ -925,6 +1033,10 @@ fn value_columns(
     declared: Vec<(String, ColumnType)>,
     csv_columns: Option<usize>,
 ) -> Result<RelationDesc, PlanError> {
+    if declared.is_empty() && matches!(format, Format::Avro(_)) {
+        // From the registry's latest schema, when the source is created.
+        return Ok(RelationDesc::new(vec![]));
+    }
     if !declared.is_empty() {
         if matches!(format, Format::Text | Format::Bytes) && declared.len() != 1 {
             return Err(PlanError::InvalidParameter("FORMAT TEXT and BYTES decode to exactly one column".into()));
@@ -939,7 +1051,7 @@ fn value_columns(
     }
     let one = |name: &str, ty: ScalarType| RelationDesc::new(vec![(name.to_string(), ColumnType::new(ty, true))]);
     Ok(match format {
-        Format::Json => one("data", ScalarType::Jsonb),
+        Format::Json | Format::Avro(_) => one("data", ScalarType::Jsonb),
         Format::Text => one("text", ScalarType::Text),
         Format::Bytes => one("data", ScalarType::Bytea),
         Format::Csv { .. } => match csv_columns {
@@ -958,7 +1070,7 @@ fn value_columns(
 /// A key decodes to one column of this type.
 fn key_type(format: &Format) -> ScalarType {
     match format {
-        Format::Json => ScalarType::Jsonb,
+        Format::Json | Format::Avro(_) => ScalarType::Jsonb,
         Format::Bytes => ScalarType::Bytea,
         Format::Text | Format::Csv { .. } => ScalarType::Text,
     }
@@ -1064,6 +1176,33 @@ mod tests {
     }
 
     #[test]
+    fn avro_sources_name_their_registry_and_take_columns_later() {
+        let Plan::CreateConnection { connection, .. } = plan_of(
+            "CREATE CONNECTION csr TO CONFLUENT SCHEMA REGISTRY (URL 'http://r:8081/', USERNAME 'u', PASSWORD SECRET p)",
+        ) else {
+            panic!("a connection")
+        };
+        let registry = SchemaRegistry { url: "http://r:8081".into(), username: Some("u".into()), password: None };
+        assert_eq!(connection.target, ConnectionTarget::SchemaRegistry(registry));
+        assert_eq!(connection.secret_refs, [("password".to_string(), "p".to_string())]);
+
+        let sql = "CREATE SOURCE \"from\" FROM KAFKA CONNECTION k (TOPIC 't') \
+                   FORMAT AVRO USING CONFLUENT SCHEMA REGISTRY CONNECTION csr INCLUDE OFFSET";
+        let Plan::CreateSource { desc, spec: SourceSpec::Kafka(mut k), .. } = plan_of(sql) else { panic!("a source") };
+        assert_eq!(desc.arity(), 0, "columns come from the registry");
+        assert!(matches!(&k.value_format, Format::Avro(a) if a.connection == "csr"));
+        // What the server does with the registry's columns.
+        let columns = vec![("a b".to_string(), ColumnType::new(ScalarType::Int64, false))];
+        k.value_desc = RelationDesc::new(columns.clone());
+        assert_eq!(column_names(&source_columns(&k).expect("columns")), ["a b", "offset"]);
+        assert_eq!(
+            with_declared_columns(sql, &columns).expect("rewritten"),
+            "CREATE SOURCE \"from\" (\"a b\" bigint NOT NULL) FROM KAFKA CONNECTION k (TOPIC 't') \
+             FORMAT AVRO USING CONFLUENT SCHEMA REGISTRY CONNECTION csr INCLUDE OFFSET"
+        );
+    }
+
+    #[test]
     fn upsert_key_leads_and_include_key_names_it() {
         let sql = "CREATE SOURCE u FROM KAFKA CONNECTION c (TOPIC 'u') \
                    KEY FORMAT TEXT VALUE FORMAT JSON INCLUDE KEY AS id, TIMESTAMP ENVELOPE UPSERT";
@@ -1146,7 +1285,11 @@ mod tests {
     #[test]
     fn bad_statements_say_what_is_wrong() {
         let err = |sql: &str| crate::parse(sql).map(|_| ()).expect_err(sql).to_string();
-        assert!(err("CREATE SOURCE s FROM KAFKA CONNECTION c (TOPIC 't') FORMAT AVRO").contains("Avro"));
+        assert!(err("CREATE SOURCE s FROM KAFKA CONNECTION c (TOPIC 't') FORMAT AVRO").contains("USING"));
+        assert!(err("CREATE CONNECTION r TO CONFLUENT SCHEMA REGISTRY (URL 'https://r')").contains("only http://"));
+        assert!(err("CREATE CONNECTION r TO CONFLUENT SCHEMA REGISTRY (PASSWORD 'p')").contains("must name a secret"));
+        assert!(err("CREATE CONNECTION r TO CONFLUENT SCHEMA REGISTRY (USERNAME 'u')").contains("needs URL"));
+        assert!(err("CREATE CONNECTION r TO CONFLUENT SCHEMA REGISTRY (URL 'http://u:pw@r')").contains("USERNAME"));
         assert_eq!(
             err("CREATE CONNECTION c TO KAFKA (BROKER 'b', SASL PASSWORD 'p')"),
             "SASL PASSWORD must name a secret: CREATE SECRET s AS '...'; then SASL PASSWORD SECRET s"

@@ -134,13 +134,15 @@ fn tokenize(dialect: &PostgreSqlDialect, sql: &str) -> Result<Vec<TokenWithSpan>
 
 /// The text of `sql` from `start` to `end` (sqlparser's 1-based line and column).
 fn slice(sql: &str, start: Location, end: Location) -> &str {
-    let offset = |loc: Location| {
-        let line_start: usize = sql.split_inclusive('\n').take(loc.line.saturating_sub(1) as usize).map(str::len).sum();
-        let line = &sql[line_start..];
-        line_start + line.char_indices().nth(loc.column.saturating_sub(1) as usize).map_or(line.len(), |(i, _)| i)
-    };
-    let (from, to) = (offset(start), offset(end));
+    let (from, to) = (byte_offset(sql, start), byte_offset(sql, end));
     sql.get(from..to.max(from)).unwrap_or(sql)
+}
+
+/// Where the tokenizer's `loc` (1-based line and character) is in `sql`, in bytes.
+fn byte_offset(sql: &str, loc: Location) -> usize {
+    let line_start: usize = sql.split_inclusive('\n').take(loc.line.saturating_sub(1) as usize).map(str::len).sum();
+    let line = &sql[line_start..];
+    line_start + line.char_indices().nth(loc.column.saturating_sub(1) as usize).map_or(line.len(), |(i, _)| i)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use eddy_repr::{Datum, GlobalId, RelationDesc, ScalarType};
 
 use eddy_repr::source::SourceSpec;
 
-use crate::ddl::{KafkaConnectionPlan, OtherObjectKind};
+use crate::ddl::{ConnectionPlan, OtherObjectKind};
 use crate::ItemKind;
 
 /// Facts about the session and statement the planner may use.
@@ -329,7 +329,7 @@ pub enum Plan {
     },
     CreateConnection {
         name: String,
-        connection: KafkaConnectionPlan,
+        connection: ConnectionPlan,
         if_not_exists: bool,
         create_sql: String,
     },

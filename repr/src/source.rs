@@ -89,13 +89,16 @@ pub enum Format {
     /// The raw bytes, one `bytea` column.
     Bytes,
     /// Avro in the Confluent wire format: each message names its writer schema's id in
-    /// the schema registry of connection `connection`; fields are matched to columns by
-    /// name, as JSON's are.
-    Avro {
-        connection: String,
-        /// Filled in by the server from the connection (with its secret).
-        registry: SchemaRegistry,
-    },
+    /// a schema registry; fields are matched to columns by name, as JSON's are.
+    Avro(Box<AvroFormat>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AvroFormat {
+    /// The schema registry connection's name.
+    pub connection: String,
+    /// Filled in by the server from the connection (with its secret).
+    pub registry: SchemaRegistry,
 }
 
 /// A Confluent-compatible schema registry. The password comes from a secret and is

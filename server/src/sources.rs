@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, Weak};
 
 use eddy_compute::pack_updates;
 use eddy_compute::Command;
-use eddy_planner::ddl::{KafkaConnectionPlan, OtherObjectKind};
+use eddy_planner::ddl::{ConnectionPlan, ConnectionTarget, OtherObjectKind};
 use eddy_planner::{CatalogItem, ItemKind};
-use eddy_repr::source::SourceSpec;
+use eddy_repr::source::{Format, SchemaRegistry, SourceSpec};
 use eddy_repr::{ColumnType, Datum, Diff, GlobalId, PackedRow, RelationDesc, Row, ScalarType, Timestamp};
 use eddy_storage::durable::{SharedRows, WriteSet};
 use eddy_storage::{SourceBatch, SourceErrorRecord, SourceHandle, SourceStatus};
@@ -55,7 +55,7 @@ struct StoredSecret {
 
 struct StoredConnection {
     id: GlobalId,
-    plan: KafkaConnectionPlan,
+    plan: ConnectionPlan,
     create_sql: String,
 }
 
@@ -75,7 +75,8 @@ pub struct RunningSource {
     pub name: String,
     pub kind: &'static str,
     pub handle: SourceHandle,
-    pub connection: Option<String>,
+    /// The connections it uses (Kafka, and a schema registry for Avro).
+    pub connections: Vec<String>,
     /// The collections its batches go to, in storage's output order.
     pub outputs: Vec<GlobalId>,
     pub errors: VecDeque<SourceErrorRecord>,
@@ -124,7 +125,7 @@ impl Coordinator {
     pub(crate) fn create_connection(
         &mut self,
         name: String,
-        plan: KafkaConnectionPlan,
+        plan: ConnectionPlan,
         if_not_exists: bool,
         create_sql: String,
     ) -> Result<ExecuteResponse, AdapterError> {
@@ -177,9 +178,32 @@ impl Coordinator {
                 return Err(AdapterError::Plan(eddy_planner::PlanError::RelationExists(n.to_string())));
             }
         }
+        let mut desc = desc;
+        let mut create_sql = create_sql;
+        let mut connections: Vec<String> = connection.iter().cloned().collect();
         if let (SourceSpec::Kafka(kafka), Some(conn)) = (&mut spec, &connection) {
             kafka.connection = self.resolve_connection(conn)?;
+            for format in kafka.key_format.iter_mut().chain([&mut kafka.value_format]) {
+                if let Format::Avro(avro) = format {
+                    avro.registry = self.resolve_registry(&avro.connection)?;
+                    if !connections.contains(&avro.connection) {
+                        connections.push(avro.connection.clone());
+                    }
+                }
+            }
+            if let Format::Avro(avro) = &kafka.value_format {
+                if kafka.value_desc.arity() == 0 {
+                    // Columns from the registry's latest value schema, stored as if
+                    // declared: a restart or a newer schema does not change them.
+                    let debezium = kafka.envelope == eddy_repr::source::Envelope::Debezium;
+                    let columns = registry_columns(&avro.registry, &format!("{}-value", kafka.topic), debezium)?;
+                    kafka.value_desc = RelationDesc::new(columns.clone());
+                    desc = eddy_planner::ddl::source_columns(kafka)?;
+                    create_sql = eddy_planner::ddl::with_declared_columns(&create_sql, &columns)?;
+                }
+            }
         }
+        let outputs = eddy_storage::outputs(&name, &spec, &desc);
         // A multi-table generator's own name is a relation of no columns that its tables
         // depend on, so that DROP SOURCE name CASCADE removes them all. It takes the first
         // id: replaying its CREATE SOURCE after a restart then gives every table its id back.
@@ -239,7 +263,7 @@ impl Coordinator {
                 name,
                 kind,
                 handle,
-                connection,
+                connections,
                 outputs: output_ids,
                 errors: VecDeque::new(),
                 error_count: 0,
@@ -249,21 +273,41 @@ impl Coordinator {
         Ok(command("CREATE SOURCE"))
     }
 
-    /// The connection `name` with its secrets' values filled in.
+    /// Kafka connection `name` with its secrets' values filled in.
     fn resolve_connection(&self, name: &str) -> Result<eddy_repr::source::KafkaConnection, AdapterError> {
+        let (plan, secrets) = self.connection_with_secrets(name)?;
+        let ConnectionTarget::Kafka(mut connection) = plan.target.clone() else {
+            return Err(wrong_connection(name, &plan.target, "kafka"));
+        };
+        connection.secret_options = secrets;
+        Ok(connection)
+    }
+
+    /// Schema registry connection `name` with its password filled in.
+    fn resolve_registry(&self, name: &str) -> Result<SchemaRegistry, AdapterError> {
+        let (plan, secrets) = self.connection_with_secrets(name)?;
+        let ConnectionTarget::SchemaRegistry(mut registry) = plan.target.clone() else {
+            return Err(wrong_connection(name, &plan.target, "schema registry"));
+        };
+        registry.password = secrets.into_iter().find(|(setting, _)| setting == "password").map(|(_, v)| v);
+        Ok(registry)
+    }
+
+    /// Connection `name` and the values of the secrets it names, by setting.
+    fn connection_with_secrets(&self, name: &str) -> Result<(&ConnectionPlan, SecretValues), AdapterError> {
         let stored = self
             .sources
             .connections
             .get(name)
             .ok_or_else(|| AdapterError::UndefinedObject(format!("connection \"{name}\" does not exist")))?;
-        let mut connection = stored.plan.connection.clone();
+        let mut values = Vec::new();
         for (setting, secret) in &stored.plan.secret_refs {
             let value = self.sources.secrets.get(secret).map(|s| &s.value).ok_or_else(|| {
                 AdapterError::UndefinedObject(format!("secret \"{secret}\" used by connection {name} does not exist"))
             })?;
-            connection.secret_options.push((setting.clone(), value.clone()));
+            values.push((setting.clone(), value.clone()));
         }
-        Ok(connection)
+        Ok((&stored.plan, values))
     }
 
     /// Starts the restored sources whose stored rows are all loaded, from where those rows
@@ -427,7 +471,7 @@ impl Coordinator {
                 .sources
                 .running
                 .iter()
-                .filter(|(_, s)| s.connection.as_ref().is_some_and(|c| connections.contains(c)))
+                .filter(|(_, s)| s.connections.iter().any(|c| connections.contains(c)))
                 .map(|(id, _)| *id)
                 .collect();
             let mut detail: Vec<String> = Vec::new();
@@ -438,11 +482,9 @@ impl Coordinator {
             for id in &sources {
                 let all = self.dependents(*id);
                 let source = &self.sources.running[id];
-                detail.push(format!(
-                    "source {} depends on connection {}",
-                    source.name,
-                    source.connection.as_deref().unwrap_or_default()
-                ));
+                for c in source.connections.iter().filter(|c| connections.contains(c)) {
+                    detail.push(format!("source {} depends on connection {c}", source.name));
+                }
                 dependents.extend(all);
             }
             if !detail.is_empty() && !cascade {
@@ -461,6 +503,33 @@ impl Coordinator {
         }
         Ok(command(&tag))
     }
+}
+
+/// `(setting, value)` of the secrets a connection names.
+type SecretValues = Vec<(String, String)>;
+
+/// Connection `name` is of the wrong kind for its use.
+fn wrong_connection(name: &str, target: &ConnectionTarget, wanted: &str) -> AdapterError {
+    AdapterError::InvalidParameterValue(format!(
+        "connection {name} is a {} connection, not a {wanted} connection",
+        target.kind()
+    ))
+}
+
+/// The columns of the latest Avro schema registered under `subject` (of the row inside
+/// it, for Debezium change events).
+fn registry_columns(
+    registry: &SchemaRegistry,
+    subject: &str,
+    debezium: bool,
+) -> Result<Vec<(String, ColumnType)>, AdapterError> {
+    let client = eddy_storage::registry::RegistryClient::new(registry.clone());
+    let text = client.latest(subject).map_err(eddy_storage::StorageError::from)?;
+    let schema = eddy_storage::avro::Schema::parse(&text).map_err(|e| {
+        AdapterError::InvalidParameterValue(format!("the latest schema of subject {subject} is not valid Avro: {e}"))
+    })?;
+    let columns = if debezium { schema.debezium_columns() } else { schema.columns() };
+    columns.map_err(|e| AdapterError::InvalidParameterValue(format!("subject {subject}: {e}")))
 }
 
 /// One line of `SHOW SOURCES` / `eddy_catalog.sources`.

@@ -33,14 +33,24 @@ enum Node {
     Double,
     Bytes,
     String,
-    Record { fields: Vec<(String, Node)> },
-    Enum { symbols: Vec<String> },
+    Record {
+        fields: Vec<(String, Node)>,
+    },
+    Enum {
+        symbols: Vec<String>,
+    },
     Array(Box<Node>),
     Map(Box<Node>),
     Union(Vec<Node>),
-    Fixed { size: usize },
+    Fixed {
+        size: usize,
+    },
     /// `bytes` or `fixed` (`size`) holding a two's-complement unscaled integer.
-    Decimal { precision: u32, scale: u32, size: Option<usize> },
+    Decimal {
+        precision: u32,
+        scale: u32,
+        size: Option<usize>,
+    },
     Uuid,
     Date,
     TimeMillis,
@@ -67,7 +77,8 @@ fn err<T>(message: impl Into<String>) -> Result<T, AvroError> {
 impl Schema {
     /// Parses a schema from its JSON text.
     pub fn parse(text: &str) -> Result<Schema, AvroError> {
-        let json: Value = serde_json::from_str(text).map_err(|e| AvroError(format!("invalid Avro schema JSON: {e}")))?;
+        let json: Value =
+            serde_json::from_str(text).map_err(|e| AvroError(format!("invalid Avro schema JSON: {e}")))?;
         let mut parser = SchemaParser::default();
         let root = parser.node(&json, "")?;
         Ok(Schema { root, named: parser.named.into_iter().map(|n| n.unwrap_or(Node::Null)).collect() })
@@ -86,10 +97,27 @@ impl Schema {
     /// The columns of a record schema: one per field, typed as the field's Avro type maps
     /// to SQL (nullable exactly when the field is a union with `null`).
     pub fn columns(&self) -> Result<Vec<(String, ColumnType)>, AvroError> {
-        let Node::Record { fields } = self.resolve(&self.root) else {
-            return err("the schema is not a record: declare the source's columns, or use a record schema");
+        self.record_columns(&self.root)
+            .ok_or_else(|| AvroError("the schema is not a record: declare the source's columns".into()))
+    }
+
+    /// The columns of a Debezium change event's row: those of its `after` record.
+    pub fn debezium_columns(&self) -> Result<Vec<(String, ColumnType)>, AvroError> {
+        let after = match self.resolve(&self.root) {
+            Node::Record { fields } => fields.iter().find(|(name, _)| name == "after").map(|(_, node)| node),
+            _ => None,
         };
-        Ok(fields.iter().map(|(name, node)| (name.clone(), self.column_type(node))).collect())
+        let row = after.map(|node| match self.resolve(node) {
+            Node::Union(branches) => branches.iter().find(|b| **b != Node::Null).unwrap_or(node),
+            _ => node,
+        });
+        row.and_then(|node| self.record_columns(node))
+            .ok_or_else(|| AvroError("not a Debezium change event schema (a record with an \"after\" record)".into()))
+    }
+
+    fn record_columns(&self, node: &Node) -> Option<Vec<(String, ColumnType)>> {
+        let Node::Record { fields } = self.resolve(node) else { return None };
+        Some(fields.iter().map(|(name, node)| (name.clone(), self.column_type(node))).collect())
     }
 
     fn resolve<'a>(&'a self, node: &'a Node) -> &'a Node {
@@ -547,7 +575,10 @@ impl SchemaParser {
 
 /// A named type's full name and the namespace its children inherit.
 fn full_name(attrs: &serde_json::Map<String, Value>, enclosing: &str) -> Result<(String, String), AvroError> {
-    let name = attrs.get("name").and_then(Value::as_str).ok_or_else(|| AvroError("a named Avro type needs \"name\"".into()))?;
+    let name = attrs
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| AvroError("a named Avro type needs \"name\"".into()))?;
     if let Some((ns, _)) = name.rsplit_once('.') {
         return Ok((name.to_string(), ns.to_string()));
     }
@@ -647,8 +678,10 @@ mod tests {
     fn record_columns_follow_the_field_types() {
         let schema = Schema::parse(ORDER).expect("schema");
         let columns = schema.columns().expect("a record");
-        let shown: Vec<String> =
-            columns.iter().map(|(n, t)| format!("{n} {}{}", t.scalar_type, if t.nullable { "" } else { " not null" })).collect();
+        let shown: Vec<String> = columns
+            .iter()
+            .map(|(n, t)| format!("{n} {}{}", t.scalar_type, if t.nullable { "" } else { " not null" }))
+            .collect();
         assert_eq!(
             shown,
             [
@@ -664,6 +697,15 @@ mod tests {
             ]
         );
         assert!(Schema::parse(r#""string""#).expect("schema").columns().is_err());
+        let debezium = format!(
+            r#"{{"type": "record", "name": "Envelope", "fields": [
+                {{"name": "before", "type": ["null", {ORDER}]}},
+                {{"name": "after", "type": ["null", "shop.Order"]}},
+                {{"name": "op", "type": "string"}}]}}"#
+        );
+        let schema = Schema::parse(&debezium).expect("debezium schema");
+        assert_eq!(schema.debezium_columns().expect("after's columns"), columns);
+        assert!(Schema::parse(ORDER).expect("schema").debezium_columns().is_err());
     }
 
     #[test]

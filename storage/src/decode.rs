@@ -42,7 +42,7 @@ pub struct Decoder {
 impl Decoder {
     pub fn new(format: Format) -> Self {
         let registry = match &format {
-            Format::Avro { registry, .. } => Some(RegistryClient::new(registry.clone())),
+            Format::Avro(avro) => Some(RegistryClient::new(avro.registry.clone())),
             _ => None,
         };
         Decoder { format, registry }
@@ -51,7 +51,7 @@ impl Decoder {
     /// The message's datums, one per column of `desc`.
     pub fn decode(&self, bytes: &[u8], desc: &RelationDesc) -> Result<Vec<Datum>, DecodeError> {
         match &self.format {
-            Format::Avro { .. } => decode_json_columns(&self.document(bytes)?, desc),
+            Format::Avro(_) => decode_json_columns(&self.document(bytes)?, desc),
             other => decode(bytes, other, desc),
         }
     }
@@ -80,7 +80,7 @@ pub fn decode(bytes: &[u8], format: &Format, desc: &RelationDesc) -> Result<Vec<
         Format::Csv { delimiter } => decode_csv(utf8(bytes)?, *delimiter, desc),
         Format::Text => single_column(Datum::Text(utf8(bytes)?.to_string()), desc),
         Format::Bytes => single_column(Datum::Bytes(bytes.to_vec()), desc),
-        Format::Avro { .. } => Err(DecodeError::new("Avro is decoded with its schema registry (a Decoder)")),
+        Format::Avro(_) => Err(DecodeError::new("Avro is decoded with its schema registry (a Decoder)")),
     }
 }
 
@@ -252,7 +252,10 @@ mod tests {
             decode(b"1,\"x,y\"\n", &Format::Csv { delimiter: ',' }, &d).expect("csv"),
             vec![Datum::Int32(1), Datum::Text("x,y".into())]
         );
-        assert_eq!(decode(b"1", &Format::Csv { delimiter: ',' }, &d).unwrap_err().reason, "expected 2 CSV fields, got 1");
+        assert_eq!(
+            decode(b"1", &Format::Csv { delimiter: ',' }, &d).unwrap_err().reason,
+            "expected 2 CSV fields, got 1"
+        );
         let t = desc(&[("text", ScalarType::Text, true)]);
         assert_eq!(decode(b"hi", &Format::Text, &t).expect("text"), vec![Datum::Text("hi".into())]);
         assert!(decode(&[0xff], &Format::Text, &t).is_err());

@@ -37,6 +37,16 @@ pub enum RegistryError {
     Invalid { url: String, why: String },
 }
 
+impl From<RegistryError> for crate::StorageError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Unavailable { .. } => crate::StorageError::Connect(e.to_string()),
+            RegistryError::Refused { .. } => crate::StorageError::Topic(e.to_string()),
+            RegistryError::Invalid { .. } => crate::StorageError::Config(e.to_string()),
+        }
+    }
+}
+
 /// A registry and the writer schemas already fetched from it, by id.
 pub struct RegistryClient {
     registry: SchemaRegistry,
@@ -216,7 +226,8 @@ mod tests {
     fn http_answers_with_length_or_chunks() {
         let plain = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
         assert_eq!(parse_response(plain), Ok((200, b"{}".to_vec())));
-        let chunked = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
+        let chunked =
+            b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
         assert_eq!(parse_response(chunked), Ok((404, b"abcde".to_vec())));
         assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}").is_err());
         assert!(parse_response(b"garbage").is_err());
@@ -228,6 +239,47 @@ mod tests {
         assert!(split_framing(&[1, 0, 0, 0, 1]).unwrap_err().contains("magic byte 1"));
         assert!(split_framing(&[0, 0]).unwrap_err().contains("too short"));
         assert_eq!(percent_encode("a b/c-value"), "a%20b%2Fc-value");
+    }
+
+    /// Answers one request on a loopback port with `answer`; returns the URL and the
+    /// request as received.
+    fn one_shot(answer: &'static str) -> (String, std::thread::JoinHandle<String>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/base/", listener.local_addr().expect("address"));
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut request = Vec::new();
+            let mut buf = [0u8; 512];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).expect("read");
+                request.extend_from_slice(&buf[..n]);
+            }
+            stream.write_all(answer.as_bytes()).expect("write");
+            String::from_utf8_lossy(&request).into_owned()
+        });
+        (url, server)
+    }
+
+    #[test]
+    fn schemas_by_id_with_basic_authentication_and_kept_once_fetched() {
+        let body = r#"{"schema": "{\"type\": \"record\", \"name\": \"r\", \"fields\": [{\"name\": \"a\", \"type\": \"int\"}]}"}"#;
+        let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).leak();
+        let (url, server) = one_shot(answer);
+        let registry = SchemaRegistry { url: url.clone(), username: Some("app".into()), password: Some("pw".into()) };
+        let client = RegistryClient::new(registry);
+        let schema = client.schema(7).expect("fetched");
+        let request = server.join().expect("server");
+        assert!(request.starts_with("GET /base/schemas/ids/7 HTTP/1.1\r\n"), "{request}");
+        // base64("app:pw")
+        assert!(request.contains("Authorization: Basic YXBwOnB3\r\n"), "{request}");
+        assert_eq!(schema.decode(&[4]).map(|d| eddy_repr::strconv::jsonb_to_string(&d)), Ok(r#"{"a": 2}"#.into()));
+        // The listener is gone: a second fetch of the same id does not ask again.
+        assert!(Arc::ptr_eq(&client.schema(7).expect("cached"), &schema));
+
+        let (url, server) = one_shot("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+        let refused = RegistryClient::new(SchemaRegistry { url, ..Default::default() }).schema(1);
+        server.join().expect("server");
+        assert!(matches!(refused, Err(RegistryError::Unavailable { .. })), "bad credentials are retried: {refused:?}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod compare;
 pub mod kafka;
 pub mod postgres;
+pub mod registry;
 pub mod rng;
 pub mod subscription;
 
