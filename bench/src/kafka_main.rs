@@ -119,6 +119,31 @@ fn produce(broker: &Broker, topic: &str, from: u64, to: u64, partitions: i32) ->
     Ok(())
 }
 
+/// Plain consumer `reader` of `readers`, assigned the partitions `p % readers == reader`
+/// of `topic` from the beginning, with Eddy's fetch settings.
+fn plain_consumer(
+    broker: &Broker,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+    readers: i32,
+    reader: i32,
+) -> anyhow::Result<BaseConsumer> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.address())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "25")
+        .set("fetch.queue.backoff.ms", "10")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    for p in (0..partitions).filter(|p| p % readers == reader) {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&tpl)?;
+    Ok(consumer)
+}
+
 /// The ceiling: plain rdkafka consumers that only count, `readers` of them splitting the
 /// partitions as Eddy's readers do (`p % readers`), reading `n` messages from the start.
 fn plain_consumer_rate(broker: &Broker, topic: &str, partitions: i32, readers: i32, n: u64) -> anyhow::Result<Rate> {
@@ -128,19 +153,7 @@ fn plain_consumer_rate(broker: &Broker, topic: &str, partitions: i32, readers: i
     let started = Instant::now();
     let mut threads = Vec::new();
     for reader in 0..readers {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", broker.address())
-            .set("group.id", "plain-bench")
-            .set("enable.auto.commit", "false")
-            // The same fetch settings as Eddy's consumers.
-            .set("fetch.wait.max.ms", "25")
-            .set("fetch.queue.backoff.ms", "10")
-            .create()?;
-        let mut tpl = TopicPartitionList::new();
-        for p in (0..partitions).filter(|p| p % readers == reader) {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
-        }
-        consumer.assign(&tpl)?;
+        let consumer = plain_consumer(broker, "plain-bench", topic, partitions, readers, reader)?;
         let (counted, first) = (counted.clone(), first.clone());
         threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
             let mut bytes = 0usize;
@@ -285,18 +298,7 @@ fn plain_arrivals(
     let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut threads = Vec::new();
     for reader in 0..readers {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", broker.address())
-            .set("group.id", "plain-fresh")
-            .set("enable.auto.commit", "false")
-            .set("fetch.wait.max.ms", "25")
-            .set("fetch.queue.backoff.ms", "10")
-            .create()?;
-        let mut tpl = TopicPartitionList::new();
-        for p in (0..partitions).filter(|p| p % readers == reader) {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
-        }
-        consumer.assign(&tpl)?;
+        let consumer = plain_consumer(broker, "plain-fresh", topic, partitions, readers, reader)?;
         let seen = seen.clone();
         threads.push(std::thread::spawn(move || {
             let mut arrivals = Vec::new();
