@@ -1203,6 +1203,37 @@ mod tests {
     }
 
     #[test]
+    fn declared_columns_read_back_as_the_same_types() {
+        // Every type an Avro schema can give a column, as a restart replays it.
+        let types = [
+            ScalarType::Bool,
+            ScalarType::Int32,
+            ScalarType::Int64,
+            ScalarType::Float32,
+            ScalarType::Float64,
+            ScalarType::Numeric { precision: Some(28), scale: Some(9) },
+            ScalarType::numeric(),
+            ScalarType::Text,
+            ScalarType::Bytea,
+            ScalarType::Uuid,
+            ScalarType::Date,
+            ScalarType::Time,
+            ScalarType::Timestamp,
+            ScalarType::TimestampTz,
+            ScalarType::Interval,
+            ScalarType::Jsonb,
+            ScalarType::Array(Box::new(ScalarType::Int64)),
+            ScalarType::Array(Box::new(ScalarType::TimestampTz)),
+        ];
+        let columns: Vec<(String, ColumnType)> =
+            types.iter().enumerate().map(|(i, t)| (format!("c{i}"), ColumnType::new(t.clone(), i % 2 == 0))).collect();
+        let sql = "CREATE SOURCE s FROM KAFKA CONNECTION k (TOPIC 't') FORMAT AVRO USING CONFLUENT SCHEMA REGISTRY CONNECTION r";
+        let replayed = with_declared_columns(sql, &columns).expect("rewritten");
+        let Plan::CreateSource { desc, .. } = plan_of(&replayed) else { panic!("a source: {replayed}") };
+        assert_eq!(desc.columns(), columns.as_slice(), "{replayed}");
+    }
+
+    #[test]
     fn upsert_key_leads_and_include_key_names_it() {
         let sql = "CREATE SOURCE u FROM KAFKA CONNECTION c (TOPIC 'u') \
                    KEY FORMAT TEXT VALUE FORMAT JSON INCLUDE KEY AS id, TIMESTAMP ENVELOPE UPSERT";

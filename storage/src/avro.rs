@@ -150,9 +150,12 @@ impl Schema {
             Node::Double => ScalarType::Float64,
             Node::String | Node::Enum { .. } => ScalarType::Text,
             Node::Bytes | Node::Fixed { .. } => ScalarType::Bytea,
-            Node::Decimal { precision, scale, .. } => {
+            // Eddy's numeric holds 28 digits: a wider decimal is an unconstrained numeric
+            // (its values keep their scale; those past 28 digits do not decode).
+            Node::Decimal { precision, scale, .. } if *precision <= MAX_NUMERIC_PRECISION => {
                 ScalarType::Numeric { precision: Some(*precision), scale: Some(*scale) }
             }
+            Node::Decimal { .. } => ScalarType::numeric(),
             Node::Uuid => ScalarType::Uuid,
             Node::Date => ScalarType::Date,
             Node::TimeMillis | Node::TimeMicros => ScalarType::Time,
@@ -259,6 +262,9 @@ impl Schema {
         })
     }
 }
+
+/// The widest `numeric(p, s)` Eddy accepts.
+const MAX_NUMERIC_PRECISION: u32 = 28;
 
 /// Deeper values are refused rather than risking the reader's stack (a recursive schema
 /// makes the depth the data's choice).
@@ -697,6 +703,10 @@ mod tests {
             ]
         );
         assert!(Schema::parse(r#""string""#).expect("schema").columns().is_err());
+        let wide = r#"{"type": "record", "name": "w", "fields": [{"name": "d", "type":
+            {"type": "bytes", "logicalType": "decimal", "precision": 38, "scale": 9}}]}"#;
+        let wide = Schema::parse(wide).expect("schema").columns().expect("a record");
+        assert_eq!(wide[0].1.scalar_type, ScalarType::numeric(), "wider than numeric(28) holds");
         let debezium = format!(
             r#"{{"type": "record", "name": "Envelope", "fields": [
                 {{"name": "before", "type": ["null", {ORDER}]}},
