@@ -1,4 +1,5 @@
-//! Eddy's storage layer: sources (Kafka, load generators), their formats and envelopes.
+//! Eddy's storage layer: sources (Kafka, load generators), their formats (with a schema
+//! registry client for Avro) and envelopes.
 //!
 //! A source runs on a thread of its own ([`source::start`]) and hands the server batches
 //! of row changes for its outputs plus the messages it could not decode; the server
