@@ -96,6 +96,24 @@ impl PartialOrd for JsonKey {
 }
 
 impl Jsonb {
+    /// A float as a JSON number written from its shortest round-trip text (`f32`'s own
+    /// for a `real`); NaN and infinities, which JSON numbers cannot hold, as the strings
+    /// PostgreSQL's float input reads. A negative zero stays negative.
+    pub fn from_float<F: Into<f64> + std::fmt::Display + Copy>(value: F) -> Jsonb {
+        let v: f64 = value.into();
+        if v.is_nan() {
+            return Jsonb::String("NaN".into());
+        }
+        if v.is_infinite() {
+            return Jsonb::String(if v > 0.0 { "Infinity" } else { "-Infinity" }.into());
+        }
+        let text = value.to_string();
+        match text.parse::<Decimal>() {
+            Ok(d) => Jsonb::Number(JsonNumber::Decimal(d)),
+            Err(_) => Jsonb::Number(JsonNumber::Text(text)),
+        }
+    }
+
     /// Builds an object from key/value pairs: sorts keys, later duplicates win.
     pub fn object(pairs: Vec<(String, Jsonb)>) -> Jsonb {
         let mut out: Vec<(JsonKey, Jsonb)> = Vec::with_capacity(pairs.len());

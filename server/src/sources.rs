@@ -160,10 +160,10 @@ impl Coordinator {
         &mut self,
         name: String,
         mut spec: SourceSpec,
-        desc: RelationDesc,
+        mut desc: RelationDesc,
         connection: Option<String>,
         if_not_exists: bool,
-        create_sql: String,
+        mut create_sql: String,
     ) -> Result<ExecuteResponse, AdapterError> {
         let outputs = eddy_storage::outputs(&name, &spec, &desc);
         let mut names: Vec<&str> = outputs.iter().map(|(n, _)| n.as_str()).collect();
@@ -178,8 +178,6 @@ impl Coordinator {
                 return Err(AdapterError::Plan(eddy_planner::PlanError::RelationExists(n.to_string())));
             }
         }
-        let mut desc = desc;
-        let mut create_sql = create_sql;
         let mut connections: Vec<String> = connection.iter().cloned().collect();
         if let (SourceSpec::Kafka(kafka), Some(conn)) = (&mut spec, &connection) {
             kafka.connection = self.resolve_connection(conn)?;

@@ -188,8 +188,9 @@ impl Schema {
                 number(Decimal::from(v))
             }
             Node::Long => number(Decimal::from(r.long()?)),
-            Node::Float => float(f64::from(f32::from_le_bytes(r.array()?))),
-            Node::Double => float(f64::from_le_bytes(r.array()?)),
+            // An f32 as an f64, as Avro's own readers widen it.
+            Node::Float => Jsonb::from_float(f64::from(f32::from_le_bytes(r.array()?))),
+            Node::Double => Jsonb::from_float(f64::from_le_bytes(r.array()?)),
             Node::Bytes => Jsonb::String(hex(r.bytes()?)),
             Node::String => Jsonb::String(r.string()?.to_string()),
             Node::Uuid => Jsonb::String(r.string()?.to_string()),
@@ -274,29 +275,10 @@ fn number(d: Decimal) -> Jsonb {
     Jsonb::Number(JsonNumber::Decimal(d))
 }
 
-/// A float as a JSON number in its shortest exact form; NaN and infinities, which JSON
-/// numbers cannot hold, as the strings PostgreSQL's float input reads.
-fn float(f: f64) -> Jsonb {
-    if f.is_nan() {
-        return Jsonb::String("NaN".into());
-    }
-    if f.is_infinite() {
-        return Jsonb::String(if f > 0.0 { "Infinity" } else { "-Infinity" }.into());
-    }
-    let text = format!("{f}");
-    match text.parse::<Decimal>() {
-        Ok(d) => number(d),
-        Err(_) => Jsonb::Number(JsonNumber::Text(text)),
-    }
-}
-
 /// Bytes in PostgreSQL's `bytea` hex text form.
 fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(2 + 2 * bytes.len());
-    out.push_str("\\x");
-    for b in bytes {
-        out.push_str(&format!("{b:02x}"));
-    }
+    let mut out = String::new();
+    eddy_repr::strconv::format_bytea(bytes, &mut out);
     out
 }
 
@@ -488,9 +470,7 @@ impl SchemaParser {
                             .and_then(Value::as_array)
                             .map(|s| s.iter().filter_map(Value::as_str).map(str::to_string).collect())
                             .ok_or_else(|| AvroError(format!("enum {full} needs \"symbols\"")))?;
-                        let index = self.declare(&full)?;
-                        self.named[index] = Some(Node::Enum { symbols });
-                        Ok(Node::Named(index))
+                        self.define(&full, Node::Enum { symbols })
                     }
                     "fixed" => {
                         let (full, _) = full_name(attrs, namespace)?;
@@ -508,9 +488,7 @@ impl SchemaParser {
                             Some("duration") if size == 12 => Node::Duration,
                             _ => Node::Fixed { size },
                         };
-                        let index = self.declare(&full)?;
-                        self.named[index] = Some(node);
-                        Ok(Node::Named(index))
+                        self.define(&full, node)
                     }
                     "array" => {
                         let items = attrs.get("items").ok_or_else(|| AvroError("array needs \"items\"".into()))?;
@@ -545,6 +523,13 @@ impl SchemaParser {
             }
             other => err(format!("invalid Avro schema: {other}")),
         }
+    }
+
+    /// Registers named type `full` as `node`; what refers to it.
+    fn define(&mut self, full: &str, node: Node) -> Result<Node, AvroError> {
+        let index = self.declare(full)?;
+        self.named[index] = Some(node);
+        Ok(Node::Named(index))
     }
 
     fn declare(&mut self, full: &str) -> Result<usize, AvroError> {

@@ -1,7 +1,6 @@
 //! jsonb operators and functions (jsonfuncs.c, jsonb_op.c, jsonb.c).
 
 use std::cmp::Ordering;
-use std::str::FromStr;
 
 use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
 use eddy_repr::jsonb::JsonNumber;
@@ -311,22 +310,14 @@ fn iso_date(d: &NaiveDate) -> (String, bool) {
     (format!("{shown:04}-{:02}-{:02}", d.month(), d.day()), y <= 0)
 }
 
-fn float_json(v: f64) -> Jsonb {
-    if v.is_nan() {
-        return Jsonb::String("NaN".into());
-    }
-    if v.is_infinite() {
-        return Jsonb::String(if v > 0.0 { "Infinity" } else { "-Infinity" }.into());
-    }
-    let s = format!("{v}");
-    match Decimal::from_str(&s) {
-        Ok(mut d) => {
-            if d.is_zero() {
-                d.set_sign_positive(true);
-            }
+/// A float as a jsonb number; zero is never negative (a jsonb number is a numeric).
+fn float_json<F: Into<f64> + std::fmt::Display + Copy>(v: F) -> Jsonb {
+    match Jsonb::from_float(v) {
+        Jsonb::Number(JsonNumber::Decimal(mut d)) if d.is_zero() => {
+            d.set_sign_positive(true);
             Jsonb::Number(JsonNumber::Decimal(d))
         }
-        Err(_) => Jsonb::Number(JsonNumber::Text(s)),
+        other => other,
     }
 }
 
@@ -338,23 +329,8 @@ pub(crate) fn to_jsonb(d: &Datum, ty: &ScalarType) -> Result<Jsonb, EvalError> {
         Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_) => {
             Jsonb::Number(JsonNumber::Decimal(Decimal::from(d.as_i64().unwrap_or(0))))
         }
-        Datum::Float32(f) => {
-            // Shortest text of the float4 value.
-            let s = format!("{f}");
-            if f.is_finite() {
-                match Decimal::from_str(&s) {
-                    Ok(mut d) => {
-                        if d.is_zero() {
-                            d.set_sign_positive(true);
-                        }
-                        Jsonb::Number(JsonNumber::Decimal(d))
-                    }
-                    Err(_) => Jsonb::Number(JsonNumber::Text(s)),
-                }
-            } else {
-                float_json(*f as f64)
-            }
-        }
+        // The shortest text of the float4 value itself.
+        Datum::Float32(f) => float_json(*f),
         Datum::Float64(f) => float_json(*f),
         Datum::Numeric(n) => Jsonb::Number(JsonNumber::Decimal(*n)),
         Datum::Text(s) => Jsonb::String(s.clone()),
