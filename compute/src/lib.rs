@@ -193,7 +193,18 @@ pub struct Compute {
 /// eddy-bench (2 cores, 2M rows): 1000 (Materialize's default) and 10000 kept the workers
 /// busy enough to double the p50 of a 1k-row INSERT; none left the occasional large merge
 /// inline (p99 400 ms); 100 gave p50 14 ms, p99 90 ms.
-const IDLE_MERGE_EFFORT: isize = 100;
+const IDLE_MERGE_EFFORT: usize = 100;
+
+/// When an idle arrangement works on its merges: only while one is in progress.
+///
+/// Differential's own idle logic (`Config::idle_merge_effort`) merges until the whole trace
+/// is one batch, so every small write was followed by a merge of all of a table's or view's
+/// rows: work proportional to the data, not to the change (a 1k-row INSERT into a 2M-row
+/// table cost each worker ~12 ms of merging). Finishing only the merges already started
+/// keeps the amortized cost logarithmic and still frees a half-merged pair's memory soon.
+fn exert_while_merging(layers: &[(usize, usize, usize)]) -> Option<usize> {
+    layers.iter().any(|&(_level, batches, _len)| batches > 1).then_some(IDLE_MERGE_EFFORT)
+}
 
 impl Compute {
     /// Starts `workers` timely worker threads in this process.
@@ -207,8 +218,8 @@ impl Compute {
         // Arrangements finish their merges while the worker is otherwise idle, instead of
         // only when new updates arrive: a half-done merge holds both inputs and the partial
         // output in memory, and reads walk more batches.
-        let merging = differential_dataflow::Config::default().idle_merge_effort(Some(IDLE_MERGE_EFFORT));
-        differential_dataflow::configure(&mut config.worker, &merging);
+        let exert: differential_dataflow::trace::ExertionLogic = std::sync::Arc::new(exert_while_merging);
+        config.worker.set("differential/default_exert_logic".to_string(), exert);
         let guards = timely::execute(config, move |worker| {
             let rx = receivers.lock().ok().and_then(|mut r| r[worker.index()].take());
             if let Some(rx) = rx {
