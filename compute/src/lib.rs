@@ -352,3 +352,18 @@ mod refresh_tests {
         assert_eq!(r.shown_as_of(6100), 6000);
     }
 }
+
+#[cfg(test)]
+mod exert_tests {
+    use super::{exert_while_merging, IDLE_MERGE_EFFORT};
+
+    #[test]
+    fn idle_merging_finishes_merges_but_does_not_collapse_the_trace() {
+        // (level, batches at that level, updates): several settled batches, none merging.
+        let settled = [(20, 1, 1_000_000), (10, 1, 1_000), (9, 1, 500)];
+        assert_eq!(exert_while_merging(&settled), None);
+        let merging = [(20, 1, 1_000_000), (10, 2, 2_000)];
+        assert_eq!(exert_while_merging(&merging), Some(IDLE_MERGE_EFFORT));
+        assert_eq!(exert_while_merging(&[]), None);
+    }
+}
