@@ -189,10 +189,12 @@ pub struct Compute {
     next_subscription: u64,
 }
 
-/// Updates' worth of merge work an idle arrangement does per scheduling. Measured with
-/// eddy-bench (2 cores, 2M rows): 1000 (Materialize's default) and 10000 kept the workers
-/// busy enough to double the p50 of a 1k-row INSERT; none left the occasional large merge
-/// inline (p99 400 ms); 100 gave p50 14 ms, p99 90 ms.
+/// Updates' worth of merge work an idle arrangement does per scheduling. Chosen with
+/// eddy-bench (2 cores, 2M rows) while idle arrangements still merged down to one batch
+/// (differential's own logic, replaced by [`exert_while_merging`]); not re-tuned since:
+/// 1000 (Materialize's default) and 10000 kept the workers busy enough to double the p50
+/// of a 1k-row INSERT; none left the occasional large merge inline (p99 400 ms); 100 gave
+/// p50 14 ms, p99 90 ms.
 const IDLE_MERGE_EFFORT: usize = 100;
 
 /// When an idle arrangement works on its merges: only while one is in progress.

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, NaiveTime};
 use eddy_repr::jsonb::JsonNumber;
+use eddy_repr::scalar::NUMERIC_MAX_PRECISION;
 use eddy_repr::{ColumnType, Jsonb, ScalarType};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -152,7 +153,7 @@ impl Schema {
             Node::Bytes | Node::Fixed { .. } => ScalarType::Bytea,
             // Eddy's numeric holds 28 digits: a wider decimal is an unconstrained numeric
             // (its values keep their scale; those past 28 digits do not decode).
-            Node::Decimal { precision, scale, .. } if *precision <= MAX_NUMERIC_PRECISION => {
+            Node::Decimal { precision, scale, .. } if *precision <= NUMERIC_MAX_PRECISION => {
                 ScalarType::Numeric { precision: Some(*precision), scale: Some(*scale) }
             }
             Node::Decimal { .. } => ScalarType::numeric(),
@@ -263,9 +264,6 @@ impl Schema {
         })
     }
 }
-
-/// The widest `numeric(p, s)` Eddy accepts.
-const MAX_NUMERIC_PRECISION: u32 = 28;
 
 /// Deeper values are refused rather than risking the reader's stack (a recursive schema
 /// makes the depth the data's choice).
