@@ -136,6 +136,41 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A table stored as a log of its changes is compacted once it has churned: its stored
+/// changes fall back to about one per row, and what it holds survives `kill -9`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_churned_table_is_compacted_and_survives_kill_9() -> anyhow::Result<()> {
+    let mut server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+    client
+        .batch_execute(
+            "CREATE TABLE churn (id bigint, v text);
+             CREATE MATERIALIZED VIEW churned AS SELECT count(*) AS n, sum(id) AS s FROM churn;",
+        )
+        .await?;
+    // 60k rows in and out, three times, then 1,000 kept: each round's 120k changes for no
+    // rows are over the threshold (twice the rows plus 100k), so each is compacted away.
+    for _ in 0..3 {
+        client.batch_execute("INSERT INTO churn SELECT g, 'x' || g FROM generate_series(1, 60000) g").await?;
+        client.batch_execute("DELETE FROM churn WHERE id > 0").await?;
+    }
+    client.batch_execute("INSERT INTO churn SELECT -g, 'kept' FROM generate_series(1, 1000) g").await?;
+    let stored = "SELECT rows, changes FROM eddy_catalog.storage WHERE name = 'churn'";
+    let compacted = vec![row(&["1000", "1000"])];
+    assert_eq!(wait_for(&client, stored, &compacted).await?, compacted, "the log was compacted");
+    let expected = vec![row(&["1000", "-500500"])];
+    assert_eq!(rows(&client, "SELECT n, s FROM churned").await?, expected);
+    server.kill();
+    server.restart()?;
+    let client = server.connect().await?;
+    assert_eq!(
+        rows(&client, "SELECT count(*), sum(id), min(v), max(v) FROM churn").await?,
+        vec![row(&["1000", "-500500", "kept", "kept"])]
+    );
+    assert_eq!(wait_for(&client, "SELECT n, s FROM churned", &expected).await?, expected);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn column_defaults_and_serials_survive_kill_9() -> anyhow::Result<()> {
     let mut server = EddyProcess::start(2)?;

@@ -14,17 +14,6 @@ pub enum SourceSpec {
     LoadGenerator(LoadGeneratorSpec),
 }
 
-impl SourceSpec {
-    /// True if the source only ever adds rows (a Kafka source with no envelope, a load
-    /// generator): its rows can be stored as they come, without consolidation.
-    pub fn is_append_only(&self) -> bool {
-        match self {
-            SourceSpec::Kafka(k) => k.envelope == Envelope::None,
-            SourceSpec::LoadGenerator(_) => true,
-        }
-    }
-}
-
 /// Where to connect to Kafka. Secret values are resolved by the server before storage
 /// sees them and are never printed (see [`KafkaConnection`]'s `Debug`).
 #[derive(Clone, PartialEq, Default)]

@@ -18,7 +18,7 @@ use eddy_planner::{
 };
 use eddy_repr::{strconv, ColumnType, Datum, Diff, GlobalId, PackedRow, RelationDesc, Row, ScalarType, Timestamp};
 
-use eddy_storage::durable::{CatalogRecord, Store};
+use eddy_storage::durable::{CatalogRecord, SharedRows, Store};
 
 use crate::cancel::CancelSignal;
 use crate::copy;
@@ -503,8 +503,7 @@ impl Coordinator {
                 for (table, changes) in &by_table {
                     self.check_unique(*table, changes, &[])?;
                 }
-                let time = self.apply_table_writes(session, &pending);
-                self.persist_table_writes(pending, time);
+                self.commit_table_writes(session, &pending);
                 Ok(ExecuteResponse::TransactionEnd { tag: "COMMIT".into() })
             }
             Plan::Rollback => {
@@ -1053,29 +1052,30 @@ impl Coordinator {
         if session.in_transaction {
             session.pending_writes.push((table, changes));
         } else {
-            let writes = vec![(table, changes)];
-            let time = self.apply_table_writes(session, &writes);
-            self.persist_table_writes(writes, time);
+            self.commit_table_writes(session, &[(table, changes)]);
         }
         Ok(())
+    }
+
+    /// Applies a session's table writes in compute at one timestamp and queues them to
+    /// the store. The session keeps them (packed, shared with the store) until they are
+    /// durable, to undo them if they cannot be made so.
+    fn commit_table_writes(&mut self, session: &mut Session, writes: &[(GlobalId, Collection)]) {
+        let packed: Vec<_> = pack_writes(writes).into_iter().filter(|(_, updates)| !updates.is_empty()).collect();
+        if self.store.is_ephemeral() {
+            self.apply_packed(packed);
+            return;
+        }
+        let shared: Vec<(GlobalId, SharedRows)> =
+            packed.iter().map(|(id, updates)| (*id, Arc::new(updates.clone()))).collect();
+        session.unsynced.extend(shared.iter().cloned());
+        let time = self.apply_packed(packed);
+        self.persist_table_writes(shared, time);
     }
 
     /// Applies several collections' changes atomically in compute: one timestamp for all.
     /// Durability is the caller's: tables queue them to the store (and the session waits
     /// for them before answering), sources have persisted them already. Returns the time.
-    pub fn apply_in_memory(&mut self, writes: &[(GlobalId, Collection)]) -> Timestamp {
-        self.apply_packed(pack_writes(writes))
-    }
-
-    /// [`Coordinator::apply_in_memory`] of a session's table writes, which the session
-    /// keeps (packed) until they are durable, to undo them if they cannot be made so.
-    fn apply_table_writes(&mut self, session: &mut Session, writes: &[(GlobalId, Collection)]) -> Timestamp {
-        let packed = pack_writes(writes);
-        session.unsynced.extend(packed.iter().filter(|(_, updates)| !updates.is_empty()).cloned());
-        self.apply_packed(packed)
-    }
-
-    /// [`Coordinator::apply_in_memory`] of packed updates.
     pub fn apply_packed(&mut self, writes: Vec<(GlobalId, Vec<(PackedRow, Diff)>)>) -> Timestamp {
         if writes.is_empty() {
             return self.last_write;

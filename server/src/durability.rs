@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use eddy_compute::{Command, SubscribeEvent};
 use eddy_expr::eval::Collection;
 use eddy_planner::{ItemKind, Plan, StatementContext};
-use eddy_repr::{Diff, GlobalId, PackedRow, Row, Timestamp};
-use eddy_storage::durable::{CatalogRecord, Store, WriteSet};
+use eddy_repr::{GlobalId, Row, Timestamp};
+use eddy_storage::durable::{CatalogRecord, SharedRows, Store, WriteSet};
 use tracing::{info, warn};
 
 use crate::coordinator::Coordinator;
@@ -121,13 +121,12 @@ impl Coordinator {
     /// With each table's rows goes the time they were written at (as its upper): after a
     /// restart, a view's stored output is only used if it includes every write to its
     /// tables, so that a read never misses a write the client was told was committed.
-    pub(crate) fn persist_table_writes(&self, writes: Vec<(GlobalId, Collection)>, time: Timestamp) {
-        let updates: Vec<_> = writes.into_iter().filter(|(_, c)| !c.is_empty()).collect();
-        if updates.is_empty() {
+    pub(crate) fn persist_table_writes(&self, changes: Vec<(GlobalId, SharedRows)>, time: Timestamp) {
+        if changes.is_empty() {
             return;
         }
-        let uppers = updates.iter().map(|(id, _)| (*id, time + 1)).collect();
-        self.store.enqueue(WriteSet { updates, uppers, ..WriteSet::default() });
+        let uppers = changes.iter().map(|(id, _)| (*id, time + 1)).collect();
+        self.store.enqueue(WriteSet { changes, uppers, ..WriteSet::default() });
     }
 
     /// Recreates every stored object under its stored id. Their stored rows are loaded
@@ -279,7 +278,8 @@ impl Coordinator {
         Some(match (read, failed) {
             (Err(e), _) => Err(eddy_expr::EvalError::Internal(e.to_string())),
             (_, Some(e)) => Err(e),
-            _ => Ok(rows),
+            // Stored as a log: a row may come more than once, and retracted.
+            _ => Ok(eddy_expr::eval::consolidate(rows)),
         })
     }
 
@@ -378,8 +378,9 @@ impl Coordinator {
                 Some(system_tables::constant(name, system_tables::HYDRATION, columns, rows))
             }
             "eddy_catalog.storage" => {
-                // Per table, source and materialized view (its stored output): rows and
-                // their encoded bytes before compression, and what its arrangement holds
+                // Per table, source and materialized view (its stored output): rows, the
+                // changes stored for them (until compacted) and their encoded bytes before
+                // compression, and what its arrangement holds
                 // in memory (updates: rows at their distinct times, not yet consolidated;
                 // and their bytes); then the directory's size on disk.
                 let sizes = self.store.sizes();
@@ -395,6 +396,7 @@ impl Coordinator {
                             Datum::Text(e.item.name.clone()),
                             Datum::Text(e.item.kind.as_str().into()),
                             Datum::Int64(size.rows),
+                            Datum::Int64(size.changes),
                             Datum::Int64(size.bytes),
                             Datum::Int64(memory.updates as i64),
                             Datum::Int64(memory.bytes as i64),
@@ -406,6 +408,7 @@ impl Coordinator {
                     Datum::Text(self.store.dir().display().to_string()),
                     Datum::Text("data directory (on disk, compressed)".into()),
                     Datum::Null,
+                    Datum::Null,
                     Datum::Int64(self.store.bytes_on_disk() as i64),
                     Datum::Null,
                     Datum::Null,
@@ -414,6 +417,7 @@ impl Coordinator {
                     column("name", ScalarType::Text),
                     column("kind", ScalarType::Text),
                     nullable_column("rows", ScalarType::Int64),
+                    nullable_column("changes", ScalarType::Int64),
                     column("bytes", ScalarType::Int64),
                     nullable_column("updates_in_memory", ScalarType::Int64),
                     nullable_column("bytes_in_memory", ScalarType::Int64),
@@ -534,9 +538,10 @@ fn write_outputs(
         if last_flush.elapsed() < OUTPUT_FLUSH && changes.len() < LOAD_CHUNK {
             continue;
         }
+        let consolidated = eddy_expr::eval::consolidate(std::mem::take(&mut changes));
         let writes = WriteSet {
             drop_collections: if first { vec![id] } else { vec![] },
-            updates: vec![(id, eddy_expr::eval::consolidate(std::mem::take(&mut changes)))],
+            changes: vec![(id, Arc::new(eddy_compute::pack_updates(&consolidated)))],
             uppers: vec![(id, complete)],
             no_sync: true,
             ..WriteSet::default()
@@ -551,9 +556,9 @@ fn write_outputs(
 
 /// Undoes writes the store refused (with ticket up to `ticket`), in memory only: they
 /// never reached disk.
-pub(crate) fn undo(coord: &mut Coordinator, writes: Vec<(GlobalId, Vec<(PackedRow, Diff)>)>, ticket: u64) {
+pub(crate) fn undo(coord: &mut Coordinator, writes: Vec<(GlobalId, SharedRows)>, ticket: u64) {
     let negated: Vec<_> =
-        writes.into_iter().map(|(id, rows)| (id, rows.into_iter().map(|(r, d)| (r, -d)).collect())).collect();
+        writes.into_iter().map(|(id, rows)| (id, rows.iter().map(|(r, d)| (r.clone(), -d)).collect())).collect();
     warn!("a write could not be made durable and was undone");
     coord.apply_packed(negated);
     coord.undone_through = coord.undone_through.max(ticket);

@@ -399,11 +399,12 @@ impl Coordinator {
                 let changes = eval::consolidate(changes);
                 rows_changed = changes.iter().map(|(_, d)| d.unsigned_abs()).sum();
                 if !changes.is_empty() {
-                    let updates = vec![(id, changes)];
-                    let time = self.apply_in_memory(&updates);
+                    let packed = Arc::new(eddy_compute::pack_updates(&changes));
+                    let time = self.apply_packed(vec![(id, packed.to_vec())]);
                     // Not waited for: a lost refresh is recomputed after a restart.
                     let uppers = vec![(id, time + 1)];
-                    self.store.enqueue(WriteSet { updates, uppers, no_sync: true, ..WriteSet::default() });
+                    let changes = vec![(id, packed)];
+                    self.store.enqueue(WriteSet { changes, uppers, no_sync: true, ..WriteSet::default() });
                 }
                 None
             }

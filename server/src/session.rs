@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use eddy_expr::eval::Collection;
-use eddy_repr::{Diff, GlobalId, PackedRow};
+use eddy_repr::GlobalId;
+use eddy_storage::durable::SharedRows;
 
 use crate::cancel::CancelSignal;
 use crate::copy::CopyState;
@@ -48,7 +49,7 @@ pub struct Session {
     pub pending_writes: Vec<(GlobalId, Collection)>,
     /// Writes applied by the statement running now that are not yet known durable:
     /// undone if the data directory cannot take them. Packed, as compute takes them.
-    pub unsynced: Vec<(GlobalId, Vec<(PackedRow, Diff)>)>,
+    pub unsynced: Vec<(GlobalId, SharedRows)>,
     pub copy_in: Option<CopyState>,
     /// Cursors over subscriptions, by name.
     pub cursors: BTreeMap<String, Cursor>,

@@ -219,7 +219,7 @@ impl Coordinator {
             self.sources.deferred.push(DeferredSource { parent, spec: spec.clone() });
             Ok(SourceHandle::idle())
         } else {
-            let sink = self.batch_sink(parent, output_ids.clone(), spec.is_append_only());
+            let sink = self.batch_sink(parent, output_ids.clone());
             eddy_storage::start(&name, &spec, self.compute.workers(), sink, Default::default()).map_err(Into::into)
         };
         let handle = match started {
@@ -319,7 +319,7 @@ impl Coordinator {
                 continue;
             }
             let (name, outputs) = (running.name.clone(), running.outputs.clone());
-            let sink = self.batch_sink(source.parent, outputs.clone(), source.spec.is_append_only());
+            let sink = self.batch_sink(source.parent, outputs.clone());
             let started = self
                 .stored_resume(source.parent, &outputs)
                 .and_then(|resume| Ok(eddy_storage::start(&name, &source.spec, self.compute.workers(), sink, resume)?));
@@ -344,33 +344,21 @@ impl Coordinator {
 
     /// What source `source`'s thread calls with each batch: persists it with the offsets
     /// it covers (retrying while the data directory refuses it, so nothing is skipped),
-    /// then applies it; returns `false` once the source is gone. The rows of an
-    /// append-only source are stored as a log (see `eddy_storage::durable`).
-    fn batch_sink(&self, source: GlobalId, outputs: Vec<GlobalId>, append_only: bool) -> eddy_storage::BatchSink {
+    /// then applies it; returns `false` once the source is gone.
+    fn batch_sink(&self, source: GlobalId, outputs: Vec<GlobalId>) -> eddy_storage::BatchSink {
         let coordinator = self.sources.coordinator.clone();
         let store = self.store.clone();
         Arc::new(move |mut batch: SourceBatch| {
             let first = outputs[0];
-            // Packed here, outside the coordinator's lock. An append-only source's rows
-            // are shared with the store, which keeps them as they are; other sources'
-            // rows are stored consolidated, by row.
-            let rows = std::mem::take(&mut batch.updates);
-            let packed: Vec<SharedRows> = rows.iter().map(|updates| Arc::new(pack_updates(updates))).collect();
-            let rows = if append_only { Vec::new() } else { rows };
-            let writes = || {
-                let (updates, appends) = if append_only {
-                    (vec![], outputs.iter().copied().zip(packed.iter().cloned()).collect())
-                } else {
-                    (outputs.iter().copied().zip(rows.iter().cloned()).collect(), vec![])
-                };
-                WriteSet {
-                    updates,
-                    appends,
-                    offsets: batch.offsets.iter().map(|&(p, o)| (first, p, o)).collect(),
-                    upsert: batch.upsert.iter().map(|(k, v)| (first, k.clone(), v.clone())).collect(),
-                    no_sync: true,
-                    ..WriteSet::default()
-                }
+            // Packed here, outside the coordinator's lock, and shared with the store.
+            let packed: Vec<SharedRows> =
+                std::mem::take(&mut batch.updates).iter().map(|updates| Arc::new(pack_updates(updates))).collect();
+            let writes = || WriteSet {
+                changes: outputs.iter().copied().zip(packed.iter().cloned()).collect(),
+                offsets: batch.offsets.iter().map(|&(p, o)| (first, p, o)).collect(),
+                upsert: batch.upsert.iter().map(|(k, v)| (first, k.clone(), v.clone())).collect(),
+                no_sync: true,
+                ..WriteSet::default()
             };
             let mut warned = false;
             while !store.is_ephemeral() {

@@ -2,28 +2,32 @@
 //! `--data-dir`.
 //!
 //! Three column families. `meta` holds the catalog (one JSON record per object), each
-//! source's Kafka offsets and UPSERT state. `data` holds durable collections that change
-//! (tables, UPSERT and Debezium sources, view outputs) *consolidated*: one key per
-//! distinct row, its value the row's count, kept by a merge operator that adds counts; a
-//! compaction filter drops rows whose count reached zero, so a collection takes space for
-//! what it holds now, not for its history. `log` holds what append-only sources (a Kafka
-//! source with no envelope, a load generator) add: their rows never go away, so there is
-//! nothing to consolidate, and a batch's rows are one entry under an ever-growing key:
-//! RocksDB neither sorts nor merges them row by row (that sorting was most of what
-//! durability cost).
+//! source's Kafka offsets and UPSERT state. `log` holds every durable collection (tables,
+//! sources, view outputs) as a log of row changes: a batch's packed rows and counts are a
+//! few entries under ever-growing keys, so RocksDB neither sorts nor merges them row by
+//! row (sorting each row at every memtable flush was most of what durability cost). A
+//! collection's rows are the sum of its changes. Collections that retract rows are
+//! compacted off the write path: once a collection's log holds more than twice the rows
+//! it adds up to, a compactor thread reads it, consolidates it and hands the result to
+//! the committer, which swaps it in for the entries it was read from. `data` holds
+//! collections as earlier builds wrote them (one key per distinct row, its value the
+//! row's count, summed by a merge operator); it is read, and emptied by the first
+//! compaction of each collection, but no longer written.
 //!
 //! Writes go through one committer thread that gathers whatever is queued into one
 //! RocksDB write batch and syncs the WAL once for all of it (group commit). A [`WriteSet`]
 //! is atomic: a source batch's rows and the offsets it covers land together or not at all.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 
 use eddy_repr::{Diff, GlobalId, PackedRef, PackedRow, Row};
 use rocksdb::{
-    ColumnFamilyDescriptor, CompactionDecision, DBRecoveryMode, IteratorMode, MergeOperands, Options, WriteBatch,
-    WriteOptions, DB,
+    ColumnFamilyDescriptor, CompactionDecision, DBRecoveryMode, Direction, IteratorMode, MergeOperands, Options,
+    Snapshot, WriteBatch, WriteOptions, DB,
 };
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +46,11 @@ const LOG: &str = "log";
 const LOG_SEQ_KEY: &[u8] = b"log_seq";
 /// Rows per `log` entry at most.
 const LOG_ENTRY_ROWS: usize = 1024;
+/// A collection's log is compacted only once it holds at least this many changes more
+/// than twice its rows: small collections are not rewritten over and over.
+const COMPACTION_MIN_CHANGES: i64 = 100_000;
+/// How long the committer waits for writes before it looks for finished compactions.
+const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// The most write sets the committer folds into one sync.
 const MAX_GROUP: usize = 4096;
 /// Memtable size: also what a flush needs free on disk.
@@ -85,12 +94,10 @@ pub type SharedRows = Arc<Vec<(PackedRow, Diff)>>;
 /// Changes to make durable together.
 #[derive(Debug, Default)]
 pub struct WriteSet {
-    /// Row changes per collection.
-    pub updates: Vec<(GlobalId, Vec<(Row, Diff)>)>,
-    /// Rows added to append-only collections, stored as they come (see the module
-    /// documentation). Only for collections whose rows are never retracted. Packed, and
-    /// shared: the caller applies the same rows once they are stored.
-    pub appends: Vec<(GlobalId, SharedRows)>,
+    /// Row changes per collection, appended to its log as they come (see the module
+    /// documentation). Packed and shared: the caller applies (or keeps, to undo) the same
+    /// rows while they are stored.
+    pub changes: Vec<(GlobalId, SharedRows)>,
     /// Per source collection: the next Kafka offset of each partition its rows cover.
     pub offsets: Vec<(GlobalId, i32, i64)>,
     /// UPSERT state per source: key bytes to `Some((partition, current row))` or `None`.
@@ -113,8 +120,7 @@ pub struct WriteSet {
 
 impl WriteSet {
     pub fn is_empty(&self) -> bool {
-        self.updates.iter().all(|(_, u)| u.is_empty())
-            && self.appends.iter().all(|(_, u)| u.is_empty())
+        self.changes.iter().all(|(_, u)| u.is_empty())
             && self.offsets.is_empty()
             && self.upsert.is_empty()
             && self.catalog_put.is_empty()
@@ -137,12 +143,34 @@ pub struct Store {
     durable: Arc<(Mutex<Durable>, Condvar)>,
 }
 
-/// What one collection holds in the store: rows (with multiplicity) and the bytes of
-/// their keys and counts, before compression.
+/// What one collection holds in the store: rows (with multiplicity), the row changes
+/// stored for them (a log keeps each change until it is compacted) and their bytes
+/// before compression.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StoredSize {
     pub rows: i64,
+    pub changes: i64,
     pub bytes: i64,
+}
+
+impl StoredSize {
+    fn add(&mut self, other: StoredSize) {
+        self.rows += other.rows;
+        self.changes += other.changes;
+        self.bytes += other.bytes;
+    }
+
+    fn sub(&mut self, other: StoredSize) {
+        self.rows -= other.rows;
+        self.changes -= other.changes;
+        self.bytes -= other.bytes;
+    }
+
+    /// True once the log holds so many more changes than rows that rewriting it
+    /// consolidated pays: compaction work stays proportional to the changes written.
+    fn needs_compaction(&self) -> bool {
+        self.changes > 2 * self.rows.max(0) + COMPACTION_MIN_CHANGES
+    }
 }
 
 struct Queue {
@@ -312,7 +340,9 @@ impl Store {
         self.get_u64(&prefixed(b"upp/", id))
     }
 
-    /// Streams collection `id`'s rows with their counts, `chunk` at a time, to `each`.
+    /// Streams collection `id`'s row changes, `chunk` at a time, to `each`: as stored, so
+    /// a row may come more than once and with negative counts; their sum is the
+    /// collection.
     pub fn read_collection(
         &self,
         id: GlobalId,
@@ -333,7 +363,8 @@ impl Store {
         self.read_rows(id, chunk, |row| PackedRow::pack(&row), |packed| packed.to_owned(), each)
     }
 
-    /// Reads both families of collection `id`: consolidated rows decoded and passed
+    /// Reads both families of collection `id` at one point in time (a compaction may
+    /// move rows from one to the other meanwhile): consolidated rows decoded and passed
     /// through `from_row`, logged rows through `from_packed`.
     fn read_rows<R>(
         &self,
@@ -343,35 +374,20 @@ impl Store {
         from_packed: impl Fn(PackedRef<'_>) -> R,
         mut each: impl FnMut(Vec<(R, Diff)>),
     ) -> Result<(), StoreError> {
+        let Some(db) = &self.db else { return Ok(()) };
+        let snapshot = db.snapshot();
         let mut rows = Vec::with_capacity(chunk.min(65_536));
-        let mut size = StoredSize::default();
-        self.scan(DATA, &id.to_be_bytes(), |key, value| {
-            let count = decode_count(value).ok_or_else(|| self.corrupt(format!("collection {id}: bad row count")))?;
-            if count != 0 {
-                size.rows += count;
-                size.bytes += (key.len() + value.len()) as i64;
-                let row = decode_row(&key[8..])
-                    .map_err(|e| self.corrupt(format!("collection {id}: undecodable row: {e}")))?;
-                rows.push((from_row(row), count));
-            }
+        let size = read_stored(db, &snapshot, id, u64::MAX, &|| false, |row, count| {
+            let row = match row {
+                StoredRow::Decoded(row) => from_row(row),
+                StoredRow::Packed(packed) => from_packed(packed),
+            };
+            rows.push((row, count));
             if rows.len() >= chunk {
                 each(std::mem::take(&mut rows));
             }
-            Ok(true)
-        })?;
-        self.scan(LOG, &id.to_be_bytes(), |_, value| {
-            size.bytes += value.len() as i64;
-            for_each_logged_row(value, |row, count| {
-                size.rows += count;
-                rows.push((from_packed(PackedRef::from_packed_bytes(row)), count));
-                if rows.len() >= chunk {
-                    each(std::mem::take(&mut rows));
-                }
-                Ok(())
-            })
-            .map_err(|e| self.corrupt(format!("collection {id}: bad log entry: {e}")))?;
-            Ok(true)
-        })?;
+        })
+        .map_err(|e| self.read_error(e))?;
         if !rows.is_empty() {
             each(rows);
         }
@@ -380,6 +396,14 @@ impl Store {
             sizes.insert(id, size);
         }
         Ok(())
+    }
+
+    fn read_error(&self, e: ReadError) -> StoreError {
+        match e {
+            ReadError::Rocks(e) => classify(&self.dir.display().to_string(), e, &self.dir),
+            ReadError::Corrupt(detail) => self.corrupt(detail),
+            ReadError::Stopped => self.io_error("the store is shut down"),
+        }
     }
 
     /// Rows and bytes stored per collection (for collections written or read since the
@@ -537,8 +561,8 @@ fn compress_lower_levels(options: &mut Options) {
 
 fn column_families() -> Vec<ColumnFamilyDescriptor> {
     let mut data = db_options();
-    // Rows are written far more than read (reads happen at startup): an unsorted vector
-    // memtable, sorted once when flushed, costs much less per write than a skip list.
+    // What directories written before every collection was logged hold (see the module
+    // documentation): read, and emptied by compaction, never written now.
     data.set_memtable_factory(rocksdb::MemtableFactory::Vector);
     compress_lower_levels(&mut data);
     data.set_merge_operator_associative("eddy_add_counts", add_counts);
@@ -628,55 +652,342 @@ fn mark_done(durable: &(Mutex<Durable>, Condvar), lo: u64, hi: u64, error: Optio
     changed.notify_all();
 }
 
-/// Folds queued write sets into one RocksDB batch per round and syncs it once.
+/// Folds queued write sets into one RocksDB batch per round and syncs it once; swaps in
+/// the compactions its compactor thread finishes and asks for new ones.
 fn run_committer(
     db: &DB,
     dir: &str,
-    queue: std::sync::mpsc::Receiver<(u64, WriteSet)>,
+    queue: Receiver<(u64, WriteSet)>,
     durable: &(Mutex<Durable>, Condvar),
     sizes: &Mutex<BTreeMap<GlobalId, StoredSize>>,
-    mut next_log_seq: u64,
+    next_log_seq: u64,
 ) {
-    while let Ok(first) = queue.recv() {
-        let (lo, mut hi) = (first.0, first.0);
-        let mut group = vec![first.1];
-        while group.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok((seq, writes)) => {
-                    hi = seq;
-                    group.push(writes);
+    let (requests, requested) = std::sync::mpsc::channel();
+    let (finished, compacted) = std::sync::mpsc::channel();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let compactor = std::thread::Builder::new()
+            .name("store-compactor".into())
+            .spawn_scoped(scope, || run_compactor(db, requested, finished, &stop));
+        if let Err(e) = compactor {
+            tracing::warn!("cannot start the store's compactor thread; logs will not be compacted: {e}");
+        }
+        let mut committer =
+            Committer { db, dir, sizes, next_log_seq, drops: BTreeMap::new(), compacting: BTreeSet::new(), requests };
+        loop {
+            let first = match queue.recv_timeout(IDLE_POLL) {
+                Ok(first) => Some(first),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            for (request, result) in compacted.try_iter() {
+                committer.swap_in(request, result);
+            }
+            let Some((lo, first)) = first else { continue };
+            let mut hi = lo;
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match queue.try_recv() {
+                    Ok((seq, writes)) => {
+                        hi = seq;
+                        group.push(writes);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
+            let error = committer.write(&group).err();
+            if let Some(e) = &error {
+                tracing::error!("writing to the data directory failed: {e}");
+            }
+            // Writers may take back rows they share with their write set (see `changes`).
+            drop(group);
+            mark_done(durable, lo, hi, error);
+            committer.request_compactions();
         }
-        let io = |detail: String| StoreError::Io { dir: dir.into(), detail };
-        let mut options = WriteOptions::default();
-        options.set_sync(group.iter().any(|w| !w.no_sync));
-        let result = build_batch(db, &group, &mut next_log_seq).map_err(io).and_then(|(batch, changes)| {
-            let needed = batch.size_in_bytes() as u64 + DISK_HEADROOM;
-            match free_bytes(Path::new(dir)) {
-                Some(free) if free < needed => Err(StoreError::DiskFull {
-                    dir: dir.into(),
-                    detail: format!(
-                        "{free} bytes free, a write needs {needed} (its size plus {DISK_HEADROOM} for RocksDB to flush and compact)"
-                    ),
-                }),
-                _ => db.write_opt(batch, &options).map_err(|e| classify(dir, e, Path::new(dir))).map(|()| changes),
-            }
-        });
-        let result = result.map(|changes| {
-            if let Ok(mut sizes) = sizes.lock() {
-                changes.apply(&mut sizes);
-            }
-        });
-        let error = result.err();
-        if let Some(e) = &error {
-            tracing::error!("writing to the data directory failed: {e}");
+        // Dropping the committer closes the request channel: the compactor ends after
+        // giving up the compaction it is reading, if any.
+        stop.store(true, Ordering::Relaxed);
+        drop(committer);
+    });
+}
+
+/// The committer thread's state.
+struct Committer<'a> {
+    db: &'a DB,
+    dir: &'a str,
+    sizes: &'a Mutex<BTreeMap<GlobalId, StoredSize>>,
+    next_log_seq: u64,
+    /// How often each collection was dropped (its rows removed): a compaction read
+    /// before a drop must not bring the rows back.
+    drops: BTreeMap<GlobalId, u64>,
+    /// Collections with a compaction in flight.
+    compacting: BTreeSet<GlobalId>,
+    requests: Sender<CompactionRequest>,
+}
+
+/// Collection `id`'s log below sequence number `upto`, to consolidate, as it stood when
+/// the collection had been dropped `drops` times and held `size`.
+struct CompactionRequest {
+    id: GlobalId,
+    upto: u64,
+    drops: u64,
+    size: StoredSize,
+}
+
+/// A compaction's outcome: the rows the entries it read add up to.
+type CompactionResult = Result<Vec<(PackedRow, Diff)>, ReadError>;
+
+impl Committer<'_> {
+    /// Writes `group` as one batch, synced unless no write set needs it.
+    fn write(&mut self, group: &[WriteSet]) -> Result<(), StoreError> {
+        let io = |detail: String| StoreError::Io { dir: self.dir.into(), detail };
+        let (batch, changes) = build_batch(self.db, group, &mut self.next_log_seq).map_err(io)?;
+        self.write_batch(batch, group.iter().any(|w| !w.no_sync))?;
+        for id in &changes.dropped {
+            *self.drops.entry(*id).or_default() += 1;
         }
-        // Writers may take back rows they share with their write set (see `appends`).
-        drop(group);
-        mark_done(durable, lo, hi, error);
+        if let Ok(mut sizes) = self.sizes.lock() {
+            changes.apply(&mut sizes);
+        }
+        Ok(())
     }
+
+    fn write_batch(&self, batch: WriteBatch, sync: bool) -> Result<(), StoreError> {
+        let needed = batch.size_in_bytes() as u64 + DISK_HEADROOM;
+        if let Some(free) = free_bytes(Path::new(self.dir)).filter(|&free| free < needed) {
+            return Err(StoreError::DiskFull {
+                dir: self.dir.into(),
+                detail: format!(
+                    "{free} bytes free, a write needs {needed} (its size plus {DISK_HEADROOM} for RocksDB to flush and compact)"
+                ),
+            });
+        }
+        let mut options = WriteOptions::default();
+        options.set_sync(sync);
+        self.db.write_opt(batch, &options).map_err(|e| classify(self.dir, e, Path::new(self.dir)))
+    }
+
+    /// Asks the compactor for every collection whose log has grown enough.
+    fn request_compactions(&mut self) {
+        let due: Vec<(GlobalId, StoredSize)> = match self.sizes.lock() {
+            Ok(sizes) => sizes
+                .iter()
+                .filter(|(id, size)| size.needs_compaction() && !self.compacting.contains(id))
+                .map(|(&id, &size)| (id, size))
+                .collect(),
+            Err(_) => return,
+        };
+        for (id, size) in due {
+            let drops = self.drops.get(&id).copied().unwrap_or(0);
+            if self.requests.send(CompactionRequest { id, upto: self.next_log_seq, drops, size }).is_ok() {
+                self.compacting.insert(id);
+            }
+        }
+    }
+
+    /// Replaces the entries a compaction read with the rows they add up to, unless the
+    /// collection was dropped meanwhile. Not synced: a compaction lost in a crash leaves
+    /// the entries it would have replaced, which add up to the same rows.
+    fn swap_in(&mut self, request: CompactionRequest, result: CompactionResult) {
+        self.compacting.remove(&request.id);
+        let id = request.id;
+        let rows = match result {
+            Ok(rows) => rows,
+            Err(ReadError::Stopped) => return,
+            Err(e) => {
+                tracing::warn!(collection = id, "compacting a collection's log failed; it stays as it is: {e}");
+                return;
+            }
+        };
+        if self.drops.get(&id).copied().unwrap_or(0) != request.drops {
+            return;
+        }
+        let mut swap = || -> Result<StoredSize, String> {
+            let [data, log, meta] = families(self.db)?;
+            let mut batch = WriteBatch::default();
+            batch.delete_range_cf(data, id.to_be_bytes(), (id + 1).to_be_bytes());
+            batch.delete_range_cf(log, log_key(id, 0), log_key(id, request.upto));
+            let mut next_log_seq = self.next_log_seq;
+            let written = put_log(&mut batch, log, id, &rows, &mut next_log_seq);
+            batch.put_cf(meta, LOG_SEQ_KEY, next_log_seq.to_le_bytes());
+            self.write_batch(batch, false).map_err(|e| e.to_string())?;
+            self.next_log_seq = next_log_seq;
+            Ok(written)
+        };
+        match swap() {
+            Ok(written) => {
+                if let Ok(mut sizes) = self.sizes.lock() {
+                    let size = sizes.entry(id).or_default();
+                    size.sub(request.size);
+                    size.add(written);
+                }
+                tracing::debug!(
+                    collection = id,
+                    changes_before = request.size.changes,
+                    changes_after = written.changes,
+                    "compacted a collection's log"
+                );
+            }
+            Err(e) => tracing::warn!(collection = id, "compacting a collection's log failed; it stays as it is: {e}"),
+        }
+    }
+}
+
+/// The compactor thread: reads each requested collection's log at one point in time and
+/// consolidates it, off the committer's (and so every writer's) path.
+fn run_compactor(
+    db: &DB,
+    requests: Receiver<CompactionRequest>,
+    finished: Sender<(CompactionRequest, CompactionResult)>,
+    stop: &AtomicBool,
+) {
+    while let Ok(request) = requests.recv() {
+        let snapshot = db.snapshot();
+        let mut rows = Vec::new();
+        let stopped = || stop.load(Ordering::Relaxed);
+        let read = read_stored(db, &snapshot, request.id, request.upto, &stopped, |row, count| {
+            rows.push((row.packed(), count))
+        });
+        drop(snapshot);
+        let result = read.map(|_| consolidate(rows));
+        if finished.send((request, result)).is_err() {
+            break;
+        }
+    }
+}
+
+/// Sorts `rows`, sums the counts of equal rows and drops those that sum to zero.
+fn consolidate(mut rows: Vec<(PackedRow, Diff)>) -> Vec<(PackedRow, Diff)> {
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<(PackedRow, Diff)> = Vec::with_capacity(rows.len());
+    for (row, diff) in rows {
+        match out.last_mut() {
+            Some((last, total)) if *last == row => *total += diff,
+            _ => {
+                if out.last().is_some_and(|(_, total)| *total == 0) {
+                    out.pop();
+                }
+                out.push((row, diff));
+            }
+        }
+    }
+    if out.last().is_some_and(|(_, total)| *total == 0) {
+        out.pop();
+    }
+    out
+}
+
+/// A stored row as [`read_stored`] finds it: decoded from `data`, or packed in the log.
+enum StoredRow<'a> {
+    Decoded(Row),
+    Packed(PackedRef<'a>),
+}
+
+impl StoredRow<'_> {
+    fn packed(self) -> PackedRow {
+        match self {
+            StoredRow::Decoded(row) => PackedRow::pack(&row),
+            StoredRow::Packed(packed) => packed.to_owned(),
+        }
+    }
+}
+
+/// Why [`read_stored`] stopped.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("{0}")]
+    Rocks(rocksdb::Error),
+    #[error("{0}")]
+    Corrupt(String),
+    #[error("the store is shut down")]
+    Stopped,
+}
+
+/// Reads collection `id` as `snapshot` holds it (its rows in `data` and its log entries
+/// below sequence number `upto`), calling `each` with every row change; returns what it
+/// read. Gives up once `stop` says so.
+fn read_stored(
+    db: &DB,
+    snapshot: &Snapshot<'_>,
+    id: GlobalId,
+    upto: u64,
+    stop: &dyn Fn() -> bool,
+    mut each: impl FnMut(StoredRow<'_>, Diff),
+) -> Result<StoredSize, ReadError> {
+    let [data, log, _] = families(db).map_err(ReadError::Corrupt)?;
+    let corrupt = |what: &str, e: String| ReadError::Corrupt(format!("collection {id}: {what}: {e}"));
+    let prefix = id.to_be_bytes();
+    let mut size = StoredSize::default();
+    for item in snapshot.iterator_cf(data, IteratorMode::From(&prefix, Direction::Forward)) {
+        let (key, value) = item.map_err(ReadError::Rocks)?;
+        if !key.starts_with(&prefix) {
+            break;
+        }
+        if stop() {
+            return Err(ReadError::Stopped);
+        }
+        let count = decode_count(&value).ok_or_else(|| corrupt("bad row count", format!("{value:?}")))?;
+        if count != 0 {
+            let row = decode_row(&key[8..]).map_err(|e| corrupt("undecodable row", e.to_string()))?;
+            size.add(StoredSize { rows: count, changes: 1, bytes: (key.len() + value.len()) as i64 });
+            each(StoredRow::Decoded(row), count);
+        }
+    }
+    let end = log_key(id, upto);
+    for item in snapshot.iterator_cf(log, IteratorMode::From(&prefix, Direction::Forward)) {
+        let (key, value) = item.map_err(ReadError::Rocks)?;
+        if !key.starts_with(&prefix) || *key >= *end {
+            break;
+        }
+        if stop() {
+            return Err(ReadError::Stopped);
+        }
+        size.bytes += value.len() as i64;
+        for_each_logged_row(&value, |row, count| {
+            size.rows += count;
+            size.changes += 1;
+            each(StoredRow::Packed(PackedRef::from_packed_bytes(row)), count);
+            Ok(())
+        })
+        .map_err(|e| corrupt("bad log entry", e))?;
+    }
+    Ok(size)
+}
+
+/// The `data`, `log` and `meta` column families.
+fn families(db: &DB) -> Result<[&rocksdb::ColumnFamily; 3], String> {
+    let family = |name: &str| db.cf_handle(name).ok_or_else(|| format!("column family {name} is missing"));
+    Ok([family(DATA)?, family(LOG)?, family(META)?])
+}
+
+/// The key of collection `id`'s log entry number `seq`.
+fn log_key(id: GlobalId, seq: u64) -> Vec<u8> {
+    let mut key = id.to_be_bytes().to_vec();
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// Appends `rows` to collection `id`'s log in `batch`, in entries of at most
+/// [`LOG_ENTRY_ROWS`] under the next sequence numbers; returns what they add.
+fn put_log(
+    batch: &mut WriteBatch,
+    log: &rocksdb::ColumnFamily,
+    id: GlobalId,
+    rows: &[(PackedRow, Diff)],
+    next_log_seq: &mut u64,
+) -> StoredSize {
+    let mut added = StoredSize::default();
+    for entry_rows in rows.chunks(LOG_ENTRY_ROWS) {
+        let value = log_entry(entry_rows);
+        added.add(StoredSize {
+            rows: entry_rows.iter().map(|(_, d)| d).sum(),
+            changes: entry_rows.len() as i64,
+            bytes: value.len() as i64,
+        });
+        batch.put_cf(log, log_key(id, *next_log_seq), value);
+        *next_log_seq += 1;
+    }
+    added
 }
 
 /// How a write batch changes the stored sizes.
@@ -692,18 +1003,13 @@ impl SizeChanges {
             sizes.remove(&id);
         }
         for (id, delta) in self.deltas {
-            let size = sizes.entry(id).or_default();
-            size.rows += delta.rows;
-            size.bytes += delta.bytes;
+            sizes.entry(id).or_default().add(delta);
         }
     }
 }
 
 fn build_batch(db: &DB, group: &[WriteSet], next_log_seq: &mut u64) -> Result<(WriteBatch, SizeChanges), String> {
-    let missing = || "column family missing".to_string();
-    let meta = db.cf_handle(META).ok_or_else(missing)?;
-    let data = db.cf_handle(DATA).ok_or_else(missing)?;
-    let log = db.cf_handle(LOG).ok_or_else(missing)?;
+    let [data, log, meta] = families(db)?;
     let mut batch = WriteBatch::default();
     let mut changes = SizeChanges::default();
     for writes in group {
@@ -717,30 +1023,10 @@ fn build_batch(db: &DB, group: &[WriteSet], next_log_seq: &mut u64) -> Result<(W
                 batch.delete_range_cf(meta, prefixed(tag, id), prefixed(tag, id + 1));
             }
         }
-        let mut key = Vec::with_capacity(256);
-        for (id, updates) in &writes.updates {
-            let delta = changes.deltas.entry(*id).or_default();
-            for (row, diff) in updates {
-                key.clear();
-                key.extend_from_slice(&id.to_be_bytes());
-                encode_row(row, &mut key);
-                delta.rows += diff;
-                delta.bytes += diff * (key.len() + 8) as i64;
-                batch.merge_cf(data, &key, diff.to_le_bytes());
-            }
-        }
         let logged_before = *next_log_seq;
-        for (id, rows) in &writes.appends {
-            let delta = changes.deltas.entry(*id).or_default();
-            for entry_rows in rows.chunks(LOG_ENTRY_ROWS) {
-                let mut key = id.to_be_bytes().to_vec();
-                key.extend_from_slice(&next_log_seq.to_be_bytes());
-                *next_log_seq += 1;
-                let value = log_entry(entry_rows);
-                delta.rows += entry_rows.iter().map(|(_, d)| d).sum::<Diff>();
-                delta.bytes += value.len() as i64;
-                batch.put_cf(log, key, value);
-            }
+        for (id, rows) in &writes.changes {
+            let added = put_log(&mut batch, log, *id, rows, next_log_seq);
+            changes.deltas.entry(*id).or_default().add(added);
         }
         if *next_log_seq != logged_before {
             batch.put_cf(meta, LOG_SEQ_KEY, next_log_seq.to_le_bytes());
@@ -823,11 +1109,17 @@ mod tests {
         Row::new(vec![Datum::Int64(i), Datum::Text(s.into())])
     }
 
+    fn shared(rows: Vec<(Row, Diff)>) -> SharedRows {
+        Arc::new(rows.iter().map(|(r, d)| (PackedRow::pack(r), *d)).collect())
+    }
+
+    /// What collection `id` adds up to, sorted.
     fn contents(store: &Store, id: GlobalId) -> Vec<(Row, Diff)> {
-        let mut out = Vec::new();
-        store.read_collection(id, 2, |chunk| out.extend(chunk)).unwrap();
-        out.sort();
-        out
+        let mut rows: BTreeMap<Row, Diff> = BTreeMap::new();
+        store
+            .read_collection(id, 2, |chunk| chunk.into_iter().for_each(|(r, d)| *rows.entry(r).or_default() += d))
+            .unwrap();
+        rows.into_iter().filter(|(_, d)| *d != 0).collect()
     }
 
     #[test]
@@ -836,11 +1128,11 @@ mod tests {
         {
             let store = Store::open(&dir).unwrap();
             let mut w = WriteSet::default();
-            w.updates.push((7, vec![(row(1, "a"), 1), (row(2, "b"), 2), (row(3, "c"), 1)]));
-            w.updates.push((8, vec![(row(1, "a"), 5)]));
+            w.changes.push((7, shared(vec![(row(1, "a"), 1), (row(2, "b"), 2), (row(3, "c"), 1)])));
+            w.changes.push((8, shared(vec![(row(1, "a"), 5)])));
             store.commit(w).unwrap();
             let mut w = WriteSet::default();
-            w.updates.push((7, vec![(row(2, "b"), -1), (row(3, "c"), -1)]));
+            w.changes.push((7, shared(vec![(row(2, "b"), -1), (row(3, "c"), -1)])));
             w.offsets.push((7, 0, 42));
             w.offsets.push((7, -1 + 3, 9));
             store.commit(w).unwrap();
@@ -856,7 +1148,7 @@ mod tests {
         store.commit(w).unwrap();
         assert!(!store.sizes().contains_key(&7), "a dropped collection has no size");
         assert!(contents(&store, 7).is_empty());
-        store.commit(WriteSet { updates: vec![(8, vec![(row(9, "z"), 3)])], ..WriteSet::default() }).unwrap();
+        store.commit(WriteSet { changes: vec![(8, shared(vec![(row(9, "z"), 3)]))], ..WriteSet::default() }).unwrap();
         assert_eq!(store.sizes()[&8].rows, 8, "5 read back, 3 written since");
         assert!(store.offsets(7).unwrap().is_empty());
         assert_eq!(contents(&store, 8), vec![(row(1, "a"), 5), (row(9, "z"), 3)]);
@@ -868,17 +1160,20 @@ mod tests {
     fn appended_rows_are_logged_in_order_survive_reopen_and_drop() {
         let dir = temp_dir("log");
         let many: Vec<(Row, Diff)> = (0..2500).map(|i| (row(i, "m"), 1)).collect();
-        let packed = |rows: &[(Row, Diff)]| Arc::new(rows.iter().map(|(r, d)| (PackedRow::pack(r), *d)).collect());
         {
             let store = Store::open(&dir).unwrap();
-            let w = WriteSet { appends: vec![(5, packed(&many))], offsets: vec![(5, 0, 2500)], ..WriteSet::default() };
+            let w = WriteSet {
+                changes: vec![(5, shared(many.clone()))],
+                offsets: vec![(5, 0, 2500)],
+                ..WriteSet::default()
+            };
             store.commit(w).unwrap();
             assert_eq!(store.sizes()[&5].rows, 2500);
         }
         // After a reopen, new entries go after the old ones instead of over them.
         let store = Store::open(&dir).unwrap();
-        let shared = packed(&[(row(1, "m"), 1)]);
-        store.commit(WriteSet { appends: vec![(5, shared.clone())], ..WriteSet::default() }).unwrap();
+        let shared = shared(vec![(row(1, "m"), 1)]);
+        store.commit(WriteSet { changes: vec![(5, shared.clone())], ..WriteSet::default() }).unwrap();
         assert!(Arc::try_unwrap(shared).is_ok(), "the store keeps no reference once the write is done");
         let mut expected = many.clone();
         expected.push((row(1, "m"), 1));
@@ -912,7 +1207,7 @@ mod tests {
         let store = Store::open(&dir).unwrap();
         assert_eq!(contents(&store, 3), vec![(row(1, "a"), 1)]);
         let appended = Arc::new(vec![(PackedRow::pack(&row(2, "b")), 1)]);
-        store.commit(WriteSet { appends: vec![(4, appended)], ..WriteSet::default() }).unwrap();
+        store.commit(WriteSet { changes: vec![(4, appended)], ..WriteSet::default() }).unwrap();
         assert_eq!(contents(&store, 4), vec![(row(2, "b"), 1)]);
         let format = std::fs::read_to_string(dir.join(FORMAT_FILE)).unwrap();
         assert_eq!(parse_format(&format), Some(FORMAT_VERSION));
@@ -921,32 +1216,53 @@ mod tests {
     }
 
     #[test]
-    fn zero_counts_are_compacted_away() {
+    fn a_log_that_retracts_is_compacted_with_the_rows_of_the_data_family() {
         let dir = temp_dir("compact");
         let store = Store::open(&dir).unwrap();
-        let rows: Vec<(Row, Diff)> = (0..1000).map(|i| (row(i, "x"), 1)).collect();
-        let mut w = WriteSet::default();
-        w.updates.push((1, rows.clone()));
-        store.commit(w).unwrap();
-        store.db.as_ref().unwrap().flush_cf(store.cf(DATA).unwrap()).unwrap();
-        let mut w = WriteSet::default();
-        w.updates.push((1, rows.into_iter().map(|(r, d)| (r, -d)).collect()));
-        store.commit(w).unwrap();
-        store.db.as_ref().unwrap().flush_cf(store.cf(DATA).unwrap()).unwrap();
-        // Two compactions: the first merges +1 and -1 into a zero, the second drops it.
-        for _ in 0..2 {
-            store.db.as_ref().unwrap().compact_range_cf(store.cf(DATA).unwrap(), None::<&[u8]>, None::<&[u8]>);
+        // A row as earlier builds stored it: a key per distinct row in `data`.
+        let mut key = 3u64.to_be_bytes().to_vec();
+        encode_row(&row(1, "old"), &mut key);
+        let db = store.db.as_ref().unwrap();
+        db.merge_cf(store.cf(DATA).unwrap(), key, 2i64.to_le_bytes()).unwrap();
+        let churn: Vec<(Row, Diff)> = (0..60_000).map(|i| (row(i, "x"), 1)).collect();
+        store.commit(WriteSet { changes: vec![(3, shared(churn.clone()))], ..WriteSet::default() }).unwrap();
+        let mut retract: Vec<(Row, Diff)> = churn.into_iter().map(|(r, d)| (r, -d)).collect();
+        retract.push((row(7, "keep"), 1));
+        store.commit(WriteSet { changes: vec![(3, shared(retract))], ..WriteSet::default() }).unwrap();
+        assert_eq!(store.sizes()[&3].changes, 120_001, "the log holds every change until it is compacted");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while store.sizes()[&3].changes > 2 {
+            assert!(std::time::Instant::now() < deadline, "no compaction: {:?}", store.sizes()[&3]);
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        let mut keys = 0;
+        let expected = vec![(row(1, "old"), 2), (row(7, "keep"), 1)];
+        let mut stored = Vec::new();
+        store.read_collection(3, 100, |rows| stored.extend(rows)).unwrap();
+        stored.sort();
+        assert_eq!(stored, expected, "compacted: one change per row, the old family's row included");
+        assert_eq!(store.sizes()[&3], StoredSize { rows: 3, changes: 2, bytes: store.sizes()[&3].bytes });
+        let mut old_keys = 0;
         store
-            .scan(DATA, &1u64.to_be_bytes(), |_, _| {
-                keys += 1;
+            .scan(DATA, &3u64.to_be_bytes(), |_, _| {
+                old_keys += 1;
                 Ok(true)
             })
             .unwrap();
-        assert_eq!(keys, 0, "rows whose count is zero should be gone after compaction");
+        assert_eq!(old_keys, 0, "the compaction moved the data family's rows into the log");
+        drop(store);
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(contents(&store, 3), expected);
+        assert_eq!(store.sizes()[&3].changes, 2);
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn consolidate_sums_equal_rows_and_drops_zeros() {
+        let p = |i: i64| PackedRow::pack(&row(i, "c"));
+        let rows = vec![(p(2), 1), (p(1), 1), (p(2), -1), (p(3), 2), (p(1), 1), (p(3), -1), (p(4), 0)];
+        assert_eq!(consolidate(rows), vec![(p(1), 2), (p(3), 1)]);
+        assert!(consolidate(vec![(p(1), 1), (p(1), -1)]).is_empty());
     }
 
     #[test]
@@ -1009,7 +1325,7 @@ mod tests {
                 s.spawn(move || {
                     for i in 0..50 {
                         let mut w = WriteSet::default();
-                        w.updates.push((1, vec![(row(t * 1000 + i, "g"), 1)]));
+                        w.changes.push((1, shared(vec![(row(t * 1000 + i, "g"), 1)])));
                         store.commit(w).unwrap();
                     }
                 });
