@@ -112,6 +112,24 @@ async fn copy_from_stdin_feeds_a_view() -> anyhow::Result<()> {
     let count = client.query_one("SELECT count(*) FROM keyed", &[]).await?;
     assert_eq!(count.get::<_, i64>(0), 1, "nothing of a failed COPY is applied");
 
+    // COPY respects CHECK constraints, with PostgreSQL's message and detail.
+    client.batch_execute("CREATE TABLE positive (n int CHECK (n > 0), s text)").await?;
+    let sink = client.copy_in("COPY positive FROM STDIN").await?;
+    futures::pin_mut!(sink);
+    sink.send(bytes::Bytes::from(
+        "1	a
+-3	b
+",
+    ))
+    .await?;
+    let err = sink.finish().await.expect_err("a failed CHECK must fail the COPY");
+    let db = err.as_db_error().expect("a database error");
+    assert_eq!(db.code().code(), "23514", "{db:?}");
+    assert_eq!(db.message(), "new row for relation \"positive\" violates check constraint \"positive_n_check\"");
+    assert_eq!(db.detail(), Some("Failing row contains (-3, b)."));
+    let count = client.query_one("SELECT count(*) FROM positive", &[]).await?;
+    assert_eq!(count.get::<_, i64>(0), 0, "nothing of a failed COPY is applied");
+
     // A default that gives a new value per call is evaluated for each copied row.
     client.batch_execute("CREATE TABLE ids (id uuid DEFAULT gen_random_uuid(), n int)").await?;
     let sink = client.copy_in("COPY ids (n) FROM STDIN").await?;

@@ -59,7 +59,8 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
              CREATE MATERIALIZED VIEW counted AS SELECT count(*) AS n, sum(counter) AS s FROM counter;
              CREATE TABLE dropped (x int);
              INSERT INTO dropped VALUES (1);
-             DROP TABLE dropped;",
+             DROP TABLE dropped;
+             CREATE TABLE checked (a int CHECK (a > 0), b int, CONSTRAINT small CHECK (a + b < 10));",
         )
         .await?;
     wait_for(&client, "SELECT n, s FROM counted", &vec![row(&["40", "820"])]).await?;
@@ -77,7 +78,7 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
     assert_eq!(rows(&client, "SELECT n, total FROM totals").await?, vec![row(&["2", "11.50"])]);
     assert_eq!(rows(&client, "SELECT owner, r FROM ranked").await?, vec![row(&["ann", "1"])], "window + LIMIT view");
     let tables = rows(&client, "SHOW TABLES").await?;
-    assert_eq!(tables, vec![row(&["accounts"])], "the dropped table stays dropped");
+    assert_eq!(tables, vec![row(&["accounts"]), row(&["checked"])], "the dropped table stays dropped");
     assert_eq!(rows(&client, "SHOW INDEXES").await?, vec![row(&["accounts_owner", "accounts", "owner"])]);
     assert_eq!(rows(&client, "SHOW SECRETS").await?, vec![row(&["pw"])]);
     let connections = rows(&client, "SHOW CONNECTIONS").await?;
@@ -111,6 +112,12 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
     // Constraints still hold, and new objects get fresh ids.
     let dup = client.batch_execute("INSERT INTO accounts VALUES (1, 'again', 0)").await.unwrap_err();
     assert_eq!(dup.code().map(|c| c.code()), Some("23505"), "{dup}");
+    for (bad, constraint) in [("(0, 1)", "checked_a_check"), ("(5, 5)", "small")] {
+        let err = client.batch_execute(&format!("INSERT INTO checked VALUES {bad}")).await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("23514"), "{err}");
+        let message = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+        assert!(message.contains(constraint), "{message}");
+    }
     client
         .batch_execute(
             "INSERT INTO accounts VALUES (4, 'dee', 100);

@@ -64,6 +64,9 @@ pub(crate) fn plan_alter_table(qcx: &QueryCtx, alter: &ast::AlterTable) -> Resul
                     }
                     return Err(PlanError::ColumnExists { column: column.name, table: name.clone() });
                 }
+                if !column.checks.is_empty() {
+                    return Err(PlanError::Unsupported("CHECK in ALTER TABLE ... ADD COLUMN".into()));
+                }
                 if !column.keys.is_empty() {
                     return Err(PlanError::Unsupported("PRIMARY KEY or UNIQUE in ALTER TABLE ... ADD COLUMN".into()));
                 }

@@ -74,6 +74,9 @@ pub enum PlanError {
     /// A malformed `WITH RECURSIVE` query (SQLSTATE 42P19).
     #[error("{0}")]
     InvalidRecursion(String),
+    /// A constraint (or other object) whose name is taken.
+    #[error("{0}")]
+    DuplicateObject(String),
     #[error("multiple primary keys for table \"{0}\" are not allowed")]
     MultiplePrimaryKeys(String),
 }
@@ -109,6 +112,7 @@ impl PlanError {
             PlanError::InvalidRecursion(_) => "42P19",
             PlanError::UnknownPrepared(_) => "26000",
             PlanError::DuplicatePrepared(_) => "42P05",
+            PlanError::DuplicateObject(_) => "42710",
         }
     }
 

@@ -183,6 +183,18 @@ pub struct UniqueKey {
     pub primary: bool,
 }
 
+/// A `CHECK` constraint of a table: a row for which `expr` is false is refused (true and
+/// NULL pass, as in PostgreSQL).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckConstraint {
+    /// The constraint's name, as PostgreSQL names it by default (`t_a_check`, `t_check`).
+    pub name: String,
+    /// The condition as written (normalized), for the stored catalog and SHOW CREATE.
+    pub sql: String,
+    /// The condition over the table's columns.
+    pub expr: ScalarExpr,
+}
+
 /// `INSERT ... ON CONFLICT`: what to do with a row whose key a row of the table (or one
 /// inserted earlier by the statement) already has.
 #[derive(Clone, Debug)]
@@ -220,6 +232,7 @@ pub enum Plan {
         name: String,
         desc: RelationDesc,
         keys: Vec<UniqueKey>,
+        checks: Vec<CheckConstraint>,
         /// Each column's `DEFAULT` expression as SQL (checked to plan and to fit the type).
         defaults: Vec<Option<String>>,
         if_not_exists: bool,

@@ -12,7 +12,8 @@ use crate::query::{filter_rows, plan_query, plan_top_query, Planned, QueryCtx};
 use crate::scope::Scope;
 use crate::types::parse_type_name;
 use crate::{
-    Catalog, CopyFormat, ItemKind, ObjectKind, Plan, PlanError, QueryPlan, ShowKind, StatementContext, UniqueKey,
+    Catalog, CheckConstraint, CopyFormat, ItemKind, ObjectKind, Plan, PlanError, QueryPlan, ShowKind, StatementContext,
+    UniqueKey,
 };
 
 /// The string `SELECT version()` returns. Starts with "PostgreSQL" so drivers that parse
@@ -310,6 +311,7 @@ fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, Plan
     let mut defaults: Vec<Option<String>> = Vec::new();
     // (constraint name if given, columns, primary?)
     let mut key_specs: Vec<(Option<String>, Vec<String>, bool)> = Vec::new();
+    let mut check_specs: Vec<CheckSpec> = Vec::new();
     for col in &ct.columns {
         let column = plan_column(qcx, &name, col)?;
         if columns.iter().any(|(n, _)| *n == column.name) {
@@ -318,6 +320,9 @@ fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, Plan
         for (given, primary) in column.keys {
             key_specs.push((given, vec![column.name.clone()], primary));
         }
+        for (given, expr) in column.checks {
+            check_specs.push(CheckSpec { given, expr });
+        }
         columns.push((column.name, column.ty));
         defaults.push(column.default);
     }
@@ -325,6 +330,10 @@ fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, Plan
         let (given, index_columns, primary) = match constraint {
             ast::TableConstraint::PrimaryKey(c) => (&c.name, &c.columns, true),
             ast::TableConstraint::Unique(c) => (&c.name, &c.columns, false),
+            ast::TableConstraint::Check(c) => {
+                check_specs.push(CheckSpec { given: c.name.as_ref().map(normalize_ident), expr: *c.expr.clone() });
+                continue;
+            }
             other => return Err(PlanError::Unsupported(format!("table constraint {other}"))),
         };
         let names = index_columns
@@ -362,14 +371,84 @@ fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, Plan
     if defaults.iter().all(Option::is_none) {
         defaults.clear();
     }
-    Ok(Plan::CreateTable {
-        name,
-        desc: RelationDesc::new(columns),
-        keys,
-        defaults,
-        if_not_exists: ct.if_not_exists,
-        rows: None,
-    })
+    let desc = RelationDesc::new(columns);
+    let mut checks: Vec<CheckConstraint> = Vec::new();
+    for spec in check_specs {
+        let check = plan_check(qcx, &name, &desc, spec, &checks)?;
+        checks.push(check);
+    }
+    Ok(Plan::CreateTable { name, desc, keys, checks, defaults, if_not_exists: ct.if_not_exists, rows: None })
+}
+
+/// A `CHECK` as declared, before it is planned.
+struct CheckSpec {
+    given: Option<String>,
+    expr: ast::Expr,
+}
+
+/// Plans a `CHECK` over the columns of table `table`, named as PostgreSQL names it when
+/// no name is given: `<table>_<column>_check` if it reads one column, `<table>_check`
+/// otherwise, with a number added if `taken` already has the name.
+fn plan_check(
+    qcx: &QueryCtx,
+    table: &str,
+    desc: &RelationDesc,
+    spec: CheckSpec,
+    taken: &[CheckConstraint],
+) -> Result<CheckConstraint, PlanError> {
+    /// Whether the condition holds a subquery.
+    #[derive(Default)]
+    struct HasSubquery(bool);
+    impl ast::Visitor for HasSubquery {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &ast::Query) -> std::ops::ControlFlow<()> {
+            self.0 = true;
+            std::ops::ControlFlow::Break(())
+        }
+    }
+    let mut has_subquery = HasSubquery::default();
+    let _ = ast::Visit::visit(&spec.expr, &mut has_subquery);
+    let has_subquery = has_subquery.0;
+    if has_subquery {
+        return Err(PlanError::NotAllowed("cannot use subquery in check constraint".into()));
+    }
+    let short = table.rsplit('.').next().unwrap_or(table);
+    let scope = Scope::from_desc(Some(short), desc);
+    let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("check constraints"));
+    let expr = crate::expr::plan_condition(&ctx, &spec.expr, "CHECK")?;
+    if expr.is_volatile() {
+        return Err(PlanError::NotAllowed("functions in check constraints must be immutable".into()));
+    }
+    let name = match spec.given {
+        Some(given) => {
+            if taken.iter().any(|c| c.name == given) {
+                return Err(PlanError::DuplicateObject(format!("check constraint \"{given}\" already exists")));
+            }
+            given
+        }
+        None => {
+            let mut read = Vec::new();
+            expr.visit(&mut |e| {
+                if let ScalarExpr::Column(c) = e {
+                    if !read.contains(c) {
+                        read.push(*c);
+                    }
+                }
+            });
+            let base = match read.as_slice() {
+                [column] => format!("{short}_{}_check", desc.columns()[*column].0),
+                _ => format!("{short}_check"),
+            };
+            let mut name = base.clone();
+            let mut n = 0;
+            while taken.iter().any(|c| c.name == name) {
+                n += 1;
+                name = format!("{base}{n}");
+            }
+            name
+        }
+    };
+    Ok(CheckConstraint { name, sql: spec.expr.to_string(), expr })
 }
 
 /// One column of a CREATE TABLE or ALTER TABLE ... ADD COLUMN.
@@ -380,6 +459,8 @@ pub(crate) struct PlannedColumn {
     pub default: Option<String>,
     /// PRIMARY KEY or UNIQUE declared on the column: (constraint name if given, primary?).
     pub keys: Vec<(Option<String>, bool)>,
+    /// CHECK declared on the column: (constraint name if given, condition).
+    pub checks: Vec<(Option<String>, ast::Expr)>,
 }
 
 pub(crate) fn plan_column(qcx: &QueryCtx, table: &str, col: &ast::ColumnDef) -> Result<PlannedColumn, PlanError> {
@@ -400,6 +481,7 @@ pub(crate) fn plan_column(qcx: &QueryCtx, table: &str, col: &ast::ColumnDef) -> 
     let mut not_null = serial.is_some();
     let mut default = if serial.is_some() { numbered_default.clone() } else { None };
     let mut keys = Vec::new();
+    let mut checks = Vec::new();
     for o in &col.options {
         let given = o.name.as_ref().map(normalize_ident);
         match &o.option {
@@ -426,10 +508,11 @@ pub(crate) fn plan_column(qcx: &QueryCtx, table: &str, col: &ast::ColumnDef) -> 
             ast::ColumnOption::Null => {}
             ast::ColumnOption::PrimaryKey(_) => keys.push((given, true)),
             ast::ColumnOption::Unique(_) => keys.push((given, false)),
+            ast::ColumnOption::Check(c) => checks.push((given, *c.expr.clone())),
             other => return Err(PlanError::Unsupported(format!("column option {other}"))),
         }
     }
-    Ok(PlannedColumn { name: col_name, ty: ColumnType::new(ty, !not_null), default, keys })
+    Ok(PlannedColumn { name: col_name, ty: ColumnType::new(ty, !not_null), default, keys, checks })
 }
 
 /// `CREATE TABLE t [(names)] AS query`: a table with the query's columns (named by the
@@ -465,6 +548,7 @@ fn plan_create_table_as(qcx: &QueryCtx, ct: &ast::CreateTable, query: &ast::Quer
         name,
         desc,
         keys: vec![],
+        checks: vec![],
         defaults: vec![],
         if_not_exists: ct.if_not_exists,
         rows: Some(rows),

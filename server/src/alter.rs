@@ -5,7 +5,7 @@
 use eddy_compute::Command;
 use eddy_expr::eval::Collection;
 use eddy_expr::RelationExpr;
-use eddy_planner::{ItemKind, PlanError, UniqueKey};
+use eddy_planner::{CheckConstraint, ItemKind, PlanError, UniqueKey};
 use eddy_repr::{GlobalId, RelationDesc};
 
 use crate::coordinator::{command, create_table_sql, Coordinator, ExecuteResponse};
@@ -53,6 +53,8 @@ impl Coordinator {
             .into());
         }
         let keys = remap_keys(&entry.keys, &a.kept, &a.desc)?;
+        let checks = remap_checks(&entry.checks, &entry.item.desc, &a.kept, &a.desc)?;
+        let constraints = Constraints { keys, checks };
         let has_indexes = self.indexes.values().any(|i| i.on == a.table);
         match a.rows {
             None => {
@@ -62,7 +64,7 @@ impl Coordinator {
                         self.evaluate_now(session, &RelationExpr::get(a.table, old_name.clone(), a.desc.arity()))?;
                     check_not_null(&rows, &a.desc, &tightened, &old_name)?;
                 }
-                self.replace_definition(a.table, a.name, a.desc, a.defaults, keys);
+                self.replace_definition(a.table, a.name, a.desc, a.defaults, constraints);
             }
             Some(_) if has_indexes => {
                 return Err(PlanError::Unsupported(format!(
@@ -74,7 +76,7 @@ impl Coordinator {
                 let rows = self.evaluate_now(session, &expr)?;
                 let not_null: Vec<usize> = (0..a.desc.arity()).filter(|&c| !a.desc.columns()[c].1.nullable).collect();
                 check_not_null(&rows, &a.desc, &not_null, &old_name)?;
-                self.rebuild(session, a.table, a.name, a.desc, a.defaults, keys, rows)?;
+                self.rebuild(session, a.table, a.name, a.desc, a.defaults, constraints, rows)?;
             }
         }
         Ok(command("ALTER TABLE"))
@@ -95,16 +97,17 @@ impl Coordinator {
         name: String,
         desc: RelationDesc,
         defaults: Vec<Option<String>>,
-        keys: Vec<UniqueKey>,
+        constraints: Constraints,
     ) {
         let Some(entry) = self.entries.get_mut(&id) else { return };
         self.names.remove(&entry.item.name);
         self.names.insert(name.clone(), id);
-        entry.create_sql = create_table_sql(&name, &desc, &defaults, &keys);
+        entry.create_sql = create_table_sql(&name, &desc, &defaults, &constraints.keys, &constraints.checks);
         entry.item.name = name;
         entry.item.desc = desc;
         entry.item.defaults = defaults;
-        entry.keys = keys;
+        entry.keys = constraints.keys;
+        entry.checks = constraints.checks;
     }
 
     /// Fills a new table with `rows`, waits until they are durable, then drops the old
@@ -118,14 +121,14 @@ impl Coordinator {
         name: String,
         desc: RelationDesc,
         defaults: Vec<Option<String>>,
-        keys: Vec<UniqueKey>,
+        constraints: Constraints,
         rows: Collection,
     ) -> Result<(), AdapterError> {
         let id = self.allocate_id();
         let temporary = format!("{name}_rebuilt_{id}");
         self.compute.send(Command::CreateTable { id });
         self.insert_entry(id, temporary.clone(), ItemKind::Table, desc.clone(), None, String::new(), vec![]);
-        self.replace_definition(id, temporary, desc.clone(), defaults.clone(), keys.clone());
+        self.replace_definition(id, temporary, desc.clone(), defaults.clone(), constraints.clone());
         // The new table (and the id it took) is in the stored catalog before its rows.
         let filled = self.persist_catalog().and_then(|()| {
             self.write(session, id, rows)?;
@@ -138,7 +141,7 @@ impl Coordinator {
         }
         session.unsynced.retain(|(table, _)| *table != id);
         self.drop_ids(&[old]);
-        self.replace_definition(id, name, desc, defaults, keys);
+        self.replace_definition(id, name, desc, defaults, constraints);
         Ok(())
     }
 }
@@ -158,6 +161,49 @@ fn remap_keys(keys: &[UniqueKey], kept: &[Option<usize>], desc: &RelationDesc) -
             )));
         }
         out.push(UniqueKey { name: key.name.clone(), columns, primary: key.primary });
+    }
+    Ok(out)
+}
+
+/// A table's constraints, as an alteration leaves them.
+#[derive(Clone)]
+struct Constraints {
+    keys: Vec<UniqueKey>,
+    checks: Vec<CheckConstraint>,
+}
+
+/// The table's CHECK constraints over its new columns. One reading a dropped column goes
+/// with it, as in PostgreSQL; renaming or retyping a column one reads is refused (its
+/// condition is stored as written).
+fn remap_checks(
+    checks: &[CheckConstraint],
+    old: &RelationDesc,
+    kept: &[Option<usize>],
+    desc: &RelationDesc,
+) -> Result<Vec<CheckConstraint>, AdapterError> {
+    let mut out = Vec::new();
+    'checks: for check in checks {
+        let mut read = Vec::new();
+        check.expr.visit(&mut |e| {
+            if let eddy_expr::ScalarExpr::Column(c) = e {
+                read.push(*c);
+            }
+        });
+        for &c in &read {
+            let Some(new) = kept.iter().position(|k| *k == Some(c)) else { continue 'checks };
+            let (old_name, old_type) = &old.columns()[c];
+            let (new_name, new_type) = &desc.columns()[new];
+            if old_name != new_name || old_type.scalar_type != new_type.scalar_type {
+                return Err(PlanError::Unsupported(format!(
+                    "renaming or retyping column \"{old_name}\" while check constraint \"{}\" reads it",
+                    check.name
+                ))
+                .into());
+            }
+        }
+        let mut check = check.clone();
+        check.expr.permute(&|c| kept.iter().position(|k| *k == Some(c)).unwrap_or(c));
+        out.push(check);
     }
     Ok(out)
 }

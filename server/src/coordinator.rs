@@ -13,8 +13,8 @@ use eddy_compute::{Command, Compute, PeekError};
 use eddy_expr::eval::{self, Collection};
 use eddy_expr::{EvalError, KeyRange, Pipeline, RelationExpr, RowOp};
 use eddy_planner::{
-    Catalog, CatalogItem, ItemKind, ObjectKind, Plan, QueryPlan, RowSetFinishing, ShowKind, SubscribePlanTarget,
-    UniqueKey,
+    Catalog, CatalogItem, CheckConstraint, ItemKind, ObjectKind, Plan, QueryPlan, RowSetFinishing, ShowKind,
+    SubscribePlanTarget, UniqueKey,
 };
 use eddy_repr::{strconv, ColumnType, Datum, Diff, GlobalId, PackedRow, RelationDesc, Row, ScalarType, Timestamp};
 
@@ -37,6 +37,8 @@ pub struct CatalogEntry {
     pub depends_on: Vec<GlobalId>,
     /// Tables only: PRIMARY KEY and UNIQUE constraints, checked on every write.
     pub keys: Vec<UniqueKey>,
+    /// Tables only: CHECK constraints, checked on every row written.
+    pub checks: Vec<CheckConstraint>,
     /// Materialized views only: what the dataflow computes, for reads that must see a
     /// transaction's uncommitted writes (the dataflow has not seen them).
     pub definition: Option<RelationExpr>,
@@ -200,6 +202,7 @@ impl Catalog for Coordinator {
                 id: e.item.id,
                 desc: &e.item.desc,
                 keys: &e.keys,
+                checks: &e.checks,
                 index_of: None,
                 create_sql: &e.create_sql,
                 defaults: &e.item.defaults,
@@ -225,6 +228,7 @@ impl Catalog for Coordinator {
                 id: i.id,
                 desc,
                 keys: &[],
+                checks: &[],
                 index_of: Some((i.on, &i.columns)),
                 create_sql: "",
                 defaults: &[],
@@ -298,7 +302,7 @@ impl Coordinator {
 
     fn execute_plan(&mut self, session: &mut Session, plan: Plan) -> Result<ExecuteResponse, AdapterError> {
         match plan {
-            Plan::CreateTable { name, desc, keys, defaults, if_not_exists, rows } => {
+            Plan::CreateTable { name, desc, keys, checks, defaults, if_not_exists, rows } => {
                 if self.names.contains_key(&name) || self.indexes.contains_key(&name) {
                     return self.exists(&name, if_not_exists, "CREATE TABLE");
                 }
@@ -307,10 +311,11 @@ impl Coordinator {
                 let id = self.allocate_id();
                 self.compute.send(Command::CreateTable { id });
                 self.defer_load(&[id]);
-                let create_sql = create_table_sql(&name, &desc, &defaults, &keys);
+                let create_sql = create_table_sql(&name, &desc, &defaults, &keys, &checks);
                 self.insert_entry(id, name, ItemKind::Table, desc, None, create_sql, vec![]);
                 if let Some(entry) = self.entries.get_mut(&id) {
                     entry.keys = keys;
+                    entry.checks = checks;
                     entry.item.defaults = defaults;
                 }
                 match filled {
@@ -570,6 +575,7 @@ impl Coordinator {
                 create_sql,
                 depends_on,
                 keys: vec![],
+                checks: vec![],
                 definition: None,
                 target: None,
                 refresh: None,
@@ -1024,7 +1030,7 @@ impl Coordinator {
         Ok(eval::evaluate(expr, &read)?)
     }
 
-    /// Enforces NOT NULL on rows about to enter `table`.
+    /// Enforces NOT NULL and CHECK constraints on rows about to enter `table`.
     fn check_table_rows(&self, table: GlobalId, rows: Collection) -> Result<Collection, AdapterError> {
         let entry = &self.entries[&table];
         for (row, diff) in &rows {
@@ -1034,6 +1040,15 @@ impl Coordinator {
             for (datum, (name, ty)) in row.iter().zip(entry.item.desc.columns()) {
                 if datum.is_null() && !ty.nullable {
                     return Err(AdapterError::NotNull { column: name.clone(), table: entry.item.name.clone() });
+                }
+            }
+            for check in &entry.checks {
+                if check.expr.eval(row)? == Datum::Bool(false) {
+                    return Err(AdapterError::CheckViolation {
+                        constraint: check.name.clone(),
+                        table: entry.item.name.clone(),
+                        detail: format!("Failing row contains {}.", describe_row(&entry.item.desc, row)),
+                    });
                 }
             }
         }
@@ -1214,8 +1229,19 @@ pub(crate) fn create_table_sql(
     desc: &RelationDesc,
     defaults: &[Option<String>],
     keys: &[UniqueKey],
+    checks: &[CheckConstraint],
 ) -> String {
-    format!("CREATE TABLE {} ({}{})", quote_ident(name), column_list(desc, defaults), key_list(desc, keys))
+    let checks: String =
+        checks.iter().map(|c| format!(", CONSTRAINT {} CHECK ({})", quote_ident(&c.name), c.sql)).collect();
+    format!("CREATE TABLE {} ({}{}{checks})", quote_ident(name), column_list(desc, defaults), key_list(desc, keys))
+}
+
+/// A row as PostgreSQL shows it in `Failing row contains (1, x, null).`
+fn describe_row(desc: &RelationDesc, row: &[Datum]) -> String {
+    let values: Vec<String> = (row.iter().zip(desc.columns()))
+        .map(|(d, (_, ty))| strconv::datum_to_text(d, &ty.scalar_type).unwrap_or_else(|| "null".into()))
+        .collect();
+    format!("({})", values.join(", "))
 }
 
 /// ` , PRIMARY KEY (a), UNIQUE (b, c)` for SHOW CREATE TABLE.

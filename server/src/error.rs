@@ -25,6 +25,9 @@ pub enum AdapterError {
     /// A write would give two rows equal values in a PRIMARY KEY or UNIQUE key.
     #[error("duplicate key value violates unique constraint \"{constraint}\"")]
     UniqueViolation { constraint: String, detail: String },
+    /// A row for which a CHECK constraint is false.
+    #[error("new row for relation \"{table}\" violates check constraint \"{constraint}\"")]
+    CheckViolation { constraint: String, table: String, detail: String },
     /// `table "x" does not exist` from DROP (SQLSTATE 42P01, or 42704 for other kinds).
     #[error("{0}")]
     UnknownObject(String),
@@ -70,6 +73,7 @@ impl AdapterError {
             AdapterError::DuplicateSchema(_) => "42P06".into(),
             AdapterError::Dependents { .. } => "2BP01".into(),
             AdapterError::UniqueViolation { .. } => "23505".into(),
+            AdapterError::CheckViolation { .. } => "23514".into(),
             AdapterError::UnknownObject(_) => "42P01".into(),
             AdapterError::WrongObjectType(..) => "42809".into(),
             AdapterError::UnknownVariable(_) => "42704".into(),
@@ -108,9 +112,9 @@ impl AdapterError {
     /// Where the error happened (PostgreSQL's CONTEXT line), e.g. `COPY m, line 2`.
     pub fn detail(&self) -> Option<String> {
         match self {
-            AdapterError::Dependents { detail, .. } | AdapterError::UniqueViolation { detail, .. } => {
-                Some(detail.clone())
-            }
+            AdapterError::Dependents { detail, .. }
+            | AdapterError::UniqueViolation { detail, .. }
+            | AdapterError::CheckViolation { detail, .. } => Some(detail.clone()),
             _ => None,
         }
     }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use eddy_expr::RelationExpr;
-use eddy_planner::{CatalogItem, ItemKind, UniqueKey};
+use eddy_planner::{CatalogItem, CheckConstraint, ItemKind, UniqueKey};
 use eddy_repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
 
 use crate::coordinator::CatalogEntry;
@@ -42,6 +42,8 @@ pub struct Listed<'a> {
     pub desc: &'a RelationDesc,
     /// Tables: their PRIMARY KEY and UNIQUE constraints.
     pub keys: &'a [UniqueKey],
+    /// Tables: their CHECK constraints.
+    pub checks: &'a [CheckConstraint],
     /// Indexes: the indexed relation and the indexed columns' positions in it.
     pub index_of: Option<(GlobalId, &'a [usize])>,
     /// Views: the statement that created them.
@@ -150,6 +152,7 @@ pub fn resolve<'a>(
         id: *id,
         desc,
         keys: &[],
+        checks: &[],
         index_of: Some((table.id, columns)),
         create_sql: "",
         defaults: &[],
@@ -296,6 +299,7 @@ pub fn resolve<'a>(
                 "information_schema.table_constraints" => (29, table_constraints(&relations)),
                 "information_schema.key_column_usage" => (30, key_column_usage(&relations)),
                 "eddy_catalog.definitions" => (31, definitions(&relations)),
+                "information_schema.check_constraints" => (32, check_constraints(&relations)),
                 _ => return None,
             };
             return Some(table.build(name, CATALOG_TABLE_ID_BASE + k));
@@ -377,7 +381,7 @@ fn pg_class(relations: &[Listed]) -> Builder {
             boolean(false),
             text("p"),
             int2(r.desc.arity() as i16),
-            int2(0),
+            int2(r.checks.len() as i16),
             boolean(false),
             boolean(false),
             boolean(false),
@@ -650,8 +654,40 @@ fn definitions(relations: &[Listed]) -> Builder {
             let kind = if key.primary { "PRIMARY KEY" } else { "UNIQUE" };
             b.row(vec![constraint_oid(r.id, k), int4(-1), text(&format!("{kind} ({})", names.join(", ")))]);
         }
+        for (k, check) in r.checks.iter().enumerate() {
+            b.row(vec![check_oid(r, k), int4(-1), text(&check_definition(check))]);
+        }
     }
     b
+}
+
+/// The oid of the `k`-th CHECK constraint of `r`: numbered after its keys.
+fn check_oid(r: &Listed, k: usize) -> Datum {
+    constraint_oid(r.id, r.keys.len() + k)
+}
+
+/// `CHECK ((a > 0))`, as `pg_get_constraintdef` shows a CHECK (a bare column is not
+/// parenthesized twice).
+fn check_definition(check: &CheckConstraint) -> String {
+    let bare = check.sql.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '"');
+    if bare {
+        format!("CHECK ({})", check.sql)
+    } else {
+        format!("CHECK (({}))", check.sql)
+    }
+}
+
+/// The table columns `expr` reads, in order, without repeats.
+fn columns_read(expr: &eddy_expr::ScalarExpr) -> Vec<usize> {
+    let mut columns = Vec::new();
+    expr.visit(&mut |e| {
+        if let eddy_expr::ScalarExpr::Column(c) = e {
+            if !columns.contains(c) {
+                columns.push(*c);
+            }
+        }
+    });
+    columns
 }
 
 /// `CREATE [UNIQUE] INDEX name ON public.table USING btree (columns)`, as
@@ -707,6 +743,26 @@ fn pg_constraint(relations: &[Listed]) -> Builder {
                 int4(0),
                 boolean(true),
                 attnums(&key.columns),
+            ]);
+        }
+        for (k, check) in r.checks.iter().enumerate() {
+            b.row(vec![
+                check_oid(r, k),
+                text(&check.name),
+                int(r.namespace),
+                text("c"),
+                boolean(false),
+                boolean(false),
+                boolean(true),
+                oid(r.id),
+                int(0),
+                int(0),
+                int(0),
+                int(0),
+                boolean(true),
+                int4(0),
+                boolean(false),
+                attnums(&columns_read(&check.expr)),
             ]);
         }
     }
@@ -1056,12 +1112,32 @@ fn constraint_identity_columns(more: &[(&'static str, ScalarType)]) -> Builder {
     Builder::new(&columns)
 }
 
-/// Their values for `key` of relation `r`.
-fn constraint_identity(key: &UniqueKey, r: &Listed) -> Vec<Datum> {
-    vec![text(DATABASE), text(r.schema), text(&key.name), text(DATABASE), text(r.schema), text(r.relname)]
+/// Their values for constraint `name` of relation `r`.
+fn constraint_identity(name: &str, r: &Listed) -> Vec<Datum> {
+    vec![text(DATABASE), text(r.schema), text(name), text(DATABASE), text(r.schema), text(r.relname)]
 }
 
-/// PRIMARY KEY and UNIQUE constraints, as `information_schema.table_constraints` lists them.
+/// CHECK constraints with their conditions, as `information_schema.check_constraints`
+/// lists them.
+fn check_constraints(relations: &[Listed]) -> Builder {
+    let mut b = Builder::new(&[
+        ("constraint_catalog", T),
+        ("constraint_schema", T),
+        ("constraint_name", T),
+        ("check_clause", T),
+    ]);
+    for r in relations {
+        for check in r.checks {
+            let clause = check_definition(check);
+            let clause = clause.strip_prefix("CHECK ").unwrap_or(&clause);
+            b.row(vec![text(DATABASE), text(r.schema), text(&check.name), text(clause)]);
+        }
+    }
+    b
+}
+
+/// PRIMARY KEY, UNIQUE and CHECK constraints, as `information_schema.table_constraints`
+/// lists them.
 fn table_constraints(relations: &[Listed]) -> Builder {
     let mut b = constraint_identity_columns(&[
         ("constraint_type", T),
@@ -1072,8 +1148,13 @@ fn table_constraints(relations: &[Listed]) -> Builder {
     for r in relations {
         for key in r.keys {
             let kind = text(if key.primary { "PRIMARY KEY" } else { "UNIQUE" });
-            let mut row = constraint_identity(key, r);
+            let mut row = constraint_identity(&key.name, r);
             row.extend([kind, text("NO"), text("NO"), text("YES")]);
+            b.row(row);
+        }
+        for check in r.checks {
+            let mut row = constraint_identity(&check.name, r);
+            row.extend([text("CHECK"), text("NO"), text("NO"), text("YES")]);
             b.row(row);
         }
     }
@@ -1091,7 +1172,7 @@ fn key_column_usage(relations: &[Listed]) -> Builder {
         for key in r.keys {
             for (i, &c) in key.columns.iter().enumerate() {
                 let Some((column, _)) = r.desc.columns().get(c) else { continue };
-                let mut row = constraint_identity(key, r);
+                let mut row = constraint_identity(&key.name, r);
                 row.extend([text(column), int4(i as i32 + 1), Datum::Null]);
                 b.row(row);
             }
@@ -1172,6 +1253,7 @@ mod tests {
             id,
             desc,
             keys: &[],
+            checks: &[],
             index_of: None,
             create_sql: "",
             defaults: &[],
