@@ -127,6 +127,21 @@ pub struct PlannedWindow {
     pub ty: ScalarType,
 }
 
+/// The lower bound of a `BETWEEN SYMMETRIC` (marked by [`crate::SYMMETRIC_MARK`]).
+fn symmetric_low_bound(low: &Expr) -> Option<&Expr> {
+    let Expr::Function(f) = low else { return None };
+    if f.name.to_string() != crate::SYMMETRIC_MARK {
+        return None;
+    }
+    match &f.args {
+        ast::FunctionArguments::List(list) => match list.args.as_slice() {
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))] => Some(e),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Plans a boolean condition (WHERE, ON, HAVING, CASE WHEN).
 pub fn plan_condition(ctx: &ExprCtx, e: &Expr, clause: &str) -> Result<ScalarExpr, PlanError> {
     let typed = plan_expr(ctx, e)?;
@@ -282,9 +297,17 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
         Expr::IsDistinctFrom(a, b) => call_named(ctx, "is_distinct_from", &[a, b]),
         Expr::IsNotDistinctFrom(a, b) => call_named(ctx, "is_not_distinct_from", &[a, b]),
         Expr::Between { expr, negated, low, high } => {
-            let ge = binary(ctx, ">=", plan_expr(ctx, expr)?, plan_expr(ctx, low)?)?;
-            let le = binary(ctx, "<=", plan_expr(ctx, expr)?, plan_expr(ctx, high)?)?;
-            let both = Typed::known(ScalarExpr::And(vec![ge.expr, le.expr]), ScalarType::Bool);
+            let range = |low: &Expr, high: &Expr| -> Result<ScalarExpr, PlanError> {
+                let ge = binary(ctx, ">=", plan_expr(ctx, expr)?, plan_expr(ctx, low)?)?;
+                let le = binary(ctx, "<=", plan_expr(ctx, expr)?, plan_expr(ctx, high)?)?;
+                Ok(ScalarExpr::And(vec![ge.expr, le.expr]))
+            };
+            // PostgreSQL's definition: either order of the bounds.
+            let within = match symmetric_low_bound(low) {
+                Some(low) => ScalarExpr::Or(vec![range(low, high)?, range(high, low)?]),
+                None => range(low, high)?,
+            };
+            let both = Typed::known(within, ScalarType::Bool);
             if *negated {
                 negate(both)
             } else {

@@ -129,7 +129,62 @@ fn tokenize(dialect: &PostgreSqlDialect, sql: &str) -> Result<Vec<TokenWithSpan>
             w.keyword = Keyword::NoKeyword;
         }
     }
-    Ok(tokens)
+    Ok(mark_symmetric_between(tokens))
+}
+
+/// The function that marks the lower bound of `BETWEEN SYMMETRIC`, which sqlparser does
+/// not know: `x BETWEEN SYMMETRIC a AND b` is parsed as `x BETWEEN
+/// eddy_between_symmetric(a) AND b`, and planned as PostgreSQL defines it (see
+/// `expr::plan_expr`). `BETWEEN ASYMMETRIC` is plain `BETWEEN`.
+pub(crate) const SYMMETRIC_MARK: &str = "eddy_between_symmetric";
+
+fn mark_symmetric_between(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    use sqlparser::keywords::Keyword;
+    let keyword = |t: &TokenWithSpan| match &t.token {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.keyword),
+        _ => None,
+    };
+    let mut i = 0;
+    while i < tokens.len() {
+        if keyword(&tokens[i]) != Some(Keyword::BETWEEN) {
+            i += 1;
+            continue;
+        }
+        let Some(next) = (i + 1..tokens.len()).find(|&j| !matches!(tokens[j].token, Token::Whitespace(_))) else {
+            break;
+        };
+        match keyword(&tokens[next]) {
+            Some(Keyword::ASYMMETRIC) => {
+                tokens[next].token = Token::Whitespace(sqlparser::tokenizer::Whitespace::Space)
+            }
+            Some(Keyword::SYMMETRIC) => {
+                // The AND that ends the lower bound: the first at this nesting that no
+                // BETWEEN or CASE inside the bound claims.
+                let (mut depth, mut pending) = (0i32, 0i32);
+                let end = (next + 1..tokens.len()).find(|&j| {
+                    match (&tokens[j].token, keyword(&tokens[j])) {
+                        (Token::LParen | Token::LBracket, _) => depth += 1,
+                        (Token::RParen | Token::RBracket, _) => depth -= 1,
+                        (_, Some(Keyword::BETWEEN | Keyword::CASE)) if depth == 0 => pending += 1,
+                        (_, Some(Keyword::END)) if depth == 0 => pending -= 1,
+                        (_, Some(Keyword::AND)) if depth == 0 && pending > 0 => pending -= 1,
+                        (_, Some(Keyword::AND)) if depth == 0 => return true,
+                        _ => {}
+                    }
+                    false
+                });
+                if let Some(end) = end {
+                    let span = tokens[next].span;
+                    tokens.insert(end, TokenWithSpan::new(Token::RParen, tokens[end].span));
+                    tokens[next] = TokenWithSpan::new(Token::make_word(SYMMETRIC_MARK, None), span);
+                    tokens.insert(next + 1, TokenWithSpan::new(Token::LParen, span));
+                }
+            }
+            _ => {}
+        }
+        i = next;
+    }
+    tokens
 }
 
 /// The text of `sql` from `start` to `end` (sqlparser's 1-based line and column).
