@@ -212,7 +212,7 @@ fn decode_rate(n: u64) -> anyhow::Result<f64> {
         ("id".into(), ColumnType::new(ScalarType::Int64, true)),
         ("user_id".into(), ColumnType::new(ScalarType::Text, true)),
         ("amount".into(), ColumnType::new(ScalarType::Numeric { precision: None, scale: None }, true)),
-        ("ts".into(), ColumnType::new(ScalarType::TimestampTz, true)),
+        ("ts".into(), ColumnType::new(ScalarType::timestamptz(), true)),
     ]);
     let mut envelope = EnvelopeState::new(Envelope::None, None, Format::Json, None, desc, vec![]);
     let messages: Vec<String> = (0..n.min(100_000)).map(message).collect();

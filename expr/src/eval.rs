@@ -624,8 +624,8 @@ fn add_interval(ts: &Datum, step: &eddy_repr::Interval) -> Result<Datum, EvalErr
     let op = crate::func::resolve_binary_operator(
         "+",
         Some(match ts {
-            Datum::TimestampTz(_) => ScalarType::TimestampTz,
-            _ => ScalarType::Timestamp,
+            Datum::TimestampTz(_) => ScalarType::timestamptz(),
+            _ => ScalarType::timestamp(),
         }),
         Some(ScalarType::Interval),
     )

@@ -240,7 +240,17 @@ fn order_matches_sql(ty: &ScalarType) -> bool {
     use ScalarType::*;
     matches!(
         ty,
-        Int16 | Int32 | Int64 | Numeric { .. } | Date | Time | Timestamp | TimestampTz | Float32 | Float64 | Uuid
+        Int16
+            | Int32
+            | Int64
+            | Numeric { .. }
+            | Date
+            | Time { .. }
+            | Timestamp { .. }
+            | TimestampTz { .. }
+            | Float32
+            | Float64
+            | Uuid
     )
 }
 

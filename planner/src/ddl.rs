@@ -991,7 +991,7 @@ pub fn source_columns(spec: &KafkaSourceSpec) -> Result<RelationDesc, PlanError>
         let ty = match i.kind {
             IncludeKind::Partition => ScalarType::Int32,
             IncludeKind::Offset => ScalarType::Int64,
-            IncludeKind::Timestamp => ScalarType::TimestampTz,
+            IncludeKind::Timestamp => ScalarType::timestamptz(),
             IncludeKind::Key => spec.key_format.as_ref().map_or(ScalarType::Bytea, key_type),
         };
         columns.push((i.name.clone(), ColumnType::new(ty, i.kind == IncludeKind::Key)));
@@ -1217,13 +1217,13 @@ mod tests {
             ScalarType::Bytea,
             ScalarType::Uuid,
             ScalarType::Date,
-            ScalarType::Time,
-            ScalarType::Timestamp,
-            ScalarType::TimestampTz,
+            ScalarType::time(),
+            ScalarType::timestamp(),
+            ScalarType::timestamptz(),
             ScalarType::Interval,
             ScalarType::Jsonb,
             ScalarType::Array(Box::new(ScalarType::Int64)),
-            ScalarType::Array(Box::new(ScalarType::TimestampTz)),
+            ScalarType::Array(Box::new(ScalarType::timestamptz())),
         ];
         let columns: Vec<(String, ColumnType)> =
             types.iter().enumerate().map(|(i, t)| (format!("c{i}"), ColumnType::new(t.clone(), i % 2 == 0))).collect();

@@ -1052,8 +1052,8 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
             }
             let (datum, ty) = match name.as_str() {
                 "current_date" => (Datum::Date(ctx.stmt.now.date_naive()), ScalarType::Date),
-                "localtimestamp" => (Datum::Timestamp(ctx.stmt.now.naive_utc()), ScalarType::Timestamp),
-                _ => (Datum::TimestampTz(ctx.stmt.now), ScalarType::TimestampTz),
+                "localtimestamp" => (Datum::Timestamp(ctx.stmt.now.naive_utc()), ScalarType::timestamp()),
+                _ => (Datum::TimestampTz(ctx.stmt.now), ScalarType::timestamptz()),
             };
             Ok(Typed::known(ScalarExpr::Literal(datum, ty.clone()), ty))
         }
@@ -1557,9 +1557,9 @@ fn type_column_name(t: &str) -> String {
         Ok(ScalarType::Bool) => "bool".into(),
         Ok(ScalarType::Varchar { .. }) => "varchar".into(),
         Ok(ScalarType::Char { .. }) => "bpchar".into(),
-        Ok(ScalarType::Timestamp) => "timestamp".into(),
-        Ok(ScalarType::TimestampTz) => "timestamptz".into(),
-        Ok(ScalarType::Time) => "time".into(),
+        Ok(ScalarType::Timestamp { .. }) => "timestamp".into(),
+        Ok(ScalarType::TimestampTz { .. }) => "timestamptz".into(),
+        Ok(ScalarType::Time { .. }) => "time".into(),
         Ok(other) => other.to_string(),
         Err(_) => "?column?".into(),
     }

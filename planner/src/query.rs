@@ -2488,14 +2488,14 @@ fn generate_series(ctx: &ExprCtx, typed: Vec<Typed>) -> Result<(TableFunc, Vec<S
             args: format!("{} arguments", typed.len()),
         }));
     }
-    let is_time = typed[..2]
-        .iter()
-        .any(|t| matches!(t.ty, Some(ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Date)));
+    let is_time = typed[..2].iter().any(|t| {
+        matches!(t.ty, Some(ScalarType::Timestamp { .. } | ScalarType::TimestampTz { .. } | ScalarType::Date))
+    });
     let (func, arg_types) = if is_time {
-        let ty = if typed[..2].iter().any(|t| matches!(t.ty, Some(ScalarType::TimestampTz))) {
-            ScalarType::TimestampTz
+        let ty = if typed[..2].iter().any(|t| matches!(t.ty, Some(ScalarType::TimestampTz { .. }))) {
+            ScalarType::timestamptz()
         } else {
-            ScalarType::Timestamp
+            ScalarType::timestamp()
         };
         if typed.len() != 3 {
             return Err(PlanError::Resolve(func::ResolveError::NoSuchFunction {

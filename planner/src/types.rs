@@ -76,15 +76,21 @@ pub fn parse_type_name(text: &str) -> Result<ScalarType, PlanError> {
         "char" | "character" | "bpchar" => ScalarType::Char { length: Some(mods.first().copied().unwrap_or(1)) },
         "bytea" => ScalarType::Bytea,
         "date" => ScalarType::Date,
-        "time" | "time without time zone" => ScalarType::Time,
-        "timestamp" | "timestamp without time zone" => ScalarType::Timestamp,
-        "timestamptz" | "timestamp with time zone" => ScalarType::TimestampTz,
+        // PostgreSQL reduces a precision above 6 to 6 (with a warning).
+        "time" | "time without time zone" => ScalarType::Time { precision: fraction_digits(&mods) },
+        "timestamp" | "timestamp without time zone" => ScalarType::Timestamp { precision: fraction_digits(&mods) },
+        "timestamptz" | "timestamp with time zone" => ScalarType::TimestampTz { precision: fraction_digits(&mods) },
         "interval" => ScalarType::Interval,
         "jsonb" | "json" => ScalarType::Jsonb,
         "uuid" => ScalarType::Uuid,
         _ => return Err(PlanError::UnknownType(text.trim().to_string())),
     };
     Ok(ty)
+}
+
+/// The fractional-second digits of `time(p)` / `timestamp(p)`, at most 6.
+fn fraction_digits(mods: &[u32]) -> Option<u8> {
+    mods.first().map(|&p| p.min(6) as u8)
 }
 
 /// The type PostgreSQL resolves for UNION, CASE, COALESCE and VALUES columns
@@ -105,7 +111,7 @@ mod tests {
             ScalarType::Numeric { precision: Some(10), scale: Some(2) }
         );
         assert_eq!(parse_type_name("double precision").unwrap(), ScalarType::Float64);
-        assert_eq!(parse_type_name("TIMESTAMP WITH TIME ZONE").unwrap(), ScalarType::TimestampTz);
+        assert_eq!(parse_type_name("TIMESTAMP WITH TIME ZONE").unwrap(), ScalarType::timestamptz());
         assert_eq!(parse_type_name("varchar(3)").unwrap(), ScalarType::Varchar { max_length: Some(3) });
         assert!(parse_type_name("blob").is_err());
     }

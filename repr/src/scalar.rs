@@ -32,9 +32,18 @@ pub enum ScalarType {
     },
     Bytea,
     Date,
-    Time,
-    Timestamp,
-    TimestampTz,
+    /// `time(p)`: `precision` fractional digits kept (0-6); `None` for all six.
+    Time {
+        precision: Option<u8>,
+    },
+    /// `timestamp(p)`.
+    Timestamp {
+        precision: Option<u8>,
+    },
+    /// `timestamptz(p)`.
+    TimestampTz {
+        precision: Option<u8>,
+    },
     Interval,
     Jsonb,
     Uuid,
@@ -45,9 +54,37 @@ pub enum ScalarType {
     Int2Vector,
 }
 
+/// The fractional digits of a `time(p)` / `timestamp(p)` modifier (`atttypmod` is `p`).
+fn fraction_digits(modifier: i32) -> Option<u8> {
+    (0..=6).contains(&modifier).then_some(modifier as u8)
+}
+
 impl ScalarType {
     pub fn numeric() -> Self {
         ScalarType::Numeric { precision: None, scale: None }
+    }
+
+    pub const fn time() -> Self {
+        ScalarType::Time { precision: None }
+    }
+
+    pub const fn timestamp() -> Self {
+        ScalarType::Timestamp { precision: None }
+    }
+
+    pub const fn timestamptz() -> Self {
+        ScalarType::TimestampTz { precision: None }
+    }
+
+    /// The fractional-second digits a `time(p)`, `timestamp(p)` or `timestamptz(p)`
+    /// keeps (`None`: all six).
+    pub fn time_precision(&self) -> Option<u8> {
+        match self {
+            ScalarType::Time { precision }
+            | ScalarType::Timestamp { precision }
+            | ScalarType::TimestampTz { precision } => *precision,
+            _ => None,
+        }
     }
 
     /// PostgreSQL's type OID, as sent in RowDescription.
@@ -64,9 +101,9 @@ impl ScalarType {
             ScalarType::Char { .. } => 1042,
             ScalarType::Varchar { .. } => 1043,
             ScalarType::Date => 1082,
-            ScalarType::Time => 1083,
-            ScalarType::Timestamp => 1114,
-            ScalarType::TimestampTz => 1184,
+            ScalarType::Time { .. } => 1083,
+            ScalarType::Timestamp { .. } => 1114,
+            ScalarType::TimestampTz { .. } => 1184,
             ScalarType::Interval => 1186,
             ScalarType::Numeric { .. } => 1700,
             ScalarType::Uuid => 2950,
@@ -98,10 +135,10 @@ impl ScalarType {
             ScalarType::Int64 => 1016,
             ScalarType::Float32 => 1021,
             ScalarType::Float64 => 1022,
-            ScalarType::Timestamp => 1115,
+            ScalarType::Timestamp { .. } => 1115,
             ScalarType::Date => 1182,
-            ScalarType::Time => 1183,
-            ScalarType::TimestampTz => 1185,
+            ScalarType::Time { .. } => 1183,
+            ScalarType::TimestampTz { .. } => 1185,
             ScalarType::Interval => 1187,
             ScalarType::Numeric { .. } => 1231,
             ScalarType::Uuid => 2951,
@@ -125,9 +162,9 @@ impl ScalarType {
             1042 => ScalarType::Char { length: None },
             1043 => ScalarType::Varchar { max_length: None },
             1082 => ScalarType::Date,
-            1083 => ScalarType::Time,
-            1114 => ScalarType::Timestamp,
-            1184 => ScalarType::TimestampTz,
+            1083 => ScalarType::time(),
+            1114 => ScalarType::timestamp(),
+            1184 => ScalarType::timestamptz(),
             1186 => ScalarType::Interval,
             1700 => ScalarType::numeric(),
             2950 => ScalarType::Uuid,
@@ -150,6 +187,9 @@ impl ScalarType {
             }
             ScalarType::Varchar { max_length: Some(n) } => *n as i32 + VARHDRSZ,
             ScalarType::Char { length: Some(n) } => *n as i32 + VARHDRSZ,
+            ScalarType::Time { precision: Some(p) }
+            | ScalarType::Timestamp { precision: Some(p) }
+            | ScalarType::TimestampTz { precision: Some(p) } => *p as i32,
             ScalarType::Array(element) => element.type_modifier(),
             _ => -1,
         }
@@ -165,6 +205,9 @@ impl ScalarType {
             }
             ScalarType::Varchar { .. } => ScalarType::Varchar { max_length: m },
             ScalarType::Char { .. } => ScalarType::Char { length: m },
+            ScalarType::Time { .. } => ScalarType::Time { precision: fraction_digits(modifier) },
+            ScalarType::Timestamp { .. } => ScalarType::Timestamp { precision: fraction_digits(modifier) },
+            ScalarType::TimestampTz { .. } => ScalarType::TimestampTz { precision: fraction_digits(modifier) },
             ScalarType::Array(element) => {
                 ScalarType::Array(Box::new(ScalarType::from_oid_and_modifier(element.oid(), modifier)?))
             }
@@ -187,9 +230,9 @@ impl ScalarType {
             ScalarType::Char { .. } => "bpchar",
             ScalarType::Bytea => "bytea",
             ScalarType::Date => "date",
-            ScalarType::Time => "time",
-            ScalarType::Timestamp => "timestamp",
-            ScalarType::TimestampTz => "timestamptz",
+            ScalarType::Time { .. } => "time",
+            ScalarType::Timestamp { .. } => "timestamp",
+            ScalarType::TimestampTz { .. } => "timestamptz",
             ScalarType::Interval => "interval",
             ScalarType::Jsonb => "jsonb",
             ScalarType::Uuid => "uuid",
@@ -234,9 +277,9 @@ impl ScalarType {
             ScalarType::Int32 | ScalarType::Float32 | ScalarType::Date => 4,
             ScalarType::Int64
             | ScalarType::Float64
-            | ScalarType::Time
-            | ScalarType::Timestamp
-            | ScalarType::TimestampTz => 8,
+            | ScalarType::Time { .. }
+            | ScalarType::Timestamp { .. }
+            | ScalarType::TimestampTz { .. } => 8,
             ScalarType::Interval | ScalarType::Uuid => 16,
             _ => -1,
         }
@@ -248,6 +291,9 @@ impl ScalarType {
             ScalarType::Numeric { .. } => ScalarType::numeric(),
             ScalarType::Varchar { .. } => ScalarType::Varchar { max_length: None },
             ScalarType::Char { .. } => ScalarType::Char { length: None },
+            ScalarType::Time { .. } => ScalarType::time(),
+            ScalarType::Timestamp { .. } => ScalarType::timestamp(),
+            ScalarType::TimestampTz { .. } => ScalarType::timestamptz(),
             ScalarType::Array(element) => ScalarType::Array(Box::new(element.without_modifiers())),
             other => other.clone(),
         }
@@ -287,9 +333,12 @@ impl fmt::Display for ScalarType {
             ScalarType::Char { length: None } => write!(f, "character"),
             ScalarType::Bytea => write!(f, "bytea"),
             ScalarType::Date => write!(f, "date"),
-            ScalarType::Time => write!(f, "time without time zone"),
-            ScalarType::Timestamp => write!(f, "timestamp without time zone"),
-            ScalarType::TimestampTz => write!(f, "timestamp with time zone"),
+            ScalarType::Time { precision: Some(p) } => write!(f, "time({p}) without time zone"),
+            ScalarType::Timestamp { precision: Some(p) } => write!(f, "timestamp({p}) without time zone"),
+            ScalarType::TimestampTz { precision: Some(p) } => write!(f, "timestamp({p}) with time zone"),
+            ScalarType::Time { .. } => write!(f, "time without time zone"),
+            ScalarType::Timestamp { .. } => write!(f, "timestamp without time zone"),
+            ScalarType::TimestampTz { .. } => write!(f, "timestamp with time zone"),
             ScalarType::Interval => write!(f, "interval"),
             ScalarType::Jsonb => write!(f, "jsonb"),
             ScalarType::Uuid => write!(f, "uuid"),

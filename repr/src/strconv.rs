@@ -219,9 +219,9 @@ pub fn parse_datum(text: &str, ty: &ScalarType) -> Result<Datum, ParseError> {
         ScalarType::Text | ScalarType::Varchar { .. } | ScalarType::Char { .. } => Datum::Text(text.to_string()),
         ScalarType::Bytea => Datum::Bytes(parse_bytea(text)?),
         ScalarType::Date => Datum::Date(parse_date(text)?),
-        ScalarType::Time => Datum::Time(parse_time(text)?),
-        ScalarType::Timestamp => Datum::Timestamp(parse_timestamp(text)?),
-        ScalarType::TimestampTz => Datum::TimestampTz(parse_timestamptz(text)?),
+        ScalarType::Time { .. } => Datum::Time(parse_time(text)?),
+        ScalarType::Timestamp { .. } => Datum::Timestamp(parse_timestamp(text)?),
+        ScalarType::TimestampTz { .. } => Datum::TimestampTz(parse_timestamptz(text)?),
         ScalarType::Interval => Datum::Interval(parse_interval(text)?),
         ScalarType::Jsonb => Datum::Jsonb(parse_jsonb(text)?),
         ScalarType::Uuid => Datum::Uuid(parse_uuid(text)?),
@@ -246,6 +246,8 @@ pub fn parse_datum(text: &str, ty: &ScalarType) -> Result<Datum, ParseError> {
 ///   overflow`. Scales above 28 (the decimal engine's limit) are capped at 28.
 /// * `varchar(n)` / `char(n)`: longer than `n` characters is `value too long for type ...`
 ///   unless the excess is all spaces, which is truncated; `char(n)` is blank-padded to `n`.
+/// * `time(p)`, `timestamp(p)`, `timestamptz(p)`: fractional seconds rounded to `p`
+///   digits (see [`datetime::round_timestamp`]).
 pub fn apply_modifiers(datum: Datum, ty: &ScalarType) -> Result<Datum, ParseError> {
     match (datum, ty) {
         (Datum::Numeric(d), ScalarType::Numeric { precision, scale }) => {
@@ -264,6 +266,13 @@ pub fn apply_modifiers(datum: Datum, ty: &ScalarType) -> Result<Datum, ParseErro
         (Datum::Array(elements), ScalarType::Array(element)) => {
             Ok(Datum::Array(elements.into_iter().map(|e| apply_modifiers(e, element)).collect::<Result<_, _>>()?))
         }
+        (Datum::Timestamp(ts), ScalarType::Timestamp { precision: Some(p) }) => {
+            Ok(Datum::Timestamp(datetime::round_timestamp(ts, *p)))
+        }
+        (Datum::TimestampTz(ts), ScalarType::TimestampTz { precision: Some(p) }) => {
+            Ok(Datum::TimestampTz(datetime::round_timestamp(ts.naive_utc(), *p).and_utc()))
+        }
+        (Datum::Time(t), ScalarType::Time { precision: Some(p) }) => Ok(Datum::Time(datetime::round_time(t, *p))),
         (datum, _) => Ok(datum),
     }
 }
@@ -354,9 +363,9 @@ mod tests {
         roundtrip("\\x0102FF", Bytea, "\\x0102ff");
         roundtrip("2024-01-31", Date, "2024-01-31");
         roundtrip("0044-03-15 BC", Date, "0044-03-15 BC");
-        roundtrip("13:04:05.123", Time, "13:04:05.123");
-        roundtrip("2024-01-31 13:04:05.5", Timestamp, "2024-01-31 13:04:05.5");
-        roundtrip("2024-01-31T13:04:05+02", TimestampTz, "2024-01-31 11:04:05+00");
+        roundtrip("13:04:05.123", Time { precision: None }, "13:04:05.123");
+        roundtrip("2024-01-31 13:04:05.5", Timestamp { precision: None }, "2024-01-31 13:04:05.5");
+        roundtrip("2024-01-31T13:04:05+02", TimestampTz { precision: None }, "2024-01-31 11:04:05+00");
         roundtrip("1 year 2 months 3 days 4 hours 5 minutes 6.5 seconds", Interval, "1 year 2 mons 3 days 04:05:06.5");
         roundtrip("-1 day 2 hours", Interval, "-1 days +02:00:00");
         roundtrip(r#"{"b": [1, 2], "a": 1}"#, Jsonb, r#"{"a": 1, "b": [1, 2]}"#);
@@ -371,10 +380,10 @@ mod tests {
         let e = parse_datum("99999999999", &ScalarType::Int32).unwrap_err();
         assert_eq!(e.to_string(), r#"value "99999999999" is out of range for type integer"#);
         assert_eq!(e.sqlstate(), "22003");
-        let e = parse_datum("2024-13-01", &ScalarType::TimestampTz).unwrap_err();
+        let e = parse_datum("2024-13-01", &ScalarType::timestamptz()).unwrap_err();
         assert_eq!(e.to_string(), r#"date/time field value out of range: "2024-13-01""#);
         assert_eq!(e.sqlstate(), "22008");
-        let e = parse_datum("nope", &ScalarType::Time).unwrap_err();
+        let e = parse_datum("nope", &ScalarType::time()).unwrap_err();
         assert_eq!(e.to_string(), r#"invalid input syntax for type time without time zone: "nope""#);
     }
 
@@ -456,9 +465,9 @@ mod proptests {
             Char { length: Some(3) },
             Bytea,
             Date,
-            Time,
-            Timestamp,
-            TimestampTz,
+            Time { precision: None },
+            Timestamp { precision: None },
+            TimestampTz { precision: None },
             Interval,
             Jsonb,
             Uuid,
@@ -560,9 +569,9 @@ mod proptests {
             let ts = date.and_time(time);
             for (datum, ty) in [
                 (Datum::Date(date), ScalarType::Date),
-                (Datum::Time(time), ScalarType::Time),
-                (Datum::Timestamp(ts), ScalarType::Timestamp),
-                (Datum::TimestampTz(ts.and_utc()), ScalarType::TimestampTz),
+                (Datum::Time(time), ScalarType::time()),
+                (Datum::Timestamp(ts), ScalarType::timestamp()),
+                (Datum::TimestampTz(ts.and_utc()), ScalarType::timestamptz()),
             ] {
                 let text = text_of(&datum, &ty);
                 let back = parse_datum(&text, &ty).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;

@@ -148,9 +148,9 @@ pub fn system_table<'a>(
                 .collect();
             let columns = vec![
                 column("view", ScalarType::Text),
-                column("started_at", ScalarType::TimestampTz),
-                column("completed_at", ScalarType::TimestampTz),
-                column("data_as_of", ScalarType::TimestampTz),
+                column("started_at", ScalarType::timestamptz()),
+                column("completed_at", ScalarType::timestamptz()),
+                column("data_as_of", ScalarType::timestamptz()),
                 column("duration_ms", ScalarType::Int64),
                 column("rows_changed", ScalarType::Int64),
             ];
@@ -183,7 +183,7 @@ pub fn system_table<'a>(
                 column("refresh", ScalarType::Text),
                 column("refresh_mode", ScalarType::Text),
                 nullable_column("target_lag_ms", ScalarType::Int64),
-                nullable_column("data_as_of", ScalarType::TimestampTz),
+                nullable_column("data_as_of", ScalarType::timestamptz()),
                 nullable_column("lag_ms", ScalarType::Int64),
                 column("refreshes", ScalarType::Int64),
                 column("late_refreshes", ScalarType::Int64),

@@ -552,7 +552,7 @@ impl Coordinator {
             text("target_lag"),
             text("refresh_mode"),
             text("scheduling_state"),
-            crate::system_tables::nullable_column("data_timestamp", ScalarType::TimestampTz),
+            crate::system_tables::nullable_column("data_timestamp", ScalarType::timestamptz()),
             text("text"),
         ]);
         ExecuteResponse::Rows { desc, rows }

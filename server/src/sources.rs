@@ -613,7 +613,7 @@ impl Coordinator {
                     int("offset"),
                     text("reason"),
                     system_tables::column("raw", ScalarType::Bytea),
-                    system_tables::column("at", ScalarType::TimestampTz),
+                    system_tables::column("at", ScalarType::timestamptz()),
                 ];
                 Some(system_tables::constant(name, system_tables::SOURCE_ERRORS, columns, rows))
             }
@@ -765,7 +765,7 @@ fn sources_columns() -> Vec<(String, ColumnType)> {
         int("messages"),
         int("bytes"),
         int("decode_errors"),
-        system_tables::nullable_column("upper", ScalarType::TimestampTz),
+        system_tables::nullable_column("upper", ScalarType::timestamptz()),
         system_tables::column("partitions", ScalarType::Int32),
         int("lag_messages"),
         system_tables::nullable_column("lag_ms", ScalarType::Int64),

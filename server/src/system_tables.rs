@@ -491,7 +491,9 @@ fn type_category(ty: &ScalarType) -> &'static str {
         ScalarType::Bool => "B",
         t if t.is_numeric_family() => "N",
         t if t.is_string() => "S",
-        ScalarType::Date | ScalarType::Time | ScalarType::Timestamp | ScalarType::TimestampTz => "D",
+        ScalarType::Date | ScalarType::Time { .. } | ScalarType::Timestamp { .. } | ScalarType::TimestampTz { .. } => {
+            "D"
+        }
         ScalarType::Interval => "T",
         ScalarType::Array(_) => "A",
         _ => "U",
@@ -537,7 +539,10 @@ fn pg_type() -> Builder {
             boolean(matches!(ty.type_len(), 1 | 2 | 4 | 8)),
             text("b"),
             text(type_category(&ty)),
-            boolean(matches!(ty, ScalarType::Bool | ScalarType::Float64 | ScalarType::Text | ScalarType::TimestampTz)),
+            boolean(matches!(
+                ty,
+                ScalarType::Bool | ScalarType::Float64 | ScalarType::Text | ScalarType::TimestampTz { .. }
+            )),
             boolean(true),
             text(","),
             int(0),
@@ -842,7 +847,7 @@ fn pg_roles() -> Builder {
         ("rolreplication", B),
         ("rolconnlimit", I4),
         ("rolpassword", T),
-        ("rolvaliduntil", ScalarType::TimestampTz),
+        ("rolvaliduntil", ScalarType::timestamptz()),
         ("rolbypassrls", B),
         ("rolconfig", array_of(T)),
     ]);
@@ -874,7 +879,7 @@ fn pg_user() -> Builder {
         ("userepl", B),
         ("usebypassrls", B),
         ("passwd", T),
-        ("valuntil", ScalarType::TimestampTz),
+        ("valuntil", ScalarType::timestamptz()),
         ("useconfig", array_of(T)),
     ]);
     b.row(vec![
@@ -1073,7 +1078,10 @@ fn information_schema_columns(relations: &[Listed]) -> Builder {
             let octets = st.is_string().then(|| max_length.map_or(1 << 30, |n| n * 4));
             let datetime_precision = match st {
                 ScalarType::Date => Some(0),
-                ScalarType::Time | ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Interval => Some(6),
+                ScalarType::Time { .. }
+                | ScalarType::Timestamp { .. }
+                | ScalarType::TimestampTz { .. }
+                | ScalarType::Interval => Some(6),
                 _ => None,
             };
             b.row(vec![

@@ -159,9 +159,9 @@ impl Schema {
             Node::Decimal { .. } => ScalarType::numeric(),
             Node::Uuid => ScalarType::Uuid,
             Node::Date => ScalarType::Date,
-            Node::TimeMillis | Node::TimeMicros => ScalarType::Time,
-            Node::TimestampMillis | Node::TimestampMicros => ScalarType::TimestampTz,
-            Node::LocalTimestampMillis | Node::LocalTimestampMicros => ScalarType::Timestamp,
+            Node::TimeMillis | Node::TimeMicros => ScalarType::time(),
+            Node::TimestampMillis | Node::TimestampMicros => ScalarType::timestamptz(),
+            Node::LocalTimestampMillis | Node::LocalTimestampMicros => ScalarType::timestamp(),
             Node::Duration => ScalarType::Interval,
             // SQL arrays are of scalars; arrays of documents or arrays stay documents.
             Node::Array(items) => match self.scalar_type(items) {

@@ -47,7 +47,9 @@ fn cast_context(from: &ScalarType, to: &ScalarType) -> Option<CastContext> {
         (Float32 | Float64 | Numeric { .. }, Int16 | Int32 | Int64) => Some(Assignment),
         (Float32, Numeric { .. }) | (Float64, Numeric { .. } | Float32) => Some(Assignment),
         (Int32, Bool) | (Bool, Int32) => Some(Explicit),
-        (Timestamp | TimestampTz, Date | Time) | (TimestampTz, Timestamp) | (Interval, Time) => Some(Assignment),
+        (Timestamp { .. } | TimestampTz { .. }, Date | Time { .. })
+        | (TimestampTz { .. }, Timestamp { .. })
+        | (Interval, Time { .. }) => Some(Assignment),
         (Jsonb, Bool | Numeric { .. } | Int16 | Int32 | Int64 | Float32 | Float64) => Some(Explicit),
         _ => None,
     }
@@ -60,6 +62,9 @@ fn needs_modifiers(from: &ScalarType, to: &ScalarType) -> bool {
         (Numeric { .. }, Numeric { precision: Some(_), .. }) => from != to,
         (Varchar { max_length: f }, Varchar { max_length: Some(n) }) => f.is_none_or(|f| f > *n),
         (Char { length: f }, Char { length: Some(n) }) => *f != Some(*n),
+        (Time { precision: f }, Time { precision: Some(p) })
+        | (Timestamp { precision: f }, Timestamp { precision: Some(p) })
+        | (TimestampTz { precision: f }, TimestampTz { precision: Some(p) }) => f.is_none_or(|f| f > *p),
         (Array(f), Array(t)) => needs_modifiers(f, t),
         _ => false,
     }
@@ -264,6 +269,10 @@ pub(super) fn eval_cast(from: &ScalarType, to: &ScalarType, explicit: bool, d: &
     if d.is_null() {
         return Ok(Datum::Null);
     }
+    if to.time_precision().is_some() {
+        let value = eval_cast(from, &to.without_modifiers(), explicit, d)?;
+        return Ok(strconv::apply_modifiers(value, to)?);
+    }
     if let (T::Array(f), T::Array(t), Datum::Array(elements)) = (from, to, d) {
         let cast = elements.iter().map(|e| eval_cast(f, t, explicit, e)).collect::<Result<_, _>>()?;
         return Ok(Datum::Array(cast));
@@ -287,24 +296,28 @@ pub(super) fn eval_cast(from: &ScalarType, to: &ScalarType, explicit: bool, d: &
     match (from, to, d) {
         (T::Int32, T::Bool, _) => Ok(Datum::Bool(d.as_i64().unwrap_or(0) != 0)),
         (T::Bool, T::Int32, Datum::Bool(b)) => Ok(Datum::Int32(*b as i32)),
-        (T::Date, T::Timestamp, Datum::Date(x)) => Ok(Datum::Timestamp(date_to_timestamp(x))),
-        (T::Date, T::TimestampTz, Datum::Date(x)) => Ok(Datum::TimestampTz(date_to_timestamp(x).and_utc())),
+        (T::Date, T::Timestamp { .. }, Datum::Date(x)) => Ok(Datum::Timestamp(date_to_timestamp(x))),
+        (T::Date, T::TimestampTz { .. }, Datum::Date(x)) => Ok(Datum::TimestampTz(date_to_timestamp(x).and_utc())),
         // `infinity` has no time of day.
-        (T::Timestamp, T::Time, Datum::Timestamp(x)) if timestamp_infinity(x).is_some() => Ok(Datum::Null),
-        (T::TimestampTz, T::Time, Datum::TimestampTz(x)) if timestamp_infinity(&x.naive_utc()).is_some() => {
+        (T::Timestamp { .. }, T::Time { .. }, Datum::Timestamp(x)) if timestamp_infinity(x).is_some() => {
             Ok(Datum::Null)
         }
-        (T::Timestamp, T::TimestampTz, Datum::Timestamp(x)) => Ok(Datum::TimestampTz(x.and_utc())),
-        (T::TimestampTz, T::Timestamp, Datum::TimestampTz(x)) => Ok(Datum::Timestamp(x.naive_utc())),
-        (T::Timestamp, T::Date, Datum::Timestamp(x)) => Ok(Datum::Date(x.date())),
-        (T::TimestampTz, T::Date, Datum::TimestampTz(x)) => Ok(Datum::Date(x.naive_utc().date())),
-        (T::Timestamp, T::Time, Datum::Timestamp(x)) => Ok(Datum::Time(x.time())),
-        (T::TimestampTz, T::Time, Datum::TimestampTz(x)) => Ok(Datum::Time(x.naive_utc().time())),
-        (T::Time, T::Interval, Datum::Time(t)) => {
+        (T::TimestampTz { .. }, T::Time { .. }, Datum::TimestampTz(x))
+            if timestamp_infinity(&x.naive_utc()).is_some() =>
+        {
+            Ok(Datum::Null)
+        }
+        (T::Timestamp { .. }, T::TimestampTz { .. }, Datum::Timestamp(x)) => Ok(Datum::TimestampTz(x.and_utc())),
+        (T::TimestampTz { .. }, T::Timestamp { .. }, Datum::TimestampTz(x)) => Ok(Datum::Timestamp(x.naive_utc())),
+        (T::Timestamp { .. }, T::Date, Datum::Timestamp(x)) => Ok(Datum::Date(x.date())),
+        (T::TimestampTz { .. }, T::Date, Datum::TimestampTz(x)) => Ok(Datum::Date(x.naive_utc().date())),
+        (T::Timestamp { .. }, T::Time { .. }, Datum::Timestamp(x)) => Ok(Datum::Time(x.time())),
+        (T::TimestampTz { .. }, T::Time { .. }, Datum::TimestampTz(x)) => Ok(Datum::Time(x.naive_utc().time())),
+        (T::Time { .. }, T::Interval, Datum::Time(t)) => {
             let micros = t.num_seconds_from_midnight() as i64 * 1_000_000 + (t.nanosecond() / 1000) as i64;
             Ok(Datum::Interval(Interval::new(0, 0, micros)))
         }
-        (T::Interval, T::Time, Datum::Interval(iv)) => Ok(Datum::Time(as_time_of_day(iv.micros)?)),
+        (T::Interval, T::Time { .. }, Datum::Interval(iv)) => Ok(Datum::Time(as_time_of_day(iv.micros)?)),
         (T::Jsonb, _, Datum::Jsonb(j)) => jsonb_cast(j, to),
         (f, t, _) if f.without_modifiers() == t.without_modifiers() => Ok(d.clone()),
         _ => Err(EvalError::Internal(format!("no cast from {from} to {to} for {d:?}"))),
@@ -343,8 +356,8 @@ mod tests {
         assert!(resolve_cast(&ScalarType::Bool, &I4, CastContext::Assignment).is_err());
         assert!(resolve_cast(&ScalarType::Bool, &I4, CastContext::Explicit).is_ok());
         assert!(resolve_cast(&ScalarType::Bool, &I8, CastContext::Explicit).is_err());
-        assert!(resolve_cast(&ScalarType::Date, &ScalarType::Timestamp, CastContext::Implicit).is_ok());
-        assert!(resolve_cast(&ScalarType::Timestamp, &ScalarType::Date, CastContext::Implicit).is_err());
+        assert!(resolve_cast(&ScalarType::Date, &ScalarType::timestamp(), CastContext::Implicit).is_ok());
+        assert!(resolve_cast(&ScalarType::timestamp(), &ScalarType::Date, CastContext::Implicit).is_err());
         assert!(resolve_cast(&ScalarType::Uuid, &I4, CastContext::Explicit).is_err());
         assert_eq!(resolve_cast(&I4, &I4, CastContext::Implicit).unwrap(), None);
         assert_eq!(
@@ -425,16 +438,16 @@ mod tests {
         let d = chrono::NaiveDate::from_ymd_opt(2001, 2, 16).unwrap();
         let ts = d.and_hms_opt(20, 38, 40).unwrap();
         assert_eq!(
-            cast(&ScalarType::Date, &ScalarType::Timestamp, Datum::Date(d)).unwrap(),
+            cast(&ScalarType::Date, &ScalarType::timestamp(), Datum::Date(d)).unwrap(),
             Datum::Timestamp(d.and_hms_opt(0, 0, 0).unwrap())
         );
-        assert_eq!(cast(&ScalarType::Timestamp, &ScalarType::Date, Datum::Timestamp(ts)).unwrap(), Datum::Date(d));
+        assert_eq!(cast(&ScalarType::timestamp(), &ScalarType::Date, Datum::Timestamp(ts)).unwrap(), Datum::Date(d));
         assert_eq!(
-            cast(&ScalarType::Timestamp, &ScalarType::Time, Datum::Timestamp(ts)).unwrap(),
+            cast(&ScalarType::timestamp(), &ScalarType::time(), Datum::Timestamp(ts)).unwrap(),
             Datum::Time(ts.time())
         );
         assert_eq!(
-            cast(&ScalarType::Interval, &ScalarType::Time, Datum::Interval(Interval::new(1, 2, -3_600_000_000)))
+            cast(&ScalarType::Interval, &ScalarType::time(), Datum::Interval(Interval::new(1, 2, -3_600_000_000)))
                 .unwrap(),
             Datum::Time(chrono::NaiveTime::from_hms_opt(23, 0, 0).unwrap())
         );

@@ -633,9 +633,9 @@ mod tests {
         let r = f.eval(&[Datum::Int32(1), Datum::Float64(f64::NAN), Datum::Null]).unwrap();
         assert_eq!(r, Datum::Jsonb(Jsonb::Array(vec![num(1), s("NaN"), Jsonb::Null])));
         let ts = chrono::NaiveDate::from_ymd_opt(2001, 2, 16).unwrap().and_hms_milli_opt(20, 38, 40, 500).unwrap();
-        assert_eq!(to_jsonb(&Datum::Timestamp(ts), &ScalarType::Timestamp).unwrap(), s("2001-02-16T20:38:40.5"));
+        assert_eq!(to_jsonb(&Datum::Timestamp(ts), &ScalarType::timestamp()).unwrap(), s("2001-02-16T20:38:40.5"));
         assert_eq!(
-            to_jsonb(&Datum::TimestampTz(ts.and_utc()), &ScalarType::TimestampTz).unwrap(),
+            to_jsonb(&Datum::TimestampTz(ts.and_utc()), &ScalarType::timestamptz()).unwrap(),
             s("2001-02-16T20:38:40.5+00:00")
         );
         assert_eq!(to_jsonb(&Datum::Date(ts.date()), &ScalarType::Date).unwrap(), s("2001-02-16"));

@@ -19,9 +19,9 @@ pub(super) const TEXT: ScalarType = ScalarType::Text;
 pub(super) const BPCHAR: ScalarType = ScalarType::Char { length: None };
 pub(super) const BYTEA: ScalarType = ScalarType::Bytea;
 pub(super) const DATE: ScalarType = ScalarType::Date;
-pub(super) const TIME: ScalarType = ScalarType::Time;
-pub(super) const TS: ScalarType = ScalarType::Timestamp;
-pub(super) const TSTZ: ScalarType = ScalarType::TimestampTz;
+pub(super) const TIME: ScalarType = ScalarType::time();
+pub(super) const TS: ScalarType = ScalarType::timestamp();
+pub(super) const TSTZ: ScalarType = ScalarType::timestamptz();
 pub(super) const IV: ScalarType = ScalarType::Interval;
 pub(super) const JSONB: ScalarType = ScalarType::Jsonb;
 pub(super) const UUID: ScalarType = ScalarType::Uuid;
@@ -48,7 +48,9 @@ pub(super) fn category(t: &ScalarType) -> Category {
         | ScalarType::Float64
         | ScalarType::Numeric { .. } => Category::Numeric,
         ScalarType::Text | ScalarType::Varchar { .. } | ScalarType::Char { .. } => Category::String,
-        ScalarType::Date | ScalarType::Time | ScalarType::Timestamp | ScalarType::TimestampTz => Category::DateTime,
+        ScalarType::Date | ScalarType::Time { .. } | ScalarType::Timestamp { .. } | ScalarType::TimestampTz { .. } => {
+            Category::DateTime
+        }
         ScalarType::Interval => Category::Timespan,
         ScalarType::Bytea | ScalarType::Jsonb | ScalarType::Uuid => Category::User,
         ScalarType::Array(_) | ScalarType::Int2Vector => Category::Array,
@@ -59,7 +61,11 @@ pub(super) fn category(t: &ScalarType) -> Category {
 pub(super) fn is_preferred(t: &ScalarType) -> bool {
     matches!(
         t,
-        ScalarType::Bool | ScalarType::Float64 | ScalarType::Text | ScalarType::TimestampTz | ScalarType::Interval
+        ScalarType::Bool
+            | ScalarType::Float64
+            | ScalarType::Text
+            | ScalarType::TimestampTz { .. }
+            | ScalarType::Interval
     )
 }
 
@@ -79,9 +85,9 @@ pub(super) fn can_coerce_implicit(from: &ScalarType, to: &ScalarType) -> bool {
         Numeric { .. } => matches!(to, Float32 | Float64),
         Float32 => matches!(to, Float64),
         Text | Varchar { .. } | Char { .. } => to.is_string(),
-        Date => matches!(to, Timestamp | TimestampTz),
-        Timestamp => matches!(to, TimestampTz),
-        Time => matches!(to, Interval),
+        Date => matches!(to, Timestamp { .. } | TimestampTz { .. }),
+        Timestamp { .. } => matches!(to, TimestampTz { .. }),
+        Time { .. } => matches!(to, Interval),
         Array(from) => matches!(&to, Array(to) if can_coerce_implicit(&from, to)),
         // int2vector is binary-coercible to smallint[].
         Int2Vector => matches!(&to, Array(to) if **to == Int16),

@@ -196,8 +196,8 @@ pub(super) fn encode(datum: &Datum, ty: &ScalarType, out: &mut Vec<u8>) {
         (T::Array(element), Datum::Array(elements)) => super::array::encode_array(elements, element, 1, out),
         // int2vector counts from 0.
         (T::Int2Vector, Datum::Array(elements)) => super::array::encode_array(elements, &T::Int16, 0, out),
-        (T::TimestampTz, Datum::Timestamp(ts)) => out.extend_from_slice(&timestamp_micros(ts).to_be_bytes()),
-        (T::Timestamp, Datum::TimestampTz(ts)) => {
+        (T::TimestampTz { .. }, Datum::Timestamp(ts)) => out.extend_from_slice(&timestamp_micros(ts).to_be_bytes()),
+        (T::Timestamp { .. }, Datum::TimestampTz(ts)) => {
             out.extend_from_slice(&timestamp_micros(&ts.naive_utc()).to_be_bytes())
         }
         (_, d) => encode_own(d, out),
@@ -286,7 +286,7 @@ pub(super) fn decode(bytes: &[u8], ty: &ScalarType) -> Result<Datum, ParseError>
                 .ok_or_else(|| range("date"))?;
             Datum::Date(d)
         }
-        T::Time => {
+        T::Time { .. } => {
             let micros = i64::from_be_bytes(fixed(bytes, ty)?);
             if !(0..USECS_PER_DAY).contains(&micros) {
                 return Err(range("time"));
@@ -298,7 +298,7 @@ pub(super) fn decode(bytes: &[u8], ty: &ScalarType) -> Result<Datum, ParseError>
             .ok_or_else(|| range("time"))?;
             Datum::Time(t)
         }
-        T::Timestamp | T::TimestampTz => {
+        T::Timestamp { .. } | T::TimestampTz { .. } => {
             let micros = i64::from_be_bytes(fixed(bytes, ty)?);
             let ts = if micros == i64::MAX || micros == i64::MIN {
                 super::datetime::infinite_timestamp(micros == i64::MAX)
@@ -309,7 +309,7 @@ pub(super) fn decode(bytes: &[u8], ty: &ScalarType) -> Result<Datum, ParseError>
                     .filter(|ts| super::datetime::timestamp_infinity(ts).is_none())
                     .ok_or_else(|| range("timestamp"))?
             };
-            if matches!(ty, T::Timestamp) {
+            if matches!(ty, T::Timestamp { .. }) {
                 Datum::Timestamp(ts)
             } else {
                 Datum::TimestampTz(DateTime::from_naive_utc_and_offset(ts, chrono::Utc))
@@ -419,10 +419,10 @@ mod tests {
         round_trip("1999-12-31", Date, "ffffffff");
         round_trip("2024-01-31", Date, "0000225c");
         round_trip("0044-03-15 BC", Date, "fff49d7b");
-        round_trip("00:00:01.5", Time, "000000000016e360");
-        round_trip("2000-01-01 00:00:00.000001", Timestamp, "0000000000000001");
-        round_trip("1999-12-31 23:59:59", Timestamp, "fffffffffff0bdc0");
-        round_trip("2000-01-01 01:00:00+01", TimestampTz, "0000000000000000");
+        round_trip("00:00:01.5", Time { precision: None }, "000000000016e360");
+        round_trip("2000-01-01 00:00:00.000001", Timestamp { precision: None }, "0000000000000001");
+        round_trip("1999-12-31 23:59:59", Timestamp { precision: None }, "fffffffffff0bdc0");
+        round_trip("2000-01-01 01:00:00+01", TimestampTz { precision: None }, "0000000000000000");
         round_trip("1 mon 2 days 00:00:01", Interval, "00000000000f42400000000200000001");
         round_trip("-1 years", Interval, "000000000000000000000000fffffff4");
         round_trip("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", Uuid, "a0eebc999c0b4ef8bb6d6bb9bd380a11");
@@ -466,9 +466,9 @@ mod tests {
             Text,
             Bytea,
             Date,
-            Time,
-            Timestamp,
-            TimestampTz,
+            Time { precision: None },
+            Timestamp { precision: None },
+            TimestampTz { precision: None },
             Interval,
             Jsonb,
             Uuid,
@@ -488,14 +488,14 @@ mod tests {
         assert!(matches!(decode_binary(b"{}", &Jsonb), Err(ParseError::BadBinary(_))));
         assert!(matches!(decode_binary(b"\x02{}", &Jsonb), Err(ParseError::BadBinary(_))));
         assert!(matches!(decode_binary(b"\x01{", &Jsonb), Err(ParseError::InvalidSyntax { .. })));
-        round_trip("infinity", Timestamp, "7fffffffffffffff");
-        round_trip("-infinity", TimestampTz, "8000000000000000");
+        round_trip("infinity", Timestamp { precision: None }, "7fffffffffffffff");
+        round_trip("-infinity", TimestampTz { precision: None }, "8000000000000000");
         round_trip("infinity", Date, "7fffffff");
         round_trip("-infinity", Date, "80000000");
-        assert!(decode_binary(&(i64::MAX - 1).to_be_bytes(), &Timestamp).is_err());
+        assert!(decode_binary(&(i64::MAX - 1).to_be_bytes(), &Timestamp { precision: None }).is_err());
         assert!(decode_binary(&(i32::MAX - 1).to_be_bytes(), &Date).is_err());
-        assert!(decode_binary(&USECS_PER_DAY.to_be_bytes(), &Time).is_err());
-        assert!(decode_binary(&(-1i64).to_be_bytes(), &Time).is_err());
+        assert!(decode_binary(&USECS_PER_DAY.to_be_bytes(), &Time { precision: None }).is_err());
+        assert!(decode_binary(&(-1i64).to_be_bytes(), &Time { precision: None }).is_err());
         assert_eq!(decode_binary(&[7], &Bool), Ok(Datum::Bool(true)));
         // Modifiers apply to decoded values.
         let ty = Varchar { max_length: Some(2) };
@@ -520,9 +520,9 @@ mod tests {
             Text,
             Bytea,
             Date,
-            Time,
-            Timestamp,
-            TimestampTz,
+            Time { precision: None },
+            Timestamp { precision: None },
+            TimestampTz { precision: None },
             Interval,
             Jsonb,
             Uuid,

@@ -41,6 +41,36 @@ pub fn infinite_timestamp(positive: bool) -> NaiveDateTime {
     }
 }
 
+/// Microseconds in one unit of the last of `p` fractional digits.
+fn fraction_unit(p: u8) -> i64 {
+    10i64.pow(6 - u32::from(p.min(6)))
+}
+
+/// `ts` with its fractional seconds rounded to `p` digits as PostgreSQL's `timestamp(p)`
+/// does: half away from zero, counting from PostgreSQL's epoch (2000-01-01), so a half
+/// second before 2000 rounds down. Infinities stay as they are.
+pub fn round_timestamp(ts: NaiveDateTime, p: u8) -> NaiveDateTime {
+    const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+    let unit = fraction_unit(p);
+    if unit == 1 || timestamp_infinity(&ts).is_some() {
+        return ts;
+    }
+    let micros = ts.and_utc().timestamp_micros() - PG_EPOCH_MICROS;
+    let rounded = if micros >= 0 { (micros + unit / 2) / unit * unit } else { -((-micros + unit / 2) / unit * unit) };
+    DateTime::from_timestamp_micros(rounded + PG_EPOCH_MICROS).map_or(ts, |t| t.naive_utc())
+}
+
+/// `t` with its fractional seconds rounded half up to `p` digits, as `time(p)` does
+/// (a value that would round up to 24:00:00, which Eddy cannot hold, is cut instead).
+pub fn round_time(t: NaiveTime, p: u8) -> NaiveTime {
+    let unit = fraction_unit(p);
+    let micros = i64::from(t.num_seconds_from_midnight()) * 1_000_000 + i64::from(t.nanosecond() / 1000);
+    let rounded = (micros + unit / 2) / unit * unit;
+    let rounded = if rounded >= 86_400_000_000 { micros / unit * unit } else { rounded };
+    let (secs, sub) = (rounded / 1_000_000, rounded % 1_000_000);
+    NaiveTime::from_num_seconds_from_midnight_opt(secs as u32, (sub * 1000) as u32).unwrap_or(t)
+}
+
 /// `Some(true)` for `infinity`, `Some(false)` for `-infinity`, `None` for a finite date.
 pub fn date_infinity(d: &NaiveDate) -> Option<bool> {
     if *d == NaiveDate::MAX {
