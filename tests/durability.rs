@@ -60,7 +60,9 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
              CREATE TABLE dropped (x int);
              INSERT INTO dropped VALUES (1);
              DROP TABLE dropped;
-             CREATE TABLE checked (a int CHECK (a > 0), b int, CONSTRAINT small CHECK (a + b < 10));",
+             CREATE TABLE checked (a int CHECK (a > 0), b int, CONSTRAINT small CHECK (a + b < 10));
+             COMMENT ON TABLE accounts IS 'who has what';
+             COMMENT ON COLUMN accounts.balance IS 'in euros';",
         )
         .await?;
     wait_for(&client, "SELECT n, s FROM counted", &vec![row(&["40", "820"])]).await?;
@@ -81,6 +83,8 @@ async fn catalog_tables_and_views_survive_kill_9() -> anyhow::Result<()> {
     assert_eq!(tables, vec![row(&["accounts"]), row(&["checked"])], "the dropped table stays dropped");
     assert_eq!(rows(&client, "SHOW INDEXES").await?, vec![row(&["accounts_owner", "accounts", "owner"])]);
     assert_eq!(rows(&client, "SHOW SECRETS").await?, vec![row(&["pw"])]);
+    let comments = "SELECT obj_description('accounts'::regclass), col_description('accounts'::regclass, 3)";
+    assert_eq!(rows(&client, comments).await?, vec![row(&["who has what", "in euros"])], "comments are kept");
     let connections = rows(&client, "SHOW CONNECTIONS").await?;
     assert_eq!(connections.len(), 1);
     assert_eq!(connections[0][0].as_deref(), Some("k"));

@@ -70,6 +70,35 @@ async fn subscribe_replays_to_what_select_saw_at_every_progress_point() -> anyho
     Ok(())
 }
 
+/// A TRUNCATE of several tables empties them at one timestamp: a view over both never
+/// shows one emptied and the other not.
+#[tokio::test(flavor = "multi_thread")]
+async fn truncating_several_tables_is_one_change() -> anyhow::Result<()> {
+    let server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+    let subscriber = server.connect().await?;
+    client
+        .batch_execute(
+            "CREATE TABLE ta (x int); CREATE TABLE tb (y int);
+             INSERT INTO ta VALUES (1), (2); INSERT INTO tb VALUES (3);
+             CREATE MATERIALIZED VIEW both_counts AS
+               SELECT a.n AS na, b.n AS nb FROM (SELECT count(*) AS n FROM ta) a, (SELECT count(*) AS n FROM tb) b;",
+        )
+        .await?;
+    let stream = subscriber.copy_out("COPY (SUBSCRIBE TO both_counts WITH (PROGRESS)) TO STDOUT").await?;
+    let mut stream = Box::pin(stream);
+    let mut replay = Replay::new(true);
+    let state = |na: &str, nb: &str| -> State { [(vec![Some(na.to_string()), Some(nb.to_string())], 1)].into() };
+    let (full, empty) = (state("2", "1"), state("0", "0"));
+    replay.read_until(&mut stream, |r| r.at_progress.last().is_some_and(|(_, s)| *s == full)).await?;
+    client.batch_execute("TRUNCATE ta, tb").await?;
+    replay.read_until(&mut stream, |r| r.at_progress.last().is_some_and(|(_, s)| *s == empty)).await?;
+    for (time, seen) in &replay.at_progress {
+        assert!(*seen == full || *seen == empty, "at {time} the view showed {seen:?}");
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn subscribe_without_snapshot_and_to_a_query() -> anyhow::Result<()> {
     let server = EddyProcess::start(1)?;

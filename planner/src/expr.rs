@@ -959,8 +959,9 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
             text @ Typed { ty: Some(ScalarType::Text), .. } => Ok(text),
             _ => Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ScalarType::Text), ScalarType::Text)),
         },
-        // Eddy keeps no comments, policies or statistics objects, and nothing is
-        // published: what psql and BI tools ask about them has no answer (NULL) or "no".
+        // Eddy keeps no policies or statistics objects, and nothing is published: what
+        // psql and BI tools ask about them has no answer (NULL) or "no". Comments are
+        // looked up in the select list (see `query::rewrite_definition_lookups`).
         "pg_get_expr"
         | "col_description"
         | "obj_description"

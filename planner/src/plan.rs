@@ -273,6 +273,13 @@ pub enum Plan {
         names: Vec<String>,
         if_exists: bool,
     },
+    /// `COMMENT ON TABLE | VIEW | MATERIALIZED VIEW | COLUMN ... IS 'text' | NULL`:
+    /// `column` 0 for the relation itself, else the column's number (from 1).
+    Comment {
+        id: GlobalId,
+        column: i32,
+        comment: Option<String>,
+    },
     /// Rows to add to a table: `rows` has exactly the table's columns, already typed.
     Insert {
         table: GlobalId,

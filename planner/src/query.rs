@@ -1104,10 +1104,12 @@ const SCALAR_SUBQUERY_TABLE: &str = "?subquery?";
 /// (see [`attach_scalar_subquery`]); returns the subqueries in order.
 /// `pg_get_indexdef(oid [, column, pretty])` and `pg_get_constraintdef(oid [, pretty])` in
 /// the select list (how psql's `\d` shows indexes and keys) become lookups in
-/// `eddy_catalog.definitions`: scalar subqueries correlated by the oid.
+/// `eddy_catalog.definitions`, `obj_description(oid [, catalog])` and
+/// `col_description(oid, column)` (psql's `\dt+` and `\d+`) lookups in `pg_description`:
+/// scalar subqueries correlated by the oid.
 fn rewrite_definition_lookups(select: &Select) -> Result<std::borrow::Cow<'_, Select>, PlanError> {
     use std::ops::ControlFlow;
-    const LOOKUPS: [&str; 2] = ["pg_get_indexdef", "pg_get_constraintdef"];
+    const LOOKUPS: [&str; 4] = ["pg_get_indexdef", "pg_get_constraintdef", "obj_description", "col_description"];
     let is_lookup = |e: &Expr| {
         ast::visit_expressions(e, |e| match e {
             Expr::Function(f) if LOOKUPS.contains(&object_name(&f.name).as_str()) => ControlFlow::Break(()),
@@ -1131,6 +1133,18 @@ fn rewrite_definition_lookups(select: &Select) -> Result<std::borrow::Cow<'_, Se
                 format!("definition_oid = ({oid}) AND definition_part = ({column})")
             }
             ("pg_get_constraintdef", [oid] | [oid, _]) => format!("definition_oid = ({oid}) AND definition_part = -1"),
+            ("obj_description", [oid] | [oid, _]) => {
+                return crate::parse_rewritten_expr(&format!(
+                    "(SELECT description FROM pg_catalog.pg_description WHERE objoid = ({oid}) AND objsubid = 0)"
+                ))
+                .map(Some)
+            }
+            ("col_description", [oid, column]) => {
+                return crate::parse_rewritten_expr(&format!(
+                "(SELECT description FROM pg_catalog.pg_description WHERE objoid = ({oid}) AND objsubid = ({column}))"
+            ))
+                .map(Some)
+            }
             _ => return Ok(None),
         };
         let sql = format!("(SELECT definition FROM eddy_catalog.definitions WHERE {part})");

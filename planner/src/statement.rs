@@ -83,6 +83,9 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
         Statement::AlterTable(alter) if alter.table_type.is_none() => crate::alter::plan_alter_table(qcx, alter),
         Statement::CreateView(cv) => plan_create_view(qcx, cv, stmt),
         Statement::CreateIndex(ci) => plan_create_index(qcx, ci),
+        Statement::Comment { object_type, object_name: name, comment, .. } => {
+            plan_comment(qcx, object_type, name, comment.clone())
+        }
         Statement::Drop { object_type: ObjectType::Index, if_exists, names, .. } => Ok(Plan::DropIndex {
             names: names.iter().map(|n| strip_public(object_name(n))).collect(),
             if_exists: *if_exists,
@@ -282,6 +285,53 @@ fn qualify_found_names(qcx: &QueryCtx, cv: &ast::CreateView) -> Option<ast::Crea
         std::ops::ControlFlow::Continue(())
     });
     changed.then_some(cv)
+}
+
+/// `COMMENT ON`: the relation (or column) it is about, checked to be of the kind named.
+fn plan_comment(
+    qcx: &QueryCtx,
+    object: &ast::CommentObject,
+    name: &ast::ObjectName,
+    comment: Option<String>,
+) -> Result<Plan, PlanError> {
+    use ast::CommentObject as O;
+    let full = object_name(name);
+    let (relation, column) = match object {
+        O::Column => match full.rsplit_once('.') {
+            Some((relation, column)) => (relation.to_string(), Some(column.to_string())),
+            None => return Err(PlanError::Syntax(format!("column name \"{full}\" must be qualified"))),
+        },
+        O::Table | O::View | O::MaterializedView => (full.clone(), None),
+        other => return Err(PlanError::Unsupported(format!("COMMENT ON {other}"))),
+    };
+    let relation = strip_public(relation);
+    let item = resolve_relation(qcx, &relation).ok_or_else(|| PlanError::UnknownRelation(relation.clone()))?;
+    let expected = match object {
+        O::Table => Some((ItemKind::Table, "a table")),
+        O::View => Some((ItemKind::View, "a view")),
+        O::MaterializedView => Some((ItemKind::MaterializedView, "a materialized view")),
+        _ => None,
+    };
+    if let Some((kind, what)) = expected {
+        // A source's tables are tables to PostgreSQL clients.
+        let same = item.kind == kind || (kind == ItemKind::Table && item.kind == ItemKind::Source);
+        if !same {
+            return Err(PlanError::WrongObjectType(format!("\"{relation}\" is not {what}")));
+        }
+    }
+    let column = match column {
+        None => 0,
+        Some(column) => {
+            let position = item
+                .desc
+                .columns()
+                .iter()
+                .position(|(n, _)| *n == column)
+                .ok_or_else(|| PlanError::UnknownColumn(format!("{column}\" of relation \"{relation}")))?;
+            position as i32 + 1
+        }
+    };
+    Ok(Plan::Comment { id: item.id, column, comment })
 }
 
 /// A new object's name must be in an existing schema (PostgreSQL's 3F000).

@@ -2,6 +2,8 @@
 //! NOT NULL), otherwise by filling a new table with the rewritten rows and putting it in
 //! the old one's place once its rows are durable.
 
+use std::collections::BTreeMap;
+
 use eddy_compute::Command;
 use eddy_expr::eval::Collection;
 use eddy_expr::RelationExpr;
@@ -54,7 +56,8 @@ impl Coordinator {
         }
         let keys = remap_keys(&entry.keys, &a.kept, &a.desc)?;
         let checks = remap_checks(&entry.checks, &entry.item.desc, &a.kept, &a.desc)?;
-        let constraints = Constraints { keys, checks };
+        let comments = remap_comments(&entry.comments, &a.kept);
+        let attached = Attached { keys, checks, comments };
         let has_indexes = self.indexes.values().any(|i| i.on == a.table);
         match a.rows {
             None => {
@@ -64,7 +67,7 @@ impl Coordinator {
                         self.evaluate_now(session, &RelationExpr::get(a.table, old_name.clone(), a.desc.arity()))?;
                     check_not_null(&rows, &a.desc, &tightened, &old_name)?;
                 }
-                self.replace_definition(a.table, a.name, a.desc, a.defaults, constraints);
+                self.replace_definition(a.table, a.name, a.desc, a.defaults, attached);
             }
             Some(_) if has_indexes => {
                 return Err(PlanError::Unsupported(format!(
@@ -76,7 +79,7 @@ impl Coordinator {
                 let rows = self.evaluate_now(session, &expr)?;
                 let not_null: Vec<usize> = (0..a.desc.arity()).filter(|&c| !a.desc.columns()[c].1.nullable).collect();
                 check_not_null(&rows, &a.desc, &not_null, &old_name)?;
-                self.rebuild(session, a.table, a.name, a.desc, a.defaults, constraints, rows)?;
+                self.rebuild(session, a.table, a.name, a.desc, a.defaults, attached, rows)?;
             }
         }
         Ok(command("ALTER TABLE"))
@@ -97,17 +100,18 @@ impl Coordinator {
         name: String,
         desc: RelationDesc,
         defaults: Vec<Option<String>>,
-        constraints: Constraints,
+        attached: Attached,
     ) {
         let Some(entry) = self.entries.get_mut(&id) else { return };
         self.names.remove(&entry.item.name);
         self.names.insert(name.clone(), id);
-        entry.create_sql = create_table_sql(&name, &desc, &defaults, &constraints.keys, &constraints.checks);
+        entry.create_sql = create_table_sql(&name, &desc, &defaults, &attached.keys, &attached.checks);
         entry.item.name = name;
         entry.item.desc = desc;
         entry.item.defaults = defaults;
-        entry.keys = constraints.keys;
-        entry.checks = constraints.checks;
+        entry.keys = attached.keys;
+        entry.checks = attached.checks;
+        entry.comments = attached.comments;
     }
 
     /// Fills a new table with `rows`, waits until they are durable, then drops the old
@@ -121,14 +125,14 @@ impl Coordinator {
         name: String,
         desc: RelationDesc,
         defaults: Vec<Option<String>>,
-        constraints: Constraints,
+        attached: Attached,
         rows: Collection,
     ) -> Result<(), AdapterError> {
         let id = self.allocate_id();
         let temporary = format!("{name}_rebuilt_{id}");
         self.compute.send(Command::CreateTable { id });
         self.insert_entry(id, temporary.clone(), ItemKind::Table, desc.clone(), None, String::new(), vec![]);
-        self.replace_definition(id, temporary, desc.clone(), defaults.clone(), constraints.clone());
+        self.replace_definition(id, temporary, desc.clone(), defaults.clone(), attached.clone());
         // The new table (and the id it took) is in the stored catalog before its rows.
         let filled = self.persist_catalog().and_then(|()| {
             self.write(session, id, rows)?;
@@ -141,7 +145,7 @@ impl Coordinator {
         }
         session.unsynced.retain(|(table, _)| *table != id);
         self.drop_ids(&[old]);
-        self.replace_definition(id, name, desc, defaults, constraints);
+        self.replace_definition(id, name, desc, defaults, attached);
         Ok(())
     }
 }
@@ -165,11 +169,26 @@ fn remap_keys(keys: &[UniqueKey], kept: &[Option<usize>], desc: &RelationDesc) -
     Ok(out)
 }
 
-/// A table's constraints, as an alteration leaves them.
+/// What belongs to a table besides its columns, as an alteration leaves it.
 #[derive(Clone)]
-struct Constraints {
+struct Attached {
     keys: Vec<UniqueKey>,
     checks: Vec<CheckConstraint>,
+    /// `COMMENT ON` the table (0) and its columns (1, 2, ...).
+    comments: BTreeMap<i32, String>,
+}
+
+/// The table's comments over its new columns: a dropped column's goes with it.
+fn remap_comments(comments: &BTreeMap<i32, String>, kept: &[Option<usize>]) -> BTreeMap<i32, String> {
+    (comments.iter())
+        .filter_map(|(&column, text)| {
+            if column == 0 {
+                return Some((0, text.clone()));
+            }
+            let new = kept.iter().position(|k| *k == Some(column as usize - 1))?;
+            Some((new as i32 + 1, text.clone()))
+        })
+        .collect()
 }
 
 /// The table's CHECK constraints over its new columns. One reading a dropped column goes

@@ -39,6 +39,8 @@ pub struct CatalogEntry {
     pub keys: Vec<UniqueKey>,
     /// Tables only: CHECK constraints, checked on every row written.
     pub checks: Vec<CheckConstraint>,
+    /// `COMMENT ON` the relation (0) and its columns (1, 2, ...).
+    pub comments: BTreeMap<i32, String>,
     /// Materialized views only: what the dataflow computes, for reads that must see a
     /// transaction's uncommitted writes (the dataflow has not seen them).
     pub definition: Option<RelationExpr>,
@@ -203,6 +205,7 @@ impl Catalog for Coordinator {
                 desc: &e.item.desc,
                 keys: &e.keys,
                 checks: &e.checks,
+                comments: &e.comments,
                 index_of: None,
                 create_sql: &e.create_sql,
                 defaults: &e.item.defaults,
@@ -229,6 +232,7 @@ impl Catalog for Coordinator {
                 desc,
                 keys: &[],
                 checks: &[],
+                comments: &system_tables::NO_COMMENTS,
                 index_of: Some((i.on, &i.columns)),
                 create_sql: "",
                 defaults: &[],
@@ -404,6 +408,17 @@ impl Coordinator {
             }
             Plan::CreateSchema { name, if_not_exists } => self.create_schema(name, if_not_exists),
             Plan::DropSchema { names, if_exists, cascade } => self.drop_schemas(names, if_exists, cascade),
+            Plan::Comment { id, column, comment } => {
+                let entry = self
+                    .entries
+                    .get_mut(&id)
+                    .ok_or_else(|| AdapterError::Internal("commented object vanished".into()))?;
+                match comment {
+                    Some(text) => entry.comments.insert(column, text),
+                    None => entry.comments.remove(&column),
+                };
+                Ok(command("COMMENT"))
+            }
             Plan::DropIndex { names, if_exists } => {
                 for name in &names {
                     if !self.indexes.contains_key(name) && !if_exists {
@@ -451,10 +466,14 @@ impl Coordinator {
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "UPDATE".into(), rows: Some(count as usize) }))
             }
             Plan::Truncate { tables } => {
+                // Every table empties at the same timestamp.
+                let mut writes = Vec::new();
                 for (table, rows) in tables {
+                    self.check_loaded(table)?;
                     let changes = self.evaluate_now(session, &rows)?.into_iter().map(|(r, d)| (r, -d)).collect();
-                    self.write(session, table, changes)?;
+                    writes.push((table, changes));
                 }
+                self.stage_writes(session, writes);
                 Ok(command("TRUNCATE TABLE"))
             }
             Plan::Delete { table, selection, returning } => {
@@ -576,6 +595,7 @@ impl Coordinator {
                 depends_on,
                 keys: vec![],
                 checks: vec![],
+                comments: BTreeMap::new(),
                 definition: None,
                 target: None,
                 refresh: None,
@@ -1064,12 +1084,18 @@ impl Coordinator {
     ) -> Result<(), AdapterError> {
         self.check_loaded(table)?;
         self.check_unique(table, &changes, &session.pending_writes)?;
-        if session.in_transaction {
-            session.pending_writes.push((table, changes));
-        } else {
-            self.commit_table_writes(session, &[(table, changes)]);
-        }
+        self.stage_writes(session, vec![(table, changes)]);
         Ok(())
+    }
+
+    /// Applies checked writes now, at one timestamp, or at COMMIT inside a transaction
+    /// block.
+    fn stage_writes(&mut self, session: &mut Session, writes: Vec<(GlobalId, Collection)>) {
+        if session.in_transaction {
+            session.pending_writes.extend(writes);
+        } else {
+            self.commit_table_writes(session, &writes);
+        }
     }
 
     /// Applies a session's table writes in compute at one timestamp and queues them to

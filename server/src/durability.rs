@@ -66,6 +66,7 @@ pub(crate) fn changes_catalog(plan: &Plan) -> bool {
             | Plan::DropOther { .. }
             | Plan::AlterRefresh { .. }
             | Plan::AlterTable { .. }
+            | Plan::Comment { .. }
             | Plan::CreateSchema { .. }
             | Plan::DropSchema { .. }
     )
@@ -82,15 +83,17 @@ impl Coordinator {
             }
             // The target lag is in the CREATE statement (ALTER rewrites it); 0: no lag here.
             let refresh = e.target.map(|_| (0, e.suspended));
-            records
-                .insert(id, CatalogRecord { id, name: e.item.name.clone(), create_sql: e.create_sql.clone(), refresh });
+            let comments = e.comments.iter().map(|(&c, text)| (c, text.clone())).collect();
+            let record =
+                CatalogRecord { id, name: e.item.name.clone(), create_sql: e.create_sql.clone(), refresh, comments };
+            records.insert(id, record);
         }
         for (name, &id) in &self.schemas {
             let create_sql = format!("CREATE SCHEMA {}", eddy_planner::quote_ident(name));
-            records.insert(id, CatalogRecord { id, name: name.clone(), create_sql, refresh: None });
+            records.insert(id, CatalogRecord { id, name: name.clone(), create_sql, refresh: None, comments: vec![] });
         }
         for (name, id, sql) in self.index_statements().into_iter().chain(self.sources.statements()) {
-            records.insert(id, CatalogRecord { id, name, create_sql: sql, refresh: None });
+            records.insert(id, CatalogRecord { id, name, create_sql: sql, refresh: None, comments: vec![] });
         }
         records
     }
@@ -308,6 +311,9 @@ impl Coordinator {
         self.execute(session, plan).map_err(fail)?;
         if let Some((every, suspended)) = record.refresh {
             self.restore_refresh(record.id, every, suspended);
+        }
+        if let Some(entry) = self.entries.get_mut(&record.id) {
+            entry.comments = record.comments.iter().cloned().collect();
         }
         Ok(())
     }

@@ -33,6 +33,22 @@ const SYSTEM_ID_BASE: GlobalId = u64::MAX - 16;
 /// Ids of the pg_catalog / information_schema tables beyond the first three.
 const CATALOG_TABLE_ID_BASE: GlobalId = u64::MAX - 1024;
 
+/// What a relation without comments has.
+pub static NO_COMMENTS: BTreeMap<i32, String> = BTreeMap::new();
+
+/// `COMMENT ON` relations (`objsubid` 0) and their columns (`objsubid` n), which
+/// `obj_description` and `col_description` read (see the planner's lookups).
+fn pg_description(relations: &[Listed]) -> Builder {
+    const PG_CLASS_OID: i64 = 1259;
+    let mut b = Builder::new(&[("objoid", I8), ("classoid", I8), ("objsubid", I4), ("description", T)]);
+    for r in relations {
+        for (&column, text) in r.comments {
+            b.row(vec![oid(r.id), int(PG_CLASS_OID), int4(column), self::text(text)]);
+        }
+    }
+    b
+}
+
 /// A relation to list.
 #[derive(Clone)]
 pub struct Listed<'a> {
@@ -44,6 +60,8 @@ pub struct Listed<'a> {
     pub keys: &'a [UniqueKey],
     /// Tables: their CHECK constraints.
     pub checks: &'a [CheckConstraint],
+    /// `COMMENT ON` the relation (0) and its columns (1, 2, ...).
+    pub comments: &'a BTreeMap<i32, String>,
     /// Indexes: the indexed relation and the indexed columns' positions in it.
     pub index_of: Option<(GlobalId, &'a [usize])>,
     /// Views: the statement that created them.
@@ -153,6 +171,7 @@ pub fn resolve<'a>(
         desc,
         keys: &[],
         checks: &[],
+        comments: &NO_COMMENTS,
         index_of: Some((table.id, columns)),
         create_sql: "",
         defaults: &[],
@@ -179,9 +198,7 @@ pub fn resolve<'a>(
                 "pg_database" => (7, pg_database()),
                 "pg_roles" | "pg_authid" => (8, pg_roles()),
                 "pg_user" => (9, pg_user()),
-                "pg_description" => {
-                    (10, Builder::new(&[("objoid", I8), ("classoid", I8), ("objsubid", I4), ("description", T)]))
-                }
+                "pg_description" => (10, pg_description(&relations)),
                 "pg_tables" => (11, pg_tables(&relations)),
                 // Eddy has no row security policies, extended statistics, publications,
                 // sequences, enums or role memberships: these are empty, so that the queries of psql's
@@ -1262,6 +1279,7 @@ mod tests {
             desc,
             keys: &[],
             checks: &[],
+            comments: &NO_COMMENTS,
             index_of: None,
             create_sql: "",
             defaults: &[],

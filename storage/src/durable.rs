@@ -86,6 +86,9 @@ pub struct CatalogRecord {
     /// suspended). `None` means as created.
     #[serde(default)]
     pub refresh: Option<(u64, bool)>,
+    /// `COMMENT ON` the object (column 0) and its columns (1, 2, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<(i32, String)>,
 }
 
 /// Packed rows with their counts, shared between a write set and its writer.
@@ -1274,6 +1277,7 @@ mod tests {
             name: format!("t{id}"),
             create_sql: format!("CREATE TABLE t{id} (a int)"),
             refresh: None,
+            comments: if id == 5 { vec![] } else { vec![(0, "a table".into()), (1, "its column".into())] },
         };
         let mut w = WriteSet { catalog_put: vec![record(5), record(2)], ..WriteSet::default() };
         w.upsert.push((3, b"k1".to_vec(), Some((0, row(1, "v")))));
