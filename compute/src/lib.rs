@@ -209,8 +209,10 @@ fn exert_while_merging(layers: &[(usize, usize, usize)]) -> Option<usize> {
 }
 
 impl Compute {
-    /// Starts `workers` timely worker threads in this process.
-    pub fn start(workers: usize) -> Result<Compute, String> {
+    /// Starts `workers` timely worker threads in this process. Each calls `housekeeping`
+    /// about once a second on its own thread (the server returns the thread's freed
+    /// memory to the OS there; compute does not know the allocator).
+    pub fn start(workers: usize, housekeeping: fn()) -> Result<Compute, String> {
         let workers = workers.max(1);
         let (senders, receivers): (Vec<Sender<Command>>, Vec<Receiver<Command>>) =
             (0..workers).map(|_| crossbeam_channel::unbounded()).unzip();
@@ -225,7 +227,7 @@ impl Compute {
         let guards = timely::execute(config, move |worker| {
             let rx = receivers.lock().ok().and_then(|mut r| r[worker.index()].take());
             if let Some(rx) = rx {
-                worker::run(worker, rx);
+                worker::run(worker, rx, housekeeping);
             }
         })?;
         let handle = std::thread::spawn(move || {

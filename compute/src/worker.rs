@@ -59,7 +59,10 @@ struct State {
     now: Timestamp,
 }
 
-pub fn run(worker: &mut Worker, rx: Receiver<Command>) {
+/// How often a worker runs the housekeeping hook it was started with.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
+
+pub fn run(worker: &mut Worker, rx: Receiver<Command>, housekeeping: fn()) {
     let mut state = State {
         index: worker.index(),
         collections: BTreeMap::new(),
@@ -67,6 +70,7 @@ pub fn run(worker: &mut Worker, rx: Receiver<Command>) {
         pending: Vec::new(),
         now: 0,
     };
+    let mut last_housekeeping = std::time::Instant::now();
     loop {
         loop {
             match rx.try_recv() {
@@ -78,6 +82,10 @@ pub fn run(worker: &mut Worker, rx: Receiver<Command>) {
         worker.step_or_park(Some(Duration::from_millis(1)));
         state.answer_ready_peeks();
         state.report_subscriptions(worker);
+        if last_housekeeping.elapsed() >= HOUSEKEEPING_INTERVAL {
+            housekeeping();
+            last_housekeeping = std::time::Instant::now();
+        }
     }
 }
 

@@ -258,7 +258,7 @@ fn change() -> impl Strategy<Value = Change> {
 }
 
 fn run(workers: usize, batches: Vec<Vec<Change>>) {
-    let compute = Compute::start(workers).expect("compute starts");
+    let compute = Compute::start(workers, || {}).expect("compute starts");
     let mut time: Timestamp = 1;
     compute.send(Command::AdvanceTime { time });
     compute.send(Command::CreateTable { id: LEFT });

@@ -87,8 +87,8 @@ fn run() -> anyhow::Result<()> {
     } else {
         eddy_storage::durable::Store::open(&args.data_dir)?
     };
-    let compute =
-        eddy_compute::Compute::start(workers).map_err(|e| anyhow::anyhow!("starting compute workers: {e}"))?;
+    let compute = eddy_compute::Compute::start(workers, return_freed_memory)
+        .map_err(|e| anyhow::anyhow!("starting compute workers: {e}"))?;
     let coord = Arc::new(Mutex::new(coordinator::Coordinator::new(compute, store)));
     sources::attach(&coord);
     {
@@ -163,4 +163,15 @@ async fn serve(listen: String, workers: usize, coord: Arc<Mutex<coordinator::Coo
             }
         }
     }
+}
+
+/// mimalloc hands memory freed on a thread back to the OS only from inside that thread's
+/// later allocations, so a worker that goes quiet after a bulk load kept the load's peak
+/// resident (a fifth more RSS per row once settled). Workers call this about once a
+/// second; memory free for longer than mimalloc's purge delay is returned, without the
+/// cost of purging eagerly on every free (a purge delay of 10 ms cost 30% of the load
+/// rate).
+fn return_freed_memory() {
+    // SAFETY: mi_collect takes no pointers; any thread may call it at any time.
+    unsafe { libmimalloc_sys::mi_collect(false) };
 }
