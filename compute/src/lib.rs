@@ -185,6 +185,9 @@ pub fn pack_updates(updates: &[(Row, Diff)]) -> Vec<(PackedRow, Diff)> {
 /// Handle to the running workers.
 pub struct Compute {
     senders: Vec<Sender<Command>>,
+    /// The worker threads, woken after each command: an idle worker parks for up to a
+    /// millisecond and would otherwise notice a command only then.
+    threads: Vec<std::thread::Thread>,
     guards: Option<JoinHandle<()>>,
     next_subscription: u64,
 }
@@ -224,16 +227,28 @@ impl Compute {
         // output in memory, and reads walk more batches.
         let exert: differential_dataflow::trace::ExertionLogic = std::sync::Arc::new(exert_while_merging);
         config.worker.set("differential/default_exert_logic".to_string(), exert);
+        let (thread_tx, thread_rx) = std::sync::mpsc::channel();
         let guards = timely::execute(config, move |worker| {
             let rx = receivers.lock().ok().and_then(|mut r| r[worker.index()].take());
+            let _ = thread_tx.send((worker.index(), std::thread::current()));
             if let Some(rx) = rx {
                 worker::run(worker, rx, housekeeping);
             }
         })?;
+        let mut threads: Vec<(usize, std::thread::Thread)> = thread_rx.iter().take(workers).collect();
+        if threads.len() < workers {
+            return Err("a compute worker exited while starting".to_string());
+        }
+        threads.sort_by_key(|(index, _)| *index);
         let handle = std::thread::spawn(move || {
             drop(guards.join());
         });
-        Ok(Compute { senders, guards: Some(handle), next_subscription: 1 })
+        Ok(Compute {
+            senders,
+            threads: threads.into_iter().map(|(_, t)| t).collect(),
+            guards: Some(handle),
+            next_subscription: 1,
+        })
     }
 
     pub fn workers(&self) -> usize {
@@ -242,9 +257,10 @@ impl Compute {
 
     /// Sends `command` to every worker.
     pub fn send(&self, command: Command) {
-        for s in &self.senders {
+        for (s, thread) in self.senders.iter().zip(&self.threads) {
             // A worker that has exited only does so at shutdown; nothing to tell it then.
             let _ = s.send(command.clone());
+            thread.unpark();
         }
     }
 
@@ -252,10 +268,11 @@ impl Compute {
     /// every worker shares the work of feeding them in (none is cloned).
     pub fn update(&self, id: GlobalId, mut updates: Vec<(PackedRow, Diff)>, time: Timestamp) {
         let share = updates.len().div_ceil(self.workers());
-        for sender in self.senders.iter().rev() {
+        for (sender, thread) in self.senders.iter().zip(&self.threads).rev() {
             let mine = updates.split_off(updates.len().saturating_sub(share));
             if !mine.is_empty() {
                 let _ = sender.send(Command::Update { id, updates: mine, time });
+                thread.unpark();
             }
         }
     }

@@ -331,7 +331,7 @@ fn read_at(c: &mut Maintained, time: Timestamp, pipeline: &Pipeline, ranges: &[K
             cursor.step_key(&storage);
         }
     }
-    Ok(out)
+    Ok(pipeline.finish(out)?)
 }
 
 /// What this worker's share of `trace` holds in memory.

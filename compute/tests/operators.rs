@@ -338,7 +338,7 @@ fn check_keyed_reads(compute: &Compute, contents: &BTreeMap<GlobalId, Collection
     // Several point ranges in one read (how unique-key checks look rows up).
     let point = |v: i64| KeyRange { prefix: vec![Datum::Int64(v)], lower: None, upper: None };
     let ranges = vec![point(0), point(2), point(3)];
-    let pipeline = Pipeline { ops: vec![RowOp::Project(vec![0, 3])] };
+    let pipeline = Pipeline { ops: vec![RowOp::Project(vec![0, 3])], reduce: None };
     let actual = compute.peek(LEFT, time, pipeline, ranges).map(consolidate).expect("peek");
     let wanted = left()
         .filter(vec![ScalarExpr::Or(vec![cmp(Func::Eq, 0, 0), cmp(Func::Eq, 0, 2), cmp(Func::Eq, 0, 3)])])

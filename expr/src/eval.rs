@@ -34,18 +34,14 @@ pub fn evaluate(
     expr: &RelationExpr,
     input: &dyn Fn(GlobalId) -> Result<Collection, EvalError>,
 ) -> Result<Collection, EvalError> {
-    evaluate_pushdown(expr, &|id, pipeline| {
-        let mut out = Vec::new();
-        for (row, diff) in input(id)? {
-            out.extend(pipeline.apply(&row)?.map(|r| (r, diff)));
-        }
-        Ok(out)
-    })
+    evaluate_pushdown(expr, &|id, pipeline| pipeline.run(input(id)?))
 }
 
 /// Evaluates `expr`, handing each `Get` and the per-row steps above it to `input`, which
 /// returns the rows that come out of the pipeline, in any order (a row may come back
-/// several times only if the pipeline projects).
+/// several times only if the pipeline projects). A `Reduce` directly above such steps
+/// hands its first half to `input` too ([`Pipeline::split_reduce`]), which then returns
+/// partial aggregates.
 pub fn evaluate_pushdown(
     expr: &RelationExpr,
     input: &dyn Fn(GlobalId, &Pipeline) -> Result<Collection, EvalError>,
@@ -81,6 +77,9 @@ impl<'a> Evaluator<'a> {
     pub fn eval(&self, expr: &RelationExpr) -> Result<Collection, EvalError> {
         if (self.cancelled)() {
             return Err(EvalError::Canceled);
+        }
+        if let Some((id, pipeline)) = Pipeline::split_reduce(expr) {
+            return pipeline.combine((self.input)(id, &pipeline)?);
         }
         if let Some((id, pipeline)) = Pipeline::split(expr) {
             let rows = (self.input)(id, &pipeline)?;
@@ -243,7 +242,7 @@ impl<'a> Evaluator<'a> {
 /// per-row steps above it. Reading them first lets a caller take its snapshot of every
 /// input at once and evaluate the rest later, elsewhere ([`evaluate_prefetched`]).
 pub fn pushdown_reads(expr: &RelationExpr, out: &mut Vec<(GlobalId, Pipeline)>) {
-    if let Some(read) = Pipeline::split(expr) {
+    if let Some(read) = Pipeline::split_reduce(expr).or_else(|| Pipeline::split(expr)) {
         out.push(read);
     } else if let RelationExpr::Get { id, .. } = expr {
         out.push((*id, Pipeline::default()));
@@ -311,7 +310,7 @@ pub fn eval_key(row: &[Datum], key: &[ScalarExpr]) -> Result<Row, EvalError> {
 }
 
 /// The rows grouped by their SQL-normalized `key` columns (the map's keys).
-fn partitions(rows: Collection, key: &[usize]) -> BTreeMap<Row, Vec<(Row, Diff)>> {
+pub(crate) fn partitions(rows: Collection, key: &[usize]) -> BTreeMap<Row, Vec<(Row, Diff)>> {
     let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
     for (row, diff) in rows {
         groups.entry(row.project(key).sql_normalized()).or_default().push((row, diff));

@@ -4,10 +4,11 @@
 //! copying a whole collection out and filtering it afterwards, and uses [`KeyRange`] to
 //! seek straight to the rows an equality or range predicate on leading columns selects.
 
-use eddy_repr::{Datum, GlobalId, Row, ScalarType};
+use eddy_repr::{Datum, Diff, GlobalId, Row, ScalarType};
 use serde::{Deserialize, Serialize};
 
 use crate::eval::{map_row, passes};
+use crate::partial::PartialReduce;
 use crate::{EvalError, Func, RelationExpr, ScalarExpr};
 
 /// One per-row step.
@@ -18,10 +19,15 @@ pub enum RowOp {
     Project(Vec<usize>),
 }
 
-/// Steps applied to each row of a collection, innermost first. Empty: the rows as stored.
+/// Steps applied to each row of a collection, innermost first, then optionally the first
+/// half of an aggregation. Empty: the rows as stored.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Pipeline {
     pub ops: Vec<RowOp>,
+    /// Folds the rows that come out of `ops` into partial aggregates
+    /// ([`PartialReduce::partials`]); the evaluator combines every reader's.
+    #[serde(default)]
+    pub reduce: Option<PartialReduce>,
 }
 
 impl Pipeline {
@@ -34,7 +40,7 @@ impl Pipeline {
             match node {
                 RelationExpr::Get { id, .. } => {
                     ops.reverse();
-                    return Some((*id, Pipeline { ops }));
+                    return Some((*id, Pipeline { ops, reduce: None }));
                 }
                 RelationExpr::Filter { input, predicates } => {
                     ops.push(RowOp::Filter(predicates.clone()));
@@ -50,6 +56,45 @@ impl Pipeline {
                 }
                 _ => return None,
             }
+        }
+    }
+
+    /// [`Pipeline::split`] of a `Reduce`'s input, with the `Reduce`'s first half added, if
+    /// `expr` is such a `Reduce` and its aggregates can be split.
+    pub fn split_reduce(expr: &RelationExpr) -> Option<(GlobalId, Pipeline)> {
+        let RelationExpr::Reduce { input, group_key, aggregates } = expr else { return None };
+        let reduce = PartialReduce::new(group_key, aggregates)?;
+        let (id, pipeline) = Pipeline::split(input)?;
+        Some((id, Pipeline { reduce: Some(reduce), ..pipeline }))
+    }
+
+    /// Runs the whole pipeline over `rows` (a collection: no retractions).
+    pub fn run<R: std::borrow::Borrow<Row>>(
+        &self,
+        rows: impl IntoIterator<Item = (R, Diff)>,
+    ) -> Result<Vec<(Row, Diff)>, EvalError> {
+        let mut out = Vec::new();
+        for (row, diff) in rows {
+            out.extend(self.apply(row.borrow())?.map(|r| (r, diff)));
+        }
+        self.finish(out)
+    }
+
+    /// The rows [`Pipeline::apply`] let through, folded into partial aggregates if the
+    /// pipeline ends in one.
+    pub fn finish(&self, rows: Vec<(Row, Diff)>) -> Result<Vec<(Row, Diff)>, EvalError> {
+        match &self.reduce {
+            Some(reduce) => reduce.partials(rows),
+            None => Ok(rows),
+        }
+    }
+
+    /// The result of a pipeline ending in a partial aggregation from every reader's
+    /// [`Pipeline::finish`]; other pipelines' rows as they are.
+    pub fn combine(&self, rows: Vec<(Row, Diff)>) -> Result<Vec<(Row, Diff)>, EvalError> {
+        match &self.reduce {
+            Some(reduce) => reduce.combine(rows),
+            None => Ok(rows),
         }
     }
 
@@ -72,7 +117,7 @@ impl Pipeline {
         }
         ops.push(RowOp::Project(stored_position));
         ops.extend(rest.cloned());
-        Pipeline { ops }
+        Pipeline { ops, reduce: self.reduce.clone() }
     }
 
     /// True if a step drops columns, so that distinct rows may become equal.
@@ -80,7 +125,7 @@ impl Pipeline {
         self.ops.iter().any(|op| matches!(op, RowOp::Project(_)))
     }
 
-    /// The row `row` becomes, or `None` if a filter drops it.
+    /// The row `row` becomes, or `None` if a filter drops it (the per-row steps only).
     pub fn apply(&self, row: &Row) -> Result<Option<Row>, EvalError> {
         let mut owned: Option<Row> = None;
         for op in &self.ops {

@@ -839,10 +839,16 @@ impl Coordinator {
         let mut reads = Vec::new();
         eval::pushdown_reads(&q.expr, &mut reads);
         let cancelled = || session.cancel.is_requested();
-        let inputs = reads
-            .iter()
-            .map(|(id, pipeline)| self.read_input(*id, pipeline, &session.pending_writes, &cancelled))
-            .collect::<Result<_, _>>()?;
+        // A global aggregate's plan reads its input twice (for its row and for the default
+        // row over no input): the same read is made once.
+        let mut inputs: Vec<Collection> = Vec::with_capacity(reads.len());
+        for (i, (id, pipeline)) in reads.iter().enumerate() {
+            let rows = match reads[..i].iter().position(|earlier| *earlier == reads[i]) {
+                Some(earlier) => inputs[earlier].clone(),
+                None => self.read_input(*id, pipeline, &session.pending_writes, &cancelled)?,
+            };
+            inputs.push(rows);
+        }
         Ok(PreparedSelect {
             desc: q.desc.clone(),
             finishing: q.finishing.clone(),
@@ -878,11 +884,7 @@ impl Coordinator {
                     eval::consolidate(rows)
                 }
             };
-            let mut out = Vec::new();
-            for (row, diff) in contents {
-                out.extend(pipeline.apply(&row)?.map(|r| (r, diff)));
-            }
-            return Ok(out);
+            return pipeline.run(contents);
         }
         if let Some(rows) = self.read_stored_output(id, pipeline) {
             return rows;
@@ -1001,7 +1003,7 @@ impl Coordinator {
             } else {
                 vec![KeyRange::default()]
             };
-            let pipeline = Pipeline { ops: vec![RowOp::Project(key.columns.clone())] };
+            let pipeline = Pipeline { ops: vec![RowOp::Project(key.columns.clone())], reduce: None };
             let mut counts: HashMap<Row, Diff> = HashMap::new();
             for (k, diff) in self.compute.peek(table, self.last_write, pipeline, ranges).map_err(peek_error)? {
                 let k = k.sql_normalized();

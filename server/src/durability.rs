@@ -282,7 +282,7 @@ impl Coordinator {
             (Err(e), _) => Err(eddy_expr::EvalError::Internal(e.to_string())),
             (_, Some(e)) => Err(e),
             // Stored as a log: a row may come more than once, and retracted.
-            _ => Ok(eddy_expr::eval::consolidate(rows)),
+            _ => pipeline.finish(eddy_expr::eval::consolidate(rows)),
         })
     }
 

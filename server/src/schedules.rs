@@ -70,11 +70,7 @@ impl FullRefreshJob {
         let read = |input: GlobalId, pipeline: &Pipeline| -> Result<Collection, EvalError> {
             let rows =
                 contents.get(&input).ok_or_else(|| EvalError::Internal(format!("input {input} was not read")))?;
-            let mut out = Vec::new();
-            for (row, diff) in rows {
-                out.extend(pipeline.apply(row)?.map(|r| (r, *diff)));
-            }
-            Ok(out)
+            pipeline.run(rows.iter().map(|(row, diff)| (row, *diff)))
         };
         eval::evaluate_pushdown(&self.definition, &read)
     }
