@@ -9,6 +9,7 @@
 
 mod alter;
 mod array_subquery;
+mod bulk_insert;
 pub mod catalog;
 mod correlated;
 pub mod ddl;
@@ -59,6 +60,14 @@ pub enum Statement {
 
 /// Parses SQL text into statements. An empty or comment-only string yields no statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, PlanError> {
+    match bulk_insert::parse(sql) {
+        Some(insert) => Ok(vec![insert]),
+        None => parse_in_full(sql),
+    }
+}
+
+/// [`parse`] through sqlparser, whatever the statement.
+fn parse_in_full(sql: &str) -> Result<Vec<Statement>, PlanError> {
     let syntax = |e: sqlparser::parser::ParserError| PlanError::Syntax(e.to_string());
     let dialect = PostgreSqlDialect {};
     let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokenize(&dialect, sql)?);

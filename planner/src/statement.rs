@@ -904,18 +904,22 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
             ((0..arity).collect(), std::borrow::Cow::Owned(query))
         }
     };
-    // `DEFAULT` in a VALUES row: that column's default expression.
-    let mut source = source.into_owned();
-    if let ast::SetExpr::Values(values) = source.body.as_mut() {
-        for row in &mut values.rows {
-            for (value, &target) in row.iter_mut().zip(&targets) {
-                if is_default_keyword(value) {
-                    *value = default_or_null(target);
+    // `DEFAULT` in a VALUES row: that column's default expression. (Copying a bulk INSERT's
+    // rows only when one says DEFAULT.)
+    let mut source = source;
+    let says_default = |v: &ast::Values| v.rows.iter().any(|row| row.iter().any(is_default_keyword));
+    if matches!(&*source.body, ast::SetExpr::Values(v) if says_default(v)) {
+        if let ast::SetExpr::Values(values) = source.to_mut().body.as_mut() {
+            for row in &mut values.rows {
+                for (value, &target) in row.iter_mut().zip(&targets) {
+                    if is_default_keyword(value) {
+                        *value = default_or_null(target);
+                    }
                 }
             }
         }
     }
-    let source = &source;
+    let source = &*source;
     let planned = match (&*source.body, source.order_by.is_none() && source.limit_clause.is_none()) {
         (ast::SetExpr::Values(values), true) => {
             let target_columns: Vec<(String, ScalarType)> = targets
