@@ -94,6 +94,8 @@ pub struct EddyFigures {
     pub batches: Vec<BatchFigure>,
     /// From sending a 1k-row INSERT until the view showed it.
     pub latency: Vec<Duration>,
+    /// The part of each `latency` until the INSERT returned.
+    pub latency_insert: Vec<Duration>,
     pub idle_rss: u64,
     pub rss_after_load: u64,
     /// RSS once it stopped falling after the load (merges done, freed memory returned).
@@ -298,7 +300,7 @@ async fn run_on(
 
     // Latency: a 1k-row INSERT, then poll one key it changed until the view shows it.
     let mut perf = Perf::start(cfg.perf_dir.as_deref(), pid, &format!("{}-latency", view.name()));
-    let mut latency = Vec::new();
+    let (mut latency, mut latency_insert) = (Vec::new(), Vec::new());
     for (i, ids) in workload.latency.iter().take(latency_iters).enumerate() {
         let insert = data.insert_sql(ids.clone());
         model.apply(data, ids.clone(), 1);
@@ -307,6 +309,7 @@ async fn run_on(
         let expected = vec![model.count[key as usize], model.key_sum[key as usize]];
         let start = Instant::now();
         execute(&client, &insert).await?;
+        latency_insert.push(start.elapsed());
         poll_until(&client, &check, &expected, CHECK_TIMEOUT).await?;
         latency.push(start.elapsed());
         if (i + 1) % 10 == 0 {
@@ -333,6 +336,7 @@ async fn run_on(
         latency_check_cost,
         batches,
         latency,
+        latency_insert,
         idle_rss,
         rss_after_load,
         rss_settled,
