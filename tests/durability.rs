@@ -248,6 +248,22 @@ async fn column_defaults_and_serials_survive_kill_9() -> anyhow::Result<()> {
     server.restart()?;
     let client = server.connect().await?;
     assert_eq!(rows(&client, "SELECT n FROM total").await?, vec![row(&["1"])]);
+
+    // Numbering never goes back, as with PostgreSQL's sequences: neither the numbers of
+    // deleted rows nor those of rolled-back INSERTs come again after a restart.
+    client
+        .batch_execute("CREATE TABLE numbered (id bigserial, v int); INSERT INTO numbered (v) VALUES (1), (2), (3)")
+        .await?;
+    client.batch_execute("BEGIN; INSERT INTO numbered (v) VALUES (4); ROLLBACK").await?;
+    client.batch_execute("DELETE FROM numbered WHERE id >= 2").await?;
+    server.kill();
+    server.restart()?;
+    let client = server.connect().await?;
+    client.batch_execute("INSERT INTO numbered (v) VALUES (5)").await?;
+    assert_eq!(
+        rows(&client, "SELECT id, v FROM numbered ORDER BY id").await?,
+        vec![row(&["1", "1"]), row(&["5", "5"])]
+    );
     Ok(())
 }
 

@@ -149,6 +149,9 @@ pub struct Coordinator {
     pub(crate) deferred_output_writers: BTreeSet<GlobalId>,
     /// The last number handed out per serial or identity column (see `sequences.rs`).
     pub(crate) sequences: HashMap<(GlobalId, usize), i64>,
+    /// Numbers handed out since the counters were last queued to the store: they go with
+    /// the next table write.
+    pub(crate) unsaved_sequences: BTreeMap<(GlobalId, usize), i64>,
     /// After a restart, the tables and source outputs whose stored rows are still being
     /// loaded, with the rows loaded so far; they cannot be read or written until done.
     pub(crate) loading: BTreeMap<GlobalId, u64>,
@@ -271,6 +274,7 @@ impl Coordinator {
             undone_through: 0,
             deferred_output_writers: BTreeSet::new(),
             sequences: HashMap::new(),
+            unsaved_sequences: BTreeMap::new(),
             deferred_dataflows: BTreeSet::new(),
             last_changed: BTreeMap::new(),
             stored_outputs: BTreeSet::new(),

@@ -124,12 +124,19 @@ impl Coordinator {
     /// With each table's rows goes the time they were written at (as its upper): after a
     /// restart, a view's stored output is only used if it includes every write to its
     /// tables, so that a read never misses a write the client was told was committed.
-    pub(crate) fn persist_table_writes(&self, changes: Vec<(GlobalId, SharedRows)>, time: Timestamp) {
+    /// The serial counters moved since the last write go with it (numbers handed out to
+    /// rows that were rolled back stay used, as PostgreSQL's sequences do).
+    pub(crate) fn persist_table_writes(&mut self, changes: Vec<(GlobalId, SharedRows)>, time: Timestamp) {
         if changes.is_empty() {
             return;
         }
         let uppers = changes.iter().map(|(id, _)| (*id, time + 1)).collect();
-        self.store.enqueue(WriteSet { changes, uppers, ..WriteSet::default() });
+        let sequences = std::mem::take(&mut self.unsaved_sequences)
+            .into_iter()
+            .filter(|((table, _), _)| self.entries().contains_key(table))
+            .filter_map(|((table, column), last)| Some((table, u32::try_from(column).ok()?, last)))
+            .collect();
+        self.store.enqueue(WriteSet { changes, uppers, sequences, ..WriteSet::default() });
     }
 
     /// Recreates every stored object under its stored id. Their stored rows are loaded

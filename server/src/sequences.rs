@@ -1,7 +1,7 @@
 //! serial and identity columns: each numbers the rows that leave it NULL with the next
-//! value of a counter of its own. Counters are not stored: after a restart one starts
-//! after the largest value in its column (PostgreSQL's sequences never go back, even when
-//! those rows were deleted; here a deleted top value can be handed out again).
+//! value of a counter of its own. Counters are stored with the next table write, so
+//! after a restart numbering goes on after the last number handed out (or the largest
+//! in the column, if larger), and never hands out a deleted row's number again.
 
 use eddy_expr::eval::Collection;
 use eddy_expr::RelationExpr;
@@ -51,7 +51,10 @@ impl Coordinator {
             Some(&last) => last,
             None => {
                 let rows = self.evaluate_now(session, &RelationExpr::get(table, table_name.clone(), arity))?;
-                rows.iter().filter(|(_, d)| *d > 0).filter_map(|(r, _)| r[column].as_i64()).max().unwrap_or(0)
+                let in_column = rows.iter().filter(|(_, d)| *d > 0).filter_map(|(r, _)| r[column].as_i64()).max();
+                let mut stored = self.store.sequences(table)?;
+                let stored = u32::try_from(column).ok().and_then(|c| stored.remove(&c));
+                in_column.into_iter().chain(stored).max().unwrap_or(0)
             }
         };
         let max = match ty.scalar_type {
@@ -66,6 +69,7 @@ impl Coordinator {
         }
         let next = last + 1;
         self.sequences.insert((table, column), next);
+        self.unsaved_sequences.insert((table, column), next);
         Ok(match ty.scalar_type {
             ScalarType::Int16 => Datum::Int16(next as i16),
             ScalarType::Int32 => Datum::Int32(next as i32),

@@ -119,6 +119,9 @@ pub struct WriteSet {
     /// The next object id: ids are never reused, so leftovers of a dropped object can
     /// never be mistaken for a new one's.
     pub next_id: Option<GlobalId>,
+    /// Per table and serial or identity column (by position): the last number handed
+    /// out, so that numbering goes on after it when the server restarts.
+    pub sequences: Vec<(GlobalId, u32, i64)>,
 }
 
 impl WriteSet {
@@ -131,6 +134,7 @@ impl WriteSet {
             && self.drop_collections.is_empty()
             && self.next_id.is_none()
             && self.uppers.is_empty()
+            && self.sequences.is_empty()
     }
 }
 
@@ -447,6 +451,22 @@ impl Store {
             let partition = partition.ok_or_else(|| bad("too short".into()))?;
             let row = decode_row(&value[4..]).map_err(|e| bad(e.0))?;
             out.push((key[12..].to_vec(), partition, row));
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// Table `id`'s serial and identity counters: the last number handed out per column.
+    pub fn sequences(&self, id: GlobalId) -> Result<BTreeMap<u32, i64>, StoreError> {
+        let mut out = BTreeMap::new();
+        self.scan(META, &prefixed(b"seq/", id), |key, value| {
+            let (column, last) = key[12..]
+                .try_into()
+                .ok()
+                .map(u32::from_be_bytes)
+                .zip(value.try_into().ok().map(i64::from_le_bytes))
+                .ok_or_else(|| self.corrupt(format!("table {id}: bad sequence record")))?;
+            out.insert(column, last);
             Ok(true)
         })?;
         Ok(out)
@@ -1022,7 +1042,7 @@ fn build_batch(db: &DB, group: &[WriteSet], next_log_seq: &mut u64) -> Result<(W
             let (from, to) = (id.to_be_bytes(), (id + 1).to_be_bytes());
             batch.delete_range_cf(data, from, to);
             batch.delete_range_cf(log, from, to);
-            for tag in [b"off/", b"ups/", b"upp/"] {
+            for tag in [b"off/", b"ups/", b"upp/", b"seq/"] {
                 batch.delete_range_cf(meta, prefixed(tag, id), prefixed(tag, id + 1));
             }
         }
@@ -1056,6 +1076,11 @@ fn build_batch(db: &DB, group: &[WriteSet], next_log_seq: &mut u64) -> Result<(W
         }
         for (id, upper) in &writes.uppers {
             batch.put_cf(meta, prefixed(b"upp/", *id), upper.to_le_bytes());
+        }
+        for (id, column, last) in &writes.sequences {
+            let mut key = prefixed(b"seq/", *id);
+            key.extend_from_slice(&column.to_be_bytes());
+            batch.put_cf(meta, key, last.to_le_bytes());
         }
         if let Some(id) = writes.next_id {
             batch.put_cf(meta, b"next_id", id.to_le_bytes());
@@ -1138,12 +1163,14 @@ mod tests {
             w.changes.push((7, shared(vec![(row(2, "b"), -1), (row(3, "c"), -1)])));
             w.offsets.push((7, 0, 42));
             w.offsets.push((7, -1 + 3, 9));
+            w.sequences.push((7, 0, 12));
             store.commit(w).unwrap();
         }
         let store = Store::open(&dir).unwrap();
         assert_eq!(contents(&store, 7), vec![(row(1, "a"), 1), (row(2, "b"), 1)]);
         assert_eq!(contents(&store, 8), vec![(row(1, "a"), 5)]);
         assert_eq!(store.offsets(7).unwrap(), BTreeMap::from([(0, 42), (2, 9)]));
+        assert_eq!(store.sequences(7).unwrap(), BTreeMap::from([(0, 12)]));
         assert_eq!(store.collections().unwrap(), vec![7, 8]);
         assert_eq!(store.sizes()[&7].rows, 2, "a full read counts what is stored");
         let mut w = WriteSet::default();
@@ -1154,6 +1181,7 @@ mod tests {
         store.commit(WriteSet { changes: vec![(8, shared(vec![(row(9, "z"), 3)]))], ..WriteSet::default() }).unwrap();
         assert_eq!(store.sizes()[&8].rows, 8, "5 read back, 3 written since");
         assert!(store.offsets(7).unwrap().is_empty());
+        assert!(store.sequences(7).unwrap().is_empty(), "dropped with its table");
         assert_eq!(contents(&store, 8), vec![(row(1, "a"), 5), (row(9, "z"), 3)]);
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
