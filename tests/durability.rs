@@ -256,14 +256,27 @@ async fn column_defaults_and_serials_survive_kill_9() -> anyhow::Result<()> {
         .await?;
     client.batch_execute("BEGIN; INSERT INTO numbered (v) VALUES (4); ROLLBACK").await?;
     client.batch_execute("DELETE FROM numbered WHERE id >= 2").await?;
+    // An identity column stays GENERATED ALWAYS; values written by hand do not move it.
+    client
+        .batch_execute(
+            "CREATE TABLE ident (id int GENERATED ALWAYS AS IDENTITY, v int);
+             INSERT INTO ident (id, v) OVERRIDING SYSTEM VALUE VALUES (40, 0); INSERT INTO ident (v) VALUES (1)",
+        )
+        .await?;
     server.kill();
     server.restart()?;
     let client = server.connect().await?;
-    client.batch_execute("INSERT INTO numbered (v) VALUES (5)").await?;
+    client.batch_execute("INSERT INTO numbered (v) VALUES (5); INSERT INTO ident (v) VALUES (2)").await?;
     assert_eq!(
         rows(&client, "SELECT id, v FROM numbered ORDER BY id").await?,
         vec![row(&["1", "1"]), row(&["5", "5"])]
     );
+    assert_eq!(
+        rows(&client, "SELECT id, v FROM ident ORDER BY id").await?,
+        vec![row(&["1", "1"]), row(&["2", "2"]), row(&["40", "0"])]
+    );
+    let err = client.batch_execute("INSERT INTO ident VALUES (7, 7)").await.expect_err("GENERATED ALWAYS");
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("428C9"));
     Ok(())
 }
 

@@ -32,7 +32,7 @@ pub use plan::{
     CheckConstraint, ColumnOrder, ConflictAction, ConflictTarget, CopyFormat, Lag, ObjectKind, OnConflict, Plan,
     QueryPlan, RefreshMode, RowSetFinishing, ShowKind, StatementContext, SubscribePlanTarget, TargetLag, UniqueKey,
 };
-pub use statement::{alter_target_lag_sql, is_numbering, plan};
+pub use statement::{alter_target_lag_sql, identity_generation, is_numbering, plan};
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;

@@ -320,6 +320,9 @@ impl Coordinator {
                 self.compute.send(Command::CreateTable { id });
                 self.defer_load(&[id]);
                 let create_sql = create_table_sql(&name, &desc, &defaults, &keys, &checks);
+                if !self.restoring {
+                    self.start_sequences(id, &defaults);
+                }
                 self.insert_entry(id, name, ItemKind::Table, desc, None, create_sql, vec![]);
                 if let Some(entry) = self.entries.get_mut(&id) {
                     entry.keys = keys;
@@ -1325,6 +1328,9 @@ fn column_list(desc: &RelationDesc, defaults: &[Option<String>]) -> String {
             };
             let not_null = if t.nullable { "" } else { " NOT NULL" };
             match default {
+                Some(sql) if eddy_planner::identity_generation(&sql).is_some() => {
+                    format!("{n} {} {sql}", t.scalar_type)
+                }
                 Some(sql) if eddy_planner::is_numbering(&sql) => format!("{n} {serial}"),
                 Some(sql) => format!("{n} {} DEFAULT {sql}{not_null}", t.scalar_type),
                 None => format!("{n} {}{not_null}", t.scalar_type),

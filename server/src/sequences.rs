@@ -1,7 +1,11 @@
 //! serial and identity columns: each numbers the rows that leave it NULL with the next
-//! value of a counter of its own. Counters are stored with the next table write, so
-//! after a restart numbering goes on after the last number handed out (or the largest
-//! in the column, if larger), and never hands out a deleted row's number again.
+//! value of a counter of its own, which values written into the column by hand do not
+//! move (as PostgreSQL's sequences). Counters are stored with the next table write, so
+//! after a restart numbering goes on after the last number handed out and never hands
+//! out a deleted row's number again. A table without a stored counter (from a version
+//! that kept none, or rebuilt by ALTER TABLE) numbers on from its column's largest value.
+
+use std::collections::BTreeMap;
 
 use eddy_expr::eval::Collection;
 use eddy_expr::RelationExpr;
@@ -42,20 +46,36 @@ impl Coordinator {
         Ok(out)
     }
 
+    /// A new table's counters start from nothing, as PostgreSQL's sequences do: numbers
+    /// written into the column by hand do not move them.
+    pub(crate) fn start_sequences(&mut self, table: GlobalId, defaults: &[Option<String>]) {
+        for (column, default) in defaults.iter().enumerate() {
+            if default.as_deref().is_some_and(eddy_planner::is_numbering) {
+                self.sequences.insert((table, column), 0);
+                self.unsaved_sequences.insert((table, column), 0);
+            }
+        }
+    }
+
     fn next_number(&mut self, session: &Session, table: GlobalId, column: usize) -> Result<Datum, AdapterError> {
         let entry = self.entries().get(&table).ok_or_else(|| AdapterError::Internal("the table is gone".into()))?;
         let (name, ty) = entry.item.desc.columns()[column].clone();
         let table_name = entry.item.name.clone();
         let arity = entry.item.desc.arity();
+        let stored = match self.sequences.contains_key(&(table, column)) {
+            true => BTreeMap::new(),
+            false => self.store.sequences(table)?,
+        };
         let last = match self.sequences.get(&(table, column)) {
             Some(&last) => last,
-            None => {
-                let rows = self.evaluate_now(session, &RelationExpr::get(table, table_name.clone(), arity))?;
-                let in_column = rows.iter().filter(|(_, d)| *d > 0).filter_map(|(r, _)| r[column].as_i64()).max();
-                let mut stored = self.store.sequences(table)?;
-                let stored = u32::try_from(column).ok().and_then(|c| stored.remove(&c));
-                in_column.into_iter().chain(stored).max().unwrap_or(0)
-            }
+            None => match u32::try_from(column).ok().and_then(|c| stored.get(&c).copied()) {
+                Some(last) => last,
+                // Stored by an older version without counters, or rebuilt by ALTER TABLE.
+                None => {
+                    let rows = self.evaluate_now(session, &RelationExpr::get(table, table_name.clone(), arity))?;
+                    rows.iter().filter(|(_, d)| *d > 0).filter_map(|(r, _)| r[column].as_i64()).max().unwrap_or(0)
+                }
+            },
         };
         let max = match ty.scalar_type {
             ScalarType::Int16 => i64::from(i16::MAX),

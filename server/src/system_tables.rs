@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use eddy_expr::RelationExpr;
-use eddy_planner::{CatalogItem, CheckConstraint, ItemKind, UniqueKey};
+use eddy_planner::{identity_generation, CatalogItem, CheckConstraint, ItemKind, UniqueKey};
 use eddy_repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
 
 use crate::coordinator::CatalogEntry;
@@ -431,12 +431,23 @@ fn collation(ty: &ScalarType) -> i64 {
     }
 }
 
+/// Column `i`'s DEFAULT expression as SQL (not an identity column's generation).
+fn column_default(r: &Listed, i: usize) -> Option<String> {
+    r.defaults.get(i).cloned().flatten().filter(|sql| identity_generation(sql).is_none())
+}
+
+/// `ALWAYS` or `BY DEFAULT` if column `i` is an identity column.
+fn identity(r: &Listed, i: usize) -> Option<&'static str> {
+    r.defaults.get(i).and_then(Option::as_deref).and_then(identity_generation)
+}
+
 /// Column defaults; `adbin` holds the expression's SQL, which `pg_get_expr` returns.
 fn pg_attrdef(relations: &[Listed]) -> Builder {
     let mut b = Builder::new(&[("oid", I8), ("adrelid", I8), ("adnum", I2), ("adbin", T)]);
     for r in relations {
         for (i, default) in r.defaults.iter().enumerate() {
-            if let Some(sql) = default {
+            // Identity columns have no default expression (PostgreSQL shows attidentity).
+            if let Some(sql) = default.as_deref().filter(|sql| identity_generation(sql).is_none()) {
                 b.row(vec![int(i as i64 + 1), oid(r.id), int2(i as i16 + 1), text(sql)]);
             }
         }
@@ -483,9 +494,13 @@ fn pg_attribute(relations: &[Listed]) -> Builder {
                 int4(st.type_modifier()),
                 boolean(matches!(st.type_len(), 1 | 2 | 4 | 8)),
                 boolean(!ty.nullable),
-                boolean(matches!(r.defaults.get(i), Some(Some(_)))),
+                boolean(column_default(r, i).is_some()),
                 boolean(false),
-                text(""),
+                text(match identity(r, i) {
+                    Some("ALWAYS") => "a",
+                    Some(_) => "d",
+                    None => "",
+                }),
                 text(""),
                 boolean(false),
                 boolean(true),
@@ -1070,6 +1085,7 @@ fn information_schema_columns(relations: &[Listed]) -> Builder {
         ("udt_schema", T),
         ("udt_name", T),
         ("is_identity", T),
+        ("identity_generation", T),
         ("is_generated", T),
         ("is_updatable", T),
     ]);
@@ -1107,7 +1123,7 @@ fn information_schema_columns(relations: &[Listed]) -> Builder {
                 text(r.relname),
                 text(name),
                 int4(i as i32 + 1),
-                r.defaults.get(i).cloned().flatten().map_or(Datum::Null, Datum::Text),
+                column_default(r, i).map_or(Datum::Null, Datum::Text),
                 text(if ty.nullable { "YES" } else { "NO" }),
                 text(&st.without_modifiers().to_string()),
                 opt(max_length),
@@ -1120,7 +1136,8 @@ fn information_schema_columns(relations: &[Listed]) -> Builder {
                 text(DATABASE),
                 text("pg_catalog"),
                 text(st.type_name()),
-                text("NO"),
+                text(if identity(r, i).is_some() { "YES" } else { "NO" }),
+                identity(r, i).map_or(Datum::Null, text),
                 text("NEVER"),
                 text(if r.relkind == "r" { "YES" } else { "NO" }),
             ]);
