@@ -297,6 +297,9 @@ pub enum Plan {
         arity: usize,
         /// Over the new rows.
         returning: Option<QueryPlan>,
+        /// Serial and identity columns set to `DEFAULT`: NULL in the new rows, where the
+        /// coordinator numbers them.
+        renumbered: Vec<usize>,
     },
     /// `TRUNCATE t, ...`: every row of each table (`rows` reads them all).
     Truncate {

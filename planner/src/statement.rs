@@ -1218,7 +1218,16 @@ fn plan_update(qcx: &QueryCtx, update: &ast::Update) -> Result<Plan, PlanError> 
         None => None,
         Some(items) => Some(plan_returning(qcx, &item, &scope, items)?),
     };
-    Ok(Plan::Update { table: item.id, selection: selection.map(new_values), arity, returning })
+    let generated = generated_columns(&item);
+    let renumbered = (update.assignments.iter())
+        .filter(|a| is_default_keyword(&a.value))
+        .filter_map(|a| match &a.target {
+            ast::AssignmentTarget::ColumnName(c) => item.desc.position(object_name(c).rsplit('.').next()?),
+            _ => None,
+        })
+        .filter(|c| generated.contains(c))
+        .collect();
+    Ok(Plan::Update { table: item.id, selection: selection.map(new_values), arity, returning, renumbered })
 }
 
 fn plan_delete(qcx: &QueryCtx, delete: &ast::Delete) -> Result<Plan, PlanError> {

@@ -457,15 +457,16 @@ impl Coordinator {
                 self.write(session, table, rows)?;
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "INSERT 0".into(), rows: Some(count as usize) }))
             }
-            Plan::Update { table, selection, arity, returning } => {
+            Plan::Update { table, selection, arity, returning, renumbered } => {
                 let selected = self.evaluate_now(session, &selection)?;
-                let mut changes = Vec::new();
+                let (mut changes, mut new_rows) = (Vec::new(), Vec::new());
                 let mut count = 0;
                 for (row, diff) in selected {
                     changes.push((Row::new(row[..arity].to_vec()), -diff));
-                    changes.push((Row::new(row[arity..].to_vec()), diff));
+                    new_rows.push((Row::new(row[arity..].to_vec()), diff));
                     count += diff;
                 }
+                changes.extend(self.number_rows(session, table, new_rows, &renumbered)?);
                 let changes = self.check_table_rows(table, changes)?;
                 let new_rows: Collection = changes.iter().filter(|(_, d)| *d > 0).cloned().collect();
                 let returned = self.returning("UPDATE", returning, table, &new_rows)?;
