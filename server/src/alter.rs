@@ -67,6 +67,7 @@ impl Coordinator {
                         self.evaluate_now(session, &RelationExpr::get(a.table, old_name.clone(), a.desc.arity()))?;
                     check_not_null(&rows, &a.desc, &tightened, &old_name)?;
                 }
+                self.move_sequences(a.table, a.table, &a.kept)?;
                 self.replace_definition(a.table, a.name, a.desc, a.defaults, attached);
             }
             Some(_) if has_indexes => {
@@ -79,7 +80,7 @@ impl Coordinator {
                 let rows = self.evaluate_now(session, &expr)?;
                 let not_null: Vec<usize> = (0..a.desc.arity()).filter(|&c| !a.desc.columns()[c].1.nullable).collect();
                 check_not_null(&rows, &a.desc, &not_null, &old_name)?;
-                self.rebuild(session, a.table, a.name, a.desc, a.defaults, attached, rows)?;
+                self.rebuild(session, a.table, a.name, a.desc, a.defaults, attached, rows, &a.kept)?;
             }
         }
         Ok(command("ALTER TABLE"))
@@ -127,8 +128,10 @@ impl Coordinator {
         defaults: Vec<Option<String>>,
         attached: Attached,
         rows: Collection,
+        kept: &[Option<usize>],
     ) -> Result<(), AdapterError> {
         let id = self.allocate_id();
+        self.move_sequences(old, id, kept)?;
         let temporary = format!("{name}_rebuilt_{id}");
         self.compute.send(Command::CreateTable { id });
         self.insert_entry(id, temporary.clone(), ItemKind::Table, desc.clone(), None, String::new(), vec![]);

@@ -113,6 +113,8 @@ impl Coordinator {
         writes.drop_collections = self.persisted_collections.difference(&collections).copied().collect();
         if !writes.is_empty() {
             writes.next_id = Some(self.peek_next_id());
+            // Counters moved by ALTER TABLE are stored with the new definition.
+            writes.sequences = self.take_unsaved_sequences();
             self.store.commit(writes)?;
         }
         self.persisted = records;
@@ -131,12 +133,17 @@ impl Coordinator {
             return;
         }
         let uppers = changes.iter().map(|(id, _)| (*id, time + 1)).collect();
-        let sequences = std::mem::take(&mut self.unsaved_sequences)
+        let sequences = self.take_unsaved_sequences();
+        self.store.enqueue(WriteSet { changes, uppers, sequences, ..WriteSet::default() });
+    }
+
+    /// The counters moved since they were last stored, of tables that still exist.
+    fn take_unsaved_sequences(&mut self) -> Vec<(GlobalId, u32, i64)> {
+        std::mem::take(&mut self.unsaved_sequences)
             .into_iter()
             .filter(|((table, _), _)| self.entries().contains_key(table))
             .filter_map(|((table, column), last)| Some((table, u32::try_from(column).ok()?, last)))
-            .collect();
-        self.store.enqueue(WriteSet { changes, uppers, sequences, ..WriteSet::default() });
+            .collect()
     }
 
     /// Recreates every stored object under its stored id. Their stored rows are loaded

@@ -57,6 +57,29 @@ impl Coordinator {
         }
     }
 
+    /// ALTER TABLE: table `old`'s counters go to table `new` (itself, or the table that
+    /// replaces it), each to its column's new position (`kept[new position]` is the old
+    /// one), so that renumbered or retyped columns go on numbering where they were.
+    pub(crate) fn move_sequences(
+        &mut self,
+        old: GlobalId,
+        new: GlobalId,
+        kept: &[Option<usize>],
+    ) -> Result<(), AdapterError> {
+        let mut last: BTreeMap<usize, i64> =
+            self.store.sequences(old)?.into_iter().map(|(column, last)| (column as usize, last)).collect();
+        last.extend(self.sequences.iter().filter(|((t, _), _)| *t == old).map(|(&(_, column), &v)| (column, v)));
+        self.sequences.retain(|(t, _), _| *t != old);
+        self.unsaved_sequences.retain(|(t, _), _| *t != old);
+        for (position, was) in kept.iter().enumerate() {
+            if let Some(&v) = was.and_then(|was| last.get(&was)) {
+                self.sequences.insert((new, position), v);
+                self.unsaved_sequences.insert((new, position), v);
+            }
+        }
+        Ok(())
+    }
+
     fn next_number(&mut self, session: &Session, table: GlobalId, column: usize) -> Result<Datum, AdapterError> {
         let entry = self.entries().get(&table).ok_or_else(|| AdapterError::Internal("the table is gone".into()))?;
         let (name, ty) = entry.item.desc.columns()[column].clone();
