@@ -428,15 +428,21 @@ impl Store {
 
     /// Source collection `id`'s stored next offset per partition.
     pub fn offsets(&self, id: GlobalId) -> Result<BTreeMap<i32, i64>, StoreError> {
-        let mut out = BTreeMap::new();
-        self.scan(META, &prefixed(b"off/", id), |key, value| {
-            let (partition, offset) = key[12..]
+        let records = self.numbered_records(b"off/", id, &format!("source {id}: bad offset record"))?;
+        Ok(records.into_iter().map(|(partition, offset)| (i32::from_be_bytes(partition), offset)).collect())
+    }
+
+    /// The records under `tag` for collection `id` whose key ends in 4 bytes (a partition,
+    /// a column) and whose value is an `i64`.
+    fn numbered_records(&self, tag: &[u8], id: GlobalId, bad: &str) -> Result<Vec<([u8; 4], i64)>, StoreError> {
+        let mut out = Vec::new();
+        self.scan(META, &prefixed(tag, id), |key, value| {
+            let record = key[12..]
                 .try_into()
                 .ok()
-                .map(i32::from_be_bytes)
                 .zip(value.try_into().ok().map(i64::from_le_bytes))
-                .ok_or_else(|| self.corrupt(format!("source {id}: bad offset record")))?;
-            out.insert(partition, offset);
+                .ok_or_else(|| self.corrupt(bad.to_string()))?;
+            out.push(record);
             Ok(true)
         })?;
         Ok(out)
@@ -458,18 +464,8 @@ impl Store {
 
     /// Table `id`'s serial and identity counters: the last number handed out per column.
     pub fn sequences(&self, id: GlobalId) -> Result<BTreeMap<u32, i64>, StoreError> {
-        let mut out = BTreeMap::new();
-        self.scan(META, &prefixed(b"seq/", id), |key, value| {
-            let (column, last) = key[12..]
-                .try_into()
-                .ok()
-                .map(u32::from_be_bytes)
-                .zip(value.try_into().ok().map(i64::from_le_bytes))
-                .ok_or_else(|| self.corrupt(format!("table {id}: bad sequence record")))?;
-            out.insert(column, last);
-            Ok(true)
-        })?;
-        Ok(out)
+        let records = self.numbered_records(b"seq/", id, &format!("table {id}: bad sequence record"))?;
+        Ok(records.into_iter().map(|(column, last)| (u32::from_be_bytes(column), last)).collect())
     }
 
     /// Every collection id that has stored rows (to find leftovers of dropped objects).
