@@ -2,8 +2,9 @@
 //! value of a counter of its own, which values written into the column by hand do not
 //! move (as PostgreSQL's sequences). Counters are stored with the next table write, so
 //! after a restart numbering goes on after the last number handed out and never hands
-//! out a deleted row's number again. A table without a stored counter (from a version
-//! that kept none, or rebuilt by ALTER TABLE) numbers on from its column's largest value.
+//! out a deleted row's number again; ALTER TABLE carries them to the columns' new
+//! positions. A table without a stored counter (written by a version that kept none)
+//! numbers on from its column's largest value.
 
 use std::collections::BTreeMap;
 
@@ -93,7 +94,7 @@ impl Coordinator {
             Some(&last) => last,
             None => match u32::try_from(column).ok().and_then(|c| stored.get(&c).copied()) {
                 Some(last) => last,
-                // Stored by an older version without counters, or rebuilt by ALTER TABLE.
+                // Written by a version that kept no counters.
                 None => {
                     let rows = self.evaluate_now(session, &RelationExpr::get(table, table_name.clone(), arity))?;
                     rows.iter().filter(|(_, d)| *d > 0).filter_map(|(r, _)| r[column].as_i64()).max().unwrap_or(0)
