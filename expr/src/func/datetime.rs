@@ -1043,6 +1043,7 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
                 }
                 Datum::Float32(f) => float(*f as f64),
                 Datum::Float64(f) => float(*f),
+                Datum::Interval(iv) => super::to_char::interval_to_char(iv, template)?,
                 other => super::to_char::to_char(&as_timestamp(other)?, template),
             }))
         }

@@ -637,7 +637,7 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         "to_timestamp" => vec![c(Func::ToTimestamp, &[F8], TSTZ), c(Func::ToTimestamp, &[TEXT, TEXT], TSTZ)],
         "to_date" => vec![c(Func::ToDate, &[TEXT, TEXT], DATE)],
         "to_char" => {
-            [TS, TSTZ, I2, I4, I8, F4, F8, NUM].into_iter().map(|t| c(Func::ToChar, &[t, TEXT], TEXT)).collect()
+            [TS, TSTZ, IV, I2, I4, I8, F4, F8, NUM].into_iter().map(|t| c(Func::ToChar, &[t, TEXT], TEXT)).collect()
         }
         "date_bin" => vec![
             c(Func::DateBin { tz: false }, &[IV, TS, TS], TS),

@@ -1,6 +1,10 @@
-//! `to_char(timestamp, format)`: PostgreSQL's template patterns for dates and times.
+//! `to_char(timestamp, format)` and `to_char(interval, format)`: PostgreSQL's template
+//! patterns for dates and times.
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
+use eddy_repr::Interval;
+
+use crate::EvalError;
 
 /// One template pattern: what it prints for a timestamp, and whether it is a number (so
 /// `FM` drops its padding and `TH` adds an ordinal suffix).
@@ -36,6 +40,20 @@ const PATTERNS: &[&str] = &[
 
 /// Formats `ts` (UTC for timestamptz) with PostgreSQL's `to_char` template.
 pub(super) fn to_char(ts: &NaiveDateTime, template: &str) -> String {
+    let formatted: Result<String, std::convert::Infallible> =
+        render(template, |pattern, written| Ok(field(ts, pattern, written)));
+    formatted.unwrap_or_else(|never| match never {})
+}
+
+/// Formats `iv` with a `to_char` template, as PostgreSQL does: its fields as they are
+/// (hours beyond 24, months within the year, days as written), negative ones with a
+/// sign; patterns tied to calendar dates (BC, month and day names) are errors.
+pub(super) fn interval_to_char(iv: &Interval, template: &str) -> Result<String, EvalError> {
+    render(template, |pattern, written| interval_field(iv, pattern, written))
+}
+
+/// Walks a template, printing what `field` gives for each pattern and the rest as is.
+fn render<E>(template: &str, mut field: impl FnMut(&str, &str) -> Result<Field, E>) -> Result<String, E> {
     let mut out = String::new();
     let chars: Vec<char> = template.chars().collect();
     let mut i = 0;
@@ -88,7 +106,7 @@ pub(super) fn to_char(ts: &NaiveDateTime, template: &str) -> String {
         if ordinal.is_some() {
             i += 2;
         }
-        match field(ts, pattern, written) {
+        match field(pattern, written)? {
             Field::Number { value, width } => {
                 let digits = if fill { value.to_string() } else { format!("{value:0width$}") };
                 out.push_str(&digits);
@@ -101,7 +119,73 @@ pub(super) fn to_char(ts: &NaiveDateTime, template: &str) -> String {
             Field::Text(text) => out.push_str(&text),
         }
     }
-    out
+    Ok(out)
+}
+
+/// The value of `pattern` for interval `iv` (PostgreSQL's `interval_to_char`: years and
+/// months split from the months, days as stored, the time in hours, minutes, seconds).
+fn interval_field(iv: &Interval, pattern: &str, written: &str) -> Result<Field, EvalError> {
+    // Zero-padded to `width` digits, one more for a minus sign (C's `%0*d` with the sign).
+    let num = |value: i64, width: usize| Field::Number { value, width: if value < 0 { width + 1 } else { width } };
+    let (year, month) = (i64::from(iv.months / 12), i64::from(iv.months % 12));
+    let day = i64::from(iv.days);
+    let micros = iv.micros;
+    let hour = micros / 3_600_000_000;
+    let minute = micros / 60_000_000 % 60;
+    let second = micros / 1_000_000 % 60;
+    let fraction = micros % 1_000_000;
+    // "Approximates the total span in days", as PostgreSQL says of it.
+    let year_day = (year * 12 + month) * 30 + day;
+    // December for whole years (January for negative ones); -1 month is December too.
+    let roman = match month {
+        0 if year == 0 => None,
+        0 if year > 0 => Some(11),
+        0 => Some(0),
+        m if m < 0 => Some((12 + m) as usize),
+        m => Some(m as usize - 1),
+    };
+    Ok(match pattern {
+        "HH" | "HH12" => num(if hour % 12 == 0 { 12 } else { hour % 12 }, 2),
+        "HH24" => num(hour, 2),
+        "MI" => num(minute, 2),
+        "SS" => num(second, 2),
+        "SSSS" | "SSSSS" => Field::Number { value: hour * 3600 + minute * 60 + second, width: 0 },
+        "MS" => num(fraction / 1000, 3),
+        "US" => num(fraction, 6),
+        "FF1" | "FF2" | "FF3" | "FF4" | "FF5" | "FF6" => {
+            let digits: u32 = pattern[2..].parse().unwrap_or(6);
+            num(fraction / 10i64.pow(6 - digits), digits as usize)
+        }
+        "Y,YYY" => Field::Text(format!("{},{:03}", year / 1000, year % 1000)),
+        "YYYY" => num(year, 4),
+        "YYY" => num(year % 1000, 3),
+        "YY" => num(year % 100, 2),
+        "Y" => num(year % 10, 1),
+        "CC" => num(year / 100, 2),
+        "RM" => Field::Text(roman.map_or(String::new(), |m| format!("{:<4}", cased(ROMAN[m], written)))),
+        "MM" => num(month, 2),
+        "Q" if month == 0 => Field::Text(String::new()),
+        "Q" => num((month - 1) / 3 + 1, 1),
+        "DDD" => num(year_day, 3),
+        // PostgreSQL pads days to two characters, the sign included.
+        "DD" => Field::Number { value: day, width: 2 },
+        "WW" => num((year_day - 1) / 7 + 1, 2),
+        "W" => num((day - 1) / 7 + 1, 1),
+        "AM" | "PM" => Field::Text(cased(if hour % 24 >= 12 { "PM" } else { "AM" }, written)),
+        "A.M." | "P.M." => Field::Text(cased(if hour % 24 >= 12 { "P.M." } else { "A.M." }, written)),
+        "BC" | "AD" | "B.C." | "A.D." | "MONTH" | "MON" | "DAY" | "DY" | "D" | "ID" | "TZ" | "OF" => {
+            return Err(EvalError::InvalidArgument {
+                sqlstate: "22007".into(),
+                message: "invalid format specification for an interval value".into(),
+            })
+        }
+        other => {
+            return Err(EvalError::InvalidArgument {
+                sqlstate: "0A000".into(),
+                message: format!("to_char of an interval with the pattern {other} is not supported yet"),
+            })
+        }
+    })
 }
 
 fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
@@ -208,5 +292,15 @@ mod tests {
         assert_eq!(to_char(&ts, "HH12:MI am Mon dy"), "02:07 pm Mar tue");
         assert_eq!(to_char(&ts, "\"Q\"Q IW MS US"), "Q1 10 123 123456");
         assert_eq!(to_char(&ts, r#"YYYY\MM \"DD\""#), r#"2024\03 "05""#);
+    }
+
+    #[test]
+    fn intervals_print_their_fields() {
+        let iv = Interval::new(14, 3, (26 * 3600 + 5 * 60 + 7) * 1_000_000 + 250_000);
+        assert_eq!(interval_to_char(&iv, "YYYY-MM DD HH24:MI:SS.MS").unwrap(), "0001-02 03 26:05:07.250");
+        assert_eq!(interval_to_char(&iv, "HH12 FMHH24 RM AM").unwrap(), "02 26 II   AM");
+        let negative = Interval::new(-27, -4, -(3600 + 60) * 1_000_000);
+        assert_eq!(interval_to_char(&negative, "HH24:MI DD MM RM").unwrap(), "-01:-01 -4 -03 X   ");
+        assert!(interval_to_char(&iv, "Day").is_err());
     }
 }
