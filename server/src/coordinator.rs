@@ -905,7 +905,7 @@ impl Coordinator {
     /// True if collection `id` would differ with `pending` applied. A view with a target
     /// lag would not: it shows its inputs as of its last refresh, which no uncommitted
     /// write can be part of.
-    fn sees_pending(&self, id: GlobalId, pending: &[(GlobalId, Collection)]) -> bool {
+    pub(crate) fn sees_pending(&self, id: GlobalId, pending: &[(GlobalId, Collection)]) -> bool {
         pending.iter().any(|(t, c)| *t == id && !c.is_empty())
             || self
                 .entries
@@ -1363,7 +1363,7 @@ pub fn finish(rows: Collection, finishing: &RowSetFinishing) -> Vec<Row> {
 /// Where a table's rows with the leading key `key` (SQL-normalized) lie: a seek on the
 /// whole key, or, from the first value that can have twins written differently (numeric
 /// scale), a range holding all of them.
-fn key_lookup(key: &Row) -> KeyRange {
+pub(crate) fn key_lookup(key: &Row) -> KeyRange {
     match key.iter().position(Datum::has_twins) {
         None => KeyRange { prefix: key.to_vec(), lower: None, upper: None },
         Some(i) => KeyRange { prefix: key[..i].to_vec(), lower: Some(key[i].clone()), upper: Some(key[i].clone()) },

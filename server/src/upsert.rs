@@ -5,11 +5,11 @@
 use std::collections::{HashMap, HashSet};
 
 use eddy_expr::eval::Collection;
-use eddy_expr::{EvalError, RelationExpr};
+use eddy_expr::{EvalError, KeyRange, Pipeline, RelationExpr};
 use eddy_planner::{ConflictAction, ConflictTarget, OnConflict, PlanError, UniqueKey};
 use eddy_repr::{Datum, GlobalId, Row};
 
-use crate::coordinator::Coordinator;
+use crate::coordinator::{key_lookup, peek_error, Coordinator};
 use crate::error::AdapterError;
 use crate::session::Session;
 
@@ -27,9 +27,10 @@ impl Coordinator {
             self.entries().get(&table).ok_or_else(|| AdapterError::Internal("the INSERT target is gone".into()))?;
         let keys = arbiter_keys(&entry.keys, &on_conflict.target, &entry.item.name)?;
         let all_rows = RelationExpr::get(table, entry.item.name.clone(), entry.item.desc.arity());
-        // The table as this session sees it, by the value of each arbiter key.
+        // The table as this session sees it (the rows that may conflict), by the value of
+        // each arbiter key.
         let mut by_key: Vec<HashMap<Row, Row>> = vec![HashMap::new(); keys.len()];
-        for (row, diff) in self.evaluate_now(session, &all_rows)? {
+        for (row, diff) in self.conflict_candidates(session, table, &all_rows, &keys, &proposed)? {
             if diff > 0 {
                 index(&mut by_key, &keys, &row);
             }
@@ -74,6 +75,37 @@ impl Coordinator {
             }
         }
         Ok((changes, written))
+    }
+
+    /// The rows of `table` (all of which `all_rows` reads) that `proposed` may conflict with. With one
+    /// arbiter key on the table's leading columns (a primary key declared first), those
+    /// with a proposed key, found by seeks; otherwise, or when the session's transaction
+    /// has written to the table, all of them. An update that moves a row onto a key not
+    /// read here is caught by the unique check every write goes through.
+    fn conflict_candidates(
+        &self,
+        session: &Session,
+        table: GlobalId,
+        all_rows: &RelationExpr,
+        keys: &[UniqueKey],
+        proposed: &Collection,
+    ) -> Result<Collection, AdapterError> {
+        let seekable = match keys {
+            [key] => key.columns.iter().enumerate().all(|(i, c)| i == *c),
+            _ => false,
+        };
+        if !seekable || self.sees_pending(table, &session.pending_writes) {
+            return Ok(self.evaluate_now(session, all_rows)?);
+        }
+        let mut ranges: Vec<KeyRange> =
+            proposed.iter().filter_map(|(row, _)| key_value(row, &keys[0])).map(|k| key_lookup(&k)).collect();
+        ranges.sort_by_key(KeyRange::start);
+        ranges.dedup();
+        if ranges.is_empty() {
+            return Ok(vec![]);
+        }
+        self.check_loaded(table)?;
+        Ok(self.compute.peek(table, self.last_write, Pipeline::default(), ranges).map_err(peek_error)?)
     }
 }
 
