@@ -95,7 +95,7 @@ impl Coordinator {
             _ => false,
         };
         if !seekable || self.sees_pending(table, &session.pending_writes) {
-            return Ok(self.evaluate_now(session, all_rows)?);
+            return self.evaluate_now(session, all_rows);
         }
         let mut ranges: Vec<KeyRange> =
             proposed.iter().filter_map(|(row, _)| key_value(row, &keys[0])).map(|k| key_lookup(&k)).collect();
