@@ -24,8 +24,8 @@ pub(crate) fn parse(sql: &str) -> Option<Statement> {
     }
     let values_start = find_values_list(sql)?;
     let mut scan = Scanner { sql: sql.as_bytes(), pos: values_start };
-    let first_end = scan.skip_row()?;
-    let first_row_text = &sql[values_start..first_end];
+    let first_scanned = scan.row()?;
+    let first_row_text = &sql[values_start..scan.pos];
     let mut rows = Vec::new();
     while scan.comma_then_row() {
         rows.push(scan.row()?);
@@ -41,7 +41,6 @@ pub(crate) fn parse(sql: &str) -> Option<Statement> {
     let ast::SetExpr::Values(values) = insert.source.as_mut()?.body.as_mut() else { return None };
     let [first] = values.rows.as_slice() else { return None };
     // The first row, scanned as the others, must be what sqlparser made of it.
-    let first_scanned = Scanner { sql: sql.as_bytes(), pos: values_start }.row()?;
     if first_scanned != first.content || rows.iter().any(|r| r.len() != first_scanned.len()) {
         return None;
     }
@@ -118,11 +117,6 @@ impl Scanner<'_> {
                 return None;
             }
         }
-    }
-
-    /// Reads one row and returns where it ends.
-    fn skip_row(&mut self) -> Option<usize> {
-        self.row().map(|_| self.pos)
     }
 
     fn literal(&mut self) -> Option<Expr> {

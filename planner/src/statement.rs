@@ -1063,7 +1063,8 @@ fn plan_on_conflict(
             let scope =
                 Scope::from_desc(Some(&qualifier), &item.desc).concat(&Scope::from_desc(Some("excluded"), &item.desc));
             let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("ON CONFLICT DO UPDATE"));
-            let values = plan_assignments(&ctx, item, &update.assignments, "ON CONFLICT DO UPDATE")?;
+            // Not numbered here yet: a serial column set to DEFAULT stays NULL.
+            let (values, _) = plan_assignments(&ctx, item, &update.assignments, "ON CONFLICT DO UPDATE")?;
             let predicate = match &update.selection {
                 Some(w) => Some(crate::expr::plan_condition(&ctx, w, "WHERE")?),
                 None => None,
@@ -1163,15 +1164,18 @@ fn table_scope(item: &crate::CatalogItem, alias: &Option<ast::TableAlias>) -> Sc
 
 /// `SET col = value, ...` of an UPDATE or ON CONFLICT DO UPDATE: the new value of every
 /// column of `item` over `ctx`'s scope (which starts with the row's own columns), the
-/// old value where not assigned; `DEFAULT` is the column's default.
+/// old value where not assigned; `DEFAULT` is the column's default. Also the serial and
+/// identity columns set to `DEFAULT`, which are NULL here for the coordinator to number.
 fn plan_assignments(
     ctx: &crate::expr::ExprCtx,
     item: &crate::CatalogItem,
     assignments: &[ast::Assignment],
     statement: &str,
-) -> Result<Vec<ScalarExpr>, PlanError> {
+) -> Result<(Vec<ScalarExpr>, Vec<usize>), PlanError> {
     let arity = item.desc.arity();
     let mut values: Vec<ScalarExpr> = (0..arity).map(ScalarExpr::Column).collect();
+    let mut renumbered = Vec::new();
+    let generated = generated_columns(item);
     let mut assigned = vec![false; arity];
     for a in assignments {
         let ast::AssignmentTarget::ColumnName(col) = &a.target else {
@@ -1190,6 +1194,9 @@ fn plan_assignments(
             return Err(identity_always_error(format!("column \"{col_name}\" can only be updated to DEFAULT")));
         }
         let value = if is_default_keyword(&a.value) {
+            if generated.contains(&pos) {
+                renumbered.push(pos);
+            }
             column_defaults(item)?[pos].clone().unwrap_or(ast::Expr::Value(ast::Value::Null.into()))
         } else {
             a.value.clone()
@@ -1197,7 +1204,7 @@ fn plan_assignments(
         let ty = &item.desc.columns()[pos].1.scalar_type;
         values[pos] = coerce(ctx, plan_expr(ctx, &value)?, ty, CastContext::Assignment)?;
     }
-    Ok(values)
+    Ok((values, renumbered))
 }
 
 fn plan_update(qcx: &QueryCtx, update: &ast::Update) -> Result<Plan, PlanError> {
@@ -1209,7 +1216,7 @@ fn plan_update(qcx: &QueryCtx, update: &ast::Update) -> Result<Plan, PlanError> 
     let scope = table_scope(&item, &alias);
     let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("UPDATE"));
     let arity = item.desc.arity();
-    let new_values = plan_assignments(&ctx, &item, &update.assignments, "UPDATE")?;
+    let (new_values, renumbered) = plan_assignments(&ctx, &item, &update.assignments, "UPDATE")?;
     let mut selection = RelationExpr::get(item.id, item.name.clone(), arity);
     if let Some(w) = &update.selection {
         selection = filter_rows(qcx, Planned { expr: selection, scope: scope.clone() }, w)?;
@@ -1218,15 +1225,6 @@ fn plan_update(qcx: &QueryCtx, update: &ast::Update) -> Result<Plan, PlanError> 
         None => None,
         Some(items) => Some(plan_returning(qcx, &item, &scope, items)?),
     };
-    let generated = generated_columns(&item);
-    let renumbered = (update.assignments.iter())
-        .filter(|a| is_default_keyword(&a.value))
-        .filter_map(|a| match &a.target {
-            ast::AssignmentTarget::ColumnName(c) => item.desc.position(object_name(c).rsplit('.').next()?),
-            _ => None,
-        })
-        .filter(|c| generated.contains(c))
-        .collect();
     Ok(Plan::Update { table: item.id, selection: selection.map(new_values), arity, returning, renumbered })
 }
 

@@ -1002,15 +1002,7 @@ impl Coordinator {
             if inserted.is_empty() {
                 continue;
             }
-            let leading = key.columns.iter().enumerate().all(|(i, c)| i == *c);
-            let ranges = if leading {
-                let mut ranges: Vec<KeyRange> = inserted.keys().map(key_lookup).collect();
-                ranges.sort_by_key(KeyRange::start);
-                ranges.dedup();
-                ranges
-            } else {
-                vec![KeyRange::default()]
-            };
+            let ranges = if is_leading(key) { key_lookups(inserted.keys()) } else { vec![KeyRange::default()] };
             let pipeline = Pipeline { ops: vec![RowOp::Project(key.columns.clone())], reduce: None };
             let mut counts: HashMap<Row, Diff> = HashMap::new();
             for (k, diff) in self.compute.peek(table, self.last_write, pipeline, ranges).map_err(peek_error)? {
@@ -1360,10 +1352,25 @@ pub fn finish(rows: Collection, finishing: &RowSetFinishing) -> Vec<Row> {
         .collect()
 }
 
+/// Whether `key` is on its table's leading columns, so that rows with a given value of
+/// it can be found by seeks.
+pub(crate) fn is_leading(key: &UniqueKey) -> bool {
+    key.columns.iter().enumerate().all(|(i, c)| i == *c)
+}
+
+/// The seeks (sorted, disjoint) that find a table's rows with any of the leading keys
+/// `keys` (SQL-normalized).
+pub(crate) fn key_lookups<'a>(keys: impl IntoIterator<Item = &'a Row>) -> Vec<KeyRange> {
+    let mut ranges: Vec<KeyRange> = keys.into_iter().map(key_lookup).collect();
+    ranges.sort_by_key(KeyRange::start);
+    ranges.dedup();
+    ranges
+}
+
 /// Where a table's rows with the leading key `key` (SQL-normalized) lie: a seek on the
 /// whole key, or, from the first value that can have twins written differently (numeric
 /// scale), a range holding all of them.
-pub(crate) fn key_lookup(key: &Row) -> KeyRange {
+fn key_lookup(key: &Row) -> KeyRange {
     match key.iter().position(Datum::has_twins) {
         None => KeyRange { prefix: key.to_vec(), lower: None, upper: None },
         Some(i) => KeyRange { prefix: key[..i].to_vec(), lower: Some(key[i].clone()), upper: Some(key[i].clone()) },

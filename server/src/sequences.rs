@@ -86,14 +86,11 @@ impl Coordinator {
         let (name, ty) = entry.item.desc.columns()[column].clone();
         let table_name = entry.item.name.clone();
         let arity = entry.item.desc.arity();
-        let stored = match self.sequences.contains_key(&(table, column)) {
-            true => BTreeMap::new(),
-            false => self.store.sequences(table)?,
-        };
-        let last = match self.sequences.get(&(table, column)) {
-            Some(&last) => last,
-            None => match u32::try_from(column).ok().and_then(|c| stored.get(&c).copied()) {
-                Some(last) => last,
+        let cached = self.sequences.get(&(table, column)).copied();
+        let last = match cached {
+            Some(last) => last,
+            None => match self.store.sequences(table)?.get(&(column as u32)) {
+                Some(&last) => last,
                 // Written by a version that kept no counters.
                 None => {
                     let rows = self.evaluate_now(session, &RelationExpr::get(table, table_name.clone(), arity))?;

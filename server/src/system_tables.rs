@@ -431,7 +431,8 @@ fn collation(ty: &ScalarType) -> i64 {
     }
 }
 
-/// Column `i`'s DEFAULT expression as SQL (not an identity column's generation).
+/// Column `i`'s DEFAULT expression as SQL. Identity columns have none (PostgreSQL shows
+/// them by `attidentity`).
 fn column_default(r: &Listed, i: usize) -> Option<String> {
     r.defaults.get(i).cloned().flatten().filter(|sql| identity_generation(sql).is_none())
 }
@@ -445,10 +446,9 @@ fn identity(r: &Listed, i: usize) -> Option<&'static str> {
 fn pg_attrdef(relations: &[Listed]) -> Builder {
     let mut b = Builder::new(&[("oid", I8), ("adrelid", I8), ("adnum", I2), ("adbin", T)]);
     for r in relations {
-        for (i, default) in r.defaults.iter().enumerate() {
-            // Identity columns have no default expression (PostgreSQL shows attidentity).
-            if let Some(sql) = default.as_deref().filter(|sql| identity_generation(sql).is_none()) {
-                b.row(vec![int(i as i64 + 1), oid(r.id), int2(i as i16 + 1), text(sql)]);
+        for i in 0..r.defaults.len() {
+            if let Some(sql) = column_default(r, i) {
+                b.row(vec![int(i as i64 + 1), oid(r.id), int2(i as i16 + 1), text(&sql)]);
             }
         }
     }

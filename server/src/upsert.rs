@@ -5,11 +5,11 @@
 use std::collections::{HashMap, HashSet};
 
 use eddy_expr::eval::Collection;
-use eddy_expr::{EvalError, KeyRange, Pipeline, RelationExpr};
+use eddy_expr::{EvalError, Pipeline, RelationExpr};
 use eddy_planner::{ConflictAction, ConflictTarget, OnConflict, PlanError, UniqueKey};
 use eddy_repr::{Datum, GlobalId, Row};
 
-use crate::coordinator::{key_lookup, peek_error, Coordinator};
+use crate::coordinator::{is_leading, key_lookups, peek_error, Coordinator};
 use crate::error::AdapterError;
 use crate::session::Session;
 
@@ -77,9 +77,9 @@ impl Coordinator {
         Ok((changes, written))
     }
 
-    /// The rows of `table` (all of which `all_rows` reads) that `proposed` may conflict with. With one
-    /// arbiter key on the table's leading columns (a primary key declared first), those
-    /// with a proposed key, found by seeks; otherwise, or when the session's transaction
+    /// The rows of `table` (all of which `all_rows` reads) that `proposed` may conflict
+    /// with. With one arbiter key on the table's leading columns (a primary key declared
+    /// first), those with a proposed key, found by seeks; otherwise, or when the session's transaction
     /// has written to the table, all of them. An update that moves a row onto a key not
     /// read here is caught by the unique check every write goes through.
     fn conflict_candidates(
@@ -90,17 +90,12 @@ impl Coordinator {
         keys: &[UniqueKey],
         proposed: &Collection,
     ) -> Result<Collection, AdapterError> {
-        let seekable = match keys {
-            [key] => key.columns.iter().enumerate().all(|(i, c)| i == *c),
-            _ => false,
-        };
-        if !seekable || self.sees_pending(table, &session.pending_writes) {
+        let [key] = keys else { return self.evaluate_now(session, all_rows) };
+        if !is_leading(key) || self.sees_pending(table, &session.pending_writes) {
             return self.evaluate_now(session, all_rows);
         }
-        let mut ranges: Vec<KeyRange> =
-            proposed.iter().filter_map(|(row, _)| key_value(row, &keys[0])).map(|k| key_lookup(&k)).collect();
-        ranges.sort_by_key(KeyRange::start);
-        ranges.dedup();
+        let proposed_keys: Vec<Row> = proposed.iter().filter_map(|(row, _)| key_value(row, key)).collect();
+        let ranges = key_lookups(&proposed_keys);
         if ranges.is_empty() {
             return Ok(vec![]);
         }

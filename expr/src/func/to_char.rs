@@ -40,9 +40,9 @@ const PATTERNS: &[&str] = &[
 
 /// Formats `ts` (UTC for timestamptz) with PostgreSQL's `to_char` template.
 pub(super) fn to_char(ts: &NaiveDateTime, template: &str) -> String {
-    let formatted: Result<String, std::convert::Infallible> =
-        render(template, |pattern, written| Ok(field(ts, pattern, written)));
-    formatted.unwrap_or_else(|never| match never {})
+    let Ok(formatted) =
+        render::<std::convert::Infallible>(template, |pattern, written| Ok(field(ts, pattern, written)));
+    formatted
 }
 
 /// Formats `iv` with a `to_char` template, as PostgreSQL does: its fields as they are
