@@ -364,8 +364,9 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
         }
         Expr::In { .. } | Expr::Exists { .. } | Expr::Subquery(_) | Expr::AnyOp { .. } | Expr::AllOp { .. } => {
             Err(PlanError::Unsupported(
-                "subqueries here (supported: [NOT] EXISTS and IN (SELECT ...) as WHERE conditions joined by AND, \
-                 uncorrelated; otherwise use a join or a subquery in FROM)"
+                "a subquery here (supported in WHERE, select lists and HAVING; IN, ANY and ALL need a subquery \
+                 with one named column, not *, and a left side without aggregates; otherwise use a join or a \
+                 subquery in FROM)"
                     .into(),
             ))
         }

@@ -18,6 +18,7 @@ mod expr;
 mod object_ids;
 pub mod plan;
 pub mod prepared;
+mod quantified;
 mod query;
 mod recursive;
 mod scope;

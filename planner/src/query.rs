@@ -16,6 +16,7 @@ use crate::expr::{
     binary, coerce, column_name, normalize_ident, object_name, plan_condition, plan_expr, plan_window_call,
     sort_direction, AggEntry, AggMode, ExprCtx, Grouping, GroupingSets, PlannedWindow, Typed, WindowSlot, SELECT_LIST,
 };
+use crate::quantified;
 use crate::scope::{Scope, ScopeColumn};
 use crate::types::common_type;
 use crate::{Catalog, ColumnOrder, ItemKind, PlanError, RowSetFinishing, StatementContext};
@@ -1194,17 +1195,20 @@ fn extract_scalar_subqueries(select: &Select) -> Result<(std::borrow::Cow<'_, Se
         for item in select.projection.iter_mut() {
             match item {
                 // A bare subquery is named after its column, as in PostgreSQL.
-                SelectItem::UnnamedExpr(e @ Expr::Subquery(_)) => {
+                // A rewritten item keeps the name PostgreSQL gives the original (a bare
+                // subquery is named after its column).
+                SelectItem::UnnamedExpr(e) => {
                     let name = match e {
                         Expr::Subquery(q) => subquery_column_name(q),
-                        _ => "?column?".into(),
+                        _ => column_name(e),
                     };
+                    let before = scalars.len();
                     replace_scalar_subqueries(e, &mut scalars);
-                    *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: ast::Ident::with_quote('"', name) };
+                    if scalars.len() > before {
+                        *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: ast::Ident::with_quote('"', name) };
+                    }
                 }
-                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                    replace_scalar_subqueries(e, &mut scalars)
-                }
+                SelectItem::ExprWithAlias { expr: e, .. } => replace_scalar_subqueries(e, &mut scalars),
                 _ => {}
             }
         }
@@ -1279,8 +1283,22 @@ fn replace_scalar_subqueries(e: &mut Expr, scalars: &mut Vec<ast::Query>) {
                 }));
             }
         }
+        Expr::In { target: ast::InTarget::Subquery(_), .. } | Expr::AnyOp { .. } | Expr::AllOp { .. } => {
+            match quantified::as_counts(e) {
+                Some(counts) => *e = counts_answer(counts, scalars),
+                None => for_each_child(e, &mut |c| replace_scalar_subqueries(c, scalars)),
+            }
+        }
         _ => for_each_child(e, &mut |c| replace_scalar_subqueries(c, scalars)),
     }
+}
+
+/// Adds a quantified comparison's two counting subqueries and returns its answer over them.
+fn counts_answer(counts: quantified::AsCounts, scalars: &mut Vec<ast::Query>) -> Expr {
+    let n = scalars.len();
+    let quantified::AsCounts { decisive, unknown, answer } = counts;
+    scalars.extend([decisive, unknown]);
+    answer.over(hidden_column_ref(n), hidden_column_ref(n + 1))
 }
 
 /// `SELECT count(*) FROM ... WHERE ...` of an `EXISTS` subquery (whose select list does
