@@ -308,6 +308,81 @@ async fn cancel_requests_stop_the_running_statement() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `pg_stat_activity` shows every connection (user, database and application it connected
+/// with, its state and statement); `pg_cancel_backend` stops another connection's
+/// statement and `pg_terminate_backend` closes the connection, as in PostgreSQL.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_stat_activity_lists_connections_which_can_be_cancelled_and_terminated() -> anyhow::Result<()> {
+    use std::time::{Duration, Instant};
+    let server = EddyProcess::start(2)?;
+    let admin = server.connect().await?;
+    let conn_str = server.connection_string().replace("user=eddy dbname=eddy", "user=alice dbname=shop");
+    let (worker, connection) =
+        tokio_postgres::connect(&format!("{conn_str} application_name=nightly"), tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let worker = Arc::new(worker);
+    let pid: i32 = worker.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+    worker.batch_execute("BEGIN; SELECT 1").await?;
+
+    let row = admin
+        .query_one(
+            "SELECT usename, datname, application_name, state, query, xact_start IS NOT NULL, client_addr \
+             FROM pg_stat_activity WHERE pid = $1",
+            &[&pid],
+        )
+        .await?;
+    let columns: (String, String, String, String, String, bool, String) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6));
+    let expected = ("alice", "shop", "nightly", "idle in transaction", "BEGIN; SELECT 1", true, "127.0.0.1");
+    assert_eq!((&*columns.0, &*columns.1, &*columns.2, &*columns.3, &*columns.4, columns.5, &*columns.6), expected);
+    let mine: String =
+        admin.query_one("SELECT state FROM pg_stat_activity WHERE pid = pg_backend_pid()", &[]).await?.get(0);
+    assert_eq!(mine, "active");
+    worker.batch_execute("COMMIT").await?;
+
+    // A long statement shows as active, and pg_cancel_backend stops it.
+    let heavy = "SELECT count(*) FROM generate_series(1, 4000000) a JOIN generate_series(1, 4000000) b ON a = b";
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.query_one(heavy, &[]).await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let shown = admin
+            .query_opt(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND query = $2",
+                &[&pid, &heavy],
+            )
+            .await?;
+        if shown.is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the running statement never showed in pg_stat_activity");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cancelled: bool = admin.query_one("SELECT pg_cancel_backend($1)", &[&pid]).await?.get(0);
+    assert!(cancelled);
+    let err = tokio::time::timeout(Duration::from_secs(10), running).await??.expect_err("cancelled");
+    assert_eq!(err.code().map(|c| c.code()), Some("57014"), "{err}");
+    assert_eq!(worker.query_one("SELECT 7", &[]).await?.get::<_, i32>(0), 7);
+
+    // A pid that is no connection: false; NULL: NULL.
+    let row = admin.query_one("SELECT pg_cancel_backend(-1), pg_terminate_backend(NULL)", &[]).await?;
+    assert_eq!((row.get::<_, bool>(0), row.get::<_, Option<bool>>(1)), (false, None));
+
+    // pg_terminate_backend closes the connection; it leaves pg_stat_activity.
+    let terminated: bool = admin.query_one("SELECT pg_terminate_backend($1)", &[&pid]).await?.get(0);
+    assert!(terminated);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while admin.query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid]).await?.is_some() {
+        assert!(Instant::now() < deadline, "the terminated connection is still listed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(worker.query_one("SELECT 1", &[]).await.is_err(), "the terminated connection still answers");
+    assert_eq!(admin.query_one("SELECT count(*) FROM pg_stat_activity", &[]).await?.get::<_, i64>(0), 1);
+    Ok(())
+}
+
 /// A heavy ad-hoc query runs without holding up other sessions (its inputs are read at
 /// one time, then it is evaluated off the coordinator), and one that would not fit in
 /// memory is refused with 54000 instead of taking the server down.

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::EvalError;
 
 mod array;
+mod backend;
 mod cast;
 mod datetime;
 mod digest;
@@ -27,6 +28,7 @@ mod numeric;
 mod resolve;
 mod string;
 
+pub use backend::{install_backend_signals, BackendSignals};
 pub use string::quote_ident;
 mod from_char;
 mod to_char;
@@ -149,6 +151,10 @@ pub enum Func {
     Random,
     /// `gen_random_uuid()`: a version 4 UUID.
     GenRandomUuid,
+    /// `pg_cancel_backend(pid)`, `pg_terminate_backend(pid [, timeout])`: act on another
+    /// connection, so volatile too.
+    PgCancelBackend,
+    PgTerminateBackend,
     Float(FloatFunc),
     Atan2,
     WidthBucket(NumType),
@@ -391,7 +397,7 @@ pub enum Func {
 impl Func {
     /// True for functions that give a new value on every call (`random()`).
     pub fn is_volatile(&self) -> bool {
-        matches!(self, Func::Random | Func::GenRandomUuid)
+        matches!(self, Func::Random | Func::GenRandomUuid | Func::PgCancelBackend | Func::PgTerminateBackend)
     }
 
     /// Strict functions return NULL when any argument is NULL, without being called.
@@ -493,6 +499,8 @@ impl Func {
             | Func::ShiftRight(_)
             | Func::Gcd(_)
             | Func::Lcm(_) => numeric::eval(self, args),
+
+            Func::PgCancelBackend | Func::PgTerminateBackend => backend::eval(self, args),
 
             Func::TextConcat
             | Func::ByteaConcat
@@ -683,6 +691,8 @@ impl Func {
             Func::Pi => "pi",
             Func::Random => "random",
             Func::GenRandomUuid => "gen_random_uuid",
+            Func::PgCancelBackend => "pg_cancel_backend",
+            Func::PgTerminateBackend => "pg_terminate_backend",
             Func::Float(f) => match f {
                 FloatFunc::Cbrt => "cbrt",
                 FloatFunc::Sin => "sin",

@@ -1,18 +1,12 @@
-//! Cancel requests (psql's Ctrl-C, drivers' statement cancels): each connection's
-//! (process id, secret key), sent to the client at startup, maps to its [`CancelSignal`],
-//! which the statement running on it checks while it waits for workers, evaluates rows or
-//! streams a subscription. A wrong key cancels nothing, as in PostgreSQL. The session's
+//! Whether the statement running on a connection should stop: [`CancelSignal`], which
+//! the statement checks while it waits for workers, evaluates rows or streams a
+//! subscription. Cancel requests (psql's Ctrl-C, drivers' statement cancels) and
+//! `pg_cancel_backend` reach it through [`crate::backends`]; the session's
 //! `statement_timeout` cancels through the same signal.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
-use pgwire::api::cancel::CancelHandler;
-use pgwire::messages::cancel::CancelRequest;
 use tokio::sync::Notify;
-use tracing::info;
 
 /// Why a statement was cancelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,62 +87,16 @@ impl CancelSignal {
     }
 }
 
-type ConnectionKey = (i32, Vec<u8>);
-
-/// The signals of the connections open now, by (process id, secret key).
-#[derive(Debug, Default)]
-pub struct CancelRegistry {
-    connections: Mutex<HashMap<ConnectionKey, Arc<CancelSignal>>>,
-}
-
-impl CancelRegistry {
-    pub fn register(&self, pid: i32, secret: Vec<u8>, signal: Arc<CancelSignal>) {
-        if let Ok(mut connections) = self.connections.lock() {
-            connections.insert((pid, secret), signal);
-        }
-    }
-
-    pub fn unregister(&self, pid: i32, secret: Vec<u8>) {
-        if let Ok(mut connections) = self.connections.lock() {
-            connections.remove(&(pid, secret));
-        }
-    }
-
-    /// Signals the connection `pid` if `secret` is its key; true if it did.
-    pub fn cancel(&self, pid: i32, secret: Vec<u8>) -> bool {
-        let signal = self.connections.lock().ok().and_then(|c| c.get(&(pid, secret)).cloned());
-        match signal {
-            Some(signal) => {
-                signal.request();
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-#[async_trait]
-impl CancelHandler for CancelRegistry {
-    async fn on_cancel_request(&self, request: CancelRequest) {
-        if self.cancel(request.pid, request.secret_key.to_bytes().to_vec()) {
-            info!(pid = request.pid, "cancel request");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
-    fn only_the_right_key_cancels_and_a_reset_forgets() {
-        let registry = CancelRegistry::default();
+    fn a_reset_forgets_and_an_old_timer_cancels_nothing() {
         let signal = Arc::new(CancelSignal::default());
-        registry.register(7, vec![1, 2], signal.clone());
-        assert!(!registry.cancel(7, vec![9, 9]));
-        assert!(!registry.cancel(8, vec![1, 2]));
-        assert!(!signal.is_requested());
-        assert!(registry.cancel(7, vec![1, 2]));
+        signal.request();
         assert!(signal.is_requested());
         let first = signal.reset();
         assert!(!signal.is_requested());
@@ -158,8 +106,6 @@ mod tests {
         assert!(!signal.is_requested());
         signal.time_out(second);
         assert_eq!(signal.reason(), Some(CancelReason::Timeout));
-        registry.unregister(7, vec![1, 2]);
-        assert!(!registry.cancel(7, vec![1, 2]));
     }
 
     #[tokio::test]

@@ -131,6 +131,8 @@ pub struct Coordinator {
     pub(crate) sources: Sources,
     /// Refreshes of views with a target lag, for `eddy_catalog.refresh_history`.
     pub(crate) refreshes: Arc<Mutex<RefreshLog>>,
+    /// The open connections, for `pg_stat_activity` (the server registers them).
+    pub(crate) backends: Arc<crate::backends::Backends>,
     /// The data directory.
     pub(crate) store: Arc<Store>,
     /// The catalog as last written to the store.
@@ -196,6 +198,9 @@ impl Catalog for Coordinator {
         if let Some(entry) = self.names.get(name).and_then(|id| self.entries.get(id)) {
             return Some(entry.item.clone());
         }
+        if name == "pg_stat_activity" {
+            return Some(system_tables::pg_stat_activity(&self.backends.activities()));
+        }
         let system = self.source_system_table(name).or_else(|| self.freshness_table(name));
         if let Some(table) = system.or_else(|| self.durability_table(name)) {
             return Some(table);
@@ -258,6 +263,7 @@ impl Coordinator {
         compute.send(Command::AdvanceTime { time: start });
         Coordinator {
             compute,
+            backends: Arc::default(),
             entries: BTreeMap::new(),
             names: BTreeMap::new(),
             next_id: 1,

@@ -5,6 +5,7 @@
 //! is the only crate that knows about sockets, tokio and pgwire.
 
 mod alter;
+mod backends;
 mod cancel;
 mod coordinator;
 mod copy;
@@ -135,7 +136,8 @@ async fn serve(listen: String, workers: usize, coord: Arc<Mutex<coordinator::Coo
     let listener = TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     info!(%listen, workers, "eddy is ready for connections");
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let cancels = Arc::new(cancel::CancelRegistry::default());
+    let backends = coord.lock().map_err(|_| anyhow::anyhow!("coordinator lock poisoned"))?.backends.clone();
+    eddy_expr::func::install_backend_signals(Box::new(backends::Signals(backends.clone())));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -146,10 +148,17 @@ async fn serve(listen: String, workers: usize, coord: Arc<Mutex<coordinator::Coo
                         continue;
                     }
                 };
-                let handlers = Arc::new(protocol::Handlers::new(coord.clone(), cancels.clone()));
+                let terminate = Arc::new(tokio::sync::Notify::new());
+                let handlers = Arc::new(protocol::Handlers::new(coord.clone(), backends.clone(), terminate.clone()));
                 tokio::spawn(async move {
-                    if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
-                        warn!(%peer, "connection ended with an error: {e}");
+                    tokio::select! {
+                        ended = pgwire::tokio::process_socket(socket, None, handlers) => {
+                            if let Err(e) = ended {
+                                warn!(%peer, "connection ended with an error: {e}");
+                            }
+                        }
+                        // pg_terminate_backend: the connection (and its session) is dropped.
+                        _ = terminate.notified() => info!(%peer, "connection terminated"),
                     }
                 });
             }

@@ -2,7 +2,7 @@
 //! STDIN, value encoding in text and binary, and errors as SQLSTATE responses.
 
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use async_trait::async_trait;
 use bytes::BytesMut;
@@ -25,7 +25,10 @@ use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
 use pgwire::messages::data::DataRow;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
-use crate::cancel::{CancelReason, CancelRegistry, CancelSignal};
+use tokio::sync::Notify;
+
+use crate::backends::{Activity, Backend, Backends};
+use crate::cancel::{CancelReason, CancelSignal};
 use crate::coordinator::{Coordinator, ExecuteResponse};
 use crate::error::AdapterError;
 use crate::session::Session;
@@ -41,16 +44,33 @@ pub struct Connection {
     session: Mutex<Session>,
     /// The session's cancel signal (also in `session`, readable without its lock).
     cancel: Arc<CancelSignal>,
-    cancels: Arc<CancelRegistry>,
-    /// The (process id, secret key) the client got at startup, for cancel requests.
-    key: Mutex<Option<(i32, Vec<u8>)>>,
+    backends: Arc<Backends>,
+    /// Notified by `pg_terminate_backend` to close this connection.
+    terminate: Arc<Notify>,
+    /// Who this connection is and what it does (`pg_stat_activity`), from startup on.
+    activity: OnceLock<Arc<Activity>>,
 }
 
 impl Connection {
-    pub fn new(coord: Arc<Mutex<Coordinator>>, cancels: Arc<CancelRegistry>) -> Arc<Self> {
+    pub fn new(coord: Arc<Mutex<Coordinator>>, backends: Arc<Backends>, terminate: Arc<Notify>) -> Arc<Self> {
         let session = Session::new("eddy".into(), "eddy".into());
         let cancel = session.cancel.clone();
-        Arc::new(Connection { coord, session: Mutex::new(session), cancel, cancels, key: Mutex::new(None) })
+        Arc::new(Connection {
+            coord,
+            session: Mutex::new(session),
+            cancel,
+            backends,
+            terminate,
+            activity: OnceLock::new(),
+        })
+    }
+
+    /// Shows the connection running `query` until the returned guard is dropped.
+    fn active(&self, query: &str) -> Active<'_> {
+        if let Some(activity) = self.activity.get() {
+            activity.begin(query);
+        }
+        Active(self)
     }
 
     /// Runs one statement, cancelled by a cancel request or when the session's
@@ -130,7 +150,7 @@ impl Connection {
         ctx.user = session.user.clone();
         ctx.database = session.database.clone();
         ctx.settings = session.all();
-        ctx.backend_pid = self.key.lock().ok().and_then(|k| k.as_ref().map(|(pid, _)| *pid)).unwrap_or(0);
+        ctx.backend_pid = self.activity.get().map_or(0, |a| a.pid);
         ctx.params = params;
         ctx.param_types = param_types;
         let wait = RestoreWait::start();
@@ -438,6 +458,7 @@ impl SimpleQueryHandler for Connection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        let _active = self.active(query);
         if query.len() > MAX_QUERY_BYTES {
             return Err(user_error(AdapterError::InvalidParameterValue(format!(
                 "query of {} bytes exceeds the limit of {MAX_QUERY_BYTES}",
@@ -498,6 +519,7 @@ impl ExtendedQueryHandler for Connection {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let sql = &portal.statement.statement;
+        let _active = self.active(sql);
         let stmts = eddy_planner::parse(sql).map_err(|e| user_error(e.into()))?;
         let Some(stmt) = stmts.first() else {
             return Ok(Response::EmptyQuery);
@@ -641,32 +663,57 @@ impl NoopStartupHandler for Connection {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let (pid, secret) = client.pid_and_secret_key();
-        let secret = secret.to_bytes().to_vec();
-        self.cancels.register(pid, secret.clone(), self.cancel.clone());
-        if let Ok(mut key) = self.key.lock() {
-            *key = Some((pid, secret));
+        let startup = |key: &str| client.metadata().get(key).cloned();
+        let user = startup("user").unwrap_or_else(|| "eddy".into());
+        let database = startup("database").unwrap_or_else(|| user.clone());
+        let application_name = startup("application_name").unwrap_or_default();
+        if let Ok(mut session) = self.session.lock() {
+            session.user = user.clone();
+            session.database = database.clone();
+            let _ = session.set("application_name", Some(application_name.clone()));
         }
+        let activity = Arc::new(Activity::new(pid, user, database, client.socket_addr(), application_name));
+        self.backends.register(Backend {
+            secret: secret.to_bytes().to_vec(),
+            cancel: self.cancel.clone(),
+            terminate: self.terminate.clone(),
+            activity: activity.clone(),
+        });
+        let _ = self.activity.set(activity);
         Ok(())
     }
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        if let Some((pid, secret)) = self.key.lock().ok().and_then(|mut k| k.take()) {
-            self.cancels.unregister(pid, secret);
+        if let Some(activity) = self.activity.get() {
+            self.backends.unregister(activity.pid);
         }
+    }
+}
+
+/// While alive, the connection shows as running a statement; dropped, as idle (or idle
+/// in a transaction block), whichever way the statement ended.
+struct Active<'a>(&'a Connection);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        let Some(activity) = self.0.activity.get() else { return };
+        let Ok(session) = self.0.session.lock() else { return };
+        let application_name = session.get("application_name").unwrap_or_default();
+        activity.end(session.in_transaction, &application_name);
     }
 }
 
 /// Hands pgwire the per-connection handlers, and the server's cancel registry.
 pub struct Handlers {
     connection: Arc<Connection>,
-    cancels: Arc<CancelRegistry>,
+    backends: Arc<Backends>,
 }
 
 impl Handlers {
-    pub fn new(coord: Arc<Mutex<Coordinator>>, cancels: Arc<CancelRegistry>) -> Self {
-        Handlers { connection: Connection::new(coord, cancels.clone()), cancels }
+    pub fn new(coord: Arc<Mutex<Coordinator>>, backends: Arc<Backends>, terminate: Arc<Notify>) -> Self {
+        Handlers { connection: Connection::new(coord, backends.clone(), terminate), backends }
     }
 }
 
@@ -684,6 +731,6 @@ impl PgWireServerHandlers for Handlers {
         self.connection.clone()
     }
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
-        self.cancels.clone()
+        self.backends.clone()
     }
 }

@@ -519,6 +519,12 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         "pi" => vec![c(Func::Pi, &[], F8)],
         "random" => vec![c(Func::Random, &[], F8)],
         "gen_random_uuid" => vec![c(Func::GenRandomUuid, &[], UUID)],
+        "pg_cancel_backend" => vec![c(Func::PgCancelBackend, &[I4], BOOL)],
+        // The timeout (how long PostgreSQL waits for the backend to exit) is accepted and
+        // not waited on: the connection is closed at once.
+        "pg_terminate_backend" => {
+            vec![c(Func::PgTerminateBackend, &[I4], BOOL), c(Func::PgTerminateBackend, &[I4, I8], BOOL)]
+        }
         "cbrt" => f8(FloatFunc::Cbrt),
         "sin" => f8(FloatFunc::Sin),
         "cos" => f8(FloatFunc::Cos),
