@@ -6,6 +6,9 @@ use crate::PlanError;
 
 /// Parses a type as written in SQL (`numeric(10,2)`, `varchar(20)`, `timestamptz`,
 /// `double precision`, `int8`, ...).
+/// PostgreSQL's largest numeric precision.
+const NUMERIC_DECLARED_MAX_PRECISION: u32 = 1000;
+
 pub fn parse_type_name(text: &str) -> Result<ScalarType, PlanError> {
     // `int[]`, `text[][]` (PostgreSQL ignores declared dimensions), `_int4`.
     let trimmed = text.trim();
@@ -51,12 +54,14 @@ pub fn parse_type_name(text: &str) -> Result<ScalarType, PlanError> {
             _ => ScalarType::Float64,
         },
         "numeric" | "decimal" | "dec" => {
+            // PostgreSQL's bounds; a declared precision above what the decimal engine
+            // holds (28 digits) is accepted, as schemas written for other systems say
+            // numeric(38, s): values are checked against the engine's limit as they come.
             let precision = mods.first().copied();
             if let Some(p) = precision {
-                if p == 0 || p > eddy_repr::scalar::NUMERIC_MAX_PRECISION {
+                if p == 0 || p > NUMERIC_DECLARED_MAX_PRECISION {
                     return Err(PlanError::Datatype(format!(
-                        "NUMERIC precision {p} must be between 1 and {}",
-                        eddy_repr::scalar::NUMERIC_MAX_PRECISION
+                        "NUMERIC precision {p} must be between 1 and {NUMERIC_DECLARED_MAX_PRECISION}"
                     )));
                 }
             }
@@ -68,6 +73,12 @@ pub fn parse_type_name(text: &str) -> Result<ScalarType, PlanError> {
                 if s > p {
                     return Err(PlanError::Datatype(format!("NUMERIC scale {s} must be between 0 and precision {p}")));
                 }
+            }
+            if let Some(s) = scale.filter(|&s| s > eddy_repr::scalar::NUMERIC_MAX_PRECISION) {
+                return Err(PlanError::Unsupported(format!(
+                    "NUMERIC scale {s} (Eddy's numeric keeps at most {} digits after the point)",
+                    eddy_repr::scalar::NUMERIC_MAX_PRECISION
+                )));
             }
             ScalarType::Numeric { precision, scale }
         }
