@@ -10,7 +10,8 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{self, Expr, Query, SelectItem, SetExpr};
 
-use crate::expr::object_name;
+use crate::expr::{normalize_ident, object_name};
+use crate::query::{has_group_by, plan_table_with_joins, QueryCtx};
 use eddy_expr::AggregateFunc;
 
 /// The FROM name and column under which the counting subqueries read the subquery's rows.
@@ -33,6 +34,8 @@ pub(crate) struct AsCounts {
     /// Rows that compare NULL.
     pub unknown: Query,
     pub answer: Answer,
+    /// Counted in the subquery's own FROM (may be correlated), not as a derived table.
+    pub in_place: bool,
 }
 
 /// How the two counts give the comparison's value.
@@ -46,7 +49,13 @@ pub(crate) struct Answer {
 /// can be: `query` must have one column (named in its select list, not `*`) and `x` must
 /// read only the outer row's columns (no aggregates, window functions, subqueries or
 /// volatile functions, which would change meaning inside the counting subqueries).
-pub(crate) fn as_counts(e: &Expr) -> Option<AsCounts> {
+///
+/// A plain `SELECT v FROM f WHERE w` (which may read the outer query: correlated) is
+/// counted in place, `SELECT count(*) FROM f WHERE w AND (x op v) IS ...`, when no column
+/// of `f` could capture a name in `x`; anything else is counted as a derived table,
+/// `SELECT count(*) FROM (query) AS q(v) WHERE (x op q.v) IS ...`, which must then be
+/// uncorrelated.
+pub(crate) fn as_counts(qcx: &QueryCtx, e: &Expr) -> Option<AsCounts> {
     let (x, op, query, quantifier, negated) = match e {
         Expr::In { expr, target: ast::InTarget::Subquery(query), negated, .. } => {
             (expr, &ast::BinaryOperator::Eq, query, Quantifier::Any, *negated)
@@ -64,24 +73,91 @@ pub(crate) fn as_counts(e: &Expr) -> Option<AsCounts> {
     if !has_one_column(query) || !reads_only_columns(x) {
         return None;
     }
-    let comparison = format!("({x}) {op} \"{ROWS}\".\"{VALUE}\"");
     let decisive_truth = match quantifier {
         Quantifier::Any => "TRUE",
         Quantifier::All => "FALSE",
     };
-    let counting = |condition: &str| -> Option<Query> {
-        let sql = format!("SELECT count(*) FROM ({query}) AS \"{ROWS}\"(\"{VALUE}\") WHERE {condition}");
-        sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
-            .try_with_sql(&sql)
-            .and_then(|mut p| p.parse_query())
-            .ok()
-            .map(|q| *q)
+    let in_place = countable_in_place(qcx, query, x);
+    let counting: Box<dyn Fn(&str) -> Option<Query>> = match in_place {
+        Some((select, value)) => Box::new(move |truth: &str| {
+            let mut counting = select.clone();
+            counting.projection = vec![SelectItem::UnnamedExpr(crate::parse_rewritten_expr("count(*)").ok()?)];
+            counting.distinct = None;
+            let test = crate::parse_rewritten_expr(&format!("(({x}) {op} ({value})) IS {truth}")).ok()?;
+            counting.selection = Some(match counting.selection.take() {
+                Some(w) => Expr::BinaryOp {
+                    left: Box::new(Expr::Nested(Box::new(w))),
+                    op: ast::BinaryOperator::And,
+                    right: Box::new(test),
+                },
+                None => test,
+            });
+            let mut q = query.clone();
+            q.body = Box::new(SetExpr::Select(Box::new(counting)));
+            q.order_by = None;
+            Some(*q)
+        }),
+        None => Box::new(move |truth: &str| {
+            let sql = format!(
+                "SELECT count(*) FROM ({query}) AS \"{ROWS}\"(\"{VALUE}\") \
+                 WHERE (({x}) {op} \"{ROWS}\".\"{VALUE}\") IS {truth}"
+            );
+            sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+                .try_with_sql(&sql)
+                .and_then(|mut p| p.parse_query())
+                .ok()
+                .map(|q| *q)
+        }),
     };
     Some(AsCounts {
-        decisive: counting(&format!("({comparison}) IS {decisive_truth}"))?,
-        unknown: counting(&format!("({comparison}) IS NULL"))?,
+        decisive: counting(decisive_truth)?,
+        unknown: counting("NULL")?,
         answer: Answer { quantifier, negated },
+        in_place: in_place.is_some(),
     })
+}
+
+/// The SELECT of `query` and its one value, if `query` is a plain `SELECT v FROM ... WHERE
+/// ...` (no grouping, aggregates, windows, LIMIT or WITH: counting its FROM rows that pass
+/// counts its rows) and no column of its FROM can capture a name `x` reads.
+fn countable_in_place<'q>(qcx: &QueryCtx, query: &'q Query, x: &Expr) -> Option<(&'q ast::Select, &'q Expr)> {
+    let SetExpr::Select(select) = query.body.as_ref() else { return None };
+    let [SelectItem::UnnamedExpr(value) | SelectItem::ExprWithAlias { expr: value, .. }] = select.projection.as_slice()
+    else {
+        return None;
+    };
+    let plain = query.with.is_none()
+        && query.limit_clause.is_none()
+        && query.fetch.is_none()
+        && !has_group_by(select)
+        && select.having.is_none()
+        && select.named_window.is_empty()
+        && !matches!(select.distinct, Some(ast::Distinct::On(_)))
+        && reads_only_columns(value);
+    if !plain || select.from.is_empty() {
+        return None;
+    }
+    let mut inner_columns = Vec::new();
+    for twj in &select.from {
+        let planned = plan_table_with_joins(qcx, twj).ok()?;
+        inner_columns.extend(planned.scope.columns);
+    }
+    let mut captured = false;
+    let _ = ast::visit_expressions(x, |e| {
+        captured |= match e {
+            Expr::Identifier(id) => {
+                let name = normalize_ident(id);
+                inner_columns.iter().any(|c| c.name == name)
+            }
+            Expr::CompoundIdentifier(parts) => parts.iter().rev().nth(1).is_some_and(|table| {
+                let table = normalize_ident(table);
+                inner_columns.iter().any(|c| c.table.as_deref() == Some(table.as_str()))
+            }),
+            _ => false,
+        };
+        ControlFlow::<()>::Continue(())
+    });
+    (!captured).then_some((select, value))
 }
 
 impl Answer {
@@ -159,22 +235,36 @@ mod tests {
         crate::parse_rewritten_expr(sql).expect("test SQL parses")
     }
 
-    #[test]
-    fn rewrites_only_one_column_subqueries_over_plain_left_sides() {
-        assert!(as_counts(&expr("c IN (SELECT name FROM t)")).is_some());
-        assert!(as_counts(&expr("c + 1 > ALL (SELECT n FROM t UNION SELECT 3)")).is_some());
-        assert!(as_counts(&expr("c IN (SELECT * FROM t)")).is_none());
-        assert!(as_counts(&expr("c IN (SELECT a, b FROM t)")).is_none());
-        assert!(as_counts(&expr("count(*) IN (SELECT n FROM t)")).is_none());
-        assert!(as_counts(&expr("random() < ANY (SELECT n FROM t)")).is_none());
-        assert!(as_counts(&expr("c = ANY (ARRAY[1, 2])")).is_none());
+    fn subquery(sql: &str) -> Query {
+        match expr(&format!("({sql})")) {
+            Expr::Subquery(q) => *q,
+            other => panic!("{other} is not a subquery"),
+        }
     }
 
     #[test]
-    fn not_in_negates_the_any_answer() {
-        let counts = as_counts(&expr("c NOT IN (SELECT name FROM t)")).expect("rewritten");
-        let text = counts.answer.over(expr("d"), expr("u")).to_string();
-        assert_eq!(text, "(NOT (CASE WHEN d > 0 THEN true WHEN u > 0 THEN NULL ELSE false END))");
-        assert!(counts.unknown.to_string().ends_with("IS NULL"), "{}", counts.unknown);
+    fn only_one_named_column_and_plain_left_sides_qualify() {
+        assert!(has_one_column(&subquery("SELECT name FROM t")));
+        assert!(has_one_column(&subquery("SELECT n FROM t UNION SELECT 3")));
+        assert!(!has_one_column(&subquery("SELECT * FROM t")));
+        assert!(!has_one_column(&subquery("SELECT a, b FROM t")));
+        assert!(reads_only_columns(&expr("c + 1")));
+        assert!(!reads_only_columns(&expr("count(*)")));
+        assert!(!reads_only_columns(&expr("random()")));
+        assert!(!reads_only_columns(&expr("sum(c) OVER ()")));
+    }
+
+    #[test]
+    fn answers_follow_three_valued_logic() {
+        let any = Answer { quantifier: Quantifier::Any, negated: true };
+        assert_eq!(
+            any.over(expr("d"), expr("u")).to_string(),
+            "(NOT (CASE WHEN d > 0 THEN true WHEN u > 0 THEN NULL ELSE false END))"
+        );
+        let all = Answer { quantifier: Quantifier::All, negated: false };
+        assert_eq!(
+            all.over(expr("d"), expr("u")).to_string(),
+            "(CASE WHEN d > 0 THEN false WHEN u > 0 THEN NULL ELSE true END)"
+        );
     }
 }

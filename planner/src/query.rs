@@ -419,7 +419,7 @@ fn plan_select(qcx: &QueryCtx, select: &Select, order_by: &[ast::OrderByExpr]) -
     let (select, order_by) = inline_named_windows(select, order_by)?;
     let (select, order_by) = (&*select, &*order_by);
     let select = rewrite_definition_lookups(select)?;
-    let (select, scalars) = extract_scalar_subqueries(&select)?;
+    let (select, scalars) = extract_scalar_subqueries(qcx, &select)?;
     let select = &select;
     let grouped = has_group_by(select);
     let Planned { mut expr, scope } = plan_from(qcx, &select.from, select.selection.as_ref(), scalars, grouped)?;
@@ -1172,7 +1172,10 @@ fn rewrite_definition_lookups(select: &Select) -> Result<std::borrow::Cow<'_, Se
     Ok(std::borrow::Cow::Owned(select))
 }
 
-fn extract_scalar_subqueries(select: &Select) -> Result<(std::borrow::Cow<'_, Select>, Vec<ast::Query>), PlanError> {
+fn extract_scalar_subqueries<'s>(
+    qcx: &QueryCtx,
+    select: &'s Select,
+) -> Result<(std::borrow::Cow<'s, Select>, Vec<ast::Query>), PlanError> {
     let explicit_groups = has_group_by(select);
     // Aggregates without GROUP BY: a hidden column could not join the (absent) group key.
     let global_aggregate = !explicit_groups && select.having.is_some();
@@ -1189,7 +1192,7 @@ fn extract_scalar_subqueries(select: &Select) -> Result<(std::borrow::Cow<'_, Se
     let mut select = select.clone();
     let mut scalars = Vec::new();
     if let Some(w) = select.selection.as_mut() {
-        replace_outside_subquery_tests(w, &mut scalars);
+        replace_outside_subquery_tests(qcx, w, &mut scalars);
     }
     if in_items {
         for item in select.projection.iter_mut() {
@@ -1203,19 +1206,19 @@ fn extract_scalar_subqueries(select: &Select) -> Result<(std::borrow::Cow<'_, Se
                         _ => column_name(e),
                     };
                     let before = scalars.len();
-                    replace_scalar_subqueries(e, &mut scalars);
+                    replace_scalar_subqueries(qcx, e, &mut scalars);
                     if scalars.len() > before {
                         *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: ast::Ident::with_quote('"', name) };
                     }
                 }
-                SelectItem::ExprWithAlias { expr: e, .. } => replace_scalar_subqueries(e, &mut scalars),
+                SelectItem::ExprWithAlias { expr: e, .. } => replace_scalar_subqueries(qcx, e, &mut scalars),
                 _ => {}
             }
         }
     }
     if in_having {
         if let Some(h) = select.having.as_mut() {
-            replace_scalar_subqueries(h, &mut scalars);
+            replace_scalar_subqueries(qcx, h, &mut scalars);
         }
     }
     if explicit_groups {
@@ -1246,24 +1249,36 @@ fn subquery_column_name(q: &ast::Query) -> String {
 
 /// [`replace_scalar_subqueries`] in a WHERE condition, except in its AND-ed subquery tests
 /// (`EXISTS`, `IN (SELECT ...)`), which [`plan_from`] plans as semi- and anti-joins.
-fn replace_outside_subquery_tests(e: &mut Expr, scalars: &mut Vec<ast::Query>) {
+fn replace_outside_subquery_tests(qcx: &QueryCtx, e: &mut Expr, scalars: &mut Vec<ast::Query>) {
     match e {
         Expr::BinaryOp { left, op: ast::BinaryOperator::And, right } => {
-            replace_outside_subquery_tests(left, scalars);
-            replace_outside_subquery_tests(right, scalars);
+            replace_outside_subquery_tests(qcx, left, scalars);
+            replace_outside_subquery_tests(qcx, right, scalars);
         }
         Expr::Nested(inner) if matches!(**inner, Expr::BinaryOp { op: ast::BinaryOperator::And, .. }) => {
-            replace_outside_subquery_tests(inner, scalars)
+            replace_outside_subquery_tests(qcx, inner, scalars)
+        }
+        // The anti-join plan of NOT IN needs an uncorrelated subquery; a correlated one is
+        // answered by counting instead.
+        Expr::In { target: ast::InTarget::Subquery(query), negated: true, .. }
+            if is_correlated(qcx, query) && quantified::as_counts(qcx, e).is_some_and(|c| c.in_place) =>
+        {
+            replace_scalar_subqueries(qcx, e, scalars)
         }
         test if is_subquery_test(test) => {}
-        other => replace_scalar_subqueries(other, scalars),
+        other => replace_scalar_subqueries(qcx, other, scalars),
     }
+}
+
+/// Whether `query` reads the outer query's columns (it does not plan on its own).
+fn is_correlated(qcx: &QueryCtx, query: &ast::Query) -> bool {
+    matches!(plan_uncorrelated(qcx, query), Err(PlanError::Unsupported(m)) if m.contains("correlated subquery"))
 }
 
 /// Walks the common expression forms, replacing scalar subqueries, and `[NOT] EXISTS`
 /// as a comparison of a counting scalar subquery with 0 (subqueries inside other forms
 /// stay, and are refused when planned).
-fn replace_scalar_subqueries(e: &mut Expr, scalars: &mut Vec<ast::Query>) {
+fn replace_scalar_subqueries(qcx: &QueryCtx, e: &mut Expr, scalars: &mut Vec<ast::Query>) {
     match e {
         Expr::Subquery(query) => {
             let n = scalars.len();
@@ -1284,19 +1299,19 @@ fn replace_scalar_subqueries(e: &mut Expr, scalars: &mut Vec<ast::Query>) {
             }
         }
         Expr::In { target: ast::InTarget::Subquery(_), .. } | Expr::AnyOp { .. } | Expr::AllOp { .. } => {
-            match quantified::as_counts(e) {
+            match quantified::as_counts(qcx, e) {
                 Some(counts) => *e = counts_answer(counts, scalars),
-                None => for_each_child(e, &mut |c| replace_scalar_subqueries(c, scalars)),
+                None => for_each_child(e, &mut |c| replace_scalar_subqueries(qcx, c, scalars)),
             }
         }
-        _ => for_each_child(e, &mut |c| replace_scalar_subqueries(c, scalars)),
+        _ => for_each_child(e, &mut |c| replace_scalar_subqueries(qcx, c, scalars)),
     }
 }
 
 /// Adds a quantified comparison's two counting subqueries and returns its answer over them.
 fn counts_answer(counts: quantified::AsCounts, scalars: &mut Vec<ast::Query>) -> Expr {
     let n = scalars.len();
-    let quantified::AsCounts { decisive, unknown, answer } = counts;
+    let quantified::AsCounts { decisive, unknown, answer, .. } = counts;
     scalars.extend([decisive, unknown]);
     answer.over(hidden_column_ref(n), hidden_column_ref(n + 1))
 }
