@@ -222,6 +222,9 @@ pub enum ConflictAction {
     Update {
         values: Vec<ScalarExpr>,
         predicate: Option<ScalarExpr>,
+        /// Serial and identity columns set to `DEFAULT` (NULL in `values`), numbered by
+        /// the coordinator.
+        renumbered: Vec<usize>,
     },
 }
 

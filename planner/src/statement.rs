@@ -1063,13 +1063,12 @@ fn plan_on_conflict(
             let scope =
                 Scope::from_desc(Some(&qualifier), &item.desc).concat(&Scope::from_desc(Some("excluded"), &item.desc));
             let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("ON CONFLICT DO UPDATE"));
-            // Not numbered here yet: a serial column set to DEFAULT stays NULL.
-            let (values, _) = plan_assignments(&ctx, item, &update.assignments, "ON CONFLICT DO UPDATE")?;
+            let (values, renumbered) = plan_assignments(&ctx, item, &update.assignments, "ON CONFLICT DO UPDATE")?;
             let predicate = match &update.selection {
                 Some(w) => Some(crate::expr::plan_condition(&ctx, w, "WHERE")?),
                 None => None,
             };
-            crate::ConflictAction::Update { values, predicate }
+            crate::ConflictAction::Update { values, predicate, renumbered }
         }
     };
     Ok(crate::OnConflict { target, action })

@@ -447,14 +447,14 @@ impl Coordinator {
             }
             Plan::Insert { table, rows, returning, on_conflict, generated } => {
                 let rows = self.evaluate_now(session, &rows)?;
-                let rows = self.number_rows(session, table, rows, &generated)?;
-                // With ON CONFLICT, the changes differ from the rows written (inserted or updated).
+                // With ON CONFLICT, the changes differ from the rows written (inserted or
+                // updated), and rows are numbered one by one as their conflicts are resolved.
                 let (rows, written) = match &on_conflict {
                     Some(c) => {
-                        let (changes, written) = self.resolve_conflicts(session, table, rows, c)?;
+                        let (changes, written) = self.resolve_conflicts(session, table, rows, c, &generated)?;
                         (changes, Some(written))
                     }
-                    None => (rows, None),
+                    None => (self.number_rows(session, table, rows, &generated)?, None),
                 };
                 let rows = self.check_table_rows(table, rows)?;
                 let shown = written.as_ref().unwrap_or(&rows);

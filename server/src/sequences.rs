@@ -35,16 +35,30 @@ impl Coordinator {
                 continue;
             }
             for _ in 0..diff.max(0) {
-                let mut datums = row.to_vec();
-                for &c in columns {
-                    if datums[c].is_null() {
-                        datums[c] = self.next_number(session, table, c)?;
-                    }
-                }
-                out.push((Row::new(datums), 1));
+                out.push((self.number_row(session, table, &row, columns)?, 1));
             }
         }
         Ok(out)
+    }
+
+    /// `row` with its NULL `columns` (serial and identity ones) given their next numbers.
+    pub(crate) fn number_row(
+        &mut self,
+        session: &Session,
+        table: GlobalId,
+        row: &Row,
+        columns: &[usize],
+    ) -> Result<Row, AdapterError> {
+        if !columns.iter().any(|&c| row[c].is_null()) {
+            return Ok(row.clone());
+        }
+        let mut datums = row.to_vec();
+        for &c in columns {
+            if datums[c].is_null() {
+                datums[c] = self.next_number(session, table, c)?;
+            }
+        }
+        Ok(Row::new(datums))
     }
 
     /// A new table's counters start from nothing, as PostgreSQL's sequences do: numbers

@@ -15,13 +15,17 @@ use crate::session::Session;
 
 impl Coordinator {
     /// The changes an INSERT of `proposed` with `on_conflict` makes to `table`, and the
-    /// rows it inserted or updated (what RETURNING shows and the row count counts).
+    /// rows it inserted or updated (what RETURNING shows and the row count counts). Each
+    /// proposed row has its `generated` (serial, identity) columns numbered just before its
+    /// conflict is looked for, and an update's `SET c = DEFAULT` just after, which is the
+    /// order PostgreSQL draws the numbers in.
     pub(crate) fn resolve_conflicts(
-        &self,
+        &mut self,
         session: &Session,
         table: GlobalId,
         proposed: Collection,
         on_conflict: &OnConflict,
+        generated: &[usize],
     ) -> Result<(Collection, Collection), AdapterError> {
         let entry =
             self.entries().get(&table).ok_or_else(|| AdapterError::Internal("the INSERT target is gone".into()))?;
@@ -30,7 +34,14 @@ impl Coordinator {
         // The table as this session sees it (the rows that may conflict), by the value of
         // each arbiter key.
         let mut by_key: Vec<HashMap<Row, Row>> = vec![HashMap::new(); keys.len()];
-        for (row, diff) in self.conflict_candidates(session, table, &all_rows, &keys, &proposed)? {
+        // A key column numbered here has no proposed value to seek by.
+        let numbered_key = keys.iter().any(|k| k.columns.iter().any(|c| generated.contains(c)));
+        let candidates = if numbered_key {
+            self.evaluate_now(session, &all_rows)?
+        } else {
+            self.conflict_candidates(session, table, &all_rows, &keys, &proposed)?
+        };
+        for (row, diff) in candidates {
             if diff > 0 {
                 index(&mut by_key, &keys, &row);
             }
@@ -41,6 +52,7 @@ impl Coordinator {
         let mut touched: HashSet<Row> = HashSet::new();
         for (row, diff) in proposed {
             for _ in 0..diff.max(0) {
+                let row = self.number_row(session, table, &row, generated)?;
                 let conflict =
                     keys.iter().zip(&by_key).find_map(|(key, rows)| rows.get(&key_value(&row, key)?).cloned());
                 match (conflict, &on_conflict.action) {
@@ -51,7 +63,7 @@ impl Coordinator {
                         touched.insert(row.clone());
                     }
                     (Some(_), ConflictAction::Nothing) => {}
-                    (Some(old), ConflictAction::Update { values, predicate }) => {
+                    (Some(old), ConflictAction::Update { values, predicate, renumbered }) => {
                         if touched.contains(&old) {
                             return Err(AdapterError::Eval(EvalError::Cardinality(
                                 "ON CONFLICT DO UPDATE command cannot affect row a second time".into(),
@@ -63,7 +75,11 @@ impl Coordinator {
                                 continue;
                             }
                         }
-                        let new = values.iter().map(|v| v.eval(&both)).collect::<Result<Row, _>>()?;
+                        let mut new = values.iter().map(|v| v.eval(&both)).collect::<Result<Vec<Datum>, _>>()?;
+                        for &c in renumbered {
+                            new[c] = Datum::Null;
+                        }
+                        let new = self.number_row(session, table, &Row::new(new), renumbered)?;
                         unindex(&mut by_key, &keys, &old);
                         index(&mut by_key, &keys, &new);
                         changes.push((old, -1));
