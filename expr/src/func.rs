@@ -27,6 +27,7 @@ pub(crate) use jsonb::to_jsonb;
 mod numeric;
 mod resolve;
 mod string;
+mod timezone;
 
 pub use backend::{install_backend_signals, BackendSignals};
 pub use string::quote_ident;
@@ -340,6 +341,8 @@ pub enum Func {
     ToTimestamp,
     /// `to_date(text, template)`.
     ToDate,
+    /// `timezone(zone, ts)`, `ts AT TIME ZONE zone`, for a `timestamp` or `timestamptz` input.
+    Timezone(TimeType),
     /// `to_char(timestamp | timestamptz | number, template)`.
     ToChar,
     DateBin {
@@ -595,6 +598,7 @@ impl Func {
             | Func::JustifyDays
             | Func::JustifyHours
             | Func::JustifyInterval => datetime::eval(self, args),
+            Func::Timezone(input) => timezone::eval(self, *input, args),
 
             Func::JsonbGet
             | Func::JsonbGetText
@@ -797,6 +801,7 @@ impl Func {
             Func::MakeTimestamp => "make_timestamp",
             Func::MakeInterval => "make_interval",
             Func::ToTimestamp => "to_timestamp",
+            Func::Timezone(_) => "timezone",
             Func::ToDate => "to_date",
             Func::ToChar => "to_char",
             Func::DateBin { .. } => "date_bin",

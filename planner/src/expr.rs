@@ -370,6 +370,8 @@ pub fn plan_expr(ctx: &ExprCtx, e: &Expr) -> Result<Typed, PlanError> {
                     .into(),
             ))
         }
+        // PostgreSQL's own spelling of it: `timezone(zone, ts)`.
+        Expr::AtTimeZone { timestamp, time_zone } => call_named(ctx, "timezone", &[time_zone, timestamp]),
         Expr::SimilarTo { negated, expr, pattern, escape_char } => {
             let regex = match escape_char {
                 Some(esc) => call_named(ctx, "similar_to_escape", &[pattern, esc])?,
@@ -1532,8 +1534,10 @@ pub fn column_name(e: &Expr) -> String {
         Expr::Function(f) => object_name(&f.name).rsplit('.').next().unwrap_or("?column?").to_string(),
         Expr::Case { .. } => "case".into(),
         Expr::Extract { .. } => "extract".into(),
+        Expr::AtTimeZone { .. } => "timezone".into(),
         Expr::Position { .. } => "position".into(),
         Expr::Exists { .. } => "exists".into(),
+        Expr::Substring { shorthand: true, .. } => "substr".into(),
         Expr::Substring { .. } => "substring".into(),
         Expr::Trim { .. } => "btrim".into(),
         Expr::Ceil { .. } => "ceil".into(),

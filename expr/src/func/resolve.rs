@@ -614,6 +614,10 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         "textlike" | "like" => vec![c(Func::Like { case_insensitive: false, negated: false }, &[TEXT, TEXT], BOOL)],
 
         // ---- date/time ----
+        "timezone" => vec![
+            c(Func::Timezone(TimeType::TimestampTz), &[TEXT, TSTZ], TS),
+            c(Func::Timezone(TimeType::Timestamp), &[TEXT, TS], TSTZ),
+        ],
         "date_trunc" => vec![
             c(Func::DateTrunc(TimeType::Timestamp), &[TEXT, TS], TS),
             c(Func::DateTrunc(TimeType::TimestampTz), &[TEXT, TSTZ], TSTZ),
