@@ -65,6 +65,112 @@ pub enum AggregateFunc {
         sample: bool,
         sqrt: bool,
     },
+    /// `corr(y, x)`, `covar_pop`, `covar_samp` and the `regr_*` family over the rows where
+    /// both are non-NULL, as double precision (`regr_count`: bigint); y is the call's
+    /// value, x its second argument.
+    Regression(Regression),
+}
+
+/// Which statistic of the (y, x) pairs a [`AggregateFunc::Regression`] computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Regression {
+    Corr,
+    CovarPop,
+    CovarSamp,
+    Count,
+    AvgX,
+    AvgY,
+    Sxx,
+    Syy,
+    Sxy,
+    Slope,
+    Intercept,
+    R2,
+}
+
+impl Regression {
+    const ALL: [(&'static str, Regression); 12] = [
+        ("corr", Regression::Corr),
+        ("covar_pop", Regression::CovarPop),
+        ("covar_samp", Regression::CovarSamp),
+        ("regr_count", Regression::Count),
+        ("regr_avgx", Regression::AvgX),
+        ("regr_avgy", Regression::AvgY),
+        ("regr_sxx", Regression::Sxx),
+        ("regr_syy", Regression::Syy),
+        ("regr_sxy", Regression::Sxy),
+        ("regr_slope", Regression::Slope),
+        ("regr_intercept", Regression::Intercept),
+        ("regr_r2", Regression::R2),
+    ];
+
+    pub fn from_name(name: &str) -> Option<Regression> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, r)| *r == self).map_or("corr", |(n, _)| n)
+    }
+
+    pub fn result_type(self) -> ScalarType {
+        if self == Regression::Count {
+            ScalarType::Int64
+        } else {
+            ScalarType::Float64
+        }
+    }
+
+    /// PostgreSQL's float8_regr_accum sums (Youngs-Cramer, so the text of every result
+    /// matches PostgreSQL's) and its final functions.
+    fn fold(self, entries: &[Entry]) -> Result<Datum, EvalError> {
+        let (mut n, mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0.0f64, 0.0, 0.0, 0.0, 0.0, 0.0);
+        for e in entries {
+            let (Some(y), Some(x)) = (as_float(&e.value)?, as_float(&e.second)?) else { continue };
+            for _ in 0..e.count.max(0) {
+                let previous = n;
+                n += 1.0;
+                sx += x;
+                sy += y;
+                if previous > 0.0 {
+                    let (tmp_x, tmp_y) = (x * n - sx, y * n - sy);
+                    let scale = 1.0 / (n * previous);
+                    sxx += tmp_x * tmp_x * scale;
+                    syy += tmp_y * tmp_y * scale;
+                    sxy += tmp_x * tmp_y * scale;
+                }
+            }
+        }
+        if self == Regression::Count {
+            return Ok(Datum::Int64(n as i64));
+        }
+        let value = match self {
+            _ if n < 1.0 => None,
+            Regression::Count => None,
+            Regression::AvgX => Some(sx / n),
+            Regression::AvgY => Some(sy / n),
+            Regression::Sxx => Some(sxx),
+            Regression::Syy => Some(syy),
+            Regression::Sxy => Some(sxy),
+            Regression::CovarPop => Some(sxy / n),
+            Regression::CovarSamp => (n >= 2.0).then(|| sxy / (n - 1.0)),
+            Regression::Corr => (sxx != 0.0 && syy != 0.0).then(|| sxy / (sxx * syy).sqrt()),
+            Regression::Slope => (sxx != 0.0).then(|| sxy / sxx),
+            Regression::Intercept => (sxx != 0.0).then(|| (sy - sx * sxy / sxx) / n),
+            Regression::R2 if sxx == 0.0 => None,
+            Regression::R2 if syy == 0.0 => Some(1.0),
+            Regression::R2 => Some((sxy * sxy) / (sxx * syy)),
+        };
+        Ok(value.map_or(Datum::Null, Datum::Float64))
+    }
+}
+
+/// A double precision argument, `None` when NULL.
+fn as_float(d: &Datum) -> Result<Option<f64>, EvalError> {
+    match d {
+        Datum::Null => Ok(None),
+        Datum::Float64(f) => Ok(Some(*f)),
+        other => Err(type_bug("regression aggregate", other)),
+    }
 }
 
 /// An aggregate call: `func([DISTINCT] expr [, delimiter] [ORDER BY ...])` over the rows of
@@ -138,6 +244,7 @@ impl AggregateExpr {
             AggregateFunc::PercentileCont | AggregateFunc::PercentileDisc | AggregateFunc::Mode => {
                 ordered_set(&self.func, &entries)
             }
+            AggregateFunc::Regression(r) => r.fold(&entries),
             _ => self.func.eval(entries.iter().map(|e| (&e.value, e.count))),
         }
     }
@@ -372,7 +479,7 @@ impl AggregateFunc {
                 | "percentile_cont"
                 | "percentile_disc"
                 | "mode"
-        )
+        ) || Regression::from_name(name).is_some()
     }
 
     /// True if the aggregate of a union is the aggregate of the parts' results (sums,
@@ -410,6 +517,7 @@ impl AggregateFunc {
             AggregateFunc::PercentileCont => "percentile_cont",
             AggregateFunc::PercentileDisc => "percentile_disc",
             AggregateFunc::Mode => "mode",
+            AggregateFunc::Regression(r) => r.name(),
             AggregateFunc::VarianceNumeric { sample, sqrt } | AggregateFunc::VarianceFloat { sample, sqrt } => {
                 match (sample, sqrt) {
                     (true, false) => "var_samp",
@@ -540,9 +648,9 @@ impl AggregateFunc {
                 ordered_set(self, &entries)
             }
             AggregateFunc::StringAgg => Ok(string_agg(&Entry::values_only(values))),
-            // Needs its second argument: computed by `AggregateExpr::fold` only.
-            AggregateFunc::JsonbObjectAgg { .. } => {
-                Err(EvalError::Internal("jsonb_object_agg without its value argument".into()))
+            // Need their second argument: computed by `AggregateExpr::fold` only.
+            AggregateFunc::JsonbObjectAgg { .. } | AggregateFunc::Regression(_) => {
+                Err(EvalError::Internal(format!("{} without its second argument", self.name())))
             }
             AggregateFunc::VarianceNumeric { sample, sqrt } => variance_numeric(values, *sample, *sqrt),
             AggregateFunc::VarianceFloat { sample, sqrt } => variance_float(values, *sample, *sqrt),
@@ -567,7 +675,9 @@ impl AggregateFunc {
     /// The aggregate's value over no rows at all (a global aggregate of an empty input).
     pub fn default_value(&self) -> Datum {
         match self {
-            AggregateFunc::CountRows | AggregateFunc::Count => Datum::Int64(0),
+            AggregateFunc::CountRows | AggregateFunc::Count | AggregateFunc::Regression(Regression::Count) => {
+                Datum::Int64(0)
+            }
             _ => Datum::Null,
         }
     }

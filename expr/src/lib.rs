@@ -18,7 +18,7 @@ pub mod relation;
 pub mod scalar;
 pub mod window;
 
-pub use agg::{AggOrder, AggregateExpr, AggregateFunc};
+pub use agg::{AggOrder, AggregateExpr, AggregateFunc, Regression};
 pub use error::EvalError;
 pub use func::Func;
 pub use partial::PartialReduce;

@@ -5,7 +5,9 @@ use std::cell::RefCell;
 use std::str::FromStr;
 
 use eddy_expr::func::{self, CastContext};
-use eddy_expr::{AggOrder, AggregateExpr, AggregateFunc, EvalError, Frame, FrameBound, ScalarExpr, WindowFunc};
+use eddy_expr::{
+    AggOrder, AggregateExpr, AggregateFunc, EvalError, Frame, FrameBound, Regression, ScalarExpr, WindowFunc,
+};
 use eddy_repr::{strconv, Datum, ScalarType};
 use rust_decimal::Decimal;
 use sqlparser::ast::{
@@ -1190,6 +1192,20 @@ fn plan_aggregate(
             let value_ty = value.ty.clone().unwrap_or(ScalarType::Text);
             second_arg = Some(coerce(&inner_ctx, value, &value_ty, CastContext::Implicit)?);
             (AggregateFunc::JsonbObjectAgg { ty: value_ty, filtered: false }, ScalarType::Jsonb, key, ScalarType::Text)
+        }
+        [FunctionArgExpr::Expr(y), FunctionArgExpr::Expr(x)] if Regression::from_name(name).is_some() => {
+            let regression = Regression::from_name(name).ok_or_else(|| PlanError::Unsupported(name.to_string()))?;
+            let (y, x) = (plan_expr(&inner_ctx, y)?, plan_expr(&inner_ctx, x)?);
+            let type_name =
+                |t: &Typed| t.ty.as_ref().map_or("unknown".to_string(), |ty| ty.without_modifiers().to_string());
+            let no_such_function = PlanError::Resolve(func::ResolveError::NoSuchFunction {
+                name: name.to_string(),
+                args: format!("{}, {}", type_name(&y), type_name(&x)),
+            });
+            let float = |t: Typed| coerce(&inner_ctx, t, &ScalarType::Float64, CastContext::Implicit);
+            let (Ok(y), Ok(x)) = (float(y), float(x)) else { return Err(no_such_function) };
+            second_arg = Some(x);
+            (AggregateFunc::Regression(regression), regression.result_type(), y, ScalarType::Float64)
         }
         [FunctionArgExpr::Expr(e)] if name != "string_agg" => {
             let mut arg = plan_expr(&inner_ctx, e)?;

@@ -1534,7 +1534,7 @@ pub(crate) fn aggregate_shape(e: &Expr) -> AggregateShape {
             // A window function (`sum(x) OVER (...)`) is not an aggregate of the query.
             Expr::Function(f) if f.over.is_none() => {
                 let name = object_name(&f.name);
-                *count |= name == "count";
+                *count |= matches!(name.as_str(), "count" | "regr_count");
                 AggregateFunc::is_aggregate_name(&name)
             }
             Expr::Nested(e) | Expr::Cast { expr: e, .. } | Expr::UnaryOp { expr: e, .. } => {
@@ -1545,7 +1545,9 @@ pub(crate) fn aggregate_shape(e: &Expr) -> AggregateShape {
         }
     }
     match e {
-        Expr::Function(f) if f.over.is_none() && object_name(&f.name) == "count" => AggregateShape::Count,
+        Expr::Function(f) if f.over.is_none() && matches!(object_name(&f.name).as_str(), "count" | "regr_count") => {
+            AggregateShape::Count
+        }
         other => {
             let mut count = false;
             match (contains_aggregate(other, &mut count), count) {
