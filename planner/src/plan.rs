@@ -292,11 +292,15 @@ pub enum Plan {
         /// serial and identity columns: a NULL there takes the column's next number.
         generated: Vec<usize>,
     },
-    /// Rows to change: `selection` has the table's columns and then the new values.
-    /// `selection` yields each updated row's old columns, then its new ones.
+    /// Rows to change: `selection` yields each updated row's old columns, then its new ones.
     Update {
         table: GlobalId,
         selection: RelationExpr,
+        /// `UPDATE ... FROM`: the table's rows to update, each as often as the table holds
+        /// it. `selection` then pairs them with new values once per matching combination
+        /// of FROM rows; each row takes the first pairing's values (PostgreSQL takes an
+        /// unpredictable one).
+        targets: Option<RelationExpr>,
         arity: usize,
         /// Over the new rows.
         returning: Option<QueryPlan>,

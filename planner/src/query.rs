@@ -1033,7 +1033,7 @@ fn plan_grouping_sets(
 /// `[NOT] EXISTS (SELECT ...)`, joined to the rest by AND) become semi- and anti-joins.
 /// `scalars` are the select's scalar subqueries (see [`extract_scalar_subqueries`]): each
 /// is cross-joined before the WHERE conditions that read it.
-fn plan_from(
+pub(crate) fn plan_from(
     qcx: &QueryCtx,
     from: &[ast::TableWithJoins],
     selection: Option<&Expr>,

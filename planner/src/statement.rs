@@ -8,7 +8,7 @@ use eddy_repr::{ColumnType, RelationDesc, ScalarType};
 use sqlparser::ast::{self, Expr, ObjectType, Statement};
 
 use crate::expr::{coerce, normalize_ident, object_name, plan_expr, AggMode};
-use crate::query::{filter_rows, plan_query, plan_top_query, Planned, QueryCtx};
+use crate::query::{filter_rows, plan_from, plan_query, plan_top_query, Planned, QueryCtx};
 use crate::scope::Scope;
 use crate::types::parse_type_name;
 use crate::{
@@ -1207,30 +1207,98 @@ fn plan_assignments(
 }
 
 fn plan_update(qcx: &QueryCtx, update: &ast::Update) -> Result<Plan, PlanError> {
-    if update.from.is_some() {
-        return Err(PlanError::Unsupported("UPDATE ... FROM".into()));
-    }
     let (name, alias) = single_table(std::slice::from_ref(&update.table), "UPDATE")?;
     let item = table_target(qcx, &name)?;
     let scope = table_scope(&item, &alias);
-    let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("UPDATE"));
     let arity = item.desc.arity();
+    let returning = match &update.returning {
+        None => None,
+        Some(items) => Some(plan_returning(qcx, &item, &scope, items)?),
+    };
+    let other_tables = match &update.from {
+        None => None,
+        Some(ast::UpdateTableFromKind::BeforeSet(tables) | ast::UpdateTableFromKind::AfterSet(tables)) => Some(tables),
+    };
+    if let Some(tables) = other_tables {
+        // The table's rows joined with the FROM rows that pass WHERE (the table first, so
+        // its columns lead the scope the SET expressions read), and, for how often each
+        // row is updated, the table's rows for which such FROM rows exist.
+        let mut from = vec![update.table.clone()];
+        from.extend(tables.iter().cloned());
+        let joined = plan_from(qcx, &from, update.selection.as_ref(), vec![], false)?;
+        let ctx = qcx.expr_ctx(&joined.scope, AggMode::Forbidden("UPDATE"));
+        let (new_values, renumbered) = plan_assignments(&ctx, &item, &update.assignments, "UPDATE")?;
+        let mut pairs: Vec<ScalarExpr> = (0..arity).map(ScalarExpr::Column).collect();
+        pairs.extend(new_values);
+        let width = joined.scope.len();
+        let selection = joined.expr.map(pairs).project((width..width + 2 * arity).collect());
+        let rows = RelationExpr::get(item.id, item.name.clone(), arity);
+        let targets = filter_rows(qcx, Planned { expr: rows, scope }, &matching_rows_exist(tables, &update.selection))?;
+        return Ok(Plan::Update { table: item.id, selection, targets: Some(targets), arity, returning, renumbered });
+    }
+    let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("UPDATE"));
     let (new_values, renumbered) = plan_assignments(&ctx, &item, &update.assignments, "UPDATE")?;
     let mut selection = RelationExpr::get(item.id, item.name.clone(), arity);
     if let Some(w) = &update.selection {
         selection = filter_rows(qcx, Planned { expr: selection, scope: scope.clone() }, w)?;
     }
-    let returning = match &update.returning {
-        None => None,
-        Some(items) => Some(plan_returning(qcx, &item, &scope, items)?),
+    Ok(Plan::Update {
+        table: item.id,
+        selection: selection.map(new_values),
+        targets: None,
+        arity,
+        returning,
+        renumbered,
+    })
+}
+
+/// `EXISTS (SELECT 1 FROM tables WHERE selection)`: whether a target row of `UPDATE ...
+/// FROM tables` or `DELETE ... USING tables` has rows to go with (the target's columns
+/// are the outer query's there).
+fn matching_rows_exist(tables: &[ast::TableWithJoins], selection: &Option<ast::Expr>) -> ast::Expr {
+    let one = ast::SelectItem::UnnamedExpr(ast::Expr::value(ast::Value::Number("1".into(), false)));
+    let select = ast::Select {
+        select_token: ast::helpers::attached_token::AttachedToken::empty(),
+        optimizer_hints: vec![],
+        distinct: None,
+        select_modifiers: None,
+        top: None,
+        top_before_distinct: false,
+        projection: vec![one],
+        exclude: None,
+        into: None,
+        from: tables.to_vec(),
+        lateral_views: vec![],
+        prewhere: None,
+        selection: selection.clone(),
+        connect_by: vec![],
+        group_by: ast::GroupByExpr::Expressions(vec![], vec![]),
+        cluster_by: vec![],
+        distribute_by: vec![],
+        sort_by: vec![],
+        having: None,
+        named_window: vec![],
+        qualify: None,
+        window_before_qualify: false,
+        value_table_mode: None,
+        flavor: ast::SelectFlavor::Standard,
     };
-    Ok(Plan::Update { table: item.id, selection: selection.map(new_values), arity, returning, renumbered })
+    let query = ast::Query {
+        with: None,
+        body: Box::new(ast::SetExpr::Select(Box::new(select))),
+        order_by: None,
+        limit_clause: None,
+        fetch: None,
+        locks: vec![],
+        for_clause: None,
+        settings: None,
+        format_clause: None,
+        pipe_operators: vec![],
+    };
+    ast::Expr::Exists { subquery: Box::new(query), negated: false }
 }
 
 fn plan_delete(qcx: &QueryCtx, delete: &ast::Delete) -> Result<Plan, PlanError> {
-    if delete.using.is_some() {
-        return Err(PlanError::Unsupported("DELETE ... USING".into()));
-    }
     let from = match &delete.from {
         ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => f,
     };
@@ -1238,7 +1306,12 @@ fn plan_delete(qcx: &QueryCtx, delete: &ast::Delete) -> Result<Plan, PlanError> 
     let item = table_target(qcx, &name)?;
     let scope = table_scope(&item, &alias);
     let mut selection = RelationExpr::get(item.id, item.name.clone(), item.desc.arity());
-    if let Some(w) = &delete.selection {
+    // `USING tables WHERE ...`: the rows for which rows of `tables` pass the condition.
+    let condition = match &delete.using {
+        Some(tables) => Some(matching_rows_exist(tables, &delete.selection)),
+        None => delete.selection.clone(),
+    };
+    if let Some(w) = &condition {
         selection = filter_rows(qcx, Planned { expr: selection, scope: scope.clone() }, w)?;
     }
     let returning = match &delete.returning {

@@ -253,6 +253,22 @@ impl Catalog for Coordinator {
     }
 }
 
+/// `UPDATE ... FROM`: each target row (as often as the table holds it) with the new values
+/// of its first pairing in `pairs` (old columns then new ones, in `arity` columns each).
+fn first_pairing(targets: Collection, pairs: Collection, arity: usize) -> Collection {
+    let mut new_values: HashMap<Row, Row> = HashMap::new();
+    for (pair, _) in pairs {
+        new_values.entry(Row::new(pair[..arity].to_vec())).or_insert_with(|| Row::new(pair[arity..].to_vec()));
+    }
+    targets
+        .into_iter()
+        .filter_map(|(old, diff)| {
+            let new = new_values.get(&old)?;
+            Some((Row::new(old.iter().chain(new.iter()).cloned().collect()), diff))
+        })
+        .collect()
+}
+
 pub(crate) fn wall_clock_ms() -> Timestamp {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as Timestamp).unwrap_or(0)
 }
@@ -463,8 +479,11 @@ impl Coordinator {
                 self.write(session, table, rows)?;
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "INSERT 0".into(), rows: Some(count as usize) }))
             }
-            Plan::Update { table, selection, arity, returning, renumbered } => {
-                let selected = self.evaluate_now(session, &selection)?;
+            Plan::Update { table, selection, targets, arity, returning, renumbered } => {
+                let mut selected = self.evaluate_now(session, &selection)?;
+                if let Some(targets) = targets {
+                    selected = first_pairing(self.evaluate_now(session, &targets)?, selected, arity);
+                }
                 let (mut changes, mut new_rows) = (Vec::new(), Vec::new());
                 let mut count = 0;
                 for (row, diff) in selected {
