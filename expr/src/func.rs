@@ -190,6 +190,8 @@ pub enum Func {
     },
     CharLength,
     OctetLength,
+    /// `bit_length`: octets times 8.
+    BitLength,
     Lower,
     Upper,
     Initcap,
@@ -370,6 +372,8 @@ pub enum Func {
     /// `jsonb - text` or `jsonb - integer`.
     JsonbDelete,
     JsonbTypeof,
+    /// `jsonb_pretty(jsonb)`: indented text.
+    JsonbPretty,
     JsonbArrayLength,
     JsonbBuildObject {
         types: Vec<ScalarType>,
@@ -513,6 +517,7 @@ impl Func {
             | Func::RegexMatch { .. }
             | Func::CharLength
             | Func::OctetLength
+            | Func::BitLength
             | Func::Lower
             | Func::Upper
             | Func::Initcap
@@ -612,6 +617,7 @@ impl Func {
             | Func::JsonbConcat
             | Func::JsonbDelete
             | Func::JsonbTypeof
+            | Func::JsonbPretty
             | Func::JsonbArrayLength
             | Func::JsonbBuildObject { .. }
             | Func::JsonbBuildArray { .. }
@@ -731,6 +737,7 @@ impl Func {
             Func::RegexMatch { case_insensitive: true, negated: true } => "!~*",
             Func::CharLength => "length",
             Func::OctetLength => "octet_length",
+            Func::BitLength => "bit_length",
             Func::Lower => "lower",
             Func::Upper => "upper",
             Func::Initcap => "initcap",
@@ -818,6 +825,7 @@ impl Func {
             Func::JsonbContained => "<@",
             Func::JsonbExists => "?",
             Func::JsonbTypeof => "jsonb_typeof",
+            Func::JsonbPretty => "jsonb_pretty",
             Func::JsonbArrayLength => "jsonb_array_length",
             Func::JsonbBuildObject { .. } => "jsonb_build_object",
             Func::JsonbBuildArray { .. } => "jsonb_build_array",

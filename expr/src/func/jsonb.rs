@@ -430,6 +430,11 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
         (JsonbConcat, 2) => Ok(Datum::Jsonb(concat(j(0)?, j(1)?))),
         (JsonbDelete, 2) => Ok(Datum::Jsonb(delete(j(0)?, &args[1])?)),
         (JsonbTypeof, 1) => Ok(Datum::Text(j(0)?.type_name().into())),
+        (JsonbPretty, 1) => {
+            let mut out = String::new();
+            eddy_repr::strconv::format_jsonb_pretty(j(0)?, 0, &mut out);
+            Ok(Datum::Text(out))
+        }
         (JsonbArrayLength, 1) => match j(0)? {
             Jsonb::Array(items) => Ok(Datum::Int32(items.len() as i32)),
             Jsonb::Object(_) => Err(EvalError::invalid_argument("cannot get array length of a non-array")),

@@ -546,6 +546,8 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         // ---- strings ----
         "length" => vec![c(Func::CharLength, &[TEXT], I4), c(Func::OctetLength, &[BYTEA], I4)],
         "char_length" | "character_length" => vec![c(Func::CharLength, &[TEXT], I4)],
+        // No bpchar variant (unlike octet_length): char(n) padding is dropped as text.
+        "bit_length" => vec![c(Func::BitLength, &[TEXT], I4), c(Func::BitLength, &[BYTEA], I4)],
         "octet_length" => vec![
             c(Func::OctetLength, &[TEXT], I4),
             c(Func::OctetLength, &[BPCHAR], I4),
@@ -658,7 +660,9 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         "justify_interval" => vec![c(Func::JustifyInterval, &[IV], IV)],
 
         // ---- jsonb ----
-        "jsonb_typeof" => vec![c(Func::JsonbTypeof, &[JSONB], TEXT)],
+        // json is jsonb here.
+        "jsonb_typeof" | "json_typeof" => vec![c(Func::JsonbTypeof, &[JSONB], TEXT)],
+        "jsonb_pretty" => vec![c(Func::JsonbPretty, &[JSONB], TEXT)],
         "jsonb_array_length" => vec![c(Func::JsonbArrayLength, &[JSONB], I4)],
         "jsonb_strip_nulls" => vec![c(Func::JsonbStripNulls, &[JSONB], JSONB)],
         "jsonb_set" => vec![

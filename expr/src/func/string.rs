@@ -767,11 +767,15 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
             t(regexp_replace(s(0)?, s(1)?, s(2)?, flags)?)
         }
         (CharLength, 1) => Ok(Datum::Int32(s(0)?.chars().count() as i32)),
-        (OctetLength, 1) => match &args[0] {
-            Datum::Text(x) => Ok(Datum::Int32(x.len() as i32)),
-            Datum::Bytes(b) => Ok(Datum::Int32(b.len() as i32)),
-            _ => Err(type_error(func, args)),
-        },
+        (OctetLength | BitLength, 1) => {
+            let octets = match &args[0] {
+                Datum::Text(x) => x.len(),
+                Datum::Bytes(b) => b.len(),
+                _ => return Err(type_error(func, args)),
+            };
+            let bits = if matches!(func, BitLength) { 8 } else { 1 };
+            Ok(Datum::Int32((octets * bits) as i32))
+        }
         (Lower, 1) => t(lower(s(0)?)),
         (Upper, 1) => t(upper(s(0)?)),
         (Initcap, 1) => t(initcap(s(0)?)),

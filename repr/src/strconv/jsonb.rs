@@ -53,6 +53,39 @@ pub fn format_jsonb(j: &Jsonb, out: &mut String) {
     }
 }
 
+/// `jsonb_pretty`: PostgreSQL's indented form, four spaces a level, one element or
+/// member a line (an empty array or object too has its closing bracket on a line of its own).
+pub fn format_jsonb_pretty(j: &Jsonb, level: usize, out: &mut String) {
+    let indent = |out: &mut String, level: usize| out.extend(std::iter::repeat_n("    ", level));
+    match j {
+        Jsonb::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                out.push_str(if i > 0 { ",\n" } else { "\n" });
+                indent(out, level + 1);
+                format_jsonb_pretty(item, level + 1, out);
+            }
+            out.push('\n');
+            indent(out, level);
+            out.push(']');
+        }
+        Jsonb::Object(pairs) => {
+            out.push('{');
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                out.push_str(if i > 0 { ",\n" } else { "\n" });
+                indent(out, level + 1);
+                escape_json(&k.0, out);
+                out.push_str(": ");
+                format_jsonb_pretty(v, level + 1, out);
+            }
+            out.push('\n');
+            indent(out, level);
+            out.push('}');
+        }
+        other => format_jsonb(other, out),
+    }
+}
+
 /// The text form of a jsonb value (as `format_jsonb` into a new string).
 pub fn jsonb_to_string(j: &Jsonb) -> String {
     let mut s = String::new();
