@@ -78,43 +78,50 @@ pub(crate) fn as_counts(qcx: &QueryCtx, e: &Expr) -> Option<AsCounts> {
         Quantifier::All => "FALSE",
     };
     let in_place = countable_in_place(qcx, query, x);
-    let counting: Box<dyn Fn(&str) -> Option<Query>> = match in_place {
-        Some((select, value)) => Box::new(move |truth: &str| {
-            let mut counting = select.clone();
-            counting.projection = vec![SelectItem::UnnamedExpr(crate::parse_rewritten_expr("count(*)").ok()?)];
-            counting.distinct = None;
-            let test = crate::parse_rewritten_expr(&format!("(({x}) {op} ({value})) IS {truth}")).ok()?;
-            counting.selection = Some(match counting.selection.take() {
-                Some(w) => Expr::BinaryOp {
-                    left: Box::new(Expr::Nested(Box::new(w))),
-                    op: ast::BinaryOperator::And,
-                    right: Box::new(test),
-                },
-                None => test,
-            });
-            let mut q = query.clone();
-            q.body = Box::new(SetExpr::Select(Box::new(counting)));
-            q.order_by = None;
-            Some(*q)
-        }),
-        None => Box::new(move |truth: &str| {
-            let sql = format!(
-                "SELECT count(*) FROM ({query}) AS \"{ROWS}\"(\"{VALUE}\") \
-                 WHERE (({x}) {op} \"{ROWS}\".\"{VALUE}\") IS {truth}"
-            );
-            sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
-                .try_with_sql(&sql)
-                .and_then(|mut p| p.parse_query())
-                .ok()
-                .map(|q| *q)
-        }),
-    };
     Some(AsCounts {
-        decisive: counting(decisive_truth)?,
-        unknown: counting("NULL")?,
+        decisive: counting(query, in_place, x, op, decisive_truth)?,
+        unknown: counting(query, in_place, x, op, "NULL")?,
         answer: Answer { quantifier, negated },
         in_place: in_place.is_some(),
     })
+}
+
+/// `SELECT count(*)` of the rows of `query` for which `(x op value) IS truth`: in the
+/// subquery's own FROM when `in_place` gives its SELECT and value, else over it as a
+/// derived table.
+fn counting(
+    query: &Query,
+    in_place: Option<(&ast::Select, &Expr)>,
+    x: &Expr,
+    op: &ast::BinaryOperator,
+    truth: &str,
+) -> Option<Query> {
+    let Some((select, value)) = in_place else {
+        let sql = format!(
+            "SELECT count(*) FROM ({query}) AS \"{ROWS}\"(\"{VALUE}\") WHERE (({x}) {op} \"{ROWS}\".\"{VALUE}\") IS {truth}"
+        );
+        return sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+            .try_with_sql(&sql)
+            .and_then(|mut p| p.parse_query())
+            .ok()
+            .map(|q| *q);
+    };
+    let mut counting = select.clone();
+    counting.projection = vec![SelectItem::UnnamedExpr(crate::parse_rewritten_expr("count(*)").ok()?)];
+    counting.distinct = None;
+    let test = crate::parse_rewritten_expr(&format!("(({x}) {op} ({value})) IS {truth}")).ok()?;
+    counting.selection = Some(match counting.selection.take() {
+        Some(w) => Expr::BinaryOp {
+            left: Box::new(Expr::Nested(Box::new(w))),
+            op: ast::BinaryOperator::And,
+            right: Box::new(test),
+        },
+        None => test,
+    });
+    let mut q = query.clone();
+    *q.body = SetExpr::Select(Box::new(counting));
+    q.order_by = None;
+    Some(q)
 }
 
 /// The SELECT of `query` and its one value, if `query` is a plain `SELECT v FROM ... WHERE

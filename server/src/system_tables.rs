@@ -1284,6 +1284,65 @@ pub fn relkind(entry: &CatalogEntry) -> &'static str {
     }
 }
 
+/// `pg_stat_activity`: one row per open connection, from [`crate::backends`]. Eddy has no
+/// background workers, wait events or transaction ids; those columns are NULL.
+pub fn pg_stat_activity(activities: &[std::sync::Arc<crate::backends::Activity>]) -> CatalogItem {
+    let tz = ScalarType::timestamptz();
+    let mut b = Builder::new(&[
+        ("datid", I8),
+        ("datname", T),
+        ("pid", I4),
+        ("leader_pid", I4),
+        ("usesysid", I8),
+        ("usename", T),
+        ("application_name", T),
+        ("client_addr", T),
+        ("client_hostname", T),
+        ("client_port", I4),
+        ("backend_start", tz.clone()),
+        ("xact_start", tz.clone()),
+        ("query_start", tz.clone()),
+        ("state_change", tz),
+        ("wait_event_type", T),
+        ("wait_event", T),
+        ("state", T),
+        ("backend_xid", T),
+        ("backend_xmin", T),
+        ("query_id", I8),
+        ("query", T),
+        ("backend_type", T),
+    ]);
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or(Datum::Null, Datum::TimestampTz);
+    for a in activities {
+        let Some(doing) = a.doing() else { continue };
+        b.row(vec![
+            int(DATABASE_OID),
+            text(&a.database),
+            int4(a.pid),
+            Datum::Null,
+            int(OWNER_OID),
+            text(&a.user),
+            text(&doing.application_name),
+            text(&a.client.ip().to_string()),
+            Datum::Null,
+            int4(i32::from(a.client.port())),
+            time(Some(a.backend_start)),
+            time(doing.xact_start),
+            time(doing.query_start),
+            time(Some(doing.state_change)),
+            Datum::Null,
+            Datum::Null,
+            text(doing.state.name()),
+            Datum::Null,
+            Datum::Null,
+            Datum::Null,
+            text(&doing.query),
+            text("client backend"),
+        ]);
+    }
+    b.build("pg_stat_activity", CATALOG_TABLE_ID_BASE + 33)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1349,63 +1408,4 @@ mod tests {
         assert_eq!(view_query("CREATE VIEW v AS SELECT 1 AS x"), "SELECT 1 AS x");
         assert_eq!(view_query("CREATE MATERIALIZED VIEW m (a) AS SELECT a FROM t"), "SELECT a FROM t");
     }
-}
-
-/// `pg_stat_activity`: one row per open connection, from [`crate::backends`]. Eddy has no
-/// background workers, wait events or transaction ids; those columns are NULL.
-pub fn pg_stat_activity(activities: &[std::sync::Arc<crate::backends::Activity>]) -> CatalogItem {
-    let tz = ScalarType::timestamptz();
-    let mut b = Builder::new(&[
-        ("datid", I8),
-        ("datname", T),
-        ("pid", I4),
-        ("leader_pid", I4),
-        ("usesysid", I8),
-        ("usename", T),
-        ("application_name", T),
-        ("client_addr", T),
-        ("client_hostname", T),
-        ("client_port", I4),
-        ("backend_start", tz.clone()),
-        ("xact_start", tz.clone()),
-        ("query_start", tz.clone()),
-        ("state_change", tz),
-        ("wait_event_type", T),
-        ("wait_event", T),
-        ("state", T),
-        ("backend_xid", T),
-        ("backend_xmin", T),
-        ("query_id", I8),
-        ("query", T),
-        ("backend_type", T),
-    ]);
-    let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or(Datum::Null, Datum::TimestampTz);
-    for a in activities {
-        let Some(doing) = a.doing() else { continue };
-        b.row(vec![
-            int(DATABASE_OID),
-            text(&a.database),
-            int4(a.pid),
-            Datum::Null,
-            int(OWNER_OID),
-            text(&a.user),
-            text(&doing.application_name),
-            text(&a.client.ip().to_string()),
-            Datum::Null,
-            int4(i32::from(a.client.port())),
-            time(Some(a.backend_start)),
-            time(doing.xact_start),
-            time(doing.query_start),
-            time(Some(doing.state_change)),
-            Datum::Null,
-            Datum::Null,
-            text(doing.state.name()),
-            Datum::Null,
-            Datum::Null,
-            Datum::Null,
-            text(&doing.query),
-            text("client backend"),
-        ]);
-    }
-    b.build("pg_stat_activity", CATALOG_TABLE_ID_BASE + 33)
 }
