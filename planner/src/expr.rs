@@ -1532,7 +1532,9 @@ fn wrapped_ty(ty: ScalarType) -> ScalarType {
 fn weak_column_name(e: &Expr) -> bool {
     match e {
         Expr::Nested(inner) => weak_column_name(inner),
-        Expr::Value(_) | Expr::Cast { .. } | Expr::TypedString(_) | Expr::Case { .. } => true,
+        // A cast is as weak as its operand: `x::text::int` is still `x`.
+        Expr::Cast { expr, .. } => weak_column_name(expr),
+        Expr::Value(_) | Expr::TypedString(_) | Expr::Case { .. } => true,
         other => column_name(other) == "?column?",
     }
 }
@@ -1584,5 +1586,23 @@ fn type_column_name(t: &str) -> String {
         Ok(ScalarType::Time { .. }) => "time".into(),
         Ok(other) => other.to_string(),
         Err(_) => "?column?".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::column_name;
+
+    #[test]
+    fn unnamed_columns_are_named_as_postgresql_names_them() {
+        let name = |sql: &str| column_name(&crate::parse_rewritten_expr(sql).expect("test SQL parses"));
+        assert_eq!(name("x::text::int"), "x");
+        assert_eq!(name("'1'::date::timestamp"), "timestamp");
+        assert_eq!(name("CASE WHEN true THEN 1 END::text"), "text");
+        assert_eq!(name("substr(a, 2)"), "substr");
+        assert_eq!(name("substring(a from 2)"), "substring");
+        assert_eq!(name("ts AT TIME ZONE 'UTC'"), "timezone");
+        assert_eq!(name("EXISTS (SELECT 1)"), "exists");
+        assert_eq!(name("a + 1"), "?column?");
     }
 }

@@ -1233,7 +1233,8 @@ fn plan_update(qcx: &QueryCtx, update: &ast::Update) -> Result<Plan, PlanError> 
         let width = joined.scope.len();
         let selection = joined.expr.map(pairs).project((width..width + 2 * arity).collect());
         let rows = RelationExpr::get(item.id, item.name.clone(), arity);
-        let targets = filter_rows(qcx, Planned { expr: rows, scope }, &matching_rows_exist(tables, &update.selection))?;
+        let targets =
+            filter_rows(qcx, Planned { expr: rows, scope }, &matching_rows_exist(tables, &update.selection)?)?;
         return Ok(Plan::Update { table: item.id, selection, targets: Some(targets), arity, returning, renumbered });
     }
     let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("UPDATE"));
@@ -1255,47 +1256,10 @@ fn plan_update(qcx: &QueryCtx, update: &ast::Update) -> Result<Plan, PlanError> 
 /// `EXISTS (SELECT 1 FROM tables WHERE selection)`: whether a target row of `UPDATE ...
 /// FROM tables` or `DELETE ... USING tables` has rows to go with (the target's columns
 /// are the outer query's there).
-fn matching_rows_exist(tables: &[ast::TableWithJoins], selection: &Option<ast::Expr>) -> ast::Expr {
-    let one = ast::SelectItem::UnnamedExpr(ast::Expr::value(ast::Value::Number("1".into(), false)));
-    let select = ast::Select {
-        select_token: ast::helpers::attached_token::AttachedToken::empty(),
-        optimizer_hints: vec![],
-        distinct: None,
-        select_modifiers: None,
-        top: None,
-        top_before_distinct: false,
-        projection: vec![one],
-        exclude: None,
-        into: None,
-        from: tables.to_vec(),
-        lateral_views: vec![],
-        prewhere: None,
-        selection: selection.clone(),
-        connect_by: vec![],
-        group_by: ast::GroupByExpr::Expressions(vec![], vec![]),
-        cluster_by: vec![],
-        distribute_by: vec![],
-        sort_by: vec![],
-        having: None,
-        named_window: vec![],
-        qualify: None,
-        window_before_qualify: false,
-        value_table_mode: None,
-        flavor: ast::SelectFlavor::Standard,
-    };
-    let query = ast::Query {
-        with: None,
-        body: Box::new(ast::SetExpr::Select(Box::new(select))),
-        order_by: None,
-        limit_clause: None,
-        fetch: None,
-        locks: vec![],
-        for_clause: None,
-        settings: None,
-        format_clause: None,
-        pipe_operators: vec![],
-    };
-    ast::Expr::Exists { subquery: Box::new(query), negated: false }
+fn matching_rows_exist(tables: &[ast::TableWithJoins], selection: &Option<ast::Expr>) -> Result<ast::Expr, PlanError> {
+    let tables = tables.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    let condition = selection.as_ref().map(|w| format!(" WHERE {w}")).unwrap_or_default();
+    crate::parse_rewritten_expr(&format!("EXISTS (SELECT 1 FROM {tables}{condition})"))
 }
 
 fn plan_delete(qcx: &QueryCtx, delete: &ast::Delete) -> Result<Plan, PlanError> {
@@ -1308,7 +1272,7 @@ fn plan_delete(qcx: &QueryCtx, delete: &ast::Delete) -> Result<Plan, PlanError> 
     let mut selection = RelationExpr::get(item.id, item.name.clone(), item.desc.arity());
     // `USING tables WHERE ...`: the rows for which rows of `tables` pass the condition.
     let condition = match &delete.using {
-        Some(tables) => Some(matching_rows_exist(tables, &delete.selection)),
+        Some(tables) => Some(matching_rows_exist(tables, &delete.selection)?),
         None => delete.selection.clone(),
     };
     if let Some(w) = &condition {

@@ -667,9 +667,9 @@ impl NoopStartupHandler for Connection {
         let user = startup("user").unwrap_or_else(|| "eddy".into());
         let database = startup("database").unwrap_or_else(|| user.clone());
         let application_name = startup("application_name").unwrap_or_default();
+        // current_user and current_database() stay Eddy's one role and database, which
+        // the catalog tables list; pg_stat_activity shows the names the client gave.
         if let Ok(mut session) = self.session.lock() {
-            session.user = user.clone();
-            session.database = database.clone();
             let _ = session.set("application_name", Some(application_name.clone()));
         }
         let activity = Arc::new(Activity::new(pid, user, database, client.socket_addr(), application_name));
