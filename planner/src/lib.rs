@@ -101,6 +101,10 @@ fn parse_in_full(sql: &str) -> Result<Vec<Statement>, PlanError> {
                 *create_sql = slice(sql, start, end).to_string();
             }
             stmts.push(Statement::Eddy(Box::new(plan)));
+        } else if starts_table_query(&parser) {
+            // `TABLE t` as a statement of its own (sqlparser reads it only inside queries).
+            let query = parser.parse_query().map_err(syntax)?;
+            stmts.push(Statement::Sql(Box::new(sqlparser::ast::Statement::Query(query))));
         } else {
             stmts.push(Statement::Sql(Box::new(parser.parse_statement().map_err(syntax)?)));
         }
@@ -109,6 +113,10 @@ fn parse_in_full(sql: &str) -> Result<Vec<Statement>, PlanError> {
             return Err(syntax(parser.expected::<()>("end of statement", next).unwrap_err()));
         }
     }
+}
+
+fn starts_table_query(parser: &Parser) -> bool {
+    matches!(&parser.peek_token().token, Token::Word(w) if w.keyword == sqlparser::keywords::Keyword::TABLE)
 }
 
 /// The tokens of `sql`, with `top` right after `SELECT [DISTINCT | ALL]` and not followed
