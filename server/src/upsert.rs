@@ -75,11 +75,9 @@ impl Coordinator {
                                 continue;
                             }
                         }
-                        let mut new = values.iter().map(|v| v.eval(&both)).collect::<Result<Vec<Datum>, _>>()?;
-                        for &c in renumbered {
-                            new[c] = Datum::Null;
-                        }
-                        let new = self.number_row(session, table, &Row::new(new), renumbered)?;
+                        // Columns set to DEFAULT come out NULL, for number_row to number.
+                        let new = values.iter().map(|v| v.eval(&both)).collect::<Result<Row, _>>()?;
+                        let new = self.number_row(session, table, &new, renumbered)?;
                         unindex(&mut by_key, &keys, &old);
                         index(&mut by_key, &keys, &new);
                         changes.push((old, -1));
