@@ -254,6 +254,19 @@ async fn cancel_requests_stop_the_running_statement() -> anyhow::Result<()> {
     assert!(started.elapsed() < Duration::from_secs(10), "cancelled only after {:?}", started.elapsed());
     assert_eq!(client.query_one("SELECT count(*) FROM c", &[]).await?.get::<_, i64>(0), 1);
 
+    // pg_sleep stops at a cancel, and does not hold up other sessions while it sleeps.
+    let sleeping = tokio::spawn({
+        let client = client.clone();
+        async move { client.simple_query("SELECT pg_sleep(60)").await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let other = server.connect().await?;
+    assert_eq!(other.query_one("SELECT count(*) FROM c", &[]).await?.get::<_, i64>(0), 1);
+    assert!(!sleeping.is_finished(), "pg_sleep(60) returned early");
+    cancel.cancel_query(tokio_postgres::NoTls).await?;
+    let err = tokio::time::timeout(Duration::from_secs(10), sleeping).await??.expect_err("pg_sleep was cancelled");
+    assert_eq!(code(&err), "57014", "{err}");
+
     // A FETCH waiting for changes that do not come.
     client.batch_execute("BEGIN; DECLARE cur CURSOR FOR SUBSCRIBE c").await?;
     client.simple_query("FETCH ALL cur").await?; // the snapshot

@@ -29,7 +29,7 @@ mod resolve;
 mod string;
 mod timezone;
 
-pub use backend::{install_backend_signals, BackendSignals};
+pub use backend::{install_backend_signals, with_interrupt, BackendSignals, InterruptCheck};
 pub use string::quote_ident;
 mod from_char;
 mod to_char;
@@ -156,6 +156,9 @@ pub enum Func {
     /// connection, so volatile too.
     PgCancelBackend,
     PgTerminateBackend,
+    /// `pg_sleep(seconds)`: waits, stopping early with a cancel (volatile: it must run
+    /// each time, never at planning).
+    PgSleep,
     Float(FloatFunc),
     Atan2,
     WidthBucket(NumType),
@@ -404,7 +407,10 @@ pub enum Func {
 impl Func {
     /// True for functions that give a new value on every call (`random()`).
     pub fn is_volatile(&self) -> bool {
-        matches!(self, Func::Random | Func::GenRandomUuid | Func::PgCancelBackend | Func::PgTerminateBackend)
+        matches!(
+            self,
+            Func::Random | Func::GenRandomUuid | Func::PgCancelBackend | Func::PgTerminateBackend | Func::PgSleep
+        )
     }
 
     /// Strict functions return NULL when any argument is NULL, without being called.
@@ -507,7 +513,7 @@ impl Func {
             | Func::Gcd(_)
             | Func::Lcm(_) => numeric::eval(self, args),
 
-            Func::PgCancelBackend | Func::PgTerminateBackend => backend::eval(self, args),
+            Func::PgCancelBackend | Func::PgTerminateBackend | Func::PgSleep => backend::eval(self, args),
 
             Func::TextConcat
             | Func::ByteaConcat
@@ -702,6 +708,7 @@ impl Func {
             Func::Random => "random",
             Func::GenRandomUuid => "gen_random_uuid",
             Func::PgCancelBackend => "pg_cancel_backend",
+            Func::PgSleep => "pg_sleep",
             Func::PgTerminateBackend => "pg_terminate_backend",
             Func::Float(f) => match f {
                 FloatFunc::Cbrt => "cbrt",

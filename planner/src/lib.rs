@@ -59,6 +59,13 @@ pub enum Statement {
     Cursor(Box<ddl::CursorStatement>),
 }
 
+impl Statement {
+    /// COMMIT and ROLLBACK (also TO SAVEPOINT): what a failed transaction block accepts.
+    pub fn ends_failed_transaction(&self) -> bool {
+        matches!(self, Statement::Sql(s) if matches!(**s, sqlparser::ast::Statement::Commit { .. } | sqlparser::ast::Statement::Rollback { .. }))
+    }
+}
+
 /// Parses SQL text into statements. An empty or comment-only string yields no statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, PlanError> {
     match bulk_insert::parse(sql) {

@@ -350,6 +350,15 @@ pub enum Plan {
     StartTransaction,
     Commit,
     Rollback,
+    Savepoint {
+        name: String,
+    },
+    ReleaseSavepoint {
+        name: String,
+    },
+    RollbackToSavepoint {
+        name: String,
+    },
     /// `CREATE SECRET name AS 'value'`; `value` is `env:VAR` (read from the server's
     /// environment) or the secret itself. Never printed.
     CreateSecret {

@@ -143,6 +143,11 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
         Statement::StartTransaction { .. } => Ok(Plan::StartTransaction),
         Statement::Commit { .. } => Ok(Plan::Commit),
         Statement::Rollback { savepoint: None, .. } => Ok(Plan::Rollback),
+        Statement::Rollback { savepoint: Some(name), .. } => {
+            Ok(Plan::RollbackToSavepoint { name: normalize_ident(name) })
+        }
+        Statement::Savepoint { name } => Ok(Plan::Savepoint { name: normalize_ident(name) }),
+        Statement::ReleaseSavepoint { name } => Ok(Plan::ReleaseSavepoint { name: normalize_ident(name) }),
         Statement::Set(set) => plan_set(set),
         Statement::Reset(reset) => Ok(match &reset.reset {
             ast::Reset::ALL => Plan::ResetVariable { name: None },

@@ -5,6 +5,7 @@
 //! `statement_timeout` cancels through the same signal.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::Notify;
 
@@ -72,6 +73,12 @@ impl CancelSignal {
         self.set_reason(2, Some(statement));
     }
 
+    /// The check that functions waiting inside a statement (`pg_sleep`) poll.
+    pub fn interrupt_check(self: &Arc<Self>) -> eddy_expr::func::InterruptCheck {
+        let signal = self.clone();
+        Arc::new(move || signal.is_requested())
+    }
+
     /// Resolves once cancelling is requested.
     pub async fn requested(&self) {
         loop {
@@ -89,8 +96,6 @@ impl CancelSignal {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
 
     #[test]

@@ -111,7 +111,10 @@ pub struct PreparedSelect {
 
 impl PreparedSelect {
     pub fn evaluate(self) -> Result<ExecuteResponse, AdapterError> {
-        let rows = eval::evaluate_prefetched(&self.expr, self.inputs, &|| self.cancel.is_requested())?;
+        let cancelled = || self.cancel.is_requested();
+        let rows = eddy_expr::func::with_interrupt(self.cancel.interrupt_check(), || {
+            eval::evaluate_prefetched(&self.expr, self.inputs, &cancelled)
+        })?;
         Ok(ExecuteResponse::Rows { desc: self.desc, rows: finish(rows, &self.finishing) })
     }
 }
@@ -548,9 +551,12 @@ impl Coordinator {
                 session.in_transaction = true;
                 Ok(ExecuteResponse::TransactionStart)
             }
+            Plan::Commit if session.transaction_failed => {
+                session.end_transaction();
+                Ok(ExecuteResponse::TransactionEnd { tag: "ROLLBACK".into() })
+            }
             Plan::Commit => {
-                let pending = std::mem::take(&mut session.pending_writes);
-                session.in_transaction = false;
+                let pending = session.end_transaction();
                 // Other sessions may have committed conflicting keys since each statement;
                 // failing here rolls the whole block back, as PostgreSQL does.
                 let mut by_table: BTreeMap<GlobalId, Collection> = BTreeMap::new();
@@ -564,9 +570,20 @@ impl Coordinator {
                 Ok(ExecuteResponse::TransactionEnd { tag: "COMMIT".into() })
             }
             Plan::Rollback => {
-                session.pending_writes.clear();
-                session.in_transaction = false;
+                session.end_transaction();
                 Ok(ExecuteResponse::TransactionEnd { tag: "ROLLBACK".into() })
+            }
+            Plan::Savepoint { name } => {
+                session.set_savepoint(name)?;
+                Ok(command("SAVEPOINT"))
+            }
+            Plan::ReleaseSavepoint { name } => {
+                session.release(&name)?;
+                Ok(command("RELEASE"))
+            }
+            Plan::RollbackToSavepoint { name } => {
+                session.rollback_to(&name)?;
+                Ok(command("ROLLBACK"))
             }
             Plan::NoOp { tag } => Ok(command(&tag)),
             Plan::CreateSecret { name, value, if_not_exists } => self.create_secret(name, value, if_not_exists),

@@ -59,6 +59,14 @@ pub enum AdapterError {
     /// The data directory could not be written: nothing of the statement was kept.
     #[error("{0}")]
     Durability(#[from] eddy_storage::durable::StoreError),
+    /// A statement other than COMMIT/ROLLBACK after an error inside a transaction block.
+    #[error("current transaction is aborted, commands ignored until end of transaction block")]
+    InFailedTransaction,
+    /// SAVEPOINT, RELEASE or ROLLBACK TO outside a transaction block (SQLSTATE 25P01).
+    #[error("{0} can only be used in transaction blocks")]
+    NoTransaction(&'static str),
+    #[error("savepoint \"{0}\" does not exist")]
+    UnknownSavepoint(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -96,6 +104,9 @@ impl AdapterError {
                 eddy_storage::durable::StoreError::Corrupt { .. } => "XX001".into(),
                 _ => "58030".into(),
             },
+            AdapterError::InFailedTransaction => "25P02".into(),
+            AdapterError::NoTransaction(_) => "25P01".into(),
+            AdapterError::UnknownSavepoint(_) => "3B001".into(),
             AdapterError::Internal(_) => "XX000".into(),
         }
     }

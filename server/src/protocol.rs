@@ -23,6 +23,9 @@ use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
 use pgwire::messages::data::DataRow;
+use pgwire::messages::extendedquery::Execute;
+use pgwire::messages::response::TransactionStatus;
+use pgwire::messages::simplequery::Query;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use tokio::sync::Notify;
@@ -33,6 +36,7 @@ use crate::coordinator::{Coordinator, ExecuteResponse};
 use crate::error::AdapterError;
 use crate::session::Session;
 use crate::subscribe::{Cursor, Subscription};
+use eddy_expr::func::with_interrupt;
 use eddy_planner::ddl::CursorStatement;
 
 /// Largest SQL text accepted, so one client cannot make the server allocate without bound.
@@ -82,6 +86,9 @@ impl Connection {
         params: Option<Vec<(Datum, ScalarType)>>,
         param_types: Vec<Option<ScalarType>>,
     ) -> Result<ExecuteResponse, AdapterError> {
+        if !stmt.ends_failed_transaction() && self.session.lock().is_ok_and(|s| s.transaction_failed) {
+            return Err(AdapterError::InFailedTransaction);
+        }
         let statement = self.cancel.reset();
         let timeout = self.session.lock().ok().and_then(|s| s.statement_timeout());
         let timer = timeout.map(|t| {
@@ -91,16 +98,37 @@ impl Connection {
                 cancel.time_out(statement);
             })
         });
-        let result = self.run_statement(stmt, params, param_types);
+        let result = with_interrupt(self.cancel.interrupt_check(), || self.run_statement(stmt, params, param_types));
         if let Some(timer) = timer {
             timer.abort();
         }
         match result {
             Err(e) if e.sqlstate() == "57014" && self.cancel.reason() == Some(CancelReason::Timeout) => {
-                Err(AdapterError::StatementTimeout)
+                Err(self.failed(AdapterError::StatementTimeout))
             }
-            other => other,
+            Err(e) => Err(self.failed(e)),
+            ok => ok,
         }
+    }
+
+    /// `e` ended a statement: inside a transaction block, the block has failed.
+    fn failed(&self, e: AdapterError) -> AdapterError {
+        if let Ok(mut session) = self.session.lock() {
+            session.transaction_failed |= session.in_transaction;
+        }
+        e
+    }
+
+    /// The transaction status the next ReadyForQuery reports, as the session knows it:
+    /// pgwire alone cannot tell that ROLLBACK TO SAVEPOINT ended a failure.
+    fn sync_transaction_status(&self, client: &mut impl ClientInfo) {
+        let status = match self.session.lock() {
+            Ok(s) if s.transaction_failed => TransactionStatus::Error,
+            Ok(s) if s.in_transaction => TransactionStatus::Transaction,
+            Ok(_) => TransactionStatus::Idle,
+            Err(_) => return,
+        };
+        client.set_transaction_status(status);
     }
 
     /// Plans and executes one statement with the coordinator locked: statements are applied
@@ -451,6 +479,17 @@ where
 
 #[async_trait]
 impl SimpleQueryHandler for Connection {
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self.sync_transaction_status(client);
+        self._on_query(client, query).await
+    }
+
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -467,7 +506,7 @@ impl SimpleQueryHandler for Connection {
         }
         let stmts = match eddy_planner::parse(query) {
             Ok(s) => s,
-            Err(e) => return Ok(vec![Response::Error(Box::new(to_pg_error(e.into())))]),
+            Err(e) => return Ok(vec![Response::Error(Box::new(to_pg_error(self.failed(e.into()))))]),
         };
         if stmts.is_empty() {
             return Ok(vec![Response::EmptyQuery]);
@@ -506,6 +545,17 @@ impl ExtendedQueryHandler for Connection {
         Arc::new(NoopQueryParser)
     }
 
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self.sync_transaction_status(client);
+        self._on_execute(client, message).await
+    }
+
     async fn do_query<C>(
         &self,
         client: &mut C,
@@ -520,7 +570,7 @@ impl ExtendedQueryHandler for Connection {
     {
         let sql = &portal.statement.statement;
         let _active = self.active(sql);
-        let stmts = eddy_planner::parse(sql).map_err(|e| user_error(e.into()))?;
+        let stmts = eddy_planner::parse(sql).map_err(|e| user_error(self.failed(e.into())))?;
         let Some(stmt) = stmts.first() else {
             return Ok(Response::EmptyQuery);
         };

@@ -22,7 +22,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("extra_float_digits", "1"),
     ("integer_datetimes", "on"),
     ("intervalstyle", "postgres"),
-    ("search_path", "public"),
+    ("search_path", "\"$user\", public"),
     ("server_encoding", "UTF8"),
     ("server_version", "15.0"),
     ("server_version_num", "150000"),
@@ -45,8 +45,14 @@ pub struct Session {
     pub database: String,
     variables: BTreeMap<String, String>,
     pub in_transaction: bool,
+    /// A statement of the transaction block failed: everything but COMMIT, ROLLBACK and
+    /// ROLLBACK TO SAVEPOINT is refused, and COMMIT rolls back (as PostgreSQL).
+    pub transaction_failed: bool,
     /// Writes made inside BEGIN ... COMMIT, applied together at COMMIT.
     pub pending_writes: Vec<(GlobalId, Collection)>,
+    /// The block's savepoints, oldest first, each with how many of `pending_writes` came
+    /// before it.
+    pub savepoints: Vec<(String, usize)>,
     /// Writes applied by the statement running now that are not yet known durable:
     /// undone if the data directory cannot take them. Packed, as compute takes them.
     pub unsynced: Vec<(GlobalId, SharedRows)>,
@@ -64,6 +70,47 @@ impl Session {
         let mut s = Session { user, database, ..Default::default() };
         s.reset_all();
         s
+    }
+
+    /// Ends the transaction block, forgetting its writes and savepoints.
+    pub fn end_transaction(&mut self) -> Vec<(GlobalId, Collection)> {
+        self.in_transaction = false;
+        self.transaction_failed = false;
+        self.savepoints.clear();
+        std::mem::take(&mut self.pending_writes)
+    }
+
+    /// `ROLLBACK TO SAVEPOINT name`: forgets the writes made since, and the savepoints
+    /// set after it (the savepoint itself stays), and ends a failure since.
+    pub fn rollback_to(&mut self, name: &str) -> Result<(), AdapterError> {
+        let at = self.savepoint(name, "ROLLBACK TO SAVEPOINT")?;
+        self.pending_writes.truncate(self.savepoints[at].1);
+        self.savepoints.truncate(at + 1);
+        self.transaction_failed = false;
+        Ok(())
+    }
+
+    /// `RELEASE SAVEPOINT name`: forgets it and those set after it, keeping the writes.
+    pub fn release(&mut self, name: &str) -> Result<(), AdapterError> {
+        let at = self.savepoint(name, "RELEASE SAVEPOINT")?;
+        self.savepoints.truncate(at);
+        Ok(())
+    }
+
+    pub fn set_savepoint(&mut self, name: String) -> Result<(), AdapterError> {
+        if !self.in_transaction {
+            return Err(AdapterError::NoTransaction("SAVEPOINT"));
+        }
+        self.savepoints.push((name, self.pending_writes.len()));
+        Ok(())
+    }
+
+    /// The newest savepoint called `name` (a name may be reused; the newest hides the rest).
+    fn savepoint(&self, name: &str, statement: &'static str) -> Result<usize, AdapterError> {
+        if !self.in_transaction {
+            return Err(AdapterError::NoTransaction(statement));
+        }
+        self.savepoints.iter().rposition(|(n, _)| n == name).ok_or_else(|| AdapterError::UnknownSavepoint(name.into()))
     }
 
     pub fn reset_all(&mut self) {
@@ -187,6 +234,31 @@ fn format_duration_ms(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn savepoints_cut_the_block_s_writes() {
+        let mut s = Session::new("u".into(), "d".into());
+        assert!(matches!(s.set_savepoint("a".into()), Err(AdapterError::NoTransaction(_))));
+        s.in_transaction = true;
+        let write = |n: i64| (1 as GlobalId, vec![(eddy_repr::Row::new(vec![eddy_repr::Datum::Int64(n)]), 1)]);
+        s.pending_writes.push(write(1));
+        s.set_savepoint("a".into()).unwrap();
+        s.pending_writes.push(write(2));
+        s.set_savepoint("b".into()).unwrap();
+        s.set_savepoint("a".into()).unwrap();
+        s.pending_writes.push(write(3));
+        // The newest "a" hides the older one.
+        s.transaction_failed = true;
+        s.rollback_to("a").unwrap();
+        assert_eq!((s.pending_writes.len(), s.savepoints.len(), s.transaction_failed), (2, 3, false));
+        s.release("b").unwrap();
+        assert_eq!(s.savepoints.len(), 1);
+        assert!(matches!(s.rollback_to("b"), Err(AdapterError::UnknownSavepoint(_))));
+        s.rollback_to("a").unwrap();
+        assert_eq!(s.pending_writes.len(), 1);
+        assert_eq!(s.end_transaction().len(), 1);
+        assert!(!s.in_transaction && s.savepoints.is_empty());
+    }
 
     #[test]
     fn statement_timeout_reads_and_shows_as_postgres() {

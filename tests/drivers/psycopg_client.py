@@ -88,6 +88,37 @@ def psycopg3():
         names = [r[0] for r in conn.execute("SELECT name FROM py3 WHERE id >= 5000 ORDER BY id").fetchall()]
         check(names, ["committed"], "transaction outcome")
 
+    # Nested transaction blocks are savepoints: an error inside one rolls back only its
+    # writes, and the outer block goes on (the server reports it as in a transaction
+    # again, not failed); an error outside any savepoint fails the whole block.
+    with psycopg.connect(CONNINFO) as conn:
+        with conn.transaction():
+            conn.execute("INSERT INTO py3 (id, name) VALUES (6000, 'outer')")
+            try:
+                with conn.transaction():
+                    conn.execute("INSERT INTO py3 (id, name) VALUES (6001, 'inner')")
+                    conn.execute("SELECT 1/0")
+            except psycopg.errors.DivisionByZero:
+                pass
+            check(conn.info.transaction_status, psycopg.pq.TransactionStatus.INTRANS, "status after ROLLBACK TO")
+            conn.execute("INSERT INTO py3 (id, name) VALUES (6002, 'after')")
+        names = [r[0] for r in conn.execute("SELECT name FROM py3 WHERE id >= 6000 ORDER BY id").fetchall()]
+        check(names, ["outer", "after"], "savepoint outcome")
+        conn.commit()
+        conn.execute("INSERT INTO py3 (id, name) VALUES (6003, 'lost')")
+        try:
+            conn.execute("SELECT 1/0")
+        except psycopg.errors.DivisionByZero:
+            pass
+        check(conn.info.transaction_status, psycopg.pq.TransactionStatus.INERROR, "status after an error")
+        try:
+            conn.execute("SELECT 1")
+            raise AssertionError("a failed transaction accepted a statement")
+        except psycopg.errors.InFailedSqlTransaction:
+            pass
+        conn.rollback()
+        check(conn.execute("SELECT count(*) FROM py3 WHERE id = 6003").fetchone(), (0,), "failed block discarded")
+
 
 def psycopg2_client():
     conn = psycopg2.connect(CONNINFO)

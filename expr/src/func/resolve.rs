@@ -520,6 +520,9 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         "random" => vec![c(Func::Random, &[], F8)],
         "gen_random_uuid" => vec![c(Func::GenRandomUuid, &[], UUID)],
         "pg_cancel_backend" => vec![c(Func::PgCancelBackend, &[I4], BOOL)],
+        // PostgreSQL's result type is void, whose text form is empty: Eddy has no void
+        // type and returns the empty text.
+        "pg_sleep" => vec![c(Func::PgSleep, &[F8], TEXT)],
         // The timeout (how long PostgreSQL waits for the backend to exit) is accepted and
         // not waited on: the connection is closed at once.
         "pg_terminate_backend" => {
