@@ -2,14 +2,14 @@
 //! view reading it, `REFRESH_MODE = FULL` recomputes on schedule, SHOW CREATE and the
 //! freshness table say which mode runs, and, with PostgreSQL as the oracle, every
 //! dynamic table equals its defining query over its inputs as of its data timestamp
-//! while writes go on.
+//! while writes go on. Also views whose rows change with time alone: temporal filters.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use eddy_tests::postgres::PostgresProcess;
 use eddy_tests::subscription::{select, subscribe, Replay, State};
-use eddy_tests::{row, rows, wait_for, EddyProcess};
+use eddy_tests::{row, rows, wait_for, EddyProcess, Rows};
 use tokio_postgres::Client;
 
 /// `name`'s row of `eddy_catalog.freshness`: refresh, refresh_mode, target_lag_ms.
@@ -340,5 +340,68 @@ async fn a_refresh_slower_than_its_lag_is_counted_late() -> anyhow::Result<()> {
     let longest: i64 = client.query_one(history, &[]).await?.get(0);
     assert!(longest > 100, "the history shows refreshes longer than the lag: {longest} ms");
     assert!(worst_lag > 0, "the lag is shown: {worst_lag} ms");
+    Ok(())
+}
+
+/// A temporal filter (`WHERE ts > now() - interval '...'`) lets each row in from the
+/// first time its conditions hold until the first time they stop: reads, views over the
+/// view and subscriptions see rows leave (and future rows arrive) with no write, and a
+/// restart recomputes the same rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn temporal_filters_let_rows_in_and_out_as_time_passes() -> anyhow::Result<()> {
+    let mut server = EddyProcess::start(2)?;
+    let client = server.connect().await?;
+    client
+        .batch_execute(
+            "CREATE TABLE events (id int, ts timestamptz, k text);
+             CREATE MATERIALIZED VIEW recent AS SELECT id, k FROM events WHERE ts > now() - interval '3 seconds';
+             CREATE MATERIALIZED VIEW recent_per_k AS SELECT k, count(*) AS n FROM recent GROUP BY k;
+             CREATE MATERIALIZED VIEW half_hour AS SELECT id FROM events WHERE now() < ts + interval '30 minutes';
+             CREATE MATERIALIZED VIEW arrived AS SELECT id FROM events WHERE now() >= ts AND id > 0;",
+        )
+        .await?;
+    let subscriber = server.connect().await?;
+    let mut subscription = subscribe(&subscriber, "recent").await?;
+    let mut replay = Replay::new(true);
+    client
+        .batch_execute(
+            "INSERT INTO events VALUES (1, now(), 'a'), (2, now() - interval '1 hour', 'a'),
+             (3, now() + interval '2 seconds', 'b'), (4, NULL, 'c'), (-5, now(), 'd')",
+        )
+        .await?;
+    let ids = |rows: Rows| rows.into_iter().map(|r| r[0].clone().unwrap_or_default()).collect::<Vec<_>>();
+    assert_eq!(ids(rows(&client, "SELECT id FROM recent ORDER BY id").await?), ["-5", "1", "3"]);
+    assert_eq!(ids(rows(&client, "SELECT id FROM arrived ORDER BY id").await?), ["1", "2"], "3 is in the future");
+    replay.read_until(&mut subscription, |r| r.state.len() == 3).await?;
+
+    // Row 1 leaves 3 s after it was written, row 3 (written 2 s ahead) 5 s after; row 3
+    // arrives after 2 s. No write happens meanwhile.
+    let leaving = vec![row(&["b", "1"])];
+    let got = wait_for(&client, "SELECT k, n FROM recent_per_k ORDER BY k", &leaving).await?;
+    assert_eq!(got, leaving, "rows 1 and -5 left the view over the view");
+    assert_eq!(ids(rows(&client, "SELECT id FROM arrived ORDER BY id").await?), ["1", "2", "3"]);
+    replay.read_until(&mut subscription, |r| r.state.len() == 1).await?;
+    let retracted: Vec<_> =
+        replay.changes.iter().filter(|(_, diff, _)| *diff < 0).map(|(_, _, r)| r[0].clone()).collect();
+    assert_eq!(retracted.len(), 2, "each leaving row is retracted once: {:?}", replay.changes);
+
+    server.restart()?;
+    let client = server.connect().await?;
+    let in_window = vec![row(&["-5"]), row(&["1"]), row(&["3"])];
+    let after = wait_for(&client, "SELECT id FROM half_hour ORDER BY id", &in_window).await?;
+    assert_eq!(after, in_window, "a restart recomputes the rows in the window");
+    let gone = wait_for(&client, "SELECT count(*) FROM recent", &vec![row(&["0"])]).await?;
+    assert_eq!(gone, vec![row(&["0"])], "rows leave after the restart too");
+
+    // now() anywhere else in a maintained view is refused with a reason.
+    for (sql, why) in [
+        ("CREATE MATERIALIZED VIEW bad AS SELECT id, now() FROM events", "only be compared"),
+        ("CREATE MATERIALIZED VIEW bad AS SELECT id FROM events WHERE ts > now() OR id = 1", "joined by AND"),
+        ("CREATE MATERIALIZED VIEW bad AS SELECT id FROM events WHERE ts > now() - interval '1 month'", "months"),
+    ] {
+        let err = client.batch_execute(sql).await.expect_err(sql);
+        let message = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+        assert!(message.contains(why), "{sql}: {message}");
+    }
     Ok(())
 }

@@ -20,6 +20,7 @@ use eddy_expr::eval::{
     consolidate, distinct_count, eval_key, expand_table_func, keep_of_twins, map_row, passes, reduce_group,
     threshold_count, top_k,
 };
+use eddy_expr::temporal;
 use eddy_expr::window::window_partition;
 use eddy_expr::{AggregateExpr, AggregateFunc, EvalError, RelationExpr, ScalarExpr};
 use eddy_repr::{Datum, Diff, GlobalId, PackedRef, PackedRow, Row, Timestamp};
@@ -70,6 +71,10 @@ pub trait RenderTime: timely::progress::Timestamp + Lattice + Ord {
         contributions: VecCollection<'s, Self, PackedRow, Accum>,
     ) -> VecCollection<'s, Self, (PackedRow, Accum), Diff>;
 
+    /// This time, or the dataflow time `ms` if later (where a temporal filter puts a row's
+    /// entry or exit).
+    fn at_least(&self, ms: Timestamp) -> Self;
+
     /// Renders a [`RelationExpr::Recursive`].
     fn render_recursive<'s>(
         scope: Scope<'s, Self>,
@@ -83,6 +88,10 @@ impl RenderTime for Timestamp {
         contributions: VecCollection<'s, Self, PackedRow, Accum>,
     ) -> VecCollection<'s, Self, (PackedRow, Accum), Diff> {
         contributions.count_total_core::<Diff>()
+    }
+
+    fn at_least(&self, ms: Timestamp) -> Self {
+        (*self).max(ms)
     }
 
     fn render_recursive<'s>(
@@ -99,6 +108,10 @@ impl RenderTime for Product<Timestamp, u64> {
         contributions: VecCollection<'s, Self, PackedRow, Accum>,
     ) -> VecCollection<'s, Self, (PackedRow, Accum), Diff> {
         contributions.count_core::<Diff>()
+    }
+
+    fn at_least(&self, ms: Timestamp) -> Self {
+        Product::new(self.outer.max(ms), self.inner)
     }
 
     fn render_recursive<'s>(
@@ -156,6 +169,32 @@ pub fn render<'s, T: RenderTime>(
             let (oks, errs) = render(scope, imports, input)?;
             let scalars = scalars.clone();
             split(oks.map(move |row| map_row(row.unpack(), &scalars).map(PackedRow::from)), errs)
+        }
+        RelationExpr::Filter { input, predicates } if predicates.iter().any(temporal::reads_now) => {
+            let (plain, bounds) = temporal::split(predicates).map_err(EvalError::Internal)?;
+            let (oks, errs) = render(scope, imports, input)?;
+            let results = oks.inner.flat_map(move |(row, time, diff)| {
+                let datums = row.unpack();
+                let validity = passes(&datums, &plain).and_then(|pass| match pass {
+                    true => temporal::validity(&bounds, &datums),
+                    false => Ok(None),
+                });
+                match validity {
+                    Err(e) => vec![(Err(e), time, diff)],
+                    Ok(None) => vec![],
+                    Ok(Some((from, until))) => {
+                        let enters = time.at_least(from);
+                        match until {
+                            None => vec![(Ok(row), enters, diff)],
+                            Some(until) if enters.less_than(&time.at_least(until)) => {
+                                vec![(Ok(row.clone()), enters, diff), (Ok(row), time.at_least(until), -diff)]
+                            }
+                            Some(_) => vec![],
+                        }
+                    }
+                }
+            });
+            split(results.as_collection(), errs)
         }
         RelationExpr::Filter { input, predicates } => {
             let (oks, errs) = render(scope, imports, input)?;

@@ -29,7 +29,7 @@ mod resolve;
 mod string;
 mod timezone;
 
-pub use backend::{install_backend_signals, with_interrupt, BackendSignals, InterruptCheck};
+pub use backend::{install_backend_signals, statement_now, with_statement, BackendSignals, InterruptCheck};
 pub use string::quote_ident;
 mod from_char;
 mod to_char;
@@ -159,6 +159,11 @@ pub enum Func {
     /// `pg_sleep(seconds)`: waits, stopping early with a cancel (volatile: it must run
     /// each time, never at planning).
     PgSleep,
+    /// `now()` in a view: in a maintained view's temporal filter (`WHERE ts + interval
+    /// '1 hour' > now()`) rows enter and leave the view as time passes
+    /// ([`crate::temporal`]); evaluated in a statement (a plain view's `now()`) it is the
+    /// statement's start time. Never folded at planning.
+    Now,
     Float(FloatFunc),
     Atan2,
     WidthBucket(NumType),
@@ -413,6 +418,12 @@ impl Func {
         )
     }
 
+    /// False for functions whose value at planning time is not their value later:
+    /// volatile ones and `now()` in a view.
+    pub fn can_fold(&self) -> bool {
+        !self.is_volatile() && *self != Func::Now
+    }
+
     /// Strict functions return NULL when any argument is NULL, without being called.
     pub fn is_strict(&self) -> bool {
         !matches!(
@@ -514,6 +525,7 @@ impl Func {
             | Func::Lcm(_) => numeric::eval(self, args),
 
             Func::PgCancelBackend | Func::PgTerminateBackend | Func::PgSleep => backend::eval(self, args),
+            Func::Now => Ok(Datum::TimestampTz(backend::statement_now())),
 
             Func::TextConcat
             | Func::ByteaConcat
@@ -709,6 +721,7 @@ impl Func {
             Func::GenRandomUuid => "gen_random_uuid",
             Func::PgCancelBackend => "pg_cancel_backend",
             Func::PgSleep => "pg_sleep",
+            Func::Now => "now",
             Func::PgTerminateBackend => "pg_terminate_backend",
             Func::Float(f) => match f {
                 FloatFunc::Cbrt => "cbrt",

@@ -16,6 +16,7 @@ pub mod partial;
 pub mod pipeline;
 pub mod relation;
 pub mod scalar;
+pub mod temporal;
 pub mod window;
 
 pub use agg::{AggOrder, AggregateExpr, AggregateFunc, Regression};

@@ -10,8 +10,8 @@ use sqlparser::ast::{self, AlterColumnOperation, AlterTableOperation};
 use crate::expr::{coerce, normalize_ident, object_name, plan_expr, AggMode};
 use crate::query::QueryCtx;
 use crate::scope::Scope;
-use crate::statement::{check_default, is_numbering, plan_column, strip_public};
-use crate::{ItemKind, Plan, PlanError};
+use crate::statement::{check_default, is_numbering, key_columns, plan_check, plan_column, strip_public, CheckSpec};
+use crate::{CheckConstraint, ItemKind, Plan, PlanError, UniqueKey};
 
 /// One column of the table being altered.
 struct Column {
@@ -33,6 +33,11 @@ pub(crate) fn plan_alter_table(qcx: &QueryCtx, alter: &ast::AlterTable) -> Resul
         };
     };
     let name = item.name.clone();
+    // Eddy has no roles yet: every user may do everything, and no object has an owner to
+    // change (pg_dump's scripts say `ALTER TABLE t OWNER TO u` for tables and views alike).
+    if alter.operations.iter().all(|op| matches!(op, AlterTableOperation::OwnerTo { .. })) {
+        return Ok(Plan::NoOp { tag: "ALTER TABLE".into() });
+    }
     if item.kind != ItemKind::Table {
         return Err(PlanError::WrongObjectType(format!("\"{name}\" is not a table")));
     }
@@ -47,6 +52,10 @@ pub(crate) fn plan_alter_table(qcx: &QueryCtx, alter: &ast::AlterTable) -> Resul
         })
         .collect();
     let mut new_name = name.clone();
+    // (constraint name if given, column names, primary?)
+    let mut key_specs: Vec<(Option<String>, Vec<String>, bool)> = Vec::new();
+    let mut check_specs: Vec<CheckSpec> = Vec::new();
+    let mut drop_constraints = Vec::new();
     let position = |columns: &[Column], ident: &ast::Ident| {
         let wanted = normalize_ident(ident);
         columns
@@ -144,8 +153,40 @@ pub(crate) fn plan_alter_table(qcx: &QueryCtx, alter: &ast::AlterTable) -> Resul
                     other => return Err(PlanError::Unsupported(format!("ALTER COLUMN ... {other}"))),
                 }
             }
+            AlterTableOperation::AddConstraint { constraint, not_valid: false } => match constraint {
+                ast::TableConstraint::Check(c) => {
+                    check_specs.push(CheckSpec { given: c.name.as_ref().map(normalize_ident), expr: *c.expr.clone() })
+                }
+                ast::TableConstraint::PrimaryKey(c) => {
+                    key_specs.push((c.name.as_ref().map(normalize_ident), key_columns(&c.columns)?, true))
+                }
+                ast::TableConstraint::Unique(c) => {
+                    key_specs.push((c.name.as_ref().map(normalize_ident), key_columns(&c.columns)?, false))
+                }
+                other => return Err(PlanError::Unsupported(format!("ALTER TABLE ... ADD {other}"))),
+            },
+            AlterTableOperation::DropConstraint { if_exists, name, .. } => {
+                drop_constraints.push((normalize_ident(name), *if_exists))
+            }
+            AlterTableOperation::OwnerTo { .. } => {}
             other => return Err(PlanError::Unsupported(format!("ALTER TABLE ... {other}"))),
         }
+    }
+    let mut add_keys = Vec::new();
+    for (given, names, primary) in key_specs {
+        let mut indexes = Vec::new();
+        for n in &names {
+            let i = columns
+                .iter()
+                .position(|c| c.name == *n)
+                .ok_or_else(|| PlanError::UnknownColumn(format!("{n}\" of relation \"{name}")))?;
+            // A primary key's columns become NOT NULL (the coordinator checks the rows).
+            columns[i].ty.nullable &= !primary;
+            indexes.push(i);
+        }
+        let short = new_name.rsplit('.').next().unwrap_or(&new_name);
+        let default_name = if primary { format!("{short}_pkey") } else { format!("{short}_{}_key", names.join("_")) };
+        add_keys.push(UniqueKey { name: given.unwrap_or(default_name), columns: indexes, primary });
     }
     if columns.is_empty() {
         return Err(PlanError::Unsupported("a table without columns".into()));
@@ -159,13 +200,22 @@ pub(crate) fn plan_alter_table(qcx: &QueryCtx, alter: &ast::AlterTable) -> Resul
         RelationExpr::get(item.id, item.name.clone(), arity).map(values).project((arity..arity + n).collect())
     });
     let defaults: Vec<Option<String>> = columns.iter().map(|c| c.default.clone()).collect();
+    let desc = RelationDesc::new(columns.iter().map(|c| (c.name.clone(), c.ty.clone())).collect());
+    let mut add_checks: Vec<CheckConstraint> = Vec::new();
+    for spec in check_specs {
+        let check = plan_check(qcx, &new_name, &desc, spec, &add_checks)?;
+        add_checks.push(check);
+    }
     Ok(Plan::AlterTable {
         table: item.id,
         name: new_name,
-        desc: RelationDesc::new(columns.iter().map(|c| (c.name.clone(), c.ty.clone())).collect()),
+        desc,
         defaults: if defaults.iter().all(Option::is_none) { vec![] } else { defaults },
         kept: columns.iter().map(|c| c.kept).collect(),
         rows,
+        add_keys,
+        add_checks,
+        drop_constraints,
     })
 }
 

@@ -92,9 +92,7 @@ pub struct ExprCtx<'a> {
     pub stmt: &'a StatementContext,
     pub params: &'a RefCell<Vec<Option<ScalarType>>>,
     pub mode: AggMode<'a>,
-    /// False inside materialized views: `now()` there would make results depend on when
-    /// they were computed.
-    pub allow_now: bool,
+    pub now: crate::query::NowContext,
     /// Window function calls already computed as columns (the select list and ORDER BY
     /// see them; other clauses have none).
     pub windows: &'a [WindowSlot],
@@ -199,7 +197,7 @@ pub fn coerce(ctx: &ExprCtx, typed: Typed, ty: &ScalarType, context: CastContext
 /// bad literals fail at plan time, as in PostgreSQL.
 fn constant_fold(e: ScalarExpr, ty: &ScalarType) -> Result<ScalarExpr, PlanError> {
     if let ScalarExpr::Call { func, args } = &e {
-        if !func.is_volatile() && args.iter().all(|a| matches!(a, ScalarExpr::Literal(..))) {
+        if func.can_fold() && args.iter().all(|a| matches!(a, ScalarExpr::Literal(..))) {
             let value = e.eval(&[])?;
             return Ok(ScalarExpr::Literal(value, ty.clone()));
         }
@@ -998,6 +996,10 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
             let arg = plan_expr(ctx, args[0])?;
             text_literal(arg.ty.map_or_else(|| "unknown".to_string(), |t| t.without_modifiers().to_string()))
         }
+        "set_config" => Err(PlanError::Unsupported(
+            "set_config(...) other than alone, with constant arguments, as SELECT set_config('name', 'value', false)"
+                .into(),
+        )),
         "pg_is_in_recovery" if args.is_empty() => {
             Ok(Typed::known(ScalarExpr::Literal(Datum::Bool(false), ScalarType::Bool), ScalarType::Bool))
         }
@@ -1042,19 +1044,32 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
             ScalarExpr::Literal(Datum::Text(crate::catalog::OWNER.into()), ScalarType::Text),
             ScalarType::Text,
         )),
-        "random" | "gen_random_uuid" if !ctx.allow_now => Err(PlanError::Unsupported(format!(
-            "{name}() in a materialized view (a row recomputed later would get another value)"
-        ))),
+        "random" | "gen_random_uuid" if ctx.now == crate::query::NowContext::Maintained => Err(PlanError::Unsupported(
+            format!("{name}() in a materialized view (a row recomputed later would get another value)"),
+        )),
         "now"
         | "current_timestamp"
         | "transaction_timestamp"
         | "statement_timestamp"
         | "localtimestamp"
         | "current_date" => {
-            if !ctx.allow_now {
-                return Err(PlanError::Unsupported(format!(
-                    "{name}() in a materialized view (its result would depend on when it was computed)"
-                )));
+            if ctx.now != crate::query::NowContext::Statement {
+                // In a view now() stays a call: the reading statement's time in a plain
+                // view, a temporal filter's time in a maintained one (checked once the
+                // view is planned), where the date forms have no meaning.
+                let now = Typed::known(ScalarExpr::call(eddy_expr::Func::Now, vec![]), ScalarType::timestamptz());
+                let to = match name.as_str() {
+                    "localtimestamp" => ScalarType::timestamp(),
+                    "current_date" => ScalarType::Date,
+                    _ => return Ok(now),
+                };
+                if ctx.now == crate::query::NowContext::Maintained {
+                    return Err(PlanError::Unsupported(format!(
+                        "{name} in a materialized view (its result would depend on when it was computed; \
+                         compare now() with a row's time instead)"
+                    )));
+                }
+                return Ok(Typed::known(coerce(ctx, now, &to, CastContext::Explicit)?, to));
             }
             let (datum, ty) = match name.as_str() {
                 "current_date" => (Datum::Date(ctx.stmt.now.date_naive()), ScalarType::Date),

@@ -347,6 +347,11 @@ pub enum Plan {
     ResetVariable {
         name: Option<String>,
     },
+    /// `SELECT set_config(name, value, is_local)`: sets, then answers with the value.
+    SetConfig {
+        name: String,
+        value: String,
+    },
     StartTransaction,
     Commit,
     Rollback,
@@ -426,6 +431,11 @@ pub enum Plan {
         /// The new rows, computed from the table's current rows; None when the rows stay as
         /// they are (renames, defaults, NOT NULL).
         rows: Option<RelationExpr>,
+        /// `ADD CONSTRAINT ... UNIQUE | PRIMARY KEY | CHECK`, over the new columns.
+        add_keys: Vec<UniqueKey>,
+        add_checks: Vec<CheckConstraint>,
+        /// `DROP CONSTRAINT [IF EXISTS] name`: (name, if_exists).
+        drop_constraints: Vec<(String, bool)>,
     },
     NoOp {
         tag: String,

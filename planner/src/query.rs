@@ -22,12 +22,24 @@ use crate::types::common_type;
 use crate::{Catalog, ColumnOrder, ItemKind, PlanError, RowSetFinishing, StatementContext};
 
 /// Shared state of one statement's planning.
+/// Where a query is planned, which decides what `now()` is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NowContext {
+    /// A statement: `now()` is the statement's start time, a constant.
+    Statement,
+    /// A plain view: `now()` is each reading statement's start time.
+    PlainView,
+    /// A materialized view or subscription: `now()` only in temporal filters, and no
+    /// `random()` (a row recomputed later would get another value).
+    Maintained,
+}
+
 pub struct QueryCtx<'a> {
     pub catalog: &'a dyn Catalog,
     pub stmt: &'a StatementContext,
     pub params: &'a RefCell<Vec<Option<ScalarType>>>,
-    /// False while planning a materialized view.
-    pub allow_now: bool,
+    /// What `now()` and `random()` mean where the query is planned.
+    pub now: NowContext,
     /// Every catalog object the statement names, plain views included (they are inlined,
     /// so the plan alone does not show them): what a new view depends on.
     pub referenced: &'a RefCell<Vec<GlobalId>>,
@@ -38,7 +50,7 @@ pub struct QueryCtx<'a> {
 
 impl<'a> QueryCtx<'a> {
     pub fn expr_ctx<'s>(&'s self, scope: &'s Scope, mode: AggMode<'s>) -> ExprCtx<'s> {
-        ExprCtx { scope, stmt: self.stmt, params: self.params, mode, allow_now: self.allow_now, windows: &[] }
+        ExprCtx { scope, stmt: self.stmt, params: self.params, mode, now: self.now, windows: &[] }
     }
 }
 

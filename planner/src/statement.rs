@@ -8,7 +8,7 @@ use eddy_repr::{ColumnType, RelationDesc, ScalarType};
 use sqlparser::ast::{self, Expr, ObjectType, Statement};
 
 use crate::expr::{coerce, normalize_ident, object_name, plan_expr, AggMode};
-use crate::query::{filter_rows, plan_from, plan_query, plan_top_query, Planned, QueryCtx};
+use crate::query::{filter_rows, plan_from, plan_query, plan_top_query, NowContext, Planned, QueryCtx};
 use crate::scope::Scope;
 use crate::types::parse_type_name;
 use crate::{
@@ -54,7 +54,14 @@ pub fn plan(
     let params = RefCell::new(ctx.param_types.clone());
     let referenced = RefCell::new(Vec::new());
     let ctes = RefCell::new(Vec::new());
-    let qcx = QueryCtx { catalog, stmt: ctx, params: &params, allow_now: true, referenced: &referenced, ctes: &ctes };
+    let qcx = QueryCtx {
+        catalog,
+        stmt: ctx,
+        params: &params,
+        now: NowContext::Statement,
+        referenced: &referenced,
+        ctes: &ctes,
+    };
     let mut plan = plan_statement(&qcx, stmt)?;
     // A view keeps the text its user wrote, not the rewrites it was planned through, but
     // with the names it found through `search_path` qualified: it is planned again on
@@ -74,6 +81,10 @@ pub fn plan(
 
 fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
     match stmt {
+        Statement::Query(q) if set_config_call(q).is_some() => {
+            let (name, value) = set_config_call(q).unwrap_or_default();
+            Ok(Plan::SetConfig { name, value })
+        }
         Statement::Query(q) => {
             let (planned, finishing) = plan_top_query(qcx, q)?;
             let desc = project_desc(&planned.scope, &finishing.project);
@@ -204,11 +215,17 @@ fn plan_subscribe(
                 catalog,
                 stmt: ctx,
                 params: &params,
-                allow_now: false,
+                now: NowContext::Maintained,
                 referenced: &referenced,
                 ctes: &ctes,
             };
             let (planned, finishing) = plan_top_query(&qcx, q)?;
+            if eddy_expr::temporal::check_view(&planned.expr).map_err(PlanError::NotAllowed)? {
+                return Err(PlanError::NotAllowed(
+                    "now() in SUBSCRIBE (create a materialized view with the temporal filter and subscribe to it)"
+                        .into(),
+                ));
+            }
             if !finishing.order_by.is_empty() || finishing.limit.is_some() || finishing.offset > 0 {
                 return Err(PlanError::Unsupported("ORDER BY, LIMIT or OFFSET in SUBSCRIBE".into()));
             }
@@ -391,14 +408,7 @@ fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, Plan
             }
             other => return Err(PlanError::Unsupported(format!("table constraint {other}"))),
         };
-        let names = index_columns
-            .iter()
-            .map(|c| match &c.column.expr {
-                ast::Expr::Identifier(ident) => Ok(normalize_ident(ident)),
-                other => Err(PlanError::Unsupported(format!("a constraint on the expression {other}"))),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        key_specs.push((given.as_ref().map(normalize_ident), names, primary));
+        key_specs.push((given.as_ref().map(normalize_ident), key_columns(index_columns)?, primary));
     }
     let mut keys: Vec<UniqueKey> = Vec::new();
     for (given, names, primary) in key_specs {
@@ -435,16 +445,27 @@ fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, Plan
     Ok(Plan::CreateTable { name, desc, keys, checks, defaults, if_not_exists: ct.if_not_exists, rows: None })
 }
 
+/// The column names a key lists (expressions are refused, as in CREATE TABLE).
+pub(crate) fn key_columns(columns: &[ast::IndexColumn]) -> Result<Vec<String>, PlanError> {
+    columns
+        .iter()
+        .map(|c| match &c.column.expr {
+            ast::Expr::Identifier(ident) => Ok(normalize_ident(ident)),
+            other => Err(PlanError::Unsupported(format!("a constraint on the expression {other}"))),
+        })
+        .collect()
+}
+
 /// A `CHECK` as declared, before it is planned.
-struct CheckSpec {
-    given: Option<String>,
-    expr: ast::Expr,
+pub(crate) struct CheckSpec {
+    pub given: Option<String>,
+    pub expr: ast::Expr,
 }
 
 /// Plans a `CHECK` over the columns of table `table`, named as PostgreSQL names it when
 /// no name is given: `<table>_<column>_check` if it reads one column, `<table>_check`
 /// otherwise, with a number added if `taken` already has the name.
-fn plan_check(
+pub(crate) fn plan_check(
     qcx: &QueryCtx,
     table: &str,
     desc: &RelationDesc,
@@ -736,16 +757,24 @@ fn plan_create_index(qcx: &QueryCtx, ci: &ast::CreateIndex) -> Result<Plan, Plan
 fn plan_create_view(qcx: &QueryCtx, cv: &ast::CreateView, stmt: &Statement) -> Result<Plan, PlanError> {
     let name = strip_public(object_name(&cv.name));
     check_schema(qcx, &name)?;
-    let view_qcx = QueryCtx { allow_now: !cv.materialized, ..*qcx };
-    if !cv.materialized {
-        // A plain view is inlined where it is read: now() there means the reader's now.
-        return plan_view_body(&view_qcx, cv, name, stmt);
-    }
+    // now() stays a call: in a plain view it is each reading statement's now(), in a
+    // materialized view a temporal filter's time (checked when the view is planned).
+    let view_qcx = QueryCtx { now: view_now(cv), ..*qcx };
     plan_view_body(&view_qcx, cv, name, stmt)
+}
+
+fn view_now(cv: &ast::CreateView) -> NowContext {
+    match cv.materialized {
+        true => NowContext::Maintained,
+        false => NowContext::PlainView,
+    }
 }
 
 fn plan_view_body(qcx: &QueryCtx, cv: &ast::CreateView, name: String, stmt: &Statement) -> Result<Plan, PlanError> {
     let Planned { expr, mut scope } = plan_query(qcx, &cv.query)?;
+    if cv.materialized {
+        eddy_expr::temporal::check_view(&expr).map_err(PlanError::NotAllowed)?;
+    }
     if !cv.columns.is_empty() {
         if cv.columns.len() > scope.len() {
             let message = if cv.materialized {
@@ -1431,7 +1460,7 @@ fn plan_explain(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
     let expr = match stmt {
         Statement::Query(q) => plan_top_query(qcx, q)?.0.expr,
         Statement::CreateView(cv) => {
-            let view_qcx = QueryCtx { allow_now: !cv.materialized, ..*qcx };
+            let view_qcx = QueryCtx { now: view_now(cv), ..*qcx };
             plan_query(&view_qcx, &cv.query)?.expr
         }
         _ => {
@@ -1441,6 +1470,39 @@ fn plan_explain(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
         }
     };
     Ok(Plan::Explain(expr.explain()))
+}
+
+/// `SELECT [pg_catalog.]set_config('name', 'value', is_local)` alone (how pg_dump's
+/// scripts and some drivers set a variable): the name and value. The variable is set for
+/// the session either way, as `SET LOCAL` is.
+fn set_config_call(q: &ast::Query) -> Option<(String, String)> {
+    let ast::SetExpr::Select(select) = q.body.as_ref() else { return None };
+    if !select.from.is_empty() || select.selection.is_some() || q.order_by.is_some() || q.limit_clause.is_some() {
+        return None;
+    }
+    let [ast::SelectItem::UnnamedExpr(Expr::Function(f))
+    | ast::SelectItem::ExprWithAlias { expr: Expr::Function(f), .. }] = select.projection.as_slice()
+    else {
+        return None;
+    };
+    let function = object_name(&f.name);
+    if function != "set_config" && function != "pg_catalog.set_config" {
+        return None;
+    }
+    let ast::FunctionArguments::List(list) = &f.args else { return None };
+    let text = |i: usize| match list.args.get(i) {
+        Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(Expr::Value(v)))) => match &v.value {
+            ast::Value::SingleQuotedString(s) => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let is_local = matches!(
+        list.args.get(2),
+        Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(Expr::Value(v))))
+            if matches!(v.value, ast::Value::Boolean(_))
+    );
+    (list.args.len() == 3 && is_local).then_some((text(0)?.to_lowercase(), text(1)?))
 }
 
 fn plan_set(set: &ast::Set) -> Result<Plan, PlanError> {

@@ -8,9 +8,9 @@ use eddy_compute::Command;
 use eddy_expr::eval::Collection;
 use eddy_expr::RelationExpr;
 use eddy_planner::{CheckConstraint, ItemKind, PlanError, UniqueKey};
-use eddy_repr::{GlobalId, RelationDesc};
+use eddy_repr::{Datum, GlobalId, RelationDesc};
 
-use crate::coordinator::{command, create_table_sql, Coordinator, ExecuteResponse};
+use crate::coordinator::{command, create_table_sql, describe_key, Coordinator, ExecuteResponse};
 use crate::error::AdapterError;
 use crate::session::Session;
 
@@ -22,6 +22,10 @@ pub(crate) struct Alteration {
     pub defaults: Vec<Option<String>>,
     pub kept: Vec<Option<usize>>,
     pub rows: Option<RelationExpr>,
+    pub add_keys: Vec<UniqueKey>,
+    pub add_checks: Vec<CheckConstraint>,
+    /// (name, if_exists)
+    pub drop_constraints: Vec<(String, bool)>,
 }
 
 impl Coordinator {
@@ -54,17 +58,37 @@ impl Coordinator {
             }
             .into());
         }
-        let keys = remap_keys(&entry.keys, &a.kept, &a.desc)?;
-        let checks = remap_checks(&entry.checks, &entry.item.desc, &a.kept, &a.desc)?;
+        let mut keys = remap_keys(&entry.keys, &a.kept, &a.desc)?;
+        let mut checks = remap_checks(&entry.checks, &entry.item.desc, &a.kept, &a.desc)?;
+        drop_constraints(&mut keys, &mut checks, &a.drop_constraints, &old_name)?;
+        let added = Added { keys: a.add_keys, checks: a.add_checks };
+        for key in &added.keys {
+            if key.primary && keys.iter().any(|k| k.primary) {
+                return Err(PlanError::MultiplePrimaryKeys(old_name).into());
+            }
+            if keys.iter().any(|k| k.name == key.name) || self.name_taken(&key.name) {
+                return Err(PlanError::RelationExists(key.name.clone()).into());
+            }
+        }
+        if let Some(check) = added.checks.iter().find(|c| checks.iter().any(|k| k.name == c.name)) {
+            return Err(AdapterError::DuplicateConstraint(format!(
+                "constraint \"{}\" for relation \"{old_name}\" already exists",
+                check.name
+            )));
+        }
+        keys.extend(added.keys.iter().cloned());
+        checks.extend(added.checks.iter().cloned());
         let comments = remap_comments(&entry.comments, &a.kept);
         let attached = Attached { keys, checks, comments };
         let has_indexes = self.indexes.values().any(|i| i.on == a.table);
         match a.rows {
             None => {
                 let tightened = self.newly_not_null(a.table, &a.desc);
-                if !tightened.is_empty() {
+                if !tightened.is_empty() || !added.is_empty() {
                     let rows =
                         self.evaluate_now(session, &RelationExpr::get(a.table, old_name.clone(), a.desc.arity()))?;
+                    // PostgreSQL builds a new key's index before it checks NOT NULL.
+                    added.check_rows(&rows, &a.desc, &old_name)?;
                     check_not_null(&rows, &a.desc, &tightened, &old_name)?;
                 }
                 self.move_sequences(a.table, a.table, &a.kept)?;
@@ -79,6 +103,7 @@ impl Coordinator {
             Some(expr) => {
                 let rows = self.evaluate_now(session, &expr)?;
                 let not_null: Vec<usize> = (0..a.desc.arity()).filter(|&c| !a.desc.columns()[c].1.nullable).collect();
+                added.check_rows(&rows, &a.desc, &old_name)?;
                 check_not_null(&rows, &a.desc, &not_null, &old_name)?;
                 self.rebuild(session, a.table, a.name, a.desc, a.defaults, attached, rows, &a.kept)?;
             }
@@ -170,6 +195,68 @@ fn remap_keys(keys: &[UniqueKey], kept: &[Option<usize>], desc: &RelationDesc) -
         out.push(UniqueKey { name: key.name.clone(), columns, primary: key.primary });
     }
     Ok(out)
+}
+
+/// `DROP CONSTRAINT`: removes a key or check by name.
+fn drop_constraints(
+    keys: &mut Vec<UniqueKey>,
+    checks: &mut Vec<CheckConstraint>,
+    names: &[(String, bool)],
+    table: &str,
+) -> Result<(), AdapterError> {
+    for (name, if_exists) in names {
+        let (keys_before, checks_before) = (keys.len(), checks.len());
+        keys.retain(|k| k.name != *name);
+        checks.retain(|c| c.name != *name);
+        if keys.len() == keys_before && checks.len() == checks_before && !if_exists {
+            return Err(AdapterError::UndefinedObject(format!(
+                "constraint \"{name}\" of relation \"{table}\" does not exist"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Constraints an ALTER TABLE adds: the table's rows must already keep them.
+struct Added {
+    keys: Vec<UniqueKey>,
+    checks: Vec<CheckConstraint>,
+}
+
+impl Added {
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.checks.is_empty()
+    }
+
+    /// PostgreSQL's errors when existing rows break a new key or check.
+    fn check_rows(&self, rows: &Collection, desc: &RelationDesc, table: &str) -> Result<(), AdapterError> {
+        for key in &self.keys {
+            let mut seen = std::collections::HashSet::new();
+            for (row, diff) in rows.iter().filter(|(_, d)| *d > 0) {
+                let written = row.project(&key.columns);
+                if written.iter().any(|d| d.is_null()) {
+                    continue;
+                }
+                if *diff > 1 || !seen.insert(written.clone().sql_normalized()) {
+                    return Err(AdapterError::UniqueViolationOnCreate {
+                        index: key.name.clone(),
+                        detail: format!("{} is duplicated.", describe_key(desc, &key.columns, &written)),
+                    });
+                }
+            }
+        }
+        for check in &self.checks {
+            for (row, _) in rows.iter().filter(|(_, d)| *d > 0) {
+                if check.expr.eval(row)? == Datum::Bool(false) {
+                    return Err(AdapterError::CheckViolatedByRow {
+                        constraint: check.name.clone(),
+                        table: table.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What belongs to a table besides its columns, as an alteration leaves it.

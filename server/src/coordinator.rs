@@ -111,10 +111,7 @@ pub struct PreparedSelect {
 
 impl PreparedSelect {
     pub fn evaluate(self) -> Result<ExecuteResponse, AdapterError> {
-        let cancelled = || self.cancel.is_requested();
-        let rows = eddy_expr::func::with_interrupt(self.cancel.interrupt_check(), || {
-            eval::evaluate_prefetched(&self.expr, self.inputs, &cancelled)
-        })?;
+        let rows = eval::evaluate_prefetched(&self.expr, self.inputs, &|| self.cancel.is_requested())?;
         Ok(ExecuteResponse::Rows { desc: self.desc, rows: finish(rows, &self.finishing) })
     }
 }
@@ -270,6 +267,18 @@ fn first_pairing(targets: Collection, pairs: Collection, arity: usize) -> Collec
             Some((Row::new(old.iter().chain(new.iter()).cloned().collect()), diff))
         })
         .collect()
+}
+
+/// How often, at most, time moves on by itself for temporal views (milliseconds).
+const TEMPORAL_TICK_MS: Timestamp = 1000;
+
+/// True if `expr` has a temporal filter (`now()` in a WHERE condition).
+fn is_temporal(expr: &RelationExpr) -> bool {
+    let mut temporal = false;
+    expr.visit(&mut |e| {
+        temporal |= matches!(e, RelationExpr::Filter { predicates, .. } if predicates.iter().any(eddy_expr::temporal::reads_now))
+    });
+    temporal
 }
 
 pub(crate) fn wall_clock_ms() -> Timestamp {
@@ -431,8 +440,18 @@ impl Coordinator {
                 Ok(command(tag))
             }
             Plan::Drop { kind, names, if_exists, cascade } => self.drop(kind, names, if_exists, cascade),
-            Plan::AlterTable { table, name, desc, defaults, kept, rows } => {
-                let alteration = crate::alter::Alteration { table, name, desc, defaults, kept, rows };
+            Plan::AlterTable { table, name, desc, defaults, kept, rows, add_keys, add_checks, drop_constraints } => {
+                let alteration = crate::alter::Alteration {
+                    table,
+                    name,
+                    desc,
+                    defaults,
+                    kept,
+                    rows,
+                    add_keys,
+                    add_checks,
+                    drop_constraints,
+                };
                 self.alter_table(session, alteration)
             }
             Plan::CreateIndex { name, on, on_name, columns, if_not_exists } => {
@@ -520,7 +539,12 @@ impl Coordinator {
                 self.write(session, table, changes)?;
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "DELETE".into(), rows: Some(count as usize) }))
             }
-            Plan::Select(q) => Ok(ExecuteResponse::Select(self.prepare_select(session, &q)?)),
+            Plan::Select(q) => {
+                if self.any_temporal_view() {
+                    self.advance_clock();
+                }
+                Ok(ExecuteResponse::Select(self.prepare_select(session, &q)?))
+            }
             Plan::CopyTo { query, format } => {
                 Ok(ExecuteResponse::CopyTo { select: self.prepare_select(session, &query)?, format })
             }
@@ -539,6 +563,13 @@ impl Coordinator {
             Plan::SetVariable { name, value, .. } => {
                 session.set(&name, value)?;
                 Ok(command("SET"))
+            }
+            Plan::SetConfig { name, value } => {
+                session.set(&name, Some(value))?;
+                Ok(ExecuteResponse::Rows {
+                    desc: set_config_desc(),
+                    rows: vec![Row::new(vec![Datum::Text(session.get(&name)?)])],
+                })
             }
             Plan::ResetVariable { name } => {
                 match name {
@@ -664,8 +695,12 @@ impl Coordinator {
         expr: RelationExpr,
         refresh: Option<eddy_compute::Refresh>,
     ) {
+        // A temporal view's stored rows would be out of date by the time they are read.
+        let temporal = is_temporal(&expr);
         self.compute.send(Command::CreateView { id, expr, refresh });
-        self.persist_output(id);
+        if !temporal {
+            self.persist_output(id);
+        }
         if let Some(r) = refresh {
             let events = self.compute.subscribe(id);
             let workers = self.compute.workers();
@@ -733,12 +768,27 @@ impl Coordinator {
     /// Returns the FULL refreshes now due, for the caller to run off the lock.
     pub fn tick(&mut self) -> Vec<crate::schedules::FullRefreshJob> {
         self.release_hydrated_outputs();
-        if !self.entries.values().any(|e| e.refresh.is_some()) {
+        let refreshing = self.entries.values().any(|e| e.refresh.is_some());
+        // Temporal views move on by seconds (as Materialize's default timestamp
+        // interval) when nothing else moves time: reads move it themselves, to now.
+        let temporal_due = wall_clock_ms().saturating_sub(self.last_write) >= TEMPORAL_TICK_MS;
+        if !(refreshing || temporal_due && self.any_temporal_view()) {
             return Vec::new();
         }
+        self.advance_clock();
+        self.start_due_full_refreshes()
+    }
+
+    /// Moves the dataflows' time to now, so that reads (made at the newest time) see what
+    /// temporal filters let through now, not at the last write.
+    pub(crate) fn advance_clock(&mut self) {
         let time = self.next_write_ts();
         self.compute.send(Command::AdvanceTime { time: time + 1 });
-        self.start_due_full_refreshes()
+    }
+
+    /// True if a materialized view has a temporal filter: its rows change as time passes.
+    pub(crate) fn any_temporal_view(&self) -> bool {
+        self.entries.values().any(|e| e.definition.as_ref().is_some_and(is_temporal))
     }
 
     /// `eddy_catalog.freshness` and `eddy_catalog.refresh_history`, as of now.
@@ -1056,7 +1106,7 @@ impl Coordinator {
             if let Some((_, written)) = inserted.iter().find(|(k, _)| counts.get(*k).unwrap_or(&0) + net[*k] > 1) {
                 return Err(AdapterError::UniqueViolation {
                     constraint: key.name.clone(),
-                    detail: describe_key(&entry.item.desc, &key.columns, written),
+                    detail: format!("{} already exists.", describe_key(&entry.item.desc, &key.columns, written)),
                 });
             }
         }
@@ -1284,6 +1334,11 @@ impl Coordinator {
     }
 }
 
+/// The one text column `SELECT set_config(...)` answers with.
+pub(crate) fn set_config_desc() -> RelationDesc {
+    RelationDesc::new(vec![("set_config".into(), ColumnType::new(ScalarType::Text, true))])
+}
+
 pub(crate) fn command(tag: &str) -> ExecuteResponse {
     ExecuteResponse::Command { tag: tag.to_string(), rows: None }
 }
@@ -1330,14 +1385,14 @@ fn key_list(desc: &RelationDesc, keys: &[UniqueKey]) -> String {
 }
 
 /// PostgreSQL's DETAIL for a unique violation: `Key (a, b)=(1, x) already exists.`
-fn describe_key(desc: &RelationDesc, columns: &[usize], key: &Row) -> String {
+pub(crate) fn describe_key(desc: &RelationDesc, columns: &[usize], key: &Row) -> String {
     let names: Vec<&str> = columns.iter().map(|&c| desc.columns()[c].0.as_str()).collect();
     let values: Vec<String> = columns
         .iter()
         .zip(key.iter())
         .map(|(&c, d)| strconv::datum_to_text(d, &desc.columns()[c].1.scalar_type).unwrap_or_else(|| "null".into()))
         .collect();
-    format!("Key ({})=({}) already exists.", names.join(", "), values.join(", "))
+    format!("Key ({})=({})", names.join(", "), values.join(", "))
 }
 
 pub(crate) fn peek_error(e: PeekError) -> EvalError {

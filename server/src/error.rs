@@ -25,6 +25,14 @@ pub enum AdapterError {
     /// A write would give two rows equal values in a PRIMARY KEY or UNIQUE key.
     #[error("duplicate key value violates unique constraint \"{constraint}\"")]
     UniqueViolation { constraint: String, detail: String },
+    /// ADD PRIMARY KEY / UNIQUE over rows that repeat a key.
+    #[error("could not create unique index \"{index}\"")]
+    UniqueViolationOnCreate { index: String, detail: String },
+    /// ADD CHECK over rows for which it is false.
+    #[error("check constraint \"{constraint}\" of relation \"{table}\" is violated by some row")]
+    CheckViolatedByRow { constraint: String, table: String },
+    #[error("{0}")]
+    DuplicateConstraint(String),
     /// A row for which a CHECK constraint is false.
     #[error("new row for relation \"{table}\" violates check constraint \"{constraint}\"")]
     CheckViolation { constraint: String, table: String, detail: String },
@@ -80,7 +88,9 @@ impl AdapterError {
             AdapterError::NotNull { .. } | AdapterError::NullValues { .. } => "23502".into(),
             AdapterError::DuplicateSchema(_) => "42P06".into(),
             AdapterError::Dependents { .. } => "2BP01".into(),
-            AdapterError::UniqueViolation { .. } => "23505".into(),
+            AdapterError::UniqueViolation { .. } | AdapterError::UniqueViolationOnCreate { .. } => "23505".into(),
+            AdapterError::CheckViolatedByRow { .. } => "23514".into(),
+            AdapterError::DuplicateConstraint(_) => "42710".into(),
             AdapterError::CheckViolation { .. } => "23514".into(),
             AdapterError::UnknownObject(_) => "42P01".into(),
             AdapterError::WrongObjectType(..) => "42809".into(),
@@ -125,6 +135,7 @@ impl AdapterError {
         match self {
             AdapterError::Dependents { detail, .. }
             | AdapterError::UniqueViolation { detail, .. }
+            | AdapterError::UniqueViolationOnCreate { detail, .. }
             | AdapterError::CheckViolation { detail, .. } => Some(detail.clone()),
             _ => None,
         }

@@ -36,7 +36,7 @@ use crate::coordinator::{Coordinator, ExecuteResponse};
 use crate::error::AdapterError;
 use crate::session::Session;
 use crate::subscribe::{Cursor, Subscription};
-use eddy_expr::func::with_interrupt;
+use eddy_expr::func::with_statement;
 use eddy_planner::ddl::CursorStatement;
 
 /// Largest SQL text accepted, so one client cannot make the server allocate without bound.
@@ -98,7 +98,9 @@ impl Connection {
                 cancel.time_out(statement);
             })
         });
-        let result = with_interrupt(self.cancel.interrupt_check(), || self.run_statement(stmt, params, param_types));
+        let result = with_statement(self.cancel.interrupt_check(), chrono::Utc::now(), || {
+            self.run_statement(stmt, params, param_types)
+        });
         if let Some(timer) = timer {
             timer.abort();
         }
@@ -174,7 +176,7 @@ impl Connection {
                 None => {}
             }
         }
-        let mut ctx = StatementContext::new(chrono::Utc::now());
+        let mut ctx = StatementContext::new(eddy_expr::func::statement_now());
         ctx.user = session.user.clone();
         ctx.database = session.database.clone();
         ctx.settings = session.all();
@@ -287,6 +289,7 @@ impl Connection {
         let desc = match plan {
             Plan::Select(q) => Some(q.desc),
             Plan::Insert { returning: Some(q), .. } => Some(q.desc),
+            Plan::SetConfig { .. } => Some(crate::coordinator::set_config_desc()),
             Plan::Explain(_) => Some(RelationDesc::new(vec![(
                 "QUERY PLAN".into(),
                 eddy_repr::ColumnType::new(ScalarType::Text, false),

@@ -5,12 +5,15 @@
 //! is not one of its backends.
 //!
 //! `pg_sleep(seconds)` waits on the evaluating thread; it stops with a cancel error as soon
-//! as the check the server put in place for the statement ([`with_interrupt`]) says so,
-//! which is how a cancel request or `statement_timeout` ends it.
+//! as the check the server put in place for the statement ([`with_statement`]) says so,
+//! which is how a cancel request or `statement_timeout` ends it. The same
+//! statement context gives `now()` its one value per statement ([`statement_now`]).
 
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use eddy_repr::Datum;
 
@@ -35,25 +38,37 @@ pub fn install_backend_signals(signals: Box<dyn BackendSignals>) {
 /// Says whether the running statement should stop.
 pub type InterruptCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
-thread_local! {
-    static INTERRUPT: RefCell<Option<InterruptCheck>> = const { RefCell::new(None) };
+/// What evaluation inside one statement needs to know of it.
+struct StatementEnv {
+    interrupt: InterruptCheck,
+    /// The statement's `now()`: one value for the whole statement, as in PostgreSQL.
+    now: DateTime<Utc>,
 }
 
-/// Runs `f` with `check` as the statement's interrupt on this thread (restoring the one
-/// before, also when `f` panics), so that waits inside functions can end early.
-pub fn with_interrupt<R>(check: InterruptCheck, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<InterruptCheck>);
+thread_local! {
+    static STATEMENT: RefCell<Option<StatementEnv>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` as the statement that started at `now`, stopped when `interrupt` says so
+/// (restoring what was set before, also when `f` panics).
+pub fn with_statement<R>(interrupt: InterruptCheck, now: DateTime<Utc>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<StatementEnv>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            INTERRUPT.with(|i| *i.borrow_mut() = self.0.take());
+            STATEMENT.with(|s| *s.borrow_mut() = self.0.take());
         }
     }
-    let _restore = Restore(INTERRUPT.with(|i| i.borrow_mut().replace(check)));
+    let _restore = Restore(STATEMENT.with(|s| s.borrow_mut().replace(StatementEnv { interrupt, now })));
     f()
 }
 
+/// The running statement's start time; the wall clock outside a statement.
+pub fn statement_now() -> DateTime<Utc> {
+    STATEMENT.with(|s| s.borrow().as_ref().map(|env| env.now)).unwrap_or_else(Utc::now)
+}
+
 fn interrupted() -> bool {
-    INTERRUPT.with(|i| i.borrow().as_ref().is_some_and(|check| check()))
+    STATEMENT.with(|s| s.borrow().as_ref().is_some_and(|env| (env.interrupt)()))
 }
 
 /// The longest `pg_sleep` accepted: PostgreSQL's own limit is about 68 years of
