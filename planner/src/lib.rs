@@ -24,6 +24,7 @@ mod recursive;
 mod scope;
 mod statement;
 pub mod types;
+mod windowing;
 
 pub use catalog::{Catalog, CatalogItem, ItemKind};
 pub use eddy_expr::func::quote_ident;

@@ -2295,6 +2295,9 @@ pub(crate) fn antijoin(input: RelationExpr, matched: RelationExpr, arity: usize)
 fn plan_table_factor(qcx: &QueryCtx, factor: &TableFactor) -> Result<Planned, PlanError> {
     match factor {
         TableFactor::Table { name, alias, args: None, .. } => plan_table_name(qcx, &object_name(name), alias.as_ref()),
+        TableFactor::Table { name, alias, args: Some(args), .. } if crate::windowing::is_window_table(name) => {
+            crate::windowing::plan_window_table(qcx, name, &args.args, alias.as_ref())
+        }
         TableFactor::Table { .. } | TableFactor::UNNEST { .. } | TableFactor::Function { .. } => {
             let call = plan_table_function(qcx, factor, &Scope::default())?;
             Ok(call.standalone())
@@ -2403,10 +2406,11 @@ pub(crate) fn is_table_function(twj: &ast::TableWithJoins) -> bool {
 
 /// `f(...)`, `LATERAL f(...)` or `unnest(...)`.
 fn is_function_factor(factor: &TableFactor) -> bool {
-    matches!(
-        factor,
-        TableFactor::Table { args: Some(_), .. } | TableFactor::UNNEST { .. } | TableFactor::Function { .. }
-    )
+    match factor {
+        TableFactor::Table { name, args: Some(_), .. } => !crate::windowing::is_window_table(name),
+        TableFactor::UNNEST { .. } | TableFactor::Function { .. } => true,
+        _ => false,
+    }
 }
 
 /// The table function `factor` (a `TableFactor::Table` with arguments or `UNNEST`).

@@ -582,7 +582,8 @@ impl ExtendedQueryHandler for Connection {
                 "cannot insert multiple commands into a prepared statement".into(),
             ))));
         }
-        let (param_types, _) = self.describe(sql, &portal.statement.parameter_types).map_err(user_error)?;
+        let (param_types, _) =
+            self.describe(sql, &portal.statement.parameter_types).map_err(|e| user_error(self.failed(e)))?;
         let mut params = Vec::with_capacity(portal.parameters.len());
         for (i, value) in portal.parameters.iter().enumerate() {
             let ty = param_types.get(i).cloned().flatten().unwrap_or(ScalarType::Text);
@@ -592,15 +593,15 @@ impl ExtendedQueryHandler for Connection {
                     FieldFormat::Binary => strconv::decode_binary(bytes, &ty),
                     FieldFormat::Text => {
                         let text = std::str::from_utf8(bytes).map_err(|_| {
-                            user_error(AdapterError::InvalidParameterValue(format!(
+                            user_error(self.failed(AdapterError::InvalidParameterValue(format!(
                                 "parameter ${} is not valid UTF-8",
                                 i + 1
-                            )))
+                            ))))
                         })?;
                         strconv::parse_datum(text, &ty)
                     }
                 }
-                .map_err(|e| user_error(e.into()))?,
+                .map_err(|e| user_error(self.failed(e.into())))?,
             };
             params.push((datum, ty));
         }
