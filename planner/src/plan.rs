@@ -272,6 +272,13 @@ pub enum Plan {
         columns: Vec<usize>,
         if_not_exists: bool,
     },
+    /// `CREATE UNIQUE INDEX`: a UNIQUE key on the table, named as the index.
+    CreateUniqueIndex {
+        table: GlobalId,
+        name: String,
+        columns: Vec<usize>,
+        if_not_exists: bool,
+    },
     DropIndex {
         names: Vec<String>,
         if_exists: bool,

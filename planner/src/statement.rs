@@ -718,9 +718,6 @@ fn is_default_keyword(e: &ast::Expr) -> bool {
 }
 
 fn plan_create_index(qcx: &QueryCtx, ci: &ast::CreateIndex) -> Result<Plan, PlanError> {
-    if ci.unique {
-        return Err(PlanError::Unsupported("CREATE UNIQUE INDEX (declare UNIQUE on the table instead)".into()));
-    }
     if ci.predicate.is_some() {
         return Err(PlanError::Unsupported("partial indexes (CREATE INDEX ... WHERE)".into()));
     }
@@ -744,6 +741,20 @@ fn plan_create_index(qcx: &QueryCtx, ci: &ast::CreateIndex) -> Result<Plan, Plan
     }
     if columns.is_empty() {
         return Err(PlanError::Syntax("an index needs at least one column".into()));
+    }
+    if ci.unique {
+        // Enforced as the table's UNIQUE constraints are (checked on every write); reads
+        // by its columns use the table's own key lookups.
+        if item.kind != ItemKind::Table {
+            return Err(PlanError::Unsupported("CREATE UNIQUE INDEX on anything but a table".into()));
+        }
+        let short = item.name.rsplit('.').next().unwrap_or(&item.name).to_string();
+        let names: Vec<&str> = columns.iter().map(|&c| item.desc.columns()[c].0.as_str()).collect();
+        let name = match &ci.name {
+            Some(n) => strip_public(object_name(n)),
+            None => format!("{short}_{}_idx", names.join("_")),
+        };
+        return Ok(Plan::CreateUniqueIndex { table: item.id, name, columns, if_not_exists: ci.if_not_exists });
     }
     Ok(Plan::CreateIndex {
         name: ci.name.as_ref().map(|n| strip_public(object_name(n))),

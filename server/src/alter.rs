@@ -111,6 +111,33 @@ impl Coordinator {
         Ok(command("ALTER TABLE"))
     }
 
+    /// An alteration of `table` that keeps its columns and rows and adds `keys` or drops
+    /// the constraints named in `drop` (CREATE UNIQUE INDEX, DROP INDEX of a key).
+    pub(crate) fn unchanged_table(
+        &self,
+        table: GlobalId,
+        keys: Vec<UniqueKey>,
+        drop: Vec<(String, bool)>,
+    ) -> Result<Alteration, AdapterError> {
+        let entry = self.entries.get(&table).ok_or_else(|| AdapterError::Internal("the table is gone".into()))?;
+        Ok(Alteration {
+            table,
+            name: entry.item.name.clone(),
+            desc: entry.item.desc.clone(),
+            defaults: entry.item.defaults.clone(),
+            kept: (0..entry.item.desc.arity()).map(Some).collect(),
+            rows: None,
+            add_keys: keys,
+            add_checks: vec![],
+            drop_constraints: drop,
+        })
+    }
+
+    /// The table that has a PRIMARY KEY or UNIQUE key called `name`.
+    pub(crate) fn key_table(&self, name: &str) -> Option<GlobalId> {
+        self.entries.iter().find(|(_, e)| e.keys.iter().any(|k| k.name == name)).map(|(&id, _)| id)
+    }
+
     /// The columns the alteration makes NOT NULL that were nullable.
     fn newly_not_null(&self, table: GlobalId, desc: &RelationDesc) -> Vec<usize> {
         let Some(old) = self.entries.get(&table).map(|e| &e.item.desc) else { return vec![] };

@@ -470,15 +470,27 @@ impl Coordinator {
                 };
                 Ok(command("COMMENT"))
             }
+            Plan::CreateUniqueIndex { table, name, columns, if_not_exists } => {
+                if self.name_taken(&name) || self.key_table(&name).is_some() {
+                    return self.exists(&name, if_not_exists, "CREATE INDEX");
+                }
+                let key = UniqueKey { name, columns, primary: false };
+                self.alter_table(session, self.unchanged_table(table, vec![key], vec![])?)?;
+                Ok(command("CREATE INDEX"))
+            }
             Plan::DropIndex { names, if_exists } => {
                 for name in &names {
-                    if !self.indexes.contains_key(name) && !if_exists {
+                    let known = self.indexes.contains_key(name) || self.key_table(name).is_some();
+                    if !known && !if_exists {
                         return Err(AdapterError::UnknownObject(format!("index \"{name}\" does not exist")));
                     }
                 }
                 for name in names {
                     if let Some(index) = self.indexes.remove(&name) {
                         self.compute.send(Command::Drop { id: index.id });
+                    } else if let Some(table) = self.key_table(&name) {
+                        // A UNIQUE INDEX is a key of its table (as are constraints' indexes).
+                        self.alter_table(session, self.unchanged_table(table, vec![], vec![(name, false)])?)?;
                     }
                 }
                 Ok(command("DROP INDEX"))

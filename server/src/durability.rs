@@ -59,6 +59,7 @@ pub(crate) fn changes_catalog(plan: &Plan) -> bool {
             | Plan::CreateView { .. }
             | Plan::Drop { .. }
             | Plan::CreateIndex { .. }
+            | Plan::CreateUniqueIndex { .. }
             | Plan::DropIndex { .. }
             | Plan::CreateSecret { .. }
             | Plan::CreateConnection { .. }
