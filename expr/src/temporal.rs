@@ -27,6 +27,15 @@ pub fn reads_now(e: &ScalarExpr) -> bool {
     found
 }
 
+/// True if `view` has a temporal filter (a WHERE condition reading `now()`).
+pub fn has_temporal_filter(view: &RelationExpr) -> bool {
+    let mut temporal = false;
+    view.visit(&mut |e| {
+        temporal |= matches!(e, RelationExpr::Filter { predicates, .. } if predicates.iter().any(reads_now))
+    });
+    temporal
+}
+
 /// Checks that `now()` appears in `view` only in temporal filters (and not inside a
 /// recursive query, whose rounds have times of their own); true if it has any.
 pub fn check_view(view: &RelationExpr) -> Result<bool, String> {

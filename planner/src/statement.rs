@@ -81,11 +81,10 @@ pub fn plan(
 
 fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
     match stmt {
-        Statement::Query(q) if set_config_call(q).is_some() => {
-            let (name, value) = set_config_call(q).unwrap_or_default();
-            Ok(Plan::SetConfig { name, value })
-        }
         Statement::Query(q) => {
+            if let Some((name, value)) = set_config_call(q) {
+                return Ok(Plan::SetConfig { name, value });
+            }
             let (planned, finishing) = plan_top_query(qcx, q)?;
             let desc = project_desc(&planned.scope, &finishing.project);
             Ok(Plan::Select(QueryPlan { expr: planned.expr, finishing, desc }))

@@ -272,15 +272,6 @@ fn first_pairing(targets: Collection, pairs: Collection, arity: usize) -> Collec
 /// How often, at most, time moves on by itself for temporal views (milliseconds).
 const TEMPORAL_TICK_MS: Timestamp = 1000;
 
-/// True if `expr` has a temporal filter (`now()` in a WHERE condition).
-fn is_temporal(expr: &RelationExpr) -> bool {
-    let mut temporal = false;
-    expr.visit(&mut |e| {
-        temporal |= matches!(e, RelationExpr::Filter { predicates, .. } if predicates.iter().any(eddy_expr::temporal::reads_now))
-    });
-    temporal
-}
-
 pub(crate) fn wall_clock_ms() -> Timestamp {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as Timestamp).unwrap_or(0)
 }
@@ -708,7 +699,7 @@ impl Coordinator {
         refresh: Option<eddy_compute::Refresh>,
     ) {
         // A temporal view's stored rows would be out of date by the time they are read.
-        let temporal = is_temporal(&expr);
+        let temporal = eddy_expr::temporal::has_temporal_filter(&expr);
         self.compute.send(Command::CreateView { id, expr, refresh });
         if !temporal {
             self.persist_output(id);
@@ -800,7 +791,7 @@ impl Coordinator {
 
     /// True if a materialized view has a temporal filter: its rows change as time passes.
     pub(crate) fn any_temporal_view(&self) -> bool {
-        self.entries.values().any(|e| e.definition.as_ref().is_some_and(is_temporal))
+        self.entries.values().any(|e| e.definition.as_ref().is_some_and(eddy_expr::temporal::has_temporal_filter))
     }
 
     /// `eddy_catalog.freshness` and `eddy_catalog.refresh_history`, as of now.
@@ -1396,7 +1387,8 @@ fn key_list(desc: &RelationDesc, keys: &[UniqueKey]) -> String {
         .collect()
 }
 
-/// PostgreSQL's DETAIL for a unique violation: `Key (a, b)=(1, x) already exists.`
+/// The key part of PostgreSQL's DETAIL for a unique violation: `Key (a, b)=(1, x)`
+/// (followed by `already exists.` or `is duplicated.`).
 pub(crate) fn describe_key(desc: &RelationDesc, columns: &[usize], key: &Row) -> String {
     let names: Vec<&str> = columns.iter().map(|&c| desc.columns()[c].0.as_str()).collect();
     let values: Vec<String> = columns
