@@ -279,6 +279,38 @@ async fn column_defaults_and_serials_survive_kill_9() -> anyhow::Result<()> {
     );
     let err = client.batch_execute("INSERT INTO ident VALUES (7, 7)").await.expect_err("GENERATED ALWAYS");
     assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("428C9"));
+
+    // Sequence objects: numbers handed out by a SELECT alone (no table write), options
+    // changed by ALTER, a table default drawing from one, and setval on a serial's own.
+    client
+        .batch_execute(
+            "CREATE SEQUENCE invoice_no START 1000 INCREMENT BY 10;
+             CREATE TABLE invoices (no bigint NOT NULL, v text);
+             ALTER SEQUENCE invoice_no OWNED BY invoices.no;
+             ALTER TABLE invoices ALTER COLUMN no SET DEFAULT nextval('invoice_no'::regclass);
+             INSERT INTO invoices (v) VALUES ('a');
+             SELECT setval('numbered_id_seq', 100);",
+        )
+        .await?;
+    assert_eq!(rows(&client, "SELECT nextval('invoice_no')").await?, vec![row(&["1010"])]);
+    client.batch_execute("ALTER SEQUENCE invoice_no INCREMENT BY 100").await?;
+    server.kill();
+    server.restart()?;
+    let client = server.connect().await?;
+    client.batch_execute("INSERT INTO invoices (v) VALUES ('b'); INSERT INTO numbered (v) VALUES (6)").await?;
+    assert_eq!(
+        rows(&client, "SELECT no, v FROM invoices ORDER BY no").await?,
+        vec![row(&["1000", "a"]), row(&["1110", "b"])]
+    );
+    assert_eq!(rows(&client, "SELECT max(id) FROM numbered").await?, vec![row(&["101"])]);
+    assert_eq!(rows(&client, "SELECT last_value, is_called FROM invoice_no").await?, vec![row(&["1110", "t"])]);
+    // The sequence goes with the table that owns it.
+    client.batch_execute("DROP TABLE invoices").await?;
+    server.kill();
+    server.restart()?;
+    let client = server.connect().await?;
+    let err = client.query("SELECT nextval('invoice_no')", &[]).await.expect_err("dropped with its table");
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("42P01"));
     Ok(())
 }
 

@@ -29,7 +29,10 @@ mod resolve;
 mod string;
 mod timezone;
 
-pub use backend::{install_backend_signals, statement_now, with_statement, BackendSignals, InterruptCheck};
+pub use backend::{
+    install_backend_signals, statement_now, statement_session, with_statement, BackendSignals, InterruptCheck,
+    SequenceHost, StatementEnv,
+};
 pub use string::quote_ident;
 mod from_char;
 mod to_char;
@@ -159,6 +162,13 @@ pub enum Func {
     /// `pg_sleep(seconds)`: waits, stopping early with a cancel (volatile: it must run
     /// each time, never at planning).
     PgSleep,
+    /// `nextval(name)`, `currval(name)`, `setval(name, value, is_called)`, `lastval()`:
+    /// a sequence's numbers, through the statement's session ([`backend::SequenceHost`]).
+    /// Volatile; evaluated on the statement's thread only (never pushed into workers).
+    NextVal,
+    CurrVal,
+    SetVal,
+    LastVal,
     /// `now()` in a view: in a maintained view's temporal filter (`WHERE ts + interval
     /// '1 hour' > now()`) rows enter and leave the view as time passes
     /// ([`crate::temporal`]); evaluated in a statement (a plain view's `now()`) it is the
@@ -415,7 +425,13 @@ impl Func {
         matches!(
             self,
             Func::Random | Func::GenRandomUuid | Func::PgCancelBackend | Func::PgTerminateBackend | Func::PgSleep
-        )
+        ) || self.needs_statement()
+    }
+
+    /// Functions that need the running statement's context (its session, its cancel
+    /// check), which only the thread running the statement has.
+    pub fn needs_statement(&self) -> bool {
+        matches!(self, Func::PgSleep | Func::NextVal | Func::CurrVal | Func::SetVal | Func::LastVal)
     }
 
     /// False for functions whose value at planning time is not their value later:
@@ -525,6 +541,7 @@ impl Func {
             | Func::Lcm(_) => numeric::eval(self, args),
 
             Func::PgCancelBackend | Func::PgTerminateBackend | Func::PgSleep => backend::eval(self, args),
+            Func::NextVal | Func::CurrVal | Func::SetVal | Func::LastVal => backend::sequence_call(self, args),
             Func::Now => Ok(Datum::TimestampTz(backend::statement_now())),
 
             Func::TextConcat
@@ -721,6 +738,10 @@ impl Func {
             Func::GenRandomUuid => "gen_random_uuid",
             Func::PgCancelBackend => "pg_cancel_backend",
             Func::PgSleep => "pg_sleep",
+            Func::NextVal => "nextval",
+            Func::CurrVal => "currval",
+            Func::SetVal => "setval",
+            Func::LastVal => "lastval",
             Func::Now => "now",
             Func::PgTerminateBackend => "pg_terminate_backend",
             Func::Float(f) => match f {

@@ -42,6 +42,13 @@ impl Pipeline {
                     ops.reverse();
                     return Some((*id, Pipeline { ops, reduce: None }));
                 }
+                // Functions that need the statement's thread (sequences, pg_sleep) stay
+                // there: workers run pipelines elsewhere.
+                RelationExpr::Filter { predicates, .. } | RelationExpr::Map { scalars: predicates, .. }
+                    if predicates.iter().any(ScalarExpr::needs_statement) =>
+                {
+                    return None
+                }
                 RelationExpr::Filter { input, predicates } => {
                     ops.push(RowOp::Filter(predicates.clone()));
                     node = input;

@@ -150,6 +150,13 @@ impl ScalarExpr {
 
     /// The largest column index referenced, if any.
     /// True if evaluating twice may give two values (`random()` somewhere inside).
+    /// Calls a function only the statement's own thread can run ([`Func::needs_statement`]).
+    pub fn needs_statement(&self) -> bool {
+        let mut needs = false;
+        self.visit(&mut |e| needs |= matches!(e, ScalarExpr::Call { func, .. } if func.needs_statement()));
+        needs
+    }
+
     pub fn is_volatile(&self) -> bool {
         let mut volatile = false;
         self.visit(&mut |e| volatile |= matches!(e, ScalarExpr::Call { func, .. } if func.is_volatile()));

@@ -127,7 +127,7 @@ pub(crate) fn plan_alter_table(qcx: &QueryCtx, alter: &ast::AlterTable) -> Resul
                     AlterColumnOperation::DropDefault => column.default = None,
                     AlterColumnOperation::SetDefault { value } => {
                         check_default(qcx, &column.name, value, &column.ty.scalar_type)?;
-                        column.default = Some(value.to_string());
+                        column.default = Some(crate::sequence::numbering_default(&value.to_string()));
                     }
                     AlterColumnOperation::SetDataType { data_type, using, .. } => {
                         let ty = crate::types::parse_type_name(&data_type.to_string())?;

@@ -385,7 +385,9 @@ pub fn starts_here(parser: &Parser) -> bool {
     }
     matches!(
         (first.as_str(), second.as_str()),
-        ("CREATE", "SOURCE" | "CONNECTION" | "SECRET") | ("DROP", "SOURCE" | "CONNECTION" | "SECRET" | "DYNAMIC")
+        ("CREATE", "SOURCE" | "CONNECTION" | "SECRET")
+            | ("DROP", "SOURCE" | "CONNECTION" | "SECRET" | "DYNAMIC")
+            | ("ALTER", "SEQUENCE")
     ) || (first == "SHOW" && matches!(second.as_str(), "CONNECTIONS" | "SECRETS"))
         || (first == "SHOW" && second == "DYNAMIC" && word(2) == "TABLES")
 }
@@ -422,6 +424,10 @@ pub fn parse(parser: &mut Parser) -> Result<Plan, PlanError> {
     }
     if p.word("DROP") {
         return p.drop();
+    }
+    if p.word("ALTER") {
+        p.expect_word("SEQUENCE")?;
+        return p.alter_sequence();
     }
     p.expect_word("CREATE")?;
     if p.word("SECRET") {
@@ -601,6 +607,79 @@ impl Ddl<'_, '_> {
             Dropped::Relation(kind) => Plan::Drop { kind, names, if_exists, cascade },
             Dropped::Other(kind) => Plan::DropOther { kind, names, if_exists, cascade },
         })
+    }
+
+    /// After `ALTER SEQUENCE`: `[IF EXISTS] name` and its options (sqlparser reads none of
+    /// this statement). `OWNER TO` is accepted and changes nothing: there are no roles.
+    fn alter_sequence(&mut self) -> Result<Plan, PlanError> {
+        use crate::sequence::SequenceOption as O;
+        let if_exists = self.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+        let name = crate::statement::strip_public(crate::expr::object_name(
+            &self.parser.parse_object_name(false).map_err(syntax)?,
+        ));
+        let mut options = Vec::new();
+        loop {
+            let option = if self.word("AS") {
+                O::DataType(crate::types::parse_type_name(&self.parser.parse_data_type().map_err(syntax)?.to_string())?)
+            } else if self.word("INCREMENT") {
+                self.word("BY");
+                O::Increment(self.integer()?)
+            } else if self.word("MINVALUE") {
+                O::MinValue(Some(self.integer()?))
+            } else if self.word("MAXVALUE") {
+                O::MaxValue(Some(self.integer()?))
+            } else if self.word("NO") {
+                match self.choose("NO", &[("MINVALUE", 0), ("MAXVALUE", 1), ("CYCLE", 2)])? {
+                    0 => O::MinValue(None),
+                    1 => O::MaxValue(None),
+                    _ => O::Cycle(false),
+                }
+            } else if self.word("START") {
+                self.word("WITH");
+                O::Start(self.integer()?)
+            } else if self.word("RESTART") {
+                let with = self.word("WITH");
+                let value = match self.parser.peek_token().token {
+                    Token::Number(..) | Token::Minus => Some(self.integer()?),
+                    _ if with => Some(self.integer()?),
+                    _ => None,
+                };
+                O::Restart(value)
+            } else if self.word("CACHE") {
+                O::Cache(self.integer()?)
+            } else if self.word("CYCLE") {
+                O::Cycle(true)
+            } else if self.word("OWNED") {
+                self.expect_word("BY")?;
+                if self.word("NONE") {
+                    O::OwnedBy(None)
+                } else {
+                    let owner = self.parser.parse_object_name(false).map_err(syntax)?;
+                    O::OwnedBy(Some(crate::sequence::owner_of(&owner)?))
+                }
+            } else if self.word("OWNER") {
+                self.expect_word("TO")?;
+                self.parser.parse_identifier().map_err(syntax)?;
+                continue;
+            } else {
+                break;
+            };
+            options.push(option);
+        }
+        Ok(Plan::AlterSequence { name, if_exists, options })
+    }
+
+    /// A signed integer literal.
+    fn integer(&mut self) -> Result<i64, PlanError> {
+        let negative = self.parser.consume_token(&Token::Minus);
+        let token = self.parser.next_token();
+        match &token.token {
+            Token::Number(n, _) => {
+                let text = if negative { format!("-{n}") } else { n.clone() };
+                text.parse().map_err(|_| PlanError::InvalidParameter(format!("{text} is out of range for type bigint")))
+            }
+            _ => Err(syntax(self.parser.expected::<()>("an integer", token).unwrap_err())),
+        }
     }
 
     /// `name type [NOT NULL | NULL], ... )` after the opening parenthesis.

@@ -929,6 +929,38 @@ fn expr_args<'e>(args: &[&'e FunctionArgExpr], f: &ast::Function) -> Result<Vec<
         .collect()
 }
 
+/// `nextval(name)`, `currval(name)`, `setval(name, value [, is_called])`, `lastval()`:
+/// bigint, evaluated when the statement runs (the name is looked up then).
+fn plan_sequence_call(ctx: &ExprCtx, name: &str, args: &[&ast::Expr]) -> Result<Typed, PlanError> {
+    use eddy_expr::Func;
+    if ctx.now == crate::query::NowContext::Maintained {
+        return Err(PlanError::Unsupported(format!(
+            "{name}() in a materialized view (it changes a sequence each time it runs)"
+        )));
+    }
+    let (func, types) = match (name, args.len()) {
+        ("nextval", 1) => (Func::NextVal, vec![ScalarType::Text]),
+        ("currval", 1) => (Func::CurrVal, vec![ScalarType::Text]),
+        ("setval", 2 | 3) => (Func::SetVal, vec![ScalarType::Text, ScalarType::Int64, ScalarType::Bool]),
+        ("lastval", 0) => (Func::LastVal, vec![]),
+        _ => {
+            let args = args.iter().map(|a| plan_expr(ctx, a).map(|t| t.ty)).collect::<Result<Vec<_>, _>>()?;
+            let args = args.iter().map(|t| t.as_ref().map_or("unknown".into(), |t| t.to_string()));
+            let (name, args) = (name.to_string(), args.collect::<Vec<_>>().join(", "));
+            return Err(PlanError::Resolve(eddy_expr::func::ResolveError::NoSuchFunction { name, args }));
+        }
+    };
+    let mut planned = Vec::new();
+    for (arg, ty) in args.iter().zip(&types) {
+        let arg = plan_expr(ctx, arg)?;
+        planned.push(coerce(ctx, arg, ty, CastContext::Implicit)?);
+    }
+    if planned.len() == 2 {
+        planned.push(ScalarExpr::Literal(Datum::Bool(true), ScalarType::Bool));
+    }
+    Ok(Typed::known(ScalarExpr::call(func, planned), ScalarType::Int64))
+}
+
 fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
     let name = object_name(&f.name);
     if let Some(rewritten) = whole_row_argument(ctx, f, &name) {
@@ -978,7 +1010,7 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
         {
             Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ScalarType::Text), ScalarType::Text))
         }
-        // Eddy has no sequences (serial columns, identities).
+        // With constant names it was answered before planning (see `object_ids`).
         "pg_get_serial_sequence" if args.len() == 2 => {
             Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ScalarType::Text), ScalarType::Text))
         }
@@ -1044,6 +1076,7 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
             ScalarExpr::Literal(Datum::Text(crate::catalog::OWNER.into()), ScalarType::Text),
             ScalarType::Text,
         )),
+        "nextval" | "currval" | "setval" | "lastval" => plan_sequence_call(ctx, &name, &args),
         "random" | "gen_random_uuid" if ctx.now == crate::query::NowContext::Maintained => Err(PlanError::Unsupported(
             format!("{name}() in a materialized view (a row recomputed later would get another value)"),
         )),

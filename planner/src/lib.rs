@@ -22,6 +22,7 @@ mod quantified;
 mod query;
 mod recursive;
 mod scope;
+pub mod sequence;
 mod statement;
 pub mod types;
 mod windowing;

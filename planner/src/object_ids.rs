@@ -40,7 +40,8 @@ pub fn rewrite(stmt: &Statement, catalog: &dyn Catalog) -> Result<Option<Stateme
     impl Visitor for Finder {
         type Break = ();
         fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            if object_id_type(e).is_some() || view_definition_argument(e).is_some() {
+            if object_id_type(e).is_some() || view_definition_argument(e).is_some() || serial_sequence_call(e).is_some()
+            {
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
@@ -50,12 +51,70 @@ pub fn rewrite(stmt: &Statement, catalog: &dyn Catalog) -> Result<Option<Stateme
     if stmt.visit(&mut Finder).is_continue() {
         return Ok(None);
     }
+    let unwrapped = sequence_names_unwrapped(stmt);
+    let stmt = unwrapped.as_ref().unwrap_or(stmt);
+    if stmt.visit(&mut Finder).is_continue() {
+        return Ok(unwrapped);
+    }
     let mut stmt = stmt.clone();
     let mut rewriter = Rewriter { catalog };
     match VisitMut::visit(&mut stmt, &mut rewriter) {
         ControlFlow::Break(e) => Err(e),
         ControlFlow::Continue(()) => Ok(Some(stmt)),
     }
+}
+
+/// `nextval('s'::regclass)` (how serial columns' defaults and pg_dump write it) with the
+/// cast dropped: sequence functions take the name, which they look up when they run.
+fn sequence_names_unwrapped(stmt: &Statement) -> Option<Statement> {
+    /// The cast argument of a `nextval`/`currval`/`setval` call.
+    fn name_cast(e: &Expr) -> Option<&Expr> {
+        let Expr::Function(f) = e else { return None };
+        let name = f.name.to_string().to_lowercase();
+        if !matches!(name.strip_prefix("pg_catalog.").unwrap_or(&name), "nextval" | "currval" | "setval") {
+            return None;
+        }
+        let FunctionArguments::List(list) = &f.args else { return None };
+        match list.args.first()? {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(cast @ Expr::Cast { .. }))
+                if object_id_type(cast) == Some(ObjectIdType::Class) =>
+            {
+                Some(cast)
+            }
+            _ => None,
+        }
+    }
+    struct Finder;
+    impl Visitor for Finder {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if name_cast(e).is_some() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+    }
+    struct Unwrap;
+    impl VisitorMut for Unwrap {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if let Some(Expr::Cast { expr, .. }) = name_cast(e).cloned() {
+                if let Expr::Function(f) = e {
+                    if let FunctionArguments::List(list) = &mut f.args {
+                        list.args[0] = FunctionArg::Unnamed(FunctionArgExpr::Expr(*expr));
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    if stmt.visit(&mut Finder).is_continue() {
+        return None;
+    }
+    let mut stmt = stmt.clone();
+    let _ = VisitMut::visit(&mut stmt, &mut Unwrap);
+    Some(stmt)
 }
 
 struct Rewriter<'a> {
@@ -66,11 +125,22 @@ impl VisitorMut for Rewriter<'_> {
     type Break = PlanError;
 
     fn pre_visit_query(&mut self, q: &mut sqlparser::ast::Query) -> ControlFlow<PlanError> {
-        crate::array_subquery::keep_column_names(q, |e| object_id_type(e).is_some());
+        crate::array_subquery::keep_column_names(q, |e| {
+            object_id_type(e).is_some() || serial_sequence_call(e).is_some()
+        });
         ControlFlow::Continue(())
     }
 
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<PlanError> {
+        if let Some((table, column)) = serial_sequence_call(e) {
+            return match self.serial_sequence(&table, &column) {
+                Ok(new) => {
+                    *e = new;
+                    ControlFlow::Continue(())
+                }
+                Err(err) => ControlFlow::Break(err),
+            };
+        }
         if let Some(view) = view_definition_argument(e) {
             return match self.view_definition(&view) {
                 Ok(new) => {
@@ -92,6 +162,24 @@ impl VisitorMut for Rewriter<'_> {
     }
 }
 
+/// The names in `pg_get_serial_sequence('table', 'column')`, when both are constants.
+fn serial_sequence_call(e: &Expr) -> Option<(String, String)> {
+    let Expr::Function(f) = e else { return None };
+    let name = f.name.to_string().to_lowercase();
+    if name.strip_prefix("pg_catalog.").unwrap_or(&name) != "pg_get_serial_sequence" {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else { return None };
+    let literal = |arg: &FunctionArg| match arg {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v))) => v.value.clone().into_string(),
+        _ => None,
+    };
+    match list.args.as_slice() {
+        [table, column] => Some((literal(table)?, literal(column)?)),
+        _ => None,
+    }
+}
+
 /// The view argument of a `pg_get_viewdef(view [, pretty])` call.
 fn view_definition_argument(e: &Expr) -> Option<Expr> {
     let Expr::Function(f) = e else { return None };
@@ -107,6 +195,25 @@ fn view_definition_argument(e: &Expr) -> Option<Expr> {
 }
 
 impl Rewriter<'_> {
+    /// `pg_get_serial_sequence('table', 'column')`: the schema-qualified name of the
+    /// sequence a serial or identity column draws from, NULL for other columns.
+    fn serial_sequence(&self, table: &str, column: &str) -> Result<Expr, PlanError> {
+        let table = crate::sequence::catalog_name(table);
+        let item = self.catalog.resolve(&table).ok_or_else(|| PlanError::UnknownRelation(table.clone()))?;
+        let position = item.desc.columns().iter().position(|(n, _)| n == column);
+        let position =
+            position.ok_or_else(|| PlanError::UnknownColumn(format!("{column}\" of relation \"{}", item.name)))?;
+        let sequence = item.defaults.get(position).cloned().flatten().filter(|d| crate::is_numbering(d)).map(|d| {
+            let short = item.name.rsplit('.').next().unwrap_or(&item.name).to_string();
+            crate::sequence::default_sequence(&d).unwrap_or_else(|| format!("{short}_{column}_seq"))
+        });
+        Ok(match sequence {
+            Some(s) if s.contains('.') => parse_expr(&format!("'{}'", s.replace('\'', "''")))?,
+            Some(s) => parse_expr(&format!("'public.{}'", crate::quote_ident(&s).replace('\'', "''")))?,
+            None => parse_expr("NULL::text")?,
+        })
+    }
+
     /// `pg_get_viewdef(view)`: the view's query, looked up by oid (or by name, for a
     /// string), NULL for anything that is not a view.
     fn view_definition(&self, view: &Expr) -> Result<Expr, PlanError> {

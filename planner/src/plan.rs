@@ -409,6 +409,24 @@ pub enum Plan {
         action: crate::ddl::RefreshAction,
         if_exists: bool,
     },
+    /// `CREATE SEQUENCE`: options already checked.
+    CreateSequence {
+        name: String,
+        if_not_exists: bool,
+        spec: crate::sequence::SequenceSpec,
+        /// `OWNED BY table.column`: dropped with the table.
+        owned_by: Option<(String, String)>,
+    },
+    /// `ALTER SEQUENCE`: the options are checked against the sequence's current ones.
+    AlterSequence {
+        name: String,
+        if_exists: bool,
+        options: Vec<crate::sequence::SequenceOption>,
+    },
+    DropSequence {
+        names: Vec<String>,
+        if_exists: bool,
+    },
     /// DROP CONNECTION / DROP SECRET.
     DropOther {
         kind: OtherObjectKind,

@@ -108,6 +108,25 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
                 Err(PlanError::Unsupported("CREATE SCHEMA AUTHORIZATION".into()))
             }
         },
+        Statement::CreateSequence { temporary: false, if_not_exists, name, sequence_options } => {
+            let options = crate::sequence::options_of(sequence_options)?;
+            let owned_by = options.iter().rev().find_map(|o| match o {
+                crate::sequence::SequenceOption::OwnedBy(owner) => Some(owner.clone()),
+                _ => None,
+            });
+            let (spec, _) = crate::sequence::SequenceSpec::create(&options)?;
+            let name = strip_public(object_name(name));
+            if let Some((schema, _)) = name.split_once('.') {
+                if !qcx.catalog.has_schema(schema) {
+                    return Err(PlanError::UnknownSchema(schema.to_string()));
+                }
+            }
+            Ok(Plan::CreateSequence { name, if_not_exists: *if_not_exists, spec, owned_by: owned_by.flatten() })
+        }
+        Statement::Drop { object_type: ObjectType::Sequence, if_exists, names, .. } => Ok(Plan::DropSequence {
+            names: names.iter().map(|n| strip_public(object_name(n))).collect(),
+            if_exists: *if_exists,
+        }),
         Statement::Drop { object_type: ObjectType::Schema, if_exists, names, cascade, .. } => Ok(Plan::DropSchema {
             names: names.iter().map(object_name).collect(),
             if_exists: *if_exists,
@@ -560,7 +579,9 @@ pub(crate) fn plan_column(qcx: &QueryCtx, table: &str, col: &ast::ColumnDef) -> 
         let given = o.name.as_ref().map(normalize_ident);
         match &o.option {
             // A numbering default (as SHOW CREATE writes serial columns back).
-            ast::ColumnOption::Default(e) if is_numbering(&e.to_string()) => default = Some(e.to_string()),
+            ast::ColumnOption::Default(e) if is_numbering(&e.to_string()) => {
+                default = Some(crate::sequence::numbering_default(&e.to_string()))
+            }
             ast::ColumnOption::Default(e) => {
                 check_default(qcx, &col_name, e, &ty)?;
                 default = Some(e.to_string());

@@ -91,7 +91,7 @@ impl Coordinator {
                     added.check_rows(&rows, &a.desc, &old_name)?;
                     check_not_null(&rows, &a.desc, &tightened, &old_name)?;
                 }
-                self.move_sequences(a.table, a.table, &a.kept)?;
+                self.sequences.move_table(a.table, a.table, &a.kept);
                 self.replace_definition(a.table, a.name, a.desc, a.defaults, attached);
             }
             Some(_) if has_indexes => {
@@ -183,7 +183,7 @@ impl Coordinator {
         kept: &[Option<usize>],
     ) -> Result<(), AdapterError> {
         let id = self.allocate_id();
-        self.move_sequences(old, id, kept)?;
+        self.sequences.move_table(old, id, kept);
         let temporary = format!("{name}_rebuilt_{id}");
         self.compute.send(Command::CreateTable { id });
         self.insert_entry(id, temporary.clone(), ItemKind::Table, desc.clone(), None, String::new(), vec![]);

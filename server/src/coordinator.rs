@@ -149,11 +149,8 @@ pub struct Coordinator {
     pub(crate) deferred_dataflows: BTreeSet<GlobalId>,
     /// While restoring: the views whose output writers start once everything is loaded.
     pub(crate) deferred_output_writers: BTreeSet<GlobalId>,
-    /// The last number handed out per serial or identity column (see `sequences.rs`).
-    pub(crate) sequences: HashMap<(GlobalId, usize), i64>,
-    /// Numbers handed out since the counters were last queued to the store: they go with
-    /// the next table write.
-    pub(crate) unsaved_sequences: BTreeMap<(GlobalId, usize), i64>,
+    /// Sequence objects and serial/identity columns' counters (see `sequences.rs`).
+    pub(crate) sequences: Arc<crate::sequences::Sequences>,
     /// After a restart, the tables and source outputs whose stored rows are still being
     /// loaded, with the rows loaded so far; they cannot be read or written until done.
     pub(crate) loading: BTreeMap<GlobalId, u64>,
@@ -198,6 +195,9 @@ impl Catalog for Coordinator {
         if let Some(entry) = self.names.get(name).and_then(|id| self.entries.get(id)) {
             return Some(entry.item.clone());
         }
+        if let Some(sequence) = self.sequences.relation(name) {
+            return Some(sequence);
+        }
         if name == "pg_stat_activity" {
             return Some(system_tables::pg_stat_activity(&self.backends.activities()));
         }
@@ -217,6 +217,7 @@ impl Catalog for Coordinator {
                 index_of: None,
                 create_sql: &e.create_sql,
                 defaults: &e.item.defaults,
+                sequence: None,
                 namespace,
                 schema,
                 relname,
@@ -244,12 +245,33 @@ impl Catalog for Coordinator {
                 index_of: Some((i.on, &i.columns)),
                 create_sql: "",
                 defaults: &[],
+                sequence: None,
                 namespace,
                 schema,
                 relname,
             }
         });
-        system_tables::resolve(name, relations.chain(indexes), &self.schemas)
+        let sequence_desc = crate::sequences::Sequences::relation_desc();
+        let sequence_list = self.sequences.listing();
+        let sequences = sequence_list.iter().map(|(name, id, spec, last)| {
+            let (namespace, schema, relname) = system_tables::qualify(name, &self.schemas);
+            system_tables::Listed {
+                relkind: "S",
+                id: *id,
+                desc: &sequence_desc,
+                keys: &[],
+                checks: &[],
+                comments: &system_tables::NO_COMMENTS,
+                index_of: None,
+                create_sql: "",
+                defaults: &[],
+                sequence: Some((spec.clone(), *last)),
+                namespace,
+                schema,
+                relname,
+            }
+        });
+        system_tables::resolve(name, relations.chain(indexes).chain(sequences), &self.schemas)
     }
 }
 
@@ -291,6 +313,7 @@ impl Coordinator {
             schemas: BTreeMap::new(),
             sources: Sources::default(),
             refreshes: Arc::default(),
+            sequences: Arc::new(crate::sequences::Sequences::new(store.clone())),
             store,
             persisted: BTreeMap::new(),
             persisted_collections: BTreeSet::new(),
@@ -298,8 +321,6 @@ impl Coordinator {
             hydration: Arc::default(),
             undone_through: 0,
             deferred_output_writers: BTreeSet::new(),
-            sequences: HashMap::new(),
-            unsaved_sequences: BTreeMap::new(),
             deferred_dataflows: BTreeSet::new(),
             last_changed: BTreeMap::new(),
             stored_outputs: BTreeSet::new(),
@@ -336,7 +357,7 @@ impl Coordinator {
     fn execute_plan(&mut self, session: &mut Session, plan: Plan) -> Result<ExecuteResponse, AdapterError> {
         match plan {
             Plan::CreateTable { name, desc, keys, checks, defaults, if_not_exists, rows } => {
-                if self.names.contains_key(&name) || self.indexes.contains_key(&name) {
+                if self.name_taken(&name) {
                     return self.exists(&name, if_not_exists, "CREATE TABLE");
                 }
                 // CREATE TABLE ... AS: its rows first, so a failing query creates nothing.
@@ -345,14 +366,12 @@ impl Coordinator {
                 self.compute.send(Command::CreateTable { id });
                 self.defer_load(&[id]);
                 let create_sql = create_table_sql(&name, &desc, &defaults, &keys, &checks);
-                if !self.restoring {
-                    self.start_sequences(id, &defaults);
-                }
                 self.insert_entry(id, name, ItemKind::Table, desc, None, create_sql, vec![]);
                 if let Some(entry) = self.entries.get_mut(&id) {
                     entry.keys = keys;
                     entry.checks = checks;
                     entry.item.defaults = defaults;
+                    self.sequences.register_columns(id, &entry.item, self.restoring);
                 }
                 match filled {
                     Some(rows) => {
@@ -450,6 +469,30 @@ impl Coordinator {
             }
             Plan::CreateSchema { name, if_not_exists } => self.create_schema(name, if_not_exists),
             Plan::DropSchema { names, if_exists, cascade } => self.drop_schemas(names, if_exists, cascade),
+            Plan::CreateSequence { name, if_not_exists, spec, owned_by } => {
+                if self.name_taken(&name) {
+                    return self.exists(&name, if_not_exists, "CREATE SEQUENCE");
+                }
+                let owner = owned_by.map(|(t, c)| self.sequence_owner(&t, &c).map(|id| (id, c))).transpose()?;
+                let id = self.allocate_id();
+                self.sequences.create(id, name, spec, owner);
+                Ok(command("CREATE SEQUENCE"))
+            }
+            Plan::AlterSequence { name, if_exists, options } => {
+                let found = self.sequences.alter(&name, &options, |t, c| self.sequence_owner(t, c))?;
+                if !found && !if_exists {
+                    return Err(AdapterError::Plan(eddy_planner::PlanError::UnknownRelation(name)));
+                }
+                Ok(command("ALTER SEQUENCE"))
+            }
+            Plan::DropSequence { names, if_exists } => {
+                for name in names {
+                    if !self.sequences.remove(&name) && !if_exists {
+                        return Err(AdapterError::UnknownObject(format!("sequence \"{name}\" does not exist")));
+                    }
+                }
+                Ok(command("DROP SEQUENCE"))
+            }
             Plan::Comment { id, column, comment } => {
                 let entry = self
                     .entries
@@ -487,6 +530,9 @@ impl Coordinator {
                 Ok(command("DROP INDEX"))
             }
             Plan::Insert { table, rows, returning, on_conflict, generated } => {
+                // Refused before numbering: a statement retried once loading is done
+                // must not have used up numbers.
+                self.check_loaded(table)?;
                 let rows = self.evaluate_now(session, &rows)?;
                 // With ON CONFLICT, the changes differ from the rows written (inserted or
                 // updated), and rows are numbered one by one as their conflicts are resolved.
@@ -812,7 +858,25 @@ impl Coordinator {
 
     /// True if a relation or index is called `name`.
     pub(crate) fn name_taken(&self, name: &str) -> bool {
-        self.names.contains_key(name) || self.indexes.contains_key(name)
+        self.names.contains_key(name) || self.indexes.contains_key(name) || self.sequences.exists(name)
+    }
+
+    /// The table an `OWNED BY table.column` names (the column must be one of its).
+    fn sequence_owner(&self, table: &str, column: &str) -> Result<GlobalId, AdapterError> {
+        let entry = self.names.get(table).and_then(|id| self.entries.get(id));
+        let entry = entry.ok_or_else(|| AdapterError::Plan(eddy_planner::PlanError::UnknownRelation(table.into())))?;
+        if entry.item.kind != ItemKind::Table {
+            return Err(AdapterError::WrongObjectType(
+                format!("sequence must have same owner as table it is linked to (\"{table}\" is not a table)"),
+                String::new(),
+            ));
+        }
+        if !entry.item.desc.columns().iter().any(|(n, _)| n == column) {
+            return Err(AdapterError::Plan(eddy_planner::PlanError::UnknownColumn(format!(
+                "{column}\" of relation \"{table}"
+            ))));
+        }
+        Ok(entry.item.id)
     }
 
     fn exists(&self, name: &str, if_not_exists: bool, tag: &str) -> Result<ExecuteResponse, AdapterError> {
@@ -910,6 +974,7 @@ impl Coordinator {
             self.loading.remove(id);
             if let Some(e) = self.entries.remove(id) {
                 self.names.remove(&e.item.name);
+                self.sequences.forget_table(*id);
                 if e.item.kind != ItemKind::View {
                     self.compute.send(Command::Drop { id: *id });
                 }
@@ -1413,19 +1478,11 @@ fn column_list(desc: &RelationDesc, defaults: &[Option<String>]) -> String {
         .map(|(i, (n, t))| {
             let n = quote_ident(n);
             let default = defaults.get(i).cloned().flatten();
-            // A numbered column is written back as the serial type that makes its default
-            // (its `nextval('t_c_seq'::regclass)` names a sequence no catalog has).
-            let serial = match &t.scalar_type {
-                ScalarType::Int16 => "smallserial",
-                ScalarType::Int32 => "serial",
-                _ => "bigserial",
-            };
             let not_null = if t.nullable { "" } else { " NOT NULL" };
             match default {
                 Some(sql) if eddy_planner::identity_generation(&sql).is_some() => {
                     format!("{n} {} {sql}", t.scalar_type)
                 }
-                Some(sql) if eddy_planner::is_numbering(&sql) => format!("{n} {serial}"),
                 Some(sql) => format!("{n} {} DEFAULT {sql}{not_null}", t.scalar_type),
                 None => format!("{n} {}{not_null}", t.scalar_type),
             }

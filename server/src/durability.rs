@@ -70,6 +70,9 @@ pub(crate) fn changes_catalog(plan: &Plan) -> bool {
             | Plan::Comment { .. }
             | Plan::CreateSchema { .. }
             | Plan::DropSchema { .. }
+            | Plan::CreateSequence { .. }
+            | Plan::AlterSequence { .. }
+            | Plan::DropSequence { .. }
     )
 }
 
@@ -93,7 +96,9 @@ impl Coordinator {
             let create_sql = format!("CREATE SCHEMA {}", eddy_planner::quote_ident(name));
             records.insert(id, CatalogRecord { id, name: name.clone(), create_sql, refresh: None, comments: vec![] });
         }
-        for (name, id, sql) in self.index_statements().into_iter().chain(self.sources.statements()) {
+        let table_name = |id| self.entries().get(&id).map(|e: &crate::coordinator::CatalogEntry| e.item.name.clone());
+        let sequences = self.sequences.statements(table_name);
+        for (name, id, sql) in self.index_statements().into_iter().chain(self.sources.statements()).chain(sequences) {
             records.insert(id, CatalogRecord { id, name, create_sql: sql, refresh: None, comments: vec![] });
         }
         records
@@ -115,7 +120,7 @@ impl Coordinator {
         if !writes.is_empty() {
             writes.next_id = Some(self.peek_next_id());
             // Counters moved by ALTER TABLE are stored with the new definition.
-            writes.sequences = self.take_unsaved_sequences();
+            writes.sequences = self.sequences.take_unsaved();
             self.store.commit(writes)?;
         }
         self.persisted = records;
@@ -134,17 +139,8 @@ impl Coordinator {
             return;
         }
         let uppers = changes.iter().map(|(id, _)| (*id, time + 1)).collect();
-        let sequences = self.take_unsaved_sequences();
+        let sequences = self.sequences.take_unsaved();
         self.store.enqueue(WriteSet { changes, uppers, sequences, ..WriteSet::default() });
-    }
-
-    /// The counters moved since they were last stored, of tables that still exist.
-    fn take_unsaved_sequences(&mut self) -> Vec<(GlobalId, u32, i64)> {
-        std::mem::take(&mut self.unsaved_sequences)
-            .into_iter()
-            .filter(|((table, _), _)| self.entries().contains_key(table))
-            .filter_map(|((table, column), last)| Some((table, u32::try_from(column).ok()?, last)))
-            .collect()
     }
 
     /// Recreates every stored object under its stored id. Their stored rows are loaded
@@ -158,7 +154,11 @@ impl Coordinator {
         }
         self.restoring = true;
         let mut session = Session::new("eddy".into(), "eddy".into());
-        let result = records.iter().try_for_each(|record| self.replay(&mut session, record));
+        // Sequences last: one may be OWNED BY a table created after it. Nothing else
+        // needs them while restoring (defaults look sequences up when they run).
+        let (sequences, objects): (Vec<&CatalogRecord>, Vec<&CatalogRecord>) =
+            records.iter().partition(|r| r.create_sql.starts_with("CREATE SEQUENCE"));
+        let result = objects.into_iter().chain(sequences).try_for_each(|record| self.replay(&mut session, record));
         self.restoring = false;
         result?;
         self.loading_in_progress = true;

@@ -36,7 +36,7 @@ use crate::coordinator::{Coordinator, ExecuteResponse};
 use crate::error::AdapterError;
 use crate::session::Session;
 use crate::subscribe::{Cursor, Subscription};
-use eddy_expr::func::with_statement;
+use eddy_expr::func::{with_statement, StatementEnv};
 use eddy_planner::ddl::CursorStatement;
 
 /// Largest SQL text accepted, so one client cannot make the server allocate without bound.
@@ -53,13 +53,20 @@ pub struct Connection {
     terminate: Arc<Notify>,
     /// Who this connection is and what it does (`pg_stat_activity`), from startup on.
     activity: OnceLock<Arc<Activity>>,
+    /// The server's sequences, which `nextval` and friends reach during a statement.
+    sequences: Arc<crate::sequences::Sequences>,
 }
 
 impl Connection {
     pub fn new(coord: Arc<Mutex<Coordinator>>, backends: Arc<Backends>, terminate: Arc<Notify>) -> Arc<Self> {
         let session = Session::new("eddy".into(), "eddy".into());
         let cancel = session.cancel.clone();
+        let sequences = match coord.lock() {
+            Ok(c) => c.sequences.clone(),
+            Err(poisoned) => poisoned.into_inner().sequences.clone(),
+        };
         Arc::new(Connection {
+            sequences,
             coord,
             session: Mutex::new(session),
             cancel,
@@ -67,6 +74,11 @@ impl Connection {
             terminate,
             activity: OnceLock::new(),
         })
+    }
+
+    /// The process id the client got at startup (0 before it).
+    fn pid(&self) -> i32 {
+        self.activity.get().map_or(0, |a| a.pid)
     }
 
     /// Shows the connection running `query` until the returned guard is dropped.
@@ -98,8 +110,17 @@ impl Connection {
                 cancel.time_out(statement);
             })
         });
-        let result = with_statement(self.cancel.interrupt_check(), chrono::Utc::now(), || {
-            self.run_statement(stmt, params, param_types)
+        let env = StatementEnv {
+            interrupt: self.cancel.interrupt_check(),
+            now: chrono::Utc::now(),
+            session: self.pid(),
+            sequences: Some(self.sequences.clone()),
+        };
+        let result = with_statement(env, || {
+            let result = self.run_statement(stmt, params, param_types);
+            // Numbers a statement handed out without writing a table are stored before
+            // its result goes out, so that none is handed out again after a crash.
+            self.sequences.store_moves().and(result)
         });
         if let Some(timer) = timer {
             timer.abort();
@@ -180,7 +201,7 @@ impl Connection {
         ctx.user = session.user.clone();
         ctx.database = session.database.clone();
         ctx.settings = session.all();
-        ctx.backend_pid = self.activity.get().map_or(0, |a| a.pid);
+        ctx.backend_pid = self.pid();
         ctx.params = params;
         ctx.param_types = param_types;
         let wait = RestoreWait::start();
@@ -742,6 +763,7 @@ impl Drop for Connection {
     fn drop(&mut self) {
         if let Some(activity) = self.activity.get() {
             self.backends.unregister(activity.pid);
+            self.sequences.forget_session(activity.pid);
         }
     }
 }

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use eddy_expr::RelationExpr;
+use eddy_planner::sequence::SequenceSpec;
 use eddy_planner::{identity_generation, CatalogItem, CheckConstraint, ItemKind, UniqueKey};
 use eddy_repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
 
@@ -68,6 +69,8 @@ pub struct Listed<'a> {
     pub create_sql: &'a str,
     /// Tables: each column's DEFAULT as SQL (empty: none).
     pub defaults: &'a [Option<String>],
+    /// Sequences: what they hand out, and the last value handed out (if any).
+    pub sequence: Option<(SequenceSpec, Option<i64>)>,
     /// Its schema's oid and name, and its name within the schema ([`qualify`]).
     pub namespace: i64,
     pub schema: &'a str,
@@ -175,6 +178,7 @@ pub fn resolve<'a>(
         index_of: Some((table.id, columns)),
         create_sql: "",
         defaults: &[],
+        sequence: None,
         namespace: table.namespace,
         schema: table.schema,
         relname: name.strip_prefix(&format!("{}.", table.schema)).unwrap_or(name),
@@ -254,17 +258,19 @@ pub fn resolve<'a>(
                         ("prattrs", array_of(I2)),
                     ]),
                 ),
-                "pg_sequence" => (
-                    25,
+                "pg_sequence" => (25, pg_sequence(&relations)),
+                // Dependencies are Eddy's own (`eddy_catalog.definitions`); psql's `\d` of a
+                // sequence asks here for its owning column.
+                "pg_depend" => (
+                    36,
                     Builder::new(&[
-                        ("seqrelid", I8),
-                        ("seqtypid", I8),
-                        ("seqstart", I8),
-                        ("seqincrement", I8),
-                        ("seqmax", I8),
-                        ("seqmin", I8),
-                        ("seqcache", I8),
-                        ("seqcycle", B),
+                        ("classid", I8),
+                        ("objid", I8),
+                        ("objsubid", I4),
+                        ("refclassid", I8),
+                        ("refobjid", I8),
+                        ("refobjsubid", I4),
+                        ("deptype", T),
                     ]),
                 ),
                 "pg_enum" => (
@@ -317,6 +323,8 @@ pub fn resolve<'a>(
                 "information_schema.key_column_usage" => (30, key_column_usage(&relations)),
                 "eddy_catalog.definitions" => (31, definitions(&relations)),
                 "information_schema.check_constraints" => (32, check_constraints(&relations)),
+                "pg_sequences" => (34, pg_sequences(&relations)),
+                "information_schema.sequences" => (35, information_schema_sequences(&relations)),
                 _ => return None,
             };
             return Some(table.build(name, CATALOG_TABLE_ID_BASE + k));
@@ -928,6 +936,108 @@ fn pg_user() -> Builder {
     b
 }
 
+fn sequences<'a>(relations: &'a [Listed]) -> impl Iterator<Item = (&'a Listed<'a>, &'a SequenceSpec, Option<i64>)> {
+    relations.iter().filter_map(|r| r.sequence.as_ref().map(|(spec, last)| (r, spec, *last)))
+}
+
+fn pg_sequence(relations: &[Listed]) -> Builder {
+    let mut b = Builder::new(&[
+        ("seqrelid", I8),
+        ("seqtypid", I8),
+        ("seqstart", I8),
+        ("seqincrement", I8),
+        ("seqmax", I8),
+        ("seqmin", I8),
+        ("seqcache", I8),
+        ("seqcycle", B),
+    ]);
+    for (r, spec, _) in sequences(relations) {
+        b.row(vec![
+            oid(r.id),
+            int(i64::from(spec.data_type.oid())),
+            int(spec.start),
+            int(spec.increment),
+            int(spec.max),
+            int(spec.min),
+            int(spec.cache),
+            boolean(spec.cycle),
+        ]);
+    }
+    b
+}
+
+fn pg_sequences(relations: &[Listed]) -> Builder {
+    let mut b = Builder::new(&[
+        ("schemaname", T),
+        ("sequencename", T),
+        ("sequenceowner", T),
+        ("data_type", T),
+        ("start_value", I8),
+        ("min_value", I8),
+        ("max_value", I8),
+        ("increment_by", I8),
+        ("cycle", B),
+        ("cache_size", I8),
+        ("last_value", I8),
+    ]);
+    for (r, spec, last) in sequences(relations) {
+        b.row(vec![
+            text(r.schema),
+            text(r.relname),
+            text(eddy_planner::catalog::OWNER),
+            text(&spec.data_type.to_string()),
+            int(spec.start),
+            int(spec.min),
+            int(spec.max),
+            int(spec.increment),
+            boolean(spec.cycle),
+            int(spec.cache),
+            last.map_or(Datum::Null, int),
+        ]);
+    }
+    b
+}
+
+/// `information_schema.sequences`: numbers as text, as the SQL standard's view has them.
+fn information_schema_sequences(relations: &[Listed]) -> Builder {
+    let mut b = Builder::new(&[
+        ("sequence_catalog", T),
+        ("sequence_schema", T),
+        ("sequence_name", T),
+        ("data_type", T),
+        ("numeric_precision", I4),
+        ("numeric_precision_radix", I4),
+        ("numeric_scale", I4),
+        ("start_value", T),
+        ("minimum_value", T),
+        ("maximum_value", T),
+        ("increment", T),
+        ("cycle_option", T),
+    ]);
+    for (r, spec, _) in sequences(relations) {
+        let precision = match spec.data_type {
+            ScalarType::Int16 => 16,
+            ScalarType::Int32 => 32,
+            _ => 64,
+        };
+        b.row(vec![
+            text(DATABASE),
+            text(r.schema),
+            text(r.relname),
+            text(&spec.data_type.to_string()),
+            int4(precision),
+            int4(2),
+            int4(0),
+            text(&spec.start.to_string()),
+            text(&spec.min.to_string()),
+            text(&spec.max.to_string()),
+            text(&spec.increment.to_string()),
+            text(if spec.cycle { "YES" } else { "NO" }),
+        ]);
+    }
+    b
+}
+
 fn pg_tables(relations: &[Listed]) -> Builder {
     let mut b = Builder::new(&[
         ("schemaname", T),
@@ -1041,7 +1151,7 @@ fn information_schema_tables(relations: &[Listed]) -> Builder {
         ("is_typed", T),
         ("commit_action", T),
     ]);
-    for r in relations.iter().filter(|r| r.relkind != "i") {
+    for r in relations.iter().filter(|r| !matches!(r.relkind, "i" | "S")) {
         // Materialized views are listed as views (PostgreSQL leaves them out; here they
         // are what users query).
         let table_type = if r.relkind == "r" { "BASE TABLE" } else { "VIEW" };
@@ -1090,7 +1200,7 @@ fn information_schema_columns(relations: &[Listed]) -> Builder {
         ("is_updatable", T),
     ]);
     let opt = |v: Option<u32>| v.map_or(Datum::Null, |v| int4(v as i32));
-    for r in relations.iter().filter(|r| r.relkind != "i") {
+    for r in relations.iter().filter(|r| !matches!(r.relkind, "i" | "S")) {
         for (i, (name, ty)) in r.desc.columns().iter().enumerate() {
             let st = &ty.scalar_type;
             let (precision, radix, scale) = match st {
@@ -1359,6 +1469,7 @@ mod tests {
             index_of: None,
             create_sql: "",
             defaults: &[],
+            sequence: None,
             namespace,
             schema,
             relname,

@@ -7,7 +7,8 @@
 //! `pg_sleep(seconds)` waits on the evaluating thread; it stops with a cancel error as soon
 //! as the check the server put in place for the statement ([`with_statement`]) says so,
 //! which is how a cancel request or `statement_timeout` ends it. The same
-//! statement context gives `now()` its one value per statement ([`statement_now`]).
+//! statement context gives `now()` its one value per statement ([`statement_now`]), and
+//! sequence functions their session and the server's sequences ([`SequenceHost`]).
 
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
@@ -38,33 +39,50 @@ pub fn install_backend_signals(signals: Box<dyn BackendSignals>) {
 /// Says whether the running statement should stop.
 pub type InterruptCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
+/// The server's sequences, as `nextval` and friends reach them. `session` is the
+/// calling connection's process id: `currval` and `lastval` are per session.
+pub trait SequenceHost: Send + Sync {
+    fn nextval(&self, session: i32, name: &str) -> Result<i64, EvalError>;
+    fn currval(&self, session: i32, name: &str) -> Result<i64, EvalError>;
+    fn setval(&self, session: i32, name: &str, value: i64, is_called: bool) -> Result<i64, EvalError>;
+    fn lastval(&self, session: i32) -> Result<i64, EvalError>;
+}
+
 /// What evaluation inside one statement needs to know of it.
-struct StatementEnv {
-    interrupt: InterruptCheck,
+pub struct StatementEnv {
+    pub interrupt: InterruptCheck,
     /// The statement's `now()`: one value for the whole statement, as in PostgreSQL.
-    now: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    /// The connection's process id.
+    pub session: i32,
+    pub sequences: Option<Arc<dyn SequenceHost>>,
 }
 
 thread_local! {
     static STATEMENT: RefCell<Option<StatementEnv>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` as the statement that started at `now`, stopped when `interrupt` says so
-/// (restoring what was set before, also when `f` panics).
-pub fn with_statement<R>(interrupt: InterruptCheck, now: DateTime<Utc>, f: impl FnOnce() -> R) -> R {
+/// Runs `f` as the statement `env` describes (restoring what was set before, also when
+/// `f` panics).
+pub fn with_statement<R>(env: StatementEnv, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<StatementEnv>);
     impl Drop for Restore {
         fn drop(&mut self) {
             STATEMENT.with(|s| *s.borrow_mut() = self.0.take());
         }
     }
-    let _restore = Restore(STATEMENT.with(|s| s.borrow_mut().replace(StatementEnv { interrupt, now })));
+    let _restore = Restore(STATEMENT.with(|s| s.borrow_mut().replace(env)));
     f()
 }
 
 /// The running statement's start time; the wall clock outside a statement.
 pub fn statement_now() -> DateTime<Utc> {
     STATEMENT.with(|s| s.borrow().as_ref().map(|env| env.now)).unwrap_or_else(Utc::now)
+}
+
+/// The running statement's connection (its process id); 0 outside a statement.
+pub fn statement_session() -> i32 {
+    STATEMENT.with(|s| s.borrow().as_ref().map_or(0, |env| env.session))
 }
 
 fn interrupted() -> bool {
@@ -95,6 +113,28 @@ fn sleep(seconds: f64) -> Result<Datum, EvalError> {
         }
         std::thread::sleep(left.min(INTERRUPT_POLL));
     }
+}
+
+/// `nextval`, `currval`, `setval`, `lastval` (arguments already checked by type).
+pub(super) fn sequence_call(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
+    let env = STATEMENT.with(|s| s.borrow().as_ref().map(|env| (env.session, env.sequences.clone())));
+    let Some((session, Some(host))) = env else {
+        return Err(EvalError::Internal(format!("{}() ran outside a statement", func.name())));
+    };
+    let name = || match args.first() {
+        Some(Datum::Text(name)) => Ok(name.as_str()),
+        _ => Err(EvalError::Internal(format!("{} expects a sequence name", func.name()))),
+    };
+    let value = match func {
+        Func::NextVal => host.nextval(session, name()?)?,
+        Func::CurrVal => host.currval(session, name()?)?,
+        Func::SetVal => match args {
+            [_, Datum::Int64(value), Datum::Bool(is_called)] => host.setval(session, name()?, *value, *is_called)?,
+            _ => return Err(EvalError::Internal("setval expects a name, a bigint and a boolean".into())),
+        },
+        _ => host.lastval(session)?,
+    };
+    Ok(Datum::Int64(value))
 }
 
 pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
