@@ -311,6 +311,27 @@ async fn column_defaults_and_serials_survive_kill_9() -> anyhow::Result<()> {
     let client = server.connect().await?;
     let err = client.query("SELECT nextval('invoice_no')", &[]).await.expect_err("dropped with its table");
     assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("42P01"));
+
+    // A foreign key added (as pg_dump does) from a table to one created after it is
+    // restored after both, and still enforced; one dropped stays dropped.
+    client
+        .batch_execute(
+            "CREATE TABLE line (id int, order_id int);
+             CREATE TABLE orders (id int PRIMARY KEY);
+             INSERT INTO orders VALUES (1); INSERT INTO line VALUES (1, 1);
+             ALTER TABLE ONLY line ADD CONSTRAINT line_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders(id);
+             CREATE TABLE note (order_id int REFERENCES orders);
+             ALTER TABLE note DROP CONSTRAINT note_order_id_fkey;",
+        )
+        .await?;
+    server.kill();
+    server.restart()?;
+    let client = server.connect().await?;
+    let err = client.batch_execute("INSERT INTO line VALUES (2, 7)").await.expect_err("no order 7");
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("23503"));
+    let err = client.batch_execute("DELETE FROM orders").await.expect_err("order 1 is referenced");
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("23503"));
+    client.batch_execute("INSERT INTO note VALUES (7)").await?;
     Ok(())
 }
 

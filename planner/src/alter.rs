@@ -41,6 +41,26 @@ pub(crate) fn plan_alter_table(qcx: &QueryCtx, alter: &ast::AlterTable) -> Resul
     if item.kind != ItemKind::Table {
         return Err(PlanError::WrongObjectType(format!("\"{name}\" is not a table")));
     }
+    // Foreign keys change no rows: they are added on their own (pg_dump writes one per
+    // statement).
+    let foreign_keys: Vec<&ast::ForeignKeyConstraint> = (alter.operations.iter())
+        .filter_map(|op| match op {
+            AlterTableOperation::AddConstraint { constraint: ast::TableConstraint::ForeignKey(fk), .. } => Some(fk),
+            _ => None,
+        })
+        .collect();
+    if !foreign_keys.is_empty() {
+        if foreign_keys.len() != alter.operations.len() {
+            return Err(PlanError::Unsupported(
+                "ADD FOREIGN KEY together with other changes in one ALTER TABLE (write them separately)".into(),
+            ));
+        }
+        let foreign_keys = foreign_keys
+            .into_iter()
+            .map(|fk| crate::statement::foreign_key_spec(fk, None))
+            .collect::<Result<_, _>>()?;
+        return Ok(Plan::AddForeignKeys { table: item.id, foreign_keys });
+    }
     let old_scope = Scope::from_desc(Some(&name), &item.desc);
     let mut columns: Vec<Column> = (item.desc.columns().iter().enumerate())
         .map(|(i, (n, ty))| Column {
@@ -67,6 +87,11 @@ pub(crate) fn plan_alter_table(qcx: &QueryCtx, alter: &ast::AlterTable) -> Resul
         match op {
             AlterTableOperation::AddColumn { if_not_exists, column_def, .. } => {
                 let column = plan_column(qcx, &name, column_def)?;
+                if !column.foreign_keys.is_empty() {
+                    return Err(PlanError::Unsupported(
+                        "ADD COLUMN ... REFERENCES (add the column, then ADD FOREIGN KEY)".into(),
+                    ));
+                }
                 if columns.iter().any(|c| c.name == column.name) {
                     if *if_not_exists {
                         continue;

@@ -183,6 +183,19 @@ pub struct UniqueKey {
     pub primary: bool,
 }
 
+/// A `FOREIGN KEY` as written: names, resolved against the catalog when it is added.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForeignKeySpec {
+    /// `CONSTRAINT name`, if given (PostgreSQL's default is `t_a_b_fkey`).
+    pub name: Option<String>,
+    pub columns: Vec<String>,
+    pub parent: String,
+    /// The referenced columns; empty: the parent's primary key.
+    pub parent_columns: Vec<String>,
+    /// `DEFERRABLE INITIALLY DEFERRED`: checked at COMMIT inside a transaction block.
+    pub deferred: bool,
+}
+
 /// A `CHECK` constraint of a table: a row for which `expr` is false is refused (true and
 /// NULL pass, as in PostgreSQL).
 #[derive(Clone, Debug, PartialEq)]
@@ -241,6 +254,14 @@ pub enum Plan {
         if_not_exists: bool,
         /// `CREATE TABLE ... AS SELECT`: the rows to fill it with.
         rows: Option<RelationExpr>,
+        /// `REFERENCES` / `FOREIGN KEY` constraints, added once the table exists.
+        foreign_keys: Vec<ForeignKeySpec>,
+    },
+    /// `ALTER TABLE t ADD [CONSTRAINT n] FOREIGN KEY ...` (also how stored foreign keys
+    /// are restored).
+    AddForeignKeys {
+        table: GlobalId,
+        foreign_keys: Vec<ForeignKeySpec>,
     },
     CreateView {
         name: String,

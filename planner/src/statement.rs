@@ -402,8 +402,10 @@ fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, Plan
     // (constraint name if given, columns, primary?)
     let mut key_specs: Vec<(Option<String>, Vec<String>, bool)> = Vec::new();
     let mut check_specs: Vec<CheckSpec> = Vec::new();
+    let mut foreign_keys = Vec::new();
     for col in &ct.columns {
         let column = plan_column(qcx, &name, col)?;
+        foreign_keys.extend(column.foreign_keys);
         if columns.iter().any(|(n, _)| *n == column.name) {
             return Err(PlanError::DuplicateColumn(column.name));
         }
@@ -422,6 +424,10 @@ fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, Plan
             ast::TableConstraint::Unique(c) => (&c.name, &c.columns, false),
             ast::TableConstraint::Check(c) => {
                 check_specs.push(CheckSpec { given: c.name.as_ref().map(normalize_ident), expr: *c.expr.clone() });
+                continue;
+            }
+            ast::TableConstraint::ForeignKey(fk) => {
+                foreign_keys.push(foreign_key_spec(fk, None)?);
                 continue;
             }
             other => return Err(PlanError::Unsupported(format!("table constraint {other}"))),
@@ -460,7 +466,16 @@ fn plan_create_table(qcx: &QueryCtx, ct: &ast::CreateTable) -> Result<Plan, Plan
         let check = plan_check(qcx, &name, &desc, spec, &checks)?;
         checks.push(check);
     }
-    Ok(Plan::CreateTable { name, desc, keys, checks, defaults, if_not_exists: ct.if_not_exists, rows: None })
+    Ok(Plan::CreateTable {
+        name,
+        desc,
+        keys,
+        checks,
+        defaults,
+        if_not_exists: ct.if_not_exists,
+        rows: None,
+        foreign_keys,
+    })
 }
 
 /// The column names a key lists (expressions are refused, as in CREATE TABLE).
@@ -555,6 +570,45 @@ pub(crate) struct PlannedColumn {
     pub keys: Vec<(Option<String>, bool)>,
     /// CHECK declared on the column: (constraint name if given, condition).
     pub checks: Vec<(Option<String>, ast::Expr)>,
+    /// `REFERENCES parent [(column)]` on the column.
+    pub foreign_keys: Vec<crate::plan::ForeignKeySpec>,
+}
+
+/// A foreign key as written; `column` for one declared on a column (`REFERENCES ...`).
+/// Referential actions other than `NO ACTION` / `RESTRICT` are refused.
+pub(crate) fn foreign_key_spec(
+    fk: &ast::ForeignKeyConstraint,
+    column: Option<&str>,
+) -> Result<crate::plan::ForeignKeySpec, PlanError> {
+    for (what, action) in [("DELETE", &fk.on_delete), ("UPDATE", &fk.on_update)] {
+        if let Some(
+            a
+            @ (ast::ReferentialAction::Cascade | ast::ReferentialAction::SetNull | ast::ReferentialAction::SetDefault),
+        ) = action
+        {
+            return Err(PlanError::Unsupported(format!(
+                "FOREIGN KEY ... ON {what} {a} (only NO ACTION and RESTRICT: delete or update the referencing rows first)"
+            )));
+        }
+    }
+    if matches!(
+        fk.match_kind,
+        Some(ast::ConstraintReferenceMatchKind::Full | ast::ConstraintReferenceMatchKind::Partial)
+    ) {
+        return Err(PlanError::Unsupported("FOREIGN KEY ... MATCH FULL / MATCH PARTIAL".into()));
+    }
+    let deferred =
+        fk.characteristics.as_ref().is_some_and(|c| matches!(c.initially, Some(ast::DeferrableInitial::Deferred)));
+    Ok(crate::plan::ForeignKeySpec {
+        name: fk.name.as_ref().map(normalize_ident),
+        columns: match column {
+            Some(c) => vec![c.to_string()],
+            None => fk.columns.iter().map(normalize_ident).collect(),
+        },
+        parent: strip_public(object_name(&fk.foreign_table)),
+        parent_columns: fk.referred_columns.iter().map(normalize_ident).collect(),
+        deferred,
+    })
 }
 
 pub(crate) fn plan_column(qcx: &QueryCtx, table: &str, col: &ast::ColumnDef) -> Result<PlannedColumn, PlanError> {
@@ -575,6 +629,7 @@ pub(crate) fn plan_column(qcx: &QueryCtx, table: &str, col: &ast::ColumnDef) -> 
     let mut default = serial.as_ref().map(|_| format!("nextval('{table}_{col_name}_seq'::regclass)"));
     let mut keys = Vec::new();
     let mut checks = Vec::new();
+    let mut foreign_keys = Vec::new();
     for o in &col.options {
         let given = o.name.as_ref().map(normalize_ident);
         match &o.option {
@@ -611,10 +666,15 @@ pub(crate) fn plan_column(qcx: &QueryCtx, table: &str, col: &ast::ColumnDef) -> 
             ast::ColumnOption::PrimaryKey(_) => keys.push((given, true)),
             ast::ColumnOption::Unique(_) => keys.push((given, false)),
             ast::ColumnOption::Check(c) => checks.push((given, *c.expr.clone())),
+            ast::ColumnOption::ForeignKey(fk) => {
+                let mut spec = foreign_key_spec(fk, Some(&col_name))?;
+                spec.name = spec.name.or(given);
+                foreign_keys.push(spec);
+            }
             other => return Err(PlanError::Unsupported(format!("column option {other}"))),
         }
     }
-    Ok(PlannedColumn { name: col_name, ty: ColumnType::new(ty, !not_null), default, keys, checks })
+    Ok(PlannedColumn { name: col_name, ty: ColumnType::new(ty, !not_null), default, keys, checks, foreign_keys })
 }
 
 /// `CREATE TABLE t [(names)] AS query`: a table with the query's columns (named by the
@@ -654,6 +714,7 @@ fn plan_create_table_as(qcx: &QueryCtx, ct: &ast::CreateTable, query: &ast::Quer
         defaults: vec![],
         if_not_exists: ct.if_not_exists,
         rows: Some(rows),
+        foreign_keys: vec![],
     })
 }
 

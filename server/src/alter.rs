@@ -37,6 +37,8 @@ impl Coordinator {
         if session.in_transaction {
             return Err(PlanError::Unsupported("ALTER TABLE inside a transaction block".into()).into());
         }
+        let mut a = a;
+        a.drop_constraints = self.drop_foreign_keys(a.table, std::mem::take(&mut a.drop_constraints));
         let entry =
             self.entries.get(&a.table).ok_or_else(|| AdapterError::Internal("altered table vanished".into()))?;
         let old_name = entry.item.name.clone();
@@ -92,6 +94,7 @@ impl Coordinator {
                     check_not_null(&rows, &a.desc, &tightened, &old_name)?;
                 }
                 self.sequences.move_table(a.table, a.table, &a.kept);
+                self.move_foreign_keys(a.table, a.table, &a.kept);
                 self.replace_definition(a.table, a.name, a.desc, a.defaults, attached);
             }
             Some(_) if has_indexes => {
@@ -184,6 +187,7 @@ impl Coordinator {
     ) -> Result<(), AdapterError> {
         let id = self.allocate_id();
         self.sequences.move_table(old, id, kept);
+        self.move_foreign_keys(old, id, kept);
         let temporary = format!("{name}_rebuilt_{id}");
         self.compute.send(Command::CreateTable { id });
         self.insert_entry(id, temporary.clone(), ItemKind::Table, desc.clone(), None, String::new(), vec![]);

@@ -149,6 +149,8 @@ pub struct Coordinator {
     pub(crate) deferred_dataflows: BTreeSet<GlobalId>,
     /// While restoring: the views whose output writers start once everything is loaded.
     pub(crate) deferred_output_writers: BTreeSet<GlobalId>,
+    /// FOREIGN KEY constraints by their own ids (see `foreign_keys.rs`).
+    pub(crate) foreign_keys: BTreeMap<GlobalId, crate::foreign_keys::ForeignKey>,
     /// Sequence objects and serial/identity columns' counters (see `sequences.rs`).
     pub(crate) sequences: Arc<crate::sequences::Sequences>,
     /// After a restart, the tables and source outputs whose stored rows are still being
@@ -314,6 +316,7 @@ impl Coordinator {
             sources: Sources::default(),
             refreshes: Arc::default(),
             sequences: Arc::new(crate::sequences::Sequences::new(store.clone())),
+            foreign_keys: BTreeMap::new(),
             store,
             persisted: BTreeMap::new(),
             persisted_collections: BTreeSet::new(),
@@ -356,7 +359,7 @@ impl Coordinator {
 
     fn execute_plan(&mut self, session: &mut Session, plan: Plan) -> Result<ExecuteResponse, AdapterError> {
         match plan {
-            Plan::CreateTable { name, desc, keys, checks, defaults, if_not_exists, rows } => {
+            Plan::CreateTable { name, desc, keys, checks, defaults, if_not_exists, rows, foreign_keys } => {
                 if self.name_taken(&name) {
                     return self.exists(&name, if_not_exists, "CREATE TABLE");
                 }
@@ -372,6 +375,10 @@ impl Coordinator {
                     entry.checks = checks;
                     entry.item.defaults = defaults;
                     self.sequences.register_columns(id, &entry.item, self.restoring);
+                }
+                if let Err(e) = self.add_foreign_keys(session, id, foreign_keys) {
+                    self.drop_ids(&[id]);
+                    return Err(e);
                 }
                 match filled {
                     Some(rows) => {
@@ -469,6 +476,14 @@ impl Coordinator {
             }
             Plan::CreateSchema { name, if_not_exists } => self.create_schema(name, if_not_exists),
             Plan::DropSchema { names, if_exists, cascade } => self.drop_schemas(names, if_exists, cascade),
+            Plan::AddForeignKeys { table, foreign_keys } => {
+                if session.in_transaction {
+                    let refused = eddy_planner::PlanError::Unsupported("ALTER TABLE inside a transaction block".into());
+                    return Err(refused.into());
+                }
+                self.add_foreign_keys(session, table, foreign_keys)?;
+                Ok(command("ALTER TABLE"))
+            }
             Plan::CreateSequence { name, if_not_exists, spec, owned_by } => {
                 if self.name_taken(&name) {
                     return self.exists(&name, if_not_exists, "CREATE SEQUENCE");
@@ -571,6 +586,14 @@ impl Coordinator {
             }
             Plan::Truncate { tables } => {
                 // Every table empties at the same timestamp.
+                let ids: Vec<GlobalId> = tables.iter().map(|(t, _)| *t).collect();
+                if let Some((_, fk)) = self.references_into(&ids).first() {
+                    let (child, parent) = (&self.entries[&fk.child].item.name, &self.entries[&fk.parent].item.name);
+                    return Err(AdapterError::TruncateReferenced {
+                        detail: format!("Table \"{child}\" references \"{parent}\"."),
+                        hint: format!("Truncate table \"{child}\" at the same time, or use TRUNCATE ... CASCADE."),
+                    });
+                }
                 let mut writes = Vec::new();
                 for (table, rows) in tables {
                     self.check_loaded(table)?;
@@ -645,6 +668,10 @@ impl Coordinator {
                 }
                 for (table, changes) in &by_table {
                     self.check_unique(*table, changes, &[])?;
+                }
+                if !self.foreign_keys.is_empty() {
+                    let changed: Vec<(GlobalId, &Collection)> = by_table.iter().map(|(t, c)| (*t, c)).collect();
+                    self.check_references(&changed, &changed, session, true)?;
                 }
                 self.commit_table_writes(session, &pending);
                 Ok(ExecuteResponse::TransactionEnd { tag: "COMMIT".into() })
@@ -939,6 +966,25 @@ impl Coordinator {
             }
             to_drop.extend(all);
         }
+        // Foreign keys of tables that stay, into tables that go: CASCADE drops the keys.
+        let referencing: Vec<(GlobalId, &String, String)> = (self.references_into(&to_drop).into_iter())
+            .map(|(id, fk)| {
+                let (child, parent) = (&self.entries[&fk.child].item.name, &self.entries[&fk.parent].item.name);
+                (id, parent, format!("constraint {} on table {child} depends on table {parent}", fk.name))
+            })
+            .collect();
+        if let Some((_, parent, _)) = referencing.first() {
+            if !cascade {
+                return Err(AdapterError::Dependents {
+                    message: format!("cannot drop {} {parent} because other objects depend on it", kind.as_str()),
+                    detail: referencing.iter().map(|(_, _, d)| d.as_str()).collect::<Vec<_>>().join("\n"),
+                });
+            }
+            let ids: Vec<GlobalId> = referencing.iter().map(|(id, _, _)| *id).collect();
+            for id in &ids {
+                self.foreign_keys.remove(id);
+            }
+        }
         to_drop.dedup();
         self.drop_ids(&to_drop);
         Ok(command(&tag))
@@ -975,6 +1021,7 @@ impl Coordinator {
             if let Some(e) = self.entries.remove(id) {
                 self.names.remove(&e.item.name);
                 self.sequences.forget_table(*id);
+                self.forget_foreign_keys(*id);
                 if e.item.kind != ItemKind::View {
                     self.compute.send(Command::Drop { id: *id });
                 }
@@ -1246,6 +1293,11 @@ impl Coordinator {
     ) -> Result<(), AdapterError> {
         self.check_loaded(table)?;
         self.check_unique(table, &changes, &session.pending_writes)?;
+        if !self.foreign_keys.is_empty() {
+            let seen: Vec<(GlobalId, &Collection)> =
+                session.pending_writes.iter().map(|(t, c)| (*t, c)).chain([(table, &changes)]).collect();
+            self.check_references(&[(table, &changes)], &seen, session, false)?;
+        }
         self.stage_writes(session, vec![(table, changes)]);
         Ok(())
     }

@@ -71,6 +71,7 @@ pub(crate) fn changes_catalog(plan: &Plan) -> bool {
             | Plan::CreateSchema { .. }
             | Plan::DropSchema { .. }
             | Plan::CreateSequence { .. }
+            | Plan::AddForeignKeys { .. }
             | Plan::AlterSequence { .. }
             | Plan::DropSequence { .. }
     )
@@ -98,7 +99,9 @@ impl Coordinator {
         }
         let table_name = |id| self.entries().get(&id).map(|e: &crate::coordinator::CatalogEntry| e.item.name.clone());
         let sequences = self.sequences.statements(table_name);
-        for (name, id, sql) in self.index_statements().into_iter().chain(self.sources.statements()).chain(sequences) {
+        let foreign_keys = self.foreign_key_statements();
+        let statements = self.index_statements().into_iter().chain(self.sources.statements());
+        for (name, id, sql) in statements.chain(sequences).chain(foreign_keys) {
             records.insert(id, CatalogRecord { id, name, create_sql: sql, refresh: None, comments: vec![] });
         }
         records
@@ -154,10 +157,12 @@ impl Coordinator {
         }
         self.restoring = true;
         let mut session = Session::new("eddy".into(), "eddy".into());
-        // Sequences last: one may be OWNED BY a table created after it. Nothing else
-        // needs them while restoring (defaults look sequences up when they run).
-        let (sequences, objects): (Vec<&CatalogRecord>, Vec<&CatalogRecord>) =
-            records.iter().partition(|r| r.create_sql.starts_with("CREATE SEQUENCE"));
+        // Sequences and foreign keys last: they may name a table created after them (a
+        // sequence OWNED BY it, a key referencing it). Nothing else needs them while
+        // restoring (defaults look sequences up when they run).
+        let (sequences, objects): (Vec<&CatalogRecord>, Vec<&CatalogRecord>) = records
+            .iter()
+            .partition(|r| r.create_sql.starts_with("CREATE SEQUENCE") || r.create_sql.starts_with("ALTER TABLE"));
         let result = objects.into_iter().chain(sequences).try_for_each(|record| self.replay(&mut session, record));
         self.restoring = false;
         result?;

@@ -36,6 +36,15 @@ pub enum AdapterError {
     /// A row for which a CHECK constraint is false.
     #[error("new row for relation \"{table}\" violates check constraint \"{constraint}\"")]
     CheckViolation { constraint: String, table: String, detail: String },
+    /// A row whose key its parent lacks, or a parent key still referenced (23503).
+    #[error("{message}")]
+    ForeignKeyViolation { message: String, detail: String },
+    /// A FOREIGN KEY that cannot be declared (no matching key, columns disagree: 42830).
+    #[error("{0}")]
+    InvalidForeignKey(String),
+    /// TRUNCATE of a table others reference (0A000).
+    #[error("cannot truncate a table referenced in a foreign key constraint")]
+    TruncateReferenced { detail: String, hint: String },
     /// `table "x" does not exist` from DROP (SQLSTATE 42P01, or 42704 for other kinds).
     #[error("{0}")]
     UnknownObject(String),
@@ -92,6 +101,9 @@ impl AdapterError {
             AdapterError::CheckViolatedByRow { .. } => "23514".into(),
             AdapterError::DuplicateConstraint(_) => "42710".into(),
             AdapterError::CheckViolation { .. } => "23514".into(),
+            AdapterError::ForeignKeyViolation { .. } => "23503".into(),
+            AdapterError::InvalidForeignKey(_) => "42830".into(),
+            AdapterError::TruncateReferenced { .. } => "0A000".into(),
             AdapterError::UnknownObject(_) => "42P01".into(),
             AdapterError::WrongObjectType(..) => "42809".into(),
             AdapterError::UnknownVariable(_) => "42704".into(),
@@ -126,6 +138,7 @@ impl AdapterError {
             AdapterError::Plan(e) => e.hint(),
             AdapterError::Dependents { .. } => Some("Use DROP ... CASCADE to drop the dependent objects too.".into()),
             AdapterError::WrongObjectType(_, hint) => Some(hint.clone()),
+            AdapterError::TruncateReferenced { hint, .. } => Some(hint.clone()),
             _ => None,
         }
     }
@@ -136,7 +149,9 @@ impl AdapterError {
             AdapterError::Dependents { detail, .. }
             | AdapterError::UniqueViolation { detail, .. }
             | AdapterError::UniqueViolationOnCreate { detail, .. }
-            | AdapterError::CheckViolation { detail, .. } => Some(detail.clone()),
+            | AdapterError::CheckViolation { detail, .. }
+            | AdapterError::ForeignKeyViolation { detail, .. }
+            | AdapterError::TruncateReferenced { detail, .. } => Some(detail.clone()),
             _ => None,
         }
     }

@@ -11,6 +11,7 @@ mod coordinator;
 mod copy;
 mod durability;
 mod error;
+mod foreign_keys;
 mod http;
 mod protocol;
 mod refresh;

@@ -1,0 +1,380 @@
+//! FOREIGN KEY constraints (`MATCH SIMPLE`, `ON DELETE/UPDATE NO ACTION | RESTRICT`):
+//! a row written to a referencing table whose key columns are all non-NULL needs a row
+//! with that key in the referenced table, and a referenced key cannot go while rows
+//! still reference it. Checked after each statement against the committed rows plus the
+//! transaction's writes so far (`DEFERRABLE INITIALLY DEFERRED` ones at COMMIT), and
+//! again at COMMIT, with PostgreSQL's messages (23503).
+//!
+//! Each foreign key is a catalog object of its own, stored as the `ALTER TABLE ... ADD
+//! CONSTRAINT` that makes it and replayed after every table, so a key may reference a
+//! table created after the one it is on (as pg_dump's scripts do).
+
+use std::collections::{BTreeMap, HashMap};
+
+use eddy_expr::eval::Collection;
+use eddy_expr::{KeyRange, Pipeline, RowOp};
+use eddy_planner::{ForeignKeySpec, ItemKind, PlanError};
+use eddy_repr::{Datum, Diff, GlobalId, Row, ScalarType};
+
+use crate::coordinator::{describe_key, key_lookups, peek_error, Coordinator};
+use crate::error::AdapterError;
+use crate::session::Session;
+
+/// A declared foreign key: `child.columns` reference `parent.parent_columns`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ForeignKey {
+    pub name: String,
+    pub child: GlobalId,
+    pub columns: Vec<usize>,
+    pub parent: GlobalId,
+    pub parent_columns: Vec<usize>,
+    pub deferred: bool,
+}
+
+/// Keys compare as SQL compares them: integers of any width alike, numerics whatever
+/// their scale.
+fn comparable(key: &Row) -> Row {
+    Row::new(
+        key.iter()
+            .map(|d| match d {
+                Datum::Int16(i) => Datum::Int64(i64::from(*i)),
+                Datum::Int32(i) => Datum::Int64(i64::from(*i)),
+                other => other.clone(),
+            })
+            .collect(),
+    )
+    .sql_normalized()
+}
+
+/// `row`'s key on `columns`, unless one of them is NULL (MATCH SIMPLE: no check).
+fn key_of(row: &Row, columns: &[usize]) -> Option<Row> {
+    let key = row.project(columns);
+    (!key.iter().any(Datum::is_null)).then_some(key)
+}
+
+fn integer(ty: &ScalarType) -> bool {
+    matches!(ty, ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64)
+}
+
+impl Coordinator {
+    /// Adds foreign keys to table `child`, checking them against the catalog and (unless
+    /// restoring) the rows already there.
+    pub(crate) fn add_foreign_keys(
+        &mut self,
+        session: &Session,
+        child: GlobalId,
+        specs: Vec<ForeignKeySpec>,
+    ) -> Result<(), AdapterError> {
+        let mut added = Vec::new();
+        for spec in specs {
+            let fk = self.resolve_foreign_key(child, spec, &added)?;
+            if !self.restoring {
+                let rows = self.evaluate_now(
+                    session,
+                    &eddy_expr::RelationExpr::get(child, self.entries[&child].item.name.clone(), self.arity(child)),
+                )?;
+                self.check_child_rows(&fk, &rows, &[])?;
+            }
+            added.push(fk);
+        }
+        for fk in added {
+            let id = self.allocate_id();
+            self.foreign_keys.insert(id, fk);
+        }
+        Ok(())
+    }
+
+    fn arity(&self, id: GlobalId) -> usize {
+        self.entries.get(&id).map_or(0, |e| e.item.desc.arity())
+    }
+
+    fn resolve_foreign_key(
+        &self,
+        child: GlobalId,
+        spec: ForeignKeySpec,
+        added: &[ForeignKey],
+    ) -> Result<ForeignKey, AdapterError> {
+        let child_entry = &self.entries[&child];
+        let child_name = child_entry.item.name.clone();
+        let parent_id = *self.names.get(&spec.parent).ok_or_else(|| PlanError::UnknownRelation(spec.parent.clone()))?;
+        let parent = &self.entries[&parent_id];
+        if parent.item.kind != ItemKind::Table {
+            return Err(AdapterError::WrongObjectType(
+                format!("referenced relation \"{}\" is not a table", spec.parent),
+                String::new(),
+            ));
+        }
+        let position = |desc: &eddy_repr::RelationDesc, name: &str| {
+            desc.columns().iter().position(|(n, _)| n == name).ok_or_else(|| {
+                AdapterError::Plan(PlanError::UnknownQualifiedColumn(format!(
+                    "\"{name}\" referenced in foreign key constraint"
+                )))
+            })
+        };
+        let columns =
+            spec.columns.iter().map(|c| position(&child_entry.item.desc, c)).collect::<Result<Vec<_>, _>>()?;
+        let parent_columns = if spec.parent_columns.is_empty() {
+            let primary = parent.keys.iter().find(|k| k.primary).ok_or_else(|| {
+                AdapterError::InvalidForeignKey(format!(
+                    "there is no primary key for referenced table \"{}\"",
+                    spec.parent
+                ))
+            })?;
+            primary.columns.clone()
+        } else {
+            spec.parent_columns.iter().map(|c| position(&parent.item.desc, c)).collect::<Result<Vec<_>, _>>()?
+        };
+        if columns.len() != parent_columns.len() {
+            return Err(AdapterError::InvalidForeignKey(
+                "number of referencing and referenced columns for foreign key disagree".into(),
+            ));
+        }
+        let mut wanted = parent_columns.clone();
+        wanted.sort_unstable();
+        let unique = parent.keys.iter().any(|k| {
+            let mut have = k.columns.clone();
+            have.sort_unstable();
+            have == wanted
+        });
+        if !unique {
+            return Err(AdapterError::InvalidForeignKey(format!(
+                "there is no unique constraint matching given keys for referenced table \"{}\"",
+                spec.parent
+            )));
+        }
+        let short = child_name.rsplit('.').next().unwrap_or(&child_name);
+        let name = spec.name.unwrap_or_else(|| format!("{short}_{}_fkey", spec.columns.join("_")));
+        for (&c, &p) in columns.iter().zip(&parent_columns) {
+            let (cname, cty) = &child_entry.item.desc.columns()[c];
+            let (pname, pty) = &parent.item.desc.columns()[p];
+            let (ct, pt) = (cty.scalar_type.without_modifiers(), pty.scalar_type.without_modifiers());
+            if ct != pt && !(integer(&ct) && integer(&pt)) {
+                return Err(AdapterError::Plan(PlanError::TypeMismatch(format!(
+                    "foreign key constraint \"{name}\" cannot be implemented: key columns \"{cname}\" and \"{pname}\" \
+                     are of incompatible types: {ct} and {pt}"
+                ))));
+            }
+        }
+        let taken = child_entry.keys.iter().map(|k| &k.name).chain(child_entry.checks.iter().map(|c| &c.name));
+        let taken_by_key = self.foreign_keys.values().chain(added).any(|f| f.child == child && f.name == name);
+        if taken_by_key || taken.into_iter().any(|n| *n == name) {
+            return Err(PlanError::DuplicateObject(format!(
+                "constraint \"{name}\" for relation \"{child_name}\" already exists"
+            ))
+            .into());
+        }
+        Ok(ForeignKey { name, child, columns, parent: parent_id, parent_columns, deferred: spec.deferred })
+    }
+
+    /// Checks the foreign keys `changed` tables take part in, with `seen` (the
+    /// transaction's writes, these included) on top of the committed rows. Deferred keys
+    /// wait for COMMIT inside a transaction block.
+    pub(crate) fn check_references(
+        &self,
+        changed: &[(GlobalId, &Collection)],
+        seen: &[(GlobalId, &Collection)],
+        session: &Session,
+        at_commit: bool,
+    ) -> Result<(), AdapterError> {
+        for fk in self.foreign_keys.values() {
+            if fk.deferred && session.in_transaction && !at_commit {
+                continue;
+            }
+            for (table, rows) in changed {
+                if *table == fk.child {
+                    self.check_child_rows(fk, rows, seen)?;
+                }
+                if *table == fk.parent {
+                    self.check_parent_rows(fk, rows, seen)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every key the written `rows` of `fk`'s child reference must be in its parent.
+    fn check_child_rows(
+        &self,
+        fk: &ForeignKey,
+        rows: &Collection,
+        seen: &[(GlobalId, &Collection)],
+    ) -> Result<(), AdapterError> {
+        let wanted: BTreeMap<Row, Row> = (rows.iter().filter(|(_, d)| *d > 0))
+            .filter_map(|(row, _)| key_of(row, &fk.columns).map(|k| (comparable(&k), k)))
+            .collect();
+        let present = self.key_counts(fk.parent, &fk.parent_columns, fk.child, &fk.columns, &wanted, seen)?;
+        match wanted.iter().find(|(k, _)| present.get(*k).copied().unwrap_or(0) <= 0) {
+            Some((_, written)) => {
+                let child = &self.entries[&fk.child].item;
+                Err(AdapterError::ForeignKeyViolation {
+                    message: format!(
+                        "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+                        child.name, fk.name
+                    ),
+                    detail: format!(
+                        "{} is not present in table \"{}\".",
+                        describe_key(&child.desc, &fk.columns, written),
+                        self.entries[&fk.parent].item.name
+                    ),
+                })
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// A key the parent's `rows` removed (and that no other row of it still has) must not
+    /// be referenced any more.
+    fn check_parent_rows(
+        &self,
+        fk: &ForeignKey,
+        rows: &Collection,
+        seen: &[(GlobalId, &Collection)],
+    ) -> Result<(), AdapterError> {
+        let removed: BTreeMap<Row, Row> = (rows.iter().filter(|(_, d)| *d < 0))
+            .filter_map(|(row, _)| key_of(row, &fk.parent_columns).map(|k| (comparable(&k), k)))
+            .collect();
+        if removed.is_empty() {
+            return Ok(());
+        }
+        let left = self.key_counts(fk.parent, &fk.parent_columns, fk.parent, &fk.parent_columns, &removed, seen)?;
+        let gone: BTreeMap<Row, Row> =
+            removed.into_iter().filter(|(k, _)| left.get(k).copied().unwrap_or(0) <= 0).collect();
+        let referencing = self.key_counts(fk.child, &fk.columns, fk.parent, &fk.parent_columns, &gone, seen)?;
+        match gone.iter().find(|(k, _)| referencing.get(*k).copied().unwrap_or(0) > 0) {
+            Some((_, key)) => {
+                let parent = &self.entries[&fk.parent].item;
+                let child = &self.entries[&fk.child].item;
+                Err(AdapterError::ForeignKeyViolation {
+                    message: format!(
+                        "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"",
+                        parent.name, fk.name, child.name
+                    ),
+                    detail: format!(
+                        "{} is still referenced from table \"{}\".",
+                        describe_key(&parent.desc, &fk.parent_columns, key),
+                        child.name
+                    ),
+                })
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// How many rows of `table` have each of `keys` (comparable form -> as written, in
+    /// the columns `from_columns` of `from`) in `columns`: committed ones, sought when the
+    /// columns lead the table and have the same types, plus `seen`.
+    fn key_counts(
+        &self,
+        table: GlobalId,
+        columns: &[usize],
+        from: GlobalId,
+        from_columns: &[usize],
+        keys: &BTreeMap<Row, Row>,
+        seen: &[(GlobalId, &Collection)],
+    ) -> Result<HashMap<Row, Diff>, AdapterError> {
+        let mut counts: HashMap<Row, Diff> = HashMap::new();
+        if keys.is_empty() {
+            return Ok(counts);
+        }
+        self.check_loaded(table)?;
+        let types = |id: GlobalId, cols: &[usize]| -> Vec<ScalarType> {
+            let desc = &self.entries[&id].item.desc;
+            cols.iter().map(|&c| desc.columns()[c].1.scalar_type.without_modifiers()).collect()
+        };
+        let leading = columns.iter().enumerate().all(|(i, c)| i == *c);
+        let ranges = if leading && types(table, columns) == types(from, from_columns) {
+            let sought: Vec<Row> = keys.values().map(|k| k.clone().sql_normalized()).collect();
+            key_lookups(sought.iter())
+        } else {
+            vec![KeyRange::default()]
+        };
+        let pipeline = Pipeline { ops: vec![RowOp::Project(columns.to_vec())], reduce: None };
+        let committed = self.compute.peek(table, self.last_write, pipeline, ranges).map_err(peek_error)?;
+        let pending = seen.iter().filter(|(t, _)| *t == table).flat_map(|(_, rows)| rows.iter());
+        let pending = pending.filter_map(|(row, d)| Some((key_of(row, columns)?, *d)));
+        for (key, diff) in committed.into_iter().chain(pending) {
+            let key = comparable(&key);
+            if keys.contains_key(&key) {
+                *counts.entry(key).or_default() += diff;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Foreign keys from other tables than `tables` to any of `tables`.
+    pub(crate) fn references_into(&self, tables: &[GlobalId]) -> Vec<(GlobalId, &ForeignKey)> {
+        (self.foreign_keys.iter())
+            .filter(|(_, fk)| tables.contains(&fk.parent) && !tables.contains(&fk.child))
+            .map(|(&id, fk)| (id, fk))
+            .collect()
+    }
+
+    /// Table `table` is gone: the foreign keys on it and to it go too.
+    pub(crate) fn forget_foreign_keys(&mut self, table: GlobalId) {
+        self.foreign_keys.retain(|_, fk| fk.child != table && fk.parent != table);
+    }
+
+    /// ALTER TABLE: table `old` became `new` with `kept[new position]` its old columns;
+    /// a foreign key whose columns are gone goes too (as in PostgreSQL).
+    pub(crate) fn move_foreign_keys(&mut self, old: GlobalId, new: GlobalId, kept: &[Option<usize>]) {
+        let moved = |columns: &[usize]| -> Option<Vec<usize>> {
+            columns.iter().map(|&c| kept.iter().position(|k| *k == Some(c))).collect()
+        };
+        self.foreign_keys.retain(|_, fk| {
+            if fk.child == old {
+                match moved(&fk.columns) {
+                    Some(columns) => (fk.child, fk.columns) = (new, columns),
+                    None => return false,
+                }
+            }
+            if fk.parent == old {
+                match moved(&fk.parent_columns) {
+                    Some(columns) => (fk.parent, fk.parent_columns) = (new, columns),
+                    None => return false,
+                }
+            }
+            true
+        });
+    }
+
+    /// Drops the foreign keys of table `table` named in `names` (ALTER TABLE ... DROP
+    /// CONSTRAINT); returns the names that were not foreign keys.
+    pub(crate) fn drop_foreign_keys(&mut self, table: GlobalId, names: Vec<(String, bool)>) -> Vec<(String, bool)> {
+        let mut rest = Vec::new();
+        for (name, if_exists) in names {
+            let found =
+                self.foreign_keys.iter().find(|(_, fk)| fk.child == table && fk.name == name).map(|(&id, _)| id);
+            match found {
+                Some(id) => {
+                    self.foreign_keys.remove(&id);
+                }
+                None => rest.push((name, if_exists)),
+            }
+        }
+        rest
+    }
+
+    /// Each foreign key's statement, for the stored catalog.
+    pub(crate) fn foreign_key_statements(&self) -> Vec<(String, GlobalId, String)> {
+        let quote = |name: &str| name.split('.').map(eddy_planner::quote_ident).collect::<Vec<_>>().join(".");
+        (self.foreign_keys.iter())
+            .filter_map(|(&id, fk)| {
+                let child = &self.entries.get(&fk.child)?.item;
+                let parent = &self.entries.get(&fk.parent)?.item;
+                let names = |desc: &eddy_repr::RelationDesc, cols: &[usize]| {
+                    cols.iter().map(|&c| eddy_planner::quote_ident(&desc.columns()[c].0)).collect::<Vec<_>>().join(", ")
+                };
+                let sql = format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}",
+                    quote(&child.name),
+                    eddy_planner::quote_ident(&fk.name),
+                    names(&child.desc, &fk.columns),
+                    quote(&parent.name),
+                    names(&parent.desc, &fk.parent_columns),
+                    if fk.deferred { " DEFERRABLE INITIALLY DEFERRED" } else { "" }
+                );
+                Some((fk.name.clone(), id, sql))
+            })
+            .collect()
+    }
+}
