@@ -321,7 +321,8 @@ async fn column_defaults_and_serials_survive_kill_9() -> anyhow::Result<()> {
              INSERT INTO orders VALUES (1); INSERT INTO line VALUES (1, 1);
              ALTER TABLE ONLY line ADD CONSTRAINT line_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders(id);
              CREATE TABLE note (order_id int REFERENCES orders);
-             ALTER TABLE note DROP CONSTRAINT note_order_id_fkey;",
+             ALTER TABLE note DROP CONSTRAINT note_order_id_fkey;
+             CREATE TABLE item (order_id int REFERENCES orders ON DELETE CASCADE);",
         )
         .await?;
     server.kill();
@@ -332,6 +333,12 @@ async fn column_defaults_and_serials_survive_kill_9() -> anyhow::Result<()> {
     let err = client.batch_execute("DELETE FROM orders").await.expect_err("order 1 is referenced");
     assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("23503"));
     client.batch_execute("INSERT INTO note VALUES (7)").await?;
+    client
+        .batch_execute(
+            "INSERT INTO orders VALUES (2); INSERT INTO item VALUES (2), (2); DELETE FROM orders WHERE id = 2",
+        )
+        .await?;
+    assert_eq!(rows(&client, "SELECT count(*) FROM item").await?, vec![row(&["0"])]);
     Ok(())
 }
 

@@ -1014,6 +1014,12 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
         "pg_get_serial_sequence" if args.len() == 2 => {
             Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ScalarType::Text), ScalarType::Text))
         }
+        // Eddy has no partitioned tables: a relation's only ancestor is itself (psql's
+        // \d asks, to list the foreign keys referencing a table).
+        "pg_partition_ancestors" if args.len() == 1 => {
+            let arg = plan_expr(ctx, args[0])?;
+            Ok(Typed::known(coerce(ctx, arg, &ScalarType::Int64, CastContext::Explicit)?, ScalarType::Int64))
+        }
         "pg_relation_is_publishable" if args.len() == 1 => {
             Ok(Typed::known(ScalarExpr::Literal(Datum::Bool(false), ScalarType::Bool), ScalarType::Bool))
         }

@@ -33,8 +33,8 @@ pub use error::PlanError;
 pub use expr::normalize_ident;
 pub use plan::{
     CheckConstraint, ColumnOrder, ConflictAction, ConflictTarget, CopyFormat, ForeignKeySpec, Lag, ObjectKind,
-    OnConflict, Plan, QueryPlan, RefreshMode, RowSetFinishing, ShowKind, StatementContext, SubscribePlanTarget,
-    TargetLag, UniqueKey,
+    OnConflict, OnDelete, Plan, QueryPlan, RefreshMode, RowSetFinishing, ShowKind, StatementContext,
+    SubscribePlanTarget, TargetLag, UniqueKey,
 };
 pub use statement::{alter_target_lag_sql, identity_generation, is_numbering, plan};
 

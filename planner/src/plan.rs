@@ -194,6 +194,18 @@ pub struct ForeignKeySpec {
     pub parent_columns: Vec<String>,
     /// `DEFERRABLE INITIALLY DEFERRED`: checked at COMMIT inside a transaction block.
     pub deferred: bool,
+    pub on_delete: OnDelete,
+}
+
+/// What deleting a referenced row does to the rows referencing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnDelete {
+    /// `NO ACTION` / `RESTRICT`: the DELETE fails.
+    Refuse,
+    /// `CASCADE`: they are deleted too.
+    Cascade,
+    /// `SET NULL`: their referencing columns become NULL.
+    SetNull,
 }
 
 /// A `CHECK` constraint of a table: a row for which `expr` is false is refused (true and

@@ -580,16 +580,25 @@ pub(crate) fn foreign_key_spec(
     fk: &ast::ForeignKeyConstraint,
     column: Option<&str>,
 ) -> Result<crate::plan::ForeignKeySpec, PlanError> {
-    for (what, action) in [("DELETE", &fk.on_delete), ("UPDATE", &fk.on_update)] {
-        if let Some(
-            a
-            @ (ast::ReferentialAction::Cascade | ast::ReferentialAction::SetNull | ast::ReferentialAction::SetDefault),
-        ) = action
-        {
-            return Err(PlanError::Unsupported(format!(
-                "FOREIGN KEY ... ON {what} {a} (only NO ACTION and RESTRICT: delete or update the referencing rows first)"
-            )));
+    let on_delete = match fk.on_delete {
+        None | Some(ast::ReferentialAction::NoAction | ast::ReferentialAction::Restrict) => {
+            crate::plan::OnDelete::Refuse
         }
+        Some(ast::ReferentialAction::Cascade) => crate::plan::OnDelete::Cascade,
+        Some(ast::ReferentialAction::SetNull) => crate::plan::OnDelete::SetNull,
+        Some(a @ ast::ReferentialAction::SetDefault) => {
+            return Err(PlanError::Unsupported(format!(
+                "FOREIGN KEY ... ON DELETE {a} (NO ACTION, RESTRICT, CASCADE and SET NULL are)"
+            )))
+        }
+    };
+    if let Some(
+        a @ (ast::ReferentialAction::Cascade | ast::ReferentialAction::SetNull | ast::ReferentialAction::SetDefault),
+    ) = fk.on_update
+    {
+        return Err(PlanError::Unsupported(format!(
+            "FOREIGN KEY ... ON UPDATE {a} (only NO ACTION and RESTRICT: update the referencing rows first)"
+        )));
     }
     if matches!(
         fk.match_kind,
@@ -608,6 +617,7 @@ pub(crate) fn foreign_key_spec(
         parent: strip_public(object_name(&fk.foreign_table)),
         parent_columns: fk.referred_columns.iter().map(normalize_ident).collect(),
         deferred,
+        on_delete,
     })
 }
 

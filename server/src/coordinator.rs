@@ -219,6 +219,7 @@ impl Catalog for Coordinator {
                 index_of: None,
                 create_sql: &e.create_sql,
                 defaults: &e.item.defaults,
+                foreign_keys: self.listed_foreign_keys(e.item.id),
                 sequence: None,
                 namespace,
                 schema,
@@ -247,6 +248,7 @@ impl Catalog for Coordinator {
                 index_of: Some((i.on, &i.columns)),
                 create_sql: "",
                 defaults: &[],
+                foreign_keys: vec![],
                 sequence: None,
                 namespace,
                 schema,
@@ -267,6 +269,7 @@ impl Catalog for Coordinator {
                 index_of: None,
                 create_sql: "",
                 defaults: &[],
+                foreign_keys: vec![],
                 sequence: Some((spec.clone(), *last)),
                 namespace,
                 schema,
@@ -608,7 +611,7 @@ impl Coordinator {
                 let count: Diff = selected.iter().map(|(_, d)| d).sum();
                 let returned = self.returning("DELETE", returning, table, &selected)?;
                 let changes = selected.into_iter().map(|(r, d)| (r, -d)).collect();
-                self.write(session, table, changes)?;
+                self.write_deleting(session, table, changes)?;
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "DELETE".into(), rows: Some(count as usize) }))
             }
             Plan::Select(q) => {
@@ -1260,7 +1263,7 @@ impl Coordinator {
     }
 
     /// Enforces NOT NULL and CHECK constraints on rows about to enter `table`.
-    fn check_table_rows(&self, table: GlobalId, rows: Collection) -> Result<Collection, AdapterError> {
+    pub(crate) fn check_table_rows(&self, table: GlobalId, rows: Collection) -> Result<Collection, AdapterError> {
         let entry = &self.entries[&table];
         for (row, diff) in &rows {
             if *diff <= 0 {
@@ -1291,14 +1294,40 @@ impl Coordinator {
         table: GlobalId,
         changes: Collection,
     ) -> Result<(), AdapterError> {
+        self.write_changes(session, table, changes, false)
+    }
+
+    /// [`Self::write`], for a DELETE: with what foreign keys `ON DELETE CASCADE | SET
+    /// NULL` make it do to the rows referencing the deleted ones.
+    fn write_deleting(
+        &mut self,
+        session: &mut Session,
+        table: GlobalId,
+        changes: Collection,
+    ) -> Result<(), AdapterError> {
+        self.write_changes(session, table, changes, true)
+    }
+
+    fn write_changes(
+        &mut self,
+        session: &mut Session,
+        table: GlobalId,
+        changes: Collection,
+        deleting: bool,
+    ) -> Result<(), AdapterError> {
         self.check_loaded(table)?;
         self.check_unique(table, &changes, &session.pending_writes)?;
+        let mut writes = vec![(table, changes)];
         if !self.foreign_keys.is_empty() {
+            if deleting {
+                self.cascade_deletes(&session.pending_writes, &mut writes)?;
+            }
+            let changed: Vec<(GlobalId, &Collection)> = writes.iter().map(|(t, c)| (*t, c)).collect();
             let seen: Vec<(GlobalId, &Collection)> =
-                session.pending_writes.iter().map(|(t, c)| (*t, c)).chain([(table, &changes)]).collect();
-            self.check_references(&[(table, &changes)], &seen, session, false)?;
+                session.pending_writes.iter().map(|(t, c)| (*t, c)).chain(changed.iter().copied()).collect();
+            self.check_references(&changed, &seen, session, false)?;
         }
-        self.stage_writes(session, vec![(table, changes)]);
+        self.stage_writes(session, writes);
         Ok(())
     }
 

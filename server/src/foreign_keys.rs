@@ -1,7 +1,8 @@
-//! FOREIGN KEY constraints (`MATCH SIMPLE`, `ON DELETE/UPDATE NO ACTION | RESTRICT`):
-//! a row written to a referencing table whose key columns are all non-NULL needs a row
-//! with that key in the referenced table, and a referenced key cannot go while rows
-//! still reference it. Checked after each statement against the committed rows plus the
+//! FOREIGN KEY constraints (`MATCH SIMPLE`): a row written to a referencing table whose
+//! key columns are all non-NULL needs a row with that key in the referenced table, and
+//! a referenced key cannot go while rows still reference it, unless a DELETE removes it
+//! and the key says `ON DELETE CASCADE` (the referencing rows are deleted in the same
+//! write) or `SET NULL`. Checked after each statement against the committed rows plus the
 //! transaction's writes so far (`DEFERRABLE INITIALLY DEFERRED` ones at COMMIT), and
 //! again at COMMIT, with PostgreSQL's messages (23503).
 //!
@@ -13,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use eddy_expr::eval::Collection;
 use eddy_expr::{KeyRange, Pipeline, RowOp};
-use eddy_planner::{ForeignKeySpec, ItemKind, PlanError};
+use eddy_planner::{ForeignKeySpec, ItemKind, OnDelete, PlanError};
 use eddy_repr::{Datum, Diff, GlobalId, Row, ScalarType};
 
 use crate::coordinator::{describe_key, key_lookups, peek_error, Coordinator};
@@ -29,6 +30,7 @@ pub(crate) struct ForeignKey {
     pub parent: GlobalId,
     pub parent_columns: Vec<usize>,
     pub deferred: bool,
+    pub on_delete: OnDelete,
 }
 
 /// Keys compare as SQL compares them: integers of any width alike, numerics whatever
@@ -163,7 +165,15 @@ impl Coordinator {
             ))
             .into());
         }
-        Ok(ForeignKey { name, child, columns, parent: parent_id, parent_columns, deferred: spec.deferred })
+        Ok(ForeignKey {
+            name,
+            child,
+            columns,
+            parent: parent_id,
+            parent_columns,
+            deferred: spec.deferred,
+            on_delete: spec.on_delete,
+        })
     }
 
     /// Checks the foreign keys `changed` tables take part in, with `seen` (the
@@ -202,7 +212,7 @@ impl Coordinator {
         let wanted: BTreeMap<Row, Row> = (rows.iter().filter(|(_, d)| *d > 0))
             .filter_map(|(row, _)| key_of(row, &fk.columns).map(|k| (comparable(&k), k)))
             .collect();
-        let present = self.key_counts(fk.parent, &fk.parent_columns, fk.child, &fk.columns, &wanted, seen)?;
+        let present = self.key_counts(fk.parent, &fk.parent_columns, (fk.child, &fk.columns), &wanted, seen)?;
         match wanted.iter().find(|(k, _)| present.get(*k).copied().unwrap_or(0) <= 0) {
             Some((_, written)) => {
                 let child = &self.entries[&fk.child].item;
@@ -236,10 +246,10 @@ impl Coordinator {
         if removed.is_empty() {
             return Ok(());
         }
-        let left = self.key_counts(fk.parent, &fk.parent_columns, fk.parent, &fk.parent_columns, &removed, seen)?;
+        let left = self.key_counts(fk.parent, &fk.parent_columns, (fk.parent, &fk.parent_columns), &removed, seen)?;
         let gone: BTreeMap<Row, Row> =
             removed.into_iter().filter(|(k, _)| left.get(k).copied().unwrap_or(0) <= 0).collect();
-        let referencing = self.key_counts(fk.child, &fk.columns, fk.parent, &fk.parent_columns, &gone, seen)?;
+        let referencing = self.key_counts(fk.child, &fk.columns, (fk.parent, &fk.parent_columns), &gone, seen)?;
         match gone.iter().find(|(k, _)| referencing.get(*k).copied().unwrap_or(0) > 0) {
             Some((_, key)) => {
                 let parent = &self.entries[&fk.parent].item;
@@ -261,20 +271,34 @@ impl Coordinator {
     }
 
     /// How many rows of `table` have each of `keys` (comparable form -> as written, in
-    /// the columns `from_columns` of `from`) in `columns`: committed ones, sought when the
-    /// columns lead the table and have the same types, plus `seen`.
+    /// the columns `from_columns` of `from`) in `columns`, committed ones plus `seen`.
     fn key_counts(
         &self,
         table: GlobalId,
         columns: &[usize],
-        from: GlobalId,
-        from_columns: &[usize],
+        from: (GlobalId, &[usize]),
         keys: &BTreeMap<Row, Row>,
         seen: &[(GlobalId, &Collection)],
     ) -> Result<HashMap<Row, Diff>, AdapterError> {
-        let mut counts: HashMap<Row, Diff> = HashMap::new();
+        let rows = self.rows_with_keys(table, columns, from, keys, seen, true)?;
+        Ok(rows.into_iter().map(|(key, n)| (comparable(&key), n)).collect())
+    }
+
+    /// The rows of `table` (committed ones plus `seen`, netted) whose `columns` hold one of
+    /// `keys` (see [`Self::key_counts`]), or with `project`, just those columns. The
+    /// committed rows are sought when the columns lead the table and have the types of
+    /// the columns the keys come from.
+    fn rows_with_keys(
+        &self,
+        table: GlobalId,
+        columns: &[usize],
+        (from, from_columns): (GlobalId, &[usize]),
+        keys: &BTreeMap<Row, Row>,
+        seen: &[(GlobalId, &Collection)],
+        project: bool,
+    ) -> Result<Vec<(Row, Diff)>, AdapterError> {
         if keys.is_empty() {
-            return Ok(counts);
+            return Ok(vec![]);
         }
         self.check_loaded(table)?;
         let types = |id: GlobalId, cols: &[usize]| -> Vec<ScalarType> {
@@ -288,17 +312,67 @@ impl Coordinator {
         } else {
             vec![KeyRange::default()]
         };
-        let pipeline = Pipeline { ops: vec![RowOp::Project(columns.to_vec())], reduce: None };
-        let committed = self.compute.peek(table, self.last_write, pipeline, ranges).map_err(peek_error)?;
+        let ops = if project { vec![RowOp::Project(columns.to_vec())] } else { vec![] };
+        let key_columns: Vec<usize> = if project { (0..columns.len()).collect() } else { columns.to_vec() };
+        let committed = self.compute.peek(table, self.last_write, Pipeline { ops, reduce: None }, ranges);
         let pending = seen.iter().filter(|(t, _)| *t == table).flat_map(|(_, rows)| rows.iter());
-        let pending = pending.filter_map(|(row, d)| Some((key_of(row, columns)?, *d)));
-        for (key, diff) in committed.into_iter().chain(pending) {
-            let key = comparable(&key);
-            if keys.contains_key(&key) {
-                *counts.entry(key).or_default() += diff;
+        let pending = pending.map(|(row, d)| (if project { row.project(columns) } else { row.clone() }, *d));
+        let mut net: HashMap<Row, Diff> = HashMap::new();
+        for (row, diff) in committed.map_err(peek_error)?.into_iter().chain(pending) {
+            if key_of(&row, &key_columns).is_some_and(|k| keys.contains_key(&comparable(&k))) {
+                *net.entry(row).or_default() += diff;
             }
         }
-        Ok(counts)
+        Ok(net.into_iter().filter(|(_, n)| *n != 0).collect())
+    }
+
+    /// A DELETE's `writes` (its own first) with what it does through foreign keys
+    /// `ON DELETE CASCADE` (the referencing rows deleted, and so on down) and `SET NULL`
+    /// (their referencing columns set to NULL), each a write of its own.
+    pub(crate) fn cascade_deletes(
+        &self,
+        pending: &[(GlobalId, Collection)],
+        writes: &mut Vec<(GlobalId, Collection)>,
+    ) -> Result<(), AdapterError> {
+        let mut next = 0;
+        while next < writes.len() {
+            let table = writes[next].0;
+            let mut caused = Vec::new();
+            for fk in self.foreign_keys.values().filter(|fk| fk.parent == table && fk.on_delete != OnDelete::Refuse) {
+                let seen: Vec<(GlobalId, &Collection)> =
+                    pending.iter().chain(writes.iter()).chain(caused.iter()).map(|(t, c)| (*t, c)).collect();
+                let parent_key = (table, fk.parent_columns.as_slice());
+                let removed: BTreeMap<Row, Row> = (writes[next].1.iter().filter(|(_, d)| *d < 0))
+                    .filter_map(|(row, _)| key_of(row, &fk.parent_columns).map(|k| (comparable(&k), k)))
+                    .collect();
+                let left = self.key_counts(table, &fk.parent_columns, parent_key, &removed, &seen)?;
+                let gone: BTreeMap<Row, Row> =
+                    removed.into_iter().filter(|(k, _)| left.get(k).copied().unwrap_or(0) <= 0).collect();
+                let referencing = self.rows_with_keys(fk.child, &fk.columns, parent_key, &gone, &seen, false)?;
+                let referencing = referencing.into_iter().filter(|(_, n)| *n > 0);
+                let changes: Collection = match fk.on_delete {
+                    OnDelete::SetNull => {
+                        let mut changes = Vec::new();
+                        for (row, n) in referencing {
+                            let mut datums = row.to_vec();
+                            for &c in &fk.columns {
+                                datums[c] = Datum::Null;
+                            }
+                            changes.push((row, -n));
+                            changes.push((Row::new(datums), n));
+                        }
+                        self.check_table_rows(fk.child, changes)?
+                    }
+                    _ => referencing.map(|(row, n)| (row, -n)).collect(),
+                };
+                if !changes.is_empty() {
+                    caused.push((fk.child, changes));
+                }
+            }
+            writes.extend(caused);
+            next += 1;
+        }
+        Ok(())
     }
 
     /// Foreign keys from other tables than `tables` to any of `tables`.
@@ -354,6 +428,41 @@ impl Coordinator {
         rest
     }
 
+    /// Table `table`'s foreign keys as the catalog tables list them.
+    pub(crate) fn listed_foreign_keys(&self, table: GlobalId) -> Vec<crate::system_tables::ListedForeignKey> {
+        (self.foreign_keys.iter())
+            .filter(|(_, fk)| fk.child == table)
+            .filter_map(|(&id, fk)| {
+                let (child, parent) = (&self.entries.get(&fk.child)?.item, &self.entries.get(&fk.parent)?.item);
+                let names = |desc: &eddy_repr::RelationDesc, cols: &[usize]| {
+                    cols.iter().map(|&c| eddy_planner::quote_ident(&desc.columns()[c].0)).collect::<Vec<_>>().join(", ")
+                };
+                let (on_delete, action) = match fk.on_delete {
+                    OnDelete::Refuse => ("a", ""),
+                    OnDelete::Cascade => ("c", " ON DELETE CASCADE"),
+                    OnDelete::SetNull => ("n", " ON DELETE SET NULL"),
+                };
+                let definition = format!(
+                    "FOREIGN KEY ({}) REFERENCES {}({}){action}{}",
+                    names(&child.desc, &fk.columns),
+                    parent.name.split('.').map(eddy_planner::quote_ident).collect::<Vec<_>>().join("."),
+                    names(&parent.desc, &fk.parent_columns),
+                    if fk.deferred { " DEFERRABLE INITIALLY DEFERRED" } else { "" }
+                );
+                Some(crate::system_tables::ListedForeignKey {
+                    id,
+                    name: fk.name.clone(),
+                    columns: fk.columns.clone(),
+                    parent: fk.parent,
+                    parent_columns: fk.parent_columns.clone(),
+                    deferred: fk.deferred,
+                    on_delete,
+                    definition,
+                })
+            })
+            .collect()
+    }
+
     /// Each foreign key's statement, for the stored catalog.
     pub(crate) fn foreign_key_statements(&self) -> Vec<(String, GlobalId, String)> {
         let quote = |name: &str| name.split('.').map(eddy_planner::quote_ident).collect::<Vec<_>>().join(".");
@@ -365,12 +474,17 @@ impl Coordinator {
                     cols.iter().map(|&c| eddy_planner::quote_ident(&desc.columns()[c].0)).collect::<Vec<_>>().join(", ")
                 };
                 let sql = format!(
-                    "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}",
+                    "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}{}",
                     quote(&child.name),
                     eddy_planner::quote_ident(&fk.name),
                     names(&child.desc, &fk.columns),
                     quote(&parent.name),
                     names(&parent.desc, &fk.parent_columns),
+                    match fk.on_delete {
+                        OnDelete::Refuse => "",
+                        OnDelete::Cascade => " ON DELETE CASCADE",
+                        OnDelete::SetNull => " ON DELETE SET NULL",
+                    },
                     if fk.deferred { " DEFERRABLE INITIALLY DEFERRED" } else { "" }
                 );
                 Some((fk.name.clone(), id, sql))

@@ -50,6 +50,21 @@ fn pg_description(relations: &[Listed]) -> Builder {
     b
 }
 
+/// A FOREIGN KEY as the catalog tables show it.
+#[derive(Clone)]
+pub struct ListedForeignKey {
+    pub id: GlobalId,
+    pub name: String,
+    pub columns: Vec<usize>,
+    pub parent: GlobalId,
+    pub parent_columns: Vec<usize>,
+    pub deferred: bool,
+    /// `pg_constraint.confdeltype`: `a` (no action), `c` (cascade), `n` (set null).
+    pub on_delete: &'static str,
+    /// What `pg_get_constraintdef` shows.
+    pub definition: String,
+}
+
 /// A relation to list.
 #[derive(Clone)]
 pub struct Listed<'a> {
@@ -69,6 +84,8 @@ pub struct Listed<'a> {
     pub create_sql: &'a str,
     /// Tables: each column's DEFAULT as SQL (empty: none).
     pub defaults: &'a [Option<String>],
+    /// Tables: their FOREIGN KEY constraints.
+    pub foreign_keys: Vec<ListedForeignKey>,
     /// Sequences: what they hand out, and the last value handed out (if any).
     pub sequence: Option<(SequenceSpec, Option<i64>)>,
     /// Its schema's oid and name, and its name within the schema ([`qualify`]).
@@ -178,6 +195,7 @@ pub fn resolve<'a>(
         index_of: Some((table.id, columns)),
         create_sql: "",
         defaults: &[],
+        foreign_keys: vec![],
         sequence: None,
         namespace: table.namespace,
         schema: table.schema,
@@ -408,6 +426,8 @@ fn pg_class(relations: &[Listed]) -> Builder {
             int2(r.desc.arity() as i16),
             int2(r.checks.len() as i16),
             boolean(false),
+            // psql's \d would list foreign keys with this set, but then asks for triggers
+            // (pg_trigger, pg_get_triggerdef) too, which Eddy does not have.
             boolean(false),
             boolean(false),
             boolean(false),
@@ -702,6 +722,9 @@ fn definitions(relations: &[Listed]) -> Builder {
         for (k, check) in r.checks.iter().enumerate() {
             b.row(vec![check_oid(r, k), int4(-1), text(&check_definition(check))]);
         }
+        for fk in &r.foreign_keys {
+            b.row(vec![oid(fk.id), int4(-1), text(&fk.definition)]);
+        }
     }
     b
 }
@@ -768,10 +791,16 @@ fn pg_constraint(relations: &[Listed]) -> Builder {
         ("coninhcount", I4),
         ("connoinherit", B),
         ("conkey", array_of(I2)),
+        ("confkey", array_of(I2)),
+        ("confupdtype", T),
+        ("confdeltype", T),
+        ("confmatchtype", T),
     ]);
+    // What only foreign keys have.
+    let not_foreign = || [Datum::Null, text(" "), text(" "), text(" ")];
     for r in relations {
         for (k, key) in r.keys.iter().enumerate() {
-            b.row(vec![
+            let mut row = vec![
                 constraint_oid(r.id, k),
                 text(&key.name),
                 int(r.namespace),
@@ -788,10 +817,12 @@ fn pg_constraint(relations: &[Listed]) -> Builder {
                 int4(0),
                 boolean(true),
                 attnums(&key.columns),
-            ]);
+            ];
+            row.extend(not_foreign());
+            b.row(row);
         }
         for (k, check) in r.checks.iter().enumerate() {
-            b.row(vec![
+            let mut row = vec![
                 check_oid(r, k),
                 text(&check.name),
                 int(r.namespace),
@@ -808,7 +839,31 @@ fn pg_constraint(relations: &[Listed]) -> Builder {
                 int4(0),
                 boolean(false),
                 attnums(&columns_read(&check.expr)),
-            ]);
+            ];
+            row.extend(not_foreign());
+            b.row(row);
+        }
+        for fk in &r.foreign_keys {
+            let mut row = vec![
+                oid(fk.id),
+                text(&fk.name),
+                int(r.namespace),
+                text("f"),
+                boolean(fk.deferred),
+                boolean(fk.deferred),
+                boolean(true),
+                oid(r.id),
+                int(0),
+                int(0),
+                int(0),
+                oid(fk.parent),
+                boolean(true),
+                int4(0),
+                boolean(true),
+                attnums(&fk.columns),
+            ];
+            row.extend([attnums(&fk.parent_columns), text("a"), text(fk.on_delete), text("s")]);
+            b.row(row);
         }
     }
     b
@@ -1309,6 +1364,12 @@ fn table_constraints(relations: &[Listed]) -> Builder {
             row.extend([text("CHECK"), text("NO"), text("NO"), text("YES")]);
             b.row(row);
         }
+        for fk in &r.foreign_keys {
+            let deferred = text(if fk.deferred { "YES" } else { "NO" });
+            let mut row = constraint_identity(&fk.name, r);
+            row.extend([text("FOREIGN KEY"), deferred.clone(), deferred, text("YES")]);
+            b.row(row);
+        }
     }
     b
 }
@@ -1469,6 +1530,7 @@ mod tests {
             index_of: None,
             create_sql: "",
             defaults: &[],
+            foreign_keys: vec![],
             sequence: None,
             namespace,
             schema,
