@@ -42,7 +42,7 @@ impl Coordinator {
         let entry =
             self.entries.get(&a.table).ok_or_else(|| AdapterError::Internal("altered table vanished".into()))?;
         let old_name = entry.item.name.clone();
-        if a.name != old_name && (self.names.contains_key(&a.name) || self.indexes.contains_key(&a.name)) {
+        if a.name != old_name && self.name_taken(&a.name) {
             return Err(PlanError::RelationExists(a.name).into());
         }
         let renamed_columns = (a.kept.iter().zip(a.desc.columns()))

@@ -409,8 +409,8 @@ impl Coordinator {
                     true => "CREATE MATERIALIZED VIEW",
                     false => "CREATE VIEW",
                 };
-                // Indexes share relations' namespace, as in PostgreSQL.
-                if self.indexes.contains_key(&name) {
+                // Indexes and sequences share relations' namespace, as in PostgreSQL.
+                if self.indexes.contains_key(&name) || self.sequences.exists(&name) {
                     return self.exists(&name, if_not_exists, tag);
                 }
                 if let Some(&existing) = self.names.get(&name) {
@@ -504,6 +504,14 @@ impl Coordinator {
                 Ok(command("ALTER SEQUENCE"))
             }
             Plan::DropSequence { names, if_exists } => {
+                for name in &names {
+                    if let Some(detail) = self.sequence_users(name) {
+                        return Err(AdapterError::Dependents {
+                            message: format!("cannot drop sequence {name} because other objects depend on it"),
+                            detail,
+                        });
+                    }
+                }
                 for name in names {
                     if !self.sequences.remove(&name) && !if_exists {
                         return Err(AdapterError::UnknownObject(format!("sequence \"{name}\" does not exist")));
@@ -889,6 +897,24 @@ impl Coordinator {
     /// True if a relation or index is called `name`.
     pub(crate) fn name_taken(&self, name: &str) -> bool {
         self.names.contains_key(name) || self.indexes.contains_key(name) || self.sequences.exists(name)
+    }
+
+    /// PostgreSQL's DETAIL naming the column defaults that draw from sequence `name`
+    /// (`default value for column id of table t depends on sequence s`), if any.
+    fn sequence_users(&self, name: &str) -> Option<String> {
+        let users: Vec<String> = (self.entries.values())
+            .flat_map(|e| {
+                (e.item.defaults.iter().enumerate())
+                    .filter(|(_, d)| {
+                        d.as_deref().and_then(eddy_planner::sequence::default_sequence).as_deref() == Some(name)
+                    })
+                    .map(|(c, _)| {
+                        let column = &e.item.desc.columns()[c].0;
+                        format!("default value for column {column} of table {} depends on sequence {name}", e.item.name)
+                    })
+            })
+            .collect();
+        (!users.is_empty()).then(|| users.join("\n"))
     }
 
     /// The table an `OWNED BY table.column` names (the column must be one of its).

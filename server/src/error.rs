@@ -39,6 +39,9 @@ pub enum AdapterError {
     /// A row whose key its parent lacks, or a parent key still referenced (23503).
     #[error("{message}")]
     ForeignKeyViolation { message: String, detail: String },
+    /// A FOREIGN KEY between columns of types that do not compare (42804).
+    #[error("foreign key constraint \"{name}\" cannot be implemented")]
+    ForeignKeyTypes { name: String, detail: String },
     /// A FOREIGN KEY that cannot be declared (no matching key, columns disagree: 42830).
     #[error("{0}")]
     InvalidForeignKey(String),
@@ -103,6 +106,7 @@ impl AdapterError {
             AdapterError::CheckViolation { .. } => "23514".into(),
             AdapterError::ForeignKeyViolation { .. } => "23503".into(),
             AdapterError::InvalidForeignKey(_) => "42830".into(),
+            AdapterError::ForeignKeyTypes { .. } => "42804".into(),
             AdapterError::TruncateReferenced { .. } => "0A000".into(),
             AdapterError::UnknownObject(_) => "42P01".into(),
             AdapterError::WrongObjectType(..) => "42809".into(),
@@ -151,6 +155,7 @@ impl AdapterError {
             | AdapterError::UniqueViolationOnCreate { detail, .. }
             | AdapterError::CheckViolation { detail, .. }
             | AdapterError::ForeignKeyViolation { detail, .. }
+            | AdapterError::ForeignKeyTypes { detail, .. }
             | AdapterError::TruncateReferenced { detail, .. } => Some(detail.clone()),
             _ => None,
         }

@@ -151,10 +151,12 @@ impl Coordinator {
             let (pname, pty) = &parent.item.desc.columns()[p];
             let (ct, pt) = (cty.scalar_type.without_modifiers(), pty.scalar_type.without_modifiers());
             if ct != pt && !(integer(&ct) && integer(&pt)) {
-                return Err(AdapterError::Plan(PlanError::TypeMismatch(format!(
-                    "foreign key constraint \"{name}\" cannot be implemented: key columns \"{cname}\" and \"{pname}\" \
-                     are of incompatible types: {ct} and {pt}"
-                ))));
+                return Err(AdapterError::ForeignKeyTypes {
+                    name,
+                    detail: format!(
+                        "Key columns \"{cname}\" and \"{pname}\" are of incompatible types: {ct} and {pt}."
+                    ),
+                });
             }
         }
         let taken = child_entry.keys.iter().map(|k| &k.name).chain(child_entry.checks.iter().map(|c| &c.name));
