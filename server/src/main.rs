@@ -137,7 +137,11 @@ async fn serve(listen: String, workers: usize, coord: Arc<Mutex<coordinator::Coo
     let listener = TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     info!(%listen, workers, "eddy is ready for connections");
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let backends = coord.lock().map_err(|_| anyhow::anyhow!("coordinator lock poisoned"))?.backends.clone();
+    // Shared once here: a connection must not wait for the coordinator to start.
+    let (backends, sequences) = {
+        let c = coord.lock().map_err(|_| anyhow::anyhow!("coordinator lock poisoned"))?;
+        (c.backends.clone(), c.sequences.clone())
+    };
     eddy_expr::func::install_backend_signals(Box::new(backends::Signals(backends.clone())));
     loop {
         tokio::select! {
@@ -150,7 +154,8 @@ async fn serve(listen: String, workers: usize, coord: Arc<Mutex<coordinator::Coo
                     }
                 };
                 let terminate = Arc::new(tokio::sync::Notify::new());
-                let handlers = Arc::new(protocol::Handlers::new(coord.clone(), backends.clone(), terminate.clone()));
+                let shared = protocol::Shared { backends: backends.clone(), sequences: sequences.clone() };
+                let handlers = Arc::new(protocol::Handlers::new(coord.clone(), shared, terminate.clone()));
                 tokio::spawn(async move {
                     tokio::select! {
                         ended = pgwire::tokio::process_socket(socket, None, handlers) => {

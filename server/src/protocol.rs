@@ -57,14 +57,17 @@ pub struct Connection {
     sequences: Arc<crate::sequences::Sequences>,
 }
 
+/// What every connection shares besides the coordinator (each has its own lock).
+pub struct Shared {
+    pub backends: Arc<Backends>,
+    pub sequences: Arc<crate::sequences::Sequences>,
+}
+
 impl Connection {
-    pub fn new(coord: Arc<Mutex<Coordinator>>, backends: Arc<Backends>, terminate: Arc<Notify>) -> Arc<Self> {
+    pub fn new(coord: Arc<Mutex<Coordinator>>, shared: Shared, terminate: Arc<Notify>) -> Arc<Self> {
         let session = Session::new("eddy".into(), "eddy".into());
         let cancel = session.cancel.clone();
-        let sequences = match coord.lock() {
-            Ok(c) => c.sequences.clone(),
-            Err(poisoned) => poisoned.into_inner().sequences.clone(),
-        };
+        let Shared { backends, sequences } = shared;
         Arc::new(Connection {
             sequences,
             coord,
@@ -788,8 +791,9 @@ pub struct Handlers {
 }
 
 impl Handlers {
-    pub fn new(coord: Arc<Mutex<Coordinator>>, backends: Arc<Backends>, terminate: Arc<Notify>) -> Self {
-        Handlers { connection: Connection::new(coord, backends.clone(), terminate), backends }
+    pub fn new(coord: Arc<Mutex<Coordinator>>, shared: Shared, terminate: Arc<Notify>) -> Self {
+        let backends = shared.backends.clone();
+        Handlers { connection: Connection::new(coord, shared, terminate), backends }
     }
 }
 
