@@ -181,7 +181,8 @@ impl SequenceSpec {
     }
 }
 
-fn qualified(name: &str) -> String {
+/// A catalog name (`t` or `schema.t`) quoted for SQL text.
+pub fn qualified(name: &str) -> String {
     name.split('.').map(crate::quote_ident).collect::<Vec<_>>().join(".")
 }
 
@@ -230,8 +231,7 @@ pub fn default_sequence(default_sql: &str) -> Option<String> {
 pub fn numbering_default(default_sql: &str) -> String {
     match default_sequence(default_sql) {
         Some(name) if default_sql.starts_with("nextval(") && !default_sql.contains("||") => {
-            let shown = name.split('.').map(crate::quote_ident).collect::<Vec<_>>().join(".");
-            format!("nextval('{}'::regclass)", shown.replace('\'', "''"))
+            format!("nextval('{}'::regclass)", qualified(&name).replace('\'', "''"))
         }
         _ => default_sql.to_string(),
     }

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use eddy_expr::eval::Collection;
 use eddy_expr::{KeyRange, Pipeline, RowOp};
+use eddy_planner::sequence::qualified;
 use eddy_planner::{ForeignKeySpec, ItemKind, OnDelete, PlanError};
 use eddy_repr::{Datum, Diff, GlobalId, Row, ScalarType};
 
@@ -46,6 +47,11 @@ fn comparable(key: &Row) -> Row {
             .collect(),
     )
     .sql_normalized()
+}
+
+/// `cols` of `desc`, quoted and comma-separated.
+fn column_names(desc: &eddy_repr::RelationDesc, cols: &[usize]) -> String {
+    cols.iter().map(|&c| eddy_planner::quote_ident(&desc.columns()[c].0)).collect::<Vec<_>>().join(", ")
 }
 
 /// `row`'s key on `columns`, unless one of them is NULL (MATCH SIMPLE: no check).
@@ -234,6 +240,22 @@ impl Coordinator {
         }
     }
 
+    /// The keys of `fk`'s parent that its changed `rows` removed and that no row of it
+    /// has any more (committed rows plus `seen`): comparable form -> as written.
+    fn keys_gone(
+        &self,
+        fk: &ForeignKey,
+        rows: &Collection,
+        seen: &[(GlobalId, &Collection)],
+    ) -> Result<BTreeMap<Row, Row>, AdapterError> {
+        let removed: BTreeMap<Row, Row> = (rows.iter().filter(|(_, d)| *d < 0))
+            .filter_map(|(row, _)| key_of(row, &fk.parent_columns).map(|k| (comparable(&k), k)))
+            .collect();
+        let parent_key = (fk.parent, fk.parent_columns.as_slice());
+        let left = self.key_counts(fk.parent, &fk.parent_columns, parent_key, &removed, seen)?;
+        Ok(removed.into_iter().filter(|(k, _)| left.get(k).copied().unwrap_or(0) <= 0).collect())
+    }
+
     /// A key the parent's `rows` removed (and that no other row of it still has) must not
     /// be referenced any more.
     fn check_parent_rows(
@@ -242,15 +264,7 @@ impl Coordinator {
         rows: &Collection,
         seen: &[(GlobalId, &Collection)],
     ) -> Result<(), AdapterError> {
-        let removed: BTreeMap<Row, Row> = (rows.iter().filter(|(_, d)| *d < 0))
-            .filter_map(|(row, _)| key_of(row, &fk.parent_columns).map(|k| (comparable(&k), k)))
-            .collect();
-        if removed.is_empty() {
-            return Ok(());
-        }
-        let left = self.key_counts(fk.parent, &fk.parent_columns, (fk.parent, &fk.parent_columns), &removed, seen)?;
-        let gone: BTreeMap<Row, Row> =
-            removed.into_iter().filter(|(k, _)| left.get(k).copied().unwrap_or(0) <= 0).collect();
+        let gone = self.keys_gone(fk, rows, seen)?;
         let referencing = self.key_counts(fk.child, &fk.columns, (fk.parent, &fk.parent_columns), &gone, seen)?;
         match gone.iter().find(|(k, _)| referencing.get(*k).copied().unwrap_or(0) > 0) {
             Some((_, key)) => {
@@ -343,13 +357,8 @@ impl Coordinator {
             for fk in self.foreign_keys.values().filter(|fk| fk.parent == table && fk.on_delete != OnDelete::Refuse) {
                 let seen: Vec<(GlobalId, &Collection)> =
                     pending.iter().chain(writes.iter()).chain(caused.iter()).map(|(t, c)| (*t, c)).collect();
+                let gone = self.keys_gone(fk, &writes[next].1, &seen)?;
                 let parent_key = (table, fk.parent_columns.as_slice());
-                let removed: BTreeMap<Row, Row> = (writes[next].1.iter().filter(|(_, d)| *d < 0))
-                    .filter_map(|(row, _)| key_of(row, &fk.parent_columns).map(|k| (comparable(&k), k)))
-                    .collect();
-                let left = self.key_counts(table, &fk.parent_columns, parent_key, &removed, &seen)?;
-                let gone: BTreeMap<Row, Row> =
-                    removed.into_iter().filter(|(k, _)| left.get(k).copied().unwrap_or(0) <= 0).collect();
                 let referencing = self.rows_with_keys(fk.child, &fk.columns, parent_key, &gone, &seen, false)?;
                 let referencing = referencing.into_iter().filter(|(_, n)| *n > 0);
                 let changes: Collection = match fk.on_delete {
@@ -436,9 +445,7 @@ impl Coordinator {
             .filter(|(_, fk)| fk.child == table)
             .filter_map(|(&id, fk)| {
                 let (child, parent) = (&self.entries.get(&fk.child)?.item, &self.entries.get(&fk.parent)?.item);
-                let names = |desc: &eddy_repr::RelationDesc, cols: &[usize]| {
-                    cols.iter().map(|&c| eddy_planner::quote_ident(&desc.columns()[c].0)).collect::<Vec<_>>().join(", ")
-                };
+
                 let (on_delete, action) = match fk.on_delete {
                     OnDelete::Refuse => ("a", ""),
                     OnDelete::Cascade => ("c", " ON DELETE CASCADE"),
@@ -446,9 +453,9 @@ impl Coordinator {
                 };
                 let definition = format!(
                     "FOREIGN KEY ({}) REFERENCES {}({}){action}{}",
-                    names(&child.desc, &fk.columns),
-                    parent.name.split('.').map(eddy_planner::quote_ident).collect::<Vec<_>>().join("."),
-                    names(&parent.desc, &fk.parent_columns),
+                    column_names(&child.desc, &fk.columns),
+                    qualified(&parent.name),
+                    column_names(&parent.desc, &fk.parent_columns),
                     if fk.deferred { " DEFERRABLE INITIALLY DEFERRED" } else { "" }
                 );
                 Some(crate::system_tables::ListedForeignKey {
@@ -467,21 +474,18 @@ impl Coordinator {
 
     /// Each foreign key's statement, for the stored catalog.
     pub(crate) fn foreign_key_statements(&self) -> Vec<(String, GlobalId, String)> {
-        let quote = |name: &str| name.split('.').map(eddy_planner::quote_ident).collect::<Vec<_>>().join(".");
         (self.foreign_keys.iter())
             .filter_map(|(&id, fk)| {
                 let child = &self.entries.get(&fk.child)?.item;
                 let parent = &self.entries.get(&fk.parent)?.item;
-                let names = |desc: &eddy_repr::RelationDesc, cols: &[usize]| {
-                    cols.iter().map(|&c| eddy_planner::quote_ident(&desc.columns()[c].0)).collect::<Vec<_>>().join(", ")
-                };
+
                 let sql = format!(
                     "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}{}",
-                    quote(&child.name),
+                    qualified(&child.name),
                     eddy_planner::quote_ident(&fk.name),
-                    names(&child.desc, &fk.columns),
-                    quote(&parent.name),
-                    names(&parent.desc, &fk.parent_columns),
+                    column_names(&child.desc, &fk.columns),
+                    qualified(&parent.name),
+                    column_names(&parent.desc, &fk.parent_columns),
                     match fk.on_delete {
                         OnDelete::Refuse => "",
                         OnDelete::Cascade => " ON DELETE CASCADE",
