@@ -2,7 +2,9 @@
 //!
 //! sqlparser spends about 2 µs per row of a multi-row `VALUES` (a token with its location
 //! per value, a typed-literal attempt per number): 2 ms of a 1k-row INSERT, a second for
-//! 100k rows. Here the rows after the first are scanned directly into the same AST; the
+//! 100k rows; an AST of the rows then costs as much again to rewrite, plan and drop.
+//! Here the rows after the first are scanned into [`Literal`]s that the planner types
+//! as it types the same literals in the AST ([`crate::expr::plan_literal`]); the
 //! statement with only its first row still goes through sqlparser, so everything but the
 //! rows (target, columns, ON CONFLICT, RETURNING) is parsed as before, and the first row
 //! checks that the scan reads literals as sqlparser does. Anything but unsigned or
@@ -12,6 +14,46 @@
 use sqlparser::ast::{self, Expr, UnaryOperator, Value};
 
 use crate::Statement;
+
+/// An `INSERT ... VALUES` statement whose rows after the first are plain literals, kept
+/// out of its AST.
+#[derive(Clone, Debug)]
+pub struct BulkInsert {
+    /// The statement with its first row only.
+    pub(crate) insert: Box<ast::Statement>,
+    /// The rows after the first, as wide as it.
+    pub(crate) more_rows: Vec<Vec<Literal>>,
+}
+
+/// A literal as a bulk `VALUES` row writes it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Literal {
+    /// A decimal number as written, `-` first when negated.
+    Number(String),
+    /// A `'…'` string's value.
+    String(String),
+    Null,
+    Bool(bool),
+}
+
+impl Literal {
+    /// The expression sqlparser makes of the literal.
+    fn to_expr(&self) -> Expr {
+        let value = |v: Value| Expr::Value(v.into());
+        match self {
+            Literal::Number(n) => match n.strip_prefix('-') {
+                Some(digits) => Expr::UnaryOp {
+                    op: UnaryOperator::Minus,
+                    expr: Box::new(value(Value::Number(digits.to_string(), false))),
+                },
+                None => value(Value::Number(n.clone(), false)),
+            },
+            Literal::String(s) => value(Value::SingleQuotedString(s.clone())),
+            Literal::Null => value(Value::Null),
+            Literal::Bool(b) => value(Value::Boolean(*b)),
+        }
+    }
+}
 
 /// Statements shorter than this gain nothing measurable and take the usual path.
 const MIN_BYTES: usize = 1024;
@@ -36,16 +78,35 @@ pub(crate) fn parse(sql: &str) -> Option<Statement> {
     if parsed.len() != 1 {
         return None;
     }
-    let Some(Statement::Sql(mut stmt)) = parsed.pop() else { return None };
-    let ast::Statement::Insert(insert) = &mut *stmt else { return None };
-    let ast::SetExpr::Values(values) = insert.source.as_mut()?.body.as_mut() else { return None };
-    let [first] = values.rows.as_slice() else { return None };
-    // The first row, scanned as the others, must be what sqlparser made of it.
-    if first_scanned != first.content || rows.iter().any(|r| r.len() != first_scanned.len()) {
+    let Some(Statement::Sql(insert)) = parsed.pop() else { return None };
+    let ast::Statement::Insert(ast::Insert { source: Some(source), .. }) = &*insert else { return None };
+    // A query around the rows (`WITH`, `ORDER BY`, `LIMIT`) would apply to all of them.
+    if source.with.is_some() || source.order_by.is_some() || source.limit_clause.is_some() || source.fetch.is_some() {
         return None;
     }
-    values.rows.extend(rows.into_iter().map(ast::Parens::with_empty_span));
-    Some(Statement::Sql(stmt))
+    let ast::SetExpr::Values(values) = &*source.body else { return None };
+    let [first] = values.rows.as_slice() else { return None };
+    // The first row, scanned as the others, must be what sqlparser made of it.
+    let first_as_parsed = first_scanned.iter().map(Literal::to_expr).eq(first.content.iter().cloned());
+    if !first_as_parsed || rows.iter().any(|r| r.len() != first_scanned.len()) {
+        return None;
+    }
+    Some(Statement::BulkInsert(Box::new(BulkInsert { insert, more_rows: rows })))
+}
+
+#[cfg(test)]
+impl BulkInsert {
+    /// The whole statement as sqlparser would have parsed it.
+    fn to_statement(&self) -> ast::Statement {
+        let mut stmt = (*self.insert).clone();
+        if let ast::Statement::Insert(ast::Insert { source: Some(source), .. }) = &mut stmt {
+            if let ast::SetExpr::Values(values) = source.body.as_mut() {
+                let rows = self.more_rows.iter().map(|r| r.iter().map(Literal::to_expr).collect());
+                values.rows.extend(rows.map(ast::Parens::with_empty_span));
+            }
+        }
+        stmt
+    }
 }
 
 fn starts_with_keyword(s: &str, keyword: &str) -> bool {
@@ -103,7 +164,7 @@ impl Scanner<'_> {
     }
 
     /// Reads `( literal, ... )`.
-    fn row(&mut self) -> Option<Vec<Expr>> {
+    fn row(&mut self) -> Option<Vec<Literal>> {
         if !self.eat(b'(') {
             return None;
         }
@@ -119,18 +180,17 @@ impl Scanner<'_> {
         }
     }
 
-    fn literal(&mut self) -> Option<Expr> {
+    fn literal(&mut self) -> Option<Literal> {
         self.skip_whitespace();
-        let value = |v: Value| Expr::Value(v.into());
         match *self.sql.get(self.pos)? {
-            b'\'' => self.string().map(|s| value(Value::SingleQuotedString(s))),
+            b'\'' => self.string().map(Literal::String),
             b'-' => {
                 self.pos += 1;
                 self.skip_whitespace();
-                let number = self.number()?;
-                Some(Expr::UnaryOp { op: UnaryOperator::Minus, expr: Box::new(value(number)) })
+                let digits = self.number()?;
+                Some(Literal::Number(format!("-{digits}")))
             }
-            b'0'..=b'9' => self.number().map(value),
+            b'0'..=b'9' => self.number().map(|n| Literal::Number(n.to_string())),
             b'a'..=b'z' | b'A'..=b'Z' => {
                 let start = self.pos;
                 while self.sql.get(self.pos).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_') {
@@ -138,11 +198,11 @@ impl Scanner<'_> {
                 }
                 let word = &self.sql[start..self.pos];
                 if word.eq_ignore_ascii_case(b"null") {
-                    Some(value(Value::Null))
+                    Some(Literal::Null)
                 } else if word.eq_ignore_ascii_case(b"true") {
-                    Some(value(Value::Boolean(true)))
+                    Some(Literal::Bool(true))
                 } else if word.eq_ignore_ascii_case(b"false") {
-                    Some(value(Value::Boolean(false)))
+                    Some(Literal::Bool(false))
                 } else {
                     None
                 }
@@ -152,7 +212,7 @@ impl Scanner<'_> {
     }
 
     /// `digits[.digits]`, followed by something that cannot continue a number.
-    fn number(&mut self) -> Option<Value> {
+    fn number(&mut self) -> Option<&str> {
         let start = self.pos;
         let digits = |s: &mut Self| {
             let from = s.pos;
@@ -173,8 +233,7 @@ impl Scanner<'_> {
         if self.sql.get(self.pos).is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_')) {
             return None;
         }
-        let text = std::str::from_utf8(&self.sql[start..self.pos]).ok()?;
-        Some(Value::Number(text.to_string(), false))
+        std::str::from_utf8(&self.sql[start..self.pos]).ok()
     }
 
     /// A standard `'…'` string (`''` for a quote). Backslashes and a string continued on
@@ -234,6 +293,7 @@ mod tests {
     fn same(a: &[Statement], b: &[Statement]) -> bool {
         let sql = |s: &Statement| match s {
             Statement::Sql(stmt) => Some((**stmt).clone()),
+            Statement::BulkInsert(bulk) => Some(bulk.to_statement()),
             _ => None,
         };
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| sql(x).is_some() && sql(x) == sql(y))

@@ -1228,8 +1228,7 @@ mod tests {
         match stmts.remove(0) {
             Statement::Eddy(plan) => *plan,
             Statement::Sql(other) => panic!("not Eddy DDL: {other}"),
-            Statement::Subscribe(other) => panic!("not Eddy DDL: {other:?}"),
-            Statement::Cursor(other) => panic!("not Eddy DDL: {other:?}"),
+            other => panic!("not Eddy DDL: {other:?}"),
         }
     }
 

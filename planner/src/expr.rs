@@ -14,6 +14,7 @@ use sqlparser::ast::{
     self, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, UnaryOperator, Value,
 };
 
+use crate::bulk_insert::Literal;
 use crate::scope::Scope;
 use crate::types::{common_type, parse_type_name};
 use crate::{PlanError, StatementContext};
@@ -538,20 +539,37 @@ pub(crate) fn string_value(v: &Value) -> Option<String> {
     }
 }
 
+/// A literal of a bulk `VALUES` row, typed as [`plan_expr`] types the same literal.
+pub(crate) fn plan_literal(literal: &Literal) -> Result<Typed, PlanError> {
+    match literal {
+        Literal::Number(n) => number_literal(n),
+        Literal::String(s) => Ok(unknown_text(s.clone())),
+        Literal::Null => Ok(unknown_null()),
+        Literal::Bool(b) => Ok(bool_literal(*b)),
+    }
+}
+
+/// A string literal: text until its context gives it a type.
+fn unknown_text(s: String) -> Typed {
+    Typed { expr: ScalarExpr::Literal(Datum::Text(s.clone()), ScalarType::Text), ty: None, unknown: Unknown::Text(s) }
+}
+
+fn unknown_null() -> Typed {
+    Typed { expr: ScalarExpr::Literal(Datum::Null, ScalarType::Text), ty: None, unknown: Unknown::Null }
+}
+
+fn bool_literal(b: bool) -> Typed {
+    Typed::known(ScalarExpr::Literal(Datum::Bool(b), ScalarType::Bool), ScalarType::Bool)
+}
+
 fn plan_value(ctx: &ExprCtx, v: &Value) -> Result<Typed, PlanError> {
     if let Some(s) = string_value(v) {
-        return Ok(Typed {
-            expr: ScalarExpr::Literal(Datum::Text(s.clone()), ScalarType::Text),
-            ty: None,
-            unknown: Unknown::Text(s),
-        });
+        return Ok(unknown_text(s));
     }
     match v {
         Value::Number(n, _) => number_literal(n),
-        Value::Boolean(b) => Ok(Typed::known(ScalarExpr::Literal(Datum::Bool(*b), ScalarType::Bool), ScalarType::Bool)),
-        Value::Null => {
-            Ok(Typed { expr: ScalarExpr::Literal(Datum::Null, ScalarType::Text), ty: None, unknown: Unknown::Null })
-        }
+        Value::Boolean(b) => Ok(bool_literal(*b)),
+        Value::Null => Ok(unknown_null()),
         Value::Placeholder(p) => {
             let index: usize = p
                 .trim_start_matches('$')

@@ -27,6 +27,7 @@ mod statement;
 pub mod types;
 mod windowing;
 
+pub use bulk_insert::BulkInsert;
 pub use catalog::{Catalog, CatalogItem, ItemKind};
 pub use eddy_expr::func::quote_ident;
 pub use error::PlanError;
@@ -55,6 +56,8 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 #[derive(Clone, Debug)]
 pub enum Statement {
     Sql(Box<sqlparser::ast::Statement>),
+    /// A long `INSERT ... VALUES` of plain literals, its rows kept out of the AST.
+    BulkInsert(Box<bulk_insert::BulkInsert>),
     Eddy(Box<Plan>),
     /// `SUBSCRIBE` (also inside `COPY (...) TO STDOUT`): planned against the catalog.
     Subscribe(Box<ddl::SubscribeStatement>),

@@ -11,10 +11,12 @@ use sqlparser::ast::{
     TableFactor,
 };
 
+use crate::bulk_insert::Literal;
 use crate::correlated;
 use crate::expr::{
-    binary, coerce, column_name, normalize_ident, object_name, plan_condition, plan_expr, plan_window_call,
-    sort_direction, AggEntry, AggMode, ExprCtx, Grouping, GroupingSets, PlannedWindow, Typed, WindowSlot, SELECT_LIST,
+    binary, coerce, column_name, normalize_ident, object_name, plan_condition, plan_expr, plan_literal,
+    plan_window_call, sort_direction, AggEntry, AggMode, ExprCtx, Grouping, GroupingSets, PlannedWindow, Typed,
+    WindowSlot, SELECT_LIST,
 };
 use crate::quantified;
 use crate::scope::{Scope, ScopeColumn};
@@ -265,7 +267,7 @@ fn ordinal(v: &ast::Value, len: usize) -> Result<usize, PlanError> {
 }
 
 fn plan_values(qcx: &QueryCtx, values: &ast::Values) -> Result<Planned, PlanError> {
-    plan_values_typed(qcx, values, None)
+    plan_values_typed(qcx, values, &[], None)
 }
 
 /// Plans `VALUES`; with `targets` (INSERT ... VALUES) each column is coerced straight to
@@ -275,17 +277,25 @@ fn plan_values(qcx: &QueryCtx, values: &ast::Values) -> Result<Planned, PlanErro
 pub fn plan_values_typed(
     qcx: &QueryCtx,
     values: &ast::Values,
+    more_rows: &[Vec<Literal>],
     targets: Option<&[(String, ScalarType)]>,
 ) -> Result<Planned, PlanError> {
     let scope = Scope::default();
     let ctx = qcx.expr_ctx(&scope, AggMode::Forbidden("VALUES"));
     let width = values.rows.first().map_or(0, |r| r.len());
-    let mut typed_rows: Vec<Vec<Typed>> = Vec::with_capacity(values.rows.len());
+    let mut typed_rows: Vec<Vec<Typed>> = Vec::with_capacity(values.rows.len() + more_rows.len());
+    let mismatch = || PlanError::Cardinality("VALUES lists must all be the same length".into());
     for row in &values.rows {
         if row.len() != width {
-            return Err(PlanError::Cardinality("VALUES lists must all be the same length".into()));
+            return Err(mismatch());
         }
         typed_rows.push(row.iter().map(|e| plan_expr(&ctx, e)).collect::<Result<_, _>>()?);
+    }
+    for row in more_rows {
+        if row.len() != width {
+            return Err(mismatch());
+        }
+        typed_rows.push(row.iter().map(plan_literal).collect::<Result<_, _>>()?);
     }
     let mut types = Vec::with_capacity(width);
     for c in 0..width {

@@ -7,6 +7,7 @@ use eddy_expr::{RelationExpr, ScalarExpr};
 use eddy_repr::{ColumnType, RelationDesc, ScalarType};
 use sqlparser::ast::{self, Expr, ObjectType, Statement};
 
+use crate::bulk_insert::Literal;
 use crate::expr::{coerce, normalize_ident, object_name, plan_expr, AggMode};
 use crate::query::{filter_rows, plan_from, plan_query, plan_top_query, NowContext, Planned, QueryCtx};
 use crate::scope::Scope;
@@ -31,7 +32,7 @@ pub fn plan(
     catalog: &dyn Catalog,
     ctx: &StatementContext,
 ) -> Result<(Plan, Vec<Option<ScalarType>>), PlanError> {
-    let stmt = match stmt {
+    let (stmt, more_rows): (&Statement, &[Vec<Literal>]) = match stmt {
         crate::Statement::Eddy(plan) => return Ok(((**plan).clone(), vec![])),
         crate::Statement::Subscribe(sub) => return Ok((plan_subscribe(catalog, ctx, sub)?, vec![])),
         crate::Statement::Cursor(c) => match &**c {
@@ -44,7 +45,8 @@ pub fn plan(
             }
             _ => return Err(PlanError::Unsupported("FETCH and CLOSE outside a session".into())),
         },
-        crate::Statement::Sql(stmt) => stmt,
+        crate::Statement::Sql(stmt) => (&**stmt, &[][..]),
+        crate::Statement::BulkInsert(bulk) => (&*bulk.insert, &bulk.more_rows[..]),
     };
     let original = stmt;
     let with_object_ids = crate::object_ids::rewrite(stmt, catalog)?;
@@ -62,11 +64,14 @@ pub fn plan(
         referenced: &referenced,
         ctes: &ctes,
     };
-    let mut plan = plan_statement(&qcx, stmt)?;
+    let mut plan = match stmt {
+        Statement::Insert(insert) if !more_rows.is_empty() => plan_insert(&qcx, insert, more_rows)?,
+        _ => plan_statement(&qcx, stmt)?,
+    };
     // A view keeps the text its user wrote, not the rewrites it was planned through, but
     // with the names it found through `search_path` qualified: it is planned again on
     // restart, with the default `search_path`.
-    if let (Plan::CreateView { create_sql, target_lag, .. }, Statement::CreateView(cv)) = (&mut plan, &**original) {
+    if let (Plan::CreateView { create_sql, target_lag, .. }, Statement::CreateView(cv)) = (&mut plan, original) {
         let qualified = qualify_found_names(&qcx, cv);
         if with_object_ids.is_some() || with_arrays.is_some() || qualified.is_some() {
             let cv = qualified.as_ref().unwrap_or(cv);
@@ -142,7 +147,7 @@ fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
             let names = names.iter().map(|n| strip_public(object_name(n))).collect();
             Ok(Plan::Drop { kind, names, if_exists: *if_exists, cascade: *cascade })
         }
-        Statement::Insert(insert) => plan_insert(qcx, insert),
+        Statement::Insert(insert) => plan_insert(qcx, insert, &[]),
         Statement::Update(update) => plan_update(qcx, update),
         Statement::Delete(delete) => plan_delete(qcx, delete),
         Statement::Truncate(truncate) => {
@@ -1015,7 +1020,8 @@ fn table_target(qcx: &QueryCtx, name: &ast::ObjectName) -> Result<crate::Catalog
     Ok(item)
 }
 
-fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> {
+/// `INSERT`; `more_rows` are a bulk INSERT's rows after the first (which is in `insert`).
+fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert, more_rows: &[Vec<Literal>]) -> Result<Plan, PlanError> {
     let ast::TableObject::TableName(table_name) = &insert.table else {
         return Err(PlanError::Unsupported("INSERT into a table function".into()));
     };
@@ -1076,7 +1082,9 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
     if insert.overriding != Some(ast::InsertOverriding::System) {
         for (i, &target) in targets.iter().enumerate() {
             let explicit = match &*source.body {
-                ast::SetExpr::Values(v) => v.rows.iter().any(|row| row.get(i).is_some_and(|e| !is_default_keyword(e))),
+                ast::SetExpr::Values(v) => {
+                    !more_rows.is_empty() || v.rows.iter().any(|row| row.get(i).is_some_and(|e| !is_default_keyword(e)))
+                }
                 _ => true,
             };
             if is_always_identity(&item, target) && explicit {
@@ -1107,7 +1115,7 @@ fn plan_insert(qcx: &QueryCtx, insert: &ast::Insert) -> Result<Plan, PlanError> 
                 .iter()
                 .map(|&t| (item.desc.columns()[t].0.clone(), item.desc.columns()[t].1.scalar_type.clone()))
                 .collect();
-            crate::query::plan_values_typed(qcx, values, Some(&target_columns))?
+            crate::query::plan_values_typed(qcx, values, more_rows, Some(&target_columns))?
         }
         _ => plan_query(qcx, &type_bare_nulls(source, &item, &targets))?,
     };
