@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
 use crate::jsonb::{JsonKey, JsonNumber};
-use crate::{Datum, Interval, Jsonb, Row};
+use crate::{Datum, Diff, Interval, Jsonb, Row};
 
 /// Bytes a packed row holds without a heap allocation.
 pub const INLINE_BYTES: usize = 24;
@@ -655,6 +655,28 @@ fn get_json(body: &[u8]) -> (Jsonb, usize) {
     }
 }
 
+/// Sorts `rows`, sums the counts of equal rows and drops those that sum to zero. Packed
+/// rows compare by their bytes: much cheaper than hashing or comparing unpacked rows.
+pub fn consolidate(mut rows: Vec<(PackedRow, Diff)>) -> Vec<(PackedRow, Diff)> {
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<(PackedRow, Diff)> = Vec::with_capacity(rows.len());
+    for (row, diff) in rows {
+        match out.last_mut() {
+            Some((last, total)) if *last == row => *total += diff,
+            _ => {
+                if out.last().is_some_and(|(_, total)| *total == 0) {
+                    out.pop();
+                }
+                out.push((row, diff));
+            }
+        }
+    }
+    if out.last().is_some_and(|(_, total)| *total == 0) {
+        out.pop();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -805,5 +827,13 @@ mod tests {
             assert_eq!(p.unpack()[0], Datum::Int64(*v));
         }
         assert!(packed.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn consolidate_sums_equal_rows_and_drops_zeros() {
+        let p = |i: i64| PackedRow::pack(&Row::new(vec![Datum::Int64(i), Datum::Text("c".into())]));
+        let rows = vec![(p(2), 1), (p(1), 1), (p(2), -1), (p(3), 2), (p(1), 1), (p(3), -1), (p(4), 0)];
+        assert_eq!(consolidate(rows), vec![(p(1), 2), (p(3), 1)]);
+        assert!(consolidate(vec![(p(1), 1), (p(1), -1)]).is_empty());
     }
 }

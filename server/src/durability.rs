@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use eddy_compute::{Command, SubscribeEvent};
 use eddy_expr::eval::Collection;
 use eddy_planner::{ItemKind, Plan, StatementContext};
-use eddy_repr::{GlobalId, Row, Timestamp};
+use eddy_repr::{GlobalId, PackedRow, Timestamp};
 use eddy_storage::durable::{CatalogRecord, SharedRows, Store, WriteSet};
 use tracing::{info, warn};
 
@@ -23,8 +23,16 @@ use crate::session::Session;
 use crate::subscribe::{Merger, Output};
 use crate::system_tables;
 
-/// How often a materialized view's output changes are written to the store.
-const OUTPUT_FLUSH: Duration = Duration::from_millis(500);
+/// A materialized view's output changes are written to the store once none has come for
+/// this long. A stored output serves reads after a restart only if it includes the last
+/// write to every table the view reads, so one written while writes keep coming is
+/// stale by the next write: storing it then is work (and a large write other writers
+/// wait behind) that serves nothing. Its time alone is stored this often, too.
+const OUTPUT_QUIET: Duration = Duration::from_millis(300);
+
+/// Under a steady stream of changes, the stored output trails the view by at most this
+/// much (or [`LOAD_CHUNK`] changes): bounds the memory and the work a restart replays.
+const OUTPUT_MAX_TRAIL: Duration = Duration::from_secs(10);
 
 /// Rows handed to compute per chunk while a collection is loaded at startup: bounds the
 /// memory a restart needs on top of the arrangements themselves.
@@ -528,8 +536,8 @@ fn load_all(coord: &Mutex<Coordinator>) -> Result<(), AdapterError> {
 }
 
 /// The thread behind [`Coordinator::persist_output`]: gathers the view's changes as
-/// they become complete and writes them, with the time they are complete to, every
-/// [`OUTPUT_FLUSH`]. Ends when the view is dropped.
+/// they become complete and writes them, with the time they are complete to, once they
+/// pause ([`OUTPUT_QUIET`], [`OUTPUT_MAX_TRAIL`]). Ends when the view is dropped.
 fn write_outputs(
     id: GlobalId,
     store: &Store,
@@ -538,17 +546,21 @@ fn write_outputs(
     as_of: Timestamp,
 ) {
     let mut merger = Merger::new(workers, as_of, true);
-    let mut changes: Vec<(Row, eddy_repr::Diff)> = Vec::new();
+    let mut changes: Vec<(PackedRow, eddy_repr::Diff)> = Vec::new();
     let mut upper: Option<Timestamp> = None;
     let mut first = true;
     let mut last_flush = Instant::now();
+    let mut last_change = Instant::now();
     loop {
-        match events.recv_timeout(OUTPUT_FLUSH) {
+        match events.recv_timeout(OUTPUT_QUIET) {
             Ok(event) => match merger.push(event) {
                 Ok(Some(outputs)) => {
                     for output in outputs {
                         match output {
-                            Output::Change { row, diff, .. } => changes.push((row, diff)),
+                            Output::Change { row, diff, .. } => {
+                                changes.push((PackedRow::pack(&row), diff));
+                                last_change = Instant::now();
+                            }
                             Output::Progress(t) => upper = Some(t),
                         }
                     }
@@ -561,13 +573,20 @@ fn write_outputs(
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
         }
         let Some(complete) = upper else { continue };
-        if last_flush.elapsed() < OUTPUT_FLUSH && changes.len() < LOAD_CHUNK {
+        let due = if changes.is_empty() {
+            last_flush.elapsed() >= OUTPUT_QUIET
+        } else {
+            last_change.elapsed() >= OUTPUT_QUIET
+                || last_flush.elapsed() >= OUTPUT_MAX_TRAIL
+                || changes.len() >= LOAD_CHUNK
+        };
+        if !due {
             continue;
         }
-        let consolidated = eddy_expr::eval::consolidate(std::mem::take(&mut changes));
+        let consolidated = eddy_repr::packed::consolidate(std::mem::take(&mut changes));
         let writes = WriteSet {
             drop_collections: if first { vec![id] } else { vec![] },
-            changes: vec![(id, Arc::new(eddy_compute::pack_updates(&consolidated)))],
+            changes: vec![(id, Arc::new(consolidated))],
             uppers: vec![(id, complete)],
             no_sync: true,
             ..WriteSet::default()

@@ -868,32 +868,11 @@ fn run_compactor(
             rows.push((row.packed(), count))
         });
         drop(snapshot);
-        let result = read.map(|_| consolidate(rows));
+        let result = read.map(|_| eddy_repr::packed::consolidate(rows));
         if finished.send((request, result)).is_err() {
             break;
         }
     }
-}
-
-/// Sorts `rows`, sums the counts of equal rows and drops those that sum to zero.
-fn consolidate(mut rows: Vec<(PackedRow, Diff)>) -> Vec<(PackedRow, Diff)> {
-    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut out: Vec<(PackedRow, Diff)> = Vec::with_capacity(rows.len());
-    for (row, diff) in rows {
-        match out.last_mut() {
-            Some((last, total)) if *last == row => *total += diff,
-            _ => {
-                if out.last().is_some_and(|(_, total)| *total == 0) {
-                    out.pop();
-                }
-                out.push((row, diff));
-            }
-        }
-    }
-    if out.last().is_some_and(|(_, total)| *total == 0) {
-        out.pop();
-    }
-    out
 }
 
 /// A stored row as [`read_stored`] finds it: decoded from `data`, or packed in the log.
@@ -1282,14 +1261,6 @@ mod tests {
         assert_eq!(store.sizes()[&3].changes, 2);
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn consolidate_sums_equal_rows_and_drops_zeros() {
-        let p = |i: i64| PackedRow::pack(&row(i, "c"));
-        let rows = vec![(p(2), 1), (p(1), 1), (p(2), -1), (p(3), 2), (p(1), 1), (p(3), -1), (p(4), 0)];
-        assert_eq!(consolidate(rows), vec![(p(1), 2), (p(3), 1)]);
-        assert!(consolidate(vec![(p(1), 1), (p(1), -1)]).is_empty());
     }
 
     #[test]
