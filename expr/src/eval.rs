@@ -547,6 +547,13 @@ fn single_column(func: &TableFunc, values: Vec<Datum>) -> Result<Vec<Datum>, Eva
             _ => Ok(vec![]),
         },
         TableFunc::JsonbEach { .. } => Err(EvalError::Internal("jsonb_each has two columns".into())),
+        TableFunc::RegexpMatches => match values.as_slice() {
+            [Datum::Text(src), Datum::Text(pattern)] => crate::func::regexp_matches(src, pattern, ""),
+            [Datum::Text(src), Datum::Text(pattern), Datum::Text(flags)] => {
+                crate::func::regexp_matches(src, pattern, flags)
+            }
+            _ => Err(EvalError::Internal(format!("regexp_matches of {values:?}"))),
+        },
         TableFunc::Unnest(_) => match values.into_iter().next() {
             Some(Datum::Array(elements)) => Ok(elements),
             _ => Ok(vec![]),

@@ -33,7 +33,7 @@ pub use backend::{
     install_backend_signals, statement_now, statement_session, with_statement, BackendSignals, InterruptCheck,
     SequenceHost, StatementEnv,
 };
-pub use string::quote_ident;
+pub use string::{quote_ident, regexp_matches};
 mod from_char;
 mod to_char;
 mod to_char_number;

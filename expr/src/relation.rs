@@ -130,6 +130,8 @@ pub enum TableFunc {
     JsonbEach { text: bool },
     /// `jsonb_object_keys(j)`: one row per key of a JSON object.
     JsonbObjectKeys,
+    /// `regexp_matches(s, pattern [, flags])`: a `text[]` of each match's groups.
+    RegexpMatches,
     /// Set-returning functions of a select list, run side by side: row i holds each
     /// one's i-th value, NULL for those that gave fewer (PostgreSQL 10's rule). Each
     /// function reads the next `usize` arguments.
@@ -149,6 +151,7 @@ impl TableFunc {
             TableFunc::JsonbArrayElements { text } => vec![json_value_type(*text)],
             TableFunc::JsonbEach { text } => vec![ScalarType::Text, json_value_type(*text)],
             TableFunc::JsonbObjectKeys => vec![ScalarType::Text],
+            TableFunc::RegexpMatches => vec![ScalarType::Array(Box::new(ScalarType::Text))],
             TableFunc::Zip(funcs) => funcs.iter().flat_map(|(f, _)| f.output_types()).collect(),
             TableFunc::WithOrdinality(f) => f.output_types().into_iter().chain([ScalarType::Int64]).collect(),
         }

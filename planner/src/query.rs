@@ -2446,6 +2446,8 @@ pub(crate) fn plan_table_function(
     let mut names: Vec<String> = match &func {
         TableFunc::JsonbEach { .. } => vec!["key".into(), "value".into()],
         TableFunc::JsonbArrayElements { .. } => vec!["value".into()],
+        // `unnest(a, b, ...)`: a column per array, each named as the function.
+        TableFunc::Zip(funcs) => vec![name.clone(); funcs.len()],
         _ => vec![name.clone()],
     };
     if ordinality {
@@ -2484,6 +2486,7 @@ pub(crate) fn is_set_returning(name: &str) -> bool {
             | "jsonb_each"
             | "jsonb_each_text"
             | "jsonb_object_keys"
+            | "regexp_matches"
     )
 }
 
@@ -2527,9 +2530,36 @@ pub(crate) fn plan_set_returning(
                 (func, typed.into_iter().map(|t| t.expr).collect())
             }
             [Typed { ty: None, .. }] => return Err(unknown_array()),
-            [_] => return Err(no_such_function(name, &typed)),
-            _ => return Err(PlanError::Unsupported("unnest of several arrays".into())),
+            [_] | [] => return Err(no_such_function(name, &typed)),
+            // Several arrays (in FROM): side by side, the shorter ones padded with NULLs.
+            several => {
+                let mut funcs = Vec::with_capacity(several.len());
+                for arg in several {
+                    match &arg.ty {
+                        Some(t @ (ScalarType::Array(_) | ScalarType::Int2Vector)) => {
+                            let element = t.array_element().cloned().unwrap_or(ScalarType::Int16);
+                            funcs.push((TableFunc::Unnest(element), 1));
+                        }
+                        None => return Err(unknown_array()),
+                        Some(_) => return Err(no_such_function(name, &typed)),
+                    }
+                }
+                (TableFunc::Zip(funcs), typed.into_iter().map(|t| t.expr).collect())
+            }
         },
+        "regexp_matches" if (2..=3).contains(&typed.len()) => {
+            let stringy = |t: &Typed| {
+                matches!(t.ty, None | Some(ScalarType::Text | ScalarType::Varchar { .. } | ScalarType::Char { .. }))
+            };
+            if !typed.iter().all(stringy) {
+                return Err(no_such_function(name, &typed));
+            }
+            let args = typed
+                .into_iter()
+                .map(|t| coerce(ctx, t, &ScalarType::Text, CastContext::Implicit))
+                .collect::<Result<_, _>>()?;
+            (TableFunc::RegexpMatches, args)
+        }
         "generate_subscripts" => match typed.as_slice() {
             [Typed { ty: Some(array @ (ScalarType::Array(_) | ScalarType::Int2Vector)), .. }, _] => {
                 let lower = func::array_lower_bound(array);

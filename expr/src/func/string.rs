@@ -288,6 +288,24 @@ fn regex_flags(flags: &str) -> Result<bool, EvalError> {
     }
 }
 
+/// One match as `regexp_match` and `regexp_matches` give it: the whole match when the
+/// pattern has no groups, else each group's text (NULL when it took no part).
+fn match_array(caps: &regex::Captures) -> Datum {
+    if caps.len() == 1 {
+        return text_array(caps.get(0).map(|m| m.as_str()));
+    }
+    Datum::Array(caps.iter().skip(1).map(|g| g.map_or(Datum::Null, |m| Datum::Text(m.as_str().into()))).collect())
+}
+
+/// `regexp_matches(src, pattern [, flags])`: a `text[]` per match ([`match_array`]),
+/// only the first unless `flags` has `g`.
+pub fn regexp_matches(src: &str, pattern: &str, flags: &str) -> Result<Vec<Datum>, EvalError> {
+    let (global, case_insensitive) = parse_regex_flags(flags)?;
+    let re = compiled_regex(pattern, case_insensitive)?;
+    let matches = re.captures_iter(src).map(|caps| match_array(&caps));
+    Ok(if global { matches.collect() } else { matches.take(1).collect() })
+}
+
 /// `regexp_split_to_array`'s pieces: the text between matches; empty matches at either
 /// end or right after another match are ignored, as in PostgreSQL.
 fn regexp_split<'a>(re: &regex::Regex, src: &'a str) -> Vec<&'a str> {
@@ -843,14 +861,7 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
         (RegexpMatch, 2 | 3) => {
             let flags = if args.len() == 3 { s(2)? } else { "" };
             let re = compiled_regex(s(1)?, regex_flags(flags)?)?;
-            Ok(match re.captures(s(0)?) {
-                None => Datum::Null,
-                // Without groups the whole match; else each group (NULL when it took no part).
-                Some(caps) if caps.len() == 1 => text_array(caps.get(0).map(|m| m.as_str())),
-                Some(caps) => Datum::Array(
-                    caps.iter().skip(1).map(|g| g.map_or(Datum::Null, |m| Datum::Text(m.as_str().into()))).collect(),
-                ),
-            })
+            Ok(re.captures(s(0)?).map_or(Datum::Null, |caps| match_array(&caps)))
         }
         (RegexpSplitToArray, 2 | 3) => {
             let flags = if args.len() == 3 { s(2)? } else { "" };
@@ -1073,5 +1084,17 @@ mod tests {
         assert_eq!(regexp_split(&re, "abc"), vec!["a", "b", "c"]);
         let re = compiled_regex("\\s*", false).unwrap();
         assert_eq!(regexp_split(&re, "a b"), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn regexp_matches_gives_groups_per_match() {
+        let text = |s: &str| Datum::Text(s.into());
+        let all = regexp_matches("a1b22", "([a-z])(\\d+)?", "g").unwrap();
+        assert_eq!(all, vec![Datum::Array(vec![text("a"), text("1")]), Datum::Array(vec![text("b"), text("22")])]);
+        let first = regexp_matches("xAx", "a", "i").unwrap();
+        assert_eq!(first, vec![Datum::Array(vec![text("A")])]);
+        assert_eq!(regexp_matches("ab", "(x)?b", "").unwrap(), vec![Datum::Array(vec![Datum::Null])]);
+        assert!(regexp_matches("abc", "z", "g").unwrap().is_empty());
+        assert!(regexp_matches("abc", "b", "q").is_err());
     }
 }
