@@ -7,7 +7,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use eddy_repr::strconv::jsonb_to_string;
+use eddy_repr::jsonb::JsonKey;
+use eddy_repr::strconv::{self, jsonb_to_string};
 use eddy_repr::{Datum, Diff, GlobalId, Jsonb, Row, ScalarType};
 
 use crate::pipeline::Pipeline;
@@ -465,6 +466,9 @@ fn expand_values(func: &TableFunc, values: Vec<Datum>) -> Result<Vec<Vec<Datum>>
     if let TableFunc::JsonbEach { text } = func {
         return jsonb_each(values, *text);
     }
+    if let TableFunc::JsonbToRecord { set, columns } = func {
+        return jsonb_to_record(values, *set, columns);
+    }
     if let TableFunc::WithOrdinality(inner) = func {
         let rows = expand_values(inner, values)?;
         return Ok((rows.into_iter().zip(1..))
@@ -517,13 +521,68 @@ fn jsonb_each(values: Vec<Datum>, text: bool) -> Result<Vec<Vec<Datum>>, EvalErr
     }
 }
 
+/// `jsonb_to_record[set]`'s rows: each object's members named by `columns`, read as
+/// their types read text (a JSON string's contents, any other value's JSON text); a
+/// missing member or JSON null is NULL. As PostgreSQL's: a NULL argument is one row of
+/// NULLs (no rows for the set).
+fn jsonb_to_record(
+    values: Vec<Datum>,
+    set: bool,
+    columns: &[(String, ScalarType)],
+) -> Result<Vec<Vec<Datum>>, EvalError> {
+    let record = |object: &[(JsonKey, Jsonb)]| -> Result<Vec<Datum>, EvalError> {
+        columns
+            .iter()
+            .map(|(name, ty)| match object.iter().find(|(key, _)| key.0 == *name) {
+                Some((_, value)) => json_as(value, ty),
+                None => Ok(Datum::Null),
+            })
+            .collect()
+    };
+    match (values.into_iter().next(), set) {
+        (Some(Datum::Jsonb(Jsonb::Object(members))), false) => Ok(vec![record(&members)?]),
+        (Some(Datum::Jsonb(other)), false) => Err(json_shape_error("cannot call populate_composite on", &other)),
+        (Some(Datum::Jsonb(Jsonb::Array(elements))), true) => elements
+            .iter()
+            .map(|e| match e {
+                Jsonb::Object(members) => record(members),
+                _ => Err(EvalError::invalid_argument("argument of jsonb_to_recordset must be an array of objects")),
+            })
+            .collect(),
+        (Some(Datum::Jsonb(_)), true) => {
+            Err(EvalError::invalid_argument("cannot call jsonb_to_recordset on a non-array"))
+        }
+        (_, false) => Ok(vec![vec![Datum::Null; columns.len()]]),
+        (_, true) => Ok(vec![]),
+    }
+}
+
+/// A JSON value as a column of type `ty`: arrays element by element into array types,
+/// anything else through the type's text input.
+fn json_as(value: &Jsonb, ty: &ScalarType) -> Result<Datum, EvalError> {
+    let parse = |text: &str| strconv::parse_datum(text, ty).map_err(EvalError::from);
+    match (value, ty) {
+        (Jsonb::Null, _) => Ok(Datum::Null),
+        (_, ScalarType::Jsonb) => Ok(Datum::Jsonb(value.clone())),
+        (Jsonb::Array(elements), ScalarType::Array(element)) if !matches!(**element, ScalarType::Array(_)) => {
+            if elements.iter().any(|e| matches!(e, Jsonb::Array(_))) {
+                let message = "multidimensional arrays are not supported yet";
+                return Err(EvalError::InvalidArgument { sqlstate: "0A000".into(), message: message.into() });
+            }
+            Ok(Datum::Array(elements.iter().map(|e| json_as(e, element)).collect::<Result<_, _>>()?))
+        }
+        (Jsonb::String(s), _) => parse(s),
+        (other, _) => parse(&jsonb_to_string(other)),
+    }
+}
+
 /// The values a one-column table function returns for argument values `values`.
 fn single_column(func: &TableFunc, values: Vec<Datum>) -> Result<Vec<Datum>, EvalError> {
     if values.iter().any(Datum::is_null) {
         return Ok(vec![]);
     }
     match func {
-        TableFunc::Zip(_) | TableFunc::WithOrdinality(_) => {
+        TableFunc::Zip(_) | TableFunc::WithOrdinality(_) | TableFunc::JsonbToRecord { .. } => {
             Err(EvalError::Internal(format!("{func:?} does not return a single column")))
         }
         TableFunc::GenerateSubscripts { lower } => match (values.first(), values.get(1).and_then(Datum::as_i64)) {

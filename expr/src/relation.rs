@@ -132,6 +132,9 @@ pub enum TableFunc {
     JsonbObjectKeys,
     /// `regexp_matches(s, pattern [, flags])`: a `text[]` of each match's groups.
     RegexpMatches,
+    /// `jsonb_to_record(j) AS x(name type, ...)`: a JSON object's members as the named,
+    /// typed columns; `set`: `jsonb_to_recordset`, a row per object of a JSON array.
+    JsonbToRecord { set: bool, columns: Vec<(String, ScalarType)> },
     /// Set-returning functions of a select list, run side by side: row i holds each
     /// one's i-th value, NULL for those that gave fewer (PostgreSQL 10's rule). Each
     /// function reads the next `usize` arguments.
@@ -152,6 +155,7 @@ impl TableFunc {
             TableFunc::JsonbEach { text } => vec![ScalarType::Text, json_value_type(*text)],
             TableFunc::JsonbObjectKeys => vec![ScalarType::Text],
             TableFunc::RegexpMatches => vec![ScalarType::Array(Box::new(ScalarType::Text))],
+            TableFunc::JsonbToRecord { columns, .. } => columns.iter().map(|(_, ty)| ty.clone()).collect(),
             TableFunc::Zip(funcs) => funcs.iter().flat_map(|(f, _)| f.output_types()).collect(),
             TableFunc::WithOrdinality(f) => f.output_types().into_iter().chain([ScalarType::Int64]).collect(),
         }

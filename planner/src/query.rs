@@ -20,7 +20,7 @@ use crate::expr::{
 };
 use crate::quantified;
 use crate::scope::{Scope, ScopeColumn};
-use crate::types::common_type;
+use crate::types::{common_type, parse_type_name};
 use crate::{Catalog, ColumnOrder, ItemKind, PlanError, RowSetFinishing, StatementContext};
 
 /// Shared state of one statement's planning.
@@ -2442,9 +2442,13 @@ pub(crate) fn plan_table_function(
         other => return Err(PlanError::Unsupported(format!("FROM item {other}"))),
     };
     let ctx = qcx.expr_ctx(left, AggMode::Forbidden("FROM"));
-    let (mut func, args) = plan_set_returning(&ctx, &name, &args)?;
+    let (mut func, args) = match record_function(&name) {
+        Some(set) => plan_to_record(&ctx, &name, set, &args, alias)?,
+        None => plan_set_returning(&ctx, &name, &args)?,
+    };
     let mut names: Vec<String> = match &func {
         TableFunc::JsonbEach { .. } => vec!["key".into(), "value".into()],
+        TableFunc::JsonbToRecord { columns, .. } => columns.iter().map(|(name, _)| name.clone()).collect(),
         TableFunc::JsonbArrayElements { .. } => vec!["value".into()],
         // `unnest(a, b, ...)`: a column per array, each named as the function.
         TableFunc::Zip(funcs) => vec![name.clone(); funcs.len()],
@@ -2472,6 +2476,48 @@ pub(crate) fn plan_table_function(
         other => apply_alias(Planned { expr: RelationExpr::constant(vec![], arity), scope }, other, Some(&name))?,
     };
     Ok(TableFuncCall { func, args, scope: planned.scope })
+}
+
+/// `jsonb_to_record` (false) and `jsonb_to_recordset` (true), also spelled `json_`.
+fn record_function(name: &str) -> Option<bool> {
+    match name {
+        "jsonb_to_record" | "json_to_record" => Some(false),
+        "jsonb_to_recordset" | "json_to_recordset" => Some(true),
+        _ => None,
+    }
+}
+
+/// `jsonb_to_record[set](j) AS x(name type, ...)`: its columns are the alias's.
+fn plan_to_record(
+    ctx: &ExprCtx,
+    name: &str,
+    set: bool,
+    args: &[&Expr],
+    alias: Option<&ast::TableAlias>,
+) -> Result<(TableFunc, Vec<ScalarExpr>), PlanError> {
+    let definitions = alias.map(|a| a.columns.as_slice()).unwrap_or_default();
+    if definitions.is_empty() || definitions.iter().any(|c| c.data_type.is_none()) {
+        // Cardinality: SQLSTATE 42601 without the "syntax error" prefix, as PostgreSQL says it.
+        return Err(PlanError::Cardinality(
+            "a column definition list is required for functions returning \"record\"".into(),
+        ));
+    }
+    let columns = definitions
+        .iter()
+        .map(|c| {
+            let ty = c.data_type.as_ref().map(|t| parse_type_name(&t.to_string())).transpose()?;
+            Ok((normalize_ident(&c.name), ty.unwrap_or(ScalarType::Text)))
+        })
+        .collect::<Result<Vec<_>, PlanError>>()?;
+    let typed: Vec<Typed> = args.iter().map(|e| plan_expr(ctx, e)).collect::<Result<_, _>>()?;
+    match <[Typed; 1]>::try_from(typed) {
+        Ok([arg]) if matches!(arg.ty, None | Some(ScalarType::Jsonb)) => {
+            let arg = coerce(ctx, arg, &ScalarType::Jsonb, CastContext::Implicit)?;
+            Ok((TableFunc::JsonbToRecord { set, columns }, vec![arg]))
+        }
+        Ok(one) => Err(no_such_function(name, &one)),
+        Err(other) => Err(no_such_function(name, &other)),
+    }
 }
 
 /// The names of the set-returning functions Eddy has.
