@@ -532,3 +532,47 @@ fn psql_lists_relations() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// NOTICEs and WARNINGs reach the client, with PostgreSQL's SQLSTATEs, before the
+/// statement's result; the statements still succeed.
+#[test]
+fn psql_shows_notices_and_warnings() -> anyhow::Result<()> {
+    let server = EddyProcess::start(1)?;
+    let mut psql = std::process::Command::new("psql");
+    psql.args(["-X", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose"]);
+    psql.args(["-h", "127.0.0.1", "-p", &server.port.to_string(), "-U", "eddy", "eddy"]);
+    for sql in [
+        "DROP TABLE IF EXISTS nope",
+        "CREATE TABLE t1 (a int)",
+        "CREATE TABLE IF NOT EXISTS t1 (a int)",
+        "DROP MATERIALIZED VIEW IF EXISTS nope_mv, also_nope",
+        "DROP INDEX IF EXISTS nope_idx",
+        "DROP SEQUENCE IF EXISTS nope_seq",
+        "CREATE SCHEMA IF NOT EXISTS public",
+        "DROP SCHEMA IF EXISTS nope_schema",
+        "COMMIT",
+        "BEGIN; BEGIN; COMMIT",
+        "SELECT count(*) AS rows_in_t1 FROM t1",
+    ] {
+        psql.args(["-c", sql]);
+    }
+    let output = psql.output()?;
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "psql failed: {stderr}");
+    for expected in [
+        "NOTICE:  00000: table \"nope\" does not exist, skipping",
+        "NOTICE:  42P07: relation \"t1\" already exists, skipping",
+        "NOTICE:  00000: materialized view \"nope_mv\" does not exist, skipping",
+        "NOTICE:  00000: materialized view \"also_nope\" does not exist, skipping",
+        "NOTICE:  00000: index \"nope_idx\" does not exist, skipping",
+        "NOTICE:  00000: sequence \"nope_seq\" does not exist, skipping",
+        "NOTICE:  42P06: schema \"public\" already exists, skipping",
+        "NOTICE:  00000: schema \"nope_schema\" does not exist, skipping",
+        "WARNING:  25P01: there is no transaction in progress",
+        "WARNING:  25001: there is already a transaction in progress",
+    ] {
+        assert!(stderr.contains(expected), "psql's messages lack {expected:?}:\n{stderr}");
+    }
+    assert!(stdout.contains("rows_in_t1"), "the last statement ran: {stdout}");
+    Ok(())
+}

@@ -364,7 +364,7 @@ impl Coordinator {
         match plan {
             Plan::CreateTable { name, desc, keys, checks, defaults, if_not_exists, rows, foreign_keys } => {
                 if self.name_taken(&name) {
-                    return self.exists(&name, if_not_exists, "CREATE TABLE");
+                    return self.exists(session, &name, if_not_exists, "CREATE TABLE");
                 }
                 // CREATE TABLE ... AS: its rows first, so a failing query creates nothing.
                 let filled = rows.map(|r| self.evaluate_now(session, &r)).transpose()?;
@@ -411,11 +411,11 @@ impl Coordinator {
                 };
                 // Indexes and sequences share relations' namespace, as in PostgreSQL.
                 if self.indexes.contains_key(&name) || self.sequences.exists(&name) {
-                    return self.exists(&name, if_not_exists, tag);
+                    return self.exists(session, &name, if_not_exists, tag);
                 }
                 if let Some(&existing) = self.names.get(&name) {
                     if !or_replace {
-                        return self.exists(&name, if_not_exists, tag);
+                        return self.exists(session, &name, if_not_exists, tag);
                     }
                     let dependents = self.dependents(existing);
                     if dependents.len() > 1 {
@@ -459,7 +459,7 @@ impl Coordinator {
                 }
                 Ok(command(tag))
             }
-            Plan::Drop { kind, names, if_exists, cascade } => self.drop(kind, names, if_exists, cascade),
+            Plan::Drop { kind, names, if_exists, cascade } => self.drop(session, kind, names, if_exists, cascade),
             Plan::AlterTable { table, name, desc, defaults, kept, rows, add_keys, add_checks, drop_constraints } => {
                 let alteration = crate::alter::Alteration {
                     table,
@@ -477,8 +477,8 @@ impl Coordinator {
             Plan::CreateIndex { name, on, on_name, columns, if_not_exists } => {
                 self.create_index(name, on, &on_name, columns, if_not_exists)
             }
-            Plan::CreateSchema { name, if_not_exists } => self.create_schema(name, if_not_exists),
-            Plan::DropSchema { names, if_exists, cascade } => self.drop_schemas(names, if_exists, cascade),
+            Plan::CreateSchema { name, if_not_exists } => self.create_schema(session, name, if_not_exists),
+            Plan::DropSchema { names, if_exists, cascade } => self.drop_schemas(session, names, if_exists, cascade),
             Plan::AddForeignKeys { table, foreign_keys } => {
                 if session.in_transaction {
                     let refused = eddy_planner::PlanError::Unsupported("ALTER TABLE inside a transaction block".into());
@@ -489,7 +489,7 @@ impl Coordinator {
             }
             Plan::CreateSequence { name, if_not_exists, spec, owned_by } => {
                 if self.name_taken(&name) {
-                    return self.exists(&name, if_not_exists, "CREATE SEQUENCE");
+                    return self.exists(session, &name, if_not_exists, "CREATE SEQUENCE");
                 }
                 let owner = owned_by.map(|(t, c)| self.sequence_owner(&t, &c).map(|id| (id, c))).transpose()?;
                 let id = self.allocate_id();
@@ -513,8 +513,11 @@ impl Coordinator {
                     }
                 }
                 for name in names {
-                    if !self.sequences.remove(&name) && !if_exists {
-                        return Err(AdapterError::UnknownObject(format!("sequence \"{name}\" does not exist")));
+                    if !self.sequences.remove(&name) {
+                        if !if_exists {
+                            return Err(AdapterError::UnknownObject(format!("sequence \"{name}\" does not exist")));
+                        }
+                        session.notice("NOTICE", "00000", format!("sequence \"{name}\" does not exist, skipping"));
                     }
                 }
                 Ok(command("DROP SEQUENCE"))
@@ -532,7 +535,7 @@ impl Coordinator {
             }
             Plan::CreateUniqueIndex { table, name, columns, if_not_exists } => {
                 if self.name_taken(&name) || self.key_table(&name).is_some() {
-                    return self.exists(&name, if_not_exists, "CREATE INDEX");
+                    return self.exists(session, &name, if_not_exists, "CREATE INDEX");
                 }
                 let key = UniqueKey { name, columns, primary: false };
                 self.alter_table(session, self.unchanged_table(table, vec![key], vec![])?)?;
@@ -543,6 +546,9 @@ impl Coordinator {
                     let known = self.indexes.contains_key(name) || self.key_table(name).is_some();
                     if !known && !if_exists {
                         return Err(AdapterError::UnknownObject(format!("index \"{name}\" does not exist")));
+                    }
+                    if !known {
+                        session.notice("NOTICE", "00000", format!("index \"{name}\" does not exist, skipping"));
                     }
                 }
                 for name in names {
@@ -662,6 +668,9 @@ impl Coordinator {
                 Ok(command("RESET"))
             }
             Plan::StartTransaction => {
+                if session.in_transaction {
+                    session.notice("WARNING", "25001", "there is already a transaction in progress".into());
+                }
                 session.in_transaction = true;
                 Ok(ExecuteResponse::TransactionStart)
             }
@@ -670,6 +679,9 @@ impl Coordinator {
                 Ok(ExecuteResponse::TransactionEnd { tag: "ROLLBACK".into() })
             }
             Plan::Commit => {
+                if !session.in_transaction {
+                    session.notice("WARNING", "25P01", "there is no transaction in progress".into());
+                }
                 let pending = session.end_transaction();
                 // Other sessions may have committed conflicting keys since each statement;
                 // failing here rolls the whole block back, as PostgreSQL does.
@@ -688,6 +700,9 @@ impl Coordinator {
                 Ok(ExecuteResponse::TransactionEnd { tag: "COMMIT".into() })
             }
             Plan::Rollback => {
+                if !session.in_transaction {
+                    session.notice("WARNING", "25P01", "there is no transaction in progress".into());
+                }
                 session.end_transaction();
                 Ok(ExecuteResponse::TransactionEnd { tag: "ROLLBACK".into() })
             }
@@ -935,8 +950,15 @@ impl Coordinator {
         Ok(entry.item.id)
     }
 
-    fn exists(&self, name: &str, if_not_exists: bool, tag: &str) -> Result<ExecuteResponse, AdapterError> {
+    fn exists(
+        &self,
+        session: &mut Session,
+        name: &str,
+        if_not_exists: bool,
+        tag: &str,
+    ) -> Result<ExecuteResponse, AdapterError> {
         if if_not_exists {
+            session.notice("NOTICE", "42P07", format!("relation \"{name}\" already exists, skipping"));
             Ok(command(tag))
         } else {
             Err(AdapterError::Plan(eddy_planner::PlanError::RelationExists(name.to_string())))
@@ -961,6 +983,7 @@ impl Coordinator {
 
     fn drop(
         &mut self,
+        session: &mut Session,
         kind: ObjectKind,
         names: Vec<String>,
         if_exists: bool,
@@ -971,6 +994,7 @@ impl Coordinator {
         for name in names {
             let Some(&id) = self.names.get(&name) else {
                 if if_exists {
+                    session.notice("NOTICE", "00000", format!("{} \"{name}\" does not exist, skipping", kind.as_str()));
                     continue;
                 }
                 return Err(AdapterError::UnknownObject(format!("{} \"{name}\" does not exist", kind.as_str())));

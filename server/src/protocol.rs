@@ -24,7 +24,7 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
 use pgwire::messages::data::DataRow;
 use pgwire::messages::extendedquery::Execute;
-use pgwire::messages::response::TransactionStatus;
+use pgwire::messages::response::{NoticeResponse, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
@@ -135,6 +135,23 @@ impl Connection {
             Err(e) => Err(self.failed(e)),
             ok => ok,
         }
+    }
+
+    /// Sends the NOTICEs and WARNINGs the last statement raised, before its result.
+    async fn send_notices<C>(&self, client: &mut C) -> PgWireResult<()>
+    where
+        C: Sink<PgWireBackendMessage> + Unpin,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let notices = match self.session.lock() {
+            Ok(mut session) => std::mem::take(&mut session.notices),
+            Err(_) => return Ok(()),
+        };
+        for n in notices {
+            let info = ErrorInfo::new(n.severity.to_string(), n.code.to_string(), n.message);
+            client.send(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(info))).await?;
+        }
+        Ok(())
     }
 
     /// `e` ended a statement: inside a transaction block, the block has failed.
@@ -547,7 +564,9 @@ impl SimpleQueryHandler for Connection {
                 )))));
                 break;
             }
-            match self.run(stmt, None, vec![]) {
+            let result = self.run(stmt, None, vec![]);
+            self.send_notices(client).await?;
+            match result {
                 Ok(ExecuteResponse::Subscribe(sub)) => {
                     responses.push(stream_subscription(client, sub, self.coord.clone(), &self.cancel).await?)
                 }
@@ -630,7 +649,9 @@ impl ExtendedQueryHandler for Connection {
             params.push((datum, ty));
         }
         let types = param_types.clone();
-        let resp = self.run(stmt, Some(params), types).map_err(user_error)?;
+        let resp = self.run(stmt, Some(params), types);
+        self.send_notices(client).await?;
+        let resp = resp.map_err(user_error)?;
         match resp {
             ExecuteResponse::Subscribe(sub) => stream_subscription(client, sub, self.coord.clone(), &self.cancel).await,
             resp => Ok(to_response(resp, &portal.result_column_format, self.float_digits(), &self.coord)),

@@ -7,17 +7,24 @@ use eddy_repr::GlobalId;
 
 use crate::coordinator::{command, Coordinator, ExecuteResponse};
 use crate::error::AdapterError;
+use crate::session::Session;
 
 /// Schemas that always exist and cannot be created or dropped.
 const BUILT_IN: &[&str] = &["public", "pg_catalog", "information_schema", "eddy_catalog"];
 
 impl Coordinator {
-    pub(crate) fn create_schema(&mut self, name: String, if_not_exists: bool) -> Result<ExecuteResponse, AdapterError> {
+    pub(crate) fn create_schema(
+        &mut self,
+        session: &mut Session,
+        name: String,
+        if_not_exists: bool,
+    ) -> Result<ExecuteResponse, AdapterError> {
         if BUILT_IN.contains(&name.as_str()) || self.schemas.contains_key(&name) {
-            return match if_not_exists {
-                true => Ok(command("CREATE SCHEMA")),
-                false => Err(AdapterError::DuplicateSchema(name)),
-            };
+            if !if_not_exists {
+                return Err(AdapterError::DuplicateSchema(name));
+            }
+            session.notice("NOTICE", "42P06", format!("schema \"{name}\" already exists, skipping"));
+            return Ok(command("CREATE SCHEMA"));
         }
         if name.starts_with("pg_") {
             return Err(PlanError::InvalidName(format!(
@@ -33,6 +40,7 @@ impl Coordinator {
     /// Drops the schemas; with CASCADE also everything in them (and what depends on that).
     pub(crate) fn drop_schemas(
         &mut self,
+        session: &mut Session,
         names: Vec<String>,
         if_exists: bool,
         cascade: bool,
@@ -44,6 +52,7 @@ impl Coordinator {
             }
             if !self.schemas.contains_key(&name) {
                 if if_exists {
+                    session.notice("NOTICE", "00000", format!("schema \"{name}\" does not exist, skipping"));
                     continue;
                 }
                 return Err(PlanError::UnknownSchema(name).into());

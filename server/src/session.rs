@@ -63,6 +63,16 @@ pub struct Session {
     pub prepared: BTreeMap<String, eddy_planner::prepared::PreparedStatement>,
     /// Set by a cancel request for the statement running now.
     pub cancel: Arc<CancelSignal>,
+    /// NOTICEs and WARNINGs the statement running now raised, sent before its result.
+    pub notices: Vec<Notice>,
+}
+
+/// A message that is not an error: PostgreSQL's NOTICE or WARNING, with its SQLSTATE.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub severity: &'static str,
+    pub code: &'static str,
+    pub message: String,
 }
 
 impl Session {
@@ -70,6 +80,11 @@ impl Session {
         let mut s = Session { user, database, ..Default::default() };
         s.reset_all();
         s
+    }
+
+    /// Raises a NOTICE (`severity` "NOTICE") or WARNING for the client.
+    pub fn notice(&mut self, severity: &'static str, code: &'static str, message: String) {
+        self.notices.push(Notice { severity, code, message });
     }
 
     /// Ends the transaction block, forgetting its writes and savepoints.
