@@ -552,7 +552,12 @@ fn psql_shows_notices_and_warnings() -> anyhow::Result<()> {
         "DROP SCHEMA IF EXISTS nope_schema",
         "COMMIT",
         "BEGIN; BEGIN; COMMIT",
-        "SELECT count(*) AS rows_in_t1 FROM t1",
+        "CREATE TABLE ct (a int PRIMARY KEY); CREATE VIEW cv AS SELECT * FROM ct; \
+         CREATE MATERIALIZED VIEW cm AS SELECT * FROM cv; CREATE TABLE cc (a int REFERENCES ct)",
+        "DROP TABLE ct CASCADE",
+        "CREATE VIEW v1 AS SELECT * FROM t1",
+        "DROP TABLE t1 CASCADE",
+        "SELECT count(*) AS rows_in_cc FROM cc",
     ] {
         psql.args(["-c", sql]);
     }
@@ -570,9 +575,12 @@ fn psql_shows_notices_and_warnings() -> anyhow::Result<()> {
         "NOTICE:  00000: schema \"nope_schema\" does not exist, skipping",
         "WARNING:  25P01: there is no transaction in progress",
         "WARNING:  25001: there is already a transaction in progress",
+        "NOTICE:  00000: drop cascades to 3 other objects\nDETAIL:  drop cascades to view cv\n\
+         drop cascades to materialized view cm\ndrop cascades to constraint cc_a_fkey on table cc",
+        "NOTICE:  00000: drop cascades to view v1",
     ] {
         assert!(stderr.contains(expected), "psql's messages lack {expected:?}:\n{stderr}");
     }
-    assert!(stdout.contains("rows_in_t1"), "the last statement ran: {stdout}");
+    assert!(stdout.contains("rows_in_cc"), "the last statement ran: {stdout}");
     Ok(())
 }

@@ -991,6 +991,7 @@ impl Coordinator {
     ) -> Result<ExecuteResponse, AdapterError> {
         let tag = format!("DROP {}", kind.as_str().to_uppercase());
         let mut to_drop = Vec::new();
+        let mut named = Vec::new();
         for name in names {
             let Some(&id) = self.names.get(&name) else {
                 if if_exists {
@@ -1017,7 +1018,16 @@ impl Coordinator {
                     detail: self.describe_dependencies(&all),
                 });
             }
+            named.push(id);
             to_drop.extend(all);
+        }
+        let label = |id: &GlobalId| format!("{} {}", self.entries[id].item.kind.as_str(), self.entries[id].item.name);
+        let mut cascaded: Vec<String> = Vec::new();
+        for id in to_drop.iter().filter(|id| !named.contains(id)) {
+            let line = label(id);
+            if !cascaded.contains(&line) {
+                cascaded.push(line);
+            }
         }
         // Foreign keys of tables that stay, into tables that go: CASCADE drops the keys.
         let referencing: Vec<(GlobalId, &String, String)> = (self.references_into(&to_drop).into_iter())
@@ -1026,6 +1036,11 @@ impl Coordinator {
                 (id, parent, format!("constraint {} on table {child} depends on table {parent}", fk.name))
             })
             .collect();
+        for (id, _, _) in &referencing {
+            if let Some(fk) = self.foreign_keys.get(id) {
+                cascaded.push(format!("constraint {} on table {}", fk.name, self.entries[&fk.child].item.name));
+            }
+        }
         if let Some((_, parent, _)) = referencing.first() {
             if !cascade {
                 return Err(AdapterError::Dependents {
@@ -1039,6 +1054,7 @@ impl Coordinator {
             }
         }
         to_drop.dedup();
+        session.notice_cascade(&cascaded);
         self.drop_ids(&to_drop);
         Ok(command(&tag))
     }

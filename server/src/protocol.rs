@@ -148,7 +148,8 @@ impl Connection {
             Err(_) => return Ok(()),
         };
         for n in notices {
-            let info = ErrorInfo::new(n.severity.to_string(), n.code.to_string(), n.message);
+            let mut info = ErrorInfo::new(n.severity.to_string(), n.code.to_string(), n.message);
+            info.detail = n.detail;
             client.send(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(info))).await?;
         }
         Ok(())

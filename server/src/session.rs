@@ -73,6 +73,7 @@ pub struct Notice {
     pub severity: &'static str,
     pub code: &'static str,
     pub message: String,
+    pub detail: Option<String>,
 }
 
 impl Session {
@@ -84,7 +85,20 @@ impl Session {
 
     /// Raises a NOTICE (`severity` "NOTICE") or WARNING for the client.
     pub fn notice(&mut self, severity: &'static str, code: &'static str, message: String) {
-        self.notices.push(Notice { severity, code, message });
+        self.notices.push(Notice { severity, code, message, detail: None });
+    }
+
+    /// `drop cascades to ...`: what a `DROP ... CASCADE` dropped besides what it named,
+    /// one line each (PostgreSQL's wording: one object in the message, several counted
+    /// there and listed in the DETAIL).
+    pub fn notice_cascade(&mut self, dropped: &[String]) {
+        let lines: Vec<String> = dropped.iter().map(|what| format!("drop cascades to {what}")).collect();
+        let (message, detail) = match lines.as_slice() {
+            [] => return,
+            [one] => (one.clone(), None),
+            many => (format!("drop cascades to {} other objects", many.len()), Some(many.join("\n"))),
+        };
+        self.notices.push(Notice { severity: "NOTICE", code: "00000", message, detail });
     }
 
     /// Ends the transaction block, forgetting its writes and savepoints.
