@@ -2510,10 +2510,14 @@ fn plan_to_record(
         })
         .collect::<Result<Vec<_>, PlanError>>()?;
     let typed: Vec<Typed> = args.iter().map(|e| plan_expr(ctx, e)).collect::<Result<_, _>>()?;
+    Ok((TableFunc::JsonbToRecord { set, columns }, vec![one_jsonb_argument(ctx, name, typed)?]))
+}
+
+/// The one jsonb argument of a JSON table function (an unknown literal is read as jsonb).
+fn one_jsonb_argument(ctx: &ExprCtx, name: &str, typed: Vec<Typed>) -> Result<ScalarExpr, PlanError> {
     match <[Typed; 1]>::try_from(typed) {
         Ok([arg]) if matches!(arg.ty, None | Some(ScalarType::Jsonb)) => {
-            let arg = coerce(ctx, arg, &ScalarType::Jsonb, CastContext::Implicit)?;
-            Ok((TableFunc::JsonbToRecord { set, columns }, vec![arg]))
+            coerce(ctx, arg, &ScalarType::Jsonb, CastContext::Implicit)
         }
         Ok(one) => Err(no_such_function(name, &one)),
         Err(other) => Err(no_such_function(name, &other)),
@@ -2559,40 +2563,30 @@ pub(crate) fn plan_set_returning(
     let unknown_array =
         || PlanError::Datatype("could not determine polymorphic type because input has type unknown".into());
     if let Some(func) = json_table_function(name) {
-        // One jsonb argument (an unknown literal is read as jsonb).
-        return match <[Typed; 1]>::try_from(typed) {
-            Ok([arg]) if matches!(arg.ty, None | Some(ScalarType::Jsonb)) => {
-                Ok((func, vec![coerce(ctx, arg, &ScalarType::Jsonb, CastContext::Implicit)?]))
-            }
-            Ok(one) => Err(no_such_function(name, &one)),
-            Err(other) => Err(no_such_function(name, &other)),
-        };
+        return Ok((func, vec![one_jsonb_argument(ctx, name, typed)?]));
     }
     Ok(match name {
         "generate_series" => generate_series(ctx, typed)?,
-        "unnest" => match typed.as_slice() {
-            [Typed { ty: Some(t @ (ScalarType::Array(_) | ScalarType::Int2Vector)), .. }] => {
-                let func = TableFunc::Unnest(t.array_element().cloned().unwrap_or(ScalarType::Int16));
-                (func, typed.into_iter().map(|t| t.expr).collect())
-            }
-            [Typed { ty: None, .. }] => return Err(unknown_array()),
-            [_] | [] => return Err(no_such_function(name, &typed)),
-            // Several arrays (in FROM): side by side, the shorter ones padded with NULLs.
-            several => {
-                let mut funcs = Vec::with_capacity(several.len());
-                for arg in several {
-                    match &arg.ty {
-                        Some(t @ (ScalarType::Array(_) | ScalarType::Int2Vector)) => {
-                            let element = t.array_element().cloned().unwrap_or(ScalarType::Int16);
-                            funcs.push((TableFunc::Unnest(element), 1));
-                        }
-                        None => return Err(unknown_array()),
-                        Some(_) => return Err(no_such_function(name, &typed)),
+        // Several arrays (in FROM) side by side, the shorter ones padded with NULLs.
+        "unnest" => {
+            let mut funcs = Vec::with_capacity(typed.len());
+            for arg in &typed {
+                match &arg.ty {
+                    Some(t @ (ScalarType::Array(_) | ScalarType::Int2Vector)) => {
+                        let element = t.array_element().cloned().unwrap_or(ScalarType::Int16);
+                        funcs.push((TableFunc::Unnest(element), 1));
                     }
+                    None => return Err(unknown_array()),
+                    Some(_) => return Err(no_such_function(name, &typed)),
                 }
-                (TableFunc::Zip(funcs), typed.into_iter().map(|t| t.expr).collect())
             }
-        },
+            let func = match funcs.len() {
+                0 => return Err(no_such_function(name, &typed)),
+                1 => funcs.swap_remove(0).0,
+                _ => TableFunc::Zip(funcs),
+            };
+            (func, typed.into_iter().map(|t| t.expr).collect())
+        }
         "regexp_matches" if (2..=3).contains(&typed.len()) => {
             let stringy = |t: &Typed| {
                 matches!(t.ty, None | Some(ScalarType::Text | ScalarType::Varchar { .. } | ScalarType::Char { .. }))

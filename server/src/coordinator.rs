@@ -1021,10 +1021,9 @@ impl Coordinator {
             named.push(id);
             to_drop.extend(all);
         }
-        let label = |id: &GlobalId| format!("{} {}", self.entries[id].item.kind.as_str(), self.entries[id].item.name);
         let mut cascaded: Vec<String> = Vec::new();
         for id in to_drop.iter().filter(|id| !named.contains(id)) {
-            let line = label(id);
+            let line = self.label(*id);
             if !cascaded.contains(&line) {
                 cascaded.push(line);
             }
@@ -1033,19 +1032,17 @@ impl Coordinator {
         let referencing: Vec<(GlobalId, &String, String)> = (self.references_into(&to_drop).into_iter())
             .map(|(id, fk)| {
                 let (child, parent) = (&self.entries[&fk.child].item.name, &self.entries[&fk.parent].item.name);
-                (id, parent, format!("constraint {} on table {child} depends on table {parent}", fk.name))
+                (id, parent, format!("constraint {} on table {child}", fk.name))
             })
             .collect();
-        for (id, _, _) in &referencing {
-            if let Some(fk) = self.foreign_keys.get(id) {
-                cascaded.push(format!("constraint {} on table {}", fk.name, self.entries[&fk.child].item.name));
-            }
-        }
+        cascaded.extend(referencing.iter().map(|(_, _, constraint)| constraint.clone()));
         if let Some((_, parent, _)) = referencing.first() {
             if !cascade {
+                let lines: Vec<String> =
+                    referencing.iter().map(|(_, p, constraint)| format!("{constraint} depends on table {p}")).collect();
                 return Err(AdapterError::Dependents {
                     message: format!("cannot drop {} {parent} because other objects depend on it", kind.as_str()),
-                    detail: referencing.iter().map(|(_, _, d)| d.as_str()).collect::<Vec<_>>().join("\n"),
+                    detail: lines.join("\n"),
                 });
             }
             let ids: Vec<GlobalId> = referencing.iter().map(|(id, _, _)| *id).collect();
@@ -1061,17 +1058,19 @@ impl Coordinator {
 
     /// PostgreSQL's DETAIL for dependents: `materialized view m depends on table t`, a line each.
     pub(crate) fn describe_dependencies(&self, ids: &[GlobalId]) -> String {
-        let label = |id: &GlobalId| {
-            let e = &self.entries[id];
-            format!("{} {}", e.item.kind.as_str(), e.item.name)
-        };
         let mut lines = Vec::new();
         for dependent in &ids[1..] {
             for used in self.entries[dependent].depends_on.iter().filter(|u| ids.contains(u)) {
-                lines.push(format!("{} depends on {}", label(dependent), label(used)));
+                lines.push(format!("{} depends on {}", self.label(*dependent), self.label(*used)));
             }
         }
         lines.join("\n")
+    }
+
+    /// How PostgreSQL names a catalog object in dependency messages: `view v`.
+    fn label(&self, id: GlobalId) -> String {
+        let e = &self.entries[&id];
+        format!("{} {}", e.item.kind.as_str(), e.item.name)
     }
 
     pub(crate) fn drop_ids(&mut self, ids: &[GlobalId]) {

@@ -60,6 +60,14 @@ fn key_of(row: &Row, columns: &[usize]) -> Option<Row> {
     (!key.iter().any(Datum::is_null)).then_some(key)
 }
 
+/// The keys on `columns` of the rows `rows` adds (`added`) or removes, by their
+/// comparable form, as written.
+fn changed_keys(rows: &Collection, columns: &[usize], added: bool) -> BTreeMap<Row, Row> {
+    (rows.iter().filter(|(_, d)| if added { *d > 0 } else { *d < 0 }))
+        .filter_map(|(row, _)| key_of(row, columns).map(|k| (comparable(&k), k)))
+        .collect()
+}
+
 fn integer(ty: &ScalarType) -> bool {
     matches!(ty, ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64)
 }
@@ -217,9 +225,7 @@ impl Coordinator {
         rows: &Collection,
         seen: &[(GlobalId, &Collection)],
     ) -> Result<(), AdapterError> {
-        let wanted: BTreeMap<Row, Row> = (rows.iter().filter(|(_, d)| *d > 0))
-            .filter_map(|(row, _)| key_of(row, &fk.columns).map(|k| (comparable(&k), k)))
-            .collect();
+        let wanted = changed_keys(rows, &fk.columns, true);
         let present = self.key_counts(fk.parent, &fk.parent_columns, (fk.child, &fk.columns), &wanted, seen)?;
         match wanted.iter().find(|(k, _)| present.get(*k).copied().unwrap_or(0) <= 0) {
             Some((_, written)) => {
@@ -248,9 +254,7 @@ impl Coordinator {
         rows: &Collection,
         seen: &[(GlobalId, &Collection)],
     ) -> Result<BTreeMap<Row, Row>, AdapterError> {
-        let removed: BTreeMap<Row, Row> = (rows.iter().filter(|(_, d)| *d < 0))
-            .filter_map(|(row, _)| key_of(row, &fk.parent_columns).map(|k| (comparable(&k), k)))
-            .collect();
+        let removed = changed_keys(rows, &fk.parent_columns, false);
         let parent_key = (fk.parent, fk.parent_columns.as_slice());
         let left = self.key_counts(fk.parent, &fk.parent_columns, parent_key, &removed, seen)?;
         Ok(removed.into_iter().filter(|(k, _)| left.get(k).copied().unwrap_or(0) <= 0).collect())
