@@ -42,6 +42,18 @@ pub enum AggregateFunc {
         /// Under FILTER: keys come wrapped (`ARRAY[key]`), NULL for rows filtered out.
         filtered: bool,
     },
+    /// `json_agg(x)`: a json array of every value (NULLs too), as `to_json` of `ty`;
+    /// `rows` when the values are a FROM item's whole rows (each starts on a new line).
+    JsonAgg {
+        ty: ScalarType,
+        filtered: bool,
+        rows: bool,
+    },
+    /// `json_object_agg(key, value)`: as `jsonb_object_agg`, keeping every pair in order.
+    JsonObjectAgg {
+        ty: ScalarType,
+        filtered: bool,
+    },
     /// `array_agg(x)`: an array of every value (NULLs too), in the call's order.
     ArrayAgg {
         filtered: bool,
@@ -241,6 +253,7 @@ impl AggregateExpr {
         match self.func {
             AggregateFunc::StringAgg => Ok(string_agg(&entries)),
             AggregateFunc::JsonbObjectAgg { ref ty, filtered } => jsonb_object_agg(&entries, ty, filtered),
+            AggregateFunc::JsonObjectAgg { ref ty, filtered } => json_object_agg(&entries, ty, filtered),
             AggregateFunc::PercentileCont | AggregateFunc::PercentileDisc | AggregateFunc::Mode => {
                 ordered_set(&self.func, &entries)
             }
@@ -374,20 +387,48 @@ fn kept_values<'a>(
 /// row's delimiter (a NULL delimiter adds nothing); NULL when there is no value.
 fn jsonb_object_agg(entries: &[Entry], ty: &ScalarType, filtered: bool) -> Result<Datum, EvalError> {
     let mut members = Vec::new();
-    for e in entries {
+    for (key, e) in object_agg_keys(entries, filtered) {
+        let value = crate::func::to_jsonb(&e.second, ty)?;
+        members.extend(std::iter::repeat_n((key?.to_string(), value), e.count.max(0) as usize));
+    }
+    Ok(if members.is_empty() { Datum::Null } else { Datum::Jsonb(Jsonb::object(members)) })
+}
+
+/// `json_object_agg`: `{ "k" : v, ... }` in the order the pairs came.
+fn json_object_agg(entries: &[Entry], ty: &ScalarType, filtered: bool) -> Result<Datum, EvalError> {
+    let mut out = String::from("{ ");
+    let mut empty = true;
+    for (key, e) in object_agg_keys(entries, filtered) {
+        let key = key?;
+        for _ in 0..e.count.max(0) {
+            if !empty {
+                out.push_str(", ");
+            }
+            empty = false;
+            eddy_repr::strconv::escape_json(key, &mut out);
+            out.push_str(" : ");
+            crate::func::write_json(&e.second, ty, &mut out)?;
+        }
+    }
+    out.push_str(" }");
+    Ok(if empty { Datum::Null } else { Datum::Text(out) })
+}
+
+/// The key of each pair an object aggregate folds (rows a FILTER left out skipped); a
+/// NULL key is an error.
+fn object_agg_keys(entries: &[Entry], filtered: bool) -> impl Iterator<Item = (Result<&str, EvalError>, &Entry)> {
+    entries.iter().filter_map(move |e| {
         let key = match (&e.value, filtered) {
-            (Datum::Null, true) => continue,
+            (Datum::Null, true) => return None,
             (Datum::Array(wrapped), true) => wrapped.first().unwrap_or(&Datum::Null),
             (key, _) => key,
         };
         let key = match key {
-            Datum::Text(k) => k.clone(),
-            _ => return Err(EvalError::invalid_argument("field name must not be null")),
+            Datum::Text(k) => Ok(k.as_str()),
+            _ => Err(EvalError::invalid_argument("field name must not be null")),
         };
-        let value = crate::func::to_jsonb(&e.second, ty)?;
-        members.extend(std::iter::repeat_n((key, value), e.count.max(0) as usize));
-    }
-    Ok(if members.is_empty() { Datum::Null } else { Datum::Jsonb(Jsonb::object(members)) })
+        Some((key, e))
+    })
 }
 
 fn string_agg(entries: &[Entry]) -> Datum {
@@ -445,7 +486,8 @@ impl AggregateFunc {
                     _ => (AggregateFunc::VarianceNumeric { sample, sqrt }, T::numeric()),
                 }
             }
-            ("jsonb_agg" | "json_agg", _) => (AggregateFunc::JsonbAgg { ty: arg.clone(), filtered: false }, T::Jsonb),
+            ("jsonb_agg", _) => (AggregateFunc::JsonbAgg { ty: arg.clone(), filtered: false }, T::Jsonb),
+            ("json_agg", _) => (AggregateFunc::JsonAgg { ty: arg.clone(), filtered: false, rows: false }, T::Json),
             // Arrays of arrays would be multidimensional, which Eddy does not have.
             ("array_agg", T::Array(_)) => return None,
             ("array_agg", _) => (AggregateFunc::ArrayAgg { filtered: false }, T::Array(Box::new(arg.clone()))),
@@ -513,6 +555,8 @@ impl AggregateFunc {
             AggregateFunc::StringAgg => "string_agg",
             AggregateFunc::JsonbObjectAgg { .. } => "jsonb_object_agg",
             AggregateFunc::JsonbAgg { .. } => "jsonb_agg",
+            AggregateFunc::JsonObjectAgg { .. } => "json_object_agg",
+            AggregateFunc::JsonAgg { .. } => "json_agg",
             AggregateFunc::ArrayAgg { .. } => "array_agg",
             AggregateFunc::PercentileCont => "percentile_cont",
             AggregateFunc::PercentileDisc => "percentile_disc",
@@ -649,7 +693,9 @@ impl AggregateFunc {
             }
             AggregateFunc::StringAgg => Ok(string_agg(&Entry::values_only(values))),
             // Need their second argument: computed by `AggregateExpr::fold` only.
-            AggregateFunc::JsonbObjectAgg { .. } | AggregateFunc::Regression(_) => {
+            AggregateFunc::JsonbObjectAgg { .. }
+            | AggregateFunc::JsonObjectAgg { .. }
+            | AggregateFunc::Regression(_) => {
                 Err(EvalError::Internal(format!("{} without its second argument", self.name())))
             }
             AggregateFunc::VarianceNumeric { sample, sqrt } => variance_numeric(values, *sample, *sqrt),
@@ -661,6 +707,19 @@ impl AggregateFunc {
                     items.extend(std::iter::repeat_n(item, n.max(0) as usize));
                 }
                 Ok(if items.is_empty() { Datum::Null } else { Datum::Jsonb(Jsonb::Array(items)) })
+            }
+            AggregateFunc::JsonAgg { ty, filtered, rows } => {
+                let mut out = String::from("[");
+                for (d, n) in kept_values(values, *filtered) {
+                    for _ in 0..n.max(0) {
+                        if out.len() > 1 {
+                            out.push_str(crate::func::agg_separator(ty, *rows));
+                        }
+                        crate::func::write_json(d, ty, &mut out)?;
+                    }
+                }
+                out.push(']');
+                Ok(if out.len() == 2 { Datum::Null } else { Datum::Text(out) })
             }
             AggregateFunc::ArrayAgg { filtered } => {
                 let mut items = Vec::new();

@@ -466,6 +466,9 @@ fn expand_values(func: &TableFunc, values: Vec<Datum>) -> Result<Vec<Vec<Datum>>
     if let TableFunc::JsonbEach { text } = func {
         return jsonb_each(values, *text);
     }
+    if let TableFunc::JsonArrayElements { .. } | TableFunc::JsonEach { .. } | TableFunc::JsonObjectKeys = func {
+        return crate::func::json_table(func, values.first());
+    }
     if let TableFunc::JsonbToRecord { set, columns } = func {
         return jsonb_to_record(values, *set, columns);
     }
@@ -605,7 +608,10 @@ fn single_column(func: &TableFunc, values: Vec<Datum>) -> Result<Vec<Datum>, Eva
             Some(Datum::Jsonb(other)) => Err(json_shape_error("cannot call jsonb_object_keys on", &other)),
             _ => Ok(vec![]),
         },
-        TableFunc::JsonbEach { .. } => Err(EvalError::Internal("jsonb_each has two columns".into())),
+        TableFunc::JsonbEach { .. }
+        | TableFunc::JsonEach { .. }
+        | TableFunc::JsonArrayElements { .. }
+        | TableFunc::JsonObjectKeys => Err(EvalError::Internal(format!("{func:?} is expanded row by row"))),
         TableFunc::RegexpMatches => match values.as_slice() {
             [Datum::Text(src), Datum::Text(pattern)] => crate::func::regexp_matches(src, pattern, ""),
             [Datum::Text(src), Datum::Text(pattern), Datum::Text(flags)] => {

@@ -21,8 +21,11 @@ mod backend;
 mod cast;
 mod datetime;
 mod digest;
+mod json;
 mod jsonb;
 
+pub use json::JsonFunc;
+pub(crate) use json::{agg_separator, json_table, write_json};
 pub(crate) use jsonb::to_jsonb;
 mod numeric;
 mod resolve;
@@ -405,6 +408,8 @@ pub enum Func {
     JsonbStripNulls,
     /// `jsonb_set(target, path text[], value [, create_if_missing])`.
     JsonbSet,
+    /// Operators and functions over or building `json` (its text as written).
+    Json(JsonFunc),
 
     // ---- casts ----
     /// Conversion of a value of `from` to `to` (including applying `to`'s modifiers).
@@ -442,6 +447,9 @@ impl Func {
 
     /// Strict functions return NULL when any argument is NULL, without being called.
     pub fn is_strict(&self) -> bool {
+        if let Func::Json(f) = self {
+            return f.is_strict();
+        }
         !matches!(
             self,
             Func::IsNull
@@ -659,6 +667,7 @@ impl Func {
             | Func::ToJsonb { .. }
             | Func::JsonbStripNulls
             | Func::JsonbSet => jsonb::eval(self, args),
+            Func::Json(f) => f.eval(args),
 
             Func::Cast { from, to, explicit } => match args {
                 [d] => cast::eval_cast(from, to, *explicit, d),
@@ -873,6 +882,7 @@ impl Func {
             Func::ToJsonb { .. } => "to_jsonb",
             Func::JsonbStripNulls => "jsonb_strip_nulls",
             Func::JsonbSet => "jsonb_set",
+            Func::Json(f) => f.name(),
             Func::Cast { to, .. } => return format!("::{to}"),
         };
         s.to_string()

@@ -122,19 +122,37 @@ pub enum TableFunc {
     /// `unnest(array)`: one row per element (NULLs too), in order; the element type.
     Unnest(ScalarType),
     /// `generate_subscripts(array, dim)`: the array's subscripts, from its lower bound.
-    GenerateSubscripts { lower: i32 },
+    GenerateSubscripts {
+        lower: i32,
+    },
     /// `jsonb_array_elements[_text](j)`: one row per element of a JSON array, as jsonb
     /// (or, `text`, as `->>` gives it).
-    JsonbArrayElements { text: bool },
+    JsonbArrayElements {
+        text: bool,
+    },
     /// `jsonb_each[_text](j)`: one row (key, value) per member of a JSON object.
-    JsonbEach { text: bool },
+    JsonbEach {
+        text: bool,
+    },
     /// `jsonb_object_keys(j)`: one row per key of a JSON object.
     JsonbObjectKeys,
+    /// The `json` forms: `json_array_elements[_text]`, `json_each[_text]` and
+    /// `json_object_keys`, values as written in the document.
+    JsonArrayElements {
+        text: bool,
+    },
+    JsonEach {
+        text: bool,
+    },
+    JsonObjectKeys,
     /// `regexp_matches(s, pattern [, flags])`: a `text[]` of each match's groups.
     RegexpMatches,
     /// `jsonb_to_record(j) AS x(name type, ...)`: a JSON object's members as the named,
     /// typed columns; `set`: `jsonb_to_recordset`, a row per object of a JSON array.
-    JsonbToRecord { set: bool, columns: Vec<(String, ScalarType)> },
+    JsonbToRecord {
+        set: bool,
+        columns: Vec<(String, ScalarType)>,
+    },
     /// Set-returning functions of a select list, run side by side: row i holds each
     /// one's i-th value, NULL for those that gave fewer (PostgreSQL 10's rule). Each
     /// function reads the next `usize` arguments.
@@ -153,7 +171,11 @@ impl TableFunc {
             TableFunc::GenerateSubscripts { .. } => vec![ScalarType::Int32],
             TableFunc::JsonbArrayElements { text } => vec![json_value_type(*text)],
             TableFunc::JsonbEach { text } => vec![ScalarType::Text, json_value_type(*text)],
-            TableFunc::JsonbObjectKeys => vec![ScalarType::Text],
+            TableFunc::JsonbObjectKeys | TableFunc::JsonObjectKeys => vec![ScalarType::Text],
+            TableFunc::JsonArrayElements { text: false } => vec![ScalarType::Json],
+            TableFunc::JsonEach { text: false } => vec![ScalarType::Text, ScalarType::Json],
+            TableFunc::JsonArrayElements { text: true } => vec![ScalarType::Text],
+            TableFunc::JsonEach { text: true } => vec![ScalarType::Text, ScalarType::Text],
             TableFunc::RegexpMatches => vec![ScalarType::Array(Box::new(ScalarType::Text))],
             TableFunc::JsonbToRecord { columns, .. } => columns.iter().map(|(_, ty)| ty.clone()).collect(),
             TableFunc::Zip(funcs) => funcs.iter().flat_map(|(f, _)| f.output_types()).collect(),

@@ -120,8 +120,12 @@ impl PlanError {
     pub fn hint(&self) -> Option<String> {
         match self {
             PlanError::DependentObjects { hint, .. } => Some(hint.clone()),
-            PlanError::Resolve(ResolveError::NoSuchFunction { .. } | ResolveError::NoSuchOperator(_)) => Some(
+            PlanError::Resolve(ResolveError::NoSuchFunction { .. }) => Some(
                 "No function matches the given name and argument types. You might need to add explicit type casts."
+                    .into(),
+            ),
+            PlanError::Resolve(ResolveError::NoSuchOperator(_)) => Some(
+                "No operator matches the given name and argument types. You might need to add explicit type casts."
                     .into(),
             ),
             PlanError::UnknownRelation(_) => {

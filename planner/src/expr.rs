@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::str::FromStr;
 
-use eddy_expr::func::{self, CastContext};
+use eddy_expr::func::{self, CastContext, Func, JsonFunc};
 use eddy_expr::{
     AggOrder, AggregateExpr, AggregateFunc, EvalError, Frame, FrameBound, Regression, ScalarExpr, WindowFunc,
 };
@@ -791,9 +791,9 @@ fn plan_case(
     Ok(Typed::known(expr, ty))
 }
 
-/// `to_jsonb(t)`, `row_to_json(t)` of a whole row of FROM item `t` (Eddy has no record
-/// type): the row as `jsonb_build_object('col', t.col, ...)`, a jsonb object
-/// (`row_to_json`'s answer is jsonb too, with jsonb's key order and spacing); also as the
+/// `to_jsonb(t)`, `to_json(t)`, `row_to_json(t)` of a whole row of FROM item `t` (Eddy has
+/// no record type): the row as `jsonb_build_object('col', t.col, ...)` for jsonb, and as
+/// `row_to_json('col', t.col, ...)` (json written `{"col":value}`) for json; also as the
 /// argument of `jsonb_agg(t)` / `json_agg(t)`.
 fn whole_row_argument(ctx: &ExprCtx, f: &ast::Function, name: &str) -> Option<ast::Function> {
     if !matches!(name, "to_jsonb" | "to_json" | "row_to_json" | "jsonb_agg" | "json_agg") {
@@ -828,8 +828,9 @@ fn whole_row_argument(ctx: &ExprCtx, f: &ast::Function, name: &str) -> Option<as
             quoted(column),
         ]))));
     }
+    let json = matches!(name, "to_json" | "row_to_json" | "json_agg");
     let object = ast::Function {
-        name: ast::ObjectName::from(vec![ast::Ident::new("jsonb_build_object")]),
+        name: ast::ObjectName::from(vec![ast::Ident::new(if json { "row_to_json" } else { "jsonb_build_object" })]),
         uses_odbc_syntax: false,
         parameters: FunctionArguments::None,
         args: FunctionArguments::List(ast::FunctionArgumentList {
@@ -842,10 +843,10 @@ fn whole_row_argument(ctx: &ExprCtx, f: &ast::Function, name: &str) -> Option<as
         over: None,
         within_group: vec![],
     };
-    let mut rewritten = f.clone();
     if name == "row_to_json" {
-        rewritten.name = ast::ObjectName::from(vec![ast::Ident::new("to_jsonb")]);
+        return Some(object);
     }
+    let mut rewritten = f.clone();
     if let FunctionArguments::List(list) = &mut rewritten.args {
         list.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Function(object)))];
     }
@@ -1263,7 +1264,21 @@ fn plan_aggregate(
             let value = plan_expr(&inner_ctx, v)?;
             let value_ty = value.ty.clone().unwrap_or(ScalarType::Text);
             second_arg = Some(coerce(&inner_ctx, value, &value_ty, CastContext::Implicit)?);
-            (AggregateFunc::JsonbObjectAgg { ty: value_ty, filtered: false }, ScalarType::Jsonb, key, ScalarType::Text)
+            if name == "json_object_agg" {
+                (
+                    AggregateFunc::JsonObjectAgg { ty: value_ty, filtered: false },
+                    ScalarType::Json,
+                    key,
+                    ScalarType::Text,
+                )
+            } else {
+                (
+                    AggregateFunc::JsonbObjectAgg { ty: value_ty, filtered: false },
+                    ScalarType::Jsonb,
+                    key,
+                    ScalarType::Text,
+                )
+            }
         }
         [FunctionArgExpr::Expr(y), FunctionArgExpr::Expr(x)] if Regression::from_name(name).is_some() => {
             let regression = Regression::from_name(name).ok_or_else(|| PlanError::Unsupported(name.to_string()))?;
@@ -1286,12 +1301,20 @@ fn plan_aggregate(
                 arg = Typed::known(expr, ScalarType::Text);
             }
             let arg_ty = arg.ty.clone();
-            let (func, ty) = AggregateFunc::resolve(name, arg_ty.as_ref()).ok_or_else(|| {
+            let (mut func, ty) = AggregateFunc::resolve(name, arg_ty.as_ref()).ok_or_else(|| {
                 PlanError::Resolve(func::ResolveError::NoSuchFunction {
                     name: name.to_string(),
                     args: arg_ty.as_ref().map_or("unknown".into(), |t| t.without_modifiers().to_string()),
                 })
             })?;
+            // `json_agg(t)` of whole rows puts each row on its own line.
+            if let (
+                AggregateFunc::JsonAgg { rows, .. },
+                ScalarExpr::Call { func: Func::Json(JsonFunc::Row { .. }), .. },
+            ) = (&mut func, &arg.expr)
+            {
+                *rows = true;
+            }
             (func, ty, arg.expr, arg_ty.unwrap_or(ScalarType::Text))
         }
         _ if name == "string_agg" => {
@@ -1585,6 +1608,12 @@ fn with_filter(
         AggregateFunc::JsonbObjectAgg { ty, .. } => {
             (AggregateFunc::JsonbObjectAgg { ty, filtered: true }, wrapped(expr), wrapped_ty(input_ty))
         }
+        AggregateFunc::JsonAgg { ty, rows, .. } => {
+            (AggregateFunc::JsonAgg { ty, filtered: true, rows }, wrapped(expr), wrapped_ty(input_ty))
+        }
+        AggregateFunc::JsonObjectAgg { ty, .. } => {
+            (AggregateFunc::JsonObjectAgg { ty, filtered: true }, wrapped(expr), wrapped_ty(input_ty))
+        }
         other => (other, expr, input_ty),
     };
     let els = Box::new(ScalarExpr::Literal(Datum::Null, input_ty));
@@ -1634,6 +1663,7 @@ pub fn column_name(e: &Expr) -> String {
         Expr::Floor { .. } => "floor".into(),
         Expr::TypedString(ts) => type_column_name(&ts.data_type.to_string()),
         Expr::Interval(_) => "interval".into(),
+        Expr::Array(_) => "array".into(),
         _ => "?column?".into(),
     }
 }

@@ -2447,9 +2447,9 @@ pub(crate) fn plan_table_function(
         None => plan_set_returning(&ctx, &name, &args)?,
     };
     let mut names: Vec<String> = match &func {
-        TableFunc::JsonbEach { .. } => vec!["key".into(), "value".into()],
+        TableFunc::JsonbEach { .. } | TableFunc::JsonEach { .. } => vec!["key".into(), "value".into()],
         TableFunc::JsonbToRecord { columns, .. } => columns.iter().map(|(name, _)| name.clone()).collect(),
-        TableFunc::JsonbArrayElements { .. } => vec!["value".into()],
+        TableFunc::JsonbArrayElements { .. } | TableFunc::JsonArrayElements { .. } => vec!["value".into()],
         // `unnest(a, b, ...)`: a column per array, each named as the function.
         TableFunc::Zip(funcs) => vec![name.clone(); funcs.len()],
         _ => vec![name.clone()],
@@ -2510,15 +2510,16 @@ fn plan_to_record(
         })
         .collect::<Result<Vec<_>, PlanError>>()?;
     let typed: Vec<Typed> = args.iter().map(|e| plan_expr(ctx, e)).collect::<Result<_, _>>()?;
-    Ok((TableFunc::JsonbToRecord { set, columns }, vec![one_jsonb_argument(ctx, name, typed)?]))
+    Ok((TableFunc::JsonbToRecord { set, columns }, vec![one_json_argument(ctx, name, typed, ScalarType::Jsonb)?]))
 }
 
-/// The one jsonb argument of a JSON table function (an unknown literal is read as jsonb).
-fn one_jsonb_argument(ctx: &ExprCtx, name: &str, typed: Vec<Typed>) -> Result<ScalarExpr, PlanError> {
+/// The one document argument of a JSON table function: jsonb for the `jsonb_` ones, json
+/// for the `json_` ones (an unknown literal is read as that type). `json_to_record` reads
+/// its json as jsonb.
+fn one_json_argument(ctx: &ExprCtx, name: &str, typed: Vec<Typed>, to: ScalarType) -> Result<ScalarExpr, PlanError> {
+    let doc = if name.starts_with("jsonb") { ScalarType::Jsonb } else { ScalarType::Json };
     match <[Typed; 1]>::try_from(typed) {
-        Ok([arg]) if matches!(arg.ty, None | Some(ScalarType::Jsonb)) => {
-            coerce(ctx, arg, &ScalarType::Jsonb, CastContext::Implicit)
-        }
+        Ok([arg]) if arg.ty.is_none() || arg.ty == Some(doc.clone()) => coerce(ctx, arg, &to, CastContext::Assignment),
         Ok(one) => Err(no_such_function(name, &one)),
         Err(other) => Err(no_such_function(name, &other)),
     }
@@ -2536,6 +2537,11 @@ pub(crate) fn is_set_returning(name: &str) -> bool {
             | "jsonb_each"
             | "jsonb_each_text"
             | "jsonb_object_keys"
+            | "json_array_elements"
+            | "json_array_elements_text"
+            | "json_each"
+            | "json_each_text"
+            | "json_object_keys"
             | "regexp_matches"
     )
 }
@@ -2548,6 +2554,11 @@ fn json_table_function(name: &str) -> Option<TableFunc> {
         "jsonb_each" => TableFunc::JsonbEach { text: false },
         "jsonb_each_text" => TableFunc::JsonbEach { text: true },
         "jsonb_object_keys" => TableFunc::JsonbObjectKeys,
+        "json_array_elements" => TableFunc::JsonArrayElements { text: false },
+        "json_array_elements_text" => TableFunc::JsonArrayElements { text: true },
+        "json_each" => TableFunc::JsonEach { text: false },
+        "json_each_text" => TableFunc::JsonEach { text: true },
+        "json_object_keys" => TableFunc::JsonObjectKeys,
         _ => return None,
     })
 }
@@ -2563,7 +2574,8 @@ pub(crate) fn plan_set_returning(
     let unknown_array =
         || PlanError::Datatype("could not determine polymorphic type because input has type unknown".into());
     if let Some(func) = json_table_function(name) {
-        return Ok((func, vec![one_jsonb_argument(ctx, name, typed)?]));
+        let doc = if name.starts_with("jsonb") { ScalarType::Jsonb } else { ScalarType::Json };
+        return Ok((func, vec![one_json_argument(ctx, name, typed, doc)?]));
     }
     Ok(match name {
         "generate_series" => generate_series(ctx, typed)?,

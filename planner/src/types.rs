@@ -92,7 +92,8 @@ pub fn parse_type_name(text: &str) -> Result<ScalarType, PlanError> {
         "timestamp" | "timestamp without time zone" => ScalarType::Timestamp { precision: fraction_digits(&mods) },
         "timestamptz" | "timestamp with time zone" => ScalarType::TimestampTz { precision: fraction_digits(&mods) },
         "interval" => ScalarType::Interval,
-        "jsonb" | "json" => ScalarType::Jsonb,
+        "jsonb" => ScalarType::Jsonb,
+        "json" => ScalarType::Json,
         "uuid" => ScalarType::Uuid,
         _ => return Err(PlanError::UnknownType(text.trim().to_string())),
     };

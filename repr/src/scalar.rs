@@ -45,6 +45,9 @@ pub enum ScalarType {
         precision: Option<u8>,
     },
     Interval,
+    /// `json`: the document's text as written (whitespace, key order and duplicate keys
+    /// kept), held as a text datum and checked on input.
+    Json,
     Jsonb,
     Uuid,
     /// A one-dimensional array of the element type (never itself an array).
@@ -107,6 +110,7 @@ impl ScalarType {
             ScalarType::Interval => 1186,
             ScalarType::Numeric { .. } => 1700,
             ScalarType::Uuid => 2950,
+            ScalarType::Json => 114,
             ScalarType::Jsonb => 3802,
             ScalarType::Array(element) => element.array_oid(),
             ScalarType::Int2Vector => 22,
@@ -142,6 +146,7 @@ impl ScalarType {
             ScalarType::Interval => 1187,
             ScalarType::Numeric { .. } => 1231,
             ScalarType::Uuid => 2951,
+            ScalarType::Json => 199,
             ScalarType::Jsonb => 3807,
             ScalarType::Array(element) => element.array_oid(),
             ScalarType::Int2Vector => 1006,
@@ -168,7 +173,8 @@ impl ScalarType {
             1186 => ScalarType::Interval,
             1700 => ScalarType::numeric(),
             2950 => ScalarType::Uuid,
-            3802 | 114 => ScalarType::Jsonb,
+            114 => ScalarType::Json,
+            3802 => ScalarType::Jsonb,
             22 => ScalarType::Int2Vector,
             oid => {
                 let element = ScalarType::all().into_iter().find(|t| t.array_oid() == oid)?;
@@ -234,6 +240,7 @@ impl ScalarType {
             ScalarType::Timestamp { .. } => "timestamp",
             ScalarType::TimestampTz { .. } => "timestamptz",
             ScalarType::Interval => "interval",
+            ScalarType::Json => "json",
             ScalarType::Jsonb => "jsonb",
             ScalarType::Uuid => "uuid",
             ScalarType::Array(element) => match element.type_name() {
@@ -253,6 +260,7 @@ impl ScalarType {
                 "timestamp" => "_timestamp",
                 "timestamptz" => "_timestamptz",
                 "interval" => "_interval",
+                "json" => "_json",
                 "jsonb" => "_jsonb",
                 "uuid" => "_uuid",
                 _ => "_array",
@@ -263,7 +271,7 @@ impl ScalarType {
 
     /// Every type Eddy has, without modifiers (the rows of `pg_type`).
     pub fn all() -> Vec<ScalarType> {
-        [16, 17, 20, 21, 23, 25, 700, 701, 1042, 1043, 1082, 1083, 1114, 1184, 1186, 1700, 2950, 3802]
+        [16, 17, 20, 21, 23, 25, 700, 701, 1042, 1043, 1082, 1083, 1114, 1184, 1186, 1700, 2950, 114, 3802]
             .into_iter()
             .filter_map(ScalarType::from_oid)
             .collect()
@@ -340,6 +348,7 @@ impl fmt::Display for ScalarType {
             ScalarType::Timestamp { .. } => write!(f, "timestamp without time zone"),
             ScalarType::TimestampTz { .. } => write!(f, "timestamp with time zone"),
             ScalarType::Interval => write!(f, "interval"),
+            ScalarType::Json => write!(f, "json"),
             ScalarType::Jsonb => write!(f, "jsonb"),
             ScalarType::Uuid => write!(f, "uuid"),
             ScalarType::Array(element) => write!(f, "{element}[]"),
@@ -368,7 +377,7 @@ mod tests {
     #[test]
     fn every_type_has_one_row_and_its_own_oid() {
         let all = ScalarType::all();
-        assert_eq!(all.len(), 18);
+        assert_eq!(all.len(), 19);
         assert!(all.iter().all(|t| ScalarType::from_oid(t.oid()).as_ref() == Some(t)));
     }
 }

@@ -46,7 +46,7 @@ pub use datetime::{
 };
 pub use float::{format_float32, format_float64, format_float_rounded, parse_float32, parse_float64};
 pub use interval::{format_interval, parse_interval};
-pub use jsonb::{format_jsonb, format_jsonb_pretty, jsonb_to_string, parse_jsonb};
+pub use jsonb::{escape_json, format_jsonb, format_jsonb_pretty, jsonb_to_string, parse_jsonb};
 pub use numeric::{format_numeric, parse_numeric, parse_numeric_with_scale, round_numeric};
 pub use simple::{
     format_bytea, format_uuid, parse_bool, parse_bytea, parse_int16, parse_int32, parse_int64, parse_uuid,
@@ -223,6 +223,10 @@ pub fn parse_datum(text: &str, ty: &ScalarType) -> Result<Datum, ParseError> {
         ScalarType::Timestamp { .. } => Datum::Timestamp(parse_timestamp(text)?),
         ScalarType::TimestampTz { .. } => Datum::TimestampTz(parse_timestamptz(text)?),
         ScalarType::Interval => Datum::Interval(parse_interval(text)?),
+        ScalarType::Json => {
+            parse_jsonb(text)?;
+            Datum::Text(text.to_string())
+        }
         ScalarType::Jsonb => Datum::Jsonb(parse_jsonb(text)?),
         ScalarType::Uuid => Datum::Uuid(parse_uuid(text)?),
         // Each element is parsed, modifiers included, as its own type.

@@ -51,6 +51,7 @@ fn cast_context(from: &ScalarType, to: &ScalarType) -> Option<CastContext> {
         | (TimestampTz { .. }, Timestamp { .. })
         | (Interval, Time { .. }) => Some(Assignment),
         (Jsonb, Bool | Numeric { .. } | Int16 | Int32 | Int64 | Float32 | Float64) => Some(Explicit),
+        (Json, Jsonb) | (Jsonb, Json) => Some(Assignment),
         _ => None,
     }
 }
@@ -318,6 +319,8 @@ pub(super) fn eval_cast(from: &ScalarType, to: &ScalarType, explicit: bool, d: &
             Ok(Datum::Interval(Interval::new(0, 0, micros)))
         }
         (T::Interval, T::Time { .. }, Datum::Interval(iv)) => Ok(Datum::Time(as_time_of_day(iv.micros)?)),
+        (T::Json, T::Jsonb, Datum::Text(s)) => Ok(strconv::parse_datum(s, to)?),
+        (T::Jsonb, T::Json, Datum::Jsonb(j)) => Ok(Datum::Text(strconv::jsonb_to_string(j))),
         (T::Jsonb, _, Datum::Jsonb(j)) => jsonb_cast(j, to),
         (f, t, _) if f.without_modifiers() == t.without_modifiers() => Ok(d.clone()),
         _ => Err(EvalError::Internal(format!("no cast from {from} to {to} for {d:?}"))),

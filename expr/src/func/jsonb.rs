@@ -333,6 +333,7 @@ pub(crate) fn to_jsonb(d: &Datum, ty: &ScalarType) -> Result<Jsonb, EvalError> {
         Datum::Float32(f) => float_json(*f),
         Datum::Float64(f) => float_json(*f),
         Datum::Numeric(n) => Jsonb::Number(JsonNumber::Decimal(*n)),
+        Datum::Text(s) if *ty == ScalarType::Json => strconv::parse_jsonb(s)?,
         Datum::Text(s) => Jsonb::String(s.clone()),
         Datum::Array(elements) => {
             let element = match ty {

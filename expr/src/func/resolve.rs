@@ -4,7 +4,7 @@
 
 use eddy_repr::ScalarType;
 
-use super::{FloatFunc, Func, NumType, ResolveError, Resolved, TimeType, TrimSide};
+use super::{FloatFunc, Func, JsonFunc, NumType, ResolveError, Resolved, TimeType, TrimSide};
 
 pub(super) const BOOL: ScalarType = ScalarType::Bool;
 #[cfg_attr(not(test), allow(dead_code))]
@@ -23,6 +23,7 @@ pub(super) const TIME: ScalarType = ScalarType::time();
 pub(super) const TS: ScalarType = ScalarType::timestamp();
 pub(super) const TSTZ: ScalarType = ScalarType::timestamptz();
 pub(super) const IV: ScalarType = ScalarType::Interval;
+pub(super) const JSON: ScalarType = ScalarType::Json;
 pub(super) const JSONB: ScalarType = ScalarType::Jsonb;
 pub(super) const UUID: ScalarType = ScalarType::Uuid;
 
@@ -52,7 +53,7 @@ pub(super) fn category(t: &ScalarType) -> Category {
             Category::DateTime
         }
         ScalarType::Interval => Category::Timespan,
-        ScalarType::Bytea | ScalarType::Jsonb | ScalarType::Uuid => Category::User,
+        ScalarType::Bytea | ScalarType::Json | ScalarType::Jsonb | ScalarType::Uuid => Category::User,
         ScalarType::Array(_) | ScalarType::Int2Vector => Category::Array,
     }
 }
@@ -328,13 +329,7 @@ fn any_types(args: &[Option<ScalarType>]) -> Vec<ScalarType> {
 
 pub(super) fn resolve_function(name: &str, args: &[Option<ScalarType>]) -> Result<Resolved, ResolveError> {
     let name = name.to_ascii_lowercase();
-    // Eddy's `json` is `jsonb`, so are the functions building it.
-    let name = match name.as_str() {
-        "json_build_object" => "jsonb_build_object",
-        "json_build_array" => "jsonb_build_array",
-        "to_json" => "to_jsonb",
-        other => other,
-    };
+    let name = name.as_str();
     if let Some(resolved) = super::array::resolve(name, args)? {
         return Ok(resolved);
     }
@@ -390,21 +385,25 @@ pub(super) fn resolve_function(name: &str, args: &[Option<ScalarType>]) -> Resul
             let func = if name == "greatest" { Func::Greatest } else { Func::Least };
             return Ok(Resolved { func, arg_types: vec![ty.clone(); args.len()], return_type: ty });
         }
-        "jsonb_extract_path" | "jsonb_extract_path_text" => {
+        "jsonb_extract_path" | "jsonb_extract_path_text" | "json_extract_path" | "json_extract_path_text" => {
             let (Some(first), rest) = (args.first(), args.get(1..).unwrap_or_default()) else {
                 return Err(no_function(name, args));
             };
             let texty = |t: &Option<ScalarType>| {
                 matches!(t, None | Some(ScalarType::Text | ScalarType::Varchar { .. } | ScalarType::Char { .. }))
             };
-            if !matches!(first, None | Some(ScalarType::Jsonb)) || rest.is_empty() || !rest.iter().all(texty) {
+            let doc = if name.starts_with("jsonb") { JSONB } else { JSON };
+            if !(first.is_none() || first.as_ref() == Some(&doc)) || rest.is_empty() || !rest.iter().all(texty) {
                 return Err(no_function(name, args));
             }
-            let (func, return_type) = match name {
-                "jsonb_extract_path" => (Func::JsonbExtractPath, JSONB),
-                _ => (Func::JsonbExtractPathText, TEXT),
+            let text = name.ends_with("_text");
+            let (func, return_type) = match (name, text) {
+                ("jsonb_extract_path", _) => (Func::JsonbExtractPath, JSONB),
+                ("jsonb_extract_path_text", _) => (Func::JsonbExtractPathText, TEXT),
+                (_, false) => (Func::Json(JsonFunc::ExtractPath { text }), JSON),
+                (_, true) => (Func::Json(JsonFunc::ExtractPath { text }), TEXT),
             };
-            let arg_types = std::iter::once(JSONB).chain(rest.iter().map(|_| TEXT)).collect();
+            let arg_types = std::iter::once(doc).chain(rest.iter().map(|_| TEXT)).collect();
             return Ok(Resolved { func, arg_types, return_type });
         }
         "format" => {
@@ -451,12 +450,43 @@ pub(super) fn resolve_function(name: &str, args: &[Option<ScalarType>]) -> Resul
             };
             return Ok(Resolved { func, arg_types: types, return_type: JSONB });
         }
-        "to_jsonb" => {
+        "json_build_object" | "json_build_array" | "row_to_json"
+            if name != "row_to_json" || args.len().is_multiple_of(2) =>
+        {
+            let types = any_types(args);
+            let func = match name {
+                "json_build_object" => JsonFunc::BuildObject { types: types.clone() },
+                "json_build_array" => JsonFunc::BuildArray { types: types.clone() },
+                // A FROM item's whole row, as the planner passes it: name/value pairs.
+                _ => JsonFunc::Row { types: types.clone() },
+            };
+            return Ok(Resolved { func: Func::Json(func), arg_types: types, return_type: JSON });
+        }
+        "array_to_json" => {
+            return match args {
+                [Some(t @ ScalarType::Array(_))] | [Some(t @ ScalarType::Array(_)), None | Some(ScalarType::Bool)] => {
+                    let mut arg_types = vec![t.clone()];
+                    arg_types.extend(args.get(1).map(|_| BOOL));
+                    Ok(Resolved {
+                        func: Func::Json(JsonFunc::ArrayToJson { ty: t.clone() }),
+                        arg_types,
+                        return_type: JSON,
+                    })
+                }
+                _ => Err(no_function(name, args)),
+            };
+        }
+        "to_jsonb" | "to_json" => {
+            let json = name == "to_json";
             return match args {
                 [Some(t)] => Ok(Resolved {
-                    func: Func::ToJsonb { ty: t.clone() },
+                    func: if json {
+                        Func::Json(JsonFunc::ToJson { ty: t.clone() })
+                    } else {
+                        Func::ToJsonb { ty: t.clone() }
+                    },
                     arg_types: vec![t.clone()],
-                    return_type: JSONB,
+                    return_type: if json { JSON } else { JSONB },
                 }),
                 [None] => Err(ResolveError::DatatypeMismatch(
                     "could not determine polymorphic type because input has type unknown".into(),
@@ -662,9 +692,15 @@ fn function_candidates(name: &str) -> Vec<Cand> {
         "justify_hours" => vec![c(Func::JustifyHours, &[IV], IV)],
         "justify_interval" => vec![c(Func::JustifyInterval, &[IV], IV)],
 
-        // ---- jsonb ----
-        // json is jsonb here.
-        "jsonb_typeof" | "json_typeof" => vec![c(Func::JsonbTypeof, &[JSONB], TEXT)],
+        // ---- json and jsonb ----
+        "json_typeof" => vec![c(Func::Json(JsonFunc::Typeof), &[JSON], TEXT)],
+        "json_array_length" => vec![c(Func::Json(JsonFunc::ArrayLength), &[JSON], I4)],
+        "json_strip_nulls" => vec![c(Func::Json(JsonFunc::StripNulls), &[JSON], JSON)],
+        "json_object" => vec![
+            c(Func::Json(JsonFunc::Object), &[text_array()], JSON),
+            c(Func::Json(JsonFunc::Object), &[text_array(), text_array()], JSON),
+        ],
+        "jsonb_typeof" => vec![c(Func::JsonbTypeof, &[JSONB], TEXT)],
         "jsonb_pretty" => vec![c(Func::JsonbPretty, &[JSONB], TEXT)],
         "jsonb_array_length" => vec![c(Func::JsonbArrayLength, &[JSONB], I4)],
         "jsonb_strip_nulls" => vec![c(Func::JsonbStripNulls, &[JSONB], JSONB)],
@@ -787,10 +823,26 @@ fn binary_candidates(op: &str) -> Vec<Cand> {
             let func = Func::RegexMatch { case_insensitive: op.contains('*'), negated: op.starts_with('!') };
             vec![c(func.clone(), &[TEXT, TEXT], BOOL), c(func, &[BPCHAR, TEXT], BOOL)]
         }
-        "->" => vec![c(Func::JsonbGet, &[JSONB, TEXT], JSONB), c(Func::JsonbGet, &[JSONB, I4], JSONB)],
-        "->>" => vec![c(Func::JsonbGetText, &[JSONB, TEXT], TEXT), c(Func::JsonbGetText, &[JSONB, I4], TEXT)],
-        "#>" => vec![c(Func::JsonbGetPath, &[JSONB, TEXT], JSONB)],
-        "#>>" => vec![c(Func::JsonbGetPathText, &[JSONB, TEXT], TEXT)],
+        "->" | "->>" => {
+            let text = op == "->>";
+            let (jsonb, ret, jsonb_ret) =
+                if text { (Func::JsonbGetText, TEXT, TEXT) } else { (Func::JsonbGet, JSON, JSONB) };
+            let json = Func::Json(JsonFunc::Get { text });
+            vec![
+                c(jsonb.clone(), &[JSONB, TEXT], jsonb_ret.clone()),
+                c(jsonb, &[JSONB, I4], jsonb_ret),
+                c(json.clone(), &[JSON, TEXT], ret.clone()),
+                c(json, &[JSON, I4], ret),
+            ]
+        }
+        "#>" => vec![
+            c(Func::JsonbGetPath, &[JSONB, TEXT], JSONB),
+            c(Func::Json(JsonFunc::GetPath { text: false }), &[JSON, text_array()], JSON),
+        ],
+        "#>>" => vec![
+            c(Func::JsonbGetPathText, &[JSONB, TEXT], TEXT),
+            c(Func::Json(JsonFunc::GetPath { text: true }), &[JSON, text_array()], TEXT),
+        ],
         "@>" => vec![c(Func::JsonbContains, &[JSONB, JSONB], BOOL)],
         "<@" => vec![c(Func::JsonbContained, &[JSONB, JSONB], BOOL)],
         "?" => vec![c(Func::JsonbExists, &[JSONB, TEXT], BOOL)],

@@ -271,6 +271,11 @@ pub(super) fn decode(bytes: &[u8], ty: &ScalarType) -> Result<Datum, ParseError>
         T::Bytea => Datum::Bytes(bytes.to_vec()),
         T::Array(element) => return super::array::decode_array(bytes, element),
         T::Int2Vector => return super::array::decode_array(bytes, &T::Int16),
+        T::Json => {
+            let text = utf8(bytes, ty)?;
+            super::parse_jsonb(&text)?;
+            Datum::Text(text)
+        }
         T::Jsonb => match bytes.split_first() {
             Some((1, rest)) => Datum::Jsonb(super::parse_jsonb(&utf8(rest, ty)?)?),
             _ => return Err(ParseError::BadBinary(ty.to_string())),

@@ -95,7 +95,7 @@ pub fn jsonb_to_string(j: &Jsonb) -> String {
 
 /// PostgreSQL's `escape_json`: a quoted string with `\"`, `\\`, `\b`, `\f`, `\n`, `\r`,
 /// `\t`, and `\u00xx` for other control characters.
-pub(crate) fn escape_json(s: &str, out: &mut String) {
+pub fn escape_json(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
