@@ -153,6 +153,47 @@ async fn transactions_apply_atomically_at_commit() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Two sessions updating the same row: the transaction block that read it first and
+/// commits second fails with a serialization error instead of removing the row twice
+/// (which left a row counted -1 before), and a retry succeeds. `SELECT ... FOR UPDATE`
+/// is accepted (no row locks: the same COMMIT check protects the read-modify-write).
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_updates_fail_the_later_block_at_commit() -> anyhow::Result<()> {
+    let server = EddyProcess::start(2)?;
+    let a = server.connect().await?;
+    let b = server.connect().await?;
+    a.batch_execute("CREATE TABLE acct (id int PRIMARY KEY, balance int); INSERT INTO acct VALUES (1, 100), (2, 5)")
+        .await?;
+    a.batch_execute("BEGIN").await?;
+    let read = a.query_one("SELECT balance FROM acct WHERE id = 1 FOR UPDATE", &[]).await?;
+    assert_eq!(read.get::<_, i32>(0), 100);
+    a.batch_execute("UPDATE acct SET balance = balance - 30 WHERE id = 1; DELETE FROM acct WHERE id = 2").await?;
+    b.batch_execute("UPDATE acct SET balance = balance + 1 WHERE id = 1").await?;
+    let err = a.batch_execute("COMMIT").await.unwrap_err();
+    let db = err.as_db_error().expect("a database error");
+    assert_eq!(db.code().code(), "40001");
+    assert_eq!(db.message(), "could not serialize access due to concurrent update");
+    // Nothing of the failed block was applied; the other session's update was.
+    let rows = b.query("SELECT id, balance FROM acct ORDER BY id", &[]).await?;
+    let rows: Vec<(i32, i32)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(rows, vec![(1, 101), (2, 5)]);
+    // The retry reads the new balance and commits.
+    a.batch_execute(
+        "BEGIN; UPDATE acct SET balance = balance - 30 WHERE id = 1; DELETE FROM acct WHERE id = 2; COMMIT",
+    )
+    .await?;
+    let rows = b.query("SELECT id, balance FROM acct ORDER BY id", &[]).await?;
+    let rows: Vec<(i32, i32)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(rows, vec![(1, 71)]);
+    // A block whose rows nobody else touched commits as before.
+    a.batch_execute("BEGIN; INSERT INTO acct VALUES (3, 0); UPDATE acct SET balance = 1 WHERE id = 3; COMMIT").await?;
+    let n = b.query_one("SELECT count(*) FROM acct", &[]).await?;
+    assert_eq!(n.get::<_, i64>(0), 2);
+    let locked = a.query("SELECT id FROM acct ORDER BY id FOR SHARE SKIP LOCKED", &[]).await?;
+    assert_eq!(locked.len(), 2);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_carry_sqlstates_and_do_not_disturb_other_sessions() -> anyhow::Result<()> {
     let server = EddyProcess::start(2)?;

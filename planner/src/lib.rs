@@ -155,10 +155,25 @@ fn tokenize(dialect: &PostgreSqlDialect, sql: &str) -> Result<Vec<TokenWithSpan>
         })
         .map(|w| w[1])
         .collect();
+    // `FOR NO KEY UPDATE` and `FOR KEY SHARE`, which sqlparser does not know, lock no
+    // more than `FOR UPDATE` / `FOR SHARE` here (Eddy takes no row locks): read them so.
+    let mut weaker_locks: Vec<usize> = Vec::new();
+    for w in significant.windows(4) {
+        match (keyword(w[0]), keyword(w[1]), keyword(w[2]), keyword(w[3])) {
+            (Some(Keyword::FOR), Some(Keyword::NO), Some(Keyword::KEY), Some(Keyword::UPDATE)) => {
+                weaker_locks.extend([w[1], w[2]])
+            }
+            (Some(Keyword::FOR), Some(Keyword::KEY), Some(Keyword::SHARE), _) => weaker_locks.push(w[1]),
+            _ => {}
+        }
+    }
     for i in plain_top {
         if let Token::Word(w) = &mut tokens[i].token {
             w.keyword = Keyword::NoKeyword;
         }
+    }
+    for i in weaker_locks.into_iter().rev() {
+        tokens.remove(i);
     }
     Ok(mark_symmetric_between(tokens))
 }

@@ -131,10 +131,27 @@ fn check_query_features(query: &Query) -> Result<(), PlanError> {
     if query.fetch.as_ref().is_some_and(|f| f.with_ties || f.percent) {
         return Err(PlanError::Unsupported("FETCH ... WITH TIES or PERCENT".into()));
     }
-    if !query.locks.is_empty() {
-        return Err(PlanError::Unsupported("FOR UPDATE/SHARE clauses".into()));
+    // `FOR UPDATE` / `FOR SHARE` (NOWAIT, SKIP LOCKED) take no row locks: the rows a
+    // transaction block then updates or deletes are checked at COMMIT instead, which fails
+    // with a serialization error (40001) if another session changed them meanwhile.
+    let Some(lock) = query.locks.first() else { return Ok(()) };
+    let clause = match lock.lock_type {
+        ast::LockType::Share => "FOR SHARE",
+        ast::LockType::Update => "FOR UPDATE",
+    };
+    let refused = match query.body.as_ref() {
+        SetExpr::SetOperation { .. } => Some("UNION/INTERSECT/EXCEPT"),
+        SetExpr::Select(s) if s.distinct.is_some() => Some("DISTINCT clause"),
+        SetExpr::Select(s) if !matches!(&s.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty()) => {
+            Some("GROUP BY clause")
+        }
+        SetExpr::Select(s) if s.having.is_some() => Some("HAVING clause"),
+        _ => None,
+    };
+    match refused {
+        Some(what) => Err(PlanError::NotAllowed(format!("{clause} is not allowed with {what}"))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn order_by_exprs(query: &Query) -> Vec<ast::OrderByExpr> {

@@ -690,6 +690,7 @@ impl Coordinator {
                     by_table.entry(*table).or_default().extend(changes.iter().cloned());
                 }
                 for (table, changes) in &by_table {
+                    self.check_deleted_rows_remain(*table, changes)?;
                     self.check_unique(*table, changes, &[])?;
                 }
                 if !self.foreign_keys.is_empty() {
@@ -1292,6 +1293,40 @@ impl Coordinator {
                     detail: format!("{} already exists.", describe_key(&entry.item.desc, &key.columns, written)),
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// At COMMIT of a transaction block: the rows its UPDATEs and DELETEs remove must still
+    /// be in `table`. They were read by the block's statements; another session may have
+    /// updated or deleted them since, and removing them again would count them twice. The
+    /// block then fails as PostgreSQL's REPEATABLE READ does (first committer wins) and
+    /// the client can retry it.
+    fn check_deleted_rows_remain(&self, table: GlobalId, changes: &Collection) -> Result<(), AdapterError> {
+        let mut removed: HashMap<&Row, Diff> = HashMap::new();
+        for (row, diff) in changes {
+            *removed.entry(row).or_default() += diff;
+        }
+        removed.retain(|_, diff| *diff < 0);
+        if removed.is_empty() {
+            return Ok(());
+        }
+        let ranges = key_lookups(removed.keys().copied());
+        let pipeline = Pipeline { ops: vec![], reduce: None };
+        let mut present: HashMap<Row, Diff> = HashMap::new();
+        for (row, diff) in self.compute.peek(table, self.last_write, pipeline, ranges).map_err(peek_error)? {
+            if removed.contains_key(&row) {
+                *present.entry(row).or_default() += diff;
+            }
+        }
+        if removed.iter().any(|(row, diff)| present.get(*row).copied().unwrap_or(0) + diff < 0) {
+            let name = self.entries.get(&table).map_or_else(|| table.to_string(), |e| e.item.name.clone());
+            return Err(AdapterError::SerializationFailure {
+                detail: format!(
+                    "Rows of \"{name}\" this transaction updated or deleted were changed by another session \
+                     after this transaction read them."
+                ),
+            });
         }
         Ok(())
     }

@@ -87,6 +87,10 @@ pub enum AdapterError {
     NoTransaction(&'static str),
     #[error("savepoint \"{0}\" does not exist")]
     UnknownSavepoint(String),
+    /// A transaction block changed or deleted rows another session changed since the
+    /// block read them (SQLSTATE 40001: the client may retry the block).
+    #[error("could not serialize access due to concurrent update")]
+    SerializationFailure { detail: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -133,6 +137,7 @@ impl AdapterError {
             AdapterError::InFailedTransaction => "25P02".into(),
             AdapterError::NoTransaction(_) => "25P01".into(),
             AdapterError::UnknownSavepoint(_) => "3B001".into(),
+            AdapterError::SerializationFailure { .. } => "40001".into(),
             AdapterError::Internal(_) => "XX000".into(),
         }
     }
@@ -156,7 +161,8 @@ impl AdapterError {
             | AdapterError::CheckViolation { detail, .. }
             | AdapterError::ForeignKeyViolation { detail, .. }
             | AdapterError::ForeignKeyTypes { detail, .. }
-            | AdapterError::TruncateReferenced { detail, .. } => Some(detail.clone()),
+            | AdapterError::TruncateReferenced { detail, .. }
+            | AdapterError::SerializationFailure { detail } => Some(detail.clone()),
             _ => None,
         }
     }
