@@ -191,6 +191,14 @@ async fn concurrent_updates_fail_the_later_block_at_commit() -> anyhow::Result<(
     assert_eq!(n.get::<_, i64>(0), 2);
     let locked = a.query("SELECT id FROM acct ORDER BY id FOR SHARE SKIP LOCKED", &[]).await?;
     assert_eq!(locked.len(), 2);
+    // A table rebuilt by another session's ALTER TABLE since the block wrote to it: the
+    // block's rows would be lost, so COMMIT fails.
+    a.batch_execute("BEGIN; INSERT INTO acct VALUES (4, 4)").await?;
+    b.batch_execute("ALTER TABLE acct ADD COLUMN note text").await?;
+    let err = a.batch_execute("COMMIT").await.unwrap_err();
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("40001"));
+    let n = b.query_one("SELECT count(*) FROM acct", &[]).await?;
+    assert_eq!(n.get::<_, i64>(0), 2);
     Ok(())
 }
 
@@ -520,7 +528,8 @@ fn psql_lists_relations() -> anyhow::Result<()> {
         "-c",
         "CREATE TABLE orders (id int PRIMARY KEY, amt int, code text UNIQUE); \
          CREATE VIEW big AS SELECT * FROM orders WHERE amt > 10; \
-         CREATE MATERIALIZED VIEW total AS SELECT sum(amt) FROM orders; CREATE INDEX orders_amt ON orders (amt)",
+         CREATE MATERIALIZED VIEW total AS SELECT sum(amt) FROM orders; CREATE INDEX orders_amt ON orders (amt); \
+         CREATE TABLE lines (n int, order_id int REFERENCES orders ON DELETE CASCADE)",
     ]);
     for meta in [
         "\\dt",
@@ -530,6 +539,7 @@ fn psql_lists_relations() -> anyhow::Result<()> {
         "\\di",
         "\\d big",
         "\\d orders",
+        "\\d lines",
         "\\d orders_amt",
         "\\d orders_pkey",
         "\\d+ total",
@@ -558,6 +568,11 @@ fn psql_lists_relations() -> anyhow::Result<()> {
         "    \"orders_pkey\" PRIMARY KEY, btree (id)",
         "    \"orders_amt\" btree (amt)",
         "    \"orders_code_key\" UNIQUE CONSTRAINT, btree (code)",
+        // Foreign keys, from both ends, as PostgreSQL's psql shows them.
+        "Referenced by:",
+        "    TABLE \"lines\" CONSTRAINT \"lines_order_id_fkey\" FOREIGN KEY (order_id) REFERENCES orders(id) ON DELETE CASCADE",
+        "Foreign-key constraints:",
+        "    \"lines_order_id_fkey\" FOREIGN KEY (order_id) REFERENCES orders(id) ON DELETE CASCADE",
         "Index \"public.orders_amt\"",
         "btree, for table \"public.orders\"",
         "primary key, btree, for table \"public.orders\"",

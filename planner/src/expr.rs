@@ -1025,6 +1025,7 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
         | "pg_get_function_arguments"
         | "pg_get_function_identity_arguments"
         | "pg_get_statisticsobjdef_columns"
+        | "pg_get_triggerdef"
             if (1..=3).contains(&args.len()) =>
         {
             Ok(Typed::known(ScalarExpr::Literal(Datum::Null, ScalarType::Text), ScalarType::Text))

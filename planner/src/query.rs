@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use eddy_expr::func::{self, CastContext};
+use eddy_expr::func::{self, CastContext, Func};
 use eddy_expr::{AggregateExpr, AggregateFunc, RelationExpr, ScalarExpr, TableFunc, WindowExpr};
 use eddy_repr::{Datum, GlobalId, Row, ScalarType};
 use sqlparser::ast::{
@@ -2641,6 +2641,12 @@ pub(crate) fn plan_set_returning(
             [Typed { ty: None, .. }, _] => return Err(unknown_array()),
             _ => return Err(no_such_function(name, &typed)),
         },
+        // No partitioned tables: a relation's only ancestor is itself (psql's \d asks).
+        "pg_partition_ancestors" if typed.len() == 1 => {
+            let relation = typed.into_iter().map(|t| coerce(ctx, t, &ScalarType::Int64, CastContext::Explicit));
+            let relation = relation.collect::<Result<Vec<_>, _>>()?;
+            (TableFunc::Unnest(ScalarType::Int64), vec![ScalarExpr::call(Func::ArrayCreate, relation)])
+        }
         _ => return Err(PlanError::Unsupported(format!("table function {name}"))),
     })
 }

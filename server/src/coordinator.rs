@@ -689,6 +689,14 @@ impl Coordinator {
                 for (table, changes) in &pending {
                     by_table.entry(*table).or_default().extend(changes.iter().cloned());
                 }
+                // A table dropped, or rebuilt by ALTER TABLE, since the block wrote to it
+                // would silently lose the block's rows.
+                if by_table.keys().any(|table| !self.entries.contains_key(table)) {
+                    return Err(AdapterError::SerializationFailure {
+                        detail: "A table this transaction wrote to was dropped or altered by another session since."
+                            .into(),
+                    });
+                }
                 for (table, changes) in &by_table {
                     self.check_deleted_rows_remain(*table, changes)?;
                     self.check_unique(*table, changes, &[])?;

@@ -327,6 +327,31 @@ pub fn resolve<'a>(
                         ("extversion", T),
                     ]),
                 ),
+                // Foreign keys are not triggers here, and there are no others: empty,
+                // for psql's \d of a table with foreign keys.
+                "pg_trigger" => (
+                    37,
+                    Builder::new(&[
+                        ("oid", I8),
+                        ("tgrelid", I8),
+                        ("tgparentid", I8),
+                        ("tgname", T),
+                        ("tgfoid", I8),
+                        ("tgtype", I2),
+                        ("tgenabled", T),
+                        ("tgisinternal", B),
+                        ("tgconstrrelid", I8),
+                        ("tgconstrindid", I8),
+                        ("tgconstraint", I8),
+                        ("tgdeferrable", B),
+                        ("tginitdeferred", B),
+                        ("tgnargs", I2),
+                        ("tgattr", array_of(I2)),
+                        ("tgqual", T),
+                        ("tgoldtable", T),
+                        ("tgnewtable", T),
+                    ]),
+                ),
                 "pg_auth_members" => {
                     (24, Builder::new(&[("roleid", I8), ("member", I8), ("grantor", I8), ("admin_option", B)]))
                 }
@@ -426,9 +451,12 @@ fn pg_class(relations: &[Listed]) -> Builder {
             int2(r.desc.arity() as i16),
             int2(r.checks.len() as i16),
             boolean(false),
-            // psql's \d would list foreign keys with this set, but then asks for triggers
-            // (pg_trigger, pg_get_triggerdef) too, which Eddy does not have.
-            boolean(false),
+            // In PostgreSQL foreign keys are triggers on both tables; psql's \d lists a
+            // table's foreign keys and the ones referencing it only when this is set.
+            boolean(
+                !r.foreign_keys.is_empty()
+                    || relations.iter().any(|o| o.foreign_keys.iter().any(|fk| fk.parent == r.id)),
+            ),
             boolean(false),
             boolean(false),
             boolean(false),
