@@ -34,7 +34,7 @@ pub use error::PlanError;
 pub use expr::normalize_ident;
 pub use plan::{
     CheckConstraint, ColumnOrder, ConflictAction, ConflictTarget, CopyFormat, ForeignKeySpec, Lag, ObjectKind,
-    OnConflict, OnDelete, Plan, QueryPlan, RefreshMode, RowSetFinishing, ShowKind, StatementContext,
+    OnConflict, Plan, QueryPlan, ReferentialAction, RefreshMode, RowSetFinishing, ShowKind, StatementContext,
     SubscribePlanTarget, TargetLag, UniqueKey,
 };
 pub use statement::{alter_target_lag_sql, identity_generation, is_numbering, plan};

@@ -194,15 +194,17 @@ pub struct ForeignKeySpec {
     pub parent_columns: Vec<String>,
     /// `DEFERRABLE INITIALLY DEFERRED`: checked at COMMIT inside a transaction block.
     pub deferred: bool,
-    pub on_delete: OnDelete,
+    pub on_delete: ReferentialAction,
+    pub on_update: ReferentialAction,
 }
 
-/// What deleting a referenced row does to the rows referencing it.
+/// What deleting a referenced row (`ON DELETE`), or changing its key (`ON UPDATE`), does
+/// to the rows referencing it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OnDelete {
-    /// `NO ACTION` / `RESTRICT`: the DELETE fails.
+pub enum ReferentialAction {
+    /// `NO ACTION` / `RESTRICT`: the DELETE or UPDATE fails.
     Refuse,
-    /// `CASCADE`: they are deleted too.
+    /// `CASCADE`: they are deleted too, or take the new key.
     Cascade,
     /// `SET NULL`: their referencing columns become NULL.
     SetNull,

@@ -580,31 +580,23 @@ pub(crate) struct PlannedColumn {
 }
 
 /// A foreign key as written; `column` for one declared on a column (`REFERENCES ...`).
-/// Referential actions other than `NO ACTION` / `RESTRICT` are refused.
+/// `SET DEFAULT` actions are refused.
 pub(crate) fn foreign_key_spec(
     fk: &ast::ForeignKeyConstraint,
     column: Option<&str>,
 ) -> Result<crate::plan::ForeignKeySpec, PlanError> {
-    let on_delete = match fk.on_delete {
+    let action = |a: Option<ast::ReferentialAction>, event: &str| match a {
         None | Some(ast::ReferentialAction::NoAction | ast::ReferentialAction::Restrict) => {
-            crate::plan::OnDelete::Refuse
+            Ok(crate::plan::ReferentialAction::Refuse)
         }
-        Some(ast::ReferentialAction::Cascade) => crate::plan::OnDelete::Cascade,
-        Some(ast::ReferentialAction::SetNull) => crate::plan::OnDelete::SetNull,
-        Some(a @ ast::ReferentialAction::SetDefault) => {
-            return Err(PlanError::Unsupported(format!(
-                "FOREIGN KEY ... ON DELETE {a} (NO ACTION, RESTRICT, CASCADE and SET NULL are)"
-            )))
-        }
+        Some(ast::ReferentialAction::Cascade) => Ok(crate::plan::ReferentialAction::Cascade),
+        Some(ast::ReferentialAction::SetNull) => Ok(crate::plan::ReferentialAction::SetNull),
+        Some(a @ ast::ReferentialAction::SetDefault) => Err(PlanError::Unsupported(format!(
+            "FOREIGN KEY ... ON {event} {a} (NO ACTION, RESTRICT, CASCADE and SET NULL are)"
+        ))),
     };
-    if let Some(
-        a @ (ast::ReferentialAction::Cascade | ast::ReferentialAction::SetNull | ast::ReferentialAction::SetDefault),
-    ) = fk.on_update
-    {
-        return Err(PlanError::Unsupported(format!(
-            "FOREIGN KEY ... ON UPDATE {a} (only NO ACTION and RESTRICT: update the referencing rows first)"
-        )));
-    }
+    let on_delete = action(fk.on_delete, "DELETE")?;
+    let on_update = action(fk.on_update, "UPDATE")?;
     if matches!(
         fk.match_kind,
         Some(ast::ConstraintReferenceMatchKind::Full | ast::ConstraintReferenceMatchKind::Partial)
@@ -623,6 +615,7 @@ pub(crate) fn foreign_key_spec(
         parent_columns: fk.referred_columns.iter().map(normalize_ident).collect(),
         deferred,
         on_delete,
+        on_update,
     })
 }
 

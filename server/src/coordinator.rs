@@ -587,18 +587,20 @@ impl Coordinator {
                 if let Some(targets) = targets {
                     selected = first_pairing(self.evaluate_now(session, &targets)?, selected, arity);
                 }
-                let (mut changes, mut new_rows) = (Vec::new(), Vec::new());
+                let (mut changes, mut new_rows, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
                 let mut count = 0;
                 for (row, diff) in selected {
-                    changes.push((Row::new(row[..arity].to_vec()), -diff));
-                    new_rows.push((Row::new(row[arity..].to_vec()), diff));
+                    let (old, new) = (Row::new(row[..arity].to_vec()), Row::new(row[arity..].to_vec()));
+                    changes.push((old.clone(), -diff));
+                    new_rows.push((new.clone(), diff));
+                    pairs.push((old, new));
                     count += diff;
                 }
                 changes.extend(self.number_rows(session, table, new_rows, &renumbered)?);
                 let changes = self.check_table_rows(table, changes)?;
                 let new_rows: Collection = changes.iter().filter(|(_, d)| *d > 0).cloned().collect();
                 let returned = self.returning("UPDATE", returning, table, &new_rows)?;
-                self.write(session, table, changes)?;
+                self.write_changes(session, table, changes, Cascades::Updates(pairs))?;
                 Ok(returned.unwrap_or(ExecuteResponse::Command { tag: "UPDATE".into(), rows: Some(count as usize) }))
             }
             Plan::Truncate { tables } => {
@@ -1402,7 +1404,7 @@ impl Coordinator {
         table: GlobalId,
         changes: Collection,
     ) -> Result<(), AdapterError> {
-        self.write_changes(session, table, changes, false)
+        self.write_changes(session, table, changes, Cascades::None)
     }
 
     /// [`Self::write`], for a DELETE: with what foreign keys `ON DELETE CASCADE | SET
@@ -1413,7 +1415,7 @@ impl Coordinator {
         table: GlobalId,
         changes: Collection,
     ) -> Result<(), AdapterError> {
-        self.write_changes(session, table, changes, true)
+        self.write_changes(session, table, changes, Cascades::Deletes)
     }
 
     fn write_changes(
@@ -1421,14 +1423,22 @@ impl Coordinator {
         session: &mut Session,
         table: GlobalId,
         changes: Collection,
-        deleting: bool,
+        cascades: Cascades,
     ) -> Result<(), AdapterError> {
         self.check_loaded(table)?;
         self.check_unique(table, &changes, &session.pending_writes)?;
         let mut writes = vec![(table, changes)];
         if !self.foreign_keys.is_empty() {
-            if deleting {
-                self.cascade_deletes(&session.pending_writes, &mut writes)?;
+            match cascades {
+                Cascades::None => {}
+                Cascades::Deletes => self.cascade_deletes(&session.pending_writes, &mut writes)?,
+                Cascades::Updates(pairs) => {
+                    self.cascade_updates(&session.pending_writes, &mut writes, pairs)?;
+                    // A referencing row that took a new key may collide with one of its own keys.
+                    for (child, changes) in &writes[1..] {
+                        self.check_unique(*child, changes, &session.pending_writes)?;
+                    }
+                }
             }
             let changed: Vec<(GlobalId, &Collection)> = writes.iter().map(|(t, c)| (*t, c)).collect();
             let seen: Vec<(GlobalId, &Collection)> =
@@ -1703,6 +1713,15 @@ pub fn finish(rows: Collection, finishing: &RowSetFinishing) -> Vec<Row> {
 /// it can be found by seeks.
 pub(crate) fn is_leading(key: &UniqueKey) -> bool {
     key.columns.iter().enumerate().all(|(i, c)| i == *c)
+}
+
+/// What a write does through foreign keys to the rows referencing the rows it changes.
+enum Cascades {
+    None,
+    /// A DELETE: `ON DELETE CASCADE | SET NULL`.
+    Deletes,
+    /// An UPDATE, its rows before and after: `ON UPDATE CASCADE | SET NULL`.
+    Updates(Vec<(Row, Row)>),
 }
 
 /// The seeks (sorted, disjoint) that find a table's rows with any of the leading keys

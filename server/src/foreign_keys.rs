@@ -2,7 +2,8 @@
 //! key columns are all non-NULL needs a row with that key in the referenced table, and
 //! a referenced key cannot go while rows still reference it, unless a DELETE removes it
 //! and the key says `ON DELETE CASCADE` (the referencing rows are deleted in the same
-//! write) or `SET NULL`. Checked after each statement against the committed rows plus the
+//! write) or `SET NULL`, or an UPDATE changes it and the key says `ON UPDATE CASCADE`
+//! (the referencing rows take the new key) or `SET NULL`. Checked after each statement against the committed rows plus the
 //! transaction's writes so far (`DEFERRABLE INITIALLY DEFERRED` ones at COMMIT), and
 //! again at COMMIT, with PostgreSQL's messages (23503).
 //!
@@ -15,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use eddy_expr::eval::Collection;
 use eddy_expr::{KeyRange, Pipeline, RowOp};
 use eddy_planner::sequence::qualified;
-use eddy_planner::{ForeignKeySpec, ItemKind, OnDelete, PlanError};
+use eddy_planner::{ForeignKeySpec, ItemKind, PlanError, ReferentialAction};
 use eddy_repr::{Datum, Diff, GlobalId, Row, ScalarType};
 
 use crate::coordinator::{describe_key, key_lookups, peek_error, Coordinator};
@@ -31,7 +32,36 @@ pub(crate) struct ForeignKey {
     pub parent: GlobalId,
     pub parent_columns: Vec<usize>,
     pub deferred: bool,
-    pub on_delete: OnDelete,
+    pub on_delete: ReferentialAction,
+    pub on_update: ReferentialAction,
+}
+
+impl ForeignKey {
+    /// Its actions as PostgreSQL's `pg_get_constraintdef` writes them.
+    fn actions(&self) -> String {
+        let action = |a: ReferentialAction| match a {
+            ReferentialAction::Refuse => None,
+            ReferentialAction::Cascade => Some("CASCADE"),
+            ReferentialAction::SetNull => Some("SET NULL"),
+        };
+        let mut out = String::new();
+        if let Some(a) = action(self.on_update) {
+            out.push_str(&format!(" ON UPDATE {a}"));
+        }
+        if let Some(a) = action(self.on_delete) {
+            out.push_str(&format!(" ON DELETE {a}"));
+        }
+        out
+    }
+}
+
+/// `pg_constraint.confupdtype` / `confdeltype`.
+fn action_code(a: ReferentialAction) -> &'static str {
+    match a {
+        ReferentialAction::Refuse => "a",
+        ReferentialAction::Cascade => "c",
+        ReferentialAction::SetNull => "n",
+    }
 }
 
 /// Keys compare as SQL compares them: integers of any width alike, numerics whatever
@@ -58,6 +88,18 @@ fn column_names(desc: &eddy_repr::RelationDesc, cols: &[usize]) -> String {
 fn key_of(row: &Row, columns: &[usize]) -> Option<Row> {
     let key = row.project(columns);
     (!key.iter().any(Datum::is_null)).then_some(key)
+}
+
+/// A referenced key's value for a referencing column, whose integer width may differ.
+fn as_column_type(value: &Datum, ty: &ScalarType) -> Result<Datum, AdapterError> {
+    let out_of_range =
+        |what: &str| AdapterError::Eval(eddy_expr::EvalError::OutOfRange(format!("{what} out of range")));
+    Ok(match (value.as_i64(), ty) {
+        (Some(i), ScalarType::Int16) => Datum::Int16(i16::try_from(i).map_err(|_| out_of_range("smallint"))?),
+        (Some(i), ScalarType::Int32) => Datum::Int32(i32::try_from(i).map_err(|_| out_of_range("integer"))?),
+        (Some(i), ScalarType::Int64) => Datum::Int64(i),
+        _ => value.clone(),
+    })
 }
 
 /// The keys on `columns` of the rows `rows` adds (`added`) or removes, by their
@@ -189,6 +231,7 @@ impl Coordinator {
             parent_columns,
             deferred: spec.deferred,
             on_delete: spec.on_delete,
+            on_update: spec.on_update,
         })
     }
 
@@ -358,7 +401,9 @@ impl Coordinator {
         while next < writes.len() {
             let table = writes[next].0;
             let mut caused = Vec::new();
-            for fk in self.foreign_keys.values().filter(|fk| fk.parent == table && fk.on_delete != OnDelete::Refuse) {
+            for fk in
+                self.foreign_keys.values().filter(|fk| fk.parent == table && fk.on_delete != ReferentialAction::Refuse)
+            {
                 let seen: Vec<(GlobalId, &Collection)> =
                     pending.iter().chain(writes.iter()).chain(caused.iter()).map(|(t, c)| (*t, c)).collect();
                 let gone = self.keys_gone(fk, &writes[next].1, &seen)?;
@@ -366,7 +411,7 @@ impl Coordinator {
                 let referencing = self.rows_with_keys(fk.child, &fk.columns, parent_key, &gone, &seen, false)?;
                 let referencing = referencing.into_iter().filter(|(_, n)| *n > 0);
                 let changes: Collection = match fk.on_delete {
-                    OnDelete::SetNull => {
+                    ReferentialAction::SetNull => {
                         let mut changes = Vec::new();
                         for (row, n) in referencing {
                             let mut datums = row.to_vec();
@@ -386,6 +431,64 @@ impl Coordinator {
             }
             writes.extend(caused);
             next += 1;
+        }
+        Ok(())
+    }
+
+    /// An UPDATE's `writes` (its own first; `pairs` are its rows before and after) with
+    /// what foreign keys `ON UPDATE CASCADE | SET NULL` make it do to the rows referencing
+    /// a key it changed: they take the new key (or NULLs), and so on down, each a write
+    /// of its own.
+    pub(crate) fn cascade_updates(
+        &self,
+        pending: &[(GlobalId, Collection)],
+        writes: &mut Vec<(GlobalId, Collection)>,
+        pairs: Vec<(Row, Row)>,
+    ) -> Result<(), AdapterError> {
+        let Some(&(table, _)) = writes.first() else { return Ok(()) };
+        let mut queue = vec![(table, pairs)];
+        while let Some((table, pairs)) = queue.pop() {
+            let acting = self.foreign_keys.values().filter(|fk| fk.parent == table);
+            for fk in acting.filter(|fk| fk.on_update != ReferentialAction::Refuse) {
+                // Each changed key (comparable form) as it was written, and what it became.
+                let mut moved: BTreeMap<Row, Row> = BTreeMap::new();
+                let mut became: HashMap<Row, Row> = HashMap::new();
+                for (old, new) in &pairs {
+                    let Some(old_key) = key_of(old, &fk.parent_columns) else { continue };
+                    let new_key = new.project(&fk.parent_columns);
+                    let old_comparable = comparable(&old_key);
+                    if old_comparable != comparable(&new_key) {
+                        became.insert(old_comparable.clone(), new_key);
+                        moved.insert(old_comparable, old_key);
+                    }
+                }
+                let seen: Vec<(GlobalId, &Collection)> =
+                    pending.iter().chain(writes.iter()).map(|(t, c)| (*t, c)).collect();
+                let parent_key = (table, fk.parent_columns.as_slice());
+                let referencing = self.rows_with_keys(fk.child, &fk.columns, parent_key, &moved, &seen, false)?;
+                let child_desc = &self.entries[&fk.child].item.desc;
+                let (mut changes, mut child_pairs) = (Vec::new(), Vec::new());
+                for (row, n) in referencing.into_iter().filter(|(_, n)| *n > 0) {
+                    let Some(new_key) = key_of(&row, &fk.columns).and_then(|k| became.get(&comparable(&k))) else {
+                        continue;
+                    };
+                    let mut datums = row.to_vec();
+                    for (&c, value) in fk.columns.iter().zip(new_key.iter()) {
+                        datums[c] = match fk.on_update {
+                            ReferentialAction::SetNull => Datum::Null,
+                            _ => as_column_type(value, &child_desc.columns()[c].1.scalar_type)?,
+                        };
+                    }
+                    let updated = Row::new(datums);
+                    changes.push((row.clone(), -n));
+                    changes.push((updated.clone(), n));
+                    child_pairs.push((row, updated));
+                }
+                if !changes.is_empty() {
+                    writes.push((fk.child, self.check_table_rows(fk.child, changes)?));
+                    queue.push((fk.child, child_pairs));
+                }
+            }
         }
         Ok(())
     }
@@ -449,17 +552,12 @@ impl Coordinator {
             .filter(|(_, fk)| fk.child == table)
             .filter_map(|(&id, fk)| {
                 let (child, parent) = (&self.entries.get(&fk.child)?.item, &self.entries.get(&fk.parent)?.item);
-
-                let (on_delete, action) = match fk.on_delete {
-                    OnDelete::Refuse => ("a", ""),
-                    OnDelete::Cascade => ("c", " ON DELETE CASCADE"),
-                    OnDelete::SetNull => ("n", " ON DELETE SET NULL"),
-                };
                 let definition = format!(
-                    "FOREIGN KEY ({}) REFERENCES {}({}){action}{}",
+                    "FOREIGN KEY ({}) REFERENCES {}({}){}{}",
                     column_names(&child.desc, &fk.columns),
                     qualified(&parent.name),
                     column_names(&parent.desc, &fk.parent_columns),
+                    fk.actions(),
                     if fk.deferred { " DEFERRABLE INITIALLY DEFERRED" } else { "" }
                 );
                 Some(crate::system_tables::ListedForeignKey {
@@ -469,7 +567,8 @@ impl Coordinator {
                     parent: fk.parent,
                     parent_columns: fk.parent_columns.clone(),
                     deferred: fk.deferred,
-                    on_delete,
+                    on_delete: action_code(fk.on_delete),
+                    on_update: action_code(fk.on_update),
                     definition,
                 })
             })
@@ -482,7 +581,6 @@ impl Coordinator {
             .filter_map(|(&id, fk)| {
                 let child = &self.entries.get(&fk.child)?.item;
                 let parent = &self.entries.get(&fk.parent)?.item;
-
                 let sql = format!(
                     "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}{}",
                     qualified(&child.name),
@@ -490,11 +588,7 @@ impl Coordinator {
                     column_names(&child.desc, &fk.columns),
                     qualified(&parent.name),
                     column_names(&parent.desc, &fk.parent_columns),
-                    match fk.on_delete {
-                        OnDelete::Refuse => "",
-                        OnDelete::Cascade => " ON DELETE CASCADE",
-                        OnDelete::SetNull => " ON DELETE SET NULL",
-                    },
+                    fk.actions(),
                     if fk.deferred { " DEFERRABLE INITIALLY DEFERRED" } else { "" }
                 );
                 Some((fk.name.clone(), id, sql))

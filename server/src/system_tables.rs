@@ -61,6 +61,8 @@ pub struct ListedForeignKey {
     pub deferred: bool,
     /// `pg_constraint.confdeltype`: `a` (no action), `c` (cascade), `n` (set null).
     pub on_delete: &'static str,
+    /// `pg_constraint.confupdtype`, as `on_delete`.
+    pub on_update: &'static str,
     /// What `pg_get_constraintdef` shows.
     pub definition: String,
 }
@@ -890,7 +892,7 @@ fn pg_constraint(relations: &[Listed]) -> Builder {
                 boolean(true),
                 attnums(&fk.columns),
             ];
-            row.extend([attnums(&fk.parent_columns), text("a"), text(fk.on_delete), text("s")]);
+            row.extend([attnums(&fk.parent_columns), text(fk.on_update), text(fk.on_delete), text("s")]);
             b.row(row);
         }
     }
