@@ -606,6 +606,8 @@ fn psql_shows_notices_and_warnings() -> anyhow::Result<()> {
         "DROP SEQUENCE IF EXISTS nope_seq",
         "CREATE SCHEMA IF NOT EXISTS public",
         "DROP SCHEMA IF EXISTS nope_schema",
+        "ALTER TABLE IF EXISTS nope_t ADD COLUMN x int",
+        "ALTER SEQUENCE IF EXISTS nope_s RESTART",
         "COMMIT",
         "BEGIN; BEGIN; COMMIT",
         "CREATE TABLE ct (a int PRIMARY KEY); CREATE VIEW cv AS SELECT * FROM ct; \
@@ -629,6 +631,8 @@ fn psql_shows_notices_and_warnings() -> anyhow::Result<()> {
         "NOTICE:  00000: sequence \"nope_seq\" does not exist, skipping",
         "NOTICE:  42P06: schema \"public\" already exists, skipping",
         "NOTICE:  00000: schema \"nope_schema\" does not exist, skipping",
+        "NOTICE:  00000: relation \"nope_t\" does not exist, skipping",
+        "NOTICE:  00000: relation \"nope_s\" does not exist, skipping",
         "WARNING:  25P01: there is no transaction in progress",
         "WARNING:  25001: there is already a transaction in progress",
         "NOTICE:  00000: drop cascades to 3 other objects\nDETAIL:  drop cascades to view cv\n\

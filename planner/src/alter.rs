@@ -28,7 +28,10 @@ pub(crate) fn plan_alter_table(qcx: &QueryCtx, alter: &ast::AlterTable) -> Resul
     let Some(item) = crate::statement::resolve_relation(qcx, &object_name(&alter.name)) else {
         let name = strip_public(object_name(&alter.name));
         return match alter.if_exists {
-            true => Ok(Plan::NoOp { tag: "ALTER TABLE".into() }),
+            true => Ok(Plan::Skipped {
+                tag: "ALTER TABLE".into(),
+                notice: format!("relation \"{name}\" does not exist, skipping"),
+            }),
             false => Err(PlanError::UnknownRelation(name)),
         };
     };

@@ -500,4 +500,10 @@ pub enum Plan {
     NoOp {
         tag: String,
     },
+    /// Nothing to do, and the client is told why (`ALTER TABLE IF EXISTS` of a missing
+    /// table): a NOTICE.
+    Skipped {
+        tag: String,
+        notice: String,
+    },
 }

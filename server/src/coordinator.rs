@@ -498,8 +498,11 @@ impl Coordinator {
             }
             Plan::AlterSequence { name, if_exists, options } => {
                 let found = self.sequences.alter(&name, &options, |t, c| self.sequence_owner(t, c))?;
-                if !found && !if_exists {
-                    return Err(AdapterError::Plan(eddy_planner::PlanError::UnknownRelation(name)));
+                if !found {
+                    if !if_exists {
+                        return Err(AdapterError::Plan(eddy_planner::PlanError::UnknownRelation(name)));
+                    }
+                    session.notice("NOTICE", "00000", format!("relation \"{name}\" does not exist, skipping"));
                 }
                 Ok(command("ALTER SEQUENCE"))
             }
@@ -730,6 +733,10 @@ impl Coordinator {
                 Ok(command("ROLLBACK"))
             }
             Plan::NoOp { tag } => Ok(command(&tag)),
+            Plan::Skipped { tag, notice } => {
+                session.notice("NOTICE", "00000", notice);
+                Ok(command(&tag))
+            }
             Plan::CreateSecret { name, value, if_not_exists } => self.create_secret(name, value, if_not_exists),
             Plan::CreateConnection { name, connection, if_not_exists, create_sql } => {
                 self.create_connection(name, connection, if_not_exists, create_sql)
