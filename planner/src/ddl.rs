@@ -16,7 +16,7 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
 
 use crate::types::parse_type_name;
-use crate::{Plan, PlanError, ShowKind};
+use crate::{ItemKind, Plan, PlanError, RenameTarget, ShowKind};
 
 /// How often a source hands on a batch unless `TICK INTERVAL` says otherwise.
 const DEFAULT_TICK: Duration = Duration::from_millis(20);
@@ -94,6 +94,9 @@ pub fn parse_alter_refresh(parser: &mut Parser) -> Result<Plan, PlanError> {
     }
     let if_exists = p.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
     let name = p.name()?;
+    if p.word("RENAME") {
+        return p.rename_to(RenameTarget::Relation(ItemKind::MaterializedView), name, if_exists);
+    }
     let action = if p.word("SUSPEND") {
         RefreshAction::Suspend
     } else if p.word("RESUME") {
@@ -387,7 +390,7 @@ pub fn starts_here(parser: &Parser) -> bool {
         (first.as_str(), second.as_str()),
         ("CREATE", "SOURCE" | "CONNECTION" | "SECRET")
             | ("DROP", "SOURCE" | "CONNECTION" | "SECRET" | "DYNAMIC")
-            | ("ALTER", "SEQUENCE")
+            | ("ALTER", "SEQUENCE" | "VIEW" | "INDEX")
     ) || (first == "SHOW" && matches!(second.as_str(), "CONNECTIONS" | "SECRETS"))
         || (first == "SHOW" && second == "DYNAMIC" && word(2) == "TABLES")
 }
@@ -396,6 +399,24 @@ pub fn starts_here(parser: &Parser) -> bool {
 /// empty for the caller, which has the text, to fill in.
 pub fn parse(parser: &mut Parser) -> Result<Plan, PlanError> {
     let p = &mut Ddl { parser };
+    if p.word("ALTER") {
+        let target = if p.word("VIEW") {
+            RenameTarget::Relation(ItemKind::View)
+        } else if p.word("INDEX") {
+            RenameTarget::Index
+        } else {
+            p.expect_word("SEQUENCE")?;
+            return p.alter_sequence();
+        };
+        let if_exists = p.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+        let name = p.parser.parse_object_name(false).map_err(syntax)?;
+        let name = crate::statement::strip_public(crate::expr::object_name(&name));
+        if !p.word("RENAME") {
+            let what = if target == RenameTarget::Index { "ALTER INDEX" } else { "ALTER VIEW" };
+            return Err(PlanError::Unsupported(format!("{what} other than RENAME TO")));
+        }
+        return p.rename_to(target, name, if_exists);
+    }
     if p.word("SHOW") {
         if p.word("CREATE") {
             let kind = if p.word("SOURCE") {
@@ -424,10 +445,6 @@ pub fn parse(parser: &mut Parser) -> Result<Plan, PlanError> {
     }
     if p.word("DROP") {
         return p.drop();
-    }
-    if p.word("ALTER") {
-        p.expect_word("SEQUENCE")?;
-        return p.alter_sequence();
     }
     p.expect_word("CREATE")?;
     if p.word("SECRET") {
@@ -565,6 +582,15 @@ impl Ddl<'_, '_> {
 
     fn if_not_exists(&mut self) -> bool {
         self.parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS])
+    }
+
+    /// After `RENAME`: `TO new_name`.
+    fn rename_to(&mut self, target: RenameTarget, name: String, if_exists: bool) -> Result<Plan, PlanError> {
+        if !self.word("TO") {
+            return Err(PlanError::Unsupported("RENAME other than RENAME TO a new name".into()));
+        }
+        let ident = self.parser.parse_identifier().map_err(syntax)?;
+        Ok(Plan::Rename { target, name, new_name: crate::expr::normalize_ident(&ident), if_exists })
     }
 
     fn name(&mut self) -> Result<String, PlanError> {

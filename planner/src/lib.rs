@@ -34,10 +34,10 @@ pub use error::PlanError;
 pub use expr::normalize_ident;
 pub use plan::{
     CheckConstraint, ColumnOrder, ConflictAction, ConflictTarget, CopyFormat, ForeignKeySpec, Lag, ObjectKind,
-    OnConflict, Plan, QueryPlan, ReferentialAction, RefreshMode, RowSetFinishing, ShowKind, StatementContext,
-    SubscribePlanTarget, TargetLag, UniqueKey,
+    OnConflict, Plan, QueryPlan, ReferentialAction, RefreshMode, RenameTarget, RowSetFinishing, ShowKind,
+    StatementContext, SubscribePlanTarget, TargetLag, UniqueKey,
 };
-pub use statement::{alter_target_lag_sql, identity_generation, is_numbering, plan};
+pub use statement::{alter_target_lag_sql, identity_generation, is_numbering, plan, renamed_view_sql};
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;

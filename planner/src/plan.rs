@@ -497,6 +497,14 @@ pub enum Plan {
         /// `DROP CONSTRAINT [IF EXISTS] name`: (name, if_exists).
         drop_constraints: Vec<(String, bool)>,
     },
+    /// `ALTER VIEW | MATERIALIZED VIEW | INDEX [IF EXISTS] name RENAME TO new_name`
+    /// (`new_name` bare: the object stays in its schema).
+    Rename {
+        target: RenameTarget,
+        name: String,
+        new_name: String,
+        if_exists: bool,
+    },
     NoOp {
         tag: String,
     },
@@ -506,4 +514,12 @@ pub enum Plan {
         tag: String,
         notice: String,
     },
+}
+
+/// What an `ALTER ... RENAME TO` renames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenameTarget {
+    /// A view or materialized view (the kind the statement named).
+    Relation(ItemKind),
+    Index,
 }

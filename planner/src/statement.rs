@@ -930,6 +930,26 @@ pub fn alter_target_lag_sql(create_sql: &str, lag: crate::Lag) -> Result<String,
     Ok(target_lag_create_sql(cv, &target, dynamic_table))
 }
 
+/// A view's stored CREATE statement, `create_sql`, naming it `new_name` instead.
+pub fn renamed_view_sql(create_sql: &str, new_name: &str) -> Result<String, PlanError> {
+    let parsed = crate::parse(create_sql)?;
+    let Some(crate::Statement::Sql(stmt)) = parsed.into_iter().next() else {
+        return Err(PlanError::WrongObjectType(format!("not a view: {create_sql}")));
+    };
+    let Statement::CreateView(mut cv) = *stmt else {
+        return Err(PlanError::WrongObjectType(format!("not a view: {create_sql}")));
+    };
+    let ident = |part: &str| match crate::quote_ident(part) == part {
+        true => ast::Ident::new(part),
+        false => ast::Ident::with_quote('"', part),
+    };
+    cv.name = ast::ObjectName::from(new_name.split('.').map(ident).collect::<Vec<_>>());
+    match view_options(&cv)? {
+        (Some(target), dynamic_table) => Ok(target_lag_create_sql(&cv, &target, dynamic_table)),
+        (None, _) => Ok(Statement::CreateView(cv).to_string()),
+    }
+}
+
 /// The CREATE statement `cv` is stored and shown as, with `target`.
 fn target_lag_create_sql(cv: &ast::CreateView, target: &crate::TargetLag, dynamic_table: bool) -> String {
     let name = strip_public(object_name(&cv.name));

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use eddy_compute::Command;
 use eddy_expr::eval::Collection;
 use eddy_expr::RelationExpr;
-use eddy_planner::{CheckConstraint, ItemKind, PlanError, UniqueKey};
+use eddy_planner::{CheckConstraint, ItemKind, PlanError, RenameTarget, UniqueKey};
 use eddy_repr::{Datum, GlobalId, RelationDesc};
 
 use crate::coordinator::{command, create_table_sql, describe_key, Coordinator, ExecuteResponse};
@@ -356,4 +356,79 @@ fn check_not_null(rows: &Collection, desc: &RelationDesc, columns: &[usize], tab
         }
     }
     Ok(())
+}
+
+impl Coordinator {
+    /// `ALTER VIEW | MATERIALIZED VIEW | INDEX [IF EXISTS] name RENAME TO new_name`: the
+    /// object keeps its rows and dataflow; its stored statement takes the new name. Like
+    /// ALTER TABLE's rename, refused while other views read it (their stored definitions
+    /// name it).
+    pub(crate) fn rename(
+        &mut self,
+        session: &mut Session,
+        target: RenameTarget,
+        name: String,
+        new_name: String,
+        if_exists: bool,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        // The object stays in its schema.
+        let new_name = match name.split_once('.') {
+            Some((schema, _)) => format!("{schema}.{new_name}"),
+            None => new_name,
+        };
+        let (tag, exists) = match target {
+            RenameTarget::Index => ("ALTER INDEX", self.indexes.contains_key(&name) || self.key_table(&name).is_some()),
+            RenameTarget::Relation(ItemKind::MaterializedView) => {
+                ("ALTER MATERIALIZED VIEW", self.names.contains_key(&name))
+            }
+            RenameTarget::Relation(_) => ("ALTER VIEW", self.names.contains_key(&name)),
+        };
+        if !exists {
+            if !if_exists {
+                return Err(PlanError::UnknownRelation(name).into());
+            }
+            session.notice("NOTICE", "00000", format!("relation \"{name}\" does not exist, skipping"));
+            return Ok(command(tag));
+        }
+        if self.name_taken(&new_name) || self.key_table(&new_name).is_some() {
+            return Err(PlanError::RelationExists(new_name).into());
+        }
+        match target {
+            RenameTarget::Index => {
+                let Some(index) = self.indexes.remove(&name) else {
+                    return Err(PlanError::Unsupported(format!(
+                        "renaming index \"{name}\" of a PRIMARY KEY or UNIQUE constraint"
+                    ))
+                    .into());
+                };
+                self.indexes.insert(new_name, index);
+            }
+            RenameTarget::Relation(kind) => {
+                let id = self.names[&name];
+                let entry = &self.entries[&id];
+                if entry.item.kind != kind {
+                    return Err(PlanError::WrongObjectType(format!("\"{name}\" is not a {}", kind.as_str())).into());
+                }
+                let dependents = self.dependents(id);
+                if dependents.len() > 1 {
+                    return Err(PlanError::DependentObjects {
+                        message: format!("{tag} {name} is not supported yet while other objects depend on it"),
+                        hint: format!(
+                            "Drop them first ({}), rename, then create them again.",
+                            self.describe_dependencies(&dependents).replace('\n', "; ")
+                        ),
+                    }
+                    .into());
+                }
+                let create_sql = eddy_planner::renamed_view_sql(&entry.create_sql, &new_name)?;
+                self.names.remove(&name);
+                self.names.insert(new_name.clone(), id);
+                if let Some(entry) = self.entries.get_mut(&id) {
+                    entry.item.name = new_name;
+                    entry.create_sql = create_sql;
+                }
+            }
+        }
+        Ok(command(tag))
+    }
 }

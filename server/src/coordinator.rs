@@ -732,6 +732,9 @@ impl Coordinator {
                 session.rollback_to(&name)?;
                 Ok(command("ROLLBACK"))
             }
+            Plan::Rename { target, name, new_name, if_exists } => {
+                self.rename(session, target, name, new_name, if_exists)
+            }
             Plan::NoOp { tag } => Ok(command(&tag)),
             Plan::Skipped { tag, notice } => {
                 session.notice("NOTICE", "00000", notice);

@@ -82,6 +82,7 @@ pub(crate) fn changes_catalog(plan: &Plan) -> bool {
             | Plan::AddForeignKeys { .. }
             | Plan::AlterSequence { .. }
             | Plan::DropSequence { .. }
+            | Plan::Rename { .. }
     )
 }
 
