@@ -51,14 +51,11 @@ impl Coordinator {
         let dependents = self.dependents(a.table);
         if changes_shape && dependents.len() > 1 {
             // Their stored definitions name the table and its columns as they are now.
-            return Err(PlanError::DependentObjects {
-                message: format!("ALTER TABLE {old_name} is not supported yet while other objects depend on it"),
-                hint: format!(
-                    "Drop them first ({}), alter the table, then create them again.",
-                    self.describe_dependencies(&dependents).replace('\n', "; ")
-                ),
-            }
-            .into());
+            return Err(self.refused_for_dependents(
+                &format!("ALTER TABLE {old_name}"),
+                "alter the table",
+                &dependents,
+            ));
         }
         let mut keys = remap_keys(&entry.keys, &a.kept, &a.desc)?;
         let mut checks = remap_checks(&entry.checks, &entry.item.desc, &a.kept, &a.desc)?;
@@ -359,6 +356,19 @@ fn check_not_null(rows: &Collection, desc: &RelationDesc, columns: &[usize], tab
 }
 
 impl Coordinator {
+    /// `statement` cannot run while `dependents` (the object first) read the object:
+    /// their stored definitions name it as it is now.
+    fn refused_for_dependents(&self, statement: &str, change: &str, dependents: &[GlobalId]) -> AdapterError {
+        PlanError::DependentObjects {
+            message: format!("{statement} is not supported yet while other objects depend on it"),
+            hint: format!(
+                "Drop them first ({}), {change}, then create them again.",
+                self.describe_dependencies(dependents).replace('\n', "; ")
+            ),
+        }
+        .into()
+    }
+
     /// `ALTER VIEW | MATERIALIZED VIEW | INDEX [IF EXISTS] name RENAME TO new_name`: the
     /// object keeps its rows and dataflow; its stored statement takes the new name. Like
     /// ALTER TABLE's rename, refused while other views read it (their stored definitions
@@ -411,14 +421,7 @@ impl Coordinator {
                 }
                 let dependents = self.dependents(id);
                 if dependents.len() > 1 {
-                    return Err(PlanError::DependentObjects {
-                        message: format!("{tag} {name} is not supported yet while other objects depend on it"),
-                        hint: format!(
-                            "Drop them first ({}), rename, then create them again.",
-                            self.describe_dependencies(&dependents).replace('\n', "; ")
-                        ),
-                    }
-                    .into());
+                    return Err(self.refused_for_dependents(&format!("{tag} {name}"), "rename", &dependents));
                 }
                 let create_sql = eddy_planner::renamed_view_sql(&entry.create_sql, &new_name)?;
                 self.names.remove(&name);
