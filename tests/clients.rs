@@ -616,6 +616,8 @@ fn psql_shows_notices_and_warnings() -> anyhow::Result<()> {
         "CREATE VIEW v1 AS SELECT * FROM t1",
         "DROP TABLE t1 CASCADE",
         "SELECT count(*) AS rows_in_cc FROM cc",
+        "CREATE SCHEMA ns; CREATE TABLE ns.t (a int); CREATE VIEW ns.v AS SELECT * FROM ns.t",
+        "DROP SCHEMA ns CASCADE",
     ] {
         psql.args(["-c", sql]);
     }
@@ -638,6 +640,8 @@ fn psql_shows_notices_and_warnings() -> anyhow::Result<()> {
         "NOTICE:  00000: drop cascades to 3 other objects\nDETAIL:  drop cascades to view cv\n\
          drop cascades to materialized view cm\ndrop cascades to constraint cc_a_fkey on table cc",
         "NOTICE:  00000: drop cascades to view v1",
+        "NOTICE:  00000: drop cascades to 2 other objects\nDETAIL:  drop cascades to table ns.t\n\
+         drop cascades to view ns.v",
     ] {
         assert!(stderr.contains(expected), "psql's messages lack {expected:?}:\n{stderr}");
     }

@@ -93,7 +93,7 @@ pub fn parse_alter_refresh(parser: &mut Parser) -> Result<Plan, PlanError> {
         p.expect_word("VIEW")?;
     }
     let if_exists = p.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-    let name = p.name()?;
+    let name = p.object_name()?;
     if p.word("RENAME") {
         return p.rename_to(RenameTarget::Relation(ItemKind::MaterializedView), name, if_exists);
     }
@@ -409,8 +409,7 @@ pub fn parse(parser: &mut Parser) -> Result<Plan, PlanError> {
             return p.alter_sequence();
         };
         let if_exists = p.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-        let name = p.parser.parse_object_name(false).map_err(syntax)?;
-        let name = crate::statement::strip_public(crate::expr::object_name(&name));
+        let name = p.object_name()?;
         if !p.word("RENAME") {
             let what = if target == RenameTarget::Index { "ALTER INDEX" } else { "ALTER VIEW" };
             return Err(PlanError::Unsupported(format!("{what} other than RENAME TO")));
@@ -593,6 +592,12 @@ impl Ddl<'_, '_> {
         Ok(Plan::Rename { target, name, new_name: crate::expr::normalize_ident(&ident), if_exists })
     }
 
+    /// A relation's name, schema-qualified unless in `public`.
+    fn object_name(&mut self) -> Result<String, PlanError> {
+        let name = self.parser.parse_object_name(false).map_err(syntax)?;
+        Ok(crate::statement::strip_public(crate::expr::object_name(&name)))
+    }
+
     fn name(&mut self) -> Result<String, PlanError> {
         let ident = self.parser.parse_identifier().map_err(syntax)?;
         let name = crate::expr::normalize_ident(&ident);
@@ -640,9 +645,7 @@ impl Ddl<'_, '_> {
     fn alter_sequence(&mut self) -> Result<Plan, PlanError> {
         use crate::sequence::SequenceOption as O;
         let if_exists = self.parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-        let name = crate::statement::strip_public(crate::expr::object_name(
-            &self.parser.parse_object_name(false).map_err(syntax)?,
-        ));
+        let name = self.object_name()?;
         let mut options = Vec::new();
         loop {
             let option = if self.word("AS") {

@@ -1089,7 +1089,7 @@ impl Coordinator {
     }
 
     /// How PostgreSQL names a catalog object in dependency messages: `view v`.
-    fn label(&self, id: GlobalId) -> String {
+    pub(crate) fn label(&self, id: GlobalId) -> String {
         let e = &self.entries[&id];
         format!("{} {}", e.item.kind.as_str(), e.item.name)
     }

@@ -82,6 +82,12 @@ impl Coordinator {
                     }
                 }
             }
+            // PostgreSQL's `drop cascades to ...` NOTICE: every object dropped with the
+            // schema, in the order they were made.
+            let mut made = all.clone();
+            made.sort();
+            let labels: Vec<String> = made.iter().map(|id| self.label(*id)).collect();
+            session.notice_cascade(&labels);
             // Dependents last, as `drop_ids` wants them: what others read has more
             // (transitive) dependents than they do.
             all.sort_by_cached_key(|id| std::cmp::Reverse(self.dependents(*id).len()));
