@@ -2534,11 +2534,20 @@ fn plan_to_record(
 /// for the `json_` ones (an unknown literal is read as that type). `json_to_record` reads
 /// its json as jsonb.
 fn one_json_argument(ctx: &ExprCtx, name: &str, typed: Vec<Typed>, to: ScalarType) -> Result<ScalarExpr, PlanError> {
-    let doc = if name.starts_with("jsonb") { ScalarType::Jsonb } else { ScalarType::Json };
+    let doc = document_type(name);
     match <[Typed; 1]>::try_from(typed) {
         Ok([arg]) if arg.ty.is_none() || arg.ty == Some(doc.clone()) => coerce(ctx, arg, &to, CastContext::Assignment),
         Ok(one) => Err(no_such_function(name, &one)),
         Err(other) => Err(no_such_function(name, &other)),
+    }
+}
+
+/// The document type a JSON function named `name` reads: jsonb for `jsonb_...`.
+fn document_type(name: &str) -> ScalarType {
+    if name.starts_with("jsonb") {
+        ScalarType::Jsonb
+    } else {
+        ScalarType::Json
     }
 }
 
@@ -2591,8 +2600,7 @@ pub(crate) fn plan_set_returning(
     let unknown_array =
         || PlanError::Datatype("could not determine polymorphic type because input has type unknown".into());
     if let Some(func) = json_table_function(name) {
-        let doc = if name.starts_with("jsonb") { ScalarType::Jsonb } else { ScalarType::Json };
-        return Ok((func, vec![one_json_argument(ctx, name, typed, doc)?]));
+        return Ok((func, vec![one_json_argument(ctx, name, typed, document_type(name))?]));
     }
     Ok(match name {
         "generate_series" => generate_series(ctx, typed)?,

@@ -591,12 +591,16 @@ impl Coordinator {
                     selected = first_pairing(self.evaluate_now(session, &targets)?, selected, arity);
                 }
                 let (mut changes, mut new_rows, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
+                // Rows before and after are kept together only for ON UPDATE actions.
+                let cascading = self.cascades_updates(table);
                 let mut count = 0;
                 for (row, diff) in selected {
                     let (old, new) = (Row::new(row[..arity].to_vec()), Row::new(row[arity..].to_vec()));
-                    changes.push((old.clone(), -diff));
-                    new_rows.push((new.clone(), diff));
-                    pairs.push((old, new));
+                    if cascading {
+                        pairs.push((old.clone(), new.clone()));
+                    }
+                    changes.push((old, -diff));
+                    new_rows.push((new, diff));
                     count += diff;
                 }
                 changes.extend(self.number_rows(session, table, new_rows, &renumbered)?);

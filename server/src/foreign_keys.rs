@@ -435,6 +435,11 @@ impl Coordinator {
         Ok(())
     }
 
+    /// Whether a foreign key into `table` acts when an UPDATE changes its key.
+    pub(crate) fn cascades_updates(&self, table: GlobalId) -> bool {
+        self.foreign_keys.values().any(|fk| fk.parent == table && fk.on_update != ReferentialAction::Refuse)
+    }
+
     /// An UPDATE's `writes` (its own first; `pairs` are its rows before and after) with
     /// what foreign keys `ON UPDATE CASCADE | SET NULL` make it do to the rows referencing
     /// a key it changed: they take the new key (or NULLs), and so on down, each a write
