@@ -79,7 +79,6 @@ impl Coordinator {
         checks.extend(added.checks.iter().cloned());
         let comments = remap_comments(&entry.comments, &a.kept);
         let attached = Attached { keys, checks, comments };
-        let has_indexes = self.indexes.values().any(|i| i.on == a.table);
         match a.rows {
             None => {
                 let tightened = self.newly_not_null(a.table, &a.desc);
@@ -93,12 +92,6 @@ impl Coordinator {
                 self.sequences.move_table(a.table, a.table, &a.kept);
                 self.move_foreign_keys(a.table, a.table, &a.kept);
                 self.replace_definition(a.table, a.name, a.desc, a.defaults, attached);
-            }
-            Some(_) if has_indexes => {
-                return Err(PlanError::Unsupported(format!(
-                    "ALTER TABLE {old_name} changing its rows while it has indexes (drop them first)"
-                ))
-                .into());
             }
             Some(expr) => {
                 let rows = self.evaluate_now(session, &expr)?;
@@ -200,8 +193,17 @@ impl Coordinator {
             return Err(e);
         }
         session.unsynced.retain(|(table, _)| *table != id);
+        let indexes = self.indexes_on(old);
         self.drop_ids(&[old]);
-        self.replace_definition(id, name, desc, defaults, attached);
+        self.replace_definition(id, name.clone(), desc, defaults, attached);
+        // Indexes move to the new table; one on a dropped column goes with it, as in PostgreSQL.
+        for (index, columns) in indexes {
+            let moved: Option<Vec<usize>> =
+                columns.iter().map(|old| kept.iter().position(|k| *k == Some(*old))).collect();
+            if let Some(columns) = moved {
+                self.create_index(Some(index), id, &name, columns, false)?;
+            }
+        }
         Ok(())
     }
 }

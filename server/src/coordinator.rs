@@ -871,6 +871,11 @@ impl Coordinator {
         self.indexes.values().map(|i| i.id)
     }
 
+    /// The name and indexed columns of each index on `on`.
+    pub(crate) fn indexes_on(&self, on: GlobalId) -> Vec<(String, Vec<usize>)> {
+        self.indexes.iter().filter(|(_, i)| i.on == on).map(|(name, i)| (name.clone(), i.columns.clone())).collect()
+    }
+
     /// `(name, id, CREATE INDEX ...)` of every index, for the stored catalog.
     pub(crate) fn index_statements(&self) -> Vec<(String, GlobalId, String)> {
         self.indexes
@@ -1101,9 +1106,7 @@ impl Coordinator {
     pub(crate) fn drop_ids(&mut self, ids: &[GlobalId]) {
         for id in ids.iter().rev() {
             // An object's indexes go with it, as in PostgreSQL (no CASCADE needed).
-            let indexes: Vec<String> =
-                self.indexes.iter().filter(|(_, i)| i.on == *id).map(|(n, _)| n.clone()).collect();
-            for name in indexes {
+            for (name, _) in self.indexes_on(*id) {
                 if let Some(index) = self.indexes.remove(&name) {
                     self.compute.send(Command::Drop { id: index.id });
                 }
@@ -1233,7 +1236,7 @@ impl Coordinator {
         best
     }
 
-    fn create_index(
+    pub(crate) fn create_index(
         &mut self,
         name: Option<String>,
         on: GlobalId,
