@@ -152,6 +152,14 @@ pub enum Func {
     LogBase(NumType),
     /// `div(numeric, numeric)`: integer quotient.
     NumericIntDiv,
+    /// `factorial(bigint)`: numeric.
+    Factorial,
+    /// `scale(numeric)`: the digits after the decimal point as written.
+    NumericScale,
+    /// `min_scale(numeric)`: the fewest such digits that keep the value exact.
+    NumericMinScale,
+    /// `trim_scale(numeric)`: the value with trailing fractional zeros dropped.
+    NumericTrimScale,
     Pi,
     /// `random()`: uniform in [0, 1). Volatile, as the next one: a new value per call, so
     /// not allowed in materialized views.
@@ -533,6 +541,10 @@ impl Func {
             | Func::Log10(_)
             | Func::LogBase(_)
             | Func::NumericIntDiv
+            | Func::Factorial
+            | Func::NumericScale
+            | Func::NumericMinScale
+            | Func::NumericTrimScale
             | Func::Pi
             | Func::Random
             | Func::GenRandomUuid
@@ -742,6 +754,10 @@ impl Func {
             Func::Log10(_) => "log10",
             Func::LogBase(_) => "log",
             Func::NumericIntDiv => "div",
+            Func::Factorial => "factorial",
+            Func::NumericScale => "scale",
+            Func::NumericMinScale => "min_scale",
+            Func::NumericTrimScale => "trim_scale",
             Func::Pi => "pi",
             Func::Random => "random",
             Func::GenRandomUuid => "gen_random_uuid",

@@ -1676,19 +1676,28 @@ fn type_column_name(t: &str) -> String {
         return base.to_string();
     }
     match parse_type_name(t) {
-        Ok(ScalarType::Int32) => "int4".into(),
-        Ok(ScalarType::Int64) => "int8".into(),
-        Ok(ScalarType::Int16) => "int2".into(),
-        Ok(ScalarType::Float64) => "float8".into(),
-        Ok(ScalarType::Float32) => "float4".into(),
-        Ok(ScalarType::Bool) => "bool".into(),
-        Ok(ScalarType::Varchar { .. }) => "varchar".into(),
-        Ok(ScalarType::Char { .. }) => "bpchar".into(),
-        Ok(ScalarType::Timestamp { .. }) => "timestamp".into(),
-        Ok(ScalarType::TimestampTz { .. }) => "timestamptz".into(),
-        Ok(ScalarType::Time { .. }) => "time".into(),
-        Ok(other) => other.to_string(),
+        Ok(ty) => scalar_column_name(&ty),
         Err(_) => "?column?".into(),
+    }
+}
+
+/// The name PostgreSQL's parser gives a type: no modifiers, an array named by its element.
+fn scalar_column_name(ty: &ScalarType) -> String {
+    match ty {
+        ScalarType::Int32 => "int4".into(),
+        ScalarType::Int64 => "int8".into(),
+        ScalarType::Int16 => "int2".into(),
+        ScalarType::Float64 => "float8".into(),
+        ScalarType::Float32 => "float4".into(),
+        ScalarType::Bool => "bool".into(),
+        ScalarType::Numeric { .. } => "numeric".into(),
+        ScalarType::Varchar { .. } => "varchar".into(),
+        ScalarType::Char { .. } => "bpchar".into(),
+        ScalarType::Timestamp { .. } => "timestamp".into(),
+        ScalarType::TimestampTz { .. } => "timestamptz".into(),
+        ScalarType::Time { .. } => "time".into(),
+        ScalarType::Array(element) => scalar_column_name(element),
+        other => other.to_string(),
     }
 }
 
@@ -1707,5 +1716,8 @@ mod tests {
         assert_eq!(name("ts AT TIME ZONE 'UTC'"), "timezone");
         assert_eq!(name("EXISTS (SELECT 1)"), "exists");
         assert_eq!(name("a + 1"), "?column?");
+        assert_eq!(name("1::numeric(10,2)"), "numeric");
+        assert_eq!(name("'{1}'::int[]"), "int4");
+        assert_eq!(name("'{a}'::varchar(3)[]"), "varchar");
     }
 }

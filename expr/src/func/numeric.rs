@@ -303,6 +303,14 @@ fn num_mod(a: Decimal, b: Decimal) -> Result<Decimal, EvalError> {
 }
 
 /// `div(a, b)`: the integral quotient, truncated toward zero.
+/// `n!`, exact; PostgreSQL's error for a negative `n`.
+fn factorial(n: i64) -> Result<Decimal, EvalError> {
+    if n < 0 {
+        return Err(EvalError::invalid_argument("factorial of a negative number is undefined"));
+    }
+    (2..=n).try_fold(Decimal::ONE, |acc, k| acc.checked_mul(Decimal::from(k)).ok_or_else(numeric_overflow))
+}
+
 fn num_int_div(a: Decimal, b: Decimal) -> Result<Decimal, EvalError> {
     if b.is_zero() {
         return Err(EvalError::DivisionByZero);
@@ -968,6 +976,10 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
         (Log10(_), [a]) => Ok(Datum::Float64(float_ln(as_f64(a)?, true)?)),
         (LogBase(_), [b, x]) => Ok(dec(num_log(as_dec(b)?, as_dec(x)?)?)),
         (NumericIntDiv, [a, b]) => Ok(dec(num_int_div(as_dec(a)?, as_dec(b)?)?)),
+        (Factorial, [n]) => Ok(dec(factorial(as_i64(n)?)?)),
+        (NumericScale, [a]) => Ok(Datum::Int32(as_dec(a)?.scale() as i32)),
+        (NumericMinScale, [a]) => Ok(Datum::Int32(as_dec(a)?.normalize().scale() as i32)),
+        (NumericTrimScale, [a]) => Ok(dec(unneg(as_dec(a)?.normalize()))),
         (Float(f), [a]) => Ok(Datum::Float64(float_unary(*f, as_f64(a)?)?)),
         (Atan2, [y, x]) => Ok(Datum::Float64(as_f64(y)?.atan2(as_f64(x)?))),
         (WidthBucket(NumType::Numeric), [op, b1, b2, n]) => {
