@@ -1,12 +1,12 @@
 //! `ts AT TIME ZONE zone` (PostgreSQL's `timezone(zone, ts)`): a `timestamptz` seen on
 //! the wall clock of `zone` (a `timestamp`), or a wall-clock `timestamp` in `zone` as the
-//! instant it was (a `timestamptz`). Eddy carries no time zone database, so `zone` is UTC
-//! and its aliases, a POSIX-style offset (`'+02'`, `'UTC-5'`, `'-05:30'`: hours *west* of
-//! Greenwich, as PostgreSQL reads them) or one of PostgreSQL's fixed abbreviations
-//! (`'EST'`, `'CET'`, ...); a region name (`'Europe/Paris'`) is refused, as it would need
-//! daylight-saving rules.
+//! instant it was (a `timestamptz`). `zone` is one of PostgreSQL's fixed abbreviations
+//! (`'EST'`, `'CET'`, ...), a POSIX-style offset (`'+02'`, `'UTC-5'`, `'-05:30'`: hours
+//! *west* of Greenwich, as PostgreSQL reads them) or a name from the IANA time zone
+//! database (`'Europe/Paris'`, any case), whose offset follows daylight-saving time.
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::{Duration, NaiveDateTime, Offset, TimeZone};
+use chrono_tz::Tz;
 use eddy_repr::strconv::timestamp_infinity;
 use eddy_repr::Datum;
 
@@ -55,32 +55,60 @@ const ABBREVIATIONS: &[(&str, i32)] = &[
     ("hst", -600),
 ];
 
-/// The offset east of UTC, in seconds, of the zone named `zone`.
-pub(crate) fn zone_offset_seconds(zone: &str) -> Result<i64, EvalError> {
-    let name = zone.trim().to_ascii_lowercase();
-    let name = name.strip_prefix("etc/").unwrap_or(&name);
-    if let Some(&(_, minutes)) = ABBREVIATIONS.iter().find(|(a, _)| *a == name) {
-        return Ok(i64::from(minutes) * 60);
+/// A zone `AT TIME ZONE` can name.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Zone {
+    /// A fixed offset east of UTC, in seconds.
+    Fixed(i64),
+    Region(Tz),
+}
+
+impl Zone {
+    /// Reads `zone` as PostgreSQL does: an abbreviation first, then a POSIX offset, then a
+    /// region of the time zone database.
+    pub(crate) fn parse(zone: &str) -> Result<Zone, EvalError> {
+        let name = zone.trim().to_ascii_lowercase();
+        let short = name.strip_prefix("etc/").unwrap_or(&name);
+        if let Some(&(_, minutes)) = ABBREVIATIONS.iter().find(|(a, _)| *a == short) {
+            return Ok(Zone::Fixed(i64::from(minutes) * 60));
+        }
+        // POSIX: an optional alphabetic name (only UTC/GMT make sense without DST rules)
+        // then an offset west of Greenwich.
+        let digits_at = short.find(|c: char| c == '+' || c == '-' || c.is_ascii_digit()).unwrap_or(short.len());
+        let (prefix, offset) = short.split_at(digits_at);
+        if !offset.is_empty() && matches!(prefix, "" | "utc" | "gmt") {
+            if let Some(west) = posix_offset_seconds(offset) {
+                return Ok(Zone::Fixed(-west));
+            }
+        }
+        Tz::from_str_insensitive(zone.trim())
+            .map(Zone::Region)
+            .map_err(|_| EvalError::invalid_argument(format!("time zone \"{zone}\" not recognized")))
     }
-    // POSIX: an optional alphabetic name (only UTC/GMT make sense without DST rules)
-    // then an offset west of Greenwich.
-    let digits_at = name.find(|c: char| c == '+' || c == '-' || c.is_ascii_digit()).unwrap_or(name.len());
-    let (prefix, offset) = name.split_at(digits_at);
-    if !offset.is_empty() && matches!(prefix, "" | "utc" | "gmt") {
-        if let Some(west) = posix_offset_seconds(offset) {
-            return Ok(-west);
+
+    /// The offset east of UTC, in seconds, at the instant `utc`.
+    fn offset_at_instant(self, utc: NaiveDateTime) -> i64 {
+        match self {
+            Zone::Fixed(east) => east,
+            Zone::Region(tz) => i64::from(tz.offset_from_utc_datetime(&utc).fix().local_minus_utc()),
         }
     }
-    if zone.contains('/') {
-        return Err(EvalError::InvalidArgument {
-            sqlstate: "0A000".into(),
-            message: format!(
-                "time zone \"{zone}\" is not supported yet (Eddy has no time zone database: use UTC, an offset \
-                 such as '+02' or an abbreviation such as 'CET')"
-            ),
-        });
+
+    /// The offset east of UTC, in seconds, of the wall-clock time `local`. A time the
+    /// clocks skipped takes the offset from before the jump, a time they passed twice the
+    /// one from after it (PostgreSQL's rule).
+    fn offset_at_wall_time(self, local: NaiveDateTime) -> i64 {
+        let Zone::Region(tz) = self else { return self.offset_at_instant(local) };
+        let offset = |o: <Tz as TimeZone>::Offset| i64::from(o.fix().local_minus_utc());
+        match tz.offset_from_local_datetime(&local) {
+            chrono::LocalResult::Single(o) => offset(o),
+            chrono::LocalResult::Ambiguous(a, b) => offset(a).min(offset(b)),
+            chrono::LocalResult::None => {
+                // Transitions are months apart: a day earlier is before this one.
+                self.offset_at_instant(local - Duration::days(1))
+            }
+        }
     }
-    Err(EvalError::invalid_argument(format!("time zone \"{zone}\" not recognized")))
 }
 
 /// `[+-]h[h][:mm[:ss]]` in seconds.
@@ -106,18 +134,21 @@ fn posix_offset_seconds(text: &str) -> Option<i64> {
 
 pub(super) fn eval(func: &Func, input: TimeType, args: &[Datum]) -> Result<Datum, EvalError> {
     let [Datum::Text(zone), value] = args else { return Err(type_error(func, args)) };
-    let offset = Duration::seconds(zone_offset_seconds(zone)?);
-    let shift = |ts: NaiveDateTime, by: Duration| -> Result<NaiveDateTime, EvalError> {
+    let zone = Zone::parse(zone)?;
+    let shift = |ts: NaiveDateTime, east: fn(Zone, NaiveDateTime) -> i64, sign: i64| {
         if timestamp_infinity(&ts).is_some() {
             return Ok(ts);
         }
+        let by = Duration::seconds(sign * east(zone, ts));
         ts.checked_add_signed(by).ok_or_else(|| EvalError::DatetimeOverflow("timestamp out of range".into()))
     };
     match (input, value) {
         (TimeType::TimestampTz, Datum::TimestampTz(instant)) => {
-            Ok(Datum::Timestamp(shift(instant.naive_utc(), offset)?))
+            Ok(Datum::Timestamp(shift(instant.naive_utc(), Zone::offset_at_instant, 1)?))
         }
-        (TimeType::Timestamp, Datum::Timestamp(wall)) => Ok(Datum::TimestampTz(shift(*wall, -offset)?.and_utc())),
+        (TimeType::Timestamp, Datum::Timestamp(wall)) => {
+            Ok(Datum::TimestampTz(shift(*wall, Zone::offset_at_wall_time, -1)?.and_utc()))
+        }
         _ => Err(type_error(func, args)),
     }
 }
@@ -126,18 +157,40 @@ pub(super) fn eval(func: &Func, input: TimeType, args: &[Datum]) -> Result<Datum
 mod tests {
     use super::*;
 
+    fn offset(zone: &str) -> Option<i64> {
+        match Zone::parse(zone).ok()? {
+            Zone::Fixed(east) => Some(east),
+            Zone::Region(_) => None,
+        }
+    }
+
+    fn wall(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("test time")
+    }
+
     #[test]
     fn zones_read_as_postgresql_reads_them() {
-        assert_eq!(zone_offset_seconds("UTC").ok(), Some(0));
-        assert_eq!(zone_offset_seconds("Etc/UTC").ok(), Some(0));
-        assert_eq!(zone_offset_seconds("est").ok(), Some(-5 * 3600));
+        assert_eq!(offset("UTC"), Some(0));
+        assert_eq!(offset("Etc/UTC"), Some(0));
+        assert_eq!(offset("est"), Some(-5 * 3600));
         // POSIX offsets are hours west of Greenwich.
-        assert_eq!(zone_offset_seconds("+02").ok(), Some(-2 * 3600));
-        assert_eq!(zone_offset_seconds("-05:30").ok(), Some(5 * 3600 + 1800));
-        assert_eq!(zone_offset_seconds("UTC+3").ok(), Some(-3 * 3600));
-        assert!(zone_offset_seconds("nowhere").is_err());
-        assert!(zone_offset_seconds("+02:99").is_err());
-        let region = zone_offset_seconds("Europe/Paris").unwrap_err();
-        assert_eq!(region.sqlstate(), "0A000");
+        assert_eq!(offset("+02"), Some(-2 * 3600));
+        assert_eq!(offset("-05:30"), Some(5 * 3600 + 1800));
+        assert_eq!(offset("UTC+3"), Some(-3 * 3600));
+        assert!(Zone::parse("nowhere").is_err());
+        assert!(Zone::parse("+02:99").is_err());
+        assert_eq!(Zone::parse("europe/paris").ok(), Some(Zone::Region(Tz::Europe__Paris)));
+    }
+
+    #[test]
+    fn region_offsets_follow_daylight_saving_time() {
+        let ny = Zone::Region(Tz::America__New_York);
+        assert_eq!(ny.offset_at_instant(wall("2024-01-15 12:00")), -5 * 3600);
+        assert_eq!(ny.offset_at_instant(wall("2024-07-15 12:00")), -4 * 3600);
+        // 02:30 on 2024-03-10 never happened: the offset before the jump (EST).
+        assert_eq!(ny.offset_at_wall_time(wall("2024-03-10 02:30")), -5 * 3600);
+        // 01:30 on 2024-11-03 happened twice: the offset after the jump back (EST).
+        assert_eq!(ny.offset_at_wall_time(wall("2024-11-03 01:30")), -5 * 3600);
+        assert_eq!(ny.offset_at_wall_time(wall("2024-06-01 09:00")), -4 * 3600);
     }
 }
