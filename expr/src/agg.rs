@@ -6,6 +6,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::{compare_rows, func::numeric_div, ColumnOrder, EvalError, ScalarExpr};
 
+/// The bitwise aggregates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum BitwiseAgg {
+    And,
+    Or,
+    Xor,
+}
+
+impl BitwiseAgg {
+    /// `acc` combined with `value` occurring `times` times.
+    fn fold(self, acc: i64, value: i64, times: Diff) -> i64 {
+        match self {
+            BitwiseAgg::And => acc & value,
+            BitwiseAgg::Or => acc | value,
+            BitwiseAgg::Xor if times % 2 == 0 => acc,
+            BitwiseAgg::Xor => acc ^ value,
+        }
+    }
+}
+
 /// An aggregate function, resolved for its input type.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum AggregateFunc {
@@ -28,6 +48,8 @@ pub enum AggregateFunc {
     Max,
     BoolAnd,
     BoolOr,
+    /// `bit_and`, `bit_or`, `bit_xor` of integers (of the input's type).
+    Bitwise(BitwiseAgg),
     /// `string_agg(text, delimiter)`: the values joined, each after its own row's delimiter.
     StringAgg,
     /// `jsonb_agg(x)`: a jsonb array of every value (NULLs too), as `to_jsonb` of `ty`.
@@ -474,6 +496,14 @@ impl AggregateFunc {
             ("max", _) => (AggregateFunc::Max, arg.clone()),
             ("bool_and" | "every", T::Bool) => (AggregateFunc::BoolAnd, T::Bool),
             ("bool_or", T::Bool) => (AggregateFunc::BoolOr, T::Bool),
+            ("bit_and" | "bit_or" | "bit_xor", T::Int16 | T::Int32 | T::Int64) => {
+                let op = match name {
+                    "bit_and" => BitwiseAgg::And,
+                    "bit_or" => BitwiseAgg::Or,
+                    _ => BitwiseAgg::Xor,
+                };
+                (AggregateFunc::Bitwise(op), arg.clone())
+            }
             ("string_agg", T::Text) => (AggregateFunc::StringAgg, T::Text),
             (
                 "variance" | "var_samp" | "var_pop" | "stddev" | "stddev_samp" | "stddev_pop",
@@ -506,6 +536,9 @@ impl AggregateFunc {
                 | "bool_and"
                 | "bool_or"
                 | "every"
+                | "bit_and"
+                | "bit_or"
+                | "bit_xor"
                 | "string_agg"
                 | "jsonb_object_agg"
                 | "json_object_agg"
@@ -537,6 +570,7 @@ impl AggregateFunc {
                 | AggregateFunc::Max
                 | AggregateFunc::BoolAnd
                 | AggregateFunc::BoolOr
+                | AggregateFunc::Bitwise(_)
         )
     }
 
@@ -552,6 +586,9 @@ impl AggregateFunc {
             AggregateFunc::Max => "max",
             AggregateFunc::BoolAnd => "bool_and",
             AggregateFunc::BoolOr => "bool_or",
+            AggregateFunc::Bitwise(BitwiseAgg::And) => "bit_and",
+            AggregateFunc::Bitwise(BitwiseAgg::Or) => "bit_or",
+            AggregateFunc::Bitwise(BitwiseAgg::Xor) => "bit_xor",
             AggregateFunc::StringAgg => "string_agg",
             AggregateFunc::JsonbObjectAgg { .. } => "jsonb_object_agg",
             AggregateFunc::JsonbAgg { .. } => "jsonb_agg",
@@ -686,6 +723,23 @@ impl AggregateFunc {
                 }
                 Ok(Datum::from_bool_opt(acc))
             }
+            AggregateFunc::Bitwise(op) => {
+                let mut acc: Option<(i64, &Datum)> = None;
+                for (d, n) in values.filter(|(d, _)| !d.is_null()) {
+                    let v = d.as_i64().ok_or_else(|| type_bug(self.name(), d))?;
+                    acc = Some(match acc {
+                        None if *op == BitwiseAgg::Xor && n % 2 == 0 => (0, d),
+                        None => (v, d),
+                        Some((a, _)) => (op.fold(a, v, n), d),
+                    });
+                }
+                Ok(match acc {
+                    None => Datum::Null,
+                    Some((v, Datum::Int16(_))) => Datum::Int16(v as i16),
+                    Some((v, Datum::Int32(_))) => Datum::Int32(v as i32),
+                    Some((v, _)) => Datum::Int64(v),
+                })
+            }
             AggregateFunc::PercentileCont | AggregateFunc::PercentileDisc | AggregateFunc::Mode => {
                 let mut entries = Entry::values_only(values);
                 entries.sort_by(|a, b| a.value.cmp(&b.value));
@@ -798,6 +852,12 @@ mod tests {
         let t = Datum::Bool(true);
         let f = Datum::Bool(false);
         assert_eq!(AggregateFunc::BoolAnd.eval(vec![(&t, 1), (&f, 1)]).unwrap(), Datum::Bool(false));
+        let (six, three) = (Datum::Int32(6), Datum::Int32(3));
+        let bits = |op| AggregateFunc::Bitwise(op).eval(vec![(&six, 1), (&Datum::Null, 1), (&three, 2)]).unwrap();
+        assert_eq!(bits(BitwiseAgg::And), Datum::Int32(2));
+        assert_eq!(bits(BitwiseAgg::Or), Datum::Int32(7));
+        // 3 twice cancels out.
+        assert_eq!(bits(BitwiseAgg::Xor), Datum::Int32(6));
         assert_eq!(AggregateFunc::BoolOr.eval(vec![(&t, 1), (&f, 1)]).unwrap(), Datum::Bool(true));
     }
 

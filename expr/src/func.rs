@@ -365,6 +365,8 @@ pub enum Func {
     Age {
         tz: bool,
     },
+    /// `isfinite(date | timestamp | timestamptz | interval)`.
+    IsFinite,
     MakeDate,
     MakeTimestamp,
     MakeInterval,
@@ -648,6 +650,7 @@ impl Func {
             | Func::DatePart(_)
             | Func::Extract(_)
             | Func::Age { .. }
+            | Func::IsFinite
             | Func::MakeDate
             | Func::MakeTimestamp
             | Func::MakeInterval
@@ -870,6 +873,7 @@ impl Func {
             Func::DatePart(_) => "date_part",
             Func::Extract(_) => "extract",
             Func::Age { .. } => "age",
+            Func::IsFinite => "isfinite",
             Func::MakeDate => "make_date",
             Func::MakeTimestamp => "make_timestamp",
             Func::MakeInterval => "make_interval",

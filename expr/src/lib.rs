@@ -19,7 +19,7 @@ pub mod scalar;
 pub mod temporal;
 pub mod window;
 
-pub use agg::{AggOrder, AggregateExpr, AggregateFunc, Regression};
+pub use agg::{AggOrder, AggregateExpr, AggregateFunc, BitwiseAgg, Regression};
 pub use error::EvalError;
 pub use func::Func;
 pub use partial::PartialReduce;

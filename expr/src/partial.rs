@@ -104,7 +104,8 @@ fn partial_funcs(func: &AggregateFunc) -> Vec<AggregateFunc> {
         | AggregateFunc::Min
         | AggregateFunc::Max
         | AggregateFunc::BoolAnd
-        | AggregateFunc::BoolOr => vec![func.clone()],
+        | AggregateFunc::BoolOr
+        | AggregateFunc::Bitwise(_) => vec![func.clone()],
         AggregateFunc::AvgNumeric => vec![AggregateFunc::SumNumeric, AggregateFunc::Count],
         AggregateFunc::AvgInterval => vec![AggregateFunc::SumInterval, AggregateFunc::Count],
         // A float average's partial sums would be rounded to the input's precision (real).

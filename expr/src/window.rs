@@ -22,6 +22,8 @@ pub enum WindowFunc {
     Lead,
     FirstValue,
     LastValue,
+    /// `nth_value(value, n)`: the frame's `n`th row's value (1-based).
+    NthValue,
     /// An aggregate over the frame: the partition's rows up to the current row's last peer
     /// (with ORDER BY), or the whole partition (without).
     Aggregate(AggregateFunc),
@@ -40,6 +42,7 @@ impl WindowFunc {
             WindowFunc::Lead => "lead",
             WindowFunc::FirstValue => "first_value",
             WindowFunc::LastValue => "last_value",
+            WindowFunc::NthValue => "nth_value",
             WindowFunc::Aggregate(a) => a.name(),
         }
     }
@@ -195,6 +198,24 @@ fn compute(f: &WindowExpr, rows: &[&Row], peers: &[(usize, usize)]) -> Result<Ve
                 let (start, end) = f.frame.bounds(i, *p, n);
                 let at = if f.func == WindowFunc::FirstValue { start } else { end.wrapping_sub(1) };
                 out.push(if start < end { arg(at, 0) } else { Datum::Null });
+            }
+        }
+        WindowFunc::NthValue => {
+            for (i, p) in peers.iter().enumerate() {
+                let (start, end) = f.frame.bounds(i, *p, n);
+                out.push(match arg(i, 1).as_i64() {
+                    None => Datum::Null,
+                    Some(k) if k <= 0 => {
+                        return Err(EvalError::InvalidArgument {
+                            sqlstate: "22016".into(),
+                            message: "argument of nth_value must be greater than zero".into(),
+                        })
+                    }
+                    Some(k) => match start.checked_add(k as usize - 1) {
+                        Some(at) if at < end => arg(at, 0),
+                        _ => Datum::Null,
+                    },
+                });
             }
         }
         WindowFunc::Aggregate(agg) if f.frame.start == FrameBound::UnboundedPreceding => {

@@ -1137,6 +1137,11 @@ fn plan_function(ctx: &ExprCtx, f: &ast::Function) -> Result<Typed, PlanError> {
             };
             Ok(Typed::known(ScalarExpr::Literal(datum, ty.clone()), ty))
         }
+        // age(x) is the age at midnight today.
+        "age" if args.len() == 1 => {
+            let today = crate::parse_rewritten_expr("current_date")?;
+            call_named(ctx, "age", &[&today, args[0]])
+        }
         "version" => text_literal(crate::statement::version_string()),
         "current_database" => text_literal(ctx.stmt.database.clone()),
         "current_user" | "session_user" | "user" | "current_role" => text_literal(ctx.stmt.user.clone()),
@@ -1499,6 +1504,13 @@ fn resolve_window_function(
             let ty = value_type(&value);
             let func = if name == "first_value" { WindowFunc::FirstValue } else { WindowFunc::LastValue };
             Ok((func, ty.clone(), vec![coerce(ctx, value, &ty, CastContext::Implicit)?]))
+        }
+        ("nth_value", 2) => {
+            let value = args.next().unwrap_or_else(null_arg);
+            let ty = value_type(&value);
+            let value = coerce(ctx, value, &ty, CastContext::Implicit)?;
+            let n = coerce(ctx, args.next().unwrap_or_else(null_arg), &ScalarType::Int32, CastContext::Implicit)?;
+            Ok((WindowFunc::NthValue, ty, vec![value, n]))
         }
         ("count", 0) => Ok((WindowFunc::Aggregate(AggregateFunc::CountRows), ScalarType::Int64, vec![])),
         (_, 1) if AggregateFunc::is_aggregate_name(name) => {

@@ -2569,6 +2569,8 @@ pub(crate) fn is_set_returning(name: &str) -> bool {
             | "json_each_text"
             | "json_object_keys"
             | "regexp_matches"
+            | "regexp_split_to_table"
+            | "string_to_table"
     )
 }
 
@@ -2623,6 +2625,17 @@ pub(crate) fn plan_set_returning(
                 _ => TableFunc::Zip(funcs),
             };
             (func, typed.into_iter().map(|t| t.expr).collect())
+        }
+        // The pieces of the array form, in order.
+        "regexp_split_to_table" | "string_to_table" => {
+            let array_form = name.replace("_table", "_array");
+            let pieces = crate::expr::call_typed(ctx, &array_form, typed).map_err(|e| match e {
+                PlanError::Resolve(func::ResolveError::NoSuchFunction { args, .. }) => {
+                    PlanError::Resolve(func::ResolveError::NoSuchFunction { name: name.into(), args })
+                }
+                other => other,
+            })?;
+            (TableFunc::Unnest(ScalarType::Text), vec![pieces.expr])
         }
         "regexp_matches" if (2..=3).contains(&typed.len()) => {
             let stringy = |t: &Typed| {

@@ -1003,6 +1003,13 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
             Ok(Datum::Float64(date_part(units, *t, &args[1])?))
         }
         (Age { .. }, 2) => Ok(Datum::Interval(age(&as_timestamp(&args[0])?, &as_timestamp(&args[1])?)?)),
+        (IsFinite, 1) => Ok(Datum::Bool(match &args[0] {
+            Datum::Date(d) => date_infinity(d).is_none(),
+            Datum::Timestamp(ts) => timestamp_infinity(ts).is_none(),
+            Datum::TimestampTz(ts) => timestamp_infinity(&ts.naive_utc()).is_none(),
+            Datum::Interval(_) => true,
+            _ => return Err(type_error(func, args)),
+        })),
         (MakeDate, 3) => Ok(Datum::Date(make_date(int_arg(0)?, int_arg(1)?, int_arg(2)?)?)),
         (MakeTimestamp, 6) => Ok(Datum::Timestamp(make_timestamp(
             [int_arg(0)?, int_arg(1)?, int_arg(2)?, int_arg(3)?, int_arg(4)?],
