@@ -256,6 +256,8 @@ pub enum Func {
     /// `array_length(a, 1)`, `array_upper(a, 1)`, `array_lower(a, 1)`, `cardinality(a)`.
     ArrayLength,
     ArrayUpper,
+    /// `array_dims(a)`: `[1:n]`.
+    ArrayDims,
     ArrayLower,
     Cardinality,
     /// `array_to_string(a, delimiter [, null_text])`: the elements' text forms.
@@ -616,6 +618,7 @@ impl Func {
             | Func::ArraySlice { .. }
             | Func::ArrayLength
             | Func::ArrayUpper
+            | Func::ArrayDims
             | Func::ArrayLower
             | Func::Cardinality
             | Func::ArrayToString { .. }
@@ -835,6 +838,7 @@ impl Func {
             Func::ArraySlice { .. } => "array_slice",
             Func::ArrayLength => "array_length",
             Func::ArrayUpper => "array_upper",
+            Func::ArrayDims => "array_dims",
             Func::ArrayLower => "array_lower",
             Func::Cardinality => "cardinality",
             Func::ArrayToString { .. } => "array_to_string",

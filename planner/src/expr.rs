@@ -674,6 +674,16 @@ fn plan_binary(ctx: &ExprCtx, op: &BinaryOperator, left: &Expr, right: &Expr) ->
             let expr = if matches!(op, BinaryOperator::And) { ScalarExpr::And(parts) } else { ScalarExpr::Or(parts) };
             Ok(Typed::known(expr, ScalarType::Bool))
         }
+        BinaryOperator::Eq
+        | BinaryOperator::NotEq
+        | BinaryOperator::Lt
+        | BinaryOperator::LtEq
+        | BinaryOperator::Gt
+        | BinaryOperator::GtEq
+            if row_items(left).is_some() && row_items(right).is_some() =>
+        {
+            compare_rows(ctx, op, &row_items(left).unwrap_or_default(), &row_items(right).unwrap_or_default())
+        }
         other => {
             let name = match other {
                 BinaryOperator::PGLikeMatch => "like".to_string(),
@@ -692,6 +702,56 @@ fn plan_binary(ctx: &ExprCtx, op: &BinaryOperator, left: &Expr, right: &Expr) ->
             binary(ctx, &name, plan_expr(ctx, left)?, plan_expr(ctx, right)?)
         }
     }
+}
+
+/// The fields of a row constructor: `(a, b)` or `ROW(a, b)`.
+fn row_items(e: &Expr) -> Option<Vec<Expr>> {
+    match e {
+        Expr::Nested(inner) => row_items(inner),
+        Expr::Tuple(items) => Some(items.clone()),
+        Expr::Function(f) if object_name(&f.name) == "row" && f.over.is_none() => {
+            crate::query::function_arg_exprs(f).ok().map(|args| args.into_iter().cloned().collect())
+        }
+        _ => None,
+    }
+}
+
+/// `(a, b) op (c, d)`, field by field as PostgreSQL compares rows: `=` when every pair is
+/// equal, `<>` when any differs, and the ordering operators by the first unequal pair
+/// (`a < c OR (a = c AND b < d)`), NULL when a pair needed is NULL.
+fn compare_rows(ctx: &ExprCtx, op: &BinaryOperator, left: &[Expr], right: &[Expr]) -> Result<Typed, PlanError> {
+    if left.len() != right.len() {
+        return Err(PlanError::Cardinality("unequal number of entries in row expressions".into()));
+    }
+    if left.is_empty() {
+        return Err(PlanError::Cardinality("cannot compare rows of zero length".into()));
+    }
+    let pair = |op: &str, i: usize| -> Result<ScalarExpr, PlanError> {
+        let compared = binary(ctx, op, plan_expr(ctx, &left[i])?, plan_expr(ctx, &right[i])?)?;
+        if compared.ty != Some(ScalarType::Bool) {
+            return Err(PlanError::Datatype(format!("row comparison operator {op} must yield type boolean")));
+        }
+        Ok(compared.expr)
+    };
+    let n = left.len();
+    let expr = match op {
+        BinaryOperator::Eq => ScalarExpr::And((0..n).map(|i| pair("=", i)).collect::<Result<_, _>>()?),
+        BinaryOperator::NotEq => ScalarExpr::Or((0..n).map(|i| pair("<>", i)).collect::<Result<_, _>>()?),
+        ordering => {
+            let last = ordering.to_string();
+            let strict = match ordering {
+                BinaryOperator::Lt | BinaryOperator::LtEq => "<",
+                _ => ">",
+            };
+            // Built from the last pair outwards.
+            let mut expr = pair(&last, n.saturating_sub(1))?;
+            for i in (0..n.saturating_sub(1)).rev() {
+                expr = ScalarExpr::Or(vec![pair(strict, i)?, ScalarExpr::And(vec![pair("=", i)?, expr])]);
+            }
+            expr
+        }
+    };
+    Ok(Typed::known(expr, ScalarType::Bool))
 }
 
 /// Resolves and plans `left op right`.

@@ -19,8 +19,8 @@ pub(super) fn resolve(name: &str, args: &[Option<ScalarType>]) -> Result<Option<
     let first = args.first().and_then(element_of);
     let resolved = match (name, args.len()) {
         (
-            "array_length" | "array_upper" | "array_lower" | "cardinality" | "array_to_string" | "array_append"
-            | "array_position" | "array_cat",
+            "array_length" | "array_upper" | "array_lower" | "cardinality" | "array_dims" | "array_to_string"
+            | "array_append" | "array_position" | "array_cat",
             _,
         ) if args.first() == Some(&None) => {
             return Err(unknown_polymorphic());
@@ -37,6 +37,10 @@ pub(super) fn resolve(name: &str, args: &[Option<ScalarType>]) -> Result<Option<
         ("cardinality", 1) => {
             let Some(e) = first else { return Ok(None) };
             Resolved { func: Func::Cardinality, arg_types: vec![array(e)], return_type: I4 }
+        }
+        ("array_dims", 1) => {
+            let Some(e) = first else { return Ok(None) };
+            Resolved { func: Func::ArrayDims, arg_types: vec![array(e)], return_type: TEXT }
         }
         ("array_to_string", 2 | 3) => {
             let Some(e) = first else { return Ok(None) };
@@ -218,6 +222,11 @@ pub(super) fn eval(func: &Func, args: &[Datum]) -> Result<Datum, EvalError> {
                 _ => Datum::Null,
             }
         }
+        // `[1:n]`; an empty array has no dimensions.
+        Func::ArrayDims => match elements(func, args, 0)? {
+            Some(a) if !a.is_empty() => Datum::Text(format!("[1:{}]", a.len())),
+            _ => Datum::Null,
+        },
         Func::ArrayToString { element } => {
             let (Some(a), Some(Datum::Text(delimiter))) = (elements(func, args, 0)?, args.get(1)) else {
                 return Ok(Datum::Null);
