@@ -9,6 +9,9 @@ use eddy_repr::ParseError;
 pub enum PlanError {
     #[error("syntax error: {0}")]
     Syntax(String),
+    /// A rule of the grammar broken, in PostgreSQL's own words (42601).
+    #[error("{0}")]
+    SyntaxRule(String),
     #[error("relation \"{0}\" does not exist")]
     UnknownRelation(String),
     #[error("schema \"{0}\" does not exist")]
@@ -84,7 +87,7 @@ pub enum PlanError {
 impl PlanError {
     pub fn sqlstate(&self) -> &str {
         match self {
-            PlanError::Syntax(_) => "42601",
+            PlanError::Syntax(_) | PlanError::SyntaxRule(_) => "42601",
             PlanError::UnknownRelation(_) => "42P01",
             PlanError::UnknownSchema(_) => "3F000",
             PlanError::RelationExists(_) => "42P07",

@@ -721,10 +721,10 @@ fn row_items(e: &Expr) -> Option<Vec<Expr>> {
 /// (`a < c OR (a = c AND b < d)`), NULL when a pair needed is NULL.
 fn compare_rows(ctx: &ExprCtx, op: &BinaryOperator, left: &[Expr], right: &[Expr]) -> Result<Typed, PlanError> {
     if left.len() != right.len() {
-        return Err(PlanError::Cardinality("unequal number of entries in row expressions".into()));
+        return Err(PlanError::SyntaxRule("unequal number of entries in row expressions".into()));
     }
     if left.is_empty() {
-        return Err(PlanError::Cardinality("cannot compare rows of zero length".into()));
+        return Err(PlanError::SyntaxRule("cannot compare rows of zero length".into()));
     }
     let pair = |op: &str, i: usize| -> Result<ScalarExpr, PlanError> {
         let compared = binary(ctx, op, plan_expr(ctx, &left[i])?, plan_expr(ctx, &right[i])?)?;

@@ -26,6 +26,7 @@ pub mod sequence;
 mod statement;
 pub mod types;
 mod windowing;
+mod written_ctes;
 
 pub use bulk_insert::BulkInsert;
 pub use catalog::{Catalog, CatalogItem, ItemKind};
@@ -38,6 +39,7 @@ pub use plan::{
     StatementContext, SubscribePlanTarget, TargetLag, UniqueKey,
 };
 pub use statement::{alter_target_lag_sql, identity_generation, is_numbering, plan, renamed_view_sql};
+pub use written_ctes::{data_modifying_ctes, WrittenCte};
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;

@@ -24,6 +24,8 @@ pub struct StatementContext {
     pub settings: Vec<(String, String)>,
     /// The connection's process id, as the client got it at startup (`pg_backend_pid`).
     pub backend_pid: i32,
+    /// The RETURNING rows of the statement's data-modifying WITH queries, once run.
+    pub written_ctes: Vec<crate::WrittenCte>,
 }
 
 impl StatementContext {
@@ -36,6 +38,7 @@ impl StatementContext {
             param_types: vec![],
             settings: vec![],
             backend_pid: 0,
+            written_ctes: vec![],
         }
     }
 }

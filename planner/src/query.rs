@@ -66,16 +66,25 @@ pub struct Planned {
 /// Plans a query whose ORDER BY/LIMIT become a finishing (top-level SELECT).
 pub fn plan_top_query(qcx: &QueryCtx, query: &Query) -> Result<(Planned, RowSetFinishing), PlanError> {
     check_query_features(query)?;
-    let outer_ctes = push_ctes(qcx, query)?;
+    let outer_ctes = push_ctes(qcx, query, true)?;
     let planned = plan_set_expr(qcx, &query.body, order_by_exprs(query));
     qcx.ctes.borrow_mut().truncate(outer_ctes);
-    let (planned, hidden_orders) = planned?;
+    let (mut planned, hidden_orders) = planned?;
     let visible = planned.scope.len() - hidden_orders.hidden;
     let mut finishing = RowSetFinishing { project: (0..visible).collect(), ..Default::default() };
-    finishing.order_by = hidden_orders.orders;
     let (limit, offset) = limit_offset(qcx, query)?;
-    finishing.limit = limit;
-    finishing.offset = offset;
+    match (with_ties(query, &hidden_orders)?, limit) {
+        // The rows kept depend on ties, which the finishing's plain LIMIT cannot see.
+        (true, Some(limit)) => {
+            let orders = hidden_orders.orders.clone();
+            planned.expr = keep_with_ties(planned.expr, vec![], orders, limit, offset);
+        }
+        _ => {
+            finishing.limit = limit;
+            finishing.offset = offset;
+        }
+    }
+    finishing.order_by = hidden_orders.orders;
     Ok((planned, finishing))
 }
 
@@ -90,14 +99,18 @@ pub fn plan_query(qcx: &QueryCtx, query: &Query) -> Result<Planned, PlanError> {
 pub(crate) fn plan_query_per_group(qcx: &QueryCtx, query: &Query, group_columns: usize) -> Result<Planned, PlanError> {
     check_query_features(query)?;
     let (limit, offset) = limit_offset(qcx, query)?;
-    let outer_ctes = push_ctes(qcx, query)?;
+    let outer_ctes = push_ctes(qcx, query, false)?;
     let planned = plan_set_expr(qcx, &query.body, order_by_exprs(query));
     qcx.ctes.borrow_mut().truncate(outer_ctes);
     let (mut planned, orders) = planned?;
     let visible = planned.scope.len() - orders.hidden;
+    let with_ties = with_ties(query, &orders)?;
     if limit.is_some() || offset > 0 {
         let group_key = (visible.saturating_sub(group_columns)..visible).collect();
-        planned.expr = planned.expr.top_k(group_key, orders.orders, limit, offset);
+        planned.expr = match (with_ties, limit) {
+            (true, Some(limit)) => keep_with_ties(planned.expr, group_key, orders.orders, limit, offset),
+            _ => planned.expr.top_k(group_key, orders.orders, limit, offset),
+        };
     }
     if orders.hidden > 0 {
         planned.expr = planned.expr.project((0..visible).collect());
@@ -106,15 +119,55 @@ pub(crate) fn plan_query_per_group(qcx: &QueryCtx, query: &Query, group_columns:
     Ok(planned)
 }
 
+/// Whether the query ends in `FETCH ... WITH TIES`, which needs an ORDER BY.
+fn with_ties(query: &Query, orders: &Orders) -> Result<bool, PlanError> {
+    let with_ties = query.fetch.as_ref().is_some_and(|f| f.with_ties);
+    if with_ties && orders.orders.is_empty() {
+        return Err(PlanError::SyntaxRule("WITH TIES cannot be specified without ORDER BY clause".into()));
+    }
+    Ok(with_ties)
+}
+
+/// `OFFSET offset FETCH FIRST limit ROWS WITH TIES`: the rows past the first `offset`, up
+/// to the `limit`th and every row that sorts equal to it. A row is kept when its position
+/// is past `offset` and its rank (1 + the rows sorting before it) is within
+/// `offset + limit`: a later row has such a rank only if it ties with the last one taken.
+fn keep_with_ties(
+    input: RelationExpr,
+    group_key: Vec<usize>,
+    order: Vec<eddy_expr::ColumnOrder>,
+    limit: usize,
+    offset: usize,
+) -> RelationExpr {
+    use eddy_expr::{Frame, WindowFunc};
+    let arity = input.arity();
+    let numbered = |func| WindowExpr { func, args: vec![], frame: Frame::DEFAULT };
+    let bound = |n: usize| ScalarExpr::literal(Datum::Int64(i64::try_from(n).unwrap_or(i64::MAX)), ScalarType::Int64);
+    RelationExpr::Window {
+        input: Box::new(input),
+        partition_key: group_key,
+        order,
+        funcs: vec![numbered(WindowFunc::RowNumber), numbered(WindowFunc::Rank)],
+    }
+    .filter(vec![
+        ScalarExpr::call(Func::Gt, vec![ScalarExpr::Column(arity), bound(offset)]),
+        ScalarExpr::call(Func::Lte, vec![ScalarExpr::Column(arity + 1), bound(offset.saturating_add(limit))]),
+    ])
+    .project((0..arity).collect())
+}
+
 /// Plans the query's WITH queries, each seeing the ones before it, and puts them in scope;
-/// returns how many were in scope before, for the caller to restore.
-fn push_ctes(qcx: &QueryCtx, query: &Query) -> Result<usize, PlanError> {
+/// returns how many were in scope before, for the caller to restore. Only a statement's
+/// own WITH (`top_level`) may hold data-modifying queries.
+pub(crate) fn push_ctes(qcx: &QueryCtx, query: &Query, top_level: bool) -> Result<usize, PlanError> {
     let before = qcx.ctes.borrow().len();
     let Some(with) = &query.with else { return Ok(before) };
     for cte in &with.cte_tables {
-        let planned = match with.recursive && crate::recursive::reads_itself(cte) {
-            true => crate::recursive::plan_recursive_cte(qcx, cte),
-            false => plan_query(qcx, &cte.query).and_then(|p| apply_alias(p, Some(&cte.alias), None)),
+        let modifying = crate::written_ctes::modifying_statement(&cte.query);
+        let planned = match (modifying, with.recursive && crate::recursive::reads_itself(cte)) {
+            (Some(statement), _) => crate::written_ctes::plan_written_cte(qcx, cte, statement, top_level),
+            (None, true) => crate::recursive::plan_recursive_cte(qcx, cte),
+            (None, false) => plan_query(qcx, &cte.query).and_then(|p| apply_alias(p, Some(&cte.alias), None)),
         };
         match planned {
             Ok(p) => qcx.ctes.borrow_mut().push((normalize_ident(&cte.alias.name), p)),
@@ -128,8 +181,8 @@ fn push_ctes(qcx: &QueryCtx, query: &Query) -> Result<usize, PlanError> {
 }
 
 fn check_query_features(query: &Query) -> Result<(), PlanError> {
-    if query.fetch.as_ref().is_some_and(|f| f.with_ties || f.percent) {
-        return Err(PlanError::Unsupported("FETCH ... WITH TIES or PERCENT".into()));
+    if query.fetch.as_ref().is_some_and(|f| f.percent) {
+        return Err(PlanError::Unsupported("FETCH ... PERCENT".into()));
     }
     // `FOR UPDATE` / `FOR SHARE` (NOWAIT, SKIP LOCKED) take no row locks: the rows a
     // transaction block then updates or deletes are checked at COMMIT instead, which fails

@@ -84,9 +84,16 @@ pub fn plan(
     Ok((plan, params.into_inner()))
 }
 
-fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
+pub(crate) fn plan_statement(qcx: &QueryCtx, stmt: &Statement) -> Result<Plan, PlanError> {
     match stmt {
         Statement::Query(q) => {
+            // `WITH ... INSERT | UPDATE | DELETE`: the statement sees the WITH queries.
+            if let Some(inner) = crate::written_ctes::modifying_statement(q) {
+                let outer = crate::query::push_ctes(qcx, q, true)?;
+                let planned = plan_statement(qcx, inner);
+                qcx.ctes.borrow_mut().truncate(outer);
+                return planned;
+            }
             if let Some((name, value)) = set_config_call(q) {
                 return Ok(Plan::SetConfig { name, value });
             }

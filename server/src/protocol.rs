@@ -218,7 +218,71 @@ impl Connection {
                 None => {}
             }
         }
+        let writes = eddy_planner::data_modifying_ctes(stmt);
+        if !writes.is_empty() {
+            return self.run_with_written_ctes(session, stmt, writes, params, param_types);
+        }
+        self.plan_and_run(session, stmt, params, param_types, vec![])
+    }
+
+    /// A statement whose WITH queries write (`WITH gone AS (DELETE ... RETURNING *) ...`):
+    /// runs each of them in order, then the statement over the rows they returned, all in
+    /// one transaction: the session's block, or one of its own that commits at the end.
+    /// The statement sees the tables as its WITH queries left them (PostgreSQL shows it
+    /// the tables as they were before).
+    fn run_with_written_ctes(
+        &self,
+        mut session: MutexGuard<'_, Session>,
+        stmt: &eddy_planner::Statement,
+        writes: Vec<(String, eddy_planner::Statement)>,
+        params: Option<Vec<(Datum, ScalarType)>>,
+        param_types: Vec<Option<ScalarType>>,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        let own_transaction = !session.in_transaction;
+        session.in_transaction = true;
+        drop(session);
+        let outcome = (|| {
+            let mut written = Vec::new();
+            for (name, statement) in writes {
+                let session = self.lock_session()?;
+                let returned =
+                    self.plan_and_run(session, &statement, params.clone(), param_types.clone(), written.clone())?;
+                let (desc, rows) = match returned {
+                    ExecuteResponse::Returning { desc, rows, .. } => (desc, rows),
+                    _ => (RelationDesc::new(vec![]), vec![]),
+                };
+                written.push(eddy_planner::WrittenCte { name, desc, rows });
+            }
+            let session = self.lock_session()?;
+            self.plan_and_run(session, stmt, params, param_types, written)
+        })();
+        if own_transaction {
+            let end = if outcome.is_ok() { Plan::Commit } else { Plan::Rollback };
+            let session = self.lock_session()?;
+            let ended = self.plan_and_run(session, &eddy_planner::Statement::Eddy(Box::new(end)), None, vec![], vec![]);
+            if outcome.is_ok() {
+                ended?;
+            }
+        }
+        outcome
+    }
+
+    fn lock_session(&self) -> Result<MutexGuard<'_, Session>, AdapterError> {
+        self.session.lock().map_err(|_| AdapterError::Internal("session lock poisoned".into()))
+    }
+
+    /// Plans `stmt` with the RETURNING rows of its data-modifying WITH queries, runs it,
+    /// and waits until what it wrote is durable.
+    fn plan_and_run(
+        &self,
+        mut session: MutexGuard<'_, Session>,
+        stmt: &eddy_planner::Statement,
+        params: Option<Vec<(Datum, ScalarType)>>,
+        param_types: Vec<Option<ScalarType>>,
+        written_ctes: Vec<eddy_planner::WrittenCte>,
+    ) -> Result<ExecuteResponse, AdapterError> {
         let mut ctx = StatementContext::new(eddy_expr::func::statement_now());
+        ctx.written_ctes = written_ctes;
         ctx.user = session.user.clone();
         ctx.database = session.database.clone();
         ctx.settings = session.all();

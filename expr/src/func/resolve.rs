@@ -677,7 +677,7 @@ fn function_candidates(name: &str) -> Vec<Cand> {
             c(Func::Extract(TimeType::Interval), &[TEXT, IV], NUM),
         ],
         "age" => vec![c(Func::Age { tz: false }, &[TS, TS], IV), c(Func::Age { tz: true }, &[TSTZ, TSTZ], IV)],
-        "isfinite" => [DATE, TS, TSTZ, IV].iter().map(|t| c(Func::IsFinite, &[t.clone()], BOOL)).collect(),
+        "isfinite" => [DATE, TS, TSTZ, IV].iter().map(|t| c(Func::IsFinite, std::slice::from_ref(t), BOOL)).collect(),
         "make_date" => vec![c(Func::MakeDate, &[I4, I4, I4], DATE)],
         "make_timestamp" => vec![c(Func::MakeTimestamp, &[I4, I4, I4, I4, I4, F8], TS)],
         "make_interval" => {
