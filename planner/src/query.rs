@@ -1245,6 +1245,13 @@ fn rewrite_definition_lookups(select: &Select) -> Result<std::borrow::Cow<'_, Se
     };
     let mut select = select.clone();
     for item in &mut select.projection {
+        // The column keeps the function's name, as it would have without the rewrite.
+        if let SelectItem::UnnamedExpr(Expr::Function(f)) = item {
+            let name = object_name(&f.name);
+            if LOOKUPS.contains(&name.as_str()) {
+                *item = SelectItem::ExprWithAlias { expr: Expr::Function(f.clone()), alias: ast::Ident::new(name) };
+            }
+        }
         if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
             let rewritten = ast::visit_expressions_mut(e, |e| {
                 if let Expr::Function(f) = e {
