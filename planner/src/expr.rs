@@ -705,7 +705,7 @@ fn plan_binary(ctx: &ExprCtx, op: &BinaryOperator, left: &Expr, right: &Expr) ->
 }
 
 /// The fields of a row constructor: `(a, b)` or `ROW(a, b)`.
-fn row_items(e: &Expr) -> Option<Vec<Expr>> {
+pub(crate) fn row_items(e: &Expr) -> Option<Vec<Expr>> {
     match e {
         Expr::Nested(inner) => row_items(inner),
         Expr::Tuple(items) => Some(items.clone()),

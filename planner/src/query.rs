@@ -1747,20 +1747,28 @@ fn apply_subquery_test(qcx: &QueryCtx, planned: Planned, test: &Expr) -> Result<
                 Err(uncorrelated) => uncorrelated,
             };
             let sub = plan_uncorrelated(qcx, subquery)?;
-            if sub.scope.len() != 1 {
+            // `(a, b) IN (SELECT x, y ...)`: a row of the subquery equal in every column.
+            let fields = crate::expr::row_items(left);
+            let lefts: Vec<&Expr> = fields.as_ref().map_or_else(|| vec![&**left], |f| f.iter().collect());
+            if sub.scope.len() != lefts.len() {
                 return Err(PlanError::Cardinality(format!(
                     "subquery has too {} columns",
-                    if sub.scope.len() > 1 { "many" } else { "few" }
+                    if sub.scope.len() > lefts.len() { "many" } else { "few" }
                 )));
             }
+            if lefts.len() > 1 && *negated {
+                return Err(PlanError::Unsupported("NOT IN of a row of several columns".into()));
+            }
             let ctx = qcx.expr_ctx(&planned.scope, AggMode::Forbidden("WHERE"));
-            let left = plan_expr(&ctx, left)?;
-            let left_not_null = is_not_null(left.expr.clone())?;
-            let right = Typed::known(ScalarExpr::Column(arity), sub.scope.columns[0].ty.clone());
-            let equal = binary(&ctx, "=", left, right)?.expr;
-            let non_null = planned.expr.clone().filter(vec![left_not_null]);
-            let members =
-                join_on(non_null.clone(), arity, sub.expr.clone().distinct(), vec![equal])?.project(outer_columns);
+            let (mut not_null, mut equal) = (Vec::new(), Vec::new());
+            for (i, l) in lefts.into_iter().enumerate() {
+                let l = plan_expr(&ctx, l)?;
+                not_null.push(is_not_null(l.expr.clone())?);
+                let right = Typed::known(ScalarExpr::Column(arity + i), sub.scope.columns[i].ty.clone());
+                equal.push(binary(&ctx, "=", l, right)?.expr);
+            }
+            let non_null = planned.expr.clone().filter(not_null);
+            let members = join_on(non_null.clone(), arity, sub.expr.clone().distinct(), equal)?.project(outer_columns);
             if !*negated {
                 return Ok(Planned { expr: members, scope: planned.scope });
             }
