@@ -646,14 +646,23 @@ fn plan_unary(ctx: &ExprCtx, op: &UnaryOperator, inner: &Expr) -> Result<Typed, 
                     return number_literal(&format!("-{n}"));
                 }
             }
-            let arg = plan_expr(ctx, inner)?;
-            let resolved = func::resolve_unary_operator("-", arg.ty.clone())?;
-            let arg = coerce(ctx, arg, &resolved.arg_types[0], CastContext::Implicit)?;
-            let folded = constant_fold(ScalarExpr::call(resolved.func, vec![arg]), &resolved.return_type)?;
-            Ok(Typed::known(folded, resolved.return_type))
+            prefix_operator(ctx, "-", inner)
         }
+        UnaryOperator::PGAbs => prefix_operator(ctx, "@", inner),
+        UnaryOperator::PGSquareRoot => prefix_operator(ctx, "|/", inner),
+        UnaryOperator::PGCubeRoot => prefix_operator(ctx, "||/", inner),
+        UnaryOperator::BitwiseNot => prefix_operator(ctx, "~", inner),
         other => Err(PlanError::Unsupported(format!("operator {other}"))),
     }
+}
+
+/// `op x` for a prefix operator other than NOT: `-`, `@` (abs), `|/`, `||/`, `~`.
+fn prefix_operator(ctx: &ExprCtx, op: &str, inner: &Expr) -> Result<Typed, PlanError> {
+    let arg = plan_expr(ctx, inner)?;
+    let resolved = func::resolve_unary_operator(op, arg.ty.clone())?;
+    let arg = coerce(ctx, arg, &resolved.arg_types[0], CastContext::Implicit)?;
+    let folded = constant_fold(ScalarExpr::call(resolved.func, vec![arg]), &resolved.return_type)?;
+    Ok(Typed::known(folded, resolved.return_type))
 }
 
 fn plan_binary(ctx: &ExprCtx, op: &BinaryOperator, left: &Expr, right: &Expr) -> Result<Typed, PlanError> {
