@@ -147,6 +147,19 @@ fn peer_groups(sorted: &[&Row], order: &[ColumnOrder]) -> Vec<(usize, usize)> {
     groups
 }
 
+/// A count argument (`ntile`'s buckets, `nth_value`'s n): NULL, or PostgreSQL's error
+/// unless it is positive.
+fn positive_argument(value: &Datum, func: &str, sqlstate: &str) -> Result<Option<usize>, EvalError> {
+    match value.as_i64() {
+        None => Ok(None),
+        Some(v) if v <= 0 => Err(EvalError::InvalidArgument {
+            sqlstate: sqlstate.into(),
+            message: format!("argument of {func} must be greater than zero"),
+        }),
+        Some(v) => Ok(Some(usize::try_from(v).unwrap_or(usize::MAX))),
+    }
+}
+
 fn compute(f: &WindowExpr, rows: &[&Row], peers: &[(usize, usize)]) -> Result<Vec<Datum>, EvalError> {
     let n = rows.len();
     let arg = |i: usize, a: usize| f.args.get(a).map_or(Datum::Null, |&c| rows[i][c].clone());
@@ -169,15 +182,9 @@ fn compute(f: &WindowExpr, rows: &[&Row], peers: &[(usize, usize)]) -> Result<Ve
         WindowFunc::CumeDist => out.extend(peers.iter().map(|(_, e)| Datum::Float64(*e as f64 / n as f64))),
         WindowFunc::Ntile => {
             for i in 0..n {
-                out.push(match arg(i, 0).as_i64() {
+                out.push(match positive_argument(&arg(i, 0), "ntile", "22014")? {
                     None => Datum::Null,
-                    Some(b) if b <= 0 => {
-                        return Err(EvalError::InvalidArgument {
-                            sqlstate: "22014".into(),
-                            message: "argument of ntile must be greater than zero".into(),
-                        })
-                    }
-                    Some(b) => Datum::Int32(ntile(i, n, b as usize) as i32),
+                    Some(b) => Datum::Int32(ntile(i, n, b) as i32),
                 });
             }
         }
@@ -203,18 +210,9 @@ fn compute(f: &WindowExpr, rows: &[&Row], peers: &[(usize, usize)]) -> Result<Ve
         WindowFunc::NthValue => {
             for (i, p) in peers.iter().enumerate() {
                 let (start, end) = f.frame.bounds(i, *p, n);
-                out.push(match arg(i, 1).as_i64() {
-                    None => Datum::Null,
-                    Some(k) if k <= 0 => {
-                        return Err(EvalError::InvalidArgument {
-                            sqlstate: "22016".into(),
-                            message: "argument of nth_value must be greater than zero".into(),
-                        })
-                    }
-                    Some(k) => match start.checked_add(k as usize - 1) {
-                        Some(at) if at < end => arg(at, 0),
-                        _ => Datum::Null,
-                    },
+                out.push(match positive_argument(&arg(i, 1), "nth_value", "22016")? {
+                    Some(k) if start.saturating_add(k - 1) < end => arg(start + k - 1, 0),
+                    _ => Datum::Null,
                 });
             }
         }
