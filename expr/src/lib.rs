@@ -26,4 +26,4 @@ pub use partial::PartialReduce;
 pub use pipeline::{KeyRange, Pipeline, RowOp};
 pub use relation::{compare_rows, ColumnOrder, RelationExpr, TableFunc};
 pub use scalar::ScalarExpr;
-pub use window::{Frame, FrameBound, WindowExpr, WindowFunc};
+pub use window::{Frame, FrameBound, RangeOffset, WindowExpr, WindowFunc};

@@ -4,7 +4,7 @@
 use eddy_repr::{Datum, Diff, Row};
 use serde::{Deserialize, Serialize};
 
-use crate::{compare_rows, AggregateFunc, ColumnOrder, EvalError};
+use crate::{compare_rows, AggregateFunc, ColumnOrder, EvalError, ScalarExpr};
 
 /// A window function, resolved for its argument types.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -58,21 +58,46 @@ pub struct WindowExpr {
 }
 
 /// Which rows of the partition a row's `first_value`, `last_value` and aggregates see.
-/// `RANGE` frames take whole peer groups at `CURRENT ROW` (offsets are `ROWS` only).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// `RANGE` frames take whole peer groups at `CURRENT ROW`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Frame {
     pub rows: bool,
     pub start: FrameBound,
     pub end: FrameBound,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum FrameBound {
     UnboundedPreceding,
     Preceding(u64),
     CurrentRow,
     Following(u64),
     UnboundedFollowing,
+    /// `RANGE offset PRECEDING | FOLLOWING` (the window has one ORDER BY key).
+    RangeOffset(Box<RangeOffset>),
+}
+
+impl FrameBound {
+    fn range_offset(&self) -> Option<&RangeOffset> {
+        match self {
+            FrameBound::RangeOffset(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// A `RANGE` bound at an offset from the current row's ORDER BY value: the frame reaches
+/// the rows whose value lies on the current row's side of `limit`. Both expressions read
+/// an ORDER BY value as their column 0.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RangeOffset {
+    /// The farthest value the bound reaches, from the current row's value (`v - offset`
+    /// for `PRECEDING` in ascending order).
+    pub limit: ScalarExpr,
+    /// Another row's value, comparable with `limit` (a date as a timestamp).
+    pub key: ScalarExpr,
+    /// `PRECEDING` (else `FOLLOWING`), for the checks on the frame's two bounds.
+    pub preceding: bool,
 }
 
 impl Frame {
@@ -81,8 +106,63 @@ impl Frame {
     pub const DEFAULT: Frame =
         Frame { rows: false, start: FrameBound::UnboundedPreceding, end: FrameBound::CurrentRow };
 
+    /// Each row's frame, `start..end` (empty when `start >= end`), in a partition sorted
+    /// by `order`, whose peer groups are `peers`.
+    fn all_bounds(
+        &self,
+        rows: &[&Row],
+        peers: &[(usize, usize)],
+        order: &[ColumnOrder],
+    ) -> Result<Vec<(usize, usize)>, EvalError> {
+        let n = rows.len();
+        let (start_offset, end_offset) = (self.start.range_offset(), self.end.range_offset());
+        if start_offset.is_none() && end_offset.is_none() {
+            return Ok(peers.iter().enumerate().map(|(i, p)| self.bounds(i, *p, n)).collect());
+        }
+        let key = order.first().ok_or_else(|| EvalError::Internal("RANGE offset without ORDER BY".into()))?;
+        let values: Vec<&Datum> = rows.iter().map(|r| &r[key.column]).collect();
+        // Rows with a NULL value are a peer group at one end; offsets reach only the others.
+        let non_null = match values.iter().position(|v| !v.is_null()) {
+            Some(first) => first..first + values[first..].iter().take_while(|v| !v.is_null()).count(),
+            None => 0..0,
+        };
+        let side = |bound: Option<&RangeOffset>, is_start: bool| -> Result<Option<Vec<usize>>, EvalError> {
+            let Some(bound) = bound else { return Ok(None) };
+            let keys: Vec<Datum> = values[non_null.clone()]
+                .iter()
+                .map(|v| bound.key.eval(std::slice::from_ref(*v)))
+                .collect::<Result<_, _>>()?;
+            let mut out = Vec::with_capacity(n);
+            for (i, value) in values.iter().enumerate() {
+                if value.is_null() {
+                    out.push(if is_start { peers[i].0 } else { peers[i].1 });
+                    continue;
+                }
+                let limit = bound.limit.eval(std::slice::from_ref(*value))?;
+                // Keys rise along the sorted rows (fall, descending): the bound is where
+                // they pass the limit, inclusive for a start, exclusive for an end.
+                let before = |k: &Datum| match (key.desc, is_start) {
+                    (false, true) => *k < limit,
+                    (false, false) => *k <= limit,
+                    (true, true) => *k > limit,
+                    (true, false) => *k >= limit,
+                };
+                out.push(non_null.start + keys.partition_point(before));
+            }
+            Ok(Some(out))
+        };
+        let starts = side(start_offset, true)?;
+        let ends = side(end_offset, false)?;
+        Ok((0..n)
+            .map(|i| {
+                let (start, end) = self.bounds(i, peers[i], n);
+                (starts.as_ref().map_or(start, |s| s[i]), ends.as_ref().map_or(end, |e| e[i]))
+            })
+            .collect())
+    }
+
     /// The frame of row `i` (whose peers are `peers`) in a partition of `n`: `start..end`,
-    /// empty when `start >= end`.
+    /// empty when `start >= end`. Range offsets are left to [`Frame::all_bounds`].
     fn bounds(&self, i: usize, peers: (usize, usize), n: usize) -> (usize, usize) {
         let offset = |k: u64| usize::try_from(k).unwrap_or(usize::MAX);
         let start = match self.start {
@@ -92,6 +172,7 @@ impl Frame {
             FrameBound::CurrentRow => peers.0,
             FrameBound::Following(k) => i.saturating_add(offset(k)).min(n),
             FrameBound::UnboundedFollowing => n,
+            FrameBound::RangeOffset(_) => peers.0,
         };
         let end = match self.end {
             FrameBound::UnboundedPreceding => 0,
@@ -100,6 +181,7 @@ impl Frame {
             FrameBound::CurrentRow => peers.1,
             FrameBound::Following(k) => i.saturating_add(offset(k)).saturating_add(1).min(n),
             FrameBound::UnboundedFollowing => n,
+            FrameBound::RangeOffset(_) => peers.1,
         };
         (start, end)
     }
@@ -120,7 +202,8 @@ pub fn window_partition(
     }
     sorted.sort_by(|a, b| compare_rows(a, b, order).then_with(|| a.cmp(b)));
     let peers = peer_groups(&sorted, order);
-    let columns: Vec<Vec<Datum>> = funcs.iter().map(|f| compute(f, &sorted, &peers)).collect::<Result<_, _>>()?;
+    let columns: Vec<Vec<Datum>> =
+        funcs.iter().map(|f| compute(f, &sorted, &peers, order)).collect::<Result<_, _>>()?;
     Ok(sorted
         .iter()
         .enumerate()
@@ -160,7 +243,13 @@ fn positive_argument(value: &Datum, func: &str, sqlstate: &str) -> Result<Option
     }
 }
 
-fn compute(f: &WindowExpr, rows: &[&Row], peers: &[(usize, usize)]) -> Result<Vec<Datum>, EvalError> {
+fn compute(
+    f: &WindowExpr,
+    rows: &[&Row],
+    peers: &[(usize, usize)],
+    order: &[ColumnOrder],
+) -> Result<Vec<Datum>, EvalError> {
+    let frames = || f.frame.all_bounds(rows, peers, order);
     let n = rows.len();
     let arg = |i: usize, a: usize| f.args.get(a).map_or(Datum::Null, |&c| rows[i][c].clone());
     let mut out = Vec::with_capacity(n);
@@ -201,15 +290,13 @@ fn compute(f: &WindowExpr, rows: &[&Row], peers: &[(usize, usize)]) -> Result<Ve
             }
         }
         WindowFunc::FirstValue | WindowFunc::LastValue => {
-            for (i, p) in peers.iter().enumerate() {
-                let (start, end) = f.frame.bounds(i, *p, n);
+            for (start, end) in frames()? {
                 let at = if f.func == WindowFunc::FirstValue { start } else { end.wrapping_sub(1) };
                 out.push(if start < end { arg(at, 0) } else { Datum::Null });
             }
         }
         WindowFunc::NthValue => {
-            for (i, p) in peers.iter().enumerate() {
-                let (start, end) = f.frame.bounds(i, *p, n);
+            for (i, (start, end)) in frames()?.into_iter().enumerate() {
                 out.push(match positive_argument(&arg(i, 1), "nth_value", "22016")? {
                     Some(k) if start.saturating_add(k - 1) < end => arg(start + k - 1, 0),
                     _ => Datum::Null,
@@ -222,8 +309,7 @@ fn compute(f: &WindowExpr, rows: &[&Row], peers: &[(usize, usize)]) -> Result<Ve
             let mut value = agg.eval(std::iter::empty())?;
             let mut count: i64 = 0;
             let mut done = 0;
-            for (i, p) in peers.iter().enumerate() {
-                let (_, end) = f.frame.bounds(i, *p, n);
+            for (_, end) in frames()? {
                 if end > done {
                     let new: Vec<Datum> = (done..end).map(|r| arg(r, 0)).collect();
                     value = match agg {
@@ -250,8 +336,7 @@ fn compute(f: &WindowExpr, rows: &[&Row], peers: &[(usize, usize)]) -> Result<Ve
         }
         WindowFunc::Aggregate(agg) => {
             // A sliding frame: each row's frame folded on its own (cost grows with its width).
-            for (i, p) in peers.iter().enumerate() {
-                let (start, end) = f.frame.bounds(i, *p, n);
+            for (start, end) in frames()? {
                 let frame: Vec<Datum> = (start..end.max(start)).map(|r| arg(r, 0)).collect();
                 out.push(agg.eval(frame.iter().map(|d| (d, 1)))?);
             }

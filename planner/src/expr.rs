@@ -1503,7 +1503,7 @@ pub fn plan_window_call(ctx: &ExprCtx, f: &ast::Function) -> Result<PlannedWindo
         partition.push(plan_known(&inner, e)?);
     }
     let order = spec.order_by.iter().map(|o| plan_sort_key(&inner, o)).collect::<Result<_, _>>()?;
-    let frame = window_frame(spec.window_frame.as_ref())?;
+    let frame = window_frame(&inner, spec.window_frame.as_ref(), &spec.order_by)?;
     Ok(PlannedWindow { func, args, partition, order, frame, ty })
 }
 
@@ -1603,8 +1603,13 @@ fn null_arg() -> Typed {
 }
 
 /// A window's frame: `ROWS` with any bounds (offsets are constant non-negative integers),
-/// `RANGE` from and to `UNBOUNDED` or `CURRENT ROW`; PostgreSQL's checks on the bounds.
-fn window_frame(frame: Option<&ast::WindowFrame>) -> Result<Frame, PlanError> {
+/// `RANGE` with `UNBOUNDED`, `CURRENT ROW` or constant offsets from the one ORDER BY key
+/// (numbers, or intervals for dates and times); PostgreSQL's checks on the bounds.
+fn window_frame(
+    ctx: &ExprCtx,
+    frame: Option<&ast::WindowFrame>,
+    order_by: &[ast::OrderByExpr],
+) -> Result<Frame, PlanError> {
     use ast::{WindowFrameBound as B, WindowFrameUnits as U};
     let Some(frame) = frame else { return Ok(Frame::DEFAULT) };
     let rows = match frame.units {
@@ -1614,9 +1619,6 @@ fn window_frame(frame: Option<&ast::WindowFrame>) -> Result<Frame, PlanError> {
     };
     let bound = |b: &B| -> Result<FrameBound, PlanError> {
         let offset = |e: &Expr| -> Result<u64, PlanError> {
-            if !rows {
-                return Err(PlanError::Unsupported("RANGE window frames with an offset".into()));
-            }
             match e {
                 Expr::Value(v) => match &v.value {
                     ast::Value::Number(n, _) => n.parse::<u64>().map_err(|_| {
@@ -1630,6 +1632,11 @@ fn window_frame(frame: Option<&ast::WindowFrame>) -> Result<Frame, PlanError> {
                 _ => Err(PlanError::Unsupported("a window frame offset other than an integer literal".into())),
             }
         };
+        if !rows {
+            if let B::Preceding(Some(e)) | B::Following(Some(e)) = b {
+                return range_offset(ctx, e, matches!(b, B::Preceding(_)), order_by);
+            }
+        }
         Ok(match b {
             B::CurrentRow => FrameBound::CurrentRow,
             B::Preceding(None) => FrameBound::UnboundedPreceding,
@@ -1641,17 +1648,99 @@ fn window_frame(frame: Option<&ast::WindowFrame>) -> Result<Frame, PlanError> {
     let start = bound(&frame.start_bound)?;
     let end = frame.end_bound.as_ref().map_or(Ok(FrameBound::CurrentRow), bound)?;
     let error = |m: &str| Err(PlanError::Windowing(m.into()));
-    match (start, end) {
+    let preceding = |b: &FrameBound| match b {
+        FrameBound::Preceding(_) => true,
+        FrameBound::RangeOffset(r) => r.preceding,
+        _ => false,
+    };
+    let following = |b: &FrameBound| match b {
+        FrameBound::Following(_) => true,
+        FrameBound::RangeOffset(r) => !r.preceding,
+        _ => false,
+    };
+    match (&start, &end) {
         (FrameBound::UnboundedFollowing, _) => error("frame start cannot be UNBOUNDED FOLLOWING"),
         (_, FrameBound::UnboundedPreceding) => error("frame end cannot be UNBOUNDED PRECEDING"),
-        (FrameBound::CurrentRow, FrameBound::Preceding(_)) => {
+        (FrameBound::CurrentRow, e) if preceding(e) => {
             error("frame starting from current row cannot have preceding rows")
         }
-        (FrameBound::Following(_), FrameBound::Preceding(_) | FrameBound::CurrentRow) => {
+        (s, e) if following(s) && (preceding(e) || *e == FrameBound::CurrentRow) => {
             error("frame starting from following row cannot have preceding rows")
         }
         _ => Ok(Frame { rows, start, end }),
     }
+}
+
+/// `RANGE offset PRECEDING | FOLLOWING`: the value `offset` away from the ORDER BY key's,
+/// toward the earlier rows for PRECEDING.
+fn range_offset(
+    ctx: &ExprCtx,
+    offset: &Expr,
+    preceding: bool,
+    order_by: &[ast::OrderByExpr],
+) -> Result<FrameBound, PlanError> {
+    let [key] = order_by else {
+        return Err(PlanError::Windowing(
+            "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column".into(),
+        ));
+    };
+    let key_ty = plan_expr(ctx, &key.expr)?.ty.unwrap_or(ScalarType::Text);
+    let offset = plan_expr(ctx, offset)?;
+    let size = offset
+        .expr
+        .eval(&[])
+        .map_err(|_| PlanError::Windowing("argument of RANGE must not contain variables".into()))?;
+    let negative = match &size {
+        Datum::Null => {
+            return Err(PlanError::Eval(EvalError::InvalidArgument {
+                sqlstate: "22004".into(),
+                message: "frame starting offset must not be null".into(),
+            }))
+        }
+        Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_) => size.as_i64().is_some_and(|v| v < 0),
+        Datum::Numeric(d) => d.is_sign_negative() && !d.is_zero(),
+        Datum::Float32(f) => *f < 0.0,
+        Datum::Float64(f) => *f < 0.0,
+        Datum::Interval(i) => i.months < 0 || i.days < 0 || i.micros < 0,
+        _ => false,
+    };
+    if negative {
+        return Err(PlanError::Eval(EvalError::InvalidArgument {
+            sqlstate: "22013".into(),
+            message: "invalid preceding or following size in window function".into(),
+        }));
+    }
+    let (desc, _) = sort_direction(&key.options);
+    let value = Typed::known(ScalarExpr::Column(0), key_ty.clone());
+    let toward_smaller = preceding != desc;
+    let ordered_by_distance = key_ty.is_numeric_family()
+        || matches!(
+            key_ty,
+            ScalarType::Date
+                | ScalarType::Time { .. }
+                | ScalarType::Timestamp { .. }
+                | ScalarType::TimestampTz { .. }
+                | ScalarType::Interval
+        );
+    let not_supported = || {
+        let column = key_ty.without_modifiers();
+        PlanError::NotAllowed(match (ordered_by_distance, &offset.ty) {
+            (true, Some(t)) => format!(
+                "RANGE with offset PRECEDING/FOLLOWING is not supported for column type {column} and offset type {}",
+                t.without_modifiers()
+            ),
+            _ => format!("RANGE with offset PRECEDING/FOLLOWING is not supported for column type {column}"),
+        })
+    };
+    if !ordered_by_distance {
+        return Err(not_supported());
+    }
+    let limit =
+        binary(ctx, if toward_smaller { "-" } else { "+" }, value, offset.clone()).map_err(|_| not_supported())?;
+    let limit_ty = limit.ty.clone().ok_or_else(not_supported)?;
+    let key = coerce(ctx, Typed::known(ScalarExpr::Column(0), key_ty.clone()), &limit_ty, CastContext::Implicit)
+        .map_err(|_| not_supported())?;
+    Ok(FrameBound::RangeOffset(Box::new(eddy_expr::RangeOffset { limit: limit.expr, key, preceding })))
 }
 
 /// An ORDER BY key's direction: descending, and whether NULLs come last (PostgreSQL's
