@@ -666,6 +666,12 @@ fn prefix_operator(ctx: &ExprCtx, op: &str, inner: &Expr) -> Result<Typed, PlanE
 }
 
 fn plan_binary(ctx: &ExprCtx, op: &BinaryOperator, left: &Expr, right: &Expr) -> Result<Typed, PlanError> {
+    use BinaryOperator::{Eq, Gt, GtEq, Lt, LtEq, NotEq};
+    if matches!(op, Eq | NotEq | Lt | LtEq | Gt | GtEq) {
+        if let (Some(l), Some(r)) = (row_items(left), row_items(right)) {
+            return plan_row_comparison(ctx, op, &l, &r);
+        }
+    }
     match op {
         BinaryOperator::And | BinaryOperator::Or => {
             let clause = if matches!(op, BinaryOperator::And) { "AND" } else { "OR" };
@@ -682,16 +688,6 @@ fn plan_binary(ctx: &ExprCtx, op: &BinaryOperator, left: &Expr, right: &Expr) ->
             flatten(r, &mut parts);
             let expr = if matches!(op, BinaryOperator::And) { ScalarExpr::And(parts) } else { ScalarExpr::Or(parts) };
             Ok(Typed::known(expr, ScalarType::Bool))
-        }
-        BinaryOperator::Eq
-        | BinaryOperator::NotEq
-        | BinaryOperator::Lt
-        | BinaryOperator::LtEq
-        | BinaryOperator::Gt
-        | BinaryOperator::GtEq
-            if row_items(left).is_some() && row_items(right).is_some() =>
-        {
-            compare_rows(ctx, op, &row_items(left).unwrap_or_default(), &row_items(right).unwrap_or_default())
         }
         other => {
             let name = match other {
@@ -728,7 +724,7 @@ pub(crate) fn row_items(e: &Expr) -> Option<Vec<Expr>> {
 /// `(a, b) op (c, d)`, field by field as PostgreSQL compares rows: `=` when every pair is
 /// equal, `<>` when any differs, and the ordering operators by the first unequal pair
 /// (`a < c OR (a = c AND b < d)`), NULL when a pair needed is NULL.
-fn compare_rows(ctx: &ExprCtx, op: &BinaryOperator, left: &[Expr], right: &[Expr]) -> Result<Typed, PlanError> {
+fn plan_row_comparison(ctx: &ExprCtx, op: &BinaryOperator, left: &[Expr], right: &[Expr]) -> Result<Typed, PlanError> {
     if left.len() != right.len() {
         return Err(PlanError::SyntaxRule("unequal number of entries in row expressions".into()));
     }

@@ -36,15 +36,14 @@ pub fn data_modifying_ctes(stmt: &crate::Statement) -> Vec<(String, crate::State
     let Some(with) = &query.with else { return vec![] };
     let mut out = Vec::new();
     for (i, cte) in with.cte_tables.iter().enumerate() {
-        let Some(modifying) = modifying_statement(&cte.query) else { continue };
-        let before = ast::With { cte_tables: with.cte_tables[..i].to_vec(), ..with.clone() };
-        let body = match modifying {
-            ast::Statement::Insert(_) => SetExpr::Insert(modifying.clone()),
-            ast::Statement::Update(_) => SetExpr::Update(modifying.clone()),
-            _ => SetExpr::Delete(modifying.clone()),
-        };
-        let statement = Query { with: Some(before), body: Box::new(body), ..(**query).clone() };
-        let statement = Query { order_by: None, limit_clause: None, fetch: None, locks: vec![], ..statement };
+        if modifying_statement(&cte.query).is_none() {
+            continue;
+        }
+        // The WITH query itself, under the ones before it (and its own, if any).
+        let mut statement = (*cte.query).clone();
+        let mut visible = with.cte_tables[..i].to_vec();
+        visible.extend(statement.with.take().into_iter().flat_map(|own| own.cte_tables));
+        statement.with = Some(ast::With { cte_tables: visible, ..with.clone() });
         out.push((
             normalize_ident(&cte.alias.name),
             crate::Statement::Sql(Box::new(ast::Statement::Query(Box::new(statement)))),

@@ -198,9 +198,7 @@ impl Coordinator {
         self.replace_definition(id, name.clone(), desc, defaults, attached);
         // Indexes move to the new table; one on a dropped column goes with it, as in PostgreSQL.
         for (index, columns) in indexes {
-            let moved: Option<Vec<usize>> =
-                columns.iter().map(|old| kept.iter().position(|k| *k == Some(*old))).collect();
-            if let Some(columns) = moved {
+            if let Some(columns) = moved_columns(&columns, kept) {
                 self.create_index(Some(index), id, &name, columns, false)?;
             }
         }
@@ -208,14 +206,22 @@ impl Coordinator {
     }
 }
 
+/// Where old column `column` is after an ALTER TABLE that kept `kept[new position]`.
+pub(crate) fn new_position(kept: &[Option<usize>], column: usize) -> Option<usize> {
+    kept.iter().position(|k| *k == Some(column))
+}
+
+/// Old `columns` at their new positions; `None` if one was dropped.
+pub(crate) fn moved_columns(columns: &[usize], kept: &[Option<usize>]) -> Option<Vec<usize>> {
+    columns.iter().map(|&c| new_position(kept, c)).collect()
+}
+
 /// The table's keys over its new columns; a key on a dropped column goes with it, as in
 /// PostgreSQL; a primary key column cannot become nullable.
 fn remap_keys(keys: &[UniqueKey], kept: &[Option<usize>], desc: &RelationDesc) -> Result<Vec<UniqueKey>, AdapterError> {
     let mut out = Vec::new();
     for key in keys {
-        let columns: Option<Vec<usize>> =
-            key.columns.iter().map(|old| kept.iter().position(|k| *k == Some(*old))).collect();
-        let Some(columns) = columns else { continue };
+        let Some(columns) = moved_columns(&key.columns, kept) else { continue };
         if let Some(&c) = columns.iter().find(|&&c| key.primary && desc.columns()[c].1.nullable) {
             return Err(AdapterError::InvalidObjectDefinition(format!(
                 "column \"{}\" is in a primary key",
@@ -305,7 +311,7 @@ fn remap_comments(comments: &BTreeMap<i32, String>, kept: &[Option<usize>]) -> B
             if column == 0 {
                 return Some((0, text.clone()));
             }
-            let new = kept.iter().position(|k| *k == Some(column as usize - 1))?;
+            let new = new_position(kept, column as usize - 1)?;
             Some((new as i32 + 1, text.clone()))
         })
         .collect()
@@ -329,7 +335,7 @@ fn remap_checks(
             }
         });
         for &c in &read {
-            let Some(new) = kept.iter().position(|k| *k == Some(c)) else { continue 'checks };
+            let Some(new) = new_position(kept, c) else { continue 'checks };
             let (old_name, old_type) = &old.columns()[c];
             let (new_name, new_type) = &desc.columns()[new];
             if old_name != new_name || old_type.scalar_type != new_type.scalar_type {
@@ -341,7 +347,7 @@ fn remap_checks(
             }
         }
         let mut check = check.clone();
-        check.expr.permute(&|c| kept.iter().position(|k| *k == Some(c)).unwrap_or(c));
+        check.expr.permute(&|c| new_position(kept, c).unwrap_or(c));
         out.push(check);
     }
     Ok(out)

@@ -514,9 +514,7 @@ impl Coordinator {
     /// ALTER TABLE: table `old` became `new` with `kept[new position]` its old columns;
     /// a foreign key whose columns are gone goes too (as in PostgreSQL).
     pub(crate) fn move_foreign_keys(&mut self, old: GlobalId, new: GlobalId, kept: &[Option<usize>]) {
-        let moved = |columns: &[usize]| -> Option<Vec<usize>> {
-            columns.iter().map(|&c| kept.iter().position(|k| *k == Some(c))).collect()
-        };
+        let moved = |columns: &[usize]| crate::alter::moved_columns(columns, kept);
         self.foreign_keys.retain(|_, fk| {
             if fk.child == old {
                 match moved(&fk.columns) {
